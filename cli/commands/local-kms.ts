@@ -1,0 +1,90 @@
+import { Command } from 'commander';
+import { join } from 'node:path';
+import { createExternalKey } from '../../local/kms/byok';
+import { loadFaultFile } from '../../local/kms/faults';
+import { localKmsClient } from '../../local/clients';
+import { LocalStack, runningEndpoint } from '../../local/server';
+import { DEFAULT_STATE_DIR } from '../../local/state-file';
+import { printJson } from '../output';
+import { wholeNumber } from '../options';
+
+/**
+ * Runs `use` against the local KMS for a state folder: the `AWS_ENDPOINT_URL_KMS` endpoint when set, else the
+ * live `keymat local … serve` on that folder, else a stack started for this command alone.
+ */
+export async function withLocalKms<T>(stateDir: string, use: (endpoint: string) => Promise<T>): Promise<T> {
+  const endpoint = process.env.AWS_ENDPOINT_URL_KMS ?? runningEndpoint(stateDir);
+  if (endpoint) return use(endpoint);
+  const stack = await LocalStack.start({ stateDir });
+  try {
+    return await use(stack.endpoint);
+  } finally {
+    await stack.close();
+  }
+}
+
+export function localKmsCommand(): Command {
+  const kms = new Command('kms').description('the local KMS emulator on its own');
+
+  kms
+    .command('serve')
+    .description('serve the local KMS on 127.0.0.1 until interrupted, and print its endpoint')
+    .option('--port <n>', 'TCP port; 0 picks a free one', wholeNumber('--port', 0, 65535), 0)
+    .option('--state-dir <dir>', 'folder holding keys, materials and the request log', DEFAULT_STATE_DIR)
+    .option('--faults <file>', 'JSON fault file (see the README, "Fault injection")')
+    .action(async (opts: { port: number; stateDir: string; faults?: string }) => {
+      const faults = opts.faults ? loadFaultFile(opts.faults) : undefined;
+      const stack = await LocalStack.start({ port: opts.port, stateDir: opts.stateDir, faults });
+      process.stdout.write(
+        `keymat local KMS at ${stack.endpoint} (state in ${opts.stateDir})\n` +
+          `  export AWS_ENDPOINT_URL_KMS=${stack.endpoint}\n` +
+          `  aws kms list-keys --endpoint-url ${stack.endpoint} --region us-east-1\n`,
+      );
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await stack.close();
+    });
+
+  kms
+    .command('create-key')
+    .description('create an EXTERNAL key and import real wrapped key material into it, as a user would')
+    .option('--state-dir <dir>', 'state folder of the local stack', DEFAULT_STATE_DIR)
+    .option('--expires-in <days>', 'material expires after this many days (1-365)', wholeNumber('--expires-in', 1, 365))
+    .option('--multi-region', 'create a multi-Region primary key', false)
+    .option('--no-material', 'create the key without importing material (it stays PendingImport)')
+    .option('--description <text>', 'key description', 'keymat local key')
+    .option('--region <region>', 'AWS Region of the key', process.env.AWS_REGION ?? 'us-east-1')
+    .option('--json', 'print one JSON object', false)
+    .action(
+      async (opts: {
+        stateDir: string;
+        expiresIn?: number;
+        multiRegion: boolean;
+        material: boolean;
+        description: string;
+        region: string;
+        json: boolean;
+      }) => {
+        const created = await withLocalKms(opts.stateDir, (endpoint) =>
+          createExternalKey(localKmsClient(endpoint, opts.region), {
+            description: opts.description,
+            multiRegion: opts.multiRegion,
+            withMaterial: opts.material,
+            validTo: opts.expiresIn ? new Date(Date.now() + opts.expiresIn * 86_400_000) : undefined,
+            materialDir: join(opts.stateDir, 'byok'),
+          }),
+        );
+        if (opts.json) {
+          printJson(created);
+          return;
+        }
+        process.stdout.write(`${created.keyArn}\n`);
+        if (created.keyMaterialId) {
+          process.stdout.write(`  key material ${created.keyMaterialId}\n  material kept in ${created.materialFile}\n`);
+        }
+      },
+    );
+  return kms;
+}

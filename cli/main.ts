@@ -1,0 +1,25 @@
+import { Command, CommanderError } from 'commander';
+import { localKmsCommand } from './commands/local-kms';
+import { CliError } from './output';
+
+const program = new Command('keymat')
+  .description('Delete imported key material from AWS KMS keys under change management')
+  .showHelpAfterError('(add --help for usage)')
+  .exitOverride();
+
+program.addCommand(
+  new Command('local').description('the embedded local stack: no AWS account needed').addCommand(localKmsCommand()),
+);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode;
+    return;
+  }
+  const exitCode = err instanceof CliError ? err.exitCode : 1;
+  const e = err as Error;
+  process.stderr.write(
+    `keymat: ${e.name && e.name !== 'Error' && e.name !== 'CliError' ? `${e.name}: ` : ''}${e.message}\n`,
+  );
+  process.exitCode = exitCode;
+});

@@ -1,0 +1,98 @@
+import {
+  CreateKeyCommand,
+  GetParametersForImportCommand,
+  ImportKeyMaterialCommand,
+  type ImportType,
+  type KMSClient,
+} from '@aws-sdk/client-kms';
+import { constants, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * The customer's side of "bring your own key": make material, wrap it with KMS's public key and import it, through
+ * the real SDK, the way a user does it against KMS. Used by `keymat local kms create-key`, the demo and tests.
+ */
+export interface ImportOptions {
+  importType?: ImportType;
+  validTo?: Date;
+  description?: string;
+  wrappingAlgorithm?: 'RSAES_OAEP_SHA_256' | 'RSAES_OAEP_SHA_1';
+  wrappingKeySpec?: 'RSA_2048' | 'RSA_3072' | 'RSA_4096';
+}
+
+export const newKeyMaterial = (): Buffer => randomBytes(32);
+
+export async function importKeyMaterial(
+  kms: KMSClient,
+  keyId: string,
+  material: Buffer,
+  options: ImportOptions = {},
+): Promise<{ keyArn: string; keyMaterialId: string }> {
+  const wrappingAlgorithm = options.wrappingAlgorithm ?? 'RSAES_OAEP_SHA_256';
+  const params = await kms.send(
+    new GetParametersForImportCommand({
+      KeyId: keyId,
+      WrappingAlgorithm: wrappingAlgorithm,
+      WrappingKeySpec: options.wrappingKeySpec ?? 'RSA_2048',
+    }),
+  );
+  const encrypted = publicEncrypt(
+    {
+      key: createPublicKey({ key: Buffer.from(params.PublicKey as Uint8Array), format: 'der', type: 'spki' }),
+      padding: constants.RSA_PKCS1_OAEP_PADDING,
+      oaepHash: wrappingAlgorithm === 'RSAES_OAEP_SHA_1' ? 'sha1' : 'sha256',
+    },
+    material,
+  );
+  const result = await kms.send(
+    new ImportKeyMaterialCommand({
+      KeyId: keyId,
+      ImportToken: params.ImportToken,
+      EncryptedKeyMaterial: encrypted,
+      ...(options.validTo
+        ? { ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: options.validTo }
+        : { ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }),
+      ...(options.importType && { ImportType: options.importType }),
+      ...(options.description && { KeyMaterialDescription: options.description }),
+    }),
+  );
+  return { keyArn: result.KeyId as string, keyMaterialId: result.KeyMaterialId as string };
+}
+
+export interface CreatedKey {
+  keyArn: string;
+  keyId: string;
+  keyMaterialId?: string;
+  /** Where the material was kept, for reimport (the customer's copy of its own key). */
+  materialFile?: string;
+}
+
+/** Creates an EXTERNAL key and, unless `withMaterial` is false, imports fresh material kept under `materialDir`. */
+export async function createExternalKey(
+  kms: KMSClient,
+  options: { description?: string; multiRegion?: boolean; validTo?: Date; withMaterial?: boolean; materialDir: string },
+): Promise<CreatedKey> {
+  const created = await kms.send(
+    new CreateKeyCommand({
+      Origin: 'EXTERNAL',
+      Description: options.description ?? 'keymat local key',
+      MultiRegion: options.multiRegion ?? false,
+    }),
+  );
+  const meta = created.KeyMetadata as { KeyId: string; Arn: string };
+  if (options.withMaterial === false) return { keyArn: meta.Arn, keyId: meta.KeyId };
+  const material = newKeyMaterial();
+  const { keyMaterialId } = await importKeyMaterial(kms, meta.KeyId, material, { validTo: options.validTo });
+  const materialFile = saveMaterial(options.materialDir, keyMaterialId, material);
+  return { keyArn: meta.Arn, keyId: meta.KeyId, keyMaterialId, materialFile };
+}
+
+export function saveMaterial(dir: string, keyMaterialId: string, material: Buffer): string {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, `${keyMaterialId}.bin`);
+  writeFileSync(file, material, { mode: 0o600 });
+  return file;
+}
+
+export const loadMaterial = (file: string): Buffer => readFileSync(file);

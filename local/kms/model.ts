@@ -1,0 +1,110 @@
+/**
+ * The emulator's persisted data model and the rules that derive a key's state from it.
+ * Everything here is plain JSON so the whole state can be written atomically as one file.
+ */
+
+/** The account every local key belongs to (AWS's documentation example account). */
+export const LOCAL_ACCOUNT_ID = '111122223333';
+export const DEFAULT_REGION = 'us-east-1';
+
+export type KeyState =
+  | 'Creating'
+  | 'Enabled'
+  | 'Disabled'
+  | 'PendingDeletion'
+  | 'PendingImport'
+  | 'PendingReplicaDeletion'
+  | 'Unavailable'
+  | 'Updating';
+
+/** States a fault file may pin a key to: the transitional ones no API call can hold a key in. */
+export const PINNABLE_KEY_STATES = ['Creating', 'Updating', 'Unavailable'] as const;
+
+export type MaterialState = 'CURRENT' | 'NON_CURRENT' | 'PENDING_ROTATION' | 'PENDING_MULTI_REGION_IMPORT_AND_ROTATION';
+export type ImportState = 'IMPORTED' | 'PENDING_IMPORT';
+export type ExpirationModel = 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE';
+
+export interface MaterialRecord {
+  keyMaterialId: string;
+  description?: string;
+  materialState: MaterialState;
+  importState: ImportState;
+  /** The 256-bit material, base64; present only while `importState` is IMPORTED. */
+  material?: string;
+  /** Unset for AWS_KMS-origin material. */
+  expirationModel?: ExpirationModel;
+  /** Epoch milliseconds. */
+  validTo?: number;
+  rotationDate?: number;
+  rotationType?: 'AUTOMATIC' | 'ON_DEMAND';
+}
+
+export interface Tag {
+  TagKey: string;
+  TagValue: string;
+}
+
+export interface KeyRecord {
+  keyId: string;
+  arn: string;
+  region: string;
+  description: string;
+  origin: 'EXTERNAL' | 'AWS_KMS';
+  /** Epoch milliseconds. */
+  creationDate: number;
+  /** What EnableKey/DisableKey last asked for; the key state is derived from it and the materials. */
+  enabled: boolean;
+  deletionDate?: number;
+  pendingWindowInDays?: number;
+  multiRegion: boolean;
+  /** Set on replicas: the primary key's ARN. */
+  primaryArn?: string;
+  materials: MaterialRecord[];
+  tags: Tag[];
+  lastUsage?: { operation: 'Encrypt' | 'Decrypt'; timestamp: number; requestId: string };
+}
+
+export interface AliasRecord {
+  aliasName: string;
+  region: string;
+  targetKeyId: string;
+  creationDate: number;
+}
+
+export interface ImportTokenRecord {
+  keyArn: string;
+  privateKeyPem: string;
+  wrappingAlgorithm: 'RSAES_OAEP_SHA_1' | 'RSAES_OAEP_SHA_256';
+  expiresAt: number;
+}
+
+export interface KmsState {
+  keys: Record<string, KeyRecord>;
+  aliases: AliasRecord[];
+  /** Keyed by the hex of the import token's bytes. */
+  importTokens: Record<string, ImportTokenRecord>;
+}
+
+export const emptyKmsState = (): KmsState => ({ keys: {}, aliases: [], importTokens: {} });
+
+/** Permanently associated materials: deleting or losing any of them makes the key unusable. */
+export const isPermanent = (m: MaterialRecord): boolean =>
+  m.materialState === 'CURRENT' || m.materialState === 'NON_CURRENT';
+
+export const isPendingRotation = (m: MaterialRecord): boolean => !isPermanent(m);
+
+export const keyArn = (region: string, keyId: string): string =>
+  `arn:aws:kms:${region}:${LOCAL_ACCOUNT_ID}:key/${keyId}`;
+
+/** The key state KMS would report, derived from what was asked of the key and its materials. */
+export function deriveKeyState(key: KeyRecord): KeyState {
+  if (key.deletionDate !== undefined) return 'PendingDeletion';
+  if (key.origin === 'EXTERNAL') {
+    const permanent = key.materials.filter(isPermanent);
+    if (permanent.length === 0 || permanent.some((m) => m.importState === 'PENDING_IMPORT')) return 'PendingImport';
+  }
+  return key.enabled ? 'Enabled' : 'Disabled';
+}
+
+export const currentMaterial = (key: KeyRecord): MaterialRecord | undefined =>
+  key.materials.find((m) => m.materialState === 'CURRENT');

@@ -1,0 +1,197 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { KmsError } from './kms/errors';
+import { FaultInjector, type FaultFile } from './kms/faults';
+import { DEFAULT_REGION, emptyKmsState, type KmsState } from './kms/model';
+import { KmsService, MUTATING_OPERATIONS, type CallRecord } from './kms/service';
+import { RequestLog } from './request-log';
+import { DEFAULT_STATE_DIR, StateFile } from './state-file';
+
+export interface LocalStackOptions {
+  /** TCP port on 127.0.0.1; 0 picks a free one. @default 0 */
+  port?: number;
+  /** @default '.keymat' */
+  stateDir?: string;
+  /** Faults to inject into KMS calls. @default no faults */
+  faults?: FaultFile;
+}
+
+/** A request as the local stack sees it after reading the SigV4 credential scope. */
+interface Incoming {
+  region: string;
+  service: string;
+  target: string | undefined;
+  body: string;
+}
+
+const CREDENTIAL_SCOPE = /Credential=[^/]+\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request/;
+
+/**
+ * The embedded local stack: one HTTP server on 127.0.0.1 that speaks KMS's JSON 1.1 protocol, so the real SDK
+ * clients and the AWS CLI talk to it through an endpoint override. State lives in the state folder.
+ */
+export class LocalStack {
+  readonly kms: KmsService;
+  readonly requestLog: RequestLog;
+  private readonly kmsFile: StateFile<KmsState>;
+  private readonly faults: FaultInjector;
+
+  private constructor(
+    private readonly server: Server,
+    readonly stateDir: string,
+    faults: FaultFile | undefined,
+  ) {
+    this.kmsFile = new StateFile(join(stateDir, 'kms.json'), emptyKmsState);
+    this.requestLog = new RequestLog(join(stateDir, 'requests.jsonl'));
+    this.faults = new FaultInjector(faults);
+    this.kms = new KmsService(this.kmsFile.load(), this.faults);
+  }
+
+  /**
+   * Starts the stack on a state folder and advertises its endpoint there (`server.json`) so other keymat commands
+   * use it. Refuses a folder that another live local stack is serving: two writers would lose each other's changes.
+   */
+  static async start(options: LocalStackOptions = {}): Promise<LocalStack> {
+    const stateDir = options.stateDir ?? DEFAULT_STATE_DIR;
+    const running = runningEndpoint(stateDir);
+    if (running) {
+      throw new Error(
+        `state folder ${stateDir} is already served by keymat at ${running}; stop it or use another --state-dir`,
+      );
+    }
+    const server = createServer();
+    const stack = new LocalStack(server, stateDir, options.faults);
+    server.on('request', (req, res) => void stack.handle(req, res));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+    });
+    writeFileSync(serverFile(stateDir), JSON.stringify({ pid: process.pid, endpoint: stack.endpoint }));
+    return stack;
+  }
+
+  get endpoint(): string {
+    const { port } = this.server.address() as AddressInfo;
+    return `http://127.0.0.1:${port}`;
+  }
+
+  async close(): Promise<void> {
+    rmSync(serverFile(this.stateDir), { force: true });
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const scope = CREDENTIAL_SCOPE.exec(req.headers.authorization ?? '');
+    const incoming: Incoming = {
+      region: scope?.[1] ?? DEFAULT_REGION,
+      service: scope?.[2] ?? '',
+      target: req.headers['x-amz-target'] as string | undefined,
+      body: Buffer.concat(chunks).toString('utf8'),
+    };
+    if (!scope) {
+      sendJsonError(
+        res,
+        randomUUID(),
+        new KmsError('MissingAuthenticationTokenException', 'Missing Authentication Token'),
+      );
+      return;
+    }
+    if (incoming.target?.startsWith('TrentService.')) {
+      await this.handleKms(incoming, res);
+      return;
+    }
+    sendJsonError(
+      res,
+      randomUUID(),
+      new KmsError('UnknownOperationException', `No local service answers ${incoming.service}`),
+    );
+  }
+
+  private async handleKms(incoming: Incoming, res: ServerResponse): Promise<void> {
+    const operation = (incoming.target as string).slice('TrentService.'.length);
+    const requestId = randomUUID();
+    const record: CallRecord = {};
+    let status = 200;
+    let error: string | undefined;
+    try {
+      const decision = this.faults.decide(operation, incoming.region, Date.now());
+      if (decision.latencyMs > 0) await sleep(decision.latencyMs);
+      if (decision.error) throw decision.error;
+      let body: Record<string, unknown>;
+      try {
+        body = JSON.parse(incoming.body || '{}') as Record<string, unknown>;
+      } catch {
+        throw new KmsError('SerializationException', 'The request body is not valid JSON');
+      }
+      const ctx = { region: incoming.region, requestId, now: Date.now() };
+      const result = await this.kms.call(operation, body, ctx, record);
+      if (MUTATING_OPERATIONS.has(operation) || this.kms.takeUnsavedExpiry()) this.kmsFile.save(this.kms.state);
+      if (decision.errorAfterApply) throw decision.errorAfterApply;
+      res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': requestId });
+      res.end(JSON.stringify(result));
+    } catch (err) {
+      const kmsError =
+        err instanceof KmsError
+          ? err
+          : new KmsError('KMSInternalException', `Internal error: ${(err as Error).message}`);
+      status = kmsError.status;
+      error = kmsError.type;
+      sendJsonError(res, requestId, kmsError);
+    }
+    this.requestLog.append({
+      time: new Date().toISOString(),
+      service: 'kms',
+      region: incoming.region,
+      operation,
+      keyId: record.keyArn ?? keyIdOf(incoming.body),
+      status,
+      ...(error && { error }),
+      requestId,
+    });
+  }
+}
+
+const serverFile = (stateDir: string): string => join(stateDir, 'server.json');
+
+/** The endpoint of the live local stack serving `stateDir`, if there is one. */
+export function runningEndpoint(stateDir: string): string | undefined {
+  let advertised: { pid: number; endpoint: string };
+  try {
+    advertised = JSON.parse(readFileSync(serverFile(stateDir), 'utf8')) as { pid: number; endpoint: string };
+  } catch {
+    return undefined;
+  }
+  if (advertised.pid === process.pid) return advertised.endpoint;
+  try {
+    process.kill(advertised.pid, 0);
+    return advertised.endpoint;
+  } catch {
+    return undefined; // left behind by a process that died
+  }
+}
+
+function sendJsonError(res: ServerResponse, requestId: string, err: KmsError): void {
+  res.writeHead(err.status, {
+    'content-type': 'application/x-amz-json-1.1',
+    'x-amzn-requestid': requestId,
+    'x-amzn-errortype': err.type,
+  });
+  res.end(JSON.stringify({ __type: err.type, message: err.message }));
+}
+
+/** The KeyId a request named, for the log when the emulator could not resolve it. Nothing else is read. */
+function keyIdOf(body: string): string | undefined {
+  try {
+    const keyId = (JSON.parse(body) as { KeyId?: unknown }).KeyId;
+    return typeof keyId === 'string' ? keyId.slice(0, 2048) : undefined;
+  } catch {
+    return undefined;
+  }
+}
