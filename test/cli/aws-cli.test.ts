@@ -1,0 +1,82 @@
+import { constants, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LOCAL_CREDENTIALS } from '../../local/clients';
+import { startTestStack, type TestStack } from '../helpers/local-stack';
+import { run } from '../helpers/run-cli';
+
+/** The AWS CLI (`aws`, installed by .ci/run when missing) against the local KMS, as a user would point it. */
+let t: TestStack;
+let dir: string;
+beforeAll(async () => {
+  t = await startTestStack();
+  dir = mkdtempSync(join(tmpdir(), 'keymat-awscli-'));
+});
+afterAll(async () => {
+  await t.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function aws(...args: string[]): Promise<Record<string, unknown>> {
+  const result = await run('aws', ['kms', ...args, '--endpoint-url', t.stack.endpoint, '--output', 'json'], {
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_CONFIG_FILE: join(dir, 'none'),
+    AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none'),
+    AWS_PAGER: '',
+  });
+  if (result.code !== 0) throw new Error(`aws ${args[0]} exited ${result.code}: ${result.stderr}`);
+  return result.stdout.trim() ? (JSON.parse(result.stdout) as Record<string, unknown>) : {};
+}
+
+it('describes, imports into and deletes material from a key with the AWS CLI', async () => {
+  const created = (await aws('create-key', '--origin', 'EXTERNAL')).KeyMetadata as { KeyId: string };
+  const params = await aws(
+    'get-parameters-for-import',
+    '--key-id',
+    created.KeyId,
+    '--wrapping-algorithm',
+    'RSAES_OAEP_SHA_256',
+    '--wrapping-key-spec',
+    'RSA_2048',
+  );
+  const publicKey = createPublicKey({
+    key: Buffer.from(params.PublicKey as string, 'base64'),
+    format: 'der',
+    type: 'spki',
+  });
+  const wrapped = publicEncrypt(
+    { key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+    randomBytes(32),
+  );
+  writeFileSync(join(dir, 'material.bin'), wrapped);
+  writeFileSync(join(dir, 'token.bin'), Buffer.from(params.ImportToken as string, 'base64'));
+  await aws(
+    'import-key-material',
+    '--key-id',
+    created.KeyId,
+    '--encrypted-key-material',
+    `fileb://${join(dir, 'material.bin')}`,
+    '--import-token',
+    `fileb://${join(dir, 'token.bin')}`,
+    '--expiration-model',
+    'KEY_MATERIAL_DOES_NOT_EXPIRE',
+  );
+  expect(((await aws('describe-key', '--key-id', created.KeyId)).KeyMetadata as { KeyState: string }).KeyState).toBe(
+    'Enabled',
+  );
+  await aws('delete-imported-key-material', '--key-id', created.KeyId);
+  expect(((await aws('describe-key', '--key-id', created.KeyId)).KeyMetadata as { KeyState: string }).KeyState).toBe(
+    'PendingImport',
+  );
+  expect(t.stack.requestLog.read().map((e) => e.operation)).toEqual([
+    'CreateKey',
+    'GetParametersForImport',
+    'ImportKeyMaterial',
+    'DescribeKey',
+    'DeleteImportedKeyMaterial',
+    'DescribeKey',
+  ]);
+});

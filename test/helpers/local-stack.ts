@@ -1,0 +1,45 @@
+import { KMSClient } from '@aws-sdk/client-kms';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LOCAL_CREDENTIALS } from '../../local/clients';
+import { DEFAULT_REGION } from '../../local/kms/model';
+import type { FaultFile } from '../../local/kms/faults';
+import { LocalStack } from '../../local/server';
+
+export interface TestStack {
+  stack: LocalStack;
+  stateDir: string;
+  /** A real SDK client on the stack; `maxAttempts` 1 turns the SDK's own retries off. */
+  kms: (options?: { region?: string; maxAttempts?: number }) => KMSClient;
+  operations: () => string[];
+  close: () => Promise<void>;
+}
+
+export async function startTestStack(faults?: FaultFile, stateDir?: string): Promise<TestStack> {
+  const dir = stateDir ?? mkdtempSync(join(tmpdir(), 'keymat-test-'));
+  const stack = await LocalStack.start({ stateDir: dir, faults });
+  return {
+    stack,
+    stateDir: dir,
+    kms: ({ region = DEFAULT_REGION, maxAttempts } = {}) =>
+      new KMSClient({ endpoint: stack.endpoint, region, credentials: LOCAL_CREDENTIALS, maxAttempts }),
+    operations: () => stack.requestLog.read().map((e) => e.operation),
+    close: async () => {
+      await stack.close();
+      if (!stateDir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Runs `fn` and returns the error it threw, failing the test when it did not throw. */
+export async function errorOf(
+  fn: () => Promise<unknown>,
+): Promise<Error & { $metadata?: { httpStatusCode?: number; attempts?: number }; $fault?: string }> {
+  try {
+    await fn();
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected an error, but the call succeeded');
+}
