@@ -1,0 +1,27 @@
+import { KeymatError } from '../shared/errors';
+import type { CheckDecision, Plan } from '../shared/types';
+
+/**
+ * Decides from the key state whether the deletion can go ahead (shared/reference/kms.md, "Key states"):
+ * Enabled/Disabled proceed; PendingImport proceeds unless the target is already deleted (an idempotent re-run);
+ * PendingDeletion is refused because the deletion would not change the state; transitional states are refused.
+ */
+export function decide(plan: Plan): CheckDecision {
+  switch (plan.keyStateBefore) {
+    case 'Enabled':
+    case 'Disabled':
+    case 'PendingImport':
+      return plan.alreadyDeleted ? 'ALREADY_DELETED' : 'PROCEED';
+    case 'PendingDeletion':
+    case 'PendingReplicaDeletion':
+      throw new KeymatError(
+        'KeyPendingDeletion',
+        `key ${plan.keyArn} is ${plan.keyStateBefore}: deleting its material would not change its state; cancel the key deletion first if the material must go`,
+      );
+    default:
+      throw new KeymatError(
+        'KeyStateNotDeletable',
+        `key ${plan.keyArn} is ${plan.keyStateBefore}; KMS cannot delete imported material in that state, try again when it is Enabled or Disabled`,
+      );
+  }
+}

@@ -1,0 +1,96 @@
+import { DeleteImportedKeyMaterialCommand } from '@aws-sdk/client-kms';
+import { PublishCommand } from '@aws-sdk/client-sns';
+import { createKmsClient, createSnsClient, readKey } from '../shared/aws';
+import { requireEnv } from '../shared/env';
+import { KeymatError } from '../shared/errors';
+import { approvedTaskEvent, parseEvent } from '../shared/events';
+import { logger, startInvocation } from '../shared/logger';
+import { compareWithPlan } from '../shared/plan';
+import type { ApprovalResult, ChangeInput, DeletionResult, Plan } from '../shared/types';
+
+const kms = createKmsClient();
+const sns = createSnsClient();
+const outcomeTopicArn = requireEnv('OUTCOME_TOPIC_ARN');
+
+/**
+ * DeleteMaterial: checks the approval and that the key has not drifted from the approved plan, announces the
+ * deletion, and calls DeleteImportedKeyMaterial for exactly the approved key and material.
+ *
+ * A retry after an ambiguous failure (KMS applied the deletion but answered 500, or the function timed out) finds
+ * the key exactly in the plan's post-state and reports success without a second call.
+ */
+export async function handler(event: unknown): Promise<DeletionResult> {
+  const e = parseEvent(approvedTaskEvent, event, 'DeleteMaterial');
+  startInvocation({ executionId: e.executionId, changeId: e.input.changeId, keyArn: e.plan.keyArn });
+  checkApproval(e.approval, e.plan, e.input);
+
+  const comparison = compareWithPlan(await readKey(kms, e.plan.keyArn), e.plan);
+  if (comparison === 'APPLIED') {
+    logger.warn('the key is already in the approved post-state: an earlier attempt deleted the material');
+    return { kmsRequestId: null, appliedBy: 'EARLIER_ATTEMPT', at: new Date().toISOString() };
+  }
+  if (comparison !== 'UNCHANGED') {
+    throw new KeymatError(
+      'PlanDrifted',
+      `key ${e.plan.keyArn} changed since the plan was approved (${comparison.drift}); start a new change to re-plan`,
+    );
+  }
+
+  await announce(e.executionId, e.input, e.plan, e.approval);
+  try {
+    const result = await kms.send(
+      new DeleteImportedKeyMaterialCommand({ KeyId: e.plan.keyArn, KeyMaterialId: e.plan.keyMaterialId }),
+    );
+    const kmsRequestId = result.$metadata.requestId ?? null;
+    logger.info('key material deleted', { keyMaterialId: e.plan.keyMaterialId, kmsRequestId });
+    return { kmsRequestId, appliedBy: 'THIS_ATTEMPT', at: new Date().toISOString() };
+  } catch (err) {
+    const requestId = (err as { $metadata?: { requestId?: string } }).$metadata?.requestId;
+    logger.error('DeleteImportedKeyMaterial failed', { error: (err as Error).name, kmsRequestId: requestId });
+    throw err;
+  }
+}
+
+function checkApproval(approval: ApprovalResult, plan: Plan, input: ChangeInput): void {
+  if (approval.planDigest !== plan.digest) {
+    throw new ApprovalInvalidError(
+      `the approval was given for plan ${approval.planDigest}, not for this plan ${plan.digest}`,
+    );
+  }
+  if (approval.approvals.length === 0) throw new ApprovalInvalidError('the approval names no approver');
+  const self = approval.approvals.find((a) => a.approver === input.requestedBy);
+  if (self) throw new ApprovalInvalidError(`the requester ${input.requestedBy} cannot approve their own change`);
+}
+
+class ApprovalInvalidError extends KeymatError {
+  constructor(message: string) {
+    super('ApprovalInvalid', `${message}; nothing was deleted`);
+  }
+}
+
+/** Security monitoring sees a planned deletion before the call (structured log line and an SNS event). */
+async function announce(executionId: string, input: ChangeInput, plan: Plan, approval: ApprovalResult): Promise<void> {
+  const announcement = {
+    event: 'DeletionAnnounced',
+    executionId,
+    changeId: input.changeId,
+    keyArn: plan.keyArn,
+    keyMaterialId: plan.keyMaterialId,
+    requestedBy: input.requestedBy,
+    approvers: approval.approvals.map((a) => a.approver),
+    planDigest: plan.digest,
+  };
+  logger.warn('planned deletion of imported key material', announcement);
+  await sns.send(
+    new PublishCommand({
+      TopicArn: outcomeTopicArn,
+      Subject: `keymat ${input.changeId}: deleting key material now`.slice(0, 100),
+      Message: JSON.stringify(announcement),
+      MessageAttributes: {
+        event: { DataType: 'String', StringValue: 'DeletionAnnounced' },
+        executionId: { DataType: 'String', StringValue: executionId },
+        changeId: { DataType: 'String', StringValue: input.changeId },
+      },
+    }),
+  );
+}

@@ -1,0 +1,42 @@
+import { TERMINAL_ERRORS, type TerminalErrorName } from '../shared/errors';
+import type { ChangeInput, Outcome, OutcomeStatus, WorkflowState } from '../shared/types';
+
+/** Terminal errors that mean "refused before anything was changed". */
+const REFUSALS = new Set<string>(
+  TERMINAL_ERRORS.filter(
+    (n: TerminalErrorName) => n !== 'ApprovalRejected' && n !== 'ApprovalTimedOut' && n !== 'VerificationFailed',
+  ),
+);
+
+function status(state: WorkflowState, executionInput: unknown): OutcomeStatus {
+  const error = state.error?.Error;
+  if (error === 'ApprovalRejected') return 'REJECTED';
+  if (error === 'ApprovalTimedOut') return 'TIMED_OUT';
+  if (error !== undefined) return REFUSALS.has(error) ? 'REFUSED' : 'FAILED';
+  if ((state.input ?? (executionInput as Partial<ChangeInput>))?.dryRun === true) return 'PLANNED';
+  return state.check?.decision === 'ALREADY_DELETED' ? 'ALREADY_DELETED' : 'DELETED';
+}
+
+const stringField = (value: unknown, field: string): string | undefined => {
+  const v = (value as Record<string, unknown> | null)?.[field];
+  return typeof v === 'string' ? v : undefined;
+};
+
+/**
+ * The execution's outcome, from whatever the states before produced. When ValidateOrigin refused the input there is
+ * no parsed `input`: the raw execution input supplies what it can.
+ */
+export function outcomeOf(state: WorkflowState, executionInput: unknown): Outcome {
+  const input = state.input ?? executionInput;
+  return {
+    status: status(state, executionInput),
+    changeId: stringField(input, 'changeId'),
+    keyArn: state.plan?.keyArn,
+    keyMaterialId: state.plan?.keyMaterialId ?? stringField(input, 'keyMaterialId'),
+    keyStateBefore: state.plan?.keyStateBefore,
+    keyStateAfter: state.verification?.keyStateAfter,
+    approvals: state.approval?.approvals ?? [],
+    kmsRequestId: state.deletion?.kmsRequestId ?? null,
+    ...(state.error && { error: state.error.Error, cause: state.error.Cause }),
+  };
+}

@@ -1,0 +1,112 @@
+import { z } from 'zod';
+import { KeymatError, invalidInput } from './errors';
+import type { ChangeInput } from './types';
+
+const KEY_ID = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
+const ARN = /^arn:(aws[a-z-]*):([a-z0-9-]*):([a-z0-9-]*):(\d{12}|):(.*)$/;
+export const KEY_MATERIAL_ID = /^[a-f0-9]{64}$/;
+const CHANGE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** Control characters and the Unicode format characters that can make text read differently from what it is. */
+const UNSAFE_TEXT = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/u;
+
+export const MAX_WAIT_SECONDS = 3600;
+
+/** Where the workflow runs: keys must belong to this account and Region. */
+export interface Scope {
+  account: string;
+  region: string;
+}
+
+const text = (max: number) =>
+  z
+    .string()
+    .min(1, 'must not be empty')
+    .max(max, `must be at most ${max} characters`)
+    .refine((s) => s.trim().length > 0, 'must not be blank')
+    .refine((s) => !UNSAFE_TEXT.test(s), 'must not contain control or invisible formatting characters');
+
+const inputSchema = z
+  .object({
+    keyId: z.string().min(1, 'must not be empty').max(2048, 'must be at most 2048 characters'),
+    keyMaterialId: z
+      .string()
+      .regex(KEY_MATERIAL_ID, 'must be exactly 64 lower-case hexadecimal characters (a KeyMaterialId)')
+      .optional(),
+    changeId: z
+      .string()
+      .regex(CHANGE_ID, 'must be 1-64 characters of letters, digits, ".", "_" or "-", starting with a letter or digit'),
+    reason: text(1000),
+    requestedBy: text(256),
+    waitSeconds: z
+      .number()
+      .int('must be a whole number')
+      .min(0, 'must be at least 0')
+      .max(MAX_WAIT_SECONDS, `must be at most ${MAX_WAIT_SECONDS}`)
+      .optional(),
+    dryRun: z.boolean().optional(),
+  })
+  .strict();
+
+/**
+ * Parses the execution input, refusing it with `InvalidInput` (the field and the value named) before anything is
+ * read or changed. Aliases and keys of another account or Region get their own errors.
+ */
+export function parseChangeInput(raw: unknown, scope: Scope, defaultWaitSeconds: number): ChangeInput {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw invalidInput('input', raw, 'must be a JSON object');
+  }
+  const parsed = inputSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    if (issue.code === 'unrecognized_keys') {
+      throw invalidInput(
+        issue.keys[0] ?? 'input',
+        (raw as Record<string, unknown>)[issue.keys[0] ?? ''],
+        'is not a field keymat knows',
+      );
+    }
+    const field = issue.path.join('.') || 'input';
+    const value = issue.path.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown> | undefined)?.[k], raw);
+    const problem = issue.code === 'invalid_type' ? `must be a ${issue.expected}` : issue.message;
+    throw invalidInput(field, value, value === undefined && issue.code === 'invalid_type' ? 'is required' : problem);
+  }
+  const input = parsed.data;
+  checkKeyId(input.keyId, scope);
+  return {
+    keyId: input.keyId,
+    ...(input.keyMaterialId !== undefined && { keyMaterialId: input.keyMaterialId }),
+    changeId: input.changeId,
+    reason: input.reason,
+    requestedBy: input.requestedBy,
+    waitSeconds: input.waitSeconds ?? defaultWaitSeconds,
+    dryRun: input.dryRun ?? false,
+  };
+}
+
+/** A key id or a key ARN of this account and Region; aliases are refused (DeleteImportedKeyMaterial takes none). */
+export function checkKeyId(keyId: string, scope: Scope): void {
+  if (keyId.startsWith('alias/')) {
+    throw new KeymatError('AliasNotAllowed', `keyId must name a key, not an alias; got ${JSON.stringify(keyId)}`);
+  }
+  if (!keyId.startsWith('arn:')) {
+    if (!KEY_ID.test(keyId)) {
+      throw invalidInput('keyId', keyId, 'must be a key id (UUID or mrk-…) or a key ARN');
+    }
+    return;
+  }
+  const m = ARN.exec(keyId);
+  const [, , service, region, account, resource] = m ?? [];
+  if (!m || service !== 'kms') throw invalidInput('keyId', keyId, 'must be a KMS key ARN');
+  if (resource?.startsWith('alias/')) {
+    throw new KeymatError('AliasNotAllowed', `keyId must name a key, not an alias; got ${JSON.stringify(keyId)}`);
+  }
+  if (!resource?.startsWith('key/') || !KEY_ID.test(resource.slice(4))) {
+    throw invalidInput('keyId', keyId, 'must be a KMS key ARN ending in key/<key id>');
+  }
+  if (account !== scope.account || region !== scope.region) {
+    throw new KeymatError(
+      'KeyNotInThisAccountOrRegion',
+      `keyId ${keyId} is in account ${account} and Region ${region}; this workflow deletes only in account ${scope.account}, Region ${scope.region}`,
+    );
+  }
+}

@@ -1,0 +1,173 @@
+import type { GetKeyLastUsageResponse, KeyMetadata, RotationsListEntry } from '@aws-sdk/client-kms';
+import { createHash } from 'node:crypto';
+import { KeymatError } from './errors';
+import type { MaterialState, Plan, VerificationResult } from './types';
+
+/** What keymat reads of a key before deciding anything: its metadata and every material (ALL_KEY_MATERIAL). */
+export interface KeySnapshot {
+  metadata: KeyMetadata;
+  materials: RotationsListEntry[];
+}
+
+const PERMANENT: MaterialState[] = ['CURRENT', 'NON_CURRENT'];
+
+/** The material a change targets: the named one, or the current one when none is named (as KMS does). */
+export function findTarget(snapshot: KeySnapshot, keyMaterialId: string | undefined): RotationsListEntry {
+  const id = keyMaterialId ?? snapshot.metadata.CurrentKeyMaterialId;
+  const target = id
+    ? snapshot.materials.find((m) => m.KeyMaterialId === id)
+    : snapshot.materials.find((m) => m.KeyMaterialState === 'CURRENT');
+  if (!target) {
+    throw new KeymatError(
+      'KeyMaterialNotFound',
+      keyMaterialId
+        ? `key ${snapshot.metadata.Arn} has no key material ${keyMaterialId} (a pending-rotation material that was already deleted is gone from the list)`
+        : `key ${snapshot.metadata.Arn} has no current key material`,
+    );
+  }
+  return target;
+}
+
+/** Builds the plan of a deletion from what was read; see shared/reference/kms.md for the expected states. */
+export function buildPlan(
+  snapshot: KeySnapshot,
+  aliases: string[],
+  lastUsage: GetKeyLastUsageResponse | undefined,
+  keyMaterialId: string | undefined,
+): Plan {
+  const meta = snapshot.metadata;
+  const target = findTarget(snapshot, keyMaterialId);
+  const state = target.KeyMaterialState as MaterialState;
+  const permanent = PERMANENT.includes(state);
+  const mrc = meta.MultiRegionConfiguration;
+  const role = !meta.MultiRegion ? 'NONE' : mrc?.MultiRegionKeyType === 'REPLICA' ? 'REPLICA' : 'PRIMARY';
+  const replicas = role === 'PRIMARY' ? (mrc?.ReplicaKeys ?? []).map((r) => r.Arn as string) : [];
+  const usage = lastUsage?.KeyLastUsage;
+  const plan: Omit<Plan, 'digest'> = {
+    keyArn: meta.Arn as string,
+    aliases,
+    origin: meta.Origin as string,
+    ...(meta.CurrentKeyMaterialId && { currentKeyMaterialId: meta.CurrentKeyMaterialId }),
+    keyMaterialId: target.KeyMaterialId as string,
+    keyMaterialState: state,
+    importStateBefore: target.ImportState === 'PENDING_IMPORT' ? 'PENDING_IMPORT' : 'IMPORTED',
+    ...(target.ValidTo && { materialValidTo: target.ValidTo.toISOString() }),
+    keyStateBefore: meta.KeyState as string,
+    // Deleting a permanently associated material makes the key unusable; a pending-rotation one changes nothing.
+    expectedKeyState: permanent ? 'PendingImport' : (meta.KeyState as string),
+    expectedMaterial: permanent ? 'PENDING_IMPORT' : 'REMOVED',
+    alreadyDeleted: target.ImportState === 'PENDING_IMPORT',
+    // Deleting a primary's pending material deletes it from every replica as well.
+    multiRegion: { role, replicas, replicasAffected: permanent ? [] : replicas },
+    lastUsage: usage?.Timestamp
+      ? {
+          known: true,
+          operation: usage.Operation,
+          at: usage.Timestamp.toISOString(),
+          ...(lastUsage?.TrackingStartDate && { trackingStartDate: lastUsage.TrackingStartDate.toISOString() }),
+        }
+      : {
+          known: false,
+          ...(lastUsage?.TrackingStartDate && { trackingStartDate: lastUsage.TrackingStartDate.toISOString() }),
+        },
+  };
+  return { ...plan, digest: digest(factsOfPlan(plan)) };
+}
+
+/** The facts an approval is bound to. A change to any of them after approval is drift. */
+interface Facts {
+  keyArn: string;
+  keyState: string;
+  origin: string;
+  currentKeyMaterialId: string | null;
+  material: { id: string; state: string; importState: string; validTo: string | null } | null;
+  replicas: string[];
+}
+
+function factsOfPlan(plan: Omit<Plan, 'digest'>, after = false): Facts {
+  return {
+    keyArn: plan.keyArn,
+    keyState: after ? plan.expectedKeyState : plan.keyStateBefore,
+    origin: plan.origin,
+    currentKeyMaterialId: plan.currentKeyMaterialId ?? null,
+    material:
+      after && plan.expectedMaterial === 'REMOVED'
+        ? null
+        : {
+            id: plan.keyMaterialId,
+            state: plan.keyMaterialState,
+            importState: after ? 'PENDING_IMPORT' : plan.importStateBefore,
+            validTo: plan.materialValidTo ?? null,
+          },
+    replicas: plan.multiRegion.replicas,
+  };
+}
+
+function factsOfSnapshot(snapshot: KeySnapshot, keyMaterialId: string): Facts {
+  const m = snapshot.materials.find((x) => x.KeyMaterialId === keyMaterialId);
+  const meta = snapshot.metadata;
+  return {
+    keyArn: meta.Arn as string,
+    keyState: meta.KeyState as string,
+    origin: meta.Origin as string,
+    currentKeyMaterialId: meta.CurrentKeyMaterialId ?? null,
+    material: m
+      ? {
+          id: keyMaterialId,
+          state: m.KeyMaterialState as string,
+          importState: m.ImportState as string,
+          validTo: m.ValidTo?.toISOString() ?? null,
+        }
+      : null,
+    replicas:
+      meta.MultiRegion && meta.MultiRegionConfiguration?.MultiRegionKeyType === 'PRIMARY'
+        ? (meta.MultiRegionConfiguration.ReplicaKeys ?? []).map((r) => r.Arn as string)
+        : [],
+  };
+}
+
+const digest = (facts: Facts): string => createHash('sha256').update(JSON.stringify(facts)).digest('hex');
+
+/**
+ * Compares the key as it is now with the approved plan: `UNCHANGED` (delete), `APPLIED` (the key is exactly in the
+ * plan's post-state: an earlier attempt's deletion went through although its answer was lost), or drift.
+ */
+export function compareWithPlan(snapshot: KeySnapshot, plan: Plan): 'UNCHANGED' | 'APPLIED' | { drift: string } {
+  const now = factsOfSnapshot(snapshot, plan.keyMaterialId);
+  const nowDigest = digest(now);
+  if (nowDigest === plan.digest) return 'UNCHANGED';
+  if (nowDigest === digest(factsOfPlan(plan, true))) return 'APPLIED';
+  const before = factsOfPlan(plan);
+  const changed = (Object.keys(before) as (keyof Facts)[]).filter(
+    (k) => JSON.stringify(before[k]) !== JSON.stringify(now[k]),
+  );
+  return {
+    drift: changed.map((k) => `${k} was ${JSON.stringify(before[k])}, now ${JSON.stringify(now[k])}`).join('; '),
+  };
+}
+
+/**
+ * Checks the key against the plan's expected post-state. Returns the verified result, or `undefined` while the key
+ * still shows the state before the deletion (eventual consistency: try again). Anything else is a failure.
+ */
+export function verifyAgainstPlan(snapshot: KeySnapshot, plan: Plan, now: Date): VerificationResult | undefined {
+  const m = snapshot.materials.find((x) => x.KeyMaterialId === plan.keyMaterialId);
+  const keyState = snapshot.metadata.KeyState as string;
+  const materialDone =
+    plan.expectedMaterial === 'PENDING_IMPORT'
+      ? m?.ImportState === 'PENDING_IMPORT'
+      : !m || m.ImportState === 'PENDING_IMPORT';
+  if (materialDone && keyState === plan.expectedKeyState) {
+    return {
+      keyStateAfter: keyState,
+      materialAfter: m ? 'PENDING_IMPORT' : 'REMOVED',
+      verifiedAt: now.toISOString(),
+    };
+  }
+  const stillBefore = keyState === plan.keyStateBefore && m?.ImportState === plan.importStateBefore;
+  if (stillBefore || (materialDone && keyState === plan.keyStateBefore)) return undefined;
+  throw new KeymatError(
+    'VerificationFailed',
+    `key ${plan.keyArn} is ${keyState} with material ${plan.keyMaterialId} ${m ? m.ImportState : 'absent'}; expected ${plan.expectedKeyState} with the material ${plan.expectedMaterial === 'PENDING_IMPORT' ? 'PENDING_IMPORT' : 'gone'}`,
+  );
+}

@@ -1,0 +1,31 @@
+import type { ChangeInput, Plan } from './types';
+
+/** The plan in words a person can check, for the approval request, the CLI and the outcome message. */
+export function describePlan(plan: Plan, input: ChangeInput): string[] {
+  const material =
+    plan.keyMaterialState === 'CURRENT' ? 'the CURRENT key material' : `key material in state ${plan.keyMaterialState}`;
+  const effect =
+    plan.expectedKeyState === 'PendingImport'
+      ? 'The key becomes PendingImport: unusable for every encrypt and decrypt until the same material is reimported.'
+      : `The key stays ${plan.expectedKeyState}: the material is pending rotation, not yet associated with the key.`;
+  const lines = [
+    `Change ${input.changeId}, requested by ${input.requestedBy}`,
+    `Reason: ${input.reason}`,
+    `Key: ${plan.keyArn}${plan.aliases.length > 0 ? ` (aliases: ${plan.aliases.join(', ')})` : ' (no aliases)'}`,
+    `Delete ${material} ${plan.keyMaterialId} (${plan.importStateBefore}${plan.materialValidTo ? `, valid to ${plan.materialValidTo}` : ''}) from a key that is ${plan.keyStateBefore}.`,
+    effect,
+  ];
+  if (plan.multiRegion.replicasAffected.length > 0) {
+    lines.push(`Multi-Region: also deleted from replicas ${plan.multiRegion.replicasAffected.join(', ')}.`);
+  } else if (plan.multiRegion.role !== 'NONE') {
+    lines.push(`Multi-Region ${plan.multiRegion.role.toLowerCase()} key: only this Region's key is affected.`);
+  }
+  lines.push(
+    plan.lastUsage.known
+      ? `Last used: ${plan.lastUsage.operation} at ${plan.lastUsage.at} (GetKeyLastUsage; CloudTrail is authoritative).`
+      : `Last used: unknown${plan.lastUsage.trackingStartDate ? ` (no use recorded since tracking started ${plan.lastUsage.trackingStartDate})` : ' (KMS returned no usage data)'}.`,
+  );
+  if (plan.alreadyDeleted) lines.push('The material is already deleted: nothing will be changed.');
+  lines.push(`Plan digest: ${plan.digest}`);
+  return lines;
+}

@@ -1,0 +1,84 @@
+import { Duration } from 'aws-cdk-lib';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { MAX_WAIT_SECONDS } from '../functions/shared/input';
+
+/** Which keys the functions may read and delete from: listed key ARNs, or keys carrying a tag. */
+export type KeyScope = { keyArns: string[] } | { tag: { key: string; value: string } };
+
+/** keymat's deployment configuration; the README's configuration table documents each entry. */
+export interface KeymatConfig {
+  keyScope: KeyScope;
+  approvalTimeout: Duration;
+  defaultWaitSeconds: number;
+  verifyMaxAttempts: number;
+  notificationEmails: string[];
+  logRetention: RetentionDays;
+}
+
+export const DEFAULT_KEY_TAG = { key: 'keymat:managed', value: 'true' };
+
+const KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/**
+ * Reads the configuration from CDK context values (strings from `-c name=value`, or JSON values from cdk.json),
+ * refusing a bad value with the context name and the value.
+ */
+export function configFromContext(get: (name: string) => unknown): KeymatConfig {
+  const str = (name: string): string | undefined => {
+    const v = get(name);
+    if (v === undefined || v === null || v === '') return undefined;
+    return String(v);
+  };
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = str(name);
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new Error(`context ${name} must be a whole number from ${min} to ${max}; got '${raw}'`);
+    }
+    return n;
+  };
+  const list = (name: string): string[] => {
+    const v = get(name);
+    if (Array.isArray(v)) return v.map(String);
+    return (str(name) ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+  };
+
+  const keyArns = list('keyArns');
+  for (const arn of keyArns) {
+    if (!KEY_ARN.test(arn)) throw new Error(`context keyArns must list KMS key ARNs; got '${arn}'`);
+  }
+  const tag = str('keyTag');
+  let keyScope: KeyScope;
+  if (keyArns.length > 0 && tag) throw new Error('context keyArns and keyTag are exclusive: set one');
+  if (keyArns.length > 0) keyScope = { keyArns };
+  else if (tag) {
+    const [key, value, ...rest] = tag.split('=');
+    if (!key || value === undefined || rest.length > 0) {
+      throw new Error(`context keyTag must be key=value; got '${tag}'`);
+    }
+    keyScope = { tag: { key, value } };
+  } else keyScope = { tag: DEFAULT_KEY_TAG };
+
+  const emails = list('notificationEmails');
+  for (const e of emails)
+    if (!EMAIL.test(e)) throw new Error(`context notificationEmails has an invalid address '${e}'`);
+  const retentionDays = int('logRetentionDays', 365, 1, 3653);
+  if (!Object.values(RetentionDays).includes(retentionDays)) {
+    throw new Error(
+      `context logRetentionDays must be a CloudWatch Logs retention (e.g. 30, 90, 365); got '${retentionDays}'`,
+    );
+  }
+  return {
+    keyScope,
+    approvalTimeout: Duration.seconds(int('approvalTimeoutSeconds', 86_400, 60, 7 * 86_400)),
+    defaultWaitSeconds: int('defaultWaitSeconds', 30, 0, MAX_WAIT_SECONDS),
+    verifyMaxAttempts: int('verifyMaxAttempts', 8, 1, 20),
+    notificationEmails: emails,
+    logRetention: retentionDays as RetentionDays,
+  };
+}

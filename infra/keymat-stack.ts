@@ -1,0 +1,114 @@
+import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Effect, PolicyStatement, type IGrantable } from 'aws-cdk-lib/aws-iam';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import type { Construct } from 'constructs';
+import { join } from 'node:path';
+import { DeletionWorkflow } from '../workflows/deletion-workflow';
+import { TASK_STATES, type TaskState } from '../workflows/states';
+import type { KeymatConfig, KeyScope } from './config';
+
+export interface KeymatStackProps extends StackProps {
+  readonly config: KeymatConfig;
+}
+
+/** The folder of a task's function: `DeleteMaterial` → `functions/delete-material`. */
+export const functionFolder = (state: TaskState): string =>
+  join(__dirname, '..', 'functions', state.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase());
+
+/**
+ * keymat's stack: one function per task, the SNS topics for approval requests and outcomes, and the deletion
+ * workflow, with each function holding only the permissions its task needs.
+ */
+export class KeymatStack extends Stack {
+  readonly workflow: DeletionWorkflow;
+  readonly functions: Record<TaskState, NodejsFunction>;
+  readonly approvalTopic: Topic;
+  readonly outcomeTopic: Topic;
+
+  constructor(scope: Construct, id: string, props: KeymatStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+
+    const topicKey = new Key(this, 'TopicKey', {
+      description: 'keymat: encrypts the approval and outcome topics',
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.approvalTopic = new Topic(this, 'ApprovalTopic', { masterKey: topicKey, enforceSSL: true });
+    this.outcomeTopic = new Topic(this, 'OutcomeTopic', { masterKey: topicKey, enforceSSL: true });
+    for (const email of config.notificationEmails) {
+      this.approvalTopic.addSubscription(new EmailSubscription(email));
+      this.outcomeTopic.addSubscription(new EmailSubscription(email));
+    }
+
+    const environment: Record<TaskState, Record<string, string>> = {
+      ValidateOrigin: { KEYMAT_ACCOUNT_ID: Aws.ACCOUNT_ID, DEFAULT_WAIT_SECONDS: String(config.defaultWaitSeconds) },
+      CheckState: {},
+      RequestApproval: {
+        APPROVAL_TOPIC_ARN: this.approvalTopic.topicArn,
+        APPROVAL_TIMEOUT_SECONDS: String(config.approvalTimeout.toSeconds()),
+      },
+      DeleteMaterial: { OUTCOME_TOPIC_ARN: this.outcomeTopic.topicArn },
+      VerifyPendingImport: {},
+      NotifyOutcome: { OUTCOME_TOPIC_ARN: this.outcomeTopic.topicArn },
+    };
+    const fns = {} as Record<TaskState, NodejsFunction>;
+    for (const state of TASK_STATES) {
+      fns[state] = new NodejsFunction(this, state, {
+        entry: join(functionFolder(state), 'handler.ts'),
+        handler: 'handler',
+        runtime: Runtime.NODEJS_24_X,
+        architecture: Architecture.ARM_64,
+        memorySize: 256,
+        timeout: Duration.seconds(30),
+        environment: { ...environment[state], NODE_OPTIONS: '--enable-source-maps' },
+        logGroup: new LogGroup(this, `${state}Logs`, { retention: config.logRetention }),
+        // The pinned SDK is bundled: the runtime's SDK may predate KeyMaterialId and GetKeyLastUsage.
+        bundling: { minify: true, sourceMap: true, bundleAwsSDK: true },
+      });
+    }
+    this.functions = fns;
+
+    const keys = keyScopeStatement(config.keyScope);
+    keys(fns.ValidateOrigin, ['kms:DescribeKey', 'kms:ListKeyRotations', 'kms:GetKeyLastUsage']);
+    // ListAliases cannot be scoped to a key (https://docs.aws.amazon.com/kms/latest/developerguide/kms-api-permissions-reference.html).
+    fns.ValidateOrigin.addToRolePolicy(new PolicyStatement({ actions: ['kms:ListAliases'], resources: ['*'] }));
+    keys(fns.DeleteMaterial, ['kms:DescribeKey', 'kms:ListKeyRotations', 'kms:DeleteImportedKeyMaterial']);
+    keys(fns.VerifyPendingImport, ['kms:DescribeKey', 'kms:ListKeyRotations']);
+    this.approvalTopic.grantPublish(fns.RequestApproval);
+    this.outcomeTopic.grantPublish(fns.DeleteMaterial);
+    this.outcomeTopic.grantPublish(fns.NotifyOutcome);
+
+    this.workflow = new DeletionWorkflow(this, 'Workflow', {
+      functions: fns,
+      approvalTimeout: config.approvalTimeout,
+      verifyMaxAttempts: config.verifyMaxAttempts,
+      logRetention: config.logRetention,
+    });
+
+    new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'ApprovalTopicArn', { value: this.approvalTopic.topicArn });
+    new CfnOutput(this, 'OutcomeTopicArn', { value: this.outcomeTopic.topicArn });
+  }
+}
+
+/** Grants KMS actions on the configured keys only: the listed ARNs, or keys of this account carrying the tag. */
+function keyScopeStatement(scope: KeyScope) {
+  return (grantee: IGrantable, actions: string[]): void => {
+    const statement =
+      'keyArns' in scope
+        ? new PolicyStatement({ effect: Effect.ALLOW, actions, resources: scope.keyArns })
+        : new PolicyStatement({
+            effect: Effect.ALLOW,
+            actions,
+            resources: [`arn:${Aws.PARTITION}:kms:${Aws.REGION}:${Aws.ACCOUNT_ID}:key/*`],
+            conditions: { StringEquals: { [`aws:ResourceTag/${scope.tag.key}`]: scope.tag.value } },
+          });
+    grantee.grantPrincipal.addToPrincipalPolicy(statement);
+  };
+}

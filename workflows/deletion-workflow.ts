@@ -1,0 +1,186 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import {
+  Choice,
+  Condition,
+  DefinitionBody,
+  Fail,
+  IntegrationPattern,
+  JitterType,
+  JsonPath,
+  LogLevel,
+  Pass,
+  StateMachine,
+  StateMachineType,
+  Succeed,
+  TaskInput,
+  Timeout,
+  Wait,
+  WaitTime,
+} from 'aws-cdk-lib/aws-stepfunctions';
+import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import {
+  LAMBDA_SERVICE_ERRORS,
+  RETRYABLE_KMS_ERRORS,
+  RETRYABLE_SNS_ERRORS,
+  VERIFICATION_PENDING,
+} from '../functions/shared/errors';
+import type { TaskState } from './states';
+import { WAIT_STATE } from './states';
+
+export interface DeletionWorkflowProps {
+  /** One function per task state, keyed by state name. */
+  readonly functions: Record<TaskState, IFunction>;
+  /** How long RequestApproval waits for a decision before the change ends ApprovalTimedOut. */
+  readonly approvalTimeout: Duration;
+  /**
+   * Attempts VerifyPendingImport makes before the change ends VerificationFailed.
+   * @default 8
+   */
+  readonly verifyMaxAttempts?: number;
+  /**
+   * Attempts each task makes on transient errors (500s, throttling, Lambda service errors, task timeouts).
+   * @default 4
+   */
+  readonly transientMaxAttempts?: number;
+  /** @default RetentionDays.ONE_YEAR */
+  readonly logRetention?: RetentionDays;
+}
+
+/** Errors every task retries: transient in KMS, SNS and Lambda, and a task that timed out (all tasks are idempotent). */
+const TRANSIENT_ERRORS = [...RETRYABLE_KMS_ERRORS, ...RETRYABLE_SNS_ERRORS, ...LAMBDA_SERVICE_ERRORS, 'States.Timeout'];
+const TASK_TIMEOUT = Duration.seconds(60);
+
+/**
+ * The deletion workflow (shared/design.md): a Standard state machine in JSONPath whose task states invoke the
+ * functions it receives. It creates no functions.
+ */
+export class DeletionWorkflow extends Construct {
+  readonly stateMachine: StateMachine;
+
+  constructor(scope: Construct, id: string, props: DeletionWorkflowProps) {
+    super(scope, id);
+    const fns = props.functions;
+    const transientMaxAttempts = props.transientMaxAttempts ?? 4;
+    const executionId = JsonPath.stringAt('$$.Execution.Id');
+    const change = { executionId, input: JsonPath.objectAt('$.input'), plan: JsonPath.objectAt('$.plan') };
+
+    const retryTransient = (task: LambdaInvoke): LambdaInvoke => {
+      task.addRetry({
+        errors: TRANSIENT_ERRORS,
+        interval: Duration.seconds(2),
+        backoffRate: 2,
+        maxDelay: Duration.seconds(30),
+        maxAttempts: transientMaxAttempts,
+        jitterStrategy: JitterType.FULL,
+      });
+      return task;
+    };
+    const invoke = (state: TaskState, payload: Record<string, unknown>, resultPath: string): LambdaInvoke =>
+      new LambdaInvoke(this, state, {
+        stateName: state,
+        lambdaFunction: fns[state],
+        payload: TaskInput.fromObject(payload),
+        payloadResponseOnly: true,
+        // Retries are declared below, once, with the error lists the functions share.
+        retryOnServiceExceptions: false,
+        resultPath,
+        taskTimeout: Timeout.duration(TASK_TIMEOUT),
+      });
+
+    // NotifyOutcome ends every path; the Choice after it fails the execution under the error's own name.
+    const failed = new Fail(this, 'Failed', { errorPath: '$.error.Error', causePath: '$.error.Cause' });
+    const succeeded = new Succeed(this, 'Succeeded', { outputPath: '$.outcome' });
+    const notifyOutcome = retryTransient(
+      invoke(
+        'NotifyOutcome',
+        { executionId, state: JsonPath.objectAt('$'), executionInput: JsonPath.objectAt('$$.Execution.Input') },
+        '$.outcome',
+      ),
+    ).next(new Choice(this, 'Finish').when(Condition.isPresent('$.error'), failed).otherwise(succeeded));
+    const catchAll = (task: LambdaInvoke): LambdaInvoke => {
+      task.addCatch(notifyOutcome, { errors: ['States.ALL'], resultPath: '$.error' });
+      return task;
+    };
+    const markAs = (id: string, error: string, cause?: string) =>
+      new Pass(this, id, {
+        parameters: { Error: error, ...(cause ? { Cause: cause } : { 'Cause.$': '$.error.Cause' }) },
+        resultPath: '$.error',
+      }).next(notifyOutcome);
+
+    const validateOrigin = catchAll(
+      retryTransient(invoke('ValidateOrigin', { executionId, input: JsonPath.objectAt('$') }, '$')),
+    );
+    const checkState = catchAll(retryTransient(invoke('CheckState', change, '$.check')));
+
+    const requestApproval = new LambdaInvoke(this, 'RequestApproval', {
+      stateName: 'RequestApproval',
+      lambdaFunction: fns.RequestApproval,
+      integrationPattern: IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+      payload: TaskInput.fromObject({ ...change, taskToken: JsonPath.taskToken }),
+      // A retry would publish a second request for the same approval round: none here.
+      retryOnServiceExceptions: false,
+      resultPath: '$.approval',
+      taskTimeout: Timeout.duration(props.approvalTimeout),
+    });
+    requestApproval.addCatch(
+      markAs(
+        'MarkApprovalTimedOut',
+        'ApprovalTimedOut',
+        `no approval decision within ${props.approvalTimeout.toSeconds()} seconds`,
+      ),
+      { errors: ['States.Timeout', 'States.HeartbeatTimeout'], resultPath: '$.error' },
+    );
+    catchAll(requestApproval);
+
+    const deleteMaterial = catchAll(
+      retryTransient(invoke('DeleteMaterial', { ...change, approval: JsonPath.objectAt('$.approval') }, '$.deletion')),
+    );
+    const waitForPropagation = new Wait(this, WAIT_STATE, {
+      stateName: WAIT_STATE,
+      time: WaitTime.secondsPath('$.input.waitSeconds'),
+    });
+    const verifyPendingImport = invoke('VerifyPendingImport', change, '$.verification');
+    verifyPendingImport.addRetry({
+      errors: [VERIFICATION_PENDING],
+      interval: Duration.seconds(5),
+      backoffRate: 2,
+      maxDelay: Duration.seconds(60),
+      maxAttempts: (props.verifyMaxAttempts ?? 8) - 1,
+      jitterStrategy: JitterType.FULL,
+    });
+    retryTransient(verifyPendingImport);
+    verifyPendingImport.addCatch(markAs('MarkVerificationFailed', 'VerificationFailed'), {
+      errors: [VERIFICATION_PENDING],
+      resultPath: '$.error',
+    });
+    catchAll(verifyPendingImport);
+
+    const definition = validateOrigin
+      .next(checkState)
+      .next(
+        new Choice(this, 'RouteAfterCheck')
+          .when(Condition.booleanEquals('$.input.dryRun', true), notifyOutcome)
+          .when(Condition.stringEquals('$.check.decision', 'ALREADY_DELETED'), verifyPendingImport)
+          .otherwise(requestApproval),
+      );
+    requestApproval.next(deleteMaterial);
+    deleteMaterial.next(waitForPropagation);
+    waitForPropagation.next(verifyPendingImport);
+    verifyPendingImport.next(notifyOutcome);
+
+    const logGroup = new LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? RetentionDays.ONE_YEAR,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.stateMachine = new StateMachine(this, 'StateMachine', {
+      stateMachineType: StateMachineType.STANDARD,
+      definitionBody: DefinitionBody.fromChainable(definition),
+      tracingEnabled: true,
+      // ALL events, but no execution data: RequestApproval's parameters carry the task token.
+      logs: { destination: logGroup, level: LogLevel.ALL, includeExecutionData: false },
+    });
+  }
+}
