@@ -9,6 +9,7 @@ import { FaultInjector, type FaultFile } from './kms/faults';
 import { DEFAULT_REGION, emptyKmsState, type KmsState } from './kms/model';
 import { KmsService, MUTATING_OPERATIONS, type CallRecord } from './kms/service';
 import { RequestLog } from './request-log';
+import { LocalSns } from './sns';
 import { DEFAULT_STATE_DIR, StateFile } from './state-file';
 
 export interface LocalStackOptions {
@@ -36,9 +37,10 @@ const CREDENTIAL_SCOPE = /Credential=[^/]+\/\d{8}\/([^/]+)\/([^/]+)\/aws4_reques
  */
 export class LocalStack {
   readonly kms: KmsService;
+  readonly sns: LocalSns;
   readonly requestLog: RequestLog;
   private readonly kmsFile: StateFile<KmsState>;
-  private readonly faults: FaultInjector;
+  private faults: FaultInjector;
 
   private constructor(
     private readonly server: Server,
@@ -49,6 +51,7 @@ export class LocalStack {
     this.requestLog = new RequestLog(join(stateDir, 'requests.jsonl'));
     this.faults = new FaultInjector(faults);
     this.kms = new KmsService(this.kmsFile.load(), this.faults);
+    this.sns = new LocalSns(join(stateDir, 'outbox.jsonl'));
   }
 
   /**
@@ -107,11 +110,37 @@ export class LocalStack {
       await this.handleKms(incoming, res);
       return;
     }
+    if (incoming.service === 'sns') {
+      this.handleSns(incoming, res);
+      return;
+    }
     sendJsonError(
       res,
       randomUUID(),
       new KmsError('UnknownOperationException', `No local service answers ${incoming.service}`),
     );
+  }
+
+  /** Replaces the fault plan of a running stack; counters and the seeded generator start over. */
+  setFaults(faults: FaultFile): void {
+    this.faults = new FaultInjector(faults);
+    this.kms.faults = this.faults;
+  }
+
+  private handleSns(incoming: Incoming, res: ServerResponse): void {
+    const requestId = randomUUID();
+    const answer = this.sns.handle(incoming.body, requestId);
+    res.writeHead(answer.status, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
+    res.end(answer.xml);
+    this.requestLog.append({
+      time: new Date().toISOString(),
+      service: 'sns',
+      region: incoming.region,
+      operation: answer.action,
+      status: answer.status,
+      ...(answer.error && { error: answer.error }),
+      requestId,
+    });
   }
 
   private async handleKms(incoming: Incoming, res: ServerResponse): Promise<void> {

@@ -78,7 +78,8 @@ export class DeletionWorkflow extends Construct {
       });
       return task;
     };
-    const invoke = (state: TaskState, payload: Record<string, unknown>, resultPath: string): LambdaInvoke =>
+    /** `resultPath` undefined replaces the state's data with the result (ASL's default). */
+    const invoke = (state: TaskState, payload: Record<string, unknown>, resultPath?: string): LambdaInvoke =>
       new LambdaInvoke(this, state, {
         stateName: state,
         lambdaFunction: fns[state],
@@ -111,7 +112,7 @@ export class DeletionWorkflow extends Construct {
       }).next(notifyOutcome);
 
     const validateOrigin = catchAll(
-      retryTransient(invoke('ValidateOrigin', { executionId, input: JsonPath.objectAt('$') }, '$')),
+      retryTransient(invoke('ValidateOrigin', { executionId, input: JsonPath.objectAt('$') })),
     );
     const checkState = catchAll(retryTransient(invoke('CheckState', change, '$.check')));
 

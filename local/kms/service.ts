@@ -85,7 +85,7 @@ export class KmsService {
 
   constructor(
     readonly state: KmsState,
-    private readonly faults: FaultInjector,
+    public faults: FaultInjector,
   ) {}
 
   /** Runs one operation. `record` receives the key the call was about, for the request log. */

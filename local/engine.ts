@@ -1,0 +1,210 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { StateMachineDefinition, StateMachine as StateMachineType } from 'aws-local-stepfunctions' with { 'resolution-mode': 'import' };
+import type { ApprovalResult } from '../functions/shared/types';
+import { KeymatError } from '../functions/shared/errors';
+import { TASK_STATES, WAIT_STATE, type TaskState } from '../workflows/states';
+import { LOCAL_CREDENTIALS } from './clients';
+import type { LocalStack } from './server';
+import type { RequestLogEntry } from './request-log';
+
+// aws-local-stepfunctions needs Promise.withResolvers (Node 22); without it every Task fails on Node 20.
+if (!('withResolvers' in Promise)) {
+  Object.assign(Promise, {
+    withResolvers<T>() {
+      let resolve!: (v: T) => void;
+      let reject!: (e: unknown) => void;
+      const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
+      return { promise, resolve, reject };
+    },
+  });
+}
+
+type Handler = (event: unknown) => Promise<unknown>;
+type HandlerModule = { handler: Handler };
+
+// The package's types are ESM-only; its CommonJS build is what loads here.
+const { StateMachine } = require('aws-local-stepfunctions') as { StateMachine: typeof StateMachineType };
+
+/** The real handler modules, loaded after the environment they read at module scope is set. */
+const HANDLER_MODULES: Record<TaskState, () => HandlerModule> = {
+  ValidateOrigin: () => require('../functions/validate-origin/handler') as HandlerModule,
+  CheckState: () => require('../functions/check-state/handler') as HandlerModule,
+  RequestApproval: () => require('../functions/request-approval/handler') as HandlerModule,
+  DeleteMaterial: () => require('../functions/delete-material/handler') as HandlerModule,
+  VerifyPendingImport: () => require('../functions/verify-pending-import/handler') as HandlerModule,
+  NotifyOutcome: () => require('../functions/notify-outcome/handler') as HandlerModule,
+};
+
+/** What the handlers are configured with, once per process (their clients are created at module load). */
+export interface HandlerEnvironment {
+  endpoint: string;
+  /** Another KMS endpoint (LocalStack, another emulator) instead of the local stack's. */
+  kmsEndpoint?: string;
+  account: string;
+  region: string;
+  approvalTimeoutSeconds: number;
+  defaultWaitSeconds: number;
+}
+
+let configured: string | undefined;
+
+/** Points the handlers' SDK clients at the local stack, as the deployed stack's environment variables would. */
+export function configureHandlers(env: HandlerEnvironment): void {
+  const fingerprint = JSON.stringify(env);
+  if (configured !== undefined && configured !== fingerprint) {
+    throw new Error('the handlers of this process are already configured for another local stack');
+  }
+  configured = fingerprint;
+  Object.assign(process.env, {
+    AWS_REGION: env.region,
+    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? LOCAL_CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL: env.endpoint,
+    AWS_ENDPOINT_URL_SNS: env.endpoint,
+    AWS_ENDPOINT_URL_KMS: env.kmsEndpoint ?? env.endpoint,
+    KEYMAT_ACCOUNT_ID: env.account,
+    APPROVAL_TOPIC_ARN: `arn:aws:sns:${env.region}:${env.account}:keymat-approvals`,
+    OUTCOME_TOPIC_ARN: `arn:aws:sns:${env.region}:${env.account}:keymat-outcomes`,
+    APPROVAL_TIMEOUT_SECONDS: String(env.approvalTimeoutSeconds),
+    DEFAULT_WAIT_SECONDS: String(env.defaultWaitSeconds),
+  });
+}
+
+export type ApproveMode = 'auto' | 'reject' | 'none';
+export type ExecutionStatus = 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT';
+
+export interface HistoryEvent {
+  type: string;
+  state?: string;
+  timestamp: string;
+  error?: string;
+  cause?: string;
+}
+
+export interface LocalRunOptions {
+  definition: Record<string, unknown>;
+  input: unknown;
+  account: string;
+  region: string;
+  /** @default a random name */
+  executionName?: string;
+  /** Who answers the approval request: `auto` approves, `reject` rejects, `none` lets it time out. */
+  approve: ApproveMode;
+  /** @default 'keymat-local-approver' */
+  approver?: string;
+  /** Overrides WaitForPropagation's seconds with milliseconds. @default the input's waitSeconds */
+  waitMs?: number;
+  /** Overrides every retrier's interval with milliseconds. @default the definition's backoff */
+  retryIntervalMs?: number;
+  onEvent?: (event: HistoryEvent) => void;
+}
+
+export interface LocalRunResult {
+  executionArn: string;
+  status: ExecutionStatus;
+  output: unknown;
+  error: string | null;
+  cause: string | null;
+  history: HistoryEvent[];
+  kmsCalls: { operation: string; keyId: string | null; status: number; error: string | null }[];
+}
+
+/**
+ * Runs one execution of the synthesized definition on aws-local-stepfunctions, dispatching each task to its real
+ * handler in-process. The approval request goes through the stack's SNS outbox; the approver reads it there and
+ * answers on the task token, as SendTaskSuccess/SendTaskFailure would.
+ */
+export async function runLocalExecution(stack: LocalStack, options: LocalRunOptions): Promise<LocalRunResult> {
+  const name = options.executionName ?? randomUUID();
+  const executionArn = `arn:aws:states:${options.region}:${options.account}:execution:keymat-deletion:${name}`;
+  const taskToken = randomBytes(48).toString('base64');
+  const handlers = loadHandlers();
+  const logStart = stack.requestLog.read().length;
+
+  const approver = options.approver ?? 'keymat-local-approver';
+  const answerApproval = async (messageId: string): Promise<ApprovalResult> => {
+    const request = stack.sns.read().find((m) => m.messageId === messageId);
+    if (!request || request.attributes.executionId !== executionArn) {
+      throw new Error(`the approval request ${messageId} is not in the outbox`);
+    }
+    if (options.approve === 'reject') {
+      throw new KeymatError('ApprovalRejected', `rejected by ${approver} (keymat local run --approve reject)`);
+    }
+    if (options.approve === 'none') return new Promise<ApprovalResult>(() => undefined);
+    return {
+      planDigest: request.attributes.planDigest ?? '',
+      approvals: [{ approver, at: new Date().toISOString(), channel: 'local-run' }],
+    };
+  };
+
+  const localHandlers: Record<string, (input: never) => Promise<never>> = {};
+  for (const state of TASK_STATES) {
+    localHandlers[state] = (async (params: Record<string, unknown>) => {
+      if (state !== 'RequestApproval') return handlers[state](params);
+      // The callback task: the handler publishes the request; the promise stands in for the token's answer.
+      const payload = params.Payload as { taskToken?: string };
+      if (payload.taskToken !== taskToken) throw new Error('RequestApproval did not receive the task token');
+      const { messageId } = (await handlers.RequestApproval(payload)) as { messageId: string };
+      return answerApproval(messageId);
+    }) as never;
+  }
+
+  const machine = new StateMachine(options.definition as unknown as StateMachineDefinition);
+  const execution = machine.run(options.input as never, {
+    context: {
+      Execution: { Id: executionArn, Name: name, Input: options.input, StartTime: new Date().toISOString() },
+      Task: { Token: taskToken },
+    } as never,
+    overrides: {
+      taskResourceLocalHandlers: localHandlers as never,
+      ...(options.waitMs !== undefined && { waitTimeOverrides: { [WAIT_STATE]: options.waitMs } }),
+      ...(options.retryIntervalMs !== undefined && {
+        retryIntervalOverrides: Object.fromEntries(TASK_STATES.map((s) => [s, options.retryIntervalMs as number])),
+      }),
+    },
+  });
+
+  const history: HistoryEvent[] = [];
+  let status: ExecutionStatus = 'FAILED';
+  let error: string | null = null;
+  let cause: string | null = null;
+  let output: unknown = null;
+  for await (const event of execution.eventLogs) {
+    const e = event as { type: string; timestamp: number; state?: { name: string }; Error?: string; Cause?: unknown; output?: unknown };
+    const entry: HistoryEvent = {
+      type: e.type,
+      ...(e.state && { state: e.state.name }),
+      timestamp: new Date(e.timestamp).toISOString(),
+      ...(e.Error !== undefined && { error: e.Error, cause: String(e.Cause ?? '') }),
+    };
+    history.push(entry);
+    options.onEvent?.(entry);
+    if (e.type === 'ExecutionSucceeded') {
+      status = 'SUCCEEDED';
+      output = e.output;
+    } else if (e.type === 'ExecutionFailed') {
+      error = e.Error ?? null;
+      cause = e.Cause === undefined ? null : String(e.Cause);
+    } else if (e.type === 'ExecutionTimeout') {
+      status = 'TIMED_OUT';
+    }
+  }
+  await execution.result.catch(() => undefined);
+
+  const kmsCalls = stack.requestLog
+    .read()
+    .slice(logStart)
+    .filter((entry: RequestLogEntry) => entry.service === 'kms')
+    .map((entry) => ({
+      operation: entry.operation,
+      keyId: entry.keyId ?? null,
+      status: entry.status,
+      error: entry.error ?? null,
+    }));
+  return { executionArn, status, output, error, cause, history, kmsCalls };
+}
+
+function loadHandlers(): Record<TaskState, Handler> {
+  if (configured === undefined) throw new Error('configureHandlers must run before the handlers load');
+  return Object.fromEntries(TASK_STATES.map((s) => [s, HANDLER_MODULES[s]().handler])) as Record<TaskState, Handler>;
+}
