@@ -1,5 +1,7 @@
 import { Command, CommanderError } from 'commander';
+import { demoCommand } from './commands/demo';
 import { localKmsCommand } from './commands/local-kms';
+import { localRunCommand } from './commands/local-run';
 import { CliError } from './output';
 
 const program = new Command('keymat')
@@ -8,8 +10,12 @@ const program = new Command('keymat')
   .exitOverride();
 
 program.addCommand(
-  new Command('local').description('the embedded local stack: no AWS account needed').addCommand(localKmsCommand()),
+  new Command('local')
+    .description('the embedded local stack: no AWS account needed')
+    .addCommand(localKmsCommand())
+    .addCommand(localRunCommand()),
 );
+program.addCommand(demoCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) {

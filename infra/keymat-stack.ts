@@ -49,10 +49,7 @@ export class KeymatStack extends Stack {
     const environment: Record<TaskState, Record<string, string>> = {
       ValidateOrigin: { KEYMAT_ACCOUNT_ID: Aws.ACCOUNT_ID, DEFAULT_WAIT_SECONDS: String(config.defaultWaitSeconds) },
       CheckState: {},
-      RequestApproval: {
-        APPROVAL_TOPIC_ARN: this.approvalTopic.topicArn,
-        APPROVAL_TIMEOUT_SECONDS: String(config.approvalTimeout.toSeconds()),
-      },
+      RequestApproval: { APPROVAL_TOPIC_ARN: this.approvalTopic.topicArn },
       DeleteMaterial: { OUTCOME_TOPIC_ARN: this.outcomeTopic.topicArn },
       VerifyPendingImport: {},
       NotifyOutcome: { OUTCOME_TOPIC_ARN: this.outcomeTopic.topicArn },

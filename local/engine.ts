@@ -1,11 +1,14 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { StateMachineDefinition, StateMachine as StateMachineType } from 'aws-local-stepfunctions' with { 'resolution-mode': 'import' };
+import type { StateMachineDefinition, StateMachine as StateMachineType } from 'aws-local-stepfunctions' with {
+  'resolution-mode': 'import',
+};
 import type { ApprovalResult } from '../functions/shared/types';
 import { KeymatError } from '../functions/shared/errors';
 import { TASK_STATES, WAIT_STATE, type TaskState } from '../workflows/states';
 import { LOCAL_CREDENTIALS } from './clients';
-import type { LocalStack } from './server';
-import type { RequestLogEntry } from './request-log';
+import { join } from 'node:path';
+import { readRequestLog, type RequestLogEntry } from './request-log';
+import { readOutbox } from './sns';
 
 // aws-local-stepfunctions needs Promise.withResolvers (Node 22); without it every Task fails on Node 20.
 if (!('withResolvers' in Promise)) {
@@ -42,7 +45,6 @@ export interface HandlerEnvironment {
   kmsEndpoint?: string;
   account: string;
   region: string;
-  approvalTimeoutSeconds: number;
   defaultWaitSeconds: number;
 }
 
@@ -65,8 +67,9 @@ export function configureHandlers(env: HandlerEnvironment): void {
     KEYMAT_ACCOUNT_ID: env.account,
     APPROVAL_TOPIC_ARN: `arn:aws:sns:${env.region}:${env.account}:keymat-approvals`,
     OUTCOME_TOPIC_ARN: `arn:aws:sns:${env.region}:${env.account}:keymat-outcomes`,
-    APPROVAL_TIMEOUT_SECONDS: String(env.approvalTimeoutSeconds),
     DEFAULT_WAIT_SECONDS: String(env.defaultWaitSeconds),
+    // Handler logs are for CloudWatch; locally they are off unless asked for (POWERTOOLS_LOG_LEVEL=INFO).
+    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'SILENT',
   });
 }
 
@@ -114,16 +117,17 @@ export interface LocalRunResult {
  * handler in-process. The approval request goes through the stack's SNS outbox; the approver reads it there and
  * answers on the task token, as SendTaskSuccess/SendTaskFailure would.
  */
-export async function runLocalExecution(stack: LocalStack, options: LocalRunOptions): Promise<LocalRunResult> {
+export async function runLocalExecution(stateDir: string, options: LocalRunOptions): Promise<LocalRunResult> {
+  const requestLog = () => readRequestLog(join(stateDir, 'requests.jsonl'));
   const name = options.executionName ?? randomUUID();
   const executionArn = `arn:aws:states:${options.region}:${options.account}:execution:keymat-deletion:${name}`;
   const taskToken = randomBytes(48).toString('base64');
   const handlers = loadHandlers();
-  const logStart = stack.requestLog.read().length;
+  const logStart = requestLog().length;
 
   const approver = options.approver ?? 'keymat-local-approver';
   const answerApproval = async (messageId: string): Promise<ApprovalResult> => {
-    const request = stack.sns.read().find((m) => m.messageId === messageId);
+    const request = readOutbox(join(stateDir, 'outbox.jsonl')).find((m) => m.messageId === messageId);
     if (!request || request.attributes.executionId !== executionArn) {
       throw new Error(`the approval request ${messageId} is not in the outbox`);
     }
@@ -170,7 +174,14 @@ export async function runLocalExecution(stack: LocalStack, options: LocalRunOpti
   let cause: string | null = null;
   let output: unknown = null;
   for await (const event of execution.eventLogs) {
-    const e = event as { type: string; timestamp: number; state?: { name: string }; Error?: string; Cause?: unknown; output?: unknown };
+    const e = event as {
+      type: string;
+      timestamp: number;
+      state?: { name: string };
+      Error?: string;
+      Cause?: unknown;
+      output?: unknown;
+    };
     const entry: HistoryEvent = {
       type: e.type,
       ...(e.state && { state: e.state.name }),
@@ -191,8 +202,7 @@ export async function runLocalExecution(stack: LocalStack, options: LocalRunOpti
   }
   await execution.result.catch(() => undefined);
 
-  const kmsCalls = stack.requestLog
-    .read()
+  const kmsCalls = requestLog()
     .slice(logStart)
     .filter((entry: RequestLogEntry) => entry.service === 'kms')
     .map((entry) => ({

@@ -23,13 +23,23 @@ export class LocalSns {
     const form = new URLSearchParams(body);
     const action = form.get('Action') ?? '';
     if (action !== 'Publish') {
-      return { status: 400, action, error: 'InvalidAction', xml: errorXml('InvalidAction', `${action} is not supported locally`, requestId) };
+      return {
+        status: 400,
+        action,
+        error: 'InvalidAction',
+        xml: errorXml('InvalidAction', `${action} is not supported locally`, requestId),
+      };
     }
     const topicArn = form.get('TopicArn');
     const message = form.get('Message');
     if (!topicArn || !message) {
       const missing = topicArn ? 'Message' : 'TopicArn';
-      return { status: 400, action, error: 'InvalidParameter', xml: errorXml('InvalidParameter', `${missing} is required`, requestId) };
+      return {
+        status: 400,
+        action,
+        error: 'InvalidParameter',
+        xml: errorXml('InvalidParameter', `${missing} is required`, requestId),
+      };
     }
     const attributes: Record<string, string> = {};
     for (let i = 1; form.has(`MessageAttributes.entry.${i}.Name`); i++) {

@@ -120,7 +120,11 @@ export class DeletionWorkflow extends Construct {
       stateName: 'RequestApproval',
       lambdaFunction: fns.RequestApproval,
       integrationPattern: IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-      payload: TaskInput.fromObject({ ...change, taskToken: JsonPath.taskToken }),
+      payload: TaskInput.fromObject({
+        ...change,
+        taskToken: JsonPath.taskToken,
+        approvalTimeoutSeconds: props.approvalTimeout.toSeconds(),
+      }),
       // A retry would publish a second request for the same approval round: none here.
       retryOnServiceExceptions: false,
       resultPath: '$.approval',

@@ -7,7 +7,6 @@ import { describePlan } from '../shared/words';
 
 const sns = createSnsClient();
 const topicArn = requireEnv('APPROVAL_TOPIC_ARN');
-const approvalTimeoutSeconds = Number(requireEnv('APPROVAL_TIMEOUT_SECONDS'));
 
 /**
  * RequestApproval: publishes the approval request. The state machine then waits for SendTaskSuccess or
@@ -17,7 +16,7 @@ const approvalTimeoutSeconds = Number(requireEnv('APPROVAL_TIMEOUT_SECONDS'));
 export async function handler(event: unknown): Promise<{ messageId: string }> {
   const e = parseEvent(requestApprovalEvent, event, 'RequestApproval');
   startInvocation({ executionId: e.executionId, changeId: e.input.changeId, keyArn: e.plan.keyArn });
-  const expires = new Date(Date.now() + approvalTimeoutSeconds * 1000).toISOString();
+  const expires = new Date(Date.now() + e.approvalTimeoutSeconds * 1000).toISOString();
   const message = [
     'keymat: a deletion of imported key material needs your approval.',
     '',

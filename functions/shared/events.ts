@@ -34,7 +34,10 @@ const approval: z.ZodType<ApprovalResult> = z.object({
 
 export const taskEvent = z.object({ executionId: z.string().min(1), input: changeInput, plan });
 export const approvedTaskEvent = taskEvent.extend({ approval });
-export const requestApprovalEvent = taskEvent.extend({ taskToken: z.string().min(1) });
+export const requestApprovalEvent = taskEvent.extend({
+  taskToken: z.string().min(1),
+  approvalTimeoutSeconds: z.number().int().positive(),
+});
 
 /** Parses a task's event; a mismatch is a wiring bug, reported with the path that did not match. */
 export function parseEvent<T>(schema: z.ZodType<T>, event: unknown, task: string): T {

@@ -1,0 +1,122 @@
+import { Command, Option } from 'commander';
+import type { HistoryEvent, LocalRunResult } from '../../local/engine';
+import { loadFaultFile } from '../../local/kms/faults';
+import { DEFAULT_STATE_DIR } from '../../local/state-file';
+import { openLocalWorkflow } from '../../local/workflow';
+import { MAX_WAIT_SECONDS } from '../../functions/shared/input';
+import { printJson } from '../output';
+import { wholeNumber } from '../options';
+
+/** One line per state entered, left, retried or failed, as `keymat local run` and the demo print them. */
+export function describeEvent(e: HistoryEvent): string | undefined {
+  switch (e.type) {
+    case 'StateEntered':
+      return `  → ${e.state}`;
+    case 'StateExited':
+      return `  ← ${e.state}`;
+    case 'StateFailed':
+      return `  ✗ ${e.state}: ${e.error}${e.cause ? ` (${e.cause})` : ''}`;
+    case 'StateRetried':
+      return `  ↻ ${e.state}: retrying`;
+    case 'StateCaught':
+      return `  ↪ ${e.state}: caught, going to the outcome`;
+    default:
+      return undefined;
+  }
+}
+
+export function describeResult(r: LocalRunResult): string {
+  const lines = [`${r.status}  ${r.executionArn}`];
+  if (r.error) lines.push(`  error: ${r.error}`, `  cause: ${r.cause}`);
+  if (r.output) lines.push(`  output: ${JSON.stringify(r.output)}`);
+  const calls = r.kmsCalls.map((c) => `${c.operation}${c.error ? `(${c.error})` : ''}`);
+  lines.push(`  KMS calls: ${calls.join(', ') || 'none recorded'}`);
+  return lines.join('\n');
+}
+
+interface RunOptions {
+  keyId: string;
+  keyMaterialId?: string;
+  changeId: string;
+  reason: string;
+  requestedBy: string;
+  approve: 'auto' | 'reject' | 'none';
+  approvalTimeout: number;
+  waitSeconds?: number;
+  dryRun: boolean;
+  faults?: string;
+  stateDir: string;
+  kmsEndpoint?: string;
+  json: boolean;
+}
+
+export function localRunCommand(): Command {
+  return new Command('run')
+    .description('run one execution of the synthesized workflow on the local stack, with the real handlers')
+    .requiredOption('--key-id <id>', 'key id or key ARN (aliases are refused)')
+    .option('--key-material-id <id>', 'the KeyMaterialId to delete (64 lower-case hex); default: the current material')
+    .requiredOption('--change-id <id>', 'change id, e.g. CHG-123')
+    .requiredOption('--reason <text>', 'why the material is deleted')
+    .requiredOption('--requested-by <name>', 'who requests the change')
+    .addOption(
+      new Option(
+        '--approve <mode>',
+        'who answers the approval request: auto approves, reject rejects, none lets it time out',
+      )
+        .choices(['auto', 'reject', 'none'])
+        .default('auto'),
+    )
+    .option(
+      '--approval-timeout <seconds>',
+      'seconds RequestApproval waits for a decision',
+      wholeNumber('--approval-timeout', 1, 604_800),
+      3600,
+    )
+    .option(
+      '--wait-seconds <n>',
+      'seconds WaitForPropagation waits (default: the workflow default, 30)',
+      wholeNumber('--wait-seconds', 0, MAX_WAIT_SECONDS),
+    )
+    .option('--dry-run', 'stop after the plan (status PLANNED); change nothing', false)
+    .option('--faults <file>', 'JSON fault file for the local KMS (see the README, "Fault injection")')
+    .option('--state-dir <dir>', 'state folder of the local stack', DEFAULT_STATE_DIR)
+    .option(
+      '--kms-endpoint <url>',
+      'send the handlers KMS calls to this endpoint instead (default: $AWS_ENDPOINT_URL_KMS, else the local KMS)',
+      process.env.AWS_ENDPOINT_URL_KMS,
+    )
+    .option('--json', 'print one JSON object instead of the progress', false)
+    .action(async (opts: RunOptions) => {
+      const workflow = await openLocalWorkflow({
+        stateDir: opts.stateDir,
+        approvalTimeoutSeconds: opts.approvalTimeout,
+        ...(opts.faults && { faults: loadFaultFile(opts.faults) }),
+        ...(opts.kmsEndpoint && { kmsEndpoint: opts.kmsEndpoint }),
+      });
+      try {
+        const input = {
+          keyId: opts.keyId,
+          ...(opts.keyMaterialId !== undefined && { keyMaterialId: opts.keyMaterialId }),
+          changeId: opts.changeId,
+          reason: opts.reason,
+          requestedBy: opts.requestedBy,
+          ...(opts.waitSeconds !== undefined && { waitSeconds: opts.waitSeconds }),
+          ...(opts.dryRun && { dryRun: true }),
+        };
+        const result = await workflow.run(input, {
+          approve: opts.approve,
+          onEvent: opts.json
+            ? undefined
+            : (e) => {
+                const line = describeEvent(e);
+                if (line) process.stdout.write(`${line}\n`);
+              },
+        });
+        if (opts.json) printJson(result);
+        else process.stdout.write(`${describeResult(result)}\n`);
+        process.exitCode = result.status === 'SUCCEEDED' ? 0 : 1;
+      } finally {
+        await workflow.close();
+      }
+    });
+}
