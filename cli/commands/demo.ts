@@ -34,8 +34,9 @@ export function demoCommand(): Command {
         );
         say('   encrypted a secret with it.');
 
+        const changeId = `DEMO-${key.keyId.slice(0, 8)}`;
         say(
-          '\n2. Change DEMO-1 deletes the material: validate, check, approve (as a second person), delete, wait, verify.',
+          `\n2. Change ${changeId} deletes the material: validate, check, approve (as a second person), delete, verify.`,
         );
         const result = await workflow.run(
           {
