@@ -1,0 +1,268 @@
+import {
+  CreateKeyCommand,
+  DescribeKeyCommand,
+  DisableKeyCommand,
+  ListKeyRotationsCommand,
+  RotateKeyOnDemandCommand,
+  ScheduleKeyDeletionCommand,
+  type KMSClient,
+} from '@aws-sdk/client-kms';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ApproveMode, LocalRunResult } from '../../local/engine';
+import { localKmsClient } from '../../local/clients';
+import { createExternalKey, importKeyMaterial, newKeyMaterial, type CreatedKey } from '../../local/kms/byok';
+import type { FaultFile } from '../../local/kms/faults';
+import { LocalStack } from '../../local/server';
+import { openLocalWorkflow, type LocalWorkflow } from '../../local/workflow';
+
+/**
+ * The synthesized definition, end to end on the local engine against the local KMS: each case asserts the outcome,
+ * the error name and which KMS calls were (not) made.
+ */
+let dir: string;
+let stack: LocalStack;
+let workflow: LocalWorkflow;
+let shortApproval: LocalWorkflow;
+let kms: KMSClient;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'keymat-wf-'));
+  stack = await LocalStack.start({ stateDir: dir });
+  workflow = await openLocalWorkflow({ stateDir: dir, approvalTimeoutSeconds: 3600 });
+  shortApproval = await openLocalWorkflow({ stateDir: dir, approvalTimeoutSeconds: 1 });
+  kms = localKmsClient(stack.endpoint);
+});
+afterAll(async () => {
+  await stack.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+afterEach(() => stack.setFaults({ rules: [] }));
+
+const newKey = (): Promise<CreatedKey> => createExternalKey(kms, { materialDir: join(dir, 'byok') });
+
+let changes = 0;
+async function run(
+  keyId: string,
+  options: {
+    keyMaterialId?: string;
+    approve?: ApproveMode;
+    dryRun?: boolean;
+    faults?: FaultFile;
+    on?: LocalWorkflow;
+  } = {},
+): Promise<LocalRunResult> {
+  if (options.faults) stack.setFaults(options.faults);
+  return (options.on ?? workflow).run(
+    {
+      keyId,
+      ...(options.keyMaterialId && { keyMaterialId: options.keyMaterialId }),
+      changeId: `CHG-${++changes}`,
+      reason: 'workflow test',
+      requestedBy: 'alice',
+      ...(options.dryRun && { dryRun: true }),
+    },
+    { approve: options.approve ?? 'auto', approver: 'bob', waitMs: 5, retryIntervalMs: 5 },
+  );
+}
+
+const calls = (r: LocalRunResult, operation: string) => r.kmsCalls.filter((c) => c.operation === operation);
+const MUTATING = ['DeleteImportedKeyMaterial', 'ImportKeyMaterial', 'RotateKeyOnDemand', 'DisableKey', 'EnableKey'];
+const keyState = async (keyId: string) =>
+  (await kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState;
+
+describe('deletions that succeed', () => {
+  it('deletes the current material of an Enabled key and verifies PendingImport', async () => {
+    const key = await newKey();
+    const r = await run(key.keyArn);
+    expect(r.status).toBe('SUCCEEDED');
+    expect(r.output).toMatchObject({
+      status: 'DELETED',
+      keyArn: key.keyArn,
+      keyMaterialId: key.keyMaterialId,
+      keyStateBefore: 'Enabled',
+      keyStateAfter: 'PendingImport',
+      approvals: [expect.objectContaining({ approver: 'bob' })],
+      kmsRequestId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    });
+    expect(calls(r, 'DeleteImportedKeyMaterial')).toEqual([
+      { operation: 'DeleteImportedKeyMaterial', keyId: key.keyArn, status: 200, error: null },
+    ]);
+    expect(await keyState(key.keyId)).toBe('PendingImport');
+    expect(r.history.filter((e) => e.type === 'StateEntered').map((e) => e.state)).toEqual([
+      'ValidateOrigin',
+      'CheckState',
+      'RouteAfterCheck',
+      'RequestApproval',
+      'DeleteMaterial',
+      'WaitForPropagation',
+      'VerifyPendingImport',
+      'NotifyOutcome',
+      'Finish',
+      'Succeeded',
+    ]);
+  });
+
+  it('deletes from a Disabled key, which becomes PendingImport', async () => {
+    const key = await newKey();
+    await kms.send(new DisableKeyCommand({ KeyId: key.keyId }));
+    const r = await run(key.keyId);
+    expect(r.output).toMatchObject({ status: 'DELETED', keyStateBefore: 'Disabled', keyStateAfter: 'PendingImport' });
+  });
+
+  it('deletes a named NON_CURRENT material: the key becomes PendingImport', async () => {
+    const key = await newKey();
+    await importKeyMaterial(kms, key.keyId, newKeyMaterial(), { importType: 'NEW_KEY_MATERIAL' });
+    await kms.send(new RotateKeyOnDemandCommand({ KeyId: key.keyId }));
+    const r = await run(key.keyArn, { keyMaterialId: key.keyMaterialId });
+    expect(r.output).toMatchObject({
+      status: 'DELETED',
+      keyMaterialId: key.keyMaterialId,
+      keyStateAfter: 'PendingImport',
+    });
+    expect(calls(r, 'DeleteImportedKeyMaterial')).toHaveLength(1);
+  });
+
+  it('deletes a PENDING_ROTATION material: the key state stays Enabled and the material is gone', async () => {
+    const key = await newKey();
+    const pending = await importKeyMaterial(kms, key.keyId, newKeyMaterial(), { importType: 'NEW_KEY_MATERIAL' });
+    const r = await run(key.keyArn, { keyMaterialId: pending.keyMaterialId });
+    expect(r.output).toMatchObject({ status: 'DELETED', keyStateBefore: 'Enabled', keyStateAfter: 'Enabled' });
+    const rotations = await kms.send(
+      new ListKeyRotationsCommand({ KeyId: key.keyId, IncludeKeyMaterial: 'ALL_KEY_MATERIAL' }),
+    );
+    expect(rotations.Rotations?.map((m) => m.KeyMaterialId)).toEqual([key.keyMaterialId]);
+  });
+
+  it('ends ALREADY_DELETED without a deletion when the material is already gone', async () => {
+    const key = await newKey();
+    await run(key.keyArn);
+    const r = await run(key.keyArn);
+    expect(r.status).toBe('SUCCEEDED');
+    expect(r.output).toMatchObject({ status: 'ALREADY_DELETED', keyStateAfter: 'PendingImport', approvals: [] });
+    expect(calls(r, 'DeleteImportedKeyMaterial')).toEqual([]);
+    expect(r.history.some((e) => e.state === 'RequestApproval')).toBe(false);
+  });
+
+  it('a dry run stops after the plan with PLANNED and makes no mutating call', async () => {
+    const key = await newKey();
+    const r = await run(key.keyArn, { dryRun: true });
+    expect(r.output).toMatchObject({ status: 'PLANNED', keyStateBefore: 'Enabled' });
+    expect(r.kmsCalls.filter((c) => MUTATING.includes(c.operation))).toEqual([]);
+    expect(await keyState(key.keyId)).toBe('Enabled');
+  });
+});
+
+describe('refusals: nothing is deleted', () => {
+  it('refuses a key that is PendingDeletion with KeyPendingDeletion', async () => {
+    const key = await newKey();
+    await kms.send(new ScheduleKeyDeletionCommand({ KeyId: key.keyId, PendingWindowInDays: 7 }));
+    const r = await run(key.keyArn);
+    expect(r).toMatchObject({ status: 'FAILED', error: 'KeyPendingDeletion' });
+    expect(r.cause).toContain('PendingDeletion');
+    expect(calls(r, 'DeleteImportedKeyMaterial')).toEqual([]);
+  });
+
+  it('refuses a key whose origin is not EXTERNAL with OriginNotExternal', async () => {
+    const created = await kms.send(new CreateKeyCommand({}));
+    const r = await run(created.KeyMetadata!.Arn!);
+    expect(r).toMatchObject({ status: 'FAILED', error: 'OriginNotExternal' });
+    expect(calls(r, 'DeleteImportedKeyMaterial')).toEqual([]);
+  });
+
+  it('refuses an alias with AliasNotAllowed before any KMS call', async () => {
+    const r = await run('alias/payroll');
+    expect(r).toMatchObject({ status: 'FAILED', error: 'AliasNotAllowed' });
+    expect(r.kmsCalls).toEqual([]);
+  });
+
+  it('refuses a malformed KeyMaterialId with InvalidInput naming the field, before any KMS call', async () => {
+    const key = await newKey();
+    const r = await run(key.keyArn, { keyMaterialId: 'ABC' });
+    expect(r).toMatchObject({ status: 'FAILED', error: 'InvalidInput' });
+    expect(r.cause).toContain('keyMaterialId');
+    expect(r.cause).toContain('"ABC"');
+    expect(r.kmsCalls).toEqual([]);
+  });
+
+  it('a rejected approval ends ApprovalRejected with no DeleteImportedKeyMaterial call', async () => {
+    const key = await newKey();
+    const r = await run(key.keyArn, { approve: 'reject' });
+    expect(r).toMatchObject({ status: 'FAILED', error: 'ApprovalRejected' });
+    expect(calls(r, 'DeleteImportedKeyMaterial')).toEqual([]);
+    expect(await keyState(key.keyId)).toBe('Enabled');
+  });
+
+  it('an unanswered approval ends ApprovalTimedOut with no DeleteImportedKeyMaterial call', async () => {
+    const key = await newKey();
+    const r = await run(key.keyArn, { approve: 'none', on: shortApproval });
+    expect(r).toMatchObject({ status: 'FAILED', error: 'ApprovalTimedOut' });
+    expect(calls(r, 'DeleteImportedKeyMaterial')).toEqual([]);
+    expect(r.history.some((e) => e.state === 'MarkApprovalTimedOut')).toBe(true);
+  });
+});
+
+describe('faults', () => {
+  it('retries 500s on DeleteImportedKeyMaterial and then succeeds', async () => {
+    const key = await newKey();
+    const r = await run(key.keyArn, {
+      faults: {
+        rules: [{ kind: 'error', operation: 'DeleteImportedKeyMaterial', error: 'KMSInternalException', count: 2 }],
+      },
+    });
+    expect(r.output).toMatchObject({ status: 'DELETED', keyStateAfter: 'PendingImport' });
+    expect(calls(r, 'DeleteImportedKeyMaterial').map((c) => c.status)).toEqual([500, 500, 200]);
+    expect(r.history.filter((e) => e.type === 'StateRetried' && e.state === 'DeleteMaterial')).toHaveLength(2);
+  });
+
+  it('fails under the KMS error name when 500s outlast the retry budget, and the key is untouched', async () => {
+    const key = await newKey();
+    const r = await run(key.keyArn, {
+      faults: {
+        rules: [
+          { kind: 'error', operation: 'DeleteImportedKeyMaterial', error: 'DependencyTimeoutException', count: 99 },
+        ],
+      },
+    });
+    expect(r).toMatchObject({ status: 'FAILED', error: 'DependencyTimeoutException' });
+    expect(calls(r, 'DeleteImportedKeyMaterial').map((c) => c.status)).toEqual([500, 500, 500, 500, 500]);
+    expect(await keyState(key.keyId)).toBe('Enabled');
+  });
+
+  it('retries throttling', async () => {
+    const key = await newKey();
+    const r = await run(key.keyArn, {
+      faults: { rules: [{ kind: 'error', operation: 'DescribeKey', error: 'ThrottlingException', count: 2 }] },
+    });
+    expect(r.output).toMatchObject({ status: 'DELETED' });
+    expect(calls(r, 'DescribeKey').filter((c) => c.error === 'ThrottlingException')).toHaveLength(2);
+  });
+
+  it('apply-then-500 ends in success with exactly one deletion', async () => {
+    const key = await newKey();
+    const r = await run(key.keyArn, {
+      faults: { rules: [{ kind: 'applyThenFail', operation: 'DeleteImportedKeyMaterial', count: 1 }] },
+    });
+    expect(r.output).toMatchObject({ status: 'DELETED', keyStateAfter: 'PendingImport', kmsRequestId: null });
+    expect(calls(r, 'DeleteImportedKeyMaterial').map((c) => c.status)).toEqual([500]);
+  });
+
+  it('retries verification through stale reads and then succeeds', async () => {
+    const key = await newKey();
+    const r = await run(key.keyArn, { faults: { rules: [{ kind: 'staleReads', calls: 3 }] } });
+    expect(r.output).toMatchObject({ status: 'DELETED', keyStateAfter: 'PendingImport' });
+    expect(
+      r.history.filter((e) => e.type === 'StateRetried' && e.state === 'VerifyPendingImport').length,
+    ).toBeGreaterThan(0);
+  });
+
+  it('ends VerificationFailed when the expected state never arrives', async () => {
+    const key = await newKey();
+    const r = await run(key.keyArn, { faults: { rules: [{ kind: 'staleReads', calls: 1000 }] } });
+    expect(r).toMatchObject({ status: 'FAILED', error: 'VerificationFailed' });
+    expect(r.cause).toContain('still shows Enabled');
+    expect(calls(r, 'DeleteImportedKeyMaterial')).toHaveLength(1);
+    expect(r.history.filter((e) => e.type === 'StateRetried' && e.state === 'VerifyPendingImport')).toHaveLength(7);
+  });
+});
