@@ -1,0 +1,206 @@
+import {
+  DeleteImportedKeyMaterialCommand,
+  type KeyState,
+  DescribeKeyCommand,
+  KMSClient,
+  KMSInternalException,
+  ListKeyRotationsCommand,
+  NotFoundException,
+} from '@aws-sdk/client-kms';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
+import { decide } from '../../functions/check-state/check';
+import { handler as deleteMaterial } from '../../functions/delete-material/handler';
+import { handler as notifyOutcome } from '../../functions/notify-outcome/handler';
+import { handler as requestApproval } from '../../functions/request-approval/handler';
+import type { KeySnapshot } from '../../functions/shared/plan';
+import type { Plan } from '../../functions/shared/types';
+import { handler as verifyPendingImport } from '../../functions/verify-pending-import/handler';
+import { KEY_ARN, M1, M2, input, material, planFor, snapshot } from '../helpers/kms-fixtures';
+
+const kms = mockClient(KMSClient);
+const sns = mockClient(SNSClient);
+const executionId = 'arn:aws:states:us-east-1:111122223333:execution:m:e';
+
+beforeEach(() => {
+  kms.reset();
+  sns.reset();
+  sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
+});
+
+function keyIs(s: KeySnapshot) {
+  kms.on(DescribeKeyCommand).resolves({ KeyMetadata: s.metadata });
+  kms.on(ListKeyRotationsCommand).resolves({ Rotations: s.materials });
+}
+
+const approved = (plan: Plan, approver = 'bob', digest = plan.digest) => ({
+  executionId,
+  input: input(),
+  plan,
+  approval: { planDigest: digest, approvals: [{ approver, at: '2026-11-22T00:00:00Z', channel: 'cli' }] },
+});
+
+describe('CheckState', () => {
+  const plan = (keyStateBefore: string, alreadyDeleted = false): Plan => ({
+    ...planFor(snapshot({ KeyState: keyStateBefore as KeyState })),
+    alreadyDeleted,
+  });
+  it.each(['Enabled', 'Disabled', 'PendingImport'])('proceeds from %s', (state) => {
+    expect(decide(plan(state))).toBe('PROCEED');
+  });
+  it('reports ALREADY_DELETED when the target is already gone', () => {
+    expect(decide(plan('PendingImport', true))).toBe('ALREADY_DELETED');
+  });
+  it.each(['PendingDeletion', 'PendingReplicaDeletion'])('refuses %s with KeyPendingDeletion', (state) => {
+    expect(() => decide(plan(state))).toThrow(expect.objectContaining({ name: 'KeyPendingDeletion' }));
+  });
+  it.each(['Creating', 'Updating', 'Unavailable'])('refuses %s with KeyStateNotDeletable naming the state', (state) => {
+    expect(() => decide(plan(state))).toThrow(
+      expect.objectContaining({ name: 'KeyStateNotDeletable', message: expect.stringContaining(state) }),
+    );
+  });
+});
+
+describe('DeleteMaterial', () => {
+  it('announces, then deletes exactly the approved key and material, and returns the KMS request id', async () => {
+    const s = snapshot();
+    keyIs(s);
+    kms.on(DeleteImportedKeyMaterialCommand).resolves({ $metadata: { requestId: 'req-1' } });
+    const result = await deleteMaterial(approved(planFor(s)));
+    expect(result).toMatchObject({ kmsRequestId: 'req-1', appliedBy: 'THIS_ATTEMPT' });
+    expect(kms).toHaveReceivedCommandWith(DeleteImportedKeyMaterialCommand, { KeyId: KEY_ARN, KeyMaterialId: M1 });
+    expect(sns).toHaveReceivedCommandWith(PublishCommand, {
+      MessageAttributes: expect.objectContaining({ event: { DataType: 'String', StringValue: 'DeletionAnnounced' } }),
+    });
+  });
+
+  it('refuses PlanDrifted when the key changed since approval, and deletes nothing', async () => {
+    const plan = planFor(snapshot());
+    keyIs(snapshot({ KeyState: 'Disabled' }));
+    await expect(deleteMaterial(approved(plan))).rejects.toMatchObject({
+      name: 'PlanDrifted',
+      message: expect.stringContaining('keyState was "Enabled", now "Disabled"'),
+    });
+    expect(kms).not.toHaveReceivedCommand(DeleteImportedKeyMaterialCommand);
+    expect(sns).not.toHaveReceivedCommand(PublishCommand);
+  });
+
+  it('refuses PlanDrifted when the target material was replaced by a rotation', async () => {
+    const plan = planFor(snapshot());
+    keyIs(snapshot({ CurrentKeyMaterialId: M2 }, [material(M1, { KeyMaterialState: 'NON_CURRENT' }), material(M2)]));
+    await expect(deleteMaterial(approved(plan))).rejects.toMatchObject({ name: 'PlanDrifted' });
+    expect(kms).not.toHaveReceivedCommand(DeleteImportedKeyMaterialCommand);
+  });
+
+  it('recognises its own earlier deletion (500 after apply) and does not call again', async () => {
+    const plan = planFor(snapshot());
+    keyIs(snapshot({ KeyState: 'PendingImport' }, [material(M1, { ImportState: 'PENDING_IMPORT' })]));
+    const result = await deleteMaterial(approved(plan));
+    expect(result).toMatchObject({ kmsRequestId: null, appliedBy: 'EARLIER_ATTEMPT' });
+    expect(kms).not.toHaveReceivedCommand(DeleteImportedKeyMaterialCommand);
+  });
+
+  it.each([
+    ['an approval for another plan', (p: Plan) => approved(p, 'bob', 'f'.repeat(64)), 'for plan'],
+    ['the requester approving their own change', (p: Plan) => approved(p, 'alice'), 'cannot approve their own'],
+    [
+      'no approver',
+      (p: Plan) => ({ ...approved(p), approval: { planDigest: p.digest, approvals: [] } }),
+      'no approver',
+    ],
+  ])('refuses %s with ApprovalInvalid before any KMS call', async (_l, make, mentions) => {
+    const err = await deleteMaterial(make(planFor(snapshot()))).catch((e: Error) => e);
+    expect(err).toMatchObject({ name: 'ApprovalInvalid', message: expect.stringContaining(mentions) });
+    expect(kms.calls()).toHaveLength(0);
+  });
+
+  it('lets KMSInternalException through under its own name for the retry', async () => {
+    const s = snapshot();
+    keyIs(s);
+    kms.on(DeleteImportedKeyMaterialCommand).rejects(new KMSInternalException({ message: 'boom', $metadata: {} }));
+    await expect(deleteMaterial(approved(planFor(s)))).rejects.toMatchObject({ name: 'KMSInternalException' });
+  });
+});
+
+describe('VerifyPendingImport', () => {
+  const event = (plan: Plan) => ({ executionId, input: input(), plan });
+
+  it('verifies PendingImport with the material PENDING_IMPORT', async () => {
+    const plan = planFor(snapshot());
+    keyIs(snapshot({ KeyState: 'PendingImport' }, [material(M1, { ImportState: 'PENDING_IMPORT' })]));
+    await expect(verifyPendingImport(event(plan))).resolves.toMatchObject({
+      keyStateAfter: 'PendingImport',
+      materialAfter: 'PENDING_IMPORT',
+    });
+  });
+
+  it('verifies an unchanged key state with the pending-rotation material gone', async () => {
+    const s = snapshot({}, [material(M1), material(M2, { KeyMaterialState: 'PENDING_ROTATION' })]);
+    const plan = planFor(s, M2);
+    keyIs(snapshot());
+    await expect(verifyPendingImport(event(plan))).resolves.toMatchObject({
+      keyStateAfter: 'Enabled',
+      materialAfter: 'REMOVED',
+    });
+  });
+
+  it('throws VerificationPending while the key still shows the old state', async () => {
+    const plan = planFor(snapshot());
+    keyIs(snapshot());
+    await expect(verifyPendingImport(event(plan))).rejects.toMatchObject({ name: 'VerificationPending' });
+  });
+
+  it('throws VerificationPending on NotFoundException right after the change', async () => {
+    const plan = planFor(snapshot());
+    kms.on(DescribeKeyCommand).rejects(new NotFoundException({ message: 'not yet', $metadata: {} }));
+    await expect(verifyPendingImport(event(plan))).rejects.toMatchObject({ name: 'VerificationPending' });
+  });
+
+  it('fails VerificationFailed on a state the deletion cannot explain', async () => {
+    const plan = planFor(snapshot());
+    keyIs(snapshot({ KeyState: 'PendingDeletion' }, [material(M1, { ImportState: 'PENDING_IMPORT' })]));
+    await expect(verifyPendingImport(event(plan))).rejects.toMatchObject({ name: 'VerificationFailed' });
+  });
+});
+
+describe('RequestApproval', () => {
+  it('publishes the plan in words, without the task token', async () => {
+    const plan = planFor(snapshot());
+    const token = 'AQB-secret-token+/=';
+    await requestApproval({ executionId, input: input(), plan, taskToken: token, approvalTimeoutSeconds: 3600 });
+    const sent = sns.commandCalls(PublishCommand)[0]!.args[0].input;
+    expect(sent.Message).toContain(KEY_ARN);
+    expect(sent.Message).toContain('The key becomes PendingImport');
+    expect(sent.Message).toContain('Last used: unknown');
+    expect(sent.Message).toContain('requested by alice');
+    expect(sent.Message).not.toContain(token);
+    expect(sent.MessageAttributes?.planDigest?.StringValue).toBe(plan.digest);
+  });
+});
+
+describe('NotifyOutcome', () => {
+  const plan = planFor(snapshot());
+  it.each([
+    [{ error: { Error: 'ApprovalRejected', Cause: 'no' } }, 'REJECTED'],
+    [{ error: { Error: 'ApprovalTimedOut', Cause: 'late' } }, 'TIMED_OUT'],
+    [{ error: { Error: 'AliasNotAllowed', Cause: 'alias' } }, 'REFUSED'],
+    [{ error: { Error: 'KMSInternalException', Cause: '500' } }, 'FAILED'],
+    [{ input: input({ dryRun: true }), plan }, 'PLANNED'],
+    [{ input: input(), plan, check: { decision: 'ALREADY_DELETED' } }, 'ALREADY_DELETED'],
+    [{ input: input(), plan, check: { decision: 'PROCEED' } }, 'DELETED'],
+  ])('reports %j as %s and publishes one message', async (state, status) => {
+    const out = await notifyOutcome({ executionId, state, executionInput: { changeId: 'CHG-9' } });
+    expect(out.status).toBe(status);
+    expect(sns).toHaveReceivedCommandTimes(PublishCommand, 1);
+  });
+
+  it('takes the change id from the raw input when the input was refused', async () => {
+    const out = await notifyOutcome({
+      executionId,
+      state: { keyId: 'alias/x', error: { Error: 'AliasNotAllowed', Cause: 'c' } },
+      executionInput: { keyId: 'alias/x', changeId: 'CHG-7' },
+    });
+    expect(out).toMatchObject({ status: 'REFUSED', changeId: 'CHG-7', error: 'AliasNotAllowed' });
+  });
+});

@@ -1,0 +1,165 @@
+import {
+  DescribeKeyCommand,
+  GetKeyLastUsageCommand,
+  KMSClient,
+  KMSInternalException,
+  ListAliasesCommand,
+  ListKeyRotationsCommand,
+} from '@aws-sdk/client-kms';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
+import { handler } from '../../functions/validate-origin/handler';
+import { KEY_ARN, KEY_ID, M1, M2, REPLICA_ARN, material, metadata } from '../helpers/kms-fixtures';
+
+const kms = mockClient(KMSClient);
+
+function keyWith(meta: Parameters<typeof metadata>[0], materials = [material(M1)]) {
+  kms.on(DescribeKeyCommand).resolves({ KeyMetadata: metadata(meta) });
+  kms.on(ListKeyRotationsCommand).resolves({ Rotations: materials, Truncated: false });
+  kms.on(ListAliasesCommand).resolves({ Aliases: [{ AliasName: 'alias/payroll' }] });
+  kms.on(GetKeyLastUsageCommand).resolves({
+    KeyLastUsage: { Operation: 'Decrypt', Timestamp: new Date('2026-11-01T00:00:00Z') },
+    TrackingStartDate: new Date('2026-01-01T00:00:00Z'),
+  });
+}
+
+const event = (over: Record<string, unknown> = {}) => ({
+  executionId: 'arn:aws:states:us-east-1:111122223333:execution:m:e',
+  input: { keyId: KEY_ARN, changeId: 'CHG-1', reason: 'retire', requestedBy: 'alice', ...over },
+});
+
+beforeEach(() => kms.reset());
+
+describe('ValidateOrigin builds the plan KMS semantics call for', () => {
+  it('current material of an Enabled key: the key will be PendingImport', async () => {
+    keyWith({});
+    const { input, plan } = await handler(event());
+    expect(input).toMatchObject({ waitSeconds: 30, dryRun: false });
+    expect(plan).toMatchObject({
+      keyArn: KEY_ARN,
+      aliases: ['alias/payroll'],
+      keyMaterialId: M1,
+      keyMaterialState: 'CURRENT',
+      keyStateBefore: 'Enabled',
+      expectedKeyState: 'PendingImport',
+      expectedMaterial: 'PENDING_IMPORT',
+      alreadyDeleted: false,
+      lastUsage: { known: true, operation: 'Decrypt', at: '2026-11-01T00:00:00.000Z' },
+    });
+    expect(plan.digest).toMatch(/^[a-f0-9]{64}$/);
+    expect(kms).toHaveReceivedCommandWith(ListKeyRotationsCommand, {
+      KeyId: KEY_ARN,
+      IncludeKeyMaterial: 'ALL_KEY_MATERIAL',
+    });
+  });
+
+  it('a named NON_CURRENT material: the key will be PendingImport', async () => {
+    keyWith({ CurrentKeyMaterialId: M2 }, [material(M1, { KeyMaterialState: 'NON_CURRENT' }), material(M2)]);
+    const { plan } = await handler(event({ keyMaterialId: M1 }));
+    expect(plan).toMatchObject({ keyMaterialState: 'NON_CURRENT', expectedKeyState: 'PendingImport' });
+  });
+
+  it.each(['PENDING_ROTATION', 'PENDING_MULTI_REGION_IMPORT_AND_ROTATION'] as const)(
+    'a %s material of a multi-Region primary: state unchanged, every replica affected',
+    async (state) => {
+      keyWith(
+        {
+          KeyState: 'Disabled',
+          MultiRegion: true,
+          MultiRegionConfiguration: {
+            MultiRegionKeyType: 'PRIMARY',
+            PrimaryKey: { Arn: KEY_ARN, Region: 'us-east-1' },
+            ReplicaKeys: [{ Arn: REPLICA_ARN, Region: 'eu-west-1' }],
+          },
+        },
+        [material(M1), material(M2, { KeyMaterialState: state })],
+      );
+      const { plan } = await handler(event({ keyMaterialId: M2 }));
+      expect(plan).toMatchObject({
+        expectedKeyState: 'Disabled',
+        expectedMaterial: 'REMOVED',
+        multiRegion: { role: 'PRIMARY', replicasAffected: [REPLICA_ARN] },
+      });
+    },
+  );
+
+  it('current material of a multi-Region primary affects only the primary', async () => {
+    keyWith({
+      MultiRegion: true,
+      MultiRegionConfiguration: {
+        MultiRegionKeyType: 'PRIMARY',
+        ReplicaKeys: [{ Arn: REPLICA_ARN, Region: 'eu-west-1' }],
+      },
+    });
+    const { plan } = await handler(event());
+    expect(plan.multiRegion).toEqual({ role: 'PRIMARY', replicas: [REPLICA_ARN], replicasAffected: [] });
+  });
+
+  it('material already deleted: the plan says so', async () => {
+    keyWith({ KeyState: 'PendingImport' }, [material(M1, { ImportState: 'PENDING_IMPORT' })]);
+    const { plan } = await handler(event());
+    expect(plan).toMatchObject({ alreadyDeleted: true, keyStateBefore: 'PendingImport' });
+  });
+
+  it('says plainly when the last use is unknown', async () => {
+    keyWith({});
+    kms.on(GetKeyLastUsageCommand).rejects(Object.assign(new Error('no'), { name: 'AccessDeniedException' }));
+    const { plan } = await handler(event());
+    expect(plan.lastUsage).toEqual({ known: false });
+  });
+
+  it('lets a transient GetKeyLastUsage error through for the state machine to retry', async () => {
+    keyWith({});
+    kms.on(GetKeyLastUsageCommand).rejects(new KMSInternalException({ message: 'boom', $metadata: {} }));
+    await expect(handler(event())).rejects.toMatchObject({ name: 'KMSInternalException' });
+  });
+});
+
+describe('ValidateOrigin refuses', () => {
+  it.each([
+    ['a key of another origin', { Origin: 'AWS_KMS' }, 'OriginNotExternal'],
+    ['an AWS managed key', { KeyManager: 'AWS' }, 'KeyNotCustomerManaged'],
+  ] as const)('%s', async (_l, meta, name) => {
+    keyWith(meta);
+    await expect(handler(event())).rejects.toMatchObject({ name });
+    expect(kms).not.toHaveReceivedCommand(ListAliasesCommand);
+  });
+
+  it('a KeyMaterialId the key does not have with KeyMaterialNotFound', async () => {
+    keyWith({});
+    await expect(handler(event({ keyMaterialId: M2 }))).rejects.toMatchObject({ name: 'KeyMaterialNotFound' });
+  });
+
+  it.each([
+    ['an alias name', { keyId: 'alias/payroll' }, 'AliasNotAllowed', 'alias/payroll'],
+    ['an alias ARN', { keyId: 'arn:aws:kms:us-east-1:111122223333:alias/payroll' }, 'AliasNotAllowed', 'alias/payroll'],
+    [
+      'a key of another account',
+      { keyId: `arn:aws:kms:us-east-1:999999999999:key/${KEY_ID}` },
+      'KeyNotInThisAccountOrRegion',
+      '999999999999',
+    ],
+    [
+      'a key of another Region',
+      { keyId: `arn:aws:kms:eu-west-1:111122223333:key/${KEY_ID}` },
+      'KeyNotInThisAccountOrRegion',
+      'eu-west-1',
+    ],
+    ['an ARN of another service', { keyId: 'arn:aws:s3:::my-bucket' }, 'InvalidInput', 'keyId'],
+    ['a malformed key id', { keyId: 'not-a-key' }, 'InvalidInput', 'keyId'],
+    ['an upper-case KeyMaterialId', { keyMaterialId: 'A'.repeat(64) }, 'InvalidInput', 'keyMaterialId'],
+    ['a short KeyMaterialId', { keyMaterialId: 'a'.repeat(63) }, 'InvalidInput', 'keyMaterialId'],
+    ['a missing changeId', { changeId: undefined }, 'InvalidInput', 'changeId is required'],
+    ['a changeId with a slash', { changeId: 'CHG/1' }, 'InvalidInput', 'changeId'],
+    ['a blank reason', { reason: '   ' }, 'InvalidInput', 'reason must not be blank'],
+    ['a reason with a bidi override', { reason: 'ok\u202Eevil' }, 'InvalidInput', 'reason must not contain'],
+    ['a numeric requestedBy', { requestedBy: 42 }, 'InvalidInput', 'requestedBy must be a string'],
+    ['waitSeconds out of range', { waitSeconds: 99999 }, 'InvalidInput', 'waitSeconds'],
+    ['an unknown field', { approvedBy: 'me' }, 'InvalidInput', 'approvedBy is not a field'],
+  ])('%s, before any KMS call', async (_l, over, name, mentions) => {
+    const err = await handler(event(over)).catch((e: Error) => e);
+    expect(err).toMatchObject({ name });
+    expect((err as Error).message).toContain(mentions);
+    expect(kms.calls()).toHaveLength(0);
+  });
+});
