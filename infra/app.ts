@@ -1,8 +1,11 @@
-import { App } from 'aws-cdk-lib';
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { configFromContext } from './config';
 import { KeymatStack } from './keymat-stack';
 
 const app = new App();
+// Synthesis fails on any cdk-nag finding that is not acknowledged on its construct.
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
 new KeymatStack(app, 'Keymat', {
   config: configFromContext((name) => app.node.tryGetContext(name)),
   description: 'keymat: deletes imported KMS key material under change management',

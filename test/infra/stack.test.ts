@@ -1,0 +1,254 @@
+import { App, type Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LAMBDA_SERVICE_ERRORS, RETRYABLE_KMS_ERRORS, TERMINAL_ERRORS } from '../../functions/shared/errors';
+import { configFromContext } from '../../infra/config';
+import { KeymatStack } from '../../infra/keymat-stack';
+import { synthesizeDefinition } from '../../local/definition';
+import { TASK_STATES } from '../../workflows/states';
+import { run } from '../helpers/run-cli';
+
+const aslValidator = require('asl-validator') as (definition: unknown) => {
+  isValid: boolean;
+  errorsText: () => string;
+};
+
+const KEY_ARN = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+const outdirs: string[] = [];
+
+function synth(context: Record<string, string> = {}): { stack: Stack; template: Template } {
+  const outdir = mkdtempSync(join(tmpdir(), 'keymat-infra-'));
+  outdirs.push(outdir);
+  // Bundling is skipped: these tests read the template, not the code.
+  const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new KeymatStack(app, 'Keymat', { config: configFromContext((n) => context[n]) });
+  return { stack, template: Template.fromStack(stack) };
+}
+afterAll(() => outdirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+const { stack, template } = synth();
+type Resource = { Type: string; Properties: Record<string, any> };
+
+/** The IAM statements attached to a function's role, by state name. */
+function statementsOf(
+  t: Template,
+  state: string,
+): { Action: string | string[]; Resource: unknown; Condition?: unknown }[] {
+  const fnRole = Object.entries(t.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith(state))?.[1] as
+    Resource | undefined;
+  const roleId = fnRole?.Properties.Role['Fn::GetAtt'][0];
+  const policies = Object.values(t.findResources('AWS::IAM::Policy')) as Resource[];
+  return policies
+    .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))
+    .flatMap((p) => p.Properties.PolicyDocument.Statement);
+}
+const actionsOf = (t: Template, state: string): string[] =>
+  statementsOf(t, state).flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+
+describe('functions', () => {
+  it('has one arm64 function per task on the current Node runtime, traced, with its own log group', () => {
+    template.resourceCountIs('AWS::Lambda::Function', TASK_STATES.length);
+    template.allResourcesProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      TracingConfig: { Mode: 'Active' },
+      Timeout: 30,
+      LoggingConfig: { LogGroup: Match.anyValue() },
+    });
+    template.resourceCountIs('AWS::Logs::LogGroup', TASK_STATES.length + 1);
+  });
+
+  it('uses no managed policy: each role is its own', () => {
+    for (const role of Object.values(template.findResources('AWS::IAM::Role')) as Resource[]) {
+      expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    }
+  });
+
+  it('lets only DeleteMaterial delete key material, on tagged keys only by default', () => {
+    for (const state of TASK_STATES) {
+      expect(actionsOf(template, state).includes('kms:DeleteImportedKeyMaterial')).toBe(state === 'DeleteMaterial');
+    }
+    const kmsStatement = statementsOf(template, 'DeleteMaterial').find((s) =>
+      (s.Action as string[]).includes('kms:DeleteImportedKeyMaterial'),
+    );
+    expect(kmsStatement).toMatchObject({
+      Action: ['kms:DescribeKey', 'kms:ListKeyRotations', 'kms:DeleteImportedKeyMaterial'],
+      Condition: { StringEquals: { 'aws:ResourceTag/keymat:managed': 'true' } },
+    });
+  });
+
+  it('holds exactly the KMS actions each task needs', () => {
+    const kmsActions = (state: string) =>
+      actionsOf(template, state).filter(
+        (a) => a.startsWith('kms:') && !a.includes('GenerateDataKey') && a !== 'kms:Decrypt',
+      );
+    expect(kmsActions('ValidateOrigin').sort()).toEqual(
+      ['kms:DescribeKey', 'kms:GetKeyLastUsage', 'kms:ListAliases', 'kms:ListKeyRotations'].sort(),
+    );
+    expect(kmsActions('CheckState')).toEqual([]);
+    expect(kmsActions('VerifyPendingImport').sort()).toEqual(['kms:DescribeKey', 'kms:ListKeyRotations']);
+    expect(kmsActions('RequestApproval')).toEqual([]);
+    expect(kmsActions('NotifyOutcome')).toEqual([]);
+    expect(actionsOf(template, 'CheckState').some((a) => a.startsWith('sns:'))).toBe(false);
+    expect(actionsOf(template, 'RequestApproval')).toContain('sns:Publish');
+  });
+
+  it('scopes KMS permissions to listed key ARNs when configured', () => {
+    const scoped = synth({ keyArns: KEY_ARN }).template;
+    const statement = statementsOf(scoped, 'DeleteMaterial').find((s) =>
+      (s.Action as string[]).includes('kms:DeleteImportedKeyMaterial'),
+    );
+    expect(statement).toMatchObject({ Resource: KEY_ARN });
+    expect(statement?.Condition).toBeUndefined();
+  });
+});
+
+describe('topics', () => {
+  it('encrypts both topics and refuses publishing without TLS', () => {
+    template.resourceCountIs('AWS::SNS::Topic', 2);
+    template.allResourcesProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    template.resourceCountIs('AWS::SNS::TopicPolicy', 2);
+    template.allResourcesProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  it('outputs the state machine and topic ARNs', () => {
+    for (const name of ['StateMachineArn', 'ApprovalTopicArn', 'OutcomeTopicArn']) template.hasOutput(name, {});
+  });
+});
+
+describe('the state machine', () => {
+  const definition = synthesizeDefinition(
+    configFromContext(() => undefined),
+    {
+      account: '111122223333',
+      region: 'us-east-1',
+    },
+  ) as { States: Record<string, Record<string, any>> };
+  const states = definition.States;
+
+  it('is a Standard state machine logging ALL (without execution data) with X-Ray tracing', () => {
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineType: 'STANDARD',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: false },
+    });
+  });
+
+  it('passes asl-validator', () => {
+    const result = aslValidator(structuredClone(definition));
+    expect(result.errorsText()).toBe('');
+    expect(result.isValid).toBe(true);
+  });
+
+  it.each(['ValidateOrigin', 'CheckState', 'DeleteMaterial', 'VerifyPendingImport', 'NotifyOutcome'])(
+    '%s retries transient errors with backoff, jitter and a bound, and never a terminal error',
+    (name) => {
+      const retriers = states[name]!.Retry as {
+        ErrorEquals: string[];
+        MaxAttempts: number;
+        JitterStrategy: string;
+        MaxDelaySeconds: number;
+        BackoffRate: number;
+      }[];
+      const transient = retriers.find((r) => r.ErrorEquals.includes('KMSInternalException'))!;
+      expect(transient.ErrorEquals).toEqual(
+        expect.arrayContaining([...RETRYABLE_KMS_ERRORS, ...LAMBDA_SERVICE_ERRORS]),
+      );
+      expect(transient).toMatchObject({ MaxAttempts: 4, BackoffRate: 2, JitterStrategy: 'FULL', MaxDelaySeconds: 30 });
+      for (const r of retriers) {
+        expect(r.ErrorEquals).not.toContain('States.ALL');
+        for (const terminal of TERMINAL_ERRORS) expect(r.ErrorEquals).not.toContain(terminal);
+      }
+      expect(states[name]!.TimeoutSeconds).toBe(60);
+    },
+  );
+
+  it.each(['ValidateOrigin', 'CheckState', 'RequestApproval', 'DeleteMaterial', 'VerifyPendingImport'])(
+    '%s sends every other error to NotifyOutcome',
+    (name) => {
+      expect(states[name]!.Catch).toContainEqual({
+        ErrorEquals: ['States.ALL'],
+        ResultPath: '$.error',
+        Next: 'NotifyOutcome',
+      });
+    },
+  );
+
+  it('waits for the approval on a task token, with a timeout that has its own outcome and no retry', () => {
+    const approval = states.RequestApproval!;
+    expect(approval.Resource).toBe('arn:aws:states:::lambda:invoke.waitForTaskToken');
+    expect(approval.Parameters.Payload['taskToken.$']).toBe('$$.Task.Token');
+    expect(approval.TimeoutSeconds).toBe(86_400);
+    expect(approval.Retry).toBeUndefined();
+    expect(approval.Catch[0]).toEqual({
+      ErrorEquals: ['States.Timeout', 'States.HeartbeatTimeout'],
+      ResultPath: '$.error',
+      Next: 'MarkApprovalTimedOut',
+    });
+    expect(states.MarkApprovalTimedOut!.Parameters.Error).toBe('ApprovalTimedOut');
+  });
+
+  it('retries VerificationPending within a bound, then ends VerificationFailed', () => {
+    const verify = states.VerifyPendingImport!;
+    expect(verify.Retry[0]).toMatchObject({ ErrorEquals: ['VerificationPending'], MaxAttempts: 7 });
+    expect(verify.Catch[0]).toMatchObject({ ErrorEquals: ['VerificationPending'], Next: 'MarkVerificationFailed' });
+    expect(states.MarkVerificationFailed!.Parameters.Error).toBe('VerificationFailed');
+  });
+
+  it('takes the wait from the input and fails under the error own name', () => {
+    expect(states.WaitForPropagation).toMatchObject({ Type: 'Wait', SecondsPath: '$.input.waitSeconds' });
+    expect(states.Failed).toEqual({ Type: 'Fail', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' });
+  });
+});
+
+describe('security checks', () => {
+  it.each([
+    ['the default tag scope', {}],
+    ['a key ARN scope', { keyArns: KEY_ARN }],
+  ])('cdk-nag AwsSolutions and Serverless find nothing unacknowledged with %s', (_l, context) => {
+    const target = _l === 'the default tag scope' ? stack : synth(context).stack;
+    for (const pack of [new AwsSolutionsChecks(target.node.root), new ServerlessChecks(target.node.root)]) {
+      const report = pack.validateScope(target);
+      expect(report.violations.map((v) => v.ruleName)).toEqual([]);
+    }
+  });
+});
+
+describe('configuration', () => {
+  it.each([
+    [{ approvalTimeoutSeconds: '10' }, "approvalTimeoutSeconds must be a whole number from 60 to 604800; got '10'"],
+    [{ keyArns: 'alias/payroll' }, "keyArns must list KMS key ARNs; got 'alias/payroll'"],
+    [{ keyTag: 'novalue' }, "keyTag must be key=value; got 'novalue'"],
+    [{ keyArns: KEY_ARN, keyTag: 'a=b' }, 'exclusive'],
+    [{ notificationEmails: 'not-an-email' }, "invalid address 'not-an-email'"],
+    [{ logRetentionDays: '8' }, 'logRetentionDays must be a CloudWatch Logs retention'],
+  ])('refuses %j naming the context value', (context, message) => {
+    expect(() => configFromContext((n) => (context as Record<string, string>)[n])).toThrow(message);
+  });
+});
+
+describe('cdk synth', () => {
+  it('synthesizes offline with no credentials, bundling every function', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'keymat-synth-'));
+    outdirs.push(out);
+    const env: NodeJS.ProcessEnv = {
+      CDK_DISABLE_CLI_TELEMETRY: 'true',
+      AWS_CONFIG_FILE: '/dev/null',
+      AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+    };
+    for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE'])
+      env[name] = '';
+    const result = await run('npx', ['cdk', 'synth', '--no-notices', '-q', '--output', out], env);
+    expect(result.stderr).not.toMatch(/AwsSolutions-|Serverless-/);
+    expect(result.code).toBe(0);
+  }, 180_000);
+});
