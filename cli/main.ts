@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { demoCommand } from './commands/demo';
+import { graphCommand } from './commands/graph';
 import { localKmsCommand } from './commands/local-kms';
 import { localRunCommand } from './commands/local-run';
 import { CliError } from './output';
@@ -16,6 +17,7 @@ program.addCommand(
     .addCommand(localRunCommand()),
 );
 program.addCommand(demoCommand());
+program.addCommand(graphCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) {

@@ -1,0 +1,51 @@
+import { configFromContext } from '../infra/config';
+import { synthesizeDefinition } from './definition';
+import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from './kms/model';
+
+type AslState = {
+  Type: string;
+  Next?: string;
+  End?: boolean;
+  Default?: string;
+  Choices?: { Next: string; Variable?: string; BooleanEquals?: boolean; StringEquals?: string; IsPresent?: boolean }[];
+  Catch?: { ErrorEquals: string[]; Next: string }[];
+};
+
+const label = (c: NonNullable<AslState['Choices']>[number]): string => {
+  const variable = (c.Variable ?? '').replace(/^\$\./, '');
+  if (c.BooleanEquals !== undefined) return `${variable} = ${c.BooleanEquals}`;
+  if (c.StringEquals !== undefined) return `${variable} = ${c.StringEquals}`;
+  if (c.IsPresent !== undefined) return `${variable} present`;
+  return variable;
+};
+
+/** The state machine definition as a Mermaid flowchart: solid arrows for the flow, dotted ones for Catch. */
+export function definitionToMermaid(definition: { StartAt: string; States: Record<string, AslState> }): string {
+  const lines = ['flowchart TD', `  start(( )) --> ${definition.StartAt}`];
+  for (const [name, state] of Object.entries(definition.States)) {
+    const shape =
+      state.Type === 'Choice'
+        ? `${name}{${name}}`
+        : state.Type === 'Succeed' || state.Type === 'Fail'
+          ? `${name}([${name}])`
+          : `${name}[${name}]`;
+    lines.push(`  ${shape}`);
+    if (state.Next) lines.push(`  ${name} --> ${state.Next}`);
+    for (const choice of state.Choices ?? []) lines.push(`  ${name} -- "${label(choice)}" --> ${choice.Next}`);
+    if (state.Default) lines.push(`  ${name} -- otherwise --> ${state.Default}`);
+    for (const c of state.Catch ?? []) lines.push(`  ${name} -. "${c.ErrorEquals.join(', ')}" .-> ${c.Next}`);
+  }
+  return lines.join('\n');
+}
+
+/** The deployed workflow's diagram: the CDK app synthesized with the default configuration. */
+export function workflowMermaid(): string {
+  const definition = synthesizeDefinition(
+    configFromContext(() => undefined),
+    {
+      account: LOCAL_ACCOUNT_ID,
+      region: DEFAULT_REGION,
+    },
+  );
+  return definitionToMermaid(definition as Parameters<typeof definitionToMermaid>[0]);
+}
