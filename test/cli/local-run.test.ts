@@ -1,0 +1,99 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { keymat } from '../helpers/run-cli';
+
+let dir: string;
+let keyArn: string;
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'keymat-run-'));
+  keyArn = JSON.parse((await keymat(['local', 'kms', 'create-key', '--state-dir', dir, '--json'])).stdout).keyArn;
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const change = (id: string) => ['--change-id', id, '--reason', 'cli test', '--requested-by', 'alice'];
+
+describe('keymat local run', () => {
+  it('prints each state and exits 1 on a rejected approval, with no deletion', async () => {
+    const r = await keymat([
+      'local',
+      'run',
+      '--state-dir',
+      dir,
+      '--key-id',
+      keyArn,
+      ...change('CHG-R'),
+      '--approve',
+      'reject',
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('→ RequestApproval');
+    expect(r.stdout).toContain('error: ApprovalRejected');
+    expect(r.stdout).not.toContain('DeleteImportedKeyMaterial');
+  });
+
+  it('prints one JSON object and exits 0 when the deletion is verified', async () => {
+    const r = await keymat([
+      'local',
+      'run',
+      '--state-dir',
+      dir,
+      '--key-id',
+      keyArn,
+      ...change('CHG-J'),
+      '--wait-seconds',
+      '0',
+      '--json',
+    ]);
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result).toMatchObject({
+      status: 'SUCCEEDED',
+      output: { status: 'DELETED', keyStateAfter: 'PendingImport' },
+      error: null,
+    });
+    expect(result.history[0]).toMatchObject({ type: 'ExecutionStarted', timestamp: expect.any(String) });
+    expect(result.kmsCalls).toContainEqual({
+      operation: 'DeleteImportedKeyMaterial',
+      keyId: keyArn,
+      status: 200,
+      error: null,
+    });
+  });
+
+  it('ends ApprovalTimedOut when nobody answers within --approval-timeout', async () => {
+    const fresh = JSON.parse((await keymat(['local', 'kms', 'create-key', '--state-dir', dir, '--json'])).stdout);
+    const r = await keymat([
+      'local',
+      'run',
+      '--state-dir',
+      dir,
+      '--key-id',
+      fresh.keyArn,
+      ...change('CHG-T'),
+      '--approve',
+      'none',
+      '--approval-timeout',
+      '1',
+      '--json',
+    ]);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ status: 'FAILED', error: 'ApprovalTimedOut' });
+  });
+
+  it('refuses a bad --approve value with one line and changes nothing', async () => {
+    const r = await keymat([
+      'local',
+      'run',
+      '--state-dir',
+      dir,
+      '--key-id',
+      keyArn,
+      ...change('CHG-X'),
+      '--approve',
+      'yes',
+    ]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("argument 'yes' is invalid. Allowed choices are auto, reject, none.");
+  });
+});
