@@ -1,5 +1,4 @@
-import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { appendJsonLine, readJsonLines } from './jsonl';
 
 /** One line of the local stack's request log. Never holds material, plaintext, ciphertext or tokens. */
 export interface RequestLogEntry {
@@ -14,38 +13,17 @@ export interface RequestLogEntry {
   requestId: string;
 }
 
-/** An append-only JSON-lines log in the state folder that tests and the CLI read back. */
+/** The request log (`requests.jsonl` in the state folder) that tests and the CLI read back. */
 export class RequestLog {
-  constructor(readonly path: string) {
-    mkdirSync(dirname(path), { recursive: true });
-  }
+  constructor(readonly path: string) {}
 
   append(entry: RequestLogEntry): void {
-    appendFileSync(this.path, `${JSON.stringify(entry)}\n`);
+    appendJsonLine(this.path, entry);
   }
 
-  /** Every complete entry; a line torn by a crash mid-write is skipped. */
   read(): RequestLogEntry[] {
     return readRequestLog(this.path);
   }
 }
 
-export function readRequestLog(path: string): RequestLogEntry[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-  const entries: RequestLogEntry[] = [];
-  for (const line of text.split('\n')) {
-    if (!line) continue;
-    try {
-      entries.push(JSON.parse(line) as RequestLogEntry);
-    } catch {
-      // a torn last line after a kill -9: the entries before it are intact
-    }
-  }
-  return entries;
-}
+export const readRequestLog = (path: string): RequestLogEntry[] => readJsonLines<RequestLogEntry>(path);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -66,6 +66,7 @@ export class LocalStack {
         `state folder ${stateDir} is already served by keymat at ${running}; stop it or use another --state-dir`,
       );
     }
+    mkdirSync(stateDir, { recursive: true });
     const server = createServer();
     const stack = new LocalStack(server, stateDir, options.faults);
     server.on('request', (req, res) => void stack.handle(req, res));

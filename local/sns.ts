@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { appendJsonLine, readJsonLines } from './jsonl';
 
 /** One message published to the local SNS, as the outbox keeps it. */
 export interface OutboxMessage {
@@ -14,9 +13,7 @@ export interface OutboxMessage {
 
 /** SNS Publish over the query protocol (form-encoded request, XML response), captured to an outbox file. */
 export class LocalSns {
-  constructor(readonly outboxPath: string) {
-    mkdirSync(dirname(outboxPath), { recursive: true });
-  }
+  constructor(readonly outboxPath: string) {}
 
   /** Handles one query-protocol request; returns the HTTP status and XML body. */
   handle(body: string, requestId: string): { status: number; xml: string; action: string; error?: string } {
@@ -54,7 +51,7 @@ export class LocalSns {
       message,
       attributes,
     };
-    appendFileSync(this.outboxPath, `${JSON.stringify(published)}\n`);
+    appendJsonLine(this.outboxPath, published);
     return {
       status: 200,
       action,
@@ -67,25 +64,7 @@ export class LocalSns {
   }
 }
 
-export function readOutbox(path: string): OutboxMessage[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .flatMap((line) => {
-      try {
-        return [JSON.parse(line) as OutboxMessage];
-      } catch {
-        return []; // a line torn by a crash
-      }
-    });
-}
+export const readOutbox = (path: string): OutboxMessage[] => readJsonLines<OutboxMessage>(path);
 
 const escapeXml = (s: string): string =>
   s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c] as string);
