@@ -3,12 +3,11 @@ import type { StateMachineDefinition, StateMachine as StateMachineType } from 'a
   'resolution-mode': 'import',
 };
 import type { ApprovalResult } from '../functions/shared/types';
-import { KeymatError } from '../functions/shared/errors';
 import { TASK_STATES, WAIT_STATE, type TaskState } from '../workflows/states';
 import { LOCAL_CREDENTIALS } from './clients';
 import { join } from 'node:path';
 import { readRequestLog, type RequestLogEntry } from './request-log';
-import { readOutbox } from './sns';
+import { readOutbox, type OutboxMessage } from './sns';
 
 // aws-local-stepfunctions needs Promise.withResolvers (Node 22); without it every Task fails on Node 20.
 if (!('withResolvers' in Promise)) {
@@ -73,7 +72,6 @@ export function configureHandlers(env: HandlerEnvironment): void {
   });
 }
 
-export type ApproveMode = 'auto' | 'reject' | 'none';
 export type ExecutionStatus = 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT';
 
 export interface HistoryEvent {
@@ -82,7 +80,21 @@ export interface HistoryEvent {
   timestamp: string;
   error?: string;
   cause?: string;
+  /** TaskScheduled: the callback task's resolved parameters, as Step Functions records them (with the token). */
+  parameters?: string;
+  /** TaskSucceeded: what the decision returned. */
+  output?: string;
 }
+
+/** An approval request as it reaches whoever decides: the published message and the token to answer on. */
+export interface PendingApproval {
+  executionArn: string;
+  taskToken: string;
+  message: OutboxMessage;
+}
+
+/** Decides an approval request: resolves with the decision, rejects with an error named like SendTaskFailure's. */
+export type Decider = (request: PendingApproval) => Promise<ApprovalResult>;
 
 export interface LocalRunOptions {
   definition: Record<string, unknown>;
@@ -91,10 +103,7 @@ export interface LocalRunOptions {
   region: string;
   /** @default a random name */
   executionName?: string;
-  /** Who answers the approval request: `auto` approves, `reject` rejects, `none` lets it time out. */
-  approve: ApproveMode;
-  /** @default 'keymat-local-approver' */
-  approver?: string;
+  decide: Decider;
   /** Overrides WaitForPropagation's seconds with milliseconds. @default the input's waitSeconds */
   waitMs?: number;
   /** Overrides every retrier's interval with milliseconds. @default the definition's backoff */
@@ -118,28 +127,27 @@ export interface LocalRunResult {
  * answers on the task token, as SendTaskSuccess/SendTaskFailure would.
  */
 export async function runLocalExecution(stateDir: string, options: LocalRunOptions): Promise<LocalRunResult> {
-  const requestLog = () => readRequestLog(join(stateDir, 'requests.jsonl'));
   const name = options.executionName ?? randomUUID();
-  const executionArn = `arn:aws:states:${options.region}:${options.account}:execution:keymat-deletion:${name}`;
+  return runNamedExecution(stateDir, options, name);
+}
+
+/** The ARN of a local execution of the deletion workflow. */
+export const localExecutionArn = (region: string, account: string, name: string): string =>
+  `arn:aws:states:${region}:${account}:execution:keymat-deletion:${name}`;
+
+async function runNamedExecution(stateDir: string, options: LocalRunOptions, name: string): Promise<LocalRunResult> {
+  const requestLog = () => readRequestLog(join(stateDir, 'requests.jsonl'));
+  const executionArn = localExecutionArn(options.region, options.account, name);
   const taskToken = randomBytes(48).toString('base64');
   const handlers = loadHandlers();
   const logStart = requestLog().length;
 
-  const approver = options.approver ?? 'keymat-local-approver';
-  const answerApproval = async (messageId: string): Promise<ApprovalResult> => {
-    const request = readOutbox(join(stateDir, 'outbox.jsonl')).find((m) => m.messageId === messageId);
-    if (!request || request.attributes.executionId !== executionArn) {
-      throw new Error(`the approval request ${messageId} is not in the outbox`);
-    }
-    if (options.approve === 'reject') {
-      throw new KeymatError('ApprovalRejected', `rejected by ${approver} (keymat local run --approve reject)`);
-    }
-    if (options.approve === 'none') return new Promise<ApprovalResult>(() => undefined);
-    return {
-      planDigest: request.attributes.planDigest ?? '',
-      approvals: [{ approver, at: new Date().toISOString(), channel: 'local-run' }],
-    };
+  const emit = (event: Omit<HistoryEvent, 'timestamp'>): void => {
+    const entry = { ...event, timestamp: new Date().toISOString() };
+    history.push(entry);
+    options.onEvent?.(entry);
   };
+  const history: HistoryEvent[] = [];
 
   const localHandlers: Record<string, (input: never) => Promise<never>> = {};
   for (const state of TASK_STATES) {
@@ -148,8 +156,18 @@ export async function runLocalExecution(stateDir: string, options: LocalRunOptio
       // The callback task: the handler publishes the request; the promise stands in for the token's answer.
       const payload = params.Payload as { taskToken?: string };
       if (payload.taskToken !== taskToken) throw new Error('RequestApproval did not receive the task token');
+      emit({ type: 'TaskScheduled', state, parameters: JSON.stringify(params) });
       const { messageId } = (await handlers.RequestApproval(payload)) as { messageId: string };
-      return answerApproval(messageId);
+      const message = readOutbox(join(stateDir, 'outbox.jsonl')).find((m) => m.messageId === messageId);
+      if (!message) throw new Error(`the approval request ${messageId} is not in the outbox`);
+      try {
+        const decision = await options.decide({ executionArn, taskToken, message });
+        emit({ type: 'TaskSucceeded', state, output: JSON.stringify(decision) });
+        return decision;
+      } catch (err) {
+        emit({ type: 'TaskFailed', state, error: (err as Error).name, cause: (err as Error).message });
+        throw err;
+      }
     }) as never;
   }
 
@@ -168,7 +186,6 @@ export async function runLocalExecution(stateDir: string, options: LocalRunOptio
     },
   });
 
-  const history: HistoryEvent[] = [];
   let status: ExecutionStatus = 'FAILED';
   let error: string | null = null;
   let cause: string | null = null;
@@ -182,14 +199,11 @@ export async function runLocalExecution(stateDir: string, options: LocalRunOptio
       Cause?: unknown;
       output?: unknown;
     };
-    const entry: HistoryEvent = {
+    emit({
       type: e.type,
       ...(e.state && { state: e.state.name }),
-      timestamp: new Date(e.timestamp).toISOString(),
       ...(e.Error !== undefined && { error: e.Error, cause: String(e.Cause ?? '') }),
-    };
-    history.push(entry);
-    options.onEvent?.(entry);
+    });
     if (e.type === 'ExecutionSucceeded') {
       status = 'SUCCEEDED';
       output = e.output;

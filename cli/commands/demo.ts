@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { localKmsClient } from '../../local/clients';
 import { createExternalKey, importKeyMaterial } from '../../local/kms/byok';
+import { localApprover } from '../../local/approver';
 import { DEFAULT_STATE_DIR } from '../../local/state-file';
 import { openLocalWorkflow } from '../../local/workflow';
 import { CliError } from '../output';
@@ -46,7 +47,7 @@ export function demoCommand(): Command {
             requestedBy: 'alice@example.com',
             waitSeconds: 1,
           },
-          { approve: 'auto', approver: 'bob@example.com', onEvent: (e) => printEvent(e) },
+          { decide: localApprover('auto', 'bob@example.com'), onEvent: (e) => printEvent(e) },
         );
         say(describeResult(result));
         if (result.status !== 'SUCCEEDED') throw new CliError('the demo change did not succeed');

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import type { HistoryEvent, LocalRunResult } from '../../local/engine';
 import { loadFaultFile } from '../../local/kms/faults';
+import { localApprover } from '../../local/approver';
 import { DEFAULT_STATE_DIR } from '../../local/state-file';
 import { openLocalWorkflow } from '../../local/workflow';
 import { MAX_WAIT_SECONDS } from '../../functions/shared/input';
@@ -104,7 +105,7 @@ export function localRunCommand(): Command {
           ...(opts.dryRun && { dryRun: true }),
         };
         const result = await workflow.run(input, {
-          approve: opts.approve,
+          decide: localApprover(opts.approve),
           onEvent: opts.json
             ? undefined
             : (e) => {

@@ -10,7 +10,8 @@ import {
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ApproveMode, LocalRunResult } from '../../local/engine';
+import type { LocalRunResult } from '../../local/engine';
+import { localApprover, type ApproveMode } from '../../local/approver';
 import { localKmsClient } from '../../local/clients';
 import { createExternalKey, importKeyMaterial, newKeyMaterial, type CreatedKey } from '../../local/kms/byok';
 import type { FaultFile } from '../../local/kms/faults';
@@ -63,7 +64,7 @@ async function run(
       requestedBy: 'alice',
       ...(options.dryRun && { dryRun: true }),
     },
-    { approve: options.approve ?? 'auto', approver: 'bob', waitMs: 5, retryIntervalMs: 5 },
+    { decide: localApprover(options.approve ?? 'auto', 'bob'), waitMs: 5, retryIntervalMs: 5 },
   );
 }
 
