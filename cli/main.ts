@@ -3,6 +3,8 @@ import { demoCommand } from './commands/demo';
 import { graphCommand } from './commands/graph';
 import { localKmsCommand } from './commands/local-kms';
 import { localRunCommand } from './commands/local-run';
+import { localServeCommand } from './commands/local-serve';
+import { operatorCommands } from './commands/operator';
 import { CliError } from './output';
 
 const program = new Command('keymat')
@@ -13,9 +15,11 @@ const program = new Command('keymat')
 program.addCommand(
   new Command('local')
     .description('the embedded local stack: no AWS account needed')
+    .addCommand(localServeCommand())
     .addCommand(localKmsCommand())
     .addCommand(localRunCommand()),
 );
+for (const command of operatorCommands()) program.addCommand(command);
 program.addCommand(demoCommand());
 program.addCommand(graphCommand());
 

@@ -72,7 +72,7 @@ export function configureHandlers(env: HandlerEnvironment): void {
   });
 }
 
-export type ExecutionStatus = 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT';
+export type ExecutionStatus = 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 
 export interface HistoryEvent {
   type: string;
@@ -109,6 +109,8 @@ export interface LocalRunOptions {
   /** Overrides every retrier's interval with milliseconds. @default the definition's backoff */
   retryIntervalMs?: number;
   onEvent?: (event: HistoryEvent) => void;
+  /** Stops the execution (StopExecution). */
+  signal?: AbortSignal;
 }
 
 export interface LocalRunResult {
@@ -121,6 +123,10 @@ export interface LocalRunResult {
   kmsCalls: { operation: string; keyId: string | null; status: number; error: string | null }[];
 }
 
+/** The ARN of a local execution of the deletion workflow. */
+export const localExecutionArn = (region: string, account: string, name: string): string =>
+  `arn:aws:states:${region}:${account}:execution:keymat-deletion:${name}`;
+
 /**
  * Runs one execution of the synthesized definition on aws-local-stepfunctions, dispatching each task to its real
  * handler in-process. The approval request goes through the stack's SNS outbox; the approver reads it there and
@@ -128,14 +134,6 @@ export interface LocalRunResult {
  */
 export async function runLocalExecution(stateDir: string, options: LocalRunOptions): Promise<LocalRunResult> {
   const name = options.executionName ?? randomUUID();
-  return runNamedExecution(stateDir, options, name);
-}
-
-/** The ARN of a local execution of the deletion workflow. */
-export const localExecutionArn = (region: string, account: string, name: string): string =>
-  `arn:aws:states:${region}:${account}:execution:keymat-deletion:${name}`;
-
-async function runNamedExecution(stateDir: string, options: LocalRunOptions, name: string): Promise<LocalRunResult> {
   const requestLog = () => readRequestLog(join(stateDir, 'requests.jsonl'));
   const executionArn = localExecutionArn(options.region, options.account, name);
   const taskToken = randomBytes(48).toString('base64');
@@ -186,6 +184,7 @@ async function runNamedExecution(stateDir: string, options: LocalRunOptions, nam
     },
   });
 
+  options.signal?.addEventListener('abort', () => execution.abort());
   let status: ExecutionStatus = 'FAILED';
   let error: string | null = null;
   let cause: string | null = null;
@@ -212,6 +211,8 @@ async function runNamedExecution(stateDir: string, options: LocalRunOptions, nam
       cause = e.Cause === undefined ? null : String(e.Cause);
     } else if (e.type === 'ExecutionTimeout') {
       status = 'TIMED_OUT';
+    } else if (e.type === 'ExecutionAborted') {
+      status = 'ABORTED';
     }
   }
   await execution.result.catch(() => undefined);

@@ -9,7 +9,10 @@ import { FaultInjector, type FaultFile } from './kms/faults';
 import { DEFAULT_REGION, emptyKmsState, type KmsState } from './kms/model';
 import { KmsService, MUTATING_OPERATIONS, type CallRecord } from './kms/service';
 import { RequestLog } from './request-log';
+import { LocalStepFunctions, SfnError } from './sfn';
 import { LocalSns } from './sns';
+import { getCallerIdentity } from './sts';
+import type { WorkflowSettings } from './workflow';
 import { DEFAULT_STATE_DIR, StateFile } from './state-file';
 
 export interface LocalStackOptions {
@@ -19,17 +22,20 @@ export interface LocalStackOptions {
   stateDir?: string;
   /** Faults to inject into KMS calls. @default no faults */
   faults?: FaultFile;
+  /** Serve the deletion workflow (Step Functions API, STS) as well as KMS and SNS. @default KMS and SNS only */
+  workflow?: WorkflowSettings;
 }
 
 /** A request as the local stack sees it after reading the SigV4 credential scope. */
 interface Incoming {
+  accessKeyId: string;
   region: string;
   service: string;
   target: string | undefined;
   body: string;
 }
 
-const CREDENTIAL_SCOPE = /Credential=[^/]+\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request/;
+const CREDENTIAL_SCOPE = /Credential=([^/]+)\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request/;
 
 /**
  * The embedded local stack: one HTTP server on 127.0.0.1 that speaks KMS's JSON 1.1 protocol, so the real SDK
@@ -41,6 +47,7 @@ export class LocalStack {
   readonly requestLog: RequestLog;
   private readonly kmsFile: StateFile<KmsState>;
   private faults: FaultInjector;
+  private sfn: LocalStepFunctions | undefined;
 
   private constructor(
     private readonly server: Server,
@@ -74,6 +81,11 @@ export class LocalStack {
       server.once('error', reject);
       server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
     });
+    if (options.workflow) {
+      // Loaded only here: it brings the CDK app, which `keymat local kms serve` does not need.
+      const { prepareWorkflow } = require('./workflow') as typeof import('./workflow');
+      stack.sfn = new LocalStepFunctions(stateDir, prepareWorkflow(stack.endpoint, options.workflow));
+    }
     writeFileSync(serverFile(stateDir), JSON.stringify({ pid: process.pid, endpoint: stack.endpoint }));
     return stack;
   }
@@ -83,8 +95,14 @@ export class LocalStack {
     return `http://127.0.0.1:${port}`;
   }
 
+  /** The served state machine's ARN, when the stack serves the workflow. */
+  get stateMachineArn(): string | undefined {
+    return this.sfn?.stateMachineArn;
+  }
+
   async close(): Promise<void> {
     rmSync(serverFile(this.stateDir), { force: true });
+    await this.sfn?.drain();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -94,8 +112,9 @@ export class LocalStack {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const scope = CREDENTIAL_SCOPE.exec(req.headers.authorization ?? '');
     const incoming: Incoming = {
-      region: scope?.[1] ?? DEFAULT_REGION,
-      service: scope?.[2] ?? '',
+      accessKeyId: scope?.[1] ?? '',
+      region: scope?.[2] ?? DEFAULT_REGION,
+      service: scope?.[3] ?? '',
       target: req.headers['x-amz-target'] as string | undefined,
       body: Buffer.concat(chunks).toString('utf8'),
     };
@@ -111,8 +130,19 @@ export class LocalStack {
       await this.handleKms(incoming, res);
       return;
     }
+    if (incoming.target?.startsWith('AWSStepFunctions.')) {
+      await this.handleSfn(incoming, res);
+      return;
+    }
     if (incoming.service === 'sns') {
       this.handleSns(incoming, res);
+      return;
+    }
+    if (incoming.service === 'sts') {
+      const requestId = randomUUID();
+      const answer = getCallerIdentity(incoming.body, incoming.accessKeyId, requestId);
+      res.writeHead(answer.status, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
+      res.end(answer.xml);
       return;
     }
     sendJsonError(
@@ -126,6 +156,41 @@ export class LocalStack {
   setFaults(faults: FaultFile): void {
     this.faults = new FaultInjector(faults);
     this.kms.faults = this.faults;
+  }
+
+  private async handleSfn(incoming: Incoming, res: ServerResponse): Promise<void> {
+    const operation = (incoming.target as string).slice('AWSStepFunctions.'.length);
+    const requestId = randomUUID();
+    let status = 200;
+    let error: string | undefined;
+    try {
+      if (!this.sfn)
+        throw new SfnError('UnknownOperationException', 'this local stack serves KMS only: use keymat local serve');
+      let body: Record<string, unknown>;
+      try {
+        body = JSON.parse(incoming.body || '{}') as Record<string, unknown>;
+      } catch {
+        throw new SfnError('SerializationException', 'The request body is not valid JSON');
+      }
+      const result = await this.sfn.call(operation, body);
+      res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': requestId });
+      res.end(JSON.stringify(result));
+    } catch (err) {
+      const e = err instanceof SfnError ? err : new SfnError('InternalFailure', (err as Error).message, 500);
+      status = e.status;
+      error = e.type;
+      res.writeHead(e.status, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': requestId });
+      res.end(JSON.stringify({ __type: e.type, message: e.message }));
+    }
+    this.requestLog.append({
+      time: new Date().toISOString(),
+      service: 'states',
+      region: incoming.region,
+      operation,
+      status,
+      ...(error && { error }),
+      requestId,
+    });
   }
 
   private handleSns(incoming: Incoming, res: ServerResponse): void {

@@ -5,16 +5,45 @@ import { configureHandlers, runLocalExecution, type LocalRunOptions, type LocalR
 import type { FaultFile } from './kms/faults';
 import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from './kms/model';
 import { LocalStack, runningEndpoint } from './server';
+import type { LocalWorkflowDefinition } from './sfn';
 
-export interface LocalWorkflowOptions {
-  stateDir: string;
-  faults?: FaultFile;
-  /** A KMS endpoint other than the local stack's (LocalStack, another emulator). */
-  kmsEndpoint?: string;
+/** How the local workflow is synthesized and where its handlers send their calls. */
+export interface WorkflowSettings {
   /** The synthesized RequestApproval timeout. */
   approvalTimeoutSeconds: number;
   /** @default 30 */
   defaultWaitSeconds?: number;
+  /** A KMS endpoint other than the local stack's (LocalStack, another emulator). */
+  kmsEndpoint?: string;
+}
+
+export interface LocalWorkflowOptions extends WorkflowSettings {
+  stateDir: string;
+  faults?: FaultFile;
+}
+
+/**
+ * Points the handlers at the local stack's endpoint and synthesizes the CDK app with the settings: the definition
+ * that every local execution runs.
+ */
+export function prepareWorkflow(endpoint: string, settings: WorkflowSettings): LocalWorkflowDefinition {
+  const env = { account: LOCAL_ACCOUNT_ID, region: DEFAULT_REGION };
+  const defaultWaitSeconds = settings.defaultWaitSeconds ?? 30;
+  configureHandlers({
+    endpoint,
+    ...(settings.kmsEndpoint && { kmsEndpoint: settings.kmsEndpoint }),
+    ...env,
+    defaultWaitSeconds,
+  });
+  const definition = synthesizeDefinition(
+    {
+      ...configFromContext(() => undefined),
+      approvalTimeout: Duration.seconds(settings.approvalTimeoutSeconds),
+      defaultWaitSeconds,
+    },
+    env,
+  );
+  return { definition, ...env };
 }
 
 /** The deletion workflow on the embedded local stack, ready to run executions. */
@@ -39,26 +68,11 @@ export async function openLocalWorkflow(options: LocalWorkflowOptions): Promise<
   }
   const stack = served ? undefined : await LocalStack.start({ stateDir: options.stateDir, faults: options.faults });
   const endpoint = served ?? (stack as LocalStack).endpoint;
-  const env = { account: LOCAL_ACCOUNT_ID, region: DEFAULT_REGION };
-  const defaultWaitSeconds = options.defaultWaitSeconds ?? 30;
-  configureHandlers({
-    endpoint,
-    ...(options.kmsEndpoint && { kmsEndpoint: options.kmsEndpoint }),
-    ...env,
-    defaultWaitSeconds,
-  });
-  const definition = synthesizeDefinition(
-    {
-      ...configFromContext(() => undefined),
-      approvalTimeout: Duration.seconds(options.approvalTimeoutSeconds),
-      defaultWaitSeconds,
-    },
-    env,
-  );
+  const workflow = prepareWorkflow(endpoint, options);
   return {
     endpoint,
     stateDir: options.stateDir,
-    run: (input, runOptions) => runLocalExecution(options.stateDir, { ...runOptions, definition, input, ...env }),
+    run: (input, runOptions) => runLocalExecution(options.stateDir, { ...runOptions, ...workflow, input }),
     close: async () => stack?.close(),
   };
 }

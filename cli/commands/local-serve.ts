@@ -1,0 +1,38 @@
+import { Command } from 'commander';
+import { loadFaultFile } from '../../local/kms/faults';
+import { LocalStack } from '../../local/server';
+import { DEFAULT_STATE_DIR } from '../../local/state-file';
+import { wholeNumber } from '../options';
+
+export function localServeCommand(): Command {
+  return new Command('serve')
+    .description('serve the whole local stack on 127.0.0.1: KMS, SNS, STS and the Step Functions API of the workflow')
+    .option('--port <n>', 'TCP port; 0 picks a free one', wholeNumber('--port', 0, 65535), 0)
+    .option('--state-dir <dir>', 'folder holding keys, executions, the outbox and the request log', DEFAULT_STATE_DIR)
+    .option('--faults <file>', 'JSON fault file for the local KMS (see the README, "Fault injection")')
+    .option(
+      '--approval-timeout <seconds>',
+      'seconds an execution waits for an approval',
+      wholeNumber('--approval-timeout', 1, 604_800),
+      86_400,
+    )
+    .action(async (opts: { port: number; stateDir: string; faults?: string; approvalTimeout: number }) => {
+      const stack = await LocalStack.start({
+        port: opts.port,
+        stateDir: opts.stateDir,
+        ...(opts.faults && { faults: loadFaultFile(opts.faults) }),
+        workflow: { approvalTimeoutSeconds: opts.approvalTimeout },
+      });
+      process.stdout.write(
+        `keymat local stack at ${stack.endpoint} (state in ${opts.stateDir})\n` +
+          `  state machine ${stack.stateMachineArn}\n` +
+          `  keymat start --local --key-id … --change-id … --reason …   (as AWS_ACCESS_KEY_ID's user)\n` +
+          `  aws stepfunctions list-executions --endpoint-url ${stack.endpoint} --state-machine-arn ${stack.stateMachineArn}\n`,
+      );
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await stack.close();
+    });
+}

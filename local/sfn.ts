@@ -1,0 +1,413 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import type { ApprovalResult } from '../functions/shared/types';
+import { localExecutionArn, runLocalExecution, type HistoryEvent, type PendingApproval } from './engine';
+import { StateFile } from './state-file';
+
+/** A Step Functions error as the JSON 1.0 protocol carries it. */
+export class SfnError extends Error {
+  constructor(
+    readonly type: string,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+    this.name = type;
+  }
+}
+
+type Status = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+
+/** One history event in GetExecutionHistory's shape. */
+interface SfnEvent {
+  id: number;
+  previousEventId: number;
+  timestamp: number;
+  type: string;
+  [details: string]: unknown;
+}
+
+interface ExecutionRecord {
+  executionArn: string;
+  name: string;
+  stateMachineArn: string;
+  input: string;
+  status: Status;
+  startDate: number;
+  stopDate?: number;
+  output?: string;
+  error?: string;
+  cause?: string;
+  events: SfnEvent[];
+}
+
+interface SfnState {
+  executions: Record<string, ExecutionRecord>;
+}
+
+const NAME = /^[^\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]{1,80}$/u;
+
+/** What the local Step Functions needs of the deletion workflow. */
+export interface LocalWorkflowDefinition {
+  definition: Record<string, unknown>;
+  account: string;
+  region: string;
+}
+
+/**
+ * The Step Functions API subset keymat's operators use (StartExecution, DescribeExecution, GetExecutionHistory,
+ * ListExecutions, SendTaskSuccess/Failure/Heartbeat, StopExecution), for the one deletion state machine. Executions
+ * run in the background on the local engine; an approval really waits until a SendTask call or its timeout.
+ * Executions and their histories persist in the state folder (`executions.json`).
+ */
+export class LocalStepFunctions {
+  readonly stateMachineArn: string;
+  private readonly file: StateFile<SfnState>;
+  private readonly state: SfnState;
+  private readonly pending = new Map<
+    string,
+    { executionArn: string; resolve: (r: ApprovalResult) => void; reject: (e: Error) => void }
+  >();
+  private readonly aborts = new Map<string, AbortController>();
+  private readonly running = new Set<Promise<unknown>>();
+  /** Set while the stack closes: running executions stay RUNNING on disk and are marked lost at the next start. */
+  private closing = false;
+
+  constructor(
+    private readonly stateDir: string,
+    private readonly workflow: LocalWorkflowDefinition,
+  ) {
+    this.stateMachineArn = `arn:aws:states:${workflow.region}:${workflow.account}:stateMachine:keymat-deletion`;
+    this.file = new StateFile(join(stateDir, 'executions.json'), () => ({ executions: {} }));
+    this.state = this.file.load();
+    this.markLostExecutions();
+  }
+
+  /**
+   * An execution that was RUNNING when the previous process stopped cannot be resumed mid-state by the local engine:
+   * it is ended ABORTED with a cause that says so, never silently dropped. Nothing was deleted unless its history
+   * shows DeleteMaterial entered; the cause names the last state.
+   */
+  private markLostExecutions(): void {
+    let changed = false;
+    for (const e of Object.values(this.state.executions)) {
+      if (e.status !== 'RUNNING') continue;
+      const last = [...e.events].reverse().find((ev) => ev.type.endsWith('StateEntered'));
+      const lastState = (last?.stateEnteredEventDetails as { name?: string } | undefined)?.name ?? 'the start';
+      this.finish(e, {
+        status: 'ABORTED',
+        error: 'LocalStackRestarted',
+        cause: `the local stack stopped while this execution was at ${lastState}; start the change again (a repeated start is idempotent only while an execution is open)`,
+      });
+      changed = true;
+    }
+    if (changed) this.save();
+  }
+
+  async call(operation: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    switch (operation) {
+      case 'StartExecution':
+        return this.start(body);
+      case 'DescribeExecution':
+        return this.describe(this.execution(body.executionArn));
+      case 'GetExecutionHistory':
+        return this.history(body);
+      case 'ListExecutions':
+        return this.list(body);
+      case 'SendTaskSuccess':
+        return this.sendTaskSuccess(body);
+      case 'SendTaskFailure':
+        return this.sendTaskFailure(body);
+      case 'SendTaskHeartbeat':
+        this.task(body.taskToken);
+        return {};
+      case 'StopExecution':
+        return this.stop(body);
+      default:
+        throw new SfnError('UnknownOperationException', `Operation ${operation} is not supported locally`);
+    }
+  }
+
+  /** Waits for every background execution to settle (used when the stack closes). */
+  async drain(): Promise<void> {
+    this.closing = true;
+    for (const c of this.aborts.values()) c.abort();
+    await Promise.allSettled([...this.running]);
+  }
+
+  private start(body: Record<string, unknown>): Record<string, unknown> {
+    if (body.stateMachineArn !== this.stateMachineArn) {
+      throw new SfnError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${String(body.stateMachineArn)}'`);
+    }
+    const name = body.name === undefined ? randomUUID() : body.name;
+    if (typeof name !== 'string' || !NAME.test(name)) {
+      throw new SfnError('InvalidName', `Invalid Name: '${String(name)}'`);
+    }
+    const input = typeof body.input === 'string' ? body.input : '{}';
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(input);
+    } catch {
+      throw new SfnError('InvalidExecutionInput', 'Invalid State Machine Execution Input: the input is not valid JSON');
+    }
+    const executionArn = localExecutionArn(this.workflow.region, this.workflow.account, name);
+    const existing = this.state.executions[executionArn];
+    if (existing) {
+      if (existing.status === 'RUNNING' && existing.input === input) {
+        return { executionArn, startDate: existing.startDate / 1000 };
+      }
+      throw new SfnError('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
+    }
+    const record: ExecutionRecord = {
+      executionArn,
+      name,
+      stateMachineArn: this.stateMachineArn,
+      input,
+      status: 'RUNNING',
+      startDate: Date.now(),
+      events: [],
+    };
+    this.state.executions[executionArn] = record;
+    this.save();
+    this.launch(record, parsed);
+    return { executionArn, startDate: record.startDate / 1000 };
+  }
+
+  private launch(record: ExecutionRecord, input: unknown): void {
+    const abort = new AbortController();
+    this.aborts.set(record.executionArn, abort);
+    const run = runLocalExecution(this.stateDir, {
+      ...this.workflow,
+      input,
+      executionName: record.name,
+      signal: abort.signal,
+      decide: (request) => this.awaitDecision(request),
+      onEvent: (event) => {
+        if (this.closing) return;
+        this.record(record, event);
+        this.save();
+      },
+    })
+      .then((result) => {
+        if (record.status === 'RUNNING' && !this.closing) {
+          this.finish(record, {
+            status: result.status,
+            ...(result.output !== null && { output: JSON.stringify(result.output) }),
+            ...(result.error !== null && { error: result.error }),
+            ...(result.cause !== null && { cause: result.cause }),
+          });
+        }
+      })
+      .catch((err: Error) => {
+        if (!this.closing) this.finish(record, { status: 'FAILED', error: 'States.Runtime', cause: err.message });
+      })
+      .finally(() => {
+        this.forgetTokens(record.executionArn);
+        this.aborts.delete(record.executionArn);
+        this.running.delete(run);
+        if (!this.closing) this.save();
+      });
+    this.running.add(run);
+  }
+
+  private awaitDecision(request: PendingApproval): Promise<ApprovalResult> {
+    return new Promise((resolve, reject) => {
+      this.pending.set(request.taskToken, { executionArn: request.executionArn, resolve, reject });
+    });
+  }
+
+  private forgetTokens(executionArn: string): void {
+    for (const [token, p] of this.pending) if (p.executionArn === executionArn) this.pending.delete(token);
+  }
+
+  private task(token: unknown) {
+    if (typeof token !== 'string' || token.length < 1 || token.length > 2048) {
+      throw new SfnError('InvalidToken', 'Invalid Task Token');
+    }
+    const task = this.pending.get(token);
+    if (!task)
+      throw new SfnError('TaskDoesNotExist', 'Task Does Not Exist: it was already decided, timed out or never existed');
+    return task;
+  }
+
+  private sendTaskSuccess(body: Record<string, unknown>): Record<string, unknown> {
+    const task = this.task(body.taskToken);
+    let output: ApprovalResult;
+    try {
+      output = JSON.parse(String(body.output)) as ApprovalResult;
+    } catch {
+      throw new SfnError('InvalidOutput', 'Invalid Output: the output is not valid JSON');
+    }
+    this.pending.delete(body.taskToken as string);
+    task.resolve(output);
+    return {};
+  }
+
+  private sendTaskFailure(body: Record<string, unknown>): Record<string, unknown> {
+    const task = this.task(body.taskToken);
+    this.pending.delete(body.taskToken as string);
+    const error = new Error(typeof body.cause === 'string' ? body.cause : '');
+    error.name = typeof body.error === 'string' && body.error ? body.error : 'States.TaskFailed';
+    task.reject(error);
+    return {};
+  }
+
+  private stop(body: Record<string, unknown>): Record<string, unknown> {
+    const record = this.execution(body.executionArn);
+    if (record.status === 'RUNNING') {
+      this.finish(record, {
+        status: 'ABORTED',
+        ...(typeof body.error === 'string' && { error: body.error }),
+        ...(typeof body.cause === 'string' && { cause: body.cause }),
+      });
+      this.forgetTokens(record.executionArn);
+      this.aborts.get(record.executionArn)?.abort();
+      this.save();
+    }
+    return { stopDate: (record.stopDate ?? Date.now()) / 1000 };
+  }
+
+  private execution(arn: unknown): ExecutionRecord {
+    const record = typeof arn === 'string' ? this.state.executions[arn] : undefined;
+    if (!record) throw new SfnError('ExecutionDoesNotExist', `Execution Does Not Exist: '${String(arn)}'`);
+    return record;
+  }
+
+  private describe(e: ExecutionRecord): Record<string, unknown> {
+    return {
+      executionArn: e.executionArn,
+      stateMachineArn: e.stateMachineArn,
+      name: e.name,
+      status: e.status,
+      startDate: e.startDate / 1000,
+      ...(e.stopDate !== undefined && { stopDate: e.stopDate / 1000 }),
+      input: e.input,
+      ...(e.output !== undefined && { output: e.output }),
+      ...(e.error !== undefined && { error: e.error }),
+      ...(e.cause !== undefined && { cause: e.cause }),
+    };
+  }
+
+  private history(body: Record<string, unknown>): Record<string, unknown> {
+    const events = [...this.execution(body.executionArn).events];
+    if (body.reverseOrder === true) events.reverse();
+    const max = typeof body.maxResults === 'number' && body.maxResults > 0 ? Math.min(body.maxResults, 1000) : 100;
+    const start = typeof body.nextToken === 'string' ? Number(body.nextToken) : 0;
+    const page = events.slice(start, start + max);
+    return {
+      events: page.map((e) => ({ ...e, timestamp: e.timestamp / 1000 })),
+      ...(start + max < events.length && { nextToken: String(start + max) }),
+    };
+  }
+
+  private list(body: Record<string, unknown>): Record<string, unknown> {
+    if (body.stateMachineArn !== undefined && body.stateMachineArn !== this.stateMachineArn) {
+      throw new SfnError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${String(body.stateMachineArn)}'`);
+    }
+    const all = Object.values(this.state.executions)
+      .filter((e) => body.statusFilter === undefined || e.status === body.statusFilter)
+      .sort((a, b) => b.startDate - a.startDate);
+    const max = typeof body.maxResults === 'number' && body.maxResults > 0 ? Math.min(body.maxResults, 1000) : 100;
+    const start = typeof body.nextToken === 'string' ? Number(body.nextToken) : 0;
+    return {
+      executions: all.slice(start, start + max).map((e) => ({
+        executionArn: e.executionArn,
+        stateMachineArn: e.stateMachineArn,
+        name: e.name,
+        status: e.status,
+        startDate: e.startDate / 1000,
+        ...(e.stopDate !== undefined && { stopDate: e.stopDate / 1000 }),
+      })),
+      ...(start + max < all.length && { nextToken: String(start + max) }),
+    };
+  }
+
+  /** Records a local engine event in GetExecutionHistory's vocabulary. */
+  private record(e: ExecutionRecord, event: HistoryEvent): void {
+    const states = (this.workflow.definition.States ?? {}) as Record<string, { Type: string }>;
+    const kind = event.state ? (states[event.state]?.Type ?? 'Task') : '';
+    const add = (type: string, details: Record<string, unknown>) =>
+      e.events.push({
+        id: e.events.length + 1,
+        previousEventId: e.events.length,
+        timestamp: Date.parse(event.timestamp),
+        type,
+        ...details,
+      });
+    switch (event.type) {
+      case 'ExecutionStarted':
+        add('ExecutionStarted', { executionStartedEventDetails: { input: e.input } });
+        break;
+      case 'StateEntered':
+        add(`${kind}StateEntered`, { stateEnteredEventDetails: { name: event.state } });
+        break;
+      case 'StateExited':
+        add(`${kind}StateExited`, { stateExitedEventDetails: { name: event.state } });
+        break;
+      case 'StateFailed':
+        if (event.state === 'RequestApproval' && event.error === 'States.Timeout') this.forgetTokens(e.executionArn);
+        add('LambdaFunctionFailed', { lambdaFunctionFailedEventDetails: { error: event.error, cause: event.cause } });
+        break;
+      case 'TaskScheduled':
+        add('TaskScheduled', {
+          taskScheduledEventDetails: {
+            resourceType: 'lambda',
+            resource: 'invoke.waitForTaskToken',
+            region: this.workflow.region,
+            parameters: event.parameters,
+          },
+        });
+        break;
+      case 'TaskSucceeded':
+        add('TaskSucceeded', {
+          taskSucceededEventDetails: {
+            resourceType: 'lambda',
+            resource: 'invoke.waitForTaskToken',
+            output: event.output,
+          },
+        });
+        break;
+      case 'TaskFailed':
+        add('TaskFailed', {
+          taskFailedEventDetails: {
+            resourceType: 'lambda',
+            resource: 'invoke.waitForTaskToken',
+            error: event.error,
+            cause: event.cause,
+          },
+        });
+        break;
+      case 'ExecutionSucceeded':
+      case 'ExecutionFailed':
+      case 'ExecutionAborted':
+      case 'ExecutionTimeout':
+        // recorded by finish(), with the final output or error
+        break;
+      default:
+        break;
+    }
+  }
+
+  private finish(e: ExecutionRecord, end: { status: Status; output?: string; error?: string; cause?: string }): void {
+    Object.assign(e, end, { stopDate: Date.now() });
+    const type = {
+      SUCCEEDED: 'ExecutionSucceeded',
+      FAILED: 'ExecutionFailed',
+      TIMED_OUT: 'ExecutionTimedOut',
+      ABORTED: 'ExecutionAborted',
+      RUNNING: '',
+    }[end.status];
+    const key = `${type.charAt(0).toLowerCase()}${type.slice(1)}EventDetails`;
+    e.events.push({
+      id: e.events.length + 1,
+      previousEventId: e.events.length,
+      timestamp: Date.now(),
+      type,
+      [key]: end.status === 'SUCCEEDED' ? { output: end.output } : { error: end.error, cause: end.cause },
+    });
+  }
+
+  private save(): void {
+    this.file.save(this.state);
+  }
+}
