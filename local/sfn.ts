@@ -45,6 +45,7 @@ interface SfnState {
   executions: Record<string, ExecutionRecord>;
 }
 
+// eslint-disable-next-line no-control-regex -- execution names may not contain control characters
 const NAME = /^[^\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]{1,80}$/u;
 
 /** What the local Step Functions needs of the deletion workflow. */
