@@ -102,7 +102,7 @@ export class LocalStack {
 
   async close(): Promise<void> {
     rmSync(serverFile(this.stateDir), { force: true });
-    await this.sfn?.drain();
+    this.sfn?.drain();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }

@@ -70,7 +70,6 @@ export class LocalStepFunctions {
     { executionArn: string; resolve: (r: ApprovalResult) => void; reject: (e: Error) => void }
   >();
   private readonly aborts = new Map<string, AbortController>();
-  private readonly running = new Set<Promise<unknown>>();
   /** Set while the stack closes: running executions stay RUNNING on disk and are marked lost at the next start. */
   private closing = false;
 
@@ -129,11 +128,15 @@ export class LocalStepFunctions {
     }
   }
 
-  /** Waits for every background execution to settle (used when the stack closes). */
-  async drain(): Promise<void> {
+  /**
+   * Stops the background executions when the stack closes, without recording it: on disk they stay RUNNING, and the
+   * next start marks them lost (as after a kill -9).
+   */
+  drain(): void {
     this.closing = true;
     for (const c of this.aborts.values()) c.abort();
-    await Promise.allSettled([...this.running]);
+    for (const task of this.pending.values()) task.reject(new Error('the local stack is closing'));
+    this.pending.clear();
   }
 
   private start(body: Record<string, unknown>): Record<string, unknown> {
@@ -177,7 +180,7 @@ export class LocalStepFunctions {
   private launch(record: ExecutionRecord, input: unknown): void {
     const abort = new AbortController();
     this.aborts.set(record.executionArn, abort);
-    const run = runLocalExecution(this.stateDir, {
+    void runLocalExecution(this.stateDir, {
       ...this.workflow,
       input,
       executionName: record.name,
@@ -205,10 +208,8 @@ export class LocalStepFunctions {
       .finally(() => {
         this.forgetTokens(record.executionArn);
         this.aborts.delete(record.executionArn);
-        this.running.delete(run);
         if (!this.closing) this.save();
       });
-    this.running.add(run);
   }
 
   private awaitDecision(request: PendingApproval): Promise<ApprovalResult> {

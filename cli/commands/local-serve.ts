@@ -34,5 +34,7 @@ export function localServeCommand(): Command {
         process.once('SIGTERM', resolve);
       });
       await stack.close();
+      // Executions stopped mid-wait may leave engine timers behind: they are marked lost at the next start.
+      process.exit(0);
     });
 }

@@ -1,0 +1,267 @@
+import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LOCAL_CREDENTIALS } from '../../local/clients';
+import { createExternalKey, type CreatedKey } from '../../local/kms/byok';
+import { readRequestLog } from '../../local/request-log';
+import { LOCAL_STATE_MACHINE_ARN } from '../../cli/operations';
+import { keymat, run } from '../helpers/run-cli';
+
+/** The operator commands as child processes against `keymat local serve`, as an operator would run them. */
+let dir: string;
+let server: ChildProcess;
+let endpoint: string;
+
+async function serve(): Promise<void> {
+  server = spawn(
+    process.execPath,
+    ['cli/keymat.js', 'local', 'serve', '--state-dir', dir, '--approval-timeout', '60'],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  endpoint = await new Promise<string>((resolve) =>
+    server.stdout!.on('data', (d: Buffer) => {
+      const m = /at (http:\/\/127\.0\.0\.1:\d+)/.exec(d.toString());
+      if (m) resolve(m[1]!);
+    }),
+  );
+}
+async function stopServer(): Promise<void> {
+  const exited = new Promise((r) => server.once('exit', r));
+  server.kill('SIGTERM');
+  await exited;
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'keymat-e2e-'));
+  await serve();
+}, 60_000);
+afterAll(async () => {
+  await stopServer();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const as = (user: string) => ({ AWS_ACCESS_KEY_ID: user, AWS_SECRET_ACCESS_KEY: 'local' });
+const local = ['--local', '--state-dir'];
+const op = (user: string, ...args: string[]) =>
+  keymat([...args.slice(0, 1), ...local, dir, ...args.slice(1)], as(user));
+const kms = () => new KMSClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+const sfn = () => new SFNClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+const newKey = (): Promise<CreatedKey> => createExternalKey(kms(), { materialDir: join(dir, 'byok') });
+const deletesOf = (keyArn: string) =>
+  readRequestLog(join(dir, 'requests.jsonl')).filter(
+    (e) => e.operation === 'DeleteImportedKeyMaterial' && e.keyId === keyArn,
+  );
+
+async function waitForPending(execution: string): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    const status = JSON.parse((await op('alice', 'status', execution, '--json')).stdout);
+    if (status.waitingForApproval) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${execution} never waited for an approval`);
+}
+
+describe('an approved change', () => {
+  let key: CreatedKey;
+  let executionArn: string;
+
+  it('starts as the caller, and a repeated start returns the same execution', async () => {
+    key = await newKey();
+    const args = [
+      'start',
+      '--key-id',
+      key.keyArn,
+      '--change-id',
+      'CHG-100',
+      '--reason',
+      'retire',
+      '--wait-seconds',
+      '0',
+      '--json',
+    ];
+    const first = await op('alice', ...args);
+    expect(first.code).toBe(0);
+    const started = JSON.parse(first.stdout);
+    expect(started).toEqual({
+      executionArn: `${LOCAL_STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:keymat-CHG-100`,
+      requestedBy: 'arn:aws:iam::111122223333:user/alice',
+    });
+    executionArn = started.executionArn;
+    const again = JSON.parse((await op('alice', ...args)).stdout);
+    expect(again.executionArn).toBe(executionArn);
+  });
+
+  it('is listed as pending with its plan, and the approval request is in the outbox', async () => {
+    await waitForPending('keymat-CHG-100');
+    const pending = JSON.parse((await op('bob', 'pending', '--json')).stdout);
+    expect(pending).toContainEqual(
+      expect.objectContaining({
+        executionArn,
+        plan: expect.objectContaining({ keyArn: key.keyArn, expectedKeyState: 'PendingImport' }),
+      }),
+    );
+    const outbox = JSON.parse((await keymat(['outbox', '--state-dir', dir, '--json'])).stdout);
+    expect(outbox).toContainEqual(
+      expect.objectContaining({
+        subject: 'keymat approval needed: CHG-100',
+        attributes: expect.objectContaining({ executionId: executionArn }),
+      }),
+    );
+  });
+
+  it('cannot be approved by its requester', async () => {
+    const r = await op('alice', 'approve', 'keymat-CHG-100');
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe(
+      'keymat: you (arn:aws:iam::111122223333:user/alice) requested change CHG-100: another person must approve it',
+    );
+  });
+
+  it('is approved by a second identity and watched to SUCCEEDED with the key PendingImport', async () => {
+    const approved = await op('bob', 'approve', 'keymat-CHG-100', '--comment', 'checked with the app team');
+    expect(approved.code).toBe(0);
+    const watched = await op('bob', 'status', 'keymat-CHG-100', '--watch', '--json');
+    expect(watched.code).toBe(0);
+    expect(JSON.parse(watched.stdout)).toMatchObject({
+      status: 'SUCCEEDED',
+      output: {
+        status: 'DELETED',
+        keyStateAfter: 'PendingImport',
+        approvals: [
+          { approver: 'arn:aws:iam::111122223333:user/bob', channel: 'cli', comment: 'checked with the app team' },
+        ],
+      },
+    });
+    expect((await kms().send(new DescribeKeyCommand({ KeyId: key.keyId }))).KeyMetadata?.KeyState).toBe(
+      'PendingImport',
+    );
+    expect(deletesOf(key.keyArn)).toHaveLength(1);
+  });
+
+  it('refuses to approve a finished execution, with one line', async () => {
+    const r = await op('bob', 'approve', 'keymat-CHG-100');
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe('keymat: execution keymat-CHG-100 is SUCCEEDED: there is nothing to decide');
+  });
+
+  it('prints the history of the execution', async () => {
+    const r = await op('bob', 'history', 'keymat-CHG-100');
+    expect(r.stdout).toMatch(/TaskScheduled/);
+    expect(r.stdout).toMatch(/ExecutionSucceeded/);
+  });
+});
+
+describe('a rejected change', () => {
+  it('ends FAILED ApprovalRejected with no DeleteImportedKeyMaterial call, and status exits 3', async () => {
+    const key = await newKey();
+    await op('alice', 'start', '--key-id', key.keyArn, '--change-id', 'CHG-200', '--reason', 'retire');
+    await waitForPending('keymat-CHG-200');
+    const rejected = await op('bob', 'reject', 'keymat-CHG-200', '--comment', 'the app still uses it');
+    expect(rejected.code).toBe(0);
+    const watched = await op('bob', 'status', 'keymat-CHG-200', '--watch', '--json');
+    expect(watched.code).toBe(3);
+    expect(JSON.parse(watched.stdout)).toMatchObject({
+      status: 'FAILED',
+      error: 'ApprovalRejected',
+      cause: 'rejected by arn:aws:iam::111122223333:user/bob: the app still uses it',
+    });
+    expect(deletesOf(key.keyArn)).toEqual([]);
+  });
+});
+
+describe('bad arguments: one line, non-zero exit, nothing changed', () => {
+  const executions = async () =>
+    (await sfn().send(new ListExecutionsCommand({ stateMachineArn: LOCAL_STATE_MACHINE_ARN }))).executions?.length;
+
+  it.each([
+    [['status', 'keymat-NOPE'], 'keymat: no execution keymat-NOPE'],
+    [['start', '--key-id', 'not-a-key', '--change-id', 'CHG-1', '--reason', 'r'], 'keymat: InvalidInput: keyId'],
+    [['start', '--key-id', 'alias/payroll', '--change-id', 'CHG-1', '--reason', 'r'], 'keymat: AliasNotAllowed'],
+    [
+      ['start', '--key-id', '1234abcd-12ab-34cd-56ef-1234567890ab', '--reason', 'r'],
+      "required option '--change-id <id>' not specified",
+    ],
+    [['reject', 'keymat-CHG-100'], "required option '--comment <text>' not specified"],
+  ])('%j', async (args, message) => {
+    const before = await executions();
+    const r = await op('alice', ...(args as string[]));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(message);
+    expect(r.stderr.trim().split('\n')[0]).toContain(message.split(':')[0]!);
+    expect(await executions()).toBe(before);
+  });
+});
+
+describe('the wire protocol', () => {
+  it("the SDK's own SFNClient starts and describes an execution", async () => {
+    const key = await newKey();
+    const started = await sfn().send(
+      new StartExecutionCommand({
+        stateMachineArn: LOCAL_STATE_MACHINE_ARN,
+        name: 'sdk-dry-run',
+        input: JSON.stringify({
+          keyId: key.keyArn,
+          changeId: 'CHG-SDK',
+          reason: 'sdk',
+          requestedBy: 'carol',
+          dryRun: true,
+        }),
+      }),
+    );
+    let described;
+    for (let i = 0; i < 50; i++) {
+      described = await sfn().send(new DescribeExecutionCommand({ executionArn: started.executionArn }));
+      if (described.status !== 'RUNNING') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(described?.status).toBe('SUCCEEDED');
+    expect(JSON.parse(described!.output!)).toMatchObject({ status: 'PLANNED', changeId: 'CHG-SDK' });
+    expect(described?.startDate).toBeInstanceOf(Date);
+  });
+
+  it('the AWS CLI describes an execution with --endpoint-url', async () => {
+    const r = await run(
+      'aws',
+      [
+        'stepfunctions',
+        'describe-execution',
+        '--execution-arn',
+        `${LOCAL_STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:keymat-CHG-100`,
+        '--endpoint-url',
+        endpoint,
+        '--output',
+        'json',
+      ],
+      { ...as('dave'), AWS_DEFAULT_REGION: 'us-east-1', AWS_CONFIG_FILE: '/dev/null', AWS_PAGER: '' },
+    );
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toMatchObject({ status: 'SUCCEEDED', name: 'keymat-CHG-100' });
+  });
+});
+
+describe('a restart of the server', () => {
+  it('keeps finished executions and marks one that waited for approval as lost, with nothing deleted', async () => {
+    const key = await newKey();
+    await op('alice', 'start', '--key-id', key.keyArn, '--change-id', 'CHG-300', '--reason', 'retire');
+    await waitForPending('keymat-CHG-300');
+    await stopServer();
+    await serve();
+    const lost = await op('bob', 'status', 'keymat-CHG-300', '--json');
+    expect(lost.code).toBe(3);
+    expect(JSON.parse(lost.stdout)).toMatchObject({
+      status: 'ABORTED',
+      error: 'LocalStackRestarted',
+      cause: expect.stringContaining('at RequestApproval'),
+    });
+    const finished = JSON.parse((await op('bob', 'status', 'keymat-CHG-100', '--json')).stdout);
+    expect(finished.status).toBe('SUCCEEDED');
+    const approveLost = await op('bob', 'approve', 'keymat-CHG-300');
+    expect(approveLost.stderr).toContain('is ABORTED: there is nothing to decide');
+    expect(deletesOf(key.keyArn)).toEqual([]);
+  }, 60_000);
+});
