@@ -1,83 +1,108 @@
-import { DecryptCommand, DescribeKeyCommand, EncryptCommand, CreateAliasCommand } from '@aws-sdk/client-kms';
+import { CreateAliasCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand } from '@aws-sdk/client-kms';
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { localKmsClient } from '../../local/clients';
 import { createExternalKey, importKeyMaterial } from '../../local/kms/byok';
-import { localApprover } from '../../local/approver';
+import { LocalStack, runningEndpoint } from '../../local/server';
+import { readOutbox } from '../../local/sns';
 import { DEFAULT_STATE_DIR } from '../../local/state-file';
-import { openLocalWorkflow } from '../../local/workflow';
+import { approve, describe, history, localTarget, pendingApproval, progress, startChange } from '../operations';
 import { CliError } from '../output';
-import { describeEvent, describeResult } from './local-run';
 
 const say = (line = ''): void => void process.stdout.write(`${line}\n`);
+const as = (user: string) => ({ accessKeyId: user, secretAccessKey: 'local' });
 
-/** `npm start`: the whole change on the embedded local stack, from a new BYOK key to its recovery. */
+/**
+ * `npm start`: the whole change on the served local stack, the way operators run it: a BYOK key, `keymat start` as
+ * the requester, the approval request in the outbox, `keymat approve` as a second person, `keymat status --watch`,
+ * the key unusable, and its recovery by reimporting the same material.
+ */
 export function demoCommand(): Command {
   return new Command('demo')
     .description('the local demo: a BYOK key, a deletion change through approval to the verified state, and recovery')
     .option('--state-dir <dir>', 'state folder of the local stack', DEFAULT_STATE_DIR)
     .action(async (opts: { stateDir: string }) => {
-      const workflow = await openLocalWorkflow({ stateDir: opts.stateDir, approvalTimeoutSeconds: 300 });
+      const dir = opts.stateDir;
+      const stack = runningEndpoint(dir)
+        ? undefined
+        : await LocalStack.start({ stateDir: dir, workflow: { approvalTimeoutSeconds: 600 } });
       try {
-        const kms = localKmsClient(workflow.endpoint);
-        say(`keymat demo on the embedded local stack at ${workflow.endpoint} (state in ${opts.stateDir})`);
+        const kms = localKmsClient(runningEndpoint(dir) as string);
+        say(`keymat demo on the local stack at ${runningEndpoint(dir)} (state in ${dir})`);
+
         say('\n1. A customer creates a KMS key with origin EXTERNAL and imports its own wrapped key material.');
-        const key = await createExternalKey(kms, {
-          description: 'keymat demo key',
-          materialDir: join(opts.stateDir, 'byok'),
-        });
+        const key = await createExternalKey(kms, { description: 'keymat demo key', materialDir: join(dir, 'byok') });
         const alias = `alias/keymat-demo-${key.keyId.slice(0, 8)}`;
         await kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: key.keyId }));
-        say(`   key ${key.keyArn} (${alias})\n   material ${key.keyMaterialId}`);
         const secret = await kms.send(
           new EncryptCommand({ KeyId: alias, Plaintext: Buffer.from('the payroll db key') }),
         );
-        say('   encrypted a secret with it.');
+        say(`   ${key.keyArn} (${alias}), material ${key.keyMaterialId}; a secret is encrypted with it.`);
 
         const changeId = `DEMO-${key.keyId.slice(0, 8)}`;
+        say(`\n2. alice starts change ${changeId}:`);
         say(
-          `\n2. Change ${changeId} deletes the material: validate, check, approve (as a second person), delete, verify.`,
+          `   $ AWS_ACCESS_KEY_ID=alice keymat start --local --key-id ${key.keyArn} --change-id ${changeId} --reason "…"`,
         );
-        const result = await workflow.run(
-          {
-            keyId: key.keyArn,
-            changeId,
-            reason: 'retire the material after the demo',
-            requestedBy: 'alice@example.com',
-            waitSeconds: 1,
-          },
-          { decide: localApprover('auto', 'bob@example.com'), onEvent: (e) => printEvent(e) },
-        );
-        say(describeResult(result));
-        if (result.status !== 'SUCCEEDED') throw new CliError('the demo change did not succeed');
+        const alice = localTarget(dir, as('alice'));
+        const { executionArn } = await startChange(alice, {
+          keyId: key.keyArn,
+          changeId,
+          reason: 'retire the BYOK material after the migration',
+          waitSeconds: 1,
+        });
+        say(`   started ${executionArn}`);
 
-        say('\n3. The key is now unusable, exactly as KMS documents it:');
-        const after = (await kms.send(new DescribeKeyCommand({ KeyId: key.keyId }))).KeyMetadata;
-        say(`   DescribeKey: ${after?.KeyState}`);
-        try {
-          await kms.send(new EncryptCommand({ KeyId: key.keyId, Plaintext: Buffer.from('x') }));
-          throw new CliError('Encrypt still worked after the deletion');
-        } catch (err) {
-          if (err instanceof CliError) throw err;
-          say(`   Encrypt: ${(err as Error).name}: ${(err as Error).message}`);
+        say('\n3. The approval request reaches the approvers (SNS; `keymat outbox` shows it locally):');
+        const bob = localTarget(dir, as('bob'));
+        for (let i = 0; !pendingApproval(await history(bob, executionArn)); i++) {
+          if (i > 100) throw new CliError('the change never asked for an approval');
+          await sleep(100);
         }
+        const request = readOutbox(join(dir, 'outbox.jsonl')).findLast(
+          (m) => m.attributes.executionId === executionArn,
+        );
+        say((request?.message ?? '').replace(/^/gm, '   │ '));
 
-        say('\n4. Recovery: only the same material brings it back. The customer reimports its copy.');
+        say('\n4. bob approves it:');
+        say(`   $ AWS_ACCESS_KEY_ID=bob keymat approve --local keymat-${changeId}`);
+        await approve(bob, executionArn, 'checked with the app owners');
+
+        say(`\n5. Following it to the end ($ keymat status --local keymat-${changeId} --watch):`);
+        let shown = 0;
+        let described = await describe(bob, executionArn);
+        for (;;) {
+          const { entered } = progress(await history(bob, executionArn));
+          for (const state of entered.slice(shown)) say(`   → ${state}`);
+          shown = entered.length;
+          if (described.status !== 'RUNNING') break;
+          await sleep(200);
+          described = await describe(bob, executionArn);
+        }
+        say(`   ${described.status}: ${described.output ?? `${described.error}: ${described.cause}`}`);
+        if (described.status !== 'SUCCEEDED') throw new CliError('the demo change did not succeed');
+
+        say('\n6. The key is now unusable, as KMS documents it:');
+        say(`   DescribeKey: ${(await kms.send(new DescribeKeyCommand({ KeyId: key.keyId }))).KeyMetadata?.KeyState}`);
+        const refused = await kms.send(new EncryptCommand({ KeyId: key.keyId, Plaintext: Buffer.from('x') })).then(
+          () => undefined,
+          (err: Error) => err,
+        );
+        if (!refused) throw new CliError('Encrypt still worked after the deletion');
+        say(`   Encrypt: ${refused.name}: ${refused.message}`);
+
+        say('\n7. Recovery: only the same material brings it back. The customer reimports its copy.');
         await importKeyMaterial(kms, key.keyId, readFileSync(key.materialFile as string));
-        const recovered = (await kms.send(new DescribeKeyCommand({ KeyId: key.keyId }))).KeyMetadata;
+        const state = (await kms.send(new DescribeKeyCommand({ KeyId: key.keyId }))).KeyMetadata?.KeyState;
         const plaintext = await kms.send(new DecryptCommand({ CiphertextBlob: secret.CiphertextBlob }));
         say(
-          `   DescribeKey: ${recovered?.KeyState}; the old ciphertext decrypts to "${Buffer.from(plaintext.Plaintext as Uint8Array).toString()}"`,
+          `   DescribeKey: ${state}; the old ciphertext decrypts to "${Buffer.from(plaintext.Plaintext as Uint8Array).toString()}"`,
         );
-        say('\nDone. Try: npx keymat local run --help');
+        say('\nDone. Next: npx keymat local serve, then npx keymat --help');
       } finally {
-        await workflow.close();
+        await stack?.close();
       }
     });
-}
-
-function printEvent(e: Parameters<typeof describeEvent>[0]): void {
-  const line = describeEvent(e);
-  if (line) say(line);
 }
