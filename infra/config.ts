@@ -11,6 +11,7 @@ export interface KeymatConfig {
   approvalTimeout: Duration;
   defaultWaitSeconds: number;
   verifyMaxAttempts: number;
+  taskTimeout: Duration;
   notificationEmails: string[];
   logRetention: RetentionDays;
 }
@@ -78,6 +79,7 @@ export function configFromContext(get: (name: string) => unknown): KeymatConfig 
     approvalTimeout: Duration.seconds(int('approvalTimeoutSeconds', 86_400, 60, 7 * 86_400)),
     defaultWaitSeconds: int('defaultWaitSeconds', 30, 0, MAX_WAIT_SECONDS),
     verifyMaxAttempts: int('verifyMaxAttempts', 8, 1, 20),
+    taskTimeout: Duration.seconds(int('taskTimeoutSeconds', 60, 1, 900)),
     notificationEmails: emails,
     logRetention: retentionDays as RetentionDays,
   };

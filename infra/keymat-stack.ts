@@ -93,6 +93,7 @@ export class KeymatStack extends Stack {
       functions: fns,
       approvalTimeout: config.approvalTimeout,
       verifyMaxAttempts: config.verifyMaxAttempts,
+      taskTimeout: config.taskTimeout,
       logRetention: config.logRetention,
     });
 

@@ -8,6 +8,8 @@ export interface RequestLogEntry {
   operation: string;
   /** The key the call was about: its ARN when the emulator resolved it, else the KeyId as sent. */
   keyId?: string;
+  /** The KeyMaterialId a DeleteImportedKeyMaterial or ImportKeyMaterial call named (as CloudTrail records it). */
+  keyMaterialId?: string;
   status: number;
   error?: string;
   requestId: string;

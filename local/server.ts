@@ -240,12 +240,14 @@ export class LocalStack {
       error = kmsError.type;
       sendJsonError(res, requestId, kmsError);
     }
+    const keyMaterialId = record.keyMaterialId ?? memberOf(incoming.body, 'KeyMaterialId');
     this.requestLog.append({
       time: new Date().toISOString(),
       service: 'kms',
       region: incoming.region,
       operation,
-      keyId: record.keyArn ?? keyIdOf(incoming.body),
+      keyId: record.keyArn ?? memberOf(incoming.body, 'KeyId'),
+      ...(keyMaterialId && { keyMaterialId }),
       status,
       ...(error && { error }),
       requestId,
@@ -281,11 +283,11 @@ function sendJsonError(res: ServerResponse, requestId: string, err: KmsError): v
   res.end(JSON.stringify({ __type: err.type, message: err.message }));
 }
 
-/** The KeyId a request named, for the log when the emulator could not resolve it. Nothing else is read. */
-function keyIdOf(body: string): string | undefined {
+/** A request's KeyId or KeyMaterialId as sent, for the log when the emulator did not resolve it. Nothing else is read. */
+function memberOf(body: string, member: 'KeyId' | 'KeyMaterialId'): string | undefined {
   try {
-    const keyId = (JSON.parse(body) as { KeyId?: unknown }).KeyId;
-    return typeof keyId === 'string' ? keyId.slice(0, 2048) : undefined;
+    const value = (JSON.parse(body) as Record<string, unknown>)[member];
+    return typeof value === 'string' ? value.slice(0, 2048) : undefined;
   } catch {
     return undefined;
   }

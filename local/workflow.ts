@@ -13,6 +13,8 @@ export interface WorkflowSettings {
   approvalTimeoutSeconds: number;
   /** @default 30 */
   defaultWaitSeconds?: number;
+  /** Each Lambda task's timeout in the synthesized definition. @default 60 */
+  taskTimeoutSeconds?: number;
   /** A KMS endpoint other than the local stack's (LocalStack, another emulator). */
   kmsEndpoint?: string;
 }
@@ -40,6 +42,7 @@ export function prepareWorkflow(endpoint: string, settings: WorkflowSettings): L
       ...configFromContext(() => undefined),
       approvalTimeout: Duration.seconds(settings.approvalTimeoutSeconds),
       defaultWaitSeconds,
+      ...(settings.taskTimeoutSeconds !== undefined && { taskTimeout: Duration.seconds(settings.taskTimeoutSeconds) }),
     },
     env,
   );

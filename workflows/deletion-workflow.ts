@@ -45,13 +45,17 @@ export interface DeletionWorkflowProps {
    * @default 4
    */
   readonly transientMaxAttempts?: number;
+  /**
+   * How long each Lambda task may take before Step Functions fails it with States.Timeout (then retried).
+   * @default Duration.seconds(60)
+   */
+  readonly taskTimeout?: Duration;
   /** @default RetentionDays.ONE_YEAR */
   readonly logRetention?: RetentionDays;
 }
 
 /** Errors every task retries: transient in KMS, SNS and Lambda, and a task that timed out (all tasks are idempotent). */
 const TRANSIENT_ERRORS = [...RETRYABLE_KMS_ERRORS, ...RETRYABLE_SNS_ERRORS, ...LAMBDA_SERVICE_ERRORS, 'States.Timeout'];
-const TASK_TIMEOUT = Duration.seconds(60);
 
 /**
  * The deletion workflow (shared/design.md): a Standard state machine in JSONPath whose task states invoke the
@@ -64,6 +68,7 @@ export class DeletionWorkflow extends Construct {
     super(scope, id);
     const fns = props.functions;
     const transientMaxAttempts = props.transientMaxAttempts ?? 4;
+    const taskTimeout = props.taskTimeout ?? Duration.seconds(60);
     const executionId = JsonPath.stringAt('$$.Execution.Id');
     const change = { executionId, input: JsonPath.objectAt('$.input'), plan: JsonPath.objectAt('$.plan') };
 
@@ -88,7 +93,7 @@ export class DeletionWorkflow extends Construct {
         // Retries are declared below, once, with the error lists the functions share.
         retryOnServiceExceptions: false,
         resultPath,
-        taskTimeout: Timeout.duration(TASK_TIMEOUT),
+        taskTimeout: Timeout.duration(taskTimeout),
       });
 
     // NotifyOutcome ends every path; the Choice after it fails the execution under the error's own name.

@@ -73,6 +73,7 @@ export interface CallContext {
 /** The result of resolving the `KeyId` of a request, kept for the request log. */
 export interface CallRecord {
   keyArn?: string;
+  keyMaterialId?: string;
 }
 
 /**
@@ -549,6 +550,7 @@ export class KmsService {
         });
       }
     }
+    record.keyMaterialId = id;
     // Importing into a key that was PendingImport makes it Enabled (KMS developer guide, "Import key material").
     if (wasPendingImport && deriveKeyState(key) !== 'PendingImport') key.enabled = true;
     return { KeyId: key.arn, KeyMaterialId: id };
@@ -587,6 +589,7 @@ export class KmsService {
       if (!target) return { KeyId: key.arn };
     }
     const response = { KeyId: key.arn, KeyMaterialId: target.keyMaterialId };
+    record.keyMaterialId = target.keyMaterialId;
     if (target.importState === 'PENDING_IMPORT') return response;
     const cascades = isPendingRotation(target) && key.multiRegion && !key.primaryArn;
     this.dropMaterial(key, target);

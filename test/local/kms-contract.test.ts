@@ -453,7 +453,17 @@ describe('the request log', () => {
     const text = readFileSync(join(t.stateDir, 'requests.jsonl'), 'utf8');
     expect(text).not.toContain(key.material.toString('base64'));
     expect(text).not.toContain(key.material.toString('hex'));
-    const allowed = ['time', 'service', 'region', 'operation', 'keyId', 'status', 'error', 'requestId'];
+    const allowed = [
+      'time',
+      'service',
+      'region',
+      'operation',
+      'keyId',
+      'keyMaterialId',
+      'status',
+      'error',
+      'requestId',
+    ];
     for (const entry of entries) expect(allowed).toEqual(expect.arrayContaining(Object.keys(entry)));
   });
 });

@@ -1,0 +1,157 @@
+import { DescribeKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { localApprover } from '../../local/approver';
+import { localKmsClient } from '../../local/clients';
+import type { LocalRunResult } from '../../local/engine';
+import { createExternalKey } from '../../local/kms/byok';
+import type { FaultFile } from '../../local/kms/faults';
+import { LocalStack } from '../../local/server';
+import { openLocalWorkflow, type LocalWorkflow } from '../../local/workflow';
+import { printTable } from '../helpers/table';
+
+/**
+ * The fault matrix: every KMS operation the workflow uses × every fault kind the emulator injects, run through the
+ * synthesized definition. Each row states the expected outcome; every row also checks the invariants: no deletion
+ * before the approval, no deletion of anything but the approved material, no success without the verified state.
+ * A new case is one line.
+ */
+type Expected = { status: 'SUCCEEDED'; output: 'DELETED' } | { status: 'FAILED'; error: string };
+const ok: Expected = { status: 'SUCCEEDED', output: 'DELETED' };
+const failed = (error: string): Expected => ({ status: 'FAILED', error });
+
+const READS = ['DescribeKey', 'ListKeyRotations', 'ListAliases', 'GetKeyLastUsage'];
+const OPERATIONS = [...READS, 'DeleteImportedKeyMaterial'];
+const error500 = (operation: string, count: number): FaultFile => ({
+  rules: [{ kind: 'error', operation, error: 'KMSInternalException', count }],
+});
+
+const CASES: [operation: string, fault: string, faults: FaultFile, expected: Expected][] = [
+  ...OPERATIONS.map((op): [string, string, FaultFile, Expected] => [
+    op,
+    '500 within the retry budget (2)',
+    error500(op, 2),
+    ok,
+  ]),
+  ...OPERATIONS.map((op): [string, string, FaultFile, Expected] => [
+    op,
+    '500 beyond the retry budget',
+    error500(op, 99),
+    failed('KMSInternalException'),
+  ]),
+  ...OPERATIONS.map((op): [string, string, FaultFile, Expected] => [
+    op,
+    'throttling (2)',
+    { rules: [{ kind: 'error', operation: op, error: 'ThrottlingException', count: 2 }] },
+    ok,
+  ]),
+  ...OPERATIONS.map((op): [string, string, FaultFile, Expected] => [
+    op,
+    'latency past the task timeout',
+    { rules: [{ kind: 'latency', operation: op, ms: 1500 }] },
+    // A slow deletion is retried; the retry finds its own deletion applied. A slow read never completes a task.
+    op === 'DeleteImportedKeyMaterial' ? ok : failed('States.Timeout'),
+  ]),
+  ['all reads', 'stale reads (3) after the deletion', { rules: [{ kind: 'staleReads', calls: 3 }] }, ok],
+  [
+    'all reads',
+    'stale reads that never end',
+    { rules: [{ kind: 'staleReads', calls: 10_000 }] },
+    failed('VerificationFailed'),
+  ],
+  [
+    'DeleteImportedKeyMaterial',
+    'applied, then answered 500',
+    { rules: [{ kind: 'applyThenFail', operation: 'DeleteImportedKeyMaterial', count: 1 }] },
+    ok,
+  ],
+];
+
+let dir: string;
+let stack: LocalStack;
+let workflow: LocalWorkflow;
+let kms: KMSClient;
+const rows: string[][] = [];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'keymat-matrix-'));
+  stack = await LocalStack.start({ stateDir: dir });
+  // A 1 s task timeout so that "latency past the task timeout" takes seconds, not minutes.
+  workflow = await openLocalWorkflow({ stateDir: dir, approvalTimeoutSeconds: 3600, taskTimeoutSeconds: 1 });
+  kms = localKmsClient(stack.endpoint);
+});
+afterAll(async () => {
+  printTable(
+    'Fault matrix (the synthesized workflow on the local stack)',
+    ['operation', 'fault', 'expected', 'outcome'],
+    rows,
+  );
+  await stack.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const describeOutcome = (r: LocalRunResult) =>
+  r.status === 'SUCCEEDED' ? `SUCCEEDED ${(r.output as { status: string }).status}` : `${r.status} ${r.error}`;
+
+it.each(CASES)(
+  '%s × %s',
+  async (_operation, _fault, faults, expected) => {
+    const key = await createExternalKey(kms, { materialDir: join(dir, 'byok') });
+    const logStart = stack.requestLog.read().length;
+    stack.setFaults(faults);
+    let result: LocalRunResult;
+    try {
+      result = await workflow.run(
+        {
+          keyId: key.keyArn,
+          changeId: `CHG-${rows.length}`,
+          reason: 'fault matrix',
+          requestedBy: 'alice',
+          waitSeconds: 0,
+        },
+        { decide: localApprover('auto', 'bob'), waitMs: 1, retryIntervalMs: 1 },
+      );
+    } finally {
+      stack.setFaults({ rules: [] });
+    }
+    // Let a timed-out attempt's slow call land before looking at the log.
+    if (faults.rules.some((r) => r.kind === 'latency')) await new Promise((r) => setTimeout(r, 1600));
+    rows.push([
+      _operation,
+      _fault,
+      expected.status === 'SUCCEEDED' ? 'SUCCEEDED DELETED' : `FAILED ${expected.error}`,
+      describeOutcome(result),
+    ]);
+
+    // The stated outcome.
+    expect(result.status).toBe(expected.status);
+    if (expected.status === 'SUCCEEDED') expect(result.output).toMatchObject({ status: expected.output });
+    else expect(result.error).toBe(expected.error);
+
+    // Invariants, whatever the outcome.
+    const deletes = stack.requestLog
+      .read()
+      .slice(logStart)
+      .filter((e) => e.operation === 'DeleteImportedKeyMaterial');
+    const approvedAt = result.history.find(
+      (e) => e.type === 'TaskSucceeded' && e.state === 'RequestApproval',
+    )?.timestamp;
+    for (const d of deletes) {
+      expect(approvedAt).toBeDefined();
+      expect(d.time >= (approvedAt as string)).toBe(true);
+      expect({ keyId: d.keyId, keyMaterialId: d.keyMaterialId }).toEqual({
+        keyId: key.keyArn,
+        keyMaterialId: key.keyMaterialId,
+      });
+    }
+    const state = (await kms.send(new DescribeKeyCommand({ KeyId: key.keyId }))).KeyMetadata?.KeyState;
+    if (result.status === 'SUCCEEDED') {
+      expect(result.output).toMatchObject({ keyStateAfter: 'PendingImport' });
+      expect(state).toBe('PendingImport');
+      expect(result.history.some((e) => e.type === 'StateExited' && e.state === 'VerifyPendingImport')).toBe(true);
+    }
+    if (!approvedAt) expect(state).toBe('Enabled');
+  },
+  60_000,
+);
