@@ -3,7 +3,7 @@ import { PublishCommand } from '@aws-sdk/client-sns';
 import { createKmsClient, createSnsClient, readKey } from '../shared/aws';
 import { requireEnv } from '../shared/env';
 import { KeymatError } from '../shared/errors';
-import { approvedTaskEvent, parseEvent } from '../shared/events';
+import { approvedTaskEvent, parseApproval, parseEvent } from '../shared/events';
 import { logger, startInvocation } from '../shared/logger';
 import { compareWithPlan } from '../shared/plan';
 import type { ApprovalResult, ChangeInput, DeletionResult, Plan } from '../shared/types';
@@ -22,7 +22,8 @@ const outcomeTopicArn = requireEnv('OUTCOME_TOPIC_ARN');
 export async function handler(event: unknown): Promise<DeletionResult> {
   const e = parseEvent(approvedTaskEvent, event, 'DeleteMaterial');
   startInvocation({ executionId: e.executionId, changeId: e.input.changeId, keyArn: e.plan.keyArn });
-  checkApproval(e.approval, e.plan, e.input);
+  const approval = parseApproval(e.approval);
+  checkApproval(approval, e.plan, e.input);
 
   const comparison = compareWithPlan(await readKey(kms, e.plan.keyArn), e.plan);
   if (comparison === 'APPLIED') {
@@ -36,7 +37,7 @@ export async function handler(event: unknown): Promise<DeletionResult> {
     );
   }
 
-  await announce(e.executionId, e.input, e.plan, e.approval);
+  await announce(e.executionId, e.input, e.plan, approval);
   try {
     const result = await kms.send(
       new DeleteImportedKeyMaterialCommand({ KeyId: e.plan.keyArn, KeyMaterialId: e.plan.keyMaterialId }),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { KeymatError } from './errors';
 import type { ApprovalResult, ChangeInput, Plan } from './types';
 
 /**
@@ -33,7 +34,21 @@ const approval: z.ZodType<ApprovalResult> = z.object({
 });
 
 export const taskEvent = z.object({ executionId: z.string().min(1), input: changeInput, plan });
-export const approvedTaskEvent = taskEvent.extend({ approval });
+export const approvedTaskEvent = taskEvent.extend({ approval: z.unknown() });
+
+/**
+ * The approval answer comes from outside the workflow (whoever may call SendTaskSuccess): a malformed one is refused
+ * as ApprovalInvalid, naming the field.
+ */
+export function parseApproval(value: unknown): ApprovalResult {
+  const parsed = approval.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const path = ['approval', ...(issue?.path ?? [])].join('.');
+    throw new KeymatError('ApprovalInvalid', `${path}: ${issue?.message}; nothing was deleted`);
+  }
+  return parsed.data;
+}
 export const requestApprovalEvent = taskEvent.extend({
   taskToken: z.string().min(1),
   approvalTimeoutSeconds: z.number().int().positive(),
