@@ -25,7 +25,8 @@ program.addCommand(graphCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) {
-    process.exitCode = err.exitCode;
+    // Commander has printed the usage error; --help and --version exit 0.
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
     return;
   }
   const exitCode = err instanceof CliError ? err.exitCode : 1;

@@ -62,6 +62,16 @@ export class KeymatError extends Error {
   }
 }
 
+/**
+ * A value for an error message: JSON, with invisible and direction-changing characters escaped so the message
+ * reads as what was received.
+ */
+export const shown = (value: unknown): string =>
+  (JSON.stringify(value) ?? 'nothing').replace(
+    /[\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/gu,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+
 /** Bad input: names the field and the value received. */
 export const invalidInput = (field: string, value: unknown, problem: string): KeymatError =>
-  new KeymatError('InvalidInput', `${field} ${problem}; got ${JSON.stringify(value) ?? 'nothing'}`);
+  new KeymatError('InvalidInput', `${field} ${problem}; got ${shown(value)}`);

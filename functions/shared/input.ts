@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { KeymatError, invalidInput } from './errors';
+import { KeymatError, invalidInput, shown } from './errors';
 import type { ChangeInput } from './types';
 
 const KEY_ID = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
@@ -87,7 +87,7 @@ export function parseChangeInput(raw: unknown, scope: Scope, defaultWaitSeconds:
 /** A key id or a key ARN of this account and Region; aliases are refused (DeleteImportedKeyMaterial takes none). */
 export function checkKeyId(keyId: string, scope: Scope): void {
   if (keyId.startsWith('alias/')) {
-    throw new KeymatError('AliasNotAllowed', `keyId must name a key, not an alias; got ${JSON.stringify(keyId)}`);
+    throw new KeymatError('AliasNotAllowed', `keyId must name a key, not an alias; got ${shown(keyId)}`);
   }
   if (!keyId.startsWith('arn:')) {
     if (!KEY_ID.test(keyId)) {
@@ -99,7 +99,7 @@ export function checkKeyId(keyId: string, scope: Scope): void {
   const [, , service, region, account, resource] = m ?? [];
   if (!m || service !== 'kms') throw invalidInput('keyId', keyId, 'must be a KMS key ARN');
   if (resource?.startsWith('alias/')) {
-    throw new KeymatError('AliasNotAllowed', `keyId must name a key, not an alias; got ${JSON.stringify(keyId)}`);
+    throw new KeymatError('AliasNotAllowed', `keyId must name a key, not an alias; got ${shown(keyId)}`);
   }
   if (!resource?.startsWith('key/') || !KEY_ID.test(resource.slice(4))) {
     throw invalidInput('keyId', keyId, 'must be a KMS key ARN ending in key/<key id>');

@@ -1,0 +1,189 @@
+/**
+ * `npm run bench`: bundle size and module load time per function, local execution wall time, and the cost of one
+ * execution at published prices. Prints one table; the README quotes it with this command.
+ */
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { functionFolder } from '../infra/keymat-stack';
+import { localApprover } from '../local/approver';
+import { localKmsClient } from '../local/clients';
+import type { LocalRunResult } from '../local/engine';
+import { createExternalKey } from '../local/kms/byok';
+import { LocalStack } from '../local/server';
+import { openLocalWorkflow } from '../local/workflow';
+import { TASK_STATES } from '../workflows/states';
+
+const RUNS = 50;
+const LOAD_SAMPLES = 15;
+
+/** Published prices, US East (N. Virginia), as of 2026-11. */
+const PRICE = {
+  transition: 0.025 / 1000, // Step Functions Standard, per state transition
+  lambdaRequest: 0.2 / 1_000_000,
+  lambdaArmGbSecond: 0.0000133334,
+  kmsRequest: 0.03 / 10_000,
+  snsPublish: 0.5 / 1_000_000,
+};
+const MEMORY_GB = 256 / 1024;
+
+const median = (xs: number[]) => quantile(xs, 0.5);
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)] ?? NaN;
+}
+
+function timeNode(args: string[], env: NodeJS.ProcessEnv): number {
+  const samples: number[] = [];
+  for (let i = 0; i < LOAD_SAMPLES; i++) {
+    const t = process.hrtime.bigint();
+    execFileSync(process.execPath, args, { env: { ...process.env, ...env }, stdio: 'ignore' });
+    samples.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  return median(samples);
+}
+
+async function bundles(): Promise<string[][]> {
+  const out = mkdtempSync(join(tmpdir(), 'keymat-bench-'));
+  const env = {
+    AWS_REGION: 'us-east-1',
+    KEYMAT_ACCOUNT_ID: '111122223333',
+    APPROVAL_TOPIC_ARN: 'arn:aws:sns:us-east-1:111122223333:a',
+    OUTCOME_TOPIC_ARN: 'arn:aws:sns:us-east-1:111122223333:o',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  };
+  const baseline = timeNode(['-e', '0'], env);
+  const rows = [['node -e 0 (baseline)', '', `${baseline.toFixed(1)} ms`, '']];
+  try {
+    for (const state of TASK_STATES) {
+      const file = join(out, `${state}.js`);
+      // The settings of the stack's NodejsFunction: minified, the pinned SDK bundled, CommonJS for Node.
+      await build({
+        entryPoints: [join(functionFolder(state), 'handler.ts')],
+        bundle: true,
+        minify: true,
+        platform: 'node',
+        target: 'node22',
+        format: 'cjs',
+        outfile: file,
+        logLevel: 'silent',
+      });
+      const load = timeNode(['-e', `require(${JSON.stringify(file)})`], env);
+      rows.push([
+        state,
+        `${(statSync(file).size / 1024).toFixed(0)} KB`,
+        `${load.toFixed(1)} ms`,
+        `+${(load - baseline).toFixed(1)} ms`,
+      ]);
+    }
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+async function executions(): Promise<{ wall: number[]; sample: LocalRunResult; taskMs: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'keymat-bench-'));
+  const stack = await LocalStack.start({ stateDir: dir });
+  try {
+    const workflow = await openLocalWorkflow({ stateDir: dir, approvalTimeoutSeconds: 3600 });
+    const kms = localKmsClient(stack.endpoint);
+    const wall: number[] = [];
+    let sample: LocalRunResult | undefined;
+    let taskMs = 0;
+    for (let i = 0; i < RUNS; i++) {
+      const key = await createExternalKey(kms, { materialDir: join(dir, 'byok') });
+      const started = Date.now();
+      const entered = new Map<string, number>();
+      let taskTotal = 0;
+      const result = await workflow.run(
+        { keyId: key.keyArn, changeId: `BENCH-${i}`, reason: 'bench', requestedBy: 'alice', waitSeconds: 0 },
+        {
+          decide: localApprover('auto', 'bob'),
+          waitMs: 0,
+          retryIntervalMs: 0,
+          onEvent: (e) => {
+            if (e.type === 'StateEntered' && e.state) entered.set(e.state, Date.parse(e.timestamp));
+            if (e.type === 'StateExited' && e.state && (TASK_STATES as readonly string[]).includes(e.state)) {
+              taskTotal += Date.parse(e.timestamp) - (entered.get(e.state) ?? Date.parse(e.timestamp));
+            }
+          },
+        },
+      );
+      wall.push(Date.now() - started);
+      if (result.status !== 'SUCCEEDED') throw new Error(`bench run ${i} ended ${result.status} ${result.error}`);
+      sample = result;
+      taskMs = taskTotal;
+    }
+    return { wall, sample: sample as LocalRunResult, taskMs };
+  } finally {
+    await stack.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function table(title: string, header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  return [
+    `${title}`,
+    '',
+    line(header),
+    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    ...rows.map(line),
+    '',
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+  const bundleRows = await bundles();
+  const { wall, sample, taskMs } = await executions();
+  const transitions = sample.history.filter((e) => e.type === 'StateEntered' || e.type === 'StateRetried').length;
+  const invocations = sample.history.filter(
+    (e) =>
+      (e.type === 'StateEntered' || e.type === 'StateRetried') &&
+      (TASK_STATES as readonly string[]).includes(e.state ?? ''),
+  ).length;
+  const kmsCalls = sample.kmsCalls.length;
+  const snsPublishes = 3; // approval request, deletion announcement, outcome
+  // Lambda duration billed per invocation, rounded up to 1 ms; the local task time stands in for it.
+  const cost =
+    transitions * PRICE.transition +
+    invocations * PRICE.lambdaRequest +
+    (taskMs / 1000) * MEMORY_GB * PRICE.lambdaArmGbSecond +
+    kmsCalls * PRICE.kmsRequest +
+    snsPublishes * PRICE.snsPublish;
+
+  process.stdout.write(
+    [
+      `keymat bench — node ${process.version}, ${new Date().toISOString().slice(0, 10)}`,
+      '',
+      table(
+        'Functions (esbuild, minified, SDK bundled; load = median of 15 `node -e require(bundle)`)',
+        ['function', 'bundle', 'load', 'over baseline'],
+        bundleRows,
+      ),
+      table(
+        `Local execution (${RUNS} runs, waits and retry intervals overridden to 0)`,
+        ['metric', 'value'],
+        [
+          ['wall time median', `${median(wall)} ms`],
+          ['wall time p95', `${quantile(wall, 0.95)} ms`],
+          ['state transitions per execution', String(transitions)],
+          ['Lambda invocations per execution', String(invocations)],
+          ['KMS requests per execution', String(kmsCalls)],
+          ['SNS publishes per execution', String(snsPublishes)],
+          ['cost per execution (US East prices, 256 MB arm64, local task time as duration)', `$${cost.toFixed(6)}`],
+          ['  of which Step Functions transitions', `$${(transitions * PRICE.transition).toFixed(6)}`],
+        ],
+      ),
+      'Expiry scan rate: not measured yet (the expiry scan is not built).',
+      '',
+    ].join('\n'),
+  );
+}
+
+void main();
