@@ -23,6 +23,13 @@ for (const command of operatorCommands()) program.addCommand(command);
 program.addCommand(demoCommand());
 program.addCommand(graphCommand());
 
+// Commands built on their own do not inherit these settings: apply them to the whole tree.
+const configure = (command: Command): void => {
+  command.exitOverride().showHelpAfterError('(add --help for usage)');
+  command.commands.forEach(configure);
+};
+configure(program);
+
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) {
     // Commander has printed the usage error; --help and --version exit 0.
