@@ -83,6 +83,8 @@ export interface CallRecord {
 export class KmsService {
   private readonly stale = new Map<string, { snapshot: KeyRecord; remaining: number }>();
   private unsavedExpiry = false;
+  /** When the earliest imported material expires; 0 forces a sweep on the first call. */
+  private nextExpiryAt = 0;
 
   constructor(
     readonly state: KmsState,
@@ -258,17 +260,24 @@ export class KmsService {
     return unsaved;
   }
 
-  /** KMS deletes material itself when its ValidTo passes (CloudTrail `DeleteExpiredKeyMaterial`). */
+  /**
+   * KMS deletes material itself when its ValidTo passes (CloudTrail `DeleteExpiredKeyMaterial`). The sweep runs only
+   * once the earliest ValidTo has passed, so a call costs nothing extra on a state with many keys.
+   */
   private expireMaterials(now: number): void {
+    if (now < this.nextExpiryAt) return;
+    let next = Infinity;
     for (const key of Object.values(this.state.keys)) {
       for (const m of [...key.materials]) {
-        if (m.importState === 'IMPORTED' && m.validTo !== undefined && m.validTo <= now) {
+        if (m.importState !== 'IMPORTED' || m.validTo === undefined) continue;
+        if (m.validTo <= now) {
           this.noteChange(key);
           this.dropMaterial(key, m);
           this.unsavedExpiry = true;
-        }
+        } else next = Math.min(next, m.validTo);
       }
     }
+    this.nextExpiryAt = next;
   }
 
   /** Removes one material's bytes: permanent materials stay listed as PENDING_IMPORT, pending ones go. */
@@ -502,6 +511,7 @@ export class KmsService {
       );
     }
     const wasPendingImport = this.keyState(key) === 'PendingImport';
+    if (expiry.validTo !== undefined) this.nextExpiryAt = Math.min(this.nextExpiryAt, expiry.validTo);
     const imported = { importState: 'IMPORTED' as const, material: material.toString('base64'), ...expiry };
 
     if (key.materials.length === 0) {
