@@ -5,6 +5,7 @@ import { localKmsCommand } from './commands/local-kms';
 import { localRunCommand } from './commands/local-run';
 import { localServeCommand } from './commands/local-serve';
 import { operatorCommands } from './commands/operator';
+import { scanCommand } from './commands/scan';
 import { CliError } from './output';
 
 const program = new Command('keymat')
@@ -20,6 +21,7 @@ program.addCommand(
     .addCommand(localRunCommand()),
 );
 for (const command of operatorCommands()) program.addCommand(command);
+program.addCommand(scanCommand());
 program.addCommand(demoCommand());
 program.addCommand(graphCommand());
 

@@ -11,7 +11,8 @@ import {
   type HistoryEvent,
 } from '@aws-sdk/client-sfn';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { parseChangeInput } from '../functions/shared/input';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { executionNameFor, parseChangeInput } from '../functions/shared/input';
 import type { ApprovalResult, ChangeInput, Plan } from '../functions/shared/types';
 import { LOCAL_CREDENTIALS } from '../local/clients';
 import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from '../local/kms/model';
@@ -22,6 +23,8 @@ import { CliError } from './output';
 export interface Target {
   sfn: SFNClient;
   sts: STSClient;
+  /** For the expiry scan; the SDK's retry backs off on throttling (up to 8 attempts). */
+  kms: KMSClient;
   stateMachineArn: string;
 }
 
@@ -41,7 +44,12 @@ export function localTarget(stateDir: string, credentials?: { accessKeyId: strin
       ? { accessKeyId: process.env.AWS_ACCESS_KEY_ID, secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'local' }
       : LOCAL_CREDENTIALS);
   const config = { endpoint, region: DEFAULT_REGION, credentials: creds };
-  return { sfn: new SFNClient(config), sts: new STSClient(config), stateMachineArn: LOCAL_STATE_MACHINE_ARN };
+  return {
+    sfn: new SFNClient(config),
+    sts: new STSClient(config),
+    kms: new KMSClient({ ...config, maxAttempts: 8 }),
+    stateMachineArn: LOCAL_STATE_MACHINE_ARN,
+  };
 }
 
 /**
@@ -56,7 +64,7 @@ export async function awsTarget(options: { stateMachineArn?: string; stackName: 
     stateMachineArn = stacks.Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === 'StateMachineArn')?.OutputValue;
     if (!stateMachineArn) throw new CliError(`stack ${options.stackName} has no StateMachineArn output`);
   }
-  return { sfn: new SFNClient({}), sts: new STSClient({}), stateMachineArn };
+  return { sfn: new SFNClient({}), sts: new STSClient({}), kms: new KMSClient({ maxAttempts: 8 }), stateMachineArn };
 }
 
 export async function callerIdentity(target: Target): Promise<{ arn: string; account: string }> {
@@ -69,9 +77,6 @@ export function executionArn(target: Target, execution: string): string {
   if (execution.startsWith('arn:')) return execution;
   return `${target.stateMachineArn.replace(':stateMachine:', ':execution:')}:${execution}`;
 }
-
-/** The execution name a change runs under: one per change id, so a repeated start is idempotent. */
-export const executionNameFor = (changeId: string): string => `keymat-${changeId}`;
 
 export interface StartRequest {
   keyId: string;

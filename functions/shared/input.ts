@@ -111,3 +111,6 @@ export function checkKeyId(keyId: string, scope: Scope): void {
     );
   }
 }
+
+/** The execution name a change runs under: one per change id, so starting the same change twice is idempotent. */
+export const executionNameFor = (changeId: string): string => `keymat-${changeId}`;

@@ -1,0 +1,76 @@
+import { Command } from 'commander';
+import { scan, scanLimitsSchema, scanPolicySchema } from '../../functions/expiry-scan/scan';
+import { describeSummary, sfnStarter } from '../../functions/expiry-scan/start';
+import { DEFAULT_STATE_DIR } from '../../local/state-file';
+import { awsTarget, localTarget } from '../operations';
+import { printJson } from '../output';
+import { wholeNumber } from '../options';
+
+export const DEFAULT_SCAN_RATES = { ListKeys: 50, DescribeKey: 1000, ListKeyRotations: 50, ListResourceTags: 50 };
+
+interface ScanOptions {
+  local: boolean;
+  stateDir: string;
+  stateMachineArn?: string;
+  stackName: string;
+  json: boolean;
+  dryRun: boolean;
+  expiresWithinDays?: number;
+  importedMoreThanDays?: number;
+  retireTag: string | false;
+  maxChanges: number;
+  describeKeyRate: number;
+}
+
+export function scanCommand(): Command {
+  return new Command('scan')
+    .description('find imported materials that violate the expiry policy and start one deletion change for each')
+    .option('--dry-run', 'report what would be started; start nothing', false)
+    .option(
+      '--expires-within-days <n>',
+      'materials whose ValidTo is within N days',
+      wholeNumber('--expires-within-days', 0, 365),
+      30,
+    )
+    .option(
+      '--imported-more-than-days <n>',
+      'materials imported more than N days ago',
+      wholeNumber('--imported-more-than-days', 1, 3650),
+    )
+    .option('--retire-tag <tag>', 'key tag holding a retirement date YYYY-MM-DD', 'keymat:retire-on')
+    .option('--no-retire-tag', 'ignore retirement tags')
+    .option('--max-changes <n>', 'changes started per run at most', wholeNumber('--max-changes', 0, 1000), 10)
+    .option(
+      '--describe-key-rate <n>',
+      'DescribeKey requests per second',
+      wholeNumber('--describe-key-rate', 1, 100_000),
+      DEFAULT_SCAN_RATES.DescribeKey,
+    )
+    .option('--local', 'act on the local stack served for --state-dir', false)
+    .option('--state-dir <dir>', 'state folder of the local stack', DEFAULT_STATE_DIR)
+    .option(
+      '--state-machine-arn <arn>',
+      'the deployed state machine (default: $KEYMAT_STATE_MACHINE_ARN, else the stack output)',
+    )
+    .option('--stack-name <name>', 'the deployed stack whose StateMachineArn output to use', 'Keymat')
+    .option('--json', 'print the summary as JSON', false)
+    .action(async (opts: ScanOptions) => {
+      const target = opts.local ? localTarget(opts.stateDir) : await awsTarget(opts);
+      const now = new Date();
+      const summary = await scan(
+        { kms: target.kms, now, start: sfnStarter(target.sfn, target.stateMachineArn, now) },
+        scanPolicySchema.parse({
+          expiresWithinDays: opts.expiresWithinDays,
+          importedMoreThanDays: opts.importedMoreThanDays,
+          ...(opts.retireTag && { retireTag: opts.retireTag }),
+        }),
+        scanLimitsSchema.parse({
+          maxChanges: opts.maxChanges,
+          rates: { ...DEFAULT_SCAN_RATES, DescribeKey: opts.describeKeyRate },
+        }),
+        opts.dryRun,
+      );
+      if (opts.json) printJson(summary);
+      else process.stdout.write(`${describeSummary(summary).join('\n')}\n`);
+    });
+}

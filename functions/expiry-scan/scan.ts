@@ -1,0 +1,227 @@
+import {
+  DescribeKeyCommand,
+  ListResourceTagsCommand,
+  paginateListKeyRotations,
+  paginateListKeys,
+  type KeyMetadata,
+  type KMSClient,
+  type RotationsListEntry,
+} from '@aws-sdk/client-kms';
+import { z } from 'zod';
+import { Pacer } from '../shared/pacer';
+
+/** Which materials violate the policy. A rule left out is off. */
+export const scanPolicySchema = z
+  .object({
+    /** Materials whose own ValidTo falls within this many days. */
+    expiresWithinDays: z.number().int().min(0).max(365).optional(),
+    /** Materials imported (rotated in, or the key created) more than this many days ago. */
+    importedMoreThanDays: z.number().int().min(1).max(3650).optional(),
+    /** A key tag whose value (YYYY-MM-DD) is the day from which the key's current material is retired. */
+    retireTag: z.string().min(1).max(128).optional(),
+  })
+  .strict();
+
+/** Requests per second for each KMS operation the scan calls: set them below the account's quotas. */
+export const scanLimitsSchema = z
+  .object({
+    maxChanges: z.number().int().min(0).max(1000),
+    concurrency: z.number().int().min(1).max(64).default(8),
+    rates: z
+      .object({
+        ListKeys: z.number().positive(),
+        DescribeKey: z.number().positive(),
+        ListKeyRotations: z.number().positive(),
+        ListResourceTags: z.number().positive(),
+      })
+      .strict(),
+  })
+  .strict();
+
+export type ScanPolicy = z.infer<typeof scanPolicySchema>;
+export type ScanLimits = z.infer<typeof scanLimitsSchema>;
+export type Rule = 'retire-tag' | 'expires-within' | 'imported-before';
+
+export interface Violation {
+  keyArn: string;
+  keyMaterialId: string;
+  rule: Rule;
+  detail: string;
+}
+
+export interface ScanSummary {
+  scannedAt: string;
+  dryRun: boolean;
+  keysListed: number;
+  externalKeys: number;
+  violations: Violation[];
+  started: (Violation & { changeId: string })[];
+  alreadyStarted: (Violation & { changeId: string })[];
+  skipped: { keyArn: string; keyMaterialId?: string; reason: string }[];
+}
+
+export interface ScanDeps {
+  kms: KMSClient;
+  /** Starts the change for a violation; 'EXISTS' when today's change for it was already started. */
+  start: (changeId: string, input: Record<string, unknown>) => Promise<'STARTED' | 'EXISTS'>;
+  now: Date;
+}
+
+export const SCAN_REQUESTER = 'keymat-expiry-scan';
+const DAY_MS = 86_400_000;
+const NOT_DELETABLE = new Set(['PendingDeletion', 'PendingReplicaDeletion', 'Creating', 'Updating', 'Unavailable']);
+
+/** One change per material per day: the scan's change id, and so its execution name, is deterministic. */
+export const scanChangeId = (now: Date, keyId: string, keyMaterialId: string): string =>
+  `EXP-${now.toISOString().slice(0, 10).replace(/-/g, '')}-${keyId.replace(/^mrk-/, '').slice(0, 8)}-${keyMaterialId.slice(0, 12)}`;
+
+/**
+ * Finds the customer-managed EXTERNAL keys of the account and evaluates each material against the policy; starts one
+ * deletion change per violating material, at most `maxChanges` per run, with every KMS call paced to its rate.
+ */
+export async function scan(
+  deps: ScanDeps,
+  policy: ScanPolicy,
+  limits: ScanLimits,
+  dryRun: boolean,
+): Promise<ScanSummary> {
+  const pace = Object.fromEntries(Object.entries(limits.rates).map(([op, rate]) => [op, new Pacer(rate)])) as Record<
+    keyof ScanLimits['rates'],
+    Pacer
+  >;
+  const summary: ScanSummary = {
+    scannedAt: deps.now.toISOString(),
+    dryRun,
+    keysListed: 0,
+    externalKeys: 0,
+    violations: [],
+    started: [],
+    alreadyStarted: [],
+    skipped: [],
+  };
+
+  const keys: string[] = [];
+  const pages = paginateListKeys({ client: deps.kms, pageSize: 1000 }, {});
+  for (;;) {
+    await pace.ListKeys.take();
+    const page = await pages.next();
+    if (page.done) break;
+    keys.push(...(page.value.Keys ?? []).map((k) => k.KeyArn as string));
+  }
+  summary.keysListed = keys.length;
+
+  const evaluate = async (keyArn: string): Promise<void> => {
+    await pace.DescribeKey.take();
+    let meta: KeyMetadata;
+    try {
+      meta = (await deps.kms.send(new DescribeKeyCommand({ KeyId: keyArn }))).KeyMetadata as KeyMetadata;
+    } catch (err) {
+      if ((err as Error).name === 'AccessDeniedException') {
+        summary.skipped.push({ keyArn, reason: 'outside the key scope (AccessDenied on DescribeKey)' });
+        return;
+      }
+      throw err;
+    }
+    if (meta.Origin !== 'EXTERNAL' || meta.KeyManager !== 'CUSTOMER') return;
+    summary.externalKeys += 1;
+    if (NOT_DELETABLE.has(meta.KeyState as string)) {
+      summary.skipped.push({ keyArn, reason: `key is ${meta.KeyState}` });
+      return;
+    }
+    const materials: RotationsListEntry[] = [];
+    const rotations = paginateListKeyRotations(
+      { client: deps.kms, pageSize: 1000 },
+      { KeyId: keyArn, IncludeKeyMaterial: 'ALL_KEY_MATERIAL' },
+    );
+    for (;;) {
+      await pace.ListKeyRotations.take();
+      const page = await rotations.next();
+      if (page.done) break;
+      materials.push(...(page.value.Rotations ?? []));
+    }
+    let retireOn: string | undefined;
+    if (policy.retireTag) {
+      await pace.ListResourceTags.take();
+      const tags = (await deps.kms.send(new ListResourceTagsCommand({ KeyId: keyArn }))).Tags ?? [];
+      retireOn = tags.find((t) => t.TagKey === policy.retireTag)?.TagValue;
+    }
+    for (const m of materials) {
+      if (m.ImportState !== 'IMPORTED') continue;
+      const v = violation(meta, m, policy, retireOn, deps.now);
+      if (v) summary.violations.push(v);
+      else if (retireOn !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(retireOn) && m.KeyMaterialState === 'CURRENT') {
+        summary.skipped.push({ keyArn, reason: `tag ${policy.retireTag} is '${retireOn}', not a date YYYY-MM-DD` });
+      }
+    }
+  };
+
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limits.concurrency, keys.length) }, async () => {
+      while (next < keys.length) await evaluate(keys[next++] as string);
+    }),
+  );
+
+  // A stable order across runs, so that the per-run limit picks the same changes each time.
+  summary.violations.sort((a, b) => a.keyArn.localeCompare(b.keyArn) || a.keyMaterialId.localeCompare(b.keyMaterialId));
+  if (dryRun) return summary;
+  for (const v of summary.violations) {
+    const changeId = scanChangeId(deps.now, v.keyArn.split('/').pop() as string, v.keyMaterialId);
+    if (summary.started.length >= limits.maxChanges) {
+      summary.skipped.push({
+        keyArn: v.keyArn,
+        keyMaterialId: v.keyMaterialId,
+        reason: `the limit of ${limits.maxChanges} changes per run was reached`,
+      });
+      continue;
+    }
+    const result = await deps.start(changeId, {
+      keyId: v.keyArn,
+      keyMaterialId: v.keyMaterialId,
+      changeId,
+      reason: `expiry policy (${v.rule}): ${v.detail}`,
+      requestedBy: SCAN_REQUESTER,
+    });
+    (result === 'STARTED' ? summary.started : summary.alreadyStarted).push({ ...v, changeId });
+  }
+  return summary;
+}
+
+function violation(
+  meta: KeyMetadata,
+  m: RotationsListEntry,
+  policy: ScanPolicy,
+  retireOn: string | undefined,
+  now: Date,
+): Violation | undefined {
+  const base = { keyArn: meta.Arn as string, keyMaterialId: m.KeyMaterialId as string };
+  const today = now.toISOString().slice(0, 10);
+  if (retireOn && /^\d{4}-\d{2}-\d{2}$/.test(retireOn) && retireOn <= today && m.KeyMaterialState === 'CURRENT') {
+    return { ...base, rule: 'retire-tag', detail: `the key is tagged ${policy.retireTag}=${retireOn}` };
+  }
+  if (
+    policy.expiresWithinDays !== undefined &&
+    m.ValidTo &&
+    m.ValidTo.getTime() <= now.getTime() + policy.expiresWithinDays * DAY_MS
+  ) {
+    return {
+      ...base,
+      rule: 'expires-within',
+      detail: `the material expires ${m.ValidTo.toISOString()}, within ${policy.expiresWithinDays} days`,
+    };
+  }
+  // KMS reports no import date: a rotated-in material dates from its rotation, the first one from the key's creation.
+  const imported = m.RotationDate ?? meta.CreationDate;
+  if (
+    policy.importedMoreThanDays !== undefined &&
+    imported &&
+    imported.getTime() < now.getTime() - policy.importedMoreThanDays * DAY_MS
+  ) {
+    return {
+      ...base,
+      rule: 'imported-before',
+      detail: `the material dates from ${imported.toISOString()}, more than ${policy.importedMoreThanDays} days ago`,
+    };
+  }
+  return undefined;
+}

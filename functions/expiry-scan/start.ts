@@ -1,0 +1,39 @@
+import { StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import { executionNameFor } from '../shared/input';
+import type { ScanDeps, ScanSummary } from './scan';
+
+/**
+ * Starts a scan's change on the state machine under its deterministic name. An execution of that name that started
+ * before this scan (still running with the same input, or finished: ExecutionAlreadyExists) means "already started".
+ */
+export function sfnStarter(sfn: SFNClient, stateMachineArn: string, scanStartedAt: Date): ScanDeps['start'] {
+  return async (changeId, input) => {
+    try {
+      const started = await sfn.send(
+        new StartExecutionCommand({ stateMachineArn, name: executionNameFor(changeId), input: JSON.stringify(input) }),
+      );
+      return started.startDate && started.startDate.getTime() < scanStartedAt.getTime() - 1000 ? 'EXISTS' : 'STARTED';
+    } catch (err) {
+      if ((err as Error).name === 'ExecutionAlreadyExists') return 'EXISTS';
+      throw err;
+    }
+  };
+}
+
+/** The summary in words, for the SNS message and the CLI. */
+export function describeSummary(s: ScanSummary): string[] {
+  const lines = [
+    `keymat expiry scan at ${s.scannedAt}${s.dryRun ? ' (dry run: nothing started)' : ''}`,
+    `${s.keysListed} keys listed, ${s.externalKeys} customer-managed EXTERNAL; ${s.violations.length} materials violate the policy.`,
+  ];
+  for (const v of s.started)
+    lines.push(`started ${v.changeId}: ${v.keyArn} material ${v.keyMaterialId} (${v.rule}: ${v.detail})`);
+  for (const v of s.alreadyStarted)
+    lines.push(`already started ${v.changeId}: ${v.keyArn} material ${v.keyMaterialId}`);
+  if (s.dryRun)
+    for (const v of s.violations)
+      lines.push(`would start: ${v.keyArn} material ${v.keyMaterialId} (${v.rule}: ${v.detail})`);
+  for (const k of s.skipped)
+    lines.push(`skipped ${k.keyArn}${k.keyMaterialId ? ` material ${k.keyMaterialId}` : ''}: ${k.reason}`);
+  return lines;
+}
