@@ -1,0 +1,154 @@
+import { CreateKeyCommand, ScheduleKeyDeletionCommand, TagResourceCommand } from '@aws-sdk/client-kms';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { localTarget, type Target } from '../../cli/operations';
+import { scan, type ScanLimits, type ScanSummary } from '../../functions/expiry-scan/scan';
+import { sfnStarter } from '../../functions/expiry-scan/start';
+import { createExternalKey, importKeyMaterial, newKeyMaterial } from '../../local/kms/byok';
+import { LocalStack } from '../../local/server';
+import { keymat } from '../helpers/run-cli';
+
+/** The expiry scan against the served local stack, with keys of every kind. */
+let dir: string;
+let stack: LocalStack;
+let target: Target;
+const DAY = 86_400_000;
+const policy = { expiresWithinDays: 30, retireTag: 'keymat:retire-on' };
+const limits = (maxChanges = 10): ScanLimits => ({
+  maxChanges,
+  concurrency: 4,
+  rates: { ListKeys: 50, DescribeKey: 500, ListKeyRotations: 100, ListResourceTags: 100 },
+});
+const expected: Record<string, string> = {}; // keyMaterialId → rule
+const notExpected: string[] = [];
+
+const run = (dryRun = false, maxChanges = 10): Promise<ScanSummary> => {
+  const now = new Date();
+  return scan(
+    { kms: target.kms, now, start: sfnStarter(target.sfn, target.stateMachineArn, now) },
+    policy,
+    limits(maxChanges),
+    dryRun,
+  );
+};
+const executions = () =>
+  stack.requestLog.read().filter((e) => e.operation === 'StartExecution' && e.status === 200).length;
+const mutatingKms = () =>
+  stack.requestLog.read().filter((e) => e.service === 'kms' && !/^(Describe|List|Get)/.test(e.operation)).length;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'keymat-scan-'));
+  stack = await LocalStack.start({ stateDir: dir, workflow: { approvalTimeoutSeconds: 600 } });
+  target = localTarget(dir);
+  const kms = target.kms;
+  const materialDir = join(dir, 'byok');
+  const inDays = (d: number) => new Date(Date.now() + d * DAY);
+
+  const noExpiry = await createExternalKey(kms, { materialDir });
+  notExpected.push(noExpiry.keyMaterialId!);
+
+  const soon = await createExternalKey(kms, { materialDir, validTo: inDays(5) });
+  expected[soon.keyMaterialId!] = 'expires-within';
+
+  const later = await createExternalKey(kms, { materialDir, validTo: inDays(200) });
+  notExpected.push(later.keyMaterialId!);
+
+  // Several materials, each with its own ValidTo: only the pending one expires soon (KeyMetadata.ValidTo would hide it).
+  const several = await createExternalKey(kms, { materialDir, validTo: inDays(200) });
+  const pending = await importKeyMaterial(kms, several.keyId, newKeyMaterial(), {
+    importType: 'NEW_KEY_MATERIAL',
+    validTo: inDays(10),
+  });
+  expected[pending.keyMaterialId] = 'expires-within';
+  notExpected.push(several.keyMaterialId!);
+
+  const expired = await createExternalKey(kms, { materialDir, validTo: new Date(Date.now() + 1500) });
+  notExpected.push(expired.keyMaterialId!);
+
+  await kms.send(new CreateKeyCommand({ Description: 'AWS_KMS origin' }));
+
+  const doomed = await createExternalKey(kms, { materialDir, validTo: inDays(3) });
+  await kms.send(new ScheduleKeyDeletionCommand({ KeyId: doomed.keyId, PendingWindowInDays: 7 }));
+  notExpected.push(doomed.keyMaterialId!);
+
+  const tagged = await createExternalKey(kms, { materialDir });
+  await kms.send(
+    new TagResourceCommand({ KeyId: tagged.keyId, Tags: [{ TagKey: 'keymat:retire-on', TagValue: '2026-01-01' }] }),
+  );
+  expected[tagged.keyMaterialId!] = 'retire-tag';
+
+  const taggedLater = await createExternalKey(kms, { materialDir });
+  await kms.send(
+    new TagResourceCommand({
+      KeyId: taggedLater.keyId,
+      Tags: [{ TagKey: 'keymat:retire-on', TagValue: '2999-01-01' }],
+    }),
+  );
+  notExpected.push(taggedLater.keyMaterialId!);
+
+  await new Promise((r) => setTimeout(r, 1600)); // the 1.5 s material expires
+}, 60_000);
+afterAll(async () => {
+  await stack.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+it('a dry run selects exactly the violating materials and changes and starts nothing', async () => {
+  const before = { executions: executions(), mutating: mutatingKms() };
+  const summary = await run(true);
+  expect(Object.fromEntries(summary.violations.map((v) => [v.keyMaterialId, v.rule]))).toEqual(expected);
+  for (const id of notExpected) expect(summary.violations.map((v) => v.keyMaterialId)).not.toContain(id);
+  expect(summary.skipped).toEqual([expect.objectContaining({ reason: 'key is PendingDeletion' })]);
+  expect(summary.started).toEqual([]);
+  expect({ executions: executions(), mutating: mutatingKms() }).toEqual(before);
+});
+
+it('starts one change per violation, deterministically named, requested by the scan', async () => {
+  const summary = await run();
+  expect(summary.started.map((s) => s.keyMaterialId).sort()).toEqual(Object.keys(expected).sort());
+  for (const s of summary.started) expect(s.changeId).toMatch(/^EXP-\d{8}-[0-9a-f]{8}-[0-9a-f]{12}$/);
+  const pending = JSON.parse((await keymat(['pending', '--local', '--state-dir', dir, '--json'])).stdout) as {
+    input: { requestedBy: string; reason: string };
+  }[];
+  for (const p of pending) expect(p.input.requestedBy).toBe('keymat-expiry-scan');
+  expect(pending.map((p) => p.input.reason)).toContainEqual(expect.stringContaining('expiry policy (retire-tag)'));
+}, 30_000);
+
+it('a second run on the same day starts nothing new', async () => {
+  const before = executions();
+  const summary = await run();
+  expect(summary.started).toEqual([]);
+  expect(summary.alreadyStarted.map((s) => s.keyMaterialId).sort()).toEqual(Object.keys(expected).sort());
+  // StartExecution with the same name and input answers with the running execution: no new one.
+  expect(stack.requestLog.read().filter((e) => e.operation === 'StartExecution').length).toBeGreaterThan(0);
+  const names = new Set(
+    (
+      JSON.parse((await keymat(['pending', '--local', '--state-dir', dir, '--json'])).stdout) as {
+        executionArn: string;
+      }[]
+    ).map((p) => p.executionArn),
+  );
+  expect(names.size).toBe(Object.keys(expected).length);
+  expect(executions() - before).toBe(Object.keys(expected).length); // answered, not started anew
+});
+
+it('never starts more than the per-run limit, and says why it skipped the rest', async () => {
+  const otherDay = new Date(Date.now() + DAY);
+  const summary = await scan(
+    { kms: target.kms, now: otherDay, start: sfnStarter(target.sfn, target.stateMachineArn, new Date()) },
+    policy,
+    limits(1),
+    false,
+  );
+  expect(summary.started).toHaveLength(1);
+  expect(summary.skipped.filter((s) => s.reason === 'the limit of 1 changes per run was reached')).toHaveLength(2);
+});
+
+it('keymat scan --dry-run prints the same selection', async () => {
+  const r = await keymat(['scan', '--local', '--state-dir', dir, '--dry-run', '--json']);
+  expect(r.code).toBe(0);
+  const summary = JSON.parse(r.stdout) as ScanSummary;
+  expect(summary.violations.map((v) => v.keyMaterialId).sort()).toEqual(Object.keys(expected).sort());
+  expect(summary.dryRun).toBe(true);
+});
