@@ -58,7 +58,7 @@ export function scanCommand(): Command {
       const target = opts.local ? localTarget(opts.stateDir) : await awsTarget(opts);
       const now = new Date();
       const summary = await scan(
-        { kms: target.kms, now, start: sfnStarter(target.sfn, target.stateMachineArn, now) },
+        { kms: target.kms, now, start: sfnStarter(target.sfn, target.stateMachineArn) },
         scanPolicySchema.parse({
           expiresWithinDays: opts.expiresWithinDays,
           importedMoreThanDays: opts.importedMoreThanDays,

@@ -24,7 +24,7 @@ export async function handler(event: unknown): Promise<ScanSummary> {
   const { dryRun } = scanEvent.parse(event ?? {});
   const now = new Date();
   startInvocation({ executionId: `scan-${now.toISOString()}` });
-  const summary = await scan({ kms, now, start: sfnStarter(sfn, stateMachineArn, now) }, policy, limits, dryRun);
+  const summary = await scan({ kms, now, start: sfnStarter(sfn, stateMachineArn) }, policy, limits, dryRun);
   await sns.send(
     new PublishCommand({
       TopicArn: topicArn,

@@ -1,18 +1,24 @@
-import { StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { executionNameFor } from '../shared/input';
 import type { ScanDeps, ScanSummary } from './scan';
 
 /**
- * Starts a scan's change on the state machine under its deterministic name. An execution of that name that started
- * before this scan (still running with the same input, or finished: ExecutionAlreadyExists) means "already started".
+ * Starts a scan's change on the state machine under its deterministic name, unless an execution of that name exists
+ * already (started by an earlier run today, running or finished): then it reports "already started".
  */
-export function sfnStarter(sfn: SFNClient, stateMachineArn: string, scanStartedAt: Date): ScanDeps['start'] {
+export function sfnStarter(sfn: SFNClient, stateMachineArn: string): ScanDeps['start'] {
   return async (changeId, input) => {
+    const name = executionNameFor(changeId);
+    const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
     try {
-      const started = await sfn.send(
-        new StartExecutionCommand({ stateMachineArn, name: executionNameFor(changeId), input: JSON.stringify(input) }),
-      );
-      return started.startDate && started.startDate.getTime() < scanStartedAt.getTime() - 1000 ? 'EXISTS' : 'STARTED';
+      await sfn.send(new DescribeExecutionCommand({ executionArn }));
+      return 'EXISTS';
+    } catch (err) {
+      if ((err as Error).name !== 'ExecutionDoesNotExist') throw err;
+    }
+    try {
+      await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }));
+      return 'STARTED';
     } catch (err) {
       if ((err as Error).name === 'ExecutionAlreadyExists') return 'EXISTS';
       throw err;

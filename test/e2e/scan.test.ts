@@ -26,7 +26,7 @@ const notExpected: string[] = [];
 const run = (dryRun = false, maxChanges = 10): Promise<ScanSummary> => {
   const now = new Date();
   return scan(
-    { kms: target.kms, now, start: sfnStarter(target.sfn, target.stateMachineArn, now) },
+    { kms: target.kms, now, start: sfnStarter(target.sfn, target.stateMachineArn) },
     policy,
     limits(maxChanges),
     dryRun,
@@ -120,8 +120,6 @@ it('a second run on the same day starts nothing new', async () => {
   const summary = await run();
   expect(summary.started).toEqual([]);
   expect(summary.alreadyStarted.map((s) => s.keyMaterialId).sort()).toEqual(Object.keys(expected).sort());
-  // StartExecution with the same name and input answers with the running execution: no new one.
-  expect(stack.requestLog.read().filter((e) => e.operation === 'StartExecution').length).toBeGreaterThan(0);
   const names = new Set(
     (
       JSON.parse((await keymat(['pending', '--local', '--state-dir', dir, '--json'])).stdout) as {
@@ -130,13 +128,13 @@ it('a second run on the same day starts nothing new', async () => {
     ).map((p) => p.executionArn),
   );
   expect(names.size).toBe(Object.keys(expected).length);
-  expect(executions() - before).toBe(Object.keys(expected).length); // answered, not started anew
+  expect(executions() - before).toBe(0);
 });
 
 it('never starts more than the per-run limit, and says why it skipped the rest', async () => {
   const otherDay = new Date(Date.now() + DAY);
   const summary = await scan(
-    { kms: target.kms, now: otherDay, start: sfnStarter(target.sfn, target.stateMachineArn, new Date()) },
+    { kms: target.kms, now: otherDay, start: sfnStarter(target.sfn, target.stateMachineArn) },
     policy,
     limits(1),
     false,
