@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { MAX_WAIT_SECONDS } from '../functions/shared/input';
+import { scanLimitsSchema, scanPolicySchema, type ScanLimits, type ScanPolicy } from '../functions/expiry-scan/scan';
 
 /** Which keys the functions may read and delete from: listed key ARNs, or keys carrying a tag. */
 export type KeyScope = { keyArns: string[] } | { tag: { key: string; value: string } };
@@ -14,7 +15,18 @@ export interface KeymatConfig {
   taskTimeout: Duration;
   notificationEmails: string[];
   logRetention: RetentionDays;
+  /** EventBridge Scheduler expression for the expiry scan, e.g. `cron(0 6 * * ? *)`; none: the scan is not scheduled. */
+  scanSchedule?: string;
+  scanPolicy: ScanPolicy;
+  scanLimits: ScanLimits;
 }
+
+/** The scan's default pace: well below KMS's default quotas (shared/reference/kms.md), leaving room for other callers. */
+export const DEFAULT_SCAN_LIMITS: ScanLimits = {
+  maxChanges: 10,
+  concurrency: 8,
+  rates: { ListKeys: 50, DescribeKey: 1000, ListKeyRotations: 50, ListResourceTags: 50 },
+};
 
 export const DEFAULT_KEY_TAG = { key: 'keymat:managed', value: 'true' };
 
@@ -74,7 +86,30 @@ export function configFromContext(get: (name: string) => unknown): KeymatConfig 
       `context logRetentionDays must be a CloudWatch Logs retention (e.g. 30, 90, 365); got '${retentionDays}'`,
     );
   }
+  const scanSchedule = str('scanSchedule');
+  if (scanSchedule && !/^(cron|rate)\(.+\)$/.test(scanSchedule)) {
+    throw new Error(`context scanSchedule must be a cron(...) or rate(...) expression; got '${scanSchedule}'`);
+  }
+  const optionalInt = (name: string, min: number, max: number) =>
+    str(name) === undefined ? undefined : int(name, 0, min, max);
+  const scanPolicy = scanPolicySchema.parse({
+    expiresWithinDays: str('scanExpiresWithinDays') === 'off' ? undefined : int('scanExpiresWithinDays', 30, 0, 365),
+    importedMoreThanDays: optionalInt('scanImportedMoreThanDays', 1, 3650),
+    ...(str('scanRetireTag') !== 'off' && { retireTag: str('scanRetireTag') ?? 'keymat:retire-on' }),
+  });
+  const scanLimits = scanLimitsSchema.parse({
+    ...DEFAULT_SCAN_LIMITS,
+    maxChanges: int('scanMaxChanges', DEFAULT_SCAN_LIMITS.maxChanges, 0, 1000),
+    rates: {
+      ...DEFAULT_SCAN_LIMITS.rates,
+      DescribeKey: int('scanDescribeKeyRate', DEFAULT_SCAN_LIMITS.rates.DescribeKey, 1, 100_000),
+      ListKeyRotations: int('scanListKeyRotationsRate', DEFAULT_SCAN_LIMITS.rates.ListKeyRotations, 1, 100_000),
+    },
+  });
   return {
+    ...(scanSchedule && { scanSchedule }),
+    scanPolicy,
+    scanLimits,
     keyScope,
     approvalTimeout: Duration.seconds(int('approvalTimeoutSeconds', 86_400, 60, 7 * 86_400)),
     defaultWaitSeconds: int('defaultWaitSeconds', 30, 0, MAX_WAIT_SECONDS),

@@ -1,5 +1,5 @@
 import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
-import { Effect, PolicyStatement, Role, ServicePrincipal, type IGrantable } from 'aws-cdk-lib/aws-iam';
+import { Effect, PolicyStatement, Role, ServicePrincipal, type IGrantable, type IRole } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -9,6 +9,9 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { join } from 'node:path';
 import { DeletionWorkflow } from '../workflows/deletion-workflow';
+import { ExpiryScan } from './expiry-scan';
+import { acknowledgeWildcards, executionsFinding } from './nag';
+import { RunbookDocument } from './runbook';
 import { TASK_STATES, type TaskState } from '../workflows/states';
 import type { KeymatConfig, KeyScope } from './config';
 
@@ -16,9 +19,43 @@ export interface KeymatStackProps extends StackProps {
   readonly config: KeymatConfig;
 }
 
-/** The folder of a task's function: `DeleteMaterial` → `functions/delete-material`. */
-export const functionFolder = (state: TaskState): string =>
-  join(__dirname, '..', 'functions', state.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase());
+/** The folder of a function: `DeleteMaterial` → `functions/delete-material`. */
+export const functionFolder = (name: TaskState | 'ExpiryScan'): string =>
+  join(__dirname, '..', 'functions', name.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase());
+
+/**
+ * One keymat function: its own role writing only to its own log group (not the managed basic execution policy),
+ * X-Ray tracing, arm64, the current Node runtime, and the pinned SDK bundled (the runtime's SDK may predate
+ * KeyMaterialId and GetKeyLastUsage).
+ */
+function keymatFunction(
+  scope: Construct,
+  name: TaskState | 'ExpiryScan',
+  props: { environment: Record<string, string>; timeout: Duration; logRetention: KeymatConfig['logRetention'] },
+): NodejsFunction {
+  const role = new Role(scope, `${name}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
+  const logGroup = new LogGroup(scope, `${name}Logs`, { retention: props.logRetention });
+  logGroup.grantWrite(role);
+  const fn = new NodejsFunction(scope, name, {
+    role,
+    entry: join(functionFolder(name), 'handler.ts'),
+    handler: 'handler',
+    runtime: Runtime.NODEJS_24_X,
+    architecture: Architecture.ARM_64,
+    memorySize: 256,
+    timeout: props.timeout,
+    environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
+    logGroup,
+    tracing: Tracing.ACTIVE,
+    bundling: { minify: true, sourceMap: true, bundleAwsSDK: true },
+  });
+  Validations.of(fn).acknowledge({
+    id: 'Serverless-LambdaDLQ',
+    reason:
+      'invoked synchronously (by Step Functions, whose Retry and Catch handle failures, or by the scheduler, whose summary reports the run); a DLQ applies only to asynchronous invocations',
+  });
+  return fn;
+}
 
 /**
  * keymat's stack: one function per task, the SNS topics for approval requests and outcomes, and the deletion
@@ -29,6 +66,8 @@ export class KeymatStack extends Stack {
   readonly functions: Record<TaskState, NodejsFunction>;
   readonly approvalTopic: Topic;
   readonly outcomeTopic: Topic;
+  readonly expiryScan: ExpiryScan;
+  readonly runbook: RunbookDocument;
 
   constructor(scope: Construct, id: string, props: KeymatStackProps) {
     super(scope, id, props);
@@ -56,23 +95,10 @@ export class KeymatStack extends Stack {
     };
     const fns = {} as Record<TaskState, NodejsFunction>;
     for (const state of TASK_STATES) {
-      // An own role per function, writing only to its own log group (not the managed basic execution policy).
-      const role = new Role(this, `${state}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
-      const logGroup = new LogGroup(this, `${state}Logs`, { retention: config.logRetention });
-      logGroup.grantWrite(role);
-      fns[state] = new NodejsFunction(this, state, {
-        role,
-        entry: join(functionFolder(state), 'handler.ts'),
-        handler: 'handler',
-        runtime: Runtime.NODEJS_24_X,
-        architecture: Architecture.ARM_64,
-        memorySize: 256,
+      fns[state] = keymatFunction(this, state, {
+        environment: environment[state],
         timeout: Duration.seconds(30),
-        environment: { ...environment[state], NODE_OPTIONS: '--enable-source-maps' },
-        logGroup,
-        tracing: Tracing.ACTIVE,
-        // The pinned SDK is bundled: the runtime's SDK may predate KeyMaterialId and GetKeyLastUsage.
-        bundling: { minify: true, sourceMap: true, bundleAwsSDK: true },
+        logRetention: config.logRetention,
       });
     }
     this.functions = fns;
@@ -97,7 +123,37 @@ export class KeymatStack extends Stack {
       logRetention: config.logRetention,
     });
 
+    this.expiryScan = new ExpiryScan(this, 'ExpiryScanJob', {
+      fn: keymatFunction(this, 'ExpiryScan', {
+        environment: {
+          STATE_MACHINE_ARN: this.workflow.stateMachine.stateMachineArn,
+          OUTCOME_TOPIC_ARN: this.outcomeTopic.topicArn,
+          SCAN_POLICY: JSON.stringify(config.scanPolicy),
+          SCAN_LIMITS: JSON.stringify(config.scanLimits),
+        },
+        timeout: Duration.minutes(15),
+        logRetention: config.logRetention,
+      }),
+      stateMachine: this.workflow.stateMachine,
+      outcomeTopic: this.outcomeTopic,
+      keyScope: keys,
+      ...(config.scanSchedule && { schedule: config.scanSchedule }),
+    });
+    acknowledgeWildcards(this.expiryScan.fn.role as IRole, {
+      'Resource::*': 'kms:ListKeys and the X-Ray trace actions support no resource scoping',
+      'Action::kms:GenerateDataKey*':
+        "CDK's Topic.grantPublish for a KMS-encrypted topic; limited to the stack's own topic key",
+      ...('tag' in config.keyScope && {
+        'Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*': `limited by the condition aws:ResourceTag/${config.keyScope.tag.key}=${config.keyScope.tag.value}: the configured key scope`,
+      }),
+      [executionsFinding(this.workflow.stateMachine)]:
+        "DescribeExecution on this workflow's own executions (CDK's grantExecution), to tell today's changes from new ones",
+    });
+
+    this.runbook = new RunbookDocument(this, 'Runbook', { stateMachine: this.workflow.stateMachine });
+
     new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'RunbookDocumentName', { value: this.runbook.document.ref });
     new CfnOutput(this, 'ApprovalTopicArn', { value: this.approvalTopic.topicArn });
     new CfnOutput(this, 'OutcomeTopicArn', { value: this.outcomeTopic.topicArn });
   }
@@ -125,20 +181,15 @@ function acknowledgeFindings(fns: Record<TaskState, NodejsFunction>, keyScope: K
       wildcards['Resource::arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*'] =
         `limited by the condition aws:ResourceTag/${keyScope.tag.key}=${keyScope.tag.value}: the configured key scope`;
     }
-    for (const [finding, reason] of Object.entries(wildcards)) {
-      Validations.of(fns[state].role as Role).acknowledge({ id: `AwsSolutions-IAM5[${finding}]`, reason });
-    }
-    Validations.of(fns[state]).acknowledge({
-      id: 'Serverless-LambdaDLQ',
-      reason:
-        'invoked synchronously by Step Functions, whose Retry and Catch handle failures; a DLQ applies only to asynchronous invocations',
-    });
+    acknowledgeWildcards(fns[state].role as IRole, wildcards);
   }
 }
 
 /** Grants KMS actions on the configured keys only: the listed ARNs, or keys of this account carrying the tag. */
-function keyScopeStatement(scope: KeyScope) {
-  return (grantee: IGrantable, actions: string[]): void => {
+export type KeyGrant = (grantee: IGrantable, actions: string[]) => void;
+
+function keyScopeStatement(scope: KeyScope): KeyGrant {
+  return (grantee, actions) => {
     const statement =
       'keyArns' in scope
         ? new PolicyStatement({ effect: Effect.ALLOW, actions, resources: scope.keyArns })

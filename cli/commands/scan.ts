@@ -1,12 +1,11 @@
 import { Command } from 'commander';
 import { scan, scanLimitsSchema, scanPolicySchema } from '../../functions/expiry-scan/scan';
 import { describeSummary, sfnStarter } from '../../functions/expiry-scan/start';
+import { DEFAULT_SCAN_LIMITS } from '../../infra/config';
 import { DEFAULT_STATE_DIR } from '../../local/state-file';
 import { awsTarget, localTarget } from '../operations';
 import { printJson } from '../output';
 import { wholeNumber } from '../options';
-
-export const DEFAULT_SCAN_RATES = { ListKeys: 50, DescribeKey: 1000, ListKeyRotations: 50, ListResourceTags: 50 };
 
 interface ScanOptions {
   local: boolean;
@@ -44,7 +43,7 @@ export function scanCommand(): Command {
       '--describe-key-rate <n>',
       'DescribeKey requests per second',
       wholeNumber('--describe-key-rate', 1, 100_000),
-      DEFAULT_SCAN_RATES.DescribeKey,
+      DEFAULT_SCAN_LIMITS.rates.DescribeKey,
     )
     .option('--local', 'act on the local stack served for --state-dir', false)
     .option('--state-dir <dir>', 'state folder of the local stack', DEFAULT_STATE_DIR)
@@ -65,8 +64,9 @@ export function scanCommand(): Command {
           ...(opts.retireTag && { retireTag: opts.retireTag }),
         }),
         scanLimitsSchema.parse({
+          ...DEFAULT_SCAN_LIMITS,
           maxChanges: opts.maxChanges,
-          rates: { ...DEFAULT_SCAN_RATES, DescribeKey: opts.describeKeyRate },
+          rates: { ...DEFAULT_SCAN_LIMITS.rates, DescribeKey: opts.describeKeyRate },
         }),
         opts.dryRun,
       );

@@ -30,7 +30,7 @@ export function sfnStarter(sfn: SFNClient, stateMachineArn: string): ScanDeps['s
 export function describeSummary(s: ScanSummary): string[] {
   const lines = [
     `keymat expiry scan at ${s.scannedAt}${s.dryRun ? ' (dry run: nothing started)' : ''}`,
-    `${s.keysListed} keys listed, ${s.externalKeys} customer-managed EXTERNAL; ${s.violations.length} materials violate the policy.`,
+    `${s.keysListed} keys listed, ${s.externalKeys} customer-managed EXTERNAL, ${s.outOfScope} outside the key scope; ${s.violations.length} materials violate the policy.`,
   ];
   for (const v of s.started)
     lines.push(`started ${v.changeId}: ${v.keyArn} material ${v.keyMaterialId} (${v.rule}: ${v.detail})`);

@@ -3,9 +3,12 @@ import { KeymatError, invalidInput, shown } from './errors';
 import type { ChangeInput } from './types';
 
 const KEY_ID = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
+/** A key id or a key ARN, as one pattern (for the runbook document's parameters). */
+export const KEY_ID_OR_ARN =
+  /^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/)?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
 const ARN = /^arn:(aws[a-z-]*):([a-z0-9-]*):([a-z0-9-]*):(\d{12}|):(.*)$/;
 export const KEY_MATERIAL_ID = /^[a-f0-9]{64}$/;
-const CHANGE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const CHANGE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** Control characters and the Unicode format characters that can make text read differently from what it is. */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const UNSAFE_TEXT = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/u;

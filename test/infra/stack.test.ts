@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LAMBDA_SERVICE_ERRORS, RETRYABLE_KMS_ERRORS, TERMINAL_ERRORS } from '../../functions/shared/errors';
+import { CHANGE_ID, KEY_ID_OR_ARN } from '../../functions/shared/input';
 import { configFromContext } from '../../infra/config';
 import { KeymatStack } from '../../infra/keymat-stack';
 import { synthesizeDefinition } from '../../local/definition';
@@ -49,16 +50,15 @@ const actionsOf = (t: Template, state: string): string[] =>
   statementsOf(t, state).flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
 
 describe('functions', () => {
-  it('has one arm64 function per task on the current Node runtime, traced, with its own log group', () => {
-    template.resourceCountIs('AWS::Lambda::Function', TASK_STATES.length);
+  it('has one arm64 function per task and the expiry scan, on the current Node runtime, traced, with its own log group', () => {
+    template.resourceCountIs('AWS::Lambda::Function', TASK_STATES.length + 1);
     template.allResourcesProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
       TracingConfig: { Mode: 'Active' },
-      Timeout: 30,
       LoggingConfig: { LogGroup: Match.anyValue() },
     });
-    template.resourceCountIs('AWS::Logs::LogGroup', TASK_STATES.length + 1);
+    template.resourceCountIs('AWS::Logs::LogGroup', TASK_STATES.length + 2);
   });
 
   it('uses no managed policy: each role is its own', () => {
@@ -106,6 +106,79 @@ describe('functions', () => {
   });
 });
 
+describe('the expiry scan', () => {
+  it('may list keys, read the scoped keys, start and describe executions, and nothing that deletes', () => {
+    const actions = actionsOf(template, 'ExpiryScan');
+    expect(actions).toEqual(
+      expect.arrayContaining([
+        'kms:ListKeys',
+        'kms:DescribeKey',
+        'kms:ListKeyRotations',
+        'kms:ListResourceTags',
+        'states:StartExecution',
+        'states:DescribeExecution',
+        'sns:Publish',
+      ]),
+    );
+    expect(actions).not.toContain('kms:DeleteImportedKeyMaterial');
+  });
+
+  it('carries the policy and limits in its environment', () => {
+    const fn = Object.entries(template.findResources('AWS::Lambda::Function')).find(([id]) =>
+      id.startsWith('ExpiryScan'),
+    )![1];
+    const env = fn.Properties.Environment.Variables;
+    expect(JSON.parse(env.SCAN_POLICY)).toEqual({ expiresWithinDays: 30, retireTag: 'keymat:retire-on' });
+    expect(JSON.parse(env.SCAN_LIMITS)).toMatchObject({
+      maxChanges: 10,
+      rates: { DescribeKey: 1000, ListKeyRotations: 50 },
+    });
+  });
+
+  it('is not scheduled by default', () => {
+    template.resourceCountIs('AWS::Scheduler::Schedule', 0);
+  });
+
+  it('is scheduled by EventBridge Scheduler when configured', () => {
+    const scheduled = synth({ scanSchedule: 'cron(0 6 * * ? *)', scanMaxChanges: '3' }).template;
+    scheduled.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'cron(0 6 * * ? *)',
+      Target: { Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ExpiryScan'), 'Arn'] }, Input: '{"dryRun":false}' },
+    });
+  });
+});
+
+describe('the runbook document', () => {
+  const doc = () => (Object.values(template.findResources('AWS::SSM::Document'))[0] as Resource).Properties;
+
+  it('is an Automation document whose parameters are validated with the CLI patterns', () => {
+    const { DocumentType, Content } = doc();
+    expect(DocumentType).toBe('Automation');
+    expect(Content.parameters.KeyId.allowedPattern).toBe(KEY_ID_OR_ARN.source);
+    expect(Content.parameters.ChangeId.allowedPattern).toBe(CHANGE_ID.source);
+    expect(new RegExp(Content.parameters.KeyMaterialId.allowedPattern).test('')).toBe(true);
+    expect(new RegExp(Content.parameters.KeyMaterialId.allowedPattern).test('a'.repeat(64))).toBe(true);
+    expect(new RegExp(Content.parameters.KeyMaterialId.allowedPattern).test('A'.repeat(64))).toBe(false);
+    expect(new RegExp(Content.parameters.Reason.allowedPattern).test('retire "x"')).toBe(false);
+    expect(new RegExp(KEY_ID_OR_ARN.source).test('alias/payroll')).toBe(false);
+  });
+
+  it('starts the change under its deterministic name, waits for the outcome and fails unless it SUCCEEDED', () => {
+    const steps = doc().Content.mainSteps as { name: string; action: string; inputs: Record<string, any> }[];
+    expect(steps.map((s) => [s.name, s.action])).toEqual([
+      ['ChooseMaterial', 'aws:branch'],
+      ['StartChangeOfCurrentMaterial', 'aws:executeStateMachine'],
+      ['StartChangeOfNamedMaterial', 'aws:executeStateMachine'],
+      ['WaitForOutcome', 'aws:waitForAwsResourceProperty'],
+      ['AssertSucceeded', 'aws:assertAwsResourceProperty'],
+    ]);
+    expect(steps[1]!.inputs.executionName).toBe('keymat-{{ ChangeId }}');
+    expect(steps[1]!.inputs.input).not.toContain('keyMaterialId');
+    expect(steps[2]!.inputs.input).toContain('"keyMaterialId":"{{ KeyMaterialId }}"');
+    expect(steps[4]!.inputs.DesiredValues).toEqual(['SUCCEEDED']);
+  });
+});
+
 describe('topics', () => {
   it('encrypts both topics and refuses publishing without TLS', () => {
     template.resourceCountIs('AWS::SNS::Topic', 2);
@@ -121,7 +194,9 @@ describe('topics', () => {
   });
 
   it('outputs the state machine and topic ARNs', () => {
-    for (const name of ['StateMachineArn', 'ApprovalTopicArn', 'OutcomeTopicArn']) template.hasOutput(name, {});
+    for (const name of ['StateMachineArn', 'ApprovalTopicArn', 'OutcomeTopicArn', 'RunbookDocumentName']) {
+      template.hasOutput(name, {});
+    }
   });
 });
 
@@ -213,7 +288,7 @@ describe('the state machine', () => {
 describe('security checks', () => {
   it.each([
     ['the default tag scope', {}],
-    ['a key ARN scope', { keyArns: KEY_ARN }],
+    ['a key ARN scope and a scan schedule', { keyArns: KEY_ARN, scanSchedule: 'rate(1 day)' }],
   ])('cdk-nag AwsSolutions and Serverless find nothing unacknowledged with %s', (_l, context) => {
     const target = _l === 'the default tag scope' ? stack : synth(context).stack;
     for (const pack of [new AwsSolutionsChecks(target.node.root), new ServerlessChecks(target.node.root)]) {
@@ -231,6 +306,8 @@ describe('configuration', () => {
     [{ keyArns: KEY_ARN, keyTag: 'a=b' }, 'exclusive'],
     [{ notificationEmails: 'not-an-email' }, "invalid address 'not-an-email'"],
     [{ logRetentionDays: '8' }, 'logRetentionDays must be a CloudWatch Logs retention'],
+    [{ scanSchedule: 'daily' }, "scanSchedule must be a cron(...) or rate(...) expression; got 'daily'"],
+    [{ scanMaxChanges: '-1' }, "scanMaxChanges must be a whole number from 0 to 1000; got '-1'"],
   ])('refuses %j naming the context value', (context, message) => {
     expect(() => configFromContext((n) => (context as Record<string, string>)[n])).toThrow(message);
   });
