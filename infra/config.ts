@@ -24,7 +24,8 @@ export interface KeymatConfig {
 /** The scan's default pace: well below KMS's default quotas (shared/reference/kms.md), leaving room for other callers. */
 export const DEFAULT_SCAN_LIMITS: ScanLimits = {
   maxChanges: 10,
-  concurrency: 8,
+  // Enough calls in flight that the pace, not the round trip, limits the scan.
+  concurrency: 32,
   rates: { ListKeys: 50, DescribeKey: 1000, ListKeyRotations: 50, ListResourceTags: 50 },
 };
 
