@@ -204,11 +204,7 @@ async function scanBench(): Promise<string[][]> {
     const summary = await scan(
       { kms, now: new Date(), start: async () => 'STARTED' },
       { expiresWithinDays: 30 },
-      {
-        ...DEFAULT_SCAN_LIMITS,
-        concurrency: 32,
-        rates: { ...DEFAULT_SCAN_LIMITS.rates, DescribeKey: DESCRIBE_KEY_RATE },
-      },
+      { ...DEFAULT_SCAN_LIMITS, rates: { ...DEFAULT_SCAN_LIMITS.rates, DescribeKey: DESCRIBE_KEY_RATE } },
       true,
     );
     const wall = (Date.now() - started) / 1000;
