@@ -13,6 +13,8 @@ export interface KeymatConfig {
   defaultWaitSeconds: number;
   verifyMaxAttempts: number;
   taskTimeout: Duration;
+  /** A key used within this many days gets a warning in the plan. */
+  recentUseDays: number;
   notificationEmails: string[];
   logRetention: RetentionDays;
   /** EventBridge Scheduler expression for the expiry scan, e.g. `cron(0 6 * * ? *)`; none: the scan is not scheduled. */
@@ -116,6 +118,7 @@ export function configFromContext(get: (name: string) => unknown): KeymatConfig 
     defaultWaitSeconds: int('defaultWaitSeconds', 30, 0, MAX_WAIT_SECONDS),
     verifyMaxAttempts: int('verifyMaxAttempts', 8, 1, 20),
     taskTimeout: Duration.seconds(int('taskTimeoutSeconds', 60, 1, 900)),
+    recentUseDays: int('recentUseDays', 30, 0, 3650),
     notificationEmails: emails,
     logRetention: retentionDays as RetentionDays,
   };

@@ -86,7 +86,11 @@ export class KeymatStack extends Stack {
     }
 
     const environment: Record<TaskState, Record<string, string>> = {
-      ValidateOrigin: { KEYMAT_ACCOUNT_ID: Aws.ACCOUNT_ID, DEFAULT_WAIT_SECONDS: String(config.defaultWaitSeconds) },
+      ValidateOrigin: {
+        KEYMAT_ACCOUNT_ID: Aws.ACCOUNT_ID,
+        DEFAULT_WAIT_SECONDS: String(config.defaultWaitSeconds),
+        RECENT_USE_DAYS: String(config.recentUseDays),
+      },
       CheckState: {},
       RequestApproval: { APPROVAL_TOPIC_ARN: this.approvalTopic.topicArn },
       DeleteMaterial: { OUTCOME_TOPIC_ARN: this.outcomeTopic.topicArn },

@@ -34,6 +34,7 @@ export function buildPlan(
   aliases: string[],
   lastUsage: GetKeyLastUsageResponse | undefined,
   keyMaterialId: string | undefined,
+  recentUse: { days: number; now: Date } = { days: 30, now: new Date() },
 ): Plan {
   const meta = snapshot.metadata;
   const target = findTarget(snapshot, keyMaterialId);
@@ -70,8 +71,32 @@ export function buildPlan(
           known: false,
           ...(lastUsage?.TrackingStartDate && { trackingStartDate: lastUsage.TrackingStartDate.toISOString() }),
         },
+    warnings: warningsFor(permanent, aliases, usage?.Timestamp, usage?.Operation, recentUse),
   };
   return { ...plan, digest: digest(factsOfPlan(plan)) };
+}
+
+/** Warnings for the approver (rotation retirement): they do not block, and are not part of the digest. */
+function warningsFor(
+  permanent: boolean,
+  aliases: string[],
+  usedAt: Date | undefined,
+  operation: string | undefined,
+  recentUse: { days: number; now: Date },
+): string[] {
+  const warnings: string[] = [];
+  if (permanent && aliases.length > 0) {
+    warnings.push(
+      `alias ${aliases.join(', ')} still points at this key: whatever uses the alias fails once the key is PendingImport; move the alias first`,
+    );
+  }
+  if (usedAt && recentUse.now.getTime() - usedAt.getTime() < recentUse.days * 86_400_000) {
+    const days = Math.floor((recentUse.now.getTime() - usedAt.getTime()) / 86_400_000);
+    warnings.push(
+      `the key was used for ${operation} ${days === 0 ? 'today' : `${days} days ago`}, within the ${recentUse.days}-day window: check that nothing still needs it`,
+    );
+  }
+  return warnings;
 }
 
 /** The facts an approval is bound to. A change to any of them after approval is drift. */

@@ -31,6 +31,8 @@ export interface Plan {
   alreadyDeleted: boolean;
   multiRegion: { role: 'PRIMARY' | 'REPLICA' | 'NONE'; replicas: string[]; replicasAffected: string[] };
   lastUsage: { known: boolean; operation?: string; at?: string; trackingStartDate?: string };
+  /** What an approver should weigh: an alias still pointing at a key about to become unusable, a recent use. */
+  warnings: string[];
   /** SHA-256 over the facts the approver approves; DeleteMaterial refuses when the key no longer matches it. */
   digest: string;
 }

@@ -25,6 +25,7 @@ export function describePlan(plan: Plan, input: ChangeInput): string[] {
       ? `Last used: ${plan.lastUsage.operation} at ${plan.lastUsage.at} (GetKeyLastUsage; CloudTrail is authoritative).`
       : `Last used: unknown${plan.lastUsage.trackingStartDate ? ` (no use recorded since tracking started ${plan.lastUsage.trackingStartDate})` : ' (KMS returned no usage data)'}.`,
   );
+  for (const warning of plan.warnings) lines.push(`WARNING: ${warning}.`);
   if (plan.alreadyDeleted) lines.push('The material is already deleted: nothing will be changed.');
   lines.push(`Plan digest: ${plan.digest}`);
   return lines;

@@ -10,6 +10,7 @@ import type { ChangeInput, Plan } from '../shared/types';
 const kms = createKmsClient();
 const scope = scopeFromEnv();
 const defaultWaitSeconds = Number(process.env.DEFAULT_WAIT_SECONDS ?? '30');
+const recentUseDays = Number(process.env.RECENT_USE_DAYS ?? '30');
 
 export interface ValidateOriginEvent {
   executionId: string;
@@ -41,7 +42,10 @@ export async function handler(event: ValidateOriginEvent): Promise<{ input: Chan
   for await (const page of paginateListAliases({ client: kms }, { KeyId: meta.Arn })) {
     aliases.push(...(page.Aliases ?? []).map((a) => a.AliasName as string));
   }
-  const plan = buildPlan(snapshot, aliases, await lastUsage(meta.Arn as string), input.keyMaterialId);
+  const plan = buildPlan(snapshot, aliases, await lastUsage(meta.Arn as string), input.keyMaterialId, {
+    days: recentUseDays,
+    now: new Date(),
+  });
   logger.info('plan built', { plan });
   return { input, plan };
 }

@@ -115,6 +115,29 @@ describe('ValidateOrigin builds the plan KMS semantics call for', () => {
   });
 });
 
+describe('ValidateOrigin warns the approver (rotation retirement)', () => {
+  it('when an alias still points at a key that will become PendingImport, and when it was used recently', async () => {
+    keyWith({});
+    kms
+      .on(GetKeyLastUsageCommand)
+      .resolves({ KeyLastUsage: { Operation: 'Decrypt', Timestamp: new Date(Date.now() - 3 * 86_400_000) } });
+    const { plan } = await handler(event());
+    expect(plan.warnings).toEqual([
+      'alias alias/payroll still points at this key: whatever uses the alias fails once the key is PendingImport; move the alias first',
+      'the key was used for Decrypt 3 days ago, within the 30-day window: check that nothing still needs it',
+    ]);
+  });
+
+  it('not about the alias when only a pending-rotation material goes, nor about a use long ago', async () => {
+    keyWith({}, [material(M1), material(M2, { KeyMaterialState: 'PENDING_ROTATION' })]);
+    kms
+      .on(GetKeyLastUsageCommand)
+      .resolves({ KeyLastUsage: { Operation: 'Encrypt', Timestamp: new Date(Date.now() - 90 * 86_400_000) } });
+    const { plan } = await handler(event({ keyMaterialId: M2 }));
+    expect(plan.warnings).toEqual([]);
+  });
+});
+
 describe('ValidateOrigin refuses', () => {
   it.each([
     ['a key of another origin', { Origin: 'AWS_KMS' }, 'OriginNotExternal'],
