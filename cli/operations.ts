@@ -13,7 +13,8 @@ import {
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { executionNameFor, parseChangeInput } from '../functions/shared/input';
-import type { ApprovalResult, ChangeInput, Plan } from '../functions/shared/types';
+import { refusal } from '../functions/shared/approvals';
+import type { ApprovalResult, ApprovalRules, ChangeInput, Plan } from '../functions/shared/types';
 import { LOCAL_CREDENTIALS } from '../local/clients';
 import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from '../local/kms/model';
 import { runningEndpoint } from '../local/server';
@@ -140,11 +141,13 @@ export async function history(target: Target, execution: string): Promise<Histor
   return events;
 }
 
-/** What RequestApproval was invoked with: the token to answer on, the change and its plan. */
+/** What RequestApproval was invoked with: the token to answer on, the change, its plan, the approvals so far. */
 export interface PendingApprovalTask {
   taskToken: string;
   input: ChangeInput;
   plan: Plan;
+  approval: ApprovalResult;
+  rules: ApprovalRules;
 }
 
 /**
@@ -180,20 +183,29 @@ async function waitingApproval(target: Target, execution: string): Promise<{ arn
 }
 
 /** Approves as the caller; the requester of a change can never approve it. */
-export async function approve(target: Target, execution: string, comment?: string): Promise<{ approver: string }> {
+export async function approve(
+  target: Target,
+  execution: string,
+  comment?: string,
+): Promise<{ approver: string; approvals: number; quorum: number }> {
   const { task } = await waitingApproval(target, execution);
   const me = await callerIdentity(target);
   if (me.arn === task.input.requestedBy) {
     throw new CliError(`you (${me.arn}) requested change ${task.input.changeId}: another person must approve it`);
   }
+  const why = refusal(me.arn, task.approval.approvals, task.input, task.rules);
+  if (why) throw new CliError(why);
   const output: ApprovalResult = {
     planDigest: task.plan.digest,
-    approvals: [{ approver: me.arn, at: new Date().toISOString(), channel: 'cli', ...(comment && { comment }) }],
+    approvals: [
+      ...task.approval.approvals,
+      { approver: me.arn, at: new Date().toISOString(), channel: 'cli', ...(comment && { comment }) },
+    ],
   };
   await sendTask(() =>
     target.sfn.send(new SendTaskSuccessCommand({ taskToken: task.taskToken, output: JSON.stringify(output) })),
   );
-  return { approver: me.arn };
+  return { approver: me.arn, approvals: output.approvals.length, quorum: task.rules.quorum };
 }
 
 export async function reject(target: Target, execution: string, comment: string): Promise<{ rejectedBy: string }> {

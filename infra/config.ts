@@ -10,6 +10,10 @@ export type KeyScope = { keyArns: string[] } | { tag: { key: string; value: stri
 export interface KeymatConfig {
   keyScope: KeyScope;
   approvalTimeout: Duration;
+  /** Distinct approvers a change needs. */
+  quorum: number;
+  /** Identities allowed to approve; empty: anyone but the requester. */
+  approvers: string[];
   defaultWaitSeconds: number;
   verifyMaxAttempts: number;
   taskTimeout: Duration;
@@ -109,7 +113,14 @@ export function configFromContext(get: (name: string) => unknown): KeymatConfig 
       ListKeyRotations: int('scanListKeyRotationsRate', DEFAULT_SCAN_LIMITS.rates.ListKeyRotations, 1, 100_000),
     },
   });
+  const approvers = list('approvers');
+  const quorum = int('quorum', 1, 1, 10);
+  if (approvers.length > 0 && approvers.length < quorum) {
+    throw new Error(`context quorum ${quorum} cannot be reached by the ${approvers.length} approvers listed`);
+  }
   return {
+    quorum,
+    approvers,
     ...(scanSchedule && { scanSchedule }),
     scanPolicy,
     scanLimits,

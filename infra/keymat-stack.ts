@@ -122,6 +122,8 @@ export class KeymatStack extends Stack {
     this.workflow = new DeletionWorkflow(this, 'Workflow', {
       functions: fns,
       approvalTimeout: config.approvalTimeout,
+      quorum: config.quorum,
+      allowedApprovers: config.approvers,
       verifyMaxAttempts: config.verifyMaxAttempts,
       taskTimeout: config.taskTimeout,
       logRetention: config.logRetention,

@@ -4,18 +4,22 @@ import type { Decider } from './engine';
 export type ApproveMode = 'auto' | 'reject' | 'none';
 
 /**
- * The approver of `keymat local run --approve`: reads the request from the outbox and approves it (bound to the
- * plan digest the message carries), rejects it, or never answers so that the approval times out.
+ * The approver of `keymat local run --approve`: reads each request from the outbox and approves it (bound to the
+ * plan digest the message carries), one round per listed approver in turn; or rejects it; or never answers, so that
+ * the approval times out.
  */
-export function localApprover(mode: ApproveMode, approver = 'keymat-local-approver'): Decider {
-  return async ({ message }) => {
+export function localApprover(mode: ApproveMode, approvers: string | string[] = 'keymat-local-approver'): Decider {
+  const names = Array.isArray(approvers) ? approvers : [approvers];
+  return async ({ message, payload }) => {
+    const soFar = payload.approval.approvals;
+    const approver = names[soFar.length % names.length] as string;
     if (mode === 'reject') {
       throw new KeymatError('ApprovalRejected', `rejected by ${approver} (keymat local run --approve reject)`);
     }
     if (mode === 'none') return new Promise(() => undefined);
     return {
       planDigest: message.attributes.planDigest ?? '',
-      approvals: [{ approver, at: new Date().toISOString(), channel: 'local-run' }],
+      approvals: [...soFar, { approver, at: new Date().toISOString(), channel: 'local-run' }],
     };
   };
 }

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { StateMachineDefinition, StateMachine as StateMachineType } from 'aws-local-stepfunctions' with {
   'resolution-mode': 'import',
 };
-import type { ApprovalResult } from '../functions/shared/types';
+import type { ApprovalResult, ApprovalRules, ChangeInput, Plan } from '../functions/shared/types';
 import { TASK_STATES, WAIT_STATE, type TaskState } from '../workflows/states';
 import { LOCAL_CREDENTIALS } from './clients';
 import { join } from 'node:path';
@@ -86,11 +86,13 @@ export interface HistoryEvent {
   output?: string;
 }
 
-/** An approval request as it reaches whoever decides: the published message and the token to answer on. */
+/** An approval request as it reaches whoever decides: the published message, the task's payload, the token. */
 export interface PendingApproval {
   executionArn: string;
   taskToken: string;
   message: OutboxMessage;
+  /** RequestApproval's payload: the change, the plan, the approvals so far and the rules. */
+  payload: { input: ChangeInput; plan: Plan; approval: ApprovalResult; rules: ApprovalRules };
 }
 
 /** Decides an approval request: resolves with the decision, rejects with an error named like SendTaskFailure's. */
@@ -159,7 +161,12 @@ export async function runLocalExecution(stateDir: string, options: LocalRunOptio
       const message = readOutbox(join(stateDir, 'outbox.jsonl')).find((m) => m.messageId === messageId);
       if (!message) throw new Error(`the approval request ${messageId} is not in the outbox`);
       try {
-        const decision = await options.decide({ executionArn, taskToken, message });
+        const decision = await options.decide({
+          executionArn,
+          taskToken,
+          message,
+          payload: payload as unknown as PendingApproval['payload'],
+        });
         emit({ type: 'TaskSucceeded', state, output: JSON.stringify(decision) });
         return decision;
       } catch (err) {

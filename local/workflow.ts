@@ -15,6 +15,10 @@ export interface WorkflowSettings {
   defaultWaitSeconds?: number;
   /** Each Lambda task's timeout in the synthesized definition. @default 60 */
   taskTimeoutSeconds?: number;
+  /** Distinct approvers a change needs. @default 1 */
+  quorum?: number;
+  /** Identities allowed to approve. @default anyone but the requester */
+  approvers?: string[];
   /** A KMS endpoint other than the local stack's (LocalStack, another emulator). */
   kmsEndpoint?: string;
 }
@@ -43,6 +47,8 @@ export function prepareWorkflow(endpoint: string, settings: WorkflowSettings): L
       approvalTimeout: Duration.seconds(settings.approvalTimeoutSeconds),
       defaultWaitSeconds,
       ...(settings.taskTimeoutSeconds !== undefined && { taskTimeout: Duration.seconds(settings.taskTimeoutSeconds) }),
+      ...(settings.quorum !== undefined && { quorum: settings.quorum }),
+      ...(settings.approvers !== undefined && { approvers: settings.approvers }),
     },
     env,
   );

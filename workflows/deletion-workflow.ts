@@ -27,14 +27,25 @@ import {
   RETRYABLE_SNS_ERRORS,
   VERIFICATION_PENDING,
 } from '../functions/shared/errors';
+import type { ApprovalRules } from '../functions/shared/types';
 import type { TaskState } from './states';
 import { WAIT_STATE } from './states';
 
 export interface DeletionWorkflowProps {
   /** One function per task state, keyed by state name. */
   readonly functions: Record<TaskState, IFunction>;
-  /** How long RequestApproval waits for a decision before the change ends ApprovalTimedOut. */
+  /** How long each RequestApproval round waits for a decision before the change ends ApprovalTimedOut. */
   readonly approvalTimeout: Duration;
+  /**
+   * Distinct approvers a change needs; one approval is asked for per round until the quorum is reached.
+   * @default 1
+   */
+  readonly quorum?: number;
+  /**
+   * Identities allowed to approve (IAM ARNs as STS reports them, or the names the web channel signs for).
+   * @default anyone but the requester
+   */
+  readonly allowedApprovers?: string[];
   /**
    * Attempts VerifyPendingImport makes before the change ends VerificationFailed.
    * @default 8
@@ -121,6 +132,16 @@ export class DeletionWorkflow extends Construct {
     );
     const checkState = catchAll(retryTransient(invoke('CheckState', change, '$.check')));
 
+    const rules: ApprovalRules = { quorum: props.quorum ?? 1, allowedApprovers: props.allowedApprovers ?? [] };
+    if (!Number.isInteger(rules.quorum) || rules.quorum < 1)
+      throw new Error(`quorum must be a whole number ≥ 1; got ${rules.quorum}`);
+    if (rules.allowedApprovers.length > 0 && rules.allowedApprovers.length < rules.quorum) {
+      throw new Error(`quorum ${rules.quorum} cannot be reached by ${rules.allowedApprovers.length} allowed approvers`);
+    }
+    const startApprovals = new Pass(this, 'StartApprovals', {
+      parameters: { 'planDigest.$': '$.plan.digest', approvals: [] },
+      resultPath: '$.approval',
+    });
     const requestApproval = new LambdaInvoke(this, 'RequestApproval', {
       stateName: 'RequestApproval',
       lambdaFunction: fns.RequestApproval,
@@ -129,6 +150,8 @@ export class DeletionWorkflow extends Construct {
         ...change,
         taskToken: JsonPath.taskToken,
         approvalTimeoutSeconds: props.approvalTimeout.toSeconds(),
+        approval: JsonPath.objectAt('$.approval'),
+        rules,
       }),
       // A retry would publish a second request for the same approval round: none here.
       retryOnServiceExceptions: false,
@@ -146,7 +169,9 @@ export class DeletionWorkflow extends Construct {
     catchAll(requestApproval);
 
     const deleteMaterial = catchAll(
-      retryTransient(invoke('DeleteMaterial', { ...change, approval: JsonPath.objectAt('$.approval') }, '$.deletion')),
+      retryTransient(
+        invoke('DeleteMaterial', { ...change, approval: JsonPath.objectAt('$.approval'), rules }, '$.deletion'),
+      ),
     );
     const waitForPropagation = new Wait(this, WAIT_STATE, {
       stateName: WAIT_STATE,
@@ -174,9 +199,15 @@ export class DeletionWorkflow extends Construct {
         new Choice(this, 'RouteAfterCheck')
           .when(Condition.booleanEquals('$.input.dryRun', true), notifyOutcome)
           .when(Condition.stringEquals('$.check.decision', 'ALREADY_DELETED'), verifyPendingImport)
-          .otherwise(requestApproval),
+          .otherwise(startApprovals),
       );
-    requestApproval.next(deleteMaterial);
+    startApprovals.next(requestApproval);
+    // Each round's answer carries every approval so far; the next round is asked for until the quorum is reached.
+    requestApproval.next(
+      new Choice(this, 'QuorumReached')
+        .when(Condition.isPresent(`$.approval.approvals[${rules.quorum - 1}]`), deleteMaterial)
+        .otherwise(requestApproval),
+    );
     deleteMaterial.next(waitForPropagation);
     waitForPropagation.next(verifyPendingImport);
     verifyPendingImport.next(notifyOutcome);

@@ -16,25 +16,45 @@ export function localServeCommand(): Command {
       wholeNumber('--approval-timeout', 1, 604_800),
       86_400,
     )
-    .action(async (opts: { port: number; stateDir: string; faults?: string; approvalTimeout: number }) => {
-      const stack = await LocalStack.start({
-        port: opts.port,
-        stateDir: opts.stateDir,
-        ...(opts.faults && { faults: loadFaultFile(opts.faults) }),
-        workflow: { approvalTimeoutSeconds: opts.approvalTimeout },
-      });
-      process.stdout.write(
-        `keymat local stack at ${stack.endpoint} (state in ${opts.stateDir})\n` +
-          `  state machine ${stack.stateMachineArn}\n` +
-          `  keymat start --local --key-id … --change-id … --reason …   (as AWS_ACCESS_KEY_ID's user)\n` +
-          `  aws stepfunctions list-executions --endpoint-url ${stack.endpoint} --state-machine-arn ${stack.stateMachineArn}\n`,
-      );
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
-      await stack.close();
-      // Executions stopped mid-wait may leave engine timers behind: they are marked lost at the next start.
-      process.exit(0);
-    });
+    .option('--quorum <n>', 'distinct approvers a change needs', wholeNumber('--quorum', 1, 10), 1)
+    .option('--approvers <list>', 'comma-separated identities allowed to approve (default: anyone but the requester)')
+    .action(
+      async (opts: {
+        port: number;
+        stateDir: string;
+        faults?: string;
+        approvalTimeout: number;
+        quorum: number;
+        approvers?: string;
+      }) => {
+        const stack = await LocalStack.start({
+          port: opts.port,
+          stateDir: opts.stateDir,
+          ...(opts.faults && { faults: loadFaultFile(opts.faults) }),
+          workflow: {
+            approvalTimeoutSeconds: opts.approvalTimeout,
+            quorum: opts.quorum,
+            ...(opts.approvers && {
+              approvers: opts.approvers
+                .split(',')
+                .map((a) => a.trim())
+                .filter(Boolean),
+            }),
+          },
+        });
+        process.stdout.write(
+          `keymat local stack at ${stack.endpoint} (state in ${opts.stateDir})\n` +
+            `  state machine ${stack.stateMachineArn}\n` +
+            `  keymat start --local --key-id … --change-id … --reason …   (as AWS_ACCESS_KEY_ID's user)\n` +
+            `  aws stepfunctions list-executions --endpoint-url ${stack.endpoint} --state-machine-arn ${stack.stateMachineArn}\n`,
+        );
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        await stack.close();
+        // Executions stopped mid-wait may leave engine timers behind: they are marked lost at the next start.
+        process.exit(0);
+      },
+    );
 }

@@ -116,7 +116,9 @@ export function operatorCommands(): Command[] {
     .action(async (execution: string, opts: TargetOptions & { comment?: string }) => {
       const result = await approve(await resolveTarget(opts), execution, opts.comment);
       if (opts.json) printJson({ execution, decision: 'approved', ...result });
-      else say(`approved ${execution} as ${result.approver}`);
+      else {
+        say(`approved ${execution} as ${result.approver} (${result.approvals} of ${result.quorum} approvals)`);
+      }
     });
 
   const rejectCmd = operatorCommand('reject', 'reject the change an execution waits on: it ends ApprovalRejected')

@@ -2,6 +2,7 @@ import { DeleteImportedKeyMaterialCommand } from '@aws-sdk/client-kms';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { createKmsClient, createSnsClient, readKey } from '../shared/aws';
 import { requireEnv } from '../shared/env';
+import { checkApprovals } from '../shared/approvals';
 import { KeymatError } from '../shared/errors';
 import { approvedTaskEvent, parseApproval, parseEvent } from '../shared/events';
 import { logger, startInvocation } from '../shared/logger';
@@ -23,7 +24,7 @@ export async function handler(event: unknown): Promise<DeletionResult> {
   const e = parseEvent(approvedTaskEvent, event, 'DeleteMaterial');
   startInvocation({ executionId: e.executionId, changeId: e.input.changeId, keyArn: e.plan.keyArn });
   const approval = parseApproval(e.approval);
-  checkApproval(approval, e.plan, e.input);
+  checkApprovals(approval, e.plan, e.input, e.rules);
 
   const comparison = compareWithPlan(await readKey(kms, e.plan.keyArn), e.plan);
   if (comparison === 'APPLIED') {
@@ -49,23 +50,6 @@ export async function handler(event: unknown): Promise<DeletionResult> {
     const requestId = (err as { $metadata?: { requestId?: string } }).$metadata?.requestId;
     logger.error('DeleteImportedKeyMaterial failed', { error: (err as Error).name, kmsRequestId: requestId });
     throw err;
-  }
-}
-
-function checkApproval(approval: ApprovalResult, plan: Plan, input: ChangeInput): void {
-  if (approval.planDigest !== plan.digest) {
-    throw new ApprovalInvalidError(
-      `the approval was given for plan ${approval.planDigest}, not for this plan ${plan.digest}`,
-    );
-  }
-  if (approval.approvals.length === 0) throw new ApprovalInvalidError('the approval names no approver');
-  const self = approval.approvals.find((a) => a.approver === input.requestedBy);
-  if (self) throw new ApprovalInvalidError(`the requester ${input.requestedBy} cannot approve their own change`);
-}
-
-class ApprovalInvalidError extends KeymatError {
-  constructor(message: string) {
-    super('ApprovalInvalid', `${message}; nothing was deleted`);
   }
 }
 

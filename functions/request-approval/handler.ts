@@ -17,11 +17,14 @@ export async function handler(event: unknown): Promise<{ messageId: string }> {
   const e = parseEvent(requestApprovalEvent, event, 'RequestApproval');
   startInvocation({ executionId: e.executionId, changeId: e.input.changeId, keyArn: e.plan.keyArn });
   const expires = new Date(Date.now() + e.approvalTimeoutSeconds * 1000).toISOString();
+  const given = e.approval.approvals.map((a) => a.approver);
   const message = [
     'keymat: a deletion of imported key material needs your approval.',
     '',
     ...describePlan(e.plan, e.input),
     '',
+    `Approvals: ${given.length} of ${e.rules.quorum} distinct approvers${given.length > 0 ? ` (so far: ${given.join(', ')})` : ''}.`,
+    ...(e.rules.allowedApprovers.length > 0 ? [`Allowed approvers: ${e.rules.allowedApprovers.join(', ')}.`] : []),
     `This request expires at ${expires}; without a decision the change ends ApprovalTimedOut.`,
     `Approve: keymat approve ${e.executionId} --comment "…"`,
     `Reject:  keymat reject ${e.executionId} --comment "…"`,

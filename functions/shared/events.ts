@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { KeymatError } from './errors';
-import type { ApprovalResult, ChangeInput, Plan } from './types';
+import type { ApprovalResult, ApprovalRules, ChangeInput, Plan } from './types';
 
 /**
  * Schemas of what the state machine passes to each task, parsed at every handler's boundary. ValidateOrigin parses
@@ -34,7 +34,12 @@ const approval: z.ZodType<ApprovalResult> = z.object({
 });
 
 export const taskEvent = z.object({ executionId: z.string().min(1), input: changeInput, plan });
-export const approvedTaskEvent = taskEvent.extend({ approval: z.unknown() });
+const rules: z.ZodType<ApprovalRules> = z.object({
+  quorum: z.number().int().min(1),
+  allowedApprovers: z.array(z.string()),
+});
+
+export const approvedTaskEvent = taskEvent.extend({ approval: z.unknown(), rules });
 
 /**
  * The approval answer comes from outside the workflow (whoever may call SendTaskSuccess): a malformed one is refused
@@ -52,6 +57,9 @@ export function parseApproval(value: unknown): ApprovalResult {
 export const requestApprovalEvent = taskEvent.extend({
   taskToken: z.string().min(1),
   approvalTimeoutSeconds: z.number().int().positive(),
+  /** The approvals given in earlier rounds. */
+  approval,
+  rules,
 });
 
 /** Parses a task's event; a mismatch is a wiring bug, reported with the path that did not match. */

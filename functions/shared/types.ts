@@ -44,6 +44,14 @@ export interface Approval {
   comment?: string;
 }
 
+/** Who may approve and how many must: fixed in the state machine definition from the deployment's configuration. */
+export interface ApprovalRules {
+  /** Distinct approvers needed. */
+  quorum: number;
+  /** When not empty, only these identities may approve. */
+  allowedApprovers: string[];
+}
+
 /** What SendTaskSuccess returns to RequestApproval: the decisions and the plan digest they were made on. */
 export interface ApprovalResult {
   planDigest: string;

@@ -15,7 +15,7 @@ import { handler as deleteMaterial } from '../../functions/delete-material/handl
 import { handler as notifyOutcome } from '../../functions/notify-outcome/handler';
 import { handler as requestApproval } from '../../functions/request-approval/handler';
 import type { KeySnapshot } from '../../functions/shared/plan';
-import type { Plan } from '../../functions/shared/types';
+import type { ApprovalRules, Plan } from '../../functions/shared/types';
 import { handler as verifyPendingImport } from '../../functions/verify-pending-import/handler';
 import { KEY_ARN, M1, M2, input, material, planFor, snapshot } from '../helpers/kms-fixtures';
 
@@ -34,11 +34,15 @@ function keyIs(s: KeySnapshot) {
   kms.on(ListKeyRotationsCommand).resolves({ Rotations: s.materials });
 }
 
-const approved = (plan: Plan, approver = 'bob', digest = plan.digest) => ({
+const ONE: ApprovalRules = { quorum: 1, allowedApprovers: [] };
+const by = (...approvers: string[]) =>
+  approvers.map((approver) => ({ approver, at: '2026-11-22T00:00:00Z', channel: 'cli' }));
+const approved = (plan: Plan, approver = 'bob', digest = plan.digest, rules = ONE) => ({
   executionId,
   input: input(),
   plan,
-  approval: { planDigest: digest, approvals: [{ approver, at: '2026-11-22T00:00:00Z', channel: 'cli' }] },
+  approval: { planDigest: digest, approvals: by(approver) },
+  rules,
 });
 
 describe('CheckState', () => {
@@ -115,6 +119,50 @@ describe('DeleteMaterial', () => {
     expect(kms.calls()).toHaveLength(0);
   });
 
+  it.each([
+    [
+      'one approval when the quorum is 2',
+      by('bob'),
+      { quorum: 2, allowedApprovers: [] },
+      '1 of the 2 distinct approvals',
+    ],
+    [
+      'the same approver twice for a quorum of 2',
+      by('bob', 'bob'),
+      { quorum: 2, allowedApprovers: [] },
+      'bob has already approved',
+    ],
+    [
+      'an approver outside the allowed list',
+      by('mallory'),
+      { quorum: 1, allowedApprovers: ['bob', 'carol'] },
+      'mallory is not one of the allowed approvers',
+    ],
+  ])('refuses %s with ApprovalInvalid', async (_l, approvals, rules, mentions) => {
+    const plan = planFor(snapshot());
+    const event = { executionId, input: input(), plan, approval: { planDigest: plan.digest, approvals }, rules };
+    await expect(deleteMaterial(event)).rejects.toMatchObject({
+      name: 'ApprovalInvalid',
+      message: expect.stringContaining(mentions),
+    });
+    expect(kms.calls()).toHaveLength(0);
+  });
+
+  it('accepts two distinct allowed approvers for a quorum of 2', async () => {
+    const s = snapshot();
+    keyIs(s);
+    kms.on(DeleteImportedKeyMaterialCommand).resolves({ $metadata: { requestId: 'req-2' } });
+    const plan = planFor(s);
+    const result = await deleteMaterial({
+      executionId,
+      input: input(),
+      plan,
+      approval: { planDigest: plan.digest, approvals: by('bob', 'carol') },
+      rules: { quorum: 2, allowedApprovers: ['bob', 'carol'] },
+    });
+    expect(result.kmsRequestId).toBe('req-2');
+  });
+
   it('lets KMSInternalException through under its own name for the retry', async () => {
     const s = snapshot();
     keyIs(s);
@@ -168,13 +216,23 @@ describe('RequestApproval', () => {
   it('publishes the plan in words, without the task token', async () => {
     const plan = planFor(snapshot());
     const token = 'AQB-secret-token+/=';
-    await requestApproval({ executionId, input: input(), plan, taskToken: token, approvalTimeoutSeconds: 3600 });
+    await requestApproval({
+      executionId,
+      input: input(),
+      plan,
+      taskToken: token,
+      approvalTimeoutSeconds: 3600,
+      approval: { planDigest: plan.digest, approvals: by('bob') },
+      rules: { quorum: 2, allowedApprovers: ['bob', 'carol'] },
+    });
     const sent = sns.commandCalls(PublishCommand)[0]!.args[0].input;
     expect(sent.Message).toContain(KEY_ARN);
     expect(sent.Message).toContain('The key becomes PendingImport');
     expect(sent.Message).toContain('Last used: unknown');
     expect(sent.Message).toContain('requested by alice');
     expect(sent.Message).not.toContain(token);
+    expect(sent.Message).toContain('Approvals: 1 of 2 distinct approvers (so far: bob).');
+    expect(sent.Message).toContain('Allowed approvers: bob, carol.');
     expect(sent.MessageAttributes?.planDigest?.StringValue).toBe(plan.digest);
   });
 });

@@ -113,7 +113,13 @@ describe('execution input', () => {
 });
 
 const plan = planFor(snapshot());
-const approval = (value: unknown) => ({ executionId: 'e', input: input(), plan, approval: value });
+const approval = (value: unknown) => ({
+  executionId: 'e',
+  input: input(),
+  plan,
+  approval: value,
+  rules: { quorum: 1, allowedApprovers: [] },
+});
 const APPROVALS: [string, unknown, string, string][] = [
   [
     'approval for another plan digest',

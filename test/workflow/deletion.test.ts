@@ -26,6 +26,7 @@ let dir: string;
 let stack: LocalStack;
 let workflow: LocalWorkflow;
 let shortApproval: LocalWorkflow;
+let quorumOfTwo: LocalWorkflow;
 let kms: KMSClient;
 
 beforeAll(async () => {
@@ -33,6 +34,7 @@ beforeAll(async () => {
   stack = await LocalStack.start({ stateDir: dir });
   workflow = await openLocalWorkflow({ stateDir: dir, approvalTimeoutSeconds: 3600 });
   shortApproval = await openLocalWorkflow({ stateDir: dir, approvalTimeoutSeconds: 1 });
+  quorumOfTwo = await openLocalWorkflow({ stateDir: dir, approvalTimeoutSeconds: 3600, quorum: 2 });
   kms = localKmsClient(stack.endpoint);
 });
 afterAll(async () => {
@@ -49,6 +51,7 @@ async function run(
   options: {
     keyMaterialId?: string;
     approve?: ApproveMode;
+    approvers?: string[];
     dryRun?: boolean;
     faults?: FaultFile;
     on?: LocalWorkflow;
@@ -64,7 +67,7 @@ async function run(
       requestedBy: 'alice',
       ...(options.dryRun && { dryRun: true }),
     },
-    { decide: localApprover(options.approve ?? 'auto', 'bob'), waitMs: 5, retryIntervalMs: 5 },
+    { decide: localApprover(options.approve ?? 'auto', options.approvers ?? 'bob'), waitMs: 5, retryIntervalMs: 5 },
   );
 }
 
@@ -95,7 +98,9 @@ describe('deletions that succeed', () => {
       'ValidateOrigin',
       'CheckState',
       'RouteAfterCheck',
+      'StartApprovals',
       'RequestApproval',
+      'QuorumReached',
       'DeleteMaterial',
       'WaitForPropagation',
       'VerifyPendingImport',
@@ -201,6 +206,26 @@ describe('refusals: nothing is deleted', () => {
     expect(r).toMatchObject({ status: 'FAILED', error: 'ApprovalTimedOut' });
     expect(calls(r, 'DeleteImportedKeyMaterial')).toEqual([]);
     expect(r.history.some((e) => e.state === 'MarkApprovalTimedOut')).toBe(true);
+  });
+});
+
+describe('a quorum of two', () => {
+  it('asks for a second approval and deletes once two distinct people approved', async () => {
+    const key = await newKey();
+    const r = await run(key.keyArn, { on: quorumOfTwo, approvers: ['bob', 'carol'] });
+    expect(r.output).toMatchObject({
+      status: 'DELETED',
+      approvals: [expect.objectContaining({ approver: 'bob' }), expect.objectContaining({ approver: 'carol' })],
+    });
+    expect(r.history.filter((e) => e.type === 'StateEntered' && e.state === 'RequestApproval')).toHaveLength(2);
+  });
+
+  it('refuses the same person approving twice with ApprovalInvalid and deletes nothing', async () => {
+    const key = await newKey();
+    const r = await run(key.keyArn, { on: quorumOfTwo, approvers: ['bob'] });
+    expect(r).toMatchObject({ status: 'FAILED', error: 'ApprovalInvalid' });
+    expect(r.cause).toContain('bob has already approved this change');
+    expect(calls(r, 'DeleteImportedKeyMaterial')).toEqual([]);
   });
 });
 
