@@ -6,7 +6,6 @@ import {
   SendTaskSuccessCommand,
   SFNClient,
   StartExecutionCommand,
-  paginateGetExecutionHistory,
   type DescribeExecutionCommandOutput,
   type HistoryEvent,
 } from '@aws-sdk/client-sfn';
@@ -14,7 +13,8 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { executionNameFor, parseChangeInput } from '../functions/shared/input';
 import { refusal } from '../functions/shared/approvals';
-import type { ApprovalResult, ApprovalRules, ChangeInput, Plan } from '../functions/shared/types';
+import { pendingApproval, readHistory, type PendingApprovalTask } from '../functions/shared/history';
+import type { ApprovalResult, ChangeInput } from '../functions/shared/types';
 import { LOCAL_CREDENTIALS } from '../local/clients';
 import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from '../local/kms/model';
 import { runningEndpoint } from '../local/server';
@@ -130,47 +130,8 @@ export async function describe(target: Target, execution: string): Promise<Descr
   }
 }
 
-export async function history(target: Target, execution: string): Promise<HistoryEvent[]> {
-  const events: HistoryEvent[] = [];
-  for await (const page of paginateGetExecutionHistory(
-    { client: target.sfn },
-    { executionArn: executionArn(target, execution), maxResults: 1000 },
-  )) {
-    events.push(...(page.events ?? []));
-  }
-  return events;
-}
-
-/** What RequestApproval was invoked with: the token to answer on, the change, its plan, the approvals so far. */
-export interface PendingApprovalTask {
-  taskToken: string;
-  input: ChangeInput;
-  plan: Plan;
-  approval: ApprovalResult;
-  rules: ApprovalRules;
-}
-
-/**
- * The approval request of an execution, from its history: the latest TaskScheduled of the callback task, and
- * whether it is still unanswered. This is how approvers' tools find the token: nobody copies tokens.
- */
-export function approvalTask(events: HistoryEvent[]): { task: PendingApprovalTask; pending: boolean } | undefined {
-  let found: { task: PendingApprovalTask; pending: boolean } | undefined;
-  for (const e of events) {
-    if (e.type === 'TaskScheduled' && e.taskScheduledEventDetails?.resource === 'invoke.waitForTaskToken') {
-      const params = JSON.parse(e.taskScheduledEventDetails.parameters ?? '{}') as { Payload?: PendingApprovalTask };
-      if (params.Payload?.taskToken) found = { task: params.Payload, pending: true };
-    } else if (found && ['TaskSucceeded', 'TaskFailed', 'TaskTimedOut', 'TaskSubmitFailed'].includes(e.type ?? '')) {
-      found.pending = false;
-    }
-  }
-  return found;
-}
-
-export function pendingApproval(events: HistoryEvent[]): PendingApprovalTask | undefined {
-  const found = approvalTask(events);
-  return found?.pending ? found.task : undefined;
-}
+export const history = (target: Target, execution: string): Promise<HistoryEvent[]> =>
+  readHistory(target.sfn, executionArn(target, execution));
 
 async function waitingApproval(target: Target, execution: string): Promise<{ arn: string; task: PendingApprovalTask }> {
   const described = await describe(target, execution);

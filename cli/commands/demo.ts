@@ -8,7 +8,8 @@ import { createExternalKey, importKeyMaterial } from '../../local/kms/byok';
 import { LocalStack, runningEndpoint } from '../../local/server';
 import { readOutbox } from '../../local/sns';
 import { DEFAULT_STATE_DIR } from '../../local/state-file';
-import { approve, describe, history, localTarget, pendingApproval, progress, startChange } from '../operations';
+import { pendingApproval } from '../../functions/shared/history';
+import { approve, describe, history, localTarget, progress, startChange } from '../operations';
 import { CliError } from '../output';
 
 const say = (line = ''): void => void process.stdout.write(`${line}\n`);

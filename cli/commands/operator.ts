@@ -2,11 +2,11 @@ import { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { MAX_WAIT_SECONDS } from '../../functions/shared/input';
+import { approvalTask } from '../../functions/shared/history';
 import { describePlan } from '../../functions/shared/words';
 import { readOutbox } from '../../local/sns';
 import { DEFAULT_STATE_DIR } from '../../local/state-file';
 import {
-  approvalTask,
   approve,
   awsTarget,
   describe,
