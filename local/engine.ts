@@ -49,6 +49,9 @@ export interface HandlerEnvironment {
 
 let configured: string | undefined;
 
+/** Where the local stack serves the approval page. */
+export const APPROVAL_PAGE_PATH = '/approval';
+
 /** Points the handlers' SDK clients at the local stack, as the deployed stack's environment variables would. */
 export function configureHandlers(env: HandlerEnvironment): void {
   const fingerprint = JSON.stringify(env);
@@ -67,6 +70,8 @@ export function configureHandlers(env: HandlerEnvironment): void {
     APPROVAL_TOPIC_ARN: `arn:aws:sns:${env.region}:${env.account}:keymat-approvals`,
     OUTCOME_TOPIC_ARN: `arn:aws:sns:${env.region}:${env.account}:keymat-outcomes`,
     DEFAULT_WAIT_SECONDS: String(env.defaultWaitSeconds),
+    APPROVAL_PAGE_URL: `${env.endpoint}${APPROVAL_PAGE_PATH}`,
+    LINK_SECRET_ARN: `arn:aws:secretsmanager:${env.region}:${env.account}:secret:keymat-approval-links`,
     // Handler logs are for CloudWatch; locally they are off unless asked for (POWERTOOLS_LOG_LEVEL=INFO).
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'SILENT',
   });

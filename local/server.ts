@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { FaultInjector, type FaultFile } from './kms/faults';
 import { DEFAULT_REGION, emptyKmsState, type KmsState } from './kms/model';
 import { KmsService, MUTATING_OPERATIONS, type CallRecord } from './kms/service';
 import { RequestLog } from './request-log';
+import { APPROVAL_PAGE_PATH } from './engine';
 import { LocalStepFunctions, SfnError } from './sfn';
 import { LocalSns } from './sns';
 import { getCallerIdentity } from './sts';
@@ -110,6 +111,11 @@ export class LocalStack {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (this.sfn && url.pathname === APPROVAL_PAGE_PATH) {
+      await this.handlePage(req.method ?? 'GET', url, Buffer.concat(chunks).toString('utf8'), res);
+      return;
+    }
     const scope = CREDENTIAL_SCOPE.exec(req.headers.authorization ?? '');
     const incoming: Incoming = {
       accessKeyId: scope?.[1] ?? '',
@@ -128,6 +134,10 @@ export class LocalStack {
     }
     if (incoming.target?.startsWith('TrentService.')) {
       await this.handleKms(incoming, res);
+      return;
+    }
+    if (incoming.target === 'secretsmanager.GetSecretValue') {
+      this.handleSecret(incoming, res);
       return;
     }
     if (incoming.target?.startsWith('AWSStepFunctions.')) {
@@ -191,6 +201,24 @@ export class LocalStack {
       ...(error && { error }),
       requestId,
     });
+  }
+
+  /** The approval page, served by the same handler code as the Lambda Function URL in AWS. */
+  private async handlePage(method: string, url: URL, body: string, res: ServerResponse): Promise<void> {
+    const { handler } =
+      require('../functions/approval-page/handler') as typeof import('../functions/approval-page/handler');
+    const answer = await handler({ requestContext: { http: { method } }, rawQueryString: url.search.slice(1), body });
+    res.writeHead(answer.statusCode, answer.headers);
+    res.end(answer.body);
+  }
+
+  /** Secrets Manager GetSecretValue for the approval-link secret, kept in the state folder (mode 0600). */
+  private handleSecret(incoming: Incoming, res: ServerResponse): void {
+    const file = join(this.stateDir, 'approval-link-secret');
+    if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('base64url'), { mode: 0o600 });
+    const secretId = (JSON.parse(incoming.body || '{}') as { SecretId?: string }).SecretId;
+    res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': randomUUID() });
+    res.end(JSON.stringify({ ARN: secretId, Name: 'keymat-approval-links', SecretString: readFileSync(file, 'utf8') }));
   }
 
   private handleSns(incoming: Incoming, res: ServerResponse): void {

@@ -1,12 +1,37 @@
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PublishCommand } from '@aws-sdk/client-sns';
+import type { z } from 'zod';
+import { refusal } from '../shared/approvals';
+import { signLink } from '../shared/links';
 import { createSnsClient } from '../shared/aws';
 import { requireEnv } from '../shared/env';
 import { parseEvent, requestApprovalEvent } from '../shared/events';
 import { logger, startInvocation } from '../shared/logger';
 import { describePlan } from '../shared/words';
 
+type RequestApprovalEvent = z.infer<typeof requestApprovalEvent>;
+
 const sns = createSnsClient();
 const topicArn = requireEnv('APPROVAL_TOPIC_ARN');
+// The web channel is there when the stack has the approval page: then each allowed approver gets their own link.
+const pageUrl = process.env.APPROVAL_PAGE_URL;
+const secretArn = process.env.LINK_SECRET_ARN;
+const secrets = new SecretsManagerClient({});
+let secret: string | undefined;
+
+/** Links for the allowed approvers who may still approve, valid until shortly before the round times out. */
+async function approvalLinks(e: RequestApprovalEvent): Promise<string[]> {
+  if (!pageUrl || !secretArn || e.rules.allowedApprovers.length === 0) return [];
+  secret ??= (await secrets.send(new GetSecretValueCommand({ SecretId: secretArn }))).SecretString as string;
+  const margin = Math.min(60, Math.floor(e.approvalTimeoutSeconds / 10));
+  const expiresAt = Math.floor(Date.now() / 1000) + e.approvalTimeoutSeconds - margin;
+  return e.rules.allowedApprovers
+    .filter((approver) => !refusal(approver, e.approval.approvals, e.input, e.rules))
+    .map(
+      (approver) =>
+        `  ${approver}: ${signLink(pageUrl, secret as string, { executionArn: e.executionId, approver, expiresAt })}`,
+    );
+}
 
 /**
  * RequestApproval: publishes the approval request. The state machine then waits for SendTaskSuccess or
@@ -18,6 +43,7 @@ export async function handler(event: unknown): Promise<{ messageId: string }> {
   startInvocation({ executionId: e.executionId, changeId: e.input.changeId, keyArn: e.plan.keyArn });
   const expires = new Date(Date.now() + e.approvalTimeoutSeconds * 1000).toISOString();
   const given = e.approval.approvals.map((a) => a.approver);
+  const links = await approvalLinks(e);
   const message = [
     'keymat: a deletion of imported key material needs your approval.',
     '',
@@ -26,6 +52,12 @@ export async function handler(event: unknown): Promise<{ messageId: string }> {
     `Approvals: ${given.length} of ${e.rules.quorum} distinct approvers${given.length > 0 ? ` (so far: ${given.join(', ')})` : ''}.`,
     ...(e.rules.allowedApprovers.length > 0 ? [`Allowed approvers: ${e.rules.allowedApprovers.join(', ')}.`] : []),
     `This request expires at ${expires}; without a decision the change ends ApprovalTimedOut.`,
+    ...(links.length > 0
+      ? [
+          'Decide on the web page, with the link sent for you (it works for that person only, until shortly before the request expires):',
+          ...links,
+        ]
+      : []),
     `Approve: keymat approve ${e.executionId} --comment "…"`,
     `Reject:  keymat reject ${e.executionId} --comment "…"`,
     `The requester (${e.input.requestedBy}) cannot approve this change.`,
