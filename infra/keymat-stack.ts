@@ -1,9 +1,10 @@
 import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import { Effect, PolicyStatement, Role, ServicePrincipal, type IGrantable, type IRole } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
-import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, FunctionUrlAuthType, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
@@ -20,7 +21,9 @@ export interface KeymatStackProps extends StackProps {
 }
 
 /** The folder of a function: `DeleteMaterial` → `functions/delete-material`. */
-export const functionFolder = (name: TaskState | 'ExpiryScan'): string =>
+type FunctionName = TaskState | 'ExpiryScan' | 'ApprovalPage';
+
+export const functionFolder = (name: FunctionName): string =>
   join(__dirname, '..', 'functions', name.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase());
 
 /**
@@ -30,7 +33,7 @@ export const functionFolder = (name: TaskState | 'ExpiryScan'): string =>
  */
 function keymatFunction(
   scope: Construct,
-  name: TaskState | 'ExpiryScan',
+  name: FunctionName,
   props: { environment: Record<string, string>; timeout: Duration; logRetention: KeymatConfig['logRetention'] },
 ): NodejsFunction {
   const role = new Role(scope, `${name}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
@@ -85,6 +88,21 @@ export class KeymatStack extends Stack {
       this.outcomeTopic.addSubscription(new EmailSubscription(email));
     }
 
+    const stateMachineName = `${this.stackName}-deletion`;
+    // The approval page: links signed with a secret only keymat holds; its Function URL needs no AWS credentials,
+    // the signature is what admits a request (and only the POST from the page decides).
+    const linkSecret = new Secret(this, 'ApprovalLinkSecret', {
+      description: 'keymat: HMAC key of the approval links',
+      generateSecretString: { passwordLength: 48, excludePunctuation: true },
+    });
+    const approvalPage = keymatFunction(this, 'ApprovalPage', {
+      environment: { LINK_SECRET_ARN: linkSecret.secretArn },
+      timeout: Duration.seconds(30),
+      logRetention: config.logRetention,
+    });
+    const pageUrl = approvalPage.addFunctionUrl({ authType: FunctionUrlAuthType.NONE });
+    linkSecret.grantRead(approvalPage);
+
     const environment: Record<TaskState, Record<string, string>> = {
       ValidateOrigin: {
         KEYMAT_ACCOUNT_ID: Aws.ACCOUNT_ID,
@@ -92,7 +110,11 @@ export class KeymatStack extends Stack {
         RECENT_USE_DAYS: String(config.recentUseDays),
       },
       CheckState: {},
-      RequestApproval: { APPROVAL_TOPIC_ARN: this.approvalTopic.topicArn },
+      RequestApproval: {
+        APPROVAL_TOPIC_ARN: this.approvalTopic.topicArn,
+        APPROVAL_PAGE_URL: pageUrl.url,
+        LINK_SECRET_ARN: linkSecret.secretArn,
+      },
       DeleteMaterial: { OUTCOME_TOPIC_ARN: this.outcomeTopic.topicArn },
       VerifyPendingImport: {},
       NotifyOutcome: { OUTCOME_TOPIC_ARN: this.outcomeTopic.topicArn },
@@ -114,6 +136,7 @@ export class KeymatStack extends Stack {
     keys(fns.DeleteMaterial, ['kms:DescribeKey', 'kms:ListKeyRotations', 'kms:DeleteImportedKeyMaterial']);
     keys(fns.VerifyPendingImport, ['kms:DescribeKey', 'kms:ListKeyRotations']);
     this.approvalTopic.grantPublish(fns.RequestApproval);
+    linkSecret.grantRead(fns.RequestApproval);
     this.outcomeTopic.grantPublish(fns.DeleteMaterial);
     this.outcomeTopic.grantPublish(fns.NotifyOutcome);
 
@@ -127,6 +150,7 @@ export class KeymatStack extends Stack {
       verifyMaxAttempts: config.verifyMaxAttempts,
       taskTimeout: config.taskTimeout,
       logRetention: config.logRetention,
+      stateMachineName,
     });
 
     this.expiryScan = new ExpiryScan(this, 'ExpiryScanJob', {
@@ -156,10 +180,34 @@ export class KeymatStack extends Stack {
         "DescribeExecution on this workflow's own executions (CDK's grantExecution), to tell today's changes from new ones",
     });
 
+    // SendTaskSuccess/Failure cannot be scoped to a state machine: only the approval page holds them.
+    approvalPage.addToRolePolicy(
+      new PolicyStatement({ actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'], resources: ['*'] }),
+    );
+    // Named, not referenced: the state machine depends on RequestApproval, which depends on the page's URL.
+    approvalPage.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['states:GetExecutionHistory'],
+        resources: [`arn:${Aws.PARTITION}:states:${Aws.REGION}:${Aws.ACCOUNT_ID}:execution:${stateMachineName}:*`],
+      }),
+    );
+    acknowledgeWildcards(approvalPage.role as IRole, {
+      'Resource::*':
+        'states:SendTaskSuccess and states:SendTaskFailure support no resource scoping (task tokens are not resources); the X-Ray trace actions neither',
+      [`Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${stateMachineName}:*`]:
+        "GetExecutionHistory on this workflow's own executions, to find the pending approval",
+    });
+    Validations.of(linkSecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'rotating the link key invalidates every approval link in flight; rotate it by hand between changes (a new version of the secret)',
+    });
+
     this.runbook = new RunbookDocument(this, 'Runbook', { stateMachine: this.workflow.stateMachine });
 
     new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn });
     new CfnOutput(this, 'RunbookDocumentName', { value: this.runbook.document.ref });
+    new CfnOutput(this, 'ApprovalPageUrl', { value: pageUrl.url });
     new CfnOutput(this, 'ApprovalTopicArn', { value: this.approvalTopic.topicArn });
     new CfnOutput(this, 'OutcomeTopicArn', { value: this.outcomeTopic.topicArn });
   }

@@ -63,6 +63,11 @@ export interface DeletionWorkflowProps {
   readonly taskTimeout?: Duration;
   /** @default RetentionDays.ONE_YEAR */
   readonly logRetention?: RetentionDays;
+  /**
+   * The state machine's name, for policies that must name its executions without referring to it.
+   * @default a name CloudFormation generates
+   */
+  readonly stateMachineName?: string;
 }
 
 /** Errors every task retries: transient in KMS, SNS and Lambda, and a task that timed out (all tasks are idempotent). */
@@ -217,6 +222,7 @@ export class DeletionWorkflow extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     this.stateMachine = new StateMachine(this, 'StateMachine', {
+      ...(props.stateMachineName && { stateMachineName: props.stateMachineName }),
       stateMachineType: StateMachineType.STANDARD,
       definitionBody: DefinitionBody.fromChainable(definition),
       tracingEnabled: true,

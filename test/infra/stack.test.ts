@@ -50,15 +50,15 @@ const actionsOf = (t: Template, state: string): string[] =>
   statementsOf(t, state).flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
 
 describe('functions', () => {
-  it('has one arm64 function per task and the expiry scan, on the current Node runtime, traced, with its own log group', () => {
-    template.resourceCountIs('AWS::Lambda::Function', TASK_STATES.length + 1);
+  it('has one arm64 function per task, the expiry scan and the approval page, on the current Node runtime, traced, with its own log group', () => {
+    template.resourceCountIs('AWS::Lambda::Function', TASK_STATES.length + 2);
     template.allResourcesProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
       TracingConfig: { Mode: 'Active' },
       LoggingConfig: { LogGroup: Match.anyValue() },
     });
-    template.resourceCountIs('AWS::Logs::LogGroup', TASK_STATES.length + 2);
+    template.resourceCountIs('AWS::Logs::LogGroup', TASK_STATES.length + 3);
   });
 
   it('uses no managed policy: each role is its own', () => {
@@ -103,6 +103,29 @@ describe('functions', () => {
     );
     expect(statement).toMatchObject({ Resource: KEY_ARN });
     expect(statement?.Condition).toBeUndefined();
+  });
+});
+
+describe('the approval page', () => {
+  it('is the only function that may send task decisions, and reads the link secret', () => {
+    for (const name of [...TASK_STATES, 'ExpiryScan']) {
+      expect(actionsOf(template, name).filter((a) => a.startsWith('states:SendTask'))).toEqual([]);
+    }
+    expect(actionsOf(template, 'ApprovalPage')).toEqual(
+      expect.arrayContaining([
+        'states:SendTaskSuccess',
+        'states:SendTaskFailure',
+        'states:GetExecutionHistory',
+        'secretsmanager:GetSecretValue',
+      ]),
+    );
+    expect(actionsOf(template, 'ApprovalPage').some((a) => a.startsWith('kms:') && a !== 'kms:Decrypt')).toBe(false);
+  });
+
+  it('has a Function URL (the signed link admits a request) and a generated secret', () => {
+    template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'NONE' });
+    template.resourceCountIs('AWS::SecretsManager::Secret', 1);
+    template.hasOutput('ApprovalPageUrl', {});
   });
 });
 
