@@ -1,0 +1,148 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { approvalTask } from '../../functions/shared/history';
+import { signLink } from '../../functions/shared/links';
+import { history, localTarget, startChange, type Target } from '../../cli/operations';
+import { localKmsClient } from '../../local/clients';
+import { createExternalKey } from '../../local/kms/byok';
+import { readRequestLog } from '../../local/request-log';
+import { LocalStack } from '../../local/server';
+import { readOutbox } from '../../local/sns';
+
+/** The approval page on the local stack: the same handler code as behind the Function URL in AWS. */
+let dir: string;
+let stack: LocalStack;
+let alice: Target;
+const user = (name: string) => `arn:aws:iam::111122223333:user/${name}`;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'keymat-page-'));
+  stack = await LocalStack.start({
+    stateDir: dir,
+    workflow: { approvalTimeoutSeconds: 120, approvers: [user('bob'), user('carol'), user('alice')] },
+  });
+  alice = localTarget(dir, { accessKeyId: 'alice', secretAccessKey: 'x' });
+}, 60_000);
+afterAll(async () => {
+  await stack.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function change(
+  changeId: string,
+  reason = 'retire',
+): Promise<{ executionArn: string; keyArn: string; links: Record<string, string> }> {
+  const key = await createExternalKey(localKmsClient(stack.endpoint), { materialDir: join(dir, 'byok') });
+  const { executionArn } = await startChange(alice, { keyId: key.keyArn, changeId, reason, waitSeconds: 0 });
+  for (let i = 0; i < 50; i++) {
+    const request = readOutbox(join(dir, 'outbox.jsonl')).find(
+      (m) => m.attributes.executionId === executionArn && m.attributes.event === 'ApprovalRequested',
+    );
+    if (request) {
+      const links = Object.fromEntries(
+        [...request.message.matchAll(/user\/(\w+): (http\S+)/g)].map((m) => [m[1], m[2]]),
+      );
+      return { executionArn, keyArn: key.keyArn, links };
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('no approval request');
+}
+const waiting = async (executionArn: string) => approvalTask(await history(alice, executionArn))?.pending === true;
+const post = (link: string, fields: Record<string, string>) =>
+  fetch(link.split('?')[0] as string, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: `${link.split('?')[1]}&${new URLSearchParams(fields).toString()}`,
+  });
+const secret = () => readFileSync(join(dir, 'approval-link-secret'), 'utf8');
+const deletes = (keyArn: string) =>
+  readRequestLog(join(dir, 'requests.jsonl')).filter(
+    (e) => e.operation === 'DeleteImportedKeyMaterial' && e.keyId === keyArn,
+  );
+
+it('sends a link to each allowed approver but the requester', async () => {
+  const { links } = await change('CHG-W1');
+  expect(Object.keys(links).sort()).toEqual(['bob', 'carol']);
+});
+
+it('a GET, as a mail scanner sends it, shows the plan as text and decides nothing', async () => {
+  const { executionArn, links } = await change('CHG-W2', '<script>alert(1)</script> retire');
+  const res = await fetch(links.bob as string);
+  expect(res.status).toBe(200);
+  const html = await res.text();
+  expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt; retire');
+  expect(html).not.toContain('<script>');
+  expect(html).toContain(`This link was sent to <strong>${user('bob')}</strong>`);
+  expect(await waiting(executionArn)).toBe(true);
+});
+
+it.each([
+  ['a tampered signature', (l: string) => l.replace(/s=.{4}/, 's=AAAA'), 403],
+  ['a link edited to another approver', (l: string) => l.replace('user%2Fbob', 'user%2Fcarol'), 403],
+])('refuses %s and decides nothing', async (_l, edit, status) => {
+  const { executionArn, links } = await change(`CHG-W3${status}${_l.length}`);
+  const res = await post(edit(links.bob as string), { decision: 'approve' });
+  expect(res.status).toBe(status);
+  expect(await res.text()).toContain('Nothing was decided');
+  expect(await waiting(executionArn)).toBe(true);
+});
+
+it('refuses an expired link with 410', async () => {
+  const { executionArn } = await change('CHG-W4');
+  const expired = signLink(`${stack.endpoint}/approval`, secret(), {
+    executionArn,
+    approver: user('bob'),
+    expiresAt: Math.floor(Date.now() / 1000) - 1,
+  });
+  expect((await post(expired, { decision: 'approve' })).status).toBe(410);
+  expect(await waiting(executionArn)).toBe(true);
+});
+
+it.each([
+  ['the requester', 'alice', 'cannot approve their own change'],
+  ['an approver outside the allowed list', 'dave', 'is not one of the allowed approvers'],
+])('refuses %s, even with a validly signed link', async (_l, name, says) => {
+  const { executionArn } = await change(`CHG-W5${name}`);
+  const link = signLink(`${stack.endpoint}/approval`, secret(), {
+    executionArn,
+    approver: user(name),
+    expiresAt: Math.floor(Date.now() / 1000) + 60,
+  });
+  const res = await post(link, { decision: 'approve' });
+  expect(res.status).toBe(403);
+  expect(await res.text()).toContain(says);
+  expect(await waiting(executionArn)).toBe(true);
+});
+
+it('the POST from the page approves; replaying it is refused', async () => {
+  const { executionArn, keyArn, links } = await change('CHG-W6');
+  const res = await post(links.carol as string, { decision: 'approve', comment: 'looks right' });
+  expect(res.status).toBe(200);
+  expect(await res.text()).toContain(`${user('carol')} approved change CHG-W6`);
+  const replay = await post(links.carol as string, { decision: 'approve' });
+  expect(replay.status).toBe(409);
+  for (let i = 0; i < 50 && deletes(keyArn).length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  expect(deletes(keyArn)).toHaveLength(1);
+  const events = await history(alice, executionArn);
+  const decided = approvalTask(events);
+  expect(decided?.pending).toBe(false);
+});
+
+it('a rejection from the page ends ApprovalRejected with no deletion', async () => {
+  const { executionArn, keyArn, links } = await change('CHG-W7');
+  expect((await post(links.bob as string, { decision: 'reject', comment: 'not yet' })).status).toBe(200);
+  let status = '';
+  for (let i = 0; i < 50; i++) {
+    const events = await history(alice, executionArn);
+    const failed = events.find((e) => e.type === 'ExecutionFailed');
+    if (failed) {
+      status = failed.executionFailedEventDetails?.error ?? '';
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  expect(status).toBe('ApprovalRejected');
+  expect(deletes(keyArn)).toEqual([]);
+});
