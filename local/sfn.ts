@@ -48,6 +48,13 @@ interface SfnState {
 // eslint-disable-next-line no-control-regex -- execution names may not contain control characters
 const NAME = /^[^\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]{1,80}$/u;
 
+/** One page of a list, with Step Functions' `maxResults` (default 100, at most 1000) and opaque `nextToken`. */
+function page<T>(all: T[], body: Record<string, unknown>): { items: T[]; nextToken?: string } {
+  const max = typeof body.maxResults === 'number' && body.maxResults > 0 ? Math.min(body.maxResults, 1000) : 100;
+  const start = typeof body.nextToken === 'string' ? Number(body.nextToken) : 0;
+  return { items: all.slice(start, start + max), ...(start + max < all.length && { nextToken: String(start + max) }) };
+}
+
 /** What the local Step Functions needs of the deletion workflow. */
 export interface LocalWorkflowDefinition {
   definition: Record<string, unknown>;
@@ -293,13 +300,8 @@ export class LocalStepFunctions {
   private history(body: Record<string, unknown>): Record<string, unknown> {
     const events = [...this.execution(body.executionArn).events];
     if (body.reverseOrder === true) events.reverse();
-    const max = typeof body.maxResults === 'number' && body.maxResults > 0 ? Math.min(body.maxResults, 1000) : 100;
-    const start = typeof body.nextToken === 'string' ? Number(body.nextToken) : 0;
-    const page = events.slice(start, start + max);
-    return {
-      events: page.map((e) => ({ ...e, timestamp: e.timestamp / 1000 })),
-      ...(start + max < events.length && { nextToken: String(start + max) }),
-    };
+    const { items, nextToken } = page(events, body);
+    return { events: items.map((e) => ({ ...e, timestamp: e.timestamp / 1000 })), ...(nextToken && { nextToken }) };
   }
 
   private list(body: Record<string, unknown>): Record<string, unknown> {
@@ -309,10 +311,9 @@ export class LocalStepFunctions {
     const all = Object.values(this.state.executions)
       .filter((e) => body.statusFilter === undefined || e.status === body.statusFilter)
       .sort((a, b) => b.startDate - a.startDate);
-    const max = typeof body.maxResults === 'number' && body.maxResults > 0 ? Math.min(body.maxResults, 1000) : 100;
-    const start = typeof body.nextToken === 'string' ? Number(body.nextToken) : 0;
+    const { items, nextToken } = page(all, body);
     return {
-      executions: all.slice(start, start + max).map((e) => ({
+      executions: items.map((e) => ({
         executionArn: e.executionArn,
         stateMachineArn: e.stateMachineArn,
         name: e.name,
@@ -320,7 +321,7 @@ export class LocalStepFunctions {
         startDate: e.startDate / 1000,
         ...(e.stopDate !== undefined && { stopDate: e.stopDate / 1000 }),
       })),
-      ...(start + max < all.length && { nextToken: String(start + max) }),
+      ...(nextToken && { nextToken }),
     };
   }
 

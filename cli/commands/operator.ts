@@ -24,7 +24,7 @@ import { wholeNumber } from '../options';
 /** Exit code when an execution ended in anything but SUCCEEDED (status, status --watch). */
 export const EXIT_EXECUTION_NOT_SUCCEEDED = 3;
 
-interface TargetOptions {
+export interface TargetOptions {
   local: boolean;
   stateDir: string;
   stateMachineArn?: string;
@@ -33,7 +33,7 @@ interface TargetOptions {
 }
 
 /** Every operator command works against AWS or, with --local, the local stack; all of them speak --json. */
-function operatorCommand(name: string, description: string): Command {
+export function operatorCommand(name: string, description: string): Command {
   return new Command(name)
     .description(description)
     .option('--local', 'act on the local stack served for --state-dir (keymat local serve)', false)
@@ -46,7 +46,7 @@ function operatorCommand(name: string, description: string): Command {
     .option('--json', 'print JSON for scripts', false);
 }
 
-const resolveTarget = (opts: TargetOptions): Promise<Target> | Target =>
+export const resolveTarget = (opts: TargetOptions): Promise<Target> | Target =>
   opts.local ? localTarget(opts.stateDir) : awsTarget(opts);
 
 const say = (line: string): void => void process.stdout.write(`${line}\n`);

@@ -1,18 +1,12 @@
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { scan, scanLimitsSchema, scanPolicySchema } from '../../functions/expiry-scan/scan';
 import { describeSummary, sfnStarter } from '../../functions/expiry-scan/start';
 import { DEFAULT_SCAN_LIMITS } from '../../infra/config';
-import { DEFAULT_STATE_DIR } from '../../local/state-file';
-import { awsTarget, localTarget } from '../operations';
+import { operatorCommand, resolveTarget, type TargetOptions } from './operator';
 import { printJson } from '../output';
 import { wholeNumber } from '../options';
 
-interface ScanOptions {
-  local: boolean;
-  stateDir: string;
-  stateMachineArn?: string;
-  stackName: string;
-  json: boolean;
+interface ScanOptions extends TargetOptions {
   dryRun: boolean;
   expiresWithinDays?: number;
   importedMoreThanDays?: number;
@@ -22,8 +16,10 @@ interface ScanOptions {
 }
 
 export function scanCommand(): Command {
-  return new Command('scan')
-    .description('find imported materials that violate the expiry policy and start one deletion change for each')
+  return operatorCommand(
+    'scan',
+    'find imported materials that violate the expiry policy and start one deletion change for each',
+  )
     .option('--dry-run', 'report what would be started; start nothing', false)
     .option(
       '--expires-within-days <n>',
@@ -45,16 +41,8 @@ export function scanCommand(): Command {
       wholeNumber('--describe-key-rate', 1, 100_000),
       DEFAULT_SCAN_LIMITS.rates.DescribeKey,
     )
-    .option('--local', 'act on the local stack served for --state-dir', false)
-    .option('--state-dir <dir>', 'state folder of the local stack', DEFAULT_STATE_DIR)
-    .option(
-      '--state-machine-arn <arn>',
-      'the deployed state machine (default: $KEYMAT_STATE_MACHINE_ARN, else the stack output)',
-    )
-    .option('--stack-name <name>', 'the deployed stack whose StateMachineArn output to use', 'Keymat')
-    .option('--json', 'print the summary as JSON', false)
     .action(async (opts: ScanOptions) => {
-      const target = opts.local ? localTarget(opts.stateDir) : await awsTarget(opts);
+      const target = await resolveTarget(opts);
       const now = new Date();
       const summary = await scan(
         { kms: target.kms, now, start: sfnStarter(target.sfn, target.stateMachineArn) },
