@@ -38,10 +38,9 @@ program.parseAsync(process.argv).catch((err: unknown) => {
     process.exitCode = err.exitCode === 0 ? 0 : 2;
     return;
   }
-  const exitCode = err instanceof CliError ? err.exitCode : 1;
+  // One line: keymat's own refusals speak for themselves; other errors (AWS, KMS) are prefixed with their name.
   const e = err as Error;
-  process.stderr.write(
-    `keymat: ${e.name && e.name !== 'Error' && e.name !== 'CliError' ? `${e.name}: ` : ''}${e.message}\n`,
-  );
-  process.exitCode = exitCode;
+  const named = !(err instanceof CliError) && e.name && e.name !== 'Error';
+  process.stderr.write(`keymat: ${named ? `${e.name}: ` : ''}${e.message}\n`);
+  process.exitCode = 1;
 });

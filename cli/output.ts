@@ -1,9 +1,6 @@
-/** A failure the user can act on: printed as one line, exit code 1 (2 for usage errors). */
+/** A refusal or failure the user can act on: printed as one line, exit code 1. */
 export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
+  constructor(message: string) {
     super(message);
     this.name = 'CliError';
   }

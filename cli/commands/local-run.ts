@@ -113,8 +113,13 @@ export function localRunCommand(): Command {
                 if (line) process.stdout.write(`${line}\n`);
               },
         });
-        if (opts.json) printJson(result);
-        else process.stdout.write(`${describeResult(result)}\n`);
+        // The history as the contract names it: the engine's TaskScheduled parameters carry the task token.
+        if (opts.json) {
+          printJson({
+            ...result,
+            history: result.history.map(({ type, state, timestamp }) => ({ type, state: state ?? null, timestamp })),
+          });
+        } else process.stdout.write(`${describeResult(result)}\n`);
         process.exitCode = result.status === 'SUCCEEDED' ? 0 : 1;
       } finally {
         await workflow.close();

@@ -309,6 +309,7 @@ export class KmsService {
     if (description.length > 8192) throw validation('description', '…', 'Member must have length <= 8192');
     const multiRegion = b.MultiRegion === true;
     const keyId = multiRegion ? `mrk-${randomBytes(16).toString('hex')}` : randomUUID();
+    const generated = randomBytes(MATERIAL_BYTES);
     const key: KeyRecord = {
       keyId,
       arn: keyArn(ctx.region, keyId),
@@ -322,10 +323,10 @@ export class KmsService {
         origin === 'AWS_KMS'
           ? [
               {
-                keyMaterialId: materialId(keyId, randomBytes(MATERIAL_BYTES)),
+                keyMaterialId: materialId(keyId, generated),
                 materialState: 'CURRENT',
                 importState: 'IMPORTED',
-                material: randomBytes(MATERIAL_BYTES).toString('base64'),
+                material: generated.toString('base64'),
               },
             ]
           : [],
