@@ -76,6 +76,9 @@ export class LocalStack {
     }
     mkdirSync(stateDir, { recursive: true });
     const server = createServer();
+    // Longer than any client's idle reuse of a kept-alive socket here, so a request never meets a closing socket.
+    server.keepAliveTimeout = 120_000;
+    server.headersTimeout = 125_000;
     const stack = new LocalStack(server, stateDir, options.faults);
     server.on('request', (req, res) => void stack.handle(req, res));
     await new Promise<void>((resolve, reject) => {

@@ -23,6 +23,7 @@ import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import {
   LAMBDA_SERVICE_ERRORS,
+  NETWORK_ERROR,
   RETRYABLE_KMS_ERRORS,
   RETRYABLE_SNS_ERRORS,
   VERIFICATION_PENDING,
@@ -71,7 +72,13 @@ export interface DeletionWorkflowProps {
 }
 
 /** Errors every task retries: transient in KMS, SNS and Lambda, and a task that timed out (all tasks are idempotent). */
-const TRANSIENT_ERRORS = [...RETRYABLE_KMS_ERRORS, ...RETRYABLE_SNS_ERRORS, ...LAMBDA_SERVICE_ERRORS, 'States.Timeout'];
+const TRANSIENT_ERRORS = [
+  ...RETRYABLE_KMS_ERRORS,
+  ...RETRYABLE_SNS_ERRORS,
+  NETWORK_ERROR,
+  ...LAMBDA_SERVICE_ERRORS,
+  'States.Timeout',
+];
 
 /**
  * The deletion workflow (shared/design.md): a Standard state machine in JSONPath whose task states invoke the

@@ -10,6 +10,12 @@ export const RETRYABLE_KMS_ERRORS = [
   'ThrottlingException',
 ] as const;
 
+/**
+ * A request that failed on the network (connection reset, timeout) before any answer: transient, and for
+ * DeleteImportedKeyMaterial ambiguous (it may have been applied), which DeleteMaterial's retry recognises.
+ */
+export const NETWORK_ERROR = 'NetworkError';
+
 /** Transient SNS errors (announcement and approval messages), retried like the KMS ones. */
 export const RETRYABLE_SNS_ERRORS = ['InternalErrorException', 'ThrottledException'] as const;
 
@@ -48,7 +54,7 @@ export const TERMINAL_ERRORS = [
 export const VERIFICATION_PENDING = 'VerificationPending';
 
 export type TerminalErrorName = (typeof TERMINAL_ERRORS)[number];
-export type KeymatErrorName = TerminalErrorName | typeof VERIFICATION_PENDING;
+export type KeymatErrorName = TerminalErrorName | typeof VERIFICATION_PENDING | typeof NETWORK_ERROR;
 
 /**
  * An error a task ends with. `name` is what Step Functions sees as the error; it is set from the list above, not from
