@@ -19,18 +19,18 @@ const secretArn = process.env.LINK_SECRET_ARN;
 const secrets = new SecretsManagerClient({});
 let secret: string | undefined;
 
-/** Links for the allowed approvers who may still approve, valid until shortly before the round times out. */
-async function approvalLinks(e: RequestApprovalEvent): Promise<string[]> {
+/** A link for each allowed approver who may still approve, valid until shortly before the round times out. */
+async function approvalLinks(e: RequestApprovalEvent): Promise<{ approver: string; link: string }[]> {
   if (!pageUrl || !secretArn || e.rules.allowedApprovers.length === 0) return [];
   secret ??= (await secrets.send(new GetSecretValueCommand({ SecretId: secretArn }))).SecretString as string;
   const margin = Math.min(60, Math.floor(e.approvalTimeoutSeconds / 10));
   const expiresAt = Math.floor(Date.now() / 1000) + e.approvalTimeoutSeconds - margin;
   return e.rules.allowedApprovers
     .filter((approver) => !refusal(approver, e.approval.approvals, e.input, e.rules))
-    .map(
-      (approver) =>
-        `  ${approver}: ${signLink(pageUrl, secret as string, { executionArn: e.executionId, approver, expiresAt })}`,
-    );
+    .map((approver) => ({
+      approver,
+      link: signLink(pageUrl, secret as string, { executionArn: e.executionId, approver, expiresAt }),
+    }));
 }
 
 /**
@@ -43,7 +43,6 @@ export async function handler(event: unknown): Promise<{ messageId: string }> {
   startInvocation({ executionId: e.executionId, changeId: e.input.changeId, keyArn: e.plan.keyArn });
   const expires = new Date(Date.now() + e.approvalTimeoutSeconds * 1000).toISOString();
   const given = e.approval.approvals.map((a) => a.approver);
-  const links = await approvalLinks(e);
   const message = [
     'keymat: a deletion of imported key material needs your approval.',
     '',
@@ -52,12 +51,6 @@ export async function handler(event: unknown): Promise<{ messageId: string }> {
     `Approvals: ${given.length} of ${e.rules.quorum} distinct approvers${given.length > 0 ? ` (so far: ${given.join(', ')})` : ''}.`,
     ...(e.rules.allowedApprovers.length > 0 ? [`Allowed approvers: ${e.rules.allowedApprovers.join(', ')}.`] : []),
     `This request expires at ${expires}; without a decision the change ends ApprovalTimedOut.`,
-    ...(links.length > 0
-      ? [
-          'Decide on the web page, with the link sent for you (it works for that person only, until shortly before the request expires):',
-          ...links,
-        ]
-      : []),
     `Approve: keymat approve ${e.executionId} --comment "…"`,
     `Reject:  keymat reject ${e.executionId} --comment "…"`,
     `The requester (${e.input.requestedBy}) cannot approve this change.`,
@@ -75,6 +68,29 @@ export async function handler(event: unknown): Promise<{ messageId: string }> {
       },
     }),
   );
+  // Each approver's link goes in a message of its own, with an `approver` attribute for the subscription filter
+  // policy that routes it to that person only: one message with every link would let one person use them all.
+  for (const { approver, link } of await approvalLinks(e)) {
+    await sns.send(
+      new PublishCommand({
+        TopicArn: topicArn,
+        Subject: `keymat approval needed: ${e.input.changeId} (your link)`.slice(0, 100),
+        Message: [
+          message,
+          '',
+          `Or decide on the web page with this link, made for ${approver} only; it works until shortly before ${expires}:`,
+          link,
+        ].join('\n'),
+        MessageAttributes: {
+          event: { DataType: 'String', StringValue: 'ApprovalLink' },
+          approver: { DataType: 'String', StringValue: approver },
+          executionId: { DataType: 'String', StringValue: e.executionId },
+          changeId: { DataType: 'String', StringValue: e.input.changeId },
+          planDigest: { DataType: 'String', StringValue: e.plan.digest },
+        },
+      }),
+    );
+  }
   logger.info('approval requested', { messageId: published.MessageId, expires });
   return { messageId: published.MessageId as string };
 }

@@ -50,8 +50,10 @@ it('shows the plan on GET, keeps the execution waiting, and approves on the POST
   });
   let link: string | undefined;
   for (let i = 0; i < 50 && !link; i++) {
-    const request = readOutbox(join(dir, 'outbox.jsonl')).find((m) => m.attributes.executionId === executionArn);
-    link = request && /user\/bob: (http\S+)/.exec(request.message)?.[1];
+    const request = readOutbox(join(dir, 'outbox.jsonl')).find(
+      (m) => m.attributes.executionId === executionArn && m.attributes.approver?.endsWith('user/bob'),
+    );
+    link = request && /(http\S+)$/.exec(request.message)?.[1];
     if (!link) await new Promise((r) => setTimeout(r, 100));
   }
   const page = await browser.newPage();

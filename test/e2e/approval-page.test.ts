@@ -36,12 +36,12 @@ async function change(
   const key = await createExternalKey(localKmsClient(stack.endpoint), { materialDir: join(dir, 'byok') });
   const { executionArn } = await startChange(alice, { keyId: key.keyArn, changeId, reason, waitSeconds: 0 });
   for (let i = 0; i < 50; i++) {
-    const request = readOutbox(join(dir, 'outbox.jsonl')).find(
-      (m) => m.attributes.executionId === executionArn && m.attributes.event === 'ApprovalRequested',
+    const linkMessages = readOutbox(join(dir, 'outbox.jsonl')).filter(
+      (m) => m.attributes.executionId === executionArn && m.attributes.event === 'ApprovalLink',
     );
-    if (request) {
+    if (linkMessages.length > 0) {
       const links = Object.fromEntries(
-        [...request.message.matchAll(/user\/(\w+): (http\S+)/g)].map((m) => [m[1], m[2]]),
+        linkMessages.map((m) => [m.attributes.approver?.split('/').pop(), /(http\S+)$/.exec(m.message)?.[1] as string]),
       );
       return { executionArn, keyArn: key.keyArn, links };
     }
@@ -62,9 +62,15 @@ const deletes = (keyArn: string) =>
     (e) => e.operation === 'DeleteImportedKeyMaterial' && e.keyId === keyArn,
   );
 
-it('sends a link to each allowed approver but the requester', async () => {
-  const { links } = await change('CHG-W1');
+it('sends each allowed approver but the requester a message with their own link only', async () => {
+  const { executionArn, links } = await change('CHG-W1');
   expect(Object.keys(links).sort()).toEqual(['bob', 'carol']);
+  const messages = readOutbox(join(dir, 'outbox.jsonl')).filter((m) => m.attributes.executionId === executionArn);
+  const bobs = messages.find((m) => m.attributes.approver === user('bob'))?.message ?? '';
+  expect(bobs).toContain(links.bob);
+  expect(bobs).not.toContain(links.carol);
+  const general = messages.find((m) => m.attributes.event === 'ApprovalRequested')?.message ?? '';
+  expect(general).not.toContain('/approval?');
 });
 
 it('a GET, as a mail scanner sends it, shows the plan as text and decides nothing', async () => {
