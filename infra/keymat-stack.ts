@@ -5,7 +5,7 @@ import { Architecture, FunctionUrlAuthType, Runtime, Tracing } from 'aws-cdk-lib
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
-import { Topic } from 'aws-cdk-lib/aws-sns';
+import { SubscriptionFilter, Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { join } from 'node:path';
@@ -84,7 +84,12 @@ export class KeymatStack extends Stack {
     this.approvalTopic = new Topic(this, 'ApprovalTopic', { masterKey: topicKey, enforceSSL: true });
     this.outcomeTopic = new Topic(this, 'OutcomeTopic', { masterKey: topicKey, enforceSSL: true });
     for (const email of config.notificationEmails) {
-      this.approvalTopic.addSubscription(new EmailSubscription(email));
+      // The general request only: each approver's personal link is for a subscription filtered on its `approver`.
+      this.approvalTopic.addSubscription(
+        new EmailSubscription(email, {
+          filterPolicy: { event: SubscriptionFilter.stringFilter({ allowlist: ['ApprovalRequested'] }) },
+        }),
+      );
       this.outcomeTopic.addSubscription(new EmailSubscription(email));
     }
 

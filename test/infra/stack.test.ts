@@ -216,6 +216,15 @@ describe('topics', () => {
     });
   });
 
+  it('sends notification emails the general approval request, never the personal links', () => {
+    const withEmails = synth({ notificationEmails: 'secops@example.com' }).template;
+    withEmails.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'secops@example.com',
+      FilterPolicy: { event: ['ApprovalRequested'] },
+    });
+  });
+
   it('outputs the state machine and topic ARNs', () => {
     for (const name of ['StateMachineArn', 'ApprovalTopicArn', 'OutcomeTopicArn', 'RunbookDocumentName']) {
       template.hasOutput(name, {});
