@@ -11,12 +11,13 @@ import {
 } from '@aws-sdk/client-sfn';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { KMSClient } from '@aws-sdk/client-kms';
-import { executionNameFor, parseChangeInput } from '../functions/shared/input';
-import { refusal } from '../functions/shared/approvals';
+import { executionArnOf, executionNameFor, parseChangeInput } from '../functions/shared/input';
+import { refusal, rejection, withApproval } from '../functions/shared/approvals';
 import { pendingApproval, readHistory, type PendingApprovalTask } from '../functions/shared/history';
-import type { ApprovalResult, ChangeInput } from '../functions/shared/types';
+import type { ChangeInput } from '../functions/shared/types';
 import { LOCAL_CREDENTIALS } from '../local/clients';
 import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from '../local/kms/model';
+import { localStateMachineArn } from '../local/engine';
 import { runningEndpoint } from '../local/server';
 import { CliError } from './output';
 
@@ -29,7 +30,7 @@ export interface Target {
   stateMachineArn: string;
 }
 
-export const LOCAL_STATE_MACHINE_ARN = `arn:aws:states:${DEFAULT_REGION}:${LOCAL_ACCOUNT_ID}:stateMachine:keymat-deletion`;
+export const LOCAL_STATE_MACHINE_ARN = localStateMachineArn(DEFAULT_REGION, LOCAL_ACCOUNT_ID);
 
 /** The local stack of a state folder, with the caller's credentials or, when none are set, the local identity. */
 export function localTarget(stateDir: string, credentials?: { accessKeyId: string; secretAccessKey: string }): Target {
@@ -76,7 +77,7 @@ export async function callerIdentity(target: Target): Promise<{ arn: string; acc
 /** An execution given by ARN or by name (a name is looked up under the target's state machine). */
 export function executionArn(target: Target, execution: string): string {
   if (execution.startsWith('arn:')) return execution;
-  return `${target.stateMachineArn.replace(':stateMachine:', ':execution:')}:${execution}`;
+  return executionArnOf(target.stateMachineArn, execution);
 }
 
 export interface StartRequest {
@@ -156,13 +157,7 @@ export async function approve(
   }
   const why = refusal(me.arn, task.approval.approvals, task.input, task.rules);
   if (why) throw new CliError(why);
-  const output: ApprovalResult = {
-    planDigest: task.plan.digest,
-    approvals: [
-      ...task.approval.approvals,
-      { approver: me.arn, at: new Date().toISOString(), channel: 'cli', ...(comment && { comment }) },
-    ],
-  };
+  const output = withApproval(task.plan.digest, task.approval.approvals, { approver: me.arn, channel: 'cli', comment });
   await sendTask(() =>
     target.sfn.send(new SendTaskSuccessCommand({ taskToken: task.taskToken, output: JSON.stringify(output) })),
   );
@@ -173,13 +168,7 @@ export async function reject(target: Target, execution: string, comment: string)
   const { task } = await waitingApproval(target, execution);
   const me = await callerIdentity(target);
   await sendTask(() =>
-    target.sfn.send(
-      new SendTaskFailureCommand({
-        taskToken: task.taskToken,
-        error: 'ApprovalRejected',
-        cause: `rejected by ${me.arn}: ${comment}`.slice(0, 32_768),
-      }),
-    ),
+    target.sfn.send(new SendTaskFailureCommand({ taskToken: task.taskToken, ...rejection(me.arn, 'cli', comment) })),
   );
   return { rejectedBy: me.arn };
 }

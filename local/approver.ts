@@ -1,3 +1,4 @@
+import { rejection, withApproval } from '../functions/shared/approvals';
 import { KeymatError } from '../functions/shared/errors';
 import type { Decider } from './engine';
 
@@ -14,12 +15,10 @@ export function localApprover(mode: ApproveMode, approvers: string | string[] = 
     const soFar = payload.approval.approvals;
     const approver = names[soFar.length % names.length] as string;
     if (mode === 'reject') {
-      throw new KeymatError('ApprovalRejected', `rejected by ${approver} (keymat local run --approve reject)`);
+      const { error, cause } = rejection(approver, 'local-run');
+      throw new KeymatError(error, cause);
     }
     if (mode === 'none') return new Promise(() => undefined);
-    return {
-      planDigest: message.attributes.planDigest ?? '',
-      approvals: [...soFar, { approver, at: new Date().toISOString(), channel: 'local-run' }],
-    };
+    return withApproval(message.attributes.planDigest ?? '', soFar, { approver, channel: 'local-run' });
   };
 }

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { StateMachineDefinition, StateMachine as StateMachineType } from 'aws-local-stepfunctions' with {
   'resolution-mode': 'import',
 };
+import { executionArnOf } from '../functions/shared/input';
 import type { ApprovalResult, ApprovalRules, ChangeInput, Plan } from '../functions/shared/types';
 import { TASK_STATES, WAIT_STATE, type TaskState } from '../workflows/states';
 import { LOCAL_CREDENTIALS } from './clients';
@@ -130,9 +131,9 @@ export interface LocalRunResult {
   kmsCalls: { operation: string; keyId: string | null; status: number; error: string | null }[];
 }
 
-/** The ARN of a local execution of the deletion workflow. */
-export const localExecutionArn = (region: string, account: string, name: string): string =>
-  `arn:aws:states:${region}:${account}:execution:keymat-deletion:${name}`;
+/** The local deletion state machine's ARN; its executions are named as in AWS. */
+export const localStateMachineArn = (region: string, account: string): string =>
+  `arn:aws:states:${region}:${account}:stateMachine:keymat-deletion`;
 
 /**
  * Runs one execution of the synthesized definition on aws-local-stepfunctions, dispatching each task to its real
@@ -142,7 +143,7 @@ export const localExecutionArn = (region: string, account: string, name: string)
 export async function runLocalExecution(stateDir: string, options: LocalRunOptions): Promise<LocalRunResult> {
   const name = options.executionName ?? randomUUID();
   const requestLog = () => readRequestLog(join(stateDir, 'requests.jsonl'));
-  const executionArn = localExecutionArn(options.region, options.account, name);
+  const executionArn = executionArnOf(localStateMachineArn(options.region, options.account), name);
   const taskToken = randomBytes(48).toString('base64');
   const handlers = loadHandlers();
   const logStart = requestLog().length;

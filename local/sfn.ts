@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import { executionArnOf } from '../functions/shared/input';
 import type { ApprovalResult } from '../functions/shared/types';
-import { localExecutionArn, runLocalExecution, type HistoryEvent, type PendingApproval } from './engine';
+import { localStateMachineArn, runLocalExecution, type HistoryEvent, type PendingApproval } from './engine';
 import { StateFile } from './state-file';
 
 /** A Step Functions error as the JSON 1.0 protocol carries it. */
@@ -55,6 +56,16 @@ function page<T>(all: T[], body: Record<string, unknown>): { items: T[]; nextTok
   return { items: all.slice(start, start + max), ...(start + max < all.length && { nextToken: String(start + max) }) };
 }
 
+/** An execution as ListExecutions shows it; DescribeExecution adds input, output and error. */
+const summary = (e: ExecutionRecord) => ({
+  executionArn: e.executionArn,
+  stateMachineArn: e.stateMachineArn,
+  name: e.name,
+  status: e.status,
+  startDate: e.startDate / 1000,
+  ...(e.stopDate !== undefined && { stopDate: e.stopDate / 1000 }),
+});
+
 /** What the local Step Functions needs of the deletion workflow. */
 export interface LocalWorkflowDefinition {
   definition: Record<string, unknown>;
@@ -84,7 +95,7 @@ export class LocalStepFunctions {
     private readonly stateDir: string,
     private readonly workflow: LocalWorkflowDefinition,
   ) {
-    this.stateMachineArn = `arn:aws:states:${workflow.region}:${workflow.account}:stateMachine:keymat-deletion`;
+    this.stateMachineArn = localStateMachineArn(workflow.region, workflow.account);
     this.file = new StateFile(join(stateDir, 'executions.json'), () => ({ executions: {} }));
     this.state = this.file.load();
     this.markLostExecutions();
@@ -161,7 +172,7 @@ export class LocalStepFunctions {
     } catch {
       throw new SfnError('InvalidExecutionInput', 'Invalid State Machine Execution Input: the input is not valid JSON');
     }
-    const executionArn = localExecutionArn(this.workflow.region, this.workflow.account, name);
+    const executionArn = executionArnOf(this.stateMachineArn, name);
     const existing = this.state.executions[executionArn];
     if (existing) {
       if (existing.status === 'RUNNING' && existing.input === input) {
@@ -284,12 +295,7 @@ export class LocalStepFunctions {
 
   private describe(e: ExecutionRecord): Record<string, unknown> {
     return {
-      executionArn: e.executionArn,
-      stateMachineArn: e.stateMachineArn,
-      name: e.name,
-      status: e.status,
-      startDate: e.startDate / 1000,
-      ...(e.stopDate !== undefined && { stopDate: e.stopDate / 1000 }),
+      ...summary(e),
       input: e.input,
       ...(e.output !== undefined && { output: e.output }),
       ...(e.error !== undefined && { error: e.error }),
@@ -313,14 +319,7 @@ export class LocalStepFunctions {
       .sort((a, b) => b.startDate - a.startDate);
     const { items, nextToken } = page(all, body);
     return {
-      executions: items.map((e) => ({
-        executionArn: e.executionArn,
-        stateMachineArn: e.stateMachineArn,
-        name: e.name,
-        status: e.status,
-        startDate: e.startDate / 1000,
-        ...(e.stopDate !== undefined && { stopDate: e.stopDate / 1000 }),
-      })),
+      executions: items.map(summary),
       ...(nextToken && { nextToken }),
     };
   }

@@ -9,7 +9,7 @@ import { printJson } from '../output';
 import { wholeNumber } from '../options';
 
 /** One line per state entered, left, retried or failed, as `keymat local run` and the demo print them. */
-export function describeEvent(e: HistoryEvent): string | undefined {
+function describeEvent(e: HistoryEvent): string | undefined {
   switch (e.type) {
     case 'StateEntered':
       return `  → ${e.state}`;
@@ -26,7 +26,7 @@ export function describeEvent(e: HistoryEvent): string | undefined {
   }
 }
 
-export function describeResult(r: LocalRunResult): string {
+function describeResult(r: LocalRunResult): string {
   const lines = [`${r.status}  ${r.executionArn}`];
   if (r.error) lines.push(`  error: ${r.error}`, `  cause: ${r.cause}`);
   if (r.output) lines.push(`  output: ${JSON.stringify(r.output)}`);

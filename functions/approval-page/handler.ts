@@ -1,11 +1,10 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { refusal } from '../shared/approvals';
+import { refusal, rejection, withApproval } from '../shared/approvals';
 import { requireEnv } from '../shared/env';
 import { pendingApproval, readHistory } from '../shared/history';
 import { verifyLink } from '../shared/links';
 import { logger, startInvocation } from '../shared/logger';
-import type { ApprovalResult } from '../shared/types';
 import { confirmationPage, messagePage } from './page';
 
 const sfn = new SFNClient({});
@@ -85,22 +84,10 @@ export async function handler(event: PageRequest): Promise<PageResponse> {
   const comment = (params.get('comment') ?? '').slice(0, 500);
   try {
     if (decision === 'approve') {
-      const output: ApprovalResult = {
-        planDigest: task.plan.digest,
-        approvals: [
-          ...task.approval.approvals,
-          { approver, at: new Date().toISOString(), channel: 'web', ...(comment && { comment }) },
-        ],
-      };
+      const output = withApproval(task.plan.digest, task.approval.approvals, { approver, channel: 'web', comment });
       await sfn.send(new SendTaskSuccessCommand({ taskToken: task.taskToken, output: JSON.stringify(output) }));
     } else if (decision === 'reject') {
-      await sfn.send(
-        new SendTaskFailureCommand({
-          taskToken: task.taskToken,
-          error: 'ApprovalRejected',
-          cause: `rejected by ${approver} (web)${comment ? `: ${comment}` : ''}`,
-        }),
-      );
+      await sfn.send(new SendTaskFailureCommand({ taskToken: task.taskToken, ...rejection(approver, 'web', comment) }));
     } else {
       return page(400, messagePage('No decision', 'Choose Approve or Reject on the page. Nothing was decided.'));
     }

@@ -1,5 +1,5 @@
 import { DescribeExecutionCommand, StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import { executionNameFor } from '../shared/input';
+import { executionArnOf, executionNameFor } from '../shared/input';
 import type { ScanDeps, ScanSummary } from './scan';
 
 /**
@@ -9,7 +9,7 @@ import type { ScanDeps, ScanSummary } from './scan';
 export function sfnStarter(sfn: SFNClient, stateMachineArn: string): ScanDeps['start'] {
   return async (changeId, input) => {
     const name = executionNameFor(changeId);
-    const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+    const executionArn = executionArnOf(stateMachineArn, name);
     try {
       await sfn.send(new DescribeExecutionCommand({ executionArn }));
       return 'EXISTS';

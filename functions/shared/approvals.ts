@@ -1,5 +1,5 @@
-import { KeymatError } from './errors';
-import type { ApprovalResult, ApprovalRules, ChangeInput, Plan } from './types';
+import { KeymatError, type TerminalErrorName } from './errors';
+import type { Approval, ApprovalResult, ApprovalRules, ChangeInput, Plan } from './types';
 
 /**
  * Why `approver` may not add an approval to `soFar`, or undefined when they may: the requester never approves, an
@@ -18,6 +18,22 @@ export function refusal(
   }
   return undefined;
 }
+
+/** The answer to an approval round: the approvals so far plus this one, bound to the plan digest. */
+export function withApproval(
+  planDigest: string,
+  soFar: ApprovalResult['approvals'],
+  { approver, channel, comment }: Omit<Approval, 'at'>,
+): ApprovalResult {
+  const approval: Approval = { approver, at: new Date().toISOString(), channel, ...(comment && { comment }) };
+  return { planDigest, approvals: [...soFar, approval] };
+}
+
+/** SendTaskFailure's error and cause for a rejection: the change ends ApprovalRejected, naming who and why. */
+export const rejection = (rejectedBy: string, channel: string, comment?: string) => ({
+  error: 'ApprovalRejected' as const satisfies TerminalErrorName,
+  cause: `rejected by ${rejectedBy} (${channel})${comment ? `: ${comment}` : ''}`.slice(0, 32_768),
+});
 
 /** DeleteMaterial's check of the whole answer: bound to this plan, enough distinct allowed approvers, no requester. */
 export function checkApprovals(result: ApprovalResult, plan: Plan, input: ChangeInput, rules: ApprovalRules): void {

@@ -117,3 +117,7 @@ export function checkKeyId(keyId: string, scope: Scope): void {
 
 /** The execution name a change runs under: one per change id, so starting the same change twice is idempotent. */
 export const executionNameFor = (changeId: string): string => `keymat-${changeId}`;
+
+/** The ARN of a state machine's execution of that name. */
+export const executionArnOf = (stateMachineArn: string, name: string): string =>
+  `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;

@@ -66,7 +66,7 @@ describe('keymat local kms create-key', () => {
 
   it('refuses an out-of-range --expires-in with one line naming the option and value', async () => {
     const result = await keymat(['local', 'kms', 'create-key', '--state-dir', dir, '--expires-in', '400']);
-    expect(result.code).not.toBe(0);
+    expect(result.code).toBe(2);
     expect(result.stderr).toContain("--expires-in must be a whole number from 1 to 365; got '400'");
   });
 });

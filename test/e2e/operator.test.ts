@@ -1,6 +1,5 @@
 import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,40 +7,25 @@ import { LOCAL_CREDENTIALS } from '../../local/clients';
 import { createExternalKey, type CreatedKey } from '../../local/kms/byok';
 import { readRequestLog } from '../../local/request-log';
 import { LOCAL_STATE_MACHINE_ARN } from '../../cli/operations';
-import { keymat, run } from '../helpers/run-cli';
+import { executionArnOf } from '../../functions/shared/input';
+import { keymat, run, serve, type ServedStack } from '../helpers/run-cli';
 
 /** The operator commands as child processes against `keymat local serve`, as an operator would run them. */
 let dir: string;
-let server: ChildProcess;
+let server: ServedStack;
 let endpoint: string;
 
-async function serve(): Promise<void> {
-  server = spawn(
-    process.execPath,
-    ['cli/keymat.js', 'local', 'serve', '--state-dir', dir, '--approval-timeout', '60'],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  endpoint = await new Promise<string>((resolve) =>
-    server.stdout!.on('data', (d: Buffer) => {
-      const m = /at (http:\/\/127\.0\.0\.1:\d+)/.exec(d.toString());
-      if (m) resolve(m[1]!);
-    }),
-  );
-}
-async function stopServer(): Promise<void> {
-  const exited = new Promise((r) => server.once('exit', r));
-  server.kill('SIGTERM');
-  await exited;
+async function startServer(): Promise<void> {
+  server = await serve(['local', 'serve', '--state-dir', dir, '--approval-timeout', '60']);
+  endpoint = server.endpoint;
 }
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'keymat-e2e-'));
-  await serve();
+  await startServer();
 }, 60_000);
 afterAll(async () => {
-  await stopServer();
+  await server.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -88,7 +72,7 @@ describe('an approved change', () => {
     expect(first.code).toBe(0);
     const started = JSON.parse(first.stdout);
     expect(started).toEqual({
-      executionArn: `${LOCAL_STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:keymat-CHG-100`,
+      executionArn: executionArnOf(LOCAL_STATE_MACHINE_ARN, 'keymat-CHG-100'),
       requestedBy: 'arn:aws:iam::111122223333:user/alice',
     });
     executionArn = started.executionArn;
@@ -168,7 +152,7 @@ describe('a rejected change', () => {
     expect(JSON.parse(watched.stdout)).toMatchObject({
       status: 'FAILED',
       error: 'ApprovalRejected',
-      cause: 'rejected by arn:aws:iam::111122223333:user/bob: the app still uses it',
+      cause: 'rejected by arn:aws:iam::111122223333:user/bob (cli): the app still uses it',
     });
     expect(deletesOf(key.keyArn)).toEqual([]);
   });
@@ -179,18 +163,19 @@ describe('bad arguments: one line, non-zero exit, nothing changed', () => {
     (await sfn().send(new ListExecutionsCommand({ stateMachineArn: LOCAL_STATE_MACHINE_ARN }))).executions?.length;
 
   it.each([
-    [['status', 'keymat-NOPE'], 'keymat: no execution keymat-NOPE'],
-    [['start', '--key-id', 'not-a-key', '--change-id', 'CHG-1', '--reason', 'r'], 'keymat: InvalidInput: keyId'],
-    [['start', '--key-id', 'alias/payroll', '--change-id', 'CHG-1', '--reason', 'r'], 'keymat: AliasNotAllowed'],
+    [['status', 'keymat-NOPE'], 1, 'keymat: no execution keymat-NOPE'],
+    [['start', '--key-id', 'not-a-key', '--change-id', 'CHG-1', '--reason', 'r'], 1, 'keymat: InvalidInput: keyId'],
+    [['start', '--key-id', 'alias/payroll', '--change-id', 'CHG-1', '--reason', 'r'], 1, 'keymat: AliasNotAllowed'],
     [
       ['start', '--key-id', '1234abcd-12ab-34cd-56ef-1234567890ab', '--reason', 'r'],
+      2,
       "required option '--change-id <id>' not specified",
     ],
-    [['reject', 'keymat-CHG-100'], "required option '--comment <text>' not specified"],
-  ])('%j', async (args, message) => {
+    [['reject', 'keymat-CHG-100'], 2, "required option '--comment <text>' not specified"],
+  ])('%j exits %i', async (args, code, message) => {
     const before = await executions();
     const r = await op('alice', ...(args as string[]));
-    expect(r.code).not.toBe(0);
+    expect(r.code).toBe(code);
     expect(r.stderr).toContain(message);
     expect(r.stderr.trim().split('\n')[0]).toContain(message.split(':')[0]!);
     expect(await executions()).toBe(before);
@@ -231,7 +216,7 @@ describe('the wire protocol', () => {
         'stepfunctions',
         'describe-execution',
         '--execution-arn',
-        `${LOCAL_STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:keymat-CHG-100`,
+        executionArnOf(LOCAL_STATE_MACHINE_ARN, 'keymat-CHG-100'),
         '--endpoint-url',
         endpoint,
         '--output',
@@ -249,8 +234,8 @@ describe('a restart of the server', () => {
     const key = await newKey();
     await op('alice', 'start', '--key-id', key.keyArn, '--change-id', 'CHG-300', '--reason', 'retire');
     await waitForPending('keymat-CHG-300');
-    await stopServer();
-    await serve();
+    await server.stop();
+    await startServer();
     const lost = await op('bob', 'status', 'keymat-CHG-300', '--json');
     expect(lost.code).toBe(3);
     expect(JSON.parse(lost.stdout)).toMatchObject({

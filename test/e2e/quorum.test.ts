@@ -1,45 +1,30 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { localKmsClient } from '../../local/clients';
 import { createExternalKey } from '../../local/kms/byok';
-import { keymat } from '../helpers/run-cli';
+import { keymat, serve, type ServedStack } from '../helpers/run-cli';
 
 /** Approval rules through the CLI against `keymat local serve --quorum 2 --approvers …`. */
 let dir: string;
-let server: ChildProcess;
-let endpoint: string;
+let server: ServedStack;
 const user = (name: string) => `arn:aws:iam::111122223333:user/${name}`;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'keymat-quorum-'));
-  server = spawn(
-    process.execPath,
-    [
-      'cli/keymat.js',
-      'local',
-      'serve',
-      '--state-dir',
-      dir,
-      '--quorum',
-      '2',
-      '--approvers',
-      `${user('bob')},${user('carol')}`,
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  endpoint = await new Promise<string>((resolve) =>
-    server.stdout!.on('data', (d: Buffer) => {
-      const m = /at (http:\/\/127\.0\.0\.1:\d+)/.exec(d.toString());
-      if (m) resolve(m[1]!);
-    }),
-  );
+  server = await serve([
+    'local',
+    'serve',
+    '--state-dir',
+    dir,
+    '--quorum',
+    '2',
+    '--approvers',
+    `${user('bob')},${user('carol')}`,
+  ]);
 }, 60_000);
 afterAll(async () => {
-  const exited = new Promise((r) => server.once('exit', r));
-  server.kill('SIGTERM');
-  await exited;
+  await server.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -69,7 +54,7 @@ async function waitingRound(execution: string, approvals: number): Promise<void>
 }
 
 it('needs two distinct allowed approvers: the same one twice and an outsider are refused', async () => {
-  const key = await createExternalKey(localKmsClient(endpoint), { materialDir: join(dir, 'byok') });
+  const key = await createExternalKey(localKmsClient(server.endpoint), { materialDir: join(dir, 'byok') });
   await as(
     'alice',
     'start',

@@ -25,3 +25,29 @@ export function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}
 /** Runs the keymat command exactly as `npx keymat` does. */
 export const keymat = (args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> =>
   run(process.execPath, [KEYMAT, ...args], env);
+
+export interface ServedStack {
+  endpoint: string;
+  /** Stops the server with the signal (SIGTERM: a clean stop; SIGKILL: a crash) and waits for it to exit. */
+  stop: (signal?: NodeJS.Signals) => Promise<void>;
+}
+
+/** Starts `keymat local … serve` as a child process and waits for the endpoint it prints. */
+export async function serve(args: string[]): Promise<ServedStack> {
+  const child = spawn(process.execPath, [KEYMAT, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`keymat ${args.join(' ')} exited ${code} before serving`)));
+    child.stdout.on('data', (d: Buffer) => {
+      const m = /at (http:\/\/127\.0\.0\.1:\d+)/.exec(d.toString());
+      if (m) resolve(m[1] as string);
+    });
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    endpoint,
+    stop: async (signal = 'SIGTERM') => {
+      child.kill(signal);
+      await exited;
+    },
+  };
+}

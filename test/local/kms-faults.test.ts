@@ -6,7 +6,6 @@ import {
   EncryptCommand,
   KMSClient,
 } from '@aws-sdk/client-kms';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +13,7 @@ import { LOCAL_CREDENTIALS } from '../../local/clients';
 import { importKeyMaterial, newKeyMaterial } from '../../local/kms/byok';
 import { loadFaultFile, type FaultFile } from '../../local/kms/faults';
 import { errorOf, startTestStack, type TestStack } from '../helpers/local-stack';
+import { serve } from '../helpers/run-cli';
 
 /** A stack with one EXTERNAL key with material, created before the faults apply (on a first stack). */
 async function stackWithKey(
@@ -204,28 +204,22 @@ describe('persistence', () => {
     const dir = mkdtempSync(join(tmpdir(), 'keymat-kill-'));
     // Killed a few milliseconds after an acknowledged import, while the next writes are in flight.
     for (const killAfterMs of [3, 37]) {
-      const child = spawn(process.execPath, ['cli/keymat.js', 'local', 'kms', 'serve', '--state-dir', dir], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      const endpoint = await new Promise<string>((resolve) =>
-        child.stdout.on('data', (d: Buffer) => {
-          const m = /at (http:\/\/127\.0\.0\.1:\d+)/.exec(d.toString());
-          if (m) resolve(m[1]!);
-        }),
-      );
+      const { endpoint, stop } = await serve(['local', 'kms', 'serve', '--state-dir', dir]);
       const kms = new KMSClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
       const acknowledged: string[] = [];
-      const killed = new Promise((r) => child.once('exit', r));
+      let killed: Promise<void> | undefined;
       const writer = (async () => {
         for (;;) {
           const created = await kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL' }));
           await importKeyMaterial(kms, created.KeyMetadata!.KeyId!, newKeyMaterial());
           acknowledged.push(created.KeyMetadata!.KeyId!);
-          if (acknowledged.length === 2) setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+          if (acknowledged.length === 2) {
+            killed = new Promise((r) => setTimeout(() => r(stop('SIGKILL')), killAfterMs));
+          }
         }
       })().catch(() => undefined);
-      await killed;
       await writer;
+      await (killed ?? stop('SIGKILL'));
       const restarted = await startTestStack(undefined, dir);
       for (const keyId of acknowledged) {
         expect((await describeKey(restarted.kms(), keyId)).KeyMetadata?.KeyState).toBe('Enabled');
