@@ -11,10 +11,10 @@ import {
 } from '@aws-sdk/client-sfn';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { KMSClient } from '@aws-sdk/client-kms';
-import { executionArnOf, executionNameFor, parseChangeInput } from '../functions/shared/input';
-import { refusal, rejection, withApproval } from '../functions/shared/approvals';
-import { pendingApproval, readHistory, type PendingApprovalTask } from '../functions/shared/history';
-import type { ChangeInput } from '../functions/shared/types';
+import { executionArnOf, executionNameFor, parseChangeInput } from '../core/input';
+import { refusal, rejection, withApproval } from '../core/approvals';
+import { pendingApproval, readHistory, type PendingApprovalTask } from '../core/history';
+import type { ChangeInput } from '../core/types';
 import { LOCAL_CREDENTIALS } from '../local/clients';
 import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from '../local/kms/model';
 import { localStateMachineArn } from '../local/engine';

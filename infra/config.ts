@@ -1,6 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { MAX_WAIT_SECONDS } from '../functions/shared/input';
+import { MAX_WAIT_SECONDS } from '../core/input';
 import { scanLimitsSchema, scanPolicySchema, type ScanLimits, type ScanPolicy } from '../functions/expiry-scan/scan';
 
 /** Which keys the functions may read and delete from: listed key ARNs, or keys carrying a tag. */

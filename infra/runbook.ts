@@ -10,7 +10,7 @@ import {
   KEY_MATERIAL_ID,
   MAX_WAIT_SECONDS,
   executionNameFor,
-} from '../functions/shared/input';
+} from '../core/input';
 
 export interface RunbookDocumentProps {
   readonly stateMachine: StateMachine;

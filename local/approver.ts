@@ -1,5 +1,5 @@
-import { rejection, withApproval } from '../functions/shared/approvals';
-import { KeymatError } from '../functions/shared/errors';
+import { rejection, withApproval } from '../core/approvals';
+import { KeymatError } from '../core/errors';
 import type { Decider } from './engine';
 
 export type ApproveMode = 'auto' | 'reject' | 'none';

@@ -2,8 +2,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { StateMachineDefinition, StateMachine as StateMachineType } from 'aws-local-stepfunctions' with {
   'resolution-mode': 'import',
 };
-import { executionArnOf } from '../functions/shared/input';
-import type { ApprovalResult, ApprovalRules, ChangeInput, Plan } from '../functions/shared/types';
+import { executionArnOf } from '../core/input';
+import type { ApprovalResult, ApprovalRules, ChangeInput, Plan } from '../core/types';
 import { TASK_STATES, WAIT_STATE, type TaskState } from '../workflows/states';
 import { LOCAL_CREDENTIALS } from './clients';
 import { join } from 'node:path';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { executionArnOf } from '../functions/shared/input';
-import type { ApprovalResult } from '../functions/shared/types';
+import { executionArnOf } from '../core/input';
+import type { ApprovalResult } from '../core/types';
 import { localStateMachineArn, runLocalExecution, type HistoryEvent, type PendingApproval } from './engine';
 import { StateFile } from './state-file';
 

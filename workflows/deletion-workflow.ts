@@ -27,8 +27,8 @@ import {
   RETRYABLE_KMS_ERRORS,
   RETRYABLE_SNS_ERRORS,
   VERIFICATION_PENDING,
-} from '../functions/shared/errors';
-import type { ApprovalRules } from '../functions/shared/types';
+} from '../core/errors';
+import type { ApprovalRules } from '../core/types';
 import type { TaskState } from './states';
 import { WAIT_STATE } from './states';
 

@@ -8,7 +8,7 @@ import { createExternalKey, importKeyMaterial } from '../../local/kms/byok';
 import { LocalStack, runningEndpoint } from '../../local/server';
 import { readOutbox } from '../../local/sns';
 import { DEFAULT_STATE_DIR } from '../../local/state-file';
-import { pendingApproval } from '../../functions/shared/history';
+import { pendingApproval } from '../../core/history';
 import { approve, describe, history, localTarget, progress, startChange } from '../operations';
 import { CliError } from '../output';
 

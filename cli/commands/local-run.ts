@@ -4,7 +4,7 @@ import { loadFaultFile } from '../../local/kms/faults';
 import { localApprover } from '../../local/approver';
 import { DEFAULT_STATE_DIR } from '../../local/state-file';
 import { openLocalWorkflow } from '../../local/workflow';
-import { MAX_WAIT_SECONDS } from '../../functions/shared/input';
+import { MAX_WAIT_SECONDS } from '../../core/input';
 import { printJson } from '../output';
 import { wholeNumber } from '../options';
 

@@ -1,9 +1,9 @@
 import { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
-import { MAX_WAIT_SECONDS } from '../../functions/shared/input';
-import { approvalTask } from '../../functions/shared/history';
-import { describePlan } from '../../functions/shared/words';
+import { MAX_WAIT_SECONDS } from '../../core/input';
+import { approvalTask } from '../../core/history';
+import { describePlan } from '../../core/words';
 import { readOutbox } from '../../local/sns';
 import { DEFAULT_STATE_DIR } from '../../local/state-file';
 import {

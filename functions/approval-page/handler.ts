@@ -1,10 +1,10 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { refusal, rejection, withApproval } from '../shared/approvals';
-import { requireEnv } from '../shared/env';
-import { pendingApproval, readHistory } from '../shared/history';
-import { verifyLink } from '../shared/links';
-import { logger, startInvocation } from '../shared/logger';
+import { refusal, rejection, withApproval } from '../../core/approvals';
+import { requireEnv } from '../runtime/env';
+import { pendingApproval, readHistory } from '../../core/history';
+import { verifyLink } from '../../core/links';
+import { logger, startInvocation } from '../runtime/logger';
 import { confirmationPage, messagePage } from './page';
 
 const sfn = new SFNClient({});

@@ -1,5 +1,5 @@
-import type { ChangeInput, Plan } from '../shared/types';
-import { describePlan } from '../shared/words';
+import type { ChangeInput, Plan } from '../../core/types';
+import { describePlan } from '../../core/words';
 
 /** Escapes text for HTML element content and attribute values. */
 export const escapeHtml = (s: string): string =>

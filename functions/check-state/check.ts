@@ -1,5 +1,5 @@
-import { KeymatError } from '../shared/errors';
-import type { CheckDecision, Plan } from '../shared/types';
+import { KeymatError } from '../../core/errors';
+import type { CheckDecision, Plan } from '../../core/types';
 
 /**
  * Decides from the key state whether the deletion can go ahead (shared/reference/kms.md, "Key states"):

@@ -1,6 +1,6 @@
-import { parseEvent, taskEvent } from '../shared/events';
-import { logger, startInvocation } from '../shared/logger';
-import type { CheckDecision } from '../shared/types';
+import { parseEvent, taskEvent } from '../../core/events';
+import { logger, startInvocation } from '../runtime/logger';
+import type { CheckDecision } from '../../core/types';
 import { decide } from './check';
 
 /** CheckState: whether the key's state allows the deletion, or makes it a no-op. */

@@ -1,13 +1,13 @@
 import { DeleteImportedKeyMaterialCommand } from '@aws-sdk/client-kms';
 import { PublishCommand } from '@aws-sdk/client-sns';
-import { createKmsClient, createSnsClient, readKey } from '../shared/aws';
-import { requireEnv } from '../shared/env';
-import { checkApprovals } from '../shared/approvals';
-import { KeymatError } from '../shared/errors';
-import { approvedTaskEvent, parseApproval, parseEvent } from '../shared/events';
-import { logger, startInvocation } from '../shared/logger';
-import { compareWithPlan } from '../shared/plan';
-import type { ApprovalResult, ChangeInput, DeletionResult, Plan } from '../shared/types';
+import { createKmsClient, createSnsClient, readKey } from '../runtime/aws';
+import { requireEnv } from '../runtime/env';
+import { checkApprovals } from '../../core/approvals';
+import { KeymatError } from '../../core/errors';
+import { approvedTaskEvent, parseApproval, parseEvent } from '../../core/events';
+import { logger, startInvocation } from '../runtime/logger';
+import { compareWithPlan } from '../../core/plan';
+import type { ApprovalResult, ChangeInput, DeletionResult, Plan } from '../../core/types';
 
 const kms = createKmsClient();
 const sns = createSnsClient();

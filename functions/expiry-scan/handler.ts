@@ -2,9 +2,9 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { z } from 'zod';
-import { createSnsClient } from '../shared/aws';
-import { requireEnv } from '../shared/env';
-import { logger, startInvocation } from '../shared/logger';
+import { createSnsClient } from '../runtime/aws';
+import { requireEnv } from '../runtime/env';
+import { logger, startInvocation } from '../runtime/logger';
 import { scan, scanLimitsSchema, scanPolicySchema, type ScanSummary } from './scan';
 import { describeSummary, sfnStarter } from './start';
 

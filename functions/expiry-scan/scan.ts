@@ -8,7 +8,7 @@ import {
   type RotationsListEntry,
 } from '@aws-sdk/client-kms';
 import { z } from 'zod';
-import { Pacer } from '../shared/pacer';
+import { Pacer } from '../../core/pacer';
 
 /** Which materials violate the policy. A rule left out is off. */
 export const scanPolicySchema = z

@@ -1,5 +1,5 @@
 import { DescribeExecutionCommand, StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import { executionArnOf, executionNameFor } from '../shared/input';
+import { executionArnOf, executionNameFor } from '../../core/input';
 import type { ScanDeps, ScanSummary } from './scan';
 
 /**

@@ -1,10 +1,10 @@
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { z } from 'zod';
-import { createSnsClient } from '../shared/aws';
-import { requireEnv } from '../shared/env';
-import { parseEvent } from '../shared/events';
-import { logger, startInvocation } from '../shared/logger';
-import type { Outcome, WorkflowState } from '../shared/types';
+import { createSnsClient } from '../runtime/aws';
+import { requireEnv } from '../runtime/env';
+import { parseEvent } from '../../core/events';
+import { logger, startInvocation } from '../runtime/logger';
+import type { Outcome, WorkflowState } from '../../core/types';
 import { outcomeOf } from './outcome';
 
 const sns = createSnsClient();

@@ -1,5 +1,5 @@
-import { TERMINAL_ERRORS, type TerminalErrorName } from '../shared/errors';
-import type { ChangeInput, Outcome, OutcomeStatus, WorkflowState } from '../shared/types';
+import { TERMINAL_ERRORS, type TerminalErrorName } from '../../core/errors';
+import type { ChangeInput, Outcome, OutcomeStatus, WorkflowState } from '../../core/types';
 
 /** Terminal errors that mean "refused before anything was changed". */
 const REFUSALS = new Set<string>(

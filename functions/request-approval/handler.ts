@@ -1,13 +1,13 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import type { z } from 'zod';
-import { refusal } from '../shared/approvals';
-import { signLink } from '../shared/links';
-import { createSnsClient } from '../shared/aws';
-import { requireEnv } from '../shared/env';
-import { parseEvent, requestApprovalEvent } from '../shared/events';
-import { logger, startInvocation } from '../shared/logger';
-import { describePlan } from '../shared/words';
+import { refusal } from '../../core/approvals';
+import { signLink } from '../../core/links';
+import { createSnsClient } from '../runtime/aws';
+import { requireEnv } from '../runtime/env';
+import { parseEvent, requestApprovalEvent } from '../../core/events';
+import { logger, startInvocation } from '../runtime/logger';
+import { describePlan } from '../../core/words';
 
 type RequestApprovalEvent = z.infer<typeof requestApprovalEvent>;
 

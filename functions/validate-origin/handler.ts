@@ -1,11 +1,11 @@
 import { GetKeyLastUsageCommand, paginateListAliases, type GetKeyLastUsageResponse } from '@aws-sdk/client-kms';
-import { createKmsClient, readKey } from '../shared/aws';
-import { scopeFromEnv } from '../shared/env';
-import { KeymatError, RETRYABLE_KMS_ERRORS } from '../shared/errors';
-import { parseChangeInput } from '../shared/input';
-import { logger, startInvocation } from '../shared/logger';
-import { buildPlan } from '../shared/plan';
-import type { ChangeInput, Plan } from '../shared/types';
+import { createKmsClient, readKey } from '../runtime/aws';
+import { scopeFromEnv } from '../runtime/env';
+import { KeymatError, RETRYABLE_KMS_ERRORS } from '../../core/errors';
+import { parseChangeInput } from '../../core/input';
+import { logger, startInvocation } from '../runtime/logger';
+import { buildPlan } from '../../core/plan';
+import type { ChangeInput, Plan } from '../../core/types';
 
 const kms = createKmsClient();
 const scope = scopeFromEnv();

@@ -1,9 +1,9 @@
-import { createKmsClient, readKey } from '../shared/aws';
-import { KeymatError, VERIFICATION_PENDING } from '../shared/errors';
-import { parseEvent, taskEvent } from '../shared/events';
-import { logger, startInvocation } from '../shared/logger';
-import { verifyAgainstPlan } from '../shared/plan';
-import type { VerificationResult } from '../shared/types';
+import { createKmsClient, readKey } from '../runtime/aws';
+import { KeymatError, VERIFICATION_PENDING } from '../../core/errors';
+import { parseEvent, taskEvent } from '../../core/events';
+import { logger, startInvocation } from '../runtime/logger';
+import { verifyAgainstPlan } from '../../core/plan';
+import type { VerificationResult } from '../../core/types';
 
 const kms = createKmsClient();
 

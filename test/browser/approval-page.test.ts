@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
-import { approvalTask } from '../../functions/shared/history';
+import { approvalTask } from '../../core/history';
 import { describe as describeExecution, history, localTarget, startChange, type Target } from '../../cli/operations';
 import { localKmsClient } from '../../local/clients';
 import { createExternalKey } from '../../local/kms/byok';

@@ -1,8 +1,8 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { approvalTask } from '../../functions/shared/history';
-import { signLink } from '../../functions/shared/links';
+import { approvalTask } from '../../core/history';
+import { signLink } from '../../core/links';
 import { history, localTarget, startChange, type Target } from '../../cli/operations';
 import { localKmsClient } from '../../local/clients';
 import { createExternalKey } from '../../local/kms/byok';

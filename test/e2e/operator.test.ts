@@ -7,7 +7,7 @@ import { LOCAL_CREDENTIALS } from '../../local/clients';
 import { createExternalKey, type CreatedKey } from '../../local/kms/byok';
 import { readRequestLog } from '../../local/request-log';
 import { LOCAL_STATE_MACHINE_ARN } from '../../cli/operations';
-import { executionArnOf } from '../../functions/shared/input';
+import { executionArnOf } from '../../core/input';
 import { keymat, run, serve, type ServedStack } from '../helpers/run-cli';
 
 /** The operator commands as child processes against `keymat local serve`, as an operator would run them. */

@@ -1,4 +1,4 @@
-import { signLink, verifyLink } from '../../functions/shared/links';
+import { signLink, verifyLink } from '../../core/links';
 import { confirmationPage, escapeHtml } from '../../functions/approval-page/page';
 import { input, planFor, snapshot } from '../helpers/kms-fixtures';
 

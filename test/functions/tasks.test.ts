@@ -14,8 +14,8 @@ import { decide } from '../../functions/check-state/check';
 import { handler as deleteMaterial } from '../../functions/delete-material/handler';
 import { handler as notifyOutcome } from '../../functions/notify-outcome/handler';
 import { handler as requestApproval } from '../../functions/request-approval/handler';
-import type { KeySnapshot } from '../../functions/shared/plan';
-import type { ApprovalRules, Plan } from '../../functions/shared/types';
+import type { KeySnapshot } from '../../core/plan';
+import type { ApprovalRules, Plan } from '../../core/types';
 import { handler as verifyPendingImport } from '../../functions/verify-pending-import/handler';
 import { KEY_ARN, M1, M2, input, material, planFor, snapshot } from '../helpers/kms-fixtures';
 

@@ -1,6 +1,6 @@
 import type { KeyMetadata, RotationsListEntry } from '@aws-sdk/client-kms';
-import { buildPlan, type KeySnapshot } from '../../functions/shared/plan';
-import type { ChangeInput, Plan } from '../../functions/shared/types';
+import { buildPlan, type KeySnapshot } from '../../core/plan';
+import type { ChangeInput, Plan } from '../../core/types';
 
 export const KEY_ID = '1234abcd-12ab-34cd-56ef-1234567890ab';
 export const KEY_ARN = `arn:aws:kms:us-east-1:111122223333:key/${KEY_ID}`;

@@ -1,7 +1,7 @@
 import { DescribeKeyCommand, KMSClient, paginateListKeyRotations, type RotationsListEntry } from '@aws-sdk/client-kms';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { KeymatError, NETWORK_ERROR } from './errors';
-import type { KeySnapshot } from './plan';
+import { KeymatError, NETWORK_ERROR } from '../../core/errors';
+import type { KeySnapshot } from '../../core/plan';
 
 /**
  * A KMS client for the tasks. The SDK's own retries are off: the state machine retries transient errors with

@@ -1,0 +1,176 @@
+import { DEFAULT_RECENT_USE_DAYS, DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from './defaults';
+
+/**
+ * The one place keymat reads its environment. For the functions it is the contract between the stack (which sets
+ * each function's variables) and the handlers (which read them once, at cold start). Infra writes variables only through `environmentOf`, handlers read only through
+ * `configFromEnvironment`; the local stack builds the same configuration objects directly and never touches the
+ * environment. A missing or malformed variable fails the cold start with the variable's name and value.
+ */
+
+/** The variable names, spelled once. */
+export const ENV = {
+  account: 'KEYMAT_ACCOUNT_ID',
+  region: 'AWS_REGION',
+  defaultWaitSeconds: 'DEFAULT_WAIT_SECONDS',
+  recentUseDays: 'RECENT_USE_DAYS',
+  approvalTopicArn: 'APPROVAL_TOPIC_ARN',
+  outcomeTopicArn: 'OUTCOME_TOPIC_ARN',
+  approvalPageUrl: 'APPROVAL_PAGE_URL',
+  linkSecretArn: 'LINK_SECRET_ARN',
+  stateMachineArn: 'STATE_MACHINE_ARN',
+  scanPolicy: 'SCAN_POLICY',
+  scanLimits: 'SCAN_LIMITS',
+} as const;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** The account and Region a workflow deletes in: keys elsewhere are refused. */
+export interface Scope {
+  account: string;
+  region: string;
+}
+
+export interface ValidateOriginConfig {
+  scope: Scope;
+  defaultWaitSeconds: number;
+  recentUseDays: number;
+}
+
+export interface RequestApprovalConfig {
+  approvalTopicArn: string;
+  /** The approval page and its link secret; without them approvers get no web links. */
+  web?: { pageUrl: string; linkSecretArn: string };
+}
+
+export interface OutcomeConfig {
+  outcomeTopicArn: string;
+}
+
+export interface ApprovalPageConfig {
+  linkSecretArn: string;
+}
+
+export interface ExpiryScanConfig {
+  stateMachineArn: string;
+  outcomeTopicArn: string;
+  /** The scan policy and limits as JSON; the scan parses them with its own schemas. */
+  policyJson: string;
+  limitsJson: string;
+}
+
+/** Each function's configuration, by its name (the task state's name, or the function's). */
+export interface FunctionConfigs {
+  ValidateOrigin: ValidateOriginConfig;
+  CheckState: Record<string, never>;
+  RequestApproval: RequestApprovalConfig;
+  DeleteMaterial: OutcomeConfig;
+  VerifyPendingImport: Record<string, never>;
+  NotifyOutcome: OutcomeConfig;
+  ApprovalPage: ApprovalPageConfig;
+  ExpiryScan: ExpiryScanConfig;
+}
+
+export type FunctionName = keyof FunctionConfigs;
+
+/** A configuration without the values the Lambda runtime supplies itself (the Region). */
+export type DeployedConfig<N extends FunctionName> = N extends 'ValidateOrigin'
+  ? Omit<ValidateOriginConfig, 'scope'> & { account: string }
+  : FunctionConfigs[N];
+
+/** The variables to set on a function for its configuration (the Region comes from the Lambda runtime). */
+export function environmentOf<N extends FunctionName>(name: N, config: DeployedConfig<N>): Record<string, string> {
+  switch (name) {
+    case 'ValidateOrigin': {
+      const c = config as DeployedConfig<'ValidateOrigin'>;
+      return {
+        [ENV.account]: c.account,
+        [ENV.defaultWaitSeconds]: String(c.defaultWaitSeconds),
+        [ENV.recentUseDays]: String(c.recentUseDays),
+      };
+    }
+    case 'RequestApproval': {
+      const c = config as RequestApprovalConfig;
+      return {
+        [ENV.approvalTopicArn]: c.approvalTopicArn,
+        ...(c.web && { [ENV.approvalPageUrl]: c.web.pageUrl, [ENV.linkSecretArn]: c.web.linkSecretArn }),
+      };
+    }
+    case 'DeleteMaterial':
+    case 'NotifyOutcome':
+      return { [ENV.outcomeTopicArn]: (config as OutcomeConfig).outcomeTopicArn };
+    case 'ApprovalPage':
+      return { [ENV.linkSecretArn]: (config as ApprovalPageConfig).linkSecretArn };
+    case 'ExpiryScan': {
+      const c = config as ExpiryScanConfig;
+      return {
+        [ENV.stateMachineArn]: c.stateMachineArn,
+        [ENV.outcomeTopicArn]: c.outcomeTopicArn,
+        [ENV.scanPolicy]: c.policyJson,
+        [ENV.scanLimits]: c.limitsJson,
+      };
+    }
+    default:
+      return {};
+  }
+}
+
+/** Reads a function's configuration from its environment (the handler passes `process.env`). */
+export function configFromEnvironment<N extends FunctionName>(name: N, env: Env = process.env): FunctionConfigs[N] {
+  const read = reader(env);
+  const configs: { [K in FunctionName]: () => FunctionConfigs[K] } = {
+    ValidateOrigin: () => ({
+      scope: { account: read.required(ENV.account), region: read.required(ENV.region) },
+      defaultWaitSeconds: read.int(ENV.defaultWaitSeconds, DEFAULT_WAIT_SECONDS, 0, MAX_WAIT_SECONDS),
+      recentUseDays: read.int(ENV.recentUseDays, DEFAULT_RECENT_USE_DAYS, 0, 3650),
+    }),
+    CheckState: () => ({}),
+    RequestApproval: () => {
+      const pageUrl = read.optional(ENV.approvalPageUrl);
+      const linkSecretArn = read.optional(ENV.linkSecretArn);
+      if ((pageUrl === undefined) !== (linkSecretArn === undefined)) {
+        throw new Error(
+          `environment variables ${ENV.approvalPageUrl} and ${ENV.linkSecretArn} go together; only one is set`,
+        );
+      }
+      return {
+        approvalTopicArn: read.required(ENV.approvalTopicArn),
+        ...(pageUrl && linkSecretArn && { web: { pageUrl, linkSecretArn } }),
+      };
+    },
+    DeleteMaterial: () => ({ outcomeTopicArn: read.required(ENV.outcomeTopicArn) }),
+    VerifyPendingImport: () => ({}),
+    NotifyOutcome: () => ({ outcomeTopicArn: read.required(ENV.outcomeTopicArn) }),
+    ApprovalPage: () => ({ linkSecretArn: read.required(ENV.linkSecretArn) }),
+    ExpiryScan: () => ({
+      stateMachineArn: read.required(ENV.stateMachineArn),
+      outcomeTopicArn: read.required(ENV.outcomeTopicArn),
+      policyJson: read.required(ENV.scanPolicy),
+      limitsJson: read.required(ENV.scanLimits),
+    }),
+  };
+  return configs[name]();
+}
+
+function reader(env: Env) {
+  const optional = (name: string): string | undefined => {
+    const value = env[name];
+    return value === undefined || value === '' ? undefined : value;
+  };
+  return {
+    optional,
+    required(name: string): string {
+      const value = optional(name);
+      if (value === undefined) throw new Error(`environment variable ${name} is not set`);
+      return value;
+    },
+    int(name: string, fallback: number, min: number, max: number): number {
+      const raw = optional(name);
+      if (raw === undefined) return fallback;
+      const n = Number(raw);
+      if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < min || n > max) {
+        throw new Error(`environment variable ${name} must be a whole number from ${min} to ${max}; got '${raw}'`);
+      }
+      return n;
+    },
+  };
+}

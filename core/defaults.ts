@@ -1,0 +1,19 @@
+/** keymat's defaults, in one place: infra, the handlers, the CLI and the local stack read them from here. */
+
+/** Seconds WaitForPropagation waits when the input gives no `waitSeconds`. */
+export const DEFAULT_WAIT_SECONDS = 30;
+
+/** The largest `waitSeconds` an input may ask for. */
+export const MAX_WAIT_SECONDS = 3600;
+
+/** A use of the key within this many days makes the plan warn the approver. */
+export const DEFAULT_RECENT_USE_DAYS = 30;
+
+/** How long an approval round waits for a decision before the change ends ApprovalTimedOut. */
+export const DEFAULT_APPROVAL_TIMEOUT_SECONDS = 24 * 3600;
+
+/** Distinct approvers a change needs when none is configured. */
+export const DEFAULT_QUORUM = 1;
+
+/** The local stack's state folder, relative to the working directory. */
+export const DEFAULT_STATE_DIR = '.keymat';
