@@ -9,6 +9,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { environmentOf, type DeployedConfig } from '../core/config';
+import { DEFAULT_RECENT_USE_DAYS, DEFAULT_WAIT_SECONDS } from '../core/defaults';
+import { TASK_STATES, type TaskState } from '../core/tasks';
 import { scan } from '../functions/expiry-scan/scan';
 import { DEFAULT_SCAN_LIMITS } from '../infra/config';
 import { functionFolder } from '../infra/keymat-stack';
@@ -17,12 +20,11 @@ import { LOCAL_CREDENTIALS, localKmsClient } from '../local/clients';
 import type { LocalRunResult } from '../local/engine';
 import { createExternalKey } from '../local/kms/byok';
 import { DEFAULT_REGION, emptyKmsState, keyArn, type KeyRecord, type KmsState } from '../local/kms/model';
-import { materialId } from '../local/kms/service';
+import { materialId } from '../local/kms/crypto';
 import { readRequestLog } from '../local/request-log';
 import { LocalStack } from '../local/server';
 import { StateFile } from '../local/state-file';
 import { openLocalWorkflow } from '../local/workflow';
-import { TASK_STATES } from '../workflows/states';
 
 const RUNS = 50;
 const SCAN_KEYS = 10_000;
@@ -52,11 +54,33 @@ function quantile(xs: number[], q: number): number {
   return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)] ?? NaN;
 }
 
-function timeNode(args: string[], env: NodeJS.ProcessEnv): number {
+/** Each function's configuration as the stack would set it, for loading its bundle. */
+const BENCH_CONFIGS: { [S in TaskState]: DeployedConfig<S> } = {
+  ValidateOrigin: {
+    account: '111122223333',
+    defaultWaitSeconds: DEFAULT_WAIT_SECONDS,
+    recentUseDays: DEFAULT_RECENT_USE_DAYS,
+  },
+  CheckState: {},
+  RequestApproval: { approvalTopicArn: 'arn:aws:sns:us-east-1:111122223333:a' },
+  DeleteMaterial: { outcomeTopicArn: 'arn:aws:sns:us-east-1:111122223333:o' },
+  VerifyPendingImport: {},
+  NotifyOutcome: { outcomeTopicArn: 'arn:aws:sns:us-east-1:111122223333:o' },
+};
+
+/** The variables a function's bundle loads with: the Lambda runtime's Region and the stack's configuration. */
+const variablesOf = <S extends TaskState>(state: S): Record<string, string> => ({
+  AWS_REGION: 'us-east-1',
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  ...environmentOf(state, BENCH_CONFIGS[state]),
+});
+
+/** Median time of `node ARGS`, in a clean environment of only these variables (as a Lambda container has). */
+function timeNode(args: string[], env: Record<string, string>): number {
   const samples: number[] = [];
   for (let i = 0; i < LOAD_SAMPLES; i++) {
     const t = process.hrtime.bigint();
-    execFileSync(process.execPath, args, { env: { ...process.env, ...env }, stdio: 'ignore' });
+    execFileSync(process.execPath, args, { env, stdio: 'ignore' });
     samples.push(Number(process.hrtime.bigint() - t) / 1e6);
   }
   return median(samples);
@@ -64,14 +88,7 @@ function timeNode(args: string[], env: NodeJS.ProcessEnv): number {
 
 async function bundles(): Promise<string[][]> {
   const out = mkdtempSync(join(tmpdir(), 'keymat-bench-'));
-  const env = {
-    AWS_REGION: 'us-east-1',
-    KEYMAT_ACCOUNT_ID: '111122223333',
-    APPROVAL_TOPIC_ARN: 'arn:aws:sns:us-east-1:111122223333:a',
-    OUTCOME_TOPIC_ARN: 'arn:aws:sns:us-east-1:111122223333:o',
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-  };
-  const baseline = timeNode(['-e', '0'], env);
+  const baseline = timeNode(['-e', '0'], variablesOf('CheckState'));
   const rows = [['node -e 0 (baseline)', '', `${baseline.toFixed(1)} ms`, '']];
   try {
     for (const state of TASK_STATES) {
@@ -87,7 +104,7 @@ async function bundles(): Promise<string[][]> {
         outfile: file,
         logLevel: 'silent',
       });
-      const load = timeNode(['-e', `require(${JSON.stringify(file)})`], env);
+      const load = timeNode(['-e', `require(${JSON.stringify(file)})`], variablesOf(state));
       rows.push([
         state,
         `${(statSync(file).size / 1024).toFixed(0)} KB`,
@@ -241,7 +258,6 @@ function table(title: string, header: string[], rows: string[][]): string {
 }
 
 async function main(): Promise<void> {
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
   const scanRows = await scanBench();
   const bundleRows = await bundles();
   const { wall, sample, taskMs } = await executions();

@@ -6,6 +6,7 @@ import { localRunCommand } from './commands/local-run';
 import { localServeCommand } from './commands/local-serve';
 import { operatorCommands } from './commands/operator';
 import { scanCommand } from './commands/scan';
+import { ChangeError, errorName } from '../core/errors';
 import { CliError } from './output';
 
 const program = new Command('keymat')
@@ -39,8 +40,9 @@ program.parseAsync(process.argv).catch((err: unknown) => {
     return;
   }
   // One line: keymat's own refusals speak for themselves; other errors (AWS, KMS) are prefixed with their name.
-  const e = err as Error;
-  const named = !(err instanceof CliError) && e.name && e.name !== 'Error';
-  process.stderr.write(`keymat: ${named ? `${e.name}: ` : ''}${e.message}\n`);
+  const own = err instanceof CliError || err instanceof ChangeError;
+  const name = errorName(err);
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`keymat: ${!own && name && name !== 'Error' ? `${name}: ` : ''}${message}\n`);
   process.exitCode = 1;
 });

@@ -1,4 +1,4 @@
-import { DEFAULT_RECENT_USE_DAYS, DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from './defaults';
+import { DEFAULT_LOCAL_LOG_LEVEL, DEFAULT_RECENT_USE_DAYS, DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from './defaults';
 
 /**
  * The one place keymat reads its environment. For the functions it is the contract between the stack (which sets
@@ -20,6 +20,11 @@ export const ENV = {
   stateMachineArn: 'STATE_MACHINE_ARN',
   scanPolicy: 'SCAN_POLICY',
   scanLimits: 'SCAN_LIMITS',
+  logLevel: 'POWERTOOLS_LOG_LEVEL',
+  cliStateMachineArn: 'KEYMAT_STATE_MACHINE_ARN',
+  accessKeyId: 'AWS_ACCESS_KEY_ID',
+  secretAccessKey: 'AWS_SECRET_ACCESS_KEY',
+  kmsEndpoint: 'AWS_ENDPOINT_URL_KMS',
 } as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -172,5 +177,56 @@ function reader(env: Env) {
       }
       return n;
     },
+  };
+}
+
+/** The log levels of the functions' logger (Powertools' names). */
+export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'] as const;
+
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/**
+ * The log level of the task functions when the local stack runs them in-process: silent unless
+ * `POWERTOOLS_LOG_LEVEL` asks for their lines (any case, as Powertools accepts it).
+ */
+export function localLogLevel(env: Env = process.env): LogLevel {
+  const raw = reader(env).optional(ENV.logLevel);
+  if (raw === undefined) return DEFAULT_LOCAL_LOG_LEVEL;
+  const level = LOG_LEVELS.find((l) => l === raw.toUpperCase());
+  if (level === undefined) {
+    throw new Error(`environment variable ${ENV.logLevel} must be one of ${LOG_LEVELS.join(', ')}; got '${raw}'`);
+  }
+  return level;
+}
+
+/** What the CLI takes from its environment; each value is undefined when its variable is not set. */
+export interface CliEnvironment {
+  /** The deployed state machine (`KEYMAT_STATE_MACHINE_ARN`), when no option names one. */
+  stateMachineArn?: string;
+  /** The caller's static credentials, for the local stack (which takes the access key id as the user's name). */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** `AWS_REGION`. */
+  region?: string;
+  /** `AWS_ENDPOINT_URL_KMS`: a KMS endpoint to use instead of the local stack's. */
+  kmsEndpoint?: string;
+}
+
+/**
+ * The CLI's environment. The local stack ignores secret keys, so an access key id alone is enough there; the SDK reads
+ * the same variables itself for AWS targets.
+ */
+export function cliEnvironment(env: Env = process.env): CliEnvironment {
+  const read = reader(env);
+  const accessKeyId = read.optional(ENV.accessKeyId);
+  const stateMachineArn = read.optional(ENV.cliStateMachineArn);
+  const region = read.optional(ENV.region);
+  const kmsEndpoint = read.optional(ENV.kmsEndpoint);
+  return {
+    ...(stateMachineArn && { stateMachineArn }),
+    ...(accessKeyId && {
+      credentials: { accessKeyId, secretAccessKey: read.optional(ENV.secretAccessKey) ?? 'local' },
+    }),
+    ...(region && { region }),
+    ...(kmsEndpoint && { kmsEndpoint }),
   };
 }

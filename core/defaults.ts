@@ -17,3 +17,15 @@ export const DEFAULT_QUORUM = 1;
 
 /** The local stack's state folder, relative to the working directory. */
 export const DEFAULT_STATE_DIR = '.keymat';
+
+/** The task functions' log level when the local stack runs them: their logs are meant for CloudWatch. */
+export const DEFAULT_LOCAL_LOG_LEVEL = 'SILENT';
+
+/** Attempts VerifyPendingImport makes before a change ends VerificationFailed. */
+export const DEFAULT_VERIFY_MAX_ATTEMPTS = 8;
+
+/** Seconds each Lambda task state may take before Step Functions fails it with States.Timeout (then retries it). */
+export const DEFAULT_TASK_TIMEOUT_SECONDS = 60;
+
+/** Days the functions' and the workflow's logs are kept. */
+export const DEFAULT_LOG_RETENTION_DAYS = 365;

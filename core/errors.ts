@@ -58,14 +58,62 @@ export type KeymatErrorName = TerminalErrorName | typeof VERIFICATION_PENDING | 
 
 /**
  * An error a task ends with. `name` is what Step Functions sees as the error; it is set from the list above, not from
- * the class name, because bundling minifies class names.
+ * the class name, because bundling minifies class names. `code` is the same name, typed, for callers that branch on it.
  */
 export class KeymatError extends Error {
   override readonly name: KeymatErrorName;
+  readonly code: KeymatErrorName;
   constructor(name: KeymatErrorName, message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = name;
+    this.code = name;
   }
+}
+
+/**
+ * Why the change client refused an operation on a change (not a task error: no state machine sees these). The CLI
+ * prints the message as it is; the approval page picks its HTTP status from the code.
+ */
+export const CHANGE_ERRORS = [
+  /** No execution of that name or ARN. */
+  'ExecutionNotFound',
+  /** The change id already names an execution with other input. */
+  'ChangeIdInUse',
+  /** The execution has ended, or is not waiting for an approval. */
+  'NothingToDecide',
+  /** The task token was answered or timed out in the meantime. */
+  'AlreadyDecided',
+  /** The approval rules do not let this identity approve (`refusal` in approvals.ts says why). */
+  'ApprovalRefused',
+] as const;
+
+export type ChangeErrorName = (typeof CHANGE_ERRORS)[number];
+
+/** A refusal of the change client, named from `CHANGE_ERRORS`. */
+export class ChangeError extends Error {
+  override readonly name: ChangeErrorName;
+  readonly code: ChangeErrorName;
+  constructor(code: ChangeErrorName, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = code;
+    this.code = code;
+  }
+}
+
+/**
+ * The name of an error (the SDK's exception name, a keymat error's name), or undefined when `err` is not an error.
+ * The one place that reads error names: everything else asks `hasErrorName`.
+ */
+export function errorName(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const name = (err as { name?: unknown }).name;
+  return typeof name === 'string' ? name : undefined;
+}
+
+/** Whether `err` is an error of one of these names, e.g. `hasErrorName(err, 'ExecutionDoesNotExist')`. */
+export function hasErrorName(err: unknown, ...names: readonly string[]): boolean {
+  const name = errorName(err);
+  return name !== undefined && names.includes(name);
 }
 
 /**

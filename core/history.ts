@@ -1,4 +1,6 @@
 import { paginateGetExecutionHistory, type HistoryEvent, type SFNClient } from '@aws-sdk/client-sfn';
+import { z } from 'zod';
+import { requestApprovalEvent } from './events';
 import type { ApprovalResult, ApprovalRules, ChangeInput, Plan } from './types';
 
 /** What RequestApproval was invoked with: the token to answer on, the change, its plan, the approvals so far. */
@@ -10,12 +12,30 @@ export interface PendingApprovalTask {
   rules: ApprovalRules;
 }
 
+/** Every event of an execution, all pages. */
 export async function readHistory(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
   const events: HistoryEvent[] = [];
   for await (const page of paginateGetExecutionHistory({ client: sfn }, { executionArn, maxResults: 1000 })) {
     events.push(...(page.events ?? []));
   }
   return events;
+}
+
+// The callback task's parameters as the history records them: the Lambda payload is RequestApproval's event.
+const scheduledApproval = z.object({ Payload: requestApprovalEvent });
+const ANSWERED = new Set(['TaskSucceeded', 'TaskFailed', 'TaskTimedOut', 'TaskSubmitFailed']);
+
+function scheduledTask(parameters: string | undefined): PendingApprovalTask | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(parameters ?? '{}');
+  } catch {
+    return undefined;
+  }
+  const parsed = scheduledApproval.safeParse(json);
+  if (!parsed.success) return undefined;
+  const { taskToken, input, plan, approval, rules } = parsed.data.Payload;
+  return { taskToken, input, plan, approval, rules };
 }
 
 /**
@@ -26,16 +46,32 @@ export function approvalTask(events: HistoryEvent[]): { task: PendingApprovalTas
   let found: { task: PendingApprovalTask; pending: boolean } | undefined;
   for (const e of events) {
     if (e.type === 'TaskScheduled' && e.taskScheduledEventDetails?.resource === 'invoke.waitForTaskToken') {
-      const params = JSON.parse(e.taskScheduledEventDetails.parameters ?? '{}') as { Payload?: PendingApprovalTask };
-      if (params.Payload?.taskToken) found = { task: params.Payload, pending: true };
-    } else if (found && ['TaskSucceeded', 'TaskFailed', 'TaskTimedOut', 'TaskSubmitFailed'].includes(e.type ?? '')) {
+      const task = scheduledTask(e.taskScheduledEventDetails.parameters);
+      if (task) found = { task, pending: true };
+    } else if (found && ANSWERED.has(e.type ?? '')) {
       found.pending = false;
     }
   }
   return found;
 }
 
+/** The approval task an execution waits on now, if any. */
 export function pendingApproval(events: HistoryEvent[]): PendingApprovalTask | undefined {
   const found = approvalTask(events);
   return found?.pending ? found.task : undefined;
+}
+
+/** The states an execution went through so far, and the one it is in, from its history. */
+export function progress(events: HistoryEvent[]): { entered: string[]; current?: string } {
+  const entered: string[] = [];
+  let current: string | undefined;
+  for (const e of events) {
+    const name = e.stateEnteredEventDetails?.name;
+    if (e.type?.endsWith('StateEntered') && name !== undefined) {
+      entered.push(name);
+      current = name;
+    }
+    if (e.type?.endsWith('StateExited')) current = undefined;
+  }
+  return { entered, ...(current && { current }) };
 }

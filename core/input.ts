@@ -1,25 +1,18 @@
 import { z } from 'zod';
 import { KeymatError, invalidInput, shown } from './errors';
+import type { Scope } from './config';
+import { MAX_WAIT_SECONDS } from './defaults';
+import { ARN, CHANGE_ID, KEY_ID, KEY_MATERIAL_ID, isAlias } from './naming';
 import type { ChangeInput } from './types';
 
-const KEY_ID = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
-/** A key id or a key ARN, as one pattern (for the runbook document's parameters). */
-export const KEY_ID_OR_ARN =
-  /^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/)?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
-const ARN = /^arn:(aws[a-z-]*):([a-z0-9-]*):([a-z0-9-]*):(\d{12}|):(.*)$/;
-export const KEY_MATERIAL_ID = /^[a-f0-9]{64}$/;
-export const CHANGE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** Control characters and the Unicode format characters that can make text read differently from what it is. */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const UNSAFE_TEXT = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/u;
 
-export const MAX_WAIT_SECONDS = 3600;
-
-/** Where the workflow runs: keys must belong to this account and Region. */
-export interface Scope {
-  account: string;
-  region: string;
-}
+// Where these names used to live; kept so that `import … from 'core/input'` keeps working.
+export { CHANGE_ID, KEY_ID_OR_ARN, KEY_MATERIAL_ID, executionArnOf, executionNameFor } from './naming';
+export { MAX_WAIT_SECONDS } from './defaults';
+export type { Scope } from './config';
 
 const text = (max: number) =>
   z
@@ -89,7 +82,7 @@ export function parseChangeInput(raw: unknown, scope: Scope, defaultWaitSeconds:
 
 /** A key id or a key ARN of this account and Region; aliases are refused (DeleteImportedKeyMaterial takes none). */
 export function checkKeyId(keyId: string, scope: Scope): void {
-  if (keyId.startsWith('alias/')) {
+  if (isAlias(keyId)) {
     throw new KeymatError('AliasNotAllowed', `keyId must name a key, not an alias; got ${shown(keyId)}`);
   }
   if (!keyId.startsWith('arn:')) {
@@ -114,10 +107,3 @@ export function checkKeyId(keyId: string, scope: Scope): void {
     );
   }
 }
-
-/** The execution name a change runs under: one per change id, so starting the same change twice is idempotent. */
-export const executionNameFor = (changeId: string): string => `keymat-${changeId}`;
-
-/** The ARN of a state machine's execution of that name. */
-export const executionArnOf = (stateMachineArn: string, name: string): string =>
-  `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;

@@ -1,101 +1,152 @@
-/** The data that flows between the workflow's states. Every task receives and returns these shapes. */
+import { z } from 'zod';
 
-/** The execution input after ValidateOrigin parsed it and applied defaults. */
-export interface ChangeInput {
-  keyId: string;
-  keyMaterialId?: string;
-  changeId: string;
-  reason: string;
-  requestedBy: string;
-  waitSeconds: number;
-  dryRun: boolean;
-}
+/**
+ * The data that flows between the workflow's states, each shape defined once as a schema with its type inferred from
+ * it. Every task receives and returns these shapes; events.ts builds each task's event from them.
+ */
 
-export type MaterialState = 'CURRENT' | 'NON_CURRENT' | 'PENDING_ROTATION' | 'PENDING_MULTI_REGION_IMPORT_AND_ROTATION';
+/** The execution input after ValidateOrigin parsed it and applied defaults (input.ts parses the raw input). */
+export const changeInputSchema = z.object({
+  keyId: z.string(),
+  keyMaterialId: z.string().optional(),
+  changeId: z.string(),
+  reason: z.string(),
+  requestedBy: z.string(),
+  waitSeconds: z.number(),
+  dryRun: z.boolean(),
+});
+export type ChangeInput = z.infer<typeof changeInputSchema>;
+
+export const materialStateSchema = z.enum([
+  'CURRENT',
+  'NON_CURRENT',
+  'PENDING_ROTATION',
+  'PENDING_MULTI_REGION_IMPORT_AND_ROTATION',
+]);
+export type MaterialState = z.infer<typeof materialStateSchema>;
 
 /** What the deletion will do, computed once by ValidateOrigin and approved as a whole (through its digest). */
-export interface Plan {
-  keyArn: string;
-  aliases: string[];
-  origin: string;
-  currentKeyMaterialId?: string;
-  keyMaterialId: string;
-  keyMaterialState: MaterialState;
-  importStateBefore: 'IMPORTED' | 'PENDING_IMPORT';
-  materialValidTo?: string;
-  keyStateBefore: string;
+export const planSchema = z.object({
+  keyArn: z.string(),
+  aliases: z.array(z.string()),
+  origin: z.string(),
+  currentKeyMaterialId: z.string().optional(),
+  keyMaterialId: z.string(),
+  keyMaterialState: materialStateSchema,
+  importStateBefore: z.enum(['IMPORTED', 'PENDING_IMPORT']),
+  materialValidTo: z.string().optional(),
+  keyStateBefore: z.string(),
   /** The key state VerifyPendingImport must see afterwards. */
-  expectedKeyState: string;
+  expectedKeyState: z.string(),
   /** Whether the material stays listed as PENDING_IMPORT (permanently associated) or disappears (pending rotation). */
-  expectedMaterial: 'PENDING_IMPORT' | 'REMOVED';
-  alreadyDeleted: boolean;
-  multiRegion: { role: 'PRIMARY' | 'REPLICA' | 'NONE'; replicas: string[]; replicasAffected: string[] };
-  lastUsage: { known: boolean; operation?: string; at?: string; trackingStartDate?: string };
+  expectedMaterial: z.enum(['PENDING_IMPORT', 'REMOVED']),
+  alreadyDeleted: z.boolean(),
+  multiRegion: z.object({
+    role: z.enum(['PRIMARY', 'REPLICA', 'NONE']),
+    replicas: z.array(z.string()),
+    replicasAffected: z.array(z.string()),
+  }),
+  lastUsage: z.object({
+    known: z.boolean(),
+    operation: z.string().optional(),
+    at: z.string().optional(),
+    trackingStartDate: z.string().optional(),
+  }),
   /** What an approver should weigh: an alias still pointing at a key about to become unusable, a recent use. */
-  warnings: string[];
+  warnings: z.array(z.string()),
   /** SHA-256 over the facts the approver approves; DeleteMaterial refuses when the key no longer matches it. */
-  digest: string;
-}
+  digest: z.string().regex(/^[a-f0-9]{64}$/, 'must be 64 lower-case hexadecimal characters (a SHA-256)'),
+});
+export type Plan = z.infer<typeof planSchema>;
 
-export interface Approval {
-  approver: string;
-  at: string;
-  channel: string;
-  comment?: string;
-}
+/** One approver's decision. */
+export const approvalSchema = z.object({
+  approver: z.string(),
+  at: z.string(),
+  channel: z.string(),
+  comment: z.string().optional(),
+});
+export type Approval = z.infer<typeof approvalSchema>;
 
 /** Who may approve and how many must: fixed in the state machine definition from the deployment's configuration. */
-export interface ApprovalRules {
+export const approvalRulesSchema = z.object({
   /** Distinct approvers needed. */
-  quorum: number;
+  quorum: z.number().int().min(1),
   /** When not empty, only these identities may approve. */
-  allowedApprovers: string[];
-}
+  allowedApprovers: z.array(z.string()),
+});
+export type ApprovalRules = z.infer<typeof approvalRulesSchema>;
 
 /** What SendTaskSuccess returns to RequestApproval: the decisions and the plan digest they were made on. */
-export interface ApprovalResult {
-  planDigest: string;
-  approvals: Approval[];
-}
+export const approvalResultSchema = z.object({
+  planDigest: z.string(),
+  approvals: z.array(approvalSchema),
+});
+export type ApprovalResult = z.infer<typeof approvalResultSchema>;
 
-export interface DeletionResult {
+/** What DeleteMaterial returns. */
+export const deletionResultSchema = z.object({
   /** KMS request id of the DeleteImportedKeyMaterial call, for CloudTrail; null when an earlier attempt applied it. */
-  kmsRequestId: string | null;
-  appliedBy: 'THIS_ATTEMPT' | 'EARLIER_ATTEMPT';
-  at: string;
-}
+  kmsRequestId: z.string().nullable(),
+  appliedBy: z.enum(['THIS_ATTEMPT', 'EARLIER_ATTEMPT']),
+  at: z.string(),
+});
+export type DeletionResult = z.infer<typeof deletionResultSchema>;
 
-export interface VerificationResult {
-  keyStateAfter: string;
-  materialAfter: 'PENDING_IMPORT' | 'REMOVED';
-  verifiedAt: string;
-}
+/** What VerifyPendingImport returns once the key shows the plan's post-state. */
+export const verificationResultSchema = z.object({
+  keyStateAfter: z.string(),
+  materialAfter: z.enum(['PENDING_IMPORT', 'REMOVED']),
+  verifiedAt: z.string(),
+});
+export type VerificationResult = z.infer<typeof verificationResultSchema>;
 
-export type CheckDecision = 'PROCEED' | 'ALREADY_DELETED';
+/** CheckState's decision: go on to the approval, or verify a deletion that already happened. */
+export const checkDecisionSchema = z.enum(['PROCEED', 'ALREADY_DELETED']);
+export type CheckDecision = z.infer<typeof checkDecisionSchema>;
 
-/** The state machine's data as it reaches NotifyOutcome; `input` is missing when ValidateOrigin refused it. */
-export interface WorkflowState {
-  input?: ChangeInput;
-  plan?: Plan;
-  check?: { decision: CheckDecision };
-  approval?: ApprovalResult;
-  deletion?: DeletionResult;
-  verification?: VerificationResult;
-  error?: { Error: string; Cause?: string };
-}
+/** The error a Catch puts in the state (`ResultPath: $.error`). */
+export const caughtErrorSchema = z.object({ Error: z.string(), Cause: z.string().optional() });
 
-export type OutcomeStatus = 'DELETED' | 'ALREADY_DELETED' | 'PLANNED' | 'REJECTED' | 'TIMED_OUT' | 'REFUSED' | 'FAILED';
+/**
+ * The state machine's data as it reaches NotifyOutcome. Any path may end there, after any failure, so every part is
+ * optional and a part that does not parse (a malformed approval answer that DeleteMaterial refused) is left out
+ * rather than failing the outcome: the outcome message must go out whatever happened before.
+ */
+export const workflowStateSchema = z.object({
+  /** Missing when ValidateOrigin refused the input. */
+  input: changeInputSchema.optional().catch(undefined),
+  plan: planSchema.optional().catch(undefined),
+  check: z.object({ decision: checkDecisionSchema }).optional().catch(undefined),
+  approval: approvalResultSchema.optional().catch(undefined),
+  deletion: deletionResultSchema.optional().catch(undefined),
+  verification: verificationResultSchema.optional().catch(undefined),
+  error: caughtErrorSchema.optional(),
+});
+export type WorkflowState = z.infer<typeof workflowStateSchema>;
+
+export const outcomeStatusSchema = z.enum([
+  'DELETED',
+  'ALREADY_DELETED',
+  'PLANNED',
+  'REJECTED',
+  'TIMED_OUT',
+  'REFUSED',
+  'FAILED',
+]);
+export type OutcomeStatus = z.infer<typeof outcomeStatusSchema>;
 
 /** The execution's output (and the outcome message's body). */
-export interface Outcome {
-  status: OutcomeStatus;
-  changeId?: string;
-  keyArn?: string;
-  keyMaterialId?: string;
-  keyStateBefore?: string;
-  keyStateAfter?: string;
-  approvals: Approval[];
-  kmsRequestId: string | null;
-  error?: string;
-  cause?: string;
-}
+export const outcomeSchema = z.object({
+  status: outcomeStatusSchema,
+  changeId: z.string().optional(),
+  keyArn: z.string().optional(),
+  keyMaterialId: z.string().optional(),
+  keyStateBefore: z.string().optional(),
+  keyStateAfter: z.string().optional(),
+  approvals: z.array(approvalSchema),
+  kmsRequestId: z.string().nullable(),
+  error: z.string().optional(),
+  cause: z.string().optional(),
+});
+export type Outcome = z.infer<typeof outcomeSchema>;

@@ -1,6 +1,16 @@
 import { Duration } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { MAX_WAIT_SECONDS } from '../core/input';
+import {
+  DEFAULT_APPROVAL_TIMEOUT_SECONDS,
+  DEFAULT_LOG_RETENTION_DAYS,
+  DEFAULT_QUORUM,
+  DEFAULT_RECENT_USE_DAYS,
+  DEFAULT_TASK_TIMEOUT_SECONDS,
+  DEFAULT_VERIFY_MAX_ATTEMPTS,
+  DEFAULT_WAIT_SECONDS,
+  MAX_WAIT_SECONDS,
+} from '../core/defaults';
+import { KEY_ARN } from '../core/naming';
 import { scanLimitsSchema, scanPolicySchema, type ScanLimits, type ScanPolicy } from '../functions/expiry-scan/scan';
 
 /** Which keys the functions may read and delete from: listed key ARNs, or keys carrying a tag. */
@@ -27,7 +37,7 @@ export interface KeymatConfig {
   scanLimits: ScanLimits;
 }
 
-/** The scan's default pace: well below KMS's default quotas (shared/reference/kms.md), leaving room for other callers. */
+/** The scan's default pace: well below KMS's default request quotas, leaving room for other callers. */
 export const DEFAULT_SCAN_LIMITS: ScanLimits = {
   maxChanges: 10,
   // Enough calls in flight that the pace, not the round trip, limits the scan.
@@ -37,7 +47,6 @@ export const DEFAULT_SCAN_LIMITS: ScanLimits = {
 
 export const DEFAULT_KEY_TAG = { key: 'keymat:managed', value: 'true' };
 
-const KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 /**
@@ -87,7 +96,7 @@ export function configFromContext(get: (name: string) => unknown): KeymatConfig 
   const emails = list('notificationEmails');
   for (const e of emails)
     if (!EMAIL.test(e)) throw new Error(`context notificationEmails has an invalid address '${e}'`);
-  const retentionDays = int('logRetentionDays', 365, 1, 3653);
+  const retentionDays = int('logRetentionDays', DEFAULT_LOG_RETENTION_DAYS, 1, 3653);
   if (!Object.values(RetentionDays).includes(retentionDays)) {
     throw new Error(
       `context logRetentionDays must be a CloudWatch Logs retention (e.g. 30, 90, 365); got '${retentionDays}'`,
@@ -114,7 +123,7 @@ export function configFromContext(get: (name: string) => unknown): KeymatConfig 
     },
   });
   const approvers = list('approvers');
-  const quorum = int('quorum', 1, 1, 10);
+  const quorum = int('quorum', DEFAULT_QUORUM, 1, 10);
   if (approvers.length > 0 && approvers.length < quorum) {
     throw new Error(`context quorum ${quorum} cannot be reached by the ${approvers.length} approvers listed`);
   }
@@ -125,11 +134,11 @@ export function configFromContext(get: (name: string) => unknown): KeymatConfig 
     scanPolicy,
     scanLimits,
     keyScope,
-    approvalTimeout: Duration.seconds(int('approvalTimeoutSeconds', 86_400, 60, 7 * 86_400)),
-    defaultWaitSeconds: int('defaultWaitSeconds', 30, 0, MAX_WAIT_SECONDS),
-    verifyMaxAttempts: int('verifyMaxAttempts', 8, 1, 20),
-    taskTimeout: Duration.seconds(int('taskTimeoutSeconds', 60, 1, 900)),
-    recentUseDays: int('recentUseDays', 30, 0, 3650),
+    approvalTimeout: Duration.seconds(int('approvalTimeoutSeconds', DEFAULT_APPROVAL_TIMEOUT_SECONDS, 60, 7 * 86_400)),
+    defaultWaitSeconds: int('defaultWaitSeconds', DEFAULT_WAIT_SECONDS, 0, MAX_WAIT_SECONDS),
+    verifyMaxAttempts: int('verifyMaxAttempts', DEFAULT_VERIFY_MAX_ATTEMPTS, 1, 20),
+    taskTimeout: Duration.seconds(int('taskTimeoutSeconds', DEFAULT_TASK_TIMEOUT_SECONDS, 1, 900)),
+    recentUseDays: int('recentUseDays', DEFAULT_RECENT_USE_DAYS, 0, 3650),
     notificationEmails: emails,
     logRetention: retentionDays as RetentionDays,
   };

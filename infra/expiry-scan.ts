@@ -1,55 +1,85 @@
-import { CfnElement, Stack } from 'aws-cdk-lib';
-import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { Duration } from 'aws-cdk-lib';
+import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
-import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import type { KeyGrant } from './keymat-stack';
-import { acknowledgeWildcards } from './nag';
+import type { ScanLimits, ScanPolicy } from '../functions/expiry-scan/scan';
+import type { DeletionWorkflow } from '../workflows/deletion-workflow';
+import { AcknowledgingRole } from '../workflows/nag';
+import type { KeyScopeGrants } from './key-scope';
+import { KeymatFunction } from './keymat-function';
 
 export interface ExpiryScanProps {
-  /** The function running functions/expiry-scan. */
-  readonly fn: IFunction;
-  readonly stateMachine: IStateMachine;
+  /** The workflow the scan starts changes in. */
+  readonly workflow: DeletionWorkflow;
   /** Where the run's summary goes. */
   readonly outcomeTopic: ITopic;
-  /** Grants KMS actions on the configured key scope. */
-  readonly keyScope: KeyGrant;
+  /** The keys the scan may read (it deletes nothing itself). */
+  readonly keys: KeyScopeGrants;
+  /** Which keys' material the scan retires. */
+  readonly policy: ScanPolicy;
+  /** The scan's pace and the changes one run may start. */
+  readonly limits: ScanLimits;
   /**
    * EventBridge Scheduler expression (`cron(...)` or `rate(...)`).
    * @default no schedule: the scan runs only when invoked
    */
   readonly schedule?: string;
+  /** @default Duration.minutes(15) */
+  readonly timeout?: Duration;
+  /** @default RetentionDays.ONE_YEAR */
+  readonly logRetention?: RetentionDays;
 }
 
-/** The expiry scan's permissions and, when configured, its schedule. */
+/** The expiry scan: its function with the permissions it needs and, when configured, its schedule. */
 export class ExpiryScan extends Construct {
-  readonly fn: IFunction;
+  readonly function: KeymatFunction<'ExpiryScan'>;
   readonly schedule?: Schedule;
 
   constructor(scope: Construct, id: string, props: ExpiryScanProps) {
+    // Before super: a refused scan leaves nothing in the tree.
+    if (props.schedule !== undefined && !/^(cron|rate)\(.+\)$/.test(props.schedule)) {
+      throw new RangeError(`ExpiryScan: schedule must be a cron(...) or rate(...) expression; got '${props.schedule}'`);
+    }
     super(scope, id);
-    this.fn = props.fn;
-    // ListKeys cannot be scoped to keys; DescribeKey outside the key scope is denied and counted as out of scope.
-    this.fn.addToRolePolicy(new PolicyStatement({ actions: ['kms:ListKeys'], resources: ['*'] }));
-    props.keyScope(this.fn, ['kms:DescribeKey', 'kms:ListKeyRotations', 'kms:ListResourceTags']);
-    props.stateMachine.grantStartExecution(this.fn);
-    props.stateMachine.grantExecution(this.fn, 'states:DescribeExecution');
-    props.outcomeTopic.grantPublish(this.fn);
-    if (props.schedule) {
-      const role = new Role(this, 'SchedulerRole', { assumedBy: new ServicePrincipal('scheduler.amazonaws.com') });
-      this.schedule = new Schedule(this, 'Schedule', {
-        schedule: ScheduleExpression.expression(props.schedule),
-        description: 'keymat: enforce the imported key material expiry policy',
-        target: new LambdaInvoke(this.fn, { role, input: ScheduleTargetInput.fromObject({ dryRun: false }) }),
+    const { workflow } = props;
+    const fn = new KeymatFunction(this, 'ExpiryScan', {
+      config: {
+        stateMachineArn: workflow.stateMachine.stateMachineArn,
+        outcomeTopicArn: props.outcomeTopic.topicArn,
+        policyJson: JSON.stringify(props.policy),
+        limitsJson: JSON.stringify(props.limits),
+      },
+      timeout: props.timeout ?? Duration.minutes(15),
+      ...(props.logRetention && { logRetention: props.logRetention }),
+    });
+    this.function = fn;
+    // DescribeKey outside the key scope is denied, and the scan counts that key as out of scope.
+    fn.grantUnscoped(['kms:ListKeys'], 'kms:ListKeys supports no resource scoping');
+    fn.grantKeys(props.keys, 'kms:DescribeKey', 'kms:ListKeyRotations', 'kms:ListResourceTags');
+    fn.grant((grantee) => workflow.grantStartExecution(grantee));
+    fn.grant(
+      (grantee) => workflow.grantRead(grantee, ['states:DescribeExecution']),
+      "DescribeExecution on this workflow's own executions, to tell today's changes from new ones",
+    );
+    fn.grantPublish(props.outcomeTopic);
+
+    const { schedule } = props;
+    if (schedule) {
+      const role = new AcknowledgingRole(this, 'SchedulerRole', {
+        assumedBy: new ServicePrincipal('scheduler.amazonaws.com'),
       });
-      const logicalId = Stack.of(this).getLogicalId(this.fn.node.defaultChild as CfnElement);
-      acknowledgeWildcards(role, {
-        [`Resource::<${logicalId}.Arn>:*`]:
-          "CDK's scheduler target grant: the versions and aliases of the scan function only",
-      });
+      this.schedule = role.acknowledging(
+        "CDK's scheduler target grant: the versions and aliases of the scan function only",
+        () =>
+          new Schedule(this, 'Schedule', {
+            schedule: ScheduleExpression.expression(schedule),
+            description: 'keymat: enforce the imported key material expiry policy',
+            target: new LambdaInvoke(fn.fn, { role, input: ScheduleTargetInput.fromObject({ dryRun: false }) }),
+          }),
+      );
     }
   }
 }

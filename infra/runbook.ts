@@ -1,19 +1,15 @@
 import { Aws, Fn } from 'aws-cdk-lib';
-import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { CfnDocument } from 'aws-cdk-lib/aws-ssm';
-import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { acknowledgeWildcards, executionsFinding } from './nag';
-import {
-  CHANGE_ID,
-  KEY_ID_OR_ARN,
-  KEY_MATERIAL_ID,
-  MAX_WAIT_SECONDS,
-  executionNameFor,
-} from '../core/input';
+import type { DeletionWorkflow } from '../workflows/deletion-workflow';
+import { AcknowledgingRole } from '../workflows/nag';
+import { DEFAULT_WAIT_SECONDS } from '../core/defaults';
+import { CHANGE_ID, KEY_ID_OR_ARN, KEY_MATERIAL_ID, MAX_WAIT_SECONDS, executionNameFor } from '../core/input';
 
 export interface RunbookDocumentProps {
-  readonly stateMachine: StateMachine;
+  /** The workflow the document starts changes in. */
+  readonly workflow: DeletionWorkflow;
 }
 
 /** Text the document puts inside a JSON string: no quotes, backslashes or control characters. */
@@ -26,22 +22,23 @@ const FINAL_STATUSES = ['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'];
  */
 export class RunbookDocument extends Construct {
   readonly document: CfnDocument;
-  readonly role: Role;
+  readonly role: AcknowledgingRole;
 
   constructor(scope: Construct, id: string, props: RunbookDocumentProps) {
     super(scope, id);
-    this.role = new Role(this, 'AutomationRole', { assumedBy: new ServicePrincipal('ssm.amazonaws.com') });
-    props.stateMachine.grantStartExecution(this.role);
-    props.stateMachine.grantExecution(this.role, 'states:DescribeExecution');
-    acknowledgeWildcards(this.role, {
-      [executionsFinding(props.stateMachine)]:
-        "DescribeExecution on this workflow's own executions (CDK's grantExecution), to wait for the change's result",
-    });
+    const { workflow } = props;
+    const stateMachine = workflow.stateMachine;
+    this.role = new AcknowledgingRole(this, 'AutomationRole', { assumedBy: new ServicePrincipal('ssm.amazonaws.com') });
+    this.role.allow((grantee) => workflow.grantStartExecution(grantee));
+    this.role.allow(
+      (grantee) => workflow.grantRead(grantee, ['states:DescribeExecution']),
+      "DescribeExecution on this workflow's own executions, to wait for the change's result",
+    );
 
     const executionName = executionNameFor('{{ ChangeId }}');
     const executionArn = Fn.join('', [
       `arn:${Aws.PARTITION}:states:${Aws.REGION}:${Aws.ACCOUNT_ID}:execution:`,
-      props.stateMachine.stateMachineName,
+      stateMachine.stateMachineName,
       `:${executionName}`,
     ]);
     // The execution input, with the parameters substituted by SSM; their patterns keep it valid JSON.
@@ -51,7 +48,7 @@ export class RunbookDocument extends Construct {
       name,
       action: 'aws:executeStateMachine',
       inputs: {
-        stateMachineArn: props.stateMachine.stateMachineArn,
+        stateMachineArn: stateMachine.stateMachineArn,
         executionName,
         input: input(withMaterial),
       },
@@ -89,7 +86,7 @@ export class RunbookDocument extends Construct {
           WaitSeconds: {
             type: 'Integer',
             description: `Seconds before verifying (0-${MAX_WAIT_SECONDS}).`,
-            default: 30,
+            default: DEFAULT_WAIT_SECONDS,
           },
           AutomationAssumeRole: {
             type: 'String',

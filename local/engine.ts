@@ -2,11 +2,18 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { StateMachineDefinition, StateMachine as StateMachineType } from 'aws-local-stepfunctions' with {
   'resolution-mode': 'import',
 };
-import { executionArnOf } from '../core/input';
-import type { ApprovalResult, ApprovalRules, ChangeInput, Plan } from '../core/types';
-import { TASK_STATES, WAIT_STATE, type TaskState } from '../workflows/states';
-import { LOCAL_CREDENTIALS } from './clients';
 import { join } from 'node:path';
+import { localLogLevel } from '../core/config';
+import { DEFAULT_RECENT_USE_DAYS } from '../core/defaults';
+import { parseEvent, requestApprovalEvent } from '../core/events';
+import { executionArnOf } from '../core/input';
+import { TASK_STATES, WAIT_STATE, type TaskState } from '../core/tasks';
+import type { ApprovalResult, ApprovalRules, ChangeInput, Plan } from '../core/types';
+import { createKmsClient, createSecretsClient, createSnsClient } from '../functions/runtime/aws';
+import { createLogger } from '../functions/runtime/logger';
+import { TASK_FACTORIES, type TaskHandler } from '../functions/tasks';
+import { localClientConfig, localResources } from './clients';
+import { APPROVAL_PAGE_PATH } from './paths';
 import { readRequestLog, type RequestLogEntry } from './request-log';
 import { readOutbox, type OutboxMessage } from './sns';
 
@@ -22,60 +29,70 @@ if (!('withResolvers' in Promise)) {
   });
 }
 
-type Handler = (event: unknown) => Promise<unknown>;
-type HandlerModule = { handler: Handler };
-
 // The package's types are ESM-only; its CommonJS build is what loads here.
 const { StateMachine } = require('aws-local-stepfunctions') as { StateMachine: typeof StateMachineType };
 
-/** The real handler modules, loaded after the environment they read at module scope is set. */
-const HANDLER_MODULES: Record<TaskState, () => HandlerModule> = {
-  ValidateOrigin: () => require('../functions/validate-origin/handler') as HandlerModule,
-  CheckState: () => require('../functions/check-state/handler') as HandlerModule,
-  RequestApproval: () => require('../functions/request-approval/handler') as HandlerModule,
-  DeleteMaterial: () => require('../functions/delete-material/handler') as HandlerModule,
-  VerifyPendingImport: () => require('../functions/verify-pending-import/handler') as HandlerModule,
-  NotifyOutcome: () => require('../functions/notify-outcome/handler') as HandlerModule,
-};
-
-/** What the handlers are configured with, once per process (their clients are created at module load). */
-export interface HandlerEnvironment {
+/** What a local workflow's tasks are configured with: the stack they call and the workflow's scope. */
+export interface LocalTaskSettings {
+  /** The local stack's endpoint: SNS, Secrets Manager and (unless `kmsEndpoint`) KMS. */
   endpoint: string;
-  /** Another KMS endpoint (LocalStack, another emulator) instead of the local stack's. */
+  /** Another KMS endpoint (LocalStack, another emulator) instead of the local stack's. @default `endpoint` */
   kmsEndpoint?: string;
   account: string;
   region: string;
   defaultWaitSeconds: number;
+  /** @default DEFAULT_RECENT_USE_DAYS */
+  recentUseDays?: number;
 }
 
-let configured: string | undefined;
+/** The six tasks of one local workflow, made by the same factories as the Lambda handlers. */
+export type LocalTasks = { readonly [S in TaskState]: TaskHandler<S> };
 
-/** Where the local stack serves the approval page. */
-export const APPROVAL_PAGE_PATH = '/approval';
-
-/** Points the handlers' SDK clients at the local stack, as the deployed stack's environment variables would. */
-export function configureHandlers(env: HandlerEnvironment): void {
-  const fingerprint = JSON.stringify(env);
-  if (configured !== undefined && configured !== fingerprint) {
-    throw new Error('the handlers of this process are already configured for another local stack');
-  }
-  configured = fingerprint;
-  Object.assign(process.env, {
-    AWS_REGION: env.region,
-    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? LOCAL_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? LOCAL_CREDENTIALS.secretAccessKey,
-    AWS_ENDPOINT_URL: env.endpoint,
-    AWS_ENDPOINT_URL_SNS: env.endpoint,
-    AWS_ENDPOINT_URL_KMS: env.kmsEndpoint ?? env.endpoint,
-    KEYMAT_ACCOUNT_ID: env.account,
-    APPROVAL_TOPIC_ARN: `arn:aws:sns:${env.region}:${env.account}:keymat-approvals`,
-    OUTCOME_TOPIC_ARN: `arn:aws:sns:${env.region}:${env.account}:keymat-outcomes`,
-    DEFAULT_WAIT_SECONDS: String(env.defaultWaitSeconds),
-    APPROVAL_PAGE_URL: `${env.endpoint}${APPROVAL_PAGE_PATH}`,
-    LINK_SECRET_ARN: `arn:aws:secretsmanager:${env.region}:${env.account}:secret:keymat-approval-links`,
-    // Handler logs are for CloudWatch; locally they are off unless asked for (POWERTOOLS_LOG_LEVEL=INFO).
-    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'SILENT',
-  });
+/**
+ * Makes a local workflow's tasks: SDK clients pointed at the local stack, each task's configuration as the deployed
+ * stack would set it, and a logger per task (silent unless POWERTOOLS_LOG_LEVEL asks for its lines). Nothing is
+ * global, so one process can run workflows of several local stacks.
+ */
+export function createLocalTasks(settings: LocalTaskSettings): LocalTasks {
+  const aws = localClientConfig(settings.endpoint, settings.region);
+  const kms = createKmsClient({ ...aws, endpoint: settings.kmsEndpoint ?? settings.endpoint });
+  const sns = createSnsClient(aws);
+  const resources = localResources(settings.region, settings.account);
+  const logLevel = localLogLevel();
+  const logger = () => createLogger({ logLevel });
+  return {
+    ValidateOrigin: TASK_FACTORIES.ValidateOrigin({
+      kms,
+      config: {
+        scope: { account: settings.account, region: settings.region },
+        defaultWaitSeconds: settings.defaultWaitSeconds,
+        recentUseDays: settings.recentUseDays ?? DEFAULT_RECENT_USE_DAYS,
+      },
+      logger: logger(),
+    }),
+    CheckState: TASK_FACTORIES.CheckState({ logger: logger() }),
+    RequestApproval: TASK_FACTORIES.RequestApproval({
+      sns,
+      secrets: createSecretsClient(aws),
+      config: {
+        approvalTopicArn: resources.approvalTopicArn,
+        web: { pageUrl: `${settings.endpoint}${APPROVAL_PAGE_PATH}`, linkSecretArn: resources.linkSecretArn },
+      },
+      logger: logger(),
+    }),
+    DeleteMaterial: TASK_FACTORIES.DeleteMaterial({
+      kms,
+      sns,
+      config: { outcomeTopicArn: resources.outcomeTopicArn },
+      logger: logger(),
+    }),
+    VerifyPendingImport: TASK_FACTORIES.VerifyPendingImport({ kms, logger: logger() }),
+    NotifyOutcome: TASK_FACTORIES.NotifyOutcome({
+      sns,
+      config: { outcomeTopicArn: resources.outcomeTopicArn },
+      logger: logger(),
+    }),
+  };
 }
 
 export type ExecutionStatus = 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
@@ -106,6 +123,8 @@ export type Decider = (request: PendingApproval) => Promise<ApprovalResult>;
 
 export interface LocalRunOptions {
   definition: Record<string, unknown>;
+  /** The workflow's tasks (`createLocalTasks`). */
+  tasks: LocalTasks;
   input: unknown;
   account: string;
   region: string;
@@ -145,7 +164,7 @@ export async function runLocalExecution(stateDir: string, options: LocalRunOptio
   const requestLog = () => readRequestLog(join(stateDir, 'requests.jsonl'));
   const executionArn = executionArnOf(localStateMachineArn(options.region, options.account), name);
   const taskToken = randomBytes(48).toString('base64');
-  const handlers = loadHandlers();
+  const handlers = options.tasks;
   const logStart = requestLog().length;
 
   const emit = (event: Omit<HistoryEvent, 'timestamp'>): void => {
@@ -163,15 +182,16 @@ export async function runLocalExecution(stateDir: string, options: LocalRunOptio
       const payload = params.Payload as { taskToken?: string };
       if (payload.taskToken !== taskToken) throw new Error('RequestApproval did not receive the task token');
       emit({ type: 'TaskScheduled', state, parameters: JSON.stringify(params) });
-      const { messageId } = (await handlers.RequestApproval(payload)) as { messageId: string };
+      const { messageId } = await handlers.RequestApproval(payload);
       const message = readOutbox(join(stateDir, 'outbox.jsonl')).find((m) => m.messageId === messageId);
       if (!message) throw new Error(`the approval request ${messageId} is not in the outbox`);
+      const { input, plan, approval, rules } = parseEvent(requestApprovalEvent, payload, 'RequestApproval');
       try {
         const decision = await options.decide({
           executionArn,
           taskToken,
           message,
-          payload: payload as unknown as PendingApproval['payload'],
+          payload: { input, plan, approval, rules },
         });
         emit({ type: 'TaskSucceeded', state, output: JSON.stringify(decision) });
         return decision;
@@ -240,9 +260,4 @@ export async function runLocalExecution(stateDir: string, options: LocalRunOptio
       error: entry.error ?? null,
     }));
   return { executionArn, status, output, error, cause, history, kmsCalls };
-}
-
-function loadHandlers(): Record<TaskState, Handler> {
-  if (configured === undefined) throw new Error('configureHandlers must run before the handlers load');
-  return Object.fromEntries(TASK_STATES.map((s) => [s, HANDLER_MODULES[s]().handler])) as Record<TaskState, Handler>;
 }

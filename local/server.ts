@@ -1,20 +1,19 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { KmsError } from './kms/errors';
+import { ApprovalPage } from './approval-page';
+import { LocalKms } from './kms/endpoint';
 import { FaultInjector, type FaultFile } from './kms/faults';
-import { DEFAULT_REGION, emptyKmsState, type KmsState } from './kms/model';
-import { KmsService, MUTATING_OPERATIONS, type CallRecord } from './kms/service';
+import { DEFAULT_REGION, emptyKmsState } from './kms/model';
+import { KmsService } from './kms/service';
 import { RequestLog } from './request-log';
-import { APPROVAL_PAGE_PATH } from './engine';
-import { LocalStepFunctions, SfnError } from './sfn';
+import { Router } from './router';
+import { LocalSecrets } from './secrets';
+import { LocalStepFunctions, StepFunctionsEndpoint, type LocalWorkflowDefinition } from './sfn';
 import { LocalSns } from './sns';
-import { getCallerIdentity } from './sts';
-import type { WorkflowSettings } from './workflow';
 import { DEFAULT_STATE_DIR, StateFile } from './state-file';
+import { LocalSts } from './sts';
 
 export interface LocalStackOptions {
   /** TCP port on 127.0.0.1; 0 picks a free one. @default 0 */
@@ -23,48 +22,48 @@ export interface LocalStackOptions {
   stateDir?: string;
   /** Faults to inject into KMS calls. @default no faults */
   faults?: FaultFile;
-  /** Serve the deletion workflow (Step Functions API, STS) as well as KMS and SNS. @default KMS and SNS only */
-  workflow?: WorkflowSettings;
+  /**
+   * Serve the deletion workflow (Step Functions API, approval page) as well: given the stack's endpoint once it
+   * listens, returns the workflow its executions run (`prepareWorkflow` in local/workflow.ts).
+   * @default KMS, SNS, STS and Secrets Manager only
+   */
+  workflow?: (endpoint: string) => LocalWorkflowDefinition;
 }
-
-/** A request as the local stack sees it after reading the SigV4 credential scope. */
-interface Incoming {
-  accessKeyId: string;
-  region: string;
-  service: string;
-  target: string | undefined;
-  body: string;
-}
-
-const CREDENTIAL_SCOPE = /Credential=([^/]+)\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request/;
 
 /**
- * The embedded local stack: one HTTP server on 127.0.0.1 that speaks KMS's JSON 1.1 protocol, so the real SDK
- * clients and the AWS CLI talk to it through an endpoint override. State lives in the state folder.
+ * The embedded local stack: one HTTP server on 127.0.0.1 whose router hands each request to one emulated service
+ * (KMS, SNS, STS, Secrets Manager, Step Functions, the approval page), so the real SDK clients and the AWS CLI talk
+ * to it through an endpoint override. State lives in the state folder.
  */
 export class LocalStack {
-  readonly kms: KmsService;
-  readonly sns: LocalSns;
   readonly requestLog: RequestLog;
-  private readonly kmsFile: StateFile<KmsState>;
-  private faults: FaultInjector;
+  readonly sns: LocalSns;
+  private readonly localKms: LocalKms;
+  private readonly router: Router;
   private sfn: LocalStepFunctions | undefined;
 
+  /** Reads the state folder: everything here that can fail does so before anything listens. */
   private constructor(
     private readonly server: Server,
     readonly stateDir: string,
     faults: FaultFile | undefined,
   ) {
-    this.kmsFile = new StateFile(join(stateDir, 'kms.json'), emptyKmsState);
+    const kmsFile = new StateFile(join(stateDir, 'kms.json'), emptyKmsState);
+    const injector = new FaultInjector(faults);
+    this.localKms = new LocalKms(new KmsService(kmsFile.load(), injector), kmsFile, injector);
     this.requestLog = new RequestLog(join(stateDir, 'requests.jsonl'));
-    this.faults = new FaultInjector(faults);
-    this.kms = new KmsService(this.kmsFile.load(), this.faults);
     this.sns = new LocalSns(join(stateDir, 'outbox.jsonl'));
+    this.router = new Router(
+      [this.localKms, new LocalSecrets(stateDir), this.sns, new LocalSts()],
+      this.requestLog,
+      DEFAULT_REGION,
+    );
   }
 
   /**
    * Starts the stack on a state folder and advertises its endpoint there (`server.json`) so other keymat commands
    * use it. Refuses a folder that another live local stack is serving: two writers would lose each other's changes.
+   * A start that fails closes whatever it opened (the server, `server.json`) and rethrows.
    */
   static async start(options: LocalStackOptions = {}): Promise<LocalStack> {
     const stateDir = options.stateDir ?? DEFAULT_STATE_DIR;
@@ -80,18 +79,31 @@ export class LocalStack {
     server.keepAliveTimeout = 120_000;
     server.headersTimeout = 125_000;
     const stack = new LocalStack(server, stateDir, options.faults);
-    server.on('request', (req, res) => void stack.handle(req, res));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-    });
-    if (options.workflow) {
-      // Loaded only here: it brings the CDK app, which `keymat local kms serve` does not need.
-      const { prepareWorkflow } = require('./workflow') as typeof import('./workflow');
-      stack.sfn = new LocalStepFunctions(stateDir, prepareWorkflow(stack.endpoint, options.workflow));
+    server.on('request', stack.router.listener);
+    server.on('clientError', stack.router.clientError);
+    try {
+      await listen(server, options.port ?? 0);
+      // The workflow needs the endpoint, so it is prepared once the server listens; the router holds requests back
+      // until it is ready.
+      stack.serveWorkflow(options.workflow);
+      writeFileSync(serverFile(stateDir), JSON.stringify({ pid: process.pid, endpoint: stack.endpoint }));
+    } catch (err) {
+      await stack.close();
+      throw err;
     }
-    writeFileSync(serverFile(stateDir), JSON.stringify({ pid: process.pid, endpoint: stack.endpoint }));
+    stack.router.open();
     return stack;
+  }
+
+  private serveWorkflow(workflow: LocalStackOptions['workflow']): void {
+    if (workflow) {
+      const definition = workflow(this.endpoint);
+      this.sfn = new LocalStepFunctions(this.stateDir, definition);
+      this.router.add(
+        new ApprovalPage({ endpoint: this.endpoint, region: definition.region, account: definition.account }),
+      );
+    }
+    this.router.add(new StepFunctionsEndpoint(this.sfn));
   }
 
   get endpoint(): string {
@@ -99,203 +111,51 @@ export class LocalStack {
     return `http://127.0.0.1:${port}`;
   }
 
+  /** The emulated KMS and its state. */
+  get kms(): KmsService {
+    return this.localKms.service;
+  }
+
   /** The served state machine's ARN, when the stack serves the workflow. */
   get stateMachineArn(): string | undefined {
     return this.sfn?.stateMachineArn;
+  }
+
+  /** Replaces the fault plan of a running stack; counters and the seeded generator start over. */
+  setFaults(faults: FaultFile): void {
+    this.localKms.setFaults(new FaultInjector(faults));
   }
 
   async close(): Promise<void> {
     rmSync(serverFile(this.stateDir), { force: true });
     this.sfn?.drain();
     this.server.closeAllConnections();
+    // A server that never listened calls back with ERR_SERVER_NOT_RUNNING: it is closed either way.
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
+}
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    if (this.sfn && url.pathname === APPROVAL_PAGE_PATH) {
-      await this.handlePage(req.method ?? 'GET', url, Buffer.concat(chunks).toString('utf8'), res);
-      return;
-    }
-    const scope = CREDENTIAL_SCOPE.exec(req.headers.authorization ?? '');
-    const incoming: Incoming = {
-      accessKeyId: scope?.[1] ?? '',
-      region: scope?.[2] ?? DEFAULT_REGION,
-      service: scope?.[3] ?? '',
-      target: req.headers['x-amz-target'] as string | undefined,
-      body: Buffer.concat(chunks).toString('utf8'),
-    };
-    if (!scope) {
-      sendJsonError(
-        res,
-        randomUUID(),
-        new KmsError('MissingAuthenticationTokenException', 'Missing Authentication Token'),
-      );
-      return;
-    }
-    if (incoming.target?.startsWith('TrentService.')) {
-      await this.handleKms(incoming, res);
-      return;
-    }
-    if (incoming.target === 'secretsmanager.GetSecretValue') {
-      this.handleSecret(incoming, res);
-      return;
-    }
-    if (incoming.target?.startsWith('AWSStepFunctions.')) {
-      await this.handleSfn(incoming, res);
-      return;
-    }
-    if (incoming.service === 'sns') {
-      this.handleSns(incoming, res);
-      return;
-    }
-    if (incoming.service === 'sts') {
-      const requestId = randomUUID();
-      const answer = getCallerIdentity(incoming.body, incoming.accessKeyId, requestId);
-      res.writeHead(answer.status, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
-      res.end(answer.xml);
-      return;
-    }
-    sendJsonError(
-      res,
-      randomUUID(),
-      new KmsError('UnknownOperationException', `No local service answers ${incoming.service}`),
-    );
-  }
-
-  /** Replaces the fault plan of a running stack; counters and the seeded generator start over. */
-  setFaults(faults: FaultFile): void {
-    this.faults = new FaultInjector(faults);
-    this.kms.faults = this.faults;
-  }
-
-  private async handleSfn(incoming: Incoming, res: ServerResponse): Promise<void> {
-    const operation = (incoming.target as string).slice('AWSStepFunctions.'.length);
-    const requestId = randomUUID();
-    let status = 200;
-    let error: string | undefined;
-    try {
-      if (!this.sfn)
-        throw new SfnError('UnknownOperationException', 'this local stack serves KMS only: use keymat local serve');
-      let body: Record<string, unknown>;
-      try {
-        body = JSON.parse(incoming.body || '{}') as Record<string, unknown>;
-      } catch {
-        throw new SfnError('SerializationException', 'The request body is not valid JSON');
-      }
-      const result = await this.sfn.call(operation, body);
-      res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': requestId });
-      res.end(JSON.stringify(result));
-    } catch (err) {
-      const e = err instanceof SfnError ? err : new SfnError('InternalFailure', (err as Error).message, 500);
-      status = e.status;
-      error = e.type;
-      res.writeHead(e.status, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': requestId });
-      res.end(JSON.stringify({ __type: e.type, message: e.message }));
-    }
-    this.requestLog.append({
-      time: new Date().toISOString(),
-      service: 'states',
-      region: incoming.region,
-      operation,
-      status,
-      ...(error && { error }),
-      requestId,
+function listen(server: Server, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
     });
-  }
-
-  /** The approval page, served by the same handler code as the Lambda Function URL in AWS. */
-  private async handlePage(method: string, url: URL, body: string, res: ServerResponse): Promise<void> {
-    const { handler } =
-      require('../functions/approval-page/handler') as typeof import('../functions/approval-page/handler');
-    const answer = await handler({ requestContext: { http: { method } }, rawQueryString: url.search.slice(1), body });
-    res.writeHead(answer.statusCode, answer.headers);
-    res.end(answer.body);
-  }
-
-  /** Secrets Manager GetSecretValue for the approval-link secret, kept in the state folder (mode 0600). */
-  private handleSecret(incoming: Incoming, res: ServerResponse): void {
-    const file = join(this.stateDir, 'approval-link-secret');
-    if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('base64url'), { mode: 0o600 });
-    const secretId = (JSON.parse(incoming.body || '{}') as { SecretId?: string }).SecretId;
-    res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': randomUUID() });
-    res.end(JSON.stringify({ ARN: secretId, Name: 'keymat-approval-links', SecretString: readFileSync(file, 'utf8') }));
-  }
-
-  private handleSns(incoming: Incoming, res: ServerResponse): void {
-    const requestId = randomUUID();
-    const answer = this.sns.handle(incoming.body, requestId);
-    res.writeHead(answer.status, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
-    res.end(answer.xml);
-    this.requestLog.append({
-      time: new Date().toISOString(),
-      service: 'sns',
-      region: incoming.region,
-      operation: answer.action,
-      status: answer.status,
-      ...(answer.error && { error: answer.error }),
-      requestId,
-    });
-  }
-
-  private async handleKms(incoming: Incoming, res: ServerResponse): Promise<void> {
-    const operation = (incoming.target as string).slice('TrentService.'.length);
-    const requestId = randomUUID();
-    const record: CallRecord = {};
-    let status = 200;
-    let error: string | undefined;
-    try {
-      const decision = this.faults.decide(operation, incoming.region, Date.now());
-      if (decision.latencyMs > 0) await sleep(decision.latencyMs);
-      if (decision.error) throw decision.error;
-      let body: Record<string, unknown>;
-      try {
-        body = JSON.parse(incoming.body || '{}') as Record<string, unknown>;
-      } catch {
-        throw new KmsError('SerializationException', 'The request body is not valid JSON');
-      }
-      const ctx = { region: incoming.region, requestId, now: Date.now() };
-      const result = await this.kms.call(operation, body, ctx, record);
-      if (MUTATING_OPERATIONS.has(operation) || this.kms.takeUnsavedExpiry()) this.kmsFile.save(this.kms.state);
-      if (decision.errorAfterApply) throw decision.errorAfterApply;
-      res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': requestId });
-      res.end(JSON.stringify(result));
-    } catch (err) {
-      const kmsError =
-        err instanceof KmsError
-          ? err
-          : new KmsError('KMSInternalException', `Internal error: ${(err as Error).message}`);
-      status = kmsError.status;
-      error = kmsError.type;
-      sendJsonError(res, requestId, kmsError);
-    }
-    const keyMaterialId = record.keyMaterialId ?? memberOf(incoming.body, 'KeyMaterialId');
-    this.requestLog.append({
-      time: new Date().toISOString(),
-      service: 'kms',
-      region: incoming.region,
-      operation,
-      keyId: record.keyArn ?? memberOf(incoming.body, 'KeyId'),
-      ...(keyMaterialId && { keyMaterialId }),
-      status,
-      ...(error && { error }),
-      requestId,
-    });
-  }
+  });
 }
 
 const serverFile = (stateDir: string): string => join(stateDir, 'server.json');
 
 /** The endpoint of the live local stack serving `stateDir`, if there is one. */
 export function runningEndpoint(stateDir: string): string | undefined {
-  let advertised: { pid: number; endpoint: string };
+  let advertised: unknown;
   try {
-    advertised = JSON.parse(readFileSync(serverFile(stateDir), 'utf8')) as { pid: number; endpoint: string };
+    advertised = JSON.parse(readFileSync(serverFile(stateDir), 'utf8'));
   } catch {
     return undefined;
   }
+  if (!isAdvertisement(advertised)) return undefined;
   if (advertised.pid === process.pid) return advertised.endpoint;
   try {
     process.kill(advertised.pid, 0);
@@ -305,21 +165,14 @@ export function runningEndpoint(stateDir: string): string | undefined {
   }
 }
 
-function sendJsonError(res: ServerResponse, requestId: string, err: KmsError): void {
-  res.writeHead(err.status, {
-    'content-type': 'application/x-amz-json-1.1',
-    'x-amzn-requestid': requestId,
-    'x-amzn-errortype': err.type,
-  });
-  res.end(JSON.stringify({ __type: err.type, message: err.message }));
+/** What `server.json` holds: who serves the folder, and where. */
+interface Advertisement {
+  pid: number;
+  endpoint: string;
 }
 
-/** A request's KeyId or KeyMaterialId as sent, for the log when the emulator did not resolve it. Nothing else is read. */
-function memberOf(body: string, member: 'KeyId' | 'KeyMaterialId'): string | undefined {
-  try {
-    const value = (JSON.parse(body) as Record<string, unknown>)[member];
-    return typeof value === 'string' ? value.slice(0, 2048) : undefined;
-  } catch {
-    return undefined;
-  }
-}
+const isAdvertisement = (value: unknown): value is Advertisement =>
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as Partial<Advertisement>).pid === 'number' &&
+  typeof (value as Partial<Advertisement>).endpoint === 'string';

@@ -2,7 +2,21 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { executionArnOf } from '../core/input';
 import type { ApprovalResult } from '../core/types';
-import { localStateMachineArn, runLocalExecution, type HistoryEvent, type PendingApproval } from './engine';
+import {
+  localStateMachineArn,
+  runLocalExecution,
+  type HistoryEvent,
+  type LocalTasks,
+  type PendingApproval,
+} from './engine';
+import {
+  jsonAnswer,
+  jsonError,
+  parseJsonBody,
+  type Answer,
+  type IncomingRequest,
+  type LocalService,
+} from './local-service';
 import { StateFile } from './state-file';
 
 /** A Step Functions error as the JSON 1.0 protocol carries it. */
@@ -69,6 +83,8 @@ const summary = (e: ExecutionRecord) => ({
 /** What the local Step Functions needs of the deletion workflow. */
 export interface LocalWorkflowDefinition {
   definition: Record<string, unknown>;
+  /** The tasks its executions run (`createLocalTasks`). */
+  tasks: LocalTasks;
   account: string;
   region: string;
 }
@@ -411,5 +427,35 @@ export class LocalStepFunctions {
 
   private save(): void {
     this.file.save(this.state);
+  }
+}
+
+const TARGET_PREFIX = 'AWSStepFunctions.';
+
+/**
+ * Step Functions' JSON 1.0 protocol in front of {@link LocalStepFunctions}. A stack started without the workflow
+ * (`keymat local kms serve`) has no executions to serve and refuses every call, saying which command serves them.
+ */
+export class StepFunctionsEndpoint implements LocalService {
+  constructor(readonly executions: LocalStepFunctions | undefined) {}
+
+  matches(request: IncomingRequest): boolean {
+    return request.target?.startsWith(TARGET_PREFIX) ?? false;
+  }
+
+  async handle(request: IncomingRequest): Promise<Answer> {
+    const operation = (request.target ?? '').slice(TARGET_PREFIX.length);
+    try {
+      if (!this.executions) {
+        throw new SfnError('UnknownOperationException', 'this local stack serves KMS only: use keymat local serve');
+      }
+      const body = parseJsonBody(request.body);
+      if (!body) throw new SfnError('SerializationException', 'The request body is not valid JSON');
+      const result = await this.executions.call(operation, body);
+      return jsonAnswer('1.0', request.requestId, 200, result, { service: 'states', operation });
+    } catch (err) {
+      const e = err instanceof SfnError ? err : new SfnError('InternalFailure', (err as Error).message, 500);
+      return jsonError('1.0', request.requestId, e, { service: 'states', operation, error: e.type });
+    }
   }
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { appendJsonLine, readJsonLines } from './jsonl';
+import { xmlAnswer, type Answer, type IncomingRequest, type LocalService } from './local-service';
 
 /** One message published to the local SNS, as the outbox keeps it. */
 export interface OutboxMessage {
@@ -12,32 +13,23 @@ export interface OutboxMessage {
 }
 
 /** SNS Publish over the query protocol (form-encoded request, XML response), captured to an outbox file. */
-export class LocalSns {
+export class LocalSns implements LocalService {
   constructor(readonly outboxPath: string) {}
 
-  /** Handles one query-protocol request; returns the HTTP status and XML body. */
-  handle(body: string, requestId: string): { status: number; xml: string; action: string; error?: string } {
-    const form = new URLSearchParams(body);
+  matches(request: IncomingRequest): boolean {
+    return request.service === 'sns';
+  }
+
+  async handle(request: IncomingRequest): Promise<Answer> {
+    const { requestId } = request;
+    const form = new URLSearchParams(request.body);
     const action = form.get('Action') ?? '';
-    if (action !== 'Publish') {
-      return {
-        status: 400,
-        action,
-        error: 'InvalidAction',
-        xml: errorXml('InvalidAction', `${action} is not supported locally`, requestId),
-      };
-    }
+    const refuse = (code: string, message: string): Answer =>
+      xmlAnswer(requestId, 400, errorXml(code, message, requestId), { service: 'sns', operation: action, error: code });
+    if (action !== 'Publish') return refuse('InvalidAction', `${action} is not supported locally`);
     const topicArn = form.get('TopicArn');
     const message = form.get('Message');
-    if (!topicArn || !message) {
-      const missing = topicArn ? 'Message' : 'TopicArn';
-      return {
-        status: 400,
-        action,
-        error: 'InvalidParameter',
-        xml: errorXml('InvalidParameter', `${missing} is required`, requestId),
-      };
-    }
+    if (!topicArn || !message) return refuse('InvalidParameter', `${topicArn ? 'Message' : 'TopicArn'} is required`);
     const attributes: Record<string, string> = {};
     for (let i = 1; form.has(`MessageAttributes.entry.${i}.Name`); i++) {
       attributes[form.get(`MessageAttributes.entry.${i}.Name`) as string] =
@@ -52,11 +44,12 @@ export class LocalSns {
       attributes,
     };
     appendJsonLine(this.outboxPath, published);
-    return {
-      status: 200,
-      action,
-      xml: `<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>${published.messageId}</MessageId></PublishResult><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></PublishResponse>`,
-    };
+    return xmlAnswer(
+      requestId,
+      200,
+      `<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>${published.messageId}</MessageId></PublishResult><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></PublishResponse>`,
+      { service: 'sns', operation: action },
+    );
   }
 
   read(): OutboxMessage[] {

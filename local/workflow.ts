@@ -1,7 +1,8 @@
 import { Duration } from 'aws-cdk-lib';
 import { configFromContext } from '../infra/config';
 import { synthesizeDefinition } from './definition';
-import { configureHandlers, runLocalExecution, type LocalRunOptions, type LocalRunResult } from './engine';
+import { DEFAULT_WAIT_SECONDS } from '../core/defaults';
+import { createLocalTasks, runLocalExecution, type LocalRunOptions, type LocalRunResult } from './engine';
 import type { FaultFile } from './kms/faults';
 import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from './kms/model';
 import { LocalStack, runningEndpoint } from './server';
@@ -11,7 +12,7 @@ import type { LocalWorkflowDefinition } from './sfn';
 export interface WorkflowSettings {
   /** The synthesized RequestApproval timeout. */
   approvalTimeoutSeconds: number;
-  /** @default 30 */
+  /** @default DEFAULT_WAIT_SECONDS */
   defaultWaitSeconds?: number;
   /** Each Lambda task's timeout in the synthesized definition. @default 60 */
   taskTimeoutSeconds?: number;
@@ -29,13 +30,13 @@ export interface LocalWorkflowOptions extends WorkflowSettings {
 }
 
 /**
- * Points the handlers at the local stack's endpoint and synthesizes the CDK app with the settings: the definition
- * that every local execution runs.
+ * Synthesizes the CDK app with the settings (the definition every local execution runs) and makes its tasks, with
+ * clients pointed at the local stack's endpoint.
  */
 export function prepareWorkflow(endpoint: string, settings: WorkflowSettings): LocalWorkflowDefinition {
   const env = { account: LOCAL_ACCOUNT_ID, region: DEFAULT_REGION };
-  const defaultWaitSeconds = settings.defaultWaitSeconds ?? 30;
-  configureHandlers({
+  const defaultWaitSeconds = settings.defaultWaitSeconds ?? DEFAULT_WAIT_SECONDS;
+  const tasks = createLocalTasks({
     endpoint,
     ...(settings.kmsEndpoint && { kmsEndpoint: settings.kmsEndpoint }),
     ...env,
@@ -52,7 +53,7 @@ export function prepareWorkflow(endpoint: string, settings: WorkflowSettings): L
     },
     env,
   );
-  return { definition, ...env };
+  return { definition, tasks, ...env };
 }
 
 /** The deletion workflow on the embedded local stack, ready to run executions. */
@@ -61,14 +62,14 @@ export interface LocalWorkflow {
   stateDir: string;
   run(
     input: unknown,
-    options: Omit<LocalRunOptions, 'definition' | 'input' | 'account' | 'region'>,
+    options: Omit<LocalRunOptions, 'definition' | 'tasks' | 'input' | 'account' | 'region'>,
   ): Promise<LocalRunResult>;
   close(): Promise<void>;
 }
 
 /**
- * Synthesizes the CDK app with the given approval timeout, points the handlers at the local stack (the one serving
- * the state folder, or one started here) and returns a runner for executions of that definition.
+ * Synthesizes the CDK app with the given approval timeout, points the tasks at the local stack (the one serving the
+ * state folder, or one started here) and returns a runner for executions of that definition.
  */
 export async function openLocalWorkflow(options: LocalWorkflowOptions): Promise<LocalWorkflow> {
   const served = runningEndpoint(options.stateDir);

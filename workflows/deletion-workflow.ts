@@ -1,4 +1,5 @@
-import { CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
@@ -21,6 +22,7 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { DEFAULT_QUORUM, DEFAULT_TASK_TIMEOUT_SECONDS, DEFAULT_VERIFY_MAX_ATTEMPTS } from '../core/defaults';
 import {
   LAMBDA_SERVICE_ERRORS,
   NETWORK_ERROR,
@@ -29,13 +31,16 @@ import {
   VERIFICATION_PENDING,
 } from '../core/errors';
 import type { ApprovalRules } from '../core/types';
-import type { TaskState } from './states';
-import { WAIT_STATE } from './states';
+import { acknowledge, resourceFinding } from './nag';
+import { TASK_STATES, WAIT_STATE, type TaskState } from './states';
 
 export interface DeletionWorkflowProps {
   /** One function per task state, keyed by state name. */
   readonly functions: Record<TaskState, IFunction>;
-  /** How long each RequestApproval round waits for a decision before the change ends ApprovalTimedOut. */
+  /**
+   * How long each RequestApproval round waits for a decision before the change ends ApprovalTimedOut: whole seconds,
+   * at least one.
+   */
   readonly approvalTimeout: Duration;
   /**
    * Distinct approvers a change needs; one approval is asked for per round until the quorum is reached.
@@ -43,33 +48,40 @@ export interface DeletionWorkflowProps {
    */
   readonly quorum?: number;
   /**
-   * Identities allowed to approve (IAM ARNs as STS reports them, or the names the web channel signs for).
+   * Identities allowed to approve (IAM ARNs as STS reports them, or the names the web channel signs for); at least
+   * `quorum` of them when any is listed.
    * @default anyone but the requester
    */
   readonly allowedApprovers?: string[];
   /**
-   * Attempts VerifyPendingImport makes before the change ends VerificationFailed.
+   * Attempts VerifyPendingImport makes before the change ends VerificationFailed, from 1 to 20.
    * @default 8
    */
   readonly verifyMaxAttempts?: number;
   /**
-   * Attempts each task makes on transient errors (500s, throttling, Lambda service errors, task timeouts).
+   * Retries each task makes on transient errors (500s, throttling, Lambda service errors, task timeouts), from 0 to 10.
    * @default 4
    */
   readonly transientMaxAttempts?: number;
   /**
-   * How long each Lambda task may take before Step Functions fails it with States.Timeout (then retried).
+   * How long each Lambda task may take before Step Functions fails it with States.Timeout (then retried): whole
+   * seconds, at least one.
    * @default Duration.seconds(60)
    */
   readonly taskTimeout?: Duration;
   /** @default RetentionDays.ONE_YEAR */
   readonly logRetention?: RetentionDays;
   /**
-   * The state machine's name, for policies that must name its executions without referring to it.
+   * The state machine's name. When given, grants name its executions instead of referring to the state machine, so
+   * that a function the workflow invokes (the approval page, through RequestApproval's environment) may read them
+   * without a circular dependency.
    * @default a name CloudFormation generates
    */
   readonly stateMachineName?: string;
 }
+
+/** What `grantRead` may grant on the workflow's executions. */
+export type ExecutionReadAction = 'states:DescribeExecution' | 'states:GetExecutionHistory';
 
 /** Errors every task retries: transient in KMS, SNS and Lambda, and a task that timed out (all tasks are idempotent). */
 const TRANSIENT_ERRORS = [
@@ -80,18 +92,73 @@ const TRANSIENT_ERRORS = [
   'States.Timeout',
 ];
 
+/** Retries of a transient error when the props give none. */
+const DEFAULT_TRANSIENT_MAX_ATTEMPTS = 4;
+
+/** Step Functions' bound on a state machine name. */
+const STATE_MACHINE_NAME = /^[A-Za-z0-9_-]{1,80}$/;
+
 /**
- * The deletion workflow (shared/design.md): a Standard state machine in JSONPath whose task states invoke the
- * functions it receives. It creates no functions.
+ * Refuses props the workflow cannot honour, naming the prop and the value, before anything is built.
+ *
+ * @throws RangeError for a value out of its range
+ */
+function validate(props: DeletionWorkflowProps): void {
+  const wholeNumber = (name: string, value: number, min: number, max: number) => {
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new RangeError(`DeletionWorkflow: ${name} must be a whole number from ${min} to ${max}; got ${value}`);
+    }
+  };
+  const seconds = (name: string, value: Duration) => {
+    const s = value.toSeconds({ integral: false });
+    if (!Number.isInteger(s) || s < 1) {
+      throw new RangeError(
+        `DeletionWorkflow: ${name} must be whole seconds, at least one (Step Functions' TimeoutSeconds); got ${value.toHumanString()}`,
+      );
+    }
+  };
+  const missing = TASK_STATES.filter((state) => props.functions[state] === undefined);
+  if (missing.length > 0) {
+    throw new RangeError(
+      `DeletionWorkflow: functions must have one function per task state; missing ${missing.join(', ')}`,
+    );
+  }
+  const quorum = props.quorum ?? DEFAULT_QUORUM;
+  wholeNumber('quorum', quorum, 1, 10);
+  const approvers = props.allowedApprovers ?? [];
+  if (approvers.length > 0 && new Set(approvers).size < quorum) {
+    throw new RangeError(
+      `DeletionWorkflow: quorum ${quorum} cannot be reached by the ${new Set(approvers).size} distinct allowedApprovers (${approvers.join(', ')}); list at least ${quorum}, or lower the quorum`,
+    );
+  }
+  wholeNumber('verifyMaxAttempts', props.verifyMaxAttempts ?? DEFAULT_VERIFY_MAX_ATTEMPTS, 1, 20);
+  wholeNumber('transientMaxAttempts', props.transientMaxAttempts ?? DEFAULT_TRANSIENT_MAX_ATTEMPTS, 0, 10);
+  seconds('approvalTimeout', props.approvalTimeout);
+  if (props.taskTimeout) seconds('taskTimeout', props.taskTimeout);
+  const name = props.stateMachineName;
+  if (name !== undefined && !Token.isUnresolved(name) && !STATE_MACHINE_NAME.test(name)) {
+    throw new RangeError(
+      `DeletionWorkflow: stateMachineName must be 1 to 80 letters, digits, '-' or '_'; got '${name}'`,
+    );
+  }
+}
+
+/**
+ * The deletion workflow: a Standard state machine in JSONPath whose task states invoke the functions it receives. It
+ * creates no functions; its `grant*` methods give others what they need of its executions.
  */
 export class DeletionWorkflow extends Construct {
   readonly stateMachine: StateMachine;
+  private readonly stateMachineName?: string;
 
   constructor(scope: Construct, id: string, props: DeletionWorkflowProps) {
+    // Before super: a refused workflow leaves nothing in the tree.
+    validate(props);
     super(scope, id);
+    this.stateMachineName = props.stateMachineName;
     const fns = props.functions;
-    const transientMaxAttempts = props.transientMaxAttempts ?? 4;
-    const taskTimeout = props.taskTimeout ?? Duration.seconds(60);
+    const transientMaxAttempts = props.transientMaxAttempts ?? DEFAULT_TRANSIENT_MAX_ATTEMPTS;
+    const taskTimeout = props.taskTimeout ?? Duration.seconds(DEFAULT_TASK_TIMEOUT_SECONDS);
     const executionId = JsonPath.stringAt('$$.Execution.Id');
     const change = { executionId, input: JsonPath.objectAt('$.input'), plan: JsonPath.objectAt('$.plan') };
 
@@ -144,12 +211,10 @@ export class DeletionWorkflow extends Construct {
     );
     const checkState = catchAll(retryTransient(invoke('CheckState', change, '$.check')));
 
-    const rules: ApprovalRules = { quorum: props.quorum ?? 1, allowedApprovers: props.allowedApprovers ?? [] };
-    if (!Number.isInteger(rules.quorum) || rules.quorum < 1)
-      throw new Error(`quorum must be a whole number ≥ 1; got ${rules.quorum}`);
-    if (rules.allowedApprovers.length > 0 && rules.allowedApprovers.length < rules.quorum) {
-      throw new Error(`quorum ${rules.quorum} cannot be reached by ${rules.allowedApprovers.length} allowed approvers`);
-    }
+    const rules: ApprovalRules = {
+      quorum: props.quorum ?? DEFAULT_QUORUM,
+      allowedApprovers: props.allowedApprovers ?? [],
+    };
     const startApprovals = new Pass(this, 'StartApprovals', {
       parameters: { 'planDigest.$': '$.plan.digest', approvals: [] },
       resultPath: '$.approval',
@@ -195,7 +260,7 @@ export class DeletionWorkflow extends Construct {
       interval: Duration.seconds(5),
       backoffRate: 2,
       maxDelay: Duration.seconds(60),
-      maxAttempts: (props.verifyMaxAttempts ?? 8) - 1,
+      maxAttempts: (props.verifyMaxAttempts ?? DEFAULT_VERIFY_MAX_ATTEMPTS) - 1,
       jitterStrategy: JitterType.FULL,
     });
     retryTransient(verifyPendingImport);
@@ -236,16 +301,56 @@ export class DeletionWorkflow extends Construct {
       // ALL events, but no execution data: RequestApproval's parameters carry the task token.
       logs: { destination: logGroup, level: LogLevel.ALL, includeExecutionData: false },
     });
-    Validations.of(this.stateMachine.role).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'X-Ray tracing of the state machine: the X-Ray trace and sampling actions support no resource scoping',
-    });
+    acknowledge(
+      this.stateMachine.role,
+      ['Resource::*'],
+      'X-Ray tracing of the state machine: the X-Ray trace and sampling actions support no resource scoping',
+    );
     for (const fn of Object.values(fns)) {
-      const logicalId = Stack.of(this).getLogicalId(fn.node.defaultChild as CfnElement);
-      Validations.of(this.stateMachine.role).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>:*]`,
-        reason: "CDK's LambdaInvoke grant: the versions and aliases of this one workflow function",
-      });
+      acknowledge(
+        this.stateMachine.role,
+        [resourceFinding(this, `${fn.functionArn}:*`)],
+        "CDK's LambdaInvoke grant: the versions and aliases of this one workflow function",
+      );
     }
+  }
+
+  /** Grants starting executions of the workflow. */
+  grantStartExecution(grantee: IGrantable): Grant {
+    return this.stateMachine.grantStartExecution(grantee);
+  }
+
+  /**
+   * Grants reading the workflow's executions (their `execution:<name>:*` ARNs, a wildcard to acknowledge).
+   *
+   * @param actions what may be read
+   * @default actions DescribeExecution and GetExecutionHistory
+   */
+  grantRead(
+    grantee: IGrantable,
+    actions: readonly ExecutionReadAction[] = ['states:DescribeExecution', 'states:GetExecutionHistory'],
+  ): Grant {
+    if (actions.length === 0) throw new RangeError('DeletionWorkflow.grantRead: actions must name at least one action');
+    if (this.stateMachineName === undefined) return this.stateMachine.grantExecution(grantee, ...actions);
+    return Grant.addToPrincipal({
+      grantee,
+      actions: [...actions],
+      resourceArns: [
+        `arn:${Aws.PARTITION}:states:${Aws.REGION}:${Aws.ACCOUNT_ID}:execution:${this.stateMachineName}:*`,
+      ],
+    });
+  }
+
+  /**
+   * Grants answering the workflow's approval tasks (SendTaskSuccess, SendTaskFailure). These actions support no
+   * resource scoping, so the grant is on `*` (a wildcard to acknowledge): whoever holds it can answer a task of any
+   * workflow whose task token it has.
+   */
+  grantTaskResponse(grantee: IGrantable): Grant {
+    return Grant.addToPrincipal({
+      grantee,
+      actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
+      resourceArns: ['*'],
+    });
   }
 }

@@ -1,16 +1,2 @@
-/**
- * The workflow's state names: part of the contract (shared/design.md). Each task state has a function folder of the
- * same name in kebab case under functions/.
- */
-export const TASK_STATES = [
-  'ValidateOrigin',
-  'CheckState',
-  'RequestApproval',
-  'DeleteMaterial',
-  'VerifyPendingImport',
-  'NotifyOutcome',
-] as const;
-
-export type TaskState = (typeof TASK_STATES)[number];
-
-export const WAIT_STATE = 'WaitForPropagation';
+/** The workflow's state names are defined once in core, where the task functions use them too. */
+export { TASK_STATES, WAIT_STATE, type TaskState } from '../core/tasks';

@@ -3,16 +3,39 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DEFAULT_STATE_DIR } from '../../core/defaults';
 import { localKmsClient } from '../../local/clients';
 import { createExternalKey, importKeyMaterial } from '../../local/kms/byok';
 import { LocalStack, runningEndpoint } from '../../local/server';
-import { readOutbox } from '../../local/sns';
-import { DEFAULT_STATE_DIR } from '../../local/state-file';
-import { pendingApproval } from '../../core/history';
-import { approve, describe, history, localTarget, progress, startChange } from '../operations';
+import { prepareWorkflow } from '../../local/workflow';
+import { readOutbox, type OutboxMessage } from '../../local/sns';
+import { approve, localTarget, startChange } from '../operations';
 import { CliError } from '../output';
 
 const say = (line = ''): void => void process.stdout.write(`${line}\n`);
+
+/** How long the demo waits for the approval request to reach the outbox (the machine may be busy). */
+const APPROVAL_REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * The approval request message of an execution, once RequestApproval has published it: the history shows the task
+ * scheduled before the message is in the outbox, so the demo waits for the message itself.
+ */
+async function approvalRequest(outbox: string, executionArn: string, timeoutMs: number): Promise<OutboxMessage> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = readOutbox(outbox).find(
+      (m) => m.attributes.executionId === executionArn && m.attributes.event === 'ApprovalRequested',
+    );
+    if (found) return found;
+    if (Date.now() > deadline) {
+      throw new CliError(
+        `no approval request for ${executionArn} reached ${outbox} within ${timeoutMs / 1000} seconds: see 'keymat status --local ${executionArn}' and 'keymat history --local ${executionArn}'`,
+      );
+    }
+    await sleep(100);
+  }
+}
 const as = (user: string) => ({ accessKeyId: user, secretAccessKey: 'local' });
 
 /**
@@ -28,7 +51,10 @@ export function demoCommand(): Command {
       const dir = opts.stateDir;
       const stack = runningEndpoint(dir)
         ? undefined
-        : await LocalStack.start({ stateDir: dir, workflow: { approvalTimeoutSeconds: 600 } });
+        : await LocalStack.start({
+            stateDir: dir,
+            workflow: (endpoint) => prepareWorkflow(endpoint, { approvalTimeoutSeconds: 600 }),
+          });
       try {
         const kms = localKmsClient(runningEndpoint(dir) as string);
         say(`keymat demo on the local stack at ${runningEndpoint(dir)} (state in ${dir})`);
@@ -57,31 +83,23 @@ export function demoCommand(): Command {
         say(`   started ${executionArn}`);
 
         say('\n3. The approval request reaches the approvers (SNS; `keymat outbox` shows it locally):');
-        const bob = localTarget(dir, as('bob'));
-        for (let i = 0; !pendingApproval(await history(bob, executionArn)); i++) {
-          if (i > 100) throw new CliError('the change never asked for an approval');
-          await sleep(100);
-        }
-        const request = readOutbox(join(dir, 'outbox.jsonl')).findLast(
-          (m) => m.attributes.executionId === executionArn,
-        );
-        say((request?.message ?? '').replace(/^/gm, '   │ '));
+        const request = await approvalRequest(join(dir, 'outbox.jsonl'), executionArn, APPROVAL_REQUEST_TIMEOUT_MS);
+        say(request.message.replace(/^/gm, '   │ '));
 
         say('\n4. bob approves it:');
         say(`   $ AWS_ACCESS_KEY_ID=bob keymat approve --local keymat-${changeId}`);
+        const bob = localTarget(dir, as('bob'));
         await approve(bob, executionArn, 'checked with the app owners');
 
         say(`\n5. Following it to the end ($ keymat status --local keymat-${changeId} --watch):`);
         let shown = 0;
-        let described = await describe(bob, executionArn);
-        for (;;) {
-          const { entered } = progress(await history(bob, executionArn));
-          for (const state of entered.slice(shown)) say(`   → ${state}`);
-          shown = entered.length;
-          if (described.status !== 'RUNNING') break;
-          await sleep(200);
-          described = await describe(bob, executionArn);
+        let described;
+        for await (const look of bob.changes.watch(executionArn, { intervalMs: 200 })) {
+          for (const state of look.entered.slice(shown)) say(`   → ${state}`);
+          shown = look.entered.length;
+          described = look.described;
         }
+        if (!described) throw new CliError(`execution ${executionArn} could not be watched`);
         say(`   ${described.status}: ${described.output ?? `${described.error}: ${described.cause}`}`);
         if (described.status !== 'SUCCEEDED') throw new CliError('the demo change did not succeed');
 

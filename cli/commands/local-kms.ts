@@ -3,8 +3,10 @@ import { join } from 'node:path';
 import { createExternalKey } from '../../local/kms/byok';
 import { loadFaultFile } from '../../local/kms/faults';
 import { localKmsClient } from '../../local/clients';
+import { DEFAULT_REGION } from '../../local/kms/model';
 import { LocalStack, runningEndpoint } from '../../local/server';
-import { DEFAULT_STATE_DIR } from '../../local/state-file';
+import { cliEnvironment } from '../../core/config';
+import { DEFAULT_STATE_DIR } from '../../core/defaults';
 import { printJson } from '../output';
 import { wholeNumber } from '../options';
 
@@ -13,7 +15,7 @@ import { wholeNumber } from '../options';
  * live `keymat local … serve` on that folder, else a stack started for this command alone.
  */
 export async function withLocalKms<T>(stateDir: string, use: (endpoint: string) => Promise<T>): Promise<T> {
-  const endpoint = process.env.AWS_ENDPOINT_URL_KMS ?? runningEndpoint(stateDir);
+  const endpoint = cliEnvironment().kmsEndpoint ?? runningEndpoint(stateDir);
   if (endpoint) return use(endpoint);
   const stack = await LocalStack.start({ stateDir });
   try {
@@ -55,7 +57,7 @@ export function localKmsCommand(): Command {
     .option('--multi-region', 'create a multi-Region primary key', false)
     .option('--no-material', 'create the key without importing material (it stays PendingImport)')
     .option('--description <text>', 'key description', 'keymat local key')
-    .option('--region <region>', 'AWS Region of the key', process.env.AWS_REGION ?? 'us-east-1')
+    .option('--region <region>', 'AWS Region of the key', cliEnvironment().region ?? DEFAULT_REGION)
     .option('--json', 'print one JSON object', false)
     .action(
       async (opts: {

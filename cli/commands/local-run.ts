@@ -2,9 +2,9 @@ import { Command, Option } from 'commander';
 import type { HistoryEvent, LocalRunResult } from '../../local/engine';
 import { loadFaultFile } from '../../local/kms/faults';
 import { localApprover } from '../../local/approver';
-import { DEFAULT_STATE_DIR } from '../../local/state-file';
 import { openLocalWorkflow } from '../../local/workflow';
-import { MAX_WAIT_SECONDS } from '../../core/input';
+import { cliEnvironment } from '../../core/config';
+import { DEFAULT_STATE_DIR, DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from '../../core/defaults';
 import { printJson } from '../output';
 import { wholeNumber } from '../options';
 
@@ -75,7 +75,7 @@ export function localRunCommand(): Command {
     )
     .option(
       '--wait-seconds <n>',
-      'seconds WaitForPropagation waits (default: the workflow default, 30)',
+      `seconds WaitForPropagation waits (default: the workflow default, ${DEFAULT_WAIT_SECONDS})`,
       wholeNumber('--wait-seconds', 0, MAX_WAIT_SECONDS),
     )
     .option('--dry-run', 'stop after the plan (status PLANNED); change nothing', false)
@@ -84,7 +84,7 @@ export function localRunCommand(): Command {
     .option(
       '--kms-endpoint <url>',
       'send the handlers KMS calls to this endpoint instead (default: $AWS_ENDPOINT_URL_KMS, else the local KMS)',
-      process.env.AWS_ENDPOINT_URL_KMS,
+      cliEnvironment().kmsEndpoint,
     )
     .option('--json', 'print one JSON object instead of the progress', false)
     .action(async (opts: RunOptions) => {

@@ -1,7 +1,8 @@
 import { Command } from 'commander';
 import { loadFaultFile } from '../../local/kms/faults';
 import { LocalStack } from '../../local/server';
-import { DEFAULT_STATE_DIR } from '../../local/state-file';
+import { prepareWorkflow } from '../../local/workflow';
+import { DEFAULT_APPROVAL_TIMEOUT_SECONDS, DEFAULT_QUORUM, DEFAULT_STATE_DIR } from '../../core/defaults';
 import { wholeNumber } from '../options';
 
 export function localServeCommand(): Command {
@@ -14,9 +15,9 @@ export function localServeCommand(): Command {
       '--approval-timeout <seconds>',
       'seconds an execution waits for an approval',
       wholeNumber('--approval-timeout', 1, 604_800),
-      86_400,
+      DEFAULT_APPROVAL_TIMEOUT_SECONDS,
     )
-    .option('--quorum <n>', 'distinct approvers a change needs', wholeNumber('--quorum', 1, 10), 1)
+    .option('--quorum <n>', 'distinct approvers a change needs', wholeNumber('--quorum', 1, 10), DEFAULT_QUORUM)
     .option('--approvers <list>', 'comma-separated identities allowed to approve (default: anyone but the requester)')
     .action(
       async (opts: {
@@ -31,16 +32,17 @@ export function localServeCommand(): Command {
           port: opts.port,
           stateDir: opts.stateDir,
           ...(opts.faults && { faults: loadFaultFile(opts.faults) }),
-          workflow: {
-            approvalTimeoutSeconds: opts.approvalTimeout,
-            quorum: opts.quorum,
-            ...(opts.approvers && {
-              approvers: opts.approvers
-                .split(',')
-                .map((a) => a.trim())
-                .filter(Boolean),
+          workflow: (endpoint) =>
+            prepareWorkflow(endpoint, {
+              approvalTimeoutSeconds: opts.approvalTimeout,
+              quorum: opts.quorum,
+              ...(opts.approvers && {
+                approvers: opts.approvers
+                  .split(',')
+                  .map((a) => a.trim())
+                  .filter(Boolean),
+              }),
             }),
-          },
         });
         process.stdout.write(
           `keymat local stack at ${stack.endpoint} (state in ${opts.stateDir})\n` +

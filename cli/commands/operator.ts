@@ -1,19 +1,15 @@
 import { Command } from 'commander';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
-import { MAX_WAIT_SECONDS } from '../../core/input';
-import { approvalTask } from '../../core/history';
+import type { ChangeStatus } from '../../core/change-client';
+import { DEFAULT_STATE_DIR, DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from '../../core/defaults';
 import { describePlan } from '../../core/words';
 import { readOutbox } from '../../local/sns';
-import { DEFAULT_STATE_DIR } from '../../local/state-file';
 import {
   approve,
   awsTarget,
-  describe,
   history,
   localTarget,
   pendingApprovals,
-  progress,
   reject,
   startChange,
   type Target,
@@ -51,6 +47,10 @@ export const resolveTarget = (opts: TargetOptions): Promise<Target> | Target =>
 
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 
+async function* once<T>(value: Promise<T>): AsyncGenerator<T> {
+  yield await value;
+}
+
 export function operatorCommands(): Command[] {
   const start = operatorCommand(
     'start',
@@ -63,7 +63,7 @@ export function operatorCommands(): Command[] {
     .option('--requested-by <name>', 'the requester (default: your identity from STS GetCallerIdentity)')
     .option(
       '--wait-seconds <n>',
-      'seconds to wait before verifying',
+      `seconds to wait before verifying (default: the deployment's, ${DEFAULT_WAIT_SECONDS} unless configured)`,
       wholeNumber('--wait-seconds', 0, MAX_WAIT_SECONDS),
     )
     .option('--dry-run', 'stop after the plan (status PLANNED); change nothing', false)
@@ -137,44 +137,40 @@ export function operatorCommands(): Command[] {
       const target = await resolveTarget(opts);
       let shown = 0;
       let planShown = false;
-      for (;;) {
-        const described = await describe(target, execution);
-        const events = await history(target, execution);
-        const { entered, current } = progress(events);
-        const approval = approvalTask(events);
-        const task = approval?.pending ? approval.task : undefined;
-        if (!opts.json) {
-          if (shown === 0) say(`${described.name}  (${described.executionArn})`);
-          if (approval && !planShown) {
-            for (const line of describePlan(approval.task.plan, approval.task.input)) say(`  ${line}`);
-            planShown = true;
-          }
-          for (const state of entered.slice(shown)) say(`  → ${state}`);
-          shown = entered.length;
+      const looks = opts.watch ? target.changes.watch(execution) : once(target.changes.status(execution));
+      let last: ChangeStatus | undefined;
+      for await (const look of looks) {
+        last = look;
+        if (opts.json) continue;
+        if (shown === 0) say(`${look.described.name}  (${look.described.executionArn})`);
+        if (look.approval && !planShown) {
+          for (const line of describePlan(look.approval.task.plan, look.approval.task.input)) say(`  ${line}`);
+          planShown = true;
         }
-        if (described.status !== 'RUNNING' || !opts.watch) {
-          if (opts.json) {
-            printJson({
-              executionArn: described.executionArn,
-              status: described.status,
-              currentState: current ?? null,
-              statesEntered: entered,
-              waitingForApproval: Boolean(task),
-              output: described.output ? JSON.parse(described.output) : null,
-              error: described.error ?? null,
-              cause: described.cause ?? null,
-            });
-          } else {
-            say(`${described.status}${current ? ` at ${current}` : ''}${task ? ' (waiting for an approval)' : ''}`);
-            if (described.output) say(`  output: ${described.output}`);
-            if (described.error) say(`  error: ${described.error}\n  cause: ${described.cause}`);
-          }
-          if (described.status !== 'RUNNING' && described.status !== 'SUCCEEDED') {
-            process.exitCode = EXIT_EXECUTION_NOT_SUCCEEDED;
-          }
-          return;
-        }
-        await sleep(1000);
+        for (const state of look.entered.slice(shown)) say(`  → ${state}`);
+        shown = look.entered.length;
+      }
+      if (!last) return;
+      const { described, current } = last;
+      const waiting = last.approval?.pending === true;
+      if (opts.json) {
+        printJson({
+          executionArn: described.executionArn,
+          status: described.status,
+          currentState: current ?? null,
+          statesEntered: last.entered,
+          waitingForApproval: waiting,
+          output: described.output ? JSON.parse(described.output) : null,
+          error: described.error ?? null,
+          cause: described.cause ?? null,
+        });
+      } else {
+        say(`${described.status}${current ? ` at ${current}` : ''}${waiting ? ' (waiting for an approval)' : ''}`);
+        if (described.output) say(`  output: ${described.output}`);
+        if (described.error) say(`  error: ${described.error}\n  cause: ${described.cause}`);
+      }
+      if (described.status !== 'RUNNING' && described.status !== 'SUCCEEDED') {
+        process.exitCode = EXIT_EXECUTION_NOT_SUCCEEDED;
       }
     });
 

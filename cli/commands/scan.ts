@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { scan, scanLimitsSchema, scanPolicySchema } from '../../functions/expiry-scan/scan';
-import { describeSummary, sfnStarter } from '../../functions/expiry-scan/start';
+import { changeStarter, describeSummary } from '../../functions/expiry-scan/start';
 import { DEFAULT_SCAN_LIMITS } from '../../infra/config';
 import { operatorCommand, resolveTarget, type TargetOptions } from './operator';
 import { printJson } from '../output';
@@ -45,7 +45,7 @@ export function scanCommand(): Command {
       const target = await resolveTarget(opts);
       const now = new Date();
       const summary = await scan(
-        { kms: target.kms, now, start: sfnStarter(target.sfn, target.stateMachineArn) },
+        { kms: target.kms, now, start: changeStarter(target.changes) },
         scanPolicySchema.parse({
           expiresWithinDays: opts.expiresWithinDays,
           importedMoreThanDays: opts.importedMoreThanDays,

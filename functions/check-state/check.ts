@@ -2,8 +2,8 @@ import { KeymatError } from '../../core/errors';
 import type { CheckDecision, Plan } from '../../core/types';
 
 /**
- * Decides from the key state whether the deletion can go ahead (shared/reference/kms.md, "Key states"):
- * Enabled/Disabled proceed; PendingImport proceeds unless the target is already deleted (an idempotent re-run);
+ * Decides from the key state whether the deletion can go ahead. KMS deletes imported material only from a key that
+ * is Enabled, Disabled or PendingImport, so: Enabled/Disabled proceed; PendingImport proceeds unless the target is already deleted (an idempotent re-run);
  * PendingDeletion is refused because the deletion would not change the state; transitional states are refused.
  */
 export function decide(plan: Plan): CheckDecision {

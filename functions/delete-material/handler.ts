@@ -1,81 +1,15 @@
-import { DeleteImportedKeyMaterialCommand } from '@aws-sdk/client-kms';
-import { PublishCommand } from '@aws-sdk/client-sns';
-import { createKmsClient, createSnsClient, readKey } from '../runtime/aws';
-import { requireEnv } from '../runtime/env';
-import { checkApprovals } from '../../core/approvals';
-import { KeymatError } from '../../core/errors';
-import { approvedTaskEvent, parseApproval, parseEvent } from '../../core/events';
-import { logger, startInvocation } from '../runtime/logger';
-import { compareWithPlan } from '../../core/plan';
-import type { ApprovalResult, ChangeInput, DeletionResult, Plan } from '../../core/types';
+import { configFromEnvironment } from '../../core/config';
+import { createKmsClient, createSnsClient } from '../runtime/aws';
+import { createLogger, withLambdaContext } from '../runtime/logger';
+import { createDeleteMaterial } from './delete-material';
 
-const kms = createKmsClient();
-const sns = createSnsClient();
-const outcomeTopicArn = requireEnv('OUTCOME_TOPIC_ARN');
+const logger = createLogger();
+const deleteMaterial = createDeleteMaterial({
+  kms: createKmsClient(),
+  sns: createSnsClient(),
+  config: configFromEnvironment('DeleteMaterial'),
+  logger,
+});
 
-/**
- * DeleteMaterial: checks the approval and that the key has not drifted from the approved plan, announces the
- * deletion, and calls DeleteImportedKeyMaterial for exactly the approved key and material.
- *
- * A retry after an ambiguous failure (KMS applied the deletion but answered 500, or the function timed out) finds
- * the key exactly in the plan's post-state and reports success without a second call.
- */
-export async function handler(event: unknown): Promise<DeletionResult> {
-  const e = parseEvent(approvedTaskEvent, event, 'DeleteMaterial');
-  startInvocation({ executionId: e.executionId, changeId: e.input.changeId, keyArn: e.plan.keyArn });
-  const approval = parseApproval(e.approval);
-  checkApprovals(approval, e.plan, e.input, e.rules);
-
-  const comparison = compareWithPlan(await readKey(kms, e.plan.keyArn), e.plan);
-  if (comparison === 'APPLIED') {
-    logger.warn('the key is already in the approved post-state: an earlier attempt deleted the material');
-    return { kmsRequestId: null, appliedBy: 'EARLIER_ATTEMPT', at: new Date().toISOString() };
-  }
-  if (comparison !== 'UNCHANGED') {
-    throw new KeymatError(
-      'PlanDrifted',
-      `key ${e.plan.keyArn} changed since the plan was approved (${comparison.drift}); start a new change to re-plan`,
-    );
-  }
-
-  await announce(e.executionId, e.input, e.plan, approval);
-  try {
-    const result = await kms.send(
-      new DeleteImportedKeyMaterialCommand({ KeyId: e.plan.keyArn, KeyMaterialId: e.plan.keyMaterialId }),
-    );
-    const kmsRequestId = result.$metadata.requestId ?? null;
-    logger.info('key material deleted', { keyMaterialId: e.plan.keyMaterialId, kmsRequestId });
-    return { kmsRequestId, appliedBy: 'THIS_ATTEMPT', at: new Date().toISOString() };
-  } catch (err) {
-    const requestId = (err as { $metadata?: { requestId?: string } }).$metadata?.requestId;
-    logger.error('DeleteImportedKeyMaterial failed', { error: (err as Error).name, kmsRequestId: requestId });
-    throw err;
-  }
-}
-
-/** Security monitoring sees a planned deletion before the call (structured log line and an SNS event). */
-async function announce(executionId: string, input: ChangeInput, plan: Plan, approval: ApprovalResult): Promise<void> {
-  const announcement = {
-    event: 'DeletionAnnounced',
-    executionId,
-    changeId: input.changeId,
-    keyArn: plan.keyArn,
-    keyMaterialId: plan.keyMaterialId,
-    requestedBy: input.requestedBy,
-    approvers: approval.approvals.map((a) => a.approver),
-    planDigest: plan.digest,
-  };
-  logger.warn('planned deletion of imported key material', announcement);
-  await sns.send(
-    new PublishCommand({
-      TopicArn: outcomeTopicArn,
-      Subject: `keymat ${input.changeId}: deleting key material now`.slice(0, 100),
-      Message: JSON.stringify(announcement),
-      MessageAttributes: {
-        event: { DataType: 'String', StringValue: 'DeletionAnnounced' },
-        executionId: { DataType: 'String', StringValue: executionId },
-        changeId: { DataType: 'String', StringValue: input.changeId },
-      },
-    }),
-  );
-}
+/** DeleteMaterial's Lambda entry point. */
+export const handler = withLambdaContext(logger, deleteMaterial);

@@ -8,6 +8,7 @@ import {
   type RotationsListEntry,
 } from '@aws-sdk/client-kms';
 import { z } from 'zod';
+import { hasErrorName } from '../../core/errors';
 import { Pacer } from '../../core/pacer';
 
 /** Which materials violate the policy. A rule left out is off. */
@@ -119,7 +120,7 @@ export async function scan(
     try {
       meta = (await deps.kms.send(new DescribeKeyCommand({ KeyId: keyArn }))).KeyMetadata as KeyMetadata;
     } catch (err) {
-      if ((err as Error).name === 'AccessDeniedException') {
+      if (hasErrorName(err, 'AccessDeniedException')) {
         summary.outOfScope += 1;
         return;
       }

@@ -1,26 +1,20 @@
-import { DescribeExecutionCommand, StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import { executionArnOf, executionNameFor } from '../../core/input';
+import type { ChangeClient } from '../../core/change-client';
+import { ChangeError } from '../../core/errors';
 import type { ScanDeps, ScanSummary } from './scan';
 
 /**
- * Starts a scan's change on the state machine under its deterministic name, unless an execution of that name exists
- * already (started by an earlier run today, running or finished): then it reports "already started".
+ * Starts a scan's change through the change client under its deterministic name, unless an execution of that name
+ * exists already (started by an earlier run today, running or finished): then it reports "already started". An
+ * earlier run's change with other input (the policy changed in between) counts as started too: one change per
+ * material per day.
  */
-export function sfnStarter(sfn: SFNClient, stateMachineArn: string): ScanDeps['start'] {
+export function changeStarter(changes: ChangeClient): ScanDeps['start'] {
   return async (changeId, input) => {
-    const name = executionNameFor(changeId);
-    const executionArn = executionArnOf(stateMachineArn, name);
     try {
-      await sfn.send(new DescribeExecutionCommand({ executionArn }));
-      return 'EXISTS';
+      const started = await changes.start(changeId, input);
+      return started.state === 'STARTED' ? 'STARTED' : 'EXISTS';
     } catch (err) {
-      if ((err as Error).name !== 'ExecutionDoesNotExist') throw err;
-    }
-    try {
-      await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }));
-      return 'STARTED';
-    } catch (err) {
-      if ((err as Error).name === 'ExecutionAlreadyExists') return 'EXISTS';
+      if (err instanceof ChangeError && err.code === 'ChangeIdInUse') return 'EXISTS';
       throw err;
     }
   };

@@ -1,96 +1,15 @@
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { PublishCommand } from '@aws-sdk/client-sns';
-import type { z } from 'zod';
-import { refusal } from '../../core/approvals';
-import { signLink } from '../../core/links';
-import { createSnsClient } from '../runtime/aws';
-import { requireEnv } from '../runtime/env';
-import { parseEvent, requestApprovalEvent } from '../../core/events';
-import { logger, startInvocation } from '../runtime/logger';
-import { describePlan } from '../../core/words';
+import { configFromEnvironment } from '../../core/config';
+import { createSecretsClient, createSnsClient } from '../runtime/aws';
+import { createLogger, withLambdaContext } from '../runtime/logger';
+import { createRequestApproval } from './request-approval';
 
-type RequestApprovalEvent = z.infer<typeof requestApprovalEvent>;
+const logger = createLogger();
+const requestApproval = createRequestApproval({
+  sns: createSnsClient(),
+  secrets: createSecretsClient(),
+  config: configFromEnvironment('RequestApproval'),
+  logger,
+});
 
-const sns = createSnsClient();
-const topicArn = requireEnv('APPROVAL_TOPIC_ARN');
-// The web channel is there when the stack has the approval page: then each allowed approver gets their own link.
-const pageUrl = process.env.APPROVAL_PAGE_URL;
-const secretArn = process.env.LINK_SECRET_ARN;
-const secrets = new SecretsManagerClient({});
-let secret: string | undefined;
-
-/** A link for each allowed approver who may still approve, valid until shortly before the round times out. */
-async function approvalLinks(e: RequestApprovalEvent): Promise<{ approver: string; link: string }[]> {
-  if (!pageUrl || !secretArn || e.rules.allowedApprovers.length === 0) return [];
-  secret ??= (await secrets.send(new GetSecretValueCommand({ SecretId: secretArn }))).SecretString as string;
-  const margin = Math.min(60, Math.floor(e.approvalTimeoutSeconds / 10));
-  const expiresAt = Math.floor(Date.now() / 1000) + e.approvalTimeoutSeconds - margin;
-  return e.rules.allowedApprovers
-    .filter((approver) => !refusal(approver, e.approval.approvals, e.input, e.rules))
-    .map((approver) => ({
-      approver,
-      link: signLink(pageUrl, secret as string, { executionArn: e.executionId, approver, expiresAt }),
-    }));
-}
-
-/**
- * RequestApproval: publishes the approval request. The state machine then waits for SendTaskSuccess or
- * SendTaskFailure on the task token; the token itself is never put in the message (approvers' tools find it in the
- * execution history), so a forwarded message cannot decide anything.
- */
-export async function handler(event: unknown): Promise<{ messageId: string }> {
-  const e = parseEvent(requestApprovalEvent, event, 'RequestApproval');
-  startInvocation({ executionId: e.executionId, changeId: e.input.changeId, keyArn: e.plan.keyArn });
-  const expires = new Date(Date.now() + e.approvalTimeoutSeconds * 1000).toISOString();
-  const given = e.approval.approvals.map((a) => a.approver);
-  const message = [
-    'keymat: a deletion of imported key material needs your approval.',
-    '',
-    ...describePlan(e.plan, e.input),
-    '',
-    `Approvals: ${given.length} of ${e.rules.quorum} distinct approvers${given.length > 0 ? ` (so far: ${given.join(', ')})` : ''}.`,
-    ...(e.rules.allowedApprovers.length > 0 ? [`Allowed approvers: ${e.rules.allowedApprovers.join(', ')}.`] : []),
-    `This request expires at ${expires}; without a decision the change ends ApprovalTimedOut.`,
-    `Approve: keymat approve ${e.executionId} --comment "…"`,
-    `Reject:  keymat reject ${e.executionId} --comment "…"`,
-    `The requester (${e.input.requestedBy}) cannot approve this change.`,
-  ].join('\n');
-  const published = await sns.send(
-    new PublishCommand({
-      TopicArn: topicArn,
-      Subject: `keymat approval needed: ${e.input.changeId}`.slice(0, 100),
-      Message: message,
-      MessageAttributes: {
-        event: { DataType: 'String', StringValue: 'ApprovalRequested' },
-        executionId: { DataType: 'String', StringValue: e.executionId },
-        changeId: { DataType: 'String', StringValue: e.input.changeId },
-        planDigest: { DataType: 'String', StringValue: e.plan.digest },
-      },
-    }),
-  );
-  // Each approver's link goes in a message of its own, with an `approver` attribute for the subscription filter
-  // policy that routes it to that person only: one message with every link would let one person use them all.
-  for (const { approver, link } of await approvalLinks(e)) {
-    await sns.send(
-      new PublishCommand({
-        TopicArn: topicArn,
-        Subject: `keymat approval needed: ${e.input.changeId} (your link)`.slice(0, 100),
-        Message: [
-          message,
-          '',
-          `Or decide on the web page with this link, made for ${approver} only; it works until shortly before ${expires}:`,
-          link,
-        ].join('\n'),
-        MessageAttributes: {
-          event: { DataType: 'String', StringValue: 'ApprovalLink' },
-          approver: { DataType: 'String', StringValue: approver },
-          executionId: { DataType: 'String', StringValue: e.executionId },
-          changeId: { DataType: 'String', StringValue: e.input.changeId },
-          planDigest: { DataType: 'String', StringValue: e.plan.digest },
-        },
-      }),
-    );
-  }
-  logger.info('approval requested', { messageId: published.MessageId, expires });
-  return { messageId: published.MessageId as string };
-}
+/** RequestApproval's Lambda entry point. */
+export const handler = withLambdaContext(logger, requestApproval);

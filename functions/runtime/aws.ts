@@ -1,16 +1,40 @@
-import { DescribeKeyCommand, KMSClient, paginateListKeyRotations, type RotationsListEntry } from '@aws-sdk/client-kms';
-import { SNSClient } from '@aws-sdk/client-sns';
-import { KeymatError, NETWORK_ERROR } from '../../core/errors';
+import {
+  DescribeKeyCommand,
+  KMSClient,
+  paginateListKeyRotations,
+  type KMSClientConfig,
+  type RotationsListEntry,
+} from '@aws-sdk/client-kms';
+import { SecretsManagerClient, type SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
+import { SNSClient, type SNSClientConfig } from '@aws-sdk/client-sns';
+import { KeymatError, NETWORK_ERROR, errorName, hasErrorName } from '../../core/errors';
 import type { KeySnapshot } from '../../core/plan';
 
 /**
  * A KMS client for the tasks. The SDK's own retries are off: the state machine retries transient errors with
  * backoff, jitter and a bound, where each attempt is visible in the execution history.
- * The endpoint comes from the standard `AWS_ENDPOINT_URL_KMS` variable when set (the local stack).
+ *
+ * @param config - Where and as whom to call (the local stack passes its endpoint, Region and credentials).
+ *   @default the SDK's resolution from the Lambda runtime
  */
-export const createKmsClient = (): KMSClient => withNamedNetworkErrors(new KMSClient({ maxAttempts: 1 }));
+export const createKmsClient = (config: KMSClientConfig = {}): KMSClient =>
+  withNamedNetworkErrors(new KMSClient({ ...config, maxAttempts: 1 }));
 
-export const createSnsClient = (): SNSClient => withNamedNetworkErrors(new SNSClient({}));
+/**
+ * An SNS client for the tasks' messages (approval requests, announcements, outcomes).
+ *
+ * @param config - Where and as whom to call. @default the SDK's resolution from the Lambda runtime
+ */
+export const createSnsClient = (config: SNSClientConfig = {}): SNSClient =>
+  withNamedNetworkErrors(new SNSClient(config));
+
+/**
+ * A Secrets Manager client, for the approval-link secret.
+ *
+ * @param config - Where and as whom to call. @default the SDK's resolution from the Lambda runtime
+ */
+export const createSecretsClient = (config: SecretsManagerClientConfig = {}): SecretsManagerClient =>
+  withNamedNetworkErrors(new SecretsManagerClient(config));
 
 const NETWORK_CODES = new Set([
   'ECONNRESET',
@@ -26,16 +50,17 @@ const NETWORK_CODES = new Set([
  * Gives network failures a name the state machine retries (`NetworkError`): the SDK reports them as a plain Error,
  * which would otherwise end a change as if it were a bug.
  */
-function withNamedNetworkErrors<T extends KMSClient | SNSClient>(client: T): T {
+function withNamedNetworkErrors<T extends KMSClient | SNSClient | SecretsManagerClient>(client: T): T {
   (client as KMSClient).middlewareStack.add(
     (next) => async (args) => {
       try {
         return await next(args);
       } catch (err) {
         const e = err as Error & { code?: string; $metadata?: { httpStatusCode?: number } };
-        const network = e.name === 'TimeoutError' || (e.code !== undefined && NETWORK_CODES.has(e.code));
+        const network = hasErrorName(err, 'TimeoutError') || (e.code !== undefined && NETWORK_CODES.has(e.code));
         if (network && e.$metadata?.httpStatusCode === undefined) {
-          throw new KeymatError(NETWORK_ERROR, `the request did not complete: ${e.code ?? e.name}: ${e.message}`, {
+          const what = e.code ?? errorName(err);
+          throw new KeymatError(NETWORK_ERROR, `the request did not complete: ${what}: ${e.message}`, {
             cause: err,
           });
         }

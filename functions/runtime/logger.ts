@@ -1,14 +1,51 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import type { LogLevel } from '../../core/config';
 
-/** One logger per container. Every line of an invocation carries the execution id, change id and key ARN. */
-export const logger = new Logger({ serviceName: 'keymat' });
+export type { Logger };
 
-export function startInvocation(keys: {
+/**
+ * Creates a task's logger: one per container (the handler module makes it at cold start) or, locally, one per task of
+ * a local workflow. Every line of an invocation carries the execution id, change id and key ARN (`startInvocation`).
+ *
+ * @param options.logLevel - The level to log at. @default `POWERTOOLS_LOG_LEVEL`, read by Powertools, else INFO
+ */
+export function createLogger(options: { logLevel?: LogLevel } = {}): Logger {
+  return new Logger({ serviceName: 'keymat', ...(options.logLevel && { logLevel: options.logLevel }) });
+}
+
+/** The keys every log line of one invocation carries. */
+export interface InvocationKeys {
   executionId: string;
   changeId?: string;
   keyArn?: string;
   keyId?: string;
-}): void {
+}
+
+/** Starts an invocation's lines: the previous invocation's keys go, these come. */
+export function startInvocation(logger: Logger, keys: InvocationKeys): void {
   logger.resetKeys();
-  logger.appendKeys(keys);
+  logger.appendKeys({ ...keys });
+}
+
+/** What the Lambda runtime passes a handler as its second argument, as far as the logger reads it. */
+export interface LambdaContext {
+  functionName: string;
+  functionVersion: string;
+  invokedFunctionArn: string;
+  memoryLimitInMB: string;
+  awsRequestId: string;
+}
+
+/**
+ * The Lambda entry point around a task's handler: each invocation's lines carry the request id and whether it was a
+ * cold start.
+ */
+export function withLambdaContext<R>(
+  logger: Logger,
+  run: (event: unknown) => Promise<R>,
+): (event: unknown, context: LambdaContext) => Promise<R> {
+  return (event, context) => {
+    logger.addContext(context as Parameters<Logger['addContext']>[0]);
+    return run(event);
+  };
 }

@@ -1,7 +1,7 @@
 /**
  * Errors as real KMS sends them: the `__type` name, the HTTP status and a message.
- * Statuses follow what the service answers on the wire (see shared/reference/kms.md),
- * which differs from the model for some of them (NotFoundException is 400, not 404).
+ * Statuses follow what the service answers on the wire, which differs from its API model for some of them
+ * (NotFoundException is 400, not 404).
  */
 const STATUS_BY_ERROR = {
   KMSInternalException: 500,
@@ -43,6 +43,7 @@ export class KmsError extends Error {
   }
 }
 
+/** KMS's ValidationException for one request member, worded as KMS words it. */
 export const validation = (member: string, value: unknown, constraint: string): KmsError =>
   new KmsError(
     'ValidationException',

@@ -7,6 +7,7 @@ import { describe as describeExecution, history, localTarget, startChange, type 
 import { localKmsClient } from '../../local/clients';
 import { createExternalKey } from '../../local/kms/byok';
 import { LocalStack } from '../../local/server';
+import { prepareWorkflow } from '../../local/workflow';
 import { readOutbox } from '../../local/sns';
 
 /** A person in a browser (Debian's Chromium, installed by .ci/run) opens the link from the outbox and approves. */
@@ -19,7 +20,8 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'keymat-browser-'));
   stack = await LocalStack.start({
     stateDir: dir,
-    workflow: { approvalTimeoutSeconds: 120, approvers: ['arn:aws:iam::111122223333:user/bob'] },
+    workflow: (endpoint) =>
+      prepareWorkflow(endpoint, { approvalTimeoutSeconds: 120, approvers: ['arn:aws:iam::111122223333:user/bob'] }),
   });
   alice = localTarget(dir, { accessKeyId: 'alice', secretAccessKey: 'x' });
   browser = await chromium.launch({

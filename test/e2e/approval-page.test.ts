@@ -8,6 +8,7 @@ import { localKmsClient } from '../../local/clients';
 import { createExternalKey } from '../../local/kms/byok';
 import { readRequestLog } from '../../local/request-log';
 import { LocalStack } from '../../local/server';
+import { prepareWorkflow } from '../../local/workflow';
 import { readOutbox } from '../../local/sns';
 
 /** The approval page on the local stack: the same handler code as behind the Function URL in AWS. */
@@ -20,7 +21,11 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'keymat-page-'));
   stack = await LocalStack.start({
     stateDir: dir,
-    workflow: { approvalTimeoutSeconds: 120, approvers: [user('bob'), user('carol'), user('alice')] },
+    workflow: (endpoint) =>
+      prepareWorkflow(endpoint, {
+        approvalTimeoutSeconds: 120,
+        approvers: [user('bob'), user('carol'), user('alice')],
+      }),
   });
   alice = localTarget(dir, { accessKeyId: 'alice', secretAccessKey: 'x' });
 }, 60_000);

@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { localTarget, type Target } from '../../cli/operations';
 import { scan, type ScanLimits, type ScanSummary } from '../../functions/expiry-scan/scan';
-import { sfnStarter } from '../../functions/expiry-scan/start';
+import { changeStarter } from '../../functions/expiry-scan/start';
 import { createExternalKey, importKeyMaterial, newKeyMaterial } from '../../local/kms/byok';
 import { LocalStack } from '../../local/server';
+import { prepareWorkflow } from '../../local/workflow';
 import { keymat } from '../helpers/run-cli';
 
 /** The expiry scan against the served local stack, with keys of every kind. */
@@ -25,12 +26,7 @@ const notExpected: string[] = [];
 
 const run = (dryRun = false, maxChanges = 10): Promise<ScanSummary> => {
   const now = new Date();
-  return scan(
-    { kms: target.kms, now, start: sfnStarter(target.sfn, target.stateMachineArn) },
-    policy,
-    limits(maxChanges),
-    dryRun,
-  );
+  return scan({ kms: target.kms, now, start: changeStarter(target.changes) }, policy, limits(maxChanges), dryRun);
 };
 const executions = () =>
   stack.requestLog.read().filter((e) => e.operation === 'StartExecution' && e.status === 200).length;
@@ -39,7 +35,10 @@ const mutatingKms = () =>
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'keymat-scan-'));
-  stack = await LocalStack.start({ stateDir: dir, workflow: { approvalTimeoutSeconds: 600 } });
+  stack = await LocalStack.start({
+    stateDir: dir,
+    workflow: (endpoint) => prepareWorkflow(endpoint, { approvalTimeoutSeconds: 600 }),
+  });
   target = localTarget(dir);
   const kms = target.kms;
   const materialDir = join(dir, 'byok');
@@ -134,7 +133,7 @@ it('a second run on the same day starts nothing new', async () => {
 it('never starts more than the per-run limit, and says why it skipped the rest', async () => {
   const otherDay = new Date(Date.now() + DAY);
   const summary = await scan(
-    { kms: target.kms, now: otherDay, start: sfnStarter(target.sfn, target.stateMachineArn) },
+    { kms: target.kms, now: otherDay, start: changeStarter(target.changes) },
     policy,
     limits(1),
     false,

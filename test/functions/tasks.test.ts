@@ -10,18 +10,44 @@ import {
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { decide } from '../../functions/check-state/check';
-import { handler as deleteMaterial } from '../../functions/delete-material/handler';
-import { handler as notifyOutcome } from '../../functions/notify-outcome/handler';
-import { handler as requestApproval } from '../../functions/request-approval/handler';
 import type { KeySnapshot } from '../../core/plan';
 import type { ApprovalRules, Plan } from '../../core/types';
-import { handler as verifyPendingImport } from '../../functions/verify-pending-import/handler';
+import { decide } from '../../functions/check-state/check';
+import { createDeleteMaterial } from '../../functions/delete-material/delete-material';
+import { createNotifyOutcome } from '../../functions/notify-outcome/notify-outcome';
+import { createRequestApproval } from '../../functions/request-approval/request-approval';
+import { createVerifyPendingImport } from '../../functions/verify-pending-import/verify-pending-import';
 import { KEY_ARN, M1, M2, input, material, planFor, snapshot } from '../helpers/kms-fixtures';
+import {
+  APPROVAL_TOPIC_ARN,
+  EXECUTION_ID as executionId,
+  OUTCOME_TOPIC_ARN,
+  kmsClient,
+  secretsClient,
+  silentLogger,
+  snsClient,
+} from '../unit/functions/deps';
 
 const kms = mockClient(KMSClient);
 const sns = mockClient(SNSClient);
-const executionId = 'arn:aws:states:us-east-1:111122223333:execution:m:e';
+const deleteMaterial = createDeleteMaterial({
+  kms: kmsClient(),
+  sns: snsClient(),
+  config: { outcomeTopicArn: OUTCOME_TOPIC_ARN },
+  logger: silentLogger(),
+});
+const verifyPendingImport = createVerifyPendingImport({ kms: kmsClient(), logger: silentLogger() });
+const requestApproval = createRequestApproval({
+  sns: snsClient(),
+  secrets: secretsClient(),
+  config: { approvalTopicArn: APPROVAL_TOPIC_ARN },
+  logger: silentLogger(),
+});
+const notifyOutcome = createNotifyOutcome({
+  sns: snsClient(),
+  config: { outcomeTopicArn: OUTCOME_TOPIC_ARN },
+  logger: silentLogger(),
+});
 
 beforeEach(() => {
   kms.reset();

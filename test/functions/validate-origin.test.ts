@@ -8,10 +8,16 @@ import {
 } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { handler } from '../../functions/validate-origin/handler';
+import { createValidateOrigin } from '../../functions/validate-origin/validate-origin';
 import { KEY_ARN, KEY_ID, M1, M2, REPLICA_ARN, material, metadata } from '../helpers/kms-fixtures';
+import { SCOPE, kmsClient, silentLogger } from '../unit/functions/deps';
 
 const kms = mockClient(KMSClient);
+const handler = createValidateOrigin({
+  kms: kmsClient(),
+  config: { scope: SCOPE, defaultWaitSeconds: 30, recentUseDays: 30 },
+  logger: silentLogger(),
+});
 
 function keyWith(meta: Parameters<typeof metadata>[0], materials = [material(M1)]) {
   kms.on(DescribeKeyCommand).resolves({ KeyMetadata: metadata(meta) });

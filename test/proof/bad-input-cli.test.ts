@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalStack } from '../../local/server';
+import { prepareWorkflow } from '../../local/workflow';
 import { keymat } from '../helpers/run-cli';
 import { printTable } from '../helpers/table';
 
@@ -16,7 +17,10 @@ const KEY = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'keymat-badcli-'));
-  stack = await LocalStack.start({ stateDir: dir, workflow: { approvalTimeoutSeconds: 60 } });
+  stack = await LocalStack.start({
+    stateDir: dir,
+    workflow: (endpoint) => prepareWorkflow(endpoint, { approvalTimeoutSeconds: 60 }),
+  });
 }, 60_000);
 afterAll(async () => {
   printTable('Bad-input corpus: CLI arguments', ['arguments', 'exit', 'first line of stderr'], rows);

@@ -6,10 +6,11 @@ import {
 } from '@aws-sdk/client-kms';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
-import { handler as deleteMaterial } from '../../functions/delete-material/handler';
-import { handler as validateOrigin } from '../../functions/validate-origin/handler';
+import { createDeleteMaterial } from '../../functions/delete-material/delete-material';
+import { createValidateOrigin } from '../../functions/validate-origin/validate-origin';
 import { KEY_ARN, KEY_ID, input, planFor, snapshot } from '../helpers/kms-fixtures';
 import { printTable } from '../helpers/table';
+import { OUTCOME_TOPIC_ARN, SCOPE, kmsClient, silentLogger, snsClient } from '../unit/functions/deps';
 
 /**
  * The bad-input corpus, part 1: malformed execution input and malformed approval answers. Each is refused with an
@@ -17,6 +18,17 @@ import { printTable } from '../helpers/table';
  */
 const kms = mockClient(KMSClient);
 const sns = mockClient(SNSClient);
+const validateOrigin = createValidateOrigin({
+  kms: kmsClient(),
+  config: { scope: SCOPE, defaultWaitSeconds: 30, recentUseDays: 30 },
+  logger: silentLogger(),
+});
+const deleteMaterial = createDeleteMaterial({
+  kms: kmsClient(),
+  sns: snsClient(),
+  config: { outcomeTopicArn: OUTCOME_TOPIC_ARN },
+  logger: silentLogger(),
+});
 const rows: string[][] = [];
 afterAll(() =>
   printTable('Bad-input corpus: execution input and approval answers', ['case', 'refused with', 'names'], rows),

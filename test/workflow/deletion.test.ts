@@ -292,3 +292,32 @@ describe('faults', () => {
     expect(r.history.filter((e) => e.type === 'StateRetried' && e.state === 'VerifyPendingImport')).toHaveLength(7);
   });
 });
+
+describe('several local stacks in one process', () => {
+  it('runs each workflow against its own stack, with its own settings', async () => {
+    const otherDir = mkdtempSync(join(tmpdir(), 'keymat-wf-other-'));
+    const other = await LocalStack.start({ stateDir: otherDir });
+    try {
+      const otherWorkflow = await openLocalWorkflow({
+        stateDir: otherDir,
+        approvalTimeoutSeconds: 600,
+        defaultWaitSeconds: 1,
+      });
+      // The key exists only in the second stack's KMS: the deletion can succeed only if the tasks call that stack.
+      const key = await createExternalKey(localKmsClient(other.endpoint), { materialDir: join(otherDir, 'byok') });
+      const r = await otherWorkflow.run(
+        { keyId: key.keyArn, changeId: `CHG-${++changes}`, reason: 'workflow test', requestedBy: 'alice' },
+        { decide: localApprover('auto', 'bob'), waitMs: 5, retryIntervalMs: 5 },
+      );
+      expect(r.output).toMatchObject({ status: 'DELETED', keyStateAfter: 'PendingImport' });
+      expect(calls(r, 'DeleteImportedKeyMaterial')).toHaveLength(1);
+      expect(await keyState(key.keyId).catch((e: Error) => e.name)).toBe('NotFoundException');
+
+      const first = await run((await newKey()).keyArn);
+      expect(first.output).toMatchObject({ status: 'DELETED' });
+    } finally {
+      await other.close();
+      rmSync(otherDir, { recursive: true, force: true });
+    }
+  });
+});

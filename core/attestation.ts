@@ -1,0 +1,68 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Attestations: what keymat's own signers (the gateway, its approval page, the expiry scan) vouch for, MACed with a
+ * KMS HMAC key that only they may use. The record then proves itself: DeleteMaterial verifies every approval and
+ * ValidateOrigin verifies the start, so a forged `SendTaskSuccess` or `StartExecution` deletes nothing.
+ *
+ * The signed message is a fixed-order rendering of the claims, prefixed with a version, so that a field can never be
+ * read as another (no JSON key-order or whitespace ambiguity).
+ */
+
+/** A decision on one approval round, by one canonical approver, on one plan. */
+export interface DecisionClaims {
+  kind: 'decision';
+  executionArn: string;
+  /** 1 for the first approval round, 2 for the second... */
+  round: number;
+  approver: string;
+  decision: 'approve' | 'reject';
+  planDigest: string;
+  at: string;
+  channel: string;
+  comment: string;
+}
+
+/** A change started by an authenticated requester: the execution's input (its digest) and who asked. */
+export interface StartClaims {
+  kind: 'start';
+  executionName: string;
+  requester: string;
+  inputDigest: string;
+  at: string;
+  channel: string;
+}
+
+export type Claims = DecisionClaims | StartClaims;
+
+const FIELDS: { [K in Claims['kind']]: (keyof Extract<Claims, { kind: K }>)[] } = {
+  decision: ['executionArn', 'round', 'approver', 'decision', 'planDigest', 'at', 'channel', 'comment'],
+  start: ['executionName', 'requester', 'inputDigest', 'at', 'channel'],
+};
+
+/** The bytes a MAC is computed over: version, kind, then each field as `name=<JSON value>` on its own line. */
+export function attestationMessage(claims: Claims): Buffer {
+  const fields = FIELDS[claims.kind] as (keyof Claims)[];
+  const lines = fields.map((f) => `${String(f)}=${JSON.stringify(claims[f])}`);
+  return Buffer.from(['keymat-attestation/1', claims.kind, ...lines].join('\n'), 'utf8');
+}
+
+/**
+ * The digest of an execution input: SHA-256 over its fields in sorted order (JSON values), leaving out the
+ * attestation itself. Hand-written rather than a canonical-JSON package: the input is one flat object.
+ */
+export function inputDigest(input: Readonly<Record<string, unknown>>): string {
+  const lines = Object.keys(input)
+    .filter((k) => k !== 'attestation' && input[k] !== undefined)
+    .sort()
+    .map((k) => `${k}=${JSON.stringify(input[k])}`);
+  return createHash('sha256').update(lines.join('\n')).digest('hex');
+}
+
+/** Computes and checks MACs; implemented with KMS GenerateMac/VerifyMac on an HMAC_256 key. */
+export interface Attestor {
+  /** The MAC of the message, base64. */
+  sign(message: Buffer): Promise<string>;
+  /** Whether the MAC is valid for the message (false for a malformed MAC). */
+  verify(message: Buffer, mac: string): Promise<boolean>;
+}

@@ -1,0 +1,269 @@
+import {
+  DescribeExecutionCommand,
+  ListExecutionsCommand,
+  SendTaskFailureCommand,
+  SendTaskSuccessCommand,
+  StartExecutionCommand,
+  type DescribeExecutionCommandOutput,
+  type HistoryEvent,
+  type SFNClient,
+} from '@aws-sdk/client-sfn';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { refusal, rejection, withApproval } from './approvals';
+import { ChangeError, hasErrorName } from './errors';
+import { approvalTask, pendingApproval, progress, readHistory, type PendingApprovalTask } from './history';
+import { executionArnOf, executionNameFor } from './naming';
+import type { ApprovalResult } from './types';
+
+/** An execution as one look at it shows: its description, its history, where it is, and its approval task. */
+export interface ChangeStatus {
+  described: DescribeExecutionCommandOutput;
+  events: HistoryEvent[];
+  /** The states entered so far, in order. */
+  entered: string[];
+  /** The state it is in now, if it is in one. */
+  current?: string;
+  /** The latest approval request, and whether it still waits for an answer. */
+  approval?: { task: PendingApprovalTask; pending: boolean };
+}
+
+/**
+ * What `start` found or did: `STARTED` a new execution, or found the change's execution with the same input
+ * `RUNNING` (a repeated start) or already `FINISHED` (with its status).
+ */
+export type StartResult =
+  { executionArn: string; state: 'STARTED' | 'RUNNING' } | { executionArn: string; state: 'FINISHED'; status: string };
+
+/** An approver's answer to an approval round. */
+export interface Decision {
+  /** The identity deciding (as the approval rules and the record name them). */
+  by: string;
+  /** Where the decision was made: `cli`, `web`. */
+  channel: string;
+  comment?: string;
+}
+
+export interface ChangeClientOptions {
+  /** The Step Functions client, configured by the caller (Region, endpoint, credentials). */
+  sfn: SFNClient;
+  /** The deletion workflow's state machine. */
+  stateMachineArn: string;
+}
+
+/** How `watch` looks at an execution. */
+export interface WatchOptions {
+  /** Milliseconds between looks. @default 1000 */
+  intervalMs?: number;
+}
+
+/**
+ * The changes of one deletion workflow, over the Step Functions API: the one client the CLI, the expiry scan, the
+ * approval page and the demo use. Executions are named after their change id, so a change is started at most once.
+ */
+export class ChangeClient {
+  readonly stateMachineArn: string;
+  private readonly sfn: SFNClient;
+
+  constructor(options: ChangeClientOptions) {
+    this.sfn = options.sfn;
+    this.stateMachineArn = options.stateMachineArn;
+  }
+
+  /** An execution given by ARN or by name (a name is taken under this client's state machine). */
+  executionArn(execution: string): string {
+    return execution.startsWith('arn:') ? execution : executionArnOf(this.stateMachineArn, execution);
+  }
+
+  /**
+   * Starts the change's execution under `executionNameFor(changeId)`, idempotently: when the execution exists with
+   * the same input, it is returned (RUNNING or FINISHED) and nothing starts. The same change id with other input is
+   * refused (ChangeIdInUse): a change id names one change.
+   */
+  async start(changeId: string, input: Record<string, unknown>): Promise<StartResult> {
+    const name = executionNameFor(changeId);
+    const executionArn = executionArnOf(this.stateMachineArn, name);
+    const existing = await this.find(executionArn);
+    if (existing) return this.startedBefore(changeId, existing, input);
+    try {
+      const started = await this.sfn.send(
+        new StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name, input: JSON.stringify(input) }),
+      );
+      return { executionArn: started.executionArn ?? executionArn, state: 'STARTED' };
+    } catch (err) {
+      // Started by someone else between the look and the start (or finished: a closed name is never reused).
+      if (!hasErrorName(err, 'ExecutionAlreadyExists')) throw err;
+      const raced = await this.find(executionArn);
+      if (!raced) throw err;
+      return this.startedBefore(changeId, raced, input);
+    }
+  }
+
+  /** DescribeExecution; a missing execution is refused as ExecutionNotFound naming what was asked for. */
+  async describe(execution: string): Promise<DescribeExecutionCommandOutput> {
+    const found = await this.find(this.executionArn(execution));
+    if (!found) throw new ChangeError('ExecutionNotFound', `no execution ${execution}`);
+    return found;
+  }
+
+  /** Every event of an execution. */
+  history(execution: string): Promise<HistoryEvent[]> {
+    return readHistory(this.sfn, this.executionArn(execution));
+  }
+
+  /** One look at an execution: description, history, progress and approval task. */
+  async status(execution: string): Promise<ChangeStatus> {
+    const described = await this.describe(execution);
+    const events = await this.history(execution);
+    const approval = approvalTask(events);
+    return { described, events, ...progress(events), ...(approval && { approval }) };
+  }
+
+  /**
+   * Looks at an execution every `intervalMs` until it ends, yielding each look; the last one yielded is the
+   * execution's end.
+   */
+  async *watch(execution: string, options: WatchOptions = {}): AsyncGenerator<ChangeStatus> {
+    for (;;) {
+      const look = await this.status(execution);
+      yield look;
+      if (look.described.status !== 'RUNNING') return;
+      await sleep(options.intervalMs ?? 1000);
+    }
+  }
+
+  /** The approval task an execution waits on, or undefined when it waits on none or does not exist. */
+  async pendingApproval(execution: string): Promise<PendingApprovalTask | undefined> {
+    try {
+      return pendingApproval(await this.history(execution));
+    } catch (err) {
+      if (hasErrorName(err, 'ExecutionDoesNotExist')) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * The approval task a running execution waits on; refused with ExecutionNotFound, or NothingToDecide when the
+   * execution has ended or has not asked for an approval yet.
+   */
+  async waitingApproval(execution: string): Promise<{ executionArn: string; task: PendingApprovalTask }> {
+    const described = await this.describe(execution);
+    if (described.status !== 'RUNNING') {
+      throw new ChangeError(
+        'NothingToDecide',
+        `execution ${described.name} is ${described.status}: there is nothing to decide`,
+      );
+    }
+    const task = pendingApproval(await this.history(execution));
+    if (!task) {
+      throw new ChangeError('NothingToDecide', `execution ${described.name} is not waiting for an approval yet`);
+    }
+    return { executionArn: described.executionArn ?? this.executionArn(execution), task };
+  }
+
+  /** The running executions that wait for an approval, with their tasks. */
+  async pending(): Promise<{ executionArn: string; task: PendingApprovalTask }[]> {
+    const found: { executionArn: string; task: PendingApprovalTask }[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await this.sfn.send(
+        new ListExecutionsCommand({
+          stateMachineArn: this.stateMachineArn,
+          statusFilter: 'RUNNING',
+          maxResults: 100,
+          nextToken,
+        }),
+      );
+      for (const e of page.executions ?? []) {
+        if (!e.executionArn) continue;
+        const task = await this.pendingApproval(e.executionArn);
+        if (task) found.push({ executionArn: e.executionArn, task });
+      }
+      nextToken = page.nextToken;
+    } while (nextToken);
+    return found;
+  }
+
+  /**
+   * Adds `decision.by`'s approval to the round `task` asks for. Refused as ApprovalRefused when the approval rules
+   * do not let them approve, and as AlreadyDecided when the round was answered or timed out meanwhile.
+   */
+  async approve(task: PendingApprovalTask, decision: Decision): Promise<ApprovalResult> {
+    const why = refusal(decision.by, task.approval.approvals, task.input, task.rules);
+    if (why) throw new ChangeError('ApprovalRefused', why.message);
+    const output = withApproval(task.plan.digest, task.approval.approvals, {
+      approver: decision.by,
+      channel: decision.channel,
+      ...(decision.comment && { comment: decision.comment }),
+    });
+    const command = new SendTaskSuccessCommand({ taskToken: task.taskToken, output: JSON.stringify(output) });
+    await this.answer(() => this.sfn.send(command));
+    return output;
+  }
+
+  /** Rejects the change `task` asks about: it ends ApprovalRejected. AlreadyDecided as for `approve`. */
+  async reject(task: PendingApprovalTask, decision: Decision): Promise<void> {
+    const { error, cause } = rejection(decision.by, decision.channel, decision.comment);
+    const command = new SendTaskFailureCommand({ taskToken: task.taskToken, error, cause });
+    await this.answer(() => this.sfn.send(command));
+  }
+
+  private async answer(send: () => Promise<unknown>): Promise<void> {
+    try {
+      await send();
+    } catch (err) {
+      if (hasErrorName(err, 'TaskDoesNotExist', 'TaskTimedOut')) {
+        throw new ChangeError('AlreadyDecided', 'the approval was already decided or timed out', { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  private async find(executionArn: string): Promise<DescribeExecutionCommandOutput | undefined> {
+    try {
+      return await this.sfn.send(new DescribeExecutionCommand({ executionArn }));
+    } catch (err) {
+      if (hasErrorName(err, 'ExecutionDoesNotExist')) return undefined;
+      throw err;
+    }
+  }
+
+  private startedBefore(
+    changeId: string,
+    existing: DescribeExecutionCommandOutput,
+    input: Record<string, unknown>,
+  ): StartResult {
+    const executionArn = existing.executionArn as string;
+    if (!sameJson(parseJson(existing.input), input)) {
+      throw new ChangeError(
+        'ChangeIdInUse',
+        `change ${changeId} already has execution ${executionArn} with other input; use a new change id`,
+      );
+    }
+    if (existing.status === 'RUNNING') return { executionArn, state: 'RUNNING' };
+    return { executionArn, state: 'FINISHED', status: existing.status ?? 'UNKNOWN' };
+  }
+}
+
+function parseJson(text: string | undefined): unknown {
+  try {
+    return JSON.parse(text ?? 'null');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Equal as JSON values, whatever the order of object keys. */
+function sameJson(a: unknown, b: unknown): boolean {
+  return canonical(a) === canonical(b);
+}
+
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}

@@ -1,0 +1,108 @@
+/**
+ * Who a caller is, in one canonical form, so that "the requester never approves" and "distinct approvers" compare
+ * people rather than spellings.
+ *
+ * An authenticated caller ARN (the SigV4 request context of the gateway, STS GetCallerIdentity) maps to a principal:
+ * - an IAM user, the account root, or a federated user: its own ARN;
+ * - an assumed-role session: the role (`arn:aws:iam::ACCOUNT:role/NAME`), because whoever calls AssumeRole chooses
+ *   the session name — two sessions of one role are one approver. Only where the session name is not the caller's
+ *   choice does it identify a person, and the principal keeps it (`arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`):
+ *   IAM Identity Center permission-set roles (`AWSReservedSSO_*`, whose session name is the signed-in user) and the
+ *   roles a deployment names as enforcing the session name (`sts:RoleSessionName` or `sts:SourceIdentity` pinned by
+ *   policy).
+ *
+ * Principals are ASCII by construction (IAM names allow only `[\w+=,.@-]`), so control, format and confusable
+ * characters never reach a comparison; IAM names are unique regardless of case, so comparisons ignore case.
+ */
+
+/** An ARN as IAM and STS report callers: ASCII only, partition, service, account, resource. */
+const CALLER_ARN = /^arn:(aws|aws-cn|aws-us-gov|aws-iso[a-z-]*):(iam|sts)::(\d{12}):([A-Za-z0-9+=,.@_/-]{1,512})$/;
+const IAM_NAME = /^[A-Za-z0-9+=,.@_-]{1,128}$/;
+
+/** Session-bound roles: the session name is set by IAM Identity Center, not by whoever assumes the role. */
+const IDENTITY_CENTER_ROLE = /^AWSReservedSSO_[A-Za-z0-9+=,.@_-]+$/;
+
+export class InvalidIdentityError extends Error {
+  override readonly name = 'InvalidIdentity';
+}
+
+export interface IdentityOptions {
+  /**
+   * Roles whose session name identifies a person because a policy pins it (`sts:RoleSessionName` or
+   * `sts:SourceIdentity`), by role name.
+   * @default none: only IAM Identity Center roles keep their session name
+   */
+  sessionBoundRoles?: readonly string[];
+}
+
+/** The canonical principal of an authenticated caller ARN; refuses anything that is not one, naming it. */
+export function canonicalPrincipal(callerArn: string, options: IdentityOptions = {}): string {
+  const m = CALLER_ARN.exec(callerArn);
+  if (!m) {
+    throw new InvalidIdentityError(
+      `caller ${JSON.stringify(callerArn)} is not an IAM or STS principal ARN (ASCII, arn:aws:iam::ACCOUNT:user/NAME, arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION, ...)`,
+    );
+  }
+  const [, partition = '', service = '', account = '', resource = ''] = m;
+  const parts = resource.split('/');
+  if (service === 'sts' && parts[0] === 'assumed-role') {
+    const [, role, session] = parts;
+    if (parts.length !== 3 || !role || !session || !IAM_NAME.test(role) || !IAM_NAME.test(session)) {
+      throw new InvalidIdentityError(`caller ${JSON.stringify(callerArn)} is not a well-formed assumed-role ARN`);
+    }
+    const sessionBound = IDENTITY_CENTER_ROLE.test(role) || (options.sessionBoundRoles ?? []).includes(role);
+    return sessionBound
+      ? `arn:${partition}:sts::${account}:assumed-role/${role}/${session}`
+      : `arn:${partition}:iam::${account}:role/${role}`;
+  }
+  const known =
+    (service === 'iam' && (resource === 'root' || /^(user|role)\/([\w+=,.@-]+\/)*[\w+=,.@-]+$/.test(resource))) ||
+    (service === 'sts' && /^federated-user\/[\w+=,.@-]+$/.test(resource));
+  if (!known) {
+    throw new InvalidIdentityError(`caller ${JSON.stringify(callerArn)} is not a principal keymat can identify`);
+  }
+  return callerArn;
+}
+
+/** Whether two canonical principals are the same: IAM names are unique regardless of case. */
+export const samePrincipal = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
+
+/**
+ * An approver entry of the configuration: a canonical principal ARN, or a pattern of one where `*` matches any run of
+ * characters within a path segment (e.g. `arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_KeyApprovers_*\/*`).
+ * Plain names are refused: a name is not an identity anyone can authenticate as.
+ */
+export function checkApproverPattern(pattern: string): string {
+  const m = /^arn:(aws[a-z-]*):(iam|sts)::(\d{12}):([A-Za-z0-9+=,.@_/*-]{1,512})$/.exec(pattern);
+  const resource = m?.[4] ?? '';
+  const shape =
+    m !== null &&
+    ((m[2] === 'iam' && /^(user|role)\/.+/.test(resource)) ||
+      (m[2] === 'iam' && resource === 'root') ||
+      (m[2] === 'sts' && /^assumed-role\/[^/]+\/[^/]+$/.test(resource)));
+  if (!shape) {
+    throw new InvalidIdentityError(
+      `approver ${JSON.stringify(pattern)} must be a principal ARN or ARN pattern (arn:aws:iam::ACCOUNT:user/NAME, arn:aws:iam::ACCOUNT:role/NAME, arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION, with * for any characters within a segment); plain names cannot be authenticated`,
+    );
+  }
+  return pattern;
+}
+
+/** Whether a canonical principal matches an approver entry (see `checkApproverPattern`). */
+export function matchesApprover(principal: string, pattern: string): boolean {
+  const regex = new RegExp(
+    `^${pattern
+      .split('*')
+      .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('[^/]*')}$`,
+    'i',
+  );
+  return regex.test(principal);
+}
+
+/** Whether an approver entry names exactly one principal (no wildcard): only those can be sent a personal link. */
+export const isExactPrincipal = (pattern: string): boolean => !pattern.includes('*');
+
+/** The short name a person recognises in messages: `alice` for `arn:aws:iam::111122223333:user/ops/alice`. */
+export const displayName = (principal: string): string =>
+  principal.slice(Math.max(principal.lastIndexOf(':'), principal.lastIndexOf('/')) + 1);

@@ -1,0 +1,55 @@
+/**
+ * The names keymat reads and makes, spelled once: key ids, key ARNs, aliases, key material ids, change ids, and the
+ * execution a change runs under. ValidateOrigin, the CLI, the runbook document and the deployment configuration all
+ * check against these patterns.
+ */
+
+const KEY_ID_BODY = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32}';
+const KEY_ARN_PREFIX = 'arn:aws[a-z-]*:kms:[a-z0-9-]+:\\d{12}:key\\/';
+
+/** A bare key id: a UUID, or `mrk-` and 32 hex digits for a multi-Region key. */
+export const KEY_ID = new RegExp(`^(${KEY_ID_BODY})$`);
+
+/** A KMS key ARN: partition, Region, account, and `key/` followed by a key id. */
+export const KEY_ARN = new RegExp(`^${KEY_ARN_PREFIX}(${KEY_ID_BODY})$`);
+
+/** A key id or a key ARN, as one pattern (for the runbook document's parameters). */
+export const KEY_ID_OR_ARN = new RegExp(`^(${KEY_ARN_PREFIX})?(${KEY_ID_BODY})$`);
+
+/** An alias name (`alias/…`) or alias ARN: DeleteImportedKeyMaterial takes neither, so keymat refuses both. */
+export const ALIAS = /^(arn:aws[a-z-]*:kms:[a-z0-9-]*:\d{12}:)?alias\//;
+
+/** Any ARN, split into partition, service, Region, account and resource. */
+export const ARN = /^arn:(aws[a-z-]*):([a-z0-9-]*):([a-z0-9-]*):(\d{12}|):(.*)$/;
+
+/** A KeyMaterialId: 64 lower-case hex digits. */
+export const KEY_MATERIAL_ID = /^[a-f0-9]{64}$/;
+
+/** A change id: 1-64 letters, digits, `.`, `_` or `-`, starting with a letter or digit (it names the execution). */
+export const CHANGE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** Whether a key id names an alias (`alias/…` or an alias ARN) rather than a key. */
+export const isAlias = (keyId: string): boolean => ALIAS.test(keyId);
+
+/** The execution name a change runs under: one per change id, so starting the same change twice is idempotent. */
+export const executionNameFor = (changeId: string): string => `keymat-${changeId}`;
+
+/** The ARN of a state machine's execution of that name. */
+export const executionArnOf = (stateMachineArn: string, name: string): string =>
+  `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+
+/** The state machine an execution ARN belongs to: `…:execution:MACHINE:NAME` → `…:stateMachine:MACHINE`. */
+export function stateMachineArnOf(executionArn: string): string {
+  const m = /^(arn:[^:]+:states:[^:]*:\d{12}):execution:([^:]+):[^:]+$/.exec(executionArn);
+  if (!m) {
+    throw new Error(`'${executionArn}' is not a Step Functions execution ARN (arn:…:states:…:execution:MACHINE:NAME)`);
+  }
+  return `${m[1]}:stateMachine:${m[2]}`;
+}
+
+/** The Region of an ARN (its fourth field), e.g. the Region a state machine runs in. */
+export function regionOfArn(arn: string): string {
+  const m = ARN.exec(arn);
+  if (!m?.[3]) throw new Error(`'${arn}' is not an ARN with a Region; expected arn:<partition>:<service>:<region>:…`);
+  return m[3];
+}

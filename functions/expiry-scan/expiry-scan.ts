@@ -1,0 +1,64 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import type { SFNClient } from '@aws-sdk/client-sfn';
+import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import { z } from 'zod';
+import { ChangeClient } from '../../core/change-client';
+import type { ExpiryScanConfig } from '../../core/config';
+import { scan, scanLimitsSchema, scanPolicySchema, type ScanSummary } from './scan';
+import { changeStarter, describeSummary } from './start';
+
+/** What the expiry scan works with: its clients, its configuration and its logger. */
+export interface ExpiryScanDeps {
+  /** KMS, to list and read the keys; give it the SDK's retry, the scan paces itself below the quotas as well. */
+  kms: KMSClient;
+  /** Step Functions, to start the changes. */
+  sfn: SFNClient;
+  /** SNS, for the summary message on the outcome topic. */
+  sns: SNSClient;
+  config: ExpiryScanConfig;
+  logger: Logger;
+}
+
+/** The scheduled event; `dryRun` reports what would be started and starts nothing. */
+export const scanEventSchema = z.object({ dryRun: z.boolean().default(false) }).passthrough();
+
+/**
+ * The scheduled expiry scan: one run, one summary message on the outcome topic. The policy and the limits are
+ * parsed once, here, so a bad configuration fails the cold start naming the field.
+ */
+export function createExpiryScan(deps: ExpiryScanDeps): (event: unknown) => Promise<ScanSummary> {
+  const { kms, sfn, sns, config, logger } = deps;
+  const policy = scanPolicySchema.parse(parseJson(config.policyJson, 'the scan policy'));
+  const limits = scanLimitsSchema.parse(parseJson(config.limitsJson, 'the scan limits'));
+  const start = changeStarter(new ChangeClient({ sfn, stateMachineArn: config.stateMachineArn }));
+
+  return async (event) => {
+    const { dryRun } = scanEventSchema.parse(event ?? {});
+    const now = new Date();
+    logger.resetKeys();
+    logger.appendKeys({ executionId: `scan-${now.toISOString()}` });
+    const summary = await scan({ kms, now, start }, policy, limits, dryRun);
+    await sns.send(
+      new PublishCommand({
+        TopicArn: config.outcomeTopicArn,
+        Subject: `keymat expiry scan: ${summary.started.length} started, ${summary.skipped.length} skipped`.slice(
+          0,
+          100,
+        ),
+        Message: [...describeSummary(summary), '', JSON.stringify(summary, null, 2)].join('\n'),
+        MessageAttributes: { event: { DataType: 'String', StringValue: 'ScanSummary' } },
+      }),
+    );
+    logger.info('scan finished', { started: summary.started.length, skipped: summary.skipped.length });
+    return summary;
+  };
+}
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${what} is not JSON (${(err as Error).message}); got '${text.slice(0, 200)}'`, { cause: err });
+  }
+}

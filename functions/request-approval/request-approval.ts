@@ -1,0 +1,124 @@
+import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import { refusal } from '../../core/approvals';
+import type { RequestApprovalConfig } from '../../core/config';
+import { parseEvent, requestApprovalEvent, type RequestApprovalEvent } from '../../core/events';
+import { signLink } from '../../core/links';
+import { describePlan } from '../../core/words';
+import { startInvocation, type Logger } from '../runtime/logger';
+
+/** What RequestApproval works with. */
+export interface RequestApprovalDeps {
+  sns: SNSClient;
+  /** Reads the approval-link secret; used only when the configuration has the web channel. */
+  secrets: SecretsManagerClient;
+  config: RequestApprovalConfig;
+  logger: Logger;
+}
+
+/** RequestApproval's result: the id of the published approval request. */
+export interface RequestApprovalResult {
+  messageId: string;
+}
+
+/**
+ * RequestApproval: publishes the approval request. The state machine then waits for SendTaskSuccess or
+ * SendTaskFailure on the task token; the token itself is never put in the message (approvers' tools find it in the
+ * execution history), so a forwarded message cannot decide anything.
+ */
+export function createRequestApproval({
+  sns,
+  secrets,
+  config,
+  logger,
+}: RequestApprovalDeps): (event: unknown) => Promise<RequestApprovalResult> {
+  const topicArn = config.approvalTopicArn;
+  // Read once per instance (a container, or a local workflow): every link of every change is signed with it.
+  let secret: string | undefined;
+
+  async function linkSecret(secretArn: string): Promise<string> {
+    if (secret === undefined) {
+      const value = (await secrets.send(new GetSecretValueCommand({ SecretId: secretArn }))).SecretString;
+      if (value === undefined) {
+        throw new Error(`secret ${secretArn} has no SecretString; store the approval-link secret as a string`);
+      }
+      secret = value;
+    }
+    return secret;
+  }
+
+  /** A link for each allowed approver who may still approve, valid until shortly before the round times out. */
+  async function approvalLinks(e: RequestApprovalEvent): Promise<{ approver: string; link: string }[]> {
+    // The web channel is there when the stack has the approval page: then each allowed approver gets their own link.
+    const web = config.web;
+    if (web === undefined || e.rules.allowedApprovers.length === 0) return [];
+    const key = await linkSecret(web.linkSecretArn);
+    const margin = Math.min(60, Math.floor(e.approvalTimeoutSeconds / 10));
+    const expiresAt = Math.floor(Date.now() / 1000) + e.approvalTimeoutSeconds - margin;
+    return e.rules.allowedApprovers
+      .filter((approver) => !refusal(approver, e.approval.approvals, e.input, e.rules))
+      .map((approver) => ({
+        approver,
+        link: signLink(web.pageUrl, key, { executionArn: e.executionId, approver, expiresAt }),
+      }));
+  }
+
+  return async (event) => {
+    const e = parseEvent(requestApprovalEvent, event, 'RequestApproval');
+    startInvocation(logger, { executionId: e.executionId, changeId: e.input.changeId, keyArn: e.plan.keyArn });
+    const expires = new Date(Date.now() + e.approvalTimeoutSeconds * 1000).toISOString();
+    const given = e.approval.approvals.map((a) => a.approver);
+    const message = [
+      'keymat: a deletion of imported key material needs your approval.',
+      '',
+      ...describePlan(e.plan, e.input),
+      '',
+      `Approvals: ${given.length} of ${e.rules.quorum} distinct approvers${given.length > 0 ? ` (so far: ${given.join(', ')})` : ''}.`,
+      ...(e.rules.allowedApprovers.length > 0 ? [`Allowed approvers: ${e.rules.allowedApprovers.join(', ')}.`] : []),
+      `This request expires at ${expires}; without a decision the change ends ApprovalTimedOut.`,
+      `Approve: keymat approve ${e.executionId} --comment "…"`,
+      `Reject:  keymat reject ${e.executionId} --comment "…"`,
+      `The requester (${e.input.requestedBy}) cannot approve this change.`,
+    ].join('\n');
+    const published = await sns.send(
+      new PublishCommand({
+        TopicArn: topicArn,
+        Subject: `keymat approval needed: ${e.input.changeId}`.slice(0, 100),
+        Message: message,
+        MessageAttributes: {
+          event: { DataType: 'String', StringValue: 'ApprovalRequested' },
+          executionId: { DataType: 'String', StringValue: e.executionId },
+          changeId: { DataType: 'String', StringValue: e.input.changeId },
+          planDigest: { DataType: 'String', StringValue: e.plan.digest },
+        },
+      }),
+    );
+    const messageId = published.MessageId;
+    if (messageId === undefined) throw new Error(`SNS Publish to ${topicArn} returned no MessageId`);
+    // Each approver's link goes in a message of its own, with an `approver` attribute for the subscription filter
+    // policy that routes it to that person only: one message with every link would let one person use them all.
+    for (const { approver, link } of await approvalLinks(e)) {
+      await sns.send(
+        new PublishCommand({
+          TopicArn: topicArn,
+          Subject: `keymat approval needed: ${e.input.changeId} (your link)`.slice(0, 100),
+          Message: [
+            message,
+            '',
+            `Or decide on the web page with this link, made for ${approver} only; it works until shortly before ${expires}:`,
+            link,
+          ].join('\n'),
+          MessageAttributes: {
+            event: { DataType: 'String', StringValue: 'ApprovalLink' },
+            approver: { DataType: 'String', StringValue: approver },
+            executionId: { DataType: 'String', StringValue: e.executionId },
+            changeId: { DataType: 'String', StringValue: e.input.changeId },
+            planDigest: { DataType: 'String', StringValue: e.plan.digest },
+          },
+        }),
+      );
+    }
+    logger.info('approval requested', { messageId, expires });
+    return { messageId };
+  };
+}

@@ -1,0 +1,64 @@
+import type { TaskState } from '../core/tasks';
+import type { DeletionResult, Outcome, VerificationResult } from '../core/types';
+import { createCheckState, type CheckStateDeps, type CheckStateResult } from './check-state/check-state';
+import { createDeleteMaterial, type DeleteMaterialDeps } from './delete-material/delete-material';
+import { createNotifyOutcome, type NotifyOutcomeDeps } from './notify-outcome/notify-outcome';
+import {
+  createRequestApproval,
+  type RequestApprovalDeps,
+  type RequestApprovalResult,
+} from './request-approval/request-approval';
+import {
+  createValidateOrigin,
+  type ValidateOriginDeps,
+  type ValidateOriginResult,
+} from './validate-origin/validate-origin';
+import { createVerifyPendingImport, type VerifyPendingImportDeps } from './verify-pending-import/verify-pending-import';
+
+export type {
+  CheckStateDeps,
+  DeleteMaterialDeps,
+  NotifyOutcomeDeps,
+  RequestApprovalDeps,
+  ValidateOriginDeps,
+  VerifyPendingImportDeps,
+};
+
+/** What each task's factory needs: its clients, its configuration and a logger. */
+export interface TaskDeps {
+  ValidateOrigin: ValidateOriginDeps;
+  CheckState: CheckStateDeps;
+  RequestApproval: RequestApprovalDeps;
+  DeleteMaterial: DeleteMaterialDeps;
+  VerifyPendingImport: VerifyPendingImportDeps;
+  NotifyOutcome: NotifyOutcomeDeps;
+}
+
+/** What each task returns to the state machine. */
+export interface TaskResults {
+  ValidateOrigin: ValidateOriginResult;
+  CheckState: CheckStateResult;
+  RequestApproval: RequestApprovalResult;
+  DeleteMaterial: DeletionResult;
+  VerifyPendingImport: VerificationResult;
+  NotifyOutcome: Outcome;
+}
+
+/** A task's handler: parses the event the state machine passes, throws an error named for Retry/Catch. */
+export type TaskHandler<S extends TaskState> = (event: unknown) => Promise<TaskResults[S]>;
+
+/** Makes a task's handler from its dependencies. */
+export type TaskFactory<S extends TaskState> = (deps: TaskDeps[S]) => TaskHandler<S>;
+
+/**
+ * The six task factories by state name. Each Lambda handler calls its own with clients built from its environment;
+ * the local stack calls them all with clients pointed at itself.
+ */
+export const TASK_FACTORIES: { readonly [S in TaskState]: TaskFactory<S> } = {
+  ValidateOrigin: createValidateOrigin,
+  CheckState: createCheckState,
+  RequestApproval: createRequestApproval,
+  DeleteMaterial: createDeleteMaterial,
+  VerifyPendingImport: createVerifyPendingImport,
+  NotifyOutcome: createNotifyOutcome,
+};

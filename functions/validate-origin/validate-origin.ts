@@ -1,0 +1,91 @@
+import {
+  GetKeyLastUsageCommand,
+  paginateListAliases,
+  type GetKeyLastUsageResponse,
+  type KMSClient,
+} from '@aws-sdk/client-kms';
+import type { ValidateOriginConfig } from '../../core/config';
+import { KeymatError, RETRYABLE_KMS_ERRORS, errorName, hasErrorName } from '../../core/errors';
+import { parseChangeInput } from '../../core/input';
+import { buildPlan } from '../../core/plan';
+import type { ChangeInput, Plan } from '../../core/types';
+import { readKey } from '../runtime/aws';
+import { startInvocation, type Logger } from '../runtime/logger';
+
+/** What ValidateOrigin works with. */
+export interface ValidateOriginDeps {
+  kms: KMSClient;
+  config: ValidateOriginConfig;
+  logger: Logger;
+}
+
+/** ValidateOrigin's result: the parsed change and its plan. */
+export interface ValidateOriginResult {
+  input: ChangeInput;
+  plan: Plan;
+}
+
+/**
+ * ValidateOrigin: parses the change, checks the key is a customer-managed EXTERNAL key, and builds the plan. The
+ * event is `{ executionId, input }`, with the raw execution input: a malformed one is refused as InvalidInput.
+ */
+export function createValidateOrigin({
+  kms,
+  config,
+  logger,
+}: ValidateOriginDeps): (event: unknown) => Promise<ValidateOriginResult> {
+  /** GetKeyLastUsage is advisory: when it cannot answer for a non-transient reason, the plan says "unknown". */
+  async function lastUsage(keyArn: string): Promise<GetKeyLastUsageResponse | undefined> {
+    try {
+      return await kms.send(new GetKeyLastUsageCommand({ KeyId: keyArn }));
+    } catch (err) {
+      if (hasErrorName(err, ...RETRYABLE_KMS_ERRORS)) throw err;
+      logger.warn('GetKeyLastUsage failed; last use reported as unknown', { error: errorName(err) });
+      return undefined;
+    }
+  }
+
+  return async (event) => {
+    const { executionId, input: rawInput } = eventFields(event);
+    startInvocation(logger, { executionId: String(executionId) });
+    const input = parseChangeInput(rawInput, config.scope, config.defaultWaitSeconds);
+    logger.appendKeys({ changeId: input.changeId, keyId: input.keyId });
+
+    const snapshot = await readKey(kms, input.keyId);
+    const meta = snapshot.metadata;
+    logger.appendKeys({ keyArn: meta.Arn });
+    if (meta.Origin !== 'EXTERNAL') {
+      throw new KeymatError(
+        'OriginNotExternal',
+        `key ${meta.Arn} has origin ${meta.Origin}; only keys with imported material (origin EXTERNAL) can have it deleted`,
+      );
+    }
+    if (meta.KeyManager !== 'CUSTOMER') {
+      throw new KeymatError(
+        'KeyNotCustomerManaged',
+        `key ${meta.Arn} is managed by ${meta.KeyManager}, not the customer`,
+      );
+    }
+    const aliases: string[] = [];
+    for await (const page of paginateListAliases({ client: kms }, { KeyId: meta.Arn })) {
+      aliases.push(...(page.Aliases ?? []).flatMap((a) => (a.AliasName === undefined ? [] : [a.AliasName])));
+    }
+    const keyArn = meta.Arn as string;
+    const plan = buildPlan(snapshot, aliases, await lastUsage(keyArn), input.keyMaterialId, {
+      days: config.recentUseDays,
+      now: new Date(),
+    });
+    logger.info('plan built', { plan });
+    return { input, plan };
+  };
+}
+
+/**
+ * The event's two fields. The input is parsed by `parseChangeInput`, which names what is wrong with it; the event
+ * around it is the state machine's own and is taken as it comes.
+ */
+function eventFields(event: unknown): { executionId: unknown; input: unknown } {
+  if (typeof event !== 'object' || event === null) return { executionId: undefined, input: undefined };
+  const fields = event as Record<string, unknown>;
+  return { executionId: fields.executionId, input: fields.input };
+}

@@ -1,0 +1,110 @@
+import { Duration, Validations } from 'aws-cdk-lib';
+import { Grant, ServicePrincipal, type IGrantable, type IPrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { join } from 'node:path';
+import { environmentOf, type DeployedConfig, type FunctionName } from '../core/config';
+import { AcknowledgingRole } from '../workflows/nag';
+import type { KeyScopeGrants } from './key-scope';
+
+/** The folder of a function: `DeleteMaterial` → `functions/delete-material`. */
+export const functionFolder = (name: FunctionName): string =>
+  join(__dirname, '..', 'functions', name.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase());
+
+export interface KeymatFunctionProps<N extends FunctionName> {
+  /** The function's configuration: it becomes the function's environment through `environmentOf`. */
+  readonly config: DeployedConfig<N>;
+  /** @default Duration.seconds(30) */
+  readonly timeout?: Duration;
+  /** @default RetentionDays.ONE_YEAR */
+  readonly logRetention?: RetentionDays;
+}
+
+/**
+ * One keymat function, with everything it owns: its own role writing only to its own log group (not the managed
+ * basic execution policy), X-Ray tracing, arm64, the current Node runtime, and the pinned SDK bundled (the runtime's
+ * SDK may predate KeyMaterialId and GetKeyLastUsage). The construct's id is the function's name, which names its
+ * folder under functions/ and its configuration.
+ *
+ * Permissions are granted through its `grant*` methods, which acknowledge a grant's cdk-nag wildcard findings in the
+ * same call, with the reason: what the function may do is written once.
+ */
+export class KeymatFunction<N extends FunctionName = FunctionName> extends Construct implements IGrantable {
+  readonly fn: NodejsFunction;
+  readonly role: AcknowledgingRole;
+  readonly logGroup: LogGroup;
+  readonly grantPrincipal: IPrincipal;
+
+  constructor(scope: Construct, id: N, props: KeymatFunctionProps<N>) {
+    const timeout = props.timeout ?? Duration.seconds(30);
+    // Before super: a refused function leaves nothing in the tree.
+    if (timeout.toMilliseconds() < 1000 || timeout.toSeconds({ integral: false }) > 900) {
+      throw new RangeError(`${id}: timeout must be from 1 to 900 seconds; got ${timeout.toHumanString()}`);
+    }
+    super(scope, id);
+    this.role = new AcknowledgingRole(this, 'Role', { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
+    this.grantPrincipal = this.role;
+    this.logGroup = new LogGroup(this, 'Logs', { retention: props.logRetention ?? RetentionDays.ONE_YEAR });
+    this.role.allow((grantee) => this.logGroup.grantWrite(grantee));
+    // The function is the default child so that it keeps the logical ID it had as a direct child of the stack.
+    this.fn = this.role.acknowledging(
+      'the X-Ray trace actions (xray:PutTraceSegments, xray:PutTelemetryRecords) support no resource scoping',
+      () =>
+        new NodejsFunction(this, 'Default', {
+          role: this.role,
+          entry: join(functionFolder(id), 'handler.ts'),
+          handler: 'handler',
+          runtime: Runtime.NODEJS_24_X,
+          architecture: Architecture.ARM_64,
+          memorySize: 256,
+          timeout,
+          // NODE_OPTIONS is the Node runtime's own setting (source-mapped stack traces), not keymat configuration.
+          environment: { ...environmentOf(id, props.config), NODE_OPTIONS: '--enable-source-maps' },
+          logGroup: this.logGroup,
+          tracing: Tracing.ACTIVE,
+          bundling: { minify: true, sourceMap: true, bundleAwsSDK: true },
+        }),
+    );
+    Validations.of(this.fn).acknowledge({
+      id: 'Serverless-LambdaDLQ',
+      reason:
+        'invoked synchronously (by Step Functions, whose Retry and Catch handle failures, or by the scheduler, whose summary reports the run); a DLQ applies only to asynchronous invocations',
+    });
+  }
+
+  /**
+   * Makes a grant to this function, acknowledging the cdk-nag wildcard findings of the statements it adds.
+   *
+   * @param grant makes the grant, e.g. `(grantee) => secret.grantRead(grantee)`
+   * @param wildcardReason why the grant's wildcards are unavoidable
+   * @default wildcardReason none: a grant that adds a wildcard throws
+   */
+  grant(grant: (grantee: IGrantable) => Grant, wildcardReason?: string): Grant {
+    return this.role.allow(grant, wildcardReason);
+  }
+
+  /**
+   * Grants actions that support no resource scoping (`Resource: *`), with the reason for the acknowledgement.
+   *
+   * @param reason which actions have no resource type, e.g. 'kms:ListAliases supports no resource scoping'
+   */
+  grantUnscoped(actions: string[], reason: string): Grant {
+    return this.grant((grantee) => Grant.addToPrincipal({ grantee, actions, resourceArns: ['*'] }), reason);
+  }
+
+  /** Grants KMS actions on the configured keys only. */
+  grantKeys(keys: KeyScopeGrants, ...actions: string[]): Grant {
+    return this.grant((grantee) => keys.grant(grantee, ...actions), keys.wildcardReason);
+  }
+
+  /** Grants publishing to a topic, and the use of its KMS key when it is encrypted. */
+  grantPublish(topic: ITopic): Grant {
+    return this.grant(
+      (grantee) => topic.grantPublish(grantee),
+      "CDK's Topic.grantPublish for a KMS-encrypted topic (kms:GenerateDataKey*); limited to that topic's own key",
+    );
+  }
+}

@@ -1,0 +1,52 @@
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { localLogLevel } from '../core/config';
+import { createApprovalPage, type PageRequest, type PageResponse } from '../functions/approval-page/approval-page';
+import { createSecretsClient } from '../functions/runtime/aws';
+import { createLogger } from '../functions/runtime/logger';
+import { localClientConfig, localResources } from './clients';
+import type { Answer, IncomingRequest, LocalService } from './local-service';
+import { APPROVAL_PAGE_PATH } from './paths';
+
+/** Where the page's SDK calls go: the local stack, and the workflow's Region and account. */
+export interface ApprovalPageSettings {
+  endpoint: string;
+  region: string;
+  account: string;
+}
+
+/** The approval page's code, as the Lambda Function URL runs it, with clients that call the local stack. */
+function approvalPage(settings: ApprovalPageSettings): (request: PageRequest) => Promise<PageResponse> {
+  const aws = localClientConfig(settings.endpoint, settings.region);
+  return createApprovalPage({
+    sfn: new SFNClient(aws),
+    secrets: createSecretsClient(aws),
+    config: { linkSecretArn: localResources(settings.region, settings.account).linkSecretArn },
+    logger: createLogger({ logLevel: localLogLevel() }),
+  });
+}
+
+/**
+ * The approval page at {@link APPROVAL_PAGE_PATH}, served by the same code as the Lambda Function URL in AWS. A
+ * browser calls it, so it answers unsigned requests.
+ */
+export class ApprovalPage implements LocalService {
+  readonly anonymous = true;
+  private readonly page: (request: PageRequest) => Promise<PageResponse>;
+
+  constructor(settings: ApprovalPageSettings) {
+    this.page = approvalPage(settings);
+  }
+
+  matches(request: IncomingRequest): boolean {
+    return request.url.pathname === APPROVAL_PAGE_PATH;
+  }
+
+  async handle(request: IncomingRequest): Promise<Answer> {
+    const answer = await this.page({
+      requestContext: { http: { method: request.method } },
+      rawQueryString: request.url.search.slice(1),
+      body: request.body,
+    });
+    return { status: answer.statusCode, headers: answer.headers, body: answer.body };
+  }
+}

@@ -1,0 +1,179 @@
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  constants as cryptoConstants,
+  generateKeyPair,
+  privateDecrypt,
+  randomBytes,
+} from 'node:crypto';
+import { promisify } from 'node:util';
+import { KmsError, validation } from './errors';
+import { currentMaterial, type ImportTokenRecord, type KeyRecord } from './model';
+import type { Keys } from './keys';
+import { blob, type CallContext, type CallRecord, type Json, type OperationTable } from './wire';
+
+/**
+ * The emulator's cryptography: material ids, the RSA wrapping keys of GetParametersForImport and their OAEP unwrap,
+ * and Encrypt/Decrypt with AES-256-GCM under a key's material.
+ */
+
+const generateKeyPairAsync = promisify(generateKeyPair);
+
+/** Symmetric key material is 256 bits. */
+export const MATERIAL_BYTES = 32;
+const WRAPPING_KEY_BITS = { RSA_2048: 2048, RSA_3072: 3072, RSA_4096: 4096 } as const;
+export type WrappingKeySpec = keyof typeof WRAPPING_KEY_BITS;
+const OAEP_HASH = { RSAES_OAEP_SHA_1: 'sha1', RSAES_OAEP_SHA_256: 'sha256' } as const;
+export type WrappingAlgorithm = keyof typeof OAEP_HASH;
+/** The first bytes of every local ciphertext, so a foreign blob is refused before anything is parsed. */
+const CIPHERTEXT_MAGIC = Buffer.from('KMT1');
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+const MATERIAL_ID_BYTES = 32;
+
+/** KMS derives a material's id from the key and the material, so reimporting the same material yields the same id. */
+export const materialId = (keyId: string, material: Buffer): string =>
+  createHash('sha256').update(keyId).update(material).digest('hex');
+
+/** Fresh material, as KMS generates for an AWS_KMS-origin key. */
+export const generateMaterial = (): Buffer => randomBytes(MATERIAL_BYTES);
+
+export const isWrappingAlgorithm = (value: unknown): value is WrappingAlgorithm =>
+  typeof value === 'string' && value in OAEP_HASH;
+
+export const isWrappingKeySpec = (value: unknown): value is WrappingKeySpec =>
+  typeof value === 'string' && value in WRAPPING_KEY_BITS;
+
+/** A new RSA wrapping key pair: the public key as DER for the response, the private key as PEM for the token. */
+export async function newWrappingKeyPair(spec: WrappingKeySpec): Promise<{ publicKey: Buffer; privateKeyPem: string }> {
+  const { publicKey, privateKey } = await generateKeyPairAsync('rsa', {
+    modulusLength: WRAPPING_KEY_BITS[spec],
+    publicKeyEncoding: { type: 'spki', format: 'der' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  return { publicKey, privateKeyPem: privateKey };
+}
+
+/** Unwraps imported material with the import token's private key (RSA-OAEP with the token's hash). */
+export function unwrapMaterial(token: ImportTokenRecord, encrypted: Buffer): Buffer {
+  try {
+    return privateDecrypt(
+      {
+        key: token.privateKeyPem,
+        padding: cryptoConstants.RSA_PKCS1_OAEP_PADDING,
+        oaepHash: OAEP_HASH[token.wrappingAlgorithm],
+      },
+      encrypted,
+    );
+  } catch (err) {
+    throw Object.assign(
+      new KmsError('InvalidCiphertextException', 'The encrypted key material could not be unwrapped'),
+      { cause: err },
+    );
+  }
+}
+
+/** The encryption context as additional authenticated data: the same pairs in any order give the same bytes. */
+function encryptionContext(value: unknown): Buffer {
+  if (value === undefined) return Buffer.alloc(0);
+  if (typeof value !== 'object' || value === null) {
+    throw new KmsError('SerializationException', 'EncryptionContext must be a map');
+  }
+  const sorted = Object.entries(value).sort(([a], [b]) => a.localeCompare(b));
+  return Buffer.from(JSON.stringify(sorted));
+}
+
+/** A local ciphertext's parts: magic, key id length and key id, material id, IV, tag, then the encrypted bytes. */
+interface Envelope {
+  keyId: string;
+  keyMaterialId: string;
+  iv: Buffer;
+  tag: Buffer;
+  encrypted: Buffer;
+}
+
+const invalidCiphertext = (): KmsError => new KmsError('InvalidCiphertextException', 'The ciphertext is not valid');
+
+function openEnvelope(data: Buffer): Envelope {
+  if (data.length < 5 || !data.subarray(0, 4).equals(CIPHERTEXT_MAGIC)) throw invalidCiphertext();
+  const idLength = data[4] ?? 0;
+  let at = 5;
+  const keyId = data.subarray(at, (at += idLength)).toString();
+  const keyMaterialId = data.subarray(at, (at += MATERIAL_ID_BYTES)).toString('hex');
+  const iv = data.subarray(at, (at += IV_BYTES));
+  const tag = data.subarray(at, (at += TAG_BYTES));
+  if (data.length < at) throw invalidCiphertext();
+  return { keyId, keyMaterialId, iv, tag, encrypted: data.subarray(at) };
+}
+
+/** Encrypt and Decrypt under a key's material. */
+export function cryptoOperations(keys: Keys): OperationTable {
+  const encrypt = (body: Json, ctx: CallContext, record: CallRecord): Json => {
+    const key = keys.resolve(body.KeyId, ctx, record, true);
+    keys.requireUsable(key);
+    const plaintext = blob(body.Plaintext, 'plaintext');
+    if (plaintext.length < 1 || plaintext.length > 4096) {
+      throw validation('plaintext', '…', 'Member must have length between 1 and 4096');
+    }
+    const material = currentMaterial(key);
+    if (!material?.material) throw new KmsError('KMSInvalidStateException', `${key.arn} has no usable key material`);
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', Buffer.from(material.material, 'base64'), iv);
+    cipher.setAAD(encryptionContext(body.EncryptionContext));
+    const encrypted = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+    const keyIdBytes = Buffer.from(key.keyId);
+    const ciphertext = Buffer.concat([
+      CIPHERTEXT_MAGIC,
+      Buffer.from([keyIdBytes.length]),
+      keyIdBytes,
+      Buffer.from(material.keyMaterialId, 'hex'),
+      iv,
+      cipher.getAuthTag(),
+      encrypted,
+    ]);
+    key.lastUsage = { operation: 'Encrypt', timestamp: ctx.now, requestId: ctx.requestId };
+    return { CiphertextBlob: ciphertext.toString('base64'), KeyId: key.arn, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
+  };
+
+  const decrypt = (body: Json, ctx: CallContext, record: CallRecord): Json => {
+    const envelope = openEnvelope(blob(body.CiphertextBlob, 'ciphertextBlob'));
+    // Without a KeyId, the ciphertext names its key; with one, it must be that key (aliases allowed).
+    const key =
+      body.KeyId === undefined
+        ? keys.resolve(envelope.keyId, ctx, record, false)
+        : keys.resolve(body.KeyId, ctx, record, true);
+    if (key.keyId !== envelope.keyId) {
+      throw new KmsError(
+        'IncorrectKeyException',
+        'The key ID in the request does not identify a KMS key that can perform this operation.',
+      );
+    }
+    keys.requireUsable(key);
+    const material = materialFor(key, envelope.keyMaterialId);
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', Buffer.from(material, 'base64'), envelope.iv);
+      decipher.setAAD(encryptionContext(body.EncryptionContext));
+      decipher.setAuthTag(envelope.tag);
+      const plaintext = Buffer.concat([decipher.update(envelope.encrypted), decipher.final()]);
+      key.lastUsage = { operation: 'Decrypt', timestamp: ctx.now, requestId: ctx.requestId };
+      return {
+        KeyId: key.arn,
+        Plaintext: plaintext.toString('base64'),
+        EncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+        KeyMaterialId: envelope.keyMaterialId,
+      };
+    } catch (err) {
+      throw Object.assign(invalidCiphertext(), { cause: err });
+    }
+  };
+
+  return { Encrypt: encrypt, Decrypt: decrypt };
+}
+
+/** The bytes of a key's material by id; a ciphertext under deleted material is invalid, as in KMS. */
+function materialFor(key: KeyRecord, keyMaterialId: string): string {
+  const material = key.materials.find((m) => m.keyMaterialId === keyMaterialId && m.material)?.material;
+  if (!material) throw invalidCiphertext();
+  return material;
+}

@@ -1,0 +1,190 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { generateMaterial, materialId } from './crypto';
+import { KmsError, validation } from './errors';
+import { keyArn, type KeyRecord } from './model';
+import { aliasArn, type Keys } from './keys';
+import {
+  checkAliasName,
+  enumMember,
+  optionalString,
+  pageMembers,
+  paginate,
+  parseTags,
+  seconds,
+  type CallContext,
+  type CallRecord,
+  type Json,
+  type OperationTable,
+} from './wire';
+
+const DAY_MS = 24 * 3600 * 1000;
+
+/**
+ * The operations on keys themselves: creating and describing keys, aliases, tags, enabling and disabling, scheduled
+ * deletion and last usage.
+ */
+export function keyOperations(keys: Keys): OperationTable {
+  const createKey = (body: Json, ctx: CallContext, record: CallRecord): Json => {
+    const origin = optionalString(body, 'Origin') ?? 'AWS_KMS';
+    if (origin !== 'AWS_KMS' && origin !== 'EXTERNAL') {
+      throw new KmsError('UnsupportedOperationException', `Origin ${origin} is not supported by the local KMS`);
+    }
+    const keySpec = optionalString(body, 'KeySpec') ?? optionalString(body, 'CustomerMasterKeySpec');
+    if ((keySpec ?? 'SYMMETRIC_DEFAULT') !== 'SYMMETRIC_DEFAULT') {
+      throw new KmsError('UnsupportedOperationException', `KeySpec ${keySpec} is not supported by the local KMS`);
+    }
+    enumMember(body, 'KeyUsage', ['ENCRYPT_DECRYPT'], 'ENCRYPT_DECRYPT');
+    const description = optionalString(body, 'Description') ?? '';
+    if (description.length > 8192) throw validation('description', '…', 'Member must have length <= 8192');
+    const multiRegion = body.MultiRegion === true;
+    const keyId = multiRegion ? `mrk-${randomBytes(16).toString('hex')}` : randomUUID();
+    const generated = generateMaterial();
+    const key: KeyRecord = {
+      keyId,
+      arn: keyArn(ctx.region, keyId),
+      region: ctx.region,
+      description,
+      origin,
+      creationDate: ctx.now,
+      enabled: true,
+      multiRegion,
+      materials:
+        origin === 'AWS_KMS'
+          ? [
+              {
+                keyMaterialId: materialId(keyId, generated),
+                materialState: 'CURRENT',
+                importState: 'IMPORTED',
+                material: generated.toString('base64'),
+              },
+            ]
+          : [],
+      tags: parseTags(body.Tags),
+    };
+    keys.state.keys[key.arn] = key;
+    record.keyArn = key.arn;
+    return { KeyMetadata: keys.metadata(key) };
+  };
+
+  const listKeys = (body: Json, ctx: CallContext): Json => {
+    const page = paginate(
+      Object.values(keys.state.keys).filter((k) => k.region === ctx.region),
+      body,
+    );
+    return { Keys: page.items.map((k) => ({ KeyId: k.keyId, KeyArn: k.arn })), ...pageMembers(page.next) };
+  };
+
+  const createAlias = (body: Json, ctx: CallContext, record: CallRecord): Json => {
+    const aliasName = checkAliasName(body.AliasName);
+    if (aliasName.startsWith('alias/aws/')) {
+      throw new KmsError('NotFoundException', `Alias names that begin with alias/aws/ are reserved.`);
+    }
+    const key = keys.resolve(body.TargetKeyId, ctx, record, false);
+    if (keys.state.aliases.some((a) => a.region === ctx.region && a.aliasName === aliasName)) {
+      throw new KmsError(
+        'AlreadyExistsException',
+        `An alias with the name ${aliasArn(ctx.region, aliasName)} already exists`,
+      );
+    }
+    keys.state.aliases.push({ aliasName, region: ctx.region, targetKeyId: key.keyId, creationDate: ctx.now });
+    return {};
+  };
+
+  const listAliases = (body: Json, ctx: CallContext, record: CallRecord): Json => {
+    const target = body.KeyId === undefined ? undefined : keys.resolve(body.KeyId, ctx, record, false);
+    const page = paginate(
+      keys.state.aliases.filter((a) => a.region === ctx.region && (!target || a.targetKeyId === target.keyId)),
+      body,
+    );
+    return {
+      Aliases: page.items.map((a) => ({
+        AliasName: a.aliasName,
+        AliasArn: aliasArn(a.region, a.aliasName),
+        TargetKeyId: a.targetKeyId,
+        CreationDate: seconds(a.creationDate),
+      })),
+      ...pageMembers(page.next),
+    };
+  };
+
+  const scheduleKeyDeletion = (body: Json, ctx: CallContext, record: CallRecord): Json => {
+    const key = keys.change(body, ctx, record);
+    const days = body.PendingWindowInDays ?? 30;
+    if (typeof days !== 'number' || !Number.isInteger(days) || days < 7 || days > 30) {
+      throw validation('pendingWindowInDays', days, 'Member must have value between 7 and 30');
+    }
+    keys.requireState(key, ['Enabled', 'Disabled', 'PendingImport']);
+    key.deletionDate = ctx.now + days * DAY_MS;
+    key.pendingWindowInDays = days;
+    return {
+      KeyId: key.arn,
+      DeletionDate: seconds(key.deletionDate),
+      KeyState: keys.stateOf(key),
+      PendingWindowInDays: days,
+    };
+  };
+
+  const cancelKeyDeletion = (body: Json, ctx: CallContext, record: CallRecord): Json => {
+    const key = keys.change(body, ctx, record);
+    keys.requireState(key, ['PendingDeletion']);
+    delete key.deletionDate;
+    delete key.pendingWindowInDays;
+    // KMS leaves a key whose deletion was cancelled disabled.
+    key.enabled = false;
+    return { KeyId: key.arn };
+  };
+
+  const setEnabled =
+    (enabled: boolean) =>
+    (body: Json, ctx: CallContext, record: CallRecord): Json => {
+      const key = keys.change(body, ctx, record);
+      keys.requireState(key, ['Enabled', 'Disabled']);
+      key.enabled = enabled;
+      return {};
+    };
+
+  const getKeyLastUsage = (body: Json, ctx: CallContext, record: CallRecord): Json => {
+    const key = keys.read('GetKeyLastUsage', body, ctx, record, false);
+    return {
+      KeyId: key.arn,
+      KeyCreationDate: seconds(key.creationDate),
+      TrackingStartDate: seconds(key.creationDate),
+      KeyLastUsage: key.lastUsage
+        ? {
+            Operation: key.lastUsage.operation,
+            Timestamp: seconds(key.lastUsage.timestamp),
+            KmsRequestId: key.lastUsage.requestId,
+            CloudTrailEventId: key.lastUsage.requestId,
+          }
+        : {},
+    };
+  };
+
+  const tagResource = (body: Json, ctx: CallContext, record: CallRecord): Json => {
+    const key = keys.change(body, ctx, record);
+    for (const tag of parseTags(body.Tags)) {
+      key.tags = [...key.tags.filter((t) => t.TagKey !== tag.TagKey), tag];
+    }
+    return {};
+  };
+
+  return {
+    CreateKey: createKey,
+    DescribeKey: (body, ctx, record) => ({
+      KeyMetadata: keys.metadata(keys.read('DescribeKey', body, ctx, record, true)),
+    }),
+    ListKeys: listKeys,
+    CreateAlias: createAlias,
+    ListAliases: listAliases,
+    ScheduleKeyDeletion: scheduleKeyDeletion,
+    CancelKeyDeletion: cancelKeyDeletion,
+    EnableKey: setEnabled(true),
+    DisableKey: setEnabled(false),
+    GetKeyLastUsage: getKeyLastUsage,
+    TagResource: tagResource,
+    ListResourceTags: (body, ctx, record) => ({
+      Tags: keys.read('ListResourceTags', body, ctx, record, false).tags,
+      Truncated: false,
+    }),
+  };
+}

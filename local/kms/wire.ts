@@ -1,0 +1,165 @@
+import { KmsError, validation } from './errors';
+import type { ExpirationModel, Tag } from './model';
+
+/**
+ * KMS's JSON 1.1 wire: the shape of one call and the checks KMS makes on request members before it looks at any key,
+ * each failing with the error (ValidationException, SerializationException, …) and message KMS sends.
+ */
+
+/** A request's or response's JSON members. */
+export type Json = Record<string, unknown>;
+
+/** The request-independent context of one call. */
+export interface CallContext {
+  region: string;
+  requestId: string;
+  now: number;
+}
+
+/** The key (and material) a call was about, for the request log. */
+export interface CallRecord {
+  keyArn?: string;
+  keyMaterialId?: string;
+}
+
+/** One operation: the request's members in, the response's out; errors are thrown as {@link KmsError}. */
+export type Operation = (body: Json, ctx: CallContext, record: CallRecord) => Json | Promise<Json>;
+
+/** Operations by their wire name (`DescribeKey`, …). */
+export type OperationTable = Record<string, Operation>;
+
+const KEY_MATERIAL_ID_PATTERN = /^[a-f0-9]{64}$/;
+const ALIAS_NAME_PATTERN = /^alias\/[a-zA-Z0-9/_-]{1,250}$/;
+const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+/** KMS accepts ValidTo at most this far ahead. */
+const MAX_VALID_TO_MS = 365 * 24 * 3600 * 1000;
+
+/** KMS's timestamps on the wire: epoch seconds, with fractions. */
+export const seconds = (ms: number): number => ms / 1000;
+
+/** An optional string member; another JSON type is a SerializationException, as the SDK's deserializer makes it. */
+export function optionalString(body: Json, member: string): string | undefined {
+  const value = body[member];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw new KmsError('SerializationException', `${member} must be a string`);
+  return value;
+}
+
+/** An enum member: its value, `fallback` when it is absent, ValidationException when it is none of `allowed`. */
+export function enumMember<T extends string>(body: Json, member: string, allowed: readonly T[], fallback: T): T {
+  const value = body[member] ?? fallback;
+  if (!allowed.includes(value as T)) {
+    throw validation(lowerFirst(member), value, `Member must satisfy enum value set: [${allowed.join(', ')}]`);
+  }
+  return value as T;
+}
+
+export function checkKeyMaterialId(value: unknown): string {
+  if (typeof value !== 'string' || !KEY_MATERIAL_ID_PATTERN.test(value)) {
+    throw validation(
+      'keyMaterialId',
+      value,
+      'Member must have length equal to 64 and satisfy regular expression pattern: ^[a-f0-9]+$',
+    );
+  }
+  return value;
+}
+
+export function checkAliasName(value: unknown): string {
+  if (typeof value !== 'string' || !ALIAS_NAME_PATTERN.test(value)) {
+    throw validation('aliasName', value, `Member must satisfy regular expression pattern: ^alias/[a-zA-Z0-9/_-]+$`);
+  }
+  return value;
+}
+
+export function checkRegion(value: unknown, member: string): string {
+  if (typeof value !== 'string' || !REGION_PATTERN.test(value)) {
+    throw validation(member, value, 'Member must satisfy regular expression pattern: ^([a-z]+-){2,3}\\d+$');
+  }
+  return value;
+}
+
+/** A blob member (base64 on the wire), required. */
+export function blob(value: unknown, member: string): Buffer {
+  if (value === undefined || value === null) throw validation(member, undefined, 'Member must not be null');
+  if (typeof value !== 'string') throw new KmsError('SerializationException', `${member} must be a base64 blob`);
+  return Buffer.from(value, 'base64');
+}
+
+export function parseTags(value: unknown): Tag[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw new KmsError('SerializationException', 'Tags must be a list');
+  return value.map((tag: unknown) => {
+    const { TagKey, TagValue } = (typeof tag === 'object' && tag !== null ? tag : {}) as Partial<
+      Record<string, unknown>
+    >;
+    if (typeof TagKey !== 'string' || TagKey.length < 1 || TagKey.length > 128) {
+      throw validation('tags.member.tagKey', TagKey, 'Member must have length between 1 and 128');
+    }
+    if (typeof TagValue !== 'string' || TagValue.length > 256) {
+      throw validation('tags.member.tagValue', TagValue, 'Member must have length between 0 and 256');
+    }
+    return { TagKey, TagValue };
+  });
+}
+
+/** ImportKeyMaterial's ExpirationModel and ValidTo, with KMS's rules on how they go together. */
+export function parseExpiry(body: Json, now: number): { expirationModel: ExpirationModel; validTo?: number } {
+  const model = body.ExpirationModel;
+  const validTo = body.ValidTo;
+  if (model !== undefined && model !== 'KEY_MATERIAL_EXPIRES' && model !== 'KEY_MATERIAL_DOES_NOT_EXPIRE') {
+    throw validation(
+      'expirationModel',
+      model,
+      'Member must satisfy enum value set: [KEY_MATERIAL_EXPIRES, KEY_MATERIAL_DOES_NOT_EXPIRE]',
+    );
+  }
+  const expires = model === 'KEY_MATERIAL_EXPIRES' || (model === undefined && validTo !== undefined);
+  if (!expires) {
+    if (validTo !== undefined) {
+      throw new KmsError(
+        'ValidationException',
+        'ValidTo must be omitted when ExpirationModel is KEY_MATERIAL_DOES_NOT_EXPIRE',
+      );
+    }
+    return { expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' };
+  }
+  if (typeof validTo !== 'number') {
+    throw new KmsError('ValidationException', 'ValidTo is required when ExpirationModel is KEY_MATERIAL_EXPIRES');
+  }
+  const ms = validTo * 1000;
+  if (ms <= now) throw new KmsError('ValidationException', `ValidTo ${new Date(ms).toISOString()} is in the past`);
+  if (ms > now + MAX_VALID_TO_MS) {
+    throw new KmsError('ValidationException', `ValidTo ${new Date(ms).toISOString()} is more than 365 days from now`);
+  }
+  return { expirationModel: 'KEY_MATERIAL_EXPIRES', validTo: ms };
+}
+
+/** One page of a list with KMS's `Limit` (1..1000, default 100) and opaque `Marker`. */
+export function paginate<T>(items: T[], body: Json): { items: T[]; next?: string } {
+  const limit = body.Limit ?? 100;
+  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > 1000) {
+    throw validation('limit', limit, 'Member must have value between 1 and 1000');
+  }
+  let start = 0;
+  if (body.Marker !== undefined) {
+    const decoded = typeof body.Marker === 'string' ? Number(Buffer.from(body.Marker, 'base64url').toString()) : NaN;
+    if (!Number.isInteger(decoded) || decoded < 0 || decoded > items.length) {
+      throw new KmsError('InvalidMarkerException', 'The marker is not valid');
+    }
+    start = decoded;
+  }
+  const end = start + limit;
+  return {
+    items: items.slice(start, end),
+    ...(end < items.length && { next: Buffer.from(String(end)).toString('base64url') }),
+  };
+}
+
+/** A list response's paging members. */
+export const pageMembers = (next: string | undefined): Json => ({
+  Truncated: next !== undefined,
+  ...(next !== undefined && { NextMarker: next }),
+});
+
+const lowerFirst = (s: string): string => s.charAt(0).toLowerCase() + s.slice(1);

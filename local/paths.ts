@@ -1,0 +1,2 @@
+/** Where the local stack serves the approval page (the Lambda Function URL's stand-in). */
+export const APPROVAL_PAGE_PATH = '/approval';

@@ -1,0 +1,194 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { jsonError, type Answer, type IncomingRequest, type LocalService } from './local-service';
+import type { RequestLog } from './request-log';
+
+/**
+ * The largest request body the local stack reads: well above any KMS request and Step Functions' 256 KiB input and
+ * output limits, and small enough that a runaway client cannot exhaust the process.
+ */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** The statuses Node's own answer gives these parse failures; any other is a 400. */
+const CLIENT_ERROR_STATUS: Partial<Record<string, { code: number; text: string }>> = {
+  HPE_HEADER_OVERFLOW: { code: 431, text: 'Request Header Fields Too Large' },
+  ERR_HTTP_REQUEST_TIMEOUT: { code: 408, text: 'Request Timeout' },
+};
+
+const CREDENTIAL_SCOPE = /Credential=([^/]+)\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request/;
+
+/** Raised while reading a body that cannot be answered by a service. */
+class BadRequest extends Error {
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = type;
+  }
+}
+
+/**
+ * The local stack's one HTTP entry point: reads the body (up to {@link MAX_BODY_BYTES}), parses the SigV4 credential
+ * scope, hands the request to the first service that claims it and writes the request log. A request never takes the
+ * process down: whatever goes wrong is answered (400 for what the client sent, 500 for a bug), never thrown.
+ */
+export class Router {
+  private readonly services: LocalService[];
+  private opened: () => void = () => undefined;
+  /** Settles when the stack is ready: requests that arrive while it starts wait for it. */
+  private readonly ready = new Promise<void>((resolve) => (this.opened = resolve));
+
+  constructor(
+    services: readonly LocalService[],
+    private readonly requestLog: RequestLog,
+    private readonly defaultRegion: string,
+  ) {
+    this.services = [...services];
+  }
+
+  /** Adds a service; the first service that matches a request answers it. */
+  add(service: LocalService): void {
+    this.services.push(service);
+  }
+
+  /** Starts answering requests, the held-back ones first. */
+  open(): void {
+    this.opened();
+  }
+
+  /** The `request` listener of the HTTP server. */
+  readonly listener = (req: IncomingMessage, res: ServerResponse): void => {
+    void this.ready
+      .then(() => this.route(req, res))
+      .catch((err: unknown) => {
+        // Reached only when the answer itself cannot be written (the client went away): nothing is left to tell.
+        res.destroy(err instanceof Error ? err : undefined);
+      });
+  };
+
+  /**
+   * The `clientError` listener: a request Node could not parse (a malformed request line, a body shorter than its
+   * Content-Length, headers too large) is answered with a status saying so, and the connection closed.
+   */
+  readonly clientError = (err: Error, socket: Socket): void => {
+    if (socket.writable && !socket.writableEnded) {
+      const code = (err as NodeJS.ErrnoException).code ?? err.name;
+      const status = CLIENT_ERROR_STATUS[code] ?? { code: 400, text: 'Bad Request' };
+      const message = `The request could not be read (${code}: ${err.message}): send one well-formed HTTP/1.1 request whose body is as long as its Content-Length`;
+      socket.end(
+        `HTTP/1.1 ${status.code} ${status.text}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(message)}\r\nconnection: close\r\n\r\n${message}`,
+      );
+    }
+    socket.destroy();
+  };
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const requestId = randomUUID();
+    let answer: Answer;
+    try {
+      const request = this.incoming(req, await readBody(req), requestId);
+      answer = await this.dispatch(request);
+      if (answer.log) {
+        this.requestLog.append({
+          time: new Date().toISOString(),
+          service: answer.log.service,
+          region: request.region,
+          operation: answer.log.operation,
+          ...(answer.log.keyId !== undefined && { keyId: answer.log.keyId }),
+          ...(answer.log.keyMaterialId !== undefined && { keyMaterialId: answer.log.keyMaterialId }),
+          status: answer.status,
+          ...(answer.log.error !== undefined && { error: answer.log.error }),
+          requestId,
+        });
+      }
+    } catch (err) {
+      answer =
+        err instanceof BadRequest
+          ? jsonError('1.1', requestId, err)
+          : jsonError('1.1', requestId, {
+              status: 500,
+              type: 'InternalFailure',
+              message: `The local stack failed to answer: ${(err as Error).message}`,
+            });
+      // The rest of a refused body is not read: the connection cannot be reused.
+      if (err instanceof BadRequest) answer.headers.connection = 'close';
+    }
+    if (res.headersSent || res.destroyed) return;
+    res.writeHead(answer.status, { ...answer.headers, 'content-length': String(Buffer.byteLength(answer.body)) });
+    res.end(answer.body);
+  }
+
+  private incoming(req: IncomingMessage, body: string, requestId: string): IncomingRequest {
+    const scope = CREDENTIAL_SCOPE.exec(req.headers.authorization ?? '');
+    const target = req.headers['x-amz-target'];
+    return {
+      method: req.method ?? 'GET',
+      url: new URL(req.url ?? '/', 'http://127.0.0.1'),
+      headers: req.headers,
+      target: typeof target === 'string' ? target : undefined,
+      accessKeyId: scope?.[1] ?? '',
+      region: scope?.[2] ?? this.defaultRegion,
+      service: scope?.[3] ?? '',
+      body,
+      requestId,
+    };
+  }
+
+  private async dispatch(request: IncomingRequest): Promise<Answer> {
+    const signed = request.service !== '';
+    const service = this.services.find((s) => (signed || s.anonymous === true) && s.matches(request));
+    if (service) return service.handle(request);
+    return jsonError(
+      '1.1',
+      request.requestId,
+      signed
+        ? {
+            status: 400,
+            type: 'UnknownOperationException',
+            message: `No local service answers ${request.service}`,
+          }
+        : { status: 400, type: 'MissingAuthenticationTokenException', message: 'Missing Authentication Token' },
+    );
+  }
+}
+
+/**
+ * Reads a request body as UTF-8, refusing one larger than {@link MAX_BODY_BYTES} or cut short. The socket is left open
+ * on a refusal so the answer can still be written (with `connection: close`).
+ */
+function readBody(req: IncomingMessage): Promise<string> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_BODY_BYTES) return Promise.reject(tooLarge(declared));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) {
+        chunks.push(chunk);
+        return;
+      }
+      req.off('data', onData);
+      req.pause();
+      reject(tooLarge(size));
+    };
+    const cutShort = (reason: string): void =>
+      reject(new BadRequest(400, 'SerializationException', `The request body could not be read: ${reason}`));
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.once('error', (err) => cutShort(err.message));
+    req.once('close', () => {
+      if (!req.complete) cutShort(`the connection closed after ${size} bytes`);
+    });
+  });
+}
+
+const tooLarge = (bytes: number): BadRequest =>
+  new BadRequest(
+    413,
+    'RequestEntityTooLargeException',
+    `The request body has ${bytes} bytes, more than the local stack's limit of ${MAX_BODY_BYTES}; send a smaller request`,
+  );

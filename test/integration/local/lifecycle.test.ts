@@ -1,0 +1,60 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LocalStack } from '../../../local/server';
+import { keymat } from '../../helpers/run-cli';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'keymat-lifecycle-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A TCP port that was free a moment ago. */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+describe('starting the local stack', () => {
+  it('closes the server and removes server.json when preparing the workflow fails', async () => {
+    const port = await freePort();
+    await expect(
+      LocalStack.start({
+        stateDir: dir,
+        port,
+        workflow: () => {
+          throw new Error('synthesis failed');
+        },
+      }),
+    ).rejects.toThrow('synthesis failed');
+    expect(existsSync(join(dir, 'server.json'))).toBe(false);
+
+    // The port and the state folder are free again: a second start on both succeeds.
+    const stack = await LocalStack.start({ stateDir: dir, port });
+    expect(stack.endpoint).toBe(`http://127.0.0.1:${port}`);
+    await stack.close();
+  });
+
+  it('refuses a state folder whose kms.json is not JSON, and listens on nothing', async () => {
+    writeFileSync(join(dir, 'kms.json'), '{"keys":');
+    const port = await freePort();
+    await expect(LocalStack.start({ stateDir: dir, port })).rejects.toThrow(/kms\.json is not valid JSON/);
+    expect(existsSync(join(dir, 'server.json'))).toBe(false);
+    const stack = await LocalStack.start({ stateDir: join(dir, 'other'), port });
+    await stack.close();
+  });
+
+  it('makes `keymat local serve` exit 1 with one line when the start fails', async () => {
+    writeFileSync(join(dir, 'executions.json'), 'not json');
+    const result = await keymat(['local', 'serve', '--state-dir', dir]);
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/executions\.json is not valid JSON/)]);
+    expect(result.stdout).toBe('');
+    expect(existsSync(join(dir, 'server.json'))).toBe(false);
+  });
+});

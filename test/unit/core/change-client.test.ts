@@ -1,0 +1,201 @@
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  ListExecutionsCommand,
+  SendTaskFailureCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+  StartExecutionCommand,
+  type HistoryEvent,
+} from '@aws-sdk/client-sfn';
+import { mockClient } from 'aws-sdk-client-mock';
+import { ChangeClient } from '../../../core/change-client';
+import { ChangeError } from '../../../core/errors';
+import { input, planFor, snapshot } from '../../helpers/kms-fixtures';
+
+const MACHINE = 'arn:aws:states:us-east-1:111122223333:stateMachine:KeymatDeletion';
+const EXECUTION = 'arn:aws:states:us-east-1:111122223333:execution:KeymatDeletion:keymat-CHG-1';
+const sfn = mockClient(SFNClient);
+const client = new ChangeClient({ sfn: new SFNClient({ region: 'us-east-1' }), stateMachineArn: MACHINE });
+const named = (name: string): Error => Object.assign(new Error(name), { name });
+const request = { keyId: 'k', changeId: 'CHG-1', reason: 'retire', requestedBy: 'alice' };
+const plan = planFor(snapshot());
+const task = {
+  taskToken: 'token-1',
+  input: input({ requestedBy: 'alice' }),
+  plan,
+  approval: { planDigest: plan.digest, approvals: [] },
+  rules: { quorum: 1, allowedApprovers: [] },
+};
+const scheduled: HistoryEvent = {
+  type: 'TaskScheduled',
+  id: 5,
+  timestamp: new Date(),
+  taskScheduledEventDetails: {
+    resource: 'invoke.waitForTaskToken',
+    resourceType: 'lambda',
+    region: 'us-east-1',
+    parameters: JSON.stringify({
+      Payload: { executionId: EXECUTION, approvalTimeoutSeconds: 60, ...task },
+    }),
+  },
+};
+
+async function errorOf(f: () => Promise<unknown>): Promise<ChangeError> {
+  try {
+    await f();
+  } catch (err) {
+    if (err instanceof ChangeError) return err;
+    throw err;
+  }
+  throw new Error('expected a ChangeError');
+}
+
+beforeEach(() => sfn.reset());
+
+describe('start', () => {
+  it('starts the change under its execution name when none exists', async () => {
+    sfn.on(DescribeExecutionCommand).rejects(named('ExecutionDoesNotExist'));
+    sfn.on(StartExecutionCommand).resolves({ executionArn: EXECUTION, startDate: new Date() });
+    expect(await client.start('CHG-1', request)).toEqual({ executionArn: EXECUTION, state: 'STARTED' });
+    expect(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input).toEqual({
+      stateMachineArn: MACHINE,
+      name: 'keymat-CHG-1',
+      input: JSON.stringify(request),
+    });
+  });
+
+  it('returns the running execution for the same input again, whatever the key order, and starts nothing', async () => {
+    const reordered = JSON.stringify({ requestedBy: 'alice', reason: 'retire', changeId: 'CHG-1', keyId: 'k' });
+    sfn.on(DescribeExecutionCommand).resolves({ executionArn: EXECUTION, status: 'RUNNING', input: reordered });
+    expect(await client.start('CHG-1', request)).toEqual({ executionArn: EXECUTION, state: 'RUNNING' });
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
+  it('reports a finished execution of the same input, and starts nothing', async () => {
+    sfn
+      .on(DescribeExecutionCommand)
+      .resolves({ executionArn: EXECUTION, status: 'SUCCEEDED', input: JSON.stringify(request) });
+    expect(await client.start('CHG-1', request)).toEqual({
+      executionArn: EXECUTION,
+      state: 'FINISHED',
+      status: 'SUCCEEDED',
+    });
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
+  it('refuses other input under a used change id with ChangeIdInUse, and starts nothing', async () => {
+    sfn
+      .on(DescribeExecutionCommand)
+      .resolves({ executionArn: EXECUTION, status: 'RUNNING', input: JSON.stringify({ ...request, reason: 'x' }) });
+    const err = await errorOf(() => client.start('CHG-1', request));
+    expect(err.code).toBe('ChangeIdInUse');
+    expect(err.message).toBe(`change CHG-1 already has execution ${EXECUTION} with other input; use a new change id`);
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
+  it('looks again when another caller started the same change in between', async () => {
+    sfn
+      .on(DescribeExecutionCommand)
+      .rejectsOnce(named('ExecutionDoesNotExist'))
+      .resolves({ executionArn: EXECUTION, status: 'RUNNING', input: JSON.stringify(request) });
+    sfn.on(StartExecutionCommand).rejects(named('ExecutionAlreadyExists'));
+    expect(await client.start('CHG-1', request)).toEqual({ executionArn: EXECUTION, state: 'RUNNING' });
+  });
+});
+
+describe('describe, status and watch', () => {
+  it('refuses an execution that does not exist with ExecutionNotFound, naming what was asked for', async () => {
+    sfn.on(DescribeExecutionCommand).rejects(named('ExecutionDoesNotExist'));
+    const err = await errorOf(() => client.describe('keymat-NOPE'));
+    expect(err).toMatchObject({ code: 'ExecutionNotFound', message: 'no execution keymat-NOPE' });
+    expect(sfn.commandCalls(DescribeExecutionCommand)[0]?.args[0].input.executionArn).toBe(
+      `${MACHINE.replace(':stateMachine:', ':execution:')}:keymat-NOPE`,
+    );
+  });
+
+  it('passes other errors through', async () => {
+    sfn.on(DescribeExecutionCommand).rejects(named('AccessDeniedException'));
+    await expect(client.describe(EXECUTION)).rejects.toMatchObject({ name: 'AccessDeniedException' });
+  });
+
+  it('watches until the execution ends, yielding each look', async () => {
+    sfn
+      .on(DescribeExecutionCommand)
+      .resolvesOnce({ executionArn: EXECUTION, name: 'keymat-CHG-1', status: 'RUNNING' })
+      .resolves({ executionArn: EXECUTION, name: 'keymat-CHG-1', status: 'SUCCEEDED' });
+    sfn.on(GetExecutionHistoryCommand).resolves({
+      events: [{ type: 'TaskStateEntered', id: 1, timestamp: new Date(), stateEnteredEventDetails: { name: 'A' } }],
+    });
+    const statuses: (string | undefined)[] = [];
+    for await (const look of client.watch(EXECUTION, { intervalMs: 1 })) {
+      statuses.push(look.described.status);
+      expect(look.entered).toEqual(['A']);
+      expect(look.current).toBe('A');
+    }
+    expect(statuses).toEqual(['RUNNING', 'SUCCEEDED']);
+  });
+});
+
+describe('approvals', () => {
+  const running = () => {
+    sfn.on(DescribeExecutionCommand).resolves({ executionArn: EXECUTION, name: 'keymat-CHG-1', status: 'RUNNING' });
+    sfn.on(GetExecutionHistoryCommand).resolves({ events: [scheduled] });
+  };
+
+  it('finds the task a running execution waits on', async () => {
+    running();
+    expect(await client.waitingApproval('keymat-CHG-1')).toEqual({ executionArn: EXECUTION, task });
+  });
+
+  it('refuses a finished execution with NothingToDecide', async () => {
+    sfn.on(DescribeExecutionCommand).resolves({ executionArn: EXECUTION, name: 'keymat-CHG-1', status: 'SUCCEEDED' });
+    const err = await errorOf(() => client.waitingApproval('keymat-CHG-1'));
+    expect(err).toMatchObject({
+      code: 'NothingToDecide',
+      message: 'execution keymat-CHG-1 is SUCCEEDED: there is nothing to decide',
+    });
+  });
+
+  it('lists the running executions that wait for an approval', async () => {
+    running();
+    sfn.on(ListExecutionsCommand).resolves({
+      executions: [
+        {
+          executionArn: EXECUTION,
+          stateMachineArn: MACHINE,
+          name: 'keymat-CHG-1',
+          status: 'RUNNING',
+          startDate: new Date(),
+        },
+      ],
+    });
+    expect(await client.pending()).toEqual([{ executionArn: EXECUTION, task }]);
+  });
+
+  it('answers an approval with the approvals so far plus this one', async () => {
+    sfn.on(SendTaskSuccessCommand).resolves({});
+    const result = await client.approve(task, { by: 'bob', channel: 'cli', comment: 'ok' });
+    expect(result.approvals).toEqual([{ approver: 'bob', at: expect.any(String), channel: 'cli', comment: 'ok' }]);
+    const sent = sfn.commandCalls(SendTaskSuccessCommand)[0]?.args[0].input;
+    expect(sent?.taskToken).toBe('token-1');
+    expect(JSON.parse(sent?.output ?? '')).toEqual(result);
+  });
+
+  it('refuses the requester with ApprovalRefused and sends nothing', async () => {
+    const err = await errorOf(() => client.approve(task, { by: 'alice', channel: 'cli' }));
+    expect(err).toMatchObject({ code: 'ApprovalRefused', message: expect.stringContaining('alice cannot approve') });
+    expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+  });
+
+  it('reports a round answered meanwhile as AlreadyDecided', async () => {
+    sfn.on(SendTaskFailureCommand).rejects(named('TaskTimedOut'));
+    const err = await errorOf(() => client.reject(task, { by: 'bob', channel: 'web', comment: 'no' }));
+    expect(err.code).toBe('AlreadyDecided');
+    expect(sfn.commandCalls(SendTaskFailureCommand)[0]?.args[0].input).toEqual({
+      taskToken: 'token-1',
+      error: 'ApprovalRejected',
+      cause: 'rejected by bob (web): no',
+    });
+  });
+});

@@ -1,0 +1,73 @@
+import type { HistoryEvent } from '@aws-sdk/client-sfn';
+import { approvalTask, pendingApproval, progress } from '../../../core/history';
+import { input, planFor, snapshot } from '../../helpers/kms-fixtures';
+
+const plan = planFor(snapshot());
+const without = (o: object, key: string): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(o).filter(([k]) => k !== key));
+const payload = {
+  executionId: 'arn:aws:states:us-east-1:111122223333:execution:m:keymat-CHG-1',
+  input: input(),
+  plan,
+  taskToken: 'token-1',
+  approvalTimeoutSeconds: 60,
+  approval: { planDigest: plan.digest, approvals: [] },
+  rules: { quorum: 1, allowedApprovers: [] },
+};
+const scheduled = (Payload: unknown): HistoryEvent => ({
+  type: 'TaskScheduled',
+  id: 3,
+  timestamp: new Date(),
+  taskScheduledEventDetails: {
+    resource: 'invoke.waitForTaskToken',
+    resourceType: 'lambda',
+    region: 'us-east-1',
+    parameters: JSON.stringify({ FunctionName: 'f', Payload }),
+  },
+});
+const entered = (name: string): HistoryEvent => ({
+  type: 'TaskStateEntered',
+  id: 1,
+  timestamp: new Date(),
+  stateEnteredEventDetails: { name },
+});
+const exited = (name: string): HistoryEvent => ({
+  type: 'TaskStateExited',
+  id: 2,
+  timestamp: new Date(),
+  stateExitedEventDetails: { name },
+});
+
+describe('approvalTask', () => {
+  it('finds the pending approval task in the history', () => {
+    expect(pendingApproval([scheduled(payload)])).toEqual({
+      taskToken: 'token-1',
+      input: input(),
+      plan,
+      approval: payload.approval,
+      rules: payload.rules,
+    });
+  });
+
+  it('sees the task answered once it succeeded', () => {
+    const found = approvalTask([scheduled(payload), { type: 'TaskSucceeded', id: 4, timestamp: new Date() }]);
+    expect(found?.pending).toBe(false);
+  });
+
+  it('ignores a scheduled task whose payload is not an approval request', () => {
+    expect(approvalTask([scheduled(without(payload, 'plan'))])).toBeUndefined();
+  });
+});
+
+describe('progress', () => {
+  it('lists the states entered and the one the execution is in', () => {
+    expect(progress([entered('ValidateOrigin'), exited('ValidateOrigin'), entered('CheckState')])).toEqual({
+      entered: ['ValidateOrigin', 'CheckState'],
+      current: 'CheckState',
+    });
+  });
+
+  it('names no current state between states', () => {
+    expect(progress([entered('ValidateOrigin'), exited('ValidateOrigin')])).toEqual({ entered: ['ValidateOrigin'] });
+  });
+});

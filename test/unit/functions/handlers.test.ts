@@ -1,0 +1,232 @@
+import type * as KmsSdk from '@aws-sdk/client-kms';
+import type * as SnsSdk from '@aws-sdk/client-sns';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
+import { join } from 'node:path';
+import { ENV, environmentOf } from '../../../core/config';
+import type { TaskState } from '../../../core/tasks';
+import type { LambdaContext } from '../../../functions/runtime/logger';
+import { KEY_ARN, input, planFor, snapshot } from '../../helpers/kms-fixtures';
+import { EXECUTION_ID } from './deps';
+
+/**
+ * Each handler.ts reads its configuration from the variables the stack sets (`environmentOf`) once, at module load.
+ * Each case loads the module afresh with those variables, and with SDK modules of the same fresh registry, mocked.
+ */
+const FOLDERS: Record<TaskState, string> = {
+  ValidateOrigin: 'validate-origin',
+  CheckState: 'check-state',
+  RequestApproval: 'request-approval',
+  DeleteMaterial: 'delete-material',
+  VerifyPendingImport: 'verify-pending-import',
+  NotifyOutcome: 'notify-outcome',
+};
+
+type LambdaHandler = (event: unknown, context: LambdaContext) => Promise<unknown>;
+
+interface Loaded {
+  handler: LambdaHandler;
+  kms: typeof KmsSdk;
+  sns: typeof SnsSdk;
+}
+
+function load(task: TaskState, variables: Record<string, string>): Loaded {
+  const saved = process.env;
+  process.env = { ...saved, [ENV.region]: 'us-east-1', POWERTOOLS_LOG_LEVEL: 'SILENT', ...variables };
+  try {
+    let loaded: Loaded | undefined;
+    jest.isolateModules(() => {
+      const path = join(__dirname, '..', '..', '..', 'functions', FOLDERS[task], 'handler');
+      loaded = {
+        handler: (require(path) as { handler: LambdaHandler }).handler,
+        kms: require('@aws-sdk/client-kms') as typeof KmsSdk,
+        sns: require('@aws-sdk/client-sns') as typeof SnsSdk,
+      };
+    });
+    return loaded as Loaded;
+  } finally {
+    process.env = saved;
+  }
+}
+
+const context = (task: TaskState): LambdaContext => ({
+  functionName: `keymat-${task}`,
+  functionVersion: '$LATEST',
+  invokedFunctionArn: `arn:aws:lambda:us-east-1:111122223333:function:keymat-${task}`,
+  memoryLimitInMB: '256',
+  awsRequestId: `req-${task}`,
+});
+
+const plan = planFor(snapshot());
+const taskEvent = { executionId: EXECUTION_ID, input: input(), plan };
+
+function keyIs(sdk: typeof KmsSdk, s = snapshot()) {
+  const kms = mockClient(sdk.KMSClient);
+  kms.on(sdk.DescribeKeyCommand).resolves({ KeyMetadata: s.metadata });
+  kms.on(sdk.ListKeyRotationsCommand).resolves({ Rotations: s.materials });
+  kms.on(sdk.ListAliasesCommand).resolves({ Aliases: [] });
+  kms.on(sdk.GetKeyLastUsageCommand).resolves({});
+  return kms;
+}
+
+function publishes(sdk: typeof SnsSdk) {
+  const sns = mockClient(sdk.SNSClient);
+  sns.on(sdk.PublishCommand).resolves({ MessageId: 'm-1' });
+  return sns;
+}
+
+describe('ValidateOrigin handler', () => {
+  const variables = (defaultWaitSeconds: number) =>
+    environmentOf('ValidateOrigin', { account: '111122223333', defaultWaitSeconds, recentUseDays: 30 });
+
+  it('gives a change without waitSeconds the configured default', async () => {
+    const { handler, kms } = load('ValidateOrigin', variables(7));
+    keyIs(kms);
+    const raw = { keyId: KEY_ARN, changeId: 'CHG-1', reason: 'retire', requestedBy: 'alice' };
+    const result = await handler({ executionId: EXECUTION_ID, input: raw }, context('ValidateOrigin'));
+    expect(result).toMatchObject({ input: { waitSeconds: 7 } });
+  });
+
+  it('refuses a key outside the configured account', async () => {
+    const { handler, kms } = load('ValidateOrigin', {
+      ...variables(7),
+      [ENV.account]: '444455556666',
+    });
+    const mock = keyIs(kms);
+    const raw = { keyId: KEY_ARN, changeId: 'CHG-1', reason: 'retire', requestedBy: 'alice' };
+    await expect(handler({ executionId: EXECUTION_ID, input: raw }, context('ValidateOrigin'))).rejects.toMatchObject({
+      name: 'KeyNotInThisAccountOrRegion',
+    });
+    expect(mock.calls()).toHaveLength(0);
+  });
+
+  it('fails to load with the variable name and value when DEFAULT_WAIT_SECONDS is not a number', () => {
+    expect(() => load('ValidateOrigin', { ...variables(7), [ENV.defaultWaitSeconds]: 'abc' })).toThrow(
+      "environment variable DEFAULT_WAIT_SECONDS must be a whole number from 0 to 3600; got 'abc'",
+    );
+  });
+
+  it('fails to load naming KEYMAT_ACCOUNT_ID when it is missing', () => {
+    expect(() => load('ValidateOrigin', { [ENV.account]: '' })).toThrow(
+      'environment variable KEYMAT_ACCOUNT_ID is not set',
+    );
+  });
+});
+
+describe('CheckState handler', () => {
+  it('decides from the event alone', async () => {
+    const { handler } = load('CheckState', environmentOf('CheckState', {}));
+    await expect(handler(taskEvent, context('CheckState'))).resolves.toEqual({ decision: 'PROCEED' });
+  });
+});
+
+describe('RequestApproval handler', () => {
+  it('publishes to the configured approval topic', async () => {
+    const topic = 'arn:aws:sns:us-east-1:111122223333:configured-approvals';
+    const { handler, sns } = load('RequestApproval', environmentOf('RequestApproval', { approvalTopicArn: topic }));
+    const mock = publishes(sns);
+    const event = {
+      ...taskEvent,
+      taskToken: 'AQB-token',
+      approvalTimeoutSeconds: 3600,
+      approval: { planDigest: plan.digest, approvals: [] },
+      rules: { quorum: 1, allowedApprovers: [] },
+    };
+    await expect(handler(event, context('RequestApproval'))).resolves.toEqual({ messageId: 'm-1' });
+    expect(mock).toHaveReceivedCommandWith(sns.PublishCommand, { TopicArn: topic });
+  });
+
+  it('fails to load when only one of the page URL and the link secret is set', () => {
+    expect(() =>
+      load('RequestApproval', { [ENV.approvalTopicArn]: 'arn:aws:sns:us-east-1:1:a', [ENV.approvalPageUrl]: 'x' }),
+    ).toThrow('APPROVAL_PAGE_URL and LINK_SECRET_ARN go together');
+  });
+});
+
+describe('DeleteMaterial handler', () => {
+  it('announces the deletion on the configured outcome topic', async () => {
+    const topic = 'arn:aws:sns:us-east-1:111122223333:configured-outcomes';
+    const { handler, kms, sns } = load('DeleteMaterial', environmentOf('DeleteMaterial', { outcomeTopicArn: topic }));
+    keyIs(kms)
+      .on(kms.DeleteImportedKeyMaterialCommand)
+      .resolves({ $metadata: { requestId: 'req-1' } });
+    const mock = publishes(sns);
+    const event = {
+      ...taskEvent,
+      approval: {
+        planDigest: plan.digest,
+        approvals: [{ approver: 'bob', at: '2026-11-22T00:00:00Z', channel: 'cli' }],
+      },
+      rules: { quorum: 1, allowedApprovers: [] },
+    };
+    await expect(handler(event, context('DeleteMaterial'))).resolves.toMatchObject({ kmsRequestId: 'req-1' });
+    expect(mock).toHaveReceivedCommandWith(sns.PublishCommand, { TopicArn: topic });
+  });
+
+  it('fails to load naming OUTCOME_TOPIC_ARN when it is missing', () => {
+    expect(() => load('DeleteMaterial', { [ENV.outcomeTopicArn]: '' })).toThrow(
+      'environment variable OUTCOME_TOPIC_ARN is not set',
+    );
+  });
+});
+
+describe('VerifyPendingImport handler', () => {
+  it('reads the key with its own KMS client', async () => {
+    const { handler, kms } = load('VerifyPendingImport', environmentOf('VerifyPendingImport', {}));
+    keyIs(
+      kms,
+      snapshot({ KeyState: 'PendingImport' }, [{ ...snapshot().materials[0], ImportState: 'PENDING_IMPORT' }]),
+    );
+    await expect(handler(taskEvent, context('VerifyPendingImport'))).resolves.toMatchObject({
+      keyStateAfter: 'PendingImport',
+    });
+  });
+});
+
+describe('NotifyOutcome handler', () => {
+  it('publishes to the configured outcome topic, and its log lines carry the Lambda request id', async () => {
+    const topic = 'arn:aws:sns:us-east-1:111122223333:configured-outcomes';
+    const { handler, sns } = load('NotifyOutcome', {
+      ...environmentOf('NotifyOutcome', { outcomeTopicArn: topic }),
+      POWERTOOLS_LOG_LEVEL: 'INFO',
+      // As the Lambda runtime sets it: Powertools reports cold starts only for on-demand initialization.
+      AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+    });
+    const mock = publishes(sns);
+    const lines: string[] = [];
+    const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    const state = { error: { Error: 'AliasNotAllowed', Cause: 'alias' } };
+    try {
+      await handler(
+        { executionId: EXECUTION_ID, state, executionInput: { changeId: 'CHG-9' } },
+        context('NotifyOutcome'),
+      );
+      await handler(
+        { executionId: `${EXECUTION_ID}-2`, state, executionInput: {} },
+        { ...context('NotifyOutcome'), awsRequestId: 'req-second' },
+      );
+    } finally {
+      write.mockRestore();
+    }
+    expect(mock).toHaveReceivedCommandWith(sns.PublishCommand, { TopicArn: topic });
+    const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.message === 'outcome');
+    expect(logged).toEqual([
+      expect.objectContaining({
+        function_request_id: 'req-NotifyOutcome',
+        cold_start: true,
+        executionId: EXECUTION_ID,
+        changeId: 'CHG-9',
+        status: 'REFUSED',
+      }),
+      expect.objectContaining({
+        function_request_id: 'req-second',
+        cold_start: false,
+        executionId: `${EXECUTION_ID}-2`,
+      }),
+    ]);
+    expect(logged[1]).not.toHaveProperty('changeId');
+  });
+});

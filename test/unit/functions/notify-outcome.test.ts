@@ -1,0 +1,124 @@
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
+import { TERMINAL_ERRORS } from '../../../core/errors';
+import type { WorkflowState } from '../../../core/types';
+import { createNotifyOutcome } from '../../../functions/notify-outcome/notify-outcome';
+import { outcomeOf } from '../../../functions/notify-outcome/outcome';
+import { KEY_ARN, M1, input, planFor, snapshot } from '../../helpers/kms-fixtures';
+import { EXECUTION_ID, OUTCOME_TOPIC_ARN, silentLogger, snsClient } from './deps';
+
+const plan = planFor(snapshot());
+const approvals = [{ approver: 'bob', at: '2026-11-22T00:00:00Z', channel: 'cli' }];
+const caught = (Error: string): WorkflowState => ({ error: { Error, Cause: `because ${Error}` } });
+
+describe('outcomeOf', () => {
+  it.each([
+    ['ApprovalRejected', 'REJECTED'],
+    ['ApprovalTimedOut', 'TIMED_OUT'],
+    ['VerificationFailed', 'FAILED'],
+    ['KMSInternalException', 'FAILED'],
+    ['NetworkError', 'FAILED'],
+    ['States.Timeout', 'FAILED'],
+  ])('maps the error %s to %s', (error, status) => {
+    expect(outcomeOf(caught(error), {}).status).toBe(status);
+  });
+
+  it.each(TERMINAL_ERRORS.filter((n) => !['ApprovalRejected', 'ApprovalTimedOut', 'VerificationFailed'].includes(n)))(
+    'maps the refusal %s to REFUSED',
+    (error) => {
+      expect(outcomeOf(caught(error), {}).status).toBe('REFUSED');
+    },
+  );
+
+  it('reports a dry run as PLANNED', () => {
+    expect(outcomeOf({ input: input({ dryRun: true }), plan }, {}).status).toBe('PLANNED');
+  });
+
+  it('reads dryRun from the raw execution input when there is no parsed input', () => {
+    expect(outcomeOf({}, { dryRun: true }).status).toBe('PLANNED');
+  });
+
+  it('reports ALREADY_DELETED when CheckState found nothing to delete, DELETED otherwise', () => {
+    expect(outcomeOf({ input: input(), plan, check: { decision: 'ALREADY_DELETED' } }, {}).status).toBe(
+      'ALREADY_DELETED',
+    );
+    expect(outcomeOf({ input: input(), plan, check: { decision: 'PROCEED' } }, {}).status).toBe('DELETED');
+  });
+
+  it('carries the plan, the approvals, the deletion and the verification into the outcome', () => {
+    const outcome = outcomeOf(
+      {
+        input: input(),
+        plan,
+        check: { decision: 'PROCEED' },
+        approval: { planDigest: plan.digest, approvals },
+        deletion: { kmsRequestId: 'req-1', appliedBy: 'THIS_ATTEMPT', at: '2026-11-22T00:01:00Z' },
+        verification: { keyStateAfter: 'PendingImport', materialAfter: 'PENDING_IMPORT', verifiedAt: 'now' },
+      },
+      {},
+    );
+    expect(outcome).toEqual({
+      status: 'DELETED',
+      changeId: 'CHG-1',
+      keyArn: KEY_ARN,
+      keyMaterialId: M1,
+      keyStateBefore: 'Enabled',
+      keyStateAfter: 'PendingImport',
+      approvals,
+      kmsRequestId: 'req-1',
+    });
+  });
+
+  it('takes the change id and material from the raw input when the input was refused, with the error', () => {
+    const outcome = outcomeOf(caught('InvalidInput'), { changeId: 'CHG-7', keyMaterialId: 'c'.repeat(64) });
+    expect(outcome).toEqual({
+      status: 'REFUSED',
+      changeId: 'CHG-7',
+      keyMaterialId: 'c'.repeat(64),
+      approvals: [],
+      kmsRequestId: null,
+      error: 'InvalidInput',
+      cause: 'because InvalidInput',
+    });
+  });
+
+  it('leaves out a raw change id that is not a string', () => {
+    expect(outcomeOf(caught('InvalidInput'), { changeId: 42 }).changeId).toBeUndefined();
+  });
+});
+
+describe('NotifyOutcome', () => {
+  const sns = mockClient(SNSClient);
+  const notifyOutcome = createNotifyOutcome({
+    sns: snsClient(),
+    config: { outcomeTopicArn: OUTCOME_TOPIC_ARN },
+    logger: silentLogger(),
+  });
+  beforeEach(() => {
+    sns.reset();
+    sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
+  });
+
+  it('publishes one message to the configured topic, with the status as an attribute', async () => {
+    const out = await notifyOutcome({
+      executionId: EXECUTION_ID,
+      state: caught('AliasNotAllowed'),
+      executionInput: {},
+    });
+    expect(out.status).toBe('REFUSED');
+    expect(sns).toHaveReceivedCommandTimes(PublishCommand, 1);
+    expect(sns).toHaveReceivedCommandWith(PublishCommand, {
+      TopicArn: OUTCOME_TOPIC_ARN,
+      Subject: 'keymat (invalid change): REFUSED AliasNotAllowed',
+      MessageAttributes: expect.objectContaining({ status: { DataType: 'String', StringValue: 'REFUSED' } }),
+    });
+  });
+
+  it('refuses an event without an execution id as a wiring error, and publishes nothing', async () => {
+    await expect(notifyOutcome({ state: {}, executionInput: {} })).rejects.toThrow(
+      /^NotifyOutcome received an event it cannot use: executionId/,
+    );
+    expect(sns).not.toHaveReceivedCommand(PublishCommand);
+  });
+});
