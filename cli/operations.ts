@@ -17,8 +17,6 @@ import { localStateMachineArn } from '../local/engine';
 import { runningEndpoint } from '../local/server';
 import { CliError } from './output';
 
-export { progress } from '../core/history';
-
 /** Where the operator commands act: a deployed stack, or the local stack serving a state folder. */
 export interface Target {
   sfn: SFNClient;
@@ -30,6 +28,7 @@ export interface Target {
   changes: ChangeClient;
 }
 
+/** The state machine the local stack serves (its default account and Region). */
 export const LOCAL_STATE_MACHINE_ARN = localStateMachineArn(DEFAULT_REGION, LOCAL_ACCOUNT_ID);
 
 const targetOf = (sfn: SFNClient, sts: STSClient, kms: KMSClient, stateMachineArn: string): Target => ({
@@ -73,6 +72,7 @@ export async function awsTarget(options: { stateMachineArn?: string; stackName: 
   return targetOf(new SFNClient({}), new STSClient({}), new KMSClient({ maxAttempts: 8 }), stateMachineArn);
 }
 
+/** Who the target's credentials belong to (STS GetCallerIdentity): the requester and approver keymat records. */
 export async function callerIdentity(target: Target): Promise<{ arn: string; account: string }> {
   const id = await target.sts.send(new GetCallerIdentityCommand({}));
   if (!id.Arn || !id.Account) throw new CliError('STS GetCallerIdentity named no caller: check your credentials');
@@ -82,6 +82,7 @@ export async function callerIdentity(target: Target): Promise<{ arn: string; acc
 /** An execution given by ARN or by name (a name is looked up under the target's state machine). */
 export const executionArn = (target: Target, execution: string): string => target.changes.executionArn(execution);
 
+/** A change as `keymat start` gives it; the workflow applies the defaults of what is left out. */
 export interface StartRequest {
   keyId: string;
   keyMaterialId?: string;
@@ -124,9 +125,11 @@ export async function startChange(
   return { executionArn: started.executionArn, input };
 }
 
+/** DescribeExecution of an execution given by name or ARN; a missing one is refused as ExecutionNotFound. */
 export const describe = (target: Target, execution: string): Promise<DescribeExecutionCommandOutput> =>
   target.changes.describe(execution);
 
+/** Every event of an execution given by name or ARN. */
 export const history = (target: Target, execution: string): Promise<HistoryEvent[]> =>
   target.changes.history(execution);
 
@@ -149,6 +152,7 @@ export async function approve(
   return { approver: me.arn, approvals: output.approvals.length, quorum: task.rules.quorum };
 }
 
+/** Rejects as the caller: the change ends ApprovalRejected with the comment as the cause. */
 export async function reject(target: Target, execution: string, comment: string): Promise<{ rejectedBy: string }> {
   const { task } = await target.changes.waitingApproval(execution);
   const me = await callerIdentity(target);

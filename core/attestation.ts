@@ -66,3 +66,57 @@ export interface Attestor {
   /** Whether the MAC is valid for the message (false for a malformed MAC). */
   verify(message: Buffer, mac: string): Promise<boolean>;
 }
+
+/** What a start attestation adds to an execution input: when, by which channel, and the MAC. */
+export interface StartAttestation {
+  at: string;
+  channel: string;
+  mac: string;
+}
+
+/** The execution name of an execution ARN (its last segment). */
+const nameOf = (executionArnOrName: string): string =>
+  executionArnOrName.slice(executionArnOrName.lastIndexOf(':') + 1);
+
+/**
+ * Attests a start: the requester (the input's `requestedBy`, an authenticated canonical principal) asked for exactly
+ * this input under this execution name. Returns the input with its `attestation`.
+ */
+export async function attestStart<I extends { requestedBy: string }>(
+  attestor: Attestor,
+  executionName: string,
+  input: I,
+  channel: string,
+  at: Date,
+): Promise<I & { attestation: StartAttestation }> {
+  const claims: StartClaims = {
+    kind: 'start',
+    executionName,
+    requester: input.requestedBy,
+    inputDigest: inputDigest(input),
+    at: at.toISOString(),
+    channel,
+  };
+  return { ...input, attestation: { at: claims.at, channel, mac: await attestor.sign(attestationMessage(claims)) } };
+}
+
+/** Whether an execution's input carries a valid start attestation for this execution and its requester. */
+export async function verifyStart(
+  attestor: Attestor,
+  executionArnOrName: string,
+  input: Readonly<Record<string, unknown>>,
+): Promise<boolean> {
+  const a = input.attestation as Partial<StartAttestation> | undefined;
+  const requester = input.requestedBy;
+  if (typeof a !== 'object' || a === null || typeof requester !== 'string') return false;
+  if (typeof a.at !== 'string' || typeof a.channel !== 'string' || typeof a.mac !== 'string') return false;
+  const claims: StartClaims = {
+    kind: 'start',
+    executionName: nameOf(executionArnOrName),
+    requester,
+    inputDigest: inputDigest(input),
+    at: a.at,
+    channel: a.channel,
+  };
+  return attestor.verify(attestationMessage(claims), a.mac);
+}

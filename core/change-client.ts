@@ -43,6 +43,7 @@ export interface Decision {
   comment?: string;
 }
 
+/** What a change client works on: a Step Functions client and the workflow's state machine. */
 export interface ChangeClientOptions {
   /** The Step Functions client, configured by the caller (Region, endpoint, credentials). */
   sfn: SFNClient;

@@ -25,6 +25,8 @@ export const ENV = {
   accessKeyId: 'AWS_ACCESS_KEY_ID',
   secretAccessKey: 'AWS_SECRET_ACCESS_KEY',
   kmsEndpoint: 'AWS_ENDPOINT_URL_KMS',
+  attestationKeyArn: 'ATTESTATION_KEY_ARN',
+  sessionBoundRoles: 'SESSION_BOUND_ROLES',
 } as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -39,6 +41,8 @@ export interface ValidateOriginConfig {
   scope: Scope;
   defaultWaitSeconds: number;
   recentUseDays: number;
+  /** The KMS HMAC key whose MAC on the start attestation ValidateOrigin verifies. */
+  attestationKeyArn: string;
 }
 
 export interface RequestApprovalConfig {
@@ -51,8 +55,24 @@ export interface OutcomeConfig {
   outcomeTopicArn: string;
 }
 
+export interface DeleteMaterialConfig extends OutcomeConfig {
+  /** The KMS HMAC key whose MAC on every approval DeleteMaterial verifies. */
+  attestationKeyArn: string;
+}
+
 export interface ApprovalPageConfig {
   linkSecretArn: string;
+  /** The KMS HMAC key the page attests each decision with. */
+  attestationKeyArn: string;
+}
+
+/** The gateway: the one entry point for people, which starts changes and records decisions under their own identity. */
+export interface GatewayConfig {
+  stateMachineArn: string;
+  /** The KMS HMAC key the gateway attests each start and decision with. */
+  attestationKeyArn: string;
+  /** Roles whose session name a policy pins, so that it identifies a person (see `canonicalPrincipal`). */
+  sessionBoundRoles: string[];
 }
 
 export interface ExpiryScanConfig {
@@ -61,6 +81,8 @@ export interface ExpiryScanConfig {
   /** The scan policy and limits as JSON; the scan parses them with its own schemas. */
   policyJson: string;
   limitsJson: string;
+  /** The KMS HMAC key the scan attests the changes it starts with. */
+  attestationKeyArn: string;
 }
 
 /** Each function's configuration, by its name (the task state's name, or the function's). */
@@ -68,11 +90,12 @@ export interface FunctionConfigs {
   ValidateOrigin: ValidateOriginConfig;
   CheckState: Record<string, never>;
   RequestApproval: RequestApprovalConfig;
-  DeleteMaterial: OutcomeConfig;
+  DeleteMaterial: DeleteMaterialConfig;
   VerifyPendingImport: Record<string, never>;
   NotifyOutcome: OutcomeConfig;
   ApprovalPage: ApprovalPageConfig;
   ExpiryScan: ExpiryScanConfig;
+  Gateway: GatewayConfig;
 }
 
 export type FunctionName = keyof FunctionConfigs;
@@ -91,6 +114,7 @@ export function environmentOf<N extends FunctionName>(name: N, config: DeployedC
         [ENV.account]: c.account,
         [ENV.defaultWaitSeconds]: String(c.defaultWaitSeconds),
         [ENV.recentUseDays]: String(c.recentUseDays),
+        [ENV.attestationKeyArn]: c.attestationKeyArn,
       };
     }
     case 'RequestApproval': {
@@ -100,11 +124,24 @@ export function environmentOf<N extends FunctionName>(name: N, config: DeployedC
         ...(c.web && { [ENV.approvalPageUrl]: c.web.pageUrl, [ENV.linkSecretArn]: c.web.linkSecretArn }),
       };
     }
-    case 'DeleteMaterial':
+    case 'DeleteMaterial': {
+      const c = config as DeleteMaterialConfig;
+      return { [ENV.outcomeTopicArn]: c.outcomeTopicArn, [ENV.attestationKeyArn]: c.attestationKeyArn };
+    }
     case 'NotifyOutcome':
       return { [ENV.outcomeTopicArn]: (config as OutcomeConfig).outcomeTopicArn };
-    case 'ApprovalPage':
-      return { [ENV.linkSecretArn]: (config as ApprovalPageConfig).linkSecretArn };
+    case 'ApprovalPage': {
+      const c = config as ApprovalPageConfig;
+      return { [ENV.linkSecretArn]: c.linkSecretArn, [ENV.attestationKeyArn]: c.attestationKeyArn };
+    }
+    case 'Gateway': {
+      const c = config as GatewayConfig;
+      return {
+        [ENV.stateMachineArn]: c.stateMachineArn,
+        [ENV.attestationKeyArn]: c.attestationKeyArn,
+        [ENV.sessionBoundRoles]: c.sessionBoundRoles.join(','),
+      };
+    }
     case 'ExpiryScan': {
       const c = config as ExpiryScanConfig;
       return {
@@ -112,6 +149,7 @@ export function environmentOf<N extends FunctionName>(name: N, config: DeployedC
         [ENV.outcomeTopicArn]: c.outcomeTopicArn,
         [ENV.scanPolicy]: c.policyJson,
         [ENV.scanLimits]: c.limitsJson,
+        [ENV.attestationKeyArn]: c.attestationKeyArn,
       };
     }
     default:
@@ -127,6 +165,7 @@ export function configFromEnvironment<N extends FunctionName>(name: N, env: Env 
       scope: { account: read.required(ENV.account), region: read.required(ENV.region) },
       defaultWaitSeconds: read.int(ENV.defaultWaitSeconds, DEFAULT_WAIT_SECONDS, 0, MAX_WAIT_SECONDS),
       recentUseDays: read.int(ENV.recentUseDays, DEFAULT_RECENT_USE_DAYS, 0, 3650),
+      attestationKeyArn: read.required(ENV.attestationKeyArn),
     }),
     CheckState: () => ({}),
     RequestApproval: () => {
@@ -142,19 +181,34 @@ export function configFromEnvironment<N extends FunctionName>(name: N, env: Env 
         ...(pageUrl && linkSecretArn && { web: { pageUrl, linkSecretArn } }),
       };
     },
-    DeleteMaterial: () => ({ outcomeTopicArn: read.required(ENV.outcomeTopicArn) }),
+    DeleteMaterial: () => ({
+      outcomeTopicArn: read.required(ENV.outcomeTopicArn),
+      attestationKeyArn: read.required(ENV.attestationKeyArn),
+    }),
     VerifyPendingImport: () => ({}),
     NotifyOutcome: () => ({ outcomeTopicArn: read.required(ENV.outcomeTopicArn) }),
-    ApprovalPage: () => ({ linkSecretArn: read.required(ENV.linkSecretArn) }),
+    ApprovalPage: () => ({
+      linkSecretArn: read.required(ENV.linkSecretArn),
+      attestationKeyArn: read.required(ENV.attestationKeyArn),
+    }),
     ExpiryScan: () => ({
       stateMachineArn: read.required(ENV.stateMachineArn),
       outcomeTopicArn: read.required(ENV.outcomeTopicArn),
       policyJson: read.required(ENV.scanPolicy),
       limitsJson: read.required(ENV.scanLimits),
+      attestationKeyArn: read.required(ENV.attestationKeyArn),
+    }),
+    Gateway: () => ({
+      stateMachineArn: read.required(ENV.stateMachineArn),
+      attestationKeyArn: read.required(ENV.attestationKeyArn),
+      sessionBoundRoles: read.names(ENV.sessionBoundRoles),
     }),
   };
   return configs[name]();
 }
+
+/** An IAM role name as IAM allows it. */
+const IAM_ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 
 function reader(env: Env) {
   const optional = (name: string): string | undefined => {
@@ -176,6 +230,20 @@ function reader(env: Env) {
         throw new Error(`environment variable ${name} must be a whole number from ${min} to ${max}; got '${raw}'`);
       }
       return n;
+    },
+    /** A comma-separated list of IAM role names; unset: none. */
+    names(name: string): string[] {
+      const names = (optional(name) ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      const bad = names.find((n) => !IAM_ROLE_NAME.test(n));
+      if (bad !== undefined) {
+        throw new Error(
+          `environment variable ${name} must be a comma-separated list of IAM role names (letters, digits, +=,.@_-, at most 64); got '${bad}'`,
+        );
+      }
+      return names;
     },
   };
 }

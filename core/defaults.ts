@@ -29,3 +29,9 @@ export const DEFAULT_TASK_TIMEOUT_SECONDS = 60;
 
 /** Days the functions' and the workflow's logs are kept. */
 export const DEFAULT_LOG_RETENTION_DAYS = 365;
+
+/** The expiry scan flags materials whose ValidTo falls within this many days. */
+export const DEFAULT_SCAN_EXPIRES_WITHIN_DAYS = 30;
+
+/** The key tag holding the day (YYYY-MM-DD) from which the scan retires a key's current material. */
+export const DEFAULT_SCAN_RETIRE_TAG = 'keymat:retire-on';

@@ -1,5 +1,6 @@
 import type { GetKeyLastUsageResponse, KeyMetadata, RotationsListEntry } from '@aws-sdk/client-kms';
 import { createHash } from 'node:crypto';
+import { DEFAULT_RECENT_USE_DAYS } from './defaults';
 import { KeymatError } from './errors';
 import type { MaterialState, Plan, VerificationResult } from './types';
 
@@ -28,13 +29,17 @@ export function findTarget(snapshot: KeySnapshot, keyMaterialId: string | undefi
   return target;
 }
 
-/** Builds the plan of a deletion from what was read; see shared/reference/kms.md for the expected states. */
+/**
+ * Builds the plan of a deletion from what was read. Deleting a permanently associated material (CURRENT or
+ * NON_CURRENT) leaves it listed as PENDING_IMPORT and the key PendingImport; deleting a pending-rotation material
+ * removes it from the list and leaves the key state as it was.
+ */
 export function buildPlan(
   snapshot: KeySnapshot,
   aliases: string[],
   lastUsage: GetKeyLastUsageResponse | undefined,
   keyMaterialId: string | undefined,
-  recentUse: { days: number; now: Date } = { days: 30, now: new Date() },
+  recentUse: { days: number; now: Date } = { days: DEFAULT_RECENT_USE_DAYS, now: new Date() },
 ): Plan {
   const meta = snapshot.metadata;
   const target = findTarget(snapshot, keyMaterialId);

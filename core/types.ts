@@ -17,6 +17,7 @@ export const changeInputSchema = z.object({
 });
 export type ChangeInput = z.infer<typeof changeInputSchema>;
 
+/** A key material's state as ListKeyRotations reports it. */
 export const materialStateSchema = z.enum([
   'CURRENT',
   'NON_CURRENT',
@@ -125,6 +126,7 @@ export const workflowStateSchema = z.object({
 });
 export type WorkflowState = z.infer<typeof workflowStateSchema>;
 
+/** How a change ended, in one word (the outcome message's `status` attribute). */
 export const outcomeStatusSchema = z.enum([
   'DELETED',
   'ALREADY_DELETED',

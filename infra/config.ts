@@ -10,6 +10,7 @@ import {
   DEFAULT_WAIT_SECONDS,
   MAX_WAIT_SECONDS,
 } from '../core/defaults';
+import { checkApproverPattern } from '../core/identity';
 import { KEY_ARN } from '../core/naming';
 import { scanLimitsSchema, scanPolicySchema, type ScanLimits, type ScanPolicy } from '../functions/expiry-scan/scan';
 
@@ -22,8 +23,16 @@ export interface KeymatConfig {
   approvalTimeout: Duration;
   /** Distinct approvers a change needs. */
   quorum: number;
-  /** Identities allowed to approve; empty: anyone but the requester. */
+  /**
+   * Principals allowed to approve, as canonical principal ARNs or ARN patterns (`checkApproverPattern`); empty: anyone
+   * but the requester.
+   */
   approvers: string[];
+  /**
+   * Roles whose session name a policy pins (`sts:RoleSessionName` or `sts:SourceIdentity`), so that the gateway takes
+   * each session of them as its own person; by role name.
+   */
+  sessionBoundRoles: string[];
   defaultWaitSeconds: number;
   verifyMaxAttempts: number;
   taskTimeout: Duration;
@@ -48,6 +57,7 @@ export const DEFAULT_SCAN_LIMITS: ScanLimits = {
 export const DEFAULT_KEY_TAG = { key: 'keymat:managed', value: 'true' };
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const IAM_ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 
 /**
  * Reads the configuration from CDK context values (strings from `-c name=value`, or JSON values from cdk.json),
@@ -122,7 +132,14 @@ export function configFromContext(get: (name: string) => unknown): KeymatConfig 
       ListKeyRotations: int('scanListKeyRotationsRate', DEFAULT_SCAN_LIMITS.rates.ListKeyRotations, 1, 100_000),
     },
   });
-  const approvers = list('approvers');
+  // A plain name fails the synth: nobody can authenticate as `bob`, so such an entry would match no approver.
+  const approvers = list('approvers').map(checkApproverPattern);
+  const sessionBoundRoles = list('sessionBoundRoles');
+  for (const role of sessionBoundRoles) {
+    if (!IAM_ROLE_NAME.test(role)) {
+      throw new Error(`context sessionBoundRoles must list IAM role names (not ARNs); got '${role}'`);
+    }
+  }
   const quorum = int('quorum', DEFAULT_QUORUM, 1, 10);
   if (approvers.length > 0 && approvers.length < quorum) {
     throw new Error(`context quorum ${quorum} cannot be reached by the ${approvers.length} approvers listed`);
@@ -130,6 +147,7 @@ export function configFromContext(get: (name: string) => unknown): KeymatConfig 
   return {
     quorum,
     approvers,
+    sessionBoundRoles,
     ...(scanSchedule && { scanSchedule }),
     scanPolicy,
     scanLimits,

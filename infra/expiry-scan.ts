@@ -8,6 +8,7 @@ import { Construct } from 'constructs';
 import type { ScanLimits, ScanPolicy } from '../functions/expiry-scan/scan';
 import type { DeletionWorkflow } from '../workflows/deletion-workflow';
 import { AcknowledgingRole } from '../workflows/nag';
+import type { AttestationKey } from './attestation-key';
 import type { KeyScopeGrants } from './key-scope';
 import { KeymatFunction } from './keymat-function';
 
@@ -16,6 +17,8 @@ export interface ExpiryScanProps {
   readonly workflow: DeletionWorkflow;
   /** Where the run's summary goes. */
   readonly outcomeTopic: ITopic;
+  /** The key the scan attests the changes it starts with. */
+  readonly attestation: AttestationKey;
   /** The keys the scan may read (it deletes nothing itself). */
   readonly keys: KeyScopeGrants;
   /** Which keys' material the scan retires. */
@@ -51,6 +54,7 @@ export class ExpiryScan extends Construct {
         outcomeTopicArn: props.outcomeTopic.topicArn,
         policyJson: JSON.stringify(props.policy),
         limitsJson: JSON.stringify(props.limits),
+        attestationKeyArn: props.attestation.keyArn,
       },
       timeout: props.timeout ?? Duration.minutes(15),
       ...(props.logRetention && { logRetention: props.logRetention }),
@@ -59,7 +63,9 @@ export class ExpiryScan extends Construct {
     // DescribeKey outside the key scope is denied, and the scan counts that key as out of scope.
     fn.grantUnscoped(['kms:ListKeys'], 'kms:ListKeys supports no resource scoping');
     fn.grantKeys(props.keys, 'kms:DescribeKey', 'kms:ListKeyRotations', 'kms:ListResourceTags');
+    // The scan starts its changes as itself, and vouches for them: ValidateOrigin verifies the start attestation.
     fn.grant((grantee) => workflow.grantStartExecution(grantee));
+    props.attestation.grantGenerateMac(fn);
     fn.grant(
       (grantee) => workflow.grantRead(grantee, ['states:DescribeExecution']),
       "DescribeExecution on this workflow's own executions, to tell today's changes from new ones",

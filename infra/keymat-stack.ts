@@ -1,4 +1,5 @@
 import { Aws, CfnOutput, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { Grant, ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { FunctionUrlAuthType } from 'aws-cdk-lib/aws-lambda';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -6,7 +7,9 @@ import { SubscriptionFilter, Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { DeletionWorkflow } from '../workflows/deletion-workflow';
+import { acknowledge, wildcardFindings } from '../workflows/nag';
 import type { TaskState } from '../workflows/states';
+import { AttestationKey } from './attestation-key';
 import type { KeymatConfig } from './config';
 import { ExpiryScan } from './expiry-scan';
 import { KeyScopeGrants } from './key-scope';
@@ -23,6 +26,13 @@ export interface KeymatStackProps extends StackProps {
 /**
  * keymat's stack: one function per task, the SNS topics for approval requests and outcomes, and the deletion
  * workflow, with each function holding only the permissions its task needs, granted where the function is declared.
+ *
+ * People reach the workflow only through the gateway (a Function URL with IAM auth, so the caller is the signer of
+ * the request) and the approval page: these two alone answer approval tasks, and the gateway and the expiry scan alone
+ * start changes. Each start and decision is MACed with the attestation key, whose key policy alone says who may sign
+ * (the gateway, the page, the scan) and verify (ValidateOrigin, DeleteMaterial). The `Requesters` and `Approvers`
+ * managed policies are what people are given: invoking the gateway's URL and reading executions, nothing that starts
+ * or answers anything directly.
  */
 export class KeymatStack extends Stack {
   readonly workflow: DeletionWorkflow;
@@ -32,12 +42,19 @@ export class KeymatStack extends Stack {
   readonly outcomeTopic: Topic;
   readonly expiryScan: ExpiryScan;
   readonly runbook: RunbookDocument;
+  readonly gateway: KeymatFunction<'Gateway'>;
+  readonly attestation: AttestationKey;
+  readonly requesterPolicy: ManagedPolicy;
+  readonly approverPolicy: ManagedPolicy;
 
   constructor(scope: Construct, id: string, props: KeymatStackProps) {
     super(scope, id, props);
     const { config } = props;
     const { logRetention } = config;
     const keys = new KeyScopeGrants(config.keyScope);
+    const attestation = new AttestationKey(this, 'AttestationKey');
+    this.attestation = attestation;
+    const attestationKeyArn = attestation.keyArn;
 
     const topicKey = new Key(this, 'TopicKey', {
       description: 'keymat: encrypts the approval and outcome topics',
@@ -70,21 +87,24 @@ export class KeymatStack extends Stack {
         'rotating the link key invalidates every approval link in flight; rotate it by hand between changes (a new version of the secret)',
     });
     const approvalPage = new KeymatFunction(this, 'ApprovalPage', {
-      config: { linkSecretArn: linkSecret.secretArn },
+      config: { linkSecretArn: linkSecret.secretArn, attestationKeyArn },
       logRetention,
     });
     this.approvalPage = approvalPage;
     const pageUrl = approvalPage.fn.addFunctionUrl({ authType: FunctionUrlAuthType.NONE });
     approvalPage.grant((grantee) => linkSecret.grantRead(grantee));
+    attestation.grantGenerateMac(approvalPage);
 
     const validateOrigin = new KeymatFunction(this, 'ValidateOrigin', {
       config: {
         account: Aws.ACCOUNT_ID,
         defaultWaitSeconds: config.defaultWaitSeconds,
         recentUseDays: config.recentUseDays,
+        attestationKeyArn,
       },
       logRetention,
     });
+    attestation.grantVerifyMac(validateOrigin);
     validateOrigin.grantKeys(keys, 'kms:DescribeKey', 'kms:ListKeyRotations', 'kms:GetKeyLastUsage');
     validateOrigin.grantUnscoped(
       ['kms:ListAliases'],
@@ -104,9 +124,10 @@ export class KeymatStack extends Stack {
     requestApproval.grant((grantee) => linkSecret.grantRead(grantee));
 
     const deleteMaterial = new KeymatFunction(this, 'DeleteMaterial', {
-      config: { outcomeTopicArn: outcomeTopic.topicArn },
+      config: { outcomeTopicArn: outcomeTopic.topicArn, attestationKeyArn },
       logRetention,
     });
+    attestation.grantVerifyMac(deleteMaterial);
     deleteMaterial.grantKeys(keys, 'kms:DescribeKey', 'kms:ListKeyRotations', 'kms:DeleteImportedKeyMaterial');
     deleteMaterial.grantPublish(outcomeTopic);
 
@@ -160,6 +181,7 @@ export class KeymatStack extends Stack {
     this.expiryScan = new ExpiryScan(this, 'ExpiryScanJob', {
       workflow,
       outcomeTopic,
+      attestation,
       keys,
       policy: config.scanPolicy,
       limits: config.scanLimits,
@@ -167,11 +189,79 @@ export class KeymatStack extends Stack {
       logRetention,
     });
 
-    this.runbook = new RunbookDocument(this, 'Runbook', { workflow });
+    // The gateway: the one way in for people. Its Function URL takes only SigV4-signed requests, and Lambda hands it
+    // the signer's ARN; it starts changes and records decisions under that identity, attested.
+    const gateway = new KeymatFunction(this, 'Gateway', {
+      config: {
+        stateMachineArn: workflow.stateMachine.stateMachineArn,
+        attestationKeyArn,
+        sessionBoundRoles: config.sessionBoundRoles,
+      },
+      logRetention,
+    });
+    this.gateway = gateway;
+    const gatewayUrl = gateway.fn.addFunctionUrl({ authType: FunctionUrlAuthType.AWS_IAM });
+    gateway.grant((grantee) => workflow.grantStartExecution(grantee));
+    gateway.grant(
+      (grantee) => workflow.grantRead(grantee, ['states:DescribeExecution', 'states:GetExecutionHistory']),
+      "DescribeExecution and GetExecutionHistory on this workflow's own executions, to show a change and find its pending approval",
+    );
+    gateway.grant(
+      (grantee) => workflow.grantTaskResponse(grantee),
+      'states:SendTaskSuccess and states:SendTaskFailure support no resource scoping (task tokens are not resources); only the gateway and the approval page hold them',
+    );
+    gateway.grant(
+      (grantee) =>
+        Grant.addToPrincipal({
+          grantee,
+          actions: ['ssm:GetAutomationExecution'],
+          resourceArns: [`arn:${Aws.PARTITION}:ssm:${Aws.REGION}:${Aws.ACCOUNT_ID}:automation-execution/*`],
+        }),
+      "the runbook's automation executions are not known in advance: the gateway reads who ran one (ExecutedBy) from SSM's own record",
+    );
+    attestation.grantGenerateMac(gateway);
+
+    // What people are given: the gateway's URL and reading executions. Neither starts nor answers anything directly.
+    const operatorPolicy = (id: string, description: string): ManagedPolicy => {
+      const statements = [
+        new PolicyStatement({
+          actions: ['lambda:InvokeFunctionUrl'],
+          resources: [gateway.fn.functionArn],
+          conditions: { StringEquals: { 'lambda:FunctionUrlAuthType': FunctionUrlAuthType.AWS_IAM } },
+        }),
+        // Lambda also asks for InvokeFunction on a Function URL call; the condition admits it through the URL only.
+        new PolicyStatement({
+          actions: ['lambda:InvokeFunction'],
+          resources: [gateway.fn.functionArn],
+          conditions: { Bool: { 'lambda:InvokedViaFunctionUrl': 'true' } },
+        }),
+        ...workflow.readStatements(['states:DescribeExecution', 'states:GetExecutionHistory', 'states:ListExecutions']),
+      ];
+      const policy = new ManagedPolicy(this, id, { description, statements });
+      acknowledge(
+        policy,
+        wildcardFindings(policy, statements),
+        "reading this workflow's own executions (execution:<state machine>:*), to follow a change",
+      );
+      return policy;
+    };
+    this.requesterPolicy = operatorPolicy(
+      'Requesters',
+      'keymat: request deletions through the gateway and follow them; attach to the people who request changes',
+    );
+    this.approverPolicy = operatorPolicy(
+      'Approvers',
+      'keymat: approve or reject through the gateway and follow changes; attach to the people who approve',
+    );
+
+    this.runbook = new RunbookDocument(this, 'Runbook', { workflow, gateway: gateway.fn });
 
     new CfnOutput(this, 'StateMachineArn', { value: workflow.stateMachine.stateMachineArn });
     new CfnOutput(this, 'RunbookDocumentName', { value: this.runbook.document.ref });
     new CfnOutput(this, 'ApprovalPageUrl', { value: pageUrl.url });
+    new CfnOutput(this, 'GatewayUrl', { value: gatewayUrl.url });
+    new CfnOutput(this, 'RequesterPolicyArn', { value: this.requesterPolicy.managedPolicyArn });
+    new CfnOutput(this, 'ApproverPolicyArn', { value: this.approverPolicy.managedPolicyArn });
     new CfnOutput(this, 'ApprovalTopicArn', { value: approvalTopic.topicArn });
     new CfnOutput(this, 'OutcomeTopicArn', { value: outcomeTopic.topicArn });
   }

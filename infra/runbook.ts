@@ -1,24 +1,29 @@
-import { Aws, Fn } from 'aws-cdk-lib';
 import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { CfnDocument } from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import type { DeletionWorkflow } from '../workflows/deletion-workflow';
 import { AcknowledgingRole } from '../workflows/nag';
 import { DEFAULT_WAIT_SECONDS } from '../core/defaults';
-import { CHANGE_ID, KEY_ID_OR_ARN, KEY_MATERIAL_ID, MAX_WAIT_SECONDS, executionNameFor } from '../core/input';
+import { CHANGE_ID, KEY_ID_OR_ARN, KEY_MATERIAL_ID, MAX_WAIT_SECONDS } from '../core/input';
 
 export interface RunbookDocumentProps {
-  /** The workflow the document starts changes in. */
+  /** The workflow whose changes the document waits for. */
   readonly workflow: DeletionWorkflow;
+  /** The gateway, which starts the change for whoever ran the automation (SSM's own record of it). */
+  readonly gateway: IFunction;
 }
 
-/** Text the document puts inside a JSON string: no quotes, backslashes or control characters. */
+/** Text of the execution input's JSON strings: no quotes, backslashes or control characters. */
 const JSON_SAFE_TEXT = '^[^"\\\\\\u0000-\\u001f]{1,1000}$';
 const FINAL_STATUSES = ['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'];
 
 /**
  * An SSM Automation document that starts a deletion change and waits for its result, for runbooks and pipelines.
- * Its parameters use the patterns the CLI and ValidateOrigin check, from the same definitions.
+ * It starts nothing itself: it asks the gateway, with only its own execution id, and the gateway reads the parameters
+ * and who ran the automation (`ExecutedBy`) from SSM's record of the execution, so the requester is the authenticated
+ * caller and not a parameter anyone could type. Its parameters use the patterns the CLI and ValidateOrigin check,
+ * from the same definitions.
  */
 export class RunbookDocument extends Construct {
   readonly document: CfnDocument;
@@ -26,35 +31,23 @@ export class RunbookDocument extends Construct {
 
   constructor(scope: Construct, id: string, props: RunbookDocumentProps) {
     super(scope, id);
-    const { workflow } = props;
-    const stateMachine = workflow.stateMachine;
+    const { workflow, gateway } = props;
     this.role = new AcknowledgingRole(this, 'AutomationRole', { assumedBy: new ServicePrincipal('ssm.amazonaws.com') });
-    this.role.allow((grantee) => workflow.grantStartExecution(grantee));
+    this.role.allow(
+      (grantee) => gateway.grantInvoke(grantee),
+      "CDK's Function.grantInvoke: the versions and aliases of the gateway function only",
+    );
     this.role.allow(
       (grantee) => workflow.grantRead(grantee, ['states:DescribeExecution']),
       "DescribeExecution on this workflow's own executions, to wait for the change's result",
     );
 
-    const executionName = executionNameFor('{{ ChangeId }}');
-    const executionArn = Fn.join('', [
-      `arn:${Aws.PARTITION}:states:${Aws.REGION}:${Aws.ACCOUNT_ID}:execution:`,
-      stateMachine.stateMachineName,
-      `:${executionName}`,
-    ]);
-    // The execution input, with the parameters substituted by SSM; their patterns keep it valid JSON.
-    const input = (withMaterial: boolean) =>
-      `{"keyId":"{{ KeyId }}",${withMaterial ? '"keyMaterialId":"{{ KeyMaterialId }}",' : ''}"changeId":"{{ ChangeId }}","reason":"{{ Reason }}","requestedBy":"{{ RequestedBy }}","waitSeconds":{{ WaitSeconds }}}`;
-    const start = (name: string, withMaterial: boolean) => ({
-      name,
-      action: 'aws:executeStateMachine',
-      inputs: {
-        stateMachineArn: stateMachine.stateMachineArn,
-        executionName,
-        input: input(withMaterial),
-      },
-      nextStep: 'WaitForOutcome',
-    });
-    const describe = { Service: 'stepfunctions', Api: 'DescribeExecution', executionArn, PropertySelector: '$.status' };
+    const describe = {
+      Service: 'stepfunctions',
+      Api: 'DescribeExecution',
+      executionArn: '{{ StartChange.ExecutionArn }}',
+      PropertySelector: '$.status',
+    };
 
     this.document = new CfnDocument(this, 'Document', {
       documentType: 'Automation',
@@ -62,7 +55,7 @@ export class RunbookDocument extends Construct {
       content: {
         schemaVersion: '0.3',
         description:
-          'keymat: delete imported key material under change management. Starts the deletion workflow (execution keymat-<ChangeId>: a repeated run with the same change id does not start a second change), waits for the approval and the verified result, and fails unless the change SUCCEEDED.',
+          "keymat: delete imported key material under change management. Asks keymat's gateway to start the deletion workflow for whoever runs this automation (execution keymat-<ChangeId>: a repeated run with the same change id does not start a second change), waits for the approval and the verified result, and fails unless the change SUCCEEDED.",
         assumeRole: '{{ AutomationAssumeRole }}',
         parameters: {
           KeyId: {
@@ -78,11 +71,6 @@ export class RunbookDocument extends Construct {
           },
           ChangeId: { type: 'String', description: 'Change id, e.g. CHG-123.', allowedPattern: CHANGE_ID.source },
           Reason: { type: 'String', description: 'Why the material is deleted.', allowedPattern: JSON_SAFE_TEXT },
-          RequestedBy: {
-            type: 'String',
-            description: 'Who requests the change; cannot approve it.',
-            allowedPattern: JSON_SAFE_TEXT,
-          },
           WaitSeconds: {
             type: 'Integer',
             description: `Seconds before verifying (0-${MAX_WAIT_SECONDS}).`,
@@ -96,17 +84,17 @@ export class RunbookDocument extends Construct {
         },
         mainSteps: [
           {
-            name: 'ChooseMaterial',
-            action: 'aws:branch',
+            name: 'StartChange',
+            action: 'aws:invokeLambdaFunction',
             inputs: {
-              Choices: [
-                { NextStep: 'StartChangeOfCurrentMaterial', Variable: '{{ KeyMaterialId }}', StringEquals: '' },
-              ],
-              Default: 'StartChangeOfNamedMaterial',
+              FunctionName: gateway.functionName,
+              InvocationType: 'RequestResponse',
+              Payload: JSON.stringify({ runbook: { automationExecutionId: '{{automation:EXECUTION_ID}}' } }),
             },
+            // The gateway answers {"executionArn": "..."}.
+            outputs: [{ Name: 'ExecutionArn', Selector: '$.Payload.executionArn', Type: 'String' }],
+            nextStep: 'WaitForOutcome',
           },
-          start('StartChangeOfCurrentMaterial', false),
-          start('StartChangeOfNamedMaterial', true),
           {
             name: 'WaitForOutcome',
             action: 'aws:waitForAwsResourceProperty',

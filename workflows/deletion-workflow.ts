@@ -1,5 +1,5 @@
-import { Aws, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
-import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
+import { Arn, ArnFormat, Aws, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Grant, PolicyStatement, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
@@ -48,8 +48,8 @@ export interface DeletionWorkflowProps {
    */
   readonly quorum?: number;
   /**
-   * Identities allowed to approve (IAM ARNs as STS reports them, or the names the web channel signs for); at least
-   * `quorum` of them when any is listed.
+   * Identities allowed to approve: canonical principal ARNs or ARN patterns (see `checkApproverPattern` in
+   * core/identity.ts); at least `quorum` of them when any is listed.
    * @default anyone but the requester
    */
   readonly allowedApprovers?: string[];
@@ -80,8 +80,10 @@ export interface DeletionWorkflowProps {
   readonly stateMachineName?: string;
 }
 
-/** What `grantRead` may grant on the workflow's executions. */
-export type ExecutionReadAction = 'states:DescribeExecution' | 'states:GetExecutionHistory';
+/** What `grantRead` may grant on the workflow's executions (ListExecutions: on the state machine itself). */
+export type ExecutionReadAction = 'states:DescribeExecution' | 'states:GetExecutionHistory' | 'states:ListExecutions';
+
+const DEFAULT_READ_ACTIONS: readonly ExecutionReadAction[] = ['states:DescribeExecution', 'states:GetExecutionHistory'];
 
 /** Errors every task retries: transient in KMS, SNS and Lambda, and a task that timed out (all tasks are idempotent). */
 const TRANSIENT_ERRORS = [
@@ -326,18 +328,52 @@ export class DeletionWorkflow extends Construct {
    * @param actions what may be read
    * @default actions DescribeExecution and GetExecutionHistory
    */
-  grantRead(
-    grantee: IGrantable,
-    actions: readonly ExecutionReadAction[] = ['states:DescribeExecution', 'states:GetExecutionHistory'],
-  ): Grant {
+  grantRead(grantee: IGrantable, actions: readonly ExecutionReadAction[] = DEFAULT_READ_ACTIONS): Grant {
+    const [first, ...rest] = this.readStatements(actions).map((statement) =>
+      Grant.addToPrincipal({
+        grantee,
+        actions: statement.actions,
+        resourceArns: statement.resources,
+      }),
+    );
+    return rest.reduce((all, grant) => all.combine(grant), first as Grant);
+  }
+
+  /**
+   * The statements of `grantRead`, for a policy that is not a principal's own (a managed policy for people).
+   *
+   * @param actions what may be read
+   * @default actions DescribeExecution and GetExecutionHistory
+   */
+  readStatements(actions: readonly ExecutionReadAction[] = DEFAULT_READ_ACTIONS): PolicyStatement[] {
     if (actions.length === 0) throw new RangeError('DeletionWorkflow.grantRead: actions must name at least one action');
-    if (this.stateMachineName === undefined) return this.stateMachine.grantExecution(grantee, ...actions);
-    return Grant.addToPrincipal({
-      grantee,
-      actions: [...actions],
-      resourceArns: [
-        `arn:${Aws.PARTITION}:states:${Aws.REGION}:${Aws.ACCOUNT_ID}:execution:${this.stateMachineName}:*`,
-      ],
+    const onExecutions = actions.filter((a) => a !== 'states:ListExecutions');
+    const statements: PolicyStatement[] = [];
+    if (onExecutions.length > 0) {
+      statements.push(new PolicyStatement({ actions: [...onExecutions], resources: [this.executionsArn()] }));
+    }
+    if (actions.includes('states:ListExecutions')) {
+      statements.push(new PolicyStatement({ actions: ['states:ListExecutions'], resources: [this.machineArn()] }));
+    }
+    return statements;
+  }
+
+  /** `execution:<name>:*`, by name when the state machine is named (no dependency on it). */
+  private executionsArn(): string {
+    const name =
+      this.stateMachineName ??
+      Arn.split(this.stateMachine.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName ??
+      this.stateMachine.stateMachineName;
+    return `arn:${Aws.PARTITION}:states:${Aws.REGION}:${Aws.ACCOUNT_ID}:execution:${name}:*`;
+  }
+
+  private machineArn(): string {
+    if (this.stateMachineName === undefined) return this.stateMachine.stateMachineArn;
+    return Stack.of(this).formatArn({
+      service: 'states',
+      resource: 'stateMachine',
+      resourceName: this.stateMachineName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
   }
 

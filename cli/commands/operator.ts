@@ -20,6 +20,7 @@ import { wholeNumber } from '../options';
 /** Exit code when an execution ended in anything but SUCCEEDED (status, status --watch). */
 export const EXIT_EXECUTION_NOT_SUCCEEDED = 3;
 
+/** The options every operator command takes: where to act, and how to print. */
 export interface TargetOptions {
   local: boolean;
   stateDir: string;
@@ -42,6 +43,7 @@ export function operatorCommand(name: string, description: string): Command {
     .option('--json', 'print JSON for scripts', false);
 }
 
+/** The target the options name: the local stack with --local, else the deployed stack. */
 export const resolveTarget = (opts: TargetOptions): Promise<Target> | Target =>
   opts.local ? localTarget(opts.stateDir) : awsTarget(opts);
 
@@ -51,6 +53,7 @@ async function* once<T>(value: Promise<T>): AsyncGenerator<T> {
   yield await value;
 }
 
+/** start, pending, approve, reject, status, history and outbox. */
 export function operatorCommands(): Command[] {
   const start = operatorCommand(
     'start',

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { DEFAULT_SCAN_EXPIRES_WITHIN_DAYS, DEFAULT_SCAN_RETIRE_TAG } from '../../core/defaults';
 import { scan, scanLimitsSchema, scanPolicySchema } from '../../functions/expiry-scan/scan';
 import { changeStarter, describeSummary } from '../../functions/expiry-scan/start';
 import { DEFAULT_SCAN_LIMITS } from '../../infra/config';
@@ -25,16 +26,21 @@ export function scanCommand(): Command {
       '--expires-within-days <n>',
       'materials whose ValidTo is within N days',
       wholeNumber('--expires-within-days', 0, 365),
-      30,
+      DEFAULT_SCAN_EXPIRES_WITHIN_DAYS,
     )
     .option(
       '--imported-more-than-days <n>',
       'materials imported more than N days ago',
       wholeNumber('--imported-more-than-days', 1, 3650),
     )
-    .option('--retire-tag <tag>', 'key tag holding a retirement date YYYY-MM-DD', 'keymat:retire-on')
+    .option('--retire-tag <tag>', 'key tag holding a retirement date YYYY-MM-DD', DEFAULT_SCAN_RETIRE_TAG)
     .option('--no-retire-tag', 'ignore retirement tags')
-    .option('--max-changes <n>', 'changes started per run at most', wholeNumber('--max-changes', 0, 1000), 10)
+    .option(
+      '--max-changes <n>',
+      'changes started per run at most',
+      wholeNumber('--max-changes', 0, 1000),
+      DEFAULT_SCAN_LIMITS.maxChanges,
+    )
     .option(
       '--describe-key-rate <n>',
       'DescribeKey requests per second',

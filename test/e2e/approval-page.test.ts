@@ -16,6 +16,8 @@ let dir: string;
 let stack: LocalStack;
 let alice: Target;
 const user = (name: string) => `arn:aws:iam::111122223333:user/${name}`;
+/** The allowed approvers who get a link: all but the requester, alice. */
+const LINKED = ['bob', 'carol'];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'keymat-page-'));
@@ -44,12 +46,11 @@ async function change(
     const linkMessages = readOutbox(join(dir, 'outbox.jsonl')).filter(
       (m) => m.attributes.executionId === executionArn && m.attributes.event === 'ApprovalLink',
     );
-    if (linkMessages.length > 0) {
-      const links = Object.fromEntries(
-        linkMessages.map((m) => [m.attributes.approver?.split('/').pop(), /(http\S+)$/.exec(m.message)?.[1] as string]),
-      );
-      return { executionArn, keyArn: key.keyArn, links };
-    }
+    const links = Object.fromEntries(
+      linkMessages.map((m) => [m.attributes.approver?.split('/').pop(), /(http\S+)$/.exec(m.message)?.[1] as string]),
+    );
+    // Each link is a message of its own, published one after the other: wait for every approver's.
+    if (LINKED.every((name) => links[name])) return { executionArn, keyArn: key.keyArn, links };
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error('no approval request');

@@ -222,7 +222,14 @@ describe('the wire protocol', () => {
         '--output',
         'json',
       ],
-      { ...as('dave'), AWS_DEFAULT_REGION: 'us-east-1', AWS_CONFIG_FILE: '/dev/null', AWS_PAGER: '' },
+      {
+        ...as('dave'),
+        AWS_DEFAULT_REGION: 'us-east-1',
+        // A file that does not exist: some AWS CLI versions cannot parse /dev/null as a config file.
+        AWS_CONFIG_FILE: join(dir, 'no-aws-config'),
+        AWS_SHARED_CREDENTIALS_FILE: join(dir, 'no-aws-credentials'),
+        AWS_PAGER: '',
+      },
     );
     expect(r.stderr).toBe('');
     expect(JSON.parse(r.stdout)).toMatchObject({ status: 'SUCCEEDED', name: 'keymat-CHG-100' });

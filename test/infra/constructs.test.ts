@@ -5,6 +5,7 @@ import { Function as LambdaFunction, type IFunction } from 'aws-cdk-lib/aws-lamb
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { environmentOf } from '../../core/config';
+import { AttestationKey, KEY_ADMIN_ACTIONS } from '../../infra/attestation-key';
 import { DEFAULT_SCAN_LIMITS } from '../../infra/config';
 import { ExpiryScan, type ExpiryScanProps } from '../../infra/expiry-scan';
 import { KeyScopeGrants } from '../../infra/key-scope';
@@ -14,6 +15,7 @@ import { TASK_STATES, type TaskState } from '../../workflows/states';
 
 const KEY_ARN = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const TAG_SCOPE = { tag: { key: 'team', value: 'payments' } };
+const MAC_KEY_ARN = 'arn:aws:kms:us-east-1:111122223333:key/mac';
 
 /** A stack whose functions are not bundled: these tests read the template, not the code. */
 function bareStack(): Stack {
@@ -48,7 +50,7 @@ describe('KeymatFunction', () => {
   it('owns its role and log group, and its grants leave no unacknowledged finding', () => {
     const stack = bareStack();
     const fn = new KeymatFunction(stack, 'ValidateOrigin', {
-      config: { account: '111122223333', defaultWaitSeconds: 30, recentUseDays: 30 },
+      config: { account: '111122223333', defaultWaitSeconds: 30, recentUseDays: 30, attestationKeyArn: MAC_KEY_ARN },
     });
     fn.grantKeys(new KeyScopeGrants(TAG_SCOPE), 'kms:DescribeKey');
     fn.grantUnscoped(['kms:ListAliases'], 'kms:ListAliases supports no resource scoping');
@@ -112,6 +114,7 @@ describe('ExpiryScan', () => {
     const props: ExpiryScanProps = {
       workflow: new DeletionWorkflow(stack, 'Workflow', { functions, approvalTimeout: Duration.hours(1) }),
       outcomeTopic: new Topic(stack, 'Outcome'),
+      attestation: new AttestationKey(stack, 'Attestation'),
       keys: new KeyScopeGrants(TAG_SCOPE),
       policy: { expiresWithinDays: 30 },
       limits: DEFAULT_SCAN_LIMITS,
@@ -128,11 +131,72 @@ describe('ExpiryScan', () => {
     expect(wildcardFindings(stack)).toEqual([]);
   });
 
+  it('attests the changes it starts: its role may generate MACs with the attestation key', () => {
+    const { stack, props } = setting();
+    const scan = new ExpiryScan(stack, 'Scan', props);
+    const template = Template.fromStack(stack);
+    const [key] = Object.values(template.findResources('AWS::KMS::Key')) as {
+      Properties: { KeyPolicy: { Statement: { Action: string; Principal: unknown }[] } };
+    }[];
+    const generate = key!.Properties.KeyPolicy.Statement.filter((s) => s.Action === 'kms:GenerateMac');
+    expect(generate).toEqual([
+      expect.objectContaining({
+        Principal: { AWS: stack.resolve(scan.function.role.roleArn) },
+      }),
+    ]);
+    const env = (
+      Object.values(template.findResources('AWS::Lambda::Function'))[0] as {
+        Properties: { Environment: { Variables: Record<string, unknown> } };
+      }
+    ).Properties.Environment.Variables;
+    expect(env.ATTESTATION_KEY_ARN).toEqual(stack.resolve(props.attestation.keyArn));
+  });
+
   it('refuses a schedule that is not a cron or rate expression, naming it, before building anything', () => {
     const { stack, props } = setting();
     expect(() => new ExpiryScan(stack, 'Scan', { ...props, schedule: 'daily' })).toThrow(
       new RangeError("ExpiryScan: schedule must be a cron(...) or rate(...) expression; got 'daily'"),
     );
     expect(stack.node.tryFindChild('Scan')).toBeUndefined();
+  });
+});
+
+describe('AttestationKey', () => {
+  it('is an HMAC_256 key, retained, not rotated, whose policy lets the account administer it and nothing more', () => {
+    const stack = bareStack();
+    new AttestationKey(stack, 'Attestation');
+    const template = Template.fromStack(stack);
+    template.hasResource('AWS::KMS::Key', {
+      DeletionPolicy: 'Retain',
+      Properties: { KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC', EnableKeyRotation: false },
+    });
+    const [key] = Object.values(template.findResources('AWS::KMS::Key')) as {
+      Properties: { KeyPolicy: { Statement: { Action: string[] }[] } };
+    }[];
+    const statements = key!.Properties.KeyPolicy.Statement;
+    expect(statements).toHaveLength(1);
+    expect(statements[0]!.Action).toEqual(KEY_ADMIN_ACTIONS);
+    for (const action of ['kms:*', 'kms:GenerateMac', 'kms:VerifyMac', 'kms:CreateGrant']) {
+      expect(statements[0]!.Action).not.toContain(action);
+    }
+  });
+
+  it('names each grantee in the key policy with the MAC algorithm, and adds nothing to its IAM policy', () => {
+    const stack = bareStack();
+    const key = new AttestationKey(stack, 'Attestation');
+    const signer = new KeymatFunction(stack, 'CheckState', { config: {} });
+    const grant = key.grantGenerateMac(signer);
+    expect(grant.success).toBe(true);
+    const [resource] = Object.values(Template.fromStack(stack).findResources('AWS::KMS::Key')) as {
+      Properties: { KeyPolicy: { Statement: unknown[] } };
+    }[];
+    expect(resource!.Properties.KeyPolicy.Statement[1]).toEqual({
+      Action: 'kms:GenerateMac',
+      Condition: { StringEquals: { 'kms:MacAlgorithm': 'HMAC_SHA_256' } },
+      Effect: 'Allow',
+      Principal: { AWS: stack.resolve(signer.role.roleArn) },
+      Resource: '*',
+    });
+    expect(statementsOf(stack).some((s) => JSON.stringify(s.Action).includes('Mac'))).toBe(false);
   });
 });

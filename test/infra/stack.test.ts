@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LAMBDA_SERVICE_ERRORS, RETRYABLE_KMS_ERRORS, TERMINAL_ERRORS } from '../../core/errors';
 import { CHANGE_ID, KEY_ID_OR_ARN } from '../../core/input';
+import { KEY_ADMIN_ACTIONS } from '../../infra/attestation-key';
 import { configFromContext } from '../../infra/config';
 import { KeymatStack } from '../../infra/keymat-stack';
 import { synthesizeDefinition } from '../../local/definition';
@@ -50,15 +51,15 @@ const actionsOf = (t: Template, state: string): string[] =>
   statementsOf(t, state).flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
 
 describe('functions', () => {
-  it('has one arm64 function per task, the expiry scan and the approval page, on the current Node runtime, traced, with its own log group', () => {
-    template.resourceCountIs('AWS::Lambda::Function', TASK_STATES.length + 2);
+  it('has one arm64 function per task, the expiry scan, the approval page and the gateway, on the current Node runtime, traced, with its own log group', () => {
+    template.resourceCountIs('AWS::Lambda::Function', TASK_STATES.length + 3);
     template.allResourcesProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
       TracingConfig: { Mode: 'Active' },
       LoggingConfig: { LogGroup: Match.anyValue() },
     });
-    template.resourceCountIs('AWS::Logs::LogGroup', TASK_STATES.length + 3);
+    template.resourceCountIs('AWS::Logs::LogGroup', TASK_STATES.length + 4);
   });
 
   it('uses no managed policy: each role is its own', () => {
@@ -107,7 +108,7 @@ describe('functions', () => {
 });
 
 describe('the approval page', () => {
-  it('is the only function that may send task decisions, and reads the link secret', () => {
+  it('is, with the gateway, the only function that may send task decisions, and reads the link secret', () => {
     for (const name of [...TASK_STATES, 'ExpiryScan']) {
       expect(actionsOf(template, name).filter((a) => a.startsWith('states:SendTask'))).toEqual([]);
     }
@@ -126,6 +127,157 @@ describe('the approval page', () => {
     template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'NONE' });
     template.resourceCountIs('AWS::SecretsManager::Secret', 1);
     template.hasOutput('ApprovalPageUrl', {});
+  });
+});
+
+describe('the gateway', () => {
+  it('has a Function URL that takes only SigV4-signed requests', () => {
+    template.hasResourceProperties('AWS::Lambda::Url', {
+      AuthType: 'AWS_IAM',
+      TargetFunctionArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Gateway'), 'Arn'] },
+    });
+  });
+
+  it('starts and reads executions, answers approval tasks, and reads automation executions', () => {
+    expect(actionsOf(template, 'Gateway').sort()).toEqual(
+      expect.arrayContaining([
+        'states:StartExecution',
+        'states:DescribeExecution',
+        'states:GetExecutionHistory',
+        'states:SendTaskSuccess',
+        'states:SendTaskFailure',
+        'ssm:GetAutomationExecution',
+      ]),
+    );
+    expect(statementsOf(template, 'Gateway')).toContainEqual(
+      expect.objectContaining({
+        Action: 'ssm:GetAutomationExecution',
+        Resource: {
+          'Fn::Join': [
+            '',
+            [
+              'arn:',
+              { Ref: 'AWS::Partition' },
+              ':ssm:',
+              { Ref: 'AWS::Region' },
+              ':',
+              { Ref: 'AWS::AccountId' },
+              ':automation-execution/*',
+            ],
+          ],
+        },
+      }),
+    );
+  });
+
+  it('is configured with the state machine, the attestation key and the session-bound roles', () => {
+    const gateway = (t: Template) =>
+      (
+        Object.entries(t.findResources('AWS::Lambda::Function')).find(([id]) =>
+          id.startsWith('Gateway'),
+        )![1] as Resource
+      ).Properties.Environment.Variables;
+    expect(gateway(template)).toMatchObject({
+      STATE_MACHINE_ARN: { Ref: expect.stringMatching(/StateMachine/) },
+      ATTESTATION_KEY_ARN: { 'Fn::GetAtt': [expect.stringMatching(/^AttestationKey/), 'Arn'] },
+      SESSION_BOUND_ROLES: '',
+    });
+    expect(gateway(synth({ sessionBoundRoles: 'KeyOps, Breakglass' }).template).SESSION_BOUND_ROLES).toBe(
+      'KeyOps,Breakglass',
+    );
+  });
+});
+
+describe('the attestation key', () => {
+  const keyId = Object.keys(template.findResources('AWS::KMS::Key', { Properties: { KeySpec: 'HMAC_256' } }))[0]!;
+  const keyPolicy = () =>
+    (template.findResources('AWS::KMS::Key')[keyId] as Resource).Properties.KeyPolicy.Statement as {
+      Action: string | string[];
+      Principal: { AWS: unknown };
+      Condition?: unknown;
+    }[];
+  /** The role of a function, as the key policy names it. */
+  const roleOf = (name: string) => {
+    const fn = Object.entries(template.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith(name))!;
+    return { 'Fn::GetAtt': [(fn[1] as Resource).Properties.Role['Fn::GetAtt'][0], 'Arn'] };
+  };
+
+  it('is an HMAC_256 key, retained and unrotated', () => {
+    template.hasResource('AWS::KMS::Key', {
+      DeletionPolicy: 'Retain',
+      Properties: { KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC', EnableKeyRotation: false },
+    });
+  });
+
+  it('has exactly the administration statement for the account and one statement per signer and verifier', () => {
+    const statements = keyPolicy();
+    const mac = { StringEquals: { 'kms:MacAlgorithm': 'HMAC_SHA_256' } };
+    expect(statements).toEqual([
+      expect.objectContaining({ Sid: 'AccountAdministersNotUses', Action: KEY_ADMIN_ACTIONS }),
+      ...['ApprovalPage', 'ValidateOrigin', 'DeleteMaterial', 'ExpiryScan', 'Gateway'].map((name) => ({
+        Effect: 'Allow',
+        Action: ['ApprovalPage', 'ExpiryScan', 'Gateway'].includes(name) ? 'kms:GenerateMac' : 'kms:VerifyMac',
+        Principal: { AWS: roleOf(name) },
+        Resource: '*',
+        Condition: mac,
+      })),
+    ]);
+  });
+
+  it('lets no IAM policy grant its use: the account statement has no kms:*, MAC or grant action', () => {
+    const root = keyPolicy()[0]!;
+    expect(root.Principal.AWS).toEqual({
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':root']],
+    });
+    for (const action of ['kms:*', 'kms:GenerateMac', 'kms:VerifyMac', 'kms:CreateGrant']) {
+      expect(root.Action).not.toContain(action);
+    }
+    for (const name of ['ApprovalPage', 'ValidateOrigin', 'DeleteMaterial', 'ExpiryScan', 'Gateway']) {
+      expect(actionsOf(template, name).filter((a) => a.endsWith('Mac'))).toEqual([]);
+    }
+  });
+});
+
+describe('operator policies', () => {
+  const policies = () => Object.entries(template.findResources('AWS::IAM::ManagedPolicy')) as [string, Resource][];
+
+  it('are two, Requesters and Approvers, with their ARNs as outputs', () => {
+    expect(
+      policies()
+        .map(([id]) => id.replace(/[A-F0-9]{8}$/, ''))
+        .sort(),
+    ).toEqual(['Approvers', 'Requesters']);
+  });
+
+  it('allow the gateway URL with IAM auth and reading executions, and nothing that starts or answers', () => {
+    for (const [, policy] of policies()) {
+      const statements = policy.Properties.PolicyDocument.Statement as {
+        Action: string | string[];
+        Condition?: unknown;
+      }[];
+      const actions = statements.flatMap((st) => (Array.isArray(st.Action) ? st.Action : [st.Action]));
+      expect(actions.sort()).toEqual(
+        [
+          'lambda:InvokeFunction',
+          'lambda:InvokeFunctionUrl',
+          'states:DescribeExecution',
+          'states:GetExecutionHistory',
+          'states:ListExecutions',
+        ].sort(),
+      );
+      expect(statements).toContainEqual(
+        expect.objectContaining({
+          Action: 'lambda:InvokeFunctionUrl',
+          Condition: { StringEquals: { 'lambda:FunctionUrlAuthType': 'AWS_IAM' } },
+        }),
+      );
+      expect(statements).toContainEqual(
+        expect.objectContaining({
+          Action: 'lambda:InvokeFunction',
+          Condition: { Bool: { 'lambda:InvokedViaFunctionUrl': 'true' } },
+        }),
+      );
+    }
   });
 });
 
@@ -186,19 +338,45 @@ describe('the runbook document', () => {
     expect(new RegExp(KEY_ID_OR_ARN.source).test('alias/payroll')).toBe(false);
   });
 
-  it('starts the change under its deterministic name, waits for the outcome and fails unless it SUCCEEDED', () => {
-    const steps = doc().Content.mainSteps as { name: string; action: string; inputs: Record<string, any> }[];
+  it('asks the gateway to start the change, waits for the outcome of the execution it names and fails unless it SUCCEEDED', () => {
+    const steps = doc().Content.mainSteps as {
+      name: string;
+      action: string;
+      inputs: Record<string, any>;
+      outputs?: unknown;
+    }[];
     expect(steps.map((s) => [s.name, s.action])).toEqual([
-      ['ChooseMaterial', 'aws:branch'],
-      ['StartChangeOfCurrentMaterial', 'aws:executeStateMachine'],
-      ['StartChangeOfNamedMaterial', 'aws:executeStateMachine'],
+      ['StartChange', 'aws:invokeLambdaFunction'],
       ['WaitForOutcome', 'aws:waitForAwsResourceProperty'],
       ['AssertSucceeded', 'aws:assertAwsResourceProperty'],
     ]);
-    expect(steps[1]!.inputs.executionName).toBe('keymat-{{ ChangeId }}');
-    expect(steps[1]!.inputs.input).not.toContain('keyMaterialId');
-    expect(steps[2]!.inputs.input).toContain('"keyMaterialId":"{{ KeyMaterialId }}"');
-    expect(steps[4]!.inputs.DesiredValues).toEqual(['SUCCEEDED']);
+    expect(steps[0]!.inputs).toEqual({
+      FunctionName: { Ref: expect.stringMatching(/^Gateway/) },
+      InvocationType: 'RequestResponse',
+      Payload: '{"runbook":{"automationExecutionId":"{{automation:EXECUTION_ID}}"}}',
+    });
+    expect(steps[0]!.outputs).toEqual([{ Name: 'ExecutionArn', Selector: '$.Payload.executionArn', Type: 'String' }]);
+    expect(steps[1]!.inputs.executionArn).toBe('{{ StartChange.ExecutionArn }}');
+    expect(steps[2]!.inputs).toMatchObject({
+      executionArn: '{{ StartChange.ExecutionArn }}',
+      DesiredValues: ['SUCCEEDED'],
+    });
+  });
+
+  it('has no requester parameter: the gateway takes who ran the automation from SSM', () => {
+    expect(Object.keys(doc().Content.parameters)).not.toContain('RequestedBy');
+  });
+
+  it('runs as a role that may invoke the gateway and describe executions, and start none', () => {
+    const roles = template.findResources('AWS::IAM::Role', {
+      Properties: { AssumeRolePolicyDocument: { Statement: [{ Principal: { Service: 'ssm.amazonaws.com' } }] } },
+    });
+    const [roleId] = Object.keys(roles);
+    const actions = (Object.values(template.findResources('AWS::IAM::Policy')) as Resource[])
+      .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement)
+      .flatMap((st: { Action: string | string[] }) => (Array.isArray(st.Action) ? st.Action : [st.Action]));
+    expect(actions.sort()).toEqual(['lambda:InvokeFunction', 'states:DescribeExecution']);
   });
 });
 
@@ -226,7 +404,15 @@ describe('topics', () => {
   });
 
   it('outputs the state machine and topic ARNs', () => {
-    for (const name of ['StateMachineArn', 'ApprovalTopicArn', 'OutcomeTopicArn', 'RunbookDocumentName']) {
+    for (const name of [
+      'StateMachineArn',
+      'ApprovalTopicArn',
+      'OutcomeTopicArn',
+      'RunbookDocumentName',
+      'GatewayUrl',
+      'RequesterPolicyArn',
+      'ApproverPolicyArn',
+    ]) {
       template.hasOutput(name, {});
     }
   });
@@ -340,9 +526,36 @@ describe('configuration', () => {
     [{ logRetentionDays: '8' }, 'logRetentionDays must be a CloudWatch Logs retention'],
     [{ scanSchedule: 'daily' }, "scanSchedule must be a cron(...) or rate(...) expression; got 'daily'"],
     [{ scanMaxChanges: '-1' }, "scanMaxChanges must be a whole number from 0 to 1000; got '-1'"],
+    [{ approvers: 'arn:aws:iam::111122223333:user/alice,bob' }, 'approver "bob" must be a principal ARN'],
+    [
+      { sessionBoundRoles: 'arn:aws:iam::111122223333:role/KeyOps' },
+      'context sessionBoundRoles must list IAM role names',
+    ],
   ])('refuses %j naming the context value', (context, message) => {
     expect(() => configFromContext((n) => (context as Record<string, string>)[n])).toThrow(message);
   });
+});
+
+describe('approvers', () => {
+  it('takes principal ARNs and ARN patterns', () => {
+    const approvers = [
+      'arn:aws:iam::111122223333:user/alice',
+      'arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_KeyApprovers_*/*',
+    ];
+    expect(configFromContext((n) => (n === 'approvers' ? approvers.join(',') : undefined)).approvers).toEqual(
+      approvers,
+    );
+  });
+
+  it('fails the synth on a plain name, naming it', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'keymat-synth-'));
+    outdirs.push(out);
+    const result = await run('npx', ['cdk', 'synth', '--no-notices', '-q', '--output', out, '-c', 'approvers=bob'], {
+      CDK_DISABLE_CLI_TELEMETRY: 'true',
+    });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('approver "bob" must be a principal ARN or ARN pattern');
+  }, 180_000);
 });
 
 describe('cdk synth', () => {

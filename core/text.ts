@@ -1,0 +1,26 @@
+/**
+ * Free text from people (reasons, comments) and its way back to a terminal or a page: control characters and the
+ * Unicode format characters that make text read differently from what it is (bidirectional overrides, zero-width
+ * characters) are refused in inputs, stripped from comments, and escaped on output.
+ */
+
+const UNSAFE =
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/u;
+const UNSAFE_ALL = new RegExp(UNSAFE.source, 'gu');
+
+/** The longest comment kept with a decision. */
+export const MAX_COMMENT_LENGTH = 500;
+
+/** Whether text holds a control or invisible formatting character. */
+export const hasUnsafeCharacters = (text: string): boolean => UNSAFE.test(text);
+
+/** A decision's comment as recorded: unsafe characters removed, whitespace trimmed, at most 500 characters. */
+export function cleanComment(comment: string | undefined): string | undefined {
+  const cleaned = (comment ?? '').replace(UNSAFE_ALL, ' ').replace(/ {2,}/g, ' ').trim().slice(0, MAX_COMMENT_LENGTH);
+  return cleaned === '' ? undefined : cleaned;
+}
+
+/** Text for a terminal: every unsafe character shown as its `\uXXXX` escape, so nothing can redraw the screen. */
+export const printable = (text: string): string =>
+  text.replace(UNSAFE_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
