@@ -1,13 +1,7 @@
+import { attestationMessage, type Attestor, type DecisionClaims } from './attestation';
 import { KeymatError, type TerminalErrorName } from './errors';
+import { matchesApprover, samePrincipal } from './identity';
 import type { Approval, ApprovalResult, ApprovalRules, ChangeInput, Plan } from './types';
-
-/**
- * Whether two identities are the same person. Plain string equality for now; every comparison of identities goes
- * through here so that a canonical form (an assumed-role session against its role, say) can replace it in one place.
- */
-export function sameIdentity(a: string, b: string): boolean {
-  return a === b;
-}
 
 /** Why an approval is refused, by rule: the caller picks its answer (an HTTP status, an exit code) from the code. */
 export type RefusalCode = 'REQUESTER' | 'ALREADY_APPROVED' | 'NOT_ALLOWED';
@@ -18,9 +12,13 @@ export interface Refusal {
   message: string;
 }
 
+/** Whether a principal is one of the configured approvers (any principal when none are configured). */
+export const isAllowedApprover = (principal: string, rules: ApprovalRules): boolean =>
+  rules.allowedApprovers.length === 0 || rules.allowedApprovers.some((p) => matchesApprover(principal, p));
+
 /**
- * Why `approver` may not add an approval to `soFar`, or undefined when they may: the requester never approves, an
- * approver counts once, and a configured list of approvers is closed.
+ * Why `approver` (a canonical principal) may not add an approval to `soFar`, or undefined when they may: the
+ * requester never approves, an approver counts once, and a configured list of approvers is closed.
  */
 export function refusal(
   approver: string,
@@ -28,13 +26,13 @@ export function refusal(
   input: ChangeInput,
   rules: ApprovalRules,
 ): Refusal | undefined {
-  if (sameIdentity(approver, input.requestedBy)) {
+  if (samePrincipal(approver, input.requestedBy)) {
     return { code: 'REQUESTER', message: `the requester ${approver} cannot approve their own change` };
   }
-  if (soFar.some((a) => sameIdentity(a.approver, approver))) {
+  if (soFar.some((a) => samePrincipal(a.approver, approver))) {
     return { code: 'ALREADY_APPROVED', message: `${approver} has already approved this change` };
   }
-  if (rules.allowedApprovers.length > 0 && !rules.allowedApprovers.some((a) => sameIdentity(a, approver))) {
+  if (!isAllowedApprover(approver, rules)) {
     return {
       code: 'NOT_ALLOWED',
       message: `${approver} is not one of the allowed approvers (${rules.allowedApprovers.join(', ')})`,
@@ -43,33 +41,94 @@ export function refusal(
   return undefined;
 }
 
-/** The answer to an approval round: the approvals so far plus this one, bound to the plan digest. */
-export function withApproval(
+/**
+ * Whether `by` may reject: an allowed approver, or the requester (who withdraws the change). With no approver list,
+ * anyone who could approve may reject.
+ */
+export function rejectionRole(
+  by: string,
+  input: ChangeInput,
+  rules: ApprovalRules,
+): 'REQUESTER' | 'APPROVER' | undefined {
+  if (samePrincipal(by, input.requestedBy)) return 'REQUESTER';
+  return isAllowedApprover(by, rules) ? 'APPROVER' : undefined;
+}
+
+/** The round an approval answers when `soFar` approvals were given before it. */
+export const roundAfter = (soFar: readonly Approval[]): number => soFar.length + 1;
+
+const claimsOf = (executionArn: string, planDigest: string, a: Omit<Approval, 'mac'>): DecisionClaims => ({
+  kind: 'decision',
+  executionArn,
+  round: a.round,
+  approver: a.approver,
+  decision: 'approve',
+  planDigest,
+  at: a.at,
+  channel: a.channel,
+  comment: a.comment ?? '',
+});
+
+/**
+ * The answer to an approval round: the approvals so far plus this one, attested — MACed over the execution, the
+ * round, the approver, the plan digest, the time, the channel and the comment.
+ */
+export async function withApproval(
+  attestor: Attestor,
+  executionArn: string,
   planDigest: string,
   soFar: ApprovalResult['approvals'],
-  { approver, channel, comment }: Omit<Approval, 'at'>,
-): ApprovalResult {
-  const approval: Approval = { approver, at: new Date().toISOString(), channel, ...(comment && { comment }) };
-  return { planDigest, approvals: [...soFar, approval] };
+  decision: { approver: string; channel: string; comment?: string },
+  at: Date = new Date(),
+): Promise<ApprovalResult> {
+  const unsigned: Omit<Approval, 'mac'> = {
+    approver: decision.approver,
+    at: at.toISOString(),
+    channel: decision.channel,
+    ...(decision.comment && { comment: decision.comment }),
+    round: roundAfter(soFar),
+  };
+  const mac = await attestor.sign(attestationMessage(claimsOf(executionArn, planDigest, unsigned)));
+  return { planDigest, approvals: [...soFar, { ...unsigned, mac }] };
 }
 
 /** SendTaskFailure's error and cause for a rejection: the change ends ApprovalRejected, naming who and why. */
-export const rejection = (rejectedBy: string, channel: string, comment?: string) => ({
+export const rejection = (rejectedBy: string, role: 'REQUESTER' | 'APPROVER', channel: string, comment?: string) => ({
   error: 'ApprovalRejected' as const satisfies TerminalErrorName,
-  cause: `rejected by ${rejectedBy} (${channel})${comment ? `: ${comment}` : ''}`.slice(0, 32_768),
+  cause:
+    `${role === 'REQUESTER' ? 'withdrawn by the requester' : 'rejected by'} ${rejectedBy} (${channel})${comment ? `: ${comment}` : ''}`.slice(
+      0,
+      32_768,
+    ),
 });
 
-/** DeleteMaterial's check of the whole answer: bound to this plan, enough distinct allowed approvers, no requester. */
-export function checkApprovals(result: ApprovalResult, plan: Plan, input: ChangeInput, rules: ApprovalRules): void {
+/**
+ * DeleteMaterial's check of the whole answer, trusting nothing in it that is not attested: bound to this plan, each
+ * approval MACed by keymat's attestation key for this execution and its own round, enough distinct allowed
+ * approvers, never the requester. Refuses ApprovalInvalid, saying which approval and why.
+ */
+export async function verifyApprovals(
+  attestor: Attestor,
+  executionArn: string,
+  result: ApprovalResult,
+  plan: Plan,
+  input: ChangeInput,
+  rules: ApprovalRules,
+): Promise<void> {
   const fail = (why: string) => new KeymatError('ApprovalInvalid', `${why}; nothing was deleted`);
   if (result.planDigest !== plan.digest) {
     throw fail(`the approval was given for plan ${result.planDigest}, not for this plan ${plan.digest}`);
   }
   if (result.approvals.length === 0) throw fail('the approval names no approver');
-  result.approvals.forEach((a, i) => {
+  for (const [i, a] of result.approvals.entries()) {
+    if (a.round !== i + 1) throw fail(`approval ${i + 1} (${a.approver}) claims round ${a.round}`);
+    const valid = await attestor.verify(attestationMessage(claimsOf(executionArn, plan.digest, a)), a.mac);
+    if (!valid) {
+      throw fail(`approval ${i + 1} (${a.approver}) is not attested by keymat for this execution, round and plan`);
+    }
     const why = refusal(a.approver, result.approvals.slice(0, i), input, rules);
     if (why) throw fail(why.message);
-  });
+  }
   if (result.approvals.length < rules.quorum) {
     throw fail(`${result.approvals.length} of the ${rules.quorum} distinct approvals needed`);
   }

@@ -9,7 +9,8 @@ import {
   type SFNClient,
 } from '@aws-sdk/client-sfn';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { refusal, rejection, withApproval } from './approvals';
+import { refusal, rejection, rejectionRole, withApproval } from './approvals';
+import type { Attestor } from './attestation';
 import { ChangeError, hasErrorName } from './errors';
 import { approvalTask, pendingApproval, progress, readHistory, type PendingApprovalTask } from './history';
 import { executionArnOf, executionNameFor } from './naming';
@@ -49,6 +50,11 @@ export interface ChangeClientOptions {
   sfn: SFNClient;
   /** The deletion workflow's state machine. */
   stateMachineArn: string;
+  /**
+   * MACs approvals with keymat's attestation key: only keymat's own signers (the gateway, the approval page) have one.
+   * @default none: `approve` is refused
+   */
+  attestor?: Attestor;
 }
 
 /** How `watch` looks at an execution. */
@@ -64,10 +70,12 @@ export interface WatchOptions {
 export class ChangeClient {
   readonly stateMachineArn: string;
   private readonly sfn: SFNClient;
+  private readonly attestor: Attestor | undefined;
 
   constructor(options: ChangeClientOptions) {
     this.sfn = options.sfn;
     this.stateMachineArn = options.stateMachineArn;
+    this.attestor = options.attestor;
   }
 
   /** An execution given by ARN or by name (a name is taken under this client's state machine). */
@@ -185,13 +193,15 @@ export class ChangeClient {
   }
 
   /**
-   * Adds `decision.by`'s approval to the round `task` asks for. Refused as ApprovalRefused when the approval rules
-   * do not let them approve, and as AlreadyDecided when the round was answered or timed out meanwhile.
+   * Adds `decision.by`'s attested approval to the round `task` of `executionArn` asks for. Refused as
+   * ApprovalRefused when the approval rules do not let them approve, and as AlreadyDecided when the round was
+   * answered or timed out meanwhile.
    */
-  async approve(task: PendingApprovalTask, decision: Decision): Promise<ApprovalResult> {
+  async approve(executionArn: string, task: PendingApprovalTask, decision: Decision): Promise<ApprovalResult> {
+    if (!this.attestor) throw new Error("this change client has no attestor: only keymat's signers approve");
     const why = refusal(decision.by, task.approval.approvals, task.input, task.rules);
     if (why) throw new ChangeError('ApprovalRefused', why.message);
-    const output = withApproval(task.plan.digest, task.approval.approvals, {
+    const output = await withApproval(this.attestor, executionArn, task.plan.digest, task.approval.approvals, {
       approver: decision.by,
       channel: decision.channel,
       ...(decision.comment && { comment: decision.comment }),
@@ -201,11 +211,23 @@ export class ChangeClient {
     return output;
   }
 
-  /** Rejects the change `task` asks about: it ends ApprovalRejected. AlreadyDecided as for `approve`. */
-  async reject(task: PendingApprovalTask, decision: Decision): Promise<void> {
-    const { error, cause } = rejection(decision.by, decision.channel, decision.comment);
+  /**
+   * Rejects the change `task` asks about: it ends ApprovalRejected. Only an allowed approver rejects, or the requester,
+   * who withdraws the change (`as` says which); anyone else is refused RejectionRefused. AlreadyDecided as for
+   * `approve`.
+   */
+  async reject(task: PendingApprovalTask, decision: Decision): Promise<{ as: 'APPROVER' | 'REQUESTER' }> {
+    const role = rejectionRole(decision.by, task.input, task.rules);
+    if (!role) {
+      throw new ChangeError(
+        'RejectionRefused',
+        `${decision.by} may not reject change ${task.input.changeId}: only its requester and its allowed approvers (${task.rules.allowedApprovers.join(', ')}) may`,
+      );
+    }
+    const { error, cause } = rejection(decision.by, role, decision.channel, decision.comment);
     const command = new SendTaskFailureCommand({ taskToken: task.taskToken, error, cause });
     await this.answer(() => this.sfn.send(command));
+    return { as: role };
   }
 
   private async answer(send: () => Promise<unknown>): Promise<void> {
@@ -234,7 +256,8 @@ export class ChangeClient {
     input: Record<string, unknown>,
   ): StartResult {
     const executionArn = existing.executionArn as string;
-    if (!sameJson(parseJson(existing.input), input)) {
+    // The same change asked for again: its attestation (made at another time) does not make it another change.
+    if (!sameJson(withoutAttestation(parseJson(existing.input)), withoutAttestation(input))) {
       throw new ChangeError(
         'ChangeIdInUse',
         `change ${changeId} already has execution ${executionArn} with other input; use a new change id`,
@@ -243,6 +266,11 @@ export class ChangeClient {
     if (existing.status === 'RUNNING') return { executionArn, state: 'RUNNING' };
     return { executionArn, state: 'FINISHED', status: existing.status ?? 'UNKNOWN' };
   }
+}
+
+function withoutAttestation(input: unknown): unknown {
+  if (typeof input !== 'object' || input === null) return input;
+  return Object.fromEntries(Object.entries(input).filter(([k]) => k !== 'attestation'));
 }
 
 function parseJson(text: string | undefined): unknown {

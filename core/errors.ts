@@ -48,6 +48,7 @@ export const TERMINAL_ERRORS = [
   'ApprovalInvalid',
   'PlanDrifted',
   'VerificationFailed',
+  'StartNotAttested',
 ] as const;
 
 /** Thrown by VerifyPendingImport while the expected state has not arrived yet; retried within a bound. */
@@ -85,6 +86,8 @@ export const CHANGE_ERRORS = [
   'AlreadyDecided',
   /** The approval rules do not let this identity approve (`refusal` in approvals.ts says why). */
   'ApprovalRefused',
+  /** Only the requester and the allowed approvers may reject a change. */
+  'RejectionRefused',
 ] as const;
 
 export type ChangeErrorName = (typeof CHANGE_ERRORS)[number];

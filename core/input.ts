@@ -3,11 +3,9 @@ import { KeymatError, invalidInput, shown } from './errors';
 import type { Scope } from './config';
 import { MAX_WAIT_SECONDS } from './defaults';
 import { ARN, CHANGE_ID, KEY_ID, KEY_MATERIAL_ID, isAlias } from './naming';
+import { hasUnsafeCharacters } from './text';
 import type { ChangeInput } from './types';
 
-/** Control characters and the Unicode format characters that can make text read differently from what it is. */
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const UNSAFE_TEXT = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/u;
 
 // Where these names used to live; kept so that `import … from 'core/input'` keeps working.
 export { CHANGE_ID, KEY_ID_OR_ARN, KEY_MATERIAL_ID, executionArnOf, executionNameFor } from './naming';
@@ -20,7 +18,7 @@ const text = (max: number) =>
     .min(1, 'must not be empty')
     .max(max, `must be at most ${max} characters`)
     .refine((s) => s.trim().length > 0, 'must not be blank')
-    .refine((s) => !UNSAFE_TEXT.test(s), 'must not contain control or invisible formatting characters');
+    .refine((s) => !hasUnsafeCharacters(s), 'must not contain control or invisible formatting characters');
 
 const inputSchema = z
   .object({
@@ -41,6 +39,8 @@ const inputSchema = z
       .max(MAX_WAIT_SECONDS, `must be at most ${MAX_WAIT_SECONDS}`)
       .optional(),
     dryRun: z.boolean().optional(),
+    /** The start's attestation (gateway, scan): ValidateOrigin verifies it; it is not part of the parsed change. */
+    attestation: z.object({ at: z.string(), channel: z.string(), mac: z.string() }).strict().optional(),
   })
   .strict();
 

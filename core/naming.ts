@@ -53,3 +53,10 @@ export function regionOfArn(arn: string): string {
   if (!m?.[3]) throw new Error(`'${arn}' is not an ARN with a Region; expected arn:<partition>:<service>:<region>:…`);
   return m[3];
 }
+
+/** The account and Region a state machine (or any regional ARN) belongs to: where its changes may delete. */
+export function scopeOfStateMachine(arn: string): { account: string; region: string } {
+  const m = ARN.exec(arn);
+  if (!m?.[3] || !m[4]) throw new Error(`'${arn}' is not an ARN with a Region and an account`);
+  return { region: m[3], account: m[4] };
+}

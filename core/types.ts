@@ -62,10 +62,15 @@ export type Plan = z.infer<typeof planSchema>;
 
 /** One approver's decision. */
 export const approvalSchema = z.object({
+  /** The canonical principal who approved (authenticated by the gateway or a signed link). */
   approver: z.string(),
   at: z.string(),
   channel: z.string(),
   comment: z.string().optional(),
+  /** The approval round it answered: 1 for the first. */
+  round: z.number().int().min(1),
+  /** The attestation: a MAC over the decision's claims with the attestation key (base64). */
+  mac: z.string().min(1),
 });
 export type Approval = z.infer<typeof approvalSchema>;
 

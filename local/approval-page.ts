@@ -4,6 +4,7 @@ import { createApprovalPage, type PageRequest, type PageResponse } from '../func
 import { createSecretsClient } from '../functions/runtime/aws';
 import { createLogger } from '../functions/runtime/logger';
 import { localClientConfig, localResources } from './clients';
+import type { InternalAccess } from './internal-access';
 import type { Answer, IncomingRequest, LocalService } from './local-service';
 import { APPROVAL_PAGE_PATH } from './paths';
 
@@ -12,15 +13,18 @@ export interface ApprovalPageSettings {
   endpoint: string;
   region: string;
   account: string;
+  /** The page calls as keymat's own identity: it reads the link secret and attests each decision. */
+  internal: InternalAccess;
 }
 
 /** The approval page's code, as the Lambda Function URL runs it, with clients that call the local stack. */
 function approvalPage(settings: ApprovalPageSettings): (request: PageRequest) => Promise<PageResponse> {
-  const aws = localClientConfig(settings.endpoint, settings.region);
+  const aws = localClientConfig(settings.endpoint, settings.region, settings.internal.credentials);
+  const resources = localResources(settings.region, settings.account, settings.internal.attestationKeyArn);
   return createApprovalPage({
     sfn: new SFNClient(aws),
     secrets: createSecretsClient(aws),
-    config: { linkSecretArn: localResources(settings.region, settings.account).linkSecretArn },
+    config: { linkSecretArn: resources.linkSecretArn, attestationKeyArn: resources.attestationKeyArn },
     logger: createLogger({ logLevel: localLogLevel() }),
   });
 }

@@ -13,6 +13,7 @@ import { createKmsClient, createSecretsClient, createSnsClient } from '../functi
 import { createLogger } from '../functions/runtime/logger';
 import { TASK_FACTORIES, type TaskHandler } from '../functions/tasks';
 import { localClientConfig, localResources } from './clients';
+import type { InternalAccess } from './internal-access';
 import { APPROVAL_PAGE_PATH } from './paths';
 import { readRequestLog, type RequestLogEntry } from './request-log';
 import { readOutbox, type OutboxMessage } from './sns';
@@ -43,6 +44,8 @@ export interface LocalTaskSettings {
   defaultWaitSeconds: number;
   /** @default DEFAULT_RECENT_USE_DAYS */
   recentUseDays?: number;
+  /** keymat's own credentials on the stack and its attestation key: the tasks call as keymat's roles do. */
+  internal: InternalAccess;
 }
 
 /** The six tasks of one local workflow, made by the same factories as the Lambda handlers. */
@@ -54,10 +57,10 @@ export type LocalTasks = { readonly [S in TaskState]: TaskHandler<S> };
  * global, so one process can run workflows of several local stacks.
  */
 export function createLocalTasks(settings: LocalTaskSettings): LocalTasks {
-  const aws = localClientConfig(settings.endpoint, settings.region);
+  const aws = localClientConfig(settings.endpoint, settings.region, settings.internal.credentials);
   const kms = createKmsClient({ ...aws, endpoint: settings.kmsEndpoint ?? settings.endpoint });
   const sns = createSnsClient(aws);
-  const resources = localResources(settings.region, settings.account);
+  const resources = localResources(settings.region, settings.account, settings.internal.attestationKeyArn);
   const logLevel = localLogLevel();
   const logger = () => createLogger({ logLevel });
   return {
@@ -67,6 +70,7 @@ export function createLocalTasks(settings: LocalTaskSettings): LocalTasks {
         scope: { account: settings.account, region: settings.region },
         defaultWaitSeconds: settings.defaultWaitSeconds,
         recentUseDays: settings.recentUseDays ?? DEFAULT_RECENT_USE_DAYS,
+        attestationKeyArn: resources.attestationKeyArn,
       },
       logger: logger(),
     }),
@@ -83,7 +87,7 @@ export function createLocalTasks(settings: LocalTaskSettings): LocalTasks {
     DeleteMaterial: TASK_FACTORIES.DeleteMaterial({
       kms,
       sns,
-      config: { outcomeTopicArn: resources.outcomeTopicArn },
+      config: { outcomeTopicArn: resources.outcomeTopicArn, attestationKeyArn: resources.attestationKeyArn },
       logger: logger(),
     }),
     VerifyPendingImport: TASK_FACTORIES.VerifyPendingImport({ kms, logger: logger() }),
@@ -112,6 +116,7 @@ export interface HistoryEvent {
 /** An approval request as it reaches whoever decides: the published message, the task's payload, the token. */
 export interface PendingApproval {
   executionArn: string;
+  /** This round's token: each time RequestApproval is scheduled it gets a new one, as in Step Functions. */
   taskToken: string;
   message: OutboxMessage;
   /** RequestApproval's payload: the change, the plan, the approvals so far and the rules. */
@@ -163,7 +168,9 @@ export async function runLocalExecution(stateDir: string, options: LocalRunOptio
   const name = options.executionName ?? randomUUID();
   const requestLog = () => readRequestLog(join(stateDir, 'requests.jsonl'));
   const executionArn = executionArnOf(localStateMachineArn(options.region, options.account), name);
-  const taskToken = randomBytes(48).toString('base64');
+  // What `$$.Task.Token` resolves to in the engine: one value for the whole run, so each approval round swaps it for
+  // a fresh token of its own (an answer to round 1 must not be taken as one to round 2).
+  const contextToken = `keymat-local-context-token-${randomUUID()}`;
   const handlers = options.tasks;
   const logStart = requestLog().length;
 
@@ -179,9 +186,11 @@ export async function runLocalExecution(stateDir: string, options: LocalRunOptio
     localHandlers[state] = (async (params: Record<string, unknown>) => {
       if (state !== 'RequestApproval') return handlers[state](params);
       // The callback task: the handler publishes the request; the promise stands in for the token's answer.
-      const payload = params.Payload as { taskToken?: string };
-      if (payload.taskToken !== taskToken) throw new Error('RequestApproval did not receive the task token');
-      emit({ type: 'TaskScheduled', state, parameters: JSON.stringify(params) });
+      const given = params.Payload as { taskToken?: string };
+      if (given.taskToken !== contextToken) throw new Error('RequestApproval did not receive the task token');
+      const taskToken = randomBytes(48).toString('base64');
+      const payload = { ...given, taskToken };
+      emit({ type: 'TaskScheduled', state, parameters: JSON.stringify({ ...params, Payload: payload }) });
       const { messageId } = await handlers.RequestApproval(payload);
       const message = readOutbox(join(stateDir, 'outbox.jsonl')).find((m) => m.messageId === messageId);
       if (!message) throw new Error(`the approval request ${messageId} is not in the outbox`);
@@ -206,7 +215,7 @@ export async function runLocalExecution(stateDir: string, options: LocalRunOptio
   const execution = machine.run(options.input as never, {
     context: {
       Execution: { Id: executionArn, Name: name, Input: options.input, StartTime: new Date().toISOString() },
-      Task: { Token: taskToken },
+      Task: { Token: contextToken },
     } as never,
     overrides: {
       taskResourceLocalHandlers: localHandlers as never,

@@ -1,2 +1,5 @@
 /** Where the local stack serves the approval page (the Lambda Function URL's stand-in). */
 export const APPROVAL_PAGE_PATH = '/approval';
+
+/** Where the local stack serves the gateway: `POST /gateway/changes`, `/gateway/approve`, `/gateway/reject`. */
+export const GATEWAY_PATH = '/gateway';

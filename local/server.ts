@@ -3,9 +3,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { ApprovalPage } from './approval-page';
+import type { LocalCredentials } from './clients';
+import { LocalGateway } from './gateway';
+import { ensureAttestationKey, internalCredentials, type InternalAccess } from './internal-access';
 import { LocalKms } from './kms/endpoint';
 import { FaultInjector, type FaultFile } from './kms/faults';
-import { DEFAULT_REGION, emptyKmsState } from './kms/model';
+import { DEFAULT_REGION, emptyKmsState, type KmsState } from './kms/model';
 import { KmsService } from './kms/service';
 import { RequestLog } from './request-log';
 import { Router } from './router';
@@ -32,14 +35,18 @@ export interface LocalStackOptions {
 
 /**
  * The embedded local stack: one HTTP server on 127.0.0.1 whose router hands each request to one emulated service
- * (KMS, SNS, STS, Secrets Manager, Step Functions, the approval page), so the real SDK clients and the AWS CLI talk
- * to it through an endpoint override. State lives in the state folder.
+ * (KMS, SNS, STS, Secrets Manager, Step Functions, the approval page, the gateway), so the real SDK clients and the
+ * AWS CLI talk to it through an endpoint override. State lives in the state folder, with keymat's internal
+ * credentials and (in the KMS state) its attestation key, made on the folder's first start.
  */
 export class LocalStack {
   readonly requestLog: RequestLog;
   readonly sns: LocalSns;
   private readonly localKms: LocalKms;
+  private readonly kmsFile: StateFile<KmsState>;
   private readonly router: Router;
+  private readonly credentials: LocalCredentials;
+  private attestationKeyArn: string | undefined;
   private sfn: LocalStepFunctions | undefined;
 
   /** Reads the state folder: everything here that can fail does so before anything listens. */
@@ -48,13 +55,14 @@ export class LocalStack {
     readonly stateDir: string,
     faults: FaultFile | undefined,
   ) {
-    const kmsFile = new StateFile(join(stateDir, 'kms.json'), emptyKmsState);
+    this.kmsFile = new StateFile(join(stateDir, 'kms.json'), emptyKmsState);
     const injector = new FaultInjector(faults);
-    this.localKms = new LocalKms(new KmsService(kmsFile.load(), injector), kmsFile, injector);
+    this.localKms = new LocalKms(new KmsService(this.kmsFile.load(), injector), this.kmsFile, injector);
+    this.credentials = internalCredentials(stateDir);
     this.requestLog = new RequestLog(join(stateDir, 'requests.jsonl'));
     this.sns = new LocalSns(join(stateDir, 'outbox.jsonl'));
     this.router = new Router(
-      [this.localKms, new LocalSecrets(stateDir), this.sns, new LocalSts()],
+      [this.localKms, new LocalSecrets(stateDir, this.credentials.accessKeyId), this.sns, new LocalSts()],
       this.requestLog,
       DEFAULT_REGION,
     );
@@ -82,6 +90,7 @@ export class LocalStack {
     server.on('request', stack.router.listener);
     server.on('clientError', stack.router.clientError);
     try {
+      await stack.prepareAttestationKey();
       await listen(server, options.port ?? 0);
       // The workflow needs the endpoint, so it is prepared once the server listens; the router holds requests back
       // until it is ready.
@@ -95,15 +104,32 @@ export class LocalStack {
     return stack;
   }
 
+  /** Finds or makes the attestation key and sets its key policy to the internal credential; persists the state. */
+  private async prepareAttestationKey(): Promise<void> {
+    this.attestationKeyArn = await ensureAttestationKey(this.kms, this.credentials.accessKeyId);
+    this.kmsFile.save(this.kms.state);
+  }
+
   private serveWorkflow(workflow: LocalStackOptions['workflow']): void {
     if (workflow) {
       const definition = workflow(this.endpoint);
-      this.sfn = new LocalStepFunctions(this.stateDir, definition);
-      this.router.add(
-        new ApprovalPage({ endpoint: this.endpoint, region: definition.region, account: definition.account }),
-      );
+      const internal = this.internalAccess;
+      const sfn = new LocalStepFunctions(this.stateDir, definition, internal);
+      this.sfn = sfn;
+      const where = { endpoint: this.endpoint, region: definition.region, internal };
+      this.router.add(new ApprovalPage({ ...where, account: definition.account }));
+      this.router.add(new LocalGateway({ ...where, stateMachineArn: sfn.stateMachineArn }));
     }
     this.router.add(new StepFunctionsEndpoint(this.sfn));
+  }
+
+  /**
+   * keymat's own access to this stack: the internal credentials (from the state folder) and the attestation key. For
+   * the in-process signers only; never hand it to a user's client.
+   */
+  get internalAccess(): InternalAccess {
+    if (!this.attestationKeyArn) throw new Error('the local stack has not prepared its attestation key yet');
+    return { credentials: this.credentials, attestationKeyArn: this.attestationKeyArn };
   }
 
   get endpoint(): string {

@@ -17,6 +17,7 @@ import {
   type IncomingRequest,
   type LocalService,
 } from './local-service';
+import type { InternalAccess } from './internal-access';
 import { StateFile } from './state-file';
 
 /** A Step Functions error as the JSON 1.0 protocol carries it. */
@@ -83,8 +84,8 @@ const summary = (e: ExecutionRecord) => ({
 /** What the local Step Functions needs of the deletion workflow. */
 export interface LocalWorkflowDefinition {
   definition: Record<string, unknown>;
-  /** The tasks its executions run (`createLocalTasks`). */
-  tasks: LocalTasks;
+  /** Makes the tasks its executions run, calling as keymat's internal identity (`createLocalTasks`). */
+  tasks: (internal: InternalAccess) => LocalTasks;
   account: string;
   region: string;
 }
@@ -104,13 +105,16 @@ export class LocalStepFunctions {
     { executionArn: string; resolve: (r: ApprovalResult) => void; reject: (e: Error) => void }
   >();
   private readonly aborts = new Map<string, AbortController>();
+  private readonly tasks: LocalTasks;
   /** Set while the stack closes: running executions stay RUNNING on disk and are marked lost at the next start. */
   private closing = false;
 
   constructor(
     private readonly stateDir: string,
     private readonly workflow: LocalWorkflowDefinition,
+    internal: InternalAccess,
   ) {
+    this.tasks = workflow.tasks(internal);
     this.stateMachineArn = localStateMachineArn(workflow.region, workflow.account);
     this.file = new StateFile(join(stateDir, 'executions.json'), () => ({ executions: {} }));
     this.state = this.file.load();
@@ -215,7 +219,10 @@ export class LocalStepFunctions {
     const abort = new AbortController();
     this.aborts.set(record.executionArn, abort);
     void runLocalExecution(this.stateDir, {
-      ...this.workflow,
+      definition: this.workflow.definition,
+      account: this.workflow.account,
+      region: this.workflow.region,
+      tasks: this.tasks,
       input,
       executionName: record.name,
       signal: abort.signal,
@@ -246,7 +253,9 @@ export class LocalStepFunctions {
       });
   }
 
+  /** Waits on the round's own token: the tokens of the execution's earlier rounds stop being accepted. */
   private awaitDecision(request: PendingApproval): Promise<ApprovalResult> {
+    this.forgetTokens(request.executionArn);
     return new Promise((resolve, reject) => {
       this.pending.set(request.taskToken, { executionArn: request.executionArn, resolve, reject });
     });

@@ -1,3 +1,4 @@
+import { callerArn, callerName } from './caller';
 import { LOCAL_ACCOUNT_ID } from './kms/model';
 import { xmlAnswer, type Answer, type IncomingRequest, type LocalService } from './local-service';
 
@@ -23,11 +24,11 @@ export class LocalSts implements LocalService {
         `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>InvalidAction</Code><Message>${escapeXml(action ?? '')} is not supported locally</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`,
       );
     }
-    const user = request.accessKeyId.replace(/[^\w+=,.@-]/g, '_');
+    const user = callerName(request.accessKeyId);
     return xmlAnswer(
       requestId,
       200,
-      `<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><Arn>arn:aws:iam::${LOCAL_ACCOUNT_ID}:user/${user}</Arn><UserId>${user}</UserId><Account>${LOCAL_ACCOUNT_ID}</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></GetCallerIdentityResponse>`,
+      `<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><Arn>${callerArn(request.accessKeyId)}</Arn><UserId>${user}</UserId><Account>${LOCAL_ACCOUNT_ID}</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></GetCallerIdentityResponse>`,
     );
   }
 }

@@ -5,6 +5,7 @@ import { DEFAULT_WAIT_SECONDS } from '../core/defaults';
 import { createLocalTasks, runLocalExecution, type LocalRunOptions, type LocalRunResult } from './engine';
 import type { FaultFile } from './kms/faults';
 import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from './kms/model';
+import { openInternalAccess, type InternalAccess } from './internal-access';
 import { LocalStack, runningEndpoint } from './server';
 import type { LocalWorkflowDefinition } from './sfn';
 
@@ -30,18 +31,20 @@ export interface LocalWorkflowOptions extends WorkflowSettings {
 }
 
 /**
- * Synthesizes the CDK app with the settings (the definition every local execution runs) and makes its tasks, with
- * clients pointed at the local stack's endpoint.
+ * Synthesizes the CDK app with the settings (the definition every local execution runs) and prepares its tasks, with
+ * clients pointed at the local stack's endpoint; they are made once the stack's internal access is known.
  */
 export function prepareWorkflow(endpoint: string, settings: WorkflowSettings): LocalWorkflowDefinition {
   const env = { account: LOCAL_ACCOUNT_ID, region: DEFAULT_REGION };
   const defaultWaitSeconds = settings.defaultWaitSeconds ?? DEFAULT_WAIT_SECONDS;
-  const tasks = createLocalTasks({
-    endpoint,
-    ...(settings.kmsEndpoint && { kmsEndpoint: settings.kmsEndpoint }),
-    ...env,
-    defaultWaitSeconds,
-  });
+  const tasks = (internal: InternalAccess) =>
+    createLocalTasks({
+      endpoint,
+      ...(settings.kmsEndpoint && { kmsEndpoint: settings.kmsEndpoint }),
+      ...env,
+      defaultWaitSeconds,
+      internal,
+    });
   const definition = synthesizeDefinition(
     {
       ...configFromContext(() => undefined),
@@ -78,7 +81,9 @@ export async function openLocalWorkflow(options: LocalWorkflowOptions): Promise<
   }
   const stack = served ? undefined : await LocalStack.start({ stateDir: options.stateDir, faults: options.faults });
   const endpoint = served ?? (stack as LocalStack).endpoint;
-  const workflow = prepareWorkflow(endpoint, options);
+  const { definition, account, region, tasks } = prepareWorkflow(endpoint, options);
+  const internal = stack ? stack.internalAccess : await openInternalAccess(options.stateDir, endpoint, region);
+  const workflow = { definition, account, region, tasks: tasks(internal) };
   return {
     endpoint,
     stateDir: options.stateDir,

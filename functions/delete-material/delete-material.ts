@@ -1,7 +1,8 @@
 import { DeleteImportedKeyMaterialCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
-import { checkApprovals } from '../../core/approvals';
-import type { OutcomeConfig } from '../../core/config';
+import { verifyApprovals } from '../../core/approvals';
+import type { Attestor } from '../../core/attestation';
+import type { DeleteMaterialConfig } from '../../core/config';
 import { KeymatError, errorName } from '../../core/errors';
 import { approvedTaskEvent, parseApproval, parseEvent } from '../../core/events';
 import { compareWithPlan } from '../../core/plan';
@@ -13,7 +14,9 @@ import { startInvocation, type Logger } from '../runtime/logger';
 export interface DeleteMaterialDeps {
   kms: KMSClient;
   sns: SNSClient;
-  config: OutcomeConfig;
+  /** Verifies every approval's attestation (VerifyMac with the attestation key). */
+  attestor: Attestor;
+  config: DeleteMaterialConfig;
   logger: Logger;
 }
 
@@ -27,6 +30,7 @@ export interface DeleteMaterialDeps {
 export function createDeleteMaterial({
   kms,
   sns,
+  attestor,
   config,
   logger,
 }: DeleteMaterialDeps): (event: unknown) => Promise<DeletionResult> {
@@ -66,7 +70,7 @@ export function createDeleteMaterial({
     const e = parseEvent(approvedTaskEvent, event, 'DeleteMaterial');
     startInvocation(logger, { executionId: e.executionId, changeId: e.input.changeId, keyArn: e.plan.keyArn });
     const approval = parseApproval(e.approval);
-    checkApprovals(approval, e.plan, e.input, e.rules);
+    await verifyApprovals(attestor, e.executionId, approval, e.plan, e.input, e.rules);
 
     const comparison = compareWithPlan(await readKey(kms, e.plan.keyArn), e.plan);
     if (comparison === 'APPLIED') {

@@ -1,13 +1,17 @@
 import { configFromEnvironment } from '../../core/config';
+import { kmsAttestor } from '../runtime/attestor';
 import { createKmsClient, createSnsClient } from '../runtime/aws';
 import { createLogger, withLambdaContext } from '../runtime/logger';
 import { createDeleteMaterial } from './delete-material';
 
 const logger = createLogger();
+const kms = createKmsClient();
+const config = configFromEnvironment('DeleteMaterial');
 const deleteMaterial = createDeleteMaterial({
-  kms: createKmsClient(),
+  kms,
   sns: createSnsClient(),
-  config: configFromEnvironment('DeleteMaterial'),
+  attestor: kmsAttestor(kms, config.attestationKeyArn),
+  config,
   logger,
 });
 

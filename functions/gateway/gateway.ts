@@ -6,6 +6,7 @@ import type { GatewayConfig } from '../../core/config';
 import { errorName, shown } from '../../core/errors';
 import { canonicalPrincipal } from '../../core/identity';
 import { parseChangeInput } from '../../core/input';
+import { DEFAULT_WAIT_SECONDS } from '../../core/defaults';
 import { executionNameFor, scopeOfStateMachine } from '../../core/naming';
 import { cleanComment } from '../../core/text';
 import { startInvocation, type Logger } from '../runtime/logger';
@@ -42,7 +43,9 @@ const startBody = z
     dryRun: z.unknown().optional(),
   })
   .strict();
-const decisionBody = z.object({ execution: z.string().min(1).max(2048), comment: z.string().max(2000).optional() }).strict();
+const decisionBody = z
+  .object({ execution: z.string().min(1).max(2048), comment: z.string().max(2000).optional() })
+  .strict();
 
 export interface GatewayResponse {
   statusCode: number;
@@ -97,12 +100,18 @@ const json = (statusCode: number, body: unknown): GatewayResponse => ({
  * `POST /reject` decide the pending round of an execution. Every start and approval is attested with the attestation
  * key, so the workflow can tell them from a raw StartExecution or SendTaskSuccess.
  */
-export function createGateway(deps: GatewayDeps): (event: unknown) => Promise<GatewayResponse | { executionArn: string }> {
+export function createGateway(
+  deps: GatewayDeps,
+): (event: unknown) => Promise<GatewayResponse | { executionArn: string }> {
   const { changes, attestor, ssm, config, logger } = deps;
   const identify = (arn: string) => canonicalPrincipal(arn, { sessionBoundRoles: config.sessionBoundRoles });
   const scope = scopeOfStateMachine(config.stateMachineArn);
 
-  async function start(raw: unknown, requester: string, channel: string): Promise<{ executionArn: string; state: string }> {
+  async function start(
+    raw: unknown,
+    requester: string,
+    channel: string,
+  ): Promise<{ executionArn: string; state: string }> {
     const parsed = startBody.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -118,7 +127,7 @@ export function createGateway(deps: GatewayDeps): (event: unknown) => Promise<Ga
     const given = Object.fromEntries(Object.entries(parsed.data).filter(([, v]) => v !== undefined));
     const request = { ...given, requestedBy: requester };
     // Checked as ValidateOrigin will check it, so a bad input is refused here, before anything starts.
-    const input = parseChangeInput(request, scope);
+    const input = parseChangeInput(request, scope, DEFAULT_WAIT_SECONDS);
     const name = executionNameFor(input.changeId);
     const attested = await attestStart(attestor, name, request, channel, new Date());
     const started = await changes.start(input.changeId, attested);
@@ -147,7 +156,9 @@ export function createGateway(deps: GatewayDeps): (event: unknown) => Promise<Ga
   }
 
   async function runbookStart(automationExecutionId: string): Promise<{ executionArn: string }> {
-    const { AutomationExecution: run } = await ssm.send(new GetAutomationExecutionCommand({ AutomationExecutionId: automationExecutionId }));
+    const { AutomationExecution: run } = await ssm.send(
+      new GetAutomationExecutionCommand({ AutomationExecutionId: automationExecutionId }),
+    );
     if (!run?.ExecutedBy || run.AutomationExecutionStatus !== 'InProgress') {
       throw new Error(`automation execution ${automationExecutionId} is not in progress or names no ExecutedBy`);
     }

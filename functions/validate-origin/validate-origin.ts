@@ -4,6 +4,7 @@ import {
   type GetKeyLastUsageResponse,
   type KMSClient,
 } from '@aws-sdk/client-kms';
+import { verifyStart, type Attestor } from '../../core/attestation';
 import type { ValidateOriginConfig } from '../../core/config';
 import { KeymatError, RETRYABLE_KMS_ERRORS, errorName, hasErrorName } from '../../core/errors';
 import { parseChangeInput } from '../../core/input';
@@ -15,6 +16,8 @@ import { startInvocation, type Logger } from '../runtime/logger';
 /** What ValidateOrigin works with. */
 export interface ValidateOriginDeps {
   kms: KMSClient;
+  /** Verifies the start's attestation (VerifyMac with the attestation key). */
+  attestor: Attestor;
   config: ValidateOriginConfig;
   logger: Logger;
 }
@@ -31,6 +34,7 @@ export interface ValidateOriginResult {
  */
 export function createValidateOrigin({
   kms,
+  attestor,
   config,
   logger,
 }: ValidateOriginDeps): (event: unknown) => Promise<ValidateOriginResult> {
@@ -50,6 +54,14 @@ export function createValidateOrigin({
     startInvocation(logger, { executionId: String(executionId) });
     const input = parseChangeInput(rawInput, config.scope, config.defaultWaitSeconds);
     logger.appendKeys({ changeId: input.changeId, keyId: input.keyId });
+    // Only keymat's signers (the gateway for people, the scan for itself) can attest a start: a raw StartExecution,
+    // whatever requester it names, ends here before the key is read.
+    if (!(await verifyStart(attestor, String(executionId), rawInput as Record<string, unknown>))) {
+      throw new KeymatError(
+        'StartNotAttested',
+        `the start of change ${input.changeId} is not attested by keymat for this execution and input (requestedBy ${input.requestedBy} is unproven); start changes with keymat start, the runbook or the scan`,
+      );
+    }
 
     const snapshot = await readKey(kms, input.keyId);
     const meta = snapshot.metadata;

@@ -2,20 +2,23 @@ import {
   createCipheriv,
   createDecipheriv,
   createHash,
+  createHmac,
   constants as cryptoConstants,
   generateKeyPair,
   privateDecrypt,
   randomBytes,
+  timingSafeEqual,
 } from 'node:crypto';
 import { promisify } from 'node:util';
+import { callerArn } from '../caller';
 import { KmsError, validation } from './errors';
-import { currentMaterial, type ImportTokenRecord, type KeyRecord } from './model';
+import { HMAC_KEY_SPECS, currentMaterial, type ImportTokenRecord, type KeyRecord } from './model';
 import type { Keys } from './keys';
-import { blob, type CallContext, type CallRecord, type Json, type OperationTable } from './wire';
+import { blob, enumMember, type CallContext, type CallRecord, type Json, type OperationTable } from './wire';
 
 /**
  * The emulator's cryptography: material ids, the RSA wrapping keys of GetParametersForImport and their OAEP unwrap,
- * and Encrypt/Decrypt with AES-256-GCM under a key's material.
+ * Encrypt/Decrypt with AES-256-GCM under a key's material, and GenerateMac/VerifyMac with HMAC under an HMAC key's.
  */
 
 const generateKeyPairAsync = promisify(generateKeyPair);
@@ -36,8 +39,13 @@ const MATERIAL_ID_BYTES = 32;
 export const materialId = (keyId: string, material: Buffer): string =>
   createHash('sha256').update(keyId).update(material).digest('hex');
 
-/** Fresh material, as KMS generates for an AWS_KMS-origin key. */
-export const generateMaterial = (): Buffer => randomBytes(MATERIAL_BYTES);
+/** Fresh material, as KMS generates for an AWS_KMS-origin key: 256 bits, or `bytes` for an HMAC key. */
+export const generateMaterial = (bytes: number = MATERIAL_BYTES): Buffer => randomBytes(bytes);
+
+const MAC_ALGORITHMS = Object.values(HMAC_KEY_SPECS).map((s) => s.algorithm);
+/** KMS's bounds on GenerateMac's and VerifyMac's Message, and on VerifyMac's Mac. */
+const MAX_MESSAGE_BYTES = 4096;
+const MAX_MAC_BYTES = 6144;
 
 export const isWrappingAlgorithm = (value: unknown): value is WrappingAlgorithm =>
   typeof value === 'string' && value in OAEP_HASH;
@@ -111,6 +119,7 @@ function openEnvelope(data: Buffer): Envelope {
 export function cryptoOperations(keys: Keys): OperationTable {
   const encrypt = (body: Json, ctx: CallContext, record: CallRecord): Json => {
     const key = keys.resolve(body.KeyId, ctx, record, true);
+    keys.requireEncryptionKey(key, 'Encrypt');
     keys.requireUsable(key);
     const plaintext = blob(body.Plaintext, 'plaintext');
     if (plaintext.length < 1 || plaintext.length > 4096) {
@@ -143,6 +152,7 @@ export function cryptoOperations(keys: Keys): OperationTable {
       body.KeyId === undefined
         ? keys.resolve(envelope.keyId, ctx, record, false)
         : keys.resolve(body.KeyId, ctx, record, true);
+    keys.requireEncryptionKey(key, 'Decrypt');
     if (key.keyId !== envelope.keyId) {
       throw new KmsError(
         'IncorrectKeyException',
@@ -169,6 +179,61 @@ export function cryptoOperations(keys: Keys): OperationTable {
   };
 
   return { Encrypt: encrypt, Decrypt: decrypt };
+}
+
+/**
+ * GenerateMac and VerifyMac under an HMAC key's material. A key whose policy names its MAC callers
+ * ({@link KeyRecord.macCallers}) refuses everyone else with AccessDeniedException, as a key policy that grants
+ * `kms:GenerateMac` to some roles only does. Neither the message nor the MAC is kept or logged.
+ */
+export function macOperations(keys: Keys): OperationTable {
+  /** The checks both operations make, in KMS's order: the request's members, the key, its policy, its usage, its state. */
+  const macKey = (operation: 'GenerateMac' | 'VerifyMac', body: Json, ctx: CallContext, record: CallRecord) => {
+    const message = blob(body.Message, 'message');
+    if (message.length < 1 || message.length > MAX_MESSAGE_BYTES) {
+      throw validation('message', '…', `Member must have length between 1 and ${MAX_MESSAGE_BYTES}`);
+    }
+    if (body.MacAlgorithm === undefined || body.MacAlgorithm === null) {
+      throw validation('macAlgorithm', undefined, 'Member must not be null');
+    }
+    const algorithm = enumMember(body, 'MacAlgorithm', MAC_ALGORITHMS, 'HMAC_SHA_256');
+    const key = keys.resolve(body.KeyId, ctx, record, true);
+    if (key.macCallers !== undefined && !key.macCallers.includes(ctx.caller)) {
+      throw new KmsError(
+        'AccessDeniedException',
+        `User: ${callerArn(ctx.caller)} is not authorized to perform: kms:${operation} on resource: ${key.arn} because no resource-based policy allows the kms:${operation} action`,
+      );
+    }
+    const spec = keys.requireMacKey(key, algorithm, operation);
+    keys.requireUsable(key);
+    const material = currentMaterial(key)?.material;
+    if (!material) throw new KmsError('KMSInvalidStateException', `${key.arn} has no usable key material`);
+    const mac = createHmac(HMAC_KEY_SPECS[spec].hash, Buffer.from(material, 'base64')).update(message).digest();
+    key.lastUsage = { operation, timestamp: ctx.now, requestId: ctx.requestId };
+    return { key, algorithm, mac };
+  };
+
+  const generateMac = (body: Json, ctx: CallContext, record: CallRecord): Json => {
+    const { key, algorithm, mac } = macKey('GenerateMac', body, ctx, record);
+    return { KeyId: key.arn, Mac: mac.toString('base64'), MacAlgorithm: algorithm };
+  };
+
+  const verifyMac = (body: Json, ctx: CallContext, record: CallRecord): Json => {
+    const given = blob(body.Mac, 'mac');
+    if (given.length < 1 || given.length > MAX_MAC_BYTES) {
+      throw validation('mac', '…', `Member must have length between 1 and ${MAX_MAC_BYTES}`);
+    }
+    const { key, algorithm, mac } = macKey('VerifyMac', body, ctx, record);
+    if (given.length !== mac.length || !timingSafeEqual(given, mac)) {
+      throw new KmsError(
+        'KMSInvalidMacException',
+        `The MAC is not valid for this message under ${key.arn} with ${algorithm}`,
+      );
+    }
+    return { KeyId: key.arn, MacValid: true, MacAlgorithm: algorithm };
+  };
+
+  return { GenerateMac: generateMac, VerifyMac: verifyMac };
 }
 
 /** The bytes of a key's material by id; a ciphertext under deleted material is invalid, as in KMS. */

@@ -48,7 +48,12 @@ export class LocalKms implements LocalService {
       if (decision.error) throw decision.error;
       const body = parseJsonBody(request.body);
       if (!body) throw new KmsError('SerializationException', 'The request body is not valid JSON');
-      const ctx = { region: request.region, requestId: request.requestId, now: Date.now() };
+      const ctx = {
+        region: request.region,
+        caller: request.accessKeyId,
+        requestId: request.requestId,
+        now: Date.now(),
+      };
       const result = await this.service.call(operation, body, ctx, record);
       if (MUTATING_OPERATIONS.has(operation) || this.service.takeUnsavedExpiry()) this.file.save(this.service.state);
       if (decision.errorAfterApply) throw decision.errorAfterApply;

@@ -18,6 +18,8 @@ const STATUS_BY_ERROR = {
   IncorrectKeyMaterialException: 400,
   IncorrectKeyException: 400,
   InvalidCiphertextException: 400,
+  InvalidKeyUsageException: 400,
+  KMSInvalidMacException: 400,
   InvalidImportTokenException: 400,
   ExpiredImportTokenException: 400,
   InvalidMarkerException: 400,

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { generateMaterial, materialId } from './crypto';
 import { KmsError, validation } from './errors';
-import { keyArn, type KeyRecord } from './model';
+import { HMAC_KEY_SPECS, isHmacKeySpec, keyArn, type KeyRecord } from './model';
 import { aliasArn, type Keys } from './keys';
 import {
   checkAliasName,
@@ -29,16 +29,38 @@ export function keyOperations(keys: Keys): OperationTable {
     if (origin !== 'AWS_KMS' && origin !== 'EXTERNAL') {
       throw new KmsError('UnsupportedOperationException', `Origin ${origin} is not supported by the local KMS`);
     }
-    const keySpec = optionalString(body, 'KeySpec') ?? optionalString(body, 'CustomerMasterKeySpec');
-    if ((keySpec ?? 'SYMMETRIC_DEFAULT') !== 'SYMMETRIC_DEFAULT') {
-      throw new KmsError('UnsupportedOperationException', `KeySpec ${keySpec} is not supported by the local KMS`);
+    const keySpec =
+      optionalString(body, 'KeySpec') ?? optionalString(body, 'CustomerMasterKeySpec') ?? 'SYMMETRIC_DEFAULT';
+    const hmac = isHmacKeySpec(keySpec);
+    if (!hmac && keySpec !== 'SYMMETRIC_DEFAULT') {
+      throw new KmsError(
+        'UnsupportedOperationException',
+        `KeySpec ${keySpec} is not supported by the local KMS: use SYMMETRIC_DEFAULT or HMAC_224, HMAC_256, HMAC_384, HMAC_512`,
+      );
     }
-    enumMember(body, 'KeyUsage', ['ENCRYPT_DECRYPT'], 'ENCRYPT_DECRYPT');
+    const usage = enumMember(
+      body,
+      'KeyUsage',
+      ['ENCRYPT_DECRYPT', 'GENERATE_VERIFY_MAC'],
+      hmac ? 'GENERATE_VERIFY_MAC' : 'ENCRYPT_DECRYPT',
+    );
+    if (usage !== (hmac ? 'GENERATE_VERIFY_MAC' : 'ENCRYPT_DECRYPT')) {
+      throw new KmsError(
+        'ValidationException',
+        `KeyUsage ${usage} is not valid for KeySpec ${keySpec}: ${hmac ? 'HMAC keys have KeyUsage GENERATE_VERIFY_MAC' : 'SYMMETRIC_DEFAULT keys have KeyUsage ENCRYPT_DECRYPT'}`,
+      );
+    }
+    if (hmac && origin !== 'AWS_KMS') {
+      throw new KmsError(
+        'UnsupportedOperationException',
+        `Origin ${origin} is not supported for ${keySpec} keys by the local KMS: HMAC keys are created with Origin AWS_KMS`,
+      );
+    }
     const description = optionalString(body, 'Description') ?? '';
     if (description.length > 8192) throw validation('description', '…', 'Member must have length <= 8192');
     const multiRegion = body.MultiRegion === true;
     const keyId = multiRegion ? `mrk-${randomBytes(16).toString('hex')}` : randomUUID();
-    const generated = generateMaterial();
+    const generated = generateMaterial(hmac ? HMAC_KEY_SPECS[keySpec].bytes : undefined);
     const key: KeyRecord = {
       keyId,
       arn: keyArn(ctx.region, keyId),
@@ -60,6 +82,7 @@ export function keyOperations(keys: Keys): OperationTable {
             ]
           : [],
       tags: parseTags(body.Tags),
+      ...(hmac && { keySpec }),
     };
     keys.state.keys[key.arn] = key;
     record.keyArn = key.arn;

@@ -1,11 +1,14 @@
 import { KmsError, validation } from './errors';
 import type { FaultInjector } from './faults';
 import {
+  HMAC_KEY_SPECS,
   LOCAL_ACCOUNT_ID,
   currentMaterial,
   deriveKeyState,
   isPermanent,
   keyArn,
+  keySpecOf,
+  type HmacKeySpec,
   type KeyRecord,
   type KeyState,
   type KmsState,
@@ -124,6 +127,39 @@ export class Keys {
     if (state !== 'Enabled') throw new KmsError('KMSInvalidStateException', `${key.arn} is ${state}`);
   }
 
+  /** A key Encrypt and Decrypt may use: a symmetric encryption key, else InvalidKeyUsageException. */
+  requireEncryptionKey(key: KeyRecord, operation: string): void {
+    const spec = keySpecOf(key);
+    if (spec !== 'SYMMETRIC_DEFAULT') {
+      throw new KmsError(
+        'InvalidKeyUsageException',
+        `${key.arn} is a ${spec} key with KeyUsage GENERATE_VERIFY_MAC: ${operation} needs a symmetric encryption key (KeyUsage ENCRYPT_DECRYPT)`,
+      );
+    }
+  }
+
+  /**
+   * A key GenerateMac and VerifyMac may use with `algorithm`: an HMAC key whose spec supports it, else
+   * InvalidKeyUsageException. Returns the key's spec.
+   */
+  requireMacKey(key: KeyRecord, algorithm: string, operation: string): HmacKeySpec {
+    const spec = keySpecOf(key);
+    if (spec === 'SYMMETRIC_DEFAULT') {
+      throw new KmsError(
+        'InvalidKeyUsageException',
+        `${key.arn} is a SYMMETRIC_DEFAULT key with KeyUsage ENCRYPT_DECRYPT: ${operation} needs an HMAC key (KeyUsage GENERATE_VERIFY_MAC)`,
+      );
+    }
+    const supported = HMAC_KEY_SPECS[spec].algorithm;
+    if (algorithm !== supported) {
+      throw new KmsError(
+        'InvalidKeyUsageException',
+        `MacAlgorithm ${algorithm} is not valid for ${key.arn}: its KeySpec ${spec} supports ${supported} only`,
+      );
+    }
+    return spec;
+  }
+
   replicasOf(primary: KeyRecord): KeyRecord[] {
     return Object.values(this.state.keys).filter((k) => k.primaryArn === primary.arn);
   }
@@ -134,6 +170,7 @@ export class Keys {
     const expiring = key.materials.filter(isPermanent).flatMap((m) => (m.validTo === undefined ? [] : [m.validTo]));
     const current = currentMaterial(key);
     const primary = key.primaryArn ? this.state.keys[key.primaryArn] : key;
+    const spec = keySpecOf(key);
     return {
       AWSAccountId: LOCAL_ACCOUNT_ID,
       KeyId: key.keyId,
@@ -141,7 +178,7 @@ export class Keys {
       CreationDate: seconds(key.creationDate),
       Enabled: state === 'Enabled',
       Description: key.description,
-      KeyUsage: 'ENCRYPT_DECRYPT',
+      KeyUsage: spec === 'SYMMETRIC_DEFAULT' ? 'ENCRYPT_DECRYPT' : 'GENERATE_VERIFY_MAC',
       KeyState: state,
       ...(key.deletionDate !== undefined && {
         DeletionDate: seconds(key.deletionDate),
@@ -149,9 +186,11 @@ export class Keys {
       }),
       Origin: key.origin,
       KeyManager: 'CUSTOMER',
-      CustomerMasterKeySpec: 'SYMMETRIC_DEFAULT',
-      KeySpec: 'SYMMETRIC_DEFAULT',
-      EncryptionAlgorithms: ['SYMMETRIC_DEFAULT'],
+      CustomerMasterKeySpec: spec,
+      KeySpec: spec,
+      ...(spec === 'SYMMETRIC_DEFAULT'
+        ? { EncryptionAlgorithms: ['SYMMETRIC_DEFAULT'] }
+        : { MacAlgorithms: [HMAC_KEY_SPECS[spec].algorithm] }),
       ...(key.origin === 'EXTERNAL' &&
         current && {
           ExpirationModel: expiring.length > 0 ? 'KEY_MATERIAL_EXPIRES' : 'KEY_MATERIAL_DOES_NOT_EXPIRE',

@@ -14,6 +14,7 @@ import {
   deriveKeyState,
   isPendingRotation,
   keyArn,
+  keySpecOf,
   type KeyRecord,
   type MaterialRecord,
 } from './model';
@@ -283,6 +284,12 @@ export class MaterialLifecycle {
     const key = this.keys.change(body, ctx, record);
     if (key.primaryArn) {
       throw new KmsError('UnsupportedOperationException', `Rotate the primary key ${key.primaryArn}, not a replica`);
+    }
+    if (keySpecOf(key) !== 'SYMMETRIC_DEFAULT') {
+      throw new KmsError(
+        'UnsupportedOperationException',
+        `${key.arn} is a ${keySpecOf(key)} key: only symmetric encryption keys can be rotated on demand`,
+      );
     }
     this.keys.requireState(key, ['Enabled']);
     const family = [key, ...this.keys.replicasOf(key)];

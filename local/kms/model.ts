@@ -29,7 +29,10 @@ export interface MaterialRecord {
   description?: string;
   materialState: MaterialState;
   importState: ImportState;
-  /** The 256-bit material, base64; present only while `importState` is IMPORTED. */
+  /**
+   * The material, base64 (256 bits for a symmetric key, the spec's size for an HMAC key); present only while
+   * `importState` is IMPORTED.
+   */
   material?: string;
   /** Unset for AWS_KMS-origin material. */
   expirationModel?: ExpirationModel;
@@ -38,6 +41,20 @@ export interface MaterialRecord {
   rotationDate?: number;
   rotationType?: 'AUTOMATIC' | 'ON_DEMAND';
 }
+
+/** The HMAC key specs and the one MAC algorithm each supports, as KMS pairs them. */
+export const HMAC_KEY_SPECS = {
+  HMAC_224: { algorithm: 'HMAC_SHA_224', hash: 'sha224', bytes: 28 },
+  HMAC_256: { algorithm: 'HMAC_SHA_256', hash: 'sha256', bytes: 32 },
+  HMAC_384: { algorithm: 'HMAC_SHA_384', hash: 'sha384', bytes: 48 },
+  HMAC_512: { algorithm: 'HMAC_SHA_512', hash: 'sha512', bytes: 64 },
+} as const;
+
+export type HmacKeySpec = keyof typeof HMAC_KEY_SPECS;
+export type KeySpec = 'SYMMETRIC_DEFAULT' | HmacKeySpec;
+
+export const isHmacKeySpec = (value: unknown): value is HmacKeySpec =>
+  typeof value === 'string' && Object.hasOwn(HMAC_KEY_SPECS, value);
 
 export interface Tag {
   TagKey: string;
@@ -61,8 +78,21 @@ export interface KeyRecord {
   primaryArn?: string;
   materials: MaterialRecord[];
   tags: Tag[];
-  lastUsage?: { operation: 'Encrypt' | 'Decrypt'; timestamp: number; requestId: string };
+  lastUsage?: { operation: KeyUse; timestamp: number; requestId: string };
+  /** Unset on states written before HMAC keys existed: those keys are all symmetric. @default 'SYMMETRIC_DEFAULT' */
+  keySpec?: KeySpec;
+  /**
+   * The key policy's grant of GenerateMac and VerifyMac: the access key ids allowed to use them, everyone else is
+   * denied. @default anyone
+   */
+  macCallers?: string[];
 }
+
+/** The cryptographic operations GetKeyLastUsage reports. */
+export type KeyUse = 'Encrypt' | 'Decrypt' | 'GenerateMac' | 'VerifyMac';
+
+/** A key's spec; states written before HMAC keys existed hold only symmetric keys. */
+export const keySpecOf = (key: KeyRecord): KeySpec => key.keySpec ?? 'SYMMETRIC_DEFAULT';
 
 export interface AliasRecord {
   aliasName: string;

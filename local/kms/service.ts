@@ -1,4 +1,4 @@
-import { cryptoOperations } from './crypto';
+import { cryptoOperations, macOperations } from './crypto';
 import { KmsError } from './errors';
 import type { FaultInjector } from './faults';
 import { keyOperations } from './key-operations';
@@ -23,12 +23,16 @@ export const MUTATING_OPERATIONS: ReadonlySet<string> = new Set([
   'ReplicateKey',
   'Encrypt',
   'Decrypt',
+  // GetKeyLastUsage reports MAC operations too.
+  'GenerateMac',
+  'VerifyMac',
 ]);
 
 /**
  * KMS's behaviour for imported key material, over a {@link KmsState}: one operation per wire name, each taking the
  * request's JSON members and returning the response's; errors are thrown as {@link KmsError}. The operations live by
- * concern: keys (key-operations.ts over keys.ts), material lifecycle (materials.ts) and Encrypt/Decrypt (crypto.ts).
+ * concern: keys (key-operations.ts over keys.ts), material lifecycle (materials.ts), and Encrypt/Decrypt and
+ * GenerateMac/VerifyMac (crypto.ts).
  */
 export class KmsService {
   private readonly keys: Keys;
@@ -41,7 +45,12 @@ export class KmsService {
   ) {
     this.keys = new Keys(state, faults);
     this.materials = new MaterialLifecycle(this.keys);
-    this.operations = { ...keyOperations(this.keys), ...this.materials.operations(), ...cryptoOperations(this.keys) };
+    this.operations = {
+      ...keyOperations(this.keys),
+      ...this.materials.operations(),
+      ...cryptoOperations(this.keys),
+      ...macOperations(this.keys),
+    };
   }
 
   /** The fault plan that pins key states and asks for stale reads. */

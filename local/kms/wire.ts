@@ -12,6 +12,8 @@ export type Json = Record<string, unknown>;
 /** The request-independent context of one call. */
 export interface CallContext {
   region: string;
+  /** The access key id the request was signed with: who the emulated key policies see calling. */
+  caller: string;
   requestId: string;
   now: number;
 }

@@ -1,4 +1,4 @@
-import { cliEnvironment } from '../../../core/config';
+import { cliEnvironment, configFromEnvironment, environmentOf, ENV } from '../../../core/config';
 
 describe('cliEnvironment', () => {
   it('reads the state machine, the credentials, the Region and the KMS endpoint', () => {
@@ -27,5 +27,72 @@ describe('cliEnvironment', () => {
       accessKeyId: 'bob',
       secretAccessKey: 'local',
     });
+  });
+});
+
+describe('the attestation and gateway configuration', () => {
+  const KEY = 'arn:aws:kms:us-east-1:111122223333:key/mac';
+  const MACHINE = 'arn:aws:states:us-east-1:111122223333:stateMachine:keymat-deletion';
+
+  it('round-trips the gateway configuration through its environment', () => {
+    const config = { stateMachineArn: MACHINE, attestationKeyArn: KEY, sessionBoundRoles: ['KeyOps', 'Breakglass'] };
+    const env = environmentOf('Gateway', config);
+    expect(env).toEqual({
+      STATE_MACHINE_ARN: MACHINE,
+      ATTESTATION_KEY_ARN: KEY,
+      SESSION_BOUND_ROLES: 'KeyOps,Breakglass',
+    });
+    expect(configFromEnvironment('Gateway', env)).toEqual(config);
+  });
+
+  it('reads no session-bound roles when the variable is empty', () => {
+    const env = { STATE_MACHINE_ARN: MACHINE, ATTESTATION_KEY_ARN: KEY, SESSION_BOUND_ROLES: '' };
+    expect(configFromEnvironment('Gateway', env).sessionBoundRoles).toEqual([]);
+  });
+
+  it('refuses a session-bound role that is not a role name, naming the variable and the value', () => {
+    const env = { STATE_MACHINE_ARN: MACHINE, ATTESTATION_KEY_ARN: KEY, SESSION_BOUND_ROLES: 'KeyOps,role/x' };
+    expect(() => configFromEnvironment('Gateway', env)).toThrow(
+      `environment variable ${ENV.sessionBoundRoles} must be a comma-separated list of IAM role names`,
+    );
+    expect(() => configFromEnvironment('Gateway', env)).toThrow("got 'role/x'");
+  });
+
+  it.each(['ValidateOrigin', 'DeleteMaterial', 'ApprovalPage', 'ExpiryScan', 'Gateway'] as const)(
+    'requires the attestation key for %s',
+    (name) => {
+      const env = {
+        KEYMAT_ACCOUNT_ID: '111122223333',
+        AWS_REGION: 'us-east-1',
+        OUTCOME_TOPIC_ARN: 'arn:aws:sns:us-east-1:111122223333:outcome',
+        LINK_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:link',
+        STATE_MACHINE_ARN: MACHINE,
+        SCAN_POLICY: '{}',
+        SCAN_LIMITS: '{}',
+      };
+      expect(() => configFromEnvironment(name, env)).toThrow('environment variable ATTESTATION_KEY_ARN is not set');
+      expect(configFromEnvironment(name, { ...env, ATTESTATION_KEY_ARN: KEY })).toMatchObject({
+        attestationKeyArn: KEY,
+      });
+    },
+  );
+
+  it('sets the attestation key on the functions that sign or verify', () => {
+    expect(environmentOf('DeleteMaterial', { outcomeTopicArn: 'arn:t', attestationKeyArn: KEY })).toEqual({
+      OUTCOME_TOPIC_ARN: 'arn:t',
+      ATTESTATION_KEY_ARN: KEY,
+    });
+    expect(environmentOf('ApprovalPage', { linkSecretArn: 'arn:s', attestationKeyArn: KEY })).toEqual({
+      LINK_SECRET_ARN: 'arn:s',
+      ATTESTATION_KEY_ARN: KEY,
+    });
+    expect(
+      environmentOf('ValidateOrigin', {
+        account: '111122223333',
+        defaultWaitSeconds: 0,
+        recentUseDays: 30,
+        attestationKeyArn: KEY,
+      }),
+    ).toMatchObject({ ATTESTATION_KEY_ARN: KEY });
   });
 });

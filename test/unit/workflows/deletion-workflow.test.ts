@@ -150,6 +150,24 @@ describe('DeletionWorkflow grants', () => {
     expect(JSON.stringify(statement!.Resource)).toMatch(/:execution:.*Fn::Split.*:\*/);
   });
 
+  it('grants listing executions on the state machine itself, beside the reads on its executions', () => {
+    const { stack, workflow } = workflowIn({ stateMachineName: 'keymat-deletion' });
+    const grant = workflow.grantRead(grantee(stack, 'Lister'), ['states:DescribeExecution', 'states:ListExecutions']);
+    expect(grant.success).toBe(true);
+    const [onExecutions, onMachine] = statementsOf(stack, 'Lister');
+    expect(onExecutions!.Action).toBe('states:DescribeExecution');
+    expect(JSON.stringify(onExecutions!.Resource)).toContain(':execution:keymat-deletion:*');
+    expect(onMachine!.Action).toBe('states:ListExecutions');
+    expect(JSON.stringify(onMachine!.Resource)).toContain(':stateMachine:keymat-deletion"');
+  });
+
+  it('gives the same read statements for a policy that is not a principal own', () => {
+    const { workflow } = workflowIn();
+    const statements = workflow.readStatements(['states:GetExecutionHistory', 'states:ListExecutions']);
+    expect(statements.map((st) => st.actions)).toEqual([['states:GetExecutionHistory'], ['states:ListExecutions']]);
+    expect(() => workflow.readStatements([])).toThrow(RangeError);
+  });
+
   it('refuses a read grant with no action and grants nothing', () => {
     const { stack, workflow } = workflowIn();
     const role = grantee(stack, 'Nobody');

@@ -1,0 +1,116 @@
+import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { LocalCredentials } from './clients';
+import { DEFAULT_REGION } from './kms/model';
+import type { KmsService } from './kms/service';
+
+/**
+ * keymat's own identity on a local stack, standing in for the roles of its signers (the gateway, the approval page,
+ * the tasks) that the deployed key policies and secret policy name: only a caller signing with the state folder's
+ * internal access key id may MAC with the attestation key or read the approval-link secret. The public local
+ * credentials (`LOCAL_CREDENTIALS`) and anyone's `AWS_ACCESS_KEY_ID` are refused, as any other IAM user would be.
+ */
+export interface InternalAccess {
+  /** The credentials keymat's signers sign with; kept in the state folder, mode 0600. */
+  credentials: LocalCredentials;
+  /** The HMAC_256 key every start and approval is attested with. */
+  attestationKeyArn: string;
+}
+
+/** The alias the attestation key is found by again after a restart. */
+export const ATTESTATION_KEY_ALIAS = 'alias/keymat-attestation';
+
+const INTERNAL_KEY_FILE = 'internal-access-key';
+
+const credentialsFile = z.object({ accessKeyId: z.string().regex(/^\w{16,128}$/), secretAccessKey: z.string().min(1) });
+
+/**
+ * The state folder's internal credentials, made on the first call (with `wx`, so two processes starting on one folder
+ * agree on the first one written) and read back after that.
+ */
+export function internalCredentials(stateDir: string): LocalCredentials {
+  const file = join(stateDir, INTERNAL_KEY_FILE);
+  const made = {
+    accessKeyId: `KEYMATINTERNAL${randomBytes(10).toString('hex').toUpperCase()}`,
+    secretAccessKey: randomBytes(30).toString('base64url'),
+  };
+  try {
+    writeFileSync(file, JSON.stringify(made), { mode: 0o600, flag: 'wx' });
+    return made;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const parsed = credentialsFile.safeParse(parseJson(readFileSync(file, 'utf8')));
+  if (!parsed.success) {
+    throw new Error(
+      `${file} does not hold keymat's internal credentials (${parsed.error.issues[0]?.message}): delete it and start the local stack again`,
+    );
+  }
+  return parsed.data;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Run by the stack that owns the KMS state: finds the attestation key by its alias, or creates it (HMAC_256, origin
+ * AWS_KMS) and the alias on a state folder's first start, and sets its key policy to let only `internalAccessKeyId`
+ * generate and verify MACs. Returns its ARN; the caller persists the state.
+ */
+export async function ensureAttestationKey(
+  kms: KmsService,
+  internalAccessKeyId: string,
+  region: string = DEFAULT_REGION,
+): Promise<string> {
+  const ctx = { region, caller: internalAccessKeyId, requestId: 'keymat-local-start', now: Date.now() };
+  const alias = kms.state.aliases.find((a) => a.region === region && a.aliasName === ATTESTATION_KEY_ALIAS);
+  let key = alias && Object.values(kms.state.keys).find((k) => k.region === region && k.keyId === alias.targetKeyId);
+  if (!key) {
+    const created = await kms.call(
+      'CreateKey',
+      {
+        KeySpec: 'HMAC_256',
+        KeyUsage: 'GENERATE_VERIFY_MAC',
+        Description: 'keymat attestations: MACs on every change start and approval (keymat signers only)',
+        Tags: [{ TagKey: 'keymat:purpose', TagValue: 'attestation' }],
+      },
+      ctx,
+      {},
+    );
+    const arn = (created.KeyMetadata as { Arn: string }).Arn;
+    key = kms.state.keys[arn];
+    if (!key) throw new Error(`the local KMS did not keep the attestation key ${arn}`);
+    if (alias) kms.state.aliases = kms.state.aliases.filter((a) => a !== alias);
+    await kms.call('CreateAlias', { AliasName: ATTESTATION_KEY_ALIAS, TargetKeyId: key.keyId }, ctx, {});
+  }
+  key.macCallers = [internalAccessKeyId];
+  return key.arn;
+}
+
+/**
+ * The internal access of the stack serving `stateDir` at `endpoint`, from another process or module than the stack
+ * itself: the credentials from the state folder, the attestation key's ARN from its alias.
+ */
+export async function openInternalAccess(
+  stateDir: string,
+  endpoint: string,
+  region: string = DEFAULT_REGION,
+): Promise<InternalAccess> {
+  const credentials = internalCredentials(stateDir);
+  const kms = new KMSClient({ endpoint, region, credentials });
+  try {
+    const { KeyMetadata } = await kms.send(new DescribeKeyCommand({ KeyId: ATTESTATION_KEY_ALIAS }));
+    if (!KeyMetadata?.Arn) throw new Error(`DescribeKey ${ATTESTATION_KEY_ALIAS} returned no key`);
+    return { credentials, attestationKeyArn: KeyMetadata.Arn };
+  } finally {
+    kms.destroy();
+  }
+}
