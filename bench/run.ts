@@ -55,15 +55,17 @@ function quantile(xs: number[], q: number): number {
 }
 
 /** Each function's configuration as the stack would set it, for loading its bundle. */
+const BENCH_ATTESTATION_KEY = 'arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-000000000000';
 const BENCH_CONFIGS: { [S in TaskState]: DeployedConfig<S> } = {
   ValidateOrigin: {
     account: '111122223333',
     defaultWaitSeconds: DEFAULT_WAIT_SECONDS,
     recentUseDays: DEFAULT_RECENT_USE_DAYS,
+    attestationKeyArn: BENCH_ATTESTATION_KEY,
   },
   CheckState: {},
   RequestApproval: { approvalTopicArn: 'arn:aws:sns:us-east-1:111122223333:a' },
-  DeleteMaterial: { outcomeTopicArn: 'arn:aws:sns:us-east-1:111122223333:o' },
+  DeleteMaterial: { outcomeTopicArn: 'arn:aws:sns:us-east-1:111122223333:o', attestationKeyArn: BENCH_ATTESTATION_KEY },
   VerifyPendingImport: {},
   NotifyOutcome: { outcomeTopicArn: 'arn:aws:sns:us-east-1:111122223333:o' },
 };

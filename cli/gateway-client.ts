@@ -2,6 +2,7 @@ import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { Sha256 } from '@smithy/core/checksum';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { z } from 'zod';
 
 /**
  * keymat's gateway as the CLI reaches it: every request SigV4-signed (service `lambda`) with the caller's own
@@ -15,7 +16,10 @@ export interface GatewayEndpoint {
   credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
 }
 
-/** A refusal or failure the gateway answered, with its error name (e.g. `ApprovalRefused`). */
+/**
+ * A refusal or failure the gateway answered, with its error name (e.g. `ApprovalRefused`); `GatewayUnreachable`
+ * (status 0) when no answer came, `GatewayUnreadable` when the answer was not the JSON asked for.
+ */
 export class GatewayError extends Error {
   constructor(
     readonly code: string,
@@ -27,8 +31,18 @@ export class GatewayError extends Error {
   }
 }
 
-/** Sends one signed JSON request to the gateway and returns its JSON answer; a refusal throws GatewayError. */
-export async function callGateway<T>(endpoint: GatewayEndpoint, path: string, body: unknown): Promise<T> {
+const refusal = z.object({ error: z.string().optional(), message: z.string().optional() });
+
+/**
+ * Sends one signed JSON request to the gateway and returns its JSON answer, checked against `answer`; a refusal (any
+ * status but 2xx) throws GatewayError with the gateway's error name and message.
+ */
+export async function callGateway<S extends z.ZodType>(
+  endpoint: GatewayEndpoint,
+  path: string,
+  body: unknown,
+  answer: S,
+): Promise<z.infer<S>> {
   const url = new URL(path.replace(/^\//, ''), endpoint.url.endsWith('/') ? endpoint.url : `${endpoint.url}/`);
   const payload = JSON.stringify(body);
   const signer = new SignatureV4({
@@ -46,25 +60,32 @@ export async function callGateway<T>(endpoint: GatewayEndpoint, path: string, bo
     headers: { host: url.host, 'content-type': 'application/json' },
     body: payload,
   });
-  const response = await fetch(url, { method: 'POST', headers: signed.headers, body: payload });
-  const text = await response.text();
-  let answer: unknown;
+  let response: Response;
   try {
-    answer = JSON.parse(text);
-  } catch {
-    throw new GatewayError(
+    response = await fetch(url, { method: 'POST', headers: signed.headers, body: payload });
+  } catch (err) {
+    const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
+    throw new GatewayError('GatewayUnreachable', `the gateway at ${url.origin} did not answer (${cause})`, 0);
+  }
+  const text = await response.text();
+  const unreadable = (why: string) =>
+    new GatewayError(
       'GatewayUnreadable',
-      `the gateway answered ${response.status} with: ${text.slice(0, 200)}`,
+      `the gateway answered ${response.status} with ${why}: ${text.slice(0, 200)}`,
       response.status,
     );
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw unreadable('something that is not JSON');
   }
   if (!response.ok) {
-    const { error, message } = answer as { error?: unknown; message?: unknown };
-    throw new GatewayError(
-      typeof error === 'string' ? error : `HTTP${response.status}`,
-      typeof message === 'string' ? message : text.slice(0, 500),
-      response.status,
-    );
+    const parsed = refusal.safeParse(json);
+    const { error, message } = parsed.success ? parsed.data : {};
+    throw new GatewayError(error ?? `HTTP${response.status}`, message ?? text.slice(0, 500), response.status);
   }
-  return answer as T;
+  const parsed = answer.safeParse(json);
+  if (!parsed.success) throw unreadable('an answer keymat does not know');
+  return parsed.data;
 }

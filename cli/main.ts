@@ -7,6 +7,7 @@ import { localServeCommand } from './commands/local-serve';
 import { operatorCommands } from './commands/operator';
 import { scanCommand } from './commands/scan';
 import { ChangeError, errorName } from '../core/errors';
+import { printable } from '../core/text';
 import { CliError } from './output';
 
 const program = new Command('keymat')
@@ -39,10 +40,11 @@ program.parseAsync(process.argv).catch((err: unknown) => {
     process.exitCode = err.exitCode === 0 ? 0 : 2;
     return;
   }
-  // One line: keymat's own refusals speak for themselves; other errors (AWS, KMS) are prefixed with their name.
+  // One line: keymat's own refusals speak for themselves; other errors (AWS, KMS) are prefixed with their name. A
+  // message can carry text from outside (a gateway's answer, an execution name), so control characters are escaped.
   const own = err instanceof CliError || err instanceof ChangeError;
   const name = errorName(err);
   const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`keymat: ${!own && name && name !== 'Error' ? `${name}: ` : ''}${message}\n`);
+  process.stderr.write(`keymat: ${printable(`${!own && name && name !== 'Error' ? `${name}: ` : ''}${message}`)}\n`);
   process.exitCode = 1;
 });

@@ -1,45 +1,50 @@
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { SFNClient, type DescribeExecutionCommandOutput, type HistoryEvent } from '@aws-sdk/client-sfn';
-import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
 import { KMSClient } from '@aws-sdk/client-kms';
-import { sameIdentity } from '../core/approvals';
+import { SFNClient, type DescribeExecutionCommandOutput, type HistoryEvent } from '@aws-sdk/client-sfn';
+import { z } from 'zod';
 import { ChangeClient } from '../core/change-client';
 import { cliEnvironment } from '../core/config';
-import { DEFAULT_WAIT_SECONDS } from '../core/defaults';
-import { errorName } from '../core/errors';
+import { CHANGE_ERRORS, hasErrorName } from '../core/errors';
 import type { PendingApprovalTask } from '../core/history';
-import { parseChangeInput } from '../core/input';
-import { regionOfArn } from '../core/naming';
-import type { ChangeInput } from '../core/types';
+import type { ScanDeps } from '../functions/expiry-scan/scan';
 import { LOCAL_CREDENTIALS } from '../local/clients';
-import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from '../local/kms/model';
 import { localStateMachineArn } from '../local/engine';
+import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from '../local/kms/model';
+import { GATEWAY_PATH } from '../local/paths';
 import { runningEndpoint } from '../local/server';
+import { callGateway, GatewayError, type GatewayEndpoint } from './gateway-client';
 import { CliError } from './output';
 
-/** Where the operator commands act: a deployed stack, or the local stack serving a state folder. */
+/**
+ * Where the operator commands act: a deployed stack, or the local stack serving a state folder. Operators read Step
+ * Functions directly (status, history, pending); they start and decide changes only through the gateway, which
+ * records them as whoever signed the request.
+ */
 export interface Target {
   sfn: SFNClient;
-  sts: STSClient;
   /** For the expiry scan; the SDK's retry backs off on throttling (up to 8 attempts). */
   kms: KMSClient;
   stateMachineArn: string;
-  /** The changes of the target's workflow. */
+  /** The changes of the target's workflow, for reading: this client has no attestor, so it cannot approve. */
   changes: ChangeClient;
+  /** The gateway, found on first use (for a deployed stack that may take a CloudFormation lookup). */
+  gateway: () => Promise<GatewayEndpoint>;
 }
 
 /** The state machine the local stack serves (its default account and Region). */
 export const LOCAL_STATE_MACHINE_ARN = localStateMachineArn(DEFAULT_REGION, LOCAL_ACCOUNT_ID);
 
-const targetOf = (sfn: SFNClient, sts: STSClient, kms: KMSClient, stateMachineArn: string): Target => ({
-  sfn,
-  sts,
-  kms,
-  stateMachineArn,
-  changes: new ChangeClient({ sfn, stateMachineArn }),
-});
+const targetOf = (
+  sfn: SFNClient,
+  kms: KMSClient,
+  stateMachineArn: string,
+  gateway: () => Promise<GatewayEndpoint>,
+): Target => ({ sfn, kms, stateMachineArn, changes: new ChangeClient({ sfn, stateMachineArn }), gateway });
 
-/** The local stack of a state folder, with the caller's credentials or, when none are set, the local identity. */
+/**
+ * The local stack of a state folder, as the caller: the given credentials, else `AWS_ACCESS_KEY_ID`, else the public
+ * local credentials. Its gateway is served at `<endpoint>/gateway`.
+ */
 export function localTarget(stateDir: string, credentials?: { accessKeyId: string; secretAccessKey: string }): Target {
   const endpoint = runningEndpoint(stateDir);
   if (!endpoint) {
@@ -49,80 +54,129 @@ export function localTarget(stateDir: string, credentials?: { accessKeyId: strin
   }
   const creds = credentials ?? cliEnvironment().credentials ?? LOCAL_CREDENTIALS;
   const config = { endpoint, region: DEFAULT_REGION, credentials: creds };
-  return targetOf(
-    new SFNClient(config),
-    new STSClient(config),
-    new KMSClient({ ...config, maxAttempts: 8 }),
-    LOCAL_STATE_MACHINE_ARN,
+  const gateway: GatewayEndpoint = { url: `${endpoint}${GATEWAY_PATH}`, region: DEFAULT_REGION, credentials: creds };
+  return targetOf(new SFNClient(config), new KMSClient({ ...config, maxAttempts: 8 }), LOCAL_STATE_MACHINE_ARN, () =>
+    Promise.resolve(gateway),
   );
 }
 
-/**
- * A deployed stack: the state machine ARN from the option, `KEYMAT_STATE_MACHINE_ARN`, or the `StateMachineArn`
- * output of the CloudFormation stack (default `Keymat`). The SDK's own configuration chain supplies credentials,
- * Region and any `AWS_ENDPOINT_URL*` override.
- */
-export async function awsTarget(options: { stateMachineArn?: string; stackName: string }): Promise<Target> {
-  let stateMachineArn = options.stateMachineArn ?? cliEnvironment().stateMachineArn;
-  if (!stateMachineArn) {
-    const stacks = await new CloudFormationClient({}).send(new DescribeStacksCommand({ StackName: options.stackName }));
-    stateMachineArn = stacks.Stacks?.[0]?.Outputs?.find((o) => o.OutputKey === 'StateMachineArn')?.OutputValue;
-    if (!stateMachineArn) throw new CliError(`stack ${options.stackName} has no StateMachineArn output`);
-  }
-  return targetOf(new SFNClient({}), new STSClient({}), new KMSClient({ maxAttempts: 8 }), stateMachineArn);
+/** Where a deployed stack is, as the options and the environment name it. */
+export interface AwsTargetOptions {
+  stateMachineArn?: string;
+  gatewayUrl?: string;
+  /** The CloudFormation stack whose outputs name what the options and the environment leave out. */
+  stackName: string;
 }
 
-/** Who the target's credentials belong to (STS GetCallerIdentity): the requester and approver keymat records. */
-export async function callerIdentity(target: Target): Promise<{ arn: string; account: string }> {
-  const id = await target.sts.send(new GetCallerIdentityCommand({}));
-  if (!id.Arn || !id.Account) throw new CliError('STS GetCallerIdentity named no caller: check your credentials');
-  return { arn: id.Arn, account: id.Account };
+/** A Function URL's host names its Region: `<url-id>.lambda-url.<region>.on.aws`. */
+const FUNCTION_URL_HOST = /^[a-z0-9]+\.lambda-url\.([a-z0-9-]+)\.on\.aws$/;
+
+/**
+ * A deployed stack. The state machine ARN comes from the option, `KEYMAT_STATE_MACHINE_ARN`, or the `StateMachineArn`
+ * output of the CloudFormation stack; the gateway from `--gateway-url`, `KEYMAT_GATEWAY_URL`, or the `GatewayUrl`
+ * output, signed for the Region its host names (else the SDK's Region). The SDK's own configuration chain supplies
+ * credentials, Region and any `AWS_ENDPOINT_URL*` override.
+ */
+export async function awsTarget(options: AwsTargetOptions): Promise<Target> {
+  const env = cliEnvironment();
+  let outputs: Promise<Output[]> | undefined;
+  const output = async (key: string): Promise<string> => {
+    outputs ??= new CloudFormationClient({})
+      .send(new DescribeStacksCommand({ StackName: options.stackName }))
+      .then((stacks) => stacks.Stacks?.[0]?.Outputs ?? []);
+    const value = (await outputs).find((o) => o.OutputKey === key)?.OutputValue;
+    if (!value) throw new CliError(`stack ${options.stackName} has no ${key} output`);
+    return value;
+  };
+  const stateMachineArn = options.stateMachineArn ?? env.stateMachineArn ?? (await output('StateMachineArn'));
+  const sfn = new SFNClient({});
+  let gateway: Promise<GatewayEndpoint> | undefined;
+  const findGateway = async (): Promise<GatewayEndpoint> => {
+    const given = options.gatewayUrl ?? env.gatewayUrl ?? (await output('GatewayUrl'));
+    const url = gatewayUrl(given);
+    const region = FUNCTION_URL_HOST.exec(url.hostname)?.[1] ?? (await sfn.config.region());
+    return { url: url.href, region };
+  };
+  return targetOf(sfn, new KMSClient({ maxAttempts: 8 }), stateMachineArn, () => (gateway ??= findGateway()));
+}
+
+function gatewayUrl(given: string): URL {
+  let url: URL | undefined;
+  try {
+    url = new URL(given);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+    throw new CliError(
+      `the gateway URL must be an https URL such as https://<id>.lambda-url.<region>.on.aws/ (the stack's GatewayUrl output); got '${given}'`,
+    );
+  }
+  return url;
+}
+
+/**
+ * A gateway refusal as a one-line CLI error: a change refusal (no execution, nothing to decide, not allowed to
+ * approve...) says it all; any other answer leads with its error name.
+ */
+function cliErrorOf(err: unknown, gateway: GatewayEndpoint): unknown {
+  if (!(err instanceof GatewayError)) return err;
+  if (hasErrorName(err, ...CHANGE_ERRORS)) return new CliError(err.message);
+  const hint =
+    err.status === 403 && !hasErrorName(err, 'InvalidIdentity')
+      ? ` (the gateway at ${gateway.url} refused the request: your credentials need lambda:InvokeFunctionUrl on it)`
+      : '';
+  return new CliError(`${err.code}: ${err.message}${hint}`);
+}
+
+/** Sends one request to the target's gateway; its refusals become one-line CLI errors. */
+async function viaGateway<S extends z.ZodType>(
+  target: Target,
+  path: string,
+  body: Record<string, unknown>,
+  answer: S,
+): Promise<z.infer<S>> {
+  const gateway = await target.gateway();
+  try {
+    return await callGateway(gateway, path, body, answer);
+  } catch (err) {
+    throw cliErrorOf(err, gateway);
+  }
 }
 
 /** An execution given by ARN or by name (a name is looked up under the target's state machine). */
 export const executionArn = (target: Target, execution: string): string => target.changes.executionArn(execution);
 
-/** A change as `keymat start` gives it; the workflow applies the defaults of what is left out. */
+/** A change as `keymat start` gives it; the requester is whoever signs the request, and the workflow applies the defaults. */
 export interface StartRequest {
   keyId: string;
   keyMaterialId?: string;
   changeId: string;
   reason: string;
-  requestedBy?: string;
   waitSeconds?: number;
   dryRun?: boolean;
 }
 
+const startAnswer = z.object({ executionArn: z.string(), state: z.enum(['STARTED', 'RUNNING', 'FINISHED']) });
+
+/** What the gateway did with a start: `STARTED` a new execution, or found the change's `RUNNING` one. */
+export type StartAnswer = { executionArn: string; state: 'STARTED' | 'RUNNING' };
+
 /**
- * Starts a change after checking its input as the workflow will; the requester defaults to the caller. Starting the
- * same change again returns its running execution; a finished one is not started twice.
+ * Starts a change through the gateway, which checks the input as the workflow will and records the caller as the
+ * requester. Starting the same change again returns its running execution; a finished one is not started twice.
  */
-export async function startChange(
-  target: Target,
-  request: StartRequest,
-): Promise<{ executionArn: string; input: ChangeInput }> {
-  const caller = await callerIdentity(target);
+export async function startChange(target: Target, request: StartRequest): Promise<StartAnswer> {
   // Only what was given goes in: the workflow applies its own defaults, and the same command gives the same input.
-  const raw: Record<string, unknown> = Object.fromEntries(
-    Object.entries({ ...request, requestedBy: request.requestedBy ?? caller.arn }).filter(([, v]) => v !== undefined),
-  );
-  let input: ChangeInput;
-  try {
-    input = parseChangeInput(
-      raw,
-      { account: caller.account, region: regionOfArn(target.stateMachineArn) },
-      DEFAULT_WAIT_SECONDS,
-    );
-  } catch (err) {
-    throw new CliError(`${errorName(err) ?? 'Error'}: ${(err as Error).message}`);
-  }
-  const started = await target.changes.start(input.changeId, raw);
+  const body = Object.fromEntries(Object.entries(request).filter(([, v]) => v !== undefined));
+  const started = await viaGateway(target, '/changes', body, startAnswer);
   if (started.state === 'FINISHED') {
+    const { status } = await target.changes.describe(started.executionArn);
     throw new CliError(
-      `change ${input.changeId} already ran as execution ${started.executionArn} (${started.status}); use a new change id`,
+      `change ${request.changeId} already ran as execution ${started.executionArn} (${status}); use a new change id`,
     );
   }
-  return { executionArn: started.executionArn, input };
+  return { executionArn: started.executionArn, state: started.state };
 }
 
 /** DescribeExecution of an execution given by name or ARN; a missing one is refused as ExecutionNotFound. */
@@ -133,33 +187,54 @@ export const describe = (target: Target, execution: string): Promise<DescribeExe
 export const history = (target: Target, execution: string): Promise<HistoryEvent[]> =>
   target.changes.history(execution);
 
-/** Approves as the caller; the requester of a change can never approve it. */
-export async function approve(
-  target: Target,
-  execution: string,
-  comment?: string,
-): Promise<{ approver: string; approvals: number; quorum: number }> {
-  const { task } = await target.changes.waitingApproval(execution);
-  const me = await callerIdentity(target);
-  if (sameIdentity(me.arn, task.input.requestedBy)) {
-    throw new CliError(`you (${me.arn}) requested change ${task.input.changeId}: another person must approve it`);
-  }
-  const output = await target.changes.approve(task, {
-    by: me.arn,
-    channel: 'cli',
-    ...(comment !== undefined && { comment }),
-  });
-  return { approver: me.arn, approvals: output.approvals.length, quorum: task.rules.quorum };
-}
+const approveAnswer = z.object({
+  executionArn: z.string(),
+  approver: z.string(),
+  approvals: z.number().int(),
+  quorum: z.number().int(),
+});
 
-/** Rejects as the caller: the change ends ApprovalRejected with the comment as the cause. */
-export async function reject(target: Target, execution: string, comment: string): Promise<{ rejectedBy: string }> {
-  const { task } = await target.changes.waitingApproval(execution);
-  const me = await callerIdentity(target);
-  await target.changes.reject(task, { by: me.arn, channel: 'cli', comment });
-  return { rejectedBy: me.arn };
-}
+/** What the gateway recorded for an approval: who approved, and how many of the approvals needed there are now. */
+export type ApproveAnswer = z.infer<typeof approveAnswer>;
+
+/** Approves through the gateway as the caller; the gateway refuses the requester and anyone the rules leave out. */
+export const approve = (target: Target, execution: string, comment?: string): Promise<ApproveAnswer> =>
+  viaGateway(target, '/approve', { execution, ...(comment !== undefined && { comment }) }, approveAnswer);
+
+const rejectAnswer = z.object({
+  executionArn: z.string(),
+  rejectedBy: z.string(),
+  as: z.enum(['APPROVER', 'REQUESTER']),
+});
+
+/** Who rejected, and whether as an approver or as the requester withdrawing their own change. */
+export type RejectAnswer = z.infer<typeof rejectAnswer>;
+
+/**
+ * Rejects through the gateway as the caller: the change ends ApprovalRejected with the comment in the cause. Only an
+ * allowed approver rejects, or the requester, who withdraws the change.
+ */
+export const reject = (target: Target, execution: string, comment: string): Promise<RejectAnswer> =>
+  viaGateway(target, '/reject', { execution, comment }, rejectAnswer);
 
 /** Executions waiting for an approval, with their plans. */
 export const pendingApprovals = (target: Target): Promise<{ executionArn: string; task: PendingApprovalTask }[]> =>
   target.changes.pending();
+
+/**
+ * The expiry scan's way to start a change from the CLI: through the gateway, as the operator running the scan (the
+ * gateway names the requester). A change id already in use with other input (started by an earlier run, or by
+ * another operator) counts as started.
+ */
+export function gatewayStarter(target: Target): ScanDeps['start'] {
+  return async (changeId, change) => {
+    const gateway = await target.gateway();
+    try {
+      const started = await callGateway(gateway, '/changes', { ...change, changeId }, startAnswer);
+      return started.state === 'STARTED' ? 'STARTED' : 'EXISTS';
+    } catch (err) {
+      if (hasErrorName(err, 'ChangeIdInUse')) return 'EXISTS';
+      throw cliErrorOf(err, gateway);
+    }
+  };
+}

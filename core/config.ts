@@ -22,6 +22,7 @@ export const ENV = {
   scanLimits: 'SCAN_LIMITS',
   logLevel: 'POWERTOOLS_LOG_LEVEL',
   cliStateMachineArn: 'KEYMAT_STATE_MACHINE_ARN',
+  cliGatewayUrl: 'KEYMAT_GATEWAY_URL',
   accessKeyId: 'AWS_ACCESS_KEY_ID',
   secretAccessKey: 'AWS_SECRET_ACCESS_KEY',
   kmsEndpoint: 'AWS_ENDPOINT_URL_KMS',
@@ -271,6 +272,8 @@ export function localLogLevel(env: Env = process.env): LogLevel {
 export interface CliEnvironment {
   /** The deployed state machine (`KEYMAT_STATE_MACHINE_ARN`), when no option names one. */
   stateMachineArn?: string;
+  /** The deployed gateway's Function URL (`KEYMAT_GATEWAY_URL`), when no option names one. */
+  gatewayUrl?: string;
   /** The caller's static credentials, for the local stack (which takes the access key id as the user's name). */
   credentials?: { accessKeyId: string; secretAccessKey: string };
   /** `AWS_REGION`. */
@@ -287,10 +290,12 @@ export function cliEnvironment(env: Env = process.env): CliEnvironment {
   const read = reader(env);
   const accessKeyId = read.optional(ENV.accessKeyId);
   const stateMachineArn = read.optional(ENV.cliStateMachineArn);
+  const gatewayUrl = read.optional(ENV.cliGatewayUrl);
   const region = read.optional(ENV.region);
   const kmsEndpoint = read.optional(ENV.kmsEndpoint);
   return {
     ...(stateMachineArn && { stateMachineArn }),
+    ...(gatewayUrl && { gatewayUrl }),
     ...(accessKeyId && {
       credentials: { accessKeyId, secretAccessKey: read.optional(ENV.secretAccessKey) ?? 'local' },
     }),

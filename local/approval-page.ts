@@ -1,7 +1,8 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { localLogLevel } from '../core/config';
 import { createApprovalPage, type PageRequest, type PageResponse } from '../functions/approval-page/approval-page';
-import { createSecretsClient } from '../functions/runtime/aws';
+import { kmsAttestor } from '../functions/runtime/attestor';
+import { createKmsClient, createSecretsClient } from '../functions/runtime/aws';
 import { createLogger } from '../functions/runtime/logger';
 import { localClientConfig, localResources } from './clients';
 import type { InternalAccess } from './internal-access';
@@ -24,6 +25,7 @@ function approvalPage(settings: ApprovalPageSettings): (request: PageRequest) =>
   return createApprovalPage({
     sfn: new SFNClient(aws),
     secrets: createSecretsClient(aws),
+    attestor: kmsAttestor(createKmsClient(aws), resources.attestationKeyArn),
     config: { linkSecretArn: resources.linkSecretArn, attestationKeyArn: resources.attestationKeyArn },
     logger: createLogger({ logLevel: localLogLevel() }),
   });

@@ -6,19 +6,22 @@ export type ApproveMode = 'auto' | 'reject' | 'none';
 
 /**
  * The approver of `keymat local run --approve`: reads each request from the outbox and approves it (bound to the
- * plan digest the message carries), one round per listed approver in turn; or rejects it; or never answers, so that
- * the approval times out.
+ * plan digest the message carries, attested as keymat's gateway would attest it), one round per listed approver in
+ * turn; or rejects it; or never answers, so that the approval times out.
  */
 export function localApprover(mode: ApproveMode, approvers: string | string[] = 'keymat-local-approver'): Decider {
   const names = Array.isArray(approvers) ? approvers : [approvers];
-  return async ({ message, payload }) => {
+  return async ({ executionArn, message, payload, attestor }) => {
     const soFar = payload.approval.approvals;
     const approver = names[soFar.length % names.length] as string;
     if (mode === 'reject') {
-      const { error, cause } = rejection(approver, 'local-run');
+      const { error, cause } = rejection(approver, 'APPROVER', 'local-run');
       throw new KeymatError(error, cause);
     }
     if (mode === 'none') return new Promise(() => undefined);
-    return withApproval(message.attributes.planDigest ?? '', soFar, { approver, channel: 'local-run' });
+    return withApproval(attestor, executionArn, message.attributes.planDigest ?? '', soFar, {
+      approver,
+      channel: 'local-run',
+    });
   };
 }

@@ -33,7 +33,7 @@ export const localClientConfig = (
   endpoint: string,
   region: string = DEFAULT_REGION,
   credentials: LocalCredentials = LOCAL_CREDENTIALS,
-): LocalClientConfig => ({ endpoint, region, credentials });
+): LocalClientConfig => ({ endpoint, region, credentials: { ...credentials } });
 
 /**
  * A KMS client on the local stack at `endpoint`, as the public local user.

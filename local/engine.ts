@@ -8,9 +8,11 @@ import { DEFAULT_RECENT_USE_DAYS } from '../core/defaults';
 import { parseEvent, requestApprovalEvent } from '../core/events';
 import { executionArnOf } from '../core/input';
 import { TASK_STATES, WAIT_STATE, type TaskState } from '../core/tasks';
+import type { Attestor } from '../core/attestation';
 import type { ApprovalResult, ApprovalRules, ChangeInput, Plan } from '../core/types';
 import { createKmsClient, createSecretsClient, createSnsClient } from '../functions/runtime/aws';
 import { createLogger } from '../functions/runtime/logger';
+import { kmsAttestor } from '../functions/runtime/attestor';
 import { TASK_FACTORIES, type TaskHandler } from '../functions/tasks';
 import { localClientConfig, localResources } from './clients';
 import type { InternalAccess } from './internal-access';
@@ -61,11 +63,14 @@ export function createLocalTasks(settings: LocalTaskSettings): LocalTasks {
   const kms = createKmsClient({ ...aws, endpoint: settings.kmsEndpoint ?? settings.endpoint });
   const sns = createSnsClient(aws);
   const resources = localResources(settings.region, settings.account, settings.internal.attestationKeyArn);
+  // The attestation key lives in the local stack's KMS, whichever KMS the keys to delete are in.
+  const attestor = localAttestor(settings.endpoint, settings.region, settings.internal);
   const logLevel = localLogLevel();
   const logger = () => createLogger({ logLevel });
   return {
     ValidateOrigin: TASK_FACTORIES.ValidateOrigin({
       kms,
+      attestor,
       config: {
         scope: { account: settings.account, region: settings.region },
         defaultWaitSeconds: settings.defaultWaitSeconds,
@@ -87,6 +92,7 @@ export function createLocalTasks(settings: LocalTaskSettings): LocalTasks {
     DeleteMaterial: TASK_FACTORIES.DeleteMaterial({
       kms,
       sns,
+      attestor,
       config: { outcomeTopicArn: resources.outcomeTopicArn, attestationKeyArn: resources.attestationKeyArn },
       logger: logger(),
     }),
@@ -98,6 +104,10 @@ export function createLocalTasks(settings: LocalTaskSettings): LocalTasks {
     }),
   };
 }
+
+/** keymat's attestor on the local stack at `endpoint`: GenerateMac/VerifyMac with the attestation key, as keymat. */
+export const localAttestor = (endpoint: string, region: string, internal: InternalAccess): Attestor =>
+  kmsAttestor(createKmsClient(localClientConfig(endpoint, region, internal.credentials)), internal.attestationKeyArn);
 
 export type ExecutionStatus = 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 
@@ -121,6 +131,11 @@ export interface PendingApproval {
   message: OutboxMessage;
   /** RequestApproval's payload: the change, the plan, the approvals so far and the rules. */
   payload: { input: ChangeInput; plan: Plan; approval: ApprovalResult; rules: ApprovalRules };
+  /**
+   * keymat's attestor on the stack, for a decider that stands in for keymat's signers (`keymat local run --approve`):
+   * an approval DeleteMaterial accepts is MACed with it.
+   */
+  attestor: Attestor;
 }
 
 /** Decides an approval request: resolves with the decision, rejects with an error named like SendTaskFailure's. */
@@ -130,6 +145,8 @@ export interface LocalRunOptions {
   definition: Record<string, unknown>;
   /** The workflow's tasks (`createLocalTasks`). */
   tasks: LocalTasks;
+  /** Handed to the decider with each request (`localAttestor`). */
+  attestor: Attestor;
   input: unknown;
   account: string;
   region: string;
@@ -201,6 +218,7 @@ export async function runLocalExecution(stateDir: string, options: LocalRunOptio
           taskToken,
           message,
           payload: { input, plan, approval, rules },
+          attestor: options.attestor,
         });
         emit({ type: 'TaskSucceeded', state, output: JSON.stringify(decision) });
         return decision;

@@ -34,10 +34,8 @@ function gateway(
 ): (event: unknown) => Promise<GatewayResponse | { executionArn: string }> {
   const aws = localClientConfig(settings.endpoint, settings.region, settings.internal.credentials);
   const attestor = kmsAttestor(new KMSClient(aws), settings.internal.attestationKeyArn);
-  // Built as a variable, not a literal, so the client takes the attestor whichever options its constructor declares.
-  const changeOptions = { sfn: new SFNClient(aws), stateMachineArn: settings.stateMachineArn, attestor };
   return createGateway({
-    changes: new ChangeClient(changeOptions),
+    changes: new ChangeClient({ sfn: new SFNClient(aws), stateMachineArn: settings.stateMachineArn, attestor }),
     attestor,
     ssm: NO_SSM,
     config: {

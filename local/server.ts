@@ -129,7 +129,8 @@ export class LocalStack {
    */
   get internalAccess(): InternalAccess {
     if (!this.attestationKeyArn) throw new Error('the local stack has not prepared its attestation key yet');
-    return { credentials: this.credentials, attestationKeyArn: this.attestationKeyArn };
+    // A copy each time: the SDK marks the credentials object a client is given.
+    return { credentials: { ...this.credentials }, attestationKeyArn: this.attestationKeyArn };
   }
 
   get endpoint(): string {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { executionArnOf } from '../core/input';
+import type { Attestor } from '../core/attestation';
 import type { ApprovalResult } from '../core/types';
 import {
   localStateMachineArn,
@@ -84,8 +85,11 @@ const summary = (e: ExecutionRecord) => ({
 /** What the local Step Functions needs of the deletion workflow. */
 export interface LocalWorkflowDefinition {
   definition: Record<string, unknown>;
-  /** Makes the tasks its executions run, calling as keymat's internal identity (`createLocalTasks`). */
-  tasks: (internal: InternalAccess) => LocalTasks;
+  /**
+   * Makes what its executions run with, as keymat's internal identity: the tasks (`createLocalTasks`) and the attestor
+   * handed to the deciders (`localAttestor`).
+   */
+  prepare: (internal: InternalAccess) => { tasks: LocalTasks; attestor: Attestor };
   account: string;
   region: string;
 }
@@ -105,7 +109,7 @@ export class LocalStepFunctions {
     { executionArn: string; resolve: (r: ApprovalResult) => void; reject: (e: Error) => void }
   >();
   private readonly aborts = new Map<string, AbortController>();
-  private readonly tasks: LocalTasks;
+  private readonly runtime: { tasks: LocalTasks; attestor: Attestor };
   /** Set while the stack closes: running executions stay RUNNING on disk and are marked lost at the next start. */
   private closing = false;
 
@@ -114,7 +118,7 @@ export class LocalStepFunctions {
     private readonly workflow: LocalWorkflowDefinition,
     internal: InternalAccess,
   ) {
-    this.tasks = workflow.tasks(internal);
+    this.runtime = workflow.prepare(internal);
     this.stateMachineArn = localStateMachineArn(workflow.region, workflow.account);
     this.file = new StateFile(join(stateDir, 'executions.json'), () => ({ executions: {} }));
     this.state = this.file.load();
@@ -222,7 +226,7 @@ export class LocalStepFunctions {
       definition: this.workflow.definition,
       account: this.workflow.account,
       region: this.workflow.region,
-      tasks: this.tasks,
+      ...this.runtime,
       input,
       executionName: record.name,
       signal: abort.signal,

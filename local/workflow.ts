@@ -2,7 +2,13 @@ import { Duration } from 'aws-cdk-lib';
 import { configFromContext } from '../infra/config';
 import { synthesizeDefinition } from './definition';
 import { DEFAULT_WAIT_SECONDS } from '../core/defaults';
-import { createLocalTasks, runLocalExecution, type LocalRunOptions, type LocalRunResult } from './engine';
+import {
+  createLocalTasks,
+  localAttestor,
+  runLocalExecution,
+  type LocalRunOptions,
+  type LocalRunResult,
+} from './engine';
 import type { FaultFile } from './kms/faults';
 import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from './kms/model';
 import { openInternalAccess, type InternalAccess } from './internal-access';
@@ -37,14 +43,16 @@ export interface LocalWorkflowOptions extends WorkflowSettings {
 export function prepareWorkflow(endpoint: string, settings: WorkflowSettings): LocalWorkflowDefinition {
   const env = { account: LOCAL_ACCOUNT_ID, region: DEFAULT_REGION };
   const defaultWaitSeconds = settings.defaultWaitSeconds ?? DEFAULT_WAIT_SECONDS;
-  const tasks = (internal: InternalAccess) =>
-    createLocalTasks({
+  const prepare = (internal: InternalAccess) => ({
+    tasks: createLocalTasks({
       endpoint,
       ...(settings.kmsEndpoint && { kmsEndpoint: settings.kmsEndpoint }),
       ...env,
       defaultWaitSeconds,
       internal,
-    });
+    }),
+    attestor: localAttestor(endpoint, env.region, internal),
+  });
   const definition = synthesizeDefinition(
     {
       ...configFromContext(() => undefined),
@@ -56,7 +64,7 @@ export function prepareWorkflow(endpoint: string, settings: WorkflowSettings): L
     },
     env,
   );
-  return { definition, tasks, ...env };
+  return { definition, prepare, ...env };
 }
 
 /** The deletion workflow on the embedded local stack, ready to run executions. */
@@ -65,7 +73,7 @@ export interface LocalWorkflow {
   stateDir: string;
   run(
     input: unknown,
-    options: Omit<LocalRunOptions, 'definition' | 'tasks' | 'input' | 'account' | 'region'>,
+    options: Omit<LocalRunOptions, 'definition' | 'tasks' | 'attestor' | 'input' | 'account' | 'region'>,
   ): Promise<LocalRunResult>;
   close(): Promise<void>;
 }
@@ -81,9 +89,9 @@ export async function openLocalWorkflow(options: LocalWorkflowOptions): Promise<
   }
   const stack = served ? undefined : await LocalStack.start({ stateDir: options.stateDir, faults: options.faults });
   const endpoint = served ?? (stack as LocalStack).endpoint;
-  const { definition, account, region, tasks } = prepareWorkflow(endpoint, options);
+  const { definition, account, region, prepare } = prepareWorkflow(endpoint, options);
   const internal = stack ? stack.internalAccess : await openInternalAccess(options.stateDir, endpoint, region);
-  const workflow = { definition, account, region, tasks: tasks(internal) };
+  const workflow = { definition, account, region, ...prepare(internal) };
   return {
     endpoint,
     stateDir: options.stateDir,

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_STATE_DIR } from '../../core/defaults';
+import { printable } from '../../core/text';
 import { localKmsClient } from '../../local/clients';
 import { createExternalKey, importKeyMaterial } from '../../local/kms/byok';
 import { LocalStack, runningEndpoint } from '../../local/server';
@@ -39,8 +40,8 @@ async function approvalRequest(outbox: string, executionArn: string, timeoutMs: 
 const as = (user: string) => ({ accessKeyId: user, secretAccessKey: 'local' });
 
 /**
- * `npm start`: the whole change on the served local stack, the way operators run it: a BYOK key, `keymat start` as
- * the requester, the approval request in the outbox, `keymat approve` as a second person, `keymat status --watch`,
+ * `npm start`: the whole change on the served local stack, the way operators run it (through the gateway, signed as
+ * each person): a BYOK key, `keymat start` as the requester, the approval request in the outbox, `keymat approve` as a second person, `keymat status --watch`,
  * the key unusable, and its recovery by reimporting the same material.
  */
 export function demoCommand(): Command {
@@ -74,6 +75,7 @@ export function demoCommand(): Command {
           `   $ AWS_ACCESS_KEY_ID=alice keymat start --local --key-id ${key.keyArn} --change-id ${changeId} --reason "…"`,
         );
         const alice = localTarget(dir, as('alice'));
+        // Through the gateway, signed as alice: the gateway, not the command line, names her the requester.
         const { executionArn } = await startChange(alice, {
           keyId: key.keyArn,
           changeId,
@@ -84,12 +86,13 @@ export function demoCommand(): Command {
 
         say('\n3. The approval request reaches the approvers (SNS; `keymat outbox` shows it locally):');
         const request = await approvalRequest(join(dir, 'outbox.jsonl'), executionArn, APPROVAL_REQUEST_TIMEOUT_MS);
-        say(request.message.replace(/^/gm, '   │ '));
+        for (const line of request.message.split('\n')) say(`   │ ${printable(line)}`);
 
         say('\n4. bob approves it:');
         say(`   $ AWS_ACCESS_KEY_ID=bob keymat approve --local keymat-${changeId}`);
         const bob = localTarget(dir, as('bob'));
-        await approve(bob, executionArn, 'checked with the app owners');
+        const approved = await approve(bob, executionArn, 'checked with the app owners');
+        say(`   approved as ${printable(approved.approver)} (${approved.approvals} of ${approved.quorum} approvals)`);
 
         say(`\n5. Following it to the end ($ keymat status --local keymat-${changeId} --watch):`);
         let shown = 0;
@@ -100,7 +103,7 @@ export function demoCommand(): Command {
           described = look.described;
         }
         if (!described) throw new CliError(`execution ${executionArn} could not be watched`);
-        say(`   ${described.status}: ${described.output ?? `${described.error}: ${described.cause}`}`);
+        say(`   ${described.status}: ${printable(described.output ?? `${described.error}: ${described.cause}`)}`);
         if (described.status !== 'SUCCEEDED') throw new CliError('the demo change did not succeed');
 
         say('\n6. The key is now unusable, as KMS documents it:');

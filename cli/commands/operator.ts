@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { join } from 'node:path';
 import type { ChangeStatus } from '../../core/change-client';
 import { DEFAULT_STATE_DIR, DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from '../../core/defaults';
+import { printable } from '../../core/text';
 import { describePlan } from '../../core/words';
 import { readOutbox } from '../../local/sns';
 import {
@@ -25,22 +26,42 @@ export interface TargetOptions {
   local: boolean;
   stateDir: string;
   stateMachineArn?: string;
+  /** Only on the commands that go through the gateway (start, approve, reject, scan). */
+  gatewayUrl?: string;
   stackName: string;
   json: boolean;
 }
 
-/** Every operator command works against AWS or, with --local, the local stack; all of them speak --json. */
+/**
+ * Every operator command works against AWS or, with --local, the local stack; all of them speak --json. Commands that
+ * only read (status, history, pending) call Step Functions with your credentials.
+ */
 export function operatorCommand(name: string, description: string): Command {
   return new Command(name)
     .description(description)
-    .option('--local', 'act on the local stack served for --state-dir (keymat local serve)', false)
+    .option(
+      '--local',
+      'act on the local stack served for --state-dir (keymat local serve), as the user named by AWS_ACCESS_KEY_ID',
+      false,
+    )
     .option('--state-dir <dir>', 'state folder of the local stack', DEFAULT_STATE_DIR)
     .option(
       '--state-machine-arn <arn>',
       'the deployed state machine (default: $KEYMAT_STATE_MACHINE_ARN, else the stack output)',
     )
-    .option('--stack-name <name>', 'the deployed stack whose StateMachineArn output to use', 'Keymat')
+    .option('--stack-name <name>', 'the deployed stack whose StateMachineArn and GatewayUrl outputs to use', 'Keymat')
     .option('--json', 'print JSON for scripts', false);
+}
+
+/**
+ * An operator command that acts through keymat's gateway: the request is signed with your AWS credentials (SigV4),
+ * and the gateway records you, the signer, as the requester or approver.
+ */
+export function gatewayCommand(name: string, description: string): Command {
+  return operatorCommand(name, `${description}; sent to keymat's gateway signed with your AWS credentials`).option(
+    '--gateway-url <url>',
+    "the gateway's Function URL (default: $KEYMAT_GATEWAY_URL, else the stack's GatewayUrl output)",
+  );
 }
 
 /** The target the options name: the local stack with --local, else the deployed stack. */
@@ -49,21 +70,23 @@ export const resolveTarget = (opts: TargetOptions): Promise<Target> | Target =>
 
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 
+/** Text from outside keymat's code (reasons, comments, causes, names) for a terminal: nothing in it can redraw it. */
+const safe = (text: string | undefined): string => printable(text ?? '');
+
 async function* once<T>(value: Promise<T>): AsyncGenerator<T> {
   yield await value;
 }
 
 /** start, pending, approve, reject, status, history and outbox. */
 export function operatorCommands(): Command[] {
-  const start = operatorCommand(
+  const start = gatewayCommand(
     'start',
-    'start a deletion change (a repeated start with the same change id is idempotent)',
+    'start a deletion change as its requester (a repeated start with the same change id is idempotent)',
   )
     .requiredOption('--key-id <id>', 'key id or key ARN (aliases are refused)')
     .requiredOption('--change-id <id>', 'change id, e.g. CHG-123; the execution is named after it')
     .requiredOption('--reason <text>', 'why the material is deleted')
     .option('--key-material-id <id>', 'the KeyMaterialId to delete (64 lower-case hex); default: the current material')
-    .option('--requested-by <name>', 'the requester (default: your identity from STS GetCallerIdentity)')
     .option(
       '--wait-seconds <n>',
       `seconds to wait before verifying (default: the deployment's, ${DEFAULT_WAIT_SECONDS} unless configured)`,
@@ -77,7 +100,6 @@ export function operatorCommands(): Command[] {
           changeId: string;
           reason: string;
           keyMaterialId?: string;
-          requestedBy?: string;
           waitSeconds?: number;
           dryRun: boolean;
         },
@@ -88,52 +110,63 @@ export function operatorCommands(): Command[] {
           changeId: opts.changeId,
           reason: opts.reason,
           ...(opts.keyMaterialId !== undefined && { keyMaterialId: opts.keyMaterialId }),
-          ...(opts.requestedBy !== undefined && { requestedBy: opts.requestedBy }),
           ...(opts.waitSeconds !== undefined && { waitSeconds: opts.waitSeconds }),
           ...(opts.dryRun && { dryRun: true }),
         });
-        if (opts.json) printJson({ executionArn: started.executionArn, requestedBy: started.input.requestedBy });
-        else say(`started ${started.executionArn}\n  requested by ${started.input.requestedBy}`);
+        if (opts.json) printJson(started);
+        else if (started.state === 'RUNNING') say(`already running: ${safe(started.executionArn)}`);
+        else say(`started ${safe(started.executionArn)}`);
       },
     );
 
-  const pending = operatorCommand('pending', 'list the changes waiting for an approval, with their plans').action(
-    async (opts: TargetOptions) => {
-      const found = await pendingApprovals(await resolveTarget(opts));
-      if (opts.json) {
-        printJson(found.map((f) => ({ executionArn: f.executionArn, input: f.task.input, plan: f.task.plan })));
-        return;
-      }
-      if (found.length === 0) say('no change is waiting for an approval');
-      for (const f of found) {
-        say(f.executionArn);
-        for (const line of describePlan(f.task.plan, f.task.input)) say(`  ${line}`);
-        say('');
-      }
-    },
-  );
+  const pending = operatorCommand(
+    'pending',
+    'list the changes waiting for an approval, with their plans (read from Step Functions)',
+  ).action(async (opts: TargetOptions) => {
+    const found = await pendingApprovals(await resolveTarget(opts));
+    if (opts.json) {
+      printJson(found.map((f) => ({ executionArn: f.executionArn, input: f.task.input, plan: f.task.plan })));
+      return;
+    }
+    if (found.length === 0) say('no change is waiting for an approval');
+    for (const f of found) {
+      say(safe(f.executionArn));
+      for (const line of describePlan(f.task.plan, f.task.input)) say(`  ${safe(line)}`);
+      say('');
+    }
+  });
 
-  const approveCmd = operatorCommand('approve', 'approve the change an execution waits on, as yourself')
+  const approveCmd = gatewayCommand('approve', 'approve the change an execution waits on, as yourself')
     .argument('<execution>', 'execution ARN or name')
     .option('--comment <text>', 'a comment kept with the decision')
     .action(async (execution: string, opts: TargetOptions & { comment?: string }) => {
       const result = await approve(await resolveTarget(opts), execution, opts.comment);
       if (opts.json) printJson({ execution, decision: 'approved', ...result });
       else {
-        say(`approved ${execution} as ${result.approver} (${result.approvals} of ${result.quorum} approvals)`);
+        say(
+          `approved ${safe(execution)} as ${safe(result.approver)} (${result.approvals} of ${result.quorum} approvals)`,
+        );
       }
     });
 
-  const rejectCmd = operatorCommand('reject', 'reject the change an execution waits on: it ends ApprovalRejected')
+  const rejectCmd = gatewayCommand(
+    'reject',
+    'reject the change an execution waits on (an approver), or withdraw your own (its requester): it ends ApprovalRejected',
+  )
     .argument('<execution>', 'execution ARN or name')
     .requiredOption('--comment <text>', 'why the change is rejected')
     .action(async (execution: string, opts: TargetOptions & { comment: string }) => {
       const result = await reject(await resolveTarget(opts), execution, opts.comment);
       if (opts.json) printJson({ execution, decision: 'rejected', ...result });
-      else say(`rejected ${execution} as ${result.rejectedBy}`);
+      else if (result.as === 'REQUESTER') {
+        say(`withdrew ${safe(execution)}: withdrawn by you, the requester (${safe(result.rejectedBy)})`);
+      } else say(`rejected ${safe(execution)} as ${safe(result.rejectedBy)}`);
     });
 
-  const status = operatorCommand('status', 'the plan, the current state and the progress of an execution')
+  const status = operatorCommand(
+    'status',
+    'the plan, the current state and the progress of an execution (read from Step Functions with your credentials)',
+  )
     .argument('<execution>', 'execution ARN or name')
     .option('--watch', 'update until the execution ends', false)
     .action(async (execution: string, opts: TargetOptions & { watch: boolean }) => {
@@ -145,12 +178,12 @@ export function operatorCommands(): Command[] {
       for await (const look of looks) {
         last = look;
         if (opts.json) continue;
-        if (shown === 0) say(`${look.described.name}  (${look.described.executionArn})`);
+        if (shown === 0) say(`${safe(look.described.name)}  (${safe(look.described.executionArn)})`);
         if (look.approval && !planShown) {
-          for (const line of describePlan(look.approval.task.plan, look.approval.task.input)) say(`  ${line}`);
+          for (const line of describePlan(look.approval.task.plan, look.approval.task.input)) say(`  ${safe(line)}`);
           planShown = true;
         }
-        for (const state of look.entered.slice(shown)) say(`  → ${state}`);
+        for (const state of look.entered.slice(shown)) say(`  → ${safe(state)}`);
         shown = look.entered.length;
       }
       if (!last) return;
@@ -168,16 +201,18 @@ export function operatorCommands(): Command[] {
           cause: described.cause ?? null,
         });
       } else {
-        say(`${described.status}${current ? ` at ${current}` : ''}${waiting ? ' (waiting for an approval)' : ''}`);
-        if (described.output) say(`  output: ${described.output}`);
-        if (described.error) say(`  error: ${described.error}\n  cause: ${described.cause}`);
+        say(
+          `${safe(described.status)}${current ? ` at ${safe(current)}` : ''}${waiting ? ' (waiting for an approval)' : ''}`,
+        );
+        if (described.output) say(`  output: ${safe(described.output)}`);
+        if (described.error) say(`  error: ${safe(described.error)}\n  cause: ${safe(described.cause)}`);
       }
       if (described.status !== 'RUNNING' && described.status !== 'SUCCEEDED') {
         process.exitCode = EXIT_EXECUTION_NOT_SUCCEEDED;
       }
     });
 
-  const historyCmd = operatorCommand('history', 'the events of an execution')
+  const historyCmd = operatorCommand('history', 'the events of an execution (read from Step Functions)')
     .argument('<execution>', 'execution ARN or name')
     .action(async (execution: string, opts: TargetOptions) => {
       const events = await history(await resolveTarget(opts), execution);
@@ -193,7 +228,7 @@ export function operatorCommands(): Command[] {
           e.taskFailedEventDetails ??
           e.executionAbortedEventDetails;
         say(
-          `${String(e.id).padStart(3)}  ${e.timestamp?.toISOString()}  ${e.type}${details ? `  ${details}` : ''}${failure?.error ? `  ${failure.error}: ${failure.cause ?? ''}` : ''}`,
+          `${String(e.id).padStart(3)}  ${e.timestamp?.toISOString()}  ${safe(e.type)}${details ? `  ${safe(details)}` : ''}${failure?.error ? `  ${safe(failure.error)}: ${safe(failure.cause)}` : ''}`,
         );
       }
     });
@@ -208,10 +243,11 @@ export function operatorCommands(): Command[] {
         printJson(messages);
         return;
       }
-      if (messages.length === 0) say(`no message in ${opts.stateDir}`);
+      if (messages.length === 0) say(`no message in ${safe(opts.stateDir)}`);
       for (const m of messages) {
-        say(`── ${m.time}  ${m.topicArn}\n   ${m.subject ?? ''}\n`);
-        say(m.message.replace(/^/gm, '   '));
+        say(`── ${safe(m.time)}  ${safe(m.topicArn)}\n   ${safe(m.subject)}\n`);
+        // Line by line, so the message keeps its lines and any other control character is shown escaped.
+        for (const line of m.message.split('\n')) say(`   ${safe(line)}`);
         say('');
       }
     });

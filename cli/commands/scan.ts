@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
 import { DEFAULT_SCAN_EXPIRES_WITHIN_DAYS, DEFAULT_SCAN_RETIRE_TAG } from '../../core/defaults';
+import { printable } from '../../core/text';
 import { scan, scanLimitsSchema, scanPolicySchema } from '../../functions/expiry-scan/scan';
-import { changeStarter, describeSummary } from '../../functions/expiry-scan/start';
+import { describeSummary } from '../../functions/expiry-scan/start';
 import { DEFAULT_SCAN_LIMITS } from '../../infra/config';
-import { operatorCommand, resolveTarget, type TargetOptions } from './operator';
+import { gatewayStarter } from '../operations';
+import { gatewayCommand, resolveTarget, type TargetOptions } from './operator';
 import { printJson } from '../output';
 import { wholeNumber } from '../options';
 
@@ -17,9 +19,9 @@ interface ScanOptions extends TargetOptions {
 }
 
 export function scanCommand(): Command {
-  return operatorCommand(
+  return gatewayCommand(
     'scan',
-    'find imported materials that violate the expiry policy and start one deletion change for each',
+    'find imported materials that violate the expiry policy (KMS reads with your credentials) and start one deletion change for each, with you as its requester',
   )
     .option('--dry-run', 'report what would be started; start nothing', false)
     .option(
@@ -51,7 +53,7 @@ export function scanCommand(): Command {
       const target = await resolveTarget(opts);
       const now = new Date();
       const summary = await scan(
-        { kms: target.kms, now, start: changeStarter(target.changes) },
+        { kms: target.kms, now, start: gatewayStarter(target) },
         scanPolicySchema.parse({
           expiresWithinDays: opts.expiresWithinDays,
           importedMoreThanDays: opts.importedMoreThanDays,
@@ -65,6 +67,7 @@ export function scanCommand(): Command {
         opts.dryRun,
       );
       if (opts.json) printJson(summary);
-      else process.stdout.write(`${describeSummary(summary).join('\n')}\n`);
+      // Tag values and key descriptions come from outside: each line is shown with its control characters escaped.
+      else process.stdout.write(`${describeSummary(summary).map(printable).join('\n')}\n`);
     });
 }

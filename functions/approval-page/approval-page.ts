@@ -2,12 +2,14 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
-import { refusal, type RefusalCode } from '../../core/approvals';
+import type { RefusalCode } from '../../core/approvals';
+import type { Attestor } from '../../core/attestation';
 import { ChangeClient } from '../../core/change-client';
 import type { ApprovalPageConfig } from '../../core/config';
 import { ChangeError } from '../../core/errors';
-import { verifyLink } from '../../core/links';
+import { LINK_FIELDS, linkRefusal, verifyLink } from '../../core/links';
 import { stateMachineArnOf } from '../../core/naming';
+import { cleanComment } from '../../core/text';
 import { confirmationPage, messagePage } from './page';
 
 /** A Lambda Function URL request (payload format 2.0), as much of it as the page reads. */
@@ -32,9 +34,14 @@ export interface ApprovalPageDeps {
   sfn: SFNClient;
   /** Secrets Manager, to read the link secret (once, on first use). */
   secrets: SecretsManagerClient;
+  /** MACs each approval with keymat's attestation key, so that DeleteMaterial accepts it. */
+  attestor: Attestor;
   config: ApprovalPageConfig;
   logger: Logger;
 }
+
+/** The largest POST body the page reads: the form's fields and a comment fit many times over. */
+export const MAX_BODY_BYTES = 16 * 1024;
 
 const HEADERS = {
   'content-type': 'text/html; charset=utf-8',
@@ -54,17 +61,47 @@ const REFUSAL_PAGES: Record<RefusalCode, { status: number; title: string }> = {
 };
 
 const nothingToDecide = (text: string): PageResponse => page(409, messagePage('Nothing to decide', text));
+const badRequest = (text: string): PageResponse =>
+  page(400, messagePage('Request refused', `${text} Nothing was decided.`));
+
+/** A GET carries the link and nothing else; the form's POST adds the decision and a comment. */
+const GET_FIELDS: ReadonlySet<string> = new Set(LINK_FIELDS);
+const POST_FIELDS: ReadonlySet<string> = new Set([...LINK_FIELDS, 'decision', 'comment']);
+
+/**
+ * The request's parameters when every one is expected and none is repeated, or why not. Nothing is read first-wins:
+ * a parameter added to a link (`&decision=approve`) or a second value for a field is refused, not resolved.
+ */
+function strictParams(text: string, allowed: ReadonlySet<string>): URLSearchParams | string {
+  const params = new URLSearchParams(text);
+  const seen = new Set<string>();
+  for (const name of params.keys()) {
+    if (!allowed.has(name)) {
+      return `The request has a parameter ${JSON.stringify(name.slice(0, 40))} that the page does not take: use the link as you received it.`;
+    }
+    if (seen.has(name)) return `The request gives ${JSON.stringify(name)} more than once: use the page's own form.`;
+    seen.add(name);
+  }
+  return params;
+}
+
+/** Whether a POST body is over {@link MAX_BODY_BYTES}, measured before anything is decoded. */
+function tooLarge(body: string, base64: boolean): boolean {
+  return base64 ? body.length > Math.ceil(MAX_BODY_BYTES / 3) * 4 : Buffer.byteLength(body, 'utf8') > MAX_BODY_BYTES;
+}
 
 /**
  * The approval web page. A GET (which mail scanners send by themselves) only shows the plan and a form; only the
- * POST from that form decides. Links are signed for one approver, expire, and stop working once that approver's
- * decision is in. Neither the signature nor the task token is ever logged.
+ * POST from that form decides. Links are signed for one approver named exactly in the configuration, expire, and
+ * stop working once that approver's decision is in. The page is possession-based: it knows the link, not the person,
+ * and says so. Each approval it records is attested with keymat's key; a rejection goes through the same rules as
+ * everywhere else. Neither the signature nor the task token is ever logged.
  *
  * The state machine is not configured here: the link names the execution, and the page answers only the approval
  * that execution's history shows pending.
  */
 export function createApprovalPage(deps: ApprovalPageDeps): (request: PageRequest) => Promise<PageResponse> {
-  const { sfn, secrets, config, logger } = deps;
+  const { sfn, secrets, attestor, config, logger } = deps;
   let secret: string | undefined;
   const linkSecret = async (): Promise<string> => {
     if (secret === undefined) {
@@ -80,11 +117,26 @@ export function createApprovalPage(deps: ApprovalPageDeps): (request: PageReques
     if (method !== 'GET' && method !== 'POST') {
       return page(405, messagePage('Not allowed', 'Use the link you received.'));
     }
-    const params = new URLSearchParams(
-      method === 'GET'
-        ? (request.rawQueryString ?? '')
-        : Buffer.from(request.body ?? '', request.isBase64Encoded ? 'base64' : 'utf8').toString(),
-    );
+    let params: URLSearchParams | string;
+    if (method === 'GET') {
+      params = strictParams(request.rawQueryString ?? '', GET_FIELDS);
+    } else {
+      const body = request.body ?? '';
+      if (tooLarge(body, request.isBase64Encoded === true)) {
+        return page(
+          413,
+          messagePage('Request too large', `The form allows at most ${MAX_BODY_BYTES} bytes. Nothing was decided.`),
+        );
+      }
+      // The form posts to the page with an empty query string: the decision comes from the body alone.
+      params = request.rawQueryString
+        ? "A decision is posted by the page's own form, with nothing in the address after the page."
+        : strictParams(Buffer.from(body, request.isBase64Encoded ? 'base64' : 'utf8').toString(), POST_FIELDS);
+    }
+    if (typeof params === 'string') {
+      logger.warn('approval request refused', { method, reason: params });
+      return badRequest(params);
+    }
     const link = verifyLink(params, await linkSecret(), new Date());
     if (!link.ok) {
       logger.warn('approval link refused', { status: link.status, reason: link.reason });
@@ -95,27 +147,30 @@ export function createApprovalPage(deps: ApprovalPageDeps): (request: PageReques
     logger.appendKeys({ executionId: executionArn });
 
     // The execution's own state machine: the link names the execution, whatever machine it belongs to.
-    const changes = new ChangeClient({ sfn, stateMachineArn: stateMachineArnOf(executionArn) });
+    const changes = new ChangeClient({ sfn, stateMachineArn: stateMachineArnOf(executionArn), attestor });
     const task = await changes.pendingApproval(executionArn);
     if (!task) return nothingToDecide('This change is not waiting for an approval any more. Nothing was decided.');
-    const why = refusal(approver, task.approval.approvals, task.input, task.rules);
+    const why = linkRefusal(approver, task.approval.approvals, task.input, task.rules);
     if (why) {
       const { status, title } = REFUSAL_PAGES[why.code];
       return page(status, messagePage(title, `${why.message}. Nothing was decided.`));
     }
-    if (method === 'GET') return page(200, confirmationPage(task.input, task.plan, approver, params));
+    if (method === 'GET') return page(200, confirmationPage(task.input, task.plan, link));
 
     const decision = params.get('decision');
     if (decision !== 'approve' && decision !== 'reject') {
-      return page(400, messagePage('No decision', 'Choose Approve or Reject on the page. Nothing was decided.'));
+      return badRequest('Choose Approve or Reject on the page.');
     }
-    const answer = { by: approver, channel: 'web', comment: (params.get('comment') ?? '').slice(0, 500) };
+    const comment = cleanComment(params.get('comment') ?? undefined);
+    const answer = { by: approver, channel: 'web', ...(comment && { comment }) };
     try {
-      if (decision === 'approve') await changes.approve(task, answer);
+      if (decision === 'approve') await changes.approve(executionArn, task, answer);
       else await changes.reject(task, answer);
     } catch (err) {
-      if (err instanceof ChangeError && err.code === 'AlreadyDecided') {
-        return nothingToDecide('The approval was already decided or timed out.');
+      if (!(err instanceof ChangeError)) throw err;
+      if (err.code === 'AlreadyDecided') return nothingToDecide('The approval was already decided or timed out.');
+      if (err.code === 'ApprovalRefused' || err.code === 'RejectionRefused') {
+        return page(403, messagePage('Not allowed', `${err.message}. Nothing was decided.`));
       }
       throw err;
     }

@@ -1,14 +1,17 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { configFromEnvironment } from '../../core/config';
-import { createSecretsClient } from '../runtime/aws';
+import { kmsAttestor } from '../runtime/attestor';
+import { createKmsClient, createSecretsClient } from '../runtime/aws';
 import { createLogger, withLambdaContext } from '../runtime/logger';
 import { createApprovalPage, pageRequestSchema } from './approval-page';
 
 const logger = createLogger();
+const config = configFromEnvironment('ApprovalPage');
 const approvalPage = createApprovalPage({
   sfn: new SFNClient({}),
   secrets: createSecretsClient(),
-  config: configFromEnvironment('ApprovalPage'),
+  attestor: kmsAttestor(createKmsClient(), config.attestationKeyArn),
+  config,
   logger,
 });
 

@@ -1,3 +1,5 @@
+import { linkFields, type SignedLink } from '../../core/links';
+import { MAX_COMMENT_LENGTH } from '../../core/text';
 import type { ChangeInput, Plan } from '../../core/types';
 import { describePlan } from '../../core/words';
 
@@ -15,21 +17,29 @@ const layout = (title: string, body: string): string =>
   `li{margin:.3rem 0}button{font-size:1rem;margin-right:1rem;padding:.4rem 1rem}</style></head>` +
   `<body><h1>${escapeHtml(title)}</h1>${body}</body></html>`;
 
-/** The confirmation page a GET shows: the plan, and a form whose POST is the only thing that decides. */
-export function confirmationPage(input: ChangeInput, plan: Plan, approver: string, params: URLSearchParams): string {
-  const hidden = [...params.entries()]
-    .map(([k, v]) => `<input type="hidden" name="${escapeHtml(k)}" value="${escapeHtml(v)}">`)
+/**
+ * The confirmation page a GET shows: the plan, and a form whose POST is the only thing that decides. The form carries
+ * exactly the signed link's fields (built from the verified claims, never copied from the request), a comment and
+ * the two buttons, and posts to the page itself with no query string, so nothing the request added can ride along.
+ */
+export function confirmationPage(input: ChangeInput, plan: Plan, link: SignedLink): string {
+  const approver = link.claims.approver;
+  const hidden = linkFields(link)
+    .map(([k, v]) => `<input type="hidden" name="${k}" value="${escapeHtml(v)}">`)
     .join('');
   return layout(
     'keymat: approve a deletion of imported key material?',
-    `<p>This link was sent to <strong>${escapeHtml(approver)}</strong>. Nothing has been decided yet.</p>` +
+    `<p>This link was sent to <strong>${escapeHtml(approver)}</strong> only. Whoever holds it decides as ` +
+      `${escapeHtml(approver)}: do not forward it. Nothing has been decided yet.</p>` +
       `<ul id="plan">${describePlan(plan, input)
         .map((l) => `<li>${escapeHtml(l)}</li>`)
         .join('')}</ul>` +
-      `<form method="post">${hidden}<p><label>Comment <input name="comment" maxlength="500" size="40"></label></p>` +
+      `<form method="post" action="?">${hidden}` +
+      `<p><label>Comment <input name="comment" maxlength="${MAX_COMMENT_LENGTH}" size="40"></label></p>` +
       `<button type="submit" name="decision" value="approve">Approve</button>` +
       `<button type="submit" name="decision" value="reject">Reject</button></form>`,
   );
 }
 
+/** A page with a title and one paragraph of text. */
 export const messagePage = (title: string, text: string): string => layout(title, `<p>${escapeHtml(text)}</p>`);

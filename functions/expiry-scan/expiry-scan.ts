@@ -3,6 +3,7 @@ import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { z } from 'zod';
+import type { Attestor } from '../../core/attestation';
 import { ChangeClient } from '../../core/change-client';
 import type { ExpiryScanConfig } from '../../core/config';
 import { scan, scanLimitsSchema, scanPolicySchema, type ScanSummary } from './scan';
@@ -16,6 +17,8 @@ export interface ExpiryScanDeps {
   sfn: SFNClient;
   /** SNS, for the summary message on the outcome topic. */
   sns: SNSClient;
+  /** Attests the scan's starts (GenerateMac with the attestation key). */
+  attestor: Attestor;
   config: ExpiryScanConfig;
   logger: Logger;
 }
@@ -28,10 +31,10 @@ export const scanEventSchema = z.object({ dryRun: z.boolean().default(false) }).
  * parsed once, here, so a bad configuration fails the cold start naming the field.
  */
 export function createExpiryScan(deps: ExpiryScanDeps): (event: unknown) => Promise<ScanSummary> {
-  const { kms, sfn, sns, config, logger } = deps;
+  const { kms, sfn, sns, attestor, config, logger } = deps;
   const policy = scanPolicySchema.parse(parseJson(config.policyJson, 'the scan policy'));
   const limits = scanLimitsSchema.parse(parseJson(config.limitsJson, 'the scan limits'));
-  const start = changeStarter(new ChangeClient({ sfn, stateMachineArn: config.stateMachineArn }));
+  const start = changeStarter(new ChangeClient({ sfn, stateMachineArn: config.stateMachineArn }), attestor);
 
   return async (event) => {
     const { dryRun } = scanEventSchema.parse(event ?? {});

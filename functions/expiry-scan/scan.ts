@@ -65,11 +65,23 @@ export interface ScanSummary {
 
 export interface ScanDeps {
   kms: KMSClient;
-  /** Starts the change for a violation; 'EXISTS' when today's change for it was already started. */
-  start: (changeId: string, input: Record<string, unknown>) => Promise<'STARTED' | 'EXISTS'>;
+  /**
+   * Starts the change for a violation; 'EXISTS' when today's change for it was already started. The starter names
+   * the requester: the scan itself, or the person a CLI scan runs as.
+   */
+  start: (changeId: string, change: ScanChange) => Promise<'STARTED' | 'EXISTS'>;
   now: Date;
 }
 
+/** A change the scan asks for, before a requester is named. */
+export interface ScanChange {
+  keyId: string;
+  keyMaterialId: string;
+  changeId: string;
+  reason: string;
+}
+
+/** The requester of the changes the scheduled scan starts (attested as the scan's own, channel `scan`). */
 export const SCAN_REQUESTER = 'keymat-expiry-scan';
 const DAY_MS = 86_400_000;
 const NOT_DELETABLE = new Set(['PendingDeletion', 'PendingReplicaDeletion', 'Creating', 'Updating', 'Unavailable']);
@@ -184,7 +196,6 @@ export async function scan(
       keyMaterialId: v.keyMaterialId,
       changeId,
       reason: `expiry policy (${v.rule}): ${v.detail}`,
-      requestedBy: SCAN_REQUESTER,
     });
     (result === 'STARTED' ? summary.started : summary.alreadyStarted).push({ ...v, changeId });
   }

@@ -1,17 +1,21 @@
+import { attestStart, type Attestor } from '../../core/attestation';
 import type { ChangeClient } from '../../core/change-client';
 import { ChangeError } from '../../core/errors';
-import type { ScanDeps, ScanSummary } from './scan';
+import { executionNameFor } from '../../core/naming';
+import { SCAN_REQUESTER, type ScanDeps, type ScanSummary } from './scan';
 
 /**
  * Starts a scan's change through the change client under its deterministic name, unless an execution of that name
  * exists already (started by an earlier run today, running or finished): then it reports "already started". An
  * earlier run's change with other input (the policy changed in between) counts as started too: one change per
- * material per day.
+ * material per day. Each start is attested as the scan's own (channel `scan`), so the workflow accepts it.
  */
-export function changeStarter(changes: ChangeClient): ScanDeps['start'] {
-  return async (changeId, input) => {
+export function changeStarter(changes: ChangeClient, attestor: Attestor): ScanDeps['start'] {
+  return async (changeId, change) => {
     try {
-      const started = await changes.start(changeId, input);
+      const input = { ...change, requestedBy: SCAN_REQUESTER };
+      const attested = await attestStart(attestor, executionNameFor(changeId), input, 'scan', new Date());
+      const started = await changes.start(changeId, attested);
       return started.state === 'STARTED' ? 'STARTED' : 'EXISTS';
     } catch (err) {
       if (err instanceof ChangeError && err.code === 'ChangeIdInUse') return 'EXISTS';

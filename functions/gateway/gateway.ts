@@ -82,6 +82,7 @@ const STATUS_OF: Record<string, number> = {
   KeyNotInThisAccountOrRegion: 400,
   InvalidIdentity: 403,
   ApprovalRefused: 403,
+  RejectionRefused: 403,
   ExecutionNotFound: 404,
   ChangeIdInUse: 409,
   NothingToDecide: 409,

@@ -1,9 +1,8 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
-import { refusal } from '../../core/approvals';
 import type { RequestApprovalConfig } from '../../core/config';
 import { parseEvent, requestApprovalEvent, type RequestApprovalEvent } from '../../core/events';
-import { signLink } from '../../core/links';
+import { linkRecipients, signLink } from '../../core/links';
 import { describePlan } from '../../core/words';
 import { startInvocation, type Logger } from '../runtime/logger';
 
@@ -47,20 +46,24 @@ export function createRequestApproval({
     return secret;
   }
 
-  /** A link for each allowed approver who may still approve, valid until shortly before the round times out. */
+  /**
+   * A link for each approver the configuration names exactly who is not the requester and may still approve this
+   * round, valid until shortly before the round times out. A link proves possession, not identity, so it is made
+   * for one principal only: an approver pattern (`*`) gets none and uses the CLI, which authenticates them.
+   */
   async function approvalLinks(e: RequestApprovalEvent): Promise<{ approver: string; link: string }[]> {
-    // The web channel is there when the stack has the approval page: then each allowed approver gets their own link.
+    // The web channel is there when the stack has the approval page.
     const web = config.web;
-    if (web === undefined || e.rules.allowedApprovers.length === 0) return [];
+    if (web === undefined) return [];
+    const recipients = linkRecipients(e.approval.approvals, e.input, e.rules);
+    if (recipients.length === 0) return [];
     const key = await linkSecret(web.linkSecretArn);
     const margin = Math.min(60, Math.floor(e.approvalTimeoutSeconds / 10));
     const expiresAt = Math.floor(Date.now() / 1000) + e.approvalTimeoutSeconds - margin;
-    return e.rules.allowedApprovers
-      .filter((approver) => !refusal(approver, e.approval.approvals, e.input, e.rules))
-      .map((approver) => ({
-        approver,
-        link: signLink(web.pageUrl, key, { executionArn: e.executionId, approver, expiresAt }),
-      }));
+    return recipients.map((approver) => ({
+      approver,
+      link: signLink(web.pageUrl, key, { executionArn: e.executionId, approver, expiresAt }),
+    }));
   }
 
   return async (event) => {
@@ -105,7 +108,7 @@ export function createRequestApproval({
           Message: [
             message,
             '',
-            `Or decide on the web page with this link, made for ${approver} only; it works until shortly before ${expires}:`,
+            `Or decide on the web page with this link, made for ${approver} only: whoever holds it decides as ${approver}, so do not forward it. It works until shortly before ${expires}:`,
             link,
           ].join('\n'),
           MessageAttributes: {

@@ -11,12 +11,14 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import type { KeySnapshot } from '../../core/plan';
+import { attestationMessage } from '../../core/attestation';
 import type { ApprovalRules, Plan } from '../../core/types';
 import { decide } from '../../functions/check-state/check';
 import { createDeleteMaterial } from '../../functions/delete-material/delete-material';
 import { createNotifyOutcome } from '../../functions/notify-outcome/notify-outcome';
 import { createRequestApproval } from '../../functions/request-approval/request-approval';
 import { createVerifyPendingImport } from '../../functions/verify-pending-import/verify-pending-import';
+import { testAttestor, testMac } from '../helpers/attestor';
 import { KEY_ARN, M1, M2, input, material, planFor, snapshot } from '../helpers/kms-fixtures';
 import {
   APPROVAL_TOPIC_ARN,
@@ -33,7 +35,8 @@ const sns = mockClient(SNSClient);
 const deleteMaterial = createDeleteMaterial({
   kms: kmsClient(),
   sns: snsClient(),
-  config: { outcomeTopicArn: OUTCOME_TOPIC_ARN },
+  attestor: testAttestor(),
+  config: { outcomeTopicArn: OUTCOME_TOPIC_ARN, attestationKeyArn: 'arn:attestation' },
   logger: silentLogger(),
 });
 const verifyPendingImport = createVerifyPendingImport({ kms: kmsClient(), logger: silentLogger() });
@@ -61,13 +64,25 @@ function keyIs(s: KeySnapshot) {
 }
 
 const ONE: ApprovalRules = { quorum: 1, allowedApprovers: [] };
-const by = (...approvers: string[]) =>
-  approvers.map((approver) => ({ approver, at: '2026-11-22T00:00:00Z', channel: 'cli' }));
+/** Approvals as keymat's signers make them: each attested for this execution, its round and the plan digest. */
+const signedBy = (digest: string, ...approvers: string[]) =>
+  approvers.map((approver, i) => {
+    const a = { approver, at: '2026-11-22T00:00:00Z', channel: 'cli', round: i + 1 };
+    const claims = {
+      kind: 'decision' as const,
+      executionArn: executionId,
+      ...a,
+      decision: 'approve' as const,
+      planDigest: digest,
+      comment: '',
+    };
+    return { ...a, mac: testMac(attestationMessage(claims)) };
+  });
 const approved = (plan: Plan, approver = 'bob', digest = plan.digest, rules = ONE) => ({
   executionId,
   input: input(),
   plan,
-  approval: { planDigest: digest, approvals: by(approver) },
+  approval: { planDigest: digest, approvals: signedBy(digest, approver) },
   rules,
 });
 
@@ -139,6 +154,22 @@ describe('DeleteMaterial', () => {
       (p: Plan) => ({ ...approved(p), approval: { planDigest: p.digest, approvals: [] } }),
       'no approver',
     ],
+    [
+      'a forged approval: the right names, no keymat attestation',
+      (p: Plan) => {
+        const e = approved(p);
+        return {
+          ...e,
+          approval: { ...e.approval, approvals: e.approval.approvals.map((a) => ({ ...a, mac: 'Zm9yZ2Vk' })) },
+        };
+      },
+      'is not attested by keymat',
+    ],
+    [
+      'an approval attested for another execution',
+      (p: Plan) => ({ ...approved(p), executionId: executionId.replace(/:e$/, ':other') }),
+      'is not attested by keymat',
+    ],
   ])('refuses %s with ApprovalInvalid before any KMS call', async (_l, make, mentions) => {
     const err = await deleteMaterial(make(planFor(snapshot()))).catch((e: Error) => e);
     expect(err).toMatchObject({ name: 'ApprovalInvalid', message: expect.stringContaining(mentions) });
@@ -148,24 +179,25 @@ describe('DeleteMaterial', () => {
   it.each([
     [
       'one approval when the quorum is 2',
-      by('bob'),
+      ['bob'],
       { quorum: 2, allowedApprovers: [] },
       '1 of the 2 distinct approvals',
     ],
     [
       'the same approver twice for a quorum of 2',
-      by('bob', 'bob'),
+      ['bob', 'bob'],
       { quorum: 2, allowedApprovers: [] },
       'bob has already approved',
     ],
     [
       'an approver outside the allowed list',
-      by('mallory'),
+      ['mallory'],
       { quorum: 1, allowedApprovers: ['bob', 'carol'] },
       'mallory is not one of the allowed approvers',
     ],
-  ])('refuses %s with ApprovalInvalid', async (_l, approvals, rules, mentions) => {
+  ])('refuses %s with ApprovalInvalid', async (_l, approvers, rules, mentions) => {
     const plan = planFor(snapshot());
+    const approvals = signedBy(plan.digest, ...approvers);
     const event = { executionId, input: input(), plan, approval: { planDigest: plan.digest, approvals }, rules };
     await expect(deleteMaterial(event)).rejects.toMatchObject({
       name: 'ApprovalInvalid',
@@ -183,7 +215,7 @@ describe('DeleteMaterial', () => {
       executionId,
       input: input(),
       plan,
-      approval: { planDigest: plan.digest, approvals: by('bob', 'carol') },
+      approval: { planDigest: plan.digest, approvals: signedBy(plan.digest, 'bob', 'carol') },
       rules: { quorum: 2, allowedApprovers: ['bob', 'carol'] },
     });
     expect(result.kmsRequestId).toBe('req-2');
@@ -248,7 +280,7 @@ describe('RequestApproval', () => {
       plan,
       taskToken: token,
       approvalTimeoutSeconds: 3600,
-      approval: { planDigest: plan.digest, approvals: by('bob') },
+      approval: { planDigest: plan.digest, approvals: signedBy(plan.digest, 'bob') },
       rules: { quorum: 2, allowedApprovers: ['bob', 'carol'] },
     });
     const sent = sns.commandCalls(PublishCommand)[0]!.args[0].input;

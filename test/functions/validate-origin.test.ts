@@ -8,14 +8,18 @@ import {
 } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
+import { attestStart } from '../../core/attestation';
 import { createValidateOrigin } from '../../functions/validate-origin/validate-origin';
+import { testAttestor } from '../helpers/attestor';
 import { KEY_ARN, KEY_ID, M1, M2, REPLICA_ARN, material, metadata } from '../helpers/kms-fixtures';
 import { SCOPE, kmsClient, silentLogger } from '../unit/functions/deps';
 
 const kms = mockClient(KMSClient);
+const attestor = testAttestor();
 const handler = createValidateOrigin({
   kms: kmsClient(),
-  config: { scope: SCOPE, defaultWaitSeconds: 30, recentUseDays: 30 },
+  attestor,
+  config: { scope: SCOPE, defaultWaitSeconds: 30, recentUseDays: 30, attestationKeyArn: 'arn:attestation' },
   logger: silentLogger(),
 });
 
@@ -29,17 +33,31 @@ function keyWith(meta: Parameters<typeof metadata>[0], materials = [material(M1)
   });
 }
 
-const event = (over: Record<string, unknown> = {}) => ({
-  executionId: 'arn:aws:states:us-east-1:111122223333:execution:m:e',
-  input: { keyId: KEY_ARN, changeId: 'CHG-1', reason: 'retire', requestedBy: 'alice', ...over },
+const EXECUTION = 'arn:aws:states:us-east-1:111122223333:execution:m:e';
+const ALICE = 'arn:aws:iam::111122223333:user/alice';
+const request = (over: Record<string, unknown> = {}) => ({
+  keyId: KEY_ARN,
+  changeId: 'CHG-1',
+  reason: 'retire',
+  requestedBy: ALICE,
+  ...over,
 });
+/** A start as the gateway makes it: attested for this execution and input. */
+const event = async (over: Record<string, unknown> = {}) => {
+  const input = request(over);
+  const attested =
+    typeof input.requestedBy === 'string'
+      ? await attestStart(attestor, 'e', { ...input, requestedBy: input.requestedBy }, 'cli', new Date())
+      : input;
+  return { executionId: EXECUTION, input: attested };
+};
 
 beforeEach(() => kms.reset());
 
 describe('ValidateOrigin builds the plan KMS semantics call for', () => {
   it('current material of an Enabled key: the key will be PendingImport', async () => {
     keyWith({});
-    const { input, plan } = await handler(event());
+    const { input, plan } = await handler(await event());
     expect(input).toMatchObject({ waitSeconds: 30, dryRun: false });
     expect(plan).toMatchObject({
       keyArn: KEY_ARN,
@@ -61,7 +79,7 @@ describe('ValidateOrigin builds the plan KMS semantics call for', () => {
 
   it('a named NON_CURRENT material: the key will be PendingImport', async () => {
     keyWith({ CurrentKeyMaterialId: M2 }, [material(M1, { KeyMaterialState: 'NON_CURRENT' }), material(M2)]);
-    const { plan } = await handler(event({ keyMaterialId: M1 }));
+    const { plan } = await handler(await event({ keyMaterialId: M1 }));
     expect(plan).toMatchObject({ keyMaterialState: 'NON_CURRENT', expectedKeyState: 'PendingImport' });
   });
 
@@ -80,7 +98,7 @@ describe('ValidateOrigin builds the plan KMS semantics call for', () => {
         },
         [material(M1), material(M2, { KeyMaterialState: state })],
       );
-      const { plan } = await handler(event({ keyMaterialId: M2 }));
+      const { plan } = await handler(await event({ keyMaterialId: M2 }));
       expect(plan).toMatchObject({
         expectedKeyState: 'Disabled',
         expectedMaterial: 'REMOVED',
@@ -97,27 +115,27 @@ describe('ValidateOrigin builds the plan KMS semantics call for', () => {
         ReplicaKeys: [{ Arn: REPLICA_ARN, Region: 'eu-west-1' }],
       },
     });
-    const { plan } = await handler(event());
+    const { plan } = await handler(await event());
     expect(plan.multiRegion).toEqual({ role: 'PRIMARY', replicas: [REPLICA_ARN], replicasAffected: [] });
   });
 
   it('material already deleted: the plan says so', async () => {
     keyWith({ KeyState: 'PendingImport' }, [material(M1, { ImportState: 'PENDING_IMPORT' })]);
-    const { plan } = await handler(event());
+    const { plan } = await handler(await event());
     expect(plan).toMatchObject({ alreadyDeleted: true, keyStateBefore: 'PendingImport' });
   });
 
   it('says plainly when the last use is unknown', async () => {
     keyWith({});
     kms.on(GetKeyLastUsageCommand).rejects(Object.assign(new Error('no'), { name: 'AccessDeniedException' }));
-    const { plan } = await handler(event());
+    const { plan } = await handler(await event());
     expect(plan.lastUsage).toEqual({ known: false });
   });
 
   it('lets a transient GetKeyLastUsage error through for the state machine to retry', async () => {
     keyWith({});
     kms.on(GetKeyLastUsageCommand).rejects(new KMSInternalException({ message: 'boom', $metadata: {} }));
-    await expect(handler(event())).rejects.toMatchObject({ name: 'KMSInternalException' });
+    await expect(handler(await event())).rejects.toMatchObject({ name: 'KMSInternalException' });
   });
 });
 
@@ -127,7 +145,7 @@ describe('ValidateOrigin warns the approver (rotation retirement)', () => {
     kms
       .on(GetKeyLastUsageCommand)
       .resolves({ KeyLastUsage: { Operation: 'Decrypt', Timestamp: new Date(Date.now() - 3 * 86_400_000) } });
-    const { plan } = await handler(event());
+    const { plan } = await handler(await event());
     expect(plan.warnings).toEqual([
       'alias alias/payroll still points at this key: whatever uses the alias fails once the key is PendingImport; move the alias first',
       'the key was used for Decrypt 3 days ago, within the 30-day window: check that nothing still needs it',
@@ -139,7 +157,7 @@ describe('ValidateOrigin warns the approver (rotation retirement)', () => {
     kms
       .on(GetKeyLastUsageCommand)
       .resolves({ KeyLastUsage: { Operation: 'Encrypt', Timestamp: new Date(Date.now() - 90 * 86_400_000) } });
-    const { plan } = await handler(event({ keyMaterialId: M2 }));
+    const { plan } = await handler(await event({ keyMaterialId: M2 }));
     expect(plan.warnings).toEqual([]);
   });
 });
@@ -150,13 +168,13 @@ describe('ValidateOrigin refuses', () => {
     ['an AWS managed key', { KeyManager: 'AWS' }, 'KeyNotCustomerManaged'],
   ] as const)('%s', async (_l, meta, name) => {
     keyWith(meta);
-    await expect(handler(event())).rejects.toMatchObject({ name });
+    await expect(handler(await event())).rejects.toMatchObject({ name });
     expect(kms).not.toHaveReceivedCommand(ListAliasesCommand);
   });
 
   it('a KeyMaterialId the key does not have with KeyMaterialNotFound', async () => {
     keyWith({});
-    await expect(handler(event({ keyMaterialId: M2 }))).rejects.toMatchObject({ name: 'KeyMaterialNotFound' });
+    await expect(handler(await event({ keyMaterialId: M2 }))).rejects.toMatchObject({ name: 'KeyMaterialNotFound' });
   });
 
   it.each([
@@ -186,9 +204,39 @@ describe('ValidateOrigin refuses', () => {
     ['waitSeconds out of range', { waitSeconds: 99999 }, 'InvalidInput', 'waitSeconds'],
     ['an unknown field', { approvedBy: 'me' }, 'InvalidInput', 'approvedBy is not a field'],
   ])('%s, before any KMS call', async (_l, over, name, mentions) => {
-    const err = await handler(event(over)).catch((e: Error) => e);
+    const err = await handler(await event(over)).catch((e: Error) => e);
     expect(err).toMatchObject({ name });
     expect((err as Error).message).toContain(mentions);
     expect(kms.calls()).toHaveLength(0);
+  });
+});
+
+describe('ValidateOrigin trusts only an attested start', () => {
+  it('refuses a raw start with no attestation as StartNotAttested, before any KMS call', async () => {
+    const err = await handler({ executionId: EXECUTION, input: request() }).catch((e: Error) => e);
+    expect(err).toMatchObject({ name: 'StartNotAttested' });
+    expect((err as Error).message).toContain(`requestedBy ${ALICE} is unproven`);
+    expect(kms.calls()).toHaveLength(0);
+  });
+
+  it('refuses an attested start whose requester was changed afterwards', async () => {
+    const { input } = await event();
+    const forged = { ...input, requestedBy: 'arn:aws:iam::111122223333:user/mallory' };
+    const err = await handler({ executionId: EXECUTION, input: forged }).catch((e: Error) => e);
+    expect(err).toMatchObject({ name: 'StartNotAttested' });
+    expect(kms.calls()).toHaveLength(0);
+  });
+
+  it('refuses an attestation made for another execution', async () => {
+    const { input } = await event();
+    const other = EXECUTION.replace(/:e$/, ':other');
+    const err = await handler({ executionId: other, input }).catch((e: Error) => e);
+    expect(err).toMatchObject({ name: 'StartNotAttested' });
+  });
+
+  it('refuses an attestation signed with another key', async () => {
+    const input = await attestStart(testAttestor('not-keymat'), 'e', request(), 'cli', new Date());
+    const err = await handler({ executionId: EXECUTION, input }).catch((e: Error) => e);
+    expect(err).toMatchObject({ name: 'StartNotAttested' });
   });
 });

@@ -6,8 +6,10 @@ import {
 } from '@aws-sdk/client-kms';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
+import { attestationMessage } from '../../core/attestation';
 import { createDeleteMaterial } from '../../functions/delete-material/delete-material';
 import { createValidateOrigin } from '../../functions/validate-origin/validate-origin';
+import { testAttestor, testMac } from '../helpers/attestor';
 import { KEY_ARN, KEY_ID, input, planFor, snapshot } from '../helpers/kms-fixtures';
 import { printTable } from '../helpers/table';
 import { OUTCOME_TOPIC_ARN, SCOPE, kmsClient, silentLogger, snsClient } from '../unit/functions/deps';
@@ -20,13 +22,15 @@ const kms = mockClient(KMSClient);
 const sns = mockClient(SNSClient);
 const validateOrigin = createValidateOrigin({
   kms: kmsClient(),
-  config: { scope: SCOPE, defaultWaitSeconds: 30, recentUseDays: 30 },
+  attestor: testAttestor(),
+  config: { scope: SCOPE, defaultWaitSeconds: 30, recentUseDays: 30, attestationKeyArn: 'arn:attestation' },
   logger: silentLogger(),
 });
 const deleteMaterial = createDeleteMaterial({
   kms: kmsClient(),
   sns: snsClient(),
-  config: { outcomeTopicArn: OUTCOME_TOPIC_ARN },
+  attestor: testAttestor(),
+  config: { outcomeTopicArn: OUTCOME_TOPIC_ARN, attestationKeyArn: 'arn:attestation' },
   logger: silentLogger(),
 });
 const rows: string[][] = [];
@@ -125,6 +129,19 @@ describe('execution input', () => {
 });
 
 const plan = planFor(snapshot());
+/** An approval as keymat's signers make it for execution `e` (so a refusal below is for the stated reason). */
+const signed = (approver: string) => {
+  const a = { approver, at: 't', channel: 'cli', round: 1 };
+  const claims = {
+    kind: 'decision' as const,
+    executionArn: 'e',
+    ...a,
+    decision: 'approve' as const,
+    planDigest: plan.digest,
+    comment: '',
+  };
+  return { ...a, mac: testMac(attestationMessage(claims)) };
+};
 const approval = (value: unknown) => ({
   executionId: 'e',
   input: input(),
@@ -135,35 +152,42 @@ const approval = (value: unknown) => ({
 const APPROVALS: [string, unknown, string, string][] = [
   [
     'approval for another plan digest',
-    { planDigest: 'f'.repeat(64), approvals: [{ approver: 'bob', at: 't', channel: 'cli' }] },
+    { planDigest: 'f'.repeat(64), approvals: [signed('bob')] },
     'ApprovalInvalid',
     'plan',
   ],
   ['approval with no approver', { planDigest: plan.digest, approvals: [] }, 'ApprovalInvalid', 'approver'],
   [
     'the requester approving',
-    { planDigest: plan.digest, approvals: [{ approver: 'alice', at: 't', channel: 'cli' }] },
+    { planDigest: plan.digest, approvals: [signed('alice')] },
     'ApprovalInvalid',
     'requester',
+  ],
+  [
+    'a forged approval (names, no attestation)',
+    { planDigest: plan.digest, approvals: [{ ...signed('bob'), mac: 'Zm9yZ2Vk' }] },
+    'ApprovalInvalid',
+    'not attested',
+  ],
+  [
+    'an approval without its attestation',
+    { planDigest: plan.digest, approvals: [{ approver: 'bob', at: 't', channel: 'cli', round: 1 }] },
+    'ApprovalInvalid',
+    'approval.approvals.0.mac',
   ],
   ['approvals not a list', { planDigest: plan.digest, approvals: 'bob' }, 'ApprovalInvalid', 'approval.approvals'],
   [
     'approver not a string',
-    { planDigest: plan.digest, approvals: [{ approver: 7, at: 't', channel: 'cli' }] },
+    { planDigest: plan.digest, approvals: [{ ...signed('bob'), approver: 7 }] },
     'ApprovalInvalid',
     'approval.approvals.0.approver',
   ],
-  [
-    'missing plan digest',
-    { approvals: [{ approver: 'bob', at: 't', channel: 'cli' }] },
-    'ApprovalInvalid',
-    'approval.planDigest',
-  ],
+  ['missing plan digest', { approvals: [signed('bob')] }, 'ApprovalInvalid', 'approval.planDigest'],
   ['approval as a string', 'approved', 'ApprovalInvalid', 'approval'],
   ['approval missing', undefined, 'ApprovalInvalid', 'approval'],
   [
     'approval with a script payload as approver',
-    { planDigest: 'x<script>', approvals: [{ approver: '<script>', at: 't', channel: 'web' }] },
+    { planDigest: 'x<script>', approvals: [{ ...signed('bob'), approver: '<script>' }] },
     'ApprovalInvalid',
     'plan',
   ],

@@ -8,20 +8,45 @@ import { serve, type ServedStack } from '../../helpers/run-cli';
 // The whole stack in a process of its own (`keymat local serve`), so a request that crashed it would show.
 let served: ServedStack;
 let dir: string;
+/** ListKeys' answer body right after the start: the attestation key is the only key. */
+let keysAtStart: string;
+const listKeys = async (): Promise<string> => {
+  const answer = await rawExchange(served.endpoint, jsonRequest('kms', 'TrentService.ListKeys', '{}'));
+  expect(answer.status).toBe(200);
+  return answer.text.slice(answer.text.indexOf('\r\n\r\n') + 4);
+};
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'keymat-router-'));
   served = await serve(['local', 'serve', '--state-dir', dir]);
+  keysAtStart = await listKeys();
 }, 60_000);
 afterAll(async () => {
   await served.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** The stack still answers, and still holds no key: the refused request changed nothing. */
+/** The stack still answers, and still holds only the attestation key: the refused request changed nothing. */
 async function expectServingUnchanged(): Promise<void> {
-  const answer = await rawExchange(served.endpoint, jsonRequest('kms', 'TrentService.ListKeys', '{}'));
-  expect(answer.status).toBe(200);
-  expect(answer.text).toContain('{"Keys":[],"Truncated":false}');
+  expect(JSON.parse(keysAtStart)).toEqual({ Keys: [expect.objectContaining({})], Truncated: false });
+  expect(await listKeys()).toBe(keysAtStart);
+}
+
+/** A POST to the gateway, signed-looking as `accessKeyId` or unsigned. */
+function gatewayRequest(route: string, body: string, accessKeyId?: string): string {
+  return [
+    `POST /gateway${route} HTTP/1.1`,
+    'host: 127.0.0.1',
+    'content-type: application/json',
+    ...(accessKeyId
+      ? [
+          `authorization: AWS4-HMAC-SHA256 Credential=${accessKeyId}/20250101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=0`,
+        ]
+      : []),
+    `content-length: ${Buffer.byteLength(body)}`,
+    'connection: close',
+    '',
+    body,
+  ].join('\r\n');
 }
 
 describe('a request the router cannot serve', () => {
@@ -81,5 +106,37 @@ describe('a request the router cannot serve', () => {
     expect(answer.status).toBe(400);
     expect(answer.text).toMatch(/x-amzn-errortype: MissingAuthenticationTokenException/i);
     await expectServingUnchanged();
+  });
+
+  it('refuses an unsigned gateway request with 403', async () => {
+    const answer = await rawExchange(served.endpoint, gatewayRequest('/changes', '{}'));
+    expect(answer.status).toBe(403);
+    expect(answer.text).toContain('{"Message":"Forbidden"}');
+    await expectServingUnchanged();
+  });
+
+  it('answers a gateway body that is not JSON with 400 InvalidRequest', async () => {
+    const answer = await rawExchange(served.endpoint, gatewayRequest('/changes', '{"keyId": ', 'alice'));
+    expect(answer.status).toBe(400);
+    expect(answer.text).toContain('"error":"InvalidRequest"');
+    await expectServingUnchanged();
+  });
+
+  it('answers an unknown gateway route with 404', async () => {
+    const answer = await rawExchange(served.endpoint, gatewayRequest('/delete-everything', '{}', 'alice'));
+    expect(answer.status).toBe(404);
+    expect(answer.text).toContain('"error":"NotFound"');
+    await expectServingUnchanged();
+  });
+
+  it('refuses the link secret to a caller that is not keymat with AccessDeniedException', async () => {
+    const answer = await rawExchange(
+      served.endpoint,
+      jsonRequest('secretsmanager', 'secretsmanager.GetSecretValue', '{"SecretId":"keymat-approval-links"}'),
+    );
+    expect(answer.status).toBe(400);
+    expect(answer.text).toMatch(/x-amzn-errortype: AccessDeniedException/i);
+    expect(answer.text).toContain('User: arn:aws:iam::111122223333:user/AKIAKEYMATLOCAL is not authorized');
+    expect(existsSync(join(dir, 'approval-link-secret'))).toBe(false);
   });
 });

@@ -11,12 +11,17 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { ChangeClient } from '../../../core/change-client';
 import { ChangeError } from '../../../core/errors';
+import { testAttestor } from '../../helpers/attestor';
 import { input, planFor, snapshot } from '../../helpers/kms-fixtures';
 
 const MACHINE = 'arn:aws:states:us-east-1:111122223333:stateMachine:KeymatDeletion';
 const EXECUTION = 'arn:aws:states:us-east-1:111122223333:execution:KeymatDeletion:keymat-CHG-1';
 const sfn = mockClient(SFNClient);
-const client = new ChangeClient({ sfn: new SFNClient({ region: 'us-east-1' }), stateMachineArn: MACHINE });
+const client = new ChangeClient({
+  sfn: new SFNClient({ region: 'us-east-1' }),
+  stateMachineArn: MACHINE,
+  attestor: testAttestor(),
+});
 const named = (name: string): Error => Object.assign(new Error(name), { name });
 const request = { keyId: 'k', changeId: 'CHG-1', reason: 'retire', requestedBy: 'alice' };
 const plan = planFor(snapshot());
@@ -69,6 +74,16 @@ describe('start', () => {
     const reordered = JSON.stringify({ requestedBy: 'alice', reason: 'retire', changeId: 'CHG-1', keyId: 'k' });
     sfn.on(DescribeExecutionCommand).resolves({ executionArn: EXECUTION, status: 'RUNNING', input: reordered });
     expect(await client.start('CHG-1', request)).toEqual({ executionArn: EXECUTION, state: 'RUNNING' });
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
+  it('returns the running execution for the same change attested at another time', async () => {
+    const earlier = { ...request, attestation: { at: '2026-01-01T00:00:00.000Z', channel: 'cli', mac: 'AAAA' } };
+    sfn
+      .on(DescribeExecutionCommand)
+      .resolves({ executionArn: EXECUTION, status: 'RUNNING', input: JSON.stringify(earlier) });
+    const now = { ...request, attestation: { at: '2026-01-01T00:05:00.000Z', channel: 'cli', mac: 'BBBB' } };
+    expect(await client.start('CHG-1', now)).toEqual({ executionArn: EXECUTION, state: 'RUNNING' });
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
   });
 
@@ -173,17 +188,19 @@ describe('approvals', () => {
     expect(await client.pending()).toEqual([{ executionArn: EXECUTION, task }]);
   });
 
-  it('answers an approval with the approvals so far plus this one', async () => {
+  it('answers an approval with the approvals so far plus this one, attested for its round', async () => {
     sfn.on(SendTaskSuccessCommand).resolves({});
-    const result = await client.approve(task, { by: 'bob', channel: 'cli', comment: 'ok' });
-    expect(result.approvals).toEqual([{ approver: 'bob', at: expect.any(String), channel: 'cli', comment: 'ok' }]);
+    const result = await client.approve(EXECUTION, task, { by: 'bob', channel: 'cli', comment: 'ok' });
+    expect(result.approvals).toEqual([
+      { approver: 'bob', at: expect.any(String), channel: 'cli', comment: 'ok', round: 1, mac: expect.any(String) },
+    ]);
     const sent = sfn.commandCalls(SendTaskSuccessCommand)[0]?.args[0].input;
     expect(sent?.taskToken).toBe('token-1');
     expect(JSON.parse(sent?.output ?? '')).toEqual(result);
   });
 
   it('refuses the requester with ApprovalRefused and sends nothing', async () => {
-    const err = await errorOf(() => client.approve(task, { by: 'alice', channel: 'cli' }));
+    const err = await errorOf(() => client.approve(EXECUTION, task, { by: 'alice', channel: 'cli' }));
     expect(err).toMatchObject({ code: 'ApprovalRefused', message: expect.stringContaining('alice cannot approve') });
     expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
   });
@@ -197,5 +214,23 @@ describe('approvals', () => {
       error: 'ApprovalRejected',
       cause: 'rejected by bob (web): no',
     });
+  });
+
+  it('lets the requester withdraw the change', async () => {
+    sfn.on(SendTaskFailureCommand).resolves({});
+    expect(await client.reject(task, { by: 'alice', channel: 'cli' })).toEqual({ as: 'REQUESTER' });
+  });
+
+  it('refuses a rejection by someone outside the allowed approvers and sends nothing', async () => {
+    const listed = { ...task, rules: { quorum: 1, allowedApprovers: ['bob'] } };
+    const err = await errorOf(() => client.reject(listed, { by: 'mallory', channel: 'cli', comment: 'veto' }));
+    expect(err.code).toBe('RejectionRefused');
+    expect(sfn.commandCalls(SendTaskFailureCommand)).toHaveLength(0);
+  });
+
+  it('refuses to approve without an attestor: only keymat signers approve', async () => {
+    const unsigned = new ChangeClient({ sfn: new SFNClient({ region: 'us-east-1' }), stateMachineArn: MACHINE });
+    await expect(unsigned.approve(EXECUTION, task, { by: 'bob', channel: 'cli' })).rejects.toThrow(/no attestor/);
+    expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
   });
 });

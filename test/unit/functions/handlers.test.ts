@@ -57,6 +57,7 @@ const context = (task: TaskState): LambdaContext => ({
   awsRequestId: `req-${task}`,
 });
 
+const ATTESTATION_KEY = 'arn:aws:kms:us-east-1:111122223333:key/attestation';
 const plan = planFor(snapshot());
 const taskEvent = { executionId: EXECUTION_ID, input: input(), plan };
 
@@ -66,6 +67,7 @@ function keyIs(sdk: typeof KmsSdk, s = snapshot()) {
   kms.on(sdk.ListKeyRotationsCommand).resolves({ Rotations: s.materials });
   kms.on(sdk.ListAliasesCommand).resolves({ Aliases: [] });
   kms.on(sdk.GetKeyLastUsageCommand).resolves({});
+  kms.on(sdk.VerifyMacCommand).resolves({ MacValid: true });
   return kms;
 }
 
@@ -77,14 +79,31 @@ function publishes(sdk: typeof SnsSdk) {
 
 describe('ValidateOrigin handler', () => {
   const variables = (defaultWaitSeconds: number) =>
-    environmentOf('ValidateOrigin', { account: '111122223333', defaultWaitSeconds, recentUseDays: 30 });
+    environmentOf('ValidateOrigin', {
+      account: '111122223333',
+      defaultWaitSeconds,
+      recentUseDays: 30,
+      attestationKeyArn: ATTESTATION_KEY,
+    });
+  const attestation = { at: '2026-11-22T00:00:00Z', channel: 'cli', mac: 'bWFj' };
 
   it('gives a change without waitSeconds the configured default', async () => {
     const { handler, kms } = load('ValidateOrigin', variables(7));
     keyIs(kms);
-    const raw = { keyId: KEY_ARN, changeId: 'CHG-1', reason: 'retire', requestedBy: 'alice' };
+    const raw = { keyId: KEY_ARN, changeId: 'CHG-1', reason: 'retire', requestedBy: 'alice', attestation };
     const result = await handler({ executionId: EXECUTION_ID, input: raw }, context('ValidateOrigin'));
     expect(result).toMatchObject({ input: { waitSeconds: 7 } });
+  });
+
+  it('verifies the start with the configured attestation key', async () => {
+    const { handler, kms } = load('ValidateOrigin', variables(7));
+    const mock = keyIs(kms);
+    const raw = { keyId: KEY_ARN, changeId: 'CHG-1', reason: 'retire', requestedBy: 'alice', attestation };
+    await handler({ executionId: EXECUTION_ID, input: raw }, context('ValidateOrigin'));
+    expect(mock).toHaveReceivedCommandWith(kms.VerifyMacCommand, {
+      KeyId: ATTESTATION_KEY,
+      MacAlgorithm: 'HMAC_SHA_256',
+    });
   });
 
   it('refuses a key outside the configured account', async () => {
@@ -93,7 +112,7 @@ describe('ValidateOrigin handler', () => {
       [ENV.account]: '444455556666',
     });
     const mock = keyIs(kms);
-    const raw = { keyId: KEY_ARN, changeId: 'CHG-1', reason: 'retire', requestedBy: 'alice' };
+    const raw = { keyId: KEY_ARN, changeId: 'CHG-1', reason: 'retire', requestedBy: 'alice', attestation };
     await expect(handler({ executionId: EXECUTION_ID, input: raw }, context('ValidateOrigin'))).rejects.toMatchObject({
       name: 'KeyNotInThisAccountOrRegion',
     });
@@ -146,7 +165,10 @@ describe('RequestApproval handler', () => {
 describe('DeleteMaterial handler', () => {
   it('announces the deletion on the configured outcome topic', async () => {
     const topic = 'arn:aws:sns:us-east-1:111122223333:configured-outcomes';
-    const { handler, kms, sns } = load('DeleteMaterial', environmentOf('DeleteMaterial', { outcomeTopicArn: topic }));
+    const { handler, kms, sns } = load(
+      'DeleteMaterial',
+      environmentOf('DeleteMaterial', { outcomeTopicArn: topic, attestationKeyArn: ATTESTATION_KEY }),
+    );
     keyIs(kms)
       .on(kms.DeleteImportedKeyMaterialCommand)
       .resolves({ $metadata: { requestId: 'req-1' } });
@@ -155,7 +177,7 @@ describe('DeleteMaterial handler', () => {
       ...taskEvent,
       approval: {
         planDigest: plan.digest,
-        approvals: [{ approver: 'bob', at: '2026-11-22T00:00:00Z', channel: 'cli' }],
+        approvals: [{ approver: 'bob', at: '2026-11-22T00:00:00Z', channel: 'cli', round: 1, mac: 'bWFj' }],
       },
       rules: { quorum: 1, allowedApprovers: [] },
     };

@@ -9,7 +9,7 @@ import { KEY_ARN, M1, input, planFor, snapshot } from '../../helpers/kms-fixture
 import { EXECUTION_ID, OUTCOME_TOPIC_ARN, silentLogger, snsClient } from './deps';
 
 const plan = planFor(snapshot());
-const approvals = [{ approver: 'bob', at: '2026-11-22T00:00:00Z', channel: 'cli' }];
+const approvals = [{ approver: 'bob', at: '2026-11-22T00:00:00Z', channel: 'cli', round: 1, mac: 'bWFj' }];
 const caught = (Error: string): WorkflowState => ({ error: { Error, Cause: `because ${Error}` } });
 
 describe('outcomeOf', () => {

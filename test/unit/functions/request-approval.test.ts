@@ -20,16 +20,23 @@ const sns = mockClient(SNSClient);
 const secrets = mockClient(SecretsManagerClient);
 const SECRET = 'link-secret';
 const plan = planFor(snapshot());
+const user = (name: string) => `arn:aws:iam::111122223333:user/${name}`;
 
 const event = (rules: ApprovalRules, approvers: string[] = []) => ({
   executionId: EXECUTION_ID,
-  input: input(),
+  input: input({ requestedBy: user('alice') }),
   plan,
   taskToken: 'AQB-token',
   approvalTimeoutSeconds: 3600,
   approval: {
     planDigest: plan.digest,
-    approvals: approvers.map((approver) => ({ approver, at: '2026-11-22T00:00:00Z', channel: 'cli' })),
+    approvals: approvers.map((approver, i) => ({
+      approver,
+      at: '2026-11-22T00:00:00Z',
+      channel: 'cli',
+      round: i + 1,
+      mac: 'bWFj',
+    })),
   },
   rules,
 });
@@ -51,26 +58,33 @@ beforeEach(() => {
 });
 
 const published = () => sns.commandCalls(PublishCommand).map((c) => c.args[0].input);
+const linkedApprovers = () =>
+  published()
+    .slice(1)
+    .map((m) => m.MessageAttributes?.approver?.StringValue);
 
 describe('RequestApproval', () => {
   it('sends each allowed approver who may still approve a link of their own, in a message of its own', async () => {
-    const result = await withWeb()(event({ quorum: 2, allowedApprovers: ['alice', 'bob', 'carol'] }, ['bob']));
+    const result = await withWeb()(
+      event({ quorum: 2, allowedApprovers: [user('alice'), user('bob'), user('carol')] }, [user('bob')]),
+    );
     expect(result).toEqual({ messageId: 'm-1' });
     const [general, ...links] = published();
     expect(general).toMatchObject({ TopicArn: APPROVAL_TOPIC_ARN });
     expect(general?.Message).not.toContain(PAGE_URL);
     // alice requested the change and bob has approved: only carol can still approve.
     expect(links).toHaveLength(1);
-    expect(links[0]?.MessageAttributes?.approver).toEqual({ DataType: 'String', StringValue: 'carol' });
+    expect(links[0]?.MessageAttributes?.approver).toEqual({ DataType: 'String', StringValue: user('carol') });
     const link = /https:\/\/page\.example\/approval\?\S+/.exec(links[0]?.Message ?? '')?.[0] as string;
     const check = verifyLink(new URL(link).searchParams, SECRET, new Date());
-    expect(check).toMatchObject({ ok: true, claims: { executionArn: EXECUTION_ID, approver: 'carol' } });
+    expect(check).toMatchObject({ ok: true, claims: { executionArn: EXECUTION_ID, approver: user('carol') } });
+    expect(links[0]?.Message).toContain(`whoever holds it decides as ${user('carol')}, so do not forward it`);
   });
 
   it('reads the link secret once per instance', async () => {
     const requestApproval = withWeb();
-    await requestApproval(event({ quorum: 1, allowedApprovers: ['bob'] }));
-    await requestApproval(event({ quorum: 1, allowedApprovers: ['bob'] }));
+    await requestApproval(event({ quorum: 1, allowedApprovers: [user('bob')] }));
+    await requestApproval(event({ quorum: 1, allowedApprovers: [user('bob')] }));
     expect(secrets).toHaveReceivedCommandTimes(GetSecretValueCommand, 1);
     expect(secrets).toHaveReceivedCommandWith(GetSecretValueCommand, { SecretId: LINK_SECRET_ARN });
   });
@@ -81,6 +95,24 @@ describe('RequestApproval', () => {
     expect(secrets).not.toHaveReceivedCommand(GetSecretValueCommand);
   });
 
+  it('sends no link to an approver pattern, and reads no secret when nobody gets one', async () => {
+    const pattern = 'arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Approvers_*/*';
+    await withWeb()(event({ quorum: 1, allowedApprovers: [pattern] }));
+    expect(published()).toHaveLength(1);
+    expect(secrets).not.toHaveReceivedCommand(GetSecretValueCommand);
+  });
+
+  it('sends the requester no link, however the configuration spells them', async () => {
+    await withWeb()(event({ quorum: 1, allowedApprovers: [user('ALICE'), user('bob')] }));
+    expect(linkedApprovers()).toEqual([user('bob')]);
+  });
+
+  it('sends a link only to the approvers named exactly, next to a pattern', async () => {
+    const pattern = 'arn:aws:iam::111122223333:user/ops-*';
+    await withWeb()(event({ quorum: 1, allowedApprovers: [pattern, user('carol')] }));
+    expect(linkedApprovers()).toEqual([user('carol')]);
+  });
+
   it('sends no links without the web channel', async () => {
     const requestApproval = createRequestApproval({
       sns: snsClient(),
@@ -88,7 +120,7 @@ describe('RequestApproval', () => {
       config: { approvalTopicArn: APPROVAL_TOPIC_ARN },
       logger: silentLogger(),
     });
-    await requestApproval(event({ quorum: 1, allowedApprovers: ['bob'] }));
+    await requestApproval(event({ quorum: 1, allowedApprovers: [user('bob')] }));
     expect(published()).toHaveLength(1);
     expect(secrets).not.toHaveReceivedCommand(GetSecretValueCommand);
   });

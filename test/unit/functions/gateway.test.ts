@@ -1,0 +1,229 @@
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  SendTaskFailureCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import { GetAutomationExecutionCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import { verifyApprovals } from '../../../core/approvals';
+import { verifyStart } from '../../../core/attestation';
+import { ChangeClient } from '../../../core/change-client';
+import { createGateway, MAX_BODY_BYTES } from '../../../functions/gateway/gateway';
+import { testAttestor } from '../../helpers/attestor';
+import { KEY_ARN, input, planFor, snapshot } from '../../helpers/kms-fixtures';
+import { silentLogger } from './deps';
+
+const MACHINE = 'arn:aws:states:us-east-1:111122223333:stateMachine:keymat-deletion';
+const EXECUTION = 'arn:aws:states:us-east-1:111122223333:execution:keymat-deletion:keymat-CHG-1';
+const ALICE = 'arn:aws:iam::111122223333:user/alice';
+const BOB = 'arn:aws:iam::111122223333:user/bob';
+const sfn = mockClient(SFNClient);
+const ssm = mockClient(SSMClient);
+const attestor = testAttestor();
+const gateway = createGateway({
+  changes: new ChangeClient({ sfn: new SFNClient({ region: 'us-east-1' }), stateMachineArn: MACHINE, attestor }),
+  attestor,
+  ssm: new SSMClient({ region: 'us-east-1' }),
+  config: { stateMachineArn: MACHINE, attestationKeyArn: 'arn:attestation', sessionBoundRoles: [] },
+  logger: silentLogger(),
+});
+const named = (name: string): Error => Object.assign(new Error(name), { name });
+
+/** A Function URL request as Lambda hands it over after checking the SigV4 signature of `caller`. */
+const signedBy = (caller: string, rawPath: string, body: unknown, method = 'POST') => ({
+  rawPath,
+  body: typeof body === 'string' ? body : JSON.stringify(body),
+  isBase64Encoded: false,
+  requestContext: { http: { method }, authorizer: { iam: { userArn: caller } } },
+});
+const answer = async (event: unknown) => {
+  const response = (await gateway(event)) as { statusCode: number; body: string };
+  return { status: response.statusCode, body: JSON.parse(response.body) as Record<string, unknown> };
+};
+const start = { keyId: KEY_ARN, changeId: 'CHG-1', reason: 'retire old material' };
+
+const plan = planFor(snapshot());
+const pendingTask = {
+  taskToken: 'token-1',
+  input: input({ requestedBy: ALICE }),
+  plan,
+  approval: { planDigest: plan.digest, approvals: [] },
+  rules: { quorum: 1, allowedApprovers: [BOB] },
+};
+function waitingForApproval() {
+  sfn.on(DescribeExecutionCommand).resolves({ executionArn: EXECUTION, name: 'keymat-CHG-1', status: 'RUNNING' });
+  sfn.on(GetExecutionHistoryCommand).resolves({
+    events: [
+      {
+        type: 'TaskScheduled',
+        id: 5,
+        timestamp: new Date(),
+        taskScheduledEventDetails: {
+          resource: 'invoke.waitForTaskToken',
+          resourceType: 'lambda',
+          region: 'us-east-1',
+          parameters: JSON.stringify({
+            Payload: { executionId: EXECUTION, approvalTimeoutSeconds: 60, ...pendingTask },
+          }),
+        },
+      },
+    ],
+  });
+}
+
+beforeEach(() => {
+  sfn.reset();
+  ssm.reset();
+});
+
+describe('starting a change', () => {
+  beforeEach(() => {
+    sfn.on(DescribeExecutionCommand).rejects(named('ExecutionDoesNotExist'));
+    sfn.on(StartExecutionCommand).resolves({ executionArn: EXECUTION, startDate: new Date() });
+  });
+
+  it('makes the signed caller the requester and attests the start', async () => {
+    expect(await answer(signedBy(ALICE, '/changes', start))).toEqual({
+      status: 200,
+      body: { executionArn: EXECUTION, state: 'STARTED' },
+    });
+    const sent = sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input;
+    const startedInput = JSON.parse(sent?.input ?? '{}') as Record<string, unknown>;
+    expect(startedInput).toMatchObject({ ...start, requestedBy: ALICE, attestation: { channel: 'cli' } });
+    expect(await verifyStart(attestor, EXECUTION, startedInput)).toBe(true);
+  });
+
+  it('takes an assumed role as its role: the session name is the caller’s choice', async () => {
+    await answer(signedBy('arn:aws:sts::111122223333:assumed-role/Operators/bob-pretending', '/changes', start));
+    const sent = JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input.input ?? '{}') as {
+      requestedBy: string;
+    };
+    expect(sent.requestedBy).toBe('arn:aws:iam::111122223333:role/Operators');
+  });
+
+  it('refuses a requestedBy in the body and starts nothing', async () => {
+    const { status, body } = await answer(signedBy(ALICE, '/changes', { ...start, requestedBy: BOB }));
+    expect(status).toBe(400);
+    expect(body).toMatchObject({
+      error: 'InvalidInput',
+      message: expect.stringContaining('requestedBy is not accepted'),
+    });
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
+  it('refuses bad input naming the field, before anything starts', async () => {
+    const { status, body } = await answer(signedBy(ALICE, '/changes', { ...start, keyId: 'alias/payroll' }));
+    expect(status).toBe(400);
+    expect(body.error).toBe('AliasNotAllowed');
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
+  it.each([
+    ['a trailing space', `${ALICE} `],
+    ['a Cyrillic letter', 'arn:aws:iam::111122223333:user/\u0430lice'],
+    ['a no-break space', 'arn:aws:iam::111122223333:user/al\u00a0ice'],
+  ])('refuses a caller ARN with %s as InvalidIdentity', async (_what, caller) => {
+    const { status, body } = await answer(signedBy(caller, '/changes', start));
+    expect(status).toBe(403);
+    expect(body.error).toBe('InvalidIdentity');
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
+  it('refuses a request without a SigV4 identity', async () => {
+    const { status } = await answer({
+      rawPath: '/changes',
+      body: JSON.stringify(start),
+      requestContext: { http: { method: 'POST' } },
+    });
+    expect(status).toBe(400);
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
+  it('refuses a body over 16 KB before parsing it', async () => {
+    const { status, body } = await answer(signedBy(ALICE, '/changes', 'x'.repeat(MAX_BODY_BYTES + 1)));
+    expect(status).toBe(413);
+    expect(body.error).toBe('RequestTooLarge');
+  });
+
+  it('refuses a body that is not JSON, and an unknown route', async () => {
+    expect((await answer(signedBy(ALICE, '/changes', '{'))).status).toBe(400);
+    expect((await answer(signedBy(ALICE, '/admin', {}))).status).toBe(404);
+    expect((await answer(signedBy(ALICE, '/changes', start, 'GET'))).status).toBe(405);
+  });
+});
+
+describe('deciding', () => {
+  it('approves as the signed caller, attested for the execution and its round', async () => {
+    waitingForApproval();
+    sfn.on(SendTaskSuccessCommand).resolves({});
+    const { status, body } = await answer(signedBy(BOB, '/approve', { execution: 'keymat-CHG-1', comment: 'ok' }));
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ approver: BOB, approvals: 1, quorum: 1 });
+    const output = JSON.parse(sfn.commandCalls(SendTaskSuccessCommand)[0]?.args[0].input.output ?? '{}');
+    await expect(
+      verifyApprovals(attestor, EXECUTION, output, plan, pendingTask.input, pendingTask.rules),
+    ).resolves.toBeUndefined();
+  });
+
+  it('refuses the requester approving their own change and sends nothing', async () => {
+    waitingForApproval();
+    const { status, body } = await answer(signedBy(ALICE, '/approve', { execution: 'keymat-CHG-1' }));
+    expect(status).toBe(403);
+    expect(body.error).toBe('ApprovalRefused');
+    expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+  });
+
+  it('ignores an approver named in the body', async () => {
+    waitingForApproval();
+    const { status } = await answer(signedBy(ALICE, '/approve', { execution: 'keymat-CHG-1', approver: BOB }));
+    expect(status).toBe(400);
+    expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+  });
+
+  it('lets the requester withdraw and refuses an outsider’s veto', async () => {
+    waitingForApproval();
+    sfn.on(SendTaskFailureCommand).resolves({});
+    const outsider = await answer(
+      signedBy('arn:aws:iam::111122223333:user/mallory', '/reject', { execution: 'keymat-CHG-1' }),
+    );
+    expect(outsider).toMatchObject({ status: 403, body: { error: 'RejectionRefused' } });
+    expect(sfn.commandCalls(SendTaskFailureCommand)).toHaveLength(0);
+    const withdrawn = await answer(signedBy(ALICE, '/reject', { execution: 'keymat-CHG-1', comment: 'not now' }));
+    expect(withdrawn).toMatchObject({ status: 200, body: { as: 'REQUESTER' } });
+  });
+
+  it('strips control characters from a comment', async () => {
+    waitingForApproval();
+    sfn.on(SendTaskSuccessCommand).resolves({});
+    await answer(signedBy(BOB, '/approve', { execution: 'keymat-CHG-1', comment: 'ok\u001b[2K\rSUCCEEDED\n' }));
+    const output = JSON.parse(sfn.commandCalls(SendTaskSuccessCommand)[0]?.args[0].input.output ?? '{}');
+    expect(output.approvals[0].comment).toBe('ok [2K SUCCEEDED');
+  });
+});
+
+describe('the runbook', () => {
+  it('starts the change as the person SSM recorded as running the automation', async () => {
+    sfn.on(DescribeExecutionCommand).rejects(named('ExecutionDoesNotExist'));
+    sfn.on(StartExecutionCommand).resolves({ executionArn: EXECUTION, startDate: new Date() });
+    ssm.on(GetAutomationExecutionCommand).resolves({
+      AutomationExecution: {
+        AutomationExecutionStatus: 'InProgress',
+        ExecutedBy: 'arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Ops_0123/alice@example.com',
+        Parameters: { KeyId: [KEY_ARN], ChangeId: ['CHG-1'], Reason: ['retire'], WaitSeconds: ['0'] },
+      },
+    });
+    expect(await gateway({ runbook: { automationExecutionId: 'abc-123' } })).toEqual({
+      executionArn: EXECUTION,
+      state: 'STARTED',
+    });
+    const sent = JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input.input ?? '{}');
+    expect(sent).toMatchObject({
+      requestedBy: 'arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Ops_0123/alice@example.com',
+      waitSeconds: 0,
+      attestation: { channel: 'runbook' },
+    });
+  });
+});
