@@ -1,4 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
+import { randomUUID } from 'node:crypto';
+import { attestStart } from '../core/attestation';
 import { configFromContext } from '../infra/config';
 import { synthesizeDefinition } from './definition';
 import { DEFAULT_WAIT_SECONDS } from '../core/defaults';
@@ -71,6 +73,11 @@ export function prepareWorkflow(endpoint: string, settings: WorkflowSettings): L
 export interface LocalWorkflow {
   endpoint: string;
   stateDir: string;
+  /**
+   * Runs one execution. The runner stands in for keymat's gateway: an input naming its requester (`requestedBy`)
+   * is attested for that requester (channel `local-run`) before it starts, as the gateway attests an authenticated
+   * start; any other input starts as given, and ValidateOrigin refuses it.
+   */
   run(
     input: unknown,
     options: Omit<LocalRunOptions, 'definition' | 'tasks' | 'attestor' | 'input' | 'account' | 'region'>,
@@ -95,7 +102,20 @@ export async function openLocalWorkflow(options: LocalWorkflowOptions): Promise<
   return {
     endpoint,
     stateDir: options.stateDir,
-    run: (input, runOptions) => runLocalExecution(options.stateDir, { ...runOptions, ...workflow, input }),
+    run: async (input, runOptions) => {
+      const executionName = runOptions.executionName ?? randomUUID();
+      const attested = isRequested(input)
+        ? await attestStart(workflow.attestor, executionName, input, 'local-run', new Date())
+        : input;
+      return runLocalExecution(options.stateDir, { ...runOptions, ...workflow, executionName, input: attested });
+    },
     close: async () => stack?.close(),
   };
 }
+
+/** An input that names its requester, as a start through the gateway does. */
+const isRequested = (input: unknown): input is { requestedBy: string } =>
+  typeof input === 'object' &&
+  input !== null &&
+  !Array.isArray(input) &&
+  typeof (input as { requestedBy?: unknown }).requestedBy === 'string';

@@ -1,5 +1,11 @@
 import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  ListExecutionsCommand,
+  SendTaskFailureCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,10 +13,15 @@ import { LOCAL_CREDENTIALS } from '../../local/clients';
 import { createExternalKey, type CreatedKey } from '../../local/kms/byok';
 import { readRequestLog } from '../../local/request-log';
 import { LOCAL_STATE_MACHINE_ARN } from '../../cli/operations';
+import { ChangeClient } from '../../core/change-client';
 import { executionArnOf } from '../../core/input';
 import { keymat, run, serve, type ServedStack } from '../helpers/run-cli';
 
-/** The operator commands as child processes against `keymat local serve`, as an operator would run them. */
+/**
+ * The operator commands as child processes against `keymat local serve`, as an operator would run them: start,
+ * approve and reject through the local gateway (signed as the user named by AWS_ACCESS_KEY_ID), the rest reading the
+ * Step Functions API.
+ */
 let dir: string;
 let server: ServedStack;
 let endpoint: string;
@@ -36,6 +47,7 @@ const op = (user: string, ...args: string[]) =>
 const kms = () => new KMSClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
 const sfn = () => new SFNClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
 const newKey = (): Promise<CreatedKey> => createExternalKey(kms(), { materialDir: join(dir, 'byok') });
+const user = (name: string) => `arn:aws:iam::111122223333:user/${name}`;
 const deletesOf = (keyArn: string) =>
   readRequestLog(join(dir, 'requests.jsonl')).filter(
     (e) => e.operation === 'DeleteImportedKeyMaterial' && e.keyId === keyArn,
@@ -54,7 +66,7 @@ describe('an approved change', () => {
   let key: CreatedKey;
   let executionArn: string;
 
-  it('starts as the caller, and a repeated start returns the same execution', async () => {
+  it('starts with the signer as the requester, and a repeated start returns the same execution', async () => {
     key = await newKey();
     const args = [
       'start',
@@ -73,11 +85,13 @@ describe('an approved change', () => {
     const started = JSON.parse(first.stdout);
     expect(started).toEqual({
       executionArn: executionArnOf(LOCAL_STATE_MACHINE_ARN, 'keymat-CHG-100'),
-      requestedBy: 'arn:aws:iam::111122223333:user/alice',
+      state: 'STARTED',
     });
     executionArn = started.executionArn;
     const again = JSON.parse((await op('alice', ...args)).stdout);
-    expect(again.executionArn).toBe(executionArn);
+    expect(again).toEqual({ executionArn, state: 'RUNNING' });
+    const text = await op('alice', ...args.slice(0, -1));
+    expect(text.stdout.trim()).toBe(`already running: ${executionArn}`);
   });
 
   it('is listed as pending with its plan, and the approval request is in the outbox', async () => {
@@ -86,6 +100,7 @@ describe('an approved change', () => {
     expect(pending).toContainEqual(
       expect.objectContaining({
         executionArn,
+        input: expect.objectContaining({ requestedBy: user('alice') }),
         plan: expect.objectContaining({ keyArn: key.keyArn, expectedKeyState: 'PendingImport' }),
       }),
     );
@@ -101,14 +116,13 @@ describe('an approved change', () => {
   it('cannot be approved by its requester', async () => {
     const r = await op('alice', 'approve', 'keymat-CHG-100');
     expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toBe(
-      'keymat: you (arn:aws:iam::111122223333:user/alice) requested change CHG-100: another person must approve it',
-    );
+    expect(r.stderr.trim()).toBe(`keymat: the requester ${user('alice')} cannot approve their own change`);
   });
 
   it('is approved by a second identity and watched to SUCCEEDED with the key PendingImport', async () => {
     const approved = await op('bob', 'approve', 'keymat-CHG-100', '--comment', 'checked with the app team');
     expect(approved.code).toBe(0);
+    expect(approved.stdout.trim()).toBe(`approved keymat-CHG-100 as ${user('bob')} (1 of 1 approvals)`);
     const watched = await op('bob', 'status', 'keymat-CHG-100', '--watch', '--json');
     expect(watched.code).toBe(0);
     expect(JSON.parse(watched.stdout)).toMatchObject({
@@ -147,6 +161,7 @@ describe('a rejected change', () => {
     await waitForPending('keymat-CHG-200');
     const rejected = await op('bob', 'reject', 'keymat-CHG-200', '--comment', 'the app still uses it');
     expect(rejected.code).toBe(0);
+    expect(rejected.stdout.trim()).toBe(`rejected keymat-CHG-200 as ${user('bob')}`);
     const watched = await op('bob', 'status', 'keymat-CHG-200', '--watch', '--json');
     expect(watched.code).toBe(3);
     expect(JSON.parse(watched.stdout)).toMatchObject({
@@ -172,6 +187,21 @@ describe('bad arguments: one line, non-zero exit, nothing changed', () => {
       "required option '--change-id <id>' not specified",
     ],
     [['reject', 'keymat-CHG-100'], 2, "required option '--comment <text>' not specified"],
+    [
+      [
+        'start',
+        '--key-id',
+        '1234abcd-12ab-34cd-56ef-1234567890ab',
+        '--change-id',
+        'CHG-1',
+        '--reason',
+        'r',
+        '--requested-by',
+        'x',
+      ],
+      2,
+      "unknown option '--requested-by'",
+    ],
   ])('%j exits %i', async (args, code, message) => {
     const before = await executions();
     const r = await op('alice', ...(args as string[]));
@@ -183,7 +213,7 @@ describe('bad arguments: one line, non-zero exit, nothing changed', () => {
 });
 
 describe('the wire protocol', () => {
-  it("the SDK's own SFNClient starts and describes an execution", async () => {
+  it("the SDK's own SFNClient starts and describes an execution; unattested, it fails StartNotAttested", async () => {
     const key = await newKey();
     const started = await sfn().send(
       new StartExecutionCommand({
@@ -204,8 +234,8 @@ describe('the wire protocol', () => {
       if (described.status !== 'RUNNING') break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    expect(described?.status).toBe('SUCCEEDED');
-    expect(JSON.parse(described!.output!)).toMatchObject({ status: 'PLANNED', changeId: 'CHG-SDK' });
+    // A raw StartExecution names whatever requester it likes: only the gateway's attested starts are taken.
+    expect(described).toMatchObject({ status: 'FAILED', error: 'StartNotAttested' });
     expect(described?.startDate).toBeInstanceOf(Date);
   });
 
@@ -233,6 +263,40 @@ describe('the wire protocol', () => {
     );
     expect(r.stderr).toBe('');
     expect(JSON.parse(r.stdout)).toMatchObject({ status: 'SUCCEEDED', name: 'keymat-CHG-100' });
+  });
+});
+
+describe('text from outside on the terminal', () => {
+  const forged = 'fine\u001b[2K\rSUCCEEDED\n';
+
+  it('status and history show a cause with control characters escaped, and --json keeps it as it is', async () => {
+    const key = await newKey();
+    await op('alice', 'start', '--key-id', key.keyArn, '--change-id', 'CHG-500', '--reason', 'retire');
+    await waitForPending('keymat-CHG-500');
+    // Written straight to Step Functions, as a holder of states:SendTaskFailure could: the gateway would clean it.
+    const task = await new ChangeClient({ sfn: sfn(), stateMachineArn: LOCAL_STATE_MACHINE_ARN }).pendingApproval(
+      'keymat-CHG-500',
+    );
+    await sfn().send(
+      new SendTaskFailureCommand({ taskToken: task!.taskToken, error: 'ApprovalRejected', cause: forged }),
+    );
+    const escaped = 'fine\\u001b[2K\\u000dSUCCEEDED\\u000a';
+
+    const status = await op('bob', 'status', 'keymat-CHG-500', '--watch');
+    expect(status.code).toBe(3);
+    expect(status.stdout).not.toContain('\u001b');
+    expect(status.stdout).not.toContain('\r');
+    expect(status.stdout).toContain(`cause: ${escaped}`);
+
+    const history = await op('bob', 'history', 'keymat-CHG-500');
+    expect(history.code).toBe(0);
+    expect(history.stdout).not.toContain('\u001b');
+    expect(history.stdout).not.toContain('\r');
+    expect(history.stdout).toContain(`ApprovalRejected: ${escaped}`);
+
+    const json = await op('bob', 'status', 'keymat-CHG-500', '--json');
+    expect(json.stdout).not.toContain('\u001b');
+    expect(JSON.parse(json.stdout)).toMatchObject({ status: 'FAILED', cause: forged });
   });
 });
 

@@ -1,19 +1,30 @@
-import { CreateKeyCommand, ScheduleKeyDeletionCommand, TagResourceCommand } from '@aws-sdk/client-kms';
+import { CreateKeyCommand, KMSClient, ScheduleKeyDeletionCommand, TagResourceCommand } from '@aws-sdk/client-kms';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { localTarget, type Target } from '../../cli/operations';
 import { scan, type ScanLimits, type ScanSummary } from '../../functions/expiry-scan/scan';
 import { changeStarter } from '../../functions/expiry-scan/start';
+import { kmsAttestor } from '../../functions/runtime/attestor';
+import { localClientConfig } from '../../local/clients';
 import { createExternalKey, importKeyMaterial, newKeyMaterial } from '../../local/kms/byok';
 import { LocalStack } from '../../local/server';
 import { prepareWorkflow } from '../../local/workflow';
 import { keymat } from '../helpers/run-cli';
 
-/** The expiry scan against the served local stack, with keys of every kind. */
+/**
+ * The expiry scan against the served local stack, with keys of every kind: in-process as the scheduled scan runs it
+ * (attested with keymat's own access), and as `keymat scan`, which starts through the gateway as the operator.
+ */
 let dir: string;
 let stack: LocalStack;
 let target: Target;
+/** The scheduled scan's starter: keymat's own identity, MACing each start with the attestation key. */
+const scanStarter = () => {
+  const internal = stack.internalAccess;
+  const kms = new KMSClient(localClientConfig(stack.endpoint, undefined, internal.credentials));
+  return changeStarter(target.changes, kmsAttestor(kms, internal.attestationKeyArn));
+};
 const DAY = 86_400_000;
 const policy = { expiresWithinDays: 30, retireTag: 'keymat:retire-on' };
 const limits = (maxChanges = 10): ScanLimits => ({
@@ -26,7 +37,7 @@ const notExpected: string[] = [];
 
 const run = (dryRun = false, maxChanges = 10): Promise<ScanSummary> => {
   const now = new Date();
-  return scan({ kms: target.kms, now, start: changeStarter(target.changes) }, policy, limits(maxChanges), dryRun);
+  return scan({ kms: target.kms, now, start: scanStarter() }, policy, limits(maxChanges), dryRun);
 };
 const executions = () =>
   stack.requestLog.read().filter((e) => e.operation === 'StartExecution' && e.status === 200).length;
@@ -132,12 +143,7 @@ it('a second run on the same day starts nothing new', async () => {
 
 it('never starts more than the per-run limit, and says why it skipped the rest', async () => {
   const otherDay = new Date(Date.now() + DAY);
-  const summary = await scan(
-    { kms: target.kms, now: otherDay, start: changeStarter(target.changes) },
-    policy,
-    limits(1),
-    false,
-  );
+  const summary = await scan({ kms: target.kms, now: otherDay, start: scanStarter() }, policy, limits(1), false);
   expect(summary.started).toHaveLength(1);
   expect(summary.skipped.filter((s) => s.reason === 'the limit of 1 changes per run was reached')).toHaveLength(2);
 });
@@ -149,3 +155,25 @@ it('keymat scan --dry-run prints the same selection', async () => {
   expect(summary.violations.map((v) => v.keyMaterialId).sort()).toEqual(Object.keys(expected).sort());
   expect(summary.dryRun).toBe(true);
 });
+
+it('keymat scan starts the new violations through the gateway as the operator, and counts the earlier ones', async () => {
+  const fresh = await createExternalKey(target.kms, {
+    materialDir: join(dir, 'byok'),
+    validTo: new Date(Date.now() + 7 * DAY),
+  });
+  const r = await keymat(['scan', '--local', '--state-dir', dir, '--json'], {
+    AWS_ACCESS_KEY_ID: 'carol',
+    AWS_SECRET_ACCESS_KEY: 'local',
+  });
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  const summary = JSON.parse(r.stdout) as ScanSummary;
+  expect(summary.started.map((s) => s.keyMaterialId)).toEqual([fresh.keyMaterialId]);
+  expect(summary.alreadyStarted.map((s) => s.keyMaterialId).sort()).toEqual(Object.keys(expected).sort());
+  const pending = JSON.parse((await keymat(['pending', '--local', '--state-dir', dir, '--json'])).stdout) as {
+    input: { keyMaterialId?: string; requestedBy: string };
+  }[];
+  expect(pending.find((p) => p.input.keyMaterialId === fresh.keyMaterialId)?.input.requestedBy).toBe(
+    'arn:aws:iam::111122223333:user/carol',
+  );
+}, 30_000);
