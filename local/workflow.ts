@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
 import { attestStart } from '../core/attestation';
 import { configFromContext } from '../infra/config';
 import { synthesizeDefinition } from './definition';
@@ -104,8 +105,9 @@ export async function openLocalWorkflow(options: LocalWorkflowOptions): Promise<
     stateDir: options.stateDir,
     run: async (input, runOptions) => {
       const executionName = runOptions.executionName ?? randomUUID();
-      const attested = isRequested(input)
-        ? await attestStart(workflow.attestor, executionName, input, 'local-run', new Date())
+      const requested = requestedStart.safeParse(input);
+      const attested = requested.success
+        ? await attestStart(workflow.attestor, executionName, requested.data, 'local-run', new Date())
         : input;
       return runLocalExecution(options.stateDir, { ...runOptions, ...workflow, executionName, input: attested });
     },
@@ -114,8 +116,4 @@ export async function openLocalWorkflow(options: LocalWorkflowOptions): Promise<
 }
 
 /** An input that names its requester, as a start through the gateway does. */
-const isRequested = (input: unknown): input is { requestedBy: string } =>
-  typeof input === 'object' &&
-  input !== null &&
-  !Array.isArray(input) &&
-  typeof (input as { requestedBy?: unknown }).requestedBy === 'string';
+const requestedStart = z.looseObject({ requestedBy: z.string() });

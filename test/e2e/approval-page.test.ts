@@ -101,6 +101,23 @@ it.each([
   expect(await waiting(executionArn)).toBe(true);
 });
 
+it('refuses a link with a decision appended, and a POST that repeats the decision, deciding nothing', async () => {
+  const { executionArn, links } = await change('CHG-W8');
+  const [base, query] = (links.bob as string).split('?') as [string, string];
+  const appended = await fetch(`${base}?${query}&decision=approve`);
+  expect(appended.status).toBe(400);
+  expect(await appended.text()).not.toContain('<form');
+  const twice = await fetch(base, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: `${query}&decision=approve&comment=&decision=reject`,
+  });
+  expect(twice.status).toBe(400);
+  expect(await twice.text()).toContain('Nothing was decided');
+  expect(await waiting(executionArn)).toBe(true);
+  expect((await fetch(links.bob as string)).status).toBe(200);
+});
+
 it('refuses an expired link with 410', async () => {
   const { executionArn } = await change('CHG-W4');
   const expired = signLink(`${stack.endpoint}/approval`, secret(), {

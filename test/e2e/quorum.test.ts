@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { localKmsClient } from '../../local/clients';
 import { createExternalKey } from '../../local/kms/byok';
+import { readRequestLog } from '../../local/request-log';
 import { keymat, serve, type ServedStack } from '../helpers/run-cli';
 
-/** Approval rules through the CLI against `keymat local serve --quorum 2 --approvers …`. */
+/** Approval rules through the CLI and the local gateway against `keymat local serve --quorum 2 --approvers …`. */
 let dir: string;
 let server: ServedStack;
 const user = (name: string) => `arn:aws:iam::111122223333:user/${name}`;
@@ -53,20 +54,12 @@ async function waitingRound(execution: string, approvals: number): Promise<void>
   throw new Error(`${execution} never asked for approval ${approvals + 1}`);
 }
 
+const start = (changeId: string, keyArn: string) =>
+  as('alice', 'start', '--key-id', keyArn, '--change-id', changeId, '--reason', 'retire', '--wait-seconds', '0');
+
 it('needs two distinct allowed approvers: the same one twice and an outsider are refused', async () => {
   const key = await createExternalKey(localKmsClient(server.endpoint), { materialDir: join(dir, 'byok') });
-  await as(
-    'alice',
-    'start',
-    '--key-id',
-    key.keyArn,
-    '--change-id',
-    'CHG-Q',
-    '--reason',
-    'retire',
-    '--wait-seconds',
-    '0',
-  );
+  await start('CHG-Q', key.keyArn);
   await waitingRound('keymat-CHG-Q', 0);
 
   const first = await as('bob', 'approve', 'keymat-CHG-Q');
@@ -87,5 +80,32 @@ it('needs two distinct allowed approvers: the same one twice and an outsider are
   expect(done).toMatchObject({
     status: 'SUCCEEDED',
     output: { status: 'DELETED', approvals: [{ approver: user('bob') }, { approver: user('carol') }] },
+  });
+});
+
+it('refuses a rejection by an outsider, and lets the requester withdraw the change', async () => {
+  const key = await createExternalKey(localKmsClient(server.endpoint), { materialDir: join(dir, 'byok') });
+  await start('CHG-W', key.keyArn);
+  await waitingRound('keymat-CHG-W', 0);
+
+  const outsider = await as('mallory', 'reject', 'keymat-CHG-W', '--comment', 'no');
+  expect(outsider.code).toBe(1);
+  expect(outsider.stderr.trim()).toBe(
+    `keymat: ${user('mallory')} may not reject change CHG-W: only its requester and its allowed approvers (${user('bob')}, ${user('carol')}) may`,
+  );
+  const answered = readRequestLog(join(dir, 'requests.jsonl')).filter((e) => e.service === 'gateway');
+  expect(answered.at(-1)).toMatchObject({ operation: 'POST /reject', error: 'RejectionRefused' });
+  const still = JSON.parse((await as('bob', 'status', 'keymat-CHG-W', '--json')).stdout);
+  expect(still).toMatchObject({ status: 'RUNNING', waitingForApproval: true });
+
+  const withdrawn = await as('alice', 'reject', 'keymat-CHG-W', '--comment', 'opened by mistake');
+  expect(withdrawn.code).toBe(0);
+  expect(withdrawn.stdout.trim()).toBe(`withdrew keymat-CHG-W: withdrawn by you, the requester (${user('alice')})`);
+  const done = await as('bob', 'status', 'keymat-CHG-W', '--watch', '--json');
+  expect(done.code).toBe(3);
+  expect(JSON.parse(done.stdout)).toMatchObject({
+    status: 'FAILED',
+    error: 'ApprovalRejected',
+    cause: `withdrawn by the requester ${user('alice')} (cli): opened by mistake`,
   });
 });

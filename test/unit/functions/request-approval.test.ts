@@ -64,7 +64,7 @@ const linkedApprovers = () =>
     .map((m) => m.MessageAttributes?.approver?.StringValue);
 
 describe('RequestApproval', () => {
-  it('sends each allowed approver who may still approve a link of their own, in a message of its own', async () => {
+  it('sends each approver named exactly who may still approve a link of their own, in a message of its own', async () => {
     const result = await withWeb()(
       event({ quorum: 2, allowedApprovers: [user('alice'), user('bob'), user('carol')] }, [user('bob')]),
     );

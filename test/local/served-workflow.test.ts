@@ -1,0 +1,126 @@
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+} from '@aws-sdk/client-sfn';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LOCAL_CREDENTIALS, localKmsClient } from '../../local/clients';
+import { createExternalKey } from '../../local/kms/byok';
+import { DEFAULT_REGION } from '../../local/kms/model';
+import { LocalStack } from '../../local/server';
+import { prepareWorkflow } from '../../local/workflow';
+import { errorOf } from '../helpers/local-stack';
+
+/**
+ * The workflow as `keymat local serve` serves it: changes started and approved through the gateway as the signer of
+ * each request, and one task token per approval round.
+ */
+let dir: string;
+let stack: LocalStack;
+let sfn: SFNClient;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'keymat-served-'));
+  stack = await LocalStack.start({
+    stateDir: dir,
+    workflow: (endpoint) => prepareWorkflow(endpoint, { approvalTimeoutSeconds: 120, quorum: 2 }),
+  });
+  sfn = new SFNClient({ endpoint: stack.endpoint, region: DEFAULT_REGION, credentials: LOCAL_CREDENTIALS });
+});
+afterAll(async () => {
+  await stack.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A POST to the gateway signed (as far as the local stack reads a signature) by `user`. */
+async function gateway(route: string, body: unknown, user: string): Promise<{ status: number; body: unknown }> {
+  const response = await fetch(`${stack.endpoint}/gateway${route}`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      authorization: `AWS4-HMAC-SHA256 Credential=${user}/20250101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=0`,
+    },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+/** The task tokens of the execution's RequestApproval rounds so far, waiting until there are `rounds` of them. */
+async function tokens(executionArn: string, rounds: number): Promise<string[]> {
+  for (let i = 0; i < 200; i++) {
+    const { events = [] } = await sfn.send(new GetExecutionHistoryCommand({ executionArn }));
+    const found = events
+      .filter((e) => e.type === 'TaskScheduled')
+      .map((e) => JSON.parse(e.taskScheduledEventDetails!.parameters!) as { Payload: { taskToken: string } })
+      .map((p) => p.Payload.taskToken);
+    if (found.length >= rounds) return found;
+    await sleep(25);
+  }
+  throw new Error(`execution ${executionArn} did not reach approval round ${rounds}`);
+}
+
+async function finished(executionArn: string) {
+  for (let i = 0; i < 400; i++) {
+    const described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    if (described.status !== 'RUNNING') return described;
+    await sleep(25);
+  }
+  throw new Error(`execution ${executionArn} did not finish`);
+}
+
+it('starts as the signer, takes each round on its own token, and deletes after two attested approvals', async () => {
+  const key = await createExternalKey(localKmsClient(stack.endpoint), { materialDir: join(dir, 'byok') });
+  const started = await gateway(
+    '/changes',
+    { keyId: key.keyArn, changeId: 'CHG-ROUNDS', reason: 'rounds', waitSeconds: 0 },
+    'alice',
+  );
+  expect(started.status).toBe(200);
+  const { executionArn } = started.body as { executionArn: string };
+  const input = JSON.parse((await sfn.send(new DescribeExecutionCommand({ executionArn }))).input!) as {
+    requestedBy: string;
+    attestation: { channel: string; mac: string };
+  };
+  expect(input.requestedBy).toBe('arn:aws:iam::111122223333:user/alice');
+  expect(input.attestation.mac).not.toBe('');
+
+  const [round1] = await tokens(executionArn, 1);
+  expect((await gateway('/approve', { execution: executionArn }, 'bob')).status).toBe(200);
+  const [first, round2] = await tokens(executionArn, 2);
+  expect(first).toBe(round1);
+  expect(round2).not.toBe(round1);
+
+  // Round 1's answer, replayed in round 2, is not an answer to round 2.
+  const replay = await errorOf(() =>
+    sfn.send(new SendTaskSuccessCommand({ taskToken: round1, output: JSON.stringify({ approvals: [] }) })),
+  );
+  expect(replay.name).toBe('TaskDoesNotExist');
+  expect((await sfn.send(new DescribeExecutionCommand({ executionArn }))).status).toBe('RUNNING');
+
+  expect((await gateway('/approve', { execution: executionArn }, 'carol')).status).toBe(200);
+  const end = await finished(executionArn);
+  expect(end.status).toBe('SUCCEEDED');
+  expect(JSON.parse(end.output!)).toMatchObject({ status: 'DELETED' });
+});
+
+it('refuses a requester named in the body: the signer is the requester', async () => {
+  const answer = await gateway(
+    '/changes',
+    { keyId: 'x', changeId: 'CHG-NAMED', reason: 'r', requestedBy: 'arn:aws:iam::111122223333:user/bob' },
+    'alice',
+  );
+  expect(answer.status).toBe(400);
+  expect(answer.body).toMatchObject({ error: 'InvalidInput' });
+  const missing = await errorOf(() =>
+    sfn.send(
+      new DescribeExecutionCommand({
+        executionArn: `arn:aws:states:us-east-1:111122223333:execution:keymat-deletion:keymat-CHG-NAMED`,
+      }),
+    ),
+  );
+  expect(missing.name).toBe('ExecutionDoesNotExist');
+});
