@@ -2,6 +2,7 @@ import {
   DescribeExecutionCommand,
   GetExecutionHistoryCommand,
   SendTaskSuccessCommand,
+  StartExecutionCommand,
   SFNClient,
 } from '@aws-sdk/client-sfn';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -123,4 +124,22 @@ it('refuses a requester named in the body: the signer is the requester', async (
     ),
   );
   expect(missing.name).toBe('ExecutionDoesNotExist');
+});
+
+it('ends a raw StartExecution that names its own requester StartNotAttested, deleting nothing', async () => {
+  const key = await createExternalKey(localKmsClient(stack.endpoint), { materialDir: join(dir, 'byok') });
+  const { executionArn } = await sfn.send(
+    new StartExecutionCommand({
+      stateMachineArn: stack.stateMachineArn,
+      name: 'keymat-CHG-FORGED',
+      input: JSON.stringify({ keyId: key.keyArn, changeId: 'CHG-FORGED', reason: 'forged', requestedBy: 'alice' }),
+    }),
+  );
+  const end = await finished(executionArn!);
+  expect(end.status).toBe('FAILED');
+  expect(end.error).toBe('StartNotAttested');
+  const deletes = stack.requestLog
+    .read()
+    .filter((e) => e.operation === 'DeleteImportedKeyMaterial' && e.keyId === key.keyArn);
+  expect(deletes).toHaveLength(0);
 });

@@ -7,8 +7,8 @@ import { keymat } from '../helpers/run-cli';
 import { printTable } from '../helpers/table';
 
 /**
- * The bad-input corpus, part 2: malformed CLI arguments against the served local stack. Each gets one line naming
- * the option or field and a non-zero exit; no execution starts and no mutating KMS call is made.
+ * The bad-input corpus, part 2: malformed CLI arguments against the served local stack, through its gateway. Each
+ * gets one line naming the option or field and a non-zero exit; no execution starts and no KMS call is made.
  */
 let dir: string;
 let stack: LocalStack;
@@ -54,7 +54,8 @@ const CASES: [string[], string][] = [
   [['start', '--key-id', KEY, '--change-id', '"><script>', '--reason', 'r'], 'changeId'],
   [['start', '--key-id', KEY, '--change-id', 'CHG-1', '--reason', ' '], 'reason'],
   [['start', '--key-id', KEY, '--change-id', 'CHG-1', '--reason', 'ok\u202eevil'], 'reason'],
-  [start('--requested-by', 'alice\nbob'), 'requestedBy'],
+  // The requester is whoever signs the request: there is no option to name another.
+  [start('--requested-by', 'alice\nbob'), "unknown option '--requested-by'"],
   [start('--wait-seconds', '-1'), '--wait-seconds'],
   [start('--wait-seconds', 'soon'), '--wait-seconds'],
   [start('--wait-seconds', '3601'), '--wait-seconds'],
