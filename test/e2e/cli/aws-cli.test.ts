@@ -2,9 +2,9 @@ import { constants, createPublicKey, publicEncrypt, randomBytes } from 'node:cry
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LOCAL_CREDENTIALS } from '../../local/clients';
-import { startTestStack, type TestStack } from '../helpers/local-stack';
-import { run } from '../helpers/run-cli';
+import { LOCAL_CREDENTIALS } from '../../../local/clients';
+import { startTestStack, type TestStack } from '../../helpers/local-stack';
+import { run } from '../../helpers/run-cli';
 
 /** The AWS CLI (`aws`, installed by .ci/run when missing) against the local KMS, as a user would point it. */
 let t: TestStack;

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { workflowMermaid } from '../../local/graph';
+import { workflowMermaid } from '../../../local/graph';
 
-const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+const readme = readFileSync(join(__dirname, '..', '..', '..', 'README.md'), 'utf8');
 
 it("the README's workflow picture is the one generated from the synthesized definition", () => {
   const block = /<!-- graph:start -->\s*```mermaid\n([\s\S]*?)\n```\s*<!-- graph:end -->/.exec(readme);

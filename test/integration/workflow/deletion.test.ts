@@ -10,13 +10,13 @@ import {
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LocalRunResult } from '../../local/engine';
-import { localApprover, type ApproveMode } from '../../local/approver';
-import { localKmsClient } from '../../local/clients';
-import { createExternalKey, importKeyMaterial, newKeyMaterial, type CreatedKey } from '../../local/kms/byok';
-import type { FaultFile } from '../../local/kms/faults';
-import { LocalStack } from '../../local/server';
-import { openLocalWorkflow, type LocalWorkflow } from '../../local/workflow';
+import type { LocalRunResult } from '../../../local/engine';
+import { localApprover, type ApproveMode } from '../../../local/approver';
+import { localKmsClient } from '../../../local/clients';
+import { createExternalKey, importKeyMaterial, newKeyMaterial, type CreatedKey } from '../../../local/kms/byok';
+import type { FaultFile } from '../../../local/kms/faults';
+import { LocalStack } from '../../../local/server';
+import { openLocalWorkflow, type LocalWorkflow } from '../../../local/workflow';
 
 /**
  * The synthesized definition, end to end on the local engine against the local KMS: each case asserts the outcome,

@@ -18,12 +18,12 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LOCAL_CREDENTIALS } from '../../local/clients';
-import { ATTESTATION_KEY_ALIAS } from '../../local/internal-access';
-import { DEFAULT_REGION } from '../../local/kms/model';
-import { LocalStack } from '../../local/server';
-import { errorOf, startTestStack, type TestStack } from '../helpers/local-stack';
-import { run } from '../helpers/run-cli';
+import { LOCAL_CREDENTIALS } from '../../../local/clients';
+import { ATTESTATION_KEY_ALIAS } from '../../../local/internal-access';
+import { DEFAULT_REGION } from '../../../local/kms/model';
+import { LocalStack } from '../../../local/server';
+import { errorOf, startTestStack, type TestStack } from '../../helpers/local-stack';
+import { run } from '../../helpers/run-cli';
 
 /** HMAC keys in the local KMS, through the real SDK client: KMS's shapes, errors and real HMAC cryptography. */
 let t: TestStack;

@@ -9,12 +9,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LOCAL_CREDENTIALS, localKmsClient } from '../../local/clients';
-import { createExternalKey } from '../../local/kms/byok';
-import { DEFAULT_REGION } from '../../local/kms/model';
-import { LocalStack } from '../../local/server';
-import { prepareWorkflow } from '../../local/workflow';
-import { errorOf } from '../helpers/local-stack';
+import { LOCAL_CREDENTIALS, localKmsClient } from '../../../local/clients';
+import { createExternalKey } from '../../../local/kms/byok';
+import { DEFAULT_REGION } from '../../../local/kms/model';
+import { LocalStack } from '../../../local/server';
+import { prepareWorkflow } from '../../../local/workflow';
+import { errorOf } from '../../helpers/local-stack';
 
 /**
  * The workflow as `keymat local serve` serves it: changes started and approved through the gateway as the signer of

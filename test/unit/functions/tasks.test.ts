@@ -10,16 +10,16 @@ import {
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import type { KeySnapshot } from '../../core/plan';
-import { attestationMessage } from '../../core/attestation';
-import type { ApprovalRules, Plan } from '../../core/types';
-import { decide } from '../../functions/check-state/check';
-import { createDeleteMaterial } from '../../functions/delete-material/delete-material';
-import { createNotifyOutcome } from '../../functions/notify-outcome/notify-outcome';
-import { createRequestApproval } from '../../functions/request-approval/request-approval';
-import { createVerifyPendingImport } from '../../functions/verify-pending-import/verify-pending-import';
-import { testAttestor, testMac } from '../helpers/attestor';
-import { KEY_ARN, M1, M2, input, material, planFor, snapshot } from '../helpers/kms-fixtures';
+import type { KeySnapshot } from '../../../core/plan';
+import { attestationMessage } from '../../../core/attestation';
+import type { ApprovalRules, Plan } from '../../../core/types';
+import { decide } from '../../../functions/check-state/check';
+import { createDeleteMaterial } from '../../../functions/delete-material/delete-material';
+import { createNotifyOutcome } from '../../../functions/notify-outcome/notify-outcome';
+import { createRequestApproval } from '../../../functions/request-approval/request-approval';
+import { createVerifyPendingImport } from '../../../functions/verify-pending-import/verify-pending-import';
+import { testAttestor, testMac } from '../../helpers/attestor';
+import { KEY_ARN, M1, M2, input, material, planFor, snapshot } from '../../helpers/kms-fixtures';
 import {
   APPROVAL_TOPIC_ARN,
   EXECUTION_ID as executionId,
@@ -28,7 +28,7 @@ import {
   secretsClient,
   silentLogger,
   snsClient,
-} from '../unit/functions/deps';
+} from './deps';
 
 const kms = mockClient(KMSClient);
 const sns = mockClient(SNSClient);

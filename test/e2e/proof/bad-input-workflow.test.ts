@@ -6,13 +6,13 @@ import {
 } from '@aws-sdk/client-kms';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
-import { attestationMessage } from '../../core/attestation';
-import { createDeleteMaterial } from '../../functions/delete-material/delete-material';
-import { createValidateOrigin } from '../../functions/validate-origin/validate-origin';
-import { testAttestor, testMac } from '../helpers/attestor';
-import { KEY_ARN, KEY_ID, input, planFor, snapshot } from '../helpers/kms-fixtures';
-import { printTable } from '../helpers/table';
-import { OUTCOME_TOPIC_ARN, SCOPE, kmsClient, silentLogger, snsClient } from '../unit/functions/deps';
+import { attestationMessage } from '../../../core/attestation';
+import { createDeleteMaterial } from '../../../functions/delete-material/delete-material';
+import { createValidateOrigin } from '../../../functions/validate-origin/validate-origin';
+import { testAttestor, testMac } from '../../helpers/attestor';
+import { KEY_ARN, KEY_ID, input, planFor, snapshot } from '../../helpers/kms-fixtures';
+import { printTable } from '../../helpers/table';
+import { OUTCOME_TOPIC_ARN, SCOPE, kmsClient, silentLogger, snsClient } from '../../unit/functions/deps';
 
 /**
  * The bad-input corpus, part 1: malformed execution input and malformed approval answers. Each is refused with an

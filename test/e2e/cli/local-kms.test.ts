@@ -7,9 +7,9 @@ import {
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { importKeyMaterial, newKeyMaterial } from '../../local/kms/byok';
-import { startTestStack } from '../helpers/local-stack';
-import { keymat } from '../helpers/run-cli';
+import { importKeyMaterial, newKeyMaterial } from '../../../local/kms/byok';
+import { startTestStack } from '../../helpers/local-stack';
+import { keymat } from '../../helpers/run-cli';
 
 let dir: string;
 beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'keymat-cli-'))));

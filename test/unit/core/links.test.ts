@@ -1,7 +1,7 @@
-import { linkRecipients, linkRefusal, signLink, verifyLink } from '../../core/links';
-import type { Approval, ApprovalRules } from '../../core/types';
-import { confirmationPage, escapeHtml } from '../../functions/approval-page/page';
-import { input, planFor, snapshot } from '../helpers/kms-fixtures';
+import { linkRecipients, linkRefusal, signLink, verifyLink } from '../../../core/links';
+import type { Approval, ApprovalRules } from '../../../core/types';
+import { confirmationPage, escapeHtml } from '../../../functions/approval-page/page';
+import { input, planFor, snapshot } from '../../helpers/kms-fixtures';
 
 const SECRET = 'test-secret';
 const user = (name: string) => `arn:aws:iam::111122223333:user/${name}`;

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { keymat } from '../helpers/run-cli';
+import { keymat } from '../../helpers/run-cli';
 
 it('the npm start demo runs the change through approval to PendingImport and recovers the key', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'keymat-demo-'));

@@ -2,13 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
-import { approvalTask } from '../../core/history';
-import { describe as describeExecution, history, localTarget, startChange, type Target } from '../../cli/operations';
-import { localKmsClient } from '../../local/clients';
-import { createExternalKey } from '../../local/kms/byok';
-import { LocalStack } from '../../local/server';
-import { prepareWorkflow } from '../../local/workflow';
-import { readOutbox } from '../../local/sns';
+import { approvalTask } from '../../../core/history';
+import { describe as describeExecution, history, localTarget, startChange, type Target } from '../../../cli/operations';
+import { localKmsClient } from '../../../local/clients';
+import { createExternalKey } from '../../../local/kms/byok';
+import { LocalStack } from '../../../local/server';
+import { prepareWorkflow } from '../../../local/workflow';
+import { readOutbox } from '../../../local/sns';
 
 /** A person in a browser (Debian's Chromium, installed by .ci/run) opens the link from the outbox and approves. */
 let dir: string;

@@ -8,11 +8,11 @@ import {
 } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { attestStart } from '../../core/attestation';
-import { createValidateOrigin } from '../../functions/validate-origin/validate-origin';
-import { testAttestor } from '../helpers/attestor';
-import { KEY_ARN, KEY_ID, M1, M2, REPLICA_ARN, material, metadata } from '../helpers/kms-fixtures';
-import { SCOPE, kmsClient, silentLogger } from '../unit/functions/deps';
+import { attestStart } from '../../../core/attestation';
+import { createValidateOrigin } from '../../../functions/validate-origin/validate-origin';
+import { testAttestor } from '../../helpers/attestor';
+import { KEY_ARN, KEY_ID, M1, M2, REPLICA_ARN, material, metadata } from '../../helpers/kms-fixtures';
+import { SCOPE, kmsClient, silentLogger } from './deps';
 
 const kms = mockClient(KMSClient);
 const attestor = testAttestor();

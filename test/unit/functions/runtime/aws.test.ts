@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { run } from '../helpers/run-cli';
+import { run } from '../../../helpers/run-cli';
 
 /**
  * A server that drops every connection: what a reset looks like to the SDK. Checked in a child process, because
@@ -16,7 +16,7 @@ afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
 it('names a connection reset NetworkError, which the state machine retries', async () => {
   const script = `
-    const { createKmsClient } = require(${JSON.stringify(join(__dirname, '..', '..', 'functions', 'runtime', 'aws.ts'))});
+    const { createKmsClient } = require(${JSON.stringify(join(__dirname, '..', '..', '..', '..', 'functions', 'runtime', 'aws.ts'))});
     const { DescribeKeyCommand } = require('@aws-sdk/client-kms');
     createKmsClient().send(new DescribeKeyCommand({ KeyId: 'x' })).catch((e) => console.log(JSON.stringify({ name: e.name, message: e.message })));`;
   const r = await run(process.execPath, ['-r', 'tsx/cjs', '-e', script], {

@@ -4,14 +4,14 @@ import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LAMBDA_SERVICE_ERRORS, RETRYABLE_KMS_ERRORS, TERMINAL_ERRORS } from '../../core/errors';
-import { CHANGE_ID, KEY_ID_OR_ARN } from '../../core/input';
-import { KEY_ADMIN_ACTIONS } from '../../infra/attestation-key';
-import { configFromContext } from '../../infra/config';
-import { KeymatStack } from '../../infra/keymat-stack';
-import { synthesizeDefinition } from '../../local/definition';
-import { TASK_STATES } from '../../workflows/states';
-import { run } from '../helpers/run-cli';
+import { LAMBDA_SERVICE_ERRORS, RETRYABLE_KMS_ERRORS, TERMINAL_ERRORS } from '../../../core/errors';
+import { CHANGE_ID, KEY_ID_OR_ARN } from '../../../core/input';
+import { KEY_ADMIN_ACTIONS } from '../../../infra/attestation-key';
+import { configFromContext } from '../../../infra/config';
+import { KeymatStack } from '../../../infra/keymat-stack';
+import { synthesizeDefinition } from '../../../local/definition';
+import { TASK_STATES } from '../../../workflows/states';
+import { run } from '../../helpers/run-cli';
 
 const aslValidator = require('asl-validator') as (definition: unknown) => {
   isValid: boolean;

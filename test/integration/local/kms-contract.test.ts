@@ -25,8 +25,8 @@ import {
 import { createHash, createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { importKeyMaterial, newKeyMaterial } from '../../local/kms/byok';
-import { errorOf, startTestStack, type TestStack } from '../helpers/local-stack';
+import { importKeyMaterial, newKeyMaterial } from '../../../local/kms/byok';
+import { errorOf, startTestStack, type TestStack } from '../../helpers/local-stack';
 
 let t: TestStack;
 let kms: KMSClient;

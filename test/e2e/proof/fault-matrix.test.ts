@@ -2,14 +2,14 @@ import { DescribeKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { localApprover } from '../../local/approver';
-import { localKmsClient } from '../../local/clients';
-import type { LocalRunResult } from '../../local/engine';
-import { createExternalKey } from '../../local/kms/byok';
-import type { FaultFile } from '../../local/kms/faults';
-import { LocalStack } from '../../local/server';
-import { openLocalWorkflow, type LocalWorkflow } from '../../local/workflow';
-import { printTable } from '../helpers/table';
+import { localApprover } from '../../../local/approver';
+import { localKmsClient } from '../../../local/clients';
+import type { LocalRunResult } from '../../../local/engine';
+import { createExternalKey } from '../../../local/kms/byok';
+import type { FaultFile } from '../../../local/kms/faults';
+import { LocalStack } from '../../../local/server';
+import { openLocalWorkflow, type LocalWorkflow } from '../../../local/workflow';
+import { printTable } from '../../helpers/table';
 
 /**
  * The fault matrix: every KMS operation the workflow uses × every fault kind the emulator injects, run through the

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { keymat } from '../helpers/run-cli';
+import { keymat } from '../../helpers/run-cli';
 
 let dir: string;
 let keyArn: string;

@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalStack } from '../../local/server';
-import { prepareWorkflow } from '../../local/workflow';
-import { keymat } from '../helpers/run-cli';
-import { printTable } from '../helpers/table';
+import { LocalStack } from '../../../local/server';
+import { prepareWorkflow } from '../../../local/workflow';
+import { keymat } from '../../helpers/run-cli';
+import { printTable } from '../../helpers/table';
 
 /**
  * The bad-input corpus, part 2: malformed CLI arguments against the served local stack, through its gateway. Each

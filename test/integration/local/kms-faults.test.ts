@@ -9,11 +9,11 @@ import {
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LOCAL_CREDENTIALS } from '../../local/clients';
-import { importKeyMaterial, newKeyMaterial } from '../../local/kms/byok';
-import { loadFaultFile, type FaultFile } from '../../local/kms/faults';
-import { errorOf, startTestStack, type TestStack } from '../helpers/local-stack';
-import { serve } from '../helpers/run-cli';
+import { LOCAL_CREDENTIALS } from '../../../local/clients';
+import { importKeyMaterial, newKeyMaterial } from '../../../local/kms/byok';
+import { loadFaultFile, type FaultFile } from '../../../local/kms/faults';
+import { errorOf, startTestStack, type TestStack } from '../../helpers/local-stack';
+import { serve } from '../../helpers/run-cli';
 
 /** A stack with one EXTERNAL key with material, created before the faults apply (on a first stack). */
 async function stackWithKey(
