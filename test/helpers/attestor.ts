@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Attestor } from '../../core/attestation';
+import { attestationMessage, type Attestor } from '../../core/attestation';
+import type { Approval } from '../../core/types';
 
 const TEST_KEY = 'test-attestation-key';
 
@@ -24,3 +25,21 @@ export function testAttestor(key = TEST_KEY): Attestor & { signed: number } {
   };
   return attestor;
 }
+
+/**
+ * Approvals as keymat's signers make them, synchronously: each attested (with `testAttestor()`'s key) for this
+ * execution, its own round and the plan digest, so a refusal in a test is for the reason the test states.
+ */
+export const signedApprovals = (executionArn: string, planDigest: string, ...approvers: string[]): Approval[] =>
+  approvers.map((approver, i) => {
+    const a = { approver, at: '2026-11-22T00:00:00Z', channel: 'cli', round: i + 1 };
+    const claims = {
+      kind: 'decision' as const,
+      executionArn,
+      ...a,
+      decision: 'approve' as const,
+      planDigest,
+      comment: '',
+    };
+    return { ...a, mac: testMac(attestationMessage(claims)) };
+  });

@@ -6,10 +6,9 @@ import {
 } from '@aws-sdk/client-kms';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
-import { attestationMessage } from '../../../core/attestation';
 import { createDeleteMaterial } from '../../../functions/delete-material/delete-material';
 import { createValidateOrigin } from '../../../functions/validate-origin/validate-origin';
-import { testAttestor, testMac } from '../../helpers/attestor';
+import { signedApprovals, testAttestor } from '../../helpers/attestor';
 import { KEY_ARN, KEY_ID, input, planFor, snapshot } from '../../helpers/kms-fixtures';
 import { printTable } from '../../helpers/table';
 import { OUTCOME_TOPIC_ARN, SCOPE, kmsClient, silentLogger, snsClient } from '../../unit/functions/deps';
@@ -130,18 +129,7 @@ describe('execution input', () => {
 
 const plan = planFor(snapshot());
 /** An approval as keymat's signers make it for execution `e` (so a refusal below is for the stated reason). */
-const signed = (approver: string) => {
-  const a = { approver, at: 't', channel: 'cli', round: 1 };
-  const claims = {
-    kind: 'decision' as const,
-    executionArn: 'e',
-    ...a,
-    decision: 'approve' as const,
-    planDigest: plan.digest,
-    comment: '',
-  };
-  return { ...a, mac: testMac(attestationMessage(claims)) };
-};
+const signed = (approver: string) => signedApprovals('e', plan.digest, approver)[0]!;
 const approval = (value: unknown) => ({
   executionId: 'e',
   input: input(),

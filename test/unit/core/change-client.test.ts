@@ -12,6 +12,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { ChangeClient } from '../../../core/change-client';
 import { ChangeError } from '../../../core/errors';
 import { testAttestor } from '../../helpers/attestor';
+import { approvalScheduled } from '../../helpers/history';
 import { input, planFor, snapshot } from '../../helpers/kms-fixtures';
 
 const MACHINE = 'arn:aws:states:us-east-1:111122223333:stateMachine:KeymatDeletion';
@@ -32,19 +33,7 @@ const task = {
   approval: { planDigest: plan.digest, approvals: [] },
   rules: { quorum: 1, allowedApprovers: [] },
 };
-const scheduled: HistoryEvent = {
-  type: 'TaskScheduled',
-  id: 5,
-  timestamp: new Date(),
-  taskScheduledEventDetails: {
-    resource: 'invoke.waitForTaskToken',
-    resourceType: 'lambda',
-    region: 'us-east-1',
-    parameters: JSON.stringify({
-      Payload: { executionId: EXECUTION, approvalTimeoutSeconds: 60, ...task },
-    }),
-  },
-};
+const scheduled: HistoryEvent = approvalScheduled(EXECUTION, task);
 
 async function errorOf(f: () => Promise<unknown>): Promise<ChangeError> {
   try {

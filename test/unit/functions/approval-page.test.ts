@@ -8,9 +8,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { verifyApprovals } from '../../../core/approvals';
-import type { Attestor } from '../../../core/attestation';
 import { signLink } from '../../../core/links';
 import { approvalResultSchema, type Approval, type ApprovalRules } from '../../../core/types';
 import {
@@ -21,6 +19,8 @@ import {
 } from '../../../functions/approval-page/approval-page';
 import { input, planFor, snapshot } from '../../helpers/kms-fixtures';
 import { LINK_SECRET_ARN, PAGE_URL, secretsClient, silentLogger } from './deps';
+import { testAttestor } from '../../helpers/attestor';
+import { approvalScheduled } from '../../helpers/history';
 
 const sfn = mockClient(SFNClient);
 const secrets = mockClient(SecretsManagerClient);
@@ -31,37 +31,16 @@ const plan = planFor(snapshot());
 const change = input({ requestedBy: user('alice') });
 const RULES: ApprovalRules = { quorum: 2, allowedApprovers: [user('alice'), user('bob'), user('carol')] };
 
-/** Attests with a local HMAC key, as KMS GenerateMac/VerifyMac would with the stack's attestation key. */
-const attestor: Attestor = {
-  sign: async (message) => createHmac('sha256', 'attestation-key').update(message).digest('base64'),
-  verify: async (message, mac) => {
-    const expected = createHmac('sha256', 'attestation-key').update(message).digest();
-    const given = Buffer.from(mac, 'base64');
-    return given.length === expected.length && timingSafeEqual(given, expected);
-  },
-};
+const attestor = testAttestor();
 
-const scheduled = (approvals: Approval[] = [], rules: ApprovalRules = RULES): HistoryEvent => ({
-  type: 'TaskScheduled',
-  id: 5,
-  timestamp: new Date(),
-  taskScheduledEventDetails: {
-    resource: 'invoke.waitForTaskToken',
-    resourceType: 'lambda',
-    region: 'us-east-1',
-    parameters: JSON.stringify({
-      Payload: {
-        executionId: EXECUTION,
-        input: change,
-        plan,
-        taskToken: 'token-1',
-        approvalTimeoutSeconds: 3600,
-        approval: { planDigest: plan.digest, approvals },
-        rules,
-      },
-    }),
-  },
-});
+const scheduled = (approvals: Approval[] = [], rules: ApprovalRules = RULES): HistoryEvent =>
+  approvalScheduled(EXECUTION, {
+    taskToken: 'token-1',
+    input: change,
+    plan,
+    approval: { planDigest: plan.digest, approvals },
+    rules,
+  });
 
 const approvalPage = () =>
   createApprovalPage({

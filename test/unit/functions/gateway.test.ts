@@ -13,6 +13,7 @@ import { verifyStart } from '../../../core/attestation';
 import { ChangeClient } from '../../../core/change-client';
 import { createGateway, MAX_BODY_BYTES } from '../../../functions/gateway/gateway';
 import { testAttestor } from '../../helpers/attestor';
+import { approvalScheduled } from '../../helpers/history';
 import { KEY_ARN, input, planFor, snapshot } from '../../helpers/kms-fixtures';
 import { silentLogger } from './deps';
 
@@ -55,23 +56,7 @@ const pendingTask = {
 };
 function waitingForApproval() {
   sfn.on(DescribeExecutionCommand).resolves({ executionArn: EXECUTION, name: 'keymat-CHG-1', status: 'RUNNING' });
-  sfn.on(GetExecutionHistoryCommand).resolves({
-    events: [
-      {
-        type: 'TaskScheduled',
-        id: 5,
-        timestamp: new Date(),
-        taskScheduledEventDetails: {
-          resource: 'invoke.waitForTaskToken',
-          resourceType: 'lambda',
-          region: 'us-east-1',
-          parameters: JSON.stringify({
-            Payload: { executionId: EXECUTION, approvalTimeoutSeconds: 60, ...pendingTask },
-          }),
-        },
-      },
-    ],
-  });
+  sfn.on(GetExecutionHistoryCommand).resolves({ events: [approvalScheduled(EXECUTION, pendingTask)] });
 }
 
 beforeEach(() => {

@@ -11,14 +11,13 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import type { KeySnapshot } from '../../../core/plan';
-import { attestationMessage } from '../../../core/attestation';
 import type { ApprovalRules, Plan } from '../../../core/types';
 import { decide } from '../../../functions/check-state/check';
 import { createDeleteMaterial } from '../../../functions/delete-material/delete-material';
 import { createNotifyOutcome } from '../../../functions/notify-outcome/notify-outcome';
 import { createRequestApproval } from '../../../functions/request-approval/request-approval';
 import { createVerifyPendingImport } from '../../../functions/verify-pending-import/verify-pending-import';
-import { testAttestor, testMac } from '../../helpers/attestor';
+import { signedApprovals, testAttestor } from '../../helpers/attestor';
 import { KEY_ARN, M1, M2, input, material, planFor, snapshot } from '../../helpers/kms-fixtures';
 import {
   APPROVAL_TOPIC_ARN,
@@ -64,20 +63,7 @@ function keyIs(s: KeySnapshot) {
 }
 
 const ONE: ApprovalRules = { quorum: 1, allowedApprovers: [] };
-/** Approvals as keymat's signers make them: each attested for this execution, its round and the plan digest. */
-const signedBy = (digest: string, ...approvers: string[]) =>
-  approvers.map((approver, i) => {
-    const a = { approver, at: '2026-11-22T00:00:00Z', channel: 'cli', round: i + 1 };
-    const claims = {
-      kind: 'decision' as const,
-      executionArn: executionId,
-      ...a,
-      decision: 'approve' as const,
-      planDigest: digest,
-      comment: '',
-    };
-    return { ...a, mac: testMac(attestationMessage(claims)) };
-  });
+const signedBy = (digest: string, ...approvers: string[]) => signedApprovals(executionId, digest, ...approvers);
 const approved = (plan: Plan, approver = 'bob', digest = plan.digest, rules = ONE) => ({
   executionId,
   input: input(),

@@ -1,0 +1,18 @@
+import type { HistoryEvent } from '@aws-sdk/client-sfn';
+import type { PendingApprovalTask } from '../../core/history';
+
+/**
+ * The history event through which approvers' tools find a pending approval: RequestApproval's TaskScheduled, whose
+ * parameters carry the task token, the change, its plan, the approvals so far and the rules.
+ */
+export const approvalScheduled = (executionArn: string, task: PendingApprovalTask): HistoryEvent => ({
+  type: 'TaskScheduled',
+  id: 5,
+  timestamp: new Date(),
+  taskScheduledEventDetails: {
+    resource: 'invoke.waitForTaskToken',
+    resourceType: 'lambda',
+    region: 'us-east-1',
+    parameters: JSON.stringify({ Payload: { executionId: executionArn, approvalTimeoutSeconds: 3600, ...task } }),
+  },
+});
