@@ -80,7 +80,13 @@ export class ChangeClient {
 
   /** An execution given by ARN or by name (a name is taken under this client's state machine). */
   executionArn(execution: string): string {
-    return execution.startsWith('arn:') ? execution : executionArnOf(this.stateMachineArn, execution);
+    if (!execution.startsWith('arn:')) return executionArnOf(this.stateMachineArn, execution);
+    // An ARN of another state machine is not a change of this workflow: whoever holds SendTask* for keymat must not
+    // answer some other workflow's task on a caller's say-so.
+    if (!execution.startsWith(executionArnOf(this.stateMachineArn, ''))) {
+      throw new ChangeError('ExecutionNotFound', `${execution} is not an execution of ${this.stateMachineArn}`);
+    }
+    return execution;
   }
 
   /**

@@ -47,6 +47,12 @@ async function errorOf(f: () => Promise<unknown>): Promise<ChangeError> {
 
 beforeEach(() => sfn.reset());
 
+it('refuses an execution ARN of another state machine as ExecutionNotFound', () => {
+  const other = 'arn:aws:states:us-east-1:111122223333:execution:OtherMachine:keymat-CHG-1';
+  expect(() => client.executionArn(other)).toThrow(expect.objectContaining({ code: 'ExecutionNotFound' }));
+  expect(client.executionArn(EXECUTION)).toBe(EXECUTION);
+});
+
 describe('start', () => {
   it('starts the change under its execution name when none exists', async () => {
     sfn.on(DescribeExecutionCommand).rejects(named('ExecutionDoesNotExist'));
