@@ -8,6 +8,8 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': '<rootDir>/test/esbuild-transform.js' },
   setupFiles: ['<rootDir>/test/setup-env.ts'],
+  // The tests spawn the built CLI: it is rebuilt from the sources first.
+  globalSetup: '<rootDir>/scripts/jest-global-setup.ts',
   testTimeout: 60000,
   // Coverage of the code the tests load in-process (spawned CLIs are not counted), printed as a table.
   collectCoverage: true,

@@ -2,7 +2,6 @@
  * `npm run bench`: bundle size and module load time per function, local execution wall time, and the cost of one
  * execution at published prices. Prints one table; the README quotes it with this command.
  */
-import { build } from 'esbuild';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -14,7 +13,7 @@ import { DEFAULT_RECENT_USE_DAYS, DEFAULT_WAIT_SECONDS } from '../core/defaults'
 import { TASK_STATES, type TaskState } from '../core/tasks';
 import { scan } from '../functions/expiry-scan/scan';
 import { DEFAULT_SCAN_LIMITS } from '../infra/config';
-import { functionFolder } from '../infra/keymat-stack';
+import { functionBundle } from '../infra/keymat-function';
 import { localApprover } from '../local/approver';
 import { LOCAL_CREDENTIALS, localKmsClient } from '../local/clients';
 import type { LocalRunResult } from '../local/engine';
@@ -88,34 +87,19 @@ function timeNode(args: string[], env: Record<string, string>): number {
   return median(samples);
 }
 
+/** The bundles `npm run build` made, the very files that deploy (dist/functions/<folder>/index.js). */
 async function bundles(): Promise<string[][]> {
-  const out = mkdtempSync(join(tmpdir(), 'keymat-bench-'));
   const baseline = timeNode(['-e', '0'], variablesOf('CheckState'));
   const rows = [['node -e 0 (baseline)', '', `${baseline.toFixed(1)} ms`, '']];
-  try {
-    for (const state of TASK_STATES) {
-      const file = join(out, `${state}.js`);
-      // The settings of the stack's NodejsFunction: minified, the pinned SDK bundled, CommonJS for Node.
-      await build({
-        entryPoints: [join(functionFolder(state), 'handler.ts')],
-        bundle: true,
-        minify: true,
-        platform: 'node',
-        target: 'node22',
-        format: 'cjs',
-        outfile: file,
-        logLevel: 'silent',
-      });
-      const load = timeNode(['-e', `require(${JSON.stringify(file)})`], variablesOf(state));
-      rows.push([
-        state,
-        `${(statSync(file).size / 1024).toFixed(0)} KB`,
-        `${load.toFixed(1)} ms`,
-        `+${(load - baseline).toFixed(1)} ms`,
-      ]);
-    }
-  } finally {
-    rmSync(out, { recursive: true, force: true });
+  for (const state of TASK_STATES) {
+    const file = join(functionBundle(state), 'index.js');
+    const load = timeNode(['-e', `require(${JSON.stringify(file)})`], variablesOf(state));
+    rows.push([
+      state,
+      `${(statSync(file).size / 1024).toFixed(0)} KB`,
+      `${load.toFixed(1)} ms`,
+      `+${(load - baseline).toFixed(1)} ms`,
+    ]);
   }
   return rows;
 }

@@ -1,50 +1,108 @@
 import { Command, CommanderError } from 'commander';
-import { demoCommand } from './commands/demo';
-import { graphCommand } from './commands/graph';
-import { localKmsCommand } from './commands/local-kms';
-import { localRunCommand } from './commands/local-run';
-import { localServeCommand } from './commands/local-serve';
-import { operatorCommands } from './commands/operator';
-import { scanCommand } from './commands/scan';
-import { ChangeError, errorName } from '../core/errors';
-import { printable } from '../core/text';
-import { CliError } from './output';
+import { quietSdkNodeNotice } from '../core/config';
+import { DEFAULT_STATE_DIR } from '../core/defaults';
+import { version } from '../package.json';
+import { CliError, EXIT, OUTPUT_POLICY } from './output';
 
-const program = new Command('keymat')
-  .description('Delete imported key material from AWS KMS keys under change management')
-  .showHelpAfterError('(add --help for usage)')
-  .exitOverride();
+/**
+ * The keymat command (`npm run build` bundles it into dist/cli/keymat.js; the `.js` of a lazy import names the
+ * module's output, which esbuild resolves to its source). Only commander and this table load up front: a command's module (and the SDK, the local stack
+ * or the engine it needs) loads when that command is used, so `keymat --help` and `--version` answer at once. The
+ * table's summaries are what `keymat --help` lists; each command's own description is its `--help`.
+ */
+const COMMANDS: { name: string; summary: string; load: () => Promise<Command> }[] = [
+  {
+    name: 'local',
+    summary: 'the embedded local stack: no AWS account needed',
+    load: async () => (await import('./commands/local.js')).localCommand(),
+  },
+  ...(
+    [
+      ['start', 'start a deletion change as its requester, through the gateway'],
+      ['pending', 'list the changes waiting for an approval, with their plans'],
+      ['approve', 'approve the change an execution waits on, as yourself, through the gateway'],
+      ['reject', 'reject (or, as its requester, withdraw) the change an execution waits on, through the gateway'],
+      ['status', 'the plan, the current state and the progress of an execution'],
+      ['history', 'the events of an execution'],
+      ['outbox', 'the SNS messages the local stack sent'],
+    ] as const
+  ).map(([name, summary]) => ({ name, summary, load: async () => operatorCommand(name) })),
+  {
+    name: 'scan',
+    summary: 'start one deletion change for each imported material that violates the expiry policy',
+    load: async () => (await import('./commands/scan.js')).scanCommand(),
+  },
+  {
+    name: 'demo',
+    summary: 'the local demo: a BYOK key, a deletion change through approval to the verified state, and recovery',
+    load: async () => (await import('./commands/demo.js')).demoCommand(),
+  },
+  {
+    name: 'graph',
+    summary: 'print the workflow as a Mermaid diagram',
+    load: async () => (await import('./commands/graph.js')).graphCommand(),
+  },
+];
 
-program.addCommand(
-  new Command('local')
-    .description('the embedded local stack: no AWS account needed')
-    .addCommand(localServeCommand())
-    .addCommand(localKmsCommand())
-    .addCommand(localRunCommand()),
-);
-for (const command of operatorCommands()) program.addCommand(command);
-program.addCommand(scanCommand());
-program.addCommand(demoCommand());
-program.addCommand(graphCommand());
+async function operatorCommand(name: string): Promise<Command> {
+  const found = (await import('./commands/operator.js')).operatorCommands().find((c) => c.name() === name);
+  if (!found) throw new Error(`cli/commands/operator.ts defines no command '${name}'`);
+  return found;
+}
 
-// Commands built on their own do not inherit these settings: apply them to the whole tree.
-const configure = (command: Command): void => {
-  command.exitOverride().showHelpAfterError('(add --help for usage)');
-  command.commands.forEach(configure);
-};
-configure(program);
+/** The command the arguments name (`keymat help <command>` names it too), if any. */
+function requested(args: string[]): string | undefined {
+  const [first, second] = args.filter((a) => !a.startsWith('-'));
+  return first === 'help' ? second : first;
+}
 
-program.parseAsync(process.argv).catch((err: unknown) => {
-  if (err instanceof CommanderError) {
-    // Commander has printed the usage error; --help and --version exit 0.
-    process.exitCode = err.exitCode === 0 ? 0 : 2;
-    return;
+async function buildProgram(args: string[]): Promise<Command> {
+  const program = new Command('keymat')
+    .description('Delete imported key material from AWS KMS keys under change management')
+    .version(version, '-V, --version', 'print the version')
+    .addHelpText(
+      'after',
+      `\nThe local stack keeps its state in ./${DEFAULT_STATE_DIR} in the current folder (--state-dir to change).\n${OUTPUT_POLICY}`,
+    );
+  const wanted = requested(args);
+  for (const entry of COMMANDS) {
+    // The others are listed by name and summary only; their modules never load.
+    const command = entry.name === wanted ? await entry.load() : new Command(entry.name);
+    program.addCommand(command.summary(entry.summary));
   }
-  // One line: keymat's own refusals speak for themselves; other errors (AWS, KMS) are prefixed with their name. A
-  // message can carry text from outside (a gateway's answer, an execution name), so control characters are escaped.
-  const own = err instanceof CliError || err instanceof ChangeError;
-  const name = errorName(err);
-  const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`keymat: ${printable(`${!own && name && name !== 'Error' ? `${name}: ` : ''}${message}`)}\n`);
-  process.exitCode = 1;
-});
+  // Commands built on their own do not inherit these settings: apply them to the whole tree.
+  const configure = (command: Command): void => {
+    command.exitOverride().showHelpAfterError('(add --help for usage)');
+    command.commands.forEach(configure);
+  };
+  configure(program);
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  try {
+    const program = await buildProgram(argv.slice(2));
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander has printed the usage error; --help and --version exit 0.
+      process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      return;
+    }
+    // Loaded only on failure: the common path needs neither.
+    const [{ ChangeError, errorName }, { printable }] = await Promise.all([
+      import('../core/errors.js'),
+      import('../core/text.js'),
+    ]);
+    // One line: keymat's own refusals speak for themselves; other errors (AWS, KMS) are prefixed with their name. A
+    // message can carry text from outside (a gateway's answer, an execution name), so control characters are escaped.
+    const own = err instanceof CliError || err instanceof ChangeError;
+    const name = errorName(err);
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`keymat: ${printable(`${!own && name && name !== 'Error' ? `${name}: ` : ''}${message}`)}\n`);
+    process.exitCode = EXIT.failed;
+  }
+}
+
+quietSdkNodeNotice();
+void main(process.argv);

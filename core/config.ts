@@ -28,6 +28,7 @@ export const ENV = {
   kmsEndpoint: 'AWS_ENDPOINT_URL_KMS',
   attestationKeyArn: 'ATTESTATION_KEY_ARN',
   sessionBoundRoles: 'SESSION_BOUND_ROLES',
+  sdkNodeVersionNotice: 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED',
 } as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -302,4 +303,12 @@ export function cliEnvironment(env: Env = process.env): CliEnvironment {
     ...(region && { region }),
     ...(kmsEndpoint && { kmsEndpoint }),
   };
+}
+
+/**
+ * Turns off the SDK's notice that its future versions need a newer Node, unless the user set it: the CLI supports
+ * Node 20 (past end of life, stated in the README and `engines`) and prints one line per error, never the notice.
+ */
+export function quietSdkNodeNotice(env: Record<string, string | undefined> = process.env): void {
+  env[ENV.sdkNodeVersionNotice] ??= 'true';
 }

@@ -35,3 +35,14 @@ export const DEFAULT_SCAN_EXPIRES_WITHIN_DAYS = 30;
 
 /** The key tag holding the day (YYYY-MM-DD) from which the scan retires a key's current material. */
 export const DEFAULT_SCAN_RETIRE_TAG = 'keymat:retire-on';
+
+/**
+ * The expiry scan's default pace: well below KMS's default request quotas, leaving room for other callers (the scan's
+ * limits schema, in functions/expiry-scan/scan.ts, checks it wherever it is used).
+ */
+export const DEFAULT_SCAN_LIMITS = {
+  maxChanges: 10,
+  // Enough calls in flight that the pace, not the round trip, limits the scan.
+  concurrency: 32,
+  rates: { ListKeys: 50, DescribeKey: 1000, ListKeyRotations: 50, ListResourceTags: 50 },
+};

@@ -78,7 +78,7 @@ export function buildPlan(
         },
     warnings: warningsFor(permanent, aliases, usage?.Timestamp, usage?.Operation, recentUse),
   };
-  return { ...plan, digest: digest(factsOfPlan(plan)) };
+  return { ...plan, digest: digest(factsOfSnapshot(snapshot, plan.keyMaterialId)) };
 }
 
 /** Warnings for the approver (rotation retirement): they do not block, and are not part of the digest. */
@@ -104,34 +104,34 @@ function warningsFor(
   return warnings;
 }
 
-/** The facts an approval is bound to. A change to any of them after approval is drift. */
+/**
+ * The facts an approval is bound to: what the plan promises about the key, and nothing a deletion is entitled to
+ * change. A material's ExpirationModel and ValidTo are left out: AWS drops them from a deleted material (and from the
+ * key), and the reference defines ValidTo only while material is imported, so they cannot tell a drifted key from a
+ * deleted one. A change to any fact after approval is drift.
+ */
 interface Facts {
   keyArn: string;
   keyState: string;
   origin: string;
   currentKeyMaterialId: string | null;
-  material: { id: string; state: string; importState: string; validTo: string | null } | null;
+  material: MaterialFacts | null;
+  /** The key's other materials, by id: a deletion of the target leaves them as they are. */
+  otherMaterials: MaterialFacts[];
   replicas: string[];
 }
 
-function factsOfPlan(plan: Omit<Plan, 'digest'>, after = false): Facts {
-  return {
-    keyArn: plan.keyArn,
-    keyState: after ? plan.expectedKeyState : plan.keyStateBefore,
-    origin: plan.origin,
-    currentKeyMaterialId: plan.currentKeyMaterialId ?? null,
-    material:
-      after && plan.expectedMaterial === 'REMOVED'
-        ? null
-        : {
-            id: plan.keyMaterialId,
-            state: plan.keyMaterialState,
-            importState: after ? 'PENDING_IMPORT' : plan.importStateBefore,
-            validTo: plan.materialValidTo ?? null,
-          },
-    replicas: plan.multiRegion.replicas,
-  };
+interface MaterialFacts {
+  id: string;
+  state: string;
+  importState: string;
 }
+
+const materialFacts = (m: RotationsListEntry): MaterialFacts => ({
+  id: m.KeyMaterialId as string,
+  state: m.KeyMaterialState as string,
+  importState: m.ImportState as string,
+});
 
 function factsOfSnapshot(snapshot: KeySnapshot, keyMaterialId: string): Facts {
   const m = snapshot.materials.find((x) => x.KeyMaterialId === keyMaterialId);
@@ -141,14 +141,11 @@ function factsOfSnapshot(snapshot: KeySnapshot, keyMaterialId: string): Facts {
     keyState: meta.KeyState as string,
     origin: meta.Origin as string,
     currentKeyMaterialId: meta.CurrentKeyMaterialId ?? null,
-    material: m
-      ? {
-          id: keyMaterialId,
-          state: m.KeyMaterialState as string,
-          importState: m.ImportState as string,
-          validTo: m.ValidTo?.toISOString() ?? null,
-        }
-      : null,
+    material: m ? materialFacts(m) : null,
+    otherMaterials: snapshot.materials
+      .filter((x) => x.KeyMaterialId !== keyMaterialId)
+      .map(materialFacts)
+      .sort((a, b) => a.id.localeCompare(b.id)),
     replicas:
       meta.MultiRegion && meta.MultiRegionConfiguration?.MultiRegionKeyType === 'PRIMARY'
         ? (meta.MultiRegionConfiguration.ReplicaKeys ?? []).map((r) => r.Arn as string)
@@ -156,23 +153,59 @@ function factsOfSnapshot(snapshot: KeySnapshot, keyMaterialId: string): Facts {
   };
 }
 
+/** The target material's facts as the plan read them. */
+const plannedMaterial = (plan: Plan): MaterialFacts => ({
+  id: plan.keyMaterialId,
+  state: plan.keyMaterialState,
+  importState: plan.importStateBefore,
+});
+
 const digest = (facts: Facts): string => createHash('sha256').update(JSON.stringify(facts)).digest('hex');
+
+/**
+ * Whether `now` is the plan's post-state: the key in the expected state and the target material PENDING_IMPORT
+ * (same id and material state) or gone, as the plan says. The rest of the facts are checked against the digest.
+ */
+function isPostState(now: Facts, plan: Plan): boolean {
+  if (now.keyState !== plan.expectedKeyState) return false;
+  if (plan.expectedMaterial === 'REMOVED') return now.material === null;
+  return (
+    now.material !== null &&
+    now.material.state === plan.keyMaterialState &&
+    now.material.importState === 'PENDING_IMPORT'
+  );
+}
 
 /**
  * Compares the key as it is now with the approved plan: `UNCHANGED` (delete), `APPLIED` (the key is exactly in the
  * plan's post-state: an earlier attempt's deletion went through although its answer was lost), or drift.
+ *
+ * The post-state is recognised by putting back what the deletion changes (the key state and the target material)
+ * and checking the result against the approved digest, so every other fact (the current material, the other
+ * materials, the replicas) must be exactly as approved.
  */
 export function compareWithPlan(snapshot: KeySnapshot, plan: Plan): 'UNCHANGED' | 'APPLIED' | { drift: string } {
   const now = factsOfSnapshot(snapshot, plan.keyMaterialId);
-  const nowDigest = digest(now);
-  if (nowDigest === plan.digest) return 'UNCHANGED';
-  if (nowDigest === digest(factsOfPlan(plan, true))) return 'APPLIED';
-  const before = factsOfPlan(plan);
-  const changed = (Object.keys(before) as (keyof Facts)[]).filter(
-    (k) => JSON.stringify(before[k]) !== JSON.stringify(now[k]),
-  );
+  if (digest(now) === plan.digest) return 'UNCHANGED';
+  const restored: Facts = { ...now, keyState: plan.keyStateBefore, material: plannedMaterial(plan) };
+  if (isPostState(now, plan) && digest(restored) === plan.digest) return 'APPLIED';
+  // The plan keeps every fact but the other materials, which only its digest covers.
+  const approved: Omit<Facts, 'otherMaterials'> = {
+    keyArn: plan.keyArn,
+    keyState: plan.keyStateBefore,
+    origin: plan.origin,
+    currentKeyMaterialId: plan.currentKeyMaterialId ?? null,
+    material: plannedMaterial(plan),
+    replicas: plan.multiRegion.replicas,
+  };
+  const changed = (Object.keys(approved) as (keyof typeof approved)[])
+    .filter((k) => JSON.stringify(approved[k]) !== JSON.stringify(now[k]))
+    .map((k) => `${k} was ${JSON.stringify(approved[k])}, now ${JSON.stringify(now[k])}`);
   return {
-    drift: changed.map((k) => `${k} was ${JSON.stringify(before[k])}, now ${JSON.stringify(now[k])}`).join('; '),
+    drift:
+      changed.length > 0
+        ? changed.join('; ')
+        : `otherMaterials differ from the approved ones, now ${JSON.stringify(now.otherMaterials)}`,
   };
 }
 

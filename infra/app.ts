@@ -1,7 +1,7 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
-import { configFromContext } from './config';
-import { KeymatStack } from './keymat-stack';
+// The construct library's own entry point (`keymat/cdk`): this app builds keymat as a CDK user's app would.
+import { configFromContext, KeymatStack } from './index';
 
 const app = new App();
 // Synthesis fails on any cdk-nag finding that is not acknowledged on its construct.

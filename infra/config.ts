@@ -5,6 +5,7 @@ import {
   DEFAULT_LOG_RETENTION_DAYS,
   DEFAULT_QUORUM,
   DEFAULT_RECENT_USE_DAYS,
+  DEFAULT_SCAN_LIMITS as CORE_SCAN_LIMITS,
   DEFAULT_TASK_TIMEOUT_SECONDS,
   DEFAULT_VERIFY_MAX_ATTEMPTS,
   DEFAULT_WAIT_SECONDS,
@@ -46,13 +47,8 @@ export interface KeymatConfig {
   scanLimits: ScanLimits;
 }
 
-/** The scan's default pace: well below KMS's default request quotas, leaving room for other callers. */
-export const DEFAULT_SCAN_LIMITS: ScanLimits = {
-  maxChanges: 10,
-  // Enough calls in flight that the pace, not the round trip, limits the scan.
-  concurrency: 32,
-  rates: { ListKeys: 50, DescribeKey: 1000, ListKeyRotations: 50, ListResourceTags: 50 },
-};
+/** The scan's default pace (core/defaults.ts), as the scan's limits. */
+export const DEFAULT_SCAN_LIMITS: ScanLimits = CORE_SCAN_LIMITS;
 
 export const DEFAULT_KEY_TAG = { key: 'keymat:managed', value: 'true' };
 

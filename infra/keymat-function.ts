@@ -1,18 +1,36 @@
 import { Duration, Validations } from 'aws-cdk-lib';
 import { Grant, ServicePrincipal, type IGrantable, type IPrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { Architecture, Code, Function as LambdaFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { environmentOf, type DeployedConfig, type FunctionName } from '../core/config';
 import { AcknowledgingRole } from '../workflows/nag';
 import type { KeyScopeGrants } from './key-scope';
 
-/** The folder of a function: `DeleteMaterial` → `functions/delete-material`. */
-export const functionFolder = (name: FunctionName): string =>
-  join(__dirname, '..', 'functions', name.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase());
+/** The folder of a function's bundle, named after the function: `DeleteMaterial` → `delete-material`. */
+export const functionFolderName = (name: FunctionName): string =>
+  name.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase();
+
+/**
+ * Where `npm run build` put a function's bundle (dist/functions/<folder>/index.js): beside this code in the package
+ * (dist/cdk is the construct library), or under the checkout's dist/ when the stack is built from the sources.
+ *
+ * @throws Error when the bundle is missing: synthesis bundles nothing, the build does
+ */
+export function functionBundle(name: FunctionName): string {
+  const folder = functionFolderName(name);
+  const candidates = [join(__dirname, '..', 'functions', folder), join(__dirname, '..', 'dist', 'functions', folder)];
+  const found = candidates.find((dir) => existsSync(join(dir, 'index.js')));
+  if (!found) {
+    throw new Error(
+      `${name}: no function bundle at ${candidates.map((dir) => join(dir, 'index.js')).join(' or ')}; run npm run build`,
+    );
+  }
+  return found;
+}
 
 export interface KeymatFunctionProps<N extends FunctionName> {
   /** The function's configuration: it becomes the function's environment through `environmentOf`. */
@@ -25,15 +43,15 @@ export interface KeymatFunctionProps<N extends FunctionName> {
 
 /**
  * One keymat function, with everything it owns: its own role writing only to its own log group (not the managed
- * basic execution policy), X-Ray tracing, arm64, the current Node runtime, and the pinned SDK bundled (the runtime's
- * SDK may predate KeyMaterialId and GetKeyLastUsage). The construct's id is the function's name, which names its
+ * basic execution policy), X-Ray tracing, arm64, the current Node runtime, and the bundle `npm run build` made, with
+ * the pinned SDK in it (the runtime's SDK may predate KeyMaterialId and GetKeyLastUsage). The construct's id is the function's name, which names its
  * folder under functions/ and its configuration.
  *
  * Permissions are granted through its `grant*` methods, which acknowledge a grant's cdk-nag wildcard findings in the
  * same call, with the reason: what the function may do is written once.
  */
 export class KeymatFunction<N extends FunctionName = FunctionName> extends Construct implements IGrantable {
-  readonly fn: NodejsFunction;
+  readonly fn: LambdaFunction;
   readonly role: AcknowledgingRole;
   readonly logGroup: LogGroup;
   readonly grantPrincipal: IPrincipal;
@@ -53,10 +71,11 @@ export class KeymatFunction<N extends FunctionName = FunctionName> extends Const
     this.fn = this.role.acknowledging(
       'the X-Ray trace actions (xray:PutTraceSegments, xray:PutTelemetryRecords) support no resource scoping',
       () =>
-        new NodejsFunction(this, 'Default', {
+        new LambdaFunction(this, 'Default', {
           role: this.role,
-          entry: join(functionFolder(id), 'handler.ts'),
-          handler: 'handler',
+          // The bundle the build made (minified, source maps, the pinned SDK included): the same code every time.
+          code: Code.fromAsset(functionBundle(id)),
+          handler: 'index.handler',
           runtime: Runtime.NODEJS_24_X,
           architecture: Architecture.ARM_64,
           memorySize: 256,
@@ -65,7 +84,6 @@ export class KeymatFunction<N extends FunctionName = FunctionName> extends Const
           environment: { ...environmentOf(id, props.config), NODE_OPTIONS: '--enable-source-maps' },
           logGroup: this.logGroup,
           tracing: Tracing.ACTIVE,
-          bundling: { minify: true, sourceMap: true, bundleAwsSDK: true },
         }),
     );
     Validations.of(this.fn).acknowledge({

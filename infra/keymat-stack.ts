@@ -16,9 +16,6 @@ import { KeyScopeGrants } from './key-scope';
 import { KeymatFunction } from './keymat-function';
 import { RunbookDocument } from './runbook';
 
-// bench/run.ts bundles the handlers from the same folders the stack deploys.
-export { functionFolder } from './keymat-function';
-
 export interface KeymatStackProps extends StackProps {
   readonly config: KeymatConfig;
 }

@@ -1,48 +1,98 @@
-import { App } from 'aws-cdk-lib';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { KeymatConfig } from '../infra/config';
-import { KeymatStack } from '../infra/keymat-stack';
+import { DEFAULT_APPROVAL_TIMEOUT_SECONDS, DEFAULT_QUORUM, DEFAULT_TASK_TIMEOUT_SECONDS } from '../core/defaults';
+import { z } from 'zod';
+import type { ApprovalRules } from '../core/types';
+import generated from './workflow.asl.json';
 
-type Template = { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
-type Token = string | { Ref: string } | { 'Fn::GetAtt': [string, string] } | { 'Fn::Join': [string, Token[]] };
+/**
+ * The deletion workflow's definition for the local engine, without synthesizing anything at run time: the build
+ * (`npm run build`, scripts/build.ts) synthesizes keymat's stack with the default configuration and writes the state
+ * machine's definition, its tokens resolved to ARNs in the local account and Region (LOCAL_ACCOUNT_ID, DEFAULT_REGION), to local/workflow.asl.json. A
+ * local stack's own settings are the few values below, set here in the states that carry them;
+ * test/unit/infra/definition.test.ts proves the result equals what the construct synthesizes for the same settings,
+ * and that the generated file is not stale.
+ */
+export interface DefinitionSettings {
+  /** How long each RequestApproval round waits. @default DEFAULT_APPROVAL_TIMEOUT_SECONDS */
+  approvalTimeoutSeconds?: number;
+  /** Each other Lambda task's timeout. @default DEFAULT_TASK_TIMEOUT_SECONDS */
+  taskTimeoutSeconds?: number;
+  /** Distinct approvers a change needs. @default DEFAULT_QUORUM */
+  quorum?: number;
+  /** Identities allowed to approve. @default anyone but the requester */
+  approvers?: string[];
+}
 
-/** Where the locally run definition pretends to live: its tokens resolve to ARNs in this account and Region. */
-export interface LocalEnvironment {
-  account: string;
-  region: string;
+const json = z.json();
+type Json = z.infer<typeof json>;
+type JsonObject = { [key: string]: Json };
+
+const isObject = (value: Json | undefined): value is JsonObject =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The object at a path of the definition; a path the generated file lacks means the file is not keymat's. */
+function objectAt(root: JsonObject, ...path: (string | number)[]): JsonObject {
+  let node: Json | undefined = root;
+  for (const step of path) {
+    node = Array.isArray(node) && typeof step === 'number' ? node[step] : isObject(node) ? node[step] : undefined;
+  }
+  if (!isObject(node)) throw new Error(`local/workflow.asl.json has no object at ${path.join('.')}: run npm run build`);
+  return node;
+}
+
+function wholeNumber(name: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`DeletionWorkflow: ${name} must be a whole number from ${min} to ${max}; got ${value}`);
+  }
+  return value;
 }
 
 /**
- * Synthesizes the CDK app's stack (bundling skipped: the local engine runs the handler sources) and returns the
- * state machine definition exactly as deployed, with CloudFormation tokens resolved to literal ARNs.
+ * The workflow's definition with the settings, as the construct synthesizes it for them.
+ *
+ * @throws RangeError for a setting the construct would refuse (a quorum the approvers cannot reach, a timeout
+ *   below one second)
  */
-export function synthesizeDefinition(config: KeymatConfig, env: LocalEnvironment): Record<string, unknown> {
-  const outdir = mkdtempSync(join(tmpdir(), 'keymat-synth-'));
-  try {
-    const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
-    const stack = new KeymatStack(app, 'Keymat', { config });
-    const template = app.synth().getStackArtifact(stack.artifactId).template as Template;
-    const machine = Object.values(template.Resources).find((r) => r.Type === 'AWS::StepFunctions::StateMachine');
-    if (!machine) throw new Error('the synthesized stack has no state machine');
-    return JSON.parse(resolve(machine.Properties.DefinitionString as Token, env)) as Record<string, unknown>;
-  } finally {
-    rmSync(outdir, { recursive: true, force: true });
+export function localDefinition(settings: DefinitionSettings = {}): Record<string, unknown> {
+  const approvalTimeout = wholeNumber(
+    'approvalTimeout',
+    settings.approvalTimeoutSeconds ?? DEFAULT_APPROVAL_TIMEOUT_SECONDS,
+    1,
+    Number.MAX_SAFE_INTEGER,
+  );
+  const taskTimeout = wholeNumber(
+    'taskTimeout',
+    settings.taskTimeoutSeconds ?? DEFAULT_TASK_TIMEOUT_SECONDS,
+    1,
+    Number.MAX_SAFE_INTEGER,
+  );
+  const quorum = wholeNumber('quorum', settings.quorum ?? DEFAULT_QUORUM, 1, 10);
+  const approvers = settings.approvers ?? [];
+  const distinct = new Set(approvers).size;
+  if (approvers.length > 0 && distinct < quorum) {
+    throw new RangeError(
+      `DeletionWorkflow: quorum ${quorum} cannot be reached by the ${distinct} distinct allowedApprovers (${approvers.join(', ')}); list at least ${quorum}, or lower the quorum`,
+    );
   }
-}
+  const rules: ApprovalRules = { quorum, allowedApprovers: [...approvers] };
 
-function resolve(token: Token, env: LocalEnvironment): string {
-  if (typeof token === 'string') return token;
-  if ('Fn::Join' in token) return token['Fn::Join'][1].map((t) => resolve(t, env)).join(token['Fn::Join'][0]);
-  if ('Fn::GetAtt' in token) return `arn:aws:lambda:${env.region}:${env.account}:function:${token['Fn::GetAtt'][0]}`;
-  const pseudo: Record<string, string> = {
-    'AWS::Partition': 'aws',
-    'AWS::Region': env.region,
-    'AWS::AccountId': env.account,
-    'AWS::URLSuffix': 'amazonaws.com',
-  };
-  const value = pseudo[token.Ref];
-  if (value !== undefined) return value;
-  return `arn:aws:sns:${env.region}:${env.account}:${token.Ref}`;
+  // A fresh copy each time: the settings are written into it.
+  const definition = json.parse(structuredClone(generated));
+  if (!isObject(definition))
+    throw new Error('local/workflow.asl.json is not a state machine definition: run npm run build');
+  const states = objectAt(definition, 'States');
+  for (const state of Object.values(states)) {
+    if (isObject(state) && state.Type === 'Task' && typeof state.TimeoutSeconds === 'number') {
+      state.TimeoutSeconds = taskTimeout;
+    }
+  }
+  const requestApproval = objectAt(states, 'RequestApproval');
+  requestApproval.TimeoutSeconds = approvalTimeout;
+  const payload = objectAt(requestApproval, 'Parameters', 'Payload');
+  payload.approvalTimeoutSeconds = approvalTimeout;
+  payload.rules = { ...rules };
+  objectAt(states, 'MarkApprovalTimedOut', 'Parameters').Cause =
+    `no approval decision within ${approvalTimeout} seconds`;
+  objectAt(states, 'QuorumReached', 'Choices', 0).Variable = `$.approval.approvals[${quorum - 1}]`;
+  objectAt(states, 'DeleteMaterial', 'Parameters').rules = { ...rules };
+  return definition;
 }

@@ -1,6 +1,4 @@
-import { configFromContext } from '../infra/config';
-import { synthesizeDefinition } from './definition';
-import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from './kms/model';
+import { localDefinition } from './definition';
 
 type AslState = {
   Type: string;
@@ -38,14 +36,8 @@ export function definitionToMermaid(definition: { StartAt: string; States: Recor
   return lines.join('\n');
 }
 
-/** The deployed workflow's diagram: the CDK app synthesized with the default configuration. */
+/** The deployed workflow's diagram: its definition with the default configuration. */
 export function workflowMermaid(): string {
-  const definition = synthesizeDefinition(
-    configFromContext(() => undefined),
-    {
-      account: LOCAL_ACCOUNT_ID,
-      region: DEFAULT_REGION,
-    },
-  );
+  const definition = localDefinition();
   return definitionToMermaid(definition as Parameters<typeof definitionToMermaid>[0]);
 }

@@ -1,9 +1,7 @@
-import { Duration } from 'aws-cdk-lib';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { attestStart } from '../core/attestation';
-import { configFromContext } from '../infra/config';
-import { synthesizeDefinition } from './definition';
+import { localDefinition } from './definition';
 import { DEFAULT_WAIT_SECONDS } from '../core/defaults';
 import {
   createLocalTasks,
@@ -18,13 +16,13 @@ import { openInternalAccess, type InternalAccess } from './internal-access';
 import { LocalStack, runningEndpoint } from './server';
 import type { LocalWorkflowDefinition } from './sfn';
 
-/** How the local workflow is synthesized and where its handlers send their calls. */
+/** The local workflow's settings (those of its definition, see `localDefinition`) and where its tasks send calls. */
 export interface WorkflowSettings {
-  /** The synthesized RequestApproval timeout. */
+  /** The RequestApproval timeout. */
   approvalTimeoutSeconds: number;
   /** @default DEFAULT_WAIT_SECONDS */
   defaultWaitSeconds?: number;
-  /** Each Lambda task's timeout in the synthesized definition. @default 60 */
+  /** Each other Lambda task's timeout. @default DEFAULT_TASK_TIMEOUT_SECONDS */
   taskTimeoutSeconds?: number;
   /** Distinct approvers a change needs. @default 1 */
   quorum?: number;
@@ -40,8 +38,8 @@ export interface LocalWorkflowOptions extends WorkflowSettings {
 }
 
 /**
- * Synthesizes the CDK app with the settings (the definition every local execution runs) and prepares its tasks, with
- * clients pointed at the local stack's endpoint; they are made once the stack's internal access is known.
+ * The workflow's definition with the settings (what every local execution runs) and its tasks, with clients pointed
+ * at the local stack's endpoint; they are made once the stack's internal access is known.
  */
 export function prepareWorkflow(endpoint: string, settings: WorkflowSettings): LocalWorkflowDefinition {
   const env = { account: LOCAL_ACCOUNT_ID, region: DEFAULT_REGION };
@@ -56,17 +54,12 @@ export function prepareWorkflow(endpoint: string, settings: WorkflowSettings): L
     }),
     attestor: localAttestor(endpoint, env.region, internal),
   });
-  const definition = synthesizeDefinition(
-    {
-      ...configFromContext(() => undefined),
-      approvalTimeout: Duration.seconds(settings.approvalTimeoutSeconds),
-      defaultWaitSeconds,
-      ...(settings.taskTimeoutSeconds !== undefined && { taskTimeout: Duration.seconds(settings.taskTimeoutSeconds) }),
-      ...(settings.quorum !== undefined && { quorum: settings.quorum }),
-      ...(settings.approvers !== undefined && { approvers: settings.approvers }),
-    },
-    env,
-  );
+  const definition = localDefinition({
+    approvalTimeoutSeconds: settings.approvalTimeoutSeconds,
+    ...(settings.taskTimeoutSeconds !== undefined && { taskTimeoutSeconds: settings.taskTimeoutSeconds }),
+    ...(settings.quorum !== undefined && { quorum: settings.quorum }),
+    ...(settings.approvers !== undefined && { approvers: settings.approvers }),
+  });
   return { definition, prepare, ...env };
 }
 
@@ -87,8 +80,8 @@ export interface LocalWorkflow {
 }
 
 /**
- * Synthesizes the CDK app with the given approval timeout, points the tasks at the local stack (the one serving the
- * state folder, or one started here) and returns a runner for executions of that definition.
+ * Prepares the workflow with the settings, points its tasks at the local stack (the one serving the state folder, or
+ * one started here) and returns a runner for its executions.
  */
 export async function openLocalWorkflow(options: LocalWorkflowOptions): Promise<LocalWorkflow> {
   const served = runningEndpoint(options.stateDir);

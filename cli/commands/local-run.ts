@@ -5,7 +5,7 @@ import { localApprover } from '../../local/approver';
 import { openLocalWorkflow } from '../../local/workflow';
 import { cliEnvironment } from '../../core/config';
 import { DEFAULT_STATE_DIR, DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from '../../core/defaults';
-import { printJson } from '../output';
+import { EXIT, printJson } from '../output';
 import { wholeNumber } from '../options';
 
 /** One line per state entered, left, retried or failed, as `keymat local run` and the demo print them. */
@@ -53,7 +53,7 @@ interface RunOptions {
 
 export function localRunCommand(): Command {
   return new Command('run')
-    .description('run one execution of the synthesized workflow on the local stack, with the real handlers')
+    .description('run one execution of the workflow on the local stack, with the real handlers')
     .requiredOption('--key-id <id>', 'key id or key ARN (aliases are refused)')
     .option('--key-material-id <id>', 'the KeyMaterialId to delete (64 lower-case hex); default: the current material')
     .requiredOption('--change-id <id>', 'change id, e.g. CHG-123')
@@ -120,7 +120,7 @@ export function localRunCommand(): Command {
             history: result.history.map(({ type, state, timestamp }) => ({ type, state: state ?? null, timestamp })),
           });
         } else process.stdout.write(`${describeResult(result)}\n`);
-        process.exitCode = result.status === 'SUCCEEDED' ? 0 : 1;
+        process.exitCode = result.status === 'SUCCEEDED' ? EXIT.ok : EXIT.executionNotSucceeded;
       } finally {
         await workflow.close();
       }

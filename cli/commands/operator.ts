@@ -15,11 +15,11 @@ import {
   startChange,
   type Target,
 } from '../operations';
-import { printJson } from '../output';
+import { EXIT, printJson } from '../output';
 import { wholeNumber } from '../options';
 
-/** Exit code when an execution ended in anything but SUCCEEDED (status, status --watch). */
-export const EXIT_EXECUTION_NOT_SUCCEEDED = 3;
+/** Exit code when an execution ended in anything but SUCCEEDED (status, status --watch): the one rule, `EXIT`. */
+export const EXIT_EXECUTION_NOT_SUCCEEDED = EXIT.executionNotSucceeded;
 
 /** The options every operator command takes: where to act, and how to print. */
 export interface TargetOptions {

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
-import { DEFAULT_SCAN_EXPIRES_WITHIN_DAYS, DEFAULT_SCAN_RETIRE_TAG } from '../../core/defaults';
+import { DEFAULT_SCAN_EXPIRES_WITHIN_DAYS, DEFAULT_SCAN_LIMITS, DEFAULT_SCAN_RETIRE_TAG } from '../../core/defaults';
 import { printable } from '../../core/text';
 import { scan, scanLimitsSchema, scanPolicySchema } from '../../functions/expiry-scan/scan';
 import { describeSummary } from '../../functions/expiry-scan/start';
-import { DEFAULT_SCAN_LIMITS } from '../../infra/config';
 import { gatewayStarter } from '../operations';
 import { gatewayCommand, resolveTarget, type TargetOptions } from './operator';
 import { printJson } from '../output';

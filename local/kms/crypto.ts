@@ -11,7 +11,7 @@ import {
 } from 'node:crypto';
 import { promisify } from 'node:util';
 import { callerArn } from '../caller';
-import { KmsError, validation } from './errors';
+import { KmsError, lengthConstraint, validation } from './errors';
 import { HMAC_KEY_SPECS, currentMaterial, type ImportTokenRecord, type KeyRecord } from './model';
 import type { Keys } from './keys';
 import { blob, enumMember, type CallContext, type CallRecord, type Json, type OperationTable } from './wire';
@@ -75,10 +75,7 @@ export function unwrapMaterial(token: ImportTokenRecord, encrypted: Buffer): Buf
       encrypted,
     );
   } catch (err) {
-    throw Object.assign(
-      new KmsError('InvalidCiphertextException', 'The encrypted key material could not be unwrapped'),
-      { cause: err },
-    );
+    throw Object.assign(new KmsError('InvalidCiphertextException'), { cause: err });
   }
 }
 
@@ -101,7 +98,8 @@ interface Envelope {
   encrypted: Buffer;
 }
 
-const invalidCiphertext = (): KmsError => new KmsError('InvalidCiphertextException', 'The ciphertext is not valid');
+/** KMS answers a ciphertext it cannot open with the error name alone, no message. */
+const invalidCiphertext = (): KmsError => new KmsError('InvalidCiphertextException');
 
 function openEnvelope(data: Buffer): Envelope {
   if (data.length < 5 || !data.subarray(0, 4).equals(CIPHERTEXT_MAGIC)) throw invalidCiphertext();
@@ -123,7 +121,7 @@ export function cryptoOperations(keys: Keys): OperationTable {
     keys.requireUsable(key);
     const plaintext = blob(body.Plaintext, 'plaintext');
     if (plaintext.length < 1 || plaintext.length > 4096) {
-      throw validation('plaintext', '…', 'Member must have length between 1 and 4096');
+      throw validation('plaintext', '…', lengthConstraint(plaintext.length, 1, 4096));
     }
     const material = currentMaterial(key);
     if (!material?.material) throw new KmsError('KMSInvalidStateException', `${key.arn} has no usable key material`);
@@ -191,7 +189,7 @@ export function macOperations(keys: Keys): OperationTable {
   const macKey = (operation: 'GenerateMac' | 'VerifyMac', body: Json, ctx: CallContext, record: CallRecord) => {
     const message = blob(body.Message, 'message');
     if (message.length < 1 || message.length > MAX_MESSAGE_BYTES) {
-      throw validation('message', '…', `Member must have length between 1 and ${MAX_MESSAGE_BYTES}`);
+      throw validation('message', '…', lengthConstraint(message.length, 1, MAX_MESSAGE_BYTES));
     }
     if (body.MacAlgorithm === undefined || body.MacAlgorithm === null) {
       throw validation('macAlgorithm', undefined, 'Member must not be null');
@@ -221,7 +219,7 @@ export function macOperations(keys: Keys): OperationTable {
   const verifyMac = (body: Json, ctx: CallContext, record: CallRecord): Json => {
     const given = blob(body.Mac, 'mac');
     if (given.length < 1 || given.length > MAX_MAC_BYTES) {
-      throw validation('mac', '…', `Member must have length between 1 and ${MAX_MAC_BYTES}`);
+      throw validation('mac', '…', lengthConstraint(given.length, 1, MAX_MAC_BYTES));
     }
     const { key, algorithm, mac } = macKey('VerifyMac', body, ctx, record);
     if (given.length !== mac.length || !timingSafeEqual(given, mac)) {

@@ -63,7 +63,7 @@ export class LocalKms implements LocalService {
         err instanceof KmsError
           ? err
           : new KmsError('KMSInternalException', `Internal error: ${(err as Error).message}`);
-      answer = jsonError('1.1', request.requestId, failure);
+      answer = kmsError(request.requestId, failure);
     }
     const keyMaterialId = record.keyMaterialId ?? memberOf(request.body, 'KeyMaterialId');
     answer.log = {
@@ -75,6 +75,14 @@ export class LocalKms implements LocalService {
     };
     return answer;
   }
+}
+
+/** A KMS error answer; where KMS sends no message (InvalidCiphertextException) the body holds the `__type` alone. */
+function kmsError(requestId: string, failure: KmsError): Answer {
+  if (failure.message) return jsonError('1.1', requestId, failure);
+  const answer = jsonAnswer('1.1', requestId, failure.status, { __type: failure.type });
+  answer.headers['x-amzn-errortype'] = failure.type;
+  return answer;
 }
 
 /** A request's KeyId or KeyMaterialId as sent, for the log when the emulator did not resolve it. Nothing else is read. */

@@ -24,6 +24,7 @@ const STATUS_BY_ERROR = {
   ExpiredImportTokenException: 400,
   InvalidMarkerException: 400,
   LimitExceededException: 400,
+  TagException: 400,
   MissingAuthenticationTokenException: 400,
   UnknownOperationException: 400,
   SerializationException: 400,
@@ -35,9 +36,12 @@ export const KMS_ERROR_NAMES = Object.keys(STATUS_BY_ERROR) as [KmsErrorName, ..
 /** An error the emulator answers with, exactly as KMS would put it on the wire. */
 export class KmsError extends Error {
   readonly status: number;
+  /**
+   * @param message KMS's text; empty where KMS sends none (its body is then `{"__type"}` alone).
+   */
   constructor(
     readonly type: KmsErrorName,
-    message: string,
+    message = '',
   ) {
     super(message);
     this.name = type;
@@ -51,3 +55,33 @@ export const validation = (member: string, value: unknown, constraint: string): 
     'ValidationException',
     `1 validation error detected: Value ${value === undefined ? 'null' : `'${String(value)}'`} at '${member}' failed to satisfy constraint: ${constraint}`,
   );
+
+/**
+ * KMS's constraint texts for a length or a number out of its bounds: one side at a time, the side that failed
+ * (`Member must have length less than or equal to 128`), as the service words it.
+ */
+export const lengthConstraint = (length: number, min: number, max: number): string =>
+  length < min
+    ? `Member must have length greater than or equal to ${min}`
+    : `Member must have length less than or equal to ${max}`;
+
+export const valueConstraint = (value: number, min: number, max: number): string =>
+  value < min
+    ? `Member must have value greater than or equal to ${min}`
+    : `Member must have value less than or equal to ${max}`;
+
+/** How KMS names a key state in its KMSInvalidStateException texts ("… is pending import."). */
+const STATE_WORDS: Record<string, string> = {
+  Creating: 'creating',
+  Enabled: 'enabled',
+  Disabled: 'disabled',
+  PendingDeletion: 'pending deletion',
+  PendingImport: 'pending import',
+  PendingReplicaDeletion: 'pending replica deletion',
+  Unavailable: 'unavailable',
+  Updating: 'updating',
+};
+
+/** KMS's KMSInvalidStateException for a key in a state the operation does not accept. */
+export const invalidState = (keyArn: string, state: string): KmsError =>
+  new KmsError('KMSInvalidStateException', `${keyArn} is ${STATE_WORDS[state] ?? state}.`);

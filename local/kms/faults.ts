@@ -52,8 +52,16 @@ const keyStateRule = z
   .object({ kind: z.literal('keyState'), keyId: z.string().min(1), state: z.enum(PINNABLE_KEY_STATES) })
   .strict();
 
+/**
+ * The other reading of what a deletion does to the material's expiry: keep `ExpirationModel` and `ValidTo` on the key
+ * and on the deleted material's ListKeyRotations entry. AWS drops them (the emulator's default); the workflow must
+ * hold under both.
+ */
+const keepExpiryOnDeletionRule = z.object({ kind: z.literal('keepExpiryOnDeletion') }).strict();
+
 const rule = z.discriminatedUnion('kind', [
   errorRule,
+  keepExpiryOnDeletionRule,
   latencyRule,
   staleReadsRule,
   applyThenFailRule,
@@ -108,6 +116,11 @@ export class FaultInjector {
 
   get staleReadCalls(): number {
     return this.rules.reduce((n, r) => (r.kind === 'staleReads' ? Math.max(n, r.calls) : n), 0);
+  }
+
+  /** Whether a deletion keeps the material's ExpirationModel and ValidTo (a `keepExpiryOnDeletion` rule). */
+  get keepsExpiryOnDeletion(): boolean {
+    return this.rules.some((r) => r.kind === 'keepExpiryOnDeletion');
   }
 
   pinnedState(keyId: string, keyArn: string): (typeof PINNABLE_KEY_STATES)[number] | undefined {

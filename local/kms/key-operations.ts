@@ -1,11 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { generateMaterial, materialId } from './crypto';
-import { KmsError, validation } from './errors';
+import { KmsError, lengthConstraint, validation, valueConstraint } from './errors';
 import { HMAC_KEY_SPECS, isHmacKeySpec, keyArn, type KeyRecord } from './model';
 import { aliasArn, type Keys } from './keys';
 import {
   checkAliasName,
   enumMember,
+  mergeTags,
   optionalString,
   pageMembers,
   paginate,
@@ -57,7 +58,7 @@ export function keyOperations(keys: Keys): OperationTable {
       );
     }
     const description = optionalString(body, 'Description') ?? '';
-    if (description.length > 8192) throw validation('description', '…', 'Member must have length <= 8192');
+    if (description.length > 8192) throw validation('description', '…', lengthConstraint(description.length, 0, 8192));
     const multiRegion = body.MultiRegion === true;
     const keyId = multiRegion ? `mrk-${randomBytes(16).toString('hex')}` : randomUUID();
     const generated = generateMaterial(hmac ? HMAC_KEY_SPECS[keySpec].bytes : undefined);
@@ -81,7 +82,7 @@ export function keyOperations(keys: Keys): OperationTable {
               },
             ]
           : [],
-      tags: parseTags(body.Tags),
+      tags: mergeTags([], parseTags(body.Tags)),
       ...(hmac && { keySpec }),
     };
     keys.state.keys[key.arn] = key;
@@ -130,18 +131,23 @@ export function keyOperations(keys: Keys): OperationTable {
     };
   };
 
+  /**
+   * A multi-Region primary with replicas goes PendingReplicaDeletion: its waiting period starts only when its last
+   * replica is deleted, so there is no DeletionDate yet (the response and DescribeKey leave it out).
+   */
   const scheduleKeyDeletion = (body: Json, ctx: CallContext, record: CallRecord): Json => {
     const key = keys.change(body, ctx, record);
     const days = body.PendingWindowInDays ?? 30;
     if (typeof days !== 'number' || !Number.isInteger(days) || days < 7 || days > 30) {
-      throw validation('pendingWindowInDays', days, 'Member must have value between 7 and 30');
+      throw validation('pendingWindowInDays', days, valueConstraint(typeof days === 'number' ? days : 0, 7, 30));
     }
     keys.requireState(key, ['Enabled', 'Disabled', 'PendingImport']);
-    key.deletionDate = ctx.now + days * DAY_MS;
     key.pendingWindowInDays = days;
+    const waitsForReplicas = key.multiRegion && !key.primaryArn && keys.replicasOf(key).length > 0;
+    if (!waitsForReplicas) key.deletionDate = ctx.now + days * DAY_MS;
     return {
       KeyId: key.arn,
-      DeletionDate: seconds(key.deletionDate),
+      ...(key.deletionDate !== undefined && { DeletionDate: seconds(key.deletionDate) }),
       KeyState: keys.stateOf(key),
       PendingWindowInDays: days,
     };
@@ -149,7 +155,7 @@ export function keyOperations(keys: Keys): OperationTable {
 
   const cancelKeyDeletion = (body: Json, ctx: CallContext, record: CallRecord): Json => {
     const key = keys.change(body, ctx, record);
-    keys.requireState(key, ['PendingDeletion']);
+    keys.requireState(key, ['PendingDeletion', 'PendingReplicaDeletion']);
     delete key.deletionDate;
     delete key.pendingWindowInDays;
     // KMS leaves a key whose deletion was cancelled disabled.
@@ -185,9 +191,8 @@ export function keyOperations(keys: Keys): OperationTable {
 
   const tagResource = (body: Json, ctx: CallContext, record: CallRecord): Json => {
     const key = keys.change(body, ctx, record);
-    for (const tag of parseTags(body.Tags)) {
-      key.tags = [...key.tags.filter((t) => t.TagKey !== tag.TagKey), tag];
-    }
+    if (body.Tags === undefined || body.Tags === null) throw validation('tags', undefined, 'Member must not be null');
+    key.tags = mergeTags(key.tags, parseTags(body.Tags));
     return {};
   };
 

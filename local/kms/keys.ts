@@ -1,4 +1,4 @@
-import { KmsError, validation } from './errors';
+import { KmsError, invalidState, lengthConstraint, validation } from './errors';
 import type { FaultInjector } from './faults';
 import {
   HMAC_KEY_SPECS,
@@ -52,7 +52,7 @@ export class Keys {
     if (keyId === undefined || keyId === null) throw validation('keyId', undefined, 'Member must not be null');
     if (typeof keyId !== 'string') throw new KmsError('SerializationException', 'KeyId must be a string');
     if (keyId.length < 1 || keyId.length > 2048) {
-      throw validation('keyId', keyId, 'Member must have length between 1 and 2048');
+      throw validation('keyId', keyId, lengthConstraint(keyId.length, 1, 2048));
     }
     let region = ctx.region;
     let kind: 'key' | 'alias' = keyId.startsWith('alias/') ? 'alias' : 'key';
@@ -107,15 +107,15 @@ export class Keys {
 
   requireState(key: KeyRecord, allowed: KeyState[]): KeyState {
     const state = this.stateOf(key);
-    if (!allowed.includes(state)) throw new KmsError('KMSInvalidStateException', `${key.arn} is ${state}`);
+    if (!allowed.includes(state)) throw invalidState(key.arn, state);
     return state;
   }
 
-  requireExternal(key: KeyRecord, operation: string): void {
+  requireExternal(key: KeyRecord): void {
     if (key.origin !== 'EXTERNAL') {
       throw new KmsError(
         'UnsupportedOperationException',
-        `${key.arn} origin is ${key.origin} which is not valid for this operation (${operation} needs origin EXTERNAL).`,
+        `${key.arn} origin is ${key.origin} which is not valid for this operation.`,
       );
     }
   }
@@ -124,7 +124,7 @@ export class Keys {
   requireUsable(key: KeyRecord): void {
     const state = this.stateOf(key);
     if (state === 'Disabled') throw new KmsError('DisabledException', `${key.arn} is disabled.`);
-    if (state !== 'Enabled') throw new KmsError('KMSInvalidStateException', `${key.arn} is ${state}`);
+    if (state !== 'Enabled') throw invalidState(key.arn, state);
   }
 
   /** A key Encrypt and Decrypt may use: a symmetric encryption key, else InvalidKeyUsageException. */
@@ -164,10 +164,16 @@ export class Keys {
     return Object.values(this.state.keys).filter((k) => k.primaryArn === primary.arn);
   }
 
-  /** DescribeKey's KeyMetadata. */
+  /**
+   * DescribeKey's KeyMetadata. Each optional member appears only where the API reference defines it: `DeletionDate`
+   * while PendingDeletion, `PendingDeletionWindowInDays` while PendingReplicaDeletion, `ExpirationModel` and
+   * `ValidTo` while imported material carries them (a deletion takes them away, as AWS does).
+   */
   metadata(key: KeyRecord): Json {
     const state = this.stateOf(key);
-    const expiring = key.materials.filter(isPermanent).flatMap((m) => (m.validTo === undefined ? [] : [m.validTo]));
+    const permanent = key.materials.filter(isPermanent);
+    const models = permanent.flatMap((m) => (m.expirationModel === undefined ? [] : [m.expirationModel]));
+    const expiring = permanent.flatMap((m) => (m.validTo === undefined ? [] : [m.validTo]));
     const current = currentMaterial(key);
     const primary = key.primaryArn ? this.state.keys[key.primaryArn] : key;
     const spec = keySpecOf(key);
@@ -180,10 +186,9 @@ export class Keys {
       Description: key.description,
       KeyUsage: spec === 'SYMMETRIC_DEFAULT' ? 'ENCRYPT_DECRYPT' : 'GENERATE_VERIFY_MAC',
       KeyState: state,
-      ...(key.deletionDate !== undefined && {
-        DeletionDate: seconds(key.deletionDate),
-        PendingDeletionWindowInDays: key.pendingWindowInDays,
-      }),
+      ...(key.deletionDate !== undefined && { DeletionDate: seconds(key.deletionDate) }),
+      ...(key.deletionDate === undefined &&
+        key.pendingWindowInDays !== undefined && { PendingDeletionWindowInDays: key.pendingWindowInDays }),
       Origin: key.origin,
       KeyManager: 'CUSTOMER',
       CustomerMasterKeySpec: spec,
@@ -192,8 +197,10 @@ export class Keys {
         ? { EncryptionAlgorithms: ['SYMMETRIC_DEFAULT'] }
         : { MacAlgorithms: [HMAC_KEY_SPECS[spec].algorithm] }),
       ...(key.origin === 'EXTERNAL' &&
-        current && {
-          ExpirationModel: expiring.length > 0 ? 'KEY_MATERIAL_EXPIRES' : 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+        models.length > 0 && {
+          ExpirationModel: models.includes('KEY_MATERIAL_EXPIRES')
+            ? 'KEY_MATERIAL_EXPIRES'
+            : 'KEY_MATERIAL_DOES_NOT_EXPIRE',
         }),
       ...(expiring.length > 0 && { ValidTo: seconds(Math.min(...expiring)) }),
       MultiRegion: key.multiRegion,

@@ -71,8 +71,15 @@ export interface KeyRecord {
   creationDate: number;
   /** What EnableKey/DisableKey last asked for; the key state is derived from it and the materials. */
   enabled: boolean;
+  /** Set while the key is PendingDeletion: when KMS deletes it. */
   deletionDate?: number;
+  /**
+   * The waiting period asked for by ScheduleKeyDeletion. Alone (no `deletionDate`) it marks a multi-Region primary
+   * whose replicas still exist: PendingReplicaDeletion, with the waiting period not yet started.
+   */
   pendingWindowInDays?: number;
+  /** How many RotateKeyOnDemand calls the key has had (KMS allows a fixed number per key). @default 0 */
+  onDemandRotations?: number;
   multiRegion: boolean;
   /** Set on replicas: the primary key's ARN. */
   primaryArn?: string;
@@ -129,6 +136,7 @@ export const keyArn = (region: string, keyId: string): string =>
 /** The key state KMS would report, derived from what was asked of the key and its materials. */
 export function deriveKeyState(key: KeyRecord): KeyState {
   if (key.deletionDate !== undefined) return 'PendingDeletion';
+  if (key.pendingWindowInDays !== undefined) return 'PendingReplicaDeletion';
   if (key.origin === 'EXTERNAL') {
     const permanent = key.materials.filter(isPermanent);
     if (permanent.length === 0 || permanent.some((m) => m.importState === 'PENDING_IMPORT')) return 'PendingImport';

@@ -1,4 +1,4 @@
-import { KmsError, validation } from './errors';
+import { KmsError, lengthConstraint, validation, valueConstraint } from './errors';
 import type { ExpirationModel, Tag } from './model';
 
 /**
@@ -88,60 +88,102 @@ export function blob(value: unknown, member: string): Buffer {
   return Buffer.from(value, 'base64');
 }
 
+/** KMS's limit on tags per key. */
+export const MAX_TAGS = 50;
+
+/**
+ * A request's `Tags`: each member's lengths (ValidationException, named by its 1-based position as KMS names it),
+ * then the tag rules (TagException): no reserved `aws:` prefix and no tag key twice in one request.
+ */
 export function parseTags(value: unknown): Tag[] {
   if (value === undefined) return [];
   if (!Array.isArray(value)) throw new KmsError('SerializationException', 'Tags must be a list');
-  return value.map((tag: unknown) => {
+  const tags = value.map((tag: unknown, i) => {
     const { TagKey, TagValue } = (typeof tag === 'object' && tag !== null ? tag : {}) as Partial<
       Record<string, unknown>
     >;
-    if (typeof TagKey !== 'string' || TagKey.length < 1 || TagKey.length > 128) {
-      throw validation('tags.member.tagKey', TagKey, 'Member must have length between 1 and 128');
+    const member = `tags.${i + 1}.member`;
+    if (TagKey === undefined || TagKey === null)
+      throw validation(`${member}.tagKey`, undefined, 'Member must not be null');
+    if (typeof TagKey !== 'string') throw new KmsError('SerializationException', 'TagKey must be a string');
+    if (TagKey.length < 1 || TagKey.length > 128) {
+      throw validation(`${member}.tagKey`, TagKey, lengthConstraint(TagKey.length, 1, 128));
     }
-    if (typeof TagValue !== 'string' || TagValue.length > 256) {
-      throw validation('tags.member.tagValue', TagValue, 'Member must have length between 0 and 256');
+    if (TagValue === undefined || TagValue === null) {
+      throw validation(`${member}.tagValue`, undefined, 'Member must not be null');
     }
+    if (typeof TagValue !== 'string') throw new KmsError('SerializationException', 'TagValue must be a string');
+    if (TagValue.length > 256)
+      throw validation(`${member}.tagValue`, TagValue, lengthConstraint(TagValue.length, 0, 256));
     return { TagKey, TagValue };
   });
+  // The reference names TagException for tags that are not valid without its texts: these are the emulator's.
+  const seen = new Set<string>();
+  for (const { TagKey } of tags) {
+    if (TagKey.toLowerCase().startsWith('aws:')) {
+      throw new KmsError('TagException', `Tag key ${TagKey} is reserved: tag keys beginning with aws: are for AWS use`);
+    }
+    if (seen.has(TagKey)) throw new KmsError('TagException', `Duplicate tag key ${TagKey}`);
+    seen.add(TagKey);
+  }
+  return tags;
 }
 
-/** ImportKeyMaterial's ExpirationModel and ValidTo, with KMS's rules on how they go together. */
-export function parseExpiry(body: Json, now: number): { expirationModel: ExpirationModel; validTo?: number } {
-  const model = body.ExpirationModel;
-  const validTo = body.ValidTo;
-  if (model !== undefined && model !== 'KEY_MATERIAL_EXPIRES' && model !== 'KEY_MATERIAL_DOES_NOT_EXPIRE') {
-    throw validation(
-      'expirationModel',
-      model,
-      'Member must satisfy enum value set: [KEY_MATERIAL_EXPIRES, KEY_MATERIAL_DOES_NOT_EXPIRE]',
+/** Adds or updates tags: an updated tag keeps its place, new ones go to the end; over {@link MAX_TAGS}, TagException. */
+export function mergeTags(existing: Tag[], added: Tag[]): Tag[] {
+  const merged = existing.map((t) => added.find((a) => a.TagKey === t.TagKey) ?? t);
+  for (const tag of added) if (!existing.some((t) => t.TagKey === tag.TagKey)) merged.push(tag);
+  if (merged.length > MAX_TAGS) {
+    throw new KmsError(
+      'TagException',
+      `A KMS key can have at most ${MAX_TAGS} tags; this request would give it ${merged.length}`,
     );
   }
-  const expires = model === 'KEY_MATERIAL_EXPIRES' || (model === undefined && validTo !== undefined);
-  if (!expires) {
+  return merged;
+}
+
+/**
+ * ImportKeyMaterial's ExpirationModel and ValidTo, with KMS's rules on how they go together. The model defaults to
+ * KEY_MATERIAL_EXPIRES, so a request with neither member is refused for its missing ValidTo, as AWS refuses it.
+ */
+export function parseExpiry(body: Json, now: number): { expirationModel: ExpirationModel; validTo?: number } {
+  const model = enumMember(
+    body,
+    'ExpirationModel',
+    ['KEY_MATERIAL_EXPIRES', 'KEY_MATERIAL_DOES_NOT_EXPIRE'],
+    'KEY_MATERIAL_EXPIRES',
+  );
+  const validTo = body.ValidTo ?? undefined;
+  if (model === 'KEY_MATERIAL_DOES_NOT_EXPIRE') {
     if (validTo !== undefined) {
+      // AWS's text for this case is not recorded: worded after the one it sends for the opposite case.
       throw new KmsError(
         'ValidationException',
-        'ValidTo must be omitted when ExpirationModel is KEY_MATERIAL_DOES_NOT_EXPIRE',
+        'A validTo date must not be set if the ExpirationModel is KEY_MATERIAL_DOES_NOT_EXPIRE',
       );
     }
-    return { expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' };
+    return { expirationModel: model };
   }
-  if (typeof validTo !== 'number') {
-    throw new KmsError('ValidationException', 'ValidTo is required when ExpirationModel is KEY_MATERIAL_EXPIRES');
+  if (validTo === undefined) {
+    throw new KmsError(
+      'ValidationException',
+      'A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES',
+    );
   }
+  if (typeof validTo !== 'number') throw new KmsError('SerializationException', 'ValidTo must be a timestamp');
   const ms = validTo * 1000;
   if (ms <= now) throw new KmsError('ValidationException', `ValidTo ${new Date(ms).toISOString()} is in the past`);
   if (ms > now + MAX_VALID_TO_MS) {
     throw new KmsError('ValidationException', `ValidTo ${new Date(ms).toISOString()} is more than 365 days from now`);
   }
-  return { expirationModel: 'KEY_MATERIAL_EXPIRES', validTo: ms };
+  return { expirationModel: model, validTo: ms };
 }
 
 /** One page of a list with KMS's `Limit` (1..1000, default 100) and opaque `Marker`. */
 export function paginate<T>(items: T[], body: Json): { items: T[]; next?: string } {
   const limit = body.Limit ?? 100;
   if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > 1000) {
-    throw validation('limit', limit, 'Member must have value between 1 and 1000');
+    throw validation('limit', limit, valueConstraint(typeof limit === 'number' ? limit : 0, 1, 1000));
   }
   let start = 0;
   if (body.Marker !== undefined) {

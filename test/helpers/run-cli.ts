@@ -7,7 +7,8 @@ export interface CliResult {
   stderr: string;
 }
 
-const KEYMAT = join(__dirname, '..', '..', 'cli', 'keymat.js');
+/** The built CLI, as the package ships it (scripts/jest-global-setup.ts builds it before the tests run). */
+const KEYMAT = join(__dirname, '..', '..', 'dist', 'cli', 'keymat.js');
 
 /** Runs a command as a child process and collects its output. */
 export function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
@@ -22,7 +23,7 @@ export function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}
   });
 }
 
-/** Runs the keymat command exactly as `npx keymat` does. */
+/** Runs the keymat command exactly as the installed `keymat` does. */
 export const keymat = (args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> =>
   run(process.execPath, [KEYMAT, ...args], env);
 

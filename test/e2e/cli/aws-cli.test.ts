@@ -53,6 +53,18 @@ it('describes, imports into and deletes material from a key with the AWS CLI', a
   );
   writeFileSync(join(dir, 'material.bin'), wrapped);
   writeFileSync(join(dir, 'token.bin'), Buffer.from(params.ImportToken as string, 'base64'));
+  // With no expiry, KMS's default model (KEY_MATERIAL_EXPIRES) needs a ValidTo: refused as the SDK sees it.
+  await expect(
+    aws(
+      'import-key-material',
+      '--key-id',
+      created.KeyId,
+      '--encrypted-key-material',
+      `fileb://${join(dir, 'material.bin')}`,
+      '--import-token',
+      `fileb://${join(dir, 'token.bin')}`,
+    ),
+  ).rejects.toThrow('A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES');
   await aws(
     'import-key-material',
     '--key-id',
@@ -68,12 +80,14 @@ it('describes, imports into and deletes material from a key with the AWS CLI', a
     'Enabled',
   );
   await aws('delete-imported-key-material', '--key-id', created.KeyId);
-  expect(((await aws('describe-key', '--key-id', created.KeyId)).KeyMetadata as { KeyState: string }).KeyState).toBe(
-    'PendingImport',
-  );
+  const after = (await aws('describe-key', '--key-id', created.KeyId)).KeyMetadata as Record<string, unknown>;
+  expect(after.KeyState).toBe('PendingImport');
+  expect(after).not.toHaveProperty('ExpirationModel');
+  expect(after).not.toHaveProperty('ValidTo');
   expect(t.stack.requestLog.read().map((e) => e.operation)).toEqual([
     'CreateKey',
     'GetParametersForImport',
+    'ImportKeyMaterial',
     'ImportKeyMaterial',
     'DescribeKey',
     'DeleteImportedKeyMaterial',

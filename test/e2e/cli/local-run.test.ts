@@ -30,9 +30,9 @@ const localRun = (key: string, changeId: string, ...options: string[]) =>
   ]);
 
 describe('keymat local run', () => {
-  it('prints each state and exits 1 on a rejected approval, with no deletion', async () => {
+  it('prints each state and exits 3 on a rejected approval, with no deletion', async () => {
     const r = await localRun(keyArn, 'CHG-R', '--approve', 'reject');
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(3);
     expect(r.stdout).toContain('→ RequestApproval');
     expect(r.stdout).toContain('error: ApprovalRejected');
     expect(r.stdout).not.toContain('DeleteImportedKeyMaterial');
@@ -59,7 +59,7 @@ describe('keymat local run', () => {
   it('ends ApprovalTimedOut when nobody answers within --approval-timeout', async () => {
     const fresh = JSON.parse((await keymat(['local', 'kms', 'create-key', '--state-dir', dir, '--json'])).stdout);
     const r = await localRun(fresh.keyArn, 'CHG-T', '--approve', 'none', '--approval-timeout', '1', '--json');
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(3);
     expect(JSON.parse(r.stdout)).toMatchObject({ status: 'FAILED', error: 'ApprovalTimedOut' });
   });
 

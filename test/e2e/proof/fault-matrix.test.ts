@@ -1,4 +1,10 @@
-import { DescribeKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
+import {
+  DescribeKeyCommand,
+  ListKeyRotationsCommand,
+  ReplicateKeyCommand,
+  ScheduleKeyDeletionCommand,
+  type KMSClient,
+} from '@aws-sdk/client-kms';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +24,8 @@ import { printTable } from '../../helpers/table';
  * A new case is one line.
  */
 type Expected = { status: 'SUCCEEDED'; output: 'DELETED' } | { status: 'FAILED'; error: string };
+/** A case's key: `expires` gives its material a ValidTo, so a deletion has expiry fields to drop or keep. */
+type KeyOptions = { expires?: boolean };
 const ok: Expected = { status: 'SUCCEEDED', output: 'DELETED' };
 const failed = (error: string): Expected => ({ status: 'FAILED', error });
 
@@ -27,7 +35,34 @@ const error500 = (operation: string, count: number): FaultFile => ({
   rules: [{ kind: 'error', operation, error: 'KMSInternalException', count }],
 });
 
-const CASES: [operation: string, fault: string, faults: FaultFile, expected: Expected][] = [
+/**
+ * The retry paths that recognise a deletion by the key's post-state, each with the material's ExpirationModel and
+ * ValidTo dropped by the deletion (as AWS does) and kept (the `keepExpiryOnDeletion` fault): all end DELETED.
+ */
+const RETRY_PATHS: [operation: string, path: string, rules: FaultFile['rules']][] = [
+  [
+    'DeleteImportedKeyMaterial',
+    'applied, then answered 500',
+    [{ kind: 'applyThenFail', operation: 'DeleteImportedKeyMaterial', count: 1 }],
+  ],
+  [
+    'DeleteImportedKeyMaterial',
+    'latency past the task timeout',
+    [{ kind: 'latency', operation: 'DeleteImportedKeyMaterial', ms: 1500 }],
+  ],
+  ['all reads', 'stale reads (3) after the deletion', [{ kind: 'staleReads', calls: 3 }]],
+];
+const EXPIRY_CASES = RETRY_PATHS.flatMap(([op, path, rules]) =>
+  (['dropped', 'kept'] as const).map((fields): [string, string, FaultFile, Expected, KeyOptions] => [
+    op,
+    `${path}, expiry fields ${fields} on deletion`,
+    { rules: fields === 'kept' ? [...rules, { kind: 'keepExpiryOnDeletion' }] : rules },
+    ok,
+    { expires: true },
+  ]),
+);
+
+const CASES: [operation: string, fault: string, faults: FaultFile, expected: Expected, key?: KeyOptions][] = [
   ...OPERATIONS.map((op): [string, string, FaultFile, Expected] => [
     op,
     '500 within the retry budget (2)',
@@ -66,6 +101,7 @@ const CASES: [operation: string, fault: string, faults: FaultFile, expected: Exp
     { rules: [{ kind: 'applyThenFail', operation: 'DeleteImportedKeyMaterial', count: 1 }] },
     ok,
   ],
+  ...EXPIRY_CASES,
 ];
 
 let dir: string;
@@ -96,8 +132,11 @@ const describeOutcome = (r: LocalRunResult) =>
 
 it.each(CASES)(
   '%s × %s',
-  async (_operation, _fault, faults, expected) => {
-    const key = await createExternalKey(kms, { materialDir: join(dir, 'byok') });
+  async (_operation, _fault, faults, expected, keyOptions = {}) => {
+    const key = await createExternalKey(kms, {
+      materialDir: join(dir, 'byok'),
+      ...(keyOptions.expires && { validTo: new Date(Date.now() + 30 * 86_400_000) }),
+    });
     const logStart = stack.requestLog.read().length;
     stack.setFaults(faults);
     let result: LocalRunResult;
@@ -156,3 +195,33 @@ it.each(CASES)(
   },
   60_000,
 );
+
+it('refuses a multi-Region primary that is PendingReplicaDeletion, and deletes nothing', async () => {
+  const primary = await createExternalKey(kms, { materialDir: join(dir, 'byok'), multiRegion: true });
+  await kms.send(new ReplicateKeyCommand({ KeyId: primary.keyId, ReplicaRegion: 'eu-west-1' }));
+  await kms.send(new ScheduleKeyDeletionCommand({ KeyId: primary.keyId, PendingWindowInDays: 7 }));
+  expect((await kms.send(new DescribeKeyCommand({ KeyId: primary.keyId }))).KeyMetadata?.KeyState).toBe(
+    'PendingReplicaDeletion',
+  );
+  const logStart = stack.requestLog.read().length;
+  const result = await workflow.run(
+    {
+      keyId: primary.keyArn,
+      changeId: 'CHG-replica-deletion',
+      reason: 'fault matrix',
+      requestedBy: 'alice',
+      waitSeconds: 0,
+    },
+    { decide: localApprover('auto', 'bob'), waitMs: 1, retryIntervalMs: 1 },
+  );
+  expect({ status: result.status, error: result.error }).toEqual({ status: 'FAILED', error: 'KeyPendingDeletion' });
+  const operations = stack.requestLog
+    .read()
+    .slice(logStart)
+    .map((e) => e.operation);
+  expect(operations).not.toContain('DeleteImportedKeyMaterial');
+  const [entry] =
+    (await kms.send(new ListKeyRotationsCommand({ KeyId: primary.keyId, IncludeKeyMaterial: 'ALL_KEY_MATERIAL' })))
+      .Rotations ?? [];
+  expect(entry?.ImportState).toBe('IMPORTED');
+}, 60_000);

@@ -166,7 +166,7 @@ describe('fault injection as the SDK sees it', () => {
       const { t: pinned, keyId } = await withKey((id) => ({ rules: [{ kind: 'keyState', keyId: id, state }] }));
       const err = await errorOf(() => pinned.kms().send(new DeleteImportedKeyMaterialCommand({ KeyId: keyId })));
       expect(err.name).toBe('KMSInvalidStateException');
-      expect(err.message).toContain(`is ${state}`);
+      expect(err.message).toBe(`arn:aws:kms:us-east-1:111122223333:key/${keyId} is ${state.toLowerCase()}.`);
       expect((await describeKey(pinned.kms(), keyId)).KeyMetadata?.KeyState).toBe(state);
     },
   );

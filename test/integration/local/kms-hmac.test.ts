@@ -204,12 +204,13 @@ describe('GenerateMac and VerifyMac', () => {
     ['an empty message', 0],
     ['a message over 4096 bytes', 4097],
   ])('refuses %s with ValidationException', async (_what, length) => {
+    const constraint = length < 1 ? 'greater than or equal to 1' : 'less than or equal to 4096';
     const arn = await hmacKey();
     const err = await errorOf(() =>
       kms.send(new GenerateMacCommand({ KeyId: arn, Message: Buffer.alloc(length), MacAlgorithm: 'HMAC_SHA_256' })),
     );
     expect(err.name).toBe('ValidationException');
-    expect(err.message).toContain('Member must have length between 1 and 4096');
+    expect(err.message).toContain(`at 'message' failed to satisfy constraint: Member must have length ${constraint}`);
     expect(await lastUsage(arn)).toBeUndefined();
   });
 

@@ -9,7 +9,7 @@ import { CHANGE_ID, KEY_ID_OR_ARN } from '../../../core/input';
 import { KEY_ADMIN_ACTIONS } from '../../../infra/attestation-key';
 import { configFromContext } from '../../../infra/config';
 import { KeymatStack } from '../../../infra/keymat-stack';
-import { synthesizeDefinition } from '../../../local/definition';
+import { synthesizeDefinition } from '../../../infra/definition';
 import { TASK_STATES } from '../../../workflows/states';
 import { run } from '../../helpers/run-cli';
 

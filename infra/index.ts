@@ -1,0 +1,16 @@
+/**
+ * keymat's construct library, `keymat/cdk`: the whole stack (`KeymatStack`), or the workflow alone
+ * (`DeletionWorkflow`, given a function per task, e.g. `KeymatFunction`s), with the configuration they take.
+ * aws-cdk-lib and constructs are the CDK app's own (peer dependencies); the functions' code is the package's
+ * prebuilt bundles. This repository's cdk.json app (infra/app.ts) uses this same entry point.
+ */
+export { KeymatStack, type KeymatStackProps } from './keymat-stack';
+export { KeymatFunction, type KeymatFunctionProps } from './keymat-function';
+export { ExpiryScan, type ExpiryScanProps } from './expiry-scan';
+export { AttestationKey } from './attestation-key';
+export { KeyScopeGrants } from './key-scope';
+export { RunbookDocument, type RunbookDocumentProps } from './runbook';
+export { configFromContext, DEFAULT_KEY_TAG, DEFAULT_SCAN_LIMITS, type KeyScope, type KeymatConfig } from './config';
+export { DeletionWorkflow, type DeletionWorkflowProps, type ExecutionReadAction } from '../workflows/deletion-workflow';
+export { TASK_STATES, WAIT_STATE, type TaskState } from '../workflows/states';
+export { AcknowledgingRole } from '../workflows/nag';

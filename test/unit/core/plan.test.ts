@@ -1,0 +1,88 @@
+import { compareWithPlan, verifyAgainstPlan } from '../../../core/plan';
+import { M1, M2, material, planFor, snapshot } from '../../helpers/kms-fixtures';
+
+const VALID_TO = new Date('2031-01-01T00:00:00Z');
+const expiring = (id: string, over: Parameters<typeof material>[1] = {}) =>
+  material(id, { ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: VALID_TO, ...over });
+const now = new Date('2030-06-01T00:00:00Z');
+
+/** The key after KMS deleted the current material, with the expiry fields dropped (AWS) or kept (the other reading). */
+const deletedCurrent = (fields: 'dropped' | 'kept') =>
+  snapshot({ KeyState: 'PendingImport' }, [
+    fields === 'kept'
+      ? expiring(M1, { ImportState: 'PENDING_IMPORT' })
+      : material(M1, { ImportState: 'PENDING_IMPORT', ExpirationModel: undefined }),
+    expiring(M2, { KeyMaterialState: 'NON_CURRENT' }),
+  ]);
+
+describe('compareWithPlan', () => {
+  const plan = planFor(snapshot({}, [expiring(M1), expiring(M2, { KeyMaterialState: 'NON_CURRENT' })]));
+
+  it('finds the key unchanged when it is as planned', () => {
+    expect(compareWithPlan(snapshot({}, [expiring(M1), expiring(M2, { KeyMaterialState: 'NON_CURRENT' })]), plan)).toBe(
+      'UNCHANGED',
+    );
+  });
+
+  it.each(['dropped', 'kept'] as const)(
+    'recognises the post-state of a deletion whose expiry fields were %s',
+    (fields) => {
+      expect(compareWithPlan(deletedCurrent(fields), plan)).toBe('APPLIED');
+    },
+  );
+
+  it('does not count a new ValidTo on the target as drift', () => {
+    const reimported = snapshot({}, [
+      expiring(M1, { ValidTo: new Date('2031-02-01T00:00:00Z') }),
+      expiring(M2, { KeyMaterialState: 'NON_CURRENT' }),
+    ]);
+    expect(compareWithPlan(reimported, plan)).toBe('UNCHANGED');
+  });
+
+  it('refuses a post-state in which another material changed', () => {
+    const other = snapshot({ KeyState: 'PendingImport' }, [
+      material(M1, { ImportState: 'PENDING_IMPORT', ExpirationModel: undefined }),
+      material(M2, { KeyMaterialState: 'NON_CURRENT', ImportState: 'PENDING_IMPORT', ExpirationModel: undefined }),
+    ]);
+    expect(compareWithPlan(other, plan)).toEqual({ drift: expect.any(String) });
+  });
+
+  it('names other materials that changed before the deletion as drift', () => {
+    const other = snapshot({}, [
+      expiring(M1),
+      expiring(M2, { KeyMaterialState: 'NON_CURRENT', ImportState: 'PENDING_IMPORT' }),
+    ]);
+    expect(compareWithPlan(other, plan)).toEqual({ drift: expect.stringContaining('otherMaterials') });
+  });
+
+  it('refuses a rotation since the plan as drift', () => {
+    const rotated = snapshot({ CurrentKeyMaterialId: M2 }, [
+      expiring(M1, { KeyMaterialState: 'NON_CURRENT' }),
+      expiring(M2, { KeyMaterialState: 'CURRENT' }),
+    ]);
+    expect(compareWithPlan(rotated, plan)).toEqual({ drift: expect.stringContaining('currentKeyMaterialId') });
+  });
+
+  it('recognises a deleted pending-rotation material as gone', () => {
+    const pending = planFor(snapshot({}, [expiring(M1), expiring(M2, { KeyMaterialState: 'PENDING_ROTATION' })]), M2);
+    expect(compareWithPlan(snapshot({}, [expiring(M1)]), pending)).toBe('APPLIED');
+  });
+});
+
+describe('verifyAgainstPlan', () => {
+  const plan = planFor(snapshot({}, [expiring(M1), expiring(M2, { KeyMaterialState: 'NON_CURRENT' })]));
+
+  it.each(['dropped', 'kept'] as const)('verifies the post-state whose expiry fields were %s', (fields) => {
+    expect(verifyAgainstPlan(deletedCurrent(fields), plan, now)).toEqual({
+      keyStateAfter: 'PendingImport',
+      materialAfter: 'PENDING_IMPORT',
+      verifiedAt: now.toISOString(),
+    });
+  });
+
+  it('waits while the key still shows the state before the deletion', () => {
+    expect(
+      verifyAgainstPlan(snapshot({}, [expiring(M1), expiring(M2, { KeyMaterialState: 'NON_CURRENT' })]), plan, now),
+    ).toBeUndefined();
+  });
+});

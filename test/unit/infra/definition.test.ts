@@ -1,0 +1,69 @@
+import { Duration } from 'aws-cdk-lib';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { configFromContext } from '../../../infra/config';
+import { synthesizeDefinition } from '../../../infra/definition';
+import { localDefinition } from '../../../local/definition';
+import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from '../../../local/kms/model';
+
+/**
+ * The local engine runs local/workflow.asl.json (written by `npm run build`) with a local stack's settings set in it;
+ * these tests hold it to the construct: the file is what the construct synthesizes today, and each setting lands
+ * where the construct puts it.
+ */
+const env = { account: LOCAL_ACCOUNT_ID, region: DEFAULT_REGION };
+const defaults = configFromContext(() => undefined);
+
+describe('the generated definition', () => {
+  it('is what the construct synthesizes with the default configuration (run npm run build when this fails)', () => {
+    const file = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'local', 'workflow.asl.json'), 'utf8'));
+    expect(file).toEqual(synthesizeDefinition(defaults, env));
+  });
+
+  it('is the definition the local engine runs when no setting is given', () => {
+    expect(localDefinition()).toEqual(synthesizeDefinition(defaults, env));
+  });
+
+  it.each([
+    { approvalTimeoutSeconds: 120, quorum: 2, approvers: [] },
+    {
+      approvalTimeoutSeconds: 3600,
+      taskTimeoutSeconds: 5,
+      quorum: 2,
+      approvers: ['arn:aws:iam::111122223333:user/bob', 'arn:aws:iam::111122223333:user/carol'],
+    },
+    { approvalTimeoutSeconds: 1, taskTimeoutSeconds: 900, quorum: 1, approvers: ['arn:aws:iam::111122223333:user/*'] },
+  ])('equals the synthesized definition for the settings %j', (settings) => {
+    const synthesized = synthesizeDefinition(
+      {
+        ...defaults,
+        approvalTimeout: Duration.seconds(settings.approvalTimeoutSeconds),
+        ...(settings.taskTimeoutSeconds !== undefined && {
+          taskTimeout: Duration.seconds(settings.taskTimeoutSeconds),
+        }),
+        quorum: settings.quorum,
+        approvers: settings.approvers,
+      },
+      env,
+    );
+    expect(localDefinition(settings)).toEqual(synthesized);
+  });
+
+  it('refuses a quorum the listed approvers cannot reach, as the construct does', () => {
+    expect(() => localDefinition({ quorum: 2, approvers: ['arn:aws:iam::111122223333:user/bob'] })).toThrow(RangeError);
+    expect(() => localDefinition({ quorum: 2, approvers: ['arn:aws:iam::111122223333:user/bob'] })).toThrow(
+      'quorum 2 cannot be reached by the 1 distinct allowedApprovers',
+    );
+  });
+
+  it('refuses a timeout below one second, naming it', () => {
+    expect(() => localDefinition({ approvalTimeoutSeconds: 0 })).toThrow(
+      'approvalTimeout must be a whole number from 1',
+    );
+  });
+
+  it('leaves the generated file unchanged between calls', () => {
+    localDefinition({ quorum: 3, approvalTimeoutSeconds: 7 });
+    expect(localDefinition()).toEqual(synthesizeDefinition(defaults, env));
+  });
+});
