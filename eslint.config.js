@@ -3,7 +3,7 @@ const eslint = require('@eslint/js');
 const tseslint = require('typescript-eslint');
 
 module.exports = tseslint.config(
-  { ignores: ['node_modules/', 'cdk.out/', '.keymat/', 'coverage/'] },
+  { ignores: ['node_modules/', 'cdk.out/', '.keymat/', 'coverage/', 'dist/'] },
   eslint.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -16,4 +16,6 @@ module.exports = {
   coverageProvider: 'v8',
   collectCoverageFrom: ['core/**/*.ts', 'functions/**/*.ts', 'workflows/**/*.ts', 'infra/**/*.ts', 'local/**/*.ts'],
   coverageReporters: ['text'],
+  // Each suite's time after the run, slowest first.
+  reporters: ['default', '<rootDir>/scripts/suite-times.js'],
 };

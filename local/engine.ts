@@ -2,7 +2,6 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { StateMachineDefinition, StateMachine as StateMachineType } from 'aws-local-stepfunctions' with {
   'resolution-mode': 'import',
 };
-import { join } from 'node:path';
 import { localLogLevel } from '../core/config';
 import { DEFAULT_RECENT_USE_DAYS } from '../core/defaults';
 import { parseEvent, requestApprovalEvent } from '../core/events';
@@ -183,7 +182,7 @@ export const localStateMachineArn = (region: string, account: string): string =>
  */
 export async function runLocalExecution(stateDir: string, options: LocalRunOptions): Promise<LocalRunResult> {
   const name = options.executionName ?? randomUUID();
-  const requestLog = () => readRequestLog(join(stateDir, 'requests.jsonl'));
+  const requestLog = () => readRequestLog(stateDir);
   const executionArn = executionArnOf(localStateMachineArn(options.region, options.account), name);
   // What `$$.Task.Token` resolves to in the engine: one value for the whole run, so each approval round swaps it for
   // a fresh token of its own (an answer to round 1 must not be taken as one to round 2).
@@ -209,7 +208,7 @@ export async function runLocalExecution(stateDir: string, options: LocalRunOptio
       const payload = { ...given, taskToken };
       emit({ type: 'TaskScheduled', state, parameters: JSON.stringify({ ...params, Payload: payload }) });
       const { messageId } = await handlers.RequestApproval(payload);
-      const message = readOutbox(join(stateDir, 'outbox.jsonl')).find((m) => m.messageId === messageId);
+      const message = readOutbox(stateDir).find((m) => m.messageId === messageId);
       if (!message) throw new Error(`the approval request ${messageId} is not in the outbox`);
       const { input, plan, approval, rules } = parseEvent(requestApprovalEvent, payload, 'RequestApproval');
       try {

@@ -1,10 +1,11 @@
 import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { LocalCredentials } from './clients';
 import { DEFAULT_REGION } from './kms/model';
+import { createSecretFile } from './secrets';
 import type { KmsService } from './kms/service';
 
 /**
@@ -25,11 +26,12 @@ export const ATTESTATION_KEY_ALIAS = 'alias/keymat-attestation';
 
 const INTERNAL_KEY_FILE = 'internal-access-key';
 
-const credentialsFile = z.object({ accessKeyId: z.string().regex(/^\w{16,128}$/), secretAccessKey: z.string().min(1) });
+const credentialsFile = z.object({ accessKeyId: z.string().regex(/^\w{16,128}$/), secretAccessKey: z.string().regex(/^[\w-]{40,}$/, 'the secret is shorter than 40 characters'),
+});
 
 /**
- * The state folder's internal credentials, made on the first call (with `wx`, so two processes starting on one folder
- * agree on the first one written) and read back after that.
+ * The state folder's internal credentials, made on the first call (two processes starting on one folder agree on
+ * the first one written) and read back after that, checked for shape.
  */
 export function internalCredentials(stateDir: string): LocalCredentials {
   const file = join(stateDir, INTERNAL_KEY_FILE);
@@ -37,12 +39,7 @@ export function internalCredentials(stateDir: string): LocalCredentials {
     accessKeyId: `KEYMATINTERNAL${randomBytes(10).toString('hex').toUpperCase()}`,
     secretAccessKey: randomBytes(30).toString('base64url'),
   };
-  try {
-    writeFileSync(file, JSON.stringify(made), { mode: 0o600, flag: 'wx' });
-    return made;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  }
+  if (createSecretFile(file, JSON.stringify(made))) return made;
   const parsed = credentialsFile.safeParse(parseJson(readFileSync(file, 'utf8')));
   if (!parsed.success) {
     throw new Error(
@@ -63,7 +60,7 @@ function parseJson(text: string): unknown {
 /**
  * Run by the stack that owns the KMS state: finds the attestation key by its alias, or creates it (HMAC_256, origin
  * AWS_KMS) and the alias on a state folder's first start, and sets its key policy to let only `internalAccessKeyId`
- * generate and verify MACs. Returns its ARN; the caller persists the state.
+ * generate and verify MACs. Returns its ARN; the caller commits the state.
  */
 export async function ensureAttestationKey(
   kms: KmsService,

@@ -1,31 +1,23 @@
-import { appendJsonLine, readJsonLines } from './jsonl';
+import type { RequestLogEntry } from './records';
+import type { StateStore } from './store';
 
-/** One line of the local stack's request log. Never holds material, plaintext, ciphertext or tokens. */
-export interface RequestLogEntry {
-  time: string;
-  service: string;
-  region: string;
-  operation: string;
-  /** The key the call was about: its ARN when the emulator resolved it, else the KeyId as sent. */
-  keyId?: string;
-  /** The KeyMaterialId a DeleteImportedKeyMaterial or ImportKeyMaterial call named (as CloudTrail records it). */
-  keyMaterialId?: string;
-  status: number;
-  error?: string;
-  requestId: string;
-}
+export type { RequestLogEntry } from './records';
+export { readRequestLog } from './store';
 
-/** The request log (`requests.jsonl` in the state folder) that tests and the CLI read back. */
+/**
+ * The local stack's request log, in the state database (`requests` table): one entry per call a service logs.
+ * Another process (the CLI, the bench) reads it with {@link readRequestLog}.
+ */
 export class RequestLog {
-  constructor(readonly path: string) {}
+  constructor(private readonly store: StateStore) {}
 
+  /** Appends an entry in its own transaction; throws `LocalStateError` when it cannot be written. */
   append(entry: RequestLogEntry): void {
-    appendJsonLine(this.path, entry);
+    this.store.appendRequest(entry);
   }
 
+  /** The log, oldest first. */
   read(): RequestLogEntry[] {
-    return readRequestLog(this.path);
+    return this.store.readRequestLog();
   }
 }
-
-export const readRequestLog = (path: string): RequestLogEntry[] => readJsonLines<RequestLogEntry>(path);

@@ -37,13 +37,15 @@ class BadRequest extends Error {
  */
 export class Router {
   private readonly services: LocalService[];
+  /** Set while request log entries cannot be written, so the failure is reported once. */
+  private logFailing = false;
   private opened: () => void = () => undefined;
   /** Settles when the stack is ready: requests that arrive while it starts wait for it. */
   private readonly ready = new Promise<void>((resolve) => (this.opened = resolve));
 
   constructor(
     services: readonly LocalService[],
-    private readonly requestLog: RequestLog,
+    private readonly requestLog: Pick<RequestLog, 'append'>,
     private readonly defaultRegion: string,
   ) {
     this.services = [...services];
@@ -91,19 +93,7 @@ export class Router {
     try {
       const request = this.incoming(req, await readBody(req), requestId);
       answer = await this.dispatch(request);
-      if (answer.log) {
-        this.requestLog.append({
-          time: new Date().toISOString(),
-          service: answer.log.service,
-          region: request.region,
-          operation: answer.log.operation,
-          ...(answer.log.keyId !== undefined && { keyId: answer.log.keyId }),
-          ...(answer.log.keyMaterialId !== undefined && { keyMaterialId: answer.log.keyMaterialId }),
-          status: answer.status,
-          ...(answer.log.error !== undefined && { error: answer.log.error }),
-          requestId,
-        });
-      }
+      if (answer.log) this.log(request, answer, requestId);
     } catch (err) {
       answer =
         err instanceof BadRequest
@@ -119,6 +109,33 @@ export class Router {
     if (res.headersSent || res.destroyed) return;
     res.writeHead(answer.status, { ...answer.headers, 'content-length': String(Buffer.byteLength(answer.body)) });
     res.end(answer.body);
+  }
+
+  /**
+   * Writes the request log entry of an answered call. The call's own change is already committed, so a log that
+   * cannot be written (a full disk) leaves the answer as it is: the failure is reported on stderr, once until a write
+   * succeeds again.
+   */
+  private log(request: IncomingRequest, answer: Answer, requestId: string): void {
+    const log = answer.log;
+    if (!log) return;
+    try {
+      this.requestLog.append({
+        time: new Date().toISOString(),
+        service: log.service,
+        region: request.region,
+        operation: log.operation,
+        ...(log.keyId !== undefined && { keyId: log.keyId }),
+        ...(log.keyMaterialId !== undefined && { keyMaterialId: log.keyMaterialId }),
+        status: answer.status,
+        ...(log.error !== undefined && { error: log.error }),
+        requestId,
+      });
+      this.logFailing = false;
+    } catch (err) {
+      if (!this.logFailing) process.stderr.write(`keymat local: the request log misses entries: ${(err as Error).message}\n`);
+      this.logFailing = true;
+    }
   }
 
   private incoming(req: IncomingMessage, body: string, requestId: string): IncomingRequest {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { callerArn } from './caller';
 import {
@@ -12,6 +12,45 @@ import {
 } from './local-service';
 
 const GET_SECRET_VALUE = 'secretsmanager.GetSecretValue';
+
+/** The secret as keymat makes it: 32 random bytes, base64url. Anything shorter could be guessed. */
+const LINK_SECRET = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * Writes a secret file (mode 0600) unless it exists, and says whether this call made it. The text is written whole
+ * under another name, then linked into place (which fails if the file exists): a crash or a full disk never leaves a
+ * short secret, and two processes making it at once agree on the first one linked.
+ */
+export function createSecretFile(file: string, text: string): boolean {
+  const temp = `${file}.${process.pid}.new`;
+  try {
+    writeFileSync(temp, text, { mode: 0o600 });
+    linkSync(temp, file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    rmSync(temp, { force: true });
+  }
+}
+
+/**
+ * The approval-link secret in `file`, checked: 32 random bytes in base64url, readable by this user alone. Throws,
+ * naming the file and what to do, when it is anything else (an empty file would let anyone sign approval links).
+ */
+export function readLinkSecret(file: string): string {
+  const secret = readFileSync(file, 'utf8');
+  if (!LINK_SECRET.test(secret)) {
+    throw new Error(
+      `${file} does not hold an approval-link secret (32 random bytes, base64url; it holds ${secret.length} characters): delete it and start the local stack again, which makes a new one (links signed before stop working)`,
+    );
+  }
+  if ((statSync(file).mode & 0o077) !== 0) {
+    throw new Error(`${file} can be read by other users: chmod 600 ${file}, or delete it and start the local stack again`);
+  }
+  return secret;
+}
 
 /**
  * Secrets Manager GetSecretValue for the approval-link secret. The secret is made on first use and kept in the state
@@ -28,6 +67,8 @@ export class LocalSecrets implements LocalService {
     private readonly reader: string,
   ) {
     this.file = join(stateDir, 'approval-link-secret');
+    // Checked at start, so a damaged secret is refused before anything listens.
+    if (existsSync(this.file)) readLinkSecret(this.file);
   }
 
   matches(request: IncomingRequest): boolean {
@@ -59,7 +100,7 @@ export class LocalSecrets implements LocalService {
   }
 
   private secret(): string {
-    if (!existsSync(this.file)) writeFileSync(this.file, randomBytes(32).toString('base64url'), { mode: 0o600 });
-    return readFileSync(this.file, 'utf8');
+    if (!existsSync(this.file)) createSecretFile(this.file, randomBytes(32).toString('base64url'));
+    return readLinkSecret(this.file);
   }
 }

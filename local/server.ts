@@ -1,22 +1,23 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { DEFAULT_STATE_DIR } from '../core/defaults';
 import { ApprovalPage } from './approval-page';
 import type { LocalCredentials } from './clients';
 import { LocalGateway } from './gateway';
 import { ensureAttestationKey, internalCredentials, type InternalAccess } from './internal-access';
 import { LocalKms } from './kms/endpoint';
 import { FaultInjector, type FaultFile } from './kms/faults';
-import { DEFAULT_REGION, emptyKmsState, type KmsState } from './kms/model';
+import { DEFAULT_REGION } from './kms/model';
 import { KmsService } from './kms/service';
 import { RequestLog } from './request-log';
 import { Router } from './router';
 import { LocalSecrets } from './secrets';
 import { LocalStepFunctions, StepFunctionsEndpoint, type LocalWorkflowDefinition } from './sfn';
 import { LocalSns } from './sns';
-import { DEFAULT_STATE_DIR, StateFile } from './state-file';
+import { StateStore } from './store';
 import { LocalSts } from './sts';
+
+export { runningEndpoint } from './store';
 
 export interface LocalStackOptions {
   /** TCP port on 127.0.0.1; 0 picks a free one. @default 0 */
@@ -36,14 +37,14 @@ export interface LocalStackOptions {
 /**
  * The embedded local stack: one HTTP server on 127.0.0.1 whose router hands each request to one emulated service
  * (KMS, SNS, STS, Secrets Manager, Step Functions, the approval page, the gateway), so the real SDK clients and the
- * AWS CLI talk to it through an endpoint override. State lives in the state folder, with keymat's internal
- * credentials and (in the KMS state) its attestation key, made on the folder's first start.
+ * AWS CLI talk to it through an endpoint override. State lives in the state folder's database (local/store.ts), with
+ * keymat's internal credentials and (in the KMS state) its attestation key, made on the folder's first start. The stack
+ * owns the folder while it runs: a second one on the same folder is refused.
  */
 export class LocalStack {
   readonly requestLog: RequestLog;
   readonly sns: LocalSns;
   private readonly localKms: LocalKms;
-  private readonly kmsFile: StateFile<KmsState>;
   private readonly router: Router;
   private readonly credentials: LocalCredentials;
   private attestationKeyArn: string | undefined;
@@ -53,14 +54,14 @@ export class LocalStack {
   private constructor(
     private readonly server: Server,
     readonly stateDir: string,
+    private readonly store: StateStore,
     faults: FaultFile | undefined,
   ) {
-    this.kmsFile = new StateFile(join(stateDir, 'kms.json'), emptyKmsState);
     const injector = new FaultInjector(faults);
-    this.localKms = new LocalKms(new KmsService(this.kmsFile.load(), injector), this.kmsFile, injector);
+    this.localKms = new LocalKms(new KmsService(store.loadKms(), injector), store, injector);
     this.credentials = internalCredentials(stateDir);
-    this.requestLog = new RequestLog(join(stateDir, 'requests.jsonl'));
-    this.sns = new LocalSns(join(stateDir, 'outbox.jsonl'));
+    this.requestLog = new RequestLog(store);
+    this.sns = new LocalSns(store);
     this.router = new Router(
       [this.localKms, new LocalSecrets(stateDir, this.credentials.accessKeyId), this.sns, new LocalSts()],
       this.requestLog,
@@ -69,24 +70,26 @@ export class LocalStack {
   }
 
   /**
-   * Starts the stack on a state folder and advertises its endpoint there (`server.json`) so other keymat commands
-   * use it. Refuses a folder that another live local stack is serving: two writers would lose each other's changes.
-   * A start that fails closes whatever it opened (the server, `server.json`) and rethrows.
+   * Starts the stack on a state folder: opens its database, claims the folder (refusing one another live local stack
+   * owns: two writers would lose each other's changes), and advertises the endpoint there so other keymat commands
+   * use it. A start that fails closes whatever it opened (the database, the server) and throws one line naming the
+   * file and the fault.
    */
   static async start(options: LocalStackOptions = {}): Promise<LocalStack> {
     const stateDir = options.stateDir ?? DEFAULT_STATE_DIR;
-    const running = runningEndpoint(stateDir);
-    if (running) {
-      throw new Error(
-        `state folder ${stateDir} is already served by keymat at ${running}; stop it or use another --state-dir`,
-      );
-    }
-    mkdirSync(stateDir, { recursive: true });
+    const store = StateStore.open(stateDir);
     const server = createServer();
     // Longer than any client's idle reuse of a kept-alive socket here, so a request never meets a closing socket.
     server.keepAliveTimeout = 120_000;
     server.headersTimeout = 125_000;
-    const stack = new LocalStack(server, stateDir, options.faults);
+    let stack: LocalStack;
+    try {
+      store.claim();
+      stack = new LocalStack(server, stateDir, store, options.faults);
+    } catch (err) {
+      store.close();
+      throw err;
+    }
     server.on('request', stack.router.listener);
     server.on('clientError', stack.router.clientError);
     try {
@@ -95,7 +98,7 @@ export class LocalStack {
       // The workflow needs the endpoint, so it is prepared once the server listens; the router holds requests back
       // until it is ready.
       stack.serveWorkflow(options.workflow);
-      writeFileSync(serverFile(stateDir), JSON.stringify({ pid: process.pid, endpoint: stack.endpoint }));
+      store.advertise(stack.endpoint);
     } catch (err) {
       await stack.close();
       throw err;
@@ -104,17 +107,17 @@ export class LocalStack {
     return stack;
   }
 
-  /** Finds or makes the attestation key and sets its key policy to the internal credential; persists the state. */
+  /** Finds or makes the attestation key and sets its key policy to the internal credential; commits the state. */
   private async prepareAttestationKey(): Promise<void> {
     this.attestationKeyArn = await ensureAttestationKey(this.kms, this.credentials.accessKeyId);
-    this.kmsFile.save(this.kms.state);
+    this.localKms.commit();
   }
 
   private serveWorkflow(workflow: LocalStackOptions['workflow']): void {
     if (workflow) {
       const definition = workflow(this.endpoint);
       const internal = this.internalAccess;
-      const sfn = new LocalStepFunctions(this.stateDir, definition, internal);
+      const sfn = new LocalStepFunctions(this.stateDir, this.store, definition, internal);
       this.sfn = sfn;
       const where = { endpoint: this.endpoint, region: definition.region, internal };
       this.router.add(new ApprovalPage({ ...where, account: definition.account }));
@@ -153,12 +156,13 @@ export class LocalStack {
     this.localKms.setFaults(new FaultInjector(faults));
   }
 
+  /** Stops serving, gives up the state folder and closes its database. */
   async close(): Promise<void> {
-    rmSync(serverFile(this.stateDir), { force: true });
     this.sfn?.drain();
     this.server.closeAllConnections();
     // A server that never listened calls back with ERR_SERVER_NOT_RUNNING: it is closed either way.
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.store.close();
   }
 }
 
@@ -171,35 +175,3 @@ function listen(server: Server, port: number): Promise<void> {
     });
   });
 }
-
-const serverFile = (stateDir: string): string => join(stateDir, 'server.json');
-
-/** The endpoint of the live local stack serving `stateDir`, if there is one. */
-export function runningEndpoint(stateDir: string): string | undefined {
-  let advertised: unknown;
-  try {
-    advertised = JSON.parse(readFileSync(serverFile(stateDir), 'utf8'));
-  } catch {
-    return undefined;
-  }
-  if (!isAdvertisement(advertised)) return undefined;
-  if (advertised.pid === process.pid) return advertised.endpoint;
-  try {
-    process.kill(advertised.pid, 0);
-    return advertised.endpoint;
-  } catch {
-    return undefined; // left behind by a process that died
-  }
-}
-
-/** What `server.json` holds: who serves the folder, and where. */
-interface Advertisement {
-  pid: number;
-  endpoint: string;
-}
-
-const isAdvertisement = (value: unknown): value is Advertisement =>
-  typeof value === 'object' &&
-  value !== null &&
-  typeof (value as Partial<Advertisement>).pid === 'number' &&
-  typeof (value as Partial<Advertisement>).endpoint === 'string';

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { executionArnOf } from '../core/input';
 import type { Attestor } from '../core/attestation';
 import type { ApprovalResult } from '../core/types';
@@ -19,7 +18,8 @@ import {
   type LocalService,
 } from './local-service';
 import type { InternalAccess } from './internal-access';
-import { StateFile } from './state-file';
+import type { ExecutionRecord } from './records';
+import { LocalStateError, type StateStore } from './store';
 
 /** A Step Functions error as the JSON 1.0 protocol carries it. */
 export class SfnError extends Error {
@@ -33,34 +33,7 @@ export class SfnError extends Error {
   }
 }
 
-type Status = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
-
-/** One history event in GetExecutionHistory's shape. */
-interface SfnEvent {
-  id: number;
-  previousEventId: number;
-  timestamp: number;
-  type: string;
-  [details: string]: unknown;
-}
-
-interface ExecutionRecord {
-  executionArn: string;
-  name: string;
-  stateMachineArn: string;
-  input: string;
-  status: Status;
-  startDate: number;
-  stopDate?: number;
-  output?: string;
-  error?: string;
-  cause?: string;
-  events: SfnEvent[];
-}
-
-interface SfnState {
-  executions: Record<string, ExecutionRecord>;
-}
+type Status = ExecutionRecord['status'];
 
 // eslint-disable-next-line no-control-regex -- execution names may not contain control characters
 const NAME = /^[^\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]{1,80}$/u;
@@ -98,12 +71,14 @@ export interface LocalWorkflowDefinition {
  * The Step Functions API subset keymat's operators use (StartExecution, DescribeExecution, GetExecutionHistory,
  * ListExecutions, SendTaskSuccess/Failure/Heartbeat, StopExecution), for the one deletion state machine. Executions
  * run in the background on the local engine; an approval really waits until a SendTask call or its timeout.
- * Executions and their histories persist in the state folder (`executions.json`).
+ * Executions and their histories persist in the state database: a call that changes one is answered once the change
+ * is committed, and a change that cannot be written is refused (500) with nothing changed. A change the background
+ * run cannot write (a full disk mid-execution) stops that execution: memory keeps it ABORTED with the cause, the
+ * database keeps it RUNNING, and the next start marks it lost.
  */
 export class LocalStepFunctions {
   readonly stateMachineArn: string;
-  private readonly file: StateFile<SfnState>;
-  private readonly state: SfnState;
+  private readonly executions: Record<string, ExecutionRecord>;
   private readonly pending = new Map<
     string,
     { executionArn: string; resolve: (r: ApprovalResult) => void; reject: (e: Error) => void }
@@ -115,14 +90,43 @@ export class LocalStepFunctions {
 
   constructor(
     private readonly stateDir: string,
+    private readonly store: StateStore,
     private readonly workflow: LocalWorkflowDefinition,
     internal: InternalAccess,
   ) {
     this.runtime = workflow.prepare(internal);
     this.stateMachineArn = localStateMachineArn(workflow.region, workflow.account);
-    this.file = new StateFile(join(stateDir, 'executions.json'), () => ({ executions: {} }));
-    this.state = this.file.load();
+    this.executions = store.loadExecutions();
     this.markLostExecutions();
+  }
+
+  /**
+   * Applies `change` to a copy of the execution, commits the copy, and only then shows it in memory. Throws
+   * `LocalStateError` (nothing changed) when it cannot be written.
+   */
+  private update(e: ExecutionRecord, change: (draft: ExecutionRecord) => void): void {
+    const draft = structuredClone(e);
+    change(draft);
+    this.store.putExecutions([draft]);
+    Object.assign(e, draft);
+  }
+
+  /**
+   * {@link update} from the background run, where there is no caller to answer: a change that cannot be written
+   * stops the execution, reported on stderr.
+   */
+  private updateInBackground(e: ExecutionRecord, change: (draft: ExecutionRecord) => void): void {
+    try {
+      this.update(e, change);
+    } catch (err) {
+      if (!(err instanceof LocalStateError)) throw err;
+      process.stderr.write(`keymat local: execution ${e.name} is stopped: ${err.message}\n`);
+      this.aborts.get(e.executionArn)?.abort();
+      this.forgetTokens(e.executionArn);
+      if (e.status === 'RUNNING') {
+        finishRecord(e, { status: 'ABORTED', error: 'LocalStateWriteFailed', cause: err.message });
+      }
+    }
   }
 
   /**
@@ -131,19 +135,21 @@ export class LocalStepFunctions {
    * shows DeleteMaterial entered; the cause names the last state.
    */
   private markLostExecutions(): void {
-    let changed = false;
-    for (const e of Object.values(this.state.executions)) {
-      if (e.status !== 'RUNNING') continue;
-      const last = [...e.events].reverse().find((ev) => ev.type.endsWith('StateEntered'));
-      const lastState = (last?.stateEnteredEventDetails as { name?: string } | undefined)?.name ?? 'the start';
-      this.finish(e, {
-        status: 'ABORTED',
-        error: 'LocalStackRestarted',
-        cause: `the local stack stopped while this execution was at ${lastState}; start the change again (a repeated start is idempotent only while an execution is open)`,
+    const lost = Object.values(this.executions)
+      .filter((e) => e.status === 'RUNNING')
+      .map((e) => {
+        const draft = structuredClone(e);
+        const last = [...e.events].reverse().find((ev) => ev.type.endsWith('StateEntered'));
+        const lastState = (last?.stateEnteredEventDetails as { name?: string } | undefined)?.name ?? 'the start';
+        finishRecord(draft, {
+          status: 'ABORTED',
+          error: 'LocalStackRestarted',
+          cause: `the local stack stopped while this execution was at ${lastState}; start the change again (a repeated start is idempotent only while an execution is open)`,
+        });
+        return draft;
       });
-      changed = true;
-    }
-    if (changed) this.save();
+    this.store.putExecutions(lost);
+    for (const e of lost) this.executions[e.executionArn] = e;
   }
 
   async call(operation: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
@@ -197,7 +203,7 @@ export class LocalStepFunctions {
       throw new SfnError('InvalidExecutionInput', 'Invalid State Machine Execution Input: the input is not valid JSON');
     }
     const executionArn = executionArnOf(this.stateMachineArn, name);
-    const existing = this.state.executions[executionArn];
+    const existing = this.executions[executionArn];
     if (existing) {
       if (existing.status === 'RUNNING' && existing.input === input) {
         return { executionArn, startDate: existing.startDate / 1000 };
@@ -213,8 +219,8 @@ export class LocalStepFunctions {
       startDate: Date.now(),
       events: [],
     };
-    this.state.executions[executionArn] = record;
-    this.save();
+    this.store.putExecutions([record]);
+    this.executions[executionArn] = record;
     this.launch(record, parsed);
     return { executionArn, startDate: record.startDate / 1000 };
   }
@@ -233,27 +239,34 @@ export class LocalStepFunctions {
       decide: (request) => this.awaitDecision(request),
       onEvent: (event) => {
         if (this.closing) return;
-        this.record(record, event);
-        this.save();
+        if (event.state === 'RequestApproval' && event.type === 'StateFailed' && event.error === 'States.Timeout') {
+          this.forgetTokens(record.executionArn);
+        }
+        this.updateInBackground(record, (draft) => this.record(draft, event));
       },
     })
       .then((result) => {
         if (record.status === 'RUNNING' && !this.closing) {
-          this.finish(record, {
-            status: result.status,
-            ...(result.output !== null && { output: JSON.stringify(result.output) }),
-            ...(result.error !== null && { error: result.error }),
-            ...(result.cause !== null && { cause: result.cause }),
-          });
+          this.updateInBackground(record, (draft) =>
+            finishRecord(draft, {
+              status: result.status,
+              ...(result.output !== null && { output: JSON.stringify(result.output) }),
+              ...(result.error !== null && { error: result.error }),
+              ...(result.cause !== null && { cause: result.cause }),
+            }),
+          );
         }
       })
       .catch((err: Error) => {
-        if (!this.closing) this.finish(record, { status: 'FAILED', error: 'States.Runtime', cause: err.message });
+        if (record.status === 'RUNNING' && !this.closing) {
+          this.updateInBackground(record, (draft) =>
+            finishRecord(draft, { status: 'FAILED', error: 'States.Runtime', cause: err.message }),
+          );
+        }
       })
       .finally(() => {
         this.forgetTokens(record.executionArn);
         this.aborts.delete(record.executionArn);
-        if (!this.closing) this.save();
       });
   }
 
@@ -304,20 +317,21 @@ export class LocalStepFunctions {
   private stop(body: Record<string, unknown>): Record<string, unknown> {
     const record = this.execution(body.executionArn);
     if (record.status === 'RUNNING') {
-      this.finish(record, {
-        status: 'ABORTED',
-        ...(typeof body.error === 'string' && { error: body.error }),
-        ...(typeof body.cause === 'string' && { cause: body.cause }),
-      });
+      this.update(record, (draft) =>
+        finishRecord(draft, {
+          status: 'ABORTED',
+          ...(typeof body.error === 'string' && { error: body.error }),
+          ...(typeof body.cause === 'string' && { cause: body.cause }),
+        }),
+      );
       this.forgetTokens(record.executionArn);
       this.aborts.get(record.executionArn)?.abort();
-      this.save();
     }
     return { stopDate: (record.stopDate ?? Date.now()) / 1000 };
   }
 
   private execution(arn: unknown): ExecutionRecord {
-    const record = typeof arn === 'string' ? this.state.executions[arn] : undefined;
+    const record = typeof arn === 'string' ? this.executions[arn] : undefined;
     if (!record) throw new SfnError('ExecutionDoesNotExist', `Execution Does Not Exist: '${String(arn)}'`);
     return record;
   }
@@ -343,7 +357,7 @@ export class LocalStepFunctions {
     if (body.stateMachineArn !== undefined && body.stateMachineArn !== this.stateMachineArn) {
       throw new SfnError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${String(body.stateMachineArn)}'`);
     }
-    const all = Object.values(this.state.executions)
+    const all = Object.values(this.executions)
       .filter((e) => body.statusFilter === undefined || e.status === body.statusFilter)
       .sort((a, b) => b.startDate - a.startDate);
     const { items, nextToken } = page(all, body);
@@ -376,7 +390,6 @@ export class LocalStepFunctions {
         add(`${kind}StateExited`, { stateExitedEventDetails: { name: event.state } });
         break;
       case 'StateFailed':
-        if (event.state === 'RequestApproval' && event.error === 'States.Timeout') this.forgetTokens(e.executionArn);
         add('LambdaFunctionFailed', { lambdaFunctionFailedEventDetails: { error: event.error, cause: event.cause } });
         break;
       case 'TaskScheduled':
@@ -418,29 +431,29 @@ export class LocalStepFunctions {
         break;
     }
   }
+}
 
-  private finish(e: ExecutionRecord, end: { status: Status; output?: string; error?: string; cause?: string }): void {
-    Object.assign(e, end, { stopDate: Date.now() });
-    const type = {
-      SUCCEEDED: 'ExecutionSucceeded',
-      FAILED: 'ExecutionFailed',
-      TIMED_OUT: 'ExecutionTimedOut',
-      ABORTED: 'ExecutionAborted',
-      RUNNING: '',
-    }[end.status];
-    const key = `${type.charAt(0).toLowerCase()}${type.slice(1)}EventDetails`;
-    e.events.push({
-      id: e.events.length + 1,
-      previousEventId: e.events.length,
-      timestamp: Date.now(),
-      type,
-      [key]: end.status === 'SUCCEEDED' ? { output: end.output } : { error: end.error, cause: end.cause },
-    });
-  }
-
-  private save(): void {
-    this.file.save(this.state);
-  }
+/** Ends an execution: its status, output or error, and the closing history event. */
+function finishRecord(
+  e: ExecutionRecord,
+  end: { status: Status; output?: string; error?: string; cause?: string },
+): void {
+  Object.assign(e, end, { stopDate: Date.now() });
+  const type = {
+    SUCCEEDED: 'ExecutionSucceeded',
+    FAILED: 'ExecutionFailed',
+    TIMED_OUT: 'ExecutionTimedOut',
+    ABORTED: 'ExecutionAborted',
+    RUNNING: '',
+  }[end.status];
+  const key = `${type.charAt(0).toLowerCase()}${type.slice(1)}EventDetails`;
+  e.events.push({
+    id: e.events.length + 1,
+    previousEventId: e.events.length,
+    timestamp: Date.now(),
+    type,
+    [key]: end.status === 'SUCCEEDED' ? { output: end.output } : { error: end.error, cause: end.cause },
+  });
 }
 
 const TARGET_PREFIX = 'AWSStepFunctions.';

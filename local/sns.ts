@@ -1,20 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { appendJsonLine, readJsonLines } from './jsonl';
 import { xmlAnswer, type Answer, type IncomingRequest, type LocalService } from './local-service';
+import type { OutboxMessage } from './records';
+import { LocalStateError, type StateStore } from './store';
 
-/** One message published to the local SNS, as the outbox keeps it. */
-export interface OutboxMessage {
-  messageId: string;
-  time: string;
-  topicArn: string;
-  subject?: string;
-  message: string;
-  attributes: Record<string, string>;
-}
+export type { OutboxMessage } from './records';
+export { readOutbox } from './store';
 
-/** SNS Publish over the query protocol (form-encoded request, XML response), captured to an outbox file. */
+/**
+ * SNS Publish over the query protocol (form-encoded request, XML response), captured to the state database's outbox.
+ * A message is answered with its MessageId only once it is committed; one that cannot be written is answered
+ * InternalError (500), so the publisher retries.
+ */
 export class LocalSns implements LocalService {
-  constructor(readonly outboxPath: string) {}
+  constructor(private readonly store: StateStore) {}
 
   matches(request: IncomingRequest): boolean {
     return request.service === 'sns';
@@ -43,7 +41,16 @@ export class LocalSns implements LocalService {
       message,
       attributes,
     };
-    appendJsonLine(this.outboxPath, published);
+    try {
+      this.store.appendOutbox(published);
+    } catch (err) {
+      if (!(err instanceof LocalStateError)) throw err;
+      return xmlAnswer(requestId, 500, errorXml('InternalError', err.message, requestId, 'Receiver'), {
+        service: 'sns',
+        operation: action,
+        error: 'InternalError',
+      });
+    }
     return xmlAnswer(
       requestId,
       200,
@@ -52,15 +59,14 @@ export class LocalSns implements LocalService {
     );
   }
 
+  /** The outbox, oldest first. */
   read(): OutboxMessage[] {
-    return readOutbox(this.outboxPath);
+    return this.store.readOutbox();
   }
 }
-
-export const readOutbox = (path: string): OutboxMessage[] => readJsonLines<OutboxMessage>(path);
 
 const escapeXml = (s: string): string =>
   s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c] as string);
 
-const errorXml = (code: string, message: string, requestId: string): string =>
-  `<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type><Code>${code}</Code><Message>${escapeXml(message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`;
+const errorXml = (code: string, message: string, requestId: string, type = 'Sender'): string =>
+  `<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>${type}</Type><Code>${code}</Code><Message>${escapeXml(message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`;

@@ -22,16 +22,16 @@ const APPROVAL_REQUEST_TIMEOUT_MS = 30_000;
  * The approval request message of an execution, once RequestApproval has published it: the history shows the task
  * scheduled before the message is in the outbox, so the demo waits for the message itself.
  */
-async function approvalRequest(outbox: string, executionArn: string, timeoutMs: number): Promise<OutboxMessage> {
+async function approvalRequest(stateDir: string, executionArn: string, timeoutMs: number): Promise<OutboxMessage> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const found = readOutbox(outbox).find(
+    const found = readOutbox(stateDir).find(
       (m) => m.attributes.executionId === executionArn && m.attributes.event === 'ApprovalRequested',
     );
     if (found) return found;
     if (Date.now() > deadline) {
       throw new CliError(
-        `no approval request for ${executionArn} reached ${outbox} within ${timeoutMs / 1000} seconds: see 'keymat status --local ${executionArn}' and 'keymat history --local ${executionArn}'`,
+        `no approval request for ${executionArn} reached the outbox of ${stateDir} within ${timeoutMs / 1000} seconds: see 'keymat status --local ${executionArn}' and 'keymat history --local ${executionArn}'`,
       );
     }
     await sleep(100);
@@ -85,7 +85,7 @@ export function demoCommand(): Command {
         say(`   started ${executionArn}`);
 
         say('\n3. The approval request reaches the approvers (SNS; `keymat outbox` shows it locally):');
-        const request = await approvalRequest(join(dir, 'outbox.jsonl'), executionArn, APPROVAL_REQUEST_TIMEOUT_MS);
+        const request = await approvalRequest(dir, executionArn, APPROVAL_REQUEST_TIMEOUT_MS);
         for (const line of request.message.split('\n')) say(`   │ ${printable(line)}`);
 
         say('\n4. bob approves it:');

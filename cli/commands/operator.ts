@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { join } from 'node:path';
 import type { ChangeStatus } from '../../core/change-client';
 import { DEFAULT_STATE_DIR, DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from '../../core/defaults';
 import { printable } from '../../core/text';
@@ -238,7 +237,7 @@ export function operatorCommands(): Command[] {
     .option('--state-dir <dir>', 'state folder of the local stack', DEFAULT_STATE_DIR)
     .option('--json', 'print JSON for scripts', false)
     .action((opts: { stateDir: string; json: boolean }) => {
-      const messages = readOutbox(join(opts.stateDir, 'outbox.jsonl'));
+      const messages = readOutbox(opts.stateDir);
       if (opts.json) {
         printJson(messages);
         return;

@@ -7,25 +7,44 @@ import {
   type IncomingRequest,
   type LocalService,
 } from '../local-service';
-import type { StateFile } from '../state-file';
+import type { StateStore } from '../store';
 import { KmsError } from './errors';
 import type { FaultInjector } from './faults';
-import type { KmsState } from './model';
 import { MUTATING_OPERATIONS, type KmsService } from './service';
-import type { CallRecord } from './wire';
+import type { CallContext, CallRecord, Json } from './wire';
 
 const TARGET_PREFIX = 'TrentService.';
 
 /**
- * KMS's JSON 1.1 protocol in front of the emulator: applies the fault plan, runs the operation, persists the state
- * after a change, and answers every failure as a KMS error (a bug in the emulator as KMSInternalException).
+ * KMS's JSON 1.1 protocol in front of the emulator: applies the fault plan, runs the operation, commits the change to
+ * the state database before answering, and answers every failure as a KMS error (a bug in the emulator as
+ * KMSInternalException). Operations run one at a time, so no call sees another's change before it is committed; a
+ * change whose commit fails is undone in memory and answered as KMSInternalException.
  */
 export class LocalKms implements LocalService {
+  /** Settles when the operation before is done: operations queue on it. */
+  private queue: Promise<unknown> = Promise.resolve();
+
   constructor(
     readonly service: KmsService,
-    private readonly file: StateFile<KmsState>,
+    private readonly store: StateStore,
     private faults: FaultInjector,
   ) {}
+
+  /** Commits what changed in the KMS state (a change made outside a request, such as at start). */
+  commit(): void {
+    try {
+      this.store.commitKms(this.service.state);
+    } catch (err) {
+      this.revert();
+      throw err;
+    }
+  }
+
+  /** Puts the state back as last committed. */
+  private revert(): void {
+    if (this.store.revertKms(this.service.state)) this.service.rewound();
+  }
 
   /** Replaces the fault plan; counters and the seeded generator start over. */
   setFaults(faults: FaultInjector): void {
@@ -54,8 +73,7 @@ export class LocalKms implements LocalService {
         requestId: request.requestId,
         now: Date.now(),
       };
-      const result = await this.service.call(operation, body, ctx, record);
-      if (MUTATING_OPERATIONS.has(operation) || this.service.takeUnsavedExpiry()) this.file.save(this.service.state);
+      const result = await this.serialized(() => this.apply(operation, body, ctx, record));
       if (decision.errorAfterApply) throw decision.errorAfterApply;
       answer = jsonAnswer('1.1', request.requestId, 200, result);
     } catch (err) {
@@ -74,6 +92,32 @@ export class LocalKms implements LocalService {
       ...(failure && { error: failure.type }),
     };
     return answer;
+  }
+
+  /** Runs `run` once every operation queued before it is done. */
+  private serialized<T>(run: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(run);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Runs the operation and commits its change; on any failure the in-memory state is the committed one. */
+  private async apply(
+    operation: string,
+    body: Json,
+    ctx: CallContext,
+    record: CallRecord,
+  ): Promise<Json> {
+    let result: Json;
+    try {
+      result = await this.service.call(operation, body, ctx, record);
+      if (MUTATING_OPERATIONS.has(operation) || this.service.takeUnsavedExpiry()) this.commit();
+    } catch (err) {
+      // A refused operation may have changed the state before it failed, a failed commit has: undo it all.
+      if (MUTATING_OPERATIONS.has(operation) || this.service.takeUnsavedExpiry()) this.revert();
+      throw err;
+    }
+    return result;
   }
 }
 

@@ -82,6 +82,12 @@ export class MaterialLifecycle {
     return unsaved;
   }
 
+  /** Forgets where the expiry sweep stopped: the state was put back as committed, so the next call sweeps again. */
+  rewound(): void {
+    this.nextExpiryAt = 0;
+    this.unsavedExpiry = false;
+  }
+
   /**
    * KMS deletes material itself when its ValidTo passes (CloudTrail `DeleteExpiredKeyMaterial`). The sweep runs only
    * once the earliest ValidTo has passed, so a call costs nothing extra on a state with many keys.

@@ -70,6 +70,11 @@ export class KmsService {
     return run(body, ctx, record);
   }
 
+  /** Called once the state was put back as last committed: expiry the undone change had applied is swept again. */
+  rewound(): void {
+    this.materials.rewound();
+  }
+
   /** True once after a call expired material, so the caller persists a change no mutating call made. */
   takeUnsavedExpiry(): boolean {
     return this.materials.takeUnsavedExpiry();

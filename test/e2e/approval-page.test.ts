@@ -43,7 +43,7 @@ async function change(
   const key = await createExternalKey(localKmsClient(stack.endpoint), { materialDir: join(dir, 'byok') });
   const { executionArn } = await startChange(alice, { keyId: key.keyArn, changeId, reason, waitSeconds: 0 });
   for (let i = 0; i < 50; i++) {
-    const linkMessages = readOutbox(join(dir, 'outbox.jsonl')).filter(
+    const linkMessages = readOutbox(dir).filter(
       (m) => m.attributes.executionId === executionArn && m.attributes.event === 'ApprovalLink',
     );
     const links = Object.fromEntries(
@@ -64,14 +64,14 @@ const post = (link: string, fields: Record<string, string>) =>
   });
 const secret = () => readFileSync(join(dir, 'approval-link-secret'), 'utf8');
 const deletes = (keyArn: string) =>
-  readRequestLog(join(dir, 'requests.jsonl')).filter(
+  readRequestLog(dir).filter(
     (e) => e.operation === 'DeleteImportedKeyMaterial' && e.keyId === keyArn,
   );
 
 it('sends each allowed approver but the requester a message with their own link only', async () => {
   const { executionArn, links } = await change('CHG-W1');
   expect(Object.keys(links).sort()).toEqual(['bob', 'carol']);
-  const messages = readOutbox(join(dir, 'outbox.jsonl')).filter((m) => m.attributes.executionId === executionArn);
+  const messages = readOutbox(dir).filter((m) => m.attributes.executionId === executionArn);
   const bobs = messages.find((m) => m.attributes.approver === user('bob'))?.message ?? '';
   expect(bobs).toContain(links.bob);
   expect(bobs).not.toContain(links.carol);

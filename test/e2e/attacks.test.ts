@@ -237,7 +237,7 @@ const sendSuccess = (as: string, taskToken: string, output: unknown) =>
 /** The personal links of an execution's approval requests so far, by approver principal. */
 function linksOf(executionArn: string): Map<string, string[]> {
   const links = new Map<string, string[]>();
-  for (const m of readOutbox(join(dir, 'outbox.jsonl'))) {
+  for (const m of readOutbox(dir)) {
     if (m.attributes.executionId !== executionArn || m.attributes.event !== 'ApprovalLink') continue;
     const approver = m.attributes.approver ?? '';
     links.set(approver, [...(links.get(approver) ?? []), /(http\S+)$/.exec(m.message)?.[1] ?? '']);
@@ -433,7 +433,7 @@ describe('3. self-approval through the web link', () => {
     const links = linksOf(executionArn);
     expect([...links.keys()].sort()).toEqual([user('bob'), user('carol')]);
     for (const [approver, [link]] of links) expect(link).toContain(`a=${encodeURIComponent(approver)}`);
-    const general = readOutbox(join(dir, 'outbox.jsonl')).filter(
+    const general = readOutbox(dir).filter(
       (m) => m.attributes.executionId === executionArn && m.attributes.event !== 'ApprovalLink',
     );
     expect(general.length).toBeGreaterThan(0);
@@ -602,37 +602,42 @@ describe('6. the local stack under attack', () => {
       body,
     ].join('\r\n');
 
-  // The fourth column: the client ends its side after the bytes (how a body cut short shows), else it waits.
-  it.each<[string, string, number, string, 'cut'?]>([
-    ['a malformed request line', 'NOT AN HTTP REQUEST\r\n\r\n', 400, 'could not be read'],
-    [
-      'a body shorter than its Content-Length',
-      jsonRequest('kms', 'TrentService.ListKeys', '{}', 64),
-      400,
-      'could not be read',
-      'cut',
-    ],
-    [
-      'a non-JSON GetSecretValue',
-      jsonRequest('secretsmanager', 'secretsmanager.GetSecretValue', 'not json'),
-      400,
-      'SerializationException',
-    ],
-    ['a non-JSON gateway body', gatewayRaw('{"execution":'), 400, 'InvalidRequest'],
-    [
-      'a gateway body over 16 KB',
-      gatewayRaw(JSON.stringify({ execution: 'x'.repeat(17_000) })),
-      413,
-      'RequestTooLarge',
-    ],
-    ['a Content-Length over the 1 MB limit', gatewayRaw('{}', 2_000_000), 413, 'RequestEntityTooLarge'],
-    [
-      'an unsigned gateway request',
-      `POST /gateway/approve HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}`,
-      400,
-      'MissingAuthenticationToken',
-    ],
-  ])('answers %s with a refusal and lives on', async (_label, bytes, status, says, cut) => {
+  // `cut`: the client ends its side after the bytes, which is how a body cut short shows; otherwise it waits.
+  it.each<{ label: string; bytes: string; status: number; says: string; cut?: true }>([
+    { label: 'a malformed request line', bytes: 'NOT AN HTTP REQUEST\r\n\r\n', status: 400, says: 'could not be read' },
+    {
+      label: 'a body shorter than its Content-Length',
+      bytes: jsonRequest('kms', 'TrentService.ListKeys', '{}', 64),
+      status: 400,
+      says: 'could not be read',
+      cut: true,
+    },
+    {
+      label: 'a non-JSON GetSecretValue',
+      bytes: jsonRequest('secretsmanager', 'secretsmanager.GetSecretValue', 'not json'),
+      status: 400,
+      says: 'SerializationException',
+    },
+    { label: 'a non-JSON gateway body', bytes: gatewayRaw('{"execution":'), status: 400, says: 'InvalidRequest' },
+    {
+      label: 'a gateway body over 16 KB',
+      bytes: gatewayRaw(JSON.stringify({ execution: 'x'.repeat(17_000) })),
+      status: 413,
+      says: 'RequestTooLarge',
+    },
+    {
+      label: 'a Content-Length over the 1 MB limit',
+      bytes: gatewayRaw('{}', 2_000_000),
+      status: 413,
+      says: 'RequestEntityTooLarge',
+    },
+    {
+      label: 'an unsigned gateway request',
+      bytes: 'POST /gateway/approve HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}',
+      status: 403,
+      says: 'Forbidden',
+    },
+  ])('answers $label with a refusal and lives on', async ({ bytes, status, says, cut }) => {
     const answer = cut ? await rawExchange(endpoint, bytes) : await exchange(Buffer.from(bytes, 'utf8'));
     expect(answer.status).toBe(status);
     expect(answer.text).toContain(says);

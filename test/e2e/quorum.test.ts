@@ -93,7 +93,7 @@ it('refuses a rejection by an outsider, and lets the requester withdraw the chan
   expect(outsider.stderr.trim()).toBe(
     `keymat: ${user('mallory')} may not reject change CHG-W: only its requester and its allowed approvers (${user('bob')}, ${user('carol')}) may`,
   );
-  const answered = readRequestLog(join(dir, 'requests.jsonl')).filter((e) => e.service === 'gateway');
+  const answered = readRequestLog(dir).filter((e) => e.service === 'gateway');
   expect(answered.at(-1)).toMatchObject({ operation: 'POST /reject', error: 'RejectionRefused' });
   const still = JSON.parse((await as('bob', 'status', 'keymat-CHG-W', '--json')).stdout);
   expect(still).toMatchObject({ status: 'RUNNING', waitingForApproval: true });

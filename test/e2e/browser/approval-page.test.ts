@@ -52,7 +52,7 @@ it('shows the plan on GET, keeps the execution waiting, and approves on the POST
   });
   let link: string | undefined;
   for (let i = 0; i < 50 && !link; i++) {
-    const request = readOutbox(join(dir, 'outbox.jsonl')).find(
+    const request = readOutbox(dir).find(
       (m) => m.attributes.executionId === executionArn && m.attributes.approver?.endsWith('user/bob'),
     );
     link = request && /(http\S+)$/.exec(request.message)?.[1];

@@ -23,8 +23,6 @@ import {
   type RotationsListEntry,
 } from '@aws-sdk/client-kms';
 import { createHash, createPublicKey } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { importKeyMaterial, newKeyMaterial } from '../../../local/kms/byok';
 import { errorOf, startTestStack, type TestStack } from '../../helpers/local-stack';
 
@@ -450,7 +448,7 @@ describe('the request log', () => {
         error: 'NotFoundException',
       }),
     );
-    const text = readFileSync(join(t.stateDir, 'requests.jsonl'), 'utf8');
+    const text = JSON.stringify(t.stack.requestLog.read());
     expect(text).not.toContain(key.material.toString('base64'));
     expect(text).not.toContain(key.material.toString('hex'));
     const allowed = [

@@ -15,7 +15,7 @@ import {
   type MacAlgorithmSpec,
 } from '@aws-sdk/client-kms';
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LOCAL_CREDENTIALS } from '../../../local/clients';
@@ -235,7 +235,7 @@ describe('GenerateMac and VerifyMac', () => {
     expect(entries.map((e) => e.operation)).toEqual(
       expect.arrayContaining(['CreateKey', 'GenerateMac', 'VerifyMac', 'GetKeyLastUsage']),
     );
-    const log = readFileSync(t.stack.requestLog.path, 'utf8');
+    const log = JSON.stringify(t.stack.requestLog.read());
     expect(log).not.toContain(message.toString('base64'));
     expect(log).not.toContain(message.toString());
     expect(log).not.toContain(Buffer.from(Mac!).toString('base64'));

@@ -1,0 +1,146 @@
+import { z } from 'zod';
+import {
+  HMAC_KEY_SPECS,
+  type AliasRecord,
+  type ImportTokenRecord,
+  type KeyRecord,
+  type MaterialRecord,
+} from './kms/model';
+
+/**
+ * The shapes of the rows the state database holds, checked when a row is read: a row that does not fit is a damaged
+ * state, never taken on trust. The KMS records' types are the emulator's model (local/kms/model.ts); these schemas are
+ * typed against it, so the two cannot drift apart.
+ */
+
+/** One line of the local stack's request log. Never holds material, plaintext, ciphertext or tokens. */
+export const requestLogEntrySchema = z.object({
+  time: z.string(),
+  service: z.string(),
+  region: z.string(),
+  operation: z.string(),
+  /** The key the call was about: its ARN when the emulator resolved it, else the KeyId as sent. */
+  keyId: z.string().optional(),
+  /** The KeyMaterialId a DeleteImportedKeyMaterial or ImportKeyMaterial call named (as CloudTrail records it). */
+  keyMaterialId: z.string().optional(),
+  status: z.number().int(),
+  error: z.string().optional(),
+  requestId: z.string(),
+});
+
+/** One line of the local stack's request log. */
+export type RequestLogEntry = z.infer<typeof requestLogEntrySchema>;
+
+/** One message published to the local SNS, as the outbox keeps it. */
+export const outboxMessageSchema = z.object({
+  messageId: z.string().min(1),
+  time: z.string(),
+  topicArn: z.string().min(1),
+  subject: z.string().optional(),
+  message: z.string(),
+  attributes: z.record(z.string(), z.string()),
+});
+
+/** One message published to the local SNS. */
+export type OutboxMessage = z.infer<typeof outboxMessageSchema>;
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+/** The sizes material may have: 256 bits for a symmetric key, each HMAC spec's own. */
+const MATERIAL_BYTES = new Set<number>([32, ...Object.values(HMAC_KEY_SPECS).map((s) => s.bytes)]);
+
+/** Key material (a secret): base64 of one of the sizes KMS keys take. */
+const materialSecret = z
+  .string()
+  .regex(BASE64, 'key material is not base64')
+  .refine((s) => MATERIAL_BYTES.has(Buffer.from(s, 'base64').length), 'key material has a length no key spec takes');
+
+const materialSchema: z.ZodType<MaterialRecord> = z.object({
+  keyMaterialId: z.string().min(1),
+  description: z.string().optional(),
+  materialState: z.enum(['CURRENT', 'NON_CURRENT', 'PENDING_ROTATION', 'PENDING_MULTI_REGION_IMPORT_AND_ROTATION']),
+  importState: z.enum(['IMPORTED', 'PENDING_IMPORT']),
+  material: materialSecret.optional(),
+  expirationModel: z.enum(['KEY_MATERIAL_EXPIRES', 'KEY_MATERIAL_DOES_NOT_EXPIRE']).optional(),
+  validTo: z.number().optional(),
+  rotationDate: z.number().optional(),
+  rotationType: z.enum(['AUTOMATIC', 'ON_DEMAND']).optional(),
+});
+
+const tagSchema = z.object({ TagKey: z.string(), TagValue: z.string() });
+
+/** A key as the state database keeps it. */
+export const keyRecordSchema: z.ZodType<KeyRecord> = z.object({
+  keyId: z.string().min(1),
+  arn: z.string().startsWith('arn:'),
+  region: z.string().min(1),
+  description: z.string(),
+  origin: z.enum(['EXTERNAL', 'AWS_KMS']),
+  creationDate: z.number(),
+  enabled: z.boolean(),
+  deletionDate: z.number().optional(),
+  pendingWindowInDays: z.number().optional(),
+  onDemandRotations: z.number().int().nonnegative().optional(),
+  multiRegion: z.boolean(),
+  primaryArn: z.string().optional(),
+  materials: z.array(materialSchema),
+  tags: z.array(tagSchema),
+  lastUsage: z
+    .object({
+      operation: z.enum(['Encrypt', 'Decrypt', 'GenerateMac', 'VerifyMac']),
+      timestamp: z.number(),
+      requestId: z.string(),
+    })
+    .optional(),
+  keySpec: z.enum(['SYMMETRIC_DEFAULT', ...(Object.keys(HMAC_KEY_SPECS) as (keyof typeof HMAC_KEY_SPECS)[])]).optional(),
+  macCallers: z.array(z.string()).optional(),
+});
+
+/** An alias as the state database keeps it. */
+export const aliasRecordSchema: z.ZodType<AliasRecord> = z.object({
+  aliasName: z.string().startsWith('alias/'),
+  region: z.string().min(1),
+  targetKeyId: z.string().min(1),
+  creationDate: z.number(),
+});
+
+/** An RSA private key in PKCS#8 PEM (a secret): the wrapping keys are 2048 to 4096 bits. */
+const privateKeyPem = z
+  .string()
+  .regex(/^-----BEGIN PRIVATE KEY-----\n[A-Za-z0-9+/=\n]+-----END PRIVATE KEY-----\n?$/, 'not a PKCS#8 PEM private key')
+  .min(1000, 'too short for an RSA wrapping key')
+  .max(4000, 'too long for an RSA wrapping key');
+
+/** An import token's wrapping key pair, as the state database keeps it. */
+export const importTokenRecordSchema: z.ZodType<ImportTokenRecord> = z.object({
+  keyArn: z.string().startsWith('arn:'),
+  privateKeyPem,
+  wrappingAlgorithm: z.enum(['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256']),
+  expiresAt: z.number(),
+});
+
+/** One history event in GetExecutionHistory's shape. */
+export const sfnEventSchema = z
+  .object({ id: z.number().int(), previousEventId: z.number().int(), timestamp: z.number(), type: z.string() })
+  .catchall(z.unknown());
+
+/** A history event of a local execution. */
+export type SfnEvent = z.infer<typeof sfnEventSchema>;
+
+/** An execution of the local state machine, as the state database keeps it. */
+export const executionRecordSchema = z.object({
+  executionArn: z.string().startsWith('arn:'),
+  name: z.string().min(1),
+  stateMachineArn: z.string().startsWith('arn:'),
+  input: z.string(),
+  status: z.enum(['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED']),
+  startDate: z.number(),
+  stopDate: z.number().optional(),
+  output: z.string().optional(),
+  error: z.string().optional(),
+  cause: z.string().optional(),
+  events: z.array(sfnEventSchema),
+});
+
+/** An execution of the local state machine. */
+export type ExecutionRecord = z.infer<typeof executionRecordSchema>;
+

@@ -1,0 +1,633 @@
+import Database from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
+import {
+  accessSync,
+  chmodSync,
+  closeSync,
+  constants,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { z } from 'zod';
+import type { KmsState } from './kms/model';
+import { readLegacyState, retireLegacyFiles, type LegacyState } from './legacy-state';
+import {
+  aliasRecordSchema,
+  executionRecordSchema,
+  importTokenRecordSchema,
+  keyRecordSchema,
+  outboxMessageSchema,
+  requestLogEntrySchema,
+  type ExecutionRecord,
+  type OutboxMessage,
+  type RequestLogEntry,
+} from './records';
+
+/** The state database's file name in the state folder. */
+export const STATE_DB = 'state.db';
+
+/** Marks a SQLite file as keymat's state database ('kmat'). */
+const APPLICATION_ID = 0x6b6d6174;
+
+/**
+ * The schema, one migration per version: the database's `user_version` is the number of migrations applied. A new
+ * version appends a migration and never edits an applied one.
+ */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE lease (
+     id INTEGER PRIMARY KEY CHECK (id = 1),
+     token TEXT NOT NULL,
+     pid INTEGER NOT NULL,
+     host TEXT NOT NULL,
+     started TEXT NOT NULL,
+     since INTEGER NOT NULL,
+     heartbeat INTEGER NOT NULL,
+     endpoint TEXT
+   );
+   CREATE TABLE kms_keys (arn TEXT PRIMARY KEY, record TEXT NOT NULL);
+   CREATE TABLE kms_aliases (id TEXT PRIMARY KEY, record TEXT NOT NULL);
+   CREATE TABLE kms_import_tokens (token TEXT PRIMARY KEY, record TEXT NOT NULL);
+   CREATE TABLE executions (arn TEXT PRIMARY KEY, record TEXT NOT NULL);
+   CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, message TEXT NOT NULL);
+   CREATE TABLE requests (seq INTEGER PRIMARY KEY AUTOINCREMENT, entry TEXT NOT NULL);`,
+];
+
+/** The schema version this keymat writes. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** How long a write waits for another connection's write to finish. */
+const BUSY_TIMEOUT_MS = 5_000;
+/** How often a serving stack proves it is alive, for a second host that cannot see its process. */
+const HEARTBEAT_MS = 5_000;
+/** A lease from another host whose heartbeat is older than this is stale. */
+const STALE_AFTER_MS = 30_000;
+
+/**
+ * A fault of the state folder: a write that did not happen (nothing was changed), a database that cannot be opened,
+ * a folder another stack serves. The message is one line naming the file, the fault, and what to do.
+ */
+export class LocalStateError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'LocalStateError';
+  }
+}
+
+/** Refusal to open a state folder another live stack owns. */
+export class StateFolderBusyError extends LocalStateError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StateFolderBusyError';
+  }
+}
+
+/** What a SQLite or file system error means for the state folder, in a few words. */
+function fault(err: unknown): string {
+  const code = String((err as { code?: unknown }).code ?? '');
+  const message = err instanceof Error ? err.message : String(err);
+  if (code.startsWith('SQLITE_FULL') || code === 'ENOSPC') return `the disk is full (${code})`;
+  if (code.startsWith('SQLITE_READONLY') || code === 'EROFS' || code === 'EACCES' || code === 'EPERM') {
+    return `the state folder is read-only (${code})`;
+  }
+  if (code.startsWith('SQLITE_IOERR') || code === 'EIO') return `an I/O error (${code}: ${message})`;
+  if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') return `the database is damaged (${message})`;
+  return code ? `${code}: ${message}` : message;
+}
+
+const damaged = (file: string, what: string, cause?: unknown): LocalStateError =>
+  new LocalStateError(
+    `${file}: ${what}; keymat keeps the file as it is: move it away (mv ${file} ${file}.damaged) to start with an empty state, or salvage it with 'sqlite3 ${file} .recover'`,
+    { cause },
+  );
+
+/** The lease row: who owns the state folder, and where it serves. */
+interface Owner {
+  token: string;
+  pid: number;
+  host: string;
+  /** The process's start (boot id and start time), so a PID reused by another process is not taken for the owner. */
+  started: string;
+  since: number;
+  heartbeat: number;
+  endpoint: string | null;
+}
+
+/** The boot and start time of a process, where the system tells them (Linux); empty elsewhere. */
+function processStart(pid: number): string {
+  try {
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The fields after the command name (which may hold spaces) start with the state, field 3; start time is 22.
+    const startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return startTime ? `${boot}:${startTime}` : '';
+  } catch {
+    return '';
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Whether the lease's owner still runs: on this host, its PID is alive and is the same process (its start time
+ * matches); on another host, its heartbeat is recent.
+ */
+function ownerAlive(owner: Owner, now: number): boolean {
+  if (owner.host !== hostname()) return now - owner.heartbeat < STALE_AFTER_MS;
+  if (!pidAlive(owner.pid)) return false;
+  const started = processStart(owner.pid);
+  return !started || !owner.started || started === owner.started;
+}
+
+const describeOwner = (owner: Owner): string =>
+  `pid ${owner.pid} on ${owner.host} since ${new Date(owner.since).toISOString()}${owner.endpoint ? `, at ${owner.endpoint}` : ''}`;
+
+/** The rows of one KMS table as last committed, by id, in their JSON text. */
+type Rows = Map<string, string>;
+
+const aliasId = (a: { region: string; aliasName: string }): string => `${a.region} ${a.aliasName}`;
+
+/**
+ * The local stack's state folder, kept in one SQLite database (`state.db`, WAL, mode 0600): the KMS keys, aliases
+ * and import tokens, the executions, the SNS outbox and the request log. One process owns a folder at a time (the
+ * lease row, claimed in a transaction); every write is one transaction that commits before the caller answers, and a
+ * write that fails (disk full, read-only folder, I/O error) throws {@link LocalStateError} having changed nothing.
+ */
+export class StateStore {
+  private readonly write: Database.Transaction<(run: () => void) => void>;
+  private token: string | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private kmsRows: { keys: Rows; aliases: Rows; tokens: Rows } = { keys: new Map(), aliases: new Map(), tokens: new Map() };
+
+  private constructor(
+    private readonly db: Database.Database,
+    readonly file: string,
+    /** False when the folder cannot be written: the stack serves reads, and every write is refused. */
+    readonly writable: boolean,
+  ) {
+    this.write = db.transaction((run: () => void) => run());
+  }
+
+  /**
+   * Opens the state folder's database, making it on the folder's first use (from the JSON files of an earlier
+   * keymat, once, when there are any). Checks the database is keymat's, undamaged, and of a schema version this keymat
+   * knows, migrating an older one. `verify` reads the whole file for damage (the owner does, at start; a reader
+   * need not). Throws {@link LocalStateError} with one line saying what is wrong and what to do.
+   */
+  static open(stateDir: string, { verify = true }: { verify?: boolean } = {}): StateStore {
+    const file = join(stateDir, STATE_DB);
+    try {
+      mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw new LocalStateError(`cannot make the state folder ${stateDir}: ${fault(err)}`, { cause: err });
+    }
+    if (!existsSync(file)) create(stateDir, file);
+    if (statSync(file).size === 0) throw damaged(file, 'the database is empty (0 bytes)');
+    const writable = canWrite(stateDir) && canWrite(file);
+    let db: Database.Database;
+    try {
+      db = new Database(file, { fileMustExist: true, readonly: !writable, timeout: BUSY_TIMEOUT_MS });
+    } catch (err) {
+      throw new LocalStateError(`${file}: cannot open the database: ${fault(err)}`, { cause: err });
+    }
+    try {
+      check(db, file, writable, verify);
+      if (writable) chmodSync(file, 0o600);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    return new StateStore(db, file, writable);
+  }
+
+  /**
+   * Claims the folder for this process, or refuses with {@link StateFolderBusyError} when another live stack holds
+   * it. A lease left by a process that is gone (or whose PID now belongs to another process) is taken over.
+   */
+  claim(): void {
+    if (!this.writable) return;
+    const now = Date.now();
+    const mine: Owner = {
+      token: randomBytes(16).toString('hex'),
+      pid: process.pid,
+      host: hostname(),
+      started: processStart(process.pid),
+      since: now,
+      heartbeat: now,
+      endpoint: null,
+    };
+    this.transact('claim the state folder', () => {
+      const owner = this.owner();
+      if (owner && ownerAlive(owner, now)) {
+        throw new StateFolderBusyError(
+          `state folder ${this.folder} is already served by keymat (${describeOwner(owner)}); stop it or use another --state-dir`,
+        );
+      }
+      this.db
+        .prepare(
+          'INSERT OR REPLACE INTO lease (id, token, pid, host, started, since, heartbeat, endpoint) VALUES (1, @token, @pid, @host, @started, @since, @heartbeat, @endpoint)',
+        )
+        .run(mine);
+    });
+    this.token = mine.token;
+    this.heartbeat = setInterval(() => {
+      try {
+        this.db.prepare('UPDATE lease SET heartbeat = ? WHERE token = ?').run(Date.now(), this.token);
+      } catch {
+        // A missed heartbeat matters only to another host, after STALE_AFTER_MS of them.
+      }
+    }, HEARTBEAT_MS).unref();
+  }
+
+  /** Records where the owning stack serves, for other keymat commands on the folder. */
+  advertise(endpoint: string): void {
+    if (!this.token) return;
+    this.transact('advertise the endpoint', () => {
+      this.db.prepare('UPDATE lease SET endpoint = ? WHERE token = ?').run(endpoint, this.token);
+    });
+  }
+
+  /** Gives up the lease (if held) and closes the database. Never throws. */
+  close(): void {
+    clearInterval(this.heartbeat);
+    try {
+      if (this.token) this.db.prepare('DELETE FROM lease WHERE token = ?').run(this.token);
+    } catch {
+      // A lease left behind is stale once this process is gone.
+    }
+    this.token = undefined;
+    try {
+      this.db.close();
+    } catch {
+      // Closing a connection whose file went away cannot be helped.
+    }
+  }
+
+  /** The KMS state, each row checked for shape; secrets (material, wrapping private keys) for form and length. */
+  loadKms(): KmsState {
+    const state: KmsState = { keys: {}, aliases: [], importTokens: {} };
+    const rows = { keys: new Map(), aliases: new Map(), tokens: new Map() } as typeof this.kmsRows;
+    for (const { id, record } of this.rows('SELECT arn AS id, record FROM kms_keys ORDER BY rowid')) {
+      state.keys[id] = this.parse(keyRecordSchema, record, `key ${id}`);
+      rows.keys.set(id, record);
+    }
+    for (const { id, record } of this.rows('SELECT id, record FROM kms_aliases ORDER BY rowid')) {
+      state.aliases.push(this.parse(aliasRecordSchema, record, `alias ${id}`));
+      rows.aliases.set(id, record);
+    }
+    for (const { id, record } of this.rows('SELECT token AS id, record FROM kms_import_tokens ORDER BY rowid')) {
+      state.importTokens[id] = this.parse(importTokenRecordSchema, record, 'an import token');
+      rows.tokens.set(id, record);
+    }
+    this.kmsRows = rows;
+    return state;
+  }
+
+  /**
+   * Writes what changed in `state` since the last commit, in one transaction. When the write fails, the error is
+   * thrown and the committed rows stay as they were: the caller puts `state` back with {@link revertKms}.
+   * Returns whether anything changed.
+   */
+  commitKms(state: KmsState): boolean {
+    const next = kmsRowsOf(state);
+    const changes = {
+      keys: changed(this.kmsRows.keys, next.keys),
+      aliases: changed(this.kmsRows.aliases, next.aliases),
+      tokens: changed(this.kmsRows.tokens, next.tokens),
+    };
+    if (!changes.keys.length && !changes.aliases.length && !changes.tokens.length) return false;
+    this.transact('save the KMS state', () => {
+        const tables = [
+          ['kms_keys', 'arn', changes.keys, next.keys],
+          ['kms_aliases', 'id', changes.aliases, next.aliases],
+          ['kms_import_tokens', 'token', changes.tokens, next.tokens],
+        ] as const;
+        for (const [table, column, ids, rows] of tables) {
+          const upsert = this.db.prepare(
+            `INSERT INTO ${table} (${column}, record) VALUES (?, ?) ON CONFLICT (${column}) DO UPDATE SET record = excluded.record`,
+          );
+          const remove = this.db.prepare(`DELETE FROM ${table} WHERE ${column} = ?`);
+          for (const id of ids) {
+            const record = rows.get(id);
+            if (record === undefined) remove.run(id);
+            else upsert.run(id, record);
+          }
+        }
+      });
+    this.kmsRows = next;
+    return true;
+  }
+
+  /**
+   * Puts `state` back as last committed: a change that was not written is undone in memory too. Returns whether
+   * anything was undone.
+   */
+  revertKms(state: KmsState): boolean {
+    const next = kmsRowsOf(state);
+    let undone = false;
+    for (const arn of changed(this.kmsRows.keys, next.keys)) {
+      undone = true;
+      const record = this.kmsRows.keys.get(arn);
+      if (record === undefined) delete state.keys[arn];
+      else state.keys[arn] = keyRecordSchema.parse(JSON.parse(record));
+    }
+    for (const id of changed(this.kmsRows.tokens, next.tokens)) {
+      undone = true;
+      const record = this.kmsRows.tokens.get(id);
+      if (record === undefined) delete state.importTokens[id];
+      else state.importTokens[id] = importTokenRecordSchema.parse(JSON.parse(record));
+    }
+    if (changed(this.kmsRows.aliases, next.aliases).length) {
+      undone = true;
+      state.aliases = [...this.kmsRows.aliases.values()].map((r) => aliasRecordSchema.parse(JSON.parse(r)));
+    }
+    return undone;
+  }
+
+  /** Every execution, each checked for shape. */
+  loadExecutions(): Record<string, ExecutionRecord> {
+    const executions: Record<string, ExecutionRecord> = {};
+    for (const { id, record } of this.rows('SELECT arn AS id, record FROM executions ORDER BY rowid')) {
+      executions[id] = this.parse(executionRecordSchema, record, `execution ${id}`);
+    }
+    return executions;
+  }
+
+  /** Writes executions (new or changed) in one transaction. */
+  putExecutions(records: readonly ExecutionRecord[]): void {
+    if (!records.length) return;
+    this.transact('save an execution', () => {
+      const upsert = this.db.prepare(
+        'INSERT INTO executions (arn, record) VALUES (?, ?) ON CONFLICT (arn) DO UPDATE SET record = excluded.record',
+      );
+      for (const r of records) upsert.run(r.executionArn, JSON.stringify(r));
+    });
+  }
+
+  /** Appends a message to the SNS outbox. */
+  appendOutbox(message: OutboxMessage): void {
+    this.transact('append to the outbox', () => {
+      this.db.prepare('INSERT INTO outbox (message) VALUES (?)').run(JSON.stringify(message));
+    });
+  }
+
+  /** Appends an entry to the request log. */
+  appendRequest(entry: RequestLogEntry): void {
+    this.transact('append to the request log', () => {
+      this.db.prepare('INSERT INTO requests (entry) VALUES (?)').run(JSON.stringify(entry));
+    });
+  }
+
+  /** The SNS outbox, oldest first. */
+  readOutbox(): OutboxMessage[] {
+    return this.rows('SELECT seq AS id, message AS record FROM outbox ORDER BY seq').map(({ id, record }) =>
+      this.parse(outboxMessageSchema, record, `outbox message ${id}`),
+    );
+  }
+
+  /** The request log, oldest first. */
+  readRequestLog(): RequestLogEntry[] {
+    return this.rows('SELECT seq AS id, entry AS record FROM requests ORDER BY seq').map(({ id, record }) =>
+      this.parse(requestLogEntrySchema, record, `request log entry ${id}`),
+    );
+  }
+
+  /** The endpoint of the live stack that owns the folder, if one does. */
+  liveEndpoint(): string | undefined {
+    const owner = this.owner();
+    return owner?.endpoint && ownerAlive(owner, Date.now()) ? owner.endpoint : undefined;
+  }
+
+  private get folder(): string {
+    return join(this.file, '..');
+  }
+
+  private owner(): Owner | undefined {
+    return this.db.prepare('SELECT * FROM lease WHERE id = 1').get() as Owner | undefined;
+  }
+
+  /**
+   * Runs `run` in one immediate transaction, after checking this process still owns the folder. Any failure rolls
+   * the transaction back and is thrown as a {@link LocalStateError} saying what could not be written and why.
+   */
+  private transact(what: string, run: () => void): void {
+    if (!this.writable) {
+      throw new LocalStateError(
+        `could not ${what}: the state folder ${this.folder} is read-only; nothing was changed (make it writable and restart the local stack)`,
+      );
+    }
+    try {
+      this.write.immediate(() => {
+        if (this.token) {
+          const owner = this.owner();
+          if (owner?.token !== this.token) {
+            throw new StateFolderBusyError(
+              `this local stack no longer owns ${this.folder}${owner ? ` (${describeOwner(owner)} took it over)` : ''}; stop it`,
+            );
+          }
+        }
+        run();
+      });
+    } catch (err) {
+      if (err instanceof LocalStateError) throw err;
+      throw new LocalStateError(`could not ${what} in ${this.file}: ${fault(err)}; nothing was changed`, {
+        cause: err,
+      });
+    }
+  }
+
+  private rows(sql: string): { id: string; record: string }[] {
+    try {
+      return this.db.prepare(sql).all() as { id: string; record: string }[];
+    } catch (err) {
+      throw damaged(this.file, `cannot read it: ${fault(err)}`, err);
+    }
+  }
+
+  private parse<T>(schema: z.ZodType<T>, text: string, what: string): T {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      throw damaged(this.file, `${what} is not valid JSON`, err);
+    }
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw damaged(this.file, `${what} is malformed (${issue?.path.join('.') || 'the record'}: ${issue?.message})`);
+    }
+    return parsed.data;
+  }
+}
+
+/** The KMS state as rows: each key, alias and import token in its JSON text. */
+function kmsRowsOf(state: KmsState): { keys: Rows; aliases: Rows; tokens: Rows } {
+  return {
+    keys: new Map(Object.entries(state.keys).map(([arn, k]) => [arn, JSON.stringify(k)])),
+    aliases: new Map(state.aliases.map((a) => [aliasId(a), JSON.stringify(a)])),
+    tokens: new Map(Object.entries(state.importTokens).map(([id, t]) => [id, JSON.stringify(t)])),
+  };
+}
+
+/** The ids whose row was added, changed or removed. */
+function changed(before: Rows, after: Rows): string[] {
+  const ids: string[] = [];
+  for (const [id, record] of after) if (before.get(id) !== record) ids.push(id);
+  for (const id of before.keys()) if (!after.has(id)) ids.push(id);
+  return ids;
+}
+
+function canWrite(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Makes the database of a new state folder: built under a temporary name (with the rows of an earlier keymat's JSON
+ * files, if any) and renamed into place once complete, so `state.db` is always a whole database.
+ */
+function create(stateDir: string, file: string): void {
+  const legacy: LegacyState | undefined = readLegacyState(stateDir);
+  const temp = `${file}.new`;
+  for (const f of [temp, `${temp}-wal`, `${temp}-shm`, `${temp}-journal`]) rmSync(f, { force: true });
+  try {
+    closeSync(openSync(temp, 'wx', 0o600));
+    const db = new Database(temp, { fileMustExist: true });
+    try {
+      db.pragma(`application_id = ${APPLICATION_ID}`);
+      db.pragma('journal_mode = WAL');
+      db.transaction(() => {
+        migrate(db, 0);
+        if (legacy) importLegacy(db, legacy);
+      }).immediate();
+    } finally {
+      db.close();
+    }
+    renameSync(temp, file);
+    const dir = openSync(stateDir, 'r');
+    try {
+      fsyncSync(dir);
+    } finally {
+      closeSync(dir);
+    }
+  } catch (err) {
+    rmSync(temp, { force: true });
+    if (err instanceof LocalStateError) throw err;
+    throw new LocalStateError(`cannot create ${file}: ${fault(err)}`, { cause: err });
+  }
+  if (legacy) retireLegacyFiles(stateDir);
+}
+
+/** Checks an opened database is keymat's, whole, and of a known schema version; migrates an older one. */
+function check(db: Database.Database, file: string, writable: boolean, verify: boolean): void {
+  let version: number;
+  try {
+    if (verify && db.pragma('quick_check', { simple: true }) !== 'ok') throw damaged(file, 'the database is damaged');
+    if (db.pragma('application_id', { simple: true }) !== APPLICATION_ID) {
+      throw damaged(file, 'this is not a keymat state database');
+    }
+    version = Number(db.pragma('user_version', { simple: true }));
+  } catch (err) {
+    if (err instanceof LocalStateError) throw err;
+    throw damaged(file, fault(err), err);
+  }
+  if (version > SCHEMA_VERSION) {
+    throw new LocalStateError(
+      `${file} has schema version ${version}, newer than this keymat's ${SCHEMA_VERSION}: use a newer keymat, or another --state-dir`,
+    );
+  }
+  if (version < SCHEMA_VERSION) {
+    if (!writable) throw new LocalStateError(`${file} needs a schema migration but the state folder is read-only`);
+    try {
+      db.transaction(() => migrate(db, version)).immediate();
+    } catch (err) {
+      throw new LocalStateError(`${file}: the schema migration from version ${version} failed: ${fault(err)}`, {
+        cause: err,
+      });
+    }
+  }
+  if (writable) {
+    db.pragma('journal_mode = WAL');
+    // Every commit reaches the disk before the answer that acknowledges it.
+    db.pragma('synchronous = FULL');
+  }
+}
+
+function migrate(db: Database.Database, from: number): void {
+  for (let v = from; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v] as string);
+  db.pragma(`user_version = ${SCHEMA_VERSION}`);
+}
+
+function importLegacy(db: Database.Database, legacy: LegacyState): void {
+  const rows = kmsRowsOf(legacy.kms);
+  for (const [arn, record] of rows.keys) db.prepare('INSERT INTO kms_keys (arn, record) VALUES (?, ?)').run(arn, record);
+  for (const [id, record] of rows.aliases) {
+    db.prepare('INSERT OR REPLACE INTO kms_aliases (id, record) VALUES (?, ?)').run(id, record);
+  }
+  for (const [id, record] of rows.tokens) {
+    db.prepare('INSERT INTO kms_import_tokens (token, record) VALUES (?, ?)').run(id, record);
+  }
+  for (const e of legacy.executions) {
+    db.prepare('INSERT INTO executions (arn, record) VALUES (?, ?)').run(e.executionArn, JSON.stringify(e));
+  }
+  for (const m of legacy.outbox) db.prepare('INSERT INTO outbox (message) VALUES (?)').run(JSON.stringify(m));
+  for (const r of legacy.requests) db.prepare('INSERT INTO requests (entry) VALUES (?)').run(JSON.stringify(r));
+}
+
+/**
+ * Reads a state folder from another process than its stack (or with no stack running), through a read-only
+ * connection. A folder without a database reads as empty.
+ */
+function withReader<T>(stateDir: string, empty: T, read: (store: StateStore) => T): T {
+  if (!existsSync(join(stateDir, STATE_DB))) return empty;
+  const store = StateStore.open(stateDir, { verify: false });
+  try {
+    return read(store);
+  } finally {
+    store.close();
+  }
+}
+
+/** The SNS messages the local stack of `stateDir` sent, oldest first. */
+export const readOutbox = (stateDir: string): OutboxMessage[] => withReader(stateDir, [], (s) => s.readOutbox());
+
+/** The request log of the local stack of `stateDir`, oldest first. */
+export const readRequestLog = (stateDir: string): RequestLogEntry[] =>
+  withReader(stateDir, [], (s) => s.readRequestLog());
+
+/** The endpoint of the live local stack serving `stateDir`, if there is one. */
+export const runningEndpoint = (stateDir: string): string | undefined =>
+  withReader<string | undefined>(stateDir, undefined, (s) => s.liveEndpoint());
+
+
+/**
+ * Writes a KMS state into a folder no stack is serving (the bench's seeded keys): claims the folder, commits the
+ * state's rows, and gives the folder up.
+ */
+export function seedKmsState(stateDir: string, state: KmsState): void {
+  const store = StateStore.open(stateDir);
+  try {
+    store.claim();
+    store.commitKms(state);
+  } finally {
+    store.close();
+  }
+}
