@@ -84,7 +84,7 @@ export class ChangeClient {
     // An ARN of another state machine is not a change of this workflow: whoever holds SendTask* for keymat must not
     // answer some other workflow's task on a caller's say-so.
     if (!execution.startsWith(executionArnOf(this.stateMachineArn, ''))) {
-      throw new ChangeError('ExecutionNotFound', `${execution} is not an execution of ${this.stateMachineArn}`);
+      throw new ChangeError('ExecutionNotFound', `no execution ${execution} in state machine ${this.stateMachineArn}`);
     }
     return execution;
   }
