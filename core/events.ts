@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from './schema';
 import { KeymatError } from './errors';
 import {
   approvalResultSchema,
@@ -16,20 +16,24 @@ import {
  */
 
 /** CheckState's and VerifyPendingImport's event: the change and its plan. */
-export const taskEvent = z.object({ executionId: z.string().min(1), input: changeInputSchema, plan: planSchema });
+export const taskEvent = z.object({
+  executionId: z.string().check(z.minLength(1)),
+  input: changeInputSchema,
+  plan: planSchema,
+});
 export type TaskEvent = z.infer<typeof taskEvent>;
 
 /**
  * DeleteMaterial's event. The approval is left unparsed here: it comes from outside the workflow, and
  * `parseApproval` refuses a malformed one as ApprovalInvalid rather than as a wiring bug.
  */
-export const approvedTaskEvent = taskEvent.extend({ approval: z.unknown(), rules: approvalRulesSchema });
+export const approvedTaskEvent = z.extend(taskEvent, { approval: z.unknown(), rules: approvalRulesSchema });
 export type ApprovedTaskEvent = z.infer<typeof approvedTaskEvent>;
 
 /** RequestApproval's event: the change, the task token to answer on, and the approvals given in earlier rounds. */
-export const requestApprovalEvent = taskEvent.extend({
-  taskToken: z.string().min(1),
-  approvalTimeoutSeconds: z.number().int().positive(),
+export const requestApprovalEvent = z.extend(taskEvent, {
+  taskToken: z.string().check(z.minLength(1)),
+  approvalTimeoutSeconds: z.number().check(z.int(), z.positive()),
   /** The approvals given in earlier rounds. */
   approval: approvalResultSchema,
   rules: approvalRulesSchema,
@@ -38,7 +42,7 @@ export type RequestApprovalEvent = z.infer<typeof requestApprovalEvent>;
 
 /** NotifyOutcome's event: the state as it reached the outcome, and the raw execution input for a refused input. */
 export const notifyOutcomeEvent = z.object({
-  executionId: z.string().min(1),
+  executionId: z.string().check(z.minLength(1)),
   state: workflowStateSchema,
   executionInput: z.unknown(),
 });
@@ -59,7 +63,7 @@ export function parseApproval(value: unknown): ApprovalResult {
 }
 
 /** Parses a task's event; a mismatch is a wiring bug, reported with the path that did not match. */
-export function parseEvent<T>(schema: z.ZodType<T>, event: unknown, task: string): T {
+export function parseEvent<T>(schema: z.ZodMiniType<T>, event: unknown, task: string): T {
   const parsed = schema.safeParse(event);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

@@ -1,5 +1,5 @@
 import { paginateGetExecutionHistory, type HistoryEvent, type SFNClient } from '@aws-sdk/client-sfn';
-import { z } from 'zod';
+import * as z from './schema';
 import { requestApprovalEvent } from './events';
 import type { ApprovalResult, ApprovalRules, ChangeInput, Plan } from './types';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from './schema';
 import { KeymatError, invalidInput, shown } from './errors';
 import type { Scope } from './config';
 import { MAX_WAIT_SECONDS } from './defaults';
@@ -6,43 +6,49 @@ import { ARN, CHANGE_ID, KEY_ID, KEY_MATERIAL_ID, isAlias } from './naming';
 import { hasUnsafeCharacters } from './text';
 import type { ChangeInput } from './types';
 
-
 // Where these names used to live; kept so that `import … from 'core/input'` keeps working.
 export { CHANGE_ID, KEY_ID_OR_ARN, KEY_MATERIAL_ID, executionArnOf, executionNameFor } from './naming';
 export { MAX_WAIT_SECONDS } from './defaults';
 export type { Scope } from './config';
 
 const text = (max: number) =>
-  z
-    .string()
-    .min(1, 'must not be empty')
-    .max(max, `must be at most ${max} characters`)
-    .refine((s) => s.trim().length > 0, 'must not be blank')
-    .refine((s) => !hasUnsafeCharacters(s), 'must not contain control or invisible formatting characters');
+  z.string().check(
+    z.minLength(1, 'must not be empty'),
+    z.maxLength(max, `must be at most ${max} characters`),
+    z.refine((s) => s.trim().length > 0, 'must not be blank'),
+    z.refine((s) => !hasUnsafeCharacters(s), 'must not contain control or invisible formatting characters'),
+  );
 
-const inputSchema = z
-  .object({
-    keyId: z.string().min(1, 'must not be empty').max(2048, 'must be at most 2048 characters'),
-    keyMaterialId: z
+const inputSchema = z.strictObject({
+  keyId: z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(2048, 'must be at most 2048 characters')),
+  keyMaterialId: z.optional(
+    z
       .string()
-      .regex(KEY_MATERIAL_ID, 'must be exactly 64 lower-case hexadecimal characters (a KeyMaterialId)')
-      .optional(),
-    changeId: z
-      .string()
-      .regex(CHANGE_ID, 'must be 1-64 characters of letters, digits, ".", "_" or "-", starting with a letter or digit'),
-    reason: text(1000),
-    requestedBy: text(256),
-    waitSeconds: z
+      .check(z.regex(KEY_MATERIAL_ID, 'must be exactly 64 lower-case hexadecimal characters (a KeyMaterialId)')),
+  ),
+  changeId: z
+    .string()
+    .check(
+      z.regex(
+        CHANGE_ID,
+        'must be 1-64 characters of letters, digits, ".", "_" or "-", starting with a letter or digit',
+      ),
+    ),
+  reason: text(1000),
+  requestedBy: text(256),
+  waitSeconds: z.optional(
+    z
       .number()
-      .int('must be a whole number')
-      .min(0, 'must be at least 0')
-      .max(MAX_WAIT_SECONDS, `must be at most ${MAX_WAIT_SECONDS}`)
-      .optional(),
-    dryRun: z.boolean().optional(),
-    /** The start's attestation (gateway, scan): ValidateOrigin verifies it; it is not part of the parsed change. */
-    attestation: z.object({ at: z.string(), channel: z.string(), mac: z.string() }).strict().optional(),
-  })
-  .strict();
+      .check(
+        z.int('must be a whole number'),
+        z.gte(0, 'must be at least 0'),
+        z.lte(MAX_WAIT_SECONDS, `must be at most ${MAX_WAIT_SECONDS}`),
+      ),
+  ),
+  dryRun: z.optional(z.boolean()),
+  /** The start's attestation (gateway, scan): ValidateOrigin verifies it; it is not part of the parsed change. */
+  attestation: z.optional(z.strictObject({ at: z.string(), channel: z.string(), mac: z.string() })),
+});
 
 /**
  * Parses the execution input, refusing it with `InvalidInput` (the field and the value named) before anything is

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from './schema';
 
 /**
  * The data that flows between the workflow's states, each shape defined once as a schema with its type inferred from
@@ -8,7 +8,7 @@ import { z } from 'zod';
 /** The execution input after ValidateOrigin parsed it and applied defaults (input.ts parses the raw input). */
 export const changeInputSchema = z.object({
   keyId: z.string(),
-  keyMaterialId: z.string().optional(),
+  keyMaterialId: z.optional(z.string()),
   changeId: z.string(),
   reason: z.string(),
   requestedBy: z.string(),
@@ -31,11 +31,11 @@ export const planSchema = z.object({
   keyArn: z.string(),
   aliases: z.array(z.string()),
   origin: z.string(),
-  currentKeyMaterialId: z.string().optional(),
+  currentKeyMaterialId: z.optional(z.string()),
   keyMaterialId: z.string(),
   keyMaterialState: materialStateSchema,
   importStateBefore: z.enum(['IMPORTED', 'PENDING_IMPORT']),
-  materialValidTo: z.string().optional(),
+  materialValidTo: z.optional(z.string()),
   keyStateBefore: z.string(),
   /** The key state VerifyPendingImport must see afterwards. */
   expectedKeyState: z.string(),
@@ -49,14 +49,14 @@ export const planSchema = z.object({
   }),
   lastUsage: z.object({
     known: z.boolean(),
-    operation: z.string().optional(),
-    at: z.string().optional(),
-    trackingStartDate: z.string().optional(),
+    operation: z.optional(z.string()),
+    at: z.optional(z.string()),
+    trackingStartDate: z.optional(z.string()),
   }),
   /** What an approver should weigh: an alias still pointing at a key about to become unusable, a recent use. */
   warnings: z.array(z.string()),
   /** SHA-256 over the facts the approver approves; DeleteMaterial refuses when the key no longer matches it. */
-  digest: z.string().regex(/^[a-f0-9]{64}$/, 'must be 64 lower-case hexadecimal characters (a SHA-256)'),
+  digest: z.string().check(z.regex(/^[a-f0-9]{64}$/, 'must be 64 lower-case hexadecimal characters (a SHA-256)')),
 });
 export type Plan = z.infer<typeof planSchema>;
 
@@ -66,18 +66,18 @@ export const approvalSchema = z.object({
   approver: z.string(),
   at: z.string(),
   channel: z.string(),
-  comment: z.string().optional(),
+  comment: z.optional(z.string()),
   /** The approval round it answered: 1 for the first. */
-  round: z.number().int().min(1),
+  round: z.number().check(z.int(), z.gte(1)),
   /** The attestation: a MAC over the decision's claims with the attestation key (base64). */
-  mac: z.string().min(1),
+  mac: z.string().check(z.minLength(1)),
 });
 export type Approval = z.infer<typeof approvalSchema>;
 
 /** Who may approve and how many must: fixed in the state machine definition from the deployment's configuration. */
 export const approvalRulesSchema = z.object({
   /** Distinct approvers needed. */
-  quorum: z.number().int().min(1),
+  quorum: z.number().check(z.int(), z.gte(1)),
   /** When not empty, only these identities may approve. */
   allowedApprovers: z.array(z.string()),
 });
@@ -93,7 +93,7 @@ export type ApprovalResult = z.infer<typeof approvalResultSchema>;
 /** What DeleteMaterial returns. */
 export const deletionResultSchema = z.object({
   /** KMS request id of the DeleteImportedKeyMaterial call, for CloudTrail; null when an earlier attempt applied it. */
-  kmsRequestId: z.string().nullable(),
+  kmsRequestId: z.nullable(z.string()),
   appliedBy: z.enum(['THIS_ATTEMPT', 'EARLIER_ATTEMPT']),
   at: z.string(),
 });
@@ -112,7 +112,7 @@ export const checkDecisionSchema = z.enum(['PROCEED', 'ALREADY_DELETED']);
 export type CheckDecision = z.infer<typeof checkDecisionSchema>;
 
 /** The error a Catch puts in the state (`ResultPath: $.error`). */
-export const caughtErrorSchema = z.object({ Error: z.string(), Cause: z.string().optional() });
+export const caughtErrorSchema = z.object({ Error: z.string(), Cause: z.optional(z.string()) });
 
 /**
  * The state machine's data as it reaches NotifyOutcome. Any path may end there, after any failure, so every part is
@@ -121,13 +121,13 @@ export const caughtErrorSchema = z.object({ Error: z.string(), Cause: z.string()
  */
 export const workflowStateSchema = z.object({
   /** Missing when ValidateOrigin refused the input. */
-  input: changeInputSchema.optional().catch(undefined),
-  plan: planSchema.optional().catch(undefined),
-  check: z.object({ decision: checkDecisionSchema }).optional().catch(undefined),
-  approval: approvalResultSchema.optional().catch(undefined),
-  deletion: deletionResultSchema.optional().catch(undefined),
-  verification: verificationResultSchema.optional().catch(undefined),
-  error: caughtErrorSchema.optional(),
+  input: z.catch(z.optional(changeInputSchema), undefined),
+  plan: z.catch(z.optional(planSchema), undefined),
+  check: z.catch(z.optional(z.object({ decision: checkDecisionSchema })), undefined),
+  approval: z.catch(z.optional(approvalResultSchema), undefined),
+  deletion: z.catch(z.optional(deletionResultSchema), undefined),
+  verification: z.catch(z.optional(verificationResultSchema), undefined),
+  error: z.optional(caughtErrorSchema),
 });
 export type WorkflowState = z.infer<typeof workflowStateSchema>;
 
@@ -146,14 +146,14 @@ export type OutcomeStatus = z.infer<typeof outcomeStatusSchema>;
 /** The execution's output (and the outcome message's body). */
 export const outcomeSchema = z.object({
   status: outcomeStatusSchema,
-  changeId: z.string().optional(),
-  keyArn: z.string().optional(),
-  keyMaterialId: z.string().optional(),
-  keyStateBefore: z.string().optional(),
-  keyStateAfter: z.string().optional(),
+  changeId: z.optional(z.string()),
+  keyArn: z.optional(z.string()),
+  keyMaterialId: z.optional(z.string()),
+  keyStateBefore: z.optional(z.string()),
+  keyStateAfter: z.optional(z.string()),
   approvals: z.array(approvalSchema),
-  kmsRequestId: z.string().nullable(),
-  error: z.string().optional(),
-  cause: z.string().optional(),
+  kmsRequestId: z.nullable(z.string()),
+  error: z.optional(z.string()),
+  cause: z.optional(z.string()),
 });
 export type Outcome = z.infer<typeof outcomeSchema>;

@@ -14,8 +14,11 @@ import type { KeyScopeGrants } from './key-scope';
 export const functionFolderName = (name: FunctionName): string =>
   name.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase();
 
+/** The bundle's file in its folder: an ES module, which the Lambda runtime imports for the handler `index.handler`. */
+export const FUNCTION_BUNDLE_FILE = 'index.mjs';
+
 /**
- * Where `npm run build` put a function's bundle (dist/functions/<folder>/index.js): beside this code in the package
+ * Where `npm run build` put a function's bundle (dist/functions/<folder>/index.mjs): beside this code in the package
  * (dist/cdk is the construct library), or under the checkout's dist/ when the stack is built from the sources.
  *
  * @throws Error when the bundle is missing: synthesis bundles nothing, the build does
@@ -23,10 +26,10 @@ export const functionFolderName = (name: FunctionName): string =>
 export function functionBundle(name: FunctionName): string {
   const folder = functionFolderName(name);
   const candidates = [join(__dirname, '..', 'functions', folder), join(__dirname, '..', 'dist', 'functions', folder)];
-  const found = candidates.find((dir) => existsSync(join(dir, 'index.js')));
+  const found = candidates.find((dir) => existsSync(join(dir, FUNCTION_BUNDLE_FILE)));
   if (!found) {
     throw new Error(
-      `${name}: no function bundle at ${candidates.map((dir) => join(dir, 'index.js')).join(' or ')}; run npm run build`,
+      `${name}: no function bundle at ${candidates.map((dir) => join(dir, FUNCTION_BUNDLE_FILE)).join(' or ')}; run npm run build`,
     );
   }
   return found;
@@ -80,8 +83,9 @@ export class KeymatFunction<N extends FunctionName = FunctionName> extends Const
           architecture: Architecture.ARM_64,
           memorySize: 256,
           timeout,
-          // NODE_OPTIONS is the Node runtime's own setting (source-mapped stack traces), not keymat configuration.
-          environment: { ...environmentOf(id, props.config), NODE_OPTIONS: '--enable-source-maps' },
+          // No NODE_OPTIONS=--enable-source-maps: Node would parse the source map at every cold start. Logged and
+          // thrown errors are source-mapped when they happen (functions/runtime/source-maps.ts).
+          environment: environmentOf(id, props.config),
           logGroup: this.logGroup,
           tracing: Tracing.ACTIVE,
         }),

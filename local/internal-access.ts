@@ -1,6 +1,6 @@
 import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { LocalCredentials } from './clients';
@@ -26,7 +26,9 @@ export const ATTESTATION_KEY_ALIAS = 'alias/keymat-attestation';
 
 const INTERNAL_KEY_FILE = 'internal-access-key';
 
-const credentialsFile = z.object({ accessKeyId: z.string().regex(/^\w{16,128}$/), secretAccessKey: z.string().regex(/^[\w-]{40,}$/, 'the secret is shorter than 40 characters'),
+const credentialsFile = z.object({
+  accessKeyId: z.string().regex(/^\w{16,128}$/),
+  secretAccessKey: z.string().regex(/^[\w-]{40,}$/, 'the secret is shorter than 40 characters'),
 });
 
 /**
@@ -39,7 +41,8 @@ export function internalCredentials(stateDir: string): LocalCredentials {
     accessKeyId: `KEYMATINTERNAL${randomBytes(10).toString('hex').toUpperCase()}`,
     secretAccessKey: randomBytes(30).toString('base64url'),
   };
-  if (createSecretFile(file, JSON.stringify(made))) return made;
+  // Made only when missing, so a read-only state folder that has them still starts.
+  if (!existsSync(file) && createSecretFile(file, JSON.stringify(made))) return made;
   const parsed = credentialsFile.safeParse(parseJson(readFileSync(file, 'utf8')));
   if (!parsed.success) {
     throw new Error(

@@ -91,7 +91,9 @@ export const keyRecordSchema: z.ZodType<KeyRecord> = z.object({
       requestId: z.string(),
     })
     .optional(),
-  keySpec: z.enum(['SYMMETRIC_DEFAULT', ...(Object.keys(HMAC_KEY_SPECS) as (keyof typeof HMAC_KEY_SPECS)[])]).optional(),
+  keySpec: z
+    .enum(['SYMMETRIC_DEFAULT', ...(Object.keys(HMAC_KEY_SPECS) as (keyof typeof HMAC_KEY_SPECS)[])])
+    .optional(),
   macCallers: z.array(z.string()).optional(),
 });
 
@@ -143,4 +145,3 @@ export const executionRecordSchema = z.object({
 
 /** An execution of the local state machine. */
 export type ExecutionRecord = z.infer<typeof executionRecordSchema>;
-

@@ -133,7 +133,8 @@ export class Router {
       });
       this.logFailing = false;
     } catch (err) {
-      if (!this.logFailing) process.stderr.write(`keymat local: the request log misses entries: ${(err as Error).message}\n`);
+      if (!this.logFailing)
+        process.stderr.write(`keymat local: the request log misses entries: ${(err as Error).message}\n`);
       this.logFailing = true;
     }
   }

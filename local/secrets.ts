@@ -47,7 +47,9 @@ export function readLinkSecret(file: string): string {
     );
   }
   if ((statSync(file).mode & 0o077) !== 0) {
-    throw new Error(`${file} can be read by other users: chmod 600 ${file}, or delete it and start the local stack again`);
+    throw new Error(
+      `${file} can be read by other users: chmod 600 ${file}, or delete it and start the local stack again`,
+    );
   }
   return secret;
 }

@@ -32,6 +32,12 @@ export interface LocalStackOptions {
    * @default KMS, SNS, STS and Secrets Manager only
    */
   workflow?: (endpoint: string) => LocalWorkflowDefinition;
+  /**
+   * Advertise the endpoint in the state folder, so other keymat commands use this stack. A stack started for one
+   * command and closed right after does not: the others wait for the folder instead of calling a closing server.
+   * @default true
+   */
+  advertise?: boolean;
 }
 
 /**
@@ -98,7 +104,7 @@ export class LocalStack {
       // The workflow needs the endpoint, so it is prepared once the server listens; the router holds requests back
       // until it is ready.
       stack.serveWorkflow(options.workflow);
-      store.advertise(stack.endpoint);
+      if (options.advertise !== false) store.advertise(stack.endpoint);
     } catch (err) {
       await stack.close();
       throw err;

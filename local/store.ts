@@ -8,9 +8,10 @@ import {
   existsSync,
   fsyncSync,
   mkdirSync,
+  linkSync,
   openSync,
+  readdirSync,
   readFileSync,
-  renameSync,
   rmSync,
   statSync,
 } from 'node:fs';
@@ -120,6 +121,9 @@ interface Owner {
   endpoint: string | null;
 }
 
+/** The lease tokens this process holds. */
+const heldHere = new Set<string>();
+
 /** The boot and start time of a process, where the system tells them (Linux); empty elsewhere. */
 function processStart(pid: number): string {
   try {
@@ -147,6 +151,8 @@ function pidAlive(pid: number): boolean {
  * matches); on another host, its heartbeat is recent.
  */
 function ownerAlive(owner: Owner, now: number): boolean {
+  // This process knows its own leases: one no open store holds was left by a close that could not remove it.
+  if (owner.pid === process.pid && owner.host === hostname()) return heldHere.has(owner.token);
   if (owner.host !== hostname()) return now - owner.heartbeat < STALE_AFTER_MS;
   if (!pidAlive(owner.pid)) return false;
   const started = processStart(owner.pid);
@@ -171,7 +177,11 @@ export class StateStore {
   private readonly write: Database.Transaction<(run: () => void) => void>;
   private token: string | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
-  private kmsRows: { keys: Rows; aliases: Rows; tokens: Rows } = { keys: new Map(), aliases: new Map(), tokens: new Map() };
+  private kmsRows: { keys: Rows; aliases: Rows; tokens: Rows } = {
+    keys: new Map(),
+    aliases: new Map(),
+    tokens: new Map(),
+  };
 
   private constructor(
     private readonly db: Database.Database,
@@ -244,6 +254,7 @@ export class StateStore {
         .run(mine);
     });
     this.token = mine.token;
+    heldHere.add(mine.token);
     this.heartbeat = setInterval(() => {
       try {
         this.db.prepare('UPDATE lease SET heartbeat = ? WHERE token = ?').run(Date.now(), this.token);
@@ -264,10 +275,15 @@ export class StateStore {
   /** Gives up the lease (if held) and closes the database. Never throws. */
   close(): void {
     clearInterval(this.heartbeat);
-    try {
-      if (this.token) this.db.prepare('DELETE FROM lease WHERE token = ?').run(this.token);
-    } catch {
-      // A lease left behind is stale once this process is gone.
+    if (this.token) {
+      heldHere.delete(this.token);
+      try {
+        this.db.prepare('DELETE FROM lease WHERE token = ?').run(this.token);
+        // Left in rollback mode the file is whole on its own, so a read-only folder can still be opened.
+        this.db.pragma('journal_mode = DELETE');
+      } catch {
+        // A lease left behind is stale once this process is gone; a reader still open keeps the WAL.
+      }
     }
     this.token = undefined;
     try {
@@ -311,23 +327,23 @@ export class StateStore {
     };
     if (!changes.keys.length && !changes.aliases.length && !changes.tokens.length) return false;
     this.transact('save the KMS state', () => {
-        const tables = [
-          ['kms_keys', 'arn', changes.keys, next.keys],
-          ['kms_aliases', 'id', changes.aliases, next.aliases],
-          ['kms_import_tokens', 'token', changes.tokens, next.tokens],
-        ] as const;
-        for (const [table, column, ids, rows] of tables) {
-          const upsert = this.db.prepare(
-            `INSERT INTO ${table} (${column}, record) VALUES (?, ?) ON CONFLICT (${column}) DO UPDATE SET record = excluded.record`,
-          );
-          const remove = this.db.prepare(`DELETE FROM ${table} WHERE ${column} = ?`);
-          for (const id of ids) {
-            const record = rows.get(id);
-            if (record === undefined) remove.run(id);
-            else upsert.run(id, record);
-          }
+      const tables = [
+        ['kms_keys', 'arn', changes.keys, next.keys],
+        ['kms_aliases', 'id', changes.aliases, next.aliases],
+        ['kms_import_tokens', 'token', changes.tokens, next.tokens],
+      ] as const;
+      for (const [table, column, ids, rows] of tables) {
+        const upsert = this.db.prepare(
+          `INSERT INTO ${table} (${column}, record) VALUES (?, ?) ON CONFLICT (${column}) DO UPDATE SET record = excluded.record`,
+        );
+        const remove = this.db.prepare(`DELETE FROM ${table} WHERE ${column} = ?`);
+        for (const id of ids) {
+          const record = rows.get(id);
+          if (record === undefined) remove.run(id);
+          else upsert.run(id, record);
         }
-      });
+      }
+    });
     this.kmsRows = next;
     return true;
   }
@@ -506,10 +522,11 @@ function canWrite(path: string): boolean {
  */
 function create(stateDir: string, file: string): void {
   const legacy: LegacyState | undefined = readLegacyState(stateDir);
-  const temp = `${file}.new`;
-  for (const f of [temp, `${temp}-wal`, `${temp}-shm`, `${temp}-journal`]) rmSync(f, { force: true });
+  removeAbandonedTemps(stateDir);
+  const temp = `${file}.${process.pid}.new`;
+  let made = false;
   try {
-    closeSync(openSync(temp, 'wx', 0o600));
+    closeSync(openSync(temp, 'w', 0o600));
     const db = new Database(temp, { fileMustExist: true });
     try {
       db.pragma(`application_id = ${APPLICATION_ID}`);
@@ -518,10 +535,18 @@ function create(stateDir: string, file: string): void {
         migrate(db, 0);
         if (legacy) importLegacy(db, legacy);
       }).immediate();
+      // Closed in rollback mode: the file is whole on its own once linked into place.
+      db.pragma('journal_mode = DELETE');
     } finally {
       db.close();
     }
-    renameSync(temp, file);
+    // A link fails if the file exists: of two processes making a folder's database at once, the first one wins.
+    try {
+      linkSync(temp, file);
+      made = true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
     const dir = openSync(stateDir, 'r');
     try {
       fsyncSync(dir);
@@ -529,11 +554,20 @@ function create(stateDir: string, file: string): void {
       closeSync(dir);
     }
   } catch (err) {
-    rmSync(temp, { force: true });
     if (err instanceof LocalStateError) throw err;
     throw new LocalStateError(`cannot create ${file}: ${fault(err)}`, { cause: err });
+  } finally {
+    for (const f of [temp, `${temp}-wal`, `${temp}-shm`, `${temp}-journal`]) rmSync(f, { force: true });
   }
-  if (legacy) retireLegacyFiles(stateDir);
+  if (legacy && made) retireLegacyFiles(stateDir);
+}
+
+/** Removes databases left half-made by a process killed while making one (they may hold migrated secrets). */
+function removeAbandonedTemps(stateDir: string): void {
+  for (const f of readdirSync(stateDir)) {
+    const pid = /^state\.db\.(\d+)\.new/.exec(f)?.[1];
+    if (pid && Number(pid) !== process.pid && !pidAlive(Number(pid))) rmSync(join(stateDir, f), { force: true });
+  }
 }
 
 /** Checks an opened database is keymat's, whole, and of a known schema version; migrates an older one. */
@@ -578,7 +612,8 @@ function migrate(db: Database.Database, from: number): void {
 
 function importLegacy(db: Database.Database, legacy: LegacyState): void {
   const rows = kmsRowsOf(legacy.kms);
-  for (const [arn, record] of rows.keys) db.prepare('INSERT INTO kms_keys (arn, record) VALUES (?, ?)').run(arn, record);
+  for (const [arn, record] of rows.keys)
+    db.prepare('INSERT INTO kms_keys (arn, record) VALUES (?, ?)').run(arn, record);
   for (const [id, record] of rows.aliases) {
     db.prepare('INSERT OR REPLACE INTO kms_aliases (id, record) VALUES (?, ?)').run(id, record);
   }
@@ -616,7 +651,6 @@ export const readRequestLog = (stateDir: string): RequestLogEntry[] =>
 /** The endpoint of the live local stack serving `stateDir`, if there is one. */
 export const runningEndpoint = (stateDir: string): string | undefined =>
   withReader<string | undefined>(stateDir, undefined, (s) => s.liveEndpoint());
-
 
 /**
  * Writes a KMS state into a folder no stack is serving (the bench's seeded keys): claims the folder, commits the

@@ -1,8 +1,8 @@
 /**
  * `npm run build` (run by `prepare` and `prepack`): everything the package ships, under dist/.
  *
- * - dist/functions/<folder>/index.js: each Lambda function bundled once with esbuild, the exact code that deploys
- *   (the constructs take these folders with `Code.fromAsset`; synthesis bundles nothing);
+ * - dist/functions/<folder>/index.mjs: each Lambda function bundled once with esbuild as an ES module, the exact code
+ *   that deploys (the constructs take these folders with `Code.fromAsset`; synthesis bundles nothing);
  * - local/workflow.asl.json (and a copy at dist/workflow.asl.json): the state machine definition synthesized from the
  *   construct with the default configuration, which the local engine runs;
  * - dist/cli/keymat.js: the CLI, one file whose commands load when used; it never loads aws-cdk-lib;
@@ -37,25 +37,53 @@ const CLI_TARGET = 'node20';
 /** The Lambda runtime's Node (Runtime.NODEJS_24_X in infra/keymat-function.ts). */
 const LAMBDA_TARGET = 'node24';
 
+/**
+ * What the functions' bundles leave out: the SDK's default credential chain imports these only when an earlier link
+ * found nothing, and in Lambda its first link (the runtime's AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
+ * AWS_SESSION_TOKEN) always answers. Profiles, SSO, credential processes and web identity files do not exist there;
+ * bundled, they and the STS and SSO clients they carry were a fifth of each bundle, compiled at every cold start.
+ * The container-credentials link stays. None of keymat's operations streams events.
+ */
+export const FUNCTION_EXTERNALS = [
+  '@aws-sdk/credential-provider-ini',
+  '@aws-sdk/credential-provider-process',
+  '@aws-sdk/credential-provider-sso',
+  '@aws-sdk/credential-provider-web-identity',
+  '@smithy/core/event-streams',
+];
+
 const common: BuildOptions = { bundle: true, platform: 'node', format: 'cjs', logLevel: 'warning' };
 
-/** The functions, bundled as they deploy: minified, source maps, the pinned SDK included. */
-export async function buildFunctions(): Promise<void> {
+/**
+ * The functions, bundled as they deploy: ES modules (the SDK's and Powertools' ES builds tree-shake to the commands a
+ * function sends), minified, the pinned SDK included. Each bundle's source map is written beside it but not enabled at
+ * start (parsing it would add to every cold start): functions/runtime/source-maps.ts reads it when an error is first
+ * logged or thrown.
+ *
+ * @param root - The folder to put them in, one subfolder per function. @default dist/functions
+ */
+export async function buildFunctions(root: string = join(DIST, 'functions')): Promise<void> {
   await Promise.all(
     FUNCTION_FOLDERS.map(async (folder) => {
-      const outdir = join(DIST, 'functions', folder);
+      const outdir = join(root, folder);
       rmSync(outdir, { recursive: true, force: true });
       await build({
         ...common,
         entryPoints: { index: join(ROOT, 'functions', folder, 'handler.ts') },
         outdir,
+        format: 'esm',
+        outExtension: { '.js': '.mjs' },
         target: LAMBDA_TARGET,
         minify: true,
-        // Maps for source-mapped stack traces (NODE_OPTIONS=--enable-source-maps), without the sources themselves.
         sourcemap: true,
         sourcesContent: false,
-        // The SDK and Powertools prefer their ES module builds, which bundle smaller.
         mainFields: ['module', 'main'],
+        external: FUNCTION_EXTERNALS,
+        // The CommonJS parts of the dependencies require Node's built-in modules, which an ES module has no
+        // `require` for.
+        banner: {
+          js: "import { createRequire as __keymatRequire } from 'node:module'; const require = __keymatRequire(import.meta.url);",
+        },
       });
     }),
   );

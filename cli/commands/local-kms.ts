@@ -5,23 +5,41 @@ import { loadFaultFile } from '../../local/kms/faults';
 import { localKmsClient } from '../../local/clients';
 import { DEFAULT_REGION } from '../../local/kms/model';
 import { LocalStack, runningEndpoint } from '../../local/server';
+import { StateFolderBusyError } from '../../local/store';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { cliEnvironment } from '../../core/config';
 import { DEFAULT_STATE_DIR } from '../../core/defaults';
 import { printJson } from '../output';
 import { wholeNumber } from '../options';
 
+/** How long a command waits for another keymat process that holds the state folder to serve it or let it go. */
+const BUSY_WAIT_MS = 10_000;
+
 /**
  * Runs `use` against the local KMS for a state folder: the `AWS_ENDPOINT_URL_KMS` endpoint when set, else the
- * live `keymat local … serve` on that folder, else a stack started for this command alone.
+ * live `keymat local … serve` on that folder, else a stack started for this command alone. A folder another command
+ * holds for a moment (a parallel `create-key`) is waited for, never written beside it.
  */
 export async function withLocalKms<T>(stateDir: string, use: (endpoint: string) => Promise<T>): Promise<T> {
-  const endpoint = cliEnvironment().kmsEndpoint ?? runningEndpoint(stateDir);
-  if (endpoint) return use(endpoint);
-  const stack = await LocalStack.start({ stateDir });
-  try {
-    return await use(stack.endpoint);
-  } finally {
-    await stack.close();
+  const configured = cliEnvironment().kmsEndpoint;
+  if (configured) return use(configured);
+  const deadline = Date.now() + BUSY_WAIT_MS;
+  for (;;) {
+    const endpoint = runningEndpoint(stateDir);
+    if (endpoint) return use(endpoint);
+    let stack: LocalStack;
+    try {
+      stack = await LocalStack.start({ stateDir, advertise: false });
+    } catch (err) {
+      if (!(err instanceof StateFolderBusyError) || Date.now() > deadline) throw err;
+      await sleep(25 + Math.random() * 50);
+      continue;
+    }
+    try {
+      return await use(stack.endpoint);
+    } finally {
+      await stack.close();
+    }
   }
 }
 

@@ -1,7 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SFNClient } from '@aws-sdk/client-sfn';
-import { z } from 'zod';
 import type { RefusalCode } from '../../core/approvals';
 import type { Attestor } from '../../core/attestation';
 import { ChangeClient } from '../../core/change-client';
@@ -9,15 +8,16 @@ import type { ApprovalPageConfig } from '../../core/config';
 import { ChangeError } from '../../core/errors';
 import { LINK_FIELDS, linkRefusal, verifyLink } from '../../core/links';
 import { stateMachineArnOf } from '../../core/naming';
+import * as z from '../../core/schema';
 import { cleanComment } from '../../core/text';
 import { confirmationPage, messagePage } from './page';
 
 /** A Lambda Function URL request (payload format 2.0), as much of it as the page reads. */
 export const pageRequestSchema = z.object({
-  requestContext: z.object({ http: z.object({ method: z.string().optional() }).optional() }).optional(),
-  rawQueryString: z.string().optional(),
-  body: z.string().optional(),
-  isBase64Encoded: z.boolean().optional(),
+  requestContext: z.optional(z.object({ http: z.optional(z.object({ method: z.optional(z.string()) })) })),
+  rawQueryString: z.optional(z.string()),
+  body: z.optional(z.string()),
+  isBase64Encoded: z.optional(z.boolean()),
 });
 export type PageRequest = z.infer<typeof pageRequestSchema>;
 

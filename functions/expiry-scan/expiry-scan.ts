@@ -2,10 +2,10 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
-import { z } from 'zod';
 import type { Attestor } from '../../core/attestation';
 import { ChangeClient } from '../../core/change-client';
 import type { ExpiryScanConfig } from '../../core/config';
+import * as z from '../../core/schema';
 import { scan, scanLimitsSchema, scanPolicySchema, type ScanSummary } from './scan';
 import { changeStarter, describeSummary } from './start';
 
@@ -24,7 +24,7 @@ export interface ExpiryScanDeps {
 }
 
 /** The scheduled event; `dryRun` reports what would be started and starts nothing. */
-export const scanEventSchema = z.object({ dryRun: z.boolean().default(false) }).passthrough();
+export const scanEventSchema = z.looseObject({ dryRun: z._default(z.boolean(), false) });
 
 /**
  * The scheduled expiry scan: one run, one summary message on the outcome topic. The policy and the limits are

@@ -7,37 +7,31 @@ import {
   type KMSClient,
   type RotationsListEntry,
 } from '@aws-sdk/client-kms';
-import { z } from 'zod';
 import { hasErrorName } from '../../core/errors';
 import { Pacer } from '../../core/pacer';
+import * as z from '../../core/schema';
 
 /** Which materials violate the policy. A rule left out is off. */
-export const scanPolicySchema = z
-  .object({
-    /** Materials whose own ValidTo falls within this many days. */
-    expiresWithinDays: z.number().int().min(0).max(365).optional(),
-    /** Materials imported (rotated in, or the key created) more than this many days ago. */
-    importedMoreThanDays: z.number().int().min(1).max(3650).optional(),
-    /** A key tag whose value (YYYY-MM-DD) is the day from which the key's current material is retired. */
-    retireTag: z.string().min(1).max(128).optional(),
-  })
-  .strict();
+export const scanPolicySchema = z.strictObject({
+  /** Materials whose own ValidTo falls within this many days. */
+  expiresWithinDays: z.optional(z.number().check(z.int(), z.gte(0), z.lte(365))),
+  /** Materials imported (rotated in, or the key created) more than this many days ago. */
+  importedMoreThanDays: z.optional(z.number().check(z.int(), z.gte(1), z.lte(3650))),
+  /** A key tag whose value (YYYY-MM-DD) is the day from which the key's current material is retired. */
+  retireTag: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
+});
 
 /** Requests per second for each KMS operation the scan calls: set them below the account's quotas. */
-export const scanLimitsSchema = z
-  .object({
-    maxChanges: z.number().int().min(0).max(1000),
-    concurrency: z.number().int().min(1).max(64).default(8),
-    rates: z
-      .object({
-        ListKeys: z.number().positive(),
-        DescribeKey: z.number().positive(),
-        ListKeyRotations: z.number().positive(),
-        ListResourceTags: z.number().positive(),
-      })
-      .strict(),
-  })
-  .strict();
+export const scanLimitsSchema = z.strictObject({
+  maxChanges: z.number().check(z.int(), z.gte(0), z.lte(1000)),
+  concurrency: z._default(z.number().check(z.int(), z.gte(1), z.lte(64)), 8),
+  rates: z.strictObject({
+    ListKeys: z.number().check(z.positive()),
+    DescribeKey: z.number().check(z.positive()),
+    ListKeyRotations: z.number().check(z.positive()),
+    ListResourceTags: z.number().check(z.positive()),
+  }),
+});
 
 export type ScanPolicy = z.infer<typeof scanPolicySchema>;
 export type ScanLimits = z.infer<typeof scanLimitsSchema>;

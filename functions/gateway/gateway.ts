@@ -1,11 +1,11 @@
 import { GetAutomationExecutionCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
 import { attestStart, type Attestor } from '../../core/attestation';
 import type { ChangeClient } from '../../core/change-client';
 import type { GatewayConfig } from '../../core/config';
 import { errorName, shown } from '../../core/errors';
 import { canonicalPrincipal } from '../../core/identity';
 import { parseChangeInput } from '../../core/input';
+import * as z from '../../core/schema';
 import { DEFAULT_WAIT_SECONDS } from '../../core/defaults';
 import { executionNameFor, scopeOfStateMachine } from '../../core/naming';
 import { cleanComment } from '../../core/text';
@@ -20,8 +20,8 @@ export const MAX_BODY_BYTES = 16 * 1024;
  */
 const urlRequest = z.object({
   rawPath: z.string(),
-  body: z.string().optional(),
-  isBase64Encoded: z.boolean().optional(),
+  body: z.optional(z.string()),
+  isBase64Encoded: z.optional(z.boolean()),
   requestContext: z.object({
     http: z.object({ method: z.string() }),
     authorizer: z.object({ iam: z.object({ userArn: z.string() }) }),
@@ -30,22 +30,21 @@ const urlRequest = z.object({
 
 /** The runbook's direct invocation: the automation execution whose record (ExecutedBy, parameters) SSM holds. */
 const runbookRequest = z.object({
-  runbook: z.object({ automationExecutionId: z.string().regex(/^[A-Za-z0-9-]{1,64}$/) }).strict(),
+  runbook: z.strictObject({ automationExecutionId: z.string().check(z.regex(/^[A-Za-z0-9-]{1,64}$/)) }),
 });
 
-const startBody = z
-  .object({
-    keyId: z.unknown(),
-    keyMaterialId: z.unknown().optional(),
-    changeId: z.unknown(),
-    reason: z.unknown(),
-    waitSeconds: z.unknown().optional(),
-    dryRun: z.unknown().optional(),
-  })
-  .strict();
-const decisionBody = z
-  .object({ execution: z.string().min(1).max(2048), comment: z.string().max(2000).optional() })
-  .strict();
+const startBody = z.strictObject({
+  keyId: z.unknown(),
+  keyMaterialId: z.optional(z.unknown()),
+  changeId: z.unknown(),
+  reason: z.unknown(),
+  waitSeconds: z.optional(z.unknown()),
+  dryRun: z.optional(z.unknown()),
+});
+const decisionBody = z.strictObject({
+  execution: z.string().check(z.minLength(1), z.maxLength(2048)),
+  comment: z.optional(z.string().check(z.maxLength(2000))),
+});
 
 export interface GatewayResponse {
   statusCode: number;

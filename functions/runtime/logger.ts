@@ -1,5 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { LogLevel } from '../../core/config';
+import { mapErrorStack } from './source-maps';
 
 export type { Logger };
 
@@ -10,7 +11,15 @@ export type { Logger };
  * @param options.logLevel - The level to log at. @default `POWERTOOLS_LOG_LEVEL`, read by Powertools, else INFO
  */
 export function createLogger(options: { logLevel?: LogLevel } = {}): Logger {
-  return new Logger({ serviceName: 'keymat', ...(options.logLevel && { logLevel: options.logLevel }) });
+  return new Logger({
+    serviceName: 'keymat',
+    ...(options.logLevel && { logLevel: options.logLevel }),
+    // A logged error's location and stack point at the sources: Powertools formats the error after this returns it.
+    jsonReplacerFn: (_key, value) => {
+      mapErrorStack(value);
+      return value;
+    },
+  });
 }
 
 /** The keys every log line of one invocation carries. */
@@ -38,14 +47,20 @@ export interface LambdaContext {
 
 /**
  * The Lambda entry point around a task's handler: each invocation's lines carry the request id and whether it was a
- * cold start.
+ * cold start, and an error it ends with reports source locations in its stack (the runtime's error report and Step
+ * Functions' Cause show it).
  */
 export function withLambdaContext<R>(
   logger: Logger,
   run: (event: unknown) => Promise<R>,
 ): (event: unknown, context: LambdaContext) => Promise<R> {
-  return (event, context) => {
+  return async (event, context) => {
     logger.addContext(context as Parameters<Logger['addContext']>[0]);
-    return run(event);
+    try {
+      return await run(event);
+    } catch (err) {
+      mapErrorStack(err);
+      throw err;
+    }
   };
 }

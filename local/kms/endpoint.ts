@@ -102,12 +102,7 @@ export class LocalKms implements LocalService {
   }
 
   /** Runs the operation and commits its change; on any failure the in-memory state is the committed one. */
-  private async apply(
-    operation: string,
-    body: Json,
-    ctx: CallContext,
-    record: CallRecord,
-  ): Promise<Json> {
+  private async apply(operation: string, body: Json, ctx: CallContext, record: CallRecord): Promise<Json> {
     let result: Json;
     try {
       result = await this.service.call(operation, body, ctx, record);

@@ -64,9 +64,7 @@ const post = (link: string, fields: Record<string, string>) =>
   });
 const secret = () => readFileSync(join(dir, 'approval-link-secret'), 'utf8');
 const deletes = (keyArn: string) =>
-  readRequestLog(dir).filter(
-    (e) => e.operation === 'DeleteImportedKeyMaterial' && e.keyId === keyArn,
-  );
+  readRequestLog(dir).filter((e) => e.operation === 'DeleteImportedKeyMaterial' && e.keyId === keyArn);
 
 it('sends each allowed approver but the requester a message with their own link only', async () => {
   const { executionArn, links } = await change('CHG-W1');

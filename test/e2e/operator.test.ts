@@ -49,9 +49,7 @@ const sfn = () => new SFNClient({ endpoint, region: 'us-east-1', credentials: LO
 const newKey = (): Promise<CreatedKey> => createExternalKey(kms(), { materialDir: join(dir, 'byok') });
 const user = (name: string) => `arn:aws:iam::111122223333:user/${name}`;
 const deletesOf = (keyArn: string) =>
-  readRequestLog(dir).filter(
-    (e) => e.operation === 'DeleteImportedKeyMaterial' && e.keyId === keyArn,
-  );
+  readRequestLog(dir).filter((e) => e.operation === 'DeleteImportedKeyMaterial' && e.keyId === keyArn);
 
 async function waitForPending(execution: string): Promise<void> {
   for (let i = 0; i < 50; i++) {

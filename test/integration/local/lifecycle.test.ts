@@ -1,8 +1,8 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalStack } from '../../../local/server';
+import { LocalStack, runningEndpoint } from '../../../local/server';
 import { keymat } from '../../helpers/run-cli';
 
 let dir: string;
@@ -21,7 +21,7 @@ async function freePort(): Promise<number> {
 }
 
 describe('starting the local stack', () => {
-  it('closes the server and removes server.json when preparing the workflow fails', async () => {
+  it('closes the server and gives the folder up when preparing the workflow fails', async () => {
     const port = await freePort();
     await expect(
       LocalStack.start({
@@ -32,7 +32,7 @@ describe('starting the local stack', () => {
         },
       }),
     ).rejects.toThrow('synthesis failed');
-    expect(existsSync(join(dir, 'server.json'))).toBe(false);
+    expect(runningEndpoint(dir)).toBeUndefined();
 
     // The port and the state folder are free again: a second start on both succeeds.
     const stack = await LocalStack.start({ stateDir: dir, port });
@@ -44,7 +44,7 @@ describe('starting the local stack', () => {
     writeFileSync(join(dir, 'kms.json'), '{"keys":');
     const port = await freePort();
     await expect(LocalStack.start({ stateDir: dir, port })).rejects.toThrow(/kms\.json is not valid JSON/);
-    expect(existsSync(join(dir, 'server.json'))).toBe(false);
+    expect(runningEndpoint(dir)).toBeUndefined();
     const stack = await LocalStack.start({ stateDir: join(dir, 'other'), port });
     await stack.close();
   });
@@ -55,6 +55,6 @@ describe('starting the local stack', () => {
     expect(result.code).toBe(1);
     expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/executions\.json is not valid JSON/)]);
     expect(result.stdout).toBe('');
-    expect(existsSync(join(dir, 'server.json'))).toBe(false);
+    expect(runningEndpoint(dir)).toBeUndefined();
   });
 });

@@ -1,0 +1,14 @@
+/**
+ * The schema library of every shape keymat parses: zod's functional build (`zod/mini`), whose schemas carry only the
+ * checks they use, so a Lambda bundle takes a few kilobytes of zod rather than all of it. Its schemas still have
+ * `parse` and `safeParse`, and the CLI's full zod composes them. Import it as a namespace (`import * as z from
+ * './schema'`), which the bundler shakes to the functions used.
+ */
+import { config } from 'zod/mini';
+import { en } from 'zod/locales';
+
+// zod/mini carries no messages of its own ("Invalid input"); these are the English ones full zod gives, which keymat's
+// errors quote (the field, then what was wrong with it).
+config(en());
+
+export * from 'zod/mini';

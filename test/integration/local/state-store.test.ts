@@ -1,0 +1,314 @@
+import { CreateKeyCommand, KMSClient, ListKeysCommand } from '@aws-sdk/client-kms';
+import Database from 'better-sqlite3';
+import { buildSync } from 'esbuild';
+import { execFileSync, spawn } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LOCAL_CREDENTIALS } from '../../../local/clients';
+import { LocalStack } from '../../../local/server';
+import { readOutbox, runningEndpoint, SCHEMA_VERSION, STATE_DB, StateStore } from '../../../local/store';
+import { keymat, serve } from '../../helpers/run-cli';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'keymat-store-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const kmsOf = (endpoint: string): KMSClient =>
+  new KMSClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
+
+const keyIds = async (kms: KMSClient): Promise<string[]> => {
+  const ids: string[] = [];
+  let marker: string | undefined;
+  do {
+    const page = await kms.send(new ListKeysCommand({ Marker: marker, Limit: 1000 }));
+    ids.push(...(page.Keys ?? []).map((k) => k.KeyId as string));
+    marker = page.NextMarker;
+  } while (marker);
+  return ids;
+};
+
+/** Mounts a tmpfs of `size` on a new folder, or says why it cannot (not root, no mount permission). */
+function mountTmpfs(size: string): { path: string; remount: (options: string) => void; unmount: () => void } | string {
+  const path = mkdtempSync(join(tmpdir(), 'keymat-tmpfs-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', path], { stdio: 'pipe' });
+  } catch (err) {
+    rmSync(path, { recursive: true, force: true });
+    return `mounting a tmpfs is not allowed here (${(err as Error).message.split('\n')[0]})`;
+  }
+  return {
+    path,
+    remount: (options) => execFileSync('mount', ['-o', `remount,${options}`, path], { stdio: 'pipe' }),
+    unmount: () => {
+      execFileSync('umount', [path], { stdio: 'pipe' });
+      rmSync(path, { recursive: true, force: true });
+    },
+  };
+}
+
+describe('the state database', () => {
+  it('answers errors once the disk is full, stays alive, and loses no acknowledged key after a restart', async () => {
+    const tmpfs = mountTmpfs('256k');
+    if (typeof tmpfs === 'string') {
+      console.warn(`full-disk test skipped: ${tmpfs}`);
+      return;
+    }
+    try {
+      const stateDir = join(tmpfs.path, 'state');
+      let stack = await LocalStack.start({ stateDir });
+      const kms = kmsOf(stack.endpoint);
+      const acknowledged: string[] = [];
+      const refusals: string[] = [];
+      while (refusals.length < 5 && acknowledged.length < 5000) {
+        try {
+          const created = await kms.send(new CreateKeyCommand({ Description: 'x'.repeat(2000) }));
+          acknowledged.push(created.KeyMetadata?.KeyId as string);
+        } catch (err) {
+          refusals.push(`${(err as Error).name}: ${(err as Error).message}`);
+        }
+      }
+      expect(refusals[0]).toMatch(/^KMSInternalException: .*disk is full.*nothing was changed/);
+      // Still serving: a read is answered, and no refused key exists.
+      const served = await keyIds(kms);
+      expect(served).toEqual(expect.arrayContaining(acknowledged));
+      expect(served).toHaveLength(acknowledged.length + 1); // and the attestation key
+      kms.destroy();
+      await stack.close();
+
+      tmpfs.remount('size=4m');
+      stack = await LocalStack.start({ stateDir });
+      const again = kmsOf(stack.endpoint);
+      expect(await keyIds(again)).toEqual(expect.arrayContaining(acknowledged));
+      expect(await keyIds(again)).toHaveLength(acknowledged.length + 1);
+      again.destroy();
+      await stack.close();
+    } finally {
+      tmpfs.unmount();
+    }
+  });
+
+  it('serves a read-only state folder: reads are answered, writes refused, and the server stays alive', async () => {
+    const tmpfs = mountTmpfs('4m');
+    if (typeof tmpfs === 'string') {
+      console.warn(`read-only folder test skipped: ${tmpfs}`);
+      return;
+    }
+    try {
+      const stateDir = join(tmpfs.path, 'state');
+      let stack = await LocalStack.start({ stateDir });
+      let kms = kmsOf(stack.endpoint);
+      const created = await kms.send(new CreateKeyCommand({}));
+      kms.destroy();
+      await stack.close();
+
+      tmpfs.remount('ro');
+      stack = await LocalStack.start({ stateDir });
+      kms = kmsOf(stack.endpoint);
+      expect(await keyIds(kms)).toContain(created.KeyMetadata?.KeyId);
+      await expect(kms.send(new CreateKeyCommand({}))).rejects.toThrow(/read-only; nothing was changed/);
+      expect(await keyIds(kms)).toHaveLength(2);
+      kms.destroy();
+      await stack.close();
+    } finally {
+      tmpfs.unmount();
+    }
+  });
+
+  it('refuses a second `keymat local serve` on one folder within a second, naming the first', async () => {
+    const first = await serve(['local', 'serve', '--state-dir', dir]);
+    try {
+      expect(runningEndpoint(dir)).toBe(first.endpoint);
+      const started = Date.now();
+      const second = await keymat(['local', 'serve', '--state-dir', dir]);
+      const took = Date.now() - started;
+      expect(second.code).toBe(1);
+      expect(second.stderr.trim().split('\n')).toEqual([
+        expect.stringMatching(new RegExp(`already served by keymat \\(pid \\d+ .*at ${first.endpoint}\\)`)),
+      ]);
+      expect(took).toBeLessThan(1000 + cliStartupAllowance);
+    } finally {
+      await first.stop();
+    }
+    expect(runningEndpoint(dir)).toBeUndefined();
+  });
+
+  it('keeps every key printed by parallel `keymat local kms create-key` with no stack running', async () => {
+    const runs = await Promise.all(
+      Array.from({ length: 4 }, () => keymat(['local', 'kms', 'create-key', '--state-dir', dir, '--no-material'])),
+    );
+    expect(runs.map((r) => r.stderr)).toEqual(['', '', '', '']);
+    const printed = runs.filter((r) => r.code === 0).map((r) => r.stdout.trim().split('/').pop() as string);
+    expect(printed).toHaveLength(4);
+    const stack = await LocalStack.start({ stateDir: dir });
+    const kms = kmsOf(stack.endpoint);
+    expect(await keyIds(kms)).toEqual(expect.arrayContaining(printed));
+    kms.destroy();
+    await stack.close();
+  });
+
+  it('takes over a lease whose PID is alive but is another process (pid 1)', async () => {
+    let stack = await LocalStack.start({ stateDir: dir });
+    await stack.close();
+    const db = new Database(join(dir, STATE_DB));
+    db.prepare(
+      "INSERT OR REPLACE INTO lease (id, token, pid, host, started, since, heartbeat, endpoint) VALUES (1, 'x', 1, ?, 'another-boot:1', 0, 0, 'http://127.0.0.1:1')",
+    ).run(hostname());
+    db.close();
+    expect(runningEndpoint(dir)).toBeUndefined();
+    stack = await LocalStack.start({ stateDir: dir });
+    expect(runningEndpoint(dir)).toBe(stack.endpoint);
+    await stack.close();
+  });
+
+  it('keeps every acknowledged write through 50 kill -9 during a write burst', async () => {
+    const script = join(dir, 'write-burst.js');
+    buildSync({
+      entryPoints: [join(__dirname, 'fixtures', 'write-burst.ts')],
+      bundle: true,
+      platform: 'node',
+      packages: 'external',
+      outfile: script,
+      logLevel: 'error',
+    });
+    const stateDir = join(dir, 'state');
+    const acknowledged: string[] = [];
+    for (let round = 0; round < 50; round++) {
+      const child = spawn(process.execPath, [script, stateDir], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, NODE_PATH: join(__dirname, '..', '..', '..', 'node_modules') },
+      });
+      let out = '';
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      await new Promise<void>((resolve) => {
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          // Killed a few writes in, at a moment that varies from round to round.
+          if (out.split('\n').length > 3 + (round % 7)) resolve();
+        });
+        void exited.then(() => resolve());
+      });
+      child.kill('SIGKILL');
+      await exited;
+      expect(err).toBe('');
+      acknowledged.push(...out.split('\n').filter((line, i, all) => line && i < all.length - 1));
+    }
+    const store = StateStore.open(stateDir);
+    const keys = Object.values(store.loadKms().keys).map((k) => k.keyId);
+    store.close();
+    const messages = readOutbox(stateDir).map((m) => m.messageId);
+    expect(acknowledged.length).toBeGreaterThan(150);
+    expect(keys).toEqual(expect.arrayContaining(acknowledged));
+    expect(messages).toEqual(expect.arrayContaining(acknowledged));
+  });
+});
+
+/** What starting the built CLI costs on a busy test machine, on top of the second the refusal may take. */
+const cliStartupAllowance = 2000;
+
+describe('a state folder that cannot be served', () => {
+  const refusedWithOneLine = async (pattern: RegExp): Promise<void> => {
+    const started = Date.now();
+    const result = await keymat(['local', 'serve', '--state-dir', dir]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(pattern)]);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  };
+
+  it('refuses a damaged database with one line, keeping the file', async () => {
+    const stack = await LocalStack.start({ stateDir: dir });
+    await stack.close();
+    const file = join(dir, STATE_DB);
+    truncateSync(file, 1000);
+    await refusedWithOneLine(/state\.db: .*damaged.*keeps the file.*mv /);
+    expect(statSync(file).size).toBe(1000);
+  });
+
+  it('refuses an empty database with one line', async () => {
+    writeFileSync(join(dir, STATE_DB), '');
+    await refusedWithOneLine(/state\.db: the database is empty \(0 bytes\)/);
+    expect(existsSync(join(dir, STATE_DB))).toBe(true);
+  });
+
+  it('refuses a file that is not a database with one line', async () => {
+    writeFileSync(join(dir, STATE_DB), 'not a database at all, but long enough to have a header of sorts'.repeat(20));
+    await refusedWithOneLine(/state\.db: .*(damaged|not a keymat state database)/);
+  });
+
+  it('refuses a database of a newer schema version, saying which', async () => {
+    const stack = await LocalStack.start({ stateDir: dir });
+    await stack.close();
+    const db = new Database(join(dir, STATE_DB));
+    db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    db.close();
+    await refusedWithOneLine(new RegExp(`schema version ${SCHEMA_VERSION + 1}, newer than this keymat's`));
+  });
+
+  it('refuses an empty approval-link secret, which would let anyone sign links', async () => {
+    writeFileSync(join(dir, 'approval-link-secret'), '', { mode: 0o600 });
+    await refusedWithOneLine(/approval-link-secret does not hold an approval-link secret .*holds 0 characters/);
+  });
+
+  it('refuses a JSON executions.json of the wrong shape, naming the file and how to move it', async () => {
+    writeFileSync(join(dir, 'executions.json'), '{}');
+    await refusedWithOneLine(/executions\.json does not hold a keymat state .*move kms\.json, executions\.json/);
+    expect(existsSync(join(dir, STATE_DB))).toBe(false);
+  });
+});
+
+describe('a state folder of the JSON format', () => {
+  it('is migrated once: keys, executions, outbox and request log kept; the JSON files moved aside, temp copies removed', async () => {
+    // A folder as the JSON-format keymat left it: made here with a stack, then written back as the JSON files.
+    const source = await LocalStack.start({ stateDir: join(dir, 'source') });
+    const kms = kmsOf(source.endpoint);
+    const created = await kms.send(new CreateKeyCommand({ Description: 'from json' }));
+    kms.destroy();
+    const state = source.kms.state;
+    const requests = source.requestLog.read();
+    await source.close();
+    const legacy = join(dir, 'legacy');
+    mkdirSync(legacy);
+    writeFileSync(join(legacy, 'kms.json'), JSON.stringify(state));
+    writeFileSync(join(legacy, 'kms.json.123456789'), JSON.stringify(state));
+    writeFileSync(join(legacy, 'executions.json'), JSON.stringify({ executions: {} }));
+    const message = { messageId: 'm-1', time: 't', topicArn: 'arn:t', message: 'kept', attributes: {} };
+    // A torn line with the next record appended to it, as the JSON format could leave: the torn one alone is lost.
+    writeFileSync(
+      join(legacy, 'outbox.jsonl'),
+      `${JSON.stringify(message)}\n{"messageId":"torn${JSON.stringify({ ...message, messageId: 'm-2' })}\n`,
+    );
+    writeFileSync(join(legacy, 'requests.jsonl'), requests.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    writeFileSync(join(legacy, 'server.json'), JSON.stringify({ pid: 1, endpoint: 'http://127.0.0.1:1' }));
+    writeFileSync(join(legacy, 'internal-access-key'), readFileSync(join(dir, 'source', 'internal-access-key')), {
+      mode: 0o600,
+    });
+
+    const stack = await LocalStack.start({ stateDir: legacy });
+    const migrated = kmsOf(stack.endpoint);
+    expect(await keyIds(migrated)).toContain(created.KeyMetadata?.KeyId);
+    migrated.destroy();
+    expect(stack.sns.read().map((m) => m.messageId)).toEqual(['m-1']);
+    expect(stack.requestLog.read().slice(0, requests.length)).toEqual(requests);
+    await stack.close();
+    expect(readdirSync(legacy).sort()).toEqual(['internal-access-key', 'migrated-json', STATE_DB].sort());
+    expect(readdirSync(join(legacy, 'migrated-json')).sort()).toEqual(
+      ['executions.json', 'kms.json', 'outbox.jsonl', 'requests.jsonl'].sort(),
+    );
+    expect(statSync(join(legacy, STATE_DB)).mode & 0o777).toBe(0o600);
+  });
+});
