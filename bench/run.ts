@@ -243,7 +243,16 @@ async function scanBench(): Promise<string[][]> {
   );
   const server = spawn(
     process.execPath,
-    ['cli/keymat.js', 'local', 'kms', 'serve', '--state-dir', dir, '--faults', faults],
+    [
+      join(__dirname, '..', 'dist', 'cli', 'keymat.js'),
+      'local',
+      'kms',
+      'serve',
+      '--state-dir',
+      dir,
+      '--faults',
+      faults,
+    ],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
     },
