@@ -64,6 +64,13 @@ beforeAll(async () => {
   endpoint = stack.endpoint;
 }, 60_000);
 afterAll(async () => {
+  // The changes left waiting for an approval are stopped first, so none of them is still at work when the stack goes.
+  const running = await sfn('mallory').send(
+    new ListExecutionsCommand({ stateMachineArn: stack.stateMachineArn, statusFilter: 'RUNNING' }),
+  );
+  for (const { executionArn } of running.executions ?? []) {
+    await sfn('mallory').send(new StopExecutionCommand({ executionArn }));
+  }
   for (const client of clients.values()) client.destroy();
   await stack.close();
   rmSync(dir, { recursive: true, force: true });
