@@ -16,6 +16,7 @@ export const ENV = {
   approvalTopicArn: 'APPROVAL_TOPIC_ARN',
   outcomeTopicArn: 'OUTCOME_TOPIC_ARN',
   approvalPageUrl: 'APPROVAL_PAGE_URL',
+  approvalPageIdentityClaim: 'APPROVAL_PAGE_IDENTITY_CLAIM',
   linkSecretArn: 'LINK_SECRET_ARN',
   stateMachineArn: 'STATE_MACHINE_ARN',
   scanPolicy: 'SCAN_POLICY',
@@ -66,6 +67,12 @@ export interface ApprovalPageConfig {
   linkSecretArn: string;
   /** The KMS HMAC key the page attests each decision with. */
   attestationKeyArn: string;
+  /**
+   * Identity mode: the page sits behind a JWT authorizer, and this claim of the verified token (e.g. `email`) must
+   * name the link's approver.
+   * @default none: the page is possession-based (the signed link alone admits a request)
+   */
+  identityClaim?: string;
 }
 
 /** The gateway: the one entry point for people, which starts changes and records decisions under their own identity. */
@@ -134,7 +141,11 @@ export function environmentOf<N extends FunctionName>(name: N, config: DeployedC
       return { [ENV.outcomeTopicArn]: (config as OutcomeConfig).outcomeTopicArn };
     case 'ApprovalPage': {
       const c = config as ApprovalPageConfig;
-      return { [ENV.linkSecretArn]: c.linkSecretArn, [ENV.attestationKeyArn]: c.attestationKeyArn };
+      return {
+        [ENV.linkSecretArn]: c.linkSecretArn,
+        [ENV.attestationKeyArn]: c.attestationKeyArn,
+        ...(c.identityClaim !== undefined && { [ENV.approvalPageIdentityClaim]: c.identityClaim }),
+      };
     }
     case 'Gateway': {
       const c = config as GatewayConfig;
@@ -189,10 +200,14 @@ export function configFromEnvironment<N extends FunctionName>(name: N, env: Env 
     }),
     VerifyPendingImport: () => ({}),
     NotifyOutcome: () => ({ outcomeTopicArn: read.required(ENV.outcomeTopicArn) }),
-    ApprovalPage: () => ({
-      linkSecretArn: read.required(ENV.linkSecretArn),
-      attestationKeyArn: read.required(ENV.attestationKeyArn),
-    }),
+    ApprovalPage: () => {
+      const identityClaim = read.optional(ENV.approvalPageIdentityClaim);
+      return {
+        linkSecretArn: read.required(ENV.linkSecretArn),
+        attestationKeyArn: read.required(ENV.attestationKeyArn),
+        ...(identityClaim !== undefined && { identityClaim }),
+      };
+    },
     ExpiryScan: () => ({
       stateMachineArn: read.required(ENV.stateMachineArn),
       outcomeTopicArn: read.required(ENV.outcomeTopicArn),

@@ -12,6 +12,9 @@ export const DEFAULT_RECENT_USE_DAYS = 30;
 /** How long an approval round waits for a decision before the change ends ApprovalTimedOut. */
 export const DEFAULT_APPROVAL_TIMEOUT_SECONDS = 24 * 3600;
 
+/** The claim of the signed-in user's token that names them, when the approval page runs in identity mode. */
+export const DEFAULT_APPROVAL_PAGE_IDENTITY_CLAIM = 'email';
+
 /** Distinct approvers a change needs when none is configured. */
 export const DEFAULT_QUORUM = 1;
 

@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
+  DEFAULT_APPROVAL_PAGE_IDENTITY_CLAIM,
   DEFAULT_APPROVAL_TIMEOUT_SECONDS,
   DEFAULT_LOG_RETENTION_DAYS,
   DEFAULT_QUORUM,
@@ -17,6 +18,16 @@ import { scanLimitsSchema, scanPolicySchema, type ScanLimits, type ScanPolicy } 
 
 /** Which keys the functions may read and delete from: listed key ARNs, or keys carrying a tag. */
 export type KeyScope = { keyArns: string[] } | { tag: { key: string; value: string } };
+
+/** The approval page's identity mode: an HTTP API whose JWT authorizer admits only tokens of this issuer and audience. */
+export interface ApprovalPageIdentity {
+  /** The token issuer (`iss`), an https URL, e.g. `https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example`. */
+  issuer: string;
+  /** The audiences (`aud`) a token may be for; at least one. */
+  audience: string[];
+  /** The claim that names the signed-in user, compared with the link's approver (e.g. `email`). */
+  claim: string;
+}
 
 /** keymat's deployment configuration; the README's configuration table documents each entry. */
 export interface KeymatConfig {
@@ -45,6 +56,8 @@ export interface KeymatConfig {
   scanSchedule?: string;
   scanPolicy: ScanPolicy;
   scanLimits: ScanLimits;
+  /** Puts the approval page behind a JWT authorizer, so that it knows who clicks; none: the page is possession-based. */
+  approvalPageIdentity?: ApprovalPageIdentity;
 }
 
 /** The scan's default pace (core/defaults.ts), as the scan's limits. */
@@ -54,6 +67,8 @@ export const DEFAULT_KEY_TAG = { key: 'keymat:managed', value: 'true' };
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const IAM_ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
+/** A JWT claim name: registered names (`email`) and collision-resistant URIs (`https://example.com/claims/upn`). */
+const CLAIM_NAME = /^[\w:/.#@-]{1,256}$/;
 
 /**
  * Reads the configuration from CDK context values (strings from `-c name=value`, or JSON values from cdk.json),
@@ -136,6 +151,7 @@ export function configFromContext(get: (name: string) => unknown): KeymatConfig 
       throw new Error(`context sessionBoundRoles must list IAM role names (not ARNs); got '${role}'`);
     }
   }
+  const approvalPageIdentity = pageIdentity(str, list);
   const quorum = int('quorum', DEFAULT_QUORUM, 1, 10);
   if (approvers.length > 0 && approvers.length < quorum) {
     throw new Error(`context quorum ${quorum} cannot be reached by the ${approvers.length} approvers listed`);
@@ -145,6 +161,7 @@ export function configFromContext(get: (name: string) => unknown): KeymatConfig 
     approvers,
     sessionBoundRoles,
     ...(scanSchedule && { scanSchedule }),
+    ...(approvalPageIdentity && { approvalPageIdentity }),
     scanPolicy,
     scanLimits,
     keyScope,
@@ -156,4 +173,55 @@ export function configFromContext(get: (name: string) => unknown): KeymatConfig 
     notificationEmails: emails,
     logRetention: retentionDays as RetentionDays,
   };
+}
+
+/** The approval page's identity mode from its three contexts: issuer and audience go together; the claim needs them. */
+function pageIdentity(
+  str: (name: string) => string | undefined,
+  list: (name: string) => string[],
+): ApprovalPageIdentity | undefined {
+  const issuer = str('approvalPageJwtIssuer');
+  const rawAudience = str('approvalPageJwtAudience');
+  const rawClaim = str('approvalPageJwtClaim');
+  if (issuer === undefined && rawAudience === undefined) {
+    if (rawClaim !== undefined) {
+      throw new Error(
+        `context approvalPageJwtClaim '${rawClaim}' takes effect only with approvalPageJwtIssuer and approvalPageJwtAudience; set them too, or drop it`,
+      );
+    }
+    return undefined;
+  }
+  if (issuer === undefined || rawAudience === undefined) {
+    const [set, missing] =
+      issuer === undefined
+        ? ['approvalPageJwtAudience', 'approvalPageJwtIssuer']
+        : ['approvalPageJwtIssuer', 'approvalPageJwtAudience'];
+    throw new Error(
+      `context approvalPageJwtIssuer and approvalPageJwtAudience go together; ${set} is set, set ${missing} too`,
+    );
+  }
+  let url: URL | undefined;
+  try {
+    url = new URL(issuer);
+  } catch {
+    url = undefined;
+  }
+  if (url?.protocol !== 'https:' || issuer !== issuer.trim()) {
+    throw new Error(
+      `context approvalPageJwtIssuer must be an https URL (the token issuer, e.g. https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example); got '${issuer}'`,
+    );
+  }
+  const audience = list('approvalPageJwtAudience');
+  if (audience.length === 0) {
+    throw new Error(
+      `context approvalPageJwtAudience must be a non-empty comma-separated list of audiences (client ids); got '${rawAudience}'`,
+    );
+  }
+  const claim = rawClaim ?? DEFAULT_APPROVAL_PAGE_IDENTITY_CLAIM;
+  if (!CLAIM_NAME.test(claim)) {
+    throw new Error(
+      `context approvalPageJwtClaim must be a JWT claim name (e.g. email, preferred_username); got '${claim}'`,
+    );
+  }
+  return { issuer, audience, claim };
 }

@@ -1,6 +1,11 @@
 import { Aws, CfnOutput, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { Grant, ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { FunctionUrlAuthType } from 'aws-cdk-lib/aws-lambda';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { SubscriptionFilter, Topic } from 'aws-cdk-lib/aws-sns';
@@ -10,7 +15,7 @@ import { DeletionWorkflow } from '../workflows/deletion-workflow';
 import { acknowledge, wildcardFindings } from '../workflows/nag';
 import type { TaskState } from '../workflows/states';
 import { AttestationKey } from './attestation-key';
-import type { KeymatConfig } from './config';
+import type { ApprovalPageIdentity, KeymatConfig } from './config';
 import { ExpiryScan } from './expiry-scan';
 import { KeyScopeGrants } from './key-scope';
 import { KeymatFunction } from './keymat-function';
@@ -35,6 +40,8 @@ export class KeymatStack extends Stack {
   readonly workflow: DeletionWorkflow;
   readonly functions: Record<TaskState, KeymatFunction>;
   readonly approvalPage: KeymatFunction<'ApprovalPage'>;
+  /** The HTTP API in front of the approval page, in identity mode (`approvalPageIdentity`); otherwise undefined. */
+  readonly approvalPageApi: HttpApi | undefined;
   readonly approvalTopic: Topic;
   readonly outcomeTopic: Topic;
   readonly expiryScan: ExpiryScan;
@@ -73,7 +80,8 @@ export class KeymatStack extends Stack {
     }
 
     // The approval page: links signed with a secret only keymat holds; its Function URL needs no AWS credentials,
-    // the signature is what admits a request (and only the POST from the page decides).
+    // the signature is what admits a request (and only the POST from the page decides). In identity mode an HTTP API
+    // with a JWT authorizer replaces the Function URL, and the page also checks who is signed in.
     const linkSecret = new Secret(this, 'ApprovalLinkSecret', {
       description: 'keymat: HMAC key of the approval links',
       generateSecretString: { passwordLength: 48, excludePunctuation: true },
@@ -83,12 +91,20 @@ export class KeymatStack extends Stack {
       reason:
         'rotating the link key invalidates every approval link in flight; rotate it by hand between changes (a new version of the secret)',
     });
+    const identity = config.approvalPageIdentity;
     const approvalPage = new KeymatFunction(this, 'ApprovalPage', {
-      config: { linkSecretArn: linkSecret.secretArn, attestationKeyArn },
+      config: {
+        linkSecretArn: linkSecret.secretArn,
+        attestationKeyArn,
+        ...(identity && { identityClaim: identity.claim }),
+      },
       logRetention,
     });
     this.approvalPage = approvalPage;
-    const pageUrl = approvalPage.fn.addFunctionUrl({ authType: FunctionUrlAuthType.NONE });
+    this.approvalPageApi = identity && approvalPageApi(this, approvalPage, identity, logRetention);
+    const pageUrl = this.approvalPageApi
+      ? `${this.approvalPageApi.apiEndpoint}${APPROVAL_PAGE_API_PATH}`
+      : approvalPage.fn.addFunctionUrl({ authType: FunctionUrlAuthType.NONE }).url;
     approvalPage.grant((grantee) => linkSecret.grantRead(grantee));
     attestation.grantGenerateMac(approvalPage);
 
@@ -113,7 +129,7 @@ export class KeymatStack extends Stack {
     const requestApproval = new KeymatFunction(this, 'RequestApproval', {
       config: {
         approvalTopicArn: approvalTopic.topicArn,
-        web: { pageUrl: pageUrl.url, linkSecretArn: linkSecret.secretArn },
+        web: { pageUrl, linkSecretArn: linkSecret.secretArn },
       },
       logRetention,
     });
@@ -255,11 +271,64 @@ export class KeymatStack extends Stack {
 
     new CfnOutput(this, 'StateMachineArn', { value: workflow.stateMachine.stateMachineArn });
     new CfnOutput(this, 'RunbookDocumentName', { value: this.runbook.document.ref });
-    new CfnOutput(this, 'ApprovalPageUrl', { value: pageUrl.url });
+    new CfnOutput(this, this.approvalPageApi ? 'ApprovalPageApiUrl' : 'ApprovalPageUrl', { value: pageUrl });
     new CfnOutput(this, 'GatewayUrl', { value: gatewayUrl.url });
     new CfnOutput(this, 'RequesterPolicyArn', { value: this.requesterPolicy.managedPolicyArn });
     new CfnOutput(this, 'ApproverPolicyArn', { value: this.approverPolicy.managedPolicyArn });
     new CfnOutput(this, 'ApprovalTopicArn', { value: approvalTopic.topicArn });
     new CfnOutput(this, 'OutcomeTopicArn', { value: outcomeTopic.topicArn });
   }
+}
+
+/** The approval page's path on its HTTP API, as on `keymat local serve`. */
+export const APPROVAL_PAGE_API_PATH = '/approval';
+
+/** The page answers people clicking links: a few requests a second is plenty, and caps what a flood costs. */
+const APPROVAL_PAGE_API_THROTTLE = { rateLimit: 10, burstLimit: 20 };
+
+/**
+ * The approval page's HTTP API, in identity mode: `GET` and `POST` on {@link APPROVAL_PAGE_API_PATH}, both behind a
+ * JWT authorizer, so the page receives the verified token's claims and only requests with a valid token reach it.
+ * Access logs go to a log group of their own, and the stage is throttled: the page is public.
+ */
+function approvalPageApi(
+  scope: Construct,
+  page: KeymatFunction<'ApprovalPage'>,
+  identity: ApprovalPageIdentity,
+  logRetention: KeymatConfig['logRetention'],
+): HttpApi {
+  const api = new HttpApi(scope, 'ApprovalPageApi', {
+    description: 'keymat: the approval page, behind a JWT authorizer',
+    createDefaultStage: false,
+  });
+  const accessLogs = new LogGroup(scope, 'ApprovalPageApiAccessLogs', { retention: logRetention });
+  new HttpStage(scope, 'ApprovalPageApiStage', {
+    httpApi: api,
+    stageName: '$default',
+    autoDeploy: true,
+    throttle: APPROVAL_PAGE_API_THROTTLE,
+    accessLogSettings: {
+      destination: new LogGroupLogDestination(accessLogs),
+      format: AccessLogFormat.custom(
+        JSON.stringify({
+          requestId: '$context.requestId',
+          ip: '$context.identity.sourceIp',
+          time: '$context.requestTime',
+          method: '$context.httpMethod',
+          path: '$context.path',
+          status: '$context.status',
+          authorizerError: '$context.authorizer.error',
+        }),
+      ),
+    },
+  });
+  api.addRoutes({
+    path: APPROVAL_PAGE_API_PATH,
+    methods: [HttpMethod.GET, HttpMethod.POST],
+    integration: new HttpLambdaIntegration('ApprovalPageIntegration', page.fn),
+    authorizer: new HttpJwtAuthorizer('ApprovalPageAuthorizer', identity.issuer, {
+      jwtAudience: identity.audience,
+    }),
+  });
+  return api;
 }

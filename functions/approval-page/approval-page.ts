@@ -6,15 +6,26 @@ import type { Attestor } from '../../core/attestation';
 import { ChangeClient } from '../../core/change-client';
 import type { ApprovalPageConfig } from '../../core/config';
 import { ChangeError } from '../../core/errors';
+import { displayName } from '../../core/identity';
 import { LINK_FIELDS, linkRefusal, verifyLink } from '../../core/links';
 import { stateMachineArnOf } from '../../core/naming';
 import * as z from '../../core/schema';
 import { cleanComment } from '../../core/text';
 import { confirmationPage, messagePage } from './page';
 
-/** A Lambda Function URL request (payload format 2.0), as much of it as the page reads. */
+/**
+ * A Lambda Function URL or API Gateway HTTP API request (payload format 2.0), as much of it as the page reads. The
+ * authorizer's claims are set by API Gateway, only after its JWT authorizer verified the token; no client can set them.
+ */
 export const pageRequestSchema = z.object({
-  requestContext: z.optional(z.object({ http: z.optional(z.object({ method: z.optional(z.string()) })) })),
+  requestContext: z.optional(
+    z.object({
+      http: z.optional(z.object({ method: z.optional(z.string()) })),
+      authorizer: z.optional(
+        z.object({ jwt: z.optional(z.object({ claims: z.optional(z.record(z.string(), z.unknown())) })) }),
+      ),
+    }),
+  ),
   rawQueryString: z.optional(z.string()),
   body: z.optional(z.string()),
   isBase64Encoded: z.optional(z.boolean()),
@@ -39,6 +50,22 @@ export interface ApprovalPageDeps {
   config: ApprovalPageConfig;
   logger: Logger;
 }
+
+/** The channel a decision is attested with: the link alone, or the link and the signed-in user it names. */
+const CHANNEL = { possession: 'web', identity: 'web-sso' } as const;
+
+/** The signed-in user the verified token names in `claim`, or undefined when it names nobody. */
+function signedInUser(request: PageRequest, claim: string): string | undefined {
+  const value = request.requestContext?.authorizer?.jwt?.claims?.[claim];
+  return typeof value === 'string' && value.trim() !== '' ? value : undefined;
+}
+
+/**
+ * Whether the signed-in user is the link's approver: the claim equals the approver's own name (an IAM user's name,
+ * an Identity Center session's user), ignoring case as IAM and mail addresses do.
+ */
+const namesApprover = (user: string, approver: string): boolean =>
+  user.toLowerCase() === displayName(approver).toLowerCase();
 
 /** The largest POST body the page reads: the form's fields and a comment fit many times over. */
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -93,15 +120,17 @@ function tooLarge(body: string, base64: boolean): boolean {
 /**
  * The approval web page. A GET (which mail scanners send by themselves) only shows the plan and a form; only the
  * POST from that form decides. Links are signed for one approver named exactly in the configuration, expire, and
- * stop working once that approver's decision is in. The page is possession-based: it knows the link, not the person,
- * and says so. Each approval it records is attested with keymat's key; a rejection goes through the same rules as
- * everywhere else. Neither the signature nor the task token is ever logged.
+ * stop working once that approver's decision is in. Without `config.identityClaim` the page is possession-based: it
+ * knows the link, not the person, and says so. With it (behind a JWT authorizer), a request must also carry the
+ * signed-in user in that claim, and only the link's own approver gets past the link check. Each approval it records
+ * is attested with keymat's key; a rejection goes through the same rules as everywhere else. Neither the signature nor the task token is ever logged.
  *
  * The state machine is not configured here: the link names the execution, and the page answers only the approval
  * that execution's history shows pending.
  */
 export function createApprovalPage(deps: ApprovalPageDeps): (request: PageRequest) => Promise<PageResponse> {
   const { sfn, secrets, attestor, config, logger } = deps;
+  const { identityClaim } = config;
   let secret: string | undefined;
   const linkSecret = async (): Promise<string> => {
     if (secret === undefined) {
@@ -116,6 +145,17 @@ export function createApprovalPage(deps: ApprovalPageDeps): (request: PageReques
     const method = request.requestContext?.http?.method ?? 'GET';
     if (method !== 'GET' && method !== 'POST') {
       return page(405, messagePage('Not allowed', 'Use the link you received.'));
+    }
+    const user = identityClaim === undefined ? undefined : signedInUser(request, identityClaim);
+    if (identityClaim !== undefined && user === undefined) {
+      logger.warn('approval request refused: no signed-in user', { method, claim: identityClaim });
+      return page(
+        403,
+        messagePage(
+          'Sign-in required',
+          `The page needs to know who you are, and this request's sign-in token has no ${JSON.stringify(identityClaim)} claim: sign in through your organization's identity provider, or ask the administrator to issue tokens with that claim. Nothing was decided.`,
+        ),
+      );
     }
     let params: URLSearchParams | string;
     if (method === 'GET') {
@@ -145,6 +185,16 @@ export function createApprovalPage(deps: ApprovalPageDeps): (request: PageReques
     const { executionArn, approver } = link.claims;
     logger.resetKeys();
     logger.appendKeys({ executionId: executionArn });
+    if (user !== undefined && !namesApprover(user, approver)) {
+      logger.warn('approval link refused: signed in as someone else', { approver, signedInAs: user });
+      return page(
+        403,
+        messagePage(
+          'Not allowed',
+          `You are signed in as ${user}, and this link was made for ${approver}: only they can use it. Nothing was decided.`,
+        ),
+      );
+    }
 
     // The execution's own state machine: the link names the execution, whatever machine it belongs to.
     const changes = new ChangeClient({ sfn, stateMachineArn: stateMachineArnOf(executionArn), attestor });
@@ -155,14 +205,15 @@ export function createApprovalPage(deps: ApprovalPageDeps): (request: PageReques
       const { status, title } = REFUSAL_PAGES[why.code];
       return page(status, messagePage(title, `${why.message}. Nothing was decided.`));
     }
-    if (method === 'GET') return page(200, confirmationPage(task.input, task.plan, link));
+    if (method === 'GET') return page(200, confirmationPage(task.input, task.plan, link, user));
 
     const decision = params.get('decision');
     if (decision !== 'approve' && decision !== 'reject') {
       return badRequest('Choose Approve or Reject on the page.');
     }
     const comment = cleanComment(params.get('comment') ?? undefined);
-    const answer = { by: approver, channel: 'web', ...(comment && { comment }) };
+    const channel = user === undefined ? CHANNEL.possession : CHANNEL.identity;
+    const answer = { by: approver, channel, ...(comment && { comment }) };
     try {
       if (decision === 'approve') await changes.approve(executionArn, task, answer);
       else await changes.reject(task, answer);
@@ -174,7 +225,7 @@ export function createApprovalPage(deps: ApprovalPageDeps): (request: PageReques
       }
       throw err;
     }
-    logger.info('approval decided on the web page', { approver, decision });
+    logger.info('approval decided on the web page', { approver, decision, channel });
     return page(
       200,
       messagePage(

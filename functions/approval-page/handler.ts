@@ -15,7 +15,7 @@ const approvalPage = createApprovalPage({
   logger,
 });
 
-/** The approval page's Lambda entry point, behind its Function URL. */
+/** The approval page's Lambda entry point, behind its Function URL (or, in identity mode, the HTTP API). */
 export const handler = withLambdaContext(logger, (event) => approvalPage(pageRequestSchema.parse(event)));
 
 export type { PageRequest, PageResponse } from './approval-page';

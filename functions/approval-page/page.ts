@@ -21,16 +21,25 @@ const layout = (title: string, body: string): string =>
  * The confirmation page a GET shows: the plan, and a form whose POST is the only thing that decides. The form carries
  * exactly the signed link's fields (built from the verified claims, never copied from the request), a comment and
  * the two buttons, and posts to the page itself with no query string, so nothing the request added can ride along.
+ *
+ * @param signedInAs the signed-in user, in identity mode (the page then says who decides rather than warning that
+ *   the link decides for whoever holds it)
+ * @default signedInAs none: the page is possession-based
  */
-export function confirmationPage(input: ChangeInput, plan: Plan, link: SignedLink): string {
+export function confirmationPage(input: ChangeInput, plan: Plan, link: SignedLink, signedInAs?: string): string {
   const approver = link.claims.approver;
+  const who =
+    signedInAs === undefined
+      ? `<p>This link was sent to <strong>${escapeHtml(approver)}</strong> only. Whoever holds it decides as ` +
+        `${escapeHtml(approver)}: do not forward it. Nothing has been decided yet.</p>`
+      : `<p>You are signed in as <strong>${escapeHtml(signedInAs)}</strong> and decide as ` +
+        `<strong>${escapeHtml(approver)}</strong>. Nothing has been decided yet.</p>`;
   const hidden = linkFields(link)
     .map(([k, v]) => `<input type="hidden" name="${k}" value="${escapeHtml(v)}">`)
     .join('');
   return layout(
     'keymat: approve a deletion of imported key material?',
-    `<p>This link was sent to <strong>${escapeHtml(approver)}</strong> only. Whoever holds it decides as ` +
-      `${escapeHtml(approver)}: do not forward it. Nothing has been decided yet.</p>` +
+    who +
       `<ul id="plan">${describePlan(plan, input)
         .map((l) => `<li>${escapeHtml(l)}</li>`)
         .join('')}</ul>` +

@@ -64,13 +64,6 @@ beforeAll(async () => {
   endpoint = stack.endpoint;
 }, 60_000);
 afterAll(async () => {
-  // The changes left waiting for an approval are stopped first, so none of them is still at work when the stack goes.
-  const running = await sfn('mallory').send(
-    new ListExecutionsCommand({ stateMachineArn: stack.stateMachineArn, statusFilter: 'RUNNING' }),
-  );
-  for (const { executionArn } of running.executions ?? []) {
-    await sfn('mallory').send(new StopExecutionCommand({ executionArn }));
-  }
   for (const client of clients.values()) client.destroy();
   await stack.close();
   rmSync(dir, { recursive: true, force: true });
@@ -824,4 +817,9 @@ describe('beyond the review', () => {
       if (now?.KeyState === 'Disabled') await kms('mallory').send(new EnableKeyCommand({ KeyId: KeyMetadata?.Arn }));
     }
   });
+});
+afterAll(async () => {
+  console.log('RES0', process.getActiveResourcesInfo().join(','));
+  await sleep(1500);
+  console.log('RES', process.getActiveResourcesInfo().join(','));
 });

@@ -1,0 +1,137 @@
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ENV } from '../../../core/config';
+import { configFromContext } from '../../../infra/config';
+import { KeymatStack } from '../../../infra/keymat-stack';
+
+const ISSUER = 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example';
+const IDENTITY = { approvalPageJwtIssuer: ISSUER, approvalPageJwtAudience: 'client-a, client-b' };
+const outdirs: string[] = [];
+
+function synth(context: Record<string, string> = {}): { stack: KeymatStack; template: Template } {
+  const outdir = mkdtempSync(join(tmpdir(), 'keymat-page-identity-'));
+  outdirs.push(outdir);
+  // Bundling is skipped: these tests read the template, not the code.
+  const app = new App({ outdir, context: { ...context, 'aws:cdk:bundling-stacks': [] } });
+  const stack = new KeymatStack(app, 'Keymat', {
+    config: configFromContext((name) => app.node.tryGetContext(name)),
+  });
+  return { stack, template: Template.fromStack(stack) };
+}
+afterAll(() => outdirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+type Resource = { Properties: Record<string, any> };
+
+/** The environment variables of the function whose logical ID starts with `name`. */
+const environmentOf = (template: Template, name: string): Record<string, unknown> =>
+  (Object.entries(template.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith(name))![1] as Resource)
+    .Properties.Environment.Variables;
+
+describe('the approval page in identity mode', () => {
+  const { stack, template } = synth(IDENTITY);
+
+  it('sits behind an HTTP API whose JWT authorizer takes the issuer and audience from the context', () => {
+    template.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'HTTP' });
+    template.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 1);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'JWT',
+      IdentitySource: ['$request.header.Authorization'],
+      JwtConfiguration: { Issuer: ISSUER, Audience: ['client-a', 'client-b'] },
+    });
+  });
+
+  it('authorizes both routes, GET and POST on /approval, with the JWT authorizer', () => {
+    const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')) as Resource[];
+    expect(routes.map((r) => r.Properties.RouteKey).sort()).toEqual(['GET /approval', 'POST /approval']);
+    for (const route of routes) {
+      expect(route.Properties).toMatchObject({
+        AuthorizationType: 'JWT',
+        AuthorizerId: { Ref: expect.stringMatching(/Authorizer/) },
+      });
+    }
+  });
+
+  it('creates no public Function URL, and outputs the API URL instead', () => {
+    expect(template.findResources('AWS::Lambda::Url', { Properties: { AuthType: 'NONE' } })).toEqual({});
+    template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'AWS_IAM' });
+    expect(template.findOutputs('ApprovalPageUrl')).toEqual({});
+    template.hasOutput('ApprovalPageApiUrl', {});
+  });
+
+  it("sends links to the API's /approval path and tells the page its claim (email by default)", () => {
+    expect(environmentOf(template, 'ApprovalPage')[ENV.approvalPageIdentityClaim]).toBe('email');
+    const pageUrl = JSON.stringify(environmentOf(template, 'RequestApproval')[ENV.approvalPageUrl]);
+    expect(pageUrl).toMatch(/ApprovalPageApi/);
+    expect(pageUrl).toContain('/approval');
+  });
+
+  it('takes another claim from approvalPageJwtClaim', () => {
+    const { template: custom } = synth({ ...IDENTITY, approvalPageJwtClaim: 'preferred_username' });
+    expect(environmentOf(custom, 'ApprovalPage')[ENV.approvalPageIdentityClaim]).toBe('preferred_username');
+  });
+
+  it('writes JSON access logs to a log group of its own, and throttles the stage', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      AccessLogSettings: {
+        DestinationArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ApprovalPageApiAccessLogs'), 'Arn'] },
+        Format: Match.stringLikeRegexp('"requestId":"\\$context.requestId"'),
+      },
+      DefaultRouteSettings: { ThrottlingRateLimit: Match.anyValue(), ThrottlingBurstLimit: Match.anyValue() },
+    });
+  });
+
+  it('leaves cdk-nag AwsSolutions and Serverless nothing unacknowledged', () => {
+    for (const pack of [new AwsSolutionsChecks(stack.node.root), new ServerlessChecks(stack.node.root)]) {
+      expect(pack.validateScope(stack).violations.map((v) => v.ruleName)).toEqual([]);
+    }
+  });
+});
+
+describe('the approval page without identity mode', () => {
+  const { stack, template } = synth();
+
+  it('keeps its public Function URL and output, and has no HTTP API', () => {
+    template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'NONE' });
+    template.hasOutput('ApprovalPageUrl', {});
+    expect(template.findOutputs('ApprovalPageApiUrl')).toEqual({});
+    template.resourceCountIs('AWS::ApiGatewayV2::Api', 0);
+    expect(stack.approvalPageApi).toBeUndefined();
+    expect(environmentOf(template, 'ApprovalPage')).not.toHaveProperty(ENV.approvalPageIdentityClaim);
+  });
+});
+
+describe('the identity mode contexts', () => {
+  it.each([
+    [
+      { ...IDENTITY, approvalPageJwtIssuer: 'http://idp.example.com' },
+      'context approvalPageJwtIssuer must be an https URL',
+    ],
+    [{ ...IDENTITY, approvalPageJwtIssuer: 'idp.example.com' }, "got 'idp.example.com'"],
+    [{ approvalPageJwtIssuer: ISSUER }, 'approvalPageJwtIssuer and approvalPageJwtAudience go together'],
+    [{ approvalPageJwtAudience: 'client-a' }, 'approvalPageJwtAudience is set, set approvalPageJwtIssuer too'],
+    [{ ...IDENTITY, approvalPageJwtAudience: ' , ' }, 'context approvalPageJwtAudience must be a non-empty'],
+    [
+      { ...IDENTITY, approvalPageJwtClaim: 'e mail' },
+      "context approvalPageJwtClaim must be a JWT claim name (e.g. email, preferred_username); got 'e mail'",
+    ],
+    [
+      { approvalPageJwtClaim: 'email' },
+      "context approvalPageJwtClaim 'email' takes effect only with approvalPageJwtIssuer",
+    ],
+  ])('refuses %j, naming the context', (context, message) => {
+    expect(() => configFromContext((n) => (context as Record<string, string>)[n])).toThrow(message);
+  });
+
+  it('refuses a bad issuer at synth, naming the context and the value', () => {
+    expect(() => synth({ ...IDENTITY, approvalPageJwtIssuer: 'http://idp.example.com' })).toThrow(
+      "context approvalPageJwtIssuer must be an https URL (the token issuer, e.g. https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example); got 'http://idp.example.com'",
+    );
+  });
+});
