@@ -19,6 +19,8 @@ module.exports = {
   coverageProvider: 'v8',
   collectCoverageFrom: ['core/**/*.ts', 'functions/**/*.ts', 'workflows/**/*.ts', 'infra/**/*.ts', 'local/**/*.ts'],
   coverageReporters: ['text'],
+  // The slowest suites first (test/helpers/suite-durations.json), so that the two workers finish together.
+  testSequencer: '<rootDir>/test/helpers/sequencer.js',
   // Each suite's time after the run, slowest first.
   reporters: ['default', '<rootDir>/scripts/suite-times.js'],
 };

@@ -15,6 +15,7 @@ import { readRequestLog } from '../../local/request-log';
 import { LOCAL_STATE_MACHINE_ARN } from '../../cli/operations';
 import { ChangeClient } from '../../core/change-client';
 import { executionArnOf } from '../../core/input';
+import { waitForApprovalRound } from '../helpers/changes';
 import { keymat, run, serve, type ServedStack } from '../helpers/run-cli';
 
 /**
@@ -51,14 +52,7 @@ const user = (name: string) => `arn:aws:iam::111122223333:user/${name}`;
 const deletesOf = (keyArn: string) =>
   readRequestLog(dir).filter((e) => e.operation === 'DeleteImportedKeyMaterial' && e.keyId === keyArn);
 
-async function waitForPending(execution: string): Promise<void> {
-  for (let i = 0; i < 50; i++) {
-    const status = JSON.parse((await op('alice', 'status', execution, '--json')).stdout);
-    if (status.waitingForApproval) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${execution} never waited for an approval`);
-}
+const waitForPending = (execution: string) => waitForApprovalRound(endpoint, execution);
 
 describe('an approved change', () => {
   let key: CreatedKey;

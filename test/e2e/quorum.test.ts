@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { localKmsClient } from '../../local/clients';
 import { createExternalKey } from '../../local/kms/byok';
 import { readRequestLog } from '../../local/request-log';
+import { waitForApprovalRound } from '../helpers/changes';
 import { keymat, serve, type ServedStack } from '../helpers/run-cli';
 
 /** Approval rules through the CLI and the local gateway against `keymat local serve --quorum 2 --approvers …`. */
@@ -35,36 +36,17 @@ const as = (name: string, ...args: string[]) =>
     AWS_SECRET_ACCESS_KEY: 'local',
   });
 
-async function waitingRound(execution: string, approvals: number): Promise<void> {
-  for (let i = 0; i < 50; i++) {
-    const pending = JSON.parse((await as('bob', 'pending', '--json')).stdout) as {
-      executionArn: string;
-      approval?: unknown;
-    }[];
-    const mine = pending.find((p) => p.executionArn.endsWith(execution));
-    const status = JSON.parse((await as('bob', 'status', execution, '--json')).stdout);
-    if (
-      mine &&
-      status.waitingForApproval &&
-      status.statesEntered.filter((s: string) => s === 'RequestApproval').length === approvals + 1
-    )
-      return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${execution} never asked for approval ${approvals + 1}`);
-}
-
 const start = (changeId: string, keyArn: string) =>
   as('alice', 'start', '--key-id', keyArn, '--change-id', changeId, '--reason', 'retire', '--wait-seconds', '0');
 
 it('needs two distinct allowed approvers: the same one twice and an outsider are refused', async () => {
   const key = await createExternalKey(localKmsClient(server.endpoint), { materialDir: join(dir, 'byok') });
   await start('CHG-Q', key.keyArn);
-  await waitingRound('keymat-CHG-Q', 0);
+  await waitForApprovalRound(server.endpoint, 'keymat-CHG-Q', 0);
 
   const first = await as('bob', 'approve', 'keymat-CHG-Q');
   expect(first.stdout).toContain(`approved keymat-CHG-Q as ${user('bob')} (1 of 2 approvals)`);
-  await waitingRound('keymat-CHG-Q', 1);
+  await waitForApprovalRound(server.endpoint, 'keymat-CHG-Q', 1);
 
   const again = await as('bob', 'approve', 'keymat-CHG-Q');
   expect(again.code).toBe(1);
@@ -86,7 +68,7 @@ it('needs two distinct allowed approvers: the same one twice and an outsider are
 it('refuses a rejection by an outsider, and lets the requester withdraw the change', async () => {
   const key = await createExternalKey(localKmsClient(server.endpoint), { materialDir: join(dir, 'byok') });
   await start('CHG-W', key.keyArn);
-  await waitingRound('keymat-CHG-W', 0);
+  await waitForApprovalRound(server.endpoint, 'keymat-CHG-W', 0);
 
   const outsider = await as('mallory', 'reject', 'keymat-CHG-W', '--comment', 'no');
   expect(outsider.code).toBe(1);
