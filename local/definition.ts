@@ -1,5 +1,6 @@
 import { DEFAULT_APPROVAL_TIMEOUT_SECONDS, DEFAULT_QUORUM, DEFAULT_TASK_TIMEOUT_SECONDS } from '../core/defaults';
 import { z } from 'zod';
+import { checkApproverPattern } from '../core/identity';
 import type { ApprovalRules } from '../core/types';
 import generated from './workflow.asl.json';
 
@@ -66,7 +67,8 @@ export function localDefinition(settings: DefinitionSettings = {}): Record<strin
     Number.MAX_SAFE_INTEGER,
   );
   const quorum = wholeNumber('quorum', settings.quorum ?? DEFAULT_QUORUM, 1, 10);
-  const approvers = settings.approvers ?? [];
+  // Approvers are principals, as in a deployment: a plain name is not an identity anyone authenticates as.
+  const approvers = (settings.approvers ?? []).map(checkApproverPattern);
   const distinct = new Set(approvers).size;
   if (approvers.length > 0 && distinct < quorum) {
     throw new RangeError(
