@@ -57,9 +57,21 @@ export function rejectionRole(
 /** The round an approval answers when `soFar` approvals were given before it. */
 export const roundAfter = (soFar: readonly Approval[]): number => soFar.length + 1;
 
-const claimsOf = (executionArn: string, planDigest: string, a: Omit<Approval, 'mac'>): DecisionClaims => ({
+/** What an approval answers: one run of an execution (its ARN and attested start) and one plan. */
+export interface ApprovalSubject {
+  executionArn: string;
+  /** The run's start attestation time (`ChangeInput.startedAt`). */
+  startedAt: string;
+  planDigest: string;
+}
+
+const claimsOf = (
+  { executionArn, startedAt, planDigest }: ApprovalSubject,
+  a: Omit<Approval, 'mac'>,
+): DecisionClaims => ({
   kind: 'decision',
   executionArn,
+  startedAt,
   round: a.round,
   approver: a.approver,
   decision: 'approve',
@@ -75,8 +87,7 @@ const claimsOf = (executionArn: string, planDigest: string, a: Omit<Approval, 'm
  */
 export async function withApproval(
   attestor: Attestor,
-  executionArn: string,
-  planDigest: string,
+  subject: ApprovalSubject,
   soFar: ApprovalResult['approvals'],
   decision: { approver: string; channel: string; comment?: string },
   at: Date = new Date(),
@@ -88,8 +99,8 @@ export async function withApproval(
     ...(decision.comment && { comment: decision.comment }),
     round: roundAfter(soFar),
   };
-  const mac = await attestor.sign(attestationMessage(claimsOf(executionArn, planDigest, unsigned)));
-  return { planDigest, approvals: [...soFar, { ...unsigned, mac }] };
+  const mac = await attestor.sign(attestationMessage(claimsOf(subject, unsigned)));
+  return { planDigest: subject.planDigest, approvals: [...soFar, { ...unsigned, mac }] };
 }
 
 /** SendTaskFailure's error and cause for a rejection: the change ends ApprovalRejected, naming who and why. */
@@ -122,7 +133,8 @@ export async function verifyApprovals(
   if (result.approvals.length === 0) throw fail('the approval names no approver');
   for (const [i, a] of result.approvals.entries()) {
     if (a.round !== i + 1) throw fail(`approval ${i + 1} (${a.approver}) claims round ${a.round}`);
-    const valid = await attestor.verify(attestationMessage(claimsOf(executionArn, plan.digest, a)), a.mac);
+    const subject = { executionArn, startedAt: input.startedAt ?? '', planDigest: plan.digest };
+    const valid = await attestor.verify(attestationMessage(claimsOf(subject, a)), a.mac);
     if (!valid) {
       throw fail(`approval ${i + 1} (${a.approver}) is not attested by keymat for this execution, round and plan`);
     }

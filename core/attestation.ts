@@ -18,6 +18,11 @@ export interface DecisionClaims {
   approver: string;
   decision: 'approve' | 'reject';
   planDigest: string;
+  /**
+   * When the start the approval answers was attested: binds the approval to this one run of the execution, so it
+   * cannot be replayed into a later execution of the same name (Step Functions frees a name 90 days after the run).
+   */
+  startedAt: string;
   at: string;
   channel: string;
   comment: string;
@@ -36,7 +41,7 @@ export interface StartClaims {
 export type Claims = DecisionClaims | StartClaims;
 
 const FIELDS: { [K in Claims['kind']]: (keyof Extract<Claims, { kind: K }>)[] } = {
-  decision: ['executionArn', 'round', 'approver', 'decision', 'planDigest', 'at', 'channel', 'comment'],
+  decision: ['executionArn', 'startedAt', 'round', 'approver', 'decision', 'planDigest', 'at', 'channel', 'comment'],
   start: ['executionName', 'requester', 'inputDigest', 'at', 'channel'],
 };
 
@@ -100,16 +105,30 @@ export async function attestStart<I extends { requestedBy: string }>(
   return { ...input, attestation: { at: claims.at, channel, mac: await attestor.sign(attestationMessage(claims)) } };
 }
 
-/** Whether an execution's input carries a valid start attestation for this execution and its requester. */
+/**
+ * How old a start attestation may be when ValidateOrigin checks it (the first state, run as the execution starts),
+ * and how far ahead of this clock another signer's clock may be. An old attested input started again under a name
+ * Step Functions has freed is refused.
+ */
+export const MAX_START_AGE_MS = 15 * 60_000;
+export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
+
+/**
+ * The time of an execution input's start attestation when it is valid for this execution and its requester and was
+ * made within `MAX_START_AGE_MS` of `now`; undefined otherwise.
+ */
 export async function verifyStart(
   attestor: Attestor,
   executionArnOrName: string,
   input: Readonly<Record<string, unknown>>,
-): Promise<boolean> {
+  now: Date,
+): Promise<string | undefined> {
   const a = input.attestation as Partial<StartAttestation> | undefined;
   const requester = input.requestedBy;
-  if (typeof a !== 'object' || a === null || typeof requester !== 'string') return false;
-  if (typeof a.at !== 'string' || typeof a.channel !== 'string' || typeof a.mac !== 'string') return false;
+  if (typeof a !== 'object' || a === null || typeof requester !== 'string') return undefined;
+  if (typeof a.at !== 'string' || typeof a.channel !== 'string' || typeof a.mac !== 'string') return undefined;
+  const age = now.getTime() - Date.parse(a.at);
+  if (!(age <= MAX_START_AGE_MS && age >= -MAX_CLOCK_SKEW_MS)) return undefined;
   const claims: StartClaims = {
     kind: 'start',
     executionName: nameOf(executionArnOrName),
@@ -118,5 +137,5 @@ export async function verifyStart(
     at: a.at,
     channel: a.channel,
   };
-  return attestor.verify(attestationMessage(claims), a.mac);
+  return (await attestor.verify(attestationMessage(claims), a.mac)) ? a.at : undefined;
 }

@@ -207,7 +207,8 @@ export class ChangeClient {
     if (!this.attestor) throw new Error("this change client has no attestor: only keymat's signers approve");
     const why = refusal(decision.by, task.approval.approvals, task.input, task.rules);
     if (why) throw new ChangeError('ApprovalRefused', why.message);
-    const output = await withApproval(this.attestor, executionArn, task.plan.digest, task.approval.approvals, {
+    const subject = { executionArn, startedAt: task.input.startedAt ?? '', planDigest: task.plan.digest };
+    const output = await withApproval(this.attestor, subject, task.approval.approvals, {
       approver: decision.by,
       channel: decision.channel,
       ...(decision.comment && { comment: decision.comment }),

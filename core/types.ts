@@ -14,6 +14,8 @@ export const changeInputSchema = z.object({
   requestedBy: z.string(),
   waitSeconds: z.number(),
   dryRun: z.boolean(),
+  /** When the start was attested, set by ValidateOrigin once it verified it: every approval is bound to it. */
+  startedAt: z.optional(z.string()),
 });
 export type ChangeInput = z.infer<typeof changeInputSchema>;
 

@@ -19,7 +19,12 @@ export function localApprover(mode: ApproveMode, approvers: string | string[] = 
       throw new KeymatError(error, cause);
     }
     if (mode === 'none') return new Promise(() => undefined);
-    return withApproval(attestor, executionArn, message.attributes.planDigest ?? '', soFar, {
+    const subject = {
+      executionArn,
+      startedAt: payload.input.startedAt ?? '',
+      planDigest: message.attributes.planDigest ?? '',
+    };
+    return withApproval(attestor, subject, soFar, {
       approver,
       channel: 'local-run',
     });

@@ -4,7 +4,7 @@ import {
   type GetKeyLastUsageResponse,
   type KMSClient,
 } from '@aws-sdk/client-kms';
-import { verifyStart, type Attestor } from '../../core/attestation';
+import { MAX_START_AGE_MS, verifyStart, type Attestor } from '../../core/attestation';
 import type { ValidateOriginConfig } from '../../core/config';
 import { KeymatError, RETRYABLE_KMS_ERRORS, errorName, hasErrorName } from '../../core/errors';
 import { parseChangeInput } from '../../core/input';
@@ -54,14 +54,17 @@ export function createValidateOrigin({
     startInvocation(logger, { executionId: String(executionId) });
     const input = parseChangeInput(rawInput, config.scope, config.defaultWaitSeconds);
     logger.appendKeys({ changeId: input.changeId, keyId: input.keyId });
-    // Only keymat's signers (the gateway for people, the scan for itself) can attest a start: a raw StartExecution,
-    // whatever requester it names, ends here before the key is read.
-    if (!(await verifyStart(attestor, String(executionId), rawInput as Record<string, unknown>))) {
+    // Only keymat's signers (the gateway for people, the scan for itself) can attest a start, and only a fresh
+    // attestation counts: a raw StartExecution, whatever requester it names, or an old attested input started again,
+    // ends here before the key is read.
+    const startedAt = await verifyStart(attestor, String(executionId), rawInput as Record<string, unknown>, new Date());
+    if (startedAt === undefined) {
       throw new KeymatError(
         'StartNotAttested',
-        `the start of change ${input.changeId} is not attested by keymat for this execution and input (requestedBy ${input.requestedBy} is unproven); start changes with keymat start, the runbook or the scan`,
+        `the start of change ${input.changeId} is not attested by keymat for this execution and input, or was attested more than ${MAX_START_AGE_MS / 60_000} minutes ago (requestedBy ${input.requestedBy} is unproven); start changes with keymat start, the runbook or the scan`,
       );
     }
+    input.startedAt = startedAt;
 
     const snapshot = await readKey(kms, input.keyId);
     const meta = snapshot.metadata;

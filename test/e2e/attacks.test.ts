@@ -465,12 +465,9 @@ describe('3. self-approval through the web link', () => {
     await expectUntouched(key);
   });
 
-  // FOUND: `prepareWorkflow` (and so `keymat local serve --approvers bob`) puts its approvers into the definition
-  // without `checkApproverPattern`, which only the CDK context path (infra/config.ts) calls: a plain name is taken.
-  // With approvers `bob,arn:…:user/carol` and quorum 1, RequestApproval sends a link with attribute approver `bob`,
-  // a POST of that link's form approves "as bob" (possession, not identity), and the key material is deleted with
-  // approvals [{approver: "bob", channel: "web"}]; the gateway meanwhile refuses the real user bob as not allowed.
-  it.failing('refuses a plain name among the local approvers, as the synth of the deployed stack does', () => {
+  // Found by this review and fixed: the local settings took a plain name as an approver (only the CDK context
+  // checked), so a link made for "bob" approved as "bob" and deleted; they are now checked as in a deployment.
+  it('refuses a plain name among the local approvers, as the synth of the deployed stack does', () => {
     expect(() => prepareWorkflow(endpoint, { approvalTimeoutSeconds: 60, approvers: ['bob', user('carol')] })).toThrow(
       /plain names cannot be authenticated/,
     );
@@ -777,7 +774,8 @@ describe('7. an outsider veto', () => {
 });
 
 describe('beyond the review', () => {
-  // FOUND (defence in depth): neither ValidateOrigin nor DeleteMaterial looks at an attestation's `at`. Attestations
+  // Found by this review and fixed (ValidateOrigin takes a start attested in the last 15 minutes only, and every
+  // approval is bound to its run's start time): neither ValidateOrigin nor DeleteMaterial looked at an `at`. Attestations
   // bind the execution name (starts) and the execution ARN (approvals), and Step Functions lets a name be used again
   // once the old execution's history is gone (90 days after it closed). A Standard execution `keymat-CHG-1` started
   // again with the old attested input (requester alice) and answered with the old approvals (they are in the old
@@ -786,7 +784,7 @@ describe('beyond the review', () => {
   // StartExecution and SendTaskSuccess, which only keymat's roles hold, so an IAM administrator who grants them to
   // himself deletes alone. The local stack never frees a name, so this test shows the first half: a start attested a
   // year ago is taken. Standing in for the old execution's input, it is attested with keymat's own access.
-  it.failing('refuses a start attested a year ago', async () => {
+  it('refuses a start attested a year ago', async () => {
     const key = await newKey();
     const attestor = localAttestor(endpoint, DEFAULT_REGION, stack.internalAccess);
     const input = {

@@ -36,6 +36,7 @@ export const signedApprovals = (executionArn: string, planDigest: string, ...app
     const claims = {
       kind: 'decision' as const,
       executionArn,
+      startedAt: '',
       ...a,
       decision: 'approve' as const,
       planDigest,

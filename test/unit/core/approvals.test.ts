@@ -77,10 +77,11 @@ describe('rejection', () => {
 
 describe('attested approvals', () => {
   const plan = planFor(snapshot());
+  const subject = (planDigest: string) => ({ executionArn: EXECUTION, startedAt: '', planDigest });
   const attestor = testAttestor();
   const twoApprovals = async () => {
-    const first = await withApproval(attestor, EXECUTION, plan.digest, [], { approver: BOB, channel: 'cli' });
-    return withApproval(attestor, EXECUTION, plan.digest, first.approvals, { approver: CAROL, channel: 'web' });
+    const first = await withApproval(attestor, subject(plan.digest), [], { approver: BOB, channel: 'cli' });
+    return withApproval(attestor, subject(plan.digest), first.approvals, { approver: CAROL, channel: 'web' });
   };
   const refusalOf = async (f: () => Promise<void>) => {
     try {
@@ -121,6 +122,13 @@ describe('attested approvals', () => {
     expect(err.code).toBe('ApprovalInvalid');
   });
 
+  it('refuses an approval given in an earlier run of an execution of the same name', async () => {
+    const result = await twoApprovals();
+    const laterRun = { ...change, startedAt: '2027-03-01T00:00:00.000Z' };
+    const err = await refusalOf(() => verifyApprovals(attestor, EXECUTION, result, plan, laterRun, listed));
+    expect(err.message).toContain('is not attested by keymat');
+  });
+
   it('refuses an approval whose approver was renamed after signing', async () => {
     const result = await twoApprovals();
     const renamed = { ...result, approvals: [result.approvals[0]!, { ...result.approvals[1]!, approver: DAVE }] };
@@ -136,19 +144,19 @@ describe('attested approvals', () => {
   });
 
   it('refuses an attested approval by the requester', async () => {
-    const result = await withApproval(attestor, EXECUTION, plan.digest, [], { approver: ALICE, channel: 'cli' });
+    const result = await withApproval(attestor, subject(plan.digest), [], { approver: ALICE, channel: 'cli' });
     const err = await refusalOf(() => verifyApprovals(attestor, EXECUTION, result, plan, change, anyone));
     expect(err.message).toContain(`the requester ${ALICE} cannot approve their own change; nothing was deleted`);
   });
 
   it('refuses fewer approvals than the quorum', async () => {
-    const one = await withApproval(attestor, EXECUTION, plan.digest, [], { approver: BOB, channel: 'cli' });
+    const one = await withApproval(attestor, subject(plan.digest), [], { approver: BOB, channel: 'cli' });
     const err = await refusalOf(() => verifyApprovals(attestor, EXECUTION, one, plan, change, listed));
     expect(err.message).toContain('1 of the 2 distinct approvals needed');
   });
 
   it('refuses an approval given for another plan', async () => {
-    const result = await withApproval(attestor, EXECUTION, 'e'.repeat(64), [], { approver: BOB, channel: 'cli' });
+    const result = await withApproval(attestor, subject('e'.repeat(64)), [], { approver: BOB, channel: 'cli' });
     const err = await refusalOf(() => verifyApprovals(attestor, EXECUTION, result, plan, change, anyone));
     expect(err.message).toContain(`not for this plan ${plan.digest}`);
   });

@@ -3,6 +3,7 @@ import { attestationMessage, inputDigest, type DecisionClaims } from '../../../c
 const claims: DecisionClaims = {
   kind: 'decision',
   executionArn: 'arn:aws:states:us-east-1:111122223333:execution:keymat-deletion:keymat-CHG-1',
+  startedAt: '2026-11-22T09:59:00.000Z',
   round: 1,
   approver: 'arn:aws:iam::111122223333:user/bob',
   decision: 'approve',
@@ -19,6 +20,7 @@ describe('attestationMessage', () => {
         'keymat-attestation/1',
         'decision',
         `executionArn=${JSON.stringify(claims.executionArn)}`,
+        'startedAt="2026-11-22T09:59:00.000Z"',
         'round=1',
         `approver=${JSON.stringify(claims.approver)}`,
         'decision="approve"',
@@ -38,7 +40,7 @@ describe('attestationMessage', () => {
 
   it('cannot be confused by a newline in a comment', () => {
     const forged = attestationMessage({ ...claims, comment: 'x\nround=2' }).toString();
-    expect(forged.split('\n')).toHaveLength(10);
+    expect(forged.split('\n')).toHaveLength(11);
   });
 });
 

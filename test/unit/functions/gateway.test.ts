@@ -78,7 +78,7 @@ describe('starting a change', () => {
     const sent = sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input;
     const startedInput = JSON.parse(sent?.input ?? '{}') as Record<string, unknown>;
     expect(startedInput).toMatchObject({ ...start, requestedBy: ALICE, attestation: { channel: 'cli' } });
-    expect(await verifyStart(attestor, EXECUTION, startedInput)).toBe(true);
+    expect(await verifyStart(attestor, EXECUTION, startedInput, new Date())).toEqual(expect.any(String));
   });
 
   it('takes an assumed role as its role: the session name is the caller’s choice', async () => {

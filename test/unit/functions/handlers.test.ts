@@ -85,7 +85,7 @@ describe('ValidateOrigin handler', () => {
       recentUseDays: 30,
       attestationKeyArn: ATTESTATION_KEY,
     });
-  const attestation = { at: '2026-11-22T00:00:00Z', channel: 'cli', mac: 'bWFj' };
+  const attestation = { at: new Date().toISOString(), channel: 'cli', mac: 'bWFj' };
 
   it('gives a change without waitSeconds the configured default', async () => {
     const { handler, kms } = load('ValidateOrigin', variables(7));

@@ -234,6 +234,17 @@ describe('ValidateOrigin trusts only an attested start', () => {
     expect(err).toMatchObject({ name: 'StartNotAttested' });
   });
 
+  it('refuses a start attested more than 15 minutes ago, and records the time of a fresh one', async () => {
+    const stale = await attestStart(attestor, 'e', request(), 'cli', new Date(Date.now() - 16 * 60_000));
+    const err = await handler({ executionId: EXECUTION, input: stale }).catch((e: Error) => e);
+    expect(err).toMatchObject({ name: 'StartNotAttested', message: expect.stringContaining('15 minutes') });
+    expect(kms.calls()).toHaveLength(0);
+    keyWith({});
+    const before = Date.now();
+    const { input } = await handler(await event());
+    expect(Date.parse(input.startedAt ?? '')).toBeGreaterThanOrEqual(before);
+  });
+
   it('refuses an attestation signed with another key', async () => {
     const input = await attestStart(testAttestor('not-keymat'), 'e', request(), 'cli', new Date());
     const err = await handler({ executionId: EXECUTION, input }).catch((e: Error) => e);
