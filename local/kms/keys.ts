@@ -1,3 +1,4 @@
+import { callerArn } from '../caller';
 import { KmsError, invalidState, lengthConstraint, validation } from './errors';
 import type { FaultInjector } from './faults';
 import {
@@ -95,6 +96,14 @@ export class Keys {
   /** Resolves the key of a change (never through an alias), noting the change for stale reads. */
   change(body: Json, ctx: CallContext, record: CallRecord): KeyRecord {
     const key = this.resolve(body.KeyId, ctx, record, false);
+    // A key whose policy names its callers (the local attestation key) is changed by them alone: locally everyone
+    // else stands for a user the key policy does not name (in AWS, only the account's key administrators may).
+    if (key.macCallers !== undefined && !key.macCallers.includes(ctx.caller)) {
+      throw new KmsError(
+        'AccessDeniedException',
+        `User: ${callerArn(ctx.caller)} is not authorized to change ${key.arn}: its key policy leaves it to keymat's own roles`,
+      );
+    }
     this.noteChange(key);
     return key;
   }

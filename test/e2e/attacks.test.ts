@@ -807,10 +807,11 @@ describe('beyond the review', () => {
     expect(await endOrApproval(executionArn as string)).toMatchObject({ status: 'FAILED', error: 'StartNotAttested' });
   });
 
-  // FOUND: the local KMS guards only GenerateMac/VerifyMac on the attestation key (`macCallers`); any user may
+  // Found by this review and fixed (the key's callers alone may change it): the local KMS guarded only
+  // GenerateMac/VerifyMac on the attestation key (`macCallers`); any user could
   // DisableKey (or ScheduleKeyDeletion) it, after which every start and approval fails with a 500 until someone
   // enables it again. It fails closed (nothing can be approved, nothing deleted), but one user stops every change.
-  it.failing('refuses DisableKey on the attestation key to a normal user', async () => {
+  it('refuses DisableKey on the attestation key to a normal user', async () => {
     const { KeyMetadata } = await kms('mallory').send(new DescribeKeyCommand({ KeyId: ATTESTATION_KEY_ALIAS }));
     try {
       const denied = await errorOf(() => kms('mallory').send(new DisableKeyCommand({ KeyId: KeyMetadata?.Arn })));
