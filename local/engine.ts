@@ -15,9 +15,9 @@ import { kmsAttestor } from '../functions/runtime/attestor';
 import { TASK_FACTORIES, type TaskHandler } from '../functions/tasks';
 import { localClientConfig, localResources } from './clients';
 import type { InternalAccess } from './internal-access';
-import { APPROVAL_PAGE_PATH } from './paths';
 import { readRequestLog, type RequestLogEntry } from './request-log';
 import { readOutbox, type OutboxMessage } from './sns';
+import { APPROVAL_PAGE_PATH, localStateMachineArn } from './paths';
 
 // aws-local-stepfunctions needs Promise.withResolvers (Node 22); without it every Task fails on Node 20.
 if (!('withResolvers' in Promise)) {
@@ -170,10 +170,6 @@ export interface LocalRunResult {
   history: HistoryEvent[];
   kmsCalls: { operation: string; keyId: string | null; status: number; error: string | null }[];
 }
-
-/** The local deletion state machine's ARN; its executions are named as in AWS. */
-export const localStateMachineArn = (region: string, account: string): string =>
-  `arn:aws:states:${region}:${account}:stateMachine:keymat-deletion`;
 
 /**
  * Runs one execution of the synthesized definition on aws-local-stepfunctions, dispatching each task to its real

@@ -2,13 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { executionArnOf } from '../core/input';
 import type { Attestor } from '../core/attestation';
 import type { ApprovalResult } from '../core/types';
-import {
-  localStateMachineArn,
-  runLocalExecution,
-  type HistoryEvent,
-  type LocalTasks,
-  type PendingApproval,
-} from './engine';
+import { localStateMachineArn } from './paths';
+import { runLocalExecution, type HistoryEvent, type LocalTasks, type PendingApproval } from './engine';
 import {
   jsonAnswer,
   jsonError,
