@@ -34,7 +34,7 @@ const SCAN_EXTERNAL_KEYS = 100;
  */
 const DESCRIBE_KEY_QUOTA = 500;
 const DESCRIBE_KEY_RATE = 475;
-/** The start-up target of issue #15: each function within this much of a bare `node -e 0`. */
+/** The start-up target: each function within this much of a bare `node -e 0`. */
 const LOAD_TARGET_MS = 40;
 
 /** Published prices, US East (N. Virginia), as of 2026-11. */
@@ -329,7 +329,7 @@ async function main(): Promise<void> {
     [
       `keymat bench — node ${process.version}, ${new Date().toISOString().slice(0, 10)}`,
       '',
-      table('The package (npm run build, then npm pack)', ['metric', 'value', 'before issue #12'], cliRows),
+      table('The package (npm run build, then npm pack)', ['metric', 'value', 'before the build'], cliRows),
       table(
         `Functions as deployed (each asset of the synthesized template, loaded by \`node\` with the function's environment from the template and imported as the Lambda runtime imports it; median of ${LOAD_SAMPLES}; target: within ${LOAD_TARGET_MS} ms of bare Node)`,
         ['function', 'bundle', 'memory', 'load', 'over bare Node', 'RSS after load'],

@@ -5,8 +5,8 @@ import { buildFunctions, FUNCTION_FOLDERS } from '../../../scripts/build';
 import { FUNCTION_BUNDLE_FILE } from '../../../infra/keymat-function';
 
 /**
- * Each function's bundle budget in bytes: the size it had when issue #15 brought start-up within 40 ms of bare Node
- * (ES modules, zod/mini, no profile credential providers), plus about 5%. Start-up grows with the code a cold start
+ * Each function's bundle budget in bytes: its size after the start-up work (ES modules, zod/mini, no profile
+ * credential providers), plus about 5%. Start-up grows with the code a cold start
  * compiles, so a bundle past its budget means a dependency or a schema library came back: find it (esbuild's
  * metafile names the inputs by size) before raising the number.
  */
