@@ -8,12 +8,18 @@ export interface RawAnswer {
 
 /**
  * Sends bytes on a fresh TCP connection exactly as given (so a request can be malformed in ways no HTTP client
- * allows), half-closes the connection, and collects what the server sends until it closes its side.
+ * allows) and collects what the server sends until it closes its side. By default it half-closes after writing, as a
+ * truncated request needs; `halfClose: false` keeps the connection open for a complete request, whose answer the
+ * server gives before it closes.
  */
-export function rawExchange(endpoint: string, bytes: string | Buffer): Promise<RawAnswer> {
+export function rawExchange(
+  endpoint: string,
+  bytes: string | Buffer,
+  { halfClose = true }: { halfClose?: boolean } = {},
+): Promise<RawAnswer> {
   const { hostname, port } = new URL(endpoint);
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: hostname, port: Number(port), allowHalfOpen: true });
+    const socket = connect({ host: hostname, port: Number(port), allowHalfOpen: halfClose });
     const chunks: Buffer[] = [];
     socket.setTimeout(10_000, () => socket.destroy(new Error('no answer within 10 s')));
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -22,7 +28,9 @@ export function rawExchange(endpoint: string, bytes: string | Buffer): Promise<R
       const text = Buffer.concat(chunks).toString('utf8');
       resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), text });
     });
-    socket.write(bytes, () => socket.end());
+    socket.write(bytes, () => {
+      if (halfClose) socket.end();
+    });
   });
 }
 

@@ -2,9 +2,8 @@ import { constants, createPublicKey, publicEncrypt, randomBytes } from 'node:cry
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LOCAL_CREDENTIALS } from '../../../local/clients';
 import { startTestStack, type TestStack } from '../../helpers/local-stack';
-import { run } from '../../helpers/run-cli';
+import { awsKmsCli } from '../../helpers/aws-cli';
 
 /** The AWS CLI (`aws`, installed by .ci/run when missing) against the local KMS, as a user would point it. */
 let t: TestStack;
@@ -18,18 +17,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function aws(...args: string[]): Promise<Record<string, unknown>> {
-  const result = await run('aws', ['kms', ...args, '--endpoint-url', t.stack.endpoint, '--output', 'json'], {
-    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-    AWS_DEFAULT_REGION: 'us-east-1',
-    AWS_CONFIG_FILE: join(dir, 'none'),
-    AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none'),
-    AWS_PAGER: '',
-  });
-  if (result.code !== 0) throw new Error(`aws ${args[0]} exited ${result.code}: ${result.stderr}`);
-  return result.stdout.trim() ? (JSON.parse(result.stdout) as Record<string, unknown>) : {};
-}
+const aws = (...args: string[]) => awsKmsCli(t.stack.endpoint, dir)(...args);
 
 it('describes, imports into and deletes material from a key with the AWS CLI', async () => {
   const created = (await aws('create-key', '--origin', 'EXTERNAL')).KeyMetadata as { KeyId: string };

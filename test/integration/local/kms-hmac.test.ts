@@ -23,7 +23,7 @@ import { ATTESTATION_KEY_ALIAS } from '../../../local/internal-access';
 import { DEFAULT_REGION } from '../../../local/kms/model';
 import { LocalStack } from '../../../local/server';
 import { errorOf, startTestStack, type TestStack } from '../../helpers/local-stack';
-import { run } from '../../helpers/run-cli';
+import { awsKmsCli } from '../../helpers/aws-cli';
 
 /** HMAC keys in the local KMS, through the real SDK client: KMS's shapes, errors and real HMAC cryptography. */
 let t: TestStack;
@@ -357,18 +357,7 @@ describe('the AWS CLI', () => {
     try {
       const arn = await hmacKey();
       writeFileSync(join(dir, 'message.bin'), 'attest me');
-      const aws = async (...args: string[]) => {
-        const result = await run('aws', ['kms', ...args, '--endpoint-url', t.stack.endpoint, '--output', 'json'], {
-          AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-          AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-          AWS_DEFAULT_REGION: 'us-east-1',
-          AWS_CONFIG_FILE: join(dir, 'none'),
-          AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none'),
-          AWS_PAGER: '',
-        });
-        if (result.code !== 0) throw new Error(`aws ${args[0]} exited ${result.code}: ${result.stderr}`);
-        return JSON.parse(result.stdout) as Record<string, unknown>;
-      };
+      const aws = awsKmsCli(t.stack.endpoint, dir);
       const message = `fileb://${join(dir, 'message.bin')}`;
       const generated = await aws(
         'generate-mac',
