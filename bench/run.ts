@@ -18,7 +18,7 @@ import type { LocalRunResult } from '../local/engine';
 import { createExternalKey } from '../local/kms/byok';
 import { DEFAULT_REGION, emptyKmsState, keyArn, type KeyRecord, type KmsState } from '../local/kms/model';
 import { materialId } from '../local/kms/crypto';
-import { readRequestLog } from '../local/request-log';
+import { readRequestLog } from '../local/store';
 import { LocalStack } from '../local/server';
 import { seedKmsState } from '../local/store';
 import { openLocalWorkflow } from '../local/workflow';

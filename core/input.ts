@@ -6,11 +6,6 @@ import { ARN, CHANGE_ID, KEY_ID, KEY_MATERIAL_ID, isAlias } from './naming';
 import { hasUnsafeCharacters } from './text';
 import type { ChangeInput } from './types';
 
-// Where these names used to live; kept so that `import … from 'core/input'` keeps working.
-export { CHANGE_ID, KEY_ID_OR_ARN, KEY_MATERIAL_ID, executionArnOf, executionNameFor } from './naming';
-export { MAX_WAIT_SECONDS } from './defaults';
-export type { Scope } from './config';
-
 const text = (max: number) =>
   z.string().check(
     z.minLength(1, 'must not be empty'),

@@ -5,7 +5,8 @@ import { Construct } from 'constructs';
 import type { DeletionWorkflow } from '../workflows/deletion-workflow';
 import { AcknowledgingRole } from '../workflows/nag';
 import { DEFAULT_WAIT_SECONDS } from '../core/defaults';
-import { CHANGE_ID, KEY_ID_OR_ARN, KEY_MATERIAL_ID, MAX_WAIT_SECONDS } from '../core/input';
+import { MAX_WAIT_SECONDS } from '../core/defaults';
+import { CHANGE_ID, KEY_ID_OR_ARN, KEY_MATERIAL_ID } from '../core/naming';
 
 export interface RunbookDocumentProps {
   /** The workflow whose changes the document waits for. */

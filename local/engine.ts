@@ -5,7 +5,7 @@ import type { StateMachineDefinition, StateMachine as StateMachineType } from 'a
 import { localLogLevel } from '../core/config';
 import { DEFAULT_RECENT_USE_DAYS } from '../core/defaults';
 import { parseEvent, requestApprovalEvent } from '../core/events';
-import { executionArnOf } from '../core/input';
+import { executionArnOf } from '../core/naming';
 import { TASK_STATES, WAIT_STATE, type TaskState } from '../core/tasks';
 import type { Attestor } from '../core/attestation';
 import type { ApprovalResult, ApprovalRules, ChangeInput, Plan } from '../core/types';
@@ -15,8 +15,10 @@ import { kmsAttestor } from '../functions/runtime/attestor';
 import { TASK_FACTORIES, type TaskHandler } from '../functions/tasks';
 import { localClientConfig, localResources } from './clients';
 import type { InternalAccess } from './internal-access';
-import { readRequestLog, type RequestLogEntry } from './request-log';
-import { readOutbox, type OutboxMessage } from './sns';
+import { type RequestLogEntry } from './request-log';
+import { readRequestLog } from './store';
+import { type OutboxMessage } from './sns';
+import { readOutbox } from './store';
 import { APPROVAL_PAGE_PATH, localStateMachineArn } from './paths';
 
 // aws-local-stepfunctions needs Promise.withResolvers (Node 22); without it every Task fails on Node 20.

@@ -2,7 +2,6 @@ import type { RequestLogEntry } from './records';
 import type { StateStore } from './store';
 
 export type { RequestLogEntry } from './records';
-export { readRequestLog } from './store';
 
 /**
  * The local stack's request log, in the state database (`requests` table): one entry per call a service logs.

@@ -17,8 +17,6 @@ import { LocalSns } from './sns';
 import { StateStore } from './store';
 import { LocalSts } from './sts';
 
-export { runningEndpoint } from './store';
-
 export interface LocalStackOptions {
   /** TCP port on 127.0.0.1; 0 picks a free one. @default 0 */
   port?: number;

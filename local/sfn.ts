@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { executionArnOf } from '../core/input';
+import { executionArnOf } from '../core/naming';
 import type { Attestor } from '../core/attestation';
 import type { ApprovalResult } from '../core/types';
 import { localStateMachineArn } from './paths';

@@ -4,7 +4,6 @@ import type { OutboxMessage } from './records';
 import { LocalStateError, type StateStore } from './store';
 
 export type { OutboxMessage } from './records';
-export { readOutbox } from './store';
 
 /**
  * SNS Publish over the query protocol (form-encoded request, XML response), captured to the state database's outbox.

@@ -13,7 +13,8 @@ import {
 import type { FaultFile } from './kms/faults';
 import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from './kms/model';
 import { openInternalAccess, type InternalAccess } from './internal-access';
-import { LocalStack, runningEndpoint } from './server';
+import { LocalStack } from './server';
+import { runningEndpoint } from './store';
 import type { LocalWorkflowDefinition } from './sfn';
 
 /** The local workflow's settings (those of its definition, see `localDefinition`) and where its tasks send calls. */

@@ -7,9 +7,11 @@ import { DEFAULT_STATE_DIR } from '../../core/defaults';
 import { printable } from '../../core/text';
 import { localKmsClient } from '../../local/clients';
 import { createExternalKey, importKeyMaterial } from '../../local/kms/byok';
-import { LocalStack, runningEndpoint } from '../../local/server';
+import { LocalStack } from '../../local/server';
+import { runningEndpoint } from '../../local/store';
 import { prepareWorkflow } from '../../local/workflow';
-import { readOutbox, type OutboxMessage } from '../../local/sns';
+import { type OutboxMessage } from '../../local/sns';
+import { readOutbox } from '../../local/store';
 import { approve, localTarget, startChange } from '../operations';
 import { CliError } from '../output';
 

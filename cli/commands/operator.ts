@@ -3,7 +3,7 @@ import type { ChangeStatus } from '../../core/change-client';
 import { DEFAULT_STATE_DIR, DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from '../../core/defaults';
 import { printable } from '../../core/text';
 import { describePlan } from '../../core/words';
-import { readOutbox } from '../../local/sns';
+import { readOutbox } from '../../local/store';
 import {
   approve,
   awsTarget,

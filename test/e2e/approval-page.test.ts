@@ -6,10 +6,10 @@ import { signLink } from '../../core/links';
 import { history, localTarget, startChange, type Target } from '../../cli/operations';
 import { localKmsClient } from '../../local/clients';
 import { createExternalKey } from '../../local/kms/byok';
-import { readRequestLog } from '../../local/request-log';
+import { readRequestLog } from '../../local/store';
 import { LocalStack } from '../../local/server';
 import { prepareWorkflow } from '../../local/workflow';
-import { readOutbox } from '../../local/sns';
+import { readOutbox } from '../../local/store';
 
 /** The approval page on the local stack: the same handler code as behind the Function URL in AWS. */
 let dir: string;

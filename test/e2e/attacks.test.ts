@@ -34,7 +34,7 @@ import { createExternalKey, type CreatedKey } from '../../local/kms/byok';
 import { DEFAULT_REGION } from '../../local/kms/model';
 import { ATTESTATION_KEY_ALIAS } from '../../local/internal-access';
 import { LocalStack } from '../../local/server';
-import { readOutbox } from '../../local/sns';
+import { readOutbox } from '../../local/store';
 import { prepareWorkflow } from '../../local/workflow';
 import { errorOf } from '../helpers/local-stack';
 import { jsonRequest, rawExchange } from '../helpers/raw-http';

@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LOCAL_CREDENTIALS } from '../../local/clients';
 import { createExternalKey, type CreatedKey } from '../../local/kms/byok';
-import { readRequestLog } from '../../local/request-log';
+import { readRequestLog } from '../../local/store';
 import { LOCAL_STATE_MACHINE_ARN } from '../../cli/operations';
 import { ChangeClient } from '../../core/change-client';
-import { executionArnOf } from '../../core/input';
+import { executionArnOf } from '../../core/naming';
 import { waitForApprovalRound } from '../helpers/changes';
 import { keymat, run, serve, type ServedStack } from '../helpers/run-cli';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { localKmsClient } from '../../local/clients';
 import { createExternalKey } from '../../local/kms/byok';
-import { readRequestLog } from '../../local/request-log';
+import { readRequestLog } from '../../local/store';
 import { waitForApprovalRound } from '../helpers/changes';
 import { keymat, serve, type ServedStack } from '../helpers/run-cli';
 

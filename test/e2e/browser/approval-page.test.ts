@@ -8,7 +8,7 @@ import { localKmsClient } from '../../../local/clients';
 import { createExternalKey } from '../../../local/kms/byok';
 import { LocalStack } from '../../../local/server';
 import { prepareWorkflow } from '../../../local/workflow';
-import { readOutbox } from '../../../local/sns';
+import { readOutbox } from '../../../local/store';
 
 /** A person in a browser (Debian's Chromium, installed by .ci/run) opens the link from the outbox and approves. */
 let dir: string;

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalStack, runningEndpoint } from '../../../local/server';
+import { LocalStack } from '../../../local/server';
+import { runningEndpoint } from '../../../local/store';
 import { keymat } from '../../helpers/run-cli';
 
 let dir: string;

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LAMBDA_SERVICE_ERRORS, RETRYABLE_KMS_ERRORS, TERMINAL_ERRORS } from '../../../core/errors';
-import { CHANGE_ID, KEY_ID_OR_ARN } from '../../../core/input';
+import { CHANGE_ID, KEY_ID_OR_ARN } from '../../../core/naming';
 import { KEY_ADMIN_ACTIONS } from '../../../infra/attestation-key';
 import { configFromContext } from '../../../infra/config';
 import { KeymatStack } from '../../../infra/keymat-stack';
