@@ -9,8 +9,9 @@ import {
   type SFNClient,
 } from '@aws-sdk/client-sfn';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { refusal, rejection, rejectionRole, withApproval } from './approvals';
+import { refusal, rejection, rejectionRole, roundAfter, withApproval } from './approvals';
 import type { Attestor } from './attestation';
+import { approvalDecided, type EventPublisher } from './change-events';
 import { ChangeError, hasErrorName } from './errors';
 import { approvalTask, pendingApproval, progress, readHistory, type PendingApprovalTask } from './history';
 import { executionArnOf, executionNameFor } from './naming';
@@ -55,6 +56,11 @@ export interface ChangeClientOptions {
    * @default none: `approve` is refused
    */
   attestor?: Attestor;
+  /**
+   * Publishes Approval Decided for each decision handed to the workflow: keymat's signers have one.
+   * @default none: no event
+   */
+  events?: EventPublisher;
 }
 
 /** How `watch` looks at an execution. */
@@ -71,11 +77,13 @@ export class ChangeClient {
   readonly stateMachineArn: string;
   private readonly sfn: SFNClient;
   private readonly attestor: Attestor | undefined;
+  private readonly events: EventPublisher | undefined;
 
   constructor(options: ChangeClientOptions) {
     this.sfn = options.sfn;
     this.stateMachineArn = options.stateMachineArn;
     this.attestor = options.attestor;
+    this.events = options.events;
   }
 
   /** An execution given by ARN or by name (a name is taken under this client's state machine). */
@@ -213,6 +221,9 @@ export class ChangeClient {
       channel: decision.channel,
       ...(decision.comment && { comment: decision.comment }),
     });
+    await this.events?.publish(
+      approvalDecided(this.decidedRound(executionArn, task, decision), { decision: 'APPROVED' }, new Date()),
+    );
     const command = new SendTaskSuccessCommand({ taskToken: task.taskToken, output: JSON.stringify(output) });
     await this.answer(() => this.sfn.send(command));
     return output;
@@ -223,7 +234,11 @@ export class ChangeClient {
    * who withdraws the change (`as` says which); anyone else is refused RejectionRefused. AlreadyDecided as for
    * `approve`.
    */
-  async reject(task: PendingApprovalTask, decision: Decision): Promise<{ as: 'APPROVER' | 'REQUESTER' }> {
+  async reject(
+    executionArn: string,
+    task: PendingApprovalTask,
+    decision: Decision,
+  ): Promise<{ as: 'APPROVER' | 'REQUESTER' }> {
     const role = rejectionRole(decision.by, task.input, task.rules);
     if (!role) {
       throw new ChangeError(
@@ -232,9 +247,24 @@ export class ChangeClient {
       );
     }
     const { error, cause } = rejection(decision.by, role, decision.channel, decision.comment);
+    await this.events?.publish(
+      approvalDecided(this.decidedRound(executionArn, task, decision), { decision: 'REJECTED', as: role }, new Date()),
+    );
     const command = new SendTaskFailureCommand({ taskToken: task.taskToken, error, cause });
     await this.answer(() => this.sfn.send(command));
     return { as: role };
+  }
+
+  private decidedRound(executionArn: string, task: PendingApprovalTask, decision: Decision) {
+    return {
+      executionArn,
+      changeId: task.input.changeId,
+      planDigest: task.plan.digest,
+      round: roundAfter(task.approval.approvals),
+      decidedBy: decision.by,
+      channel: decision.channel,
+      ...(decision.comment && { comment: decision.comment }),
+    };
   }
 
   private async answer(send: () => Promise<unknown>): Promise<void> {

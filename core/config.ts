@@ -1,4 +1,13 @@
-import { DEFAULT_LOCAL_LOG_LEVEL, DEFAULT_RECENT_USE_DAYS, DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from './defaults';
+import { checkCalendarName, MAX_WINDOW_WAIT_SECONDS } from './change-window';
+import {
+  DEFAULT_EVENT_BUS,
+  DEFAULT_LOCAL_LOG_LEVEL,
+  DEFAULT_RECENT_USE_DAYS,
+  DEFAULT_WAIT_SECONDS,
+  DEFAULT_WINDOW_WAIT_SECONDS,
+  MAX_WAIT_SECONDS,
+} from './defaults';
+import { EVENT_BUS, FUNCTION_ARN } from './naming';
 
 /**
  * The one place keymat reads its environment. For the functions it is the contract between the stack (which sets
@@ -30,6 +39,10 @@ export const ENV = {
   attestationKeyArn: 'ATTESTATION_KEY_ARN',
   sessionBoundRoles: 'SESSION_BOUND_ROLES',
   sdkNodeVersionNotice: 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED',
+  eventBusName: 'EVENT_BUS_NAME',
+  changeCalendars: 'CHANGE_CALENDARS',
+  changeWindowMaxWaitSeconds: 'CHANGE_WINDOW_MAX_WAIT_SECONDS',
+  changeTicketFunctionArn: 'CHANGE_TICKET_FUNCTION_ARN',
 } as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -40,22 +53,40 @@ export interface Scope {
   region: string;
 }
 
-export interface ValidateOriginConfig {
+/** Where a function puts its change events. */
+export interface EventsConfig {
+  /** The EventBridge bus: a name or ARN; `default` is the account's own. */
+  eventBusName: string;
+}
+
+/** The deployment's change calendars (SSM Change Calendar names or ARNs); empty: no freeze windows. */
+export interface CalendarsConfig {
+  changeCalendars: string[];
+}
+
+export interface ValidateOriginConfig extends EventsConfig, CalendarsConfig {
   scope: Scope;
   defaultWaitSeconds: number;
   recentUseDays: number;
   /** The KMS HMAC key whose MAC on the start attestation ValidateOrigin verifies. */
   attestationKeyArn: string;
+  /** The organisation's change-ticket check function, when the deployment has one. */
+  changeTicketFunctionArn?: string;
 }
 
-export interface RequestApprovalConfig {
+export interface RequestApprovalConfig extends EventsConfig, CalendarsConfig {
   approvalTopicArn: string;
   /** The approval page and its link secret; without them approvers get no web links. */
   web?: { pageUrl: string; linkSecretArn: string };
 }
 
-export interface OutcomeConfig {
+export interface OutcomeConfig extends EventsConfig {
   outcomeTopicArn: string;
+}
+
+/** CheckChangeWindow: the calendars (at least one) and how long an approved change may wait for them. */
+export interface CheckChangeWindowConfig extends CalendarsConfig {
+  maxWaitSeconds: number;
 }
 
 export interface DeleteMaterialConfig extends OutcomeConfig {
@@ -63,7 +94,7 @@ export interface DeleteMaterialConfig extends OutcomeConfig {
   attestationKeyArn: string;
 }
 
-export interface ApprovalPageConfig {
+export interface ApprovalPageConfig extends EventsConfig {
   linkSecretArn: string;
   /** The KMS HMAC key the page attests each decision with. */
   attestationKeyArn: string;
@@ -76,7 +107,7 @@ export interface ApprovalPageConfig {
 }
 
 /** The gateway: the one entry point for people, which starts changes and records decisions under their own identity. */
-export interface GatewayConfig {
+export interface GatewayConfig extends EventsConfig {
   stateMachineArn: string;
   /** The KMS HMAC key the gateway attests each start and decision with. */
   attestationKeyArn: string;
@@ -99,6 +130,7 @@ export interface FunctionConfigs {
   ValidateOrigin: ValidateOriginConfig;
   CheckState: Record<string, never>;
   RequestApproval: RequestApprovalConfig;
+  CheckChangeWindow: CheckChangeWindowConfig;
   DeleteMaterial: DeleteMaterialConfig;
   VerifyPendingImport: Record<string, never>;
   NotifyOutcome: OutcomeConfig;
@@ -124,6 +156,9 @@ export function environmentOf<N extends FunctionName>(name: N, config: DeployedC
         [ENV.defaultWaitSeconds]: String(c.defaultWaitSeconds),
         [ENV.recentUseDays]: String(c.recentUseDays),
         [ENV.attestationKeyArn]: c.attestationKeyArn,
+        ...eventsEnv(c),
+        ...calendarsEnv(c),
+        ...(c.changeTicketFunctionArn !== undefined && { [ENV.changeTicketFunctionArn]: c.changeTicketFunctionArn }),
       };
     }
     case 'RequestApproval': {
@@ -131,20 +166,33 @@ export function environmentOf<N extends FunctionName>(name: N, config: DeployedC
       return {
         [ENV.approvalTopicArn]: c.approvalTopicArn,
         ...(c.web && { [ENV.approvalPageUrl]: c.web.pageUrl, [ENV.linkSecretArn]: c.web.linkSecretArn }),
+        ...eventsEnv(c),
+        ...calendarsEnv(c),
       };
+    }
+    case 'CheckChangeWindow': {
+      const c = config as CheckChangeWindowConfig;
+      return { ...calendarsEnv(c), [ENV.changeWindowMaxWaitSeconds]: String(c.maxWaitSeconds) };
     }
     case 'DeleteMaterial': {
       const c = config as DeleteMaterialConfig;
-      return { [ENV.outcomeTopicArn]: c.outcomeTopicArn, [ENV.attestationKeyArn]: c.attestationKeyArn };
+      return {
+        [ENV.outcomeTopicArn]: c.outcomeTopicArn,
+        [ENV.attestationKeyArn]: c.attestationKeyArn,
+        ...eventsEnv(c),
+      };
     }
-    case 'NotifyOutcome':
-      return { [ENV.outcomeTopicArn]: (config as OutcomeConfig).outcomeTopicArn };
+    case 'NotifyOutcome': {
+      const c = config as OutcomeConfig;
+      return { [ENV.outcomeTopicArn]: c.outcomeTopicArn, ...eventsEnv(c) };
+    }
     case 'ApprovalPage': {
       const c = config as ApprovalPageConfig;
       return {
         [ENV.linkSecretArn]: c.linkSecretArn,
         [ENV.attestationKeyArn]: c.attestationKeyArn,
         ...(c.identityClaim !== undefined && { [ENV.approvalPageIdentityClaim]: c.identityClaim }),
+        ...eventsEnv(c),
       };
     }
     case 'Gateway': {
@@ -153,6 +201,7 @@ export function environmentOf<N extends FunctionName>(name: N, config: DeployedC
         [ENV.stateMachineArn]: c.stateMachineArn,
         [ENV.attestationKeyArn]: c.attestationKeyArn,
         [ENV.sessionBoundRoles]: c.sessionBoundRoles.join(','),
+        ...eventsEnv(c),
       };
     }
     case 'ExpiryScan': {
@@ -170,6 +219,14 @@ export function environmentOf<N extends FunctionName>(name: N, config: DeployedC
   }
 }
 
+/** The bus variable; the account's default bus needs none. */
+const eventsEnv = (c: EventsConfig): Record<string, string> =>
+  c.eventBusName === DEFAULT_EVENT_BUS ? {} : { [ENV.eventBusName]: c.eventBusName };
+
+/** The calendars variable, a comma-separated list; none needs no variable. */
+const calendarsEnv = (c: CalendarsConfig): Record<string, string> =>
+  c.changeCalendars.length === 0 ? {} : { [ENV.changeCalendars]: c.changeCalendars.join(',') };
+
 /** Reads a function's configuration from its environment (the handler passes `process.env`). */
 export function configFromEnvironment<N extends FunctionName>(name: N, env: Env = process.env): FunctionConfigs[N] {
   const read = reader(env);
@@ -179,8 +236,31 @@ export function configFromEnvironment<N extends FunctionName>(name: N, env: Env 
       defaultWaitSeconds: read.int(ENV.defaultWaitSeconds, DEFAULT_WAIT_SECONDS, 0, MAX_WAIT_SECONDS),
       recentUseDays: read.int(ENV.recentUseDays, DEFAULT_RECENT_USE_DAYS, 0, 3650),
       attestationKeyArn: read.required(ENV.attestationKeyArn),
+      ...read.events(),
+      ...read.calendars(),
+      ...read.optionalMatching(
+        ENV.changeTicketFunctionArn,
+        'changeTicketFunctionArn',
+        FUNCTION_ARN,
+        'a Lambda function ARN',
+      ),
     }),
     CheckState: () => ({}),
+    CheckChangeWindow: () => {
+      const calendars = read.calendars();
+      if (calendars.changeCalendars.length === 0) {
+        throw new Error(`environment variable ${ENV.changeCalendars} must name at least one change calendar`);
+      }
+      return {
+        ...calendars,
+        maxWaitSeconds: read.int(
+          ENV.changeWindowMaxWaitSeconds,
+          DEFAULT_WINDOW_WAIT_SECONDS,
+          1,
+          MAX_WINDOW_WAIT_SECONDS,
+        ),
+      };
+    },
     RequestApproval: () => {
       const pageUrl = read.optional(ENV.approvalPageUrl);
       const linkSecretArn = read.optional(ENV.linkSecretArn);
@@ -192,20 +272,24 @@ export function configFromEnvironment<N extends FunctionName>(name: N, env: Env 
       return {
         approvalTopicArn: read.required(ENV.approvalTopicArn),
         ...(pageUrl && linkSecretArn && { web: { pageUrl, linkSecretArn } }),
+        ...read.events(),
+        ...read.calendars(),
       };
     },
     DeleteMaterial: () => ({
       outcomeTopicArn: read.required(ENV.outcomeTopicArn),
       attestationKeyArn: read.required(ENV.attestationKeyArn),
+      ...read.events(),
     }),
     VerifyPendingImport: () => ({}),
-    NotifyOutcome: () => ({ outcomeTopicArn: read.required(ENV.outcomeTopicArn) }),
+    NotifyOutcome: () => ({ outcomeTopicArn: read.required(ENV.outcomeTopicArn), ...read.events() }),
     ApprovalPage: () => {
       const identityClaim = read.optional(ENV.approvalPageIdentityClaim);
       return {
         linkSecretArn: read.required(ENV.linkSecretArn),
         attestationKeyArn: read.required(ENV.attestationKeyArn),
         ...(identityClaim !== undefined && { identityClaim }),
+        ...read.events(),
       };
     },
     ExpiryScan: () => ({
@@ -219,6 +303,7 @@ export function configFromEnvironment<N extends FunctionName>(name: N, env: Env 
       stateMachineArn: read.required(ENV.stateMachineArn),
       attestationKeyArn: read.required(ENV.attestationKeyArn),
       sessionBoundRoles: read.names(ENV.sessionBoundRoles),
+      ...read.events(),
     }),
   };
   return configs[name]();
@@ -232,8 +317,39 @@ function reader(env: Env) {
     const value = env[name];
     return value === undefined || value === '' ? undefined : value;
   };
+  const matching = (name: string, pattern: RegExp, what: string): string | undefined => {
+    const value = optional(name);
+    if (value !== undefined && !pattern.test(value)) {
+      throw new Error(`environment variable ${name} must be ${what}; got '${value}'`);
+    }
+    return value;
+  };
   return {
     optional,
+    /** An optional variable that must match a pattern, as a one-field object (nothing when unset). */
+    optionalMatching<K extends string>(name: string, field: K, pattern: RegExp, what: string) {
+      const value = matching(name, pattern, what);
+      return (value === undefined ? {} : { [field]: value }) as Partial<Record<K, string>>;
+    },
+    events(): EventsConfig {
+      return {
+        eventBusName: matching(ENV.eventBusName, EVENT_BUS, 'an EventBridge bus name or ARN') ?? DEFAULT_EVENT_BUS,
+      };
+    },
+    calendars(): CalendarsConfig {
+      const names = (optional(ENV.changeCalendars) ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      for (const n of names) {
+        try {
+          checkCalendarName(n);
+        } catch (err) {
+          throw new Error(`environment variable ${ENV.changeCalendars}: ${(err as Error).message}`);
+        }
+      }
+      return { changeCalendars: names };
+    },
     required(name: string): string {
       const value = optional(name);
       if (value === undefined) throw new Error(`environment variable ${name} is not set`);

@@ -15,6 +15,15 @@ export const DEFAULT_APPROVAL_TIMEOUT_SECONDS = 24 * 3600;
 /** The claim of the signed-in user's token that names them, when the approval page runs in identity mode. */
 export const DEFAULT_APPROVAL_PAGE_IDENTITY_CLAIM = 'email';
 
+/** The EventBridge bus change events go to when none is configured: the account's default bus. */
+export const DEFAULT_EVENT_BUS = 'default';
+
+/**
+ * How long an approved change may wait for its change calendars to open before it ends ChangeWindowClosed: a week
+ * covers a weekend freeze and a holiday.
+ */
+export const DEFAULT_WINDOW_WAIT_SECONDS = 7 * 24 * 3600;
+
 /** Distinct approvers a change needs when none is configured. */
 export const DEFAULT_QUORUM = 1;
 

@@ -20,6 +20,25 @@ export const NETWORK_ERROR = 'NetworkError';
 export const RETRYABLE_SNS_ERRORS = ['InternalErrorException', 'ThrottledException'] as const;
 
 /**
+ * An EventBridge PutEvents call that answered but did not take every event (its entries carry an ErrorCode such as
+ * `InternalFailure` or `ThrottlingException`): transient, retried like a 500.
+ */
+export const EVENT_NOT_PUBLISHED = 'EventNotPublished';
+
+/**
+ * Transient errors of the other services a task calls: EventBridge (`InternalException`), Systems Manager's
+ * GetCalendarState (`InternalServerError`) and Lambda's Invoke of the change-ticket check (`ServiceException`,
+ * `TooManyRequestsException`), and events PutEvents did not take.
+ */
+export const RETRYABLE_SERVICE_ERRORS = [
+  'InternalException',
+  'InternalServerError',
+  'ServiceException',
+  'TooManyRequestsException',
+  EVENT_NOT_PUBLISHED,
+] as const;
+
+/**
  * Lambda service errors (https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html);
  * `Lambda.Unknown` covers a function timeout or out-of-memory, after which a retry is safe because every task is
  * idempotent (DeleteMaterial recognises its own earlier deletion).
@@ -49,13 +68,16 @@ export const TERMINAL_ERRORS = [
   'PlanDrifted',
   'VerificationFailed',
   'StartNotAttested',
+  'ChangeTicketNotApproved',
+  'ChangeWindowClosed',
 ] as const;
 
 /** Thrown by VerifyPendingImport while the expected state has not arrived yet; retried within a bound. */
 export const VERIFICATION_PENDING = 'VerificationPending';
 
 export type TerminalErrorName = (typeof TERMINAL_ERRORS)[number];
-export type KeymatErrorName = TerminalErrorName | typeof VERIFICATION_PENDING | typeof NETWORK_ERROR;
+export type KeymatErrorName =
+  TerminalErrorName | typeof VERIFICATION_PENDING | typeof NETWORK_ERROR | typeof EVENT_NOT_PUBLISHED;
 
 /**
  * An error a task ends with. `name` is what Step Functions sees as the error; it is set from the list above, not from

@@ -30,6 +30,12 @@ export type TaskEvent = z.infer<typeof taskEvent>;
 export const approvedTaskEvent = z.extend(taskEvent, { approval: z.unknown(), rules: approvalRulesSchema });
 export type ApprovedTaskEvent = z.infer<typeof approvedTaskEvent>;
 
+/** CheckChangeWindow's event: the change, and when it began to wait for its window. */
+export const checkChangeWindowEvent = z.extend(taskEvent, {
+  since: z.iso.datetime({ offset: true }),
+});
+export type CheckChangeWindowEvent = z.infer<typeof checkChangeWindowEvent>;
+
 /** RequestApproval's event: the change, the task token to answer on, and the approvals given in earlier rounds. */
 export const requestApprovalEvent = z.extend(taskEvent, {
   taskToken: z.string().check(z.minLength(1)),

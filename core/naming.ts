@@ -28,6 +28,21 @@ export const KEY_MATERIAL_ID = /^[a-f0-9]{64}$/;
 /** A change id: 1-64 letters, digits, `.`, `_` or `-`, starting with a letter or digit (it names the execution). */
 export const CHANGE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
+/**
+ * A Change Calendar: the name of its SSM document (3-128 letters, digits, `_`, `-` or `.`) or the document's ARN.
+ * The name is a file name in the local stack's state folder, so nothing else is allowed in it.
+ */
+export const CALENDAR_NAME = /^[A-Za-z0-9_.-]{3,128}$/;
+export const CALENDAR_ARN = /^arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:document\/([A-Za-z0-9_.-]{3,128})$/;
+
+/** A Lambda function's ARN (unqualified, or with a version or alias): the change-ticket check. */
+export const FUNCTION_ARN =
+  /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]{1,128})?$/;
+
+/** An EventBridge event bus: its name (`default` is the account's own bus) or its ARN. */
+export const EVENT_BUS =
+  /^([A-Za-z0-9._\-/]{1,256}|arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/[A-Za-z0-9._\-/]{1,256})$/;
+
 /** Whether a key id names an alias (`alias/…` or an alias ARN) rather than a key. */
 export const isAlias = (keyId: string): boolean => ALIAS.test(keyId);
 

@@ -7,6 +7,7 @@ export const TASK_STATES = [
   'ValidateOrigin',
   'CheckState',
   'RequestApproval',
+  'CheckChangeWindow',
   'DeleteMaterial',
   'VerifyPendingImport',
   'NotifyOutcome',
@@ -15,5 +16,17 @@ export const TASK_STATES = [
 /** One of the workflow's Lambda task states. */
 export type TaskState = (typeof TASK_STATES)[number];
 
+/**
+ * The task a workflow has only when its deployment names change calendars: between the last approval and
+ * DeleteMaterial, it holds the change while a calendar is CLOSED.
+ */
+export const CHANGE_WINDOW_TASK = 'CheckChangeWindow' satisfies TaskState;
+
+/** The task states every workflow has. */
+export type RequiredTaskState = Exclude<TaskState, typeof CHANGE_WINDOW_TASK>;
+
 /** The Wait state between DeleteMaterial and VerifyPendingImport (its seconds come from the input). */
 export const WAIT_STATE = 'WaitForPropagation';
+
+/** The Wait state that holds an approved change until its change calendars' next transition. */
+export const WINDOW_WAIT_STATE = 'WaitForChangeWindow';

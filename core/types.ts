@@ -1,3 +1,5 @@
+import { changeTicketSchema } from './change-ticket';
+import { calendarReadingSchema, windowCheckSchema } from './change-window';
 import * as z from './schema';
 
 /**
@@ -57,6 +59,12 @@ export const planSchema = z.object({
   }),
   /** What an approver should weigh: an alias still pointing at a key about to become unusable, a recent use. */
   warnings: z.array(z.string()),
+  /**
+   * What the change-ticket check answered, when the deployment has one. Not a fact of the key: not in the digest.
+   */
+  changeTicket: z.optional(changeTicketSchema),
+  /** The change calendars' state when the plan was made, when the deployment has calendars. Not in the digest. */
+  changeWindow: z.optional(calendarReadingSchema),
   /** SHA-256 over the facts the approver approves; DeleteMaterial refuses when the key no longer matches it. */
   digest: z.string().check(z.regex(/^[a-f0-9]{64}$/, 'must be 64 lower-case hexadecimal characters (a SHA-256)')),
 });
@@ -127,6 +135,7 @@ export const workflowStateSchema = z.object({
   plan: z.catch(z.optional(planSchema), undefined),
   check: z.catch(z.optional(z.object({ decision: checkDecisionSchema })), undefined),
   approval: z.catch(z.optional(approvalResultSchema), undefined),
+  changeWindow: z.catch(z.optional(windowCheckSchema), undefined),
   deletion: z.catch(z.optional(deletionResultSchema), undefined),
   verification: z.catch(z.optional(verificationResultSchema), undefined),
   error: z.optional(caughtErrorSchema),

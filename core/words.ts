@@ -1,3 +1,5 @@
+import { describeTicket } from './change-ticket';
+import { describeWindow } from './change-window';
 import type { ChangeInput, Plan } from './types';
 
 /** The plan in words a person can check, for the approval request, the CLI and the outcome message. */
@@ -25,6 +27,8 @@ export function describePlan(plan: Plan, input: ChangeInput): string[] {
       ? `Last used: ${plan.lastUsage.operation} at ${plan.lastUsage.at} (GetKeyLastUsage; CloudTrail is authoritative).`
       : `Last used: unknown${plan.lastUsage.trackingStartDate ? ` (no use recorded since tracking started ${plan.lastUsage.trackingStartDate})` : ' (KMS returned no usage data)'}.`,
   );
+  if (plan.changeTicket) lines.push(describeTicket(plan.changeTicket));
+  if (plan.changeWindow) lines.push(describeWindow(plan.changeWindow));
   for (const warning of plan.warnings) lines.push(`WARNING: ${warning}.`);
   if (plan.alreadyDeleted) lines.push('The material is already deleted: nothing will be changed.');
   lines.push(`Plan digest: ${plan.digest}`);

@@ -1,5 +1,7 @@
 import type { TaskState } from '../core/tasks';
+import type { WindowCheck } from '../core/change-window';
 import type { DeletionResult, Outcome, VerificationResult } from '../core/types';
+import { createCheckChangeWindow, type CheckChangeWindowDeps } from './check-change-window/check-change-window';
 import { createCheckState, type CheckStateDeps, type CheckStateResult } from './check-state/check-state';
 import { createDeleteMaterial, type DeleteMaterialDeps } from './delete-material/delete-material';
 import { createNotifyOutcome, type NotifyOutcomeDeps } from './notify-outcome/notify-outcome';
@@ -16,6 +18,7 @@ import {
 import { createVerifyPendingImport, type VerifyPendingImportDeps } from './verify-pending-import/verify-pending-import';
 
 export type {
+  CheckChangeWindowDeps,
   CheckStateDeps,
   DeleteMaterialDeps,
   NotifyOutcomeDeps,
@@ -29,6 +32,7 @@ export interface TaskDeps {
   ValidateOrigin: ValidateOriginDeps;
   CheckState: CheckStateDeps;
   RequestApproval: RequestApprovalDeps;
+  CheckChangeWindow: CheckChangeWindowDeps;
   DeleteMaterial: DeleteMaterialDeps;
   VerifyPendingImport: VerifyPendingImportDeps;
   NotifyOutcome: NotifyOutcomeDeps;
@@ -39,6 +43,7 @@ export interface TaskResults {
   ValidateOrigin: ValidateOriginResult;
   CheckState: CheckStateResult;
   RequestApproval: RequestApprovalResult;
+  CheckChangeWindow: WindowCheck;
   DeleteMaterial: DeletionResult;
   VerifyPendingImport: VerificationResult;
   NotifyOutcome: Outcome;
@@ -51,13 +56,14 @@ export type TaskHandler<S extends TaskState> = (event: unknown) => Promise<TaskR
 export type TaskFactory<S extends TaskState> = (deps: TaskDeps[S]) => TaskHandler<S>;
 
 /**
- * The six task factories by state name. Each Lambda handler calls its own with clients built from its environment;
+ * The task factories by state name. Each Lambda handler calls its own with clients built from its environment;
  * the local stack calls them all with clients pointed at itself.
  */
 export const TASK_FACTORIES: { readonly [S in TaskState]: TaskFactory<S> } = {
   ValidateOrigin: createValidateOrigin,
   CheckState: createCheckState,
   RequestApproval: createRequestApproval,
+  CheckChangeWindow: createCheckChangeWindow,
   DeleteMaterial: createDeleteMaterial,
   VerifyPendingImport: createVerifyPendingImport,
   NotifyOutcome: createNotifyOutcome,

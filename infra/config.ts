@@ -2,6 +2,8 @@ import { Duration } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
   DEFAULT_APPROVAL_PAGE_IDENTITY_CLAIM,
+  DEFAULT_EVENT_BUS,
+  DEFAULT_WINDOW_WAIT_SECONDS,
   DEFAULT_APPROVAL_TIMEOUT_SECONDS,
   DEFAULT_LOG_RETENTION_DAYS,
   DEFAULT_QUORUM,
@@ -12,8 +14,9 @@ import {
   DEFAULT_WAIT_SECONDS,
   MAX_WAIT_SECONDS,
 } from '../core/defaults';
+import { checkCalendarName, MAX_WINDOW_WAIT_SECONDS } from '../core/change-window';
 import { checkApproverPattern } from '../core/identity';
-import { KEY_ARN } from '../core/naming';
+import { EVENT_BUS, FUNCTION_ARN, KEY_ARN } from '../core/naming';
 import { scanLimitsSchema, scanPolicySchema, type ScanLimits, type ScanPolicy } from '../functions/expiry-scan/scan';
 
 /** Which keys the functions may read and delete from: listed key ARNs, or keys carrying a tag. */
@@ -58,6 +61,26 @@ export interface KeymatConfig {
   scanLimits: ScanLimits;
   /** Puts the approval page behind a JWT authorizer, so that it knows who clicks; none: the page is possession-based. */
   approvalPageIdentity?: ApprovalPageIdentity;
+  /**
+   * SSM Change Calendars (names or ARNs) that must all be OPEN for a deletion to run.
+   * @default none: no freeze windows
+   */
+  changeCalendars?: string[];
+  /**
+   * How long an approved change may wait for its calendars to open before it ends ChangeWindowClosed.
+   * @default Duration.days(7)
+   */
+  changeWindowMaxWait?: Duration;
+  /**
+   * The ARN of the organisation's change-ticket check function (see docs/change-management.md for its contract).
+   * @default none: change ids are not checked
+   */
+  changeTicketCheck?: string;
+  /**
+   * The EventBridge bus the change events go to: a name or ARN.
+   * @default 'default', the account's own bus
+   */
+  eventBus?: string;
 }
 
 /** The scan's default pace (core/defaults.ts), as the scan's limits. */
@@ -152,6 +175,34 @@ export function configFromContext(get: (name: string) => unknown): KeymatConfig 
     }
   }
   const approvalPageIdentity = pageIdentity(str, list);
+  const changeCalendars = list('changeCalendars').map((name) => {
+    try {
+      return checkCalendarName(name);
+    } catch (err) {
+      throw new Error(`context changeCalendars: ${(err as Error).message}`);
+    }
+  });
+  const changeWindowMaxWaitSeconds = int(
+    'changeWindowMaxWaitSeconds',
+    DEFAULT_WINDOW_WAIT_SECONDS,
+    60,
+    MAX_WINDOW_WAIT_SECONDS,
+  );
+  if (str('changeWindowMaxWaitSeconds') !== undefined && changeCalendars.length === 0) {
+    throw new Error(
+      'context changeWindowMaxWaitSeconds takes effect only with changeCalendars; set them too, or drop it',
+    );
+  }
+  const changeTicketCheck = str('changeTicketCheck');
+  if (changeTicketCheck !== undefined && !FUNCTION_ARN.test(changeTicketCheck)) {
+    throw new Error(
+      `context changeTicketCheck must be the ARN of a Lambda function (arn:aws:lambda:REGION:ACCOUNT:function:NAME); got '${changeTicketCheck}'`,
+    );
+  }
+  const eventBus = str('eventBus') ?? DEFAULT_EVENT_BUS;
+  if (!EVENT_BUS.test(eventBus)) {
+    throw new Error(`context eventBus must be an EventBridge bus name or ARN; got '${eventBus}'`);
+  }
   const quorum = int('quorum', DEFAULT_QUORUM, 1, 10);
   if (approvers.length > 0 && approvers.length < quorum) {
     throw new Error(`context quorum ${quorum} cannot be reached by the ${approvers.length} approvers listed`);
@@ -162,6 +213,10 @@ export function configFromContext(get: (name: string) => unknown): KeymatConfig 
     sessionBoundRoles,
     ...(scanSchedule && { scanSchedule }),
     ...(approvalPageIdentity && { approvalPageIdentity }),
+    changeCalendars,
+    changeWindowMaxWait: Duration.seconds(changeWindowMaxWaitSeconds),
+    ...(changeTicketCheck !== undefined && { changeTicketCheck }),
+    eventBus,
     scanPolicy,
     scanLimits,
     keyScope,

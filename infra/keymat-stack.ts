@@ -1,5 +1,6 @@
 import { Aws, CfnOutput, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import { EventBus, type IEventBus } from 'aws-cdk-lib/aws-events';
 import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
@@ -13,7 +14,9 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { DeletionWorkflow } from '../workflows/deletion-workflow';
 import { acknowledge, wildcardFindings } from '../workflows/nag';
-import type { TaskState } from '../workflows/states';
+import { DEFAULT_EVENT_BUS, DEFAULT_WINDOW_WAIT_SECONDS } from '../core/defaults';
+import { CALENDAR_ARN } from '../core/naming';
+import type { RequiredTaskState } from '../workflows/states';
 import { AttestationKey } from './attestation-key';
 import type { ApprovalPageIdentity, KeymatConfig } from './config';
 import { ExpiryScan } from './expiry-scan';
@@ -38,7 +41,10 @@ export interface KeymatStackProps extends StackProps {
  */
 export class KeymatStack extends Stack {
   readonly workflow: DeletionWorkflow;
-  readonly functions: Record<TaskState, KeymatFunction>;
+  /** One function per task; CheckChangeWindow only when the configuration names change calendars. */
+  readonly functions: Record<RequiredTaskState, KeymatFunction> & { readonly CheckChangeWindow?: KeymatFunction };
+  /** The EventBridge bus the change events go to. */
+  readonly eventBus: IEventBus;
   readonly approvalPage: KeymatFunction<'ApprovalPage'>;
   /** The HTTP API in front of the approval page, in identity mode (`approvalPageIdentity`); otherwise undefined. */
   readonly approvalPageApi: HttpApi | undefined;
@@ -59,6 +65,25 @@ export class KeymatStack extends Stack {
     const attestation = new AttestationKey(this, 'AttestationKey');
     this.attestation = attestation;
     const attestationKeyArn = attestation.keyArn;
+
+    // Change events go to the configured bus; freeze windows and the ticket check only when configured.
+    const eventBusName = config.eventBus ?? DEFAULT_EVENT_BUS;
+    this.eventBus = eventBusName.startsWith('arn:')
+      ? EventBus.fromEventBusArn(this, 'EventBus', eventBusName)
+      : EventBus.fromEventBusName(this, 'EventBus', eventBusName);
+    const events = { eventBusName };
+    const grantPutEvents = (fn: KeymatFunction): Grant =>
+      fn.grant((grantee) => this.eventBus.grantPutEventsTo(grantee));
+    const changeCalendars = config.changeCalendars ?? [];
+    const calendarArns = changeCalendars.map((name) =>
+      CALENDAR_ARN.test(name) ? name : `arn:${Aws.PARTITION}:ssm:${Aws.REGION}:${Aws.ACCOUNT_ID}:document/${name}`,
+    );
+    const grantCalendars = (fn: KeymatFunction): Grant | undefined =>
+      calendarArns.length === 0
+        ? undefined
+        : fn.grant((grantee) =>
+            Grant.addToPrincipal({ grantee, actions: ['ssm:GetCalendarState'], resourceArns: calendarArns }),
+          );
 
     const topicKey = new Key(this, 'TopicKey', {
       description: 'keymat: encrypts the approval and outcome topics',
@@ -97,9 +122,11 @@ export class KeymatStack extends Stack {
         linkSecretArn: linkSecret.secretArn,
         attestationKeyArn,
         ...(identity && { identityClaim: identity.claim }),
+        ...events,
       },
       logRetention,
     });
+    grantPutEvents(approvalPage);
     this.approvalPage = approvalPage;
     this.approvalPageApi = identity && approvalPageApi(this, approvalPage, identity, logRetention);
     const pageUrl = this.approvalPageApi
@@ -114,10 +141,22 @@ export class KeymatStack extends Stack {
         defaultWaitSeconds: config.defaultWaitSeconds,
         recentUseDays: config.recentUseDays,
         attestationKeyArn,
+        ...events,
+        changeCalendars,
+        ...(config.changeTicketCheck !== undefined && { changeTicketFunctionArn: config.changeTicketCheck }),
       },
       logRetention,
     });
     attestation.grantVerifyMac(validateOrigin);
+    grantPutEvents(validateOrigin);
+    grantCalendars(validateOrigin);
+    const ticketCheck = config.changeTicketCheck;
+    if (ticketCheck !== undefined) {
+      // The function as named, version or alias included: nothing else it could be.
+      validateOrigin.grant((grantee) =>
+        Grant.addToPrincipal({ grantee, actions: ['lambda:InvokeFunction'], resourceArns: [ticketCheck] }),
+      );
+    }
     validateOrigin.grantKeys(keys, 'kms:DescribeKey', 'kms:ListKeyRotations', 'kms:GetKeyLastUsage');
     validateOrigin.grantUnscoped(
       ['kms:ListAliases'],
@@ -130,17 +169,34 @@ export class KeymatStack extends Stack {
       config: {
         approvalTopicArn: approvalTopic.topicArn,
         web: { pageUrl, linkSecretArn: linkSecret.secretArn },
+        ...events,
+        changeCalendars,
       },
       logRetention,
     });
     requestApproval.grantPublish(approvalTopic);
+    grantPutEvents(requestApproval);
+    grantCalendars(requestApproval);
+
+    const checkChangeWindow =
+      changeCalendars.length === 0
+        ? undefined
+        : new KeymatFunction(this, 'CheckChangeWindow', {
+            config: {
+              changeCalendars,
+              maxWaitSeconds: config.changeWindowMaxWait?.toSeconds() ?? DEFAULT_WINDOW_WAIT_SECONDS,
+            },
+            logRetention,
+          });
+    if (checkChangeWindow) grantCalendars(checkChangeWindow);
     requestApproval.grant((grantee) => linkSecret.grantRead(grantee));
 
     const deleteMaterial = new KeymatFunction(this, 'DeleteMaterial', {
-      config: { outcomeTopicArn: outcomeTopic.topicArn, attestationKeyArn },
+      config: { outcomeTopicArn: outcomeTopic.topicArn, attestationKeyArn, ...events },
       logRetention,
     });
     attestation.grantVerifyMac(deleteMaterial);
+    grantPutEvents(deleteMaterial);
     deleteMaterial.grantKeys(keys, 'kms:DescribeKey', 'kms:ListKeyRotations', 'kms:DeleteImportedKeyMaterial');
     deleteMaterial.grantPublish(outcomeTopic);
 
@@ -148,15 +204,17 @@ export class KeymatStack extends Stack {
     verifyPendingImport.grantKeys(keys, 'kms:DescribeKey', 'kms:ListKeyRotations');
 
     const notifyOutcome = new KeymatFunction(this, 'NotifyOutcome', {
-      config: { outcomeTopicArn: outcomeTopic.topicArn },
+      config: { outcomeTopicArn: outcomeTopic.topicArn, ...events },
       logRetention,
     });
     notifyOutcome.grantPublish(outcomeTopic);
+    grantPutEvents(notifyOutcome);
 
     this.functions = {
       ValidateOrigin: validateOrigin,
       CheckState: checkState,
       RequestApproval: requestApproval,
+      ...(checkChangeWindow && { CheckChangeWindow: checkChangeWindow }),
       DeleteMaterial: deleteMaterial,
       VerifyPendingImport: verifyPendingImport,
       NotifyOutcome: notifyOutcome,
@@ -167,6 +225,7 @@ export class KeymatStack extends Stack {
         ValidateOrigin: validateOrigin.fn,
         CheckState: checkState.fn,
         RequestApproval: requestApproval.fn,
+        ...(checkChangeWindow && { CheckChangeWindow: checkChangeWindow.fn }),
         DeleteMaterial: deleteMaterial.fn,
         VerifyPendingImport: verifyPendingImport.fn,
         NotifyOutcome: notifyOutcome.fn,
@@ -209,9 +268,11 @@ export class KeymatStack extends Stack {
         stateMachineArn: workflow.stateMachine.stateMachineArn,
         attestationKeyArn,
         sessionBoundRoles: config.sessionBoundRoles,
+        ...events,
       },
       logRetention,
     });
+    grantPutEvents(gateway);
     this.gateway = gateway;
     const gatewayUrl = gateway.fn.addFunctionUrl({ authType: FunctionUrlAuthType.AWS_IAM });
     gateway.grant((grantee) => workflow.grantStartExecution(grantee));

@@ -27,16 +27,30 @@ import {
   LAMBDA_SERVICE_ERRORS,
   NETWORK_ERROR,
   RETRYABLE_KMS_ERRORS,
+  RETRYABLE_SERVICE_ERRORS,
   RETRYABLE_SNS_ERRORS,
   VERIFICATION_PENDING,
 } from '../core/errors';
 import type { ApprovalRules } from '../core/types';
 import { acknowledge, resourceFinding } from './nag';
-import { TASK_STATES, WAIT_STATE, type TaskState } from './states';
+import {
+  CHANGE_WINDOW_TASK,
+  TASK_STATES,
+  WAIT_STATE,
+  WINDOW_WAIT_STATE,
+  type RequiredTaskState,
+  type TaskState,
+} from './states';
+
+/**
+ * One function per task state, keyed by state name. CheckChangeWindow is optional: given, the workflow holds an
+ * approved change while the deployment's change calendars are CLOSED (the function knows the calendars).
+ */
+export type WorkflowFunctions = Record<RequiredTaskState, IFunction> & { readonly CheckChangeWindow?: IFunction };
 
 export interface DeletionWorkflowProps {
-  /** One function per task state, keyed by state name. */
-  readonly functions: Record<TaskState, IFunction>;
+  /** One function per task state, keyed by state name; CheckChangeWindow only for freeze windows. */
+  readonly functions: WorkflowFunctions;
   /**
    * How long each RequestApproval round waits for a decision before the change ends ApprovalTimedOut: whole seconds,
    * at least one.
@@ -89,6 +103,7 @@ const DEFAULT_READ_ACTIONS: readonly ExecutionReadAction[] = ['states:DescribeEx
 const TRANSIENT_ERRORS = [
   ...RETRYABLE_KMS_ERRORS,
   ...RETRYABLE_SNS_ERRORS,
+  ...RETRYABLE_SERVICE_ERRORS,
   NETWORK_ERROR,
   ...LAMBDA_SERVICE_ERRORS,
   'States.Timeout',
@@ -119,7 +134,7 @@ function validate(props: DeletionWorkflowProps): void {
       );
     }
   };
-  const missing = TASK_STATES.filter((state) => props.functions[state] === undefined);
+  const missing = TASK_STATES.filter((state) => state !== CHANGE_WINDOW_TASK && props.functions[state] === undefined);
   if (missing.length > 0) {
     throw new RangeError(
       `DeletionWorkflow: functions must have one function per task state; missing ${missing.join(', ')}`,
@@ -176,10 +191,15 @@ export class DeletionWorkflow extends Construct {
       return task;
     };
     /** `resultPath` undefined replaces the state's data with the result (ASL's default). */
-    const invoke = (state: TaskState, payload: Record<string, unknown>, resultPath?: string): LambdaInvoke =>
+    const invoke = (
+      state: TaskState,
+      fn: IFunction,
+      payload: Record<string, unknown>,
+      resultPath?: string,
+    ): LambdaInvoke =>
       new LambdaInvoke(this, state, {
         stateName: state,
-        lambdaFunction: fns[state],
+        lambdaFunction: fn,
         payload: TaskInput.fromObject(payload),
         payloadResponseOnly: true,
         // Retries are declared below, once, with the error lists the functions share.
@@ -194,6 +214,7 @@ export class DeletionWorkflow extends Construct {
     const notifyOutcome = retryTransient(
       invoke(
         'NotifyOutcome',
+        fns.NotifyOutcome,
         { executionId, state: JsonPath.objectAt('$'), executionInput: JsonPath.objectAt('$$.Execution.Input') },
         '$.outcome',
       ),
@@ -209,9 +230,9 @@ export class DeletionWorkflow extends Construct {
       }).next(notifyOutcome);
 
     const validateOrigin = catchAll(
-      retryTransient(invoke('ValidateOrigin', { executionId, input: JsonPath.objectAt('$') })),
+      retryTransient(invoke('ValidateOrigin', fns.ValidateOrigin, { executionId, input: JsonPath.objectAt('$') })),
     );
-    const checkState = catchAll(retryTransient(invoke('CheckState', change, '$.check')));
+    const checkState = catchAll(retryTransient(invoke('CheckState', fns.CheckState, change, '$.check')));
 
     const rules: ApprovalRules = {
       quorum: props.quorum ?? DEFAULT_QUORUM,
@@ -249,14 +270,19 @@ export class DeletionWorkflow extends Construct {
 
     const deleteMaterial = catchAll(
       retryTransient(
-        invoke('DeleteMaterial', { ...change, approval: JsonPath.objectAt('$.approval'), rules }, '$.deletion'),
+        invoke(
+          'DeleteMaterial',
+          fns.DeleteMaterial,
+          { ...change, approval: JsonPath.objectAt('$.approval'), rules },
+          '$.deletion',
+        ),
       ),
     );
     const waitForPropagation = new Wait(this, WAIT_STATE, {
       stateName: WAIT_STATE,
       time: WaitTime.secondsPath('$.input.waitSeconds'),
     });
-    const verifyPendingImport = invoke('VerifyPendingImport', change, '$.verification');
+    const verifyPendingImport = invoke('VerifyPendingImport', fns.VerifyPendingImport, change, '$.verification');
     verifyPendingImport.addRetry({
       errors: [VERIFICATION_PENDING],
       interval: Duration.seconds(5),
@@ -281,10 +307,26 @@ export class DeletionWorkflow extends Construct {
           .otherwise(startApprovals),
       );
     startApprovals.next(requestApproval);
+    // Freeze windows: between the last approval and the deletion, the change waits while a calendar is CLOSED.
+    const approved = fns.CheckChangeWindow
+      ? this.changeWindow(
+          catchAll(
+            retryTransient(
+              invoke(
+                CHANGE_WINDOW_TASK,
+                fns.CheckChangeWindow,
+                { ...change, since: JsonPath.stringAt('$.changeWindow.since') },
+                '$.changeWindow',
+              ),
+            ),
+          ),
+          deleteMaterial,
+        )
+      : deleteMaterial;
     // Each round's answer carries every approval so far; the next round is asked for until the quorum is reached.
     requestApproval.next(
       new Choice(this, 'QuorumReached')
-        .when(Condition.isPresent(`$.approval.approvals[${rules.quorum - 1}]`), deleteMaterial)
+        .when(Condition.isPresent(`$.approval.approvals[${rules.quorum - 1}]`), approved)
         .otherwise(requestApproval),
     );
     deleteMaterial.next(waitForPropagation);
@@ -315,6 +357,30 @@ export class DeletionWorkflow extends Construct {
         "CDK's LambdaInvoke grant: the versions and aliases of this one workflow function",
       );
     }
+  }
+
+  /**
+   * The freeze-window states: StartChangeWindow records when the wait began, CheckChangeWindow reads the calendars
+   * (ending the change ChangeWindowClosed once the wait is over its bound), and while they are CLOSED
+   * WaitForChangeWindow waits until the time the check names, then asks again.
+   */
+  private changeWindow(check: LambdaInvoke, deleteMaterial: LambdaInvoke): Pass {
+    const start = new Pass(this, 'StartChangeWindow', {
+      parameters: { 'since.$': '$$.State.EnteredTime' },
+      resultPath: '$.changeWindow',
+    });
+    const wait = new Wait(this, WINDOW_WAIT_STATE, {
+      stateName: WINDOW_WAIT_STATE,
+      time: WaitTime.timestampPath('$.changeWindow.waitUntil'),
+    });
+    start.next(check);
+    check.next(
+      new Choice(this, 'ChangeWindowOpen')
+        .when(Condition.stringEquals('$.changeWindow.state', 'OPEN'), deleteMaterial)
+        .otherwise(wait),
+    );
+    wait.next(check);
+    return start;
   }
 
   /** Grants starting executions of the workflow. */

@@ -1,2 +1,9 @@
 /** The workflow's state names are defined once in core, where the task functions use them too. */
-export { TASK_STATES, WAIT_STATE, type TaskState } from '../core/tasks';
+export {
+  CHANGE_WINDOW_TASK,
+  TASK_STATES,
+  WAIT_STATE,
+  WINDOW_WAIT_STATE,
+  type RequiredTaskState,
+  type TaskState,
+} from '../core/tasks';

@@ -4,6 +4,7 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { RefusalCode } from '../../core/approvals';
 import type { Attestor } from '../../core/attestation';
 import { ChangeClient } from '../../core/change-client';
+import type { EventPublisher } from '../../core/change-events';
 import type { ApprovalPageConfig } from '../../core/config';
 import { ChangeError } from '../../core/errors';
 import { displayName } from '../../core/identity';
@@ -47,6 +48,8 @@ export interface ApprovalPageDeps {
   secrets: SecretsManagerClient;
   /** MACs each approval with keymat's attestation key, so that DeleteMaterial accepts it. */
   attestor: Attestor;
+  /** Publishes Approval Decided. */
+  events: EventPublisher;
   config: ApprovalPageConfig;
   logger: Logger;
 }
@@ -129,7 +132,7 @@ function tooLarge(body: string, base64: boolean): boolean {
  * that execution's history shows pending.
  */
 export function createApprovalPage(deps: ApprovalPageDeps): (request: PageRequest) => Promise<PageResponse> {
-  const { sfn, secrets, attestor, config, logger } = deps;
+  const { sfn, secrets, attestor, events, config, logger } = deps;
   const { identityClaim } = config;
   let secret: string | undefined;
   const linkSecret = async (): Promise<string> => {
@@ -197,7 +200,7 @@ export function createApprovalPage(deps: ApprovalPageDeps): (request: PageReques
     }
 
     // The execution's own state machine: the link names the execution, whatever machine it belongs to.
-    const changes = new ChangeClient({ sfn, stateMachineArn: stateMachineArnOf(executionArn), attestor });
+    const changes = new ChangeClient({ sfn, stateMachineArn: stateMachineArnOf(executionArn), attestor, events });
     const task = await changes.pendingApproval(executionArn);
     if (!task) return nothingToDecide('This change is not waiting for an approval any more. Nothing was decided.');
     const why = linkRefusal(approver, task.approval.approvals, task.input, task.rules);
@@ -216,7 +219,7 @@ export function createApprovalPage(deps: ApprovalPageDeps): (request: PageReques
     const answer = { by: approver, channel, ...(comment && { comment }) };
     try {
       if (decision === 'approve') await changes.approve(executionArn, task, answer);
-      else await changes.reject(task, answer);
+      else await changes.reject(executionArn, task, answer);
     } catch (err) {
       if (!(err instanceof ChangeError)) throw err;
       if (err.code === 'AlreadyDecided') return nothingToDecide('The approval was already decided or timed out.');

@@ -2,6 +2,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { configFromEnvironment } from '../../core/config';
 import { kmsAttestor } from '../runtime/attestor';
 import { createKmsClient, createSecretsClient } from '../runtime/aws';
+import { createEventsClient, eventBridgePublisher } from '../runtime/events';
 import { createLogger, withLambdaContext } from '../runtime/logger';
 import { createApprovalPage, pageRequestSchema } from './approval-page';
 
@@ -11,6 +12,7 @@ const approvalPage = createApprovalPage({
   sfn: new SFNClient({}),
   secrets: createSecretsClient(),
   attestor: kmsAttestor(createKmsClient(), config.attestationKeyArn),
+  events: eventBridgePublisher(createEventsClient(), config.eventBusName),
   config,
   logger,
 });

@@ -1,6 +1,7 @@
 import { DeleteImportedKeyMaterialCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { verifyApprovals } from '../../core/approvals';
+import { changeEvent, type EventPublisher } from '../../core/change-events';
 import type { Attestor } from '../../core/attestation';
 import type { DeleteMaterialConfig } from '../../core/config';
 import { KeymatError, errorName } from '../../core/errors';
@@ -16,6 +17,8 @@ export interface DeleteMaterialDeps {
   sns: SNSClient;
   /** Verifies every approval's attestation (VerifyMac with the attestation key). */
   attestor: Attestor;
+  /** Publishes Deletion Announced and Key Material Deleted. */
+  events: EventPublisher;
   config: DeleteMaterialConfig;
   logger: Logger;
 }
@@ -31,10 +34,31 @@ export function createDeleteMaterial({
   kms,
   sns,
   attestor,
+  events,
   config,
   logger,
 }: DeleteMaterialDeps): (event: unknown) => Promise<DeletionResult> {
-  /** Security monitoring sees a planned deletion before the call (structured log line and an SNS event). */
+  /** Key Material Deleted, with the request id CloudTrail records the call under. */
+  async function deleted(executionId: string, input: ChangeInput, plan: Plan, result: DeletionResult) {
+    await events.publish(
+      changeEvent(
+        'Key Material Deleted',
+        {
+          executionArn: executionId,
+          changeId: input.changeId,
+          keyArn: plan.keyArn,
+          keyMaterialId: plan.keyMaterialId,
+          kmsRequestId: result.kmsRequestId,
+          appliedBy: result.appliedBy,
+          expectedKeyState: plan.expectedKeyState,
+        },
+        new Date(result.at),
+      ),
+    );
+    return result;
+  }
+
+  /** Security monitoring sees a planned deletion before the call (structured log line, SNS and EventBridge events). */
   async function announce(
     executionId: string,
     input: ChangeInput,
@@ -64,6 +88,21 @@ export function createDeleteMaterial({
         },
       }),
     );
+    await events.publish(
+      changeEvent(
+        'Deletion Announced',
+        {
+          executionArn: executionId,
+          changeId: input.changeId,
+          keyArn: plan.keyArn,
+          keyMaterialId: plan.keyMaterialId,
+          requestedBy: input.requestedBy,
+          approvedBy: announcement.approvers,
+          planDigest: plan.digest,
+        },
+        new Date(),
+      ),
+    );
   }
 
   return async (event) => {
@@ -75,7 +114,11 @@ export function createDeleteMaterial({
     const comparison = compareWithPlan(await readKey(kms, e.plan.keyArn), e.plan);
     if (comparison === 'APPLIED') {
       logger.warn('the key is already in the approved post-state: an earlier attempt deleted the material');
-      return { kmsRequestId: null, appliedBy: 'EARLIER_ATTEMPT', at: new Date().toISOString() };
+      return deleted(e.executionId, e.input, e.plan, {
+        kmsRequestId: null,
+        appliedBy: 'EARLIER_ATTEMPT',
+        at: new Date().toISOString(),
+      });
     }
     if (comparison !== 'UNCHANGED') {
       throw new KeymatError(
@@ -85,17 +128,22 @@ export function createDeleteMaterial({
     }
 
     await announce(e.executionId, e.input, e.plan, approval);
+    let kmsRequestId: string | null;
     try {
       const result = await kms.send(
         new DeleteImportedKeyMaterialCommand({ KeyId: e.plan.keyArn, KeyMaterialId: e.plan.keyMaterialId }),
       );
-      const kmsRequestId = result.$metadata.requestId ?? null;
-      logger.info('key material deleted', { keyMaterialId: e.plan.keyMaterialId, kmsRequestId });
-      return { kmsRequestId, appliedBy: 'THIS_ATTEMPT', at: new Date().toISOString() };
+      kmsRequestId = result.$metadata.requestId ?? null;
     } catch (err) {
       const requestId = (err as { $metadata?: { requestId?: string } }).$metadata?.requestId;
       logger.error('DeleteImportedKeyMaterial failed', { error: errorName(err), kmsRequestId: requestId });
       throw err;
     }
+    logger.info('key material deleted', { keyMaterialId: e.plan.keyMaterialId, kmsRequestId });
+    return deleted(e.executionId, e.input, e.plan, {
+      kmsRequestId,
+      appliedBy: 'THIS_ATTEMPT',
+      at: new Date().toISOString(),
+    });
   };
 }

@@ -1,6 +1,7 @@
 import { configFromEnvironment } from '../../core/config';
 import { kmsAttestor } from '../runtime/attestor';
 import { createKmsClient, createSnsClient } from '../runtime/aws';
+import { createEventsClient, eventBridgePublisher } from '../runtime/events';
 import { createLogger, withLambdaContext } from '../runtime/logger';
 import { createDeleteMaterial } from './delete-material';
 
@@ -11,6 +12,7 @@ const deleteMaterial = createDeleteMaterial({
   kms,
   sns: createSnsClient(),
   attestor: kmsAttestor(kms, config.attestationKeyArn),
+  events: eventBridgePublisher(createEventsClient(), config.eventBusName),
   config,
   logger,
 });

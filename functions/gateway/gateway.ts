@@ -150,7 +150,7 @@ export function createGateway(
       logger.info('approval given', { approver: caller, approvals: result.approvals.length });
       return { executionArn, approver: caller, approvals: result.approvals.length, quorum: task.rules.quorum };
     }
-    const rejected = await changes.reject(task, decision);
+    const rejected = await changes.reject(executionArn, task, decision);
     logger.info('change rejected', { by: caller, as: rejected.as });
     return { executionArn, rejectedBy: caller, as: rejected.as };
   }

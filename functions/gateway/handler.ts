@@ -4,6 +4,7 @@ import { ChangeClient } from '../../core/change-client';
 import { configFromEnvironment } from '../../core/config';
 import { kmsAttestor } from '../runtime/attestor';
 import { createKmsClient } from '../runtime/aws';
+import { createEventsClient, eventBridgePublisher } from '../runtime/events';
 import { createLogger, withLambdaContext } from '../runtime/logger';
 import { createGateway } from './gateway';
 
@@ -11,7 +12,12 @@ const logger = createLogger();
 const config = configFromEnvironment('Gateway');
 const attestor = kmsAttestor(createKmsClient(), config.attestationKeyArn);
 const gateway = createGateway({
-  changes: new ChangeClient({ sfn: new SFNClient({}), stateMachineArn: config.stateMachineArn, attestor }),
+  changes: new ChangeClient({
+    sfn: new SFNClient({}),
+    stateMachineArn: config.stateMachineArn,
+    attestor,
+    events: eventBridgePublisher(createEventsClient(), config.eventBusName),
+  }),
   attestor,
   ssm: new SSMClient({}),
   config,

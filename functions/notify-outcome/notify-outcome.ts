@@ -1,4 +1,5 @@
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import { changeEvent, type EventPublisher } from '../../core/change-events';
 import type { OutcomeConfig } from '../../core/config';
 import { notifyOutcomeEvent, parseEvent } from '../../core/events';
 import type { Outcome } from '../../core/types';
@@ -8,12 +9,23 @@ import { outcomeOf } from './outcome';
 /** What NotifyOutcome works with. */
 export interface NotifyOutcomeDeps {
   sns: SNSClient;
+  /** Publishes Change Failed. */
+  events: EventPublisher;
   config: OutcomeConfig;
   logger: Logger;
 }
 
+const FAILURES = ['REJECTED', 'TIMED_OUT', 'REFUSED', 'FAILED'] as const;
+const isFailure = (status: Outcome['status']): status is (typeof FAILURES)[number] =>
+  (FAILURES as readonly string[]).includes(status);
+
 /** NotifyOutcome: one outcome message per change, and the execution's output. */
-export function createNotifyOutcome({ sns, config, logger }: NotifyOutcomeDeps): (event: unknown) => Promise<Outcome> {
+export function createNotifyOutcome({
+  sns,
+  events,
+  config,
+  logger,
+}: NotifyOutcomeDeps): (event: unknown) => Promise<Outcome> {
   return async (event) => {
     const e = parseEvent(notifyOutcomeEvent, event, 'NotifyOutcome');
     const outcome = outcomeOf(e.state, e.executionInput);
@@ -34,6 +46,24 @@ export function createNotifyOutcome({ sns, config, logger }: NotifyOutcomeDeps):
         },
       }),
     );
+    const status = outcome.status;
+    if (outcome.error !== undefined && isFailure(status)) {
+      await events.publish(
+        changeEvent(
+          'Change Failed',
+          {
+            executionArn: e.executionId,
+            ...(outcome.changeId !== undefined && { changeId: outcome.changeId }),
+            ...(outcome.keyArn !== undefined && { keyArn: outcome.keyArn }),
+            ...(outcome.keyMaterialId !== undefined && { keyMaterialId: outcome.keyMaterialId }),
+            status,
+            error: outcome.error,
+            ...(outcome.cause !== undefined && { cause: outcome.cause }),
+          },
+          new Date(),
+        ),
+      );
+    }
     logger.info('outcome', { ...outcome });
     return outcome;
   };

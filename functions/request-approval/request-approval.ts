@@ -1,9 +1,11 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import { changeEvent, type EventPublisher } from '../../core/change-events';
 import type { RequestApprovalConfig } from '../../core/config';
 import { parseEvent, requestApprovalEvent, type RequestApprovalEvent } from '../../core/events';
 import { linkRecipients, signLink } from '../../core/links';
 import { describePlan } from '../../core/words';
+import type { CalendarReader } from '../runtime/calendars';
 import { startInvocation, type Logger } from '../runtime/logger';
 
 /** What RequestApproval works with. */
@@ -11,6 +13,10 @@ export interface RequestApprovalDeps {
   sns: SNSClient;
   /** Reads the approval-link secret; used only when the configuration has the web channel. */
   secrets: SecretsManagerClient;
+  /** Publishes Approval Requested. */
+  events: EventPublisher;
+  /** Reads the change calendars for the request; used when the configuration names calendars. */
+  calendars: CalendarReader;
   config: RequestApprovalConfig;
   logger: Logger;
 }
@@ -28,6 +34,8 @@ export interface RequestApprovalResult {
 export function createRequestApproval({
   sns,
   secrets,
+  events,
+  calendars,
   config,
   logger,
 }: RequestApprovalDeps): (event: unknown) => Promise<RequestApprovalResult> {
@@ -71,10 +79,15 @@ export function createRequestApproval({
     startInvocation(logger, { executionId: e.executionId, changeId: e.input.changeId, keyArn: e.plan.keyArn });
     const expires = new Date(Date.now() + e.approvalTimeoutSeconds * 1000).toISOString();
     const given = e.approval.approvals.map((a) => a.approver);
+    // The calendars as they are now, not as the plan found them: an approver should know a freeze will hold the change.
+    const plan =
+      config.changeCalendars.length > 0
+        ? { ...e.plan, changeWindow: await calendars(config.changeCalendars, new Date()) }
+        : e.plan;
     const message = [
       'keymat: a deletion of imported key material needs your approval.',
       '',
-      ...describePlan(e.plan, e.input),
+      ...describePlan(plan, e.input),
       '',
       `Approvals: ${given.length} of ${e.rules.quorum} distinct approvers${given.length > 0 ? ` (so far: ${given.join(', ')})` : ''}.`,
       ...(e.rules.allowedApprovers.length > 0 ? [`Allowed approvers: ${e.rules.allowedApprovers.join(', ')}.`] : []),
@@ -121,6 +134,24 @@ export function createRequestApproval({
         }),
       );
     }
+    await events.publish(
+      changeEvent(
+        'Approval Requested',
+        {
+          executionArn: e.executionId,
+          changeId: e.input.changeId,
+          keyArn: e.plan.keyArn,
+          keyMaterialId: e.plan.keyMaterialId,
+          round: given.length + 1,
+          quorum: e.rules.quorum,
+          approvedBy: given,
+          expiresAt: expires,
+          planDigest: e.plan.digest,
+        },
+        new Date(),
+        String(given.length + 1),
+      ),
+    );
     logger.info('approval requested', { messageId, expires });
     return { messageId };
   };

@@ -50,8 +50,8 @@ const NETWORK_CODES = new Set([
  * Gives network failures a name the state machine retries (`NetworkError`): the SDK reports them as a plain Error,
  * which would otherwise end a change as if it were a bug.
  */
-function withNamedNetworkErrors<T extends KMSClient | SNSClient | SecretsManagerClient>(client: T): T {
-  (client as KMSClient).middlewareStack.add(
+export function withNamedNetworkErrors<T extends { middlewareStack: unknown }>(client: T): T {
+  (client as unknown as KMSClient).middlewareStack.add(
     (next) => async (args) => {
       try {
         return await next(args);

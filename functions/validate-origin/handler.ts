@@ -1,6 +1,9 @@
 import { configFromEnvironment } from '../../core/config';
 import { kmsAttestor } from '../runtime/attestor';
 import { createKmsClient } from '../runtime/aws';
+import { createSsmClient, ssmCalendarReader } from '../runtime/calendars';
+import { createLambdaClient, lambdaTicketCheck } from '../runtime/change-tickets';
+import { createEventsClient, eventBridgePublisher } from '../runtime/events';
 import { createLogger, withLambdaContext } from '../runtime/logger';
 import { createValidateOrigin } from './validate-origin';
 
@@ -10,6 +13,11 @@ const config = configFromEnvironment('ValidateOrigin');
 const validateOrigin = createValidateOrigin({
   kms,
   attestor: kmsAttestor(kms, config.attestationKeyArn),
+  events: eventBridgePublisher(createEventsClient(), config.eventBusName),
+  calendars: ssmCalendarReader(createSsmClient()),
+  ...(config.changeTicketFunctionArn !== undefined && {
+    tickets: lambdaTicketCheck(createLambdaClient(), config.changeTicketFunctionArn),
+  }),
   config,
   logger,
 });

@@ -5,12 +5,16 @@ import {
   type KMSClient,
 } from '@aws-sdk/client-kms';
 import { MAX_START_AGE_MS, verifyStart, type Attestor } from '../../core/attestation';
+import { changeEvent, type EventPublisher } from '../../core/change-events';
+import { TICKET_CHECK_VERSION } from '../../core/change-ticket';
 import type { ValidateOriginConfig } from '../../core/config';
 import { KeymatError, RETRYABLE_KMS_ERRORS, errorName, hasErrorName } from '../../core/errors';
 import { parseChangeInput } from '../../core/input';
 import { buildPlan } from '../../core/plan';
 import type { ChangeInput, Plan } from '../../core/types';
 import { readKey } from '../runtime/aws';
+import type { CalendarReader } from '../runtime/calendars';
+import type { TicketCheck } from '../runtime/change-tickets';
 import { startInvocation, type Logger } from '../runtime/logger';
 
 /** What ValidateOrigin works with. */
@@ -18,6 +22,12 @@ export interface ValidateOriginDeps {
   kms: KMSClient;
   /** Verifies the start's attestation (VerifyMac with the attestation key). */
   attestor: Attestor;
+  /** Publishes Deletion Planned. */
+  events: EventPublisher;
+  /** Reads the change calendars for the plan; used when the configuration names calendars. */
+  calendars: CalendarReader;
+  /** The organisation's change-ticket check; needed when the configuration names its function. */
+  tickets?: TicketCheck;
   config: ValidateOriginConfig;
   logger: Logger;
 }
@@ -35,9 +45,15 @@ export interface ValidateOriginResult {
 export function createValidateOrigin({
   kms,
   attestor,
+  events,
+  calendars,
+  tickets,
   config,
   logger,
 }: ValidateOriginDeps): (event: unknown) => Promise<ValidateOriginResult> {
+  if (config.changeTicketFunctionArn !== undefined && tickets === undefined) {
+    throw new Error('ValidateOrigin: the configuration names a change-ticket check function but no check was given');
+  }
   /** GetKeyLastUsage is advisory: when it cannot answer for a non-transient reason, the plan says "unknown". */
   async function lastUsage(keyArn: string): Promise<GetKeyLastUsageResponse | undefined> {
     try {
@@ -90,7 +106,44 @@ export function createValidateOrigin({
       days: config.recentUseDays,
       now: new Date(),
     });
+    if (tickets !== undefined) {
+      // Before any approval is asked: a change the organisation has not approved never reaches an approver.
+      plan.changeTicket = await tickets(
+        {
+          version: TICKET_CHECK_VERSION,
+          changeId: input.changeId,
+          keyArn,
+          keyMaterialId: plan.keyMaterialId,
+          requestedBy: input.requestedBy,
+          reason: input.reason,
+        },
+        new Date(),
+      );
+    }
+    if (config.changeCalendars.length > 0) plan.changeWindow = await calendars(config.changeCalendars, new Date());
     logger.info('plan built', { plan });
+    await events.publish(
+      changeEvent(
+        'Deletion Planned',
+        {
+          executionArn: String(executionId),
+          changeId: input.changeId,
+          keyArn,
+          keyMaterialId: plan.keyMaterialId,
+          requestedBy: input.requestedBy,
+          reason: input.reason,
+          keyMaterialState: plan.keyMaterialState,
+          keyStateBefore: plan.keyStateBefore,
+          expectedKeyState: plan.expectedKeyState,
+          replicasAffected: plan.multiRegion.replicasAffected,
+          planDigest: plan.digest,
+          dryRun: input.dryRun,
+          ...(plan.changeTicket && { changeTicket: plan.changeTicket }),
+          ...(plan.changeWindow && { changeWindow: plan.changeWindow }),
+        },
+        new Date(),
+      ),
+    );
     return { input, plan };
   };
 }

@@ -1,0 +1,177 @@
+import { createHash } from 'node:crypto';
+import { calendarReadingSchema } from './change-window';
+import { changeTicketSchema } from './change-ticket';
+import * as z from './schema';
+
+/**
+ * The structured events every change publishes to EventBridge (source `keymat`), for security monitoring and change
+ * records: one schema per detail type, defined once here; the build writes each as a JSON Schema into
+ * schemas/events/. Every detail carries the schema `version`, an `eventId` that is the same each time the same event
+ * is published (a retried task publishes again: consumers deduplicate on it), the execution and the change. No
+ * detail carries a task token, an attestation, a link or a secret.
+ */
+
+/** The `source` of every keymat event (custom sources may not start with `aws.`). */
+export const EVENT_SOURCE = 'keymat';
+
+/** The detail schemas' version; a change that removes or retypes a field makes a new one. */
+export const EVENT_VERSION = '1';
+
+const common = {
+  version: z.literal(EVENT_VERSION),
+  eventId: z.string().check(z.regex(/^[a-f0-9]{32}$/)),
+  executionArn: z.string(),
+  changeId: z.string(),
+  /** When it happened (ISO 8601); EventBridge's own `time` is when it was put. */
+  occurredAt: z.string(),
+};
+
+const keyFields = { keyArn: z.string(), keyMaterialId: z.string() };
+
+const decisionFields = {
+  round: z.number().check(z.int(), z.gte(1)),
+  /** Who decided, as keymat authenticated them (a canonical principal). */
+  decidedBy: z.string(),
+  channel: z.string(),
+  comment: z.optional(z.string()),
+};
+
+/** Each detail type and its detail's schema. */
+export const EVENT_DETAILS = {
+  'Deletion Planned': z.object({
+    ...common,
+    ...keyFields,
+    requestedBy: z.string(),
+    reason: z.string(),
+    keyMaterialState: z.string(),
+    keyStateBefore: z.string(),
+    expectedKeyState: z.string(),
+    replicasAffected: z.array(z.string()),
+    planDigest: z.string(),
+    dryRun: z.boolean(),
+    changeTicket: z.optional(changeTicketSchema),
+    changeWindow: z.optional(calendarReadingSchema),
+  }),
+  'Approval Requested': z.object({
+    ...common,
+    ...keyFields,
+    round: z.number().check(z.int(), z.gte(1)),
+    quorum: z.number().check(z.int(), z.gte(1)),
+    approvedBy: z.array(z.string()),
+    expiresAt: z.string(),
+    planDigest: z.string(),
+  }),
+  'Approval Decided': z.union([
+    z.object({ ...common, decision: z.literal('APPROVED'), ...decisionFields, planDigest: z.string() }),
+    z.object({
+      ...common,
+      decision: z.literal('REJECTED'),
+      ...decisionFields,
+      /** An approver's rejection, or the requester withdrawing the change. */
+      as: z.enum(['APPROVER', 'REQUESTER']),
+    }),
+  ]),
+  'Deletion Announced': z.object({
+    ...common,
+    ...keyFields,
+    requestedBy: z.string(),
+    approvedBy: z.array(z.string()),
+    planDigest: z.string(),
+  }),
+  'Key Material Deleted': z.object({
+    ...common,
+    ...keyFields,
+    /** The DeleteImportedKeyMaterial request's id (CloudTrail's `requestID`); null when an earlier attempt applied it. */
+    kmsRequestId: z.nullable(z.string()),
+    appliedBy: z.enum(['THIS_ATTEMPT', 'EARLIER_ATTEMPT']),
+    expectedKeyState: z.string(),
+  }),
+  'Change Failed': z.object({
+    ...common,
+    /** Missing when the input named no valid change id. */
+    changeId: z.optional(z.string()),
+    keyArn: z.optional(z.string()),
+    keyMaterialId: z.optional(z.string()),
+    status: z.enum(['REJECTED', 'TIMED_OUT', 'REFUSED', 'FAILED']),
+    error: z.string(),
+    cause: z.optional(z.string()),
+  }),
+} as const;
+
+export type EventDetailType = keyof typeof EVENT_DETAILS;
+export const EVENT_DETAIL_TYPES = Object.keys(EVENT_DETAILS) as EventDetailType[];
+
+/** One event: its detail type and its detail. */
+export type ChangeEvent = {
+  [T in EventDetailType]: { detailType: T; detail: z.infer<(typeof EVENT_DETAILS)[T]> };
+}[EventDetailType];
+
+/** A detail without the fields every event gets from `changeEvent`. */
+type DetailOf<T extends EventDetailType> = z.infer<(typeof EVENT_DETAILS)[T]>;
+type Own<T extends EventDetailType> =
+  DetailOf<T> extends infer D ? (D extends unknown ? Omit<D, 'version' | 'eventId' | 'occurredAt'> : never) : never;
+
+/**
+ * Makes an event, checked against its schema. `discriminator` tells apart events of one type in one execution (the
+ * approval round); the event id is derived from it, so the same event published twice carries the same id.
+ *
+ * @throws Error when the detail does not fit its schema (a bug: the callers build it from parsed data)
+ */
+export function changeEvent<T extends EventDetailType>(
+  detailType: T,
+  detail: Own<T> & { executionArn: string },
+  occurredAt: Date,
+  discriminator = '',
+): ChangeEvent {
+  const eventId = createHash('sha256')
+    .update(`${detail.executionArn}\n${detailType}\n${discriminator}`)
+    .digest('hex')
+    .slice(0, 32);
+  const full = { version: EVENT_VERSION, eventId, ...detail, occurredAt: occurredAt.toISOString() };
+  return { detailType, detail: EVENT_DETAILS[detailType].parse(full) } as ChangeEvent;
+}
+
+/** Publishes events in order; the functions' one puts them on the configured EventBridge bus. */
+export interface EventPublisher {
+  publish(...events: ChangeEvent[]): Promise<void>;
+}
+
+/** What an Approval Decided event is made from: the round asked and the decision given. */
+export interface DecidedRound {
+  executionArn: string;
+  changeId: string;
+  planDigest: string;
+  /** The round decided (1 for the first). */
+  round: number;
+  decidedBy: string;
+  channel: string;
+  comment?: string;
+}
+
+/**
+ * Approval Decided, published by whoever hands a decision to the workflow (the gateway, the approval page, the
+ * local runner), after it checked and attested the decision and before it sends it: so the event comes before what
+ * the decision sets off.
+ */
+export function approvalDecided(
+  round: DecidedRound,
+  decision: { decision: 'APPROVED' } | { decision: 'REJECTED'; as: 'APPROVER' | 'REQUESTER' },
+  at: Date,
+): ChangeEvent {
+  const common = {
+    executionArn: round.executionArn,
+    changeId: round.changeId,
+    round: round.round,
+    decidedBy: round.decidedBy,
+    channel: round.channel,
+    ...(round.comment !== undefined && { comment: round.comment }),
+  };
+  return decision.decision === 'APPROVED'
+    ? changeEvent(
+        'Approval Decided',
+        { ...common, decision: 'APPROVED', planDigest: round.planDigest },
+        at,
+        String(round.round),
+      )
+    : changeEvent('Approval Decided', { ...common, decision: 'REJECTED', as: decision.as }, at, String(round.round));
+}

@@ -1,0 +1,82 @@
+import { KeymatError } from './errors';
+import { CALENDAR_ARN, CALENDAR_NAME } from './naming';
+import * as z from './schema';
+
+/**
+ * Freeze windows: a deployment may name SSM Change Calendars, and then DeleteMaterial runs only while every one of
+ * them is OPEN. An approval given during a freeze is kept: the change waits (a Step Functions Wait until the
+ * calendars' next transition) and asks again, until a bound after which it ends ChangeWindowClosed.
+ */
+
+/** What GetCalendarState answered for the deployment's calendars (OPEN only when every one is open). */
+export const calendarReadingSchema = z.object({
+  calendars: z.array(z.string()),
+  state: z.enum(['OPEN', 'CLOSED']),
+  /** When the state was read (ISO 8601). */
+  checkedAt: z.string(),
+  /** When the state changes next, if the calendars say (ISO 8601). */
+  nextTransitionTime: z.optional(z.string()),
+});
+export type CalendarReading = z.infer<typeof calendarReadingSchema>;
+
+/** CheckChangeWindow's result: the reading, the bound, and the next wait. */
+export const windowCheckSchema = z.extend(calendarReadingSchema, {
+  /** When the change began to wait for its window (the last approval's round ended). */
+  since: z.string(),
+  /** `since` plus the maximum wait: still CLOSED at this time ends the change ChangeWindowClosed. */
+  deadline: z.string(),
+  /** While CLOSED: when to ask again (the next transition, or the deadline if that comes first). */
+  waitUntil: z.optional(z.string()),
+});
+export type WindowCheck = z.infer<typeof windowCheckSchema>;
+
+/** The longest a change may wait for its window: Step Functions Standard executions last at most a year. */
+export const MAX_WINDOW_WAIT_SECONDS = 180 * 24 * 3600;
+
+/**
+ * Checks a calendar name or ARN as the configuration gives it.
+ *
+ * @throws RangeError naming the value, when it is neither
+ */
+export function checkCalendarName(name: string): string {
+  if (CALENDAR_NAME.test(name) || CALENDAR_ARN.test(name)) return name;
+  throw new RangeError(
+    `change calendar '${name}' is neither an SSM document name (3-128 letters, digits, '_', '-' or '.') nor an SSM document ARN`,
+  );
+}
+
+/** The calendars' names as a person reads them: the document name of an ARN. */
+export const calendarLabel = (name: string): string => CALENDAR_ARN.exec(name)?.[1] ?? name;
+
+/**
+ * The next step of the wait for a window: go on (OPEN), wait until the next transition or the deadline, whichever
+ * comes first (CLOSED), or end the change when the deadline has passed with the calendars still CLOSED.
+ *
+ * @param since - When the change began to wait for its window.
+ * @param maxWaitSeconds - How long it may wait.
+ * @throws KeymatError ChangeWindowClosed when the calendars are CLOSED at or after the deadline
+ */
+export function nextWindowStep(reading: CalendarReading, since: Date, maxWaitSeconds: number, now: Date): WindowCheck {
+  const deadline = new Date(since.getTime() + maxWaitSeconds * 1000);
+  const check: WindowCheck = { ...reading, since: since.toISOString(), deadline: deadline.toISOString() };
+  if (reading.state === 'OPEN') return check;
+  const names = reading.calendars.map(calendarLabel).join(', ');
+  if (now.getTime() >= deadline.getTime()) {
+    throw new KeymatError(
+      'ChangeWindowClosed',
+      `change calendar ${names} is still CLOSED at ${now.toISOString()}, and the change may wait for its window only until ${check.deadline}${reading.nextTransitionTime ? ` (it opens at ${reading.nextTransitionTime})` : ''}; nothing was deleted: start the change again when the window is open`,
+    );
+  }
+  const next = reading.nextTransitionTime === undefined ? undefined : new Date(reading.nextTransitionTime);
+  const until = next !== undefined && next.getTime() > now.getTime() && next < deadline ? next : deadline;
+  return { ...check, waitUntil: until.toISOString() };
+}
+
+/** The window in words, for the plan, the approval request and `keymat status`. */
+export function describeWindow(reading: CalendarReading): string {
+  const names = reading.calendars.map(calendarLabel).join(', ');
+  const next = reading.nextTransitionTime
+    ? `, ${reading.state === 'OPEN' ? 'closes' : 'opens'} at ${reading.nextTransitionTime}`
+    : '';
+  return `Change window (${names}): ${reading.state} at ${reading.checkedAt}${next}${reading.state === 'CLOSED' ? '; an approved deletion waits for it' : ''}.`;
+}

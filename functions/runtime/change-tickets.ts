@@ -1,0 +1,46 @@
+import { InvokeCommand, LambdaClient, type LambdaClientConfig } from '@aws-sdk/client-lambda';
+import { approvedTicket, type ChangeTicket, type TicketRequest } from '../../core/change-ticket';
+import { KeymatError } from '../../core/errors';
+import { withNamedNetworkErrors } from './aws';
+
+/**
+ * A Lambda client for the change-ticket check; the state machine retries its transient errors.
+ *
+ * @param config - Where and as whom to call. @default the SDK's resolution from the Lambda runtime
+ */
+export const createLambdaClient = (config: LambdaClientConfig = {}): LambdaClient =>
+  withNamedNetworkErrors(new LambdaClient({ ...config, maxAttempts: 1 }));
+
+/** Asks the organisation's change-ticket check about a change: APPROVED, or the change is refused. */
+export type TicketCheck = (request: TicketRequest, now: Date) => Promise<ChangeTicket>;
+
+/**
+ * The change-ticket check as a Lambda function invoked synchronously with the request as its event. A function that
+ * fails (an unhandled error, a timeout inside it) does not confirm the change, so the change is refused, with the
+ * function's error in the cause.
+ */
+export function lambdaTicketCheck(lambda: LambdaClient, functionArn: string): TicketCheck {
+  return async (request, now) => {
+    const result = await lambda.send(
+      new InvokeCommand({
+        FunctionName: functionArn,
+        InvocationType: 'RequestResponse',
+        Payload: new TextEncoder().encode(JSON.stringify(request)),
+      }),
+    );
+    const text = result.Payload === undefined ? '' : new TextDecoder().decode(result.Payload);
+    if (result.FunctionError !== undefined) {
+      throw new KeymatError(
+        'ChangeTicketNotApproved',
+        `the change-ticket check ${functionArn} failed for change ${request.changeId} (${result.FunctionError}: ${text.slice(0, 300)}); keymat refuses a change it cannot confirm`,
+      );
+    }
+    let answer: unknown;
+    try {
+      answer = JSON.parse(text);
+    } catch {
+      answer = text;
+    }
+    return approvedTicket(answer, request, functionArn, now);
+  };
+}

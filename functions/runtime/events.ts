@@ -1,0 +1,47 @@
+import { EventBridgeClient, PutEventsCommand, type EventBridgeClientConfig } from '@aws-sdk/client-eventbridge';
+import { EVENT_SOURCE, type ChangeEvent, type EventPublisher } from '../../core/change-events';
+import { EVENT_NOT_PUBLISHED, KeymatError } from '../../core/errors';
+import { withNamedNetworkErrors } from './aws';
+
+/**
+ * An EventBridge client for the change events. The SDK's own retries are off, as for the other task clients: the
+ * state machine retries a failed put.
+ *
+ * @param config - Where and as whom to call. @default the SDK's resolution from the Lambda runtime
+ */
+export const createEventsClient = (config: EventBridgeClientConfig = {}): EventBridgeClient =>
+  withNamedNetworkErrors(new EventBridgeClient({ ...config, maxAttempts: 1 }));
+
+/**
+ * Puts change events on a bus, in one PutEvents call, in the order given. An entry EventBridge did not take fails
+ * the call with EventNotPublished (retried by the state machine; the events' ids let consumers drop the repeats).
+ */
+export function eventBridgePublisher(client: EventBridgeClient, eventBusName: string): EventPublisher {
+  return {
+    async publish(...events: ChangeEvent[]) {
+      if (events.length === 0) return;
+      const result = await client.send(
+        new PutEventsCommand({
+          Entries: events.map((e) => ({
+            EventBusName: eventBusName,
+            Source: EVENT_SOURCE,
+            DetailType: e.detailType,
+            Detail: JSON.stringify(e.detail),
+            Resources: 'keyArn' in e.detail && e.detail.keyArn !== undefined ? [e.detail.keyArn] : [],
+          })),
+        }),
+      );
+      const failed = (result.Entries ?? []).flatMap((entry, i) =>
+        entry.ErrorCode === undefined
+          ? []
+          : [`${events[i]?.detailType}: ${entry.ErrorCode} ${entry.ErrorMessage ?? ''}`],
+      );
+      if ((result.FailedEntryCount ?? 0) > 0 || failed.length > 0) {
+        throw new KeymatError(
+          EVENT_NOT_PUBLISHED,
+          `EventBridge did not take ${result.FailedEntryCount ?? failed.length} of ${events.length} events on bus ${eventBusName}: ${failed.join('; ')}`,
+        );
+      }
+    },
+  };
+}
