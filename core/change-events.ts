@@ -23,7 +23,7 @@ const common = {
   executionArn: z.string(),
   changeId: z.string(),
   /** When it happened (ISO 8601); EventBridge's own `time` is when it was put. */
-  occurredAt: z.string(),
+  occurredAt: z.iso.datetime(),
 };
 
 const keyFields = { keyArn: z.string(), keyMaterialId: z.string() };
@@ -100,6 +100,20 @@ export const EVENT_DETAILS = {
 
 export type EventDetailType = keyof typeof EVENT_DETAILS;
 export const EVENT_DETAIL_TYPES = Object.keys(EVENT_DETAILS) as EventDetailType[];
+
+/** The file of a detail type's JSON Schema in schemas/events/: `Key Material Deleted` → `key-material-deleted.json`. */
+export const eventSchemaFile = (detailType: EventDetailType): string =>
+  `${detailType.toLowerCase().replace(/ /g, '-')}.json`;
+
+/** A detail type's JSON Schema (draft 2020-12), as schemas/events/ keeps it. */
+export function eventJsonSchema(detailType: EventDetailType): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(EVENT_DETAILS[detailType]),
+    $id: `urn:keymat:events:${eventSchemaFile(detailType).replace(/\.json$/, '')}:v${EVENT_VERSION}`,
+    title: `keymat ${detailType}`,
+    description: `The detail of a keymat "${detailType}" event (source ${EVENT_SOURCE}), version ${EVENT_VERSION}.`,
+  };
+}
 
 /** One event: its detail type and its detail. */
 export type ChangeEvent = {

@@ -21,7 +21,7 @@ export type CalendarReading = z.infer<typeof calendarReadingSchema>;
 
 /** CheckChangeWindow's result: the reading, the bound, and the next wait. */
 export const windowCheckSchema = z.extend(calendarReadingSchema, {
-  /** When the change began to wait for its window (the last approval's round ended). */
+  /** When the change began to wait for its window: its last approval. */
   since: z.string(),
   /** `since` plus the maximum wait: still CLOSED at this time ends the change ChangeWindowClosed. */
   deadline: z.string(),

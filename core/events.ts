@@ -30,10 +30,11 @@ export type TaskEvent = z.infer<typeof taskEvent>;
 export const approvedTaskEvent = z.extend(taskEvent, { approval: z.unknown(), rules: approvalRulesSchema });
 export type ApprovedTaskEvent = z.infer<typeof approvedTaskEvent>;
 
-/** CheckChangeWindow's event: the change, and when it began to wait for its window. */
-export const checkChangeWindowEvent = z.extend(taskEvent, {
-  since: z.iso.datetime({ offset: true }),
-});
+/**
+ * CheckChangeWindow's event: the change and its approvals, the last of which began the wait for the window. The
+ * approvals are only read for their times here; DeleteMaterial verifies them.
+ */
+export const checkChangeWindowEvent = z.extend(taskEvent, { approval: approvalResultSchema });
 export type CheckChangeWindowEvent = z.infer<typeof checkChangeWindowEvent>;
 
 /** RequestApproval's event: the change, the task token to answer on, and the approvals given in earlier rounds. */

@@ -1,10 +1,11 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { localLogLevel } from '../core/config';
+import { DEFAULT_EVENT_BUS } from '../core/defaults';
 import { createApprovalPage, type PageRequest, type PageResponse } from '../functions/approval-page/approval-page';
 import { kmsAttestor } from '../functions/runtime/attestor';
 import { createKmsClient, createSecretsClient } from '../functions/runtime/aws';
 import { createLogger } from '../functions/runtime/logger';
-import { localClientConfig, localResources } from './clients';
+import { localClientConfig, localEventPublisher, localResources } from './clients';
 import type { InternalAccess } from './internal-access';
 import type { Answer, IncomingRequest, LocalService } from './local-service';
 import { APPROVAL_PAGE_PATH } from './paths';
@@ -26,7 +27,12 @@ function approvalPage(settings: ApprovalPageSettings): (request: PageRequest) =>
     sfn: new SFNClient(aws),
     secrets: createSecretsClient(aws),
     attestor: kmsAttestor(createKmsClient(aws), resources.attestationKeyArn),
-    config: { linkSecretArn: resources.linkSecretArn, attestationKeyArn: resources.attestationKeyArn },
+    events: localEventPublisher(aws),
+    config: {
+      linkSecretArn: resources.linkSecretArn,
+      attestationKeyArn: resources.attestationKeyArn,
+      eventBusName: DEFAULT_EVENT_BUS,
+    },
     logger: createLogger({ logLevel: localLogLevel() }),
   });
 }

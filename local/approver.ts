@@ -1,4 +1,5 @@
-import { rejection, withApproval } from '../core/approvals';
+import { rejection, roundAfter, withApproval } from '../core/approvals';
+import { approvalDecided } from '../core/change-events';
 import { KeymatError } from '../core/errors';
 import type { Decider } from './engine';
 
@@ -11,14 +12,24 @@ export type ApproveMode = 'auto' | 'reject' | 'none';
  */
 export function localApprover(mode: ApproveMode, approvers: string | string[] = 'keymat-local-approver'): Decider {
   const names = Array.isArray(approvers) ? approvers : [approvers];
-  return async ({ executionArn, message, payload, attestor }) => {
+  return async ({ executionArn, message, payload, attestor, events }) => {
     const soFar = payload.approval.approvals;
     const approver = names[soFar.length % names.length] as string;
+    if (mode === 'none') return new Promise(() => undefined);
+    const round = {
+      executionArn,
+      changeId: payload.input.changeId,
+      planDigest: payload.plan.digest,
+      round: roundAfter(soFar),
+      decidedBy: approver,
+      channel: 'local-run',
+    };
     if (mode === 'reject') {
+      await events.publish(approvalDecided(round, { decision: 'REJECTED', as: 'APPROVER' }, new Date()));
       const { error, cause } = rejection(approver, 'APPROVER', 'local-run');
       throw new KeymatError(error, cause);
     }
-    if (mode === 'none') return new Promise(() => undefined);
+    await events.publish(approvalDecided(round, { decision: 'APPROVED' }, new Date()));
     const subject = {
       executionArn,
       startedAt: payload.input.startedAt ?? '',

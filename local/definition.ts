@@ -3,12 +3,12 @@ import { z } from 'zod';
 import { checkApproverPattern } from '../core/identity';
 import type { ApprovalRules } from '../core/types';
 import generated from './workflow.asl.json';
+import generatedWithWindow from './workflow-change-window.asl.json';
 
 /**
  * The deletion workflow's definition for the local engine, without synthesizing anything at run time: the build
- * (`npm run build`, scripts/build.ts) synthesizes keymat's stack with the default configuration and writes the state
- * machine's definition, its tokens resolved to ARNs in the local account and Region (LOCAL_ACCOUNT_ID, DEFAULT_REGION), to local/workflow.asl.json. A
- * local stack's own settings are the few values below, set here in the states that carry them;
+ * (`npm run build`, scripts/build.ts) synthesizes keymat's stack with the default configuration, and with change
+ * calendars, and writes each state machine definition, its tokens resolved to ARNs in the local account and Region (LOCAL_ACCOUNT_ID, DEFAULT_REGION), to local/ (DEFINITION_FILES in paths.ts). A local stack's own settings are the few values below, set here in the states that carry them;
  * test/unit/infra/definition.test.ts proves the result equals what the construct synthesizes for the same settings,
  * and that the generated file is not stale.
  */
@@ -21,6 +21,8 @@ export interface DefinitionSettings {
   quorum?: number;
   /** Identities allowed to approve. @default anyone but the requester */
   approvers?: string[];
+  /** The freeze-window states (the stack has change calendars). @default false */
+  changeWindow?: boolean;
 }
 
 const json = z.json();
@@ -78,7 +80,7 @@ export function localDefinition(settings: DefinitionSettings = {}): Record<strin
   const rules: ApprovalRules = { quorum, allowedApprovers: [...approvers] };
 
   // A fresh copy each time: the settings are written into it.
-  const definition = json.parse(structuredClone(generated));
+  const definition = json.parse(structuredClone(settings.changeWindow ? generatedWithWindow : generated));
   if (!isObject(definition))
     throw new Error('local/workflow.asl.json is not a state machine definition: run npm run build');
   const states = objectAt(definition, 'States');

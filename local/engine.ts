@@ -3,17 +3,21 @@ import type { StateMachineDefinition, StateMachine as StateMachineType } from 'a
   'resolution-mode': 'import',
 };
 import { localLogLevel } from '../core/config';
-import { DEFAULT_RECENT_USE_DAYS } from '../core/defaults';
+import { DEFAULT_EVENT_BUS, DEFAULT_RECENT_USE_DAYS, DEFAULT_WINDOW_WAIT_SECONDS } from '../core/defaults';
 import { parseEvent, requestApprovalEvent } from '../core/events';
 import { executionArnOf } from '../core/naming';
 import { TASK_STATES, WAIT_STATE, type TaskState } from '../core/tasks';
 import type { Attestor } from '../core/attestation';
+import type { EventPublisher } from '../core/change-events';
 import type { ApprovalResult, ApprovalRules, ChangeInput, Plan } from '../core/types';
 import { createKmsClient, createSecretsClient, createSnsClient } from '../functions/runtime/aws';
+import { createSsmClient, ssmCalendarReader } from '../functions/runtime/calendars';
+import { createLambdaClient, lambdaTicketCheck } from '../functions/runtime/change-tickets';
 import { createLogger } from '../functions/runtime/logger';
 import { kmsAttestor } from '../functions/runtime/attestor';
 import { TASK_FACTORIES, type TaskHandler } from '../functions/tasks';
-import { localClientConfig, localResources } from './clients';
+import { LOCAL_TICKET_FUNCTION_ARN } from './change-management';
+import { localClientConfig, localEventPublisher, localResources } from './clients';
 import type { InternalAccess } from './internal-access';
 import { type RequestLogEntry } from './request-log';
 import { readRequestLog } from './store';
@@ -49,6 +53,18 @@ export interface LocalTaskSettings {
   recentUseDays?: number;
   /** keymat's own credentials on the stack and its attestation key: the tasks call as keymat's roles do. */
   internal: InternalAccess;
+  /** The change-management settings the workflow runs with. @default none of them */
+  changeManagement?: LocalChangeManagement;
+}
+
+/** Freeze windows and the change-ticket check on the local stack (its calendars and its ticket stub). */
+export interface LocalChangeManagement {
+  /** Calendars (in the state folder) that must all be OPEN for a deletion. @default none */
+  changeCalendars?: string[];
+  /** How long an approved change waits for its calendars. @default DEFAULT_WINDOW_WAIT_SECONDS */
+  changeWindowMaxWaitSeconds?: number;
+  /** Have ValidateOrigin ask the local change-ticket stub. @default false */
+  changeTicketCheck?: boolean;
 }
 
 /** The six tasks of one local workflow, made by the same factories as the Lambda handlers. */
@@ -68,15 +84,34 @@ export function createLocalTasks(settings: LocalTaskSettings): LocalTasks {
   const attestor = localAttestor(settings.endpoint, settings.region, settings.internal);
   const logLevel = localLogLevel();
   const logger = () => createLogger({ logLevel });
+  const events = localEventPublisher(aws);
+  const calendars = ssmCalendarReader(createSsmClient(aws));
+  const changeCalendars = settings.changeManagement?.changeCalendars ?? [];
   return {
     ValidateOrigin: TASK_FACTORIES.ValidateOrigin({
       kms,
       attestor,
+      events,
+      calendars,
+      ...(settings.changeManagement?.changeTicketCheck && {
+        tickets: lambdaTicketCheck(createLambdaClient(aws), LOCAL_TICKET_FUNCTION_ARN),
+      }),
       config: {
         scope: { account: settings.account, region: settings.region },
         defaultWaitSeconds: settings.defaultWaitSeconds,
         recentUseDays: settings.recentUseDays ?? DEFAULT_RECENT_USE_DAYS,
         attestationKeyArn: resources.attestationKeyArn,
+        eventBusName: DEFAULT_EVENT_BUS,
+        changeCalendars,
+        ...(settings.changeManagement?.changeTicketCheck && { changeTicketFunctionArn: LOCAL_TICKET_FUNCTION_ARN }),
+      },
+      logger: logger(),
+    }),
+    CheckChangeWindow: TASK_FACTORIES.CheckChangeWindow({
+      calendars,
+      config: {
+        changeCalendars,
+        maxWaitSeconds: settings.changeManagement?.changeWindowMaxWaitSeconds ?? DEFAULT_WINDOW_WAIT_SECONDS,
       },
       logger: logger(),
     }),
@@ -84,9 +119,13 @@ export function createLocalTasks(settings: LocalTaskSettings): LocalTasks {
     RequestApproval: TASK_FACTORIES.RequestApproval({
       sns,
       secrets: createSecretsClient(aws),
+      events,
+      calendars,
       config: {
         approvalTopicArn: resources.approvalTopicArn,
         web: { pageUrl: `${settings.endpoint}${APPROVAL_PAGE_PATH}`, linkSecretArn: resources.linkSecretArn },
+        eventBusName: DEFAULT_EVENT_BUS,
+        changeCalendars,
       },
       logger: logger(),
     }),
@@ -94,13 +133,19 @@ export function createLocalTasks(settings: LocalTaskSettings): LocalTasks {
       kms,
       sns,
       attestor,
-      config: { outcomeTopicArn: resources.outcomeTopicArn, attestationKeyArn: resources.attestationKeyArn },
+      events,
+      config: {
+        outcomeTopicArn: resources.outcomeTopicArn,
+        attestationKeyArn: resources.attestationKeyArn,
+        eventBusName: DEFAULT_EVENT_BUS,
+      },
       logger: logger(),
     }),
     VerifyPendingImport: TASK_FACTORIES.VerifyPendingImport({ kms, logger: logger() }),
     NotifyOutcome: TASK_FACTORIES.NotifyOutcome({
       sns,
-      config: { outcomeTopicArn: resources.outcomeTopicArn },
+      events,
+      config: { outcomeTopicArn: resources.outcomeTopicArn, eventBusName: DEFAULT_EVENT_BUS },
       logger: logger(),
     }),
   };
@@ -137,6 +182,8 @@ export interface PendingApproval {
    * an approval DeleteMaterial accepts is MACed with it.
    */
   attestor: Attestor;
+  /** keymat's events on the stack, for such a decider's Approval Decided. */
+  events: EventPublisher;
 }
 
 /** Decides an approval request: resolves with the decision, rejects with an error named like SendTaskFailure's. */
@@ -148,6 +195,8 @@ export interface LocalRunOptions {
   tasks: LocalTasks;
   /** Handed to the decider with each request (`localAttestor`). */
   attestor: Attestor;
+  /** Handed to the decider with each request (`localEventPublisher`). */
+  events: EventPublisher;
   input: unknown;
   account: string;
   region: string;
@@ -171,6 +220,22 @@ export interface LocalRunResult {
   cause: string | null;
   history: HistoryEvent[];
   kmsCalls: { operation: string; keyId: string | null; status: number; error: string | null }[];
+}
+
+/**
+ * The engine's state machine for a definition, made once: making one validates the definition (asl-validator compiles
+ * its JSON schema with ajv), which took most of a local execution's time when done for each execution. A
+ * StateMachine keeps no execution's state (each `run` has its own), so one serves every execution of its definition.
+ */
+const stateMachines = new WeakMap<Record<string, unknown>, StateMachineType>();
+
+function stateMachineOf(definition: Record<string, unknown>): StateMachineType {
+  let machine = stateMachines.get(definition);
+  if (!machine) {
+    machine = new StateMachine(definition as unknown as StateMachineDefinition);
+    stateMachines.set(definition, machine);
+  }
+  return machine;
 }
 
 /**
@@ -216,6 +281,7 @@ export async function runLocalExecution(stateDir: string, options: LocalRunOptio
           message,
           payload: { input, plan, approval, rules },
           attestor: options.attestor,
+          events: options.events,
         });
         emit({ type: 'TaskSucceeded', state, output: JSON.stringify(decision) });
         return decision;
@@ -226,7 +292,7 @@ export async function runLocalExecution(stateDir: string, options: LocalRunOptio
     }) as never;
   }
 
-  const machine = new StateMachine(options.definition as unknown as StateMachineDefinition);
+  const machine = stateMachineOf(options.definition);
   const execution = machine.run(options.input as never, {
     context: {
       Execution: { Id: executionArn, Name: name, Input: options.input, StartTime: new Date().toISOString() },

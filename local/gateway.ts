@@ -4,11 +4,12 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
 import { ChangeClient } from '../core/change-client';
 import { localLogLevel } from '../core/config';
+import { DEFAULT_EVENT_BUS } from '../core/defaults';
 import { createGateway, type GatewayResponse } from '../functions/gateway/gateway';
 import { kmsAttestor } from '../functions/runtime/attestor';
 import { createLogger } from '../functions/runtime/logger';
 import { callerArn } from './caller';
-import { localClientConfig } from './clients';
+import { localClientConfig, localEventPublisher } from './clients';
 import type { InternalAccess } from './internal-access';
 import { parseJsonBody, type Answer, type IncomingRequest, type LocalService } from './local-service';
 import { GATEWAY_PATH } from './paths';
@@ -35,13 +36,19 @@ function gateway(
   const aws = localClientConfig(settings.endpoint, settings.region, settings.internal.credentials);
   const attestor = kmsAttestor(new KMSClient(aws), settings.internal.attestationKeyArn);
   return createGateway({
-    changes: new ChangeClient({ sfn: new SFNClient(aws), stateMachineArn: settings.stateMachineArn, attestor }),
+    changes: new ChangeClient({
+      sfn: new SFNClient(aws),
+      stateMachineArn: settings.stateMachineArn,
+      attestor,
+      events: localEventPublisher(aws),
+    }),
     attestor,
     ssm: NO_SSM,
     config: {
       stateMachineArn: settings.stateMachineArn,
       attestationKeyArn: settings.internal.attestationKeyArn,
       sessionBoundRoles: [],
+      eventBusName: DEFAULT_EVENT_BUS,
     },
     logger: createLogger({ logLevel: localLogLevel() }),
   });

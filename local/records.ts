@@ -44,6 +44,20 @@ export const outboxMessageSchema = z.object({
 /** One message published to the local SNS. */
 export type OutboxMessage = z.infer<typeof outboxMessageSchema>;
 
+/** One event put on the local EventBridge, as the events outbox keeps it (the fields of an EventBridge event). */
+export const outboxEventSchema = z.object({
+  id: z.string().min(1),
+  time: z.string(),
+  eventBusName: z.string(),
+  source: z.string(),
+  detailType: z.string(),
+  resources: z.array(z.string()),
+  detail: z.record(z.string(), z.unknown()),
+});
+
+/** One event put on the local EventBridge. */
+export type OutboxEvent = z.infer<typeof outboxEventSchema>;
+
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 /** The sizes material may have: 256 bits for a symmetric key, each HMAC spec's own. */
 const MATERIAL_BYTES = new Set<number>([32, ...Object.values(HMAC_KEY_SPECS).map((s) => s.bytes)]);

@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { DEFAULT_STATE_DIR } from '../core/defaults';
 import { ApprovalPage } from './approval-page';
 import type { LocalCredentials } from './clients';
+import { LocalLambda, LocalSsm } from './change-management';
+import { LocalEvents } from './events';
 import { LocalGateway } from './gateway';
 import { ensureAttestationKey, internalCredentials, type InternalAccess } from './internal-access';
 import { LocalKms } from './kms/endpoint';
@@ -40,7 +42,8 @@ export interface LocalStackOptions {
 
 /**
  * The embedded local stack: one HTTP server on 127.0.0.1 whose router hands each request to one emulated service
- * (KMS, SNS, STS, Secrets Manager, Step Functions, the approval page, the gateway), so the real SDK clients and the
+ * (KMS, SNS, STS, Secrets Manager, EventBridge, SSM's calendars, Lambda's change-ticket stub, Step Functions, the
+ * approval page, the gateway), so the real SDK clients and the
  * AWS CLI talk to it through an endpoint override. State lives in the state folder's database (local/store.ts), with
  * keymat's internal credentials and (in the KMS state) its attestation key, made on the folder's first start. The stack
  * owns the folder while it runs: a second one on the same folder is refused.
@@ -67,7 +70,15 @@ export class LocalStack {
     this.requestLog = new RequestLog(store);
     this.sns = new LocalSns(store);
     this.router = new Router(
-      [this.localKms, new LocalSecrets(stateDir, this.credentials.accessKeyId), this.sns, new LocalSts()],
+      [
+        this.localKms,
+        new LocalSecrets(stateDir, this.credentials.accessKeyId),
+        this.sns,
+        new LocalSts(),
+        new LocalEvents(store),
+        new LocalSsm(stateDir),
+        new LocalLambda(stateDir),
+      ],
       this.requestLog,
       DEFAULT_REGION,
     );

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { executionArnOf } from '../core/naming';
+import type { EventPublisher } from '../core/change-events';
 import type { Attestor } from '../core/attestation';
 import type { ApprovalResult } from '../core/types';
 import { localStateMachineArn } from './paths';
@@ -57,7 +58,7 @@ export interface LocalWorkflowDefinition {
    * Makes what its executions run with, as keymat's internal identity: the tasks (`createLocalTasks`) and the attestor
    * handed to the deciders (`localAttestor`).
    */
-  prepare: (internal: InternalAccess) => { tasks: LocalTasks; attestor: Attestor };
+  prepare: (internal: InternalAccess) => { tasks: LocalTasks; attestor: Attestor; events: EventPublisher };
   account: string;
   region: string;
 }
@@ -79,7 +80,7 @@ export class LocalStepFunctions {
     { executionArn: string; resolve: (r: ApprovalResult) => void; reject: (e: Error) => void }
   >();
   private readonly aborts = new Map<string, AbortController>();
-  private readonly runtime: { tasks: LocalTasks; attestor: Attestor };
+  private readonly runtime: { tasks: LocalTasks; attestor: Attestor; events: EventPublisher };
   /** Set while the stack closes: running executions stay RUNNING on disk and are marked lost at the next start. */
   private closing = false;
 

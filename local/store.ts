@@ -25,9 +25,11 @@ import {
   executionRecordSchema,
   importTokenRecordSchema,
   keyRecordSchema,
+  outboxEventSchema,
   outboxMessageSchema,
   requestLogEntrySchema,
   type ExecutionRecord,
+  type OutboxEvent,
   type OutboxMessage,
   type RequestLogEntry,
 } from './records';
@@ -59,6 +61,7 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE executions (arn TEXT PRIMARY KEY, record TEXT NOT NULL);
    CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, message TEXT NOT NULL);
    CREATE TABLE requests (seq INTEGER PRIMARY KEY AUTOINCREMENT, entry TEXT NOT NULL);`,
+  `CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL);`,
 ];
 
 /** The schema version this keymat writes. */
@@ -401,6 +404,21 @@ export class StateStore {
     });
   }
 
+  /** Appends events to the EventBridge outbox, all or none. */
+  appendEvents(events: readonly OutboxEvent[]): void {
+    this.transact('append to the events outbox', () => {
+      const insert = this.db.prepare('INSERT INTO events (event) VALUES (?)');
+      for (const e of events) insert.run(JSON.stringify(e));
+    });
+  }
+
+  /** The EventBridge outbox, oldest first. */
+  readEvents(): OutboxEvent[] {
+    return this.rows('SELECT seq AS id, event AS record FROM events ORDER BY seq').map(({ id, record }) =>
+      this.parse(outboxEventSchema, record, `event ${id}`),
+    );
+  }
+
   /** Appends an entry to the request log. */
   appendRequest(entry: RequestLogEntry): void {
     this.transact('append to the request log', () => {
@@ -643,6 +661,9 @@ function withReader<T>(stateDir: string, empty: T, read: (store: StateStore) => 
 
 /** The SNS messages the local stack of `stateDir` sent, oldest first. */
 export const readOutbox = (stateDir: string): OutboxMessage[] => withReader(stateDir, [], (s) => s.readOutbox());
+
+/** The events the local stack of `stateDir` was given (EventBridge PutEvents), oldest first. */
+export const readEventsOutbox = (stateDir: string): OutboxEvent[] => withReader(stateDir, [], (s) => s.readEvents());
 
 /** The request log of the local stack of `stateDir`, oldest first. */
 export const readRequestLog = (stateDir: string): RequestLogEntry[] =>

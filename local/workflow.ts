@@ -3,16 +3,19 @@ import { z } from 'zod';
 import { attestStart } from '../core/attestation';
 import { localDefinition } from './definition';
 import { DEFAULT_WAIT_SECONDS } from '../core/defaults';
+import { checkCalendarName } from '../core/change-window';
 import {
   createLocalTasks,
   localAttestor,
   runLocalExecution,
+  type LocalChangeManagement,
   type LocalRunOptions,
   type LocalRunResult,
 } from './engine';
 import type { FaultFile } from './kms/faults';
 import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from './kms/model';
 import { openInternalAccess, type InternalAccess } from './internal-access';
+import { localClientConfig, localEventPublisher } from './clients';
 import { LocalStack } from './server';
 import { runningEndpoint } from './store';
 import type { LocalWorkflowDefinition } from './sfn';
@@ -31,6 +34,8 @@ export interface WorkflowSettings {
   approvers?: string[];
   /** A KMS endpoint other than the local stack's (LocalStack, another emulator). */
   kmsEndpoint?: string;
+  /** Freeze windows (calendars in the state folder) and the change-ticket check (the local stub). @default neither */
+  changeManagement?: LocalChangeManagement;
 }
 
 export interface LocalWorkflowOptions extends WorkflowSettings {
@@ -45,6 +50,8 @@ export interface LocalWorkflowOptions extends WorkflowSettings {
 export function prepareWorkflow(endpoint: string, settings: WorkflowSettings): LocalWorkflowDefinition {
   const env = { account: LOCAL_ACCOUNT_ID, region: DEFAULT_REGION };
   const defaultWaitSeconds = settings.defaultWaitSeconds ?? DEFAULT_WAIT_SECONDS;
+  // Checked before anything runs: a bad name would otherwise fail the first change at its plan.
+  const calendars = (settings.changeManagement?.changeCalendars ?? []).map(checkCalendarName);
   const prepare = (internal: InternalAccess) => ({
     tasks: createLocalTasks({
       endpoint,
@@ -52,14 +59,17 @@ export function prepareWorkflow(endpoint: string, settings: WorkflowSettings): L
       ...env,
       defaultWaitSeconds,
       internal,
+      ...(settings.changeManagement && { changeManagement: settings.changeManagement }),
     }),
     attestor: localAttestor(endpoint, env.region, internal),
+    events: localEventPublisher(localClientConfig(endpoint, env.region, internal.credentials)),
   });
   const definition = localDefinition({
     approvalTimeoutSeconds: settings.approvalTimeoutSeconds,
     ...(settings.taskTimeoutSeconds !== undefined && { taskTimeoutSeconds: settings.taskTimeoutSeconds }),
     ...(settings.quorum !== undefined && { quorum: settings.quorum }),
     ...(settings.approvers !== undefined && { approvers: settings.approvers }),
+    changeWindow: calendars.length > 0,
   });
   return { definition, prepare, ...env };
 }
@@ -75,7 +85,7 @@ export interface LocalWorkflow {
    */
   run(
     input: unknown,
-    options: Omit<LocalRunOptions, 'definition' | 'tasks' | 'attestor' | 'input' | 'account' | 'region'>,
+    options: Omit<LocalRunOptions, 'definition' | 'tasks' | 'attestor' | 'events' | 'input' | 'account' | 'region'>,
   ): Promise<LocalRunResult>;
   close(): Promise<void>;
 }

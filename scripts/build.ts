@@ -1,16 +1,17 @@
 /**
  * `npm run build` (run by `prepare` and `prepack`): everything the package ships, under dist/.
  *
- * - dist/functions/<folder>/index.mjs: each Lambda function bundled once with esbuild as an ES module, the exact code
- *   that deploys (the constructs take these folders with `Code.fromAsset`; synthesis bundles nothing);
- * - local/workflow.asl.json (and a copy at dist/workflow.asl.json): the state machine definition synthesized from the
- *   construct with the default configuration, which the local engine runs;
+ * - dist/functions/<folder>/index.mjs: each Lambda function bundled once with esbuild as an ES module (the chunks it
+ *   imports beside it), the exact code that deploys (the constructs take these folders with `Code.fromAsset`; synthesis bundles nothing);
+ * - local/workflow.asl.json and local/workflow-change-window.asl.json (and copies in dist/): the state machine
+ *   definition synthesized from the construct with the default configuration, and with change calendars, which the
+ *   local engine runs;
  * - dist/cli/keymat.js: the CLI, one file whose commands load when used; it never loads aws-cdk-lib;
  * - dist/cdk/: the construct library (`keymat/cdk`), aws-cdk-lib and constructs left to the CDK app, with typings.
  *
  * `tsx scripts/build.ts cli` builds the CLI alone (the tests run the built CLI; it takes a fraction of a second).
  */
-import { build, type BuildOptions } from 'esbuild';
+import { build, type BuildOptions, type Metafile } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,6 +24,7 @@ export const FUNCTION_FOLDERS = [
   'validate-origin',
   'check-state',
   'request-approval',
+  'check-change-window',
   'delete-material',
   'verify-pending-import',
   'notify-outcome',
@@ -41,37 +43,50 @@ const LAMBDA_TARGET = 'node24';
  * What the functions' bundles leave out: the SDK's default credential chain imports these only when an earlier link
  * found nothing, and in Lambda its first link (the runtime's AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
  * AWS_SESSION_TOKEN) always answers. Profiles, SSO, credential processes and web identity files do not exist there;
- * bundled, they and the STS and SSO clients they carry were a fifth of each bundle, compiled at every cold start.
- * The container-credentials link stays. None of keymat's operations streams events.
+ * bundled, they and the STS and SSO clients they carry were a fifth of each bundle. The container-credentials link
+ * stays. A package left out must be imported only dynamically: the build fails when one is imported statically, since
+ * the function would then fail to load in Lambda, where no node_modules holds it.
  */
 export const FUNCTION_EXTERNALS = [
   '@aws-sdk/credential-provider-ini',
   '@aws-sdk/credential-provider-process',
   '@aws-sdk/credential-provider-sso',
   '@aws-sdk/credential-provider-web-identity',
-  '@smithy/core/event-streams',
 ];
 
 const common: BuildOptions = { bundle: true, platform: 'node', format: 'cjs', logLevel: 'warning' };
 
+/** One function's bundle as built. */
+export interface FunctionBundle {
+  folder: (typeof FUNCTION_FOLDERS)[number];
+  /** The bytes of JavaScript a cold start loads: the handler's module and the chunks it imports statically. */
+  startupBytes: number;
+}
+
 /**
  * The functions, bundled as they deploy: ES modules (the SDK's and Powertools' ES builds tree-shake to the commands a
- * function sends), minified, the pinned SDK included. Each bundle's source map is written beside it but not enabled at
- * start (parsing it would add to every cold start): functions/runtime/source-maps.ts reads it when an error is first
- * logged or thrown.
+ * function sends), minified, the pinned SDK included, each in its own folder. What the code imports dynamically (the
+ * container-credentials link, streaming, the SDK's browser user-agent parser) is split into chunks beside the handler,
+ * loaded only if called: in one file, esbuild would wrap every module those reach in a lazy initializer, which V8
+ * parses twice and which cost about a seventh of a cold start. Each module's source map is written beside it but not
+ * enabled at start (parsing it would add to every cold start): functions/runtime/source-maps.ts reads it when an error
+ * is first logged or thrown.
  *
  * @param root - The folder to put them in, one subfolder per function. @default dist/functions
+ * @throws Error when a bundle would import a left-out package statically, or take CommonJS code (whose `require` an ES
+ *   module does not have)
  */
-export async function buildFunctions(root: string = join(DIST, 'functions')): Promise<void> {
-  await Promise.all(
+export async function buildFunctions(root: string = join(DIST, 'functions')): Promise<FunctionBundle[]> {
+  return Promise.all(
     FUNCTION_FOLDERS.map(async (folder) => {
       const outdir = join(root, folder);
       rmSync(outdir, { recursive: true, force: true });
-      await build({
+      const { metafile } = await build({
         ...common,
         entryPoints: { index: join(ROOT, 'functions', folder, 'handler.ts') },
         outdir,
         format: 'esm',
+        splitting: true,
         outExtension: { '.js': '.mjs' },
         target: LAMBDA_TARGET,
         minify: true,
@@ -79,14 +94,38 @@ export async function buildFunctions(root: string = join(DIST, 'functions')): Pr
         sourcesContent: false,
         mainFields: ['module', 'main'],
         external: FUNCTION_EXTERNALS,
-        // The CommonJS parts of the dependencies require Node's built-in modules, which an ES module has no
-        // `require` for.
-        banner: {
-          js: "import { createRequire as __keymatRequire } from 'node:module'; const require = __keymatRequire(import.meta.url);",
-        },
+        metafile: true,
       });
+      return { folder, startupBytes: startupBytes(folder, metafile) };
     }),
   );
+}
+
+/**
+ * The bytes of the entry module and every module it imports statically, from esbuild's metafile; throws if a bundle
+ * cannot load in Lambda (see buildFunctions).
+ */
+function startupBytes(folder: string, metafile: Metafile): number {
+  const cjs = Object.entries(metafile.inputs)
+    .filter(([, input]) => input.format === 'cjs' || input.imports.some(({ kind }) => kind === 'require-call'))
+    .map(([file]) => file);
+  if (cjs.length > 0) throw new Error(`${folder}: CommonJS in an ES module bundle: ${cjs.join(', ')}`);
+  const outputs = metafile.outputs;
+  const entry = Object.keys(outputs).find((file) => outputs[file]?.entryPoint !== undefined);
+  const loaded = new Set<string>();
+  const visit = (file: string): void => {
+    if (loaded.has(file)) return;
+    loaded.add(file);
+    for (const { path, kind, external } of outputs[file]?.imports ?? []) {
+      if (kind !== 'import-statement') continue;
+      if (external && FUNCTION_EXTERNALS.some((left) => path === left || path.startsWith(`${left}/`))) {
+        throw new Error(`${folder}: ${path} is left out of the bundle but imported statically by ${file}`);
+      }
+      if (!external) visit(path);
+    }
+  };
+  if (entry) visit(entry);
+  return [...loaded].reduce((sum, file) => sum + (outputs[file]?.bytes ?? 0), 0);
 }
 
 /** The CLI: its own code in one file, the runtime dependencies loaded from node_modules when a command needs them. */
@@ -120,29 +159,52 @@ export async function buildCdk(): Promise<void> {
   });
 }
 
-/** Synthesizes the workflow with the default configuration and writes its definition for the local engine. */
+/**
+ * Synthesizes the workflow with the default configuration, and with change calendars (the freeze-window states), and
+ * writes both definitions for the local engine.
+ */
 export async function generateDefinition(): Promise<void> {
   // Loaded here: building the CLI alone needs no CDK.
   const { synthesizeDefinition } = await import('../infra/definition.js');
   const { configFromContext } = await import('../infra/config.js');
   const { DEFAULT_REGION, LOCAL_ACCOUNT_ID } = await import('../local/kms/model.js');
-  const definition = synthesizeDefinition(
-    configFromContext(() => undefined),
-    {
-      account: LOCAL_ACCOUNT_ID,
-      region: DEFAULT_REGION,
-    },
-  );
-  const file = join(ROOT, 'local', 'workflow.asl.json');
-  // Formatted as the repository's prettier would: `npm run check` checks the file like any other.
+  const { DEFINITION_FILES, DEFINITION_CALENDAR } = await import('../local/paths.js');
+  const env = { account: LOCAL_ACCOUNT_ID, region: DEFAULT_REGION };
+  const variants = {
+    [DEFINITION_FILES.default]: configFromContext(() => undefined),
+    [DEFINITION_FILES.changeWindow]: configFromContext((name) =>
+      name === 'changeCalendars' ? DEFINITION_CALENDAR : undefined,
+    ),
+  };
+  // Formatted as the repository's prettier would: `npm run check` checks the files like any other.
   const prettier = await import('prettier');
-  const text = await prettier.format(JSON.stringify(definition), {
-    ...(await prettier.resolveConfig(file)),
-    filepath: file,
-  });
-  if (readIfExists(file) !== text) writeFileSync(file, text);
   mkdirSync(DIST, { recursive: true });
-  copyFileSync(file, join(DIST, 'workflow.asl.json'));
+  for (const [name, config] of Object.entries(variants)) {
+    const file = join(ROOT, 'local', name);
+    const text = await prettier.format(JSON.stringify(synthesizeDefinition(config, env)), {
+      ...(await prettier.resolveConfig(file)),
+      filepath: file,
+    });
+    if (readIfExists(file) !== text) writeFileSync(file, text);
+    copyFileSync(file, join(DIST, name));
+  }
+}
+
+/** Writes each change event's detail schema as JSON Schema into schemas/events/ (and dist/schemas/events/). */
+export async function generateEventSchemas(): Promise<void> {
+  const { EVENT_DETAIL_TYPES, eventJsonSchema, eventSchemaFile } = await import('../core/change-events.js');
+  const prettier = await import('prettier');
+  const dirs = [join(ROOT, 'schemas', 'events'), join(DIST, 'schemas', 'events')];
+  for (const dir of dirs) mkdirSync(dir, { recursive: true });
+  for (const type of EVENT_DETAIL_TYPES) {
+    const file = join(dirs[0] as string, eventSchemaFile(type));
+    const text = await prettier.format(JSON.stringify(eventJsonSchema(type)), {
+      ...(await prettier.resolveConfig(file)),
+      filepath: file,
+    });
+    if (readIfExists(file) !== text) writeFileSync(file, text);
+    copyFileSync(file, join(dirs[1] as string, eventSchemaFile(type)));
+  }
 }
 
 function readIfExists(file: string): string | undefined {
@@ -161,7 +223,7 @@ async function main(): Promise<void> {
   // The functions first: the stack synthesized for the definition takes their bundles.
   await buildFunctions();
   await generateDefinition();
-  await Promise.all([buildCli(), buildCdk()]);
+  await Promise.all([buildCli(), buildCdk(), generateEventSchemas()]);
   process.stdout.write(`built dist/ in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 }
 

@@ -315,7 +315,7 @@ export class DeletionWorkflow extends Construct {
               invoke(
                 CHANGE_WINDOW_TASK,
                 fns.CheckChangeWindow,
-                { ...change, since: JsonPath.stringAt('$.changeWindow.since') },
+                { ...change, approval: JsonPath.objectAt('$.approval') },
                 '$.changeWindow',
               ),
             ),
@@ -360,27 +360,22 @@ export class DeletionWorkflow extends Construct {
   }
 
   /**
-   * The freeze-window states: StartChangeWindow records when the wait began, CheckChangeWindow reads the calendars
-   * (ending the change ChangeWindowClosed once the wait is over its bound), and while they are CLOSED
-   * WaitForChangeWindow waits until the time the check names, then asks again.
+   * The freeze-window states: CheckChangeWindow reads the calendars (ending the change ChangeWindowClosed once the
+   * wait since the last approval is over its bound), and while they are CLOSED WaitForChangeWindow waits until the
+   * time the check names, then asks again.
    */
-  private changeWindow(check: LambdaInvoke, deleteMaterial: LambdaInvoke): Pass {
-    const start = new Pass(this, 'StartChangeWindow', {
-      parameters: { 'since.$': '$$.State.EnteredTime' },
-      resultPath: '$.changeWindow',
-    });
+  private changeWindow(check: LambdaInvoke, deleteMaterial: LambdaInvoke): LambdaInvoke {
     const wait = new Wait(this, WINDOW_WAIT_STATE, {
       stateName: WINDOW_WAIT_STATE,
       time: WaitTime.timestampPath('$.changeWindow.waitUntil'),
     });
-    start.next(check);
     check.next(
       new Choice(this, 'ChangeWindowOpen')
         .when(Condition.stringEquals('$.changeWindow.state', 'OPEN'), deleteMaterial)
         .otherwise(wait),
     );
     wait.next(check);
-    return start;
+    return check;
   }
 
   /** Grants starting executions of the workflow. */

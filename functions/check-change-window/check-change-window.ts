@@ -15,8 +15,8 @@ export interface CheckChangeWindowDeps {
 /**
  * CheckChangeWindow: between the last approval and DeleteMaterial, asks whether the change calendars are OPEN. When
  * they are CLOSED it says until when the state machine should wait (the next transition, bounded by the deadline: the
- * time the change began to wait plus the maximum wait) and is asked again after the wait; CLOSED at the deadline ends
- * the change ChangeWindowClosed, with nothing deleted.
+ * last approval's time plus the maximum wait) and is asked again after the wait; CLOSED at the deadline ends the
+ * change ChangeWindowClosed, with nothing deleted.
  */
 export function createCheckChangeWindow({
   calendars,
@@ -28,7 +28,10 @@ export function createCheckChangeWindow({
     startInvocation(logger, { executionId: e.executionId, changeId: e.input.changeId, keyArn: e.plan.keyArn });
     const now = new Date();
     const reading = await calendars(config.changeCalendars, now);
-    const step = nextWindowStep(reading, new Date(e.since), config.maxWaitSeconds, now);
+    // The wait began with the last approval; without a readable time, now (the bound then starts at the first check).
+    const times = e.approval.approvals.map((a) => Date.parse(a.at)).filter((t) => !Number.isNaN(t));
+    const since = times.length > 0 ? new Date(Math.max(...times)) : now;
+    const step = nextWindowStep(reading, since, config.maxWaitSeconds, now);
     logger.info('change window', { ...step });
     return step;
   };

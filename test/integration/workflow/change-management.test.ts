@@ -1,0 +1,239 @@
+import { DescribeKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
+import Ajv2020 from 'ajv/dist/2020';
+import addFormats from 'ajv-formats';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EVENT_DETAIL_TYPES, EVENT_SOURCE, eventSchemaFile } from '../../../core/change-events';
+import { localApprover, type ApproveMode } from '../../../local/approver';
+import { setLocalCalendar, setLocalTicket } from '../../../local/change-management';
+import { localKmsClient } from '../../../local/clients';
+import type { LocalRunResult } from '../../../local/engine';
+import { createExternalKey } from '../../../local/kms/byok';
+import { LocalStack } from '../../../local/server';
+import { readEventsOutbox, readOutbox } from '../../../local/store';
+import { openLocalWorkflow, type LocalWorkflow } from '../../../local/workflow';
+
+/**
+ * Change management on the local stack, end to end through the synthesized definition: freeze windows (SSM Change
+ * Calendars in the state folder), the change-ticket check (the local stub) and the EventBridge events every change
+ * publishes, each event checked against its JSON Schema in schemas/events/.
+ */
+let dir: string;
+let stack: LocalStack;
+let kms: KMSClient;
+let frozen: LocalWorkflow;
+let shortFreeze: LocalWorkflow;
+let ticketed: LocalWorkflow;
+let plain: LocalWorkflow;
+
+const ajv = new Ajv2020({ strict: true, allErrors: true });
+addFormats(ajv);
+const validators = Object.fromEntries(
+  EVENT_DETAIL_TYPES.map((type) => [
+    type,
+    ajv.compile(JSON.parse(readFileSync(join(__dirname, '../../../schemas/events', eventSchemaFile(type)), 'utf8'))),
+  ]),
+);
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'keymat-cm-'));
+  stack = await LocalStack.start({ stateDir: dir });
+  kms = localKmsClient(stack.endpoint);
+  frozen = await openLocalWorkflow({
+    stateDir: dir,
+    approvalTimeoutSeconds: 3600,
+    changeManagement: { changeCalendars: ['freeze'] },
+  });
+  shortFreeze = await openLocalWorkflow({
+    stateDir: dir,
+    approvalTimeoutSeconds: 3600,
+    changeManagement: { changeCalendars: ['holiday'], changeWindowMaxWaitSeconds: 1 },
+  });
+  ticketed = await openLocalWorkflow({
+    stateDir: dir,
+    approvalTimeoutSeconds: 3600,
+    changeManagement: { changeTicketCheck: true },
+  });
+  plain = await openLocalWorkflow({ stateDir: dir, approvalTimeoutSeconds: 3600 });
+});
+afterAll(async () => {
+  await stack.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+let changes = 0;
+async function run(on: LocalWorkflow, approve: ApproveMode = 'auto', changeId = `CHG-CM-${++changes}`) {
+  const key = await createExternalKey(kms, { materialDir: join(dir, 'byok') });
+  const result = await on.run(
+    { keyId: key.keyId, changeId, reason: 'change management test', requestedBy: 'alice' },
+    { decide: localApprover(approve, 'bob'), waitMs: 5, retryIntervalMs: 5 },
+  );
+  return { key, result, changeId };
+}
+
+const keyState = async (keyId: string) =>
+  (await kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState;
+const deletions = (r: LocalRunResult) => r.kmsCalls.filter((c) => c.operation === 'DeleteImportedKeyMaterial');
+const entered = (r: LocalRunResult) => r.history.filter((e) => e.type === 'StateEntered').map((e) => e.state);
+const eventsOf = (executionArn: string) =>
+  readEventsOutbox(dir).filter((e) => (e.detail as { executionArn?: string }).executionArn === executionArn);
+
+describe('freeze windows', () => {
+  it('holds a change approved while its calendar is CLOSED and deletes once the window opens', async () => {
+    const opensAt = new Date(Date.now() + 2500);
+    setLocalCalendar(dir, 'freeze', { state: 'CLOSED', until: opensAt.toISOString() });
+    const { key, result } = await run(frozen);
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(await keyState(key.keyId)).toBe('PendingImport');
+    // Approved first, then held: the deletion came only after the calendar opened.
+    const states = entered(result);
+    expect(states.indexOf('WaitForChangeWindow')).toBeGreaterThan(states.indexOf('RequestApproval'));
+    expect(states.filter((s) => s === 'CheckChangeWindow')).toHaveLength(2);
+    const deletedAt = eventsOf(result.executionArn).find((e) => e.detailType === 'Key Material Deleted')?.detail
+      .occurredAt as string;
+    expect(new Date(deletedAt).getTime()).toBeGreaterThanOrEqual(opensAt.getTime());
+    // The approval request told the approver about the freeze.
+    const request = readOutbox(dir).find(
+      (m) => m.attributes.executionId === result.executionArn && m.attributes.event === 'ApprovalRequested',
+    );
+    expect(request?.message).toContain('Change window (freeze): CLOSED');
+  });
+
+  it('ends ChangeWindowClosed with nothing deleted when the window does not open within the bound', async () => {
+    setLocalCalendar(dir, 'holiday', { state: 'CLOSED', until: new Date(Date.now() + 3_600_000).toISOString() });
+    const { key, result } = await run(shortFreeze);
+
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('ChangeWindowClosed');
+    expect(result.cause).toContain('holiday is still CLOSED');
+    expect(deletions(result)).toEqual([]);
+    expect(entered(result)).not.toContain('DeleteMaterial');
+    expect(await keyState(key.keyId)).toBe('Enabled');
+  });
+
+  it('goes straight on when the calendar is OPEN', async () => {
+    setLocalCalendar(dir, 'freeze', { state: 'OPEN' });
+    const { key, result } = await run(frozen);
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(entered(result)).not.toContain('WaitForChangeWindow');
+    expect(await keyState(key.keyId)).toBe('PendingImport');
+  });
+
+  it('adds no state to a change of a stack without calendars', async () => {
+    const { result } = await run(plain);
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(entered(result)).toEqual([
+      'ValidateOrigin',
+      'CheckState',
+      'RouteAfterCheck',
+      'StartApprovals',
+      'RequestApproval',
+      'QuorumReached',
+      'DeleteMaterial',
+      'WaitForPropagation',
+      'VerifyPendingImport',
+      'NotifyOutcome',
+      'Finish',
+      'Succeeded',
+    ]);
+  });
+});
+
+describe('the change-ticket check', () => {
+  it('refuses a denied ticket ChangeTicketNotApproved before any approval request is sent', async () => {
+    const changeId = `CHG-CM-${++changes}`;
+    setLocalTicket(dir, changeId, {
+      decision: 'DENIED',
+      reason: 'CAB rejected the change',
+      link: 'https://itsm.example.com/CHG1',
+    });
+    const outboxBefore = readOutbox(dir).length;
+    const { key, result } = await run(ticketed, 'auto', changeId);
+
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('ChangeTicketNotApproved');
+    expect(result.cause).toContain('DENIED: CAB rejected the change');
+    expect(entered(result)).not.toContain('RequestApproval');
+    const sent = readOutbox(dir).slice(outboxBefore);
+    expect(sent.filter((m) => m.attributes.event === 'ApprovalRequested')).toEqual([]);
+    expect(deletions(result)).toEqual([]);
+    expect(await keyState(key.keyId)).toBe('Enabled');
+  });
+
+  it('refuses a change id the ticket system does not know', async () => {
+    const { result } = await run(ticketed);
+
+    expect(result.error).toBe('ChangeTicketNotApproved');
+    expect(result.cause).toContain('UNKNOWN');
+  });
+
+  it('lets an approved ticket through, and the plan carries it', async () => {
+    const changeId = `CHG-CM-${++changes}`;
+    setLocalTicket(dir, changeId, { decision: 'APPROVED', reason: 'approved by CAB' });
+    const { result } = await run(ticketed, 'auto', changeId);
+
+    expect(result.status).toBe('SUCCEEDED');
+    const planned = eventsOf(result.executionArn).find((e) => e.detailType === 'Deletion Planned');
+    expect(planned?.detail.changeTicket).toMatchObject({ decision: 'APPROVED', reason: 'approved by CAB' });
+  });
+});
+
+describe('events', () => {
+  const expectValid = (events: ReturnType<typeof eventsOf>) => {
+    for (const e of events) {
+      expect(e.source).toBe(EVENT_SOURCE);
+      const validate = validators[e.detailType];
+      expect(validate).toBeDefined();
+      expect({ type: e.detailType, valid: validate?.(e.detail), errors: validate?.errors ?? null }).toEqual({
+        type: e.detailType,
+        valid: true,
+        errors: null,
+      });
+    }
+  };
+
+  it('publishes each event of a deletion once, in order, each valid against its schema', async () => {
+    const { result, key } = await run(plain);
+    const events = eventsOf(result.executionArn);
+
+    expect(events.map((e) => e.detailType)).toEqual([
+      'Deletion Planned',
+      'Approval Requested',
+      'Approval Decided',
+      'Deletion Announced',
+      'Key Material Deleted',
+    ]);
+    expectValid(events);
+    const deleted = events[4]?.detail;
+    expect(deletions(result).map((c) => c.status)).toEqual([200]);
+    expect(deleted).toMatchObject({ keyArn: key.keyArn, appliedBy: 'THIS_ATTEMPT', expectedKeyState: 'PendingImport' });
+    expect(typeof deleted?.kmsRequestId).toBe('string');
+    expect(new Set(events.map((e) => e.detail.eventId)).size).toBe(5);
+  });
+
+  it('publishes the events of a rejected change once, in order, ending Change Failed', async () => {
+    const { result } = await run(plain, 'reject');
+    const events = eventsOf(result.executionArn);
+
+    expect(events.map((e) => e.detailType)).toEqual([
+      'Deletion Planned',
+      'Approval Requested',
+      'Approval Decided',
+      'Change Failed',
+    ]);
+    expectValid(events);
+    expect(events[2]?.detail).toMatchObject({ decision: 'REJECTED', decidedBy: 'bob', as: 'APPROVER' });
+    expect(events[3]?.detail).toMatchObject({ status: 'REJECTED', error: 'ApprovalRejected' });
+  });
+
+  it('carries no task token, attestation or link in any event', async () => {
+    const { result } = await run(plain);
+    const text = JSON.stringify(eventsOf(result.executionArn));
+
+    expect(text).not.toMatch(/taskToken|"mac"|attestation|https?:\/\/127\.0\.0\.1|sig=/i);
+  });
+});
