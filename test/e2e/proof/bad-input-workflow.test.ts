@@ -11,7 +11,16 @@ import { createValidateOrigin } from '../../../functions/validate-origin/validat
 import { signedApprovals, testAttestor } from '../../helpers/attestor';
 import { KEY_ARN, KEY_ID, input, planFor, snapshot } from '../../helpers/kms-fixtures';
 import { printTable } from '../../helpers/table';
-import { OUTCOME_TOPIC_ARN, SCOPE, kmsClient, silentLogger, snsClient } from '../../unit/functions/deps';
+import {
+  NO_CALENDARS,
+  NO_CHANGE_MANAGEMENT,
+  OUTCOME_TOPIC_ARN,
+  SCOPE,
+  kmsClient,
+  recordedEvents,
+  silentLogger,
+  snsClient,
+} from '../../unit/functions/deps';
 
 /**
  * The bad-input corpus, part 1: malformed execution input and malformed approval answers. Each is refused with an
@@ -22,14 +31,23 @@ const sns = mockClient(SNSClient);
 const validateOrigin = createValidateOrigin({
   kms: kmsClient(),
   attestor: testAttestor(),
-  config: { scope: SCOPE, defaultWaitSeconds: 30, recentUseDays: 30, attestationKeyArn: 'arn:attestation' },
+  events: recordedEvents(),
+  calendars: NO_CALENDARS,
+  config: {
+    scope: SCOPE,
+    defaultWaitSeconds: 30,
+    recentUseDays: 30,
+    attestationKeyArn: 'arn:attestation',
+    ...NO_CHANGE_MANAGEMENT,
+  },
   logger: silentLogger(),
 });
 const deleteMaterial = createDeleteMaterial({
   kms: kmsClient(),
   sns: snsClient(),
   attestor: testAttestor(),
-  config: { outcomeTopicArn: OUTCOME_TOPIC_ARN, attestationKeyArn: 'arn:attestation' },
+  events: recordedEvents(),
+  config: { outcomeTopicArn: OUTCOME_TOPIC_ARN, attestationKeyArn: 'arn:attestation', ...NO_CHANGE_MANAGEMENT },
   logger: silentLogger(),
 });
 const rows: string[][] = [];

@@ -202,7 +202,7 @@ describe('approvals', () => {
 
   it('reports a round answered meanwhile as AlreadyDecided', async () => {
     sfn.on(SendTaskFailureCommand).rejects(named('TaskTimedOut'));
-    const err = await errorOf(() => client.reject(task, { by: 'bob', channel: 'web', comment: 'no' }));
+    const err = await errorOf(() => client.reject(EXECUTION, task, { by: 'bob', channel: 'web', comment: 'no' }));
     expect(err.code).toBe('AlreadyDecided');
     expect(sfn.commandCalls(SendTaskFailureCommand)[0]?.args[0].input).toEqual({
       taskToken: 'token-1',
@@ -213,12 +213,14 @@ describe('approvals', () => {
 
   it('lets the requester withdraw the change', async () => {
     sfn.on(SendTaskFailureCommand).resolves({});
-    expect(await client.reject(task, { by: 'alice', channel: 'cli' })).toEqual({ as: 'REQUESTER' });
+    expect(await client.reject(EXECUTION, task, { by: 'alice', channel: 'cli' })).toEqual({ as: 'REQUESTER' });
   });
 
   it('refuses a rejection by someone outside the allowed approvers and sends nothing', async () => {
     const listed = { ...task, rules: { quorum: 1, allowedApprovers: ['bob'] } };
-    const err = await errorOf(() => client.reject(listed, { by: 'mallory', channel: 'cli', comment: 'veto' }));
+    const err = await errorOf(() =>
+      client.reject(EXECUTION, listed, { by: 'mallory', channel: 'cli', comment: 'veto' }),
+    );
     expect(err.code).toBe('RejectionRefused');
     expect(sfn.commandCalls(SendTaskFailureCommand)).toHaveLength(0);
   });

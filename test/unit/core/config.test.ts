@@ -35,7 +35,12 @@ describe('the attestation and gateway configuration', () => {
   const MACHINE = 'arn:aws:states:us-east-1:111122223333:stateMachine:keymat-deletion';
 
   it('round-trips the gateway configuration through its environment', () => {
-    const config = { stateMachineArn: MACHINE, attestationKeyArn: KEY, sessionBoundRoles: ['KeyOps', 'Breakglass'] };
+    const config = {
+      stateMachineArn: MACHINE,
+      attestationKeyArn: KEY,
+      sessionBoundRoles: ['KeyOps', 'Breakglass'],
+      eventBusName: 'default',
+    };
     const env = environmentOf('Gateway', config);
     expect(env).toEqual({
       STATE_MACHINE_ARN: MACHINE,
@@ -78,11 +83,15 @@ describe('the attestation and gateway configuration', () => {
   );
 
   it('sets the attestation key on the functions that sign or verify', () => {
-    expect(environmentOf('DeleteMaterial', { outcomeTopicArn: 'arn:t', attestationKeyArn: KEY })).toEqual({
+    expect(
+      environmentOf('DeleteMaterial', { outcomeTopicArn: 'arn:t', attestationKeyArn: KEY, eventBusName: 'default' }),
+    ).toEqual({
       OUTCOME_TOPIC_ARN: 'arn:t',
       ATTESTATION_KEY_ARN: KEY,
     });
-    expect(environmentOf('ApprovalPage', { linkSecretArn: 'arn:s', attestationKeyArn: KEY })).toEqual({
+    expect(
+      environmentOf('ApprovalPage', { linkSecretArn: 'arn:s', attestationKeyArn: KEY, eventBusName: 'default' }),
+    ).toEqual({
       LINK_SECRET_ARN: 'arn:s',
       ATTESTATION_KEY_ARN: KEY,
     });
@@ -92,6 +101,8 @@ describe('the attestation and gateway configuration', () => {
         defaultWaitSeconds: 0,
         recentUseDays: 30,
         attestationKeyArn: KEY,
+        eventBusName: 'default',
+        changeCalendars: [],
       }),
     ).toMatchObject({ ATTESTATION_KEY_ARN: KEY });
   });

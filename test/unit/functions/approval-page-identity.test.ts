@@ -20,7 +20,7 @@ import {
 import { testAttestor } from '../../helpers/attestor';
 import { approvalScheduled } from '../../helpers/history';
 import { input, planFor, snapshot } from '../../helpers/kms-fixtures';
-import { LINK_SECRET_ARN, PAGE_URL, secretsClient, silentLogger } from './deps';
+import { LINK_SECRET_ARN, PAGE_URL, recordedEvents, secretsClient, silentLogger } from './deps';
 
 const sfn = mockClient(SFNClient);
 const secrets = mockClient(SecretsManagerClient);
@@ -47,6 +47,7 @@ const scheduled = (): HistoryEvent =>
 const BASE: ApprovalPageConfig = {
   linkSecretArn: LINK_SECRET_ARN,
   attestationKeyArn: 'arn:aws:kms:us-east-1:111122223333:key/mac',
+  eventBusName: 'default',
 };
 
 const approvalPage = (config: ApprovalPageConfig = { ...BASE, identityClaim: 'email' }) =>
@@ -54,6 +55,7 @@ const approvalPage = (config: ApprovalPageConfig = { ...BASE, identityClaim: 'em
     sfn: new SFNClient({ region: 'us-east-1' }),
     secrets: secretsClient(),
     attestor,
+    events: recordedEvents(),
     config,
     logger: silentLogger(),
   });

@@ -18,7 +18,7 @@ import {
   type PageResponse,
 } from '../../../functions/approval-page/approval-page';
 import { input, planFor, snapshot } from '../../helpers/kms-fixtures';
-import { LINK_SECRET_ARN, PAGE_URL, secretsClient, silentLogger } from './deps';
+import { LINK_SECRET_ARN, PAGE_URL, recordedEvents, secretsClient, silentLogger } from './deps';
 import { testAttestor } from '../../helpers/attestor';
 import { approvalScheduled } from '../../helpers/history';
 
@@ -47,7 +47,12 @@ const approvalPage = () =>
     sfn: new SFNClient({ region: 'us-east-1' }),
     secrets: secretsClient(),
     attestor,
-    config: { linkSecretArn: LINK_SECRET_ARN, attestationKeyArn: 'arn:aws:kms:us-east-1:111122223333:key/mac' },
+    events: recordedEvents(),
+    config: {
+      linkSecretArn: LINK_SECRET_ARN,
+      attestationKeyArn: 'arn:aws:kms:us-east-1:111122223333:key/mac',
+      eventBusName: 'default',
+    },
     logger: silentLogger(),
   });
 

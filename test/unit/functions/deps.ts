@@ -1,7 +1,9 @@
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
+import type { ChangeEvent, EventPublisher } from '../../../core/change-events';
 import type { Scope } from '../../../core/config';
+import type { CalendarReader } from '../../../functions/runtime/calendars';
 import { createLogger, type Logger } from '../../../functions/runtime/logger';
 
 /**
@@ -19,3 +21,17 @@ export const kmsClient = (): KMSClient => new KMSClient({ region: SCOPE.region }
 export const snsClient = (): SNSClient => new SNSClient({ region: SCOPE.region });
 export const secretsClient = (): SecretsManagerClient => new SecretsManagerClient({ region: SCOPE.region });
 export const silentLogger = (): Logger => createLogger({ logLevel: 'SILENT' });
+
+/** The configuration of a stack with the default event bus and no change calendars. */
+export const NO_CHANGE_MANAGEMENT = { eventBusName: 'default', changeCalendars: [] as string[] };
+
+/** An event publisher that keeps what it is given, in order, for a test to read. */
+export const recordedEvents = (): EventPublisher & { published: ChangeEvent[] } => {
+  const published: ChangeEvent[] = [];
+  return { published, publish: async (...events) => void published.push(...events) };
+};
+
+/** Calendars a stack without any never reads: reading one is a test failure. */
+export const NO_CALENDARS: CalendarReader = async (names) => {
+  throw new Error(`no calendars are configured, yet ${names.join(', ')} were read`);
+};

@@ -28,7 +28,12 @@ const gateway = createGateway({
   changes: new ChangeClient({ sfn: new SFNClient({ region: 'us-east-1' }), stateMachineArn: MACHINE, attestor }),
   attestor,
   ssm: new SSMClient({ region: 'us-east-1' }),
-  config: { stateMachineArn: MACHINE, attestationKeyArn: 'arn:attestation', sessionBoundRoles: [] },
+  config: {
+    stateMachineArn: MACHINE,
+    attestationKeyArn: 'arn:attestation',
+    sessionBoundRoles: [],
+    eventBusName: 'default',
+  },
   logger: silentLogger(),
 });
 const named = (name: string): Error => Object.assign(new Error(name), { name });

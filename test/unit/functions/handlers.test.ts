@@ -1,6 +1,7 @@
+import type * as EventsSdk from '@aws-sdk/client-eventbridge';
 import type * as KmsSdk from '@aws-sdk/client-kms';
 import type * as SnsSdk from '@aws-sdk/client-sns';
-import { mockClient } from 'aws-sdk-client-mock';
+import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { join } from 'node:path';
 import { ENV, environmentOf } from '../../../core/config';
@@ -17,6 +18,7 @@ const FOLDERS: Record<TaskState, string> = {
   ValidateOrigin: 'validate-origin',
   CheckState: 'check-state',
   RequestApproval: 'request-approval',
+  CheckChangeWindow: 'check-change-window',
   DeleteMaterial: 'delete-material',
   VerifyPendingImport: 'verify-pending-import',
   NotifyOutcome: 'notify-outcome',
@@ -28,6 +30,8 @@ interface Loaded {
   handler: LambdaHandler;
   kms: typeof KmsSdk;
   sns: typeof SnsSdk;
+  /** PutEvents, mocked to take every event. */
+  events: AwsClientStub<EventsSdk.EventBridgeClient>;
 }
 
 function load(task: TaskState, variables: Record<string, string>): Loaded {
@@ -37,10 +41,14 @@ function load(task: TaskState, variables: Record<string, string>): Loaded {
     let loaded: Loaded | undefined;
     jest.isolateModules(() => {
       const path = join(__dirname, '..', '..', '..', 'functions', FOLDERS[task], 'handler');
+      const eventsSdk = require('@aws-sdk/client-eventbridge') as typeof EventsSdk;
+      const events = mockClient(eventsSdk.EventBridgeClient);
+      events.on(eventsSdk.PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e-1' }] });
       loaded = {
         handler: (require(path) as { handler: LambdaHandler }).handler,
         kms: require('@aws-sdk/client-kms') as typeof KmsSdk,
         sns: require('@aws-sdk/client-sns') as typeof SnsSdk,
+        events,
       };
     });
     return loaded as Loaded;
@@ -84,6 +92,8 @@ describe('ValidateOrigin handler', () => {
       defaultWaitSeconds,
       recentUseDays: 30,
       attestationKeyArn: ATTESTATION_KEY,
+      eventBusName: 'default',
+      changeCalendars: [],
     });
   const attestation = { at: new Date().toISOString(), channel: 'cli', mac: 'bWFj' };
 
@@ -142,7 +152,10 @@ describe('CheckState handler', () => {
 describe('RequestApproval handler', () => {
   it('publishes to the configured approval topic', async () => {
     const topic = 'arn:aws:sns:us-east-1:111122223333:configured-approvals';
-    const { handler, sns } = load('RequestApproval', environmentOf('RequestApproval', { approvalTopicArn: topic }));
+    const { handler, sns } = load(
+      'RequestApproval',
+      environmentOf('RequestApproval', { approvalTopicArn: topic, eventBusName: 'default', changeCalendars: [] }),
+    );
     const mock = publishes(sns);
     const event = {
       ...taskEvent,
@@ -163,11 +176,15 @@ describe('RequestApproval handler', () => {
 });
 
 describe('DeleteMaterial handler', () => {
-  it('announces the deletion on the configured outcome topic', async () => {
+  it('announces the deletion on the configured outcome topic and event bus', async () => {
     const topic = 'arn:aws:sns:us-east-1:111122223333:configured-outcomes';
-    const { handler, kms, sns } = load(
+    const { handler, kms, sns, events } = load(
       'DeleteMaterial',
-      environmentOf('DeleteMaterial', { outcomeTopicArn: topic, attestationKeyArn: ATTESTATION_KEY }),
+      environmentOf('DeleteMaterial', {
+        outcomeTopicArn: topic,
+        attestationKeyArn: ATTESTATION_KEY,
+        eventBusName: 'keymat-audit',
+      }),
     );
     keyIs(kms)
       .on(kms.DeleteImportedKeyMaterialCommand)
@@ -183,6 +200,11 @@ describe('DeleteMaterial handler', () => {
     };
     await expect(handler(event, context('DeleteMaterial'))).resolves.toMatchObject({ kmsRequestId: 'req-1' });
     expect(mock).toHaveReceivedCommandWith(sns.PublishCommand, { TopicArn: topic });
+    const entries = events.calls().flatMap((c) => (c.args[0].input as EventsSdk.PutEventsRequest).Entries ?? []);
+    expect(entries.map((e) => [e.EventBusName, e.Source, e.DetailType])).toEqual([
+      ['keymat-audit', 'keymat', 'Deletion Announced'],
+      ['keymat-audit', 'keymat', 'Key Material Deleted'],
+    ]);
   });
 
   it('fails to load naming OUTCOME_TOPIC_ARN when it is missing', () => {
@@ -209,7 +231,7 @@ describe('NotifyOutcome handler', () => {
   it('publishes to the configured outcome topic, and its log lines carry the Lambda request id', async () => {
     const topic = 'arn:aws:sns:us-east-1:111122223333:configured-outcomes';
     const { handler, sns } = load('NotifyOutcome', {
-      ...environmentOf('NotifyOutcome', { outcomeTopicArn: topic }),
+      ...environmentOf('NotifyOutcome', { outcomeTopicArn: topic, eventBusName: 'default' }),
       POWERTOOLS_LOG_LEVEL: 'INFO',
       // As the Lambda runtime sets it: Powertools reports cold starts only for on-demand initialization.
       AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',

@@ -11,6 +11,9 @@ import {
   EXECUTION_ID,
   LINK_SECRET_ARN,
   PAGE_URL,
+  NO_CALENDARS,
+  NO_CHANGE_MANAGEMENT,
+  recordedEvents,
   secretsClient,
   silentLogger,
   snsClient,
@@ -45,7 +48,13 @@ const withWeb = () =>
   createRequestApproval({
     sns: snsClient(),
     secrets: secretsClient(),
-    config: { approvalTopicArn: APPROVAL_TOPIC_ARN, web: { pageUrl: PAGE_URL, linkSecretArn: LINK_SECRET_ARN } },
+    events: recordedEvents(),
+    calendars: NO_CALENDARS,
+    config: {
+      approvalTopicArn: APPROVAL_TOPIC_ARN,
+      web: { pageUrl: PAGE_URL, linkSecretArn: LINK_SECRET_ARN },
+      ...NO_CHANGE_MANAGEMENT,
+    },
     logger: silentLogger(),
   });
 
@@ -117,7 +126,9 @@ describe('RequestApproval', () => {
     const requestApproval = createRequestApproval({
       sns: snsClient(),
       secrets: secretsClient(),
-      config: { approvalTopicArn: APPROVAL_TOPIC_ARN },
+      events: recordedEvents(),
+      calendars: NO_CALENDARS,
+      config: { approvalTopicArn: APPROVAL_TOPIC_ARN, ...NO_CHANGE_MANAGEMENT },
       logger: silentLogger(),
     });
     await requestApproval(event({ quorum: 1, allowedApprovers: [user('bob')] }));

@@ -23,7 +23,10 @@ import {
   APPROVAL_TOPIC_ARN,
   EXECUTION_ID as executionId,
   OUTCOME_TOPIC_ARN,
+  NO_CALENDARS,
+  NO_CHANGE_MANAGEMENT,
   kmsClient,
+  recordedEvents,
   secretsClient,
   silentLogger,
   snsClient,
@@ -35,19 +38,23 @@ const deleteMaterial = createDeleteMaterial({
   kms: kmsClient(),
   sns: snsClient(),
   attestor: testAttestor(),
-  config: { outcomeTopicArn: OUTCOME_TOPIC_ARN, attestationKeyArn: 'arn:attestation' },
+  events: recordedEvents(),
+  config: { outcomeTopicArn: OUTCOME_TOPIC_ARN, attestationKeyArn: 'arn:attestation', ...NO_CHANGE_MANAGEMENT },
   logger: silentLogger(),
 });
 const verifyPendingImport = createVerifyPendingImport({ kms: kmsClient(), logger: silentLogger() });
 const requestApproval = createRequestApproval({
   sns: snsClient(),
   secrets: secretsClient(),
-  config: { approvalTopicArn: APPROVAL_TOPIC_ARN },
+  events: recordedEvents(),
+  calendars: NO_CALENDARS,
+  config: { approvalTopicArn: APPROVAL_TOPIC_ARN, ...NO_CHANGE_MANAGEMENT },
   logger: silentLogger(),
 });
 const notifyOutcome = createNotifyOutcome({
   sns: snsClient(),
-  config: { outcomeTopicArn: OUTCOME_TOPIC_ARN },
+  events: recordedEvents(),
+  config: { outcomeTopicArn: OUTCOME_TOPIC_ARN, ...NO_CHANGE_MANAGEMENT },
   logger: silentLogger(),
 });
 

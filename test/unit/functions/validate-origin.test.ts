@@ -12,14 +12,22 @@ import { attestStart } from '../../../core/attestation';
 import { createValidateOrigin } from '../../../functions/validate-origin/validate-origin';
 import { testAttestor } from '../../helpers/attestor';
 import { KEY_ARN, KEY_ID, M1, M2, REPLICA_ARN, material, metadata } from '../../helpers/kms-fixtures';
-import { SCOPE, kmsClient, silentLogger } from './deps';
+import { NO_CALENDARS, NO_CHANGE_MANAGEMENT, SCOPE, kmsClient, recordedEvents, silentLogger } from './deps';
 
 const kms = mockClient(KMSClient);
 const attestor = testAttestor();
 const handler = createValidateOrigin({
   kms: kmsClient(),
   attestor,
-  config: { scope: SCOPE, defaultWaitSeconds: 30, recentUseDays: 30, attestationKeyArn: 'arn:attestation' },
+  events: recordedEvents(),
+  calendars: NO_CALENDARS,
+  config: {
+    scope: SCOPE,
+    defaultWaitSeconds: 30,
+    recentUseDays: 30,
+    attestationKeyArn: 'arn:attestation',
+    ...NO_CHANGE_MANAGEMENT,
+  },
   logger: silentLogger(),
 });
 
