@@ -10,6 +10,9 @@ module.exports = {
   // step of its own (`npm run test:install`, in .ci/run) so that `npm test` stays within two minutes.
   testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/e2e/install/'],
   transform: { '^.+\\.ts$': '<rootDir>/test/esbuild-transform.js' },
+  // Sources name the modules they import dynamically by their built `.js` names (as Node's ES modules need): the
+  // TypeScript files under them.
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   setupFiles: ['<rootDir>/test/setup-env.ts'],
   // The tests spawn the built CLI: it is rebuilt from the sources first.
   globalSetup: '<rootDir>/scripts/jest-global-setup.ts',

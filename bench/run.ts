@@ -332,7 +332,7 @@ async function main(): Promise<void> {
       table('The package (npm run build, then npm pack)', ['metric', 'value', 'before the build'], cliRows),
       table(
         `Functions as deployed (each asset of the synthesized template, loaded by \`node\` with the function's environment from the template and imported as the Lambda runtime imports it; median of ${LOAD_SAMPLES}; target: within ${LOAD_TARGET_MS} ms of bare Node)`,
-        ['function', 'bundle', 'memory', 'load', 'over bare Node', 'RSS after load'],
+        ['function', 'JS loaded at start', 'memory', 'load', 'over bare Node', 'RSS after load'],
         bundleRows,
       ),
       table(

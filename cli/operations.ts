@@ -3,10 +3,9 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { SFNClient, type DescribeExecutionCommandOutput, type HistoryEvent } from '@aws-sdk/client-sfn';
 // zod's functional build, as core uses it: the full build costs the CLI's start-up about 90 ms.
 import * as z from '../core/schema';
-import { ChangeClient } from '../core/change-client';
+import { ChangeClient, type PendingChanges } from '../core/change-client';
 import { cliEnvironment } from '../core/config';
 import { CHANGE_ERRORS, hasErrorName } from '../core/errors';
-import type { PendingApprovalTask } from '../core/history';
 import type { ScanDeps } from '../functions/expiry-scan/scan';
 import { LOCAL_CREDENTIALS } from '../local/clients';
 import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from '../local/kms/model';
@@ -218,9 +217,8 @@ export type RejectAnswer = z.infer<typeof rejectAnswer>;
 export const reject = (target: Target, execution: string, comment: string): Promise<RejectAnswer> =>
   viaGateway(target, '/reject', { execution, comment }, rejectAnswer);
 
-/** Executions waiting for an approval, with their plans. */
-export const pendingApprovals = (target: Target): Promise<{ executionArn: string; task: PendingApprovalTask }[]> =>
-  target.changes.pending();
+/** Executions waiting for an approval (with their plans), and those held by a CLOSED change calendar. */
+export const pendingChanges = (target: Target): Promise<PendingChanges> => target.changes.pending();
 
 /**
  * The expiry scan's way to start a change from the CLI: through the gateway, as the operator running the scan (the

@@ -1,4 +1,7 @@
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
+import { checkCalendarName, MAX_WINDOW_WAIT_SECONDS } from '../core/change-window';
+import { DEFAULT_WINDOW_WAIT_SECONDS } from '../core/defaults';
+import type { LocalChangeManagement } from '../local/engine';
 
 /** Parses a whole non-negative number option, naming the option and the value when it is not one. */
 export const wholeNumber =
@@ -10,3 +13,59 @@ export const wholeNumber =
     }
     return n;
   };
+
+/** The change-management options of `keymat local serve` and `keymat local run`, as commander parses them. */
+export interface ChangeManagementOptions {
+  changeCalendars?: string[];
+  changeWindowMaxWait?: number;
+  changeTicketCheck: boolean;
+}
+
+/** Parses a comma-separated list of change calendar names, naming the first bad one. */
+function calendarList(value: string): string[] {
+  const names = value
+    .split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
+  for (const name of names) {
+    try {
+      checkCalendarName(name);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  }
+  return names;
+}
+
+/** Adds the change-management options to a local command: freeze windows and the change-ticket check. */
+export function withChangeManagementOptions(command: Command): Command {
+  return command
+    .option(
+      '--change-calendars <list>',
+      'comma-separated change calendars (set with keymat local calendar set) that must be OPEN for a deletion',
+      calendarList,
+    )
+    .option(
+      '--change-window-max-wait <seconds>',
+      `seconds an approved change waits for its calendars before it ends ChangeWindowClosed (default ${DEFAULT_WINDOW_WAIT_SECONDS})`,
+      wholeNumber('--change-window-max-wait', 1, MAX_WINDOW_WAIT_SECONDS),
+    )
+    .option(
+      '--change-ticket-check',
+      'have ValidateOrigin ask the local change-ticket stub (keymat local ticket set) before any approval',
+      false,
+    );
+}
+
+/** The local workflow's change-management settings from the options; a maximum wait without calendars is refused. */
+export function changeManagementOf(opts: ChangeManagementOptions, command: Command): LocalChangeManagement {
+  const changeCalendars = opts.changeCalendars ?? [];
+  if (opts.changeWindowMaxWait !== undefined && changeCalendars.length === 0) {
+    command.error('error: --change-window-max-wait takes effect only with --change-calendars');
+  }
+  return {
+    changeCalendars,
+    ...(opts.changeWindowMaxWait !== undefined && { changeWindowMaxWaitSeconds: opts.changeWindowMaxWait }),
+    changeTicketCheck: opts.changeTicketCheck,
+  };
+}

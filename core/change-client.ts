@@ -13,9 +13,18 @@ import { refusal, rejection, rejectionRole, roundAfter, withApproval } from './a
 import type { Attestor } from './attestation';
 import { approvalDecided, type EventPublisher } from './change-events';
 import { ChangeError, hasErrorName } from './errors';
-import { approvalTask, pendingApproval, progress, readHistory, type PendingApprovalTask } from './history';
+import type { WindowCheck } from './change-window';
+import {
+  approvalTask,
+  changeManagement,
+  pendingApproval,
+  progress,
+  readHistory,
+  waitsForWindow,
+  type PendingApprovalTask,
+} from './history';
 import { executionArnOf, executionNameFor } from './naming';
-import type { ApprovalResult } from './types';
+import type { ApprovalResult, Plan } from './types';
 
 /** An execution as one look at it shows: its description, its history, where it is, and its approval task. */
 export interface ChangeStatus {
@@ -27,6 +36,17 @@ export interface ChangeStatus {
   current?: string;
   /** The latest approval request, and whether it still waits for an answer. */
   approval?: { task: PendingApprovalTask; pending: boolean };
+  /** The plan ValidateOrigin made, with the change-ticket check's answer when the stack has one. */
+  plan?: Plan;
+  /** The last change-window check, when the stack has change calendars and the change reached it. */
+  changeWindow?: WindowCheck;
+}
+
+/** The running changes that wait for people or for time: an approval, or a change window to open. */
+export interface PendingChanges {
+  approvals: { executionArn: string; task: PendingApprovalTask }[];
+  /** Approved changes held by a CLOSED change calendar (`window` is missing before the first check answers). */
+  windows: { executionArn: string; plan?: Plan; window?: WindowCheck }[];
 }
 
 /**
@@ -138,7 +158,7 @@ export class ChangeClient {
     const described = await this.describe(execution);
     const events = await this.history(execution);
     const approval = approvalTask(events);
-    return { described, events, ...progress(events), ...(approval && { approval }) };
+    return { described, events, ...progress(events), ...(approval && { approval }), ...changeManagement(events) };
   }
 
   /**
@@ -156,10 +176,15 @@ export class ChangeClient {
 
   /** The approval task an execution waits on, or undefined when it waits on none or does not exist. */
   async pendingApproval(execution: string): Promise<PendingApprovalTask | undefined> {
+    return pendingApproval(await this.historyIfAny(execution));
+  }
+
+  /** An execution's history; none when it does not exist (any more). */
+  private async historyIfAny(execution: string): Promise<HistoryEvent[]> {
     try {
-      return pendingApproval(await this.history(execution));
+      return await this.history(execution);
     } catch (err) {
-      if (hasErrorName(err, 'ExecutionDoesNotExist')) return undefined;
+      if (hasErrorName(err, 'ExecutionDoesNotExist')) return [];
       throw err;
     }
   }
@@ -183,9 +208,9 @@ export class ChangeClient {
     return { executionArn: described.executionArn ?? this.executionArn(execution), task };
   }
 
-  /** The running executions that wait for an approval, with their tasks. */
-  async pending(): Promise<{ executionArn: string; task: PendingApprovalTask }[]> {
-    const found: { executionArn: string; task: PendingApprovalTask }[] = [];
+  /** The running executions that wait for an approval (with their tasks), and those held by their change window. */
+  async pending(): Promise<PendingChanges> {
+    const found: PendingChanges = { approvals: [], windows: [] };
     let nextToken: string | undefined;
     do {
       const page = await this.sfn.send(
@@ -198,8 +223,17 @@ export class ChangeClient {
       );
       for (const e of page.executions ?? []) {
         if (!e.executionArn) continue;
-        const task = await this.pendingApproval(e.executionArn);
-        if (task) found.push({ executionArn: e.executionArn, task });
+        const events = await this.historyIfAny(e.executionArn);
+        const task = pendingApproval(events);
+        if (task) found.approvals.push({ executionArn: e.executionArn, task });
+        else if (waitsForWindow(progress(events).current)) {
+          const { plan, changeWindow } = changeManagement(events);
+          found.windows.push({
+            executionArn: e.executionArn,
+            ...(plan && { plan }),
+            ...(changeWindow && { window: changeWindow }),
+          });
+        }
       }
       nextToken = page.nextToken;
     } while (nextToken);

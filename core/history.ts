@@ -1,7 +1,9 @@
 import { paginateGetExecutionHistory, type HistoryEvent, type SFNClient } from '@aws-sdk/client-sfn';
-import * as z from './schema';
+import { windowCheckSchema, type WindowCheck } from './change-window';
 import { requestApprovalEvent } from './events';
-import type { ApprovalResult, ApprovalRules, ChangeInput, Plan } from './types';
+import * as z from './schema';
+import { CHANGE_WINDOW_TASK, WINDOW_WAIT_STATE } from './tasks';
+import { planSchema, type ApprovalResult, type ApprovalRules, type ChangeInput, type Plan } from './types';
 
 /** What RequestApproval was invoked with: the token to answer on, the change, its plan, the approvals so far. */
 export interface PendingApprovalTask {
@@ -75,3 +77,38 @@ export function progress(events: HistoryEvent[]): { entered: string[]; current?:
   }
   return { entered, ...(current && { current }) };
 }
+
+/** The state's exit output, parsed, of the last exit of `state`; undefined when it has none that parses. */
+function lastExitOutput(events: HistoryEvent[], state: string): unknown {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const details = events[i]?.stateExitedEventDetails;
+    if (details?.name === state && details.output !== undefined) {
+      try {
+        return JSON.parse(details.output);
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
+}
+
+const windowOutput = z.object({ changeWindow: windowCheckSchema });
+const planOutput = z.object({ plan: planSchema });
+
+/**
+ * What the execution's history says of its change management: the plan ValidateOrigin made (with the ticket check's
+ * answer), and the last change-window check (CheckChangeWindow's output), if any.
+ */
+export function changeManagement(events: HistoryEvent[]): { plan?: Plan; changeWindow?: WindowCheck } {
+  const window = windowOutput.safeParse(lastExitOutput(events, CHANGE_WINDOW_TASK));
+  const plan = planOutput.safeParse(lastExitOutput(events, 'ValidateOrigin'));
+  return {
+    ...(plan.success && { plan: plan.data.plan }),
+    ...(window.success && { changeWindow: window.data.changeWindow }),
+  };
+}
+
+/** Whether the execution is held by its change window: checking the calendars, or waiting for them to open. */
+export const waitsForWindow = (current: string | undefined): boolean =>
+  current === CHANGE_WINDOW_TASK || current === WINDOW_WAIT_STATE;

@@ -5,7 +5,8 @@ import { createApprovalPage, type PageRequest, type PageResponse } from '../func
 import { kmsAttestor } from '../functions/runtime/attestor';
 import { createKmsClient, createSecretsClient } from '../functions/runtime/aws';
 import { createLogger } from '../functions/runtime/logger';
-import { localClientConfig, localEventPublisher, localResources } from './clients';
+import { localClientConfig, localResources } from './clients';
+import { localEventPublisher } from './events';
 import type { InternalAccess } from './internal-access';
 import type { Answer, IncomingRequest, LocalService } from './local-service';
 import { APPROVAL_PAGE_PATH } from './paths';

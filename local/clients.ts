@@ -1,7 +1,4 @@
 import { KMSClient } from '@aws-sdk/client-kms';
-import type { EventPublisher } from '../core/change-events';
-import { DEFAULT_EVENT_BUS } from '../core/defaults';
-import { createEventsClient, eventBridgePublisher } from '../functions/runtime/events';
 import { DEFAULT_REGION } from './kms/model';
 
 /** Static credentials for a local stack: it takes the access key id as the caller's name and checks no secret. */
@@ -56,7 +53,3 @@ export const localResources = (region: string, account: string, attestationKeyAr
   linkSecretArn: `arn:aws:secretsmanager:${region}:${account}:secret:keymat-approval-links`,
   attestationKeyArn,
 });
-
-/** keymat's change events on the local stack: PutEvents to its EventBridge, as keymat's roles put them. */
-export const localEventPublisher = (aws: LocalClientConfig): EventPublisher =>
-  eventBridgePublisher(createEventsClient(aws), DEFAULT_EVENT_BUS);

@@ -17,7 +17,8 @@ import { createLogger } from '../functions/runtime/logger';
 import { kmsAttestor } from '../functions/runtime/attestor';
 import { TASK_FACTORIES, type TaskHandler } from '../functions/tasks';
 import { LOCAL_TICKET_FUNCTION_ARN } from './change-management';
-import { localClientConfig, localEventPublisher, localResources } from './clients';
+import { localClientConfig, localResources } from './clients';
+import { localEventPublisher } from './events';
 import type { InternalAccess } from './internal-access';
 import { type RequestLogEntry } from './request-log';
 import { readRequestLog } from './store';
@@ -316,7 +317,7 @@ export async function runLocalExecution(stateDir: string, options: LocalRunOptio
     const e = event as {
       type: string;
       timestamp: number;
-      state?: { name: string };
+      state?: { name: string; output?: unknown };
       Error?: string;
       Cause?: unknown;
       output?: unknown;
@@ -325,6 +326,8 @@ export async function runLocalExecution(stateDir: string, options: LocalRunOptio
       type: e.type,
       ...(e.state && { state: e.state.name }),
       ...(e.Error !== undefined && { error: e.Error, cause: String(e.Cause ?? '') }),
+      // As GetExecutionHistory reports a state's exit: with its output (`keymat status` reads the window check's).
+      ...(e.type === 'StateExited' && e.state?.output !== undefined && { output: JSON.stringify(e.state.output) }),
     });
     if (e.type === 'ExecutionSucceeded') {
       status = 'SUCCEEDED';

@@ -7,6 +7,10 @@ import {
   type IncomingRequest,
   type LocalService,
 } from './local-service';
+import type { EventPublisher } from '../core/change-events';
+import { DEFAULT_EVENT_BUS } from '../core/defaults';
+import { createEventsClient, eventBridgePublisher } from '../functions/runtime/events';
+import type { LocalClientConfig } from './clients';
 import type { OutboxEvent } from './records';
 import { LocalStateError, type StateStore } from './store';
 
@@ -83,3 +87,7 @@ export class LocalEvents implements LocalService {
     return jsonAnswer('1.1', request.requestId, 200, { FailedEntryCount: failed, Entries: results }, log());
   }
 }
+
+/** keymat's change events on the local stack: PutEvents to its EventBridge, as keymat's roles put them. */
+export const localEventPublisher = (aws: LocalClientConfig): EventPublisher =>
+  eventBridgePublisher(createEventsClient(aws), DEFAULT_EVENT_BUS);

@@ -9,7 +9,8 @@ import { createGateway, type GatewayResponse } from '../functions/gateway/gatewa
 import { kmsAttestor } from '../functions/runtime/attestor';
 import { createLogger } from '../functions/runtime/logger';
 import { callerArn } from './caller';
-import { localClientConfig, localEventPublisher } from './clients';
+import { localClientConfig } from './clients';
+import { localEventPublisher } from './events';
 import type { InternalAccess } from './internal-access';
 import { parseJsonBody, type Answer, type IncomingRequest, type LocalService } from './local-service';
 import { GATEWAY_PATH } from './paths';

@@ -383,7 +383,9 @@ export class LocalStepFunctions {
         add(`${kind}StateEntered`, { stateEnteredEventDetails: { name: event.state } });
         break;
       case 'StateExited':
-        add(`${kind}StateExited`, { stateExitedEventDetails: { name: event.state } });
+        add(`${kind}StateExited`, {
+          stateExitedEventDetails: { name: event.state, ...(event.output !== undefined && { output: event.output }) },
+        });
         break;
       case 'StateFailed':
         add('LambdaFunctionFailed', { lambdaFunctionFailedEventDetails: { error: event.error, cause: event.cause } });

@@ -15,7 +15,8 @@ import {
 import type { FaultFile } from './kms/faults';
 import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from './kms/model';
 import { openInternalAccess, type InternalAccess } from './internal-access';
-import { localClientConfig, localEventPublisher } from './clients';
+import { localClientConfig } from './clients';
+import { localEventPublisher } from './events';
 import { LocalStack } from './server';
 import { runningEndpoint } from './store';
 import type { LocalWorkflowDefinition } from './sfn';

@@ -10,6 +10,8 @@ module.exports = {
       loader: 'ts',
       format: 'cjs',
       target: 'node20',
+      // A dynamic import() becomes a require(), which jest's module registry serves (its vm has no import()).
+      supported: { 'dynamic-import': false },
       sourcefile: filename,
       sourcemap: 'external',
       sourcesContent: false,

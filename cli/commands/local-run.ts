@@ -6,7 +6,7 @@ import { openLocalWorkflow } from '../../local/workflow';
 import { cliEnvironment } from '../../core/config';
 import { DEFAULT_STATE_DIR, DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from '../../core/defaults';
 import { EXIT, printJson } from '../output';
-import { wholeNumber } from '../options';
+import { changeManagementOf, wholeNumber, withChangeManagementOptions, type ChangeManagementOptions } from '../options';
 
 /** One line per state entered, left, retried or failed, as `keymat local run` and the demo print them. */
 function describeEvent(e: HistoryEvent): string | undefined {
@@ -35,7 +35,7 @@ function describeResult(r: LocalRunResult): string {
   return lines.join('\n');
 }
 
-interface RunOptions {
+interface RunOptions extends ChangeManagementOptions {
   keyId: string;
   keyMaterialId?: string;
   changeId: string;
@@ -52,7 +52,7 @@ interface RunOptions {
 }
 
 export function localRunCommand(): Command {
-  return new Command('run')
+  return withChangeManagementOptions(new Command('run'))
     .description('run one execution of the workflow on the local stack, with the real handlers')
     .requiredOption('--key-id <id>', 'key id or key ARN (aliases are refused)')
     .option('--key-material-id <id>', 'the KeyMaterialId to delete (64 lower-case hex); default: the current material')
@@ -87,12 +87,13 @@ export function localRunCommand(): Command {
       cliEnvironment().kmsEndpoint,
     )
     .option('--json', 'print one JSON object instead of the progress', false)
-    .action(async (opts: RunOptions) => {
+    .action(async (opts: RunOptions, command: Command) => {
       const workflow = await openLocalWorkflow({
         stateDir: opts.stateDir,
         approvalTimeoutSeconds: opts.approvalTimeout,
         ...(opts.faults && { faults: loadFaultFile(opts.faults) }),
         ...(opts.kmsEndpoint && { kmsEndpoint: opts.kmsEndpoint }),
+        changeManagement: changeManagementOf(opts, command),
       });
       try {
         const input = {

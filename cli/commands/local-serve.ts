@@ -3,11 +3,13 @@ import { loadFaultFile } from '../../local/kms/faults';
 import { LocalStack } from '../../local/server';
 import { prepareWorkflow } from '../../local/workflow';
 import { DEFAULT_APPROVAL_TIMEOUT_SECONDS, DEFAULT_QUORUM, DEFAULT_STATE_DIR } from '../../core/defaults';
-import { wholeNumber } from '../options';
+import { changeManagementOf, wholeNumber, withChangeManagementOptions, type ChangeManagementOptions } from '../options';
 
 export function localServeCommand(): Command {
-  return new Command('serve')
-    .description('serve the whole local stack on 127.0.0.1: KMS, SNS, STS and the Step Functions API of the workflow')
+  return withChangeManagementOptions(new Command('serve'))
+    .description(
+      'serve the whole local stack on 127.0.0.1: KMS, SNS, STS, EventBridge, SSM calendars and the Step Functions API of the workflow',
+    )
     .option('--port <n>', 'TCP port; 0 picks a free one', wholeNumber('--port', 0, 65535), 0)
     .option('--state-dir <dir>', 'folder holding keys, executions, the outbox and the request log', DEFAULT_STATE_DIR)
     .option('--faults <file>', 'JSON fault file for the local KMS (see the README, "Fault injection")')
@@ -20,14 +22,18 @@ export function localServeCommand(): Command {
     .option('--quorum <n>', 'distinct approvers a change needs', wholeNumber('--quorum', 1, 10), DEFAULT_QUORUM)
     .option('--approvers <list>', 'comma-separated identities allowed to approve (default: anyone but the requester)')
     .action(
-      async (opts: {
-        port: number;
-        stateDir: string;
-        faults?: string;
-        approvalTimeout: number;
-        quorum: number;
-        approvers?: string;
-      }) => {
+      async (
+        opts: ChangeManagementOptions & {
+          port: number;
+          stateDir: string;
+          faults?: string;
+          approvalTimeout: number;
+          quorum: number;
+          approvers?: string;
+        },
+        command: Command,
+      ) => {
+        const changeManagement = changeManagementOf(opts, command);
         const stack = await LocalStack.start({
           port: opts.port,
           stateDir: opts.stateDir,
@@ -36,6 +42,7 @@ export function localServeCommand(): Command {
             prepareWorkflow(endpoint, {
               approvalTimeoutSeconds: opts.approvalTimeout,
               quorum: opts.quorum,
+              changeManagement,
               ...(opts.approvers && {
                 approvers: opts.approvers
                   .split(',')

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { localCalendarCommand, localTicketCommand } from './local-change';
 import { localKmsCommand } from './local-kms';
 import { localRunCommand } from './local-run';
 import { localServeCommand } from './local-serve';
@@ -9,5 +10,7 @@ export function localCommand(): Command {
     .description('the embedded local stack: no AWS account needed')
     .addCommand(localServeCommand())
     .addCommand(localKmsCommand())
-    .addCommand(localRunCommand());
+    .addCommand(localRunCommand())
+    .addCommand(localCalendarCommand())
+    .addCommand(localTicketCommand());
 }

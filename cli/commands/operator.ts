@@ -2,14 +2,17 @@ import { Command } from 'commander';
 import type { ChangeStatus } from '../../core/change-client';
 import { DEFAULT_STATE_DIR, DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from '../../core/defaults';
 import { printable } from '../../core/text';
+import { describeTicket } from '../../core/change-ticket';
+import { describeWindow, type WindowCheck } from '../../core/change-window';
+import { waitsForWindow } from '../../core/history';
 import { describePlan } from '../../core/words';
-import { readOutbox } from '../../local/store';
+import { readEventsOutbox, readOutbox } from '../../local/store';
 import {
   approve,
   awsTarget,
   history,
   localTarget,
-  pendingApprovals,
+  pendingChanges,
   reject,
   startChange,
   type Target,
@@ -72,6 +75,10 @@ const say = (line: string): void => void process.stdout.write(`${line}\n`);
 /** Text from outside keymat's code (reasons, comments, causes, names) for a terminal: nothing in it can redraw it. */
 const safe = (text: string | undefined): string => printable(text ?? '');
 
+/** A window check in words: the calendars' state, and while CLOSED, until when the change waits and its bound. */
+const windowWait = (w: WindowCheck): string =>
+  `${describeWindow(w)}${w.waitUntil ? ` Waits until ${w.waitUntil}; ends ChangeWindowClosed if still CLOSED at ${w.deadline}.` : ''}`;
+
 async function* once<T>(value: Promise<T>): AsyncGenerator<T> {
   yield await value;
 }
@@ -120,18 +127,30 @@ export function operatorCommands(): Command[] {
 
   const pending = operatorCommand(
     'pending',
-    'list the changes waiting for an approval, with their plans (read from Step Functions)',
+    'list the changes waiting for an approval (with their plans), then the approved ones waiting for their change window (read from Step Functions)',
   ).action(async (opts: TargetOptions) => {
-    const found = await pendingApprovals(await resolveTarget(opts));
+    const { approvals, windows } = await pendingChanges(await resolveTarget(opts));
     if (opts.json) {
-      printJson(found.map((f) => ({ executionArn: f.executionArn, input: f.task.input, plan: f.task.plan })));
+      printJson({
+        approvals: approvals.map((f) => ({ executionArn: f.executionArn, input: f.task.input, plan: f.task.plan })),
+        windows: windows.map((w) => ({ executionArn: w.executionArn, changeWindow: w.window ?? null })),
+      });
       return;
     }
-    if (found.length === 0) say('no change is waiting for an approval');
-    for (const f of found) {
-      say(safe(f.executionArn));
-      for (const line of describePlan(f.task.plan, f.task.input)) say(`  ${safe(line)}`);
+    say(approvals.length === 0 ? 'no change is waiting for an approval' : 'waiting for an approval:');
+    for (const f of approvals) {
+      say(`  ${safe(f.executionArn)}`);
+      for (const line of describePlan(f.task.plan, f.task.input)) say(`    ${safe(line)}`);
       say('');
+    }
+    if (windows.length === 0) {
+      say('no approved change is waiting for its change window');
+      return;
+    }
+    say('approved, waiting for the change window:');
+    for (const w of windows) {
+      say(`  ${safe(w.executionArn)}`);
+      say(`    ${safe(w.window ? windowWait(w.window) : 'checking the change calendars')}`);
     }
   });
 
@@ -178,16 +197,21 @@ export function operatorCommands(): Command[] {
         last = look;
         if (opts.json) continue;
         if (shown === 0) say(`${safe(look.described.name)}  (${safe(look.described.executionArn)})`);
-        if (look.approval && !planShown) {
-          for (const line of describePlan(look.approval.task.plan, look.approval.task.input)) say(`  ${safe(line)}`);
+        const input = look.approval?.task.input;
+        const plan = look.approval?.task.plan ?? look.plan;
+        if (plan && input && !planShown) {
+          for (const line of describePlan(plan, input)) say(`  ${safe(line)}`);
           planShown = true;
+        } else if (plan?.changeTicket && !planShown) {
+          say(`  ${safe(describeTicket(plan.changeTicket))}`);
         }
         for (const state of look.entered.slice(shown)) say(`  → ${safe(state)}`);
         shown = look.entered.length;
       }
       if (!last) return;
-      const { described, current } = last;
+      const { described, current, changeWindow } = last;
       const waiting = last.approval?.pending === true;
+      const heldByWindow = waitsForWindow(current) && described.status === 'RUNNING';
       if (opts.json) {
         printJson({
           executionArn: described.executionArn,
@@ -195,14 +219,18 @@ export function operatorCommands(): Command[] {
           currentState: current ?? null,
           statesEntered: last.entered,
           waitingForApproval: waiting,
+          waitingForChangeWindow: heldByWindow,
+          changeWindow: changeWindow ?? null,
+          changeTicket: last.plan?.changeTicket ?? null,
           output: described.output ? JSON.parse(described.output) : null,
           error: described.error ?? null,
           cause: described.cause ?? null,
         });
       } else {
         say(
-          `${safe(described.status)}${current ? ` at ${safe(current)}` : ''}${waiting ? ' (waiting for an approval)' : ''}`,
+          `${safe(described.status)}${current ? ` at ${safe(current)}` : ''}${waiting ? ' (waiting for an approval)' : ''}${heldByWindow ? ' (approved, waiting for the change window)' : ''}`,
         );
+        if (changeWindow) say(`  ${safe(windowWait(changeWindow))}`);
         if (described.output) say(`  output: ${safe(described.output)}`);
         if (described.error) say(`  error: ${safe(described.error)}\n  cause: ${safe(described.cause)}`);
       }
@@ -233,10 +261,23 @@ export function operatorCommands(): Command[] {
     });
 
   const outbox = new Command('outbox')
-    .description('the SNS messages the local stack sent (approval requests, announcements, outcomes)')
+    .description(
+      'the SNS messages the local stack sent (approval requests, announcements, outcomes), or with --events the EventBridge events',
+    )
     .option('--state-dir <dir>', 'state folder of the local stack', DEFAULT_STATE_DIR)
+    .option('--events', "the change events put on the local stack's EventBridge instead", false)
     .option('--json', 'print JSON for scripts', false)
-    .action((opts: { stateDir: string; json: boolean }) => {
+    .action((opts: { stateDir: string; json: boolean; events: boolean }) => {
+      if (opts.events) {
+        const events = readEventsOutbox(opts.stateDir);
+        if (opts.json) return printJson(events);
+        if (events.length === 0) say(`no event in ${safe(opts.stateDir)}`);
+        for (const e of events) {
+          say(`── ${safe(e.time)}  ${safe(e.eventBusName)}  ${safe(e.source)}  ${safe(e.detailType)}`);
+          say(`   ${safe(JSON.stringify(e.detail))}`);
+        }
+        return;
+      }
       const messages = readOutbox(opts.stateDir);
       if (opts.json) {
         printJson(messages);

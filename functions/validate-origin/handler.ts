@@ -1,10 +1,9 @@
 import { configFromEnvironment } from '../../core/config';
 import { kmsAttestor } from '../runtime/attestor';
 import { createKmsClient } from '../runtime/aws';
-import { createSsmClient, ssmCalendarReader } from '../runtime/calendars';
-import { createLambdaClient, lambdaTicketCheck } from '../runtime/change-tickets';
 import { createEventsClient, eventBridgePublisher } from '../runtime/events';
 import { createLogger, withLambdaContext } from '../runtime/logger';
+import { onDemandCalendarReader, onDemandTicketCheck } from '../runtime/on-demand';
 import { createValidateOrigin } from './validate-origin';
 
 const logger = createLogger();
@@ -14,9 +13,9 @@ const validateOrigin = createValidateOrigin({
   kms,
   attestor: kmsAttestor(kms, config.attestationKeyArn),
   events: eventBridgePublisher(createEventsClient(), config.eventBusName),
-  calendars: ssmCalendarReader(createSsmClient()),
+  calendars: onDemandCalendarReader(),
   ...(config.changeTicketFunctionArn !== undefined && {
-    tickets: lambdaTicketCheck(createLambdaClient(), config.changeTicketFunctionArn),
+    tickets: onDemandTicketCheck(config.changeTicketFunctionArn),
   }),
   config,
   logger,

@@ -17,7 +17,7 @@ export async function waitForApprovalRound(endpoint: string, execution: string, 
       if (
         look?.approval?.pending === true &&
         look.entered.filter((s) => s === 'RequestApproval').length === round + 1 &&
-        (await changes.pending()).some((p) => p.executionArn === look.described.executionArn)
+        (await changes.pending()).approvals.some((p) => p.executionArn === look.described.executionArn)
       )
         return;
       await new Promise((r) => setTimeout(r, 50));

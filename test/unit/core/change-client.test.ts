@@ -180,7 +180,7 @@ describe('approvals', () => {
         },
       ],
     });
-    expect(await client.pending()).toEqual([{ executionArn: EXECUTION, task }]);
+    expect(await client.pending()).toEqual({ approvals: [{ executionArn: EXECUTION, task }], windows: [] });
   });
 
   it('answers an approval with the approvals so far plus this one, attested for its round', async () => {
