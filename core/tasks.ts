@@ -7,23 +7,25 @@ export const TASK_STATES = [
   'ValidateOrigin',
   'CheckState',
   'RequestApproval',
-  'CheckChangeWindow',
   'DeleteMaterial',
   'VerifyPendingImport',
   'NotifyOutcome',
 ] as const;
 
-/** One of the workflow's Lambda task states. */
+/** One of the Lambda task states every workflow has. */
 export type TaskState = (typeof TASK_STATES)[number];
 
 /**
  * The task a workflow has only when its deployment names change calendars: between the last approval and
  * DeleteMaterial, it holds the change while a calendar is CLOSED.
  */
-export const CHANGE_WINDOW_TASK = 'CheckChangeWindow' satisfies TaskState;
+export const CHANGE_WINDOW_TASK = 'CheckChangeWindow';
 
-/** The task states every workflow has. */
-export type RequiredTaskState = Exclude<TaskState, typeof CHANGE_WINDOW_TASK>;
+/** Any of the workflow's Lambda task states, the optional one included. */
+export type AnyTaskState = TaskState | typeof CHANGE_WINDOW_TASK;
+
+/** Every Lambda task state a workflow may have. */
+export const ALL_TASK_STATES: readonly AnyTaskState[] = [...TASK_STATES, CHANGE_WINDOW_TASK];
 
 /** The Wait state between DeleteMaterial and VerifyPendingImport (its seconds come from the input). */
 export const WAIT_STATE = 'WaitForPropagation';

@@ -1,4 +1,4 @@
-import type { TaskState } from '../core/tasks';
+import type { AnyTaskState } from '../core/tasks';
 import type { WindowCheck } from '../core/change-window';
 import type { DeletionResult, Outcome, VerificationResult } from '../core/types';
 import { createCheckChangeWindow, type CheckChangeWindowDeps } from './check-change-window/check-change-window';
@@ -50,16 +50,16 @@ export interface TaskResults {
 }
 
 /** A task's handler: parses the event the state machine passes, throws an error named for Retry/Catch. */
-export type TaskHandler<S extends TaskState> = (event: unknown) => Promise<TaskResults[S]>;
+export type TaskHandler<S extends AnyTaskState> = (event: unknown) => Promise<TaskResults[S]>;
 
 /** Makes a task's handler from its dependencies. */
-export type TaskFactory<S extends TaskState> = (deps: TaskDeps[S]) => TaskHandler<S>;
+export type TaskFactory<S extends AnyTaskState> = (deps: TaskDeps[S]) => TaskHandler<S>;
 
 /**
  * The task factories by state name. Each Lambda handler calls its own with clients built from its environment;
  * the local stack calls them all with clients pointed at itself.
  */
-export const TASK_FACTORIES: { readonly [S in TaskState]: TaskFactory<S> } = {
+export const TASK_FACTORIES: { readonly [S in AnyTaskState]: TaskFactory<S> } = {
   ValidateOrigin: createValidateOrigin,
   CheckState: createCheckState,
   RequestApproval: createRequestApproval,

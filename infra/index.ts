@@ -11,6 +11,11 @@ export { AttestationKey } from './attestation-key';
 export { KeyScopeGrants } from './key-scope';
 export { RunbookDocument, type RunbookDocumentProps } from './runbook';
 export { configFromContext, DEFAULT_KEY_TAG, DEFAULT_SCAN_LIMITS, type KeyScope, type KeymatConfig } from './config';
-export { DeletionWorkflow, type DeletionWorkflowProps, type ExecutionReadAction } from '../workflows/deletion-workflow';
-export { TASK_STATES, WAIT_STATE, type TaskState } from '../workflows/states';
+export {
+  DeletionWorkflow,
+  type DeletionWorkflowProps,
+  type ExecutionReadAction,
+  type WorkflowFunctions,
+} from '../workflows/deletion-workflow';
+export { CHANGE_WINDOW_TASK, TASK_STATES, WAIT_STATE, type TaskState } from '../workflows/states';
 export { AcknowledgingRole } from '../workflows/nag';

@@ -16,7 +16,7 @@ import { DeletionWorkflow } from '../workflows/deletion-workflow';
 import { acknowledge, wildcardFindings } from '../workflows/nag';
 import { DEFAULT_EVENT_BUS, DEFAULT_WINDOW_WAIT_SECONDS } from '../core/defaults';
 import { CALENDAR_ARN } from '../core/naming';
-import type { RequiredTaskState } from '../workflows/states';
+import type { TaskState } from '../workflows/states';
 import { AttestationKey } from './attestation-key';
 import type { ApprovalPageIdentity, KeymatConfig } from './config';
 import { ExpiryScan } from './expiry-scan';
@@ -42,7 +42,7 @@ export interface KeymatStackProps extends StackProps {
 export class KeymatStack extends Stack {
   readonly workflow: DeletionWorkflow;
   /** One function per task; CheckChangeWindow only when the configuration names change calendars. */
-  readonly functions: Record<RequiredTaskState, KeymatFunction> & { readonly CheckChangeWindow?: KeymatFunction };
+  readonly functions: Record<TaskState, KeymatFunction> & { readonly CheckChangeWindow?: KeymatFunction };
   /** The EventBridge bus the change events go to. */
   readonly eventBus: IEventBus;
   readonly approvalPage: KeymatFunction<'ApprovalPage'>;

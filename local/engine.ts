@@ -6,7 +6,7 @@ import { localLogLevel } from '../core/config';
 import { DEFAULT_EVENT_BUS, DEFAULT_RECENT_USE_DAYS, DEFAULT_WINDOW_WAIT_SECONDS } from '../core/defaults';
 import { parseEvent, requestApprovalEvent } from '../core/events';
 import { executionArnOf } from '../core/naming';
-import { TASK_STATES, WAIT_STATE, type TaskState } from '../core/tasks';
+import { ALL_TASK_STATES, WAIT_STATE, type AnyTaskState } from '../core/tasks';
 import type { Attestor } from '../core/attestation';
 import type { EventPublisher } from '../core/change-events';
 import type { ApprovalResult, ApprovalRules, ChangeInput, Plan } from '../core/types';
@@ -69,7 +69,7 @@ export interface LocalChangeManagement {
 }
 
 /** The six tasks of one local workflow, made by the same factories as the Lambda handlers. */
-export type LocalTasks = { readonly [S in TaskState]: TaskHandler<S> };
+export type LocalTasks = { readonly [S in AnyTaskState]: TaskHandler<S> };
 
 /**
  * Makes a local workflow's tasks: SDK clients pointed at the local stack, each task's configuration as the deployed
@@ -262,7 +262,7 @@ export async function runLocalExecution(stateDir: string, options: LocalRunOptio
   const history: HistoryEvent[] = [];
 
   const localHandlers: Record<string, (input: never) => Promise<never>> = {};
-  for (const state of TASK_STATES) {
+  for (const state of ALL_TASK_STATES) {
     localHandlers[state] = (async (params: Record<string, unknown>) => {
       if (state !== 'RequestApproval') return handlers[state](params);
       // The callback task: the handler publishes the request; the promise stands in for the token's answer.
@@ -303,7 +303,7 @@ export async function runLocalExecution(stateDir: string, options: LocalRunOptio
       taskResourceLocalHandlers: localHandlers as never,
       ...(options.waitMs !== undefined && { waitTimeOverrides: { [WAIT_STATE]: options.waitMs } }),
       ...(options.retryIntervalMs !== undefined && {
-        retryIntervalOverrides: Object.fromEntries(TASK_STATES.map((s) => [s, options.retryIntervalMs as number])),
+        retryIntervalOverrides: Object.fromEntries(ALL_TASK_STATES.map((s) => [s, options.retryIntervalMs as number])),
       }),
     },
   });

@@ -38,7 +38,7 @@ import {
   TASK_STATES,
   WAIT_STATE,
   WINDOW_WAIT_STATE,
-  type RequiredTaskState,
+  type AnyTaskState,
   type TaskState,
 } from './states';
 
@@ -46,7 +46,7 @@ import {
  * One function per task state, keyed by state name. CheckChangeWindow is optional: given, the workflow holds an
  * approved change while the deployment's change calendars are CLOSED (the function knows the calendars).
  */
-export type WorkflowFunctions = Record<RequiredTaskState, IFunction> & { readonly CheckChangeWindow?: IFunction };
+export type WorkflowFunctions = Record<TaskState, IFunction> & { readonly CheckChangeWindow?: IFunction };
 
 export interface DeletionWorkflowProps {
   /** One function per task state, keyed by state name; CheckChangeWindow only for freeze windows. */
@@ -134,7 +134,7 @@ function validate(props: DeletionWorkflowProps): void {
       );
     }
   };
-  const missing = TASK_STATES.filter((state) => state !== CHANGE_WINDOW_TASK && props.functions[state] === undefined);
+  const missing = TASK_STATES.filter((state) => props.functions[state] === undefined);
   if (missing.length > 0) {
     throw new RangeError(
       `DeletionWorkflow: functions must have one function per task state; missing ${missing.join(', ')}`,
@@ -192,7 +192,7 @@ export class DeletionWorkflow extends Construct {
     };
     /** `resultPath` undefined replaces the state's data with the result (ASL's default). */
     const invoke = (
-      state: TaskState,
+      state: AnyTaskState,
       fn: IFunction,
       payload: Record<string, unknown>,
       resultPath?: string,

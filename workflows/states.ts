@@ -1,9 +1,10 @@
 /** The workflow's state names are defined once in core, where the task functions use them too. */
 export {
+  ALL_TASK_STATES,
   CHANGE_WINDOW_TASK,
   TASK_STATES,
   WAIT_STATE,
   WINDOW_WAIT_STATE,
-  type RequiredTaskState,
+  type AnyTaskState,
   type TaskState,
 } from '../core/tasks';

@@ -5,7 +5,7 @@ import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { join } from 'node:path';
 import { ENV, environmentOf } from '../../../core/config';
-import type { TaskState } from '../../../core/tasks';
+import type { AnyTaskState } from '../../../core/tasks';
 import type { LambdaContext } from '../../../functions/runtime/logger';
 import { KEY_ARN, input, planFor, snapshot } from '../../helpers/kms-fixtures';
 import { EXECUTION_ID } from './deps';
@@ -14,7 +14,7 @@ import { EXECUTION_ID } from './deps';
  * Each handler.ts reads its configuration from the variables the stack sets (`environmentOf`) once, at module load.
  * Each case loads the module afresh with those variables, and with SDK modules of the same fresh registry, mocked.
  */
-const FOLDERS: Record<TaskState, string> = {
+const FOLDERS: Record<AnyTaskState, string> = {
   ValidateOrigin: 'validate-origin',
   CheckState: 'check-state',
   RequestApproval: 'request-approval',
@@ -34,7 +34,7 @@ interface Loaded {
   events: AwsClientStub<EventsSdk.EventBridgeClient>;
 }
 
-function load(task: TaskState, variables: Record<string, string>): Loaded {
+function load(task: AnyTaskState, variables: Record<string, string>): Loaded {
   const saved = process.env;
   process.env = { ...saved, [ENV.region]: 'us-east-1', POWERTOOLS_LOG_LEVEL: 'SILENT', ...variables };
   try {
@@ -57,7 +57,7 @@ function load(task: TaskState, variables: Record<string, string>): Loaded {
   }
 }
 
-const context = (task: TaskState): LambdaContext => ({
+const context = (task: AnyTaskState): LambdaContext => ({
   functionName: `keymat-${task}`,
   functionVersion: '$LATEST',
   invokedFunctionArn: `arn:aws:lambda:us-east-1:111122223333:function:keymat-${task}`,

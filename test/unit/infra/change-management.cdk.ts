@@ -1,0 +1,218 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
+import { configFromContext } from '../../../infra/config';
+import { keymatStack as synth } from '../../helpers/cdk-stacks';
+
+/**
+ * Change management in the stack: freeze windows (CheckChangeWindow and its Wait, only with calendars), the
+ * change-ticket check (invoked by ValidateOrigin alone) and the change events (each emitting function may put events
+ * on the configured bus and nowhere else).
+ */
+const TICKET_FN = 'arn:aws:lambda:us-east-1:111122223333:function:itsm-change-check';
+const CALENDAR_ARN = 'arn:aws:ssm:us-east-1:111122223333:document/quarter-end';
+const context = {
+  changeCalendars: `holiday-freeze,${CALENDAR_ARN}`,
+  changeWindowMaxWaitSeconds: '86400',
+  changeTicketCheck: TICKET_FN,
+  eventBus: 'security-events',
+};
+
+type Resource = { Type: string; Properties: Record<string, any> };
+
+/** The IAM statements attached to a function's role, by function name. */
+function statementsOf(t: ReturnType<typeof synth>['template'], name: string) {
+  const fn = Object.entries(t.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith(name))?.[1] as
+    Resource | undefined;
+  const roleId = fn?.Properties.Role['Fn::GetAtt'][0];
+  return (Object.values(t.findResources('AWS::IAM::Policy')) as Resource[])
+    .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))
+    .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
+}
+const grantsOf = (t: ReturnType<typeof synth>['template'], name: string, action: string) =>
+  statementsOf(t, name).filter((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]).includes(action));
+
+const definitionOf = (t: ReturnType<typeof synth>['template']) => {
+  const machine = Object.values(t.findResources('AWS::StepFunctions::StateMachine'))[0] as Resource;
+  const joined = machine.Properties.DefinitionString['Fn::Join'][1] as unknown[];
+  return JSON.parse(joined.map((p) => (typeof p === 'string' ? p : 'TOKEN')).join('')) as {
+    States: Record<string, Record<string, any>>;
+  };
+};
+
+describe('without change management configured', () => {
+  const { template } = synth();
+
+  it('has no CheckChangeWindow function and no window state: a default change makes no more transitions', () => {
+    expect(
+      Object.keys(template.findResources('AWS::Lambda::Function')).some((id) => id.startsWith('CheckChangeWindow')),
+    ).toBe(false);
+    const states = definitionOf(template).States;
+    expect(states.CheckChangeWindow).toBeUndefined();
+    expect(states.WaitForChangeWindow).toBeUndefined();
+    expect(states.QuorumReached?.Choices[0].Next).toBe('DeleteMaterial');
+  });
+
+  it('lets no function read calendars or invoke a ticket check', () => {
+    for (const name of ['ValidateOrigin', 'RequestApproval']) {
+      expect(grantsOf(template, name, 'ssm:GetCalendarState')).toEqual([]);
+      expect(grantsOf(template, name, 'lambda:InvokeFunction')).toEqual([]);
+    }
+  });
+
+  it('puts events on the account default bus only, from the functions that publish them', () => {
+    for (const name of [
+      'ValidateOrigin',
+      'RequestApproval',
+      'DeleteMaterial',
+      'NotifyOutcome',
+      'Gateway',
+      'ApprovalPage',
+    ]) {
+      expect(grantsOf(template, name, 'events:PutEvents')).toEqual([
+        expect.objectContaining({
+          Resource: {
+            'Fn::Join': [
+              '',
+              [
+                'arn:',
+                { Ref: 'AWS::Partition' },
+                ':events:',
+                { Ref: 'AWS::Region' },
+                ':',
+                { Ref: 'AWS::AccountId' },
+                ':event-bus/default',
+              ],
+            ],
+          },
+        }),
+      ]);
+    }
+    for (const name of ['CheckState', 'VerifyPendingImport'])
+      expect(grantsOf(template, name, 'events:PutEvents')).toEqual([]);
+  });
+});
+
+describe('with calendars, a ticket check and a bus', () => {
+  const { stack, template } = synth(context);
+
+  it('holds approved changes in CheckChangeWindow and a Wait until the time the check names', () => {
+    const states = definitionOf(template).States;
+    expect(states.QuorumReached?.Choices[0].Next).toBe('CheckChangeWindow');
+    expect(states.CheckChangeWindow).toMatchObject({
+      Type: 'Task',
+      Next: 'ChangeWindowOpen',
+      ResultPath: '$.changeWindow',
+    });
+    expect(states.ChangeWindowOpen).toMatchObject({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.changeWindow.state', StringEquals: 'OPEN', Next: 'DeleteMaterial' }],
+      Default: 'WaitForChangeWindow',
+    });
+    expect(states.WaitForChangeWindow).toEqual({
+      Type: 'Wait',
+      TimestampPath: '$.changeWindow.waitUntil',
+      Next: 'CheckChangeWindow',
+    });
+    // ChangeWindowClosed ends at NotifyOutcome like every terminal error.
+    expect(states.CheckChangeWindow?.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'NotifyOutcome' },
+    ]);
+  });
+
+  it('configures CheckChangeWindow with the calendars and the maximum wait', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectEquals({
+          CHANGE_CALENDARS: `holiday-freeze,${CALENDAR_ARN}`,
+          CHANGE_WINDOW_MAX_WAIT_SECONDS: '86400',
+        }),
+      },
+    });
+  });
+
+  it('lets only the calendar readers read exactly the named calendars', () => {
+    const calendarArns = [
+      {
+        'Fn::Join': [
+          '',
+          [
+            'arn:',
+            { Ref: 'AWS::Partition' },
+            ':ssm:',
+            { Ref: 'AWS::Region' },
+            ':',
+            { Ref: 'AWS::AccountId' },
+            ':document/holiday-freeze',
+          ],
+        ],
+      },
+      CALENDAR_ARN,
+    ];
+    for (const name of ['ValidateOrigin', 'RequestApproval', 'CheckChangeWindow']) {
+      expect(grantsOf(template, name, 'ssm:GetCalendarState')).toEqual([
+        expect.objectContaining({ Resource: calendarArns }),
+      ]);
+    }
+    for (const name of ['DeleteMaterial', 'Gateway', 'NotifyOutcome']) {
+      expect(grantsOf(template, name, 'ssm:GetCalendarState')).toEqual([]);
+    }
+  });
+
+  it('lets ValidateOrigin alone invoke the ticket check, that function only', () => {
+    expect(grantsOf(template, 'ValidateOrigin', 'lambda:InvokeFunction')).toEqual([
+      expect.objectContaining({ Resource: TICKET_FN }),
+    ]);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({ CHANGE_TICKET_FUNCTION_ARN: TICKET_FN, EVENT_BUS_NAME: 'security-events' }),
+      },
+    });
+    for (const name of ['RequestApproval', 'DeleteMaterial', 'CheckChangeWindow']) {
+      expect(grantsOf(template, name, 'lambda:InvokeFunction')).toEqual([]);
+    }
+  });
+
+  it('puts events on the configured bus', () => {
+    expect(grantsOf(template, 'DeleteMaterial', 'events:PutEvents')).toEqual([
+      expect.objectContaining({
+        Resource: {
+          'Fn::Join': [
+            '',
+            [
+              'arn:',
+              { Ref: 'AWS::Partition' },
+              ':events:',
+              { Ref: 'AWS::Region' },
+              ':',
+              { Ref: 'AWS::AccountId' },
+              ':event-bus/security-events',
+            ],
+          ],
+        },
+      }),
+    ]);
+  });
+
+  it('leaves cdk-nag AwsSolutions and Serverless nothing unacknowledged', () => {
+    for (const pack of [new AwsSolutionsChecks(stack.node.root), new ServerlessChecks(stack.node.root)]) {
+      expect(pack.validateScope(stack).violations.map((v) => v.ruleName)).toEqual([]);
+    }
+  });
+});
+
+describe('change-management context', () => {
+  it.each([
+    [{ changeCalendars: 'bad name' }, "change calendar 'bad name' is neither an SSM document name"],
+    [{ changeCalendars: 'arn:aws:s3:::bucket' }, "change calendar 'arn:aws:s3:::bucket' is neither"],
+    [{ changeWindowMaxWaitSeconds: '3600' }, 'changeWindowMaxWaitSeconds takes effect only with changeCalendars'],
+    [
+      { changeCalendars: 'freeze', changeWindowMaxWaitSeconds: '10' },
+      'changeWindowMaxWaitSeconds must be a whole number from 60',
+    ],
+    [{ changeTicketCheck: 'itsm-change-check' }, 'changeTicketCheck must be the ARN of a Lambda function'],
+    [{ changeTicketCheck: `${TICKET_FN}\n` }, 'changeTicketCheck must be the ARN of a Lambda function'],
+    [{ eventBus: 'bus with spaces' }, "eventBus must be an EventBridge bus name or ARN; got 'bus with spaces'"],
+  ])('refuses %j naming the context value', (ctx, message) => {
+    expect(() => configFromContext((n) => (ctx as Record<string, string>)[n])).toThrow(message);
+  });
+});
