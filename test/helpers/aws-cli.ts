@@ -8,8 +8,14 @@ import { run } from './run-cli';
  * Resolves with the parsed answer; a non-zero exit rejects with the CLI's stderr.
  */
 export function awsKmsCli(endpoint: string, scratch: string) {
-  return async (...args: string[]): Promise<Record<string, unknown>> => {
-    const result = await run('aws', ['kms', ...args, '--endpoint-url', endpoint, '--output', 'json'], {
+  const aws = awsCli(endpoint, scratch);
+  return (...args: string[]): Promise<Record<string, unknown>> => aws('kms', ...args);
+}
+
+/** `aws SERVICE …` pointed at a local stack, as `awsKmsCli` points it. */
+export function awsCli(endpoint: string, scratch: string) {
+  return async (service: string, ...args: string[]): Promise<Record<string, unknown>> => {
+    const result = await run('aws', [service, ...args, '--endpoint-url', endpoint, '--output', 'json'], {
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
       AWS_DEFAULT_REGION: 'us-east-1',
@@ -17,7 +23,7 @@ export function awsKmsCli(endpoint: string, scratch: string) {
       AWS_SHARED_CREDENTIALS_FILE: join(scratch, 'none'),
       AWS_PAGER: '',
     });
-    if (result.code !== 0) throw new Error(`aws ${args[0]} exited ${result.code}: ${result.stderr}`);
+    if (result.code !== 0) throw new Error(`aws ${service} ${args[0]} exited ${result.code}: ${result.stderr}`);
     return result.stdout.trim() ? (JSON.parse(result.stdout) as Record<string, unknown>) : {};
   };
 }

@@ -1,0 +1,176 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  EVENT_DETAIL_TYPES,
+  approvalDecided,
+  changeEvent,
+  eventJsonSchema,
+  eventSchemaFile,
+} from '../../../core/change-events';
+import { approvedTicket, TICKET_CHECK_VERSION } from '../../../core/change-ticket';
+import { checkCalendarName, describeWindow, nextWindowStep, type CalendarReading } from '../../../core/change-window';
+import { errorName } from '../../../core/errors';
+
+const NOW = new Date('2026-11-22T12:00:00.000Z');
+const reading = (over: Partial<CalendarReading> = {}): CalendarReading => ({
+  calendars: ['freeze'],
+  state: 'CLOSED',
+  checkedAt: NOW.toISOString(),
+  ...over,
+});
+const hoursAfter = (h: number) => new Date(NOW.getTime() + h * 3_600_000);
+
+describe('nextWindowStep', () => {
+  const since = hoursAfter(-1);
+
+  it('goes on when the calendars are OPEN, with no wait', () => {
+    const step = nextWindowStep(reading({ state: 'OPEN' }), since, 86_400, NOW);
+    expect(step).toEqual({
+      ...reading({ state: 'OPEN' }),
+      since: since.toISOString(),
+      deadline: hoursAfter(23).toISOString(),
+    });
+  });
+
+  it('waits until the next transition when it comes before the deadline', () => {
+    const step = nextWindowStep(reading({ nextTransitionTime: hoursAfter(2).toISOString() }), since, 86_400, NOW);
+    expect(step.waitUntil).toBe(hoursAfter(2).toISOString());
+  });
+
+  it('waits until the deadline when the next transition is after it, or unknown', () => {
+    const late = nextWindowStep(reading({ nextTransitionTime: hoursAfter(48).toISOString() }), since, 86_400, NOW);
+    expect(late.waitUntil).toBe(hoursAfter(23).toISOString());
+    const unknown = nextWindowStep(reading(), since, 86_400, NOW);
+    expect(unknown.waitUntil).toBe(hoursAfter(23).toISOString());
+  });
+
+  it('does not wait for a transition time already past (the calendar was read stale): waits to the deadline', () => {
+    const step = nextWindowStep(reading({ nextTransitionTime: hoursAfter(-0.5).toISOString() }), since, 86_400, NOW);
+    expect(step.waitUntil).toBe(hoursAfter(23).toISOString());
+  });
+
+  it('ends ChangeWindowClosed when still CLOSED at the deadline, naming the calendar, the bound and the opening', () => {
+    let thrown: unknown;
+    try {
+      nextWindowStep(reading({ nextTransitionTime: hoursAfter(5).toISOString() }), hoursAfter(-2), 3600, NOW);
+    } catch (err) {
+      thrown = err;
+    }
+    expect(errorName(thrown)).toBe('ChangeWindowClosed');
+    expect((thrown as Error).message).toContain('change calendar freeze is still CLOSED');
+    expect((thrown as Error).message).toContain(`only until ${hoursAfter(-1).toISOString()}`);
+    expect((thrown as Error).message).toContain(`it opens at ${hoursAfter(5).toISOString()}`);
+  });
+
+  it('describes a window by the calendars document names', () => {
+    const arn = 'arn:aws:ssm:us-east-1:111122223333:document/quarter-end';
+    expect(
+      describeWindow(reading({ calendars: ['freeze', arn], nextTransitionTime: hoursAfter(1).toISOString() })),
+    ).toBe(
+      `Change window (freeze, quarter-end): CLOSED at ${NOW.toISOString()}, opens at ${hoursAfter(1).toISOString()}; an approved deletion waits for it.`,
+    );
+  });
+
+  it.each(['ab', 'a b', 'x'.repeat(129), '../etc', 'arn:aws:ssm:us-east-1:111122223333:parameter/x', 'frеeze'])(
+    'refuses the calendar name %j',
+    (name) => {
+      expect(() => checkCalendarName(name)).toThrow(RangeError);
+    },
+  );
+});
+
+describe('approvedTicket', () => {
+  const request = {
+    version: TICKET_CHECK_VERSION,
+    changeId: 'CHG-1',
+    keyArn: 'arn:aws:kms:us-east-1:111122223333:key/k',
+    keyMaterialId: 'a'.repeat(64),
+    requestedBy: 'arn:aws:iam::111122223333:user/alice',
+    reason: 'retire',
+  } as const;
+  const CHECK = 'arn:aws:lambda:us-east-1:111122223333:function:itsm';
+  const refusal = (answer: unknown): Error => {
+    try {
+      approvedTicket(answer, request, CHECK, NOW);
+    } catch (err) {
+      return err as Error;
+    }
+    throw new Error('not refused');
+  };
+
+  it('keeps an APPROVED answer with who checked and when', () => {
+    expect(
+      approvedTicket(
+        { decision: 'APPROVED', reason: 'CAB ok', link: 'https://itsm.example.com/CHG1' },
+        request,
+        CHECK,
+        NOW,
+      ),
+    ).toEqual({
+      decision: 'APPROVED',
+      reason: 'CAB ok',
+      link: 'https://itsm.example.com/CHG1',
+      checkedBy: CHECK,
+      checkedAt: NOW.toISOString(),
+    });
+  });
+
+  it.each([
+    [
+      { decision: 'DENIED', reason: 'CAB said no' },
+      'not approved in the change-management system (DENIED: CAB said no)',
+    ],
+    [{ decision: 'UNKNOWN', reason: 'no such change' }, '(UNKNOWN: no such change)'],
+    [{ decision: 'approved', reason: 'lower case' }, 'gave no valid answer for change CHG-1 (decision:'],
+    [{ decision: 'APPROVED' }, '(reason:'],
+    [{ decision: 'APPROVED', reason: 'ok', link: 'javascript:alert(1)' }, '(link:'],
+    ['APPROVED', '(answer:'],
+    [null, '(answer:'],
+  ])('refuses %j as ChangeTicketNotApproved', (answer, message) => {
+    const err = refusal(answer);
+    expect(errorName(err)).toBe('ChangeTicketNotApproved');
+    expect(err.message).toContain(message);
+  });
+
+  it('strips control and direction characters from the reason before anyone sees it', () => {
+    const err = refusal({ decision: 'DENIED', reason: 'no\u202e\u0007 way' });
+    expect(err.message).toContain('(DENIED: no way)');
+  });
+});
+
+describe('change events', () => {
+  it.each(EVENT_DETAIL_TYPES)(
+    'keeps the JSON Schema of %s in schemas/events/ up to date (npm run build writes it)',
+    (type) => {
+      const file = join(__dirname, '../../../schemas/events', eventSchemaFile(type));
+      expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(eventJsonSchema(type));
+    },
+  );
+
+  it('gives the same event the same id, and another round another id', () => {
+    const round = {
+      executionArn: 'arn:aws:states:us-east-1:111122223333:execution:m:e',
+      changeId: 'CHG-1',
+      planDigest: 'd'.repeat(64),
+      round: 1,
+      decidedBy: 'bob',
+      channel: 'cli',
+    };
+    const first = approvalDecided(round, { decision: 'APPROVED' }, NOW);
+    const again = approvalDecided(round, { decision: 'APPROVED' }, hoursAfter(1));
+    const second = approvalDecided({ ...round, round: 2 }, { decision: 'APPROVED' }, NOW);
+    expect(first.detail.eventId).toBe(again.detail.eventId);
+    expect(second.detail.eventId).not.toBe(first.detail.eventId);
+  });
+
+  it('refuses to build an event that does not fit its schema', () => {
+    expect(() =>
+      changeEvent(
+        'Change Failed',
+        // A status no failure has: a bug in the caller, caught before anything is put.
+        { executionArn: 'arn:x', status: 'DELETED' as never, error: 'X' },
+        NOW,
+      ),
+    ).toThrow();
+  });
+});
