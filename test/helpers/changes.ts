@@ -27,3 +27,24 @@ export async function waitForApprovalRound(endpoint: string, execution: string, 
     sfn.destroy();
   }
 }
+
+/**
+ * A POST to a served local stack's gateway as `user`: the local stack takes the signature's access key id as the
+ * signer's name, as Lambda takes the SigV4 signer's ARN.
+ */
+export async function gatewayAs(
+  endpoint: string,
+  user: string,
+  route: string,
+  body: unknown,
+): Promise<{ status: number; body: unknown }> {
+  const response = await fetch(`${endpoint}/gateway${route}`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      authorization: `AWS4-HMAC-SHA256 Credential=${user}/20250101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=0`,
+    },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: await response.json() };
+}

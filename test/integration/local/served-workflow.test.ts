@@ -13,7 +13,9 @@ import { LOCAL_CREDENTIALS, localKmsClient } from '../../../local/clients';
 import { createExternalKey } from '../../../local/kms/byok';
 import { DEFAULT_REGION } from '../../../local/kms/model';
 import { LocalStack } from '../../../local/server';
+import { readEventsOutbox } from '../../../local/store';
 import { prepareWorkflow } from '../../../local/workflow';
+import { gatewayAs } from '../../helpers/changes';
 import { errorOf } from '../../helpers/local-stack';
 
 /**
@@ -38,17 +40,7 @@ afterAll(async () => {
 });
 
 /** A POST to the gateway signed (as far as the local stack reads a signature) by `user`. */
-async function gateway(route: string, body: unknown, user: string): Promise<{ status: number; body: unknown }> {
-  const response = await fetch(`${stack.endpoint}/gateway${route}`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      authorization: `AWS4-HMAC-SHA256 Credential=${user}/20250101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=0`,
-    },
-    body: JSON.stringify(body),
-  });
-  return { status: response.status, body: await response.json() };
-}
+const gateway = (route: string, body: unknown, user: string) => gatewayAs(stack.endpoint, user, route, body);
 
 /** The task tokens of the execution's RequestApproval rounds so far, waiting until there are `rounds` of them. */
 async function tokens(executionArn: string, rounds: number): Promise<string[]> {
@@ -106,6 +98,18 @@ it('starts as the signer, takes each round on its own token, and deletes after t
   const end = await finished(executionArn);
   expect(end.status).toBe('SUCCEEDED');
   expect(JSON.parse(end.output!)).toMatchObject({ status: 'DELETED' });
+
+  // The change's events, once each and in order; the gateway's decisions name the authenticated signers.
+  const events = readEventsOutbox(dir).filter((e) => e.detail.executionArn === executionArn);
+  expect(events.map((e) => [e.detailType, e.detail.round ?? null, e.detail.decidedBy ?? null])).toEqual([
+    ['Deletion Planned', null, null],
+    ['Approval Requested', 1, null],
+    ['Approval Decided', 1, 'arn:aws:iam::111122223333:user/bob'],
+    ['Approval Requested', 2, null],
+    ['Approval Decided', 2, 'arn:aws:iam::111122223333:user/carol'],
+    ['Deletion Announced', null, null],
+    ['Key Material Deleted', null, null],
+  ]);
 });
 
 it('refuses a requester named in the body: the signer is the requester', async () => {

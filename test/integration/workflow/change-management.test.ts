@@ -12,7 +12,11 @@ import type { LocalRunResult } from '../../../local/engine';
 import { createExternalKey } from '../../../local/kms/byok';
 import { LocalStack } from '../../../local/server';
 import { readEventsOutbox, readOutbox } from '../../../local/store';
-import { openLocalWorkflow, type LocalWorkflow } from '../../../local/workflow';
+import { openLocalWorkflow, prepareWorkflow, type LocalWorkflow } from '../../../local/workflow';
+import { ChangeClient } from '../../../core/change-client';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { LOCAL_CREDENTIALS } from '../../../local/clients';
+import { gatewayAs, waitForApprovalRound } from '../../helpers/changes';
 
 /**
  * Change management on the local stack, end to end through the synthesized definition: freeze windows (SSM Change
@@ -235,5 +239,62 @@ describe('events', () => {
     const text = JSON.stringify(eventsOf(result.executionArn));
 
     expect(text).not.toMatch(/taskToken|"mac"|attestation|https?:\/\/127\.0\.0\.1|sig=/i);
+  });
+});
+
+describe('a change held by its window on the served stack', () => {
+  let served: LocalStack;
+  let servedDir: string;
+
+  beforeAll(async () => {
+    servedDir = mkdtempSync(join(tmpdir(), 'keymat-cm-served-'));
+    served = await LocalStack.start({
+      stateDir: servedDir,
+      workflow: (endpoint) =>
+        prepareWorkflow(endpoint, { approvalTimeoutSeconds: 120, changeManagement: { changeCalendars: ['freeze'] } }),
+    });
+  });
+  afterAll(async () => {
+    await served.close();
+    rmSync(servedDir, { recursive: true, force: true });
+  });
+
+  it('is listed apart from the approvals, and its status says until when it waits; it deletes once the window opens', async () => {
+    const opensAt = new Date(Date.now() + 4000).toISOString();
+    setLocalCalendar(servedDir, 'freeze', { state: 'CLOSED', until: opensAt });
+    const key = await createExternalKey(localKmsClient(served.endpoint), { materialDir: join(servedDir, 'byok') });
+    const started = await gatewayAs(served.endpoint, 'alice', '/changes', {
+      keyId: key.keyArn,
+      changeId: 'CHG-HELD',
+      reason: 'freeze',
+      waitSeconds: 0,
+    });
+    const { executionArn } = started.body as { executionArn: string };
+    const sfn = new SFNClient({ endpoint: served.endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+    const changes = new ChangeClient({ sfn, stateMachineArn: served.stateMachineArn as string });
+    await waitForApprovalRound(served.endpoint, executionArn);
+    expect((await changes.pending()).approvals.map((a) => a.executionArn)).toEqual([executionArn]);
+    expect((await gatewayAs(served.endpoint, 'bob', '/approve', { execution: executionArn })).status).toBe(200);
+
+    let look = await changes.status(executionArn);
+    for (let i = 0; i < 100 && look.changeWindow === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      look = await changes.status(executionArn);
+    }
+    expect(look.changeWindow).toMatchObject({ calendars: ['freeze'], state: 'CLOSED', waitUntil: opensAt });
+    expect(await changes.pending()).toEqual({
+      approvals: [],
+      windows: [{ executionArn, plan: expect.objectContaining({ keyArn: key.keyArn }), window: look.changeWindow }],
+    });
+
+    let end = await changes.describe(executionArn);
+    for (let i = 0; i < 300 && end.status === 'RUNNING'; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      end = await changes.describe(executionArn);
+    }
+    expect(end.status).toBe('SUCCEEDED');
+    const after = await localKmsClient(served.endpoint).send(new DescribeKeyCommand({ KeyId: key.keyArn }));
+    expect(after.KeyMetadata?.KeyState).toBe('PendingImport');
+    sfn.destroy();
   });
 });

@@ -1,5 +1,4 @@
-import { App, type Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,9 +7,9 @@ import { LAMBDA_SERVICE_ERRORS, RETRYABLE_KMS_ERRORS, TERMINAL_ERRORS } from '..
 import { CHANGE_ID, KEY_ID_OR_ARN } from '../../../core/naming';
 import { KEY_ADMIN_ACTIONS } from '../../../infra/attestation-key';
 import { configFromContext } from '../../../infra/config';
-import { KeymatStack } from '../../../infra/keymat-stack';
 import { synthesizeDefinition } from '../../../infra/definition';
 import { TASK_STATES } from '../../../workflows/states';
+import { keymatStack as synth } from '../../helpers/cdk-stacks';
 import { run } from '../../helpers/run-cli';
 
 const aslValidator = require('asl-validator') as (definition: unknown) => {
@@ -18,20 +17,14 @@ const aslValidator = require('asl-validator') as (definition: unknown) => {
   errorsText: () => string;
 };
 
+/** The CDK CLI the package pins, started as `npx cdk` would start it, without npx's own start-up. */
+const CDK = require.resolve('aws-cdk/bin/cdk');
+
 const KEY_ARN = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const outdirs: string[] = [];
-
-function synth(context: Record<string, string> = {}): { stack: Stack; template: Template } {
-  const outdir = mkdtempSync(join(tmpdir(), 'keymat-infra-'));
-  outdirs.push(outdir);
-  // Bundling is skipped: these tests read the template, not the code.
-  const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
-  const stack = new KeymatStack(app, 'Keymat', { config: configFromContext((n) => context[n]) });
-  return { stack, template: Template.fromStack(stack) };
-}
 afterAll(() => outdirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-const { stack, template } = synth();
+const { template } = synth();
 type Resource = { Type: string; Properties: Record<string, any> };
 
 /** The IAM statements attached to a function's role, by state name. */
@@ -507,8 +500,8 @@ describe('security checks', () => {
   it.each([
     ['the default tag scope', {}],
     ['a key ARN scope and a scan schedule', { keyArns: KEY_ARN, scanSchedule: 'rate(1 day)' }],
-  ])('cdk-nag AwsSolutions and Serverless find nothing unacknowledged with %s', (_l, context) => {
-    const target = _l === 'the default tag scope' ? stack : synth(context).stack;
+  ])('cdk-nag AwsSolutions and Serverless find nothing unacknowledged with %s', (_scope, context) => {
+    const target = synth(context).stack;
     for (const pack of [new AwsSolutionsChecks(target.node.root), new ServerlessChecks(target.node.root)]) {
       const report = pack.validateScope(target);
       expect(report.violations.map((v) => v.ruleName)).toEqual([]);
@@ -550,9 +543,13 @@ describe('approvers', () => {
   it('fails the synth on a plain name, naming it', async () => {
     const out = mkdtempSync(join(tmpdir(), 'keymat-synth-'));
     outdirs.push(out);
-    const result = await run('npx', ['cdk', 'synth', '--no-notices', '-q', '--output', out, '-c', 'approvers=bob'], {
-      CDK_DISABLE_CLI_TELEMETRY: 'true',
-    });
+    const result = await run(
+      process.execPath,
+      [CDK, 'synth', '--no-notices', '-q', '--output', out, '-c', 'approvers=bob'],
+      {
+        CDK_DISABLE_CLI_TELEMETRY: 'true',
+      },
+    );
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain('approver "bob" must be a principal ARN or ARN pattern');
   }, 180_000);
@@ -569,7 +566,7 @@ describe('cdk synth', () => {
     };
     for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE'])
       env[name] = '';
-    const result = await run('npx', ['cdk', 'synth', '--no-notices', '-q', '--output', out], env);
+    const result = await run(process.execPath, [CDK, 'synth', '--no-notices', '-q', '--output', out], env);
     expect(result.stderr).not.toMatch(/AwsSolutions-|Serverless-/);
     expect(result.code).toBe(0);
   }, 180_000);

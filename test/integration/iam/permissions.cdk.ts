@@ -1,8 +1,5 @@
 import { runSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
-import { App } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
-import { configFromContext } from '../../../infra/config';
-import { KeymatStack } from '../../../infra/keymat-stack';
+import { keymatStack } from '../../helpers/cdk-stacks';
 
 /**
  * The permission model, proven by simulating IAM's evaluation (identity policies, and the key policy for the KMS
@@ -16,10 +13,8 @@ const REGION = 'us-east-1';
 type Resource = { Type: string; Properties?: Record<string, unknown> };
 type PolicyDocument = { Version?: string; Statement: Record<string, unknown>[] };
 
-// Bundling is skipped: the simulation reads the template, not the code.
-const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-const stack = new KeymatStack(app, 'Keymat', { config: configFromContext(() => undefined) });
-const resources = Template.fromStack(stack).toJSON().Resources as Record<string, Resource>;
+const { stack, template } = keymatStack();
+const resources = template.toJSON().Resources as Record<string, Resource>;
 
 const typeOf = (id: string): string => {
   const resource = resources[id];

@@ -40,7 +40,7 @@ const wildcardFindings = (stack: Stack) =>
 describe('KeymatFunction', () => {
   it('sets its environment from its configuration only through environmentOf, with no NODE_OPTIONS', () => {
     const stack = bareStack();
-    const config = { outcomeTopicArn: 'arn:aws:sns:us-east-1:111122223333:outcome' };
+    const config = { outcomeTopicArn: 'arn:aws:sns:us-east-1:111122223333:outcome', eventBusName: 'default' };
     new KeymatFunction(stack, 'NotifyOutcome', { config });
     Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectEquals(environmentOf('NotifyOutcome', config)) },
@@ -51,7 +51,14 @@ describe('KeymatFunction', () => {
   it('owns its role and log group, and its grants leave no unacknowledged finding', () => {
     const stack = bareStack();
     const fn = new KeymatFunction(stack, 'ValidateOrigin', {
-      config: { account: '111122223333', defaultWaitSeconds: 30, recentUseDays: 30, attestationKeyArn: MAC_KEY_ARN },
+      config: {
+        account: '111122223333',
+        defaultWaitSeconds: 30,
+        recentUseDays: 30,
+        attestationKeyArn: MAC_KEY_ARN,
+        eventBusName: 'default',
+        changeCalendars: [],
+      },
     });
     fn.grantKeys(new KeyScopeGrants(TAG_SCOPE), 'kms:DescribeKey');
     fn.grantUnscoped(['kms:ListAliases'], 'kms:ListAliases supports no resource scoping');

@@ -5,6 +5,7 @@ import { configFromContext } from '../../../infra/config';
 import { synthesizeDefinition } from '../../../infra/definition';
 import { localDefinition } from '../../../local/definition';
 import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from '../../../local/kms/model';
+import { DEFINITION_CALENDAR, DEFINITION_FILES } from '../../../local/paths';
 
 /**
  * The local engine runs local/workflow.asl.json (written by `npm run build`) with a local stack's settings set in it;
@@ -13,15 +14,29 @@ import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from '../../../local/kms/model';
  */
 const env = { account: LOCAL_ACCOUNT_ID, region: DEFAULT_REGION };
 const defaults = configFromContext(() => undefined);
+/** What the construct synthesizes with the default configuration (once: a synthesis takes about a second). */
+const synthesizedDefault = synthesizeDefinition(defaults, env);
 
 describe('the generated definition', () => {
   it('is what the construct synthesizes with the default configuration (run npm run build when this fails)', () => {
     const file = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'local', 'workflow.asl.json'), 'utf8'));
-    expect(file).toEqual(synthesizeDefinition(defaults, env));
+    expect(file).toEqual(synthesizedDefault);
+  });
+
+  it('with change calendars, is what the construct synthesizes with calendars (run npm run build when this fails)', () => {
+    const file = JSON.parse(
+      readFileSync(join(__dirname, '..', '..', '..', 'local', DEFINITION_FILES.changeWindow), 'utf8'),
+    );
+    const withCalendars = synthesizeDefinition(
+      { ...defaults, changeCalendars: ['any-calendar'], taskTimeout: Duration.seconds(7), quorum: 2 },
+      env,
+    );
+    expect(file).toEqual(synthesizeDefinition({ ...defaults, changeCalendars: [DEFINITION_CALENDAR] }, env));
+    expect(localDefinition({ changeWindow: true, taskTimeoutSeconds: 7, quorum: 2 })).toEqual(withCalendars);
   });
 
   it('is the definition the local engine runs when no setting is given', () => {
-    expect(localDefinition()).toEqual(synthesizeDefinition(defaults, env));
+    expect(localDefinition()).toEqual(synthesizedDefault);
   });
 
   it.each([
@@ -64,6 +79,6 @@ describe('the generated definition', () => {
 
   it('leaves the generated file unchanged between calls', () => {
     localDefinition({ quorum: 3, approvalTimeoutSeconds: 7 });
-    expect(localDefinition()).toEqual(synthesizeDefinition(defaults, env));
+    expect(localDefinition()).toEqual(synthesizedDefault);
   });
 });

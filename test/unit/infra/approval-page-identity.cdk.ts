@@ -1,29 +1,11 @@
-import { App } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ENV } from '../../../core/config';
 import { configFromContext } from '../../../infra/config';
-import { KeymatStack } from '../../../infra/keymat-stack';
+import { keymatStack as synth } from '../../helpers/cdk-stacks';
 
 const ISSUER = 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example';
 const IDENTITY = { approvalPageJwtIssuer: ISSUER, approvalPageJwtAudience: 'client-a, client-b' };
-const outdirs: string[] = [];
-
-function synth(context: Record<string, string> = {}): { stack: KeymatStack; template: Template } {
-  const outdir = mkdtempSync(join(tmpdir(), 'keymat-page-identity-'));
-  outdirs.push(outdir);
-  // Bundling is skipped: these tests read the template, not the code.
-  const app = new App({ outdir, context: { ...context, 'aws:cdk:bundling-stacks': [] } });
-  const stack = new KeymatStack(app, 'Keymat', {
-    config: configFromContext((name) => app.node.tryGetContext(name)),
-  });
-  return { stack, template: Template.fromStack(stack) };
-}
-afterAll(() => outdirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
 type Resource = { Properties: Record<string, any> };
 
 /** The environment variables of the function whose logical ID starts with `name`. */

@@ -1,0 +1,40 @@
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { configFromContext } from '../../infra/config';
+import { KeymatStack } from '../../infra/keymat-stack';
+
+export interface SynthesizedStack {
+  stack: KeymatStack;
+  template: Template;
+}
+
+const synthesized = new Map<string, SynthesizedStack>();
+const outdirs: string[] = [];
+
+/**
+ * keymat's stack built with a CDK context, and its template. Each context is synthesized once per jest suite and the
+ * result shared by every test that asks for it (a synthesis takes about a second): the tests only read it.
+ * Bundling is skipped: the tests read the template, not the code.
+ */
+export function keymatStack(context: Record<string, string> = {}): SynthesizedStack {
+  const id = JSON.stringify(Object.entries(context).sort(([a], [b]) => a.localeCompare(b)));
+  const known = synthesized.get(id);
+  if (known) return known;
+  const outdir = mkdtempSync(join(tmpdir(), 'keymat-infra-'));
+  outdirs.push(outdir);
+  const app = new App({ outdir, context: { ...context, 'aws:cdk:bundling-stacks': [] } });
+  const stack = new KeymatStack(app, 'Keymat', {
+    config: configFromContext((name) => app.node.tryGetContext(name)),
+  });
+  const result = { stack, template: Template.fromStack(stack) };
+  synthesized.set(id, result);
+  return result;
+}
+
+/** Removes the apps' output folders: for the suite's afterAll. */
+export function removeSynthesizedOutput(): void {
+  for (const dir of outdirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
