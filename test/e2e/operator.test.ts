@@ -89,7 +89,8 @@ describe('an approved change', () => {
   it('is listed as pending with its plan, and the approval request is in the outbox', async () => {
     await waitForPending('keymat-CHG-100');
     const pending = JSON.parse((await op('bob', 'pending', '--json')).stdout);
-    expect(pending).toContainEqual(
+    expect(pending.windows).toEqual([]);
+    expect(pending.approvals).toContainEqual(
       expect.objectContaining({
         executionArn,
         input: expect.objectContaining({ requestedBy: user('alice') }),

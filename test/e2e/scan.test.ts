@@ -118,9 +118,11 @@ it('starts one change per violation, deterministically named, requested by the s
   const summary = await run();
   expect(summary.started.map((s) => s.keyMaterialId).sort()).toEqual(Object.keys(expected).sort());
   for (const s of summary.started) expect(s.changeId).toMatch(/^EXP-\d{8}-[0-9a-f]{8}-[0-9a-f]{12}$/);
-  const pending = JSON.parse((await keymat(['pending', '--local', '--state-dir', dir, '--json'])).stdout) as {
-    input: { requestedBy: string; reason: string };
-  }[];
+  const { approvals: pending } = JSON.parse(
+    (await keymat(['pending', '--local', '--state-dir', dir, '--json'])).stdout,
+  ) as {
+    approvals: { input: { requestedBy: string; reason: string } }[];
+  };
   for (const p of pending) expect(p.input.requestedBy).toBe('keymat-expiry-scan');
   expect(pending.map((p) => p.input.reason)).toContainEqual(expect.stringContaining('expiry policy (retire-tag)'));
 }, 30_000);
@@ -133,9 +135,9 @@ it('a second run on the same day starts nothing new', async () => {
   const names = new Set(
     (
       JSON.parse((await keymat(['pending', '--local', '--state-dir', dir, '--json'])).stdout) as {
-        executionArn: string;
-      }[]
-    ).map((p) => p.executionArn),
+        approvals: { executionArn: string }[];
+      }
+    ).approvals.map((p) => p.executionArn),
   );
   expect(names.size).toBe(Object.keys(expected).length);
   expect(executions() - before).toBe(0);
@@ -170,9 +172,11 @@ it('keymat scan starts the new violations through the gateway as the operator, a
   const summary = JSON.parse(r.stdout) as ScanSummary;
   expect(summary.started.map((s) => s.keyMaterialId)).toEqual([fresh.keyMaterialId]);
   expect(summary.alreadyStarted.map((s) => s.keyMaterialId).sort()).toEqual(Object.keys(expected).sort());
-  const pending = JSON.parse((await keymat(['pending', '--local', '--state-dir', dir, '--json'])).stdout) as {
-    input: { keyMaterialId?: string; requestedBy: string };
-  }[];
+  const { approvals: pending } = JSON.parse(
+    (await keymat(['pending', '--local', '--state-dir', dir, '--json'])).stdout,
+  ) as {
+    approvals: { input: { keyMaterialId?: string; requestedBy: string } }[];
+  };
   expect(pending.find((p) => p.input.keyMaterialId === fresh.keyMaterialId)?.input.requestedBy).toBe(
     'arn:aws:iam::111122223333:user/carol',
   );
