@@ -6,7 +6,7 @@ import { ticketAnswerSchema, type TicketAnswer } from '../core/change-ticket';
 import { CHANGE_ID } from '../core/naming';
 import {
   jsonAnswer,
-  jsonError,
+  jsonOperation,
   parseJsonBody,
   type Answer,
   type IncomingRequest,
@@ -161,10 +161,7 @@ export class LocalSsm implements LocalService {
   }
 
   async handle(request: IncomingRequest): Promise<Answer> {
-    const operation = request.target?.slice('AmazonSSM.'.length) ?? '';
-    const log = (error?: string) => ({ service: 'ssm', operation, ...(error && { error }) });
-    const refuse = (status: number, type: string, message: string) =>
-      jsonError('1.1', request.requestId, { status, type, message }, log(type));
+    const { operation, log, refuse } = jsonOperation(request, 'AmazonSSM.', 'ssm');
     if (operation !== 'GetCalendarState') {
       return refuse(400, 'InvalidAction', `${operation} is not supported by the local stack's SSM`);
     }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   jsonAnswer,
-  jsonError,
+  jsonOperation,
   parseJsonBody,
   type Answer,
   type IncomingRequest,
@@ -32,10 +32,7 @@ export class LocalEvents implements LocalService {
   }
 
   async handle(request: IncomingRequest): Promise<Answer> {
-    const operation = request.target?.slice('AWSEvents.'.length) ?? '';
-    const log = (error?: string) => ({ service: 'events', operation, ...(error && { error }) });
-    const refuse = (status: number, type: string, message: string) =>
-      jsonError('1.1', request.requestId, { status, type, message }, log(type));
+    const { operation, log, refuse } = jsonOperation(request, 'AWSEvents.', 'events');
     if (operation !== 'PutEvents') {
       return refuse(400, 'InvalidAction', `${operation} is not supported by the local stack's EventBridge`);
     }

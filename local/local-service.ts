@@ -97,3 +97,18 @@ export function parseJsonBody(body: string): Record<string, unknown> | undefined
     ? (parsed as Record<string, unknown>)
     : undefined;
 }
+
+/**
+ * The operation a JSON 1.1 request names in its `X-Amz-Target` after the service's prefix (`AmazonSSM.` →
+ * `GetCalendarState`), with what its answers need: the request log entry, and an error answer that logs it.
+ */
+export function jsonOperation(request: IncomingRequest, prefix: string, service: string) {
+  const operation = request.target?.startsWith(prefix) ? request.target.slice(prefix.length) : '';
+  const log = (error?: string): LoggedCall => ({ service, operation, ...(error && { error }) });
+  return {
+    operation,
+    log,
+    refuse: (status: number, type: string, message: string): Answer =>
+      jsonError('1.1', request.requestId, { status, type, message }, log(type)),
+  };
+}

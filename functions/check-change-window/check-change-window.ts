@@ -28,9 +28,10 @@ export function createCheckChangeWindow({
     startInvocation(logger, { executionId: e.executionId, changeId: e.input.changeId, keyArn: e.plan.keyArn });
     const now = new Date();
     const reading = await calendars(config.changeCalendars, now);
-    // The wait began with the last approval; without a readable time, now (the bound then starts at the first check).
+    // The wait began with the last approval. Never later than now: the approvals are verified only by DeleteMaterial,
+    // and an answer dated in the future must not stretch the bound.
     const times = e.approval.approvals.map((a) => Date.parse(a.at)).filter((t) => !Number.isNaN(t));
-    const since = times.length > 0 ? new Date(Math.max(...times)) : now;
+    const since = new Date(Math.min(now.getTime(), ...(times.length > 0 ? [Math.max(...times)] : [])));
     const step = nextWindowStep(reading, since, config.maxWaitSeconds, now);
     logger.info('change window', { ...step });
     return step;

@@ -38,3 +38,19 @@ export function keymatStack(context: Record<string, string> = {}): SynthesizedSt
 export function removeSynthesizedOutput(): void {
   for (const dir of outdirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
+
+/** An ARN in the stack's own account and Region as CloudFormation renders it: `arn:<partition>:<service>:<region>:<account>:<resource>`. */
+export const stackArn = (service: string, resource: string) => ({
+  'Fn::Join': [
+    '',
+    [
+      'arn:',
+      { Ref: 'AWS::Partition' },
+      `:${service}:`,
+      { Ref: 'AWS::Region' },
+      ':',
+      { Ref: 'AWS::AccountId' },
+      `:${resource}`,
+    ],
+  ],
+});

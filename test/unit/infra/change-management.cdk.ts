@@ -1,7 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { configFromContext } from '../../../infra/config';
-import { keymatStack as synth } from '../../helpers/cdk-stacks';
+import { keymatStack as synth, stackArn } from '../../helpers/cdk-stacks';
 
 /**
  * Change management in the stack: freeze windows (CheckChangeWindow and its Wait, only with calendars), the
@@ -70,20 +70,7 @@ describe('without change management configured', () => {
     ]) {
       expect(grantsOf(template, name, 'events:PutEvents')).toEqual([
         expect.objectContaining({
-          Resource: {
-            'Fn::Join': [
-              '',
-              [
-                'arn:',
-                { Ref: 'AWS::Partition' },
-                ':events:',
-                { Ref: 'AWS::Region' },
-                ':',
-                { Ref: 'AWS::AccountId' },
-                ':event-bus/default',
-              ],
-            ],
-          },
+          Resource: stackArn('events', 'event-bus/default'),
         }),
       ]);
     }
@@ -131,23 +118,7 @@ describe('with calendars, a ticket check and a bus', () => {
   });
 
   it('lets only the calendar readers read exactly the named calendars', () => {
-    const calendarArns = [
-      {
-        'Fn::Join': [
-          '',
-          [
-            'arn:',
-            { Ref: 'AWS::Partition' },
-            ':ssm:',
-            { Ref: 'AWS::Region' },
-            ':',
-            { Ref: 'AWS::AccountId' },
-            ':document/holiday-freeze',
-          ],
-        ],
-      },
-      CALENDAR_ARN,
-    ];
+    const calendarArns = [stackArn('ssm', 'document/holiday-freeze'), CALENDAR_ARN];
     for (const name of ['ValidateOrigin', 'RequestApproval', 'CheckChangeWindow']) {
       expect(grantsOf(template, name, 'ssm:GetCalendarState')).toEqual([
         expect.objectContaining({ Resource: calendarArns }),
@@ -175,20 +146,7 @@ describe('with calendars, a ticket check and a bus', () => {
   it('puts events on the configured bus', () => {
     expect(grantsOf(template, 'DeleteMaterial', 'events:PutEvents')).toEqual([
       expect.objectContaining({
-        Resource: {
-          'Fn::Join': [
-            '',
-            [
-              'arn:',
-              { Ref: 'AWS::Partition' },
-              ':events:',
-              { Ref: 'AWS::Region' },
-              ':',
-              { Ref: 'AWS::AccountId' },
-              ':event-bus/security-events',
-            ],
-          ],
-        },
+        Resource: stackArn('events', 'event-bus/security-events'),
       }),
     ]);
   });

@@ -9,7 +9,7 @@ import { KEY_ADMIN_ACTIONS } from '../../../infra/attestation-key';
 import { configFromContext } from '../../../infra/config';
 import { synthesizeDefinition } from '../../../infra/definition';
 import { TASK_STATES } from '../../../workflows/states';
-import { keymatStack as synth } from '../../helpers/cdk-stacks';
+import { keymatStack as synth, stackArn } from '../../helpers/cdk-stacks';
 import { run } from '../../helpers/run-cli';
 
 const aslValidator = require('asl-validator') as (definition: unknown) => {
@@ -145,20 +145,7 @@ describe('the gateway', () => {
     expect(statementsOf(template, 'Gateway')).toContainEqual(
       expect.objectContaining({
         Action: 'ssm:GetAutomationExecution',
-        Resource: {
-          'Fn::Join': [
-            '',
-            [
-              'arn:',
-              { Ref: 'AWS::Partition' },
-              ':ssm:',
-              { Ref: 'AWS::Region' },
-              ':',
-              { Ref: 'AWS::AccountId' },
-              ':automation-execution/*',
-            ],
-          ],
-        },
+        Resource: stackArn('ssm', 'automation-execution/*'),
       }),
     );
   });
