@@ -1,6 +1,6 @@
 import { KeymatError, shown } from './errors';
 import * as z from './schema';
-import { cleanComment } from './text';
+import { cleanComment, hasUnsafeCharacters } from './text';
 
 /**
  * The change-ticket check: a Lambda function the organisation writes, which keymat's ValidateOrigin invokes with the
@@ -32,8 +32,12 @@ export const ticketAnswerSchema = z.object({
   decision: z.enum(['APPROVED', 'DENIED', 'UNKNOWN']),
   /** Why, in a sentence a requester can act on. */
   reason: z.string().check(z.minLength(1), z.maxLength(2000)),
-  /** The change record, for the approvers. */
-  link: z.optional(z.url({ protocol: /^https?$/ })),
+  /** The change record, for the approvers: an http(s) URL with nothing that would read differently from what it is. */
+  link: z.optional(
+    z
+      .url({ protocol: /^https?$/ })
+      .check(z.refine((link) => !hasUnsafeCharacters(link), 'must not hold control or formatting characters')),
+  ),
 });
 export type TicketAnswer = z.infer<typeof ticketAnswerSchema>;
 

@@ -31,10 +31,13 @@ export const approvedTaskEvent = z.extend(taskEvent, { approval: z.unknown(), ru
 export type ApprovedTaskEvent = z.infer<typeof approvedTaskEvent>;
 
 /**
- * CheckChangeWindow's event: the change and its approvals, the last of which began the wait for the window. The
- * approvals are only read for their times here; DeleteMaterial verifies them.
+ * CheckChangeWindow's event: the change, its approvals (the last of which began the wait for the window; only read for
+ * their times here, DeleteMaterial verifies them) and the execution's start, which bounds them from below.
  */
-export const checkChangeWindowEvent = z.extend(taskEvent, { approval: approvalResultSchema });
+export const checkChangeWindowEvent = z.extend(taskEvent, {
+  approval: approvalResultSchema,
+  executionStartTime: z.iso.datetime({ offset: true }),
+});
 export type CheckChangeWindowEvent = z.infer<typeof checkChangeWindowEvent>;
 
 /** RequestApproval's event: the change, the task token to answer on, and the approvals given in earlier rounds. */

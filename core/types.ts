@@ -74,7 +74,8 @@ export type Plan = z.infer<typeof planSchema>;
 export const approvalSchema = z.object({
   /** The canonical principal who approved (authenticated by the gateway or a signed link). */
   approver: z.string(),
-  at: z.string(),
+  /** When it was given (ISO 8601, UTC). */
+  at: z.iso.datetime(),
   channel: z.string(),
   comment: z.optional(z.string()),
   /** The approval round it answered: 1 for the first. */

@@ -14,6 +14,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { DeletionWorkflow } from '../workflows/deletion-workflow';
 import { acknowledge, wildcardFindings } from '../workflows/nag';
+import { EVENT_SOURCE } from '../core/change-events';
 import { DEFAULT_EVENT_BUS, DEFAULT_WINDOW_WAIT_SECONDS } from '../core/defaults';
 import { CALENDAR_ARN } from '../core/naming';
 import type { TaskState } from '../workflows/states';
@@ -72,8 +73,16 @@ export class KeymatStack extends Stack {
       ? EventBus.fromEventBusArn(this, 'EventBus', eventBusName)
       : EventBus.fromEventBusName(this, 'EventBus', eventBusName);
     const events = { eventBusName };
+    // keymat's own events only: a function may not put an event of another source on the bus.
     const grantPutEvents = (fn: KeymatFunction): Grant =>
-      fn.grant((grantee) => this.eventBus.grantPutEventsTo(grantee));
+      fn.grant((grantee) =>
+        Grant.addToPrincipal({
+          grantee,
+          actions: ['events:PutEvents'],
+          resourceArns: [this.eventBus.eventBusArn],
+          conditions: { StringEquals: { 'events:source': EVENT_SOURCE } },
+        }),
+      );
     const changeCalendars = config.changeCalendars ?? [];
     const calendarArns = changeCalendars.map((name) =>
       CALENDAR_ARN.test(name) ? name : `arn:${Aws.PARTITION}:ssm:${Aws.REGION}:${Aws.ACCOUNT_ID}:document/${name}`,

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { calendarLabel, checkCalendarName, type CalendarReading } from '../core/change-window';
 import { ticketAnswerSchema, type TicketAnswer } from '../core/change-ticket';
-import { CHANGE_ID } from '../core/naming';
+import { CALENDAR_NAME, CHANGE_ID } from '../core/naming';
 import {
   jsonAnswer,
   jsonOperation,
@@ -79,20 +79,29 @@ export function setLocalCalendar(stateDir: string, name: string, calendar: Local
   writeWhole(join(stateDir, CALENDARS_DIR), calendarFile(name), parsed.data);
 }
 
-/** Every local calendar, by name. A damaged file is reported, naming it. */
-export function listLocalCalendars(stateDir: string): Record<string, LocalCalendar> {
-  const dir = join(stateDir, CALENDARS_DIR);
-  let names: string[];
+/**
+ * Every local calendar, by name, with its state now (past its `until`, the other state) and what was set. A file whose
+ * name is no calendar name is not a calendar and is left out; a damaged calendar is reported, naming its file.
+ */
+export function listLocalCalendars(
+  stateDir: string,
+  now = new Date(),
+): Record<string, { set: LocalCalendar; state: 'OPEN' | 'CLOSED'; next?: string }> {
+  let files: string[];
   try {
-    names = readdirSync(dir).filter((f) => f.endsWith('.json'));
+    files = readdirSync(join(stateDir, CALENDARS_DIR));
   } catch {
     return {};
   }
+  const names = files
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => f.slice(0, -'.json'.length))
+    .filter((name) => CALENDAR_NAME.test(name));
   return Object.fromEntries(
-    names.map((f) => {
-      const name = f.slice(0, -'.json'.length);
-      const calendar = readCalendar(stateDir, name);
-      return [name, calendar as LocalCalendar];
+    names.map((name) => {
+      const set = readCalendar(stateDir, name) as LocalCalendar;
+      const { state, next } = calendarAt(set, now);
+      return [name, { set, state, ...(next && { next: next.toISOString() }) }];
     }),
   );
 }
@@ -171,7 +180,7 @@ export class LocalSsm implements LocalService {
       return refuse(400, 'ValidationException', 'CalendarNames must be a non-empty list of calendar names or ARNs');
     }
     const rawAt = body?.AtTime;
-    const at = rawAt === undefined ? new Date() : new Date(String(rawAt));
+    const at = rawAt === undefined ? new Date() : new Date(typeof rawAt === 'string' ? rawAt : Number.NaN);
     if (Number.isNaN(at.getTime())) {
       return refuse(400, 'ValidationException', `AtTime must be an ISO 8601 time; got ${JSON.stringify(rawAt)}`);
     }
@@ -262,7 +271,12 @@ export class LocalLambda implements LocalService {
     if (request.method !== 'POST' || !match) {
       return refuse(400, 'InvalidRequestContentException', `${request.method} ${request.url.pathname} is not Invoke`);
     }
-    const name = decodeURIComponent(match[1] as string);
+    let name: string;
+    try {
+      name = decodeURIComponent(match[1] as string);
+    } catch {
+      return refuse(400, 'InvalidParameterValueException', `the function name in ${request.url.pathname} is not valid`);
+    }
     if (name !== LOCAL_TICKET_FUNCTION_ARN && name !== LOCAL_TICKET_FUNCTION_ARN.split(':').pop()) {
       return refuse(404, 'ResourceNotFoundException', `Function not found: ${name}`);
     }

@@ -315,7 +315,11 @@ export class DeletionWorkflow extends Construct {
               invoke(
                 CHANGE_WINDOW_TASK,
                 fns.CheckChangeWindow,
-                { ...change, approval: JsonPath.objectAt('$.approval') },
+                {
+                  ...change,
+                  approval: JsonPath.objectAt('$.approval'),
+                  executionStartTime: JsonPath.stringAt('$$.Execution.StartTime'),
+                },
                 '$.changeWindow',
               ),
             ),

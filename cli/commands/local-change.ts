@@ -45,7 +45,7 @@ export function localCalendarCommand(): Command {
       if (names.length === 0) say(`no calendar in ${printable(opts.stateDir)}`);
       for (const name of names) {
         const c = calendars[name];
-        say(`${name}  ${c?.state}${c?.until ? ` until ${c.until}` : ''}`);
+        say(`${name}  ${c?.state}${c?.next ? ` until ${c.next}` : ''}`);
       }
     });
   return new Command('calendar')

@@ -3,8 +3,9 @@ import type { TicketAnswer, TicketRequest } from '../../core/change-ticket';
 /**
  * A change-ticket check for ServiceNow, as an example of the contract keymat's ValidateOrigin invokes (see
  * docs/change-management.md): it looks the change id up in the instance's `change_request` table (the Table API) and
- * answers APPROVED only for a change request that is approved, in the Scheduled or Implement state, and inside its
- * planned window. Anything else is DENIED, and a change id the table does not hold is UNKNOWN. keymat does not deploy
+ * answers APPROVED only for a change request that is approved, in the Scheduled or Implement state, inside its
+ * planned window, and that names the key it is about (its ARN in the short description or the description: an
+ * approved change for something else must not unlock this key). Anything else is DENIED, and a change id the table does not hold is UNKNOWN. keymat does not deploy
  * it: an organisation adapts it (its own states, its own rules) and deploys it as a function of its own.
  */
 
@@ -16,6 +17,8 @@ interface ChangeRequestRecord {
   approval: string;
   start_date: string;
   end_date: string;
+  short_description: string;
+  description: string;
 }
 
 /** ServiceNow's change states (the state model's internal values) in which a change may be carried out. */
@@ -67,7 +70,10 @@ export function createServiceNowCheck(
     }
     const url = new URL('/api/now/table/change_request', instance);
     url.searchParams.set('sysparm_query', `number=${request.changeId}`);
-    url.searchParams.set('sysparm_fields', 'sys_id,number,state,approval,start_date,end_date');
+    url.searchParams.set(
+      'sysparm_fields',
+      'sys_id,number,state,approval,start_date,end_date,short_description,description',
+    );
     url.searchParams.set('sysparm_display_value', 'false');
     url.searchParams.set('sysparm_limit', '1');
     const { username, password } = await options.credentials();
@@ -92,6 +98,9 @@ export function createServiceNowCheck(
       return deny(
         `the change request is in state ${STATE_NAMES[record.state] ?? record.state}, not Scheduled or Implement`,
       );
+    }
+    if (![record.short_description, record.description].some((text) => text?.includes(request.keyArn))) {
+      return deny(`the change request does not name key ${request.keyArn} in its description`);
     }
     const start = serviceNowTime(record.start_date);
     const end = serviceNowTime(record.end_date);

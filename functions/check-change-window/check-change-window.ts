@@ -4,6 +4,16 @@ import { checkChangeWindowEvent, parseEvent } from '../../core/events';
 import type { CalendarReader } from '../runtime/calendars';
 import { startInvocation, type Logger } from '../runtime/logger';
 
+/**
+ * When the wait for the window began: the last approval, as long as it is a time between the execution's start and
+ * now; otherwise the execution's start. Either is fixed for the whole wait, so every check of one change counts to the
+ * same deadline, whatever an answer to the approval task says its time is (DeleteMaterial verifies the approvals).
+ */
+function waitStart(approvals: readonly { at: string }[], executionStart: number, now: number): Date {
+  const last = Math.max(...approvals.map((a) => Date.parse(a.at)).filter((t) => !Number.isNaN(t)));
+  return new Date(Number.isFinite(last) && last >= executionStart && last <= now ? last : executionStart);
+}
+
 /** What CheckChangeWindow works with. */
 export interface CheckChangeWindowDeps {
   /** GetCalendarState over the deployment's calendars. */
@@ -28,10 +38,7 @@ export function createCheckChangeWindow({
     startInvocation(logger, { executionId: e.executionId, changeId: e.input.changeId, keyArn: e.plan.keyArn });
     const now = new Date();
     const reading = await calendars(config.changeCalendars, now);
-    // The wait began with the last approval. Never later than now: the approvals are verified only by DeleteMaterial,
-    // and an answer dated in the future must not stretch the bound.
-    const times = e.approval.approvals.map((a) => Date.parse(a.at)).filter((t) => !Number.isNaN(t));
-    const since = new Date(Math.min(now.getTime(), ...(times.length > 0 ? [Math.max(...times)] : [])));
+    const since = waitStart(e.approval.approvals, Date.parse(e.executionStartTime), now.getTime());
     const step = nextWindowStep(reading, since, config.maxWaitSeconds, now);
     logger.info('change window', { ...step });
     return step;

@@ -38,23 +38,30 @@ export function createDeleteMaterial({
   config,
   logger,
 }: DeleteMaterialDeps): (event: unknown) => Promise<DeletionResult> {
-  /** Key Material Deleted, with the request id CloudTrail records the call under. */
+  /**
+   * Key Material Deleted, with the request id CloudTrail records the call under. The material is gone by now: an event
+   * EventBridge does not take must not turn the deletion into a failure (a retry would lose the request id), so it is
+   * logged, whole, instead; Deletion Announced went out before the call.
+   */
   async function deleted(executionId: string, input: ChangeInput, plan: Plan, result: DeletionResult) {
-    await events.publish(
-      changeEvent(
-        'Key Material Deleted',
-        {
-          executionArn: executionId,
-          changeId: input.changeId,
-          keyArn: plan.keyArn,
-          keyMaterialId: plan.keyMaterialId,
-          kmsRequestId: result.kmsRequestId,
-          appliedBy: result.appliedBy,
-          expectedKeyState: plan.expectedKeyState,
-        },
-        new Date(result.at),
-      ),
+    const event = changeEvent(
+      'Key Material Deleted',
+      {
+        executionArn: executionId,
+        changeId: input.changeId,
+        keyArn: plan.keyArn,
+        keyMaterialId: plan.keyMaterialId,
+        kmsRequestId: result.kmsRequestId,
+        appliedBy: result.appliedBy,
+        expectedKeyState: plan.expectedKeyState,
+      },
+      new Date(result.at),
     );
+    try {
+      await events.publish(event);
+    } catch (err) {
+      logger.error('the Key Material Deleted event was not published', { error: errorName(err), event });
+    }
     return result;
   }
 

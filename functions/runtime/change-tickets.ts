@@ -1,6 +1,6 @@
 import { InvokeCommand, LambdaClient, type LambdaClientConfig } from '@aws-sdk/client-lambda';
 import { approvedTicket, type ChangeTicket, type TicketRequest } from '../../core/change-ticket';
-import { KeymatError } from '../../core/errors';
+import { KeymatError, shown } from '../../core/errors';
 import { withNamedNetworkErrors } from './aws';
 
 /**
@@ -32,7 +32,7 @@ export function lambdaTicketCheck(lambda: LambdaClient, functionArn: string): Ti
     if (result.FunctionError !== undefined) {
       throw new KeymatError(
         'ChangeTicketNotApproved',
-        `the change-ticket check ${functionArn} failed for change ${request.changeId} (${result.FunctionError}: ${text.slice(0, 300)}); keymat refuses a change it cannot confirm`,
+        `the change-ticket check ${functionArn} failed for change ${request.changeId} (${result.FunctionError}: ${shown(text.slice(0, 300))}); keymat refuses a change it cannot confirm`,
       );
     }
     let answer: unknown;

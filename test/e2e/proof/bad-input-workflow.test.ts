@@ -177,9 +177,15 @@ const APPROVALS: [string, unknown, string, string][] = [
   ],
   [
     'an approval without its attestation',
-    { planDigest: plan.digest, approvals: [{ approver: 'bob', at: 't', channel: 'cli', round: 1 }] },
+    { planDigest: plan.digest, approvals: [{ approver: 'bob', at: '2026-11-22T00:00:00Z', channel: 'cli', round: 1 }] },
     'ApprovalInvalid',
     'approval.approvals.0.mac',
+  ],
+  [
+    'an approval whose time is not a time',
+    { planDigest: plan.digest, approvals: [{ ...signed('bob'), at: 'not-a-date' }] },
+    'ApprovalInvalid',
+    'approval.approvals.0.at',
   ],
   ['approvals not a list', { planDigest: plan.digest, approvals: 'bob' }, 'ApprovalInvalid', 'approval.approvals'],
   [

@@ -7,11 +7,12 @@ import { join } from 'node:path';
 import { errorName } from '../../../core/errors';
 import {
   LOCAL_TICKET_FUNCTION_ARN,
+  listLocalCalendars,
   localCalendarState,
   setLocalCalendar,
   setLocalTicket,
 } from '../../../local/change-management';
-import { localClientConfig } from '../../../local/clients';
+import { LOCAL_CREDENTIALS, localClientConfig } from '../../../local/clients';
 import { LocalStack } from '../../../local/server';
 import { readEventsOutbox } from '../../../local/store';
 import { awsCli } from '../../helpers/aws-cli';
@@ -36,6 +37,20 @@ afterAll(async () => {
   await stack.close();
   rmSync(dir, { recursive: true, force: true });
 });
+
+/** An Authorization header the local stack reads as the local user's, for `service`. */
+const SIGNED = (service: string) =>
+  `AWS4-HMAC-SHA256 Credential=${LOCAL_CREDENTIALS.accessKeyId}/20260101/us-east-1/${service}/aws4_request, SignedHeaders=host, Signature=0`;
+
+/** A JSON 1.1 request as a client could send it, whatever the SDK would allow. */
+async function rawJson(target: string, body: unknown): Promise<{ status: number; body: unknown }> {
+  const response = await fetch(stack.endpoint, {
+    method: 'POST',
+    headers: { 'x-amz-target': target, 'content-type': 'application/x-amz-json-1.1', authorization: SIGNED('ssm') },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: await response.json() };
+}
 
 const failure = async (p: Promise<unknown>) => {
   try {
@@ -98,6 +113,21 @@ describe('GetCalendarState', () => {
     expect((await ssm.send(new GetCalendarStateCommand({ CalendarNames: ['audit'] }))).State).toBe('OPEN');
   });
 
+  it('refuses an AtTime that is not a time as ValidationException', async () => {
+    const answer = await rawJson('AmazonSSM.GetCalendarState', { CalendarNames: ['audit'], AtTime: { toString: 1 } });
+    expect(answer.status).toBe(400);
+    expect(answer.body).toMatchObject({ __type: 'ValidationException' });
+  });
+
+  it('lists the calendars with their state now, leaving out files that are not calendars', () => {
+    setLocalCalendar(dir, 'flip', { state: 'OPEN', until: later(60_000) });
+    writeFileSync(join(dir, 'calendars', 'x.json'), '{}');
+    rmSync(join(dir, 'calendars', 'broken.json'), { force: true });
+    const listed = listLocalCalendars(dir, new Date(NOW.getTime() + 120_000));
+    expect(listed.flip).toEqual({ set: { state: 'OPEN', until: later(60_000) }, state: 'CLOSED' });
+    expect(listed.x).toBeUndefined();
+  });
+
   it('answers the AWS CLI', async () => {
     const aws = awsCli(stack.endpoint, dir);
     expect(await aws('ssm', 'get-calendar-state', '--calendar-names', 'freeze')).toMatchObject({
@@ -125,6 +155,15 @@ describe('the change-ticket stub', () => {
     expect((await invoke(LOCAL_TICKET_FUNCTION_ARN, { changeId: 'CHG-10' })).answer).toMatchObject({
       decision: 'UNKNOWN',
     });
+  });
+
+  it('refuses a function name that does not decode, with a 400', async () => {
+    const response = await fetch(`${stack.endpoint}/2015-03-31/functions/%E0%A4%A/invocations`, {
+      method: 'POST',
+      headers: { authorization: SIGNED('lambda') },
+      body: '{}',
+    });
+    expect(response.status).toBe(400);
   });
 
   it('refuses another function as ResourceNotFoundException', async () => {

@@ -124,6 +124,10 @@ describe('approvedTicket', () => {
     [{ decision: 'approved', reason: 'lower case' }, 'gave no valid answer for change CHG-1 (decision:'],
     [{ decision: 'APPROVED' }, '(reason:'],
     [{ decision: 'APPROVED', reason: 'ok', link: 'javascript:alert(1)' }, '(link:'],
+    [
+      { decision: 'APPROVED', reason: 'ok', link: 'https://itsm.example.com/ab\u202eevil' },
+      '(link: must not hold control',
+    ],
     ['APPROVED', '(answer:'],
     [null, '(answer:'],
   ])('refuses %j as ChangeTicketNotApproved', (answer, message) => {

@@ -20,6 +20,8 @@ const record = (over: Record<string, string> = {}) => ({
   approval: 'approved',
   start_date: '2026-11-22 08:00:00',
   end_date: '2026-11-22 18:00:00',
+  short_description: 'Retire BYOK material',
+  description: 'Delete the 2025 material of arn:aws:kms:us-east-1:111122223333:key/k after the migration.',
   ...over,
 });
 
@@ -46,7 +48,7 @@ it('asks the change_request table for that one change, as the integration user',
   expect(url.origin + url.pathname).toBe(`${INSTANCE}/api/now/table/change_request`);
   expect(Object.fromEntries(url.searchParams)).toEqual({
     sysparm_query: 'number=CHG0030001',
-    sysparm_fields: 'sys_id,number,state,approval,start_date,end_date',
+    sysparm_fields: 'sys_id,number,state,approval,start_date,end_date,short_description,description',
     sysparm_display_value: 'false',
     sysparm_limit: '1',
   });
@@ -70,6 +72,7 @@ it.each([
   [{ state: '3' }, 'in state Closed'],
   [{ end_date: '2026-11-22 11:00:00' }, 'outside the planned window'],
   [{ start_date: '' }, 'outside the planned window ? to'],
+  [{ description: 'Delete old material of another key' }, 'does not name key arn:aws:kms:us-east-1:111122223333:key/k'],
 ])('denies a change request with %j', async (over, reason) => {
   const answer = await tableApi([record(over)]).check(request());
   expect(answer.decision).toBe('DENIED');

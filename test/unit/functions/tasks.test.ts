@@ -113,6 +113,48 @@ describe('DeleteMaterial', () => {
     });
   });
 
+  it('deletes nothing when the Deletion Announced event is not taken (the retry announces again)', async () => {
+    const s = snapshot();
+    keyIs(s);
+    const announcing = createDeleteMaterial({
+      kms: kmsClient(),
+      sns: snsClient(),
+      attestor: testAttestor(),
+      events: {
+        publish: async () => Promise.reject(Object.assign(new Error('not taken'), { name: 'EventNotPublished' })),
+      },
+      config: { outcomeTopicArn: OUTCOME_TOPIC_ARN, attestationKeyArn: 'arn:attestation', ...NO_CHANGE_MANAGEMENT },
+      logger: silentLogger(),
+    });
+    await expect(announcing(approved(planFor(s)))).rejects.toMatchObject({ name: 'EventNotPublished' });
+    expect(kms).not.toHaveReceivedCommand(DeleteImportedKeyMaterialCommand);
+  });
+
+  it('reports the deletion, with its request id, even when the Key Material Deleted event is not taken', async () => {
+    const s = snapshot();
+    keyIs(s);
+    kms.on(DeleteImportedKeyMaterialCommand).resolves({ $metadata: { requestId: 'req-2' } });
+    const published: string[] = [];
+    const flaky = createDeleteMaterial({
+      kms: kmsClient(),
+      sns: snsClient(),
+      attestor: testAttestor(),
+      events: {
+        publish: async (...events) => {
+          if (events.some((e) => e.detailType === 'Key Material Deleted')) throw new Error('EventBridge is down');
+          published.push(...events.map((e) => e.detailType));
+        },
+      },
+      config: { outcomeTopicArn: OUTCOME_TOPIC_ARN, attestationKeyArn: 'arn:attestation', ...NO_CHANGE_MANAGEMENT },
+      logger: silentLogger(),
+    });
+    await expect(flaky(approved(planFor(s)))).resolves.toMatchObject({
+      kmsRequestId: 'req-2',
+      appliedBy: 'THIS_ATTEMPT',
+    });
+    expect(published).toEqual(['Deletion Announced']);
+  });
+
   it('refuses PlanDrifted when the key changed since approval, and deletes nothing', async () => {
     const plan = planFor(snapshot());
     keyIs(snapshot({ KeyState: 'Disabled' }));

@@ -71,6 +71,7 @@ describe('without change management configured', () => {
       expect(grantsOf(template, name, 'events:PutEvents')).toEqual([
         expect.objectContaining({
           Resource: stackArn('events', 'event-bus/default'),
+          Condition: { StringEquals: { 'events:source': 'keymat' } },
         }),
       ]);
     }
@@ -143,10 +144,11 @@ describe('with calendars, a ticket check and a bus', () => {
     }
   });
 
-  it('puts events on the configured bus', () => {
+  it('puts events on the configured bus, of source keymat only', () => {
     expect(grantsOf(template, 'DeleteMaterial', 'events:PutEvents')).toEqual([
       expect.objectContaining({
         Resource: stackArn('events', 'event-bus/security-events'),
+        Condition: { StringEquals: { 'events:source': 'keymat' } },
       }),
     ]);
   });
