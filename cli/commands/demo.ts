@@ -11,7 +11,7 @@ import { LocalStack } from '../../local/server';
 import { runningEndpoint } from '../../local/store';
 import { prepareWorkflow } from '../../local/workflow';
 import { type OutboxMessage } from '../../local/sns';
-import { readOutbox } from '../../local/store';
+import { readEventsOutbox, readOutbox } from '../../local/store';
 import { approve, localTarget, startChange } from '../operations';
 import { CliError } from '../output';
 
@@ -107,6 +107,10 @@ export function demoCommand(): Command {
         if (!described) throw new CliError(`execution ${executionArn} could not be watched`);
         say(`   ${described.status}: ${printable(described.output ?? `${described.error}: ${described.cause}`)}`);
         if (described.status !== 'SUCCEEDED') throw new CliError('the demo change did not succeed');
+        say('   Its events, for security monitoring (EventBridge; `keymat outbox --events` shows them locally):');
+        for (const e of readEventsOutbox(dir).filter((ev) => ev.detail.executionArn === executionArn)) {
+          say(`   · ${e.detailType}`);
+        }
 
         say('\n6. The key is now unusable, as KMS documents it:');
         say(`   DescribeKey: ${(await kms.send(new DescribeKeyCommand({ KeyId: key.keyId }))).KeyMetadata?.KeyState}`);
