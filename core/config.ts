@@ -219,13 +219,16 @@ export function environmentOf<N extends FunctionName>(name: N, config: DeployedC
   }
 }
 
-/** The bus variable; the account's default bus needs none. */
-const eventsEnv = (c: EventsConfig): Record<string, string> =>
-  c.eventBusName === DEFAULT_EVENT_BUS ? {} : { [ENV.eventBusName]: c.eventBusName };
+/**
+ * The bus variable; the account's default bus needs none. A configuration written before events and calendars existed
+ * (a CDK app of an earlier keymat, in JavaScript) has neither field: it means the defaults.
+ */
+const eventsEnv = (c: Partial<EventsConfig>): Record<string, string> =>
+  (c.eventBusName ?? DEFAULT_EVENT_BUS) === DEFAULT_EVENT_BUS ? {} : { [ENV.eventBusName]: c.eventBusName as string };
 
 /** The calendars variable, a comma-separated list; none needs no variable. */
-const calendarsEnv = (c: CalendarsConfig): Record<string, string> =>
-  c.changeCalendars.length === 0 ? {} : { [ENV.changeCalendars]: c.changeCalendars.join(',') };
+const calendarsEnv = (c: Partial<CalendarsConfig>): Record<string, string> =>
+  (c.changeCalendars ?? []).length === 0 ? {} : { [ENV.changeCalendars]: (c.changeCalendars ?? []).join(',') };
 
 /** Reads a function's configuration from its environment (the handler passes `process.env`). */
 export function configFromEnvironment<N extends FunctionName>(name: N, env: Env = process.env): FunctionConfigs[N] {
