@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { checkCalendarName, MAX_WINDOW_WAIT_SECONDS } from '../core/change-window';
-import { DEFAULT_WINDOW_WAIT_SECONDS } from '../core/defaults';
+import { DEFAULT_WINDOW_WAIT_SECONDS, MAX_WINDOW_WAIT_SECONDS } from '../core/defaults';
+import { checkCalendarName } from '../core/naming';
 import type { LocalChangeManagement } from '../local/engine';
 
 /** Parses a whole non-negative number option, naming the option and the value when it is not one. */

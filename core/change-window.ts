@@ -1,5 +1,5 @@
 import { KeymatError } from './errors';
-import { CALENDAR_ARN, CALENDAR_NAME } from './naming';
+import { CALENDAR_ARN } from './naming';
 import * as z from './schema';
 
 /**
@@ -29,21 +29,6 @@ export const windowCheckSchema = z.extend(calendarReadingSchema, {
   waitUntil: z.optional(z.string()),
 });
 export type WindowCheck = z.infer<typeof windowCheckSchema>;
-
-/** The longest a change may wait for its window: Step Functions Standard executions last at most a year. */
-export const MAX_WINDOW_WAIT_SECONDS = 180 * 24 * 3600;
-
-/**
- * Checks a calendar name or ARN as the configuration gives it.
- *
- * @throws RangeError naming the value, when it is neither
- */
-export function checkCalendarName(name: string): string {
-  if (CALENDAR_NAME.test(name) || CALENDAR_ARN.test(name)) return name;
-  throw new RangeError(
-    `change calendar '${name}' is neither an SSM document name (3-128 letters, digits, '_', '-' or '.') nor an SSM document ARN`,
-  );
-}
 
 /** The calendars' names as a person reads them: the document name of an ARN. */
 export const calendarLabel = (name: string): string => CALENDAR_ARN.exec(name)?.[1] ?? name;

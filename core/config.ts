@@ -1,4 +1,3 @@
-import { checkCalendarName, MAX_WINDOW_WAIT_SECONDS } from './change-window';
 import {
   DEFAULT_EVENT_BUS,
   DEFAULT_LOCAL_LOG_LEVEL,
@@ -6,8 +5,9 @@ import {
   DEFAULT_WAIT_SECONDS,
   DEFAULT_WINDOW_WAIT_SECONDS,
   MAX_WAIT_SECONDS,
+  MAX_WINDOW_WAIT_SECONDS,
 } from './defaults';
-import { EVENT_BUS, FUNCTION_ARN } from './naming';
+import { checkCalendarName, EVENT_BUS, FUNCTION_ARN } from './naming';
 
 /**
  * The one place keymat reads its environment. For the functions it is the contract between the stack (which sets

@@ -24,6 +24,9 @@ export const DEFAULT_EVENT_BUS = 'default';
  */
 export const DEFAULT_WINDOW_WAIT_SECONDS = 7 * 24 * 3600;
 
+/** The longest a change may wait for its window (Step Functions Standard executions last at most a year). */
+export const MAX_WINDOW_WAIT_SECONDS = 180 * 24 * 3600;
+
 /** Distinct approvers a change needs when none is configured. */
 export const DEFAULT_QUORUM = 1;
 

@@ -35,6 +35,18 @@ export const CHANGE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const CALENDAR_NAME = /^[A-Za-z0-9_.-]{3,128}$/;
 export const CALENDAR_ARN = /^arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:document\/([A-Za-z0-9_.-]{3,128})$/;
 
+/**
+ * Checks a calendar name or ARN as the configuration gives it.
+ *
+ * @throws RangeError naming the value, when it is neither
+ */
+export function checkCalendarName(name: string): string {
+  if (CALENDAR_NAME.test(name) || CALENDAR_ARN.test(name)) return name;
+  throw new RangeError(
+    `change calendar '${name}' is neither an SSM document name (3-128 letters, digits, '_', '-' or '.') nor an SSM document ARN`,
+  );
+}
+
 /** A Lambda function's ARN (unqualified, or with a version or alias): the change-ticket check. */
 export const FUNCTION_ARN =
   /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]{1,128})?$/;

@@ -13,10 +13,10 @@ import {
   DEFAULT_VERIFY_MAX_ATTEMPTS,
   DEFAULT_WAIT_SECONDS,
   MAX_WAIT_SECONDS,
+  MAX_WINDOW_WAIT_SECONDS,
 } from '../core/defaults';
-import { checkCalendarName, MAX_WINDOW_WAIT_SECONDS } from '../core/change-window';
 import { checkApproverPattern } from '../core/identity';
-import { EVENT_BUS, FUNCTION_ARN, KEY_ARN } from '../core/naming';
+import { checkCalendarName, EVENT_BUS, FUNCTION_ARN, KEY_ARN } from '../core/naming';
 import { scanLimitsSchema, scanPolicySchema, type ScanLimits, type ScanPolicy } from '../functions/expiry-scan/scan';
 
 /** Which keys the functions may read and delete from: listed key ARNs, or keys carrying a tag. */

@@ -1,9 +1,9 @@
 import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { calendarLabel, checkCalendarName, type CalendarReading } from '../core/change-window';
+import { calendarLabel, type CalendarReading } from '../core/change-window';
 import { ticketAnswerSchema, type TicketAnswer } from '../core/change-ticket';
-import { CALENDAR_NAME, CHANGE_ID } from '../core/naming';
+import { CALENDAR_NAME, CHANGE_ID, checkCalendarName } from '../core/naming';
 import {
   jsonAnswer,
   jsonOperation,

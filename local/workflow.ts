@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { attestStart } from '../core/attestation';
 import { localDefinition } from './definition';
 import { DEFAULT_WAIT_SECONDS } from '../core/defaults';
-import { checkCalendarName } from '../core/change-window';
+import { checkCalendarName } from '../core/naming';
 import {
   createLocalTasks,
   localAttestor,

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { keymat } from '../../helpers/run-cli';
+import { KEYMAT, keymat, run } from '../../helpers/run-cli';
 
 let dir: string;
 let keyArn: string;
@@ -67,5 +67,25 @@ describe('keymat local run', () => {
     const r = await localRun(keyArn, 'CHG-X', '--approve', 'yes');
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("argument 'yes' is invalid. Allowed choices are auto, reject, none.");
+  });
+});
+
+describe('keymat --help', () => {
+  it('loads no schema library, SDK client, local stack or CDK: only the command line', async () => {
+    // The modules the CLI requires while it answers --help, recorded by a hook on Node's loader.
+    const script = `
+      const Module = require('node:module');
+      const load = Module._load;
+      const seen = [];
+      Module._load = function (request, ...rest) { seen.push(request); return load.call(this, request, ...rest); };
+      process.argv = [process.argv[0], ${JSON.stringify(KEYMAT)}, '--help'];
+      process.on('exit', () => process.stderr.write(JSON.stringify(seen)));
+      require(${JSON.stringify(KEYMAT)});`;
+    const result = await run(process.execPath, ['-e', script]);
+    expect(result.stdout).toContain('Usage: keymat');
+    const loaded = JSON.parse(result.stderr) as string[];
+    expect(
+      loaded.filter((m) => /zod|@aws-sdk|@smithy|better-sqlite3|aws-cdk-lib|aws-local-stepfunctions/.test(m)),
+    ).toEqual([]);
   });
 });

@@ -8,7 +8,8 @@ import {
   eventSchemaFile,
 } from '../../../core/change-events';
 import { approvedTicket, TICKET_CHECK_VERSION } from '../../../core/change-ticket';
-import { checkCalendarName, describeWindow, nextWindowStep, type CalendarReading } from '../../../core/change-window';
+import { describeWindow, nextWindowStep, type CalendarReading } from '../../../core/change-window';
+import { checkCalendarName } from '../../../core/naming';
 import { errorName } from '../../../core/errors';
 
 const NOW = new Date('2026-11-22T12:00:00.000Z');
