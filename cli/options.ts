@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { DEFAULT_WINDOW_WAIT_SECONDS, MAX_WINDOW_WAIT_SECONDS } from '../core/defaults';
-import { checkCalendarName } from '../core/naming';
+import { calendarList } from '../core/naming';
 import type { LocalChangeManagement } from '../local/engine';
 
 /** Parses a whole non-negative number option, naming the option and the value when it is not one. */
@@ -21,20 +21,13 @@ export interface ChangeManagementOptions {
   changeTicketCheck: boolean;
 }
 
-/** Parses a comma-separated list of change calendar names, naming the first bad one. */
-function calendarList(value: string): string[] {
-  const names = value
-    .split(',')
-    .map((c) => c.trim())
-    .filter(Boolean);
-  for (const name of names) {
-    try {
-      checkCalendarName(name);
-    } catch (err) {
-      throw new InvalidArgumentError((err as Error).message);
-    }
+/** Parses `--change-calendars`, naming the first name that is no calendar's. */
+function calendarOption(value: string): string[] {
+  try {
+    return calendarList(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
   }
-  return names;
 }
 
 /** Adds the change-management options to a local command: freeze windows and the change-ticket check. */
@@ -43,7 +36,7 @@ export function withChangeManagementOptions(command: Command): Command {
     .option(
       '--change-calendars <list>',
       'comma-separated change calendars (set with keymat local calendar set) that must be OPEN for a deletion',
-      calendarList,
+      calendarOption,
     )
     .option(
       '--change-window-max-wait <seconds>',

@@ -7,7 +7,7 @@ import {
   MAX_WAIT_SECONDS,
   MAX_WINDOW_WAIT_SECONDS,
 } from './defaults';
-import { checkCalendarName, EVENT_BUS, FUNCTION_ARN } from './naming';
+import { calendarList, EVENT_BUS, FUNCTION_ARN } from './naming';
 
 /**
  * The one place keymat reads its environment. For the functions it is the contract between the stack (which sets
@@ -340,18 +340,11 @@ function reader(env: Env) {
       };
     },
     calendars(): CalendarsConfig {
-      const names = (optional(ENV.changeCalendars) ?? '')
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean);
-      for (const n of names) {
-        try {
-          checkCalendarName(n);
-        } catch (err) {
-          throw new Error(`environment variable ${ENV.changeCalendars}: ${(err as Error).message}`);
-        }
+      try {
+        return { changeCalendars: calendarList(optional(ENV.changeCalendars) ?? '') };
+      } catch (err) {
+        throw new Error(`environment variable ${ENV.changeCalendars}: ${(err as Error).message}`);
       }
-      return { changeCalendars: names };
     },
     required(name: string): string {
       const value = optional(name);

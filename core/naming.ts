@@ -47,6 +47,18 @@ export function checkCalendarName(name: string): string {
   );
 }
 
+/**
+ * A comma-separated list of calendar names or ARNs, each checked (blanks around and between them ignored).
+ *
+ * @throws RangeError naming the first that is neither
+ */
+export const calendarList = (text: string): string[] =>
+  text
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean)
+    .map(checkCalendarName);
+
 /** A Lambda function's ARN (unqualified, or with a version or alias): the change-ticket check. */
 export const FUNCTION_ARN =
   /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]{1,128})?$/;
