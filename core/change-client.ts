@@ -9,7 +9,7 @@ import {
   type SFNClient,
 } from '@aws-sdk/client-sfn';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { refusal, rejection, rejectionRole, roundAfter, withApproval } from './approvals';
+import { refusal, rejection, rejectionRole, withApproval } from './approvals';
 import type { Attestor } from './attestation';
 import { approvalDecided, type EventPublisher } from './change-events';
 import { ChangeError, hasErrorName } from './errors';
@@ -255,9 +255,7 @@ export class ChangeClient {
       channel: decision.channel,
       ...(decision.comment && { comment: decision.comment }),
     });
-    await this.events?.publish(
-      approvalDecided(this.decidedRound(executionArn, task, decision), { decision: 'APPROVED' }, new Date()),
-    );
+    await this.events?.publish(approvalDecided(executionArn, task, { ...decision, decision: 'APPROVED' }, new Date()));
     const command = new SendTaskSuccessCommand({ taskToken: task.taskToken, output: JSON.stringify(output) });
     await this.answer(() => this.sfn.send(command));
     return output;
@@ -282,23 +280,11 @@ export class ChangeClient {
     }
     const { error, cause } = rejection(decision.by, role, decision.channel, decision.comment);
     await this.events?.publish(
-      approvalDecided(this.decidedRound(executionArn, task, decision), { decision: 'REJECTED', as: role }, new Date()),
+      approvalDecided(executionArn, task, { ...decision, decision: 'REJECTED', as: role }, new Date()),
     );
     const command = new SendTaskFailureCommand({ taskToken: task.taskToken, error, cause });
     await this.answer(() => this.sfn.send(command));
     return { as: role };
-  }
-
-  private decidedRound(executionArn: string, task: PendingApprovalTask, decision: Decision) {
-    return {
-      executionArn,
-      changeId: task.input.changeId,
-      planDigest: task.plan.digest,
-      round: roundAfter(task.approval.approvals),
-      decidedBy: decision.by,
-      channel: decision.channel,
-      ...(decision.comment && { comment: decision.comment }),
-    };
   }
 
   private async answer(send: () => Promise<unknown>): Promise<void> {

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
+import { roundAfter } from './approvals';
 import { calendarReadingSchema } from './change-window';
 import { changeTicketSchema } from './change-ticket';
 import * as z from './schema';
+import type { Approval } from './types';
 
 /**
  * The structured events every change publishes to EventBridge (source `keymat`), for security monitoring and change
@@ -150,16 +152,11 @@ export interface EventPublisher {
   publish(...events: ChangeEvent[]): Promise<void>;
 }
 
-/** What an Approval Decided event is made from: the round asked and the decision given. */
-export interface DecidedRound {
-  executionArn: string;
-  changeId: string;
-  planDigest: string;
-  /** The round decided (1 for the first). */
-  round: number;
-  decidedBy: string;
-  channel: string;
-  comment?: string;
+/** The approval round a decision answers: the change, its plan and the approvals given before. */
+export interface AskedRound {
+  input: { changeId: string };
+  plan: { digest: string };
+  approval: { approvals: readonly Approval[] };
 }
 
 /**
@@ -168,24 +165,28 @@ export interface DecidedRound {
  * the decision sets off.
  */
 export function approvalDecided(
-  round: DecidedRound,
-  decision: { decision: 'APPROVED' } | { decision: 'REJECTED'; as: 'APPROVER' | 'REQUESTER' },
+  executionArn: string,
+  asked: AskedRound,
+  decision: { by: string; channel: string; comment?: string } & (
+    { decision: 'APPROVED' } | { decision: 'REJECTED'; as: 'APPROVER' | 'REQUESTER' }
+  ),
   at: Date,
 ): ChangeEvent {
+  const round = roundAfter(asked.approval.approvals);
   const common = {
-    executionArn: round.executionArn,
-    changeId: round.changeId,
-    round: round.round,
-    decidedBy: round.decidedBy,
-    channel: round.channel,
-    ...(round.comment !== undefined && { comment: round.comment }),
+    executionArn,
+    changeId: asked.input.changeId,
+    round,
+    decidedBy: decision.by,
+    channel: decision.channel,
+    ...(decision.comment !== undefined && { comment: decision.comment }),
   };
   return decision.decision === 'APPROVED'
     ? changeEvent(
         'Approval Decided',
-        { ...common, decision: 'APPROVED', planDigest: round.planDigest },
+        { ...common, decision: 'APPROVED', planDigest: asked.plan.digest },
         at,
-        String(round.round),
+        String(round),
       )
-    : changeEvent('Approval Decided', { ...common, decision: 'REJECTED', as: decision.as }, at, String(round.round));
+    : changeEvent('Approval Decided', { ...common, decision: 'REJECTED', as: decision.as }, at, String(round));
 }

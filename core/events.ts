@@ -38,7 +38,6 @@ export const checkChangeWindowEvent = z.extend(taskEvent, {
   approval: approvalResultSchema,
   executionStartTime: z.iso.datetime({ offset: true }),
 });
-export type CheckChangeWindowEvent = z.infer<typeof checkChangeWindowEvent>;
 
 /** RequestApproval's event: the change, the task token to answer on, and the approvals given in earlier rounds. */
 export const requestApprovalEvent = z.extend(taskEvent, {

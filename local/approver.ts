@@ -1,4 +1,4 @@
-import { rejection, roundAfter, withApproval } from '../core/approvals';
+import { rejection, withApproval } from '../core/approvals';
 import { approvalDecided } from '../core/change-events';
 import { KeymatError } from '../core/errors';
 import type { Decider } from './engine';
@@ -16,20 +16,15 @@ export function localApprover(mode: ApproveMode, approvers: string | string[] = 
     const soFar = payload.approval.approvals;
     const approver = names[soFar.length % names.length] as string;
     if (mode === 'none') return new Promise(() => undefined);
-    const round = {
-      executionArn,
-      changeId: payload.input.changeId,
-      planDigest: payload.plan.digest,
-      round: roundAfter(soFar),
-      decidedBy: approver,
-      channel: 'local-run',
-    };
+    const decided = { by: approver, channel: 'local-run' };
     if (mode === 'reject') {
-      await events.publish(approvalDecided(round, { decision: 'REJECTED', as: 'APPROVER' }, new Date()));
+      await events.publish(
+        approvalDecided(executionArn, payload, { ...decided, decision: 'REJECTED', as: 'APPROVER' }, new Date()),
+      );
       const { error, cause } = rejection(approver, 'APPROVER', 'local-run');
       throw new KeymatError(error, cause);
     }
-    await events.publish(approvalDecided(round, { decision: 'APPROVED' }, new Date()));
+    await events.publish(approvalDecided(executionArn, payload, { ...decided, decision: 'APPROVED' }, new Date()));
     const subject = {
       executionArn,
       startedAt: payload.input.startedAt ?? '',

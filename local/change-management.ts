@@ -231,7 +231,7 @@ export function setLocalTicket(stateDir: string, changeId: string, answer: Ticke
 }
 
 /** What the stub answers for a change: its recorded answer, or UNKNOWN. */
-export function localTicketAnswer(stateDir: string, changeId: unknown): TicketAnswer {
+function localTicketAnswer(stateDir: string, changeId: unknown): TicketAnswer {
   if (typeof changeId !== 'string' || !CHANGE_ID.test(changeId)) {
     return { decision: 'UNKNOWN', reason: `no change id in the request (got ${JSON.stringify(changeId)})` };
   }

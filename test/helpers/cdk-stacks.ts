@@ -54,3 +54,30 @@ export const stackArn = (service: string, resource: string) => ({
     ],
   ],
 });
+
+/** One IAM statement as the template holds it. */
+export interface TemplateStatement {
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: unknown;
+}
+
+type TemplateResource = { Type: string; Properties: Record<string, any> };
+
+/**
+ * The IAM statements attached to the role of the function whose logical id starts with `name` (a task's state name,
+ * `Gateway`, …). A name no function has fails the test rather than reading as "no statements".
+ */
+export function statementsOf(t: Template, name: string): TemplateStatement[] {
+  const fn = Object.entries(t.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith(name))?.[1] as
+    TemplateResource | undefined;
+  if (!fn) throw new Error(`the template has no function ${name}`);
+  const roleId = fn.Properties.Role['Fn::GetAtt'][0];
+  return (Object.values(t.findResources('AWS::IAM::Policy')) as TemplateResource[])
+    .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))
+    .flatMap((p) => p.Properties.PolicyDocument.Statement as TemplateStatement[]);
+}
+
+/** The statements of a function's role that allow `action`. */
+export const grantsOf = (t: Template, name: string, action: string): TemplateStatement[] =>
+  statementsOf(t, name).filter((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]).includes(action));

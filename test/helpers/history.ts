@@ -16,3 +16,19 @@ export const approvalScheduled = (executionArn: string, task: PendingApprovalTas
     parameters: JSON.stringify({ Payload: { executionId: executionArn, approvalTimeoutSeconds: 3600, ...task } }),
   },
 });
+
+/** The states a default deployment's change enters on its way to a verified deletion, in order (quorum 1). */
+export const DELETION_PATH = [
+  'ValidateOrigin',
+  'CheckState',
+  'RouteAfterCheck',
+  'StartApprovals',
+  'RequestApproval',
+  'QuorumReached',
+  'DeleteMaterial',
+  'WaitForPropagation',
+  'VerifyPendingImport',
+  'NotifyOutcome',
+  'Finish',
+  'Succeeded',
+];

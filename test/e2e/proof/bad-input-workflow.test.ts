@@ -8,19 +8,10 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createDeleteMaterial } from '../../../functions/delete-material/delete-material';
 import { createValidateOrigin } from '../../../functions/validate-origin/validate-origin';
-import { signedApprovals, testAttestor } from '../../helpers/attestor';
+import { signedApprovals } from '../../helpers/attestor';
 import { KEY_ARN, KEY_ID, input, planFor, snapshot } from '../../helpers/kms-fixtures';
 import { printTable } from '../../helpers/table';
-import {
-  NO_CALENDARS,
-  NO_CHANGE_MANAGEMENT,
-  OUTCOME_TOPIC_ARN,
-  SCOPE,
-  kmsClient,
-  recordedEvents,
-  silentLogger,
-  snsClient,
-} from '../../unit/functions/deps';
+import { deleteMaterialDeps, validateOriginDeps } from '../../unit/functions/deps';
 
 /**
  * The bad-input corpus, part 1: malformed execution input and malformed approval answers. Each is refused with an
@@ -28,28 +19,8 @@ import {
  */
 const kms = mockClient(KMSClient);
 const sns = mockClient(SNSClient);
-const validateOrigin = createValidateOrigin({
-  kms: kmsClient(),
-  attestor: testAttestor(),
-  events: recordedEvents(),
-  calendars: NO_CALENDARS,
-  config: {
-    scope: SCOPE,
-    defaultWaitSeconds: 30,
-    recentUseDays: 30,
-    attestationKeyArn: 'arn:attestation',
-    ...NO_CHANGE_MANAGEMENT,
-  },
-  logger: silentLogger(),
-});
-const deleteMaterial = createDeleteMaterial({
-  kms: kmsClient(),
-  sns: snsClient(),
-  attestor: testAttestor(),
-  events: recordedEvents(),
-  config: { outcomeTopicArn: OUTCOME_TOPIC_ARN, attestationKeyArn: 'arn:attestation', ...NO_CHANGE_MANAGEMENT },
-  logger: silentLogger(),
-});
+const validateOrigin = createValidateOrigin(validateOriginDeps());
+const deleteMaterial = createDeleteMaterial(deleteMaterialDeps());
 const rows: string[][] = [];
 afterAll(() =>
   printTable('Bad-input corpus: execution input and approval answers', ['case', 'refused with', 'names'], rows),

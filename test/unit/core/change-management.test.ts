@@ -153,17 +153,26 @@ describe('change events', () => {
   );
 
   it('gives the same event the same id, and another round another id', () => {
-    const round = {
-      executionArn: 'arn:aws:states:us-east-1:111122223333:execution:m:e',
-      changeId: 'CHG-1',
-      planDigest: 'd'.repeat(64),
-      round: 1,
-      decidedBy: 'bob',
-      channel: 'cli',
-    };
-    const first = approvalDecided(round, { decision: 'APPROVED' }, NOW);
-    const again = approvalDecided(round, { decision: 'APPROVED' }, hoursAfter(1));
-    const second = approvalDecided({ ...round, round: 2 }, { decision: 'APPROVED' }, NOW);
+    const executionArn = 'arn:aws:states:us-east-1:111122223333:execution:m:e';
+    const asked = (approvals: number) => ({
+      input: { changeId: 'CHG-1' },
+      plan: { digest: 'd'.repeat(64) },
+      approval: {
+        approvals: Array.from({ length: approvals }, (_, i) => ({
+          approver: `a${i}`,
+          at: NOW.toISOString(),
+          channel: 'cli',
+          round: i + 1,
+          mac: 'bWFj',
+        })),
+      },
+    });
+    const decision = { by: 'bob', channel: 'cli', decision: 'APPROVED' } as const;
+    const first = approvalDecided(executionArn, asked(0), decision, NOW);
+    const again = approvalDecided(executionArn, asked(0), decision, hoursAfter(1));
+    const second = approvalDecided(executionArn, asked(1), decision, NOW);
+    expect(first.detail).toMatchObject({ round: 1, decidedBy: 'bob' });
+    expect(second.detail).toMatchObject({ round: 2 });
     expect(first.detail.eventId).toBe(again.detail.eventId);
     expect(second.detail.eventId).not.toBe(first.detail.eventId);
   });

@@ -3,7 +3,9 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
 import type { ChangeEvent, EventPublisher } from '../../../core/change-events';
 import type { Scope } from '../../../core/config';
+import type { DeleteMaterialDeps, ValidateOriginDeps } from '../../../functions/tasks';
 import type { CalendarReader } from '../../../functions/runtime/calendars';
+import { testAttestor } from '../../helpers/attestor';
 import { createLogger, type Logger } from '../../../functions/runtime/logger';
 
 /**
@@ -35,3 +37,31 @@ export const recordedEvents = (): EventPublisher & { published: ChangeEvent[] } 
 export const NO_CALENDARS: CalendarReader = async (names) => {
   throw new Error(`no calendars are configured, yet ${names.join(', ')} were read`);
 };
+
+/** ValidateOrigin's dependencies as a stack without change management sets them, with any of them replaced. */
+export const validateOriginDeps = (over: Partial<ValidateOriginDeps> = {}): ValidateOriginDeps => ({
+  kms: kmsClient(),
+  attestor: testAttestor(),
+  events: recordedEvents(),
+  calendars: NO_CALENDARS,
+  config: {
+    scope: SCOPE,
+    defaultWaitSeconds: 30,
+    recentUseDays: 30,
+    attestationKeyArn: 'arn:attestation',
+    ...NO_CHANGE_MANAGEMENT,
+  },
+  logger: silentLogger(),
+  ...over,
+});
+
+/** DeleteMaterial's dependencies as the stack sets them, with any of them replaced. */
+export const deleteMaterialDeps = (over: Partial<DeleteMaterialDeps> = {}): DeleteMaterialDeps => ({
+  kms: kmsClient(),
+  sns: snsClient(),
+  attestor: testAttestor(),
+  events: recordedEvents(),
+  config: { outcomeTopicArn: OUTCOME_TOPIC_ARN, attestationKeyArn: 'arn:attestation', ...NO_CHANGE_MANAGEMENT },
+  logger: silentLogger(),
+  ...over,
+});

@@ -17,7 +17,7 @@ import { createDeleteMaterial } from '../../../functions/delete-material/delete-
 import { createNotifyOutcome } from '../../../functions/notify-outcome/notify-outcome';
 import { createRequestApproval } from '../../../functions/request-approval/request-approval';
 import { createVerifyPendingImport } from '../../../functions/verify-pending-import/verify-pending-import';
-import { signedApprovals, testAttestor } from '../../helpers/attestor';
+import { signedApprovals } from '../../helpers/attestor';
 import { KEY_ARN, M1, M2, input, material, planFor, snapshot } from '../../helpers/kms-fixtures';
 import {
   APPROVAL_TOPIC_ARN,
@@ -25,6 +25,7 @@ import {
   OUTCOME_TOPIC_ARN,
   NO_CALENDARS,
   NO_CHANGE_MANAGEMENT,
+  deleteMaterialDeps,
   kmsClient,
   recordedEvents,
   secretsClient,
@@ -34,14 +35,7 @@ import {
 
 const kms = mockClient(KMSClient);
 const sns = mockClient(SNSClient);
-const deleteMaterial = createDeleteMaterial({
-  kms: kmsClient(),
-  sns: snsClient(),
-  attestor: testAttestor(),
-  events: recordedEvents(),
-  config: { outcomeTopicArn: OUTCOME_TOPIC_ARN, attestationKeyArn: 'arn:attestation', ...NO_CHANGE_MANAGEMENT },
-  logger: silentLogger(),
-});
+const deleteMaterial = createDeleteMaterial(deleteMaterialDeps());
 const verifyPendingImport = createVerifyPendingImport({ kms: kmsClient(), logger: silentLogger() });
 const requestApproval = createRequestApproval({
   sns: snsClient(),
@@ -116,16 +110,13 @@ describe('DeleteMaterial', () => {
   it('deletes nothing when the Deletion Announced event is not taken (the retry announces again)', async () => {
     const s = snapshot();
     keyIs(s);
-    const announcing = createDeleteMaterial({
-      kms: kmsClient(),
-      sns: snsClient(),
-      attestor: testAttestor(),
-      events: {
-        publish: async () => Promise.reject(Object.assign(new Error('not taken'), { name: 'EventNotPublished' })),
-      },
-      config: { outcomeTopicArn: OUTCOME_TOPIC_ARN, attestationKeyArn: 'arn:attestation', ...NO_CHANGE_MANAGEMENT },
-      logger: silentLogger(),
-    });
+    const announcing = createDeleteMaterial(
+      deleteMaterialDeps({
+        events: {
+          publish: async () => Promise.reject(Object.assign(new Error('not taken'), { name: 'EventNotPublished' })),
+        },
+      }),
+    );
     await expect(announcing(approved(planFor(s)))).rejects.toMatchObject({ name: 'EventNotPublished' });
     expect(kms).not.toHaveReceivedCommand(DeleteImportedKeyMaterialCommand);
   });
@@ -135,19 +126,16 @@ describe('DeleteMaterial', () => {
     keyIs(s);
     kms.on(DeleteImportedKeyMaterialCommand).resolves({ $metadata: { requestId: 'req-2' } });
     const published: string[] = [];
-    const flaky = createDeleteMaterial({
-      kms: kmsClient(),
-      sns: snsClient(),
-      attestor: testAttestor(),
-      events: {
-        publish: async (...events) => {
-          if (events.some((e) => e.detailType === 'Key Material Deleted')) throw new Error('EventBridge is down');
-          published.push(...events.map((e) => e.detailType));
+    const flaky = createDeleteMaterial(
+      deleteMaterialDeps({
+        events: {
+          publish: async (...events) => {
+            if (events.some((e) => e.detailType === 'Key Material Deleted')) throw new Error('EventBridge is down');
+            published.push(...events.map((e) => e.detailType));
+          },
         },
-      },
-      config: { outcomeTopicArn: OUTCOME_TOPIC_ARN, attestationKeyArn: 'arn:attestation', ...NO_CHANGE_MANAGEMENT },
-      logger: silentLogger(),
-    });
+      }),
+    );
     await expect(flaky(approved(planFor(s)))).resolves.toMatchObject({
       kmsRequestId: 'req-2',
       appliedBy: 'THIS_ATTEMPT',

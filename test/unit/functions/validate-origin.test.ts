@@ -12,24 +12,11 @@ import { attestStart } from '../../../core/attestation';
 import { createValidateOrigin } from '../../../functions/validate-origin/validate-origin';
 import { testAttestor } from '../../helpers/attestor';
 import { KEY_ARN, KEY_ID, M1, M2, REPLICA_ARN, material, metadata } from '../../helpers/kms-fixtures';
-import { NO_CALENDARS, NO_CHANGE_MANAGEMENT, SCOPE, kmsClient, recordedEvents, silentLogger } from './deps';
+import { validateOriginDeps } from './deps';
 
 const kms = mockClient(KMSClient);
 const attestor = testAttestor();
-const handler = createValidateOrigin({
-  kms: kmsClient(),
-  attestor,
-  events: recordedEvents(),
-  calendars: NO_CALENDARS,
-  config: {
-    scope: SCOPE,
-    defaultWaitSeconds: 30,
-    recentUseDays: 30,
-    attestationKeyArn: 'arn:attestation',
-    ...NO_CHANGE_MANAGEMENT,
-  },
-  logger: silentLogger(),
-});
+const handler = createValidateOrigin(validateOriginDeps({ attestor }));
 
 function keyWith(meta: Parameters<typeof metadata>[0], materials = [material(M1)]) {
   kms.on(DescribeKeyCommand).resolves({ KeyMetadata: metadata(meta) });

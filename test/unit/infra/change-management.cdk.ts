@@ -1,7 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { configFromContext } from '../../../infra/config';
-import { keymatStack as synth, stackArn } from '../../helpers/cdk-stacks';
+import { grantsOf, keymatStack as synth, stackArn } from '../../helpers/cdk-stacks';
 
 /**
  * Change management in the stack: freeze windows (CheckChangeWindow and its Wait, only with calendars), the
@@ -18,18 +18,6 @@ const context = {
 };
 
 type Resource = { Type: string; Properties: Record<string, any> };
-
-/** The IAM statements attached to a function's role, by function name. */
-function statementsOf(t: ReturnType<typeof synth>['template'], name: string) {
-  const fn = Object.entries(t.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith(name))?.[1] as
-    Resource | undefined;
-  const roleId = fn?.Properties.Role['Fn::GetAtt'][0];
-  return (Object.values(t.findResources('AWS::IAM::Policy')) as Resource[])
-    .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))
-    .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
-}
-const grantsOf = (t: ReturnType<typeof synth>['template'], name: string, action: string) =>
-  statementsOf(t, name).filter((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]).includes(action));
 
 const definitionOf = (t: ReturnType<typeof synth>['template']) => {
   const machine = Object.values(t.findResources('AWS::StepFunctions::StateMachine'))[0] as Resource;

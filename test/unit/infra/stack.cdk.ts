@@ -9,7 +9,7 @@ import { KEY_ADMIN_ACTIONS } from '../../../infra/attestation-key';
 import { configFromContext } from '../../../infra/config';
 import { synthesizeDefinition } from '../../../infra/definition';
 import { TASK_STATES } from '../../../workflows/states';
-import { keymatStack as synth, stackArn } from '../../helpers/cdk-stacks';
+import { keymatStack as synth, stackArn, statementsOf } from '../../helpers/cdk-stacks';
 import { run } from '../../helpers/run-cli';
 
 const aslValidator = require('asl-validator') as (definition: unknown) => {
@@ -27,19 +27,6 @@ afterAll(() => outdirs.forEach((d) => rmSync(d, { recursive: true, force: true }
 const { template } = synth();
 type Resource = { Type: string; Properties: Record<string, any> };
 
-/** The IAM statements attached to a function's role, by state name. */
-function statementsOf(
-  t: Template,
-  state: string,
-): { Action: string | string[]; Resource: unknown; Condition?: unknown }[] {
-  const fnRole = Object.entries(t.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith(state))?.[1] as
-    Resource | undefined;
-  const roleId = fnRole?.Properties.Role['Fn::GetAtt'][0];
-  const policies = Object.values(t.findResources('AWS::IAM::Policy')) as Resource[];
-  return policies
-    .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))
-    .flatMap((p) => p.Properties.PolicyDocument.Statement);
-}
 const actionsOf = (t: Template, state: string): string[] =>
   statementsOf(t, state).flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
 
