@@ -28,9 +28,9 @@ import { pendingApproval, readHistory, type PendingApprovalTask } from '../../co
 import { executionArnOf } from '../../core/naming';
 import { hasUnsafeCharacters } from '../../core/text';
 import { outcomeSchema, type Approval, type ApprovalResult } from '../../core/types';
-import { LOCAL_CREDENTIALS, localKmsClient, type LocalCredentials } from '../../local/clients';
+import { LOCAL_CREDENTIALS, type LocalCredentials } from '../../local/clients';
 import { localAttestor } from '../../local/engine';
-import { createExternalKey, type CreatedKey } from '../../local/kms/byok';
+import type { CreatedKey } from '../../local/kms/byok';
 import { DEFAULT_REGION } from '../../local/kms/model';
 import { ATTESTATION_KEY_ALIAS } from '../../local/internal-access';
 import { LocalStack } from '../../local/server';
@@ -39,6 +39,7 @@ import { prepareWorkflow } from '../../local/workflow';
 import { errorOf } from '../helpers/local-stack';
 import { jsonRequest, rawExchange } from '../helpers/raw-http';
 import { keymat } from '../helpers/run-cli';
+import { keySupply, seedExternalKeys } from '../helpers/seeded-keys';
 
 /**
  * The attacker's review of the two-person rule, on the served local stack (`keymat local serve`): every attack of the
@@ -53,8 +54,17 @@ let endpoint: string;
 const user = (name: string) => `arn:aws:iam::111122223333:user/${name}`;
 const APPROVERS = [user('bob'), user('carol'), user('alice')];
 
+let keys: { next: () => CreatedKey };
+
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'keymat-attacks-'));
+  keys = keySupply(
+    seedExternalKeys(
+      dir,
+      join(dir, 'byok'),
+      Array.from({ length: 24 }, () => ({})),
+    ),
+  );
   stack = await LocalStack.start({
     stateDir: dir,
     workflow: (at) => prepareWorkflow(at, { approvalTimeoutSeconds: 120, quorum: 2, approvers: APPROVERS }),
@@ -136,8 +146,7 @@ async function gateway(route: string, body: unknown, accessKeyId: string): Promi
   return { status: answer.status, body: JSON.parse(text) as GatewayAnswer['body'] };
 }
 
-const newKey = (): Promise<CreatedKey> =>
-  createExternalKey(localKmsClient(endpoint), { materialDir: join(dir, 'byok') });
+const newKey = async (): Promise<CreatedKey> => keys.next();
 
 /** Every change started here in alice's name: those still waiting at the end are withdrawn by her. */
 const startedHere = new Set<string>();

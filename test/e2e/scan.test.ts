@@ -7,10 +7,11 @@ import { scan, type ScanLimits, type ScanSummary } from '../../functions/expiry-
 import { changeStarter } from '../../functions/expiry-scan/start';
 import { kmsAttestor } from '../../functions/runtime/attestor';
 import { localClientConfig } from '../../local/clients';
-import { createExternalKey, importKeyMaterial, newKeyMaterial } from '../../local/kms/byok';
+import { createExternalKey, importKeyMaterial, newKeyMaterial, type CreatedKey } from '../../local/kms/byok';
 import { LocalStack } from '../../local/server';
 import { prepareWorkflow } from '../../local/workflow';
 import { keymat } from '../helpers/run-cli';
+import { seedExternalKeys } from '../helpers/seeded-keys';
 
 /**
  * The expiry scan against the served local stack, with keys of every kind: in-process as the scheduled scan runs it
@@ -46,26 +47,33 @@ const mutatingKms = () =>
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'keymat-scan-'));
+  const inDays = (d: number) => new Date(Date.now() + d * DAY);
+  const [noExpiry, soon, later, several, expired, doomed, tagged, taggedLater] = seedExternalKeys(
+    dir,
+    join(dir, 'byok'),
+    [
+      {},
+      { validTo: inDays(5) },
+      { validTo: inDays(200) },
+      { validTo: inDays(200) },
+      { validTo: new Date(Date.now() + 1500) },
+      { validTo: inDays(3) },
+      {},
+      {},
+    ],
+  ) as [CreatedKey, CreatedKey, CreatedKey, CreatedKey, CreatedKey, CreatedKey, CreatedKey, CreatedKey];
   stack = await LocalStack.start({
     stateDir: dir,
     workflow: (endpoint) => prepareWorkflow(endpoint, { approvalTimeoutSeconds: 600 }),
   });
   target = localTarget(dir);
   const kms = target.kms;
-  const materialDir = join(dir, 'byok');
-  const inDays = (d: number) => new Date(Date.now() + d * DAY);
 
-  const noExpiry = await createExternalKey(kms, { materialDir });
   notExpected.push(noExpiry.keyMaterialId!);
-
-  const soon = await createExternalKey(kms, { materialDir, validTo: inDays(5) });
   expected[soon.keyMaterialId!] = 'expires-within';
-
-  const later = await createExternalKey(kms, { materialDir, validTo: inDays(200) });
   notExpected.push(later.keyMaterialId!);
 
   // Several materials, each with its own ValidTo: only the pending one expires soon (KeyMetadata.ValidTo would hide it).
-  const several = await createExternalKey(kms, { materialDir, validTo: inDays(200) });
   const pending = await importKeyMaterial(kms, several.keyId, newKeyMaterial(), {
     importType: 'NEW_KEY_MATERIAL',
     validTo: inDays(10),
@@ -73,22 +81,18 @@ beforeAll(async () => {
   expected[pending.keyMaterialId] = 'expires-within';
   notExpected.push(several.keyMaterialId!);
 
-  const expired = await createExternalKey(kms, { materialDir, validTo: new Date(Date.now() + 1500) });
   notExpected.push(expired.keyMaterialId!);
 
   await kms.send(new CreateKeyCommand({ Description: 'AWS_KMS origin' }));
 
-  const doomed = await createExternalKey(kms, { materialDir, validTo: inDays(3) });
   await kms.send(new ScheduleKeyDeletionCommand({ KeyId: doomed.keyId, PendingWindowInDays: 7 }));
   notExpected.push(doomed.keyMaterialId!);
 
-  const tagged = await createExternalKey(kms, { materialDir });
   await kms.send(
     new TagResourceCommand({ KeyId: tagged.keyId, Tags: [{ TagKey: 'keymat:retire-on', TagValue: '2026-01-01' }] }),
   );
   expected[tagged.keyMaterialId!] = 'retire-tag';
 
-  const taggedLater = await createExternalKey(kms, { materialDir });
   await kms.send(
     new TagResourceCommand({
       KeyId: taggedLater.keyId,

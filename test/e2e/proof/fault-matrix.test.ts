@@ -11,11 +11,12 @@ import { join } from 'node:path';
 import { localApprover } from '../../../local/approver';
 import { localKmsClient } from '../../../local/clients';
 import type { LocalRunResult } from '../../../local/engine';
-import { createExternalKey } from '../../../local/kms/byok';
+import { createExternalKey, type CreatedKey } from '../../../local/kms/byok';
 import type { FaultFile } from '../../../local/kms/faults';
 import { LocalStack } from '../../../local/server';
 import type { RequestLogEntry } from '../../../local/request-log';
 import { openLocalWorkflow, type LocalWorkflow } from '../../../local/workflow';
+import { keySupply, seedExternalKeys, type SeededKeyOptions } from '../../helpers/seeded-keys';
 import { printTable } from '../../helpers/table';
 
 /**
@@ -113,13 +114,23 @@ interface MatrixStack {
   stack: LocalStack;
   workflow: LocalWorkflow;
   kms: KMSClient;
+  /** A fresh key for each case, seeded before the stack started: one supply of each kind of key. */
+  keys: { plain: { next: () => CreatedKey }; expiring: { next: () => CreatedKey } };
 }
 
-async function openMatrixStack(): Promise<MatrixStack> {
+/** A stack seeded with a key for each of `cases`. */
+async function openMatrixStack(cases: Case[]): Promise<MatrixStack> {
   const dir = mkdtempSync(join(tmpdir(), 'keymat-matrix-'));
+  const expiring = cases.filter(([, , , , key]) => key?.expires).length;
+  const validTo = new Date(Date.now() + 30 * 86_400_000);
+  const seed = (options: SeededKeyOptions[]) => keySupply(seedExternalKeys(dir, join(dir, 'byok'), options));
+  const keys = {
+    plain: seed(Array.from({ length: cases.length - expiring }, () => ({}))),
+    expiring: seed(Array.from({ length: expiring }, () => ({ validTo }))),
+  };
   const stack = await LocalStack.start({ stateDir: dir });
   const workflow = await openLocalWorkflow({ stateDir: dir, approvalTimeoutSeconds: 3600, taskTimeoutSeconds: 1 });
-  return { dir, stack, workflow, kms: localKmsClient(stack.endpoint) };
+  return { dir, stack, workflow, kms: localKmsClient(stack.endpoint), keys };
 }
 
 async function closeMatrixStack(m: MatrixStack): Promise<void> {
@@ -129,7 +140,7 @@ async function closeMatrixStack(m: MatrixStack): Promise<void> {
 
 /** What a case's run left behind: its outcome, the deletions it sent and the key's state after it. */
 interface Outcome {
-  key: Awaited<ReturnType<typeof createExternalKey>>;
+  key: CreatedKey;
   result: LocalRunResult;
   deletes: RequestLogEntry[];
   state: string | undefined;
@@ -137,10 +148,7 @@ interface Outcome {
 
 /** Runs one case on the stack, with the case's faults set for the run only. */
 async function runCase(m: MatrixStack, [, , faults, , keyOptions = {}]: Case, changeId: string): Promise<Outcome> {
-  const key = await createExternalKey(m.kms, {
-    materialDir: join(m.dir, 'byok'),
-    ...(keyOptions.expires && { validTo: new Date(Date.now() + 30 * 86_400_000) }),
-  });
+  const key = (keyOptions.expires ? m.keys.expiring : m.keys.plain).next();
   const logStart = m.stack.requestLog.read().length;
   m.stack.setFaults(faults);
   let result: LocalRunResult;
@@ -213,7 +221,7 @@ let slowRuns: Promise<{ outcome: Outcome } | { error: unknown }>[] = [];
 
 beforeAll(async () => {
   slowRuns = SLOW.map(async (c, i) => {
-    const own = await openMatrixStack();
+    const own = await openMatrixStack([c]);
     try {
       return { outcome: await runCase(own, c, `CHG-slow-${i}`) };
     } catch (error) {
@@ -222,7 +230,7 @@ beforeAll(async () => {
       await closeMatrixStack(own);
     }
   });
-  shared = await openMatrixStack();
+  shared = await openMatrixStack(QUICK);
 });
 afterAll(async () => {
   await Promise.all(slowRuns);

@@ -17,6 +17,7 @@ import { createExternalKey, importKeyMaterial, newKeyMaterial, type CreatedKey }
 import type { FaultFile } from '../../../local/kms/faults';
 import { LocalStack } from '../../../local/server';
 import { DELETION_PATH } from '../../helpers/history';
+import { keySupply, seedExternalKeys } from '../../helpers/seeded-keys';
 import { openLocalWorkflow, type LocalWorkflow } from '../../../local/workflow';
 
 /**
@@ -29,9 +30,17 @@ let workflow: LocalWorkflow;
 let shortApproval: LocalWorkflow;
 let quorumOfTwo: LocalWorkflow;
 let kms: KMSClient;
+let keys: { next: () => CreatedKey };
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'keymat-wf-'));
+  keys = keySupply(
+    seedExternalKeys(
+      dir,
+      join(dir, 'byok'),
+      Array.from({ length: 24 }, () => ({})),
+    ),
+  );
   stack = await LocalStack.start({ stateDir: dir });
   workflow = await openLocalWorkflow({ stateDir: dir, approvalTimeoutSeconds: 3600 });
   shortApproval = await openLocalWorkflow({ stateDir: dir, approvalTimeoutSeconds: 1 });
@@ -44,7 +53,7 @@ afterAll(async () => {
 });
 afterEach(() => stack.setFaults({ rules: [] }));
 
-const newKey = (): Promise<CreatedKey> => createExternalKey(kms, { materialDir: join(dir, 'byok') });
+const newKey = async (): Promise<CreatedKey> => keys.next();
 
 let changes = 0;
 async function run(
