@@ -10,13 +10,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LOCAL_CREDENTIALS } from '../../local/clients';
-import { createExternalKey, type CreatedKey } from '../../local/kms/byok';
+import type { CreatedKey } from '../../local/kms/byok';
 import { readRequestLog } from '../../local/store';
 import { LOCAL_STATE_MACHINE_ARN } from '../../cli/operations';
 import { ChangeClient } from '../../core/change-client';
 import { executionArnOf } from '../../core/naming';
 import { waitForApprovalRound } from '../helpers/changes';
 import { keymat, run, serve, type ServedStack } from '../helpers/run-cli';
+import { keySupply, seedExternalKeys } from '../helpers/seeded-keys';
 
 /**
  * The operator commands as child processes against `keymat local serve`, as an operator would run them: start,
@@ -32,8 +33,17 @@ async function startServer(): Promise<void> {
   endpoint = server.endpoint;
 }
 
+let keys: { next: () => CreatedKey };
+
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'keymat-e2e-'));
+  keys = keySupply(
+    seedExternalKeys(
+      dir,
+      join(dir, 'byok'),
+      Array.from({ length: 6 }, () => ({})),
+    ),
+  );
   await startServer();
 }, 60_000);
 afterAll(async () => {
@@ -47,7 +57,7 @@ const op = (user: string, ...args: string[]) =>
   keymat([...args.slice(0, 1), ...local, dir, ...args.slice(1)], as(user));
 const kms = () => new KMSClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
 const sfn = () => new SFNClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
-const newKey = (): Promise<CreatedKey> => createExternalKey(kms(), { materialDir: join(dir, 'byok') });
+const newKey = async (): Promise<CreatedKey> => keys.next();
 const user = (name: string) => `arn:aws:iam::111122223333:user/${name}`;
 const deletesOf = (keyArn: string) =>
   readRequestLog(dir).filter((e) => e.operation === 'DeleteImportedKeyMaterial' && e.keyId === keyArn);

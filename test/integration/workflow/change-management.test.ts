@@ -9,9 +9,10 @@ import { localApprover, type ApproveMode } from '../../../local/approver';
 import { setLocalCalendar, setLocalTicket } from '../../../local/change-management';
 import { localKmsClient } from '../../../local/clients';
 import type { LocalRunResult } from '../../../local/engine';
-import { createExternalKey } from '../../../local/kms/byok';
+import { createExternalKey, type CreatedKey } from '../../../local/kms/byok';
 import { LocalStack } from '../../../local/server';
 import { DELETION_PATH } from '../../helpers/history';
+import { keySupply, seedExternalKeys } from '../../helpers/seeded-keys';
 import { readEventsOutbox, readOutbox } from '../../../local/store';
 import { openLocalWorkflow, prepareWorkflow, type LocalWorkflow } from '../../../local/workflow';
 import { ChangeClient } from '../../../core/change-client';
@@ -41,8 +42,17 @@ const validators = Object.fromEntries(
   ]),
 );
 
+let keys: { next: () => CreatedKey };
+
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'keymat-cm-'));
+  keys = keySupply(
+    seedExternalKeys(
+      dir,
+      join(dir, 'byok'),
+      Array.from({ length: 16 }, () => ({})),
+    ),
+  );
   stack = await LocalStack.start({ stateDir: dir });
   kms = localKmsClient(stack.endpoint);
   frozen = await openLocalWorkflow({
@@ -68,7 +78,7 @@ afterAll(async () => {
 });
 
 let changes = 0;
-const newKey = () => createExternalKey(kms, { materialDir: join(dir, 'byok') });
+const newKey = async (): Promise<CreatedKey> => keys.next();
 async function run(
   on: LocalWorkflow,
   approve: ApproveMode = 'auto',
