@@ -96,7 +96,7 @@ function footprint(dir: string): number {
  */
 function packageRows(): string[][] {
   const root = join(__dirname, '..');
-  const cli = join(root, 'dist', 'cli', 'keymat.js');
+  const cli = join(root, 'dist', 'cli', 'keymat.mjs');
   const help = timeNode([cli, '--help'], {});
   const work = mkdtempSync(join(tmpdir(), 'keymat-bench-'));
   try {
@@ -244,7 +244,7 @@ async function scanBench(): Promise<string[][]> {
   const server = spawn(
     process.execPath,
     [
-      join(__dirname, '..', 'dist', 'cli', 'keymat.js'),
+      join(__dirname, '..', 'dist', 'cli', 'keymat.mjs'),
       'local',
       'kms',
       'serve',

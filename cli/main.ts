@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { quietSdkNodeNotice } from '../core/config';
 import { DEFAULT_STATE_DIR } from '../core/defaults';
@@ -5,7 +6,7 @@ import { version } from '../package.json';
 import { CliError, EXIT, OUTPUT_POLICY } from './output';
 
 /**
- * The keymat command (`npm run build` bundles it into dist/cli/keymat.js; the `.js` of a lazy import names the
+ * The keymat command (`npm run build` bundles it into dist/cli/keymat.mjs; the `.js` of a lazy import names the
  * module's output, which esbuild resolves to its source). Only commander and this table load up front: a command's module (and the SDK, the local stack
  * or the engine it needs) loads when that command is used, so `keymat --help` and `--version` answer at once. The
  * table's summaries are what `keymat --help` lists; each command's own description is its `--help`.

@@ -8,7 +8,7 @@ export interface CliResult {
 }
 
 /** The built CLI, as the package ships it (scripts/jest-global-setup.ts builds it before the tests run). */
-export const KEYMAT = join(__dirname, '..', '..', 'dist', 'cli', 'keymat.js');
+export const KEYMAT = join(__dirname, '..', '..', 'dist', 'cli', 'keymat.mjs');
 
 /** Runs a command as a child process and collects its output. */
 export function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {

@@ -1,6 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { KEYMAT, keymat, run } from '../../helpers/run-cli';
 
 let dir: string;
@@ -72,20 +73,44 @@ describe('keymat local run', () => {
 
 describe('keymat --help', () => {
   it('loads no schema library, SDK client, local stack or CDK: only the command line', async () => {
-    // The modules the CLI requires while it answers --help, recorded by a hook on Node's loader.
-    const script = `
-      const Module = require('node:module');
+    // What Node loads while the CLI answers --help, each written down as it loads: ES modules by a loader hook, and
+    // CommonJS (a package left out of the bundle, or a built-in) by a hook on Module._load.
+    const record = join(dir, 'help-loads.txt');
+    const hooks = `import { appendFileSync } from 'node:fs';
+      let file;
+      export function initialize(data) { file = data; }
+      export async function load(url, context, next) { appendFileSync(file, url + '\\n'); return next(url, context); }`;
+    const preload = `import Module, { register } from 'node:module';
+      import { appendFileSync } from 'node:fs';
+      register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hooks)}), { data: ${JSON.stringify(record)} });
       const load = Module._load;
-      const seen = [];
-      Module._load = function (request, ...rest) { seen.push(request); return load.call(this, request, ...rest); };
-      process.argv = [process.argv[0], ${JSON.stringify(KEYMAT)}, '--help'];
-      process.on('exit', () => process.stderr.write(JSON.stringify(seen)));
-      require(${JSON.stringify(KEYMAT)});`;
-    const result = await run(process.execPath, ['-e', script]);
+      Module._load = function (request, ...rest) {
+        appendFileSync(${JSON.stringify(record)}, request + '\\n');
+        return load.call(this, request, ...rest);
+      };`;
+    const result = await run(process.execPath, [
+      '--import',
+      `data:text/javascript,${encodeURIComponent(preload)}`,
+      KEYMAT,
+      '--help',
+    ]);
     expect(result.stdout).toContain('Usage: keymat');
-    const loaded = JSON.parse(result.stderr) as string[];
+    const root = join(__dirname, '..', '..', '..');
+    // A bundled module stands for the sources it was built from, which its source map names.
+    const loaded = readFileSync(record, 'utf8')
+      .trim()
+      .split('\n')
+      .flatMap((entry) => {
+        if (!entry.startsWith('file:')) return [entry];
+        const file = fileURLToPath(entry);
+        if (!existsSync(`${file}.map`)) return [relative(root, file)];
+        const { sources } = JSON.parse(readFileSync(`${file}.map`, 'utf8')) as { sources: string[] };
+        return sources.map((source) => relative(root, resolve(dirname(file), source)));
+      });
+    expect(loaded).toContain('cli/main.ts');
+    expect(loaded).toContainEqual(expect.stringMatching(/^node_modules\/commander\//));
     expect(
-      loaded.filter((m) => /zod|@aws-sdk|@smithy|better-sqlite3|aws-cdk-lib|aws-local-stepfunctions/.test(m)),
+      loaded.filter((m) => /^local\/|zod|@aws-sdk|@smithy|better-sqlite3|aws-cdk-lib|aws-local-stepfunctions/.test(m)),
     ).toEqual([]);
   });
 });

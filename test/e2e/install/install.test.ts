@@ -1,4 +1,14 @@
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run, type CliResult } from '../../helpers/run-cli';
@@ -37,7 +47,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('the installed package', () => {
   it('ships dist/ and the README only, without the CDK, esbuild, tsx or TypeScript', () => {
-    expect(existsSync(join(installed, 'dist', 'cli', 'keymat.js'))).toBe(true);
+    expect(existsSync(join(installed, 'dist', 'cli', 'keymat.mjs'))).toBe(true);
     expect(existsSync(join(installed, 'dist', 'functions', 'delete-material', 'index.mjs'))).toBe(true);
     for (const absent of ['cli', 'core', 'test', 'infra', 'local', 'tsconfig.json', 'eslint.config.js']) {
       expect(existsSync(join(installed, absent))).toBe(false);
@@ -45,6 +55,23 @@ describe('the installed package', () => {
     for (const dependency of ['aws-cdk-lib', 'constructs', 'esbuild', 'tsx', 'typescript']) {
       expect(existsSync(join(installed, 'node_modules', dependency))).toBe(false);
     }
+  });
+
+  it("installs every package its typings import but aws-cdk-lib and constructs, the CDK app's own", () => {
+    const types = join(installed, 'dist', 'types');
+    const imported = readdirSync(types, { recursive: true, encoding: 'utf8' })
+      .filter((file) => file.endsWith('.d.ts'))
+      .flatMap((file) =>
+        [...readFileSync(join(types, file), 'utf8').matchAll(/(?:from |import\()['"]([^.'"][^'"]*)['"]/g)].map(
+          ([, specifier]) => specifier as string,
+        ),
+      );
+    const packages = new Set(imported.map((specifier) => /^(?:@[^/]+\/)?[^/]+/.exec(specifier)?.[0] as string));
+    const missing = [...packages].filter(
+      (name) => !['aws-cdk-lib', 'constructs'].includes(name) && !existsSync(join(installed, 'node_modules', name)),
+    );
+    expect(packages.size).toBeGreaterThan(2);
+    expect(missing).toEqual([]);
   });
 
   it('prints its version', async () => {
