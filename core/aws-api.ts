@@ -92,7 +92,8 @@ export async function* allPages<O>(
     yield output;
     const following = next(output);
     // A service answering the same token again would loop forever, as the SDK's paginators also refuse.
-    if (following !== undefined && following === token) throw new Error(`the same pagination token came twice: ${token}`);
+    if (following !== undefined && following === token)
+      throw new Error(`the same pagination token came twice: ${token}`);
     token = following;
   } while (token !== undefined);
 }

@@ -1,4 +1,5 @@
-import { paginateGetExecutionHistory, type HistoryEvent, type SFNClient } from '@aws-sdk/client-sfn';
+import type { HistoryEvent } from '@aws-sdk/client-sfn';
+import { allPages, type SfnCall } from './aws-api';
 import { windowCheckSchema, type WindowCheck } from './change-window';
 import { requestApprovalEvent } from './events';
 import * as z from './schema';
@@ -15,9 +16,13 @@ export interface PendingApprovalTask {
 }
 
 /** Every event of an execution, all pages. */
-export async function readHistory(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
+export async function readHistory(sfn: SfnCall, executionArn: string): Promise<HistoryEvent[]> {
   const events: HistoryEvent[] = [];
-  for await (const page of paginateGetExecutionHistory({ client: sfn }, { executionArn, maxResults: 1000 })) {
+  const pages = allPages(
+    (nextToken) => sfn('GetExecutionHistory', { executionArn, maxResults: 1000, nextToken }),
+    (page) => page.nextToken,
+  );
+  for await (const page of pages) {
     events.push(...(page.events ?? []));
   }
   return events;

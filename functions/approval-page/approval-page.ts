@@ -1,6 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { SFNClient } from '@aws-sdk/client-sfn';
+import type { SecretsCall, SfnCall } from '../../core/aws-api';
 import type { RefusalCode } from '../../core/approvals';
 import type { Attestor } from '../../core/attestation';
 import { ChangeClient } from '../../core/change-client';
@@ -43,9 +42,9 @@ export interface PageResponse {
 /** What the approval page works with: its clients, its configuration and its logger. */
 export interface ApprovalPageDeps {
   /** Step Functions, to find the pending approval in the execution history and to answer it. */
-  sfn: SFNClient;
+  sfn: SfnCall;
   /** Secrets Manager, to read the link secret (once, on first use). */
-  secrets: SecretsManagerClient;
+  secrets: SecretsCall;
   /** MACs each approval with keymat's attestation key, so that DeleteMaterial accepts it. */
   attestor: Attestor;
   /** Publishes Approval Decided. */
@@ -137,7 +136,7 @@ export function createApprovalPage(deps: ApprovalPageDeps): (request: PageReques
   let secret: string | undefined;
   const linkSecret = async (): Promise<string> => {
     if (secret === undefined) {
-      const value = (await secrets.send(new GetSecretValueCommand({ SecretId: config.linkSecretArn }))).SecretString;
+      const value = (await secrets('GetSecretValue', { SecretId: config.linkSecretArn })).SecretString;
       if (!value) throw new Error(`secret ${config.linkSecretArn} has no SecretString: set the approval link secret`);
       secret = value;
     }

@@ -1,12 +1,5 @@
-import {
-  DescribeKeyCommand,
-  ListResourceTagsCommand,
-  paginateListKeyRotations,
-  paginateListKeys,
-  type KeyMetadata,
-  type KMSClient,
-  type RotationsListEntry,
-} from '@aws-sdk/client-kms';
+import type { KeyMetadata, RotationsListEntry } from '@aws-sdk/client-kms';
+import { allPages, type KmsCall } from '../../core/aws-api';
 import { hasErrorName } from '../../core/errors';
 import { Pacer } from '../../core/pacer';
 import * as z from '../../core/schema';
@@ -58,7 +51,7 @@ export interface ScanSummary {
 }
 
 export interface ScanDeps {
-  kms: KMSClient;
+  kms: KmsCall;
   /**
    * Starts the change for a violation; 'EXISTS' when today's change for it was already started. The starter names
    * the requester: the scan itself, or the person a CLI scan runs as.
@@ -111,7 +104,10 @@ export async function scan(
   };
 
   const keys: string[] = [];
-  const pages = paginateListKeys({ client: deps.kms, pageSize: 1000 }, {});
+  const pages = allPages(
+    (Marker) => deps.kms('ListKeys', { Limit: 1000, Marker }),
+    (page) => page.NextMarker,
+  );
   for (;;) {
     await pace.ListKeys.take();
     const page = await pages.next();
@@ -124,7 +120,7 @@ export async function scan(
     await pace.DescribeKey.take();
     let meta: KeyMetadata;
     try {
-      meta = (await deps.kms.send(new DescribeKeyCommand({ KeyId: keyArn }))).KeyMetadata as KeyMetadata;
+      meta = (await deps.kms('DescribeKey', { KeyId: keyArn })).KeyMetadata as KeyMetadata;
     } catch (err) {
       if (hasErrorName(err, 'AccessDeniedException')) {
         summary.outOfScope += 1;
@@ -139,9 +135,10 @@ export async function scan(
       return;
     }
     const materials: RotationsListEntry[] = [];
-    const rotations = paginateListKeyRotations(
-      { client: deps.kms, pageSize: 1000 },
-      { KeyId: keyArn, IncludeKeyMaterial: 'ALL_KEY_MATERIAL' },
+    const rotations = allPages(
+      (Marker) =>
+        deps.kms('ListKeyRotations', { KeyId: keyArn, IncludeKeyMaterial: 'ALL_KEY_MATERIAL', Limit: 1000, Marker }),
+      (page) => page.NextMarker,
     );
     for (;;) {
       await pace.ListKeyRotations.take();
@@ -152,7 +149,7 @@ export async function scan(
     let retireOn: string | undefined;
     if (policy.retireTag) {
       await pace.ListResourceTags.take();
-      const tags = (await deps.kms.send(new ListResourceTagsCommand({ KeyId: keyArn }))).Tags ?? [];
+      const tags = (await deps.kms('ListResourceTags', { KeyId: keyArn })).Tags ?? [];
       retireOn = tags.find((t) => t.TagKey === policy.retireTag)?.TagValue;
     }
     for (const m of materials) {

@@ -1,4 +1,4 @@
-import { GetAutomationExecutionCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import type { SsmCall } from '../../core/aws-api';
 import { attestStart, type Attestor } from '../../core/attestation';
 import type { ChangeClient } from '../../core/change-client';
 import type { GatewayConfig } from '../../core/config';
@@ -58,7 +58,7 @@ export interface GatewayDeps {
   /** MACs the starts. */
   attestor: Attestor;
   /** Reads an automation execution's record for runbook starts. */
-  ssm: Pick<SSMClient, 'send'>;
+  ssm: SsmCall;
   config: GatewayConfig;
   logger: Logger;
 }
@@ -156,9 +156,9 @@ export function createGateway(
   }
 
   async function runbookStart(automationExecutionId: string): Promise<{ executionArn: string }> {
-    const { AutomationExecution: run } = await ssm.send(
-      new GetAutomationExecutionCommand({ AutomationExecutionId: automationExecutionId }),
-    );
+    const { AutomationExecution: run } = await ssm('GetAutomationExecution', {
+      AutomationExecutionId: automationExecutionId,
+    });
     if (!run?.ExecutedBy || run.AutomationExecutionStatus !== 'InProgress') {
       throw new Error(`automation execution ${automationExecutionId} is not in progress or names no ExecutedBy`);
     }

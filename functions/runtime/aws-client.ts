@@ -113,7 +113,8 @@ export function awsClient<S extends ServiceName>(service: S, options: AwsClientO
       await backoff(attempt, throttled ? THROTTLING_BASE_DELAY_MS : BASE_DELAY_MS);
     }
   };
-  return call as ServiceCall<S>;
+  // The protocol shapes each output as the operation's SDK output type says.
+  return call as unknown as ServiceCall<S>;
 }
 
 /** The call type of a service's client. */

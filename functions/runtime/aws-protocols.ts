@@ -225,6 +225,13 @@ const SNS_MODELED_CODES = new Set(
 const snsErrorName = (code: string): string =>
   SNS_ERROR_NAMES[code] ?? (SNS_MODELED_CODES.has(code) ? `${code}Exception` : code);
 
+/** A blob payload (the SDK takes a string, an ArrayBuffer or a view of one) as the bytes to send. */
+function payloadBytes(payload: LambdaApi['Invoke'][0]['Payload']): string | Uint8Array {
+  if (payload === undefined || typeof payload === 'string') return payload ?? '';
+  if (ArrayBuffer.isView(payload)) return new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength);
+  return new Uint8Array(payload as ArrayBuffer);
+}
+
 /**
  * Lambda's Invoke (REST): the payload is the body both ways; the function's own failure is a 200 with
  * `X-Amz-Function-Error`.
@@ -245,7 +252,7 @@ const lambdaInvoke: Protocol = {
         ...header('x-amz-log-type', i.LogType),
         ...header('x-amz-client-context', i.ClientContext),
       },
-      body: i.Payload ?? new Uint8Array(),
+      body: payloadBytes(i.Payload),
     };
   },
   deserialize: (_operation, response, attempts) => {

@@ -1,5 +1,5 @@
 import type { RotationsListEntry } from '@aws-sdk/client-kms';
-import { allPages, type KmsCall, type SecretsCall, type SnsCall } from '../../core/aws-api';
+import { allPages, type KmsCall, type SecretsCall, type SfnCall, type SnsCall } from '../../core/aws-api';
 import type { KeySnapshot } from '../../core/plan';
 import { awsClient, type AwsClientOptions } from './aws-client';
 
@@ -27,6 +27,14 @@ export const createSnsClient = (options: AwsClientOptions = {}): SnsCall => awsC
  */
 export const createSecretsClient = (options: AwsClientOptions = {}): SecretsCall =>
   awsClient('secretsmanager', options);
+
+/**
+ * A Step Functions client for the change client (the gateway, the approval page, the scan), with the standard
+ * retries: these answer people or run unattended, with no state machine to retry for them.
+ *
+ * @param options - Where and as whom to call. @default the function's Region and the Lambda runtime's credentials
+ */
+export const createSfnClient = (options: AwsClientOptions = {}): SfnCall => awsClient('states', options);
 
 /** DescribeKey and every material of the key (ListKeyRotations with ALL_KEY_MATERIAL, all pages). */
 export async function readKey(kms: KmsCall, keyId: string): Promise<KeySnapshot> {
