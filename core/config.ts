@@ -37,6 +37,7 @@ export const ENV = {
   secretAccessKey: 'AWS_SECRET_ACCESS_KEY',
   sessionToken: 'AWS_SESSION_TOKEN',
   kmsEndpoint: 'AWS_ENDPOINT_URL_KMS',
+  endpoint: 'AWS_ENDPOINT_URL',
   attestationKeyArn: 'ATTESTATION_KEY_ARN',
   sessionBoundRoles: 'SESSION_BOUND_ROLES',
   sdkNodeVersionNotice: 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED',
@@ -397,6 +398,17 @@ export function awsCredentials(env: Env = process.env): AwsCredentials {
     secretAccessKey: read.required(ENV.secretAccessKey),
     ...(sessionToken !== undefined && { sessionToken }),
   };
+}
+
+/**
+ * An endpoint set for a service in the environment, as the AWS SDKs take it: `AWS_ENDPOINT_URL_<SERVICE>` (e.g.
+ * `AWS_ENDPOINT_URL_KMS`), else `AWS_ENDPOINT_URL`; undefined when neither is set.
+ *
+ * @param serviceId - The service's SDK id in upper case with underscores (`KMS`, `SECRETS_MANAGER`, `SFN`).
+ */
+export function awsEndpoint(serviceId: string, env: Env = process.env): string | undefined {
+  const read = reader(env);
+  return read.optional(`${ENV.endpoint}_${serviceId}`) ?? read.optional(ENV.endpoint);
 }
 
 /** The function's Region (`AWS_REGION`, which the Lambda runtime sets). */

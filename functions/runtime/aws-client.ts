@@ -4,7 +4,7 @@ import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AwsCall } from '../../core/aws-api';
-import { awsCredentials, awsRegion, type AwsCredentials } from '../../core/config';
+import { awsCredentials, awsEndpoint, awsRegion, type AwsCredentials } from '../../core/config';
 import { KeymatError, NETWORK_ERROR } from '../../core/errors';
 import { PROTOCOLS, type ServiceApis, type ServiceName, type WireRequest, type WireResponse } from './aws-protocols';
 
@@ -14,7 +14,11 @@ export type { ServiceName } from './aws-protocols';
 export interface AwsClientOptions {
   /** @default the function's Region (`AWS_REGION`) */
   region?: string;
-  /** A URL to call instead of the service's public endpoint (the local stack). @default `https://<service>.<region>.amazonaws.com` */
+  /**
+   * A URL to call instead of the service's public endpoint (the local stack).
+   * @default `AWS_ENDPOINT_URL_<SERVICE>` or `AWS_ENDPOINT_URL` when set, as the SDK takes them, else
+   *   `https://<service>.<region>.amazonaws.com`
+   */
   endpoint?: string;
   /** @default the Lambda runtime's `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN` */
   credentials?: AwsCredentials;
@@ -81,7 +85,9 @@ const MAX_DELAY_MS = 20_000;
 export function awsClient<S extends ServiceName>(service: S, options: AwsClientOptions = {}): ServiceCall<S> {
   const protocol = PROTOCOLS[service];
   const region = options.region ?? awsRegion();
-  const endpoint = new URL(options.endpoint ?? publicEndpoint(protocol.endpointPrefix, region));
+  const endpoint = new URL(
+    options.endpoint ?? awsEndpoint(protocol.endpointVariable) ?? publicEndpoint(protocol.endpointPrefix, region),
+  );
   const maxAttempts = options.maxAttempts ?? 3;
   let signer: SignatureV4 | undefined;
 

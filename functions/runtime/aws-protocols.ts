@@ -29,6 +29,8 @@ export interface Protocol {
   signingName: string;
   /** The first label of the service's public host name. */
   endpointPrefix: string;
+  /** The service's part of its `AWS_ENDPOINT_URL_<SERVICE>` variable. */
+  endpointVariable: string;
   serialize(operation: string, input: object): WireRequest;
   /** A 2xx answer, shaped as the SDK's output (with `$metadata`). */
   deserialize(operation: string, response: WireResponse, attempts: number): object;
@@ -48,6 +50,9 @@ export interface ServiceApis {
 }
 
 export type ServiceName = keyof ServiceApis;
+
+/** A service's SigV4 name, endpoint prefix and endpoint variable suffix. */
+type ServiceNames = [signingName: string, endpointPrefix: string, endpointVariable: string];
 
 const metadata = (response: WireResponse, attempts: number) => {
   const id = response.headers['x-amzn-requestid'];
@@ -87,8 +92,7 @@ const blobsAsBase64 = (_key: string, value: unknown): unknown =>
 function awsJson(
   version: '1.0' | '1.1',
   targetPrefix: string,
-  signingName: string,
-  endpointPrefix: string,
+  [signingName, endpointPrefix, endpointVariable]: ServiceNames,
   members: { timestamps: string[]; blobs?: string[] },
 ): Protocol {
   const timestamps = new Set(members.timestamps);
@@ -101,6 +105,7 @@ function awsJson(
   return {
     signingName,
     endpointPrefix,
+    endpointVariable,
     serialize: (operation, input) => ({
       path: '/',
       headers: {
@@ -163,8 +168,7 @@ const xmlText = (xml: string, name: string): string | undefined => {
  */
 function awsQuery(
   version: string,
-  signingName: string,
-  endpointPrefix: string,
+  [signingName, endpointPrefix, endpointVariable]: ServiceNames,
   maps: string[],
   errorNames: (code: string) => string,
 ): Protocol {
@@ -172,6 +176,7 @@ function awsQuery(
   return {
     signingName,
     endpointPrefix,
+    endpointVariable,
     serialize: (operation, input) => {
       const fields: [string, string][] = [
         ['Action', operation],
@@ -239,6 +244,7 @@ function payloadBytes(payload: LambdaApi['Invoke'][0]['Payload']): string | Uint
 const lambdaInvoke: Protocol = {
   signingName: 'lambda',
   endpointPrefix: 'lambda',
+  endpointVariable: 'LAMBDA',
   serialize: (operation, input) => {
     if (operation !== 'Invoke') throw new Error(`keymat's Lambda client sends Invoke only, not ${operation}`);
     const i = input as LambdaApi['Invoke'][0];
@@ -284,7 +290,7 @@ const lambdaInvoke: Protocol = {
  * Step Functions' dates.
  */
 export const PROTOCOLS: Record<ServiceName, Protocol> = {
-  kms: awsJson('1.1', 'TrentService', 'kms', 'kms', {
+  kms: awsJson('1.1', 'TrentService', ['kms', 'kms', 'KMS'], {
     timestamps: [
       'CreationDate',
       'DeletionDate',
@@ -299,16 +305,16 @@ export const PROTOCOLS: Record<ServiceName, Protocol> = {
     ],
     blobs: ['Mac'],
   }),
-  sns: awsQuery('2010-03-31', 'sns', 'sns', ['MessageAttributes'], snsErrorName),
-  secretsmanager: awsJson('1.1', 'secretsmanager', 'secretsmanager', 'secretsmanager', {
+  sns: awsQuery('2010-03-31', ['sns', 'sns', 'SNS'], ['MessageAttributes'], snsErrorName),
+  secretsmanager: awsJson('1.1', 'secretsmanager', ['secretsmanager', 'secretsmanager', 'SECRETS_MANAGER'], {
     timestamps: ['CreatedDate'],
     blobs: ['SecretBinary'],
   }),
-  events: awsJson('1.1', 'AWSEvents', 'events', 'events', { timestamps: [] }),
-  ssm: awsJson('1.1', 'AmazonSSM', 'ssm', 'ssm', {
+  events: awsJson('1.1', 'AWSEvents', ['events', 'events', 'EVENTBRIDGE'], { timestamps: [] }),
+  ssm: awsJson('1.1', 'AmazonSSM', ['ssm', 'ssm', 'SSM'], {
     timestamps: ['ExecutionStartTime', 'ExecutionEndTime', 'ScheduledTime'],
   }),
-  states: awsJson('1.0', 'AWSStepFunctions', 'states', 'states', {
+  states: awsJson('1.0', 'AWSStepFunctions', ['states', 'states', 'SFN'], {
     timestamps: ['startDate', 'stopDate', 'redriveDate', 'timestamp'],
   }),
   lambda: lambdaInvoke,
