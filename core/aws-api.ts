@@ -55,9 +55,6 @@ export interface LambdaApi {
   Invoke: [Lambda.InvokeCommandInput, Lambda.InvokeCommandOutput];
 }
 
-/** A service's operations: each an `[input, output]` pair. */
-export type Api = { [Op in string]: [object, object] };
-
 /** Calls one operation of a service: `kms('DescribeKey', { KeyId })`. Rejects with an error named by AWS's code. */
 export type AwsCall<A extends object> = <Op extends keyof A & string>(
   operation: Op,

@@ -1,12 +1,19 @@
 import { Sha256 } from '@smithy/core/checksum';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AwsCall } from '../../core/aws-api';
 import { awsCredentials, awsEndpoint, awsRegion, type AwsCredentials } from '../../core/config';
 import { KeymatError, NETWORK_ERROR } from '../../core/errors';
-import { PROTOCOLS, type ServiceApis, type ServiceName, type WireRequest, type WireResponse } from './aws-protocols';
+import {
+  PROTOCOLS,
+  requestIdOf,
+  type ServiceApis,
+  type ServiceName,
+  type WireRequest,
+  type WireResponse,
+} from './aws-protocols';
 
 export type { ServiceName } from './aws-protocols';
 
@@ -129,11 +136,6 @@ export type ServiceCall<S extends ServiceName> = AwsCall<ServiceApis[S]>;
 /** A service's public endpoint in a Region, the China partition's in cn-* Regions. */
 export const publicEndpoint = (prefix: string, region: string): string =>
   `https://${prefix}.${region}.amazonaws.com${region.startsWith('cn-') ? '.cn' : ''}`;
-
-export const requestIdOf = (headers: IncomingHttpHeaders): string | undefined => {
-  const id = headers['x-amzn-requestid'] ?? headers['x-amz-request-id'];
-  return typeof id === 'string' ? id : undefined;
-};
 
 /** Full jitter on an exponential backoff, as the SDK's standard retry strategy waits. */
 const backoff = (attempt: number, baseMs: number): Promise<void> =>

@@ -54,11 +54,15 @@ export type ServiceName = keyof ServiceApis;
 /** A service's SigV4 name, endpoint prefix and endpoint variable suffix. */
 type ServiceNames = [signingName: string, endpointPrefix: string, endpointVariable: string];
 
+/** The request id AWS gives an answer (`x-amzn-RequestId`), which CloudTrail records too. */
+export const requestIdOf = (headers: IncomingHttpHeaders): string | undefined => {
+  const id = headers['x-amzn-requestid'];
+  return typeof id === 'string' ? id : undefined;
+};
+
 const metadata = (response: WireResponse, attempts: number) => {
-  const id = response.headers['x-amzn-requestid'];
-  return {
-    $metadata: { httpStatusCode: response.status, ...(typeof id === 'string' && { requestId: id }), attempts },
-  };
+  const requestId = requestIdOf(response.headers);
+  return { $metadata: { httpStatusCode: response.status, ...(requestId !== undefined && { requestId }), attempts } };
 };
 
 /** A JSON error's code: `x-amzn-errortype` (before any `:`), else the body's `__type` or `code` (after any `#`). */
@@ -80,14 +84,10 @@ function parseObject(text: string): Record<string, unknown> {
 
 const jsonMessage = (body: Record<string, unknown>): string => String(body.message ?? body.Message ?? '');
 
-/** Blobs go as base64 on the JSON wire. */
-const blobsAsBase64 = (_key: string, value: unknown): unknown =>
-  value instanceof Uint8Array ? Buffer.from(value).toString('base64') : value;
-
 /**
- * AWS JSON 1.0/1.1: `POST /`, the operation in `X-Amz-Target`, the input as JSON. In answers, the members named in
- * `timestamps` (epoch seconds on the wire) become `Date`s and those in `blobs` (base64) `Uint8Array`s, wherever they
- * appear, as the SDK's deserializers make them.
+ * AWS JSON 1.0/1.1: `POST /`, the operation in `X-Amz-Target`, the input as JSON with its bytes (`Uint8Array`,
+ * `Buffer`) as base64. In answers, the members named in `timestamps` (epoch seconds on the wire) become `Date`s and
+ * those in `blobs` (base64) `Uint8Array`s, wherever they appear, as the SDK's deserializers make them.
  */
 function awsJson(
   version: '1.0' | '1.1',
@@ -102,6 +102,13 @@ function awsJson(
     if (typeof value === 'string' && blobs.has(key)) return new Uint8Array(Buffer.from(value, 'base64'));
     return value;
   };
+  // The holder's own value: JSON.stringify hands a replacer a Buffer already turned into `{ type, data }`.
+  function base64(this: Record<string, unknown>, key: string, value: unknown): unknown {
+    const raw = this[key];
+    return raw instanceof Uint8Array
+      ? Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64')
+      : value;
+  }
   return {
     signingName,
     endpointPrefix,
@@ -112,7 +119,7 @@ function awsJson(
         'content-type': `application/x-amz-json-${version}`,
         'x-amz-target': `${targetPrefix}.${operation}`,
       },
-      body: JSON.stringify(input, blobsAsBase64),
+      body: JSON.stringify(input, base64),
     }),
     deserialize: (_operation, response, attempts) => {
       const text = response.body.toString('utf8');

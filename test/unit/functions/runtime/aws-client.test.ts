@@ -101,10 +101,16 @@ describe('answers', () => {
       Message: new TextEncoder().encode('hello'),
     });
     expect(mac.Mac).toEqual(new Uint8Array([1, 2, 255]));
+    // A Buffer too (the attestor's messages), though JSON.stringify would make it `{ type, data }`.
+    await kms('VerifyMac', { KeyId: 'k', MacAlgorithm: 'HMAC_SHA_256', Message: Buffer.from('héllo'), Mac: mac.Mac });
     expect(aws.inputs('GenerateMac')[0]).toEqual({
       KeyId: 'k',
       MacAlgorithm: 'HMAC_SHA_256',
       Message: Buffer.from('hello').toString('base64'),
+    });
+    expect(aws.inputs('VerifyMac')[0]).toMatchObject({
+      Message: Buffer.from('héllo', 'utf8').toString('base64'),
+      Mac: Buffer.from([1, 2, 255]).toString('base64'),
     });
   });
 
