@@ -1,19 +1,9 @@
-import { Sha256 } from '@smithy/core/checksum';
-import { SignatureV4 } from '@smithy/signature-v4';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AwsCall } from '../../core/aws-api';
 import { awsCredentials, awsEndpoint, awsRegion, type AwsCredentials } from '../../core/config';
 import { KeymatError, NETWORK_ERROR } from '../../core/errors';
-import {
-  PROTOCOLS,
-  requestIdOf,
-  type ServiceApis,
-  type ServiceName,
-  type WireRequest,
-  type WireResponse,
-} from './aws-protocols';
+import { PROTOCOLS, requestIdOf, type ServiceApis, type ServiceName, type WireResponse } from './aws-protocols';
+import type { createSender, SendRequest } from './aws-transport';
 
 export type { ServiceName } from './aws-protocols';
 
@@ -96,20 +86,20 @@ export function awsClient<S extends ServiceName>(service: S, options: AwsClientO
     options.endpoint ?? awsEndpoint(protocol.endpointVariable) ?? publicEndpoint(protocol.endpointPrefix, region),
   );
   const maxAttempts = options.maxAttempts ?? 3;
-  let signer: SignatureV4 | undefined;
+  let sender: Promise<SendRequest> | undefined;
 
   const call = async (operation: string, input: object): Promise<object> => {
-    signer ??= new SignatureV4({
+    sender ??= loadSender({
       service: protocol.signingName,
       region,
       credentials: options.credentials ?? awsCredentials(),
-      sha256: Sha256,
     });
+    const send = await sender;
     const wire = protocol.serialize(operation, input);
     for (let attempt = 1; ; attempt++) {
       let response: WireResponse;
       try {
-        response = await send(signer, endpoint, wire);
+        response = await send(endpoint, wire);
       } catch (err) {
         const failure = networkError(err);
         if (attempt >= maxAttempts) throw failure;
@@ -130,6 +120,13 @@ export function awsClient<S extends ServiceName>(service: S, options: AwsClientO
   return call as unknown as ServiceCall<S>;
 }
 
+/**
+ * The signer and node's http and https, loaded at a client's first call rather than at every cold start (the bundle
+ * keeps them in a chunk of their own): functions/runtime/aws-transport.ts.
+ */
+const loadSender = (signing: Parameters<typeof createSender>[0]): Promise<SendRequest> =>
+  import('./aws-transport.js').then((m) => m.createSender(signing));
+
 /** The call type of a service's client. */
 export type ServiceCall<S extends ServiceName> = AwsCall<ServiceApis[S]>;
 
@@ -146,45 +143,4 @@ function networkError(err: unknown): Error {
   const e = err as NodeJS.ErrnoException;
   if (e.code === undefined || !NETWORK_CODES.has(e.code)) return e;
   return new KeymatError(NETWORK_ERROR, `the request did not complete: ${e.code}: ${e.message}`, { cause: err });
-}
-
-/** Signs and sends one request; resolves with the answer, whatever its status. */
-async function send(signer: SignatureV4, endpoint: URL, wire: WireRequest): Promise<WireResponse> {
-  const body = typeof wire.body === 'string' ? Buffer.from(wire.body) : wire.body;
-  const path = `${endpoint.pathname.replace(/\/$/, '')}${wire.path}`;
-  const query = wire.query ?? {};
-  const search = new URLSearchParams(query).toString();
-  const signed = await signer.sign({
-    method: 'POST',
-    protocol: endpoint.protocol,
-    hostname: endpoint.hostname,
-    ...(endpoint.port && { port: Number(endpoint.port) }),
-    path,
-    query,
-    headers: { ...wire.headers, host: endpoint.host, 'content-length': String(body.length) },
-    body,
-  });
-  const request = endpoint.protocol === 'http:' ? httpRequest : httpsRequest;
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        method: 'POST',
-        protocol: endpoint.protocol,
-        hostname: endpoint.hostname,
-        port: endpoint.port,
-        path: search === '' ? path : `${path}?${search}`,
-        headers: signed.headers,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.once('error', reject);
-        res.once('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
-        );
-      },
-    );
-    req.once('error', reject);
-    req.end(body);
-  });
 }
