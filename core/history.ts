@@ -29,7 +29,7 @@ export async function readHistory(sfn: SfnCall, executionArn: string): Promise<H
 }
 
 // The callback task's parameters as the history records them: the Lambda payload is RequestApproval's event.
-const scheduledApproval = z.object({ Payload: requestApprovalEvent });
+const scheduledApproval = z.lazy(() => z.object({ Payload: requestApprovalEvent }));
 const ANSWERED = new Set(['TaskSucceeded', 'TaskFailed', 'TaskTimedOut', 'TaskSubmitFailed']);
 
 function scheduledTask(parameters: string | undefined): PendingApprovalTask | undefined {
@@ -98,8 +98,8 @@ function lastExitOutput(events: HistoryEvent[], state: string): unknown {
   return undefined;
 }
 
-const windowOutput = z.object({ changeWindow: windowCheckSchema });
-const planOutput = z.object({ plan: planSchema });
+const windowOutput = z.lazy(() => z.object({ changeWindow: windowCheckSchema }));
+const planOutput = z.lazy(() => z.object({ plan: planSchema }));
 
 /**
  * What the execution's history says of its change management: the plan ValidateOrigin made (with the ticket check's

@@ -17,19 +17,21 @@ import { confirmationPage, messagePage } from './page';
  * A Lambda Function URL or API Gateway HTTP API request (payload format 2.0), as much of it as the page reads. The
  * authorizer's claims are set by API Gateway, only after its JWT authorizer verified the token; no client can set them.
  */
-export const pageRequestSchema = z.object({
-  requestContext: z.optional(
-    z.object({
-      http: z.optional(z.object({ method: z.optional(z.string()) })),
-      authorizer: z.optional(
-        z.object({ jwt: z.optional(z.object({ claims: z.optional(z.record(z.string(), z.unknown())) })) }),
-      ),
-    }),
-  ),
-  rawQueryString: z.optional(z.string()),
-  body: z.optional(z.string()),
-  isBase64Encoded: z.optional(z.boolean()),
-});
+export const pageRequestSchema = z.lazy(() =>
+  z.object({
+    requestContext: z.optional(
+      z.object({
+        http: z.optional(z.object({ method: z.optional(z.string()) })),
+        authorizer: z.optional(
+          z.object({ jwt: z.optional(z.object({ claims: z.optional(z.record(z.string(), z.unknown())) })) }),
+        ),
+      }),
+    ),
+    rawQueryString: z.optional(z.string()),
+    body: z.optional(z.string()),
+    isBase64Encoded: z.optional(z.boolean()),
+  }),
+);
 export type PageRequest = z.infer<typeof pageRequestSchema>;
 
 /** The page's answer, as a Function URL returns it. */

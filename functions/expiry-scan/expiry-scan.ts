@@ -22,7 +22,7 @@ export interface ExpiryScanDeps {
 }
 
 /** The scheduled event; `dryRun` reports what would be started and starts nothing. */
-export const scanEventSchema = z.looseObject({ dryRun: z._default(z.boolean(), false) });
+export const scanEventSchema = z.lazy(() => z.looseObject({ dryRun: z._default(z.boolean(), false) }));
 
 /**
  * The scheduled expiry scan: one run, one summary message on the outcome topic. The policy and the limits are
