@@ -60,8 +60,8 @@ export interface FunctionBundle {
 /**
  * The functions, bundled as they deploy: ES modules (Powertools' and the signer's ES builds tree-shake), minified,
  * each in its own folder, calling AWS through keymat's own client (functions/runtime/aws-client.ts). What the code
- * imports dynamically (the change-calendar and change-ticket clients, the signer's event streams) is split into
- * chunks beside the handler, loaded only if called: in one file, esbuild would wrap every module those reach in a
+ * imports dynamically (the AWS client's signer and node's https, loaded at its first call; the change-calendar and
+ * change-ticket clients; the signer's event streams) is split into chunks beside the handler, loaded only if called: in one file, esbuild would wrap every module those reach in a
  * lazy initializer, which V8 parses twice. Each module's source map is written beside it but not
  * enabled at start (parsing it would add to every cold start): functions/runtime/source-maps.ts reads it when an error
  * is first logged or thrown.
