@@ -5,11 +5,14 @@
  */
 import { App } from 'aws-cdk-lib';
 import { buildSync } from 'esbuild';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { configFromContext, KeymatStack } from '../infra/index';
 
 /** Samples per measurement; the median is reported. */
@@ -78,10 +81,13 @@ const BENCH_CONTEXT: Record<string, string> = {
 };
 
 /**
- * Synthesizes the stack into a temporary folder and calls `use` with its functions; the folder goes afterwards.
+ * Synthesizes the stack into a temporary folder and calls `use` with its functions; the folder goes afterwards (once
+ * the promise `use` returns settles, if it returns one).
  */
 export function withDeployedFunctions<T>(use: (functions: DeployedFunction[]) => T): T {
   const outdir = mkdtempSync(join(tmpdir(), 'keymat-bench-synth-'));
+  const remove = (): void => rmSync(outdir, { recursive: true, force: true });
+  let removeNow = true;
   try {
     const app = new App({ outdir });
     const stack = new KeymatStack(app, 'Keymat', { config: configFromContext((name) => BENCH_CONTEXT[name]) });
@@ -110,9 +116,12 @@ export function withDeployedFunctions<T>(use: (functions: DeployedFunction[]) =>
           environment: Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, resolve(v, logicalId)])),
         };
       });
-    return use(functions);
+    const result = use(functions);
+    if (!(result instanceof Promise)) return result;
+    removeNow = false;
+    return result.finally(remove) as T;
   } finally {
-    rmSync(outdir, { recursive: true, force: true });
+    if (removeNow) remove();
   }
 }
 
@@ -190,15 +199,18 @@ const loader = (f: DeployedFunction, then = ''): string =>
 /** The bare `node -e 0` every figure is compared with, in the Lambda runtime's variables alone. */
 export const baselineMs = (): number => timeNode(['-e', '0'], RUNTIME_VARIABLES);
 
+/** A function's environment in Lambda: the runtime's variables and the template's. */
+const functionEnvironment = (f: DeployedFunction): Record<string, string> => ({
+  ...RUNTIME_VARIABLES,
+  AWS_LAMBDA_FUNCTION_NAME: f.name.replace(/\W/g, ''),
+  AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(f.memorySize),
+  ...f.environment,
+});
+
 /** Loads each function's handler LOAD_SAMPLES times and reports the median. */
 export function measureLoads(functions: DeployedFunction[]): LoadFigure[] {
   return functions.map((f) => {
-    const env = {
-      ...RUNTIME_VARIABLES,
-      AWS_LAMBDA_FUNCTION_NAME: f.name.replace(/\W/g, ''),
-      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(f.memorySize),
-      ...f.environment,
-    };
+    const env = functionEnvironment(f);
     const rss = execFileSync(
       process.execPath,
       ['-e', loader(f, 'process.stdout.write(String(process.memoryUsage().rss));')],
@@ -217,14 +229,123 @@ export function measureLoads(functions: DeployedFunction[]): LoadFigure[] {
   });
 }
 
-if (require.main === module) {
-  // `tsx bench/load.ts`: the start-up table alone.
+/** The function whose first invocation is timed: it makes its first AWS calls (DescribeKey, ListKeyRotations) at once. */
+const FIRST_CALL_FUNCTION = 'VerifyPendingImport';
+
+/** The change and plan of VerifyPendingImport's event, and the key as the stub describes it: the deletion done. */
+const FIRST_CALL_KEY = {
+  arn: `arn:aws:kms:${REGION}:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`,
+  materialId: 'a'.repeat(64),
+};
+const FIRST_CALL_EVENT = {
+  executionId: 'bench-first-call',
+  input: {
+    keyId: FIRST_CALL_KEY.arn,
+    changeId: 'bench-first-call',
+    reason: 'start-up bench',
+    requestedBy: 'bench',
+    waitSeconds: 0,
+    dryRun: false,
+  },
+  plan: {
+    keyArn: FIRST_CALL_KEY.arn,
+    aliases: [],
+    origin: 'EXTERNAL',
+    keyMaterialId: FIRST_CALL_KEY.materialId,
+    keyMaterialState: 'CURRENT',
+    importStateBefore: 'IMPORTED',
+    keyStateBefore: 'Enabled',
+    expectedKeyState: 'PendingImport',
+    expectedMaterial: 'PENDING_IMPORT',
+    alreadyDeleted: false,
+    multiRegion: { role: 'NONE', replicas: [], replicasAffected: [] },
+    lastUsage: { known: false },
+    warnings: [],
+    digest: '0'.repeat(64),
+  },
+};
+
+/** A KMS endpoint on 127.0.0.1 answering DescribeKey and ListKeyRotations with the key after the deletion. */
+const FIRST_CALL_ANSWERS: Record<string, object> = {
+  'TrentService.DescribeKey': {
+    KeyMetadata: { KeyId: FIRST_CALL_KEY.arn.split('/')[1], Arn: FIRST_CALL_KEY.arn, KeyState: 'PendingImport' },
+  },
+  'TrentService.ListKeyRotations': {
+    Rotations: [{ KeyId: FIRST_CALL_KEY.arn, KeyMaterialId: FIRST_CALL_KEY.materialId, ImportState: 'PENDING_IMPORT' }],
+  },
+};
+
+/**
+ * The first invocation of a freshly loaded function that calls AWS: VerifyPendingImport's handler, timed inside the
+ * process from the call to its result, its KMS client sending to a local stub (plain HTTP, no network). What a
+ * function loads only when it first calls AWS (the signer, node's http and https) is paid here, not at load; the
+ * median of LOAD_SAMPLES fresh processes, in milliseconds.
+ */
+export async function measureFirstCall(functions: DeployedFunction[]): Promise<number> {
+  const f = functions.find((x) => x.name === FIRST_CALL_FUNCTION);
+  if (!f) throw new Error(`no ${FIRST_CALL_FUNCTION} function in the stack`);
+  const server = createServer((req, res) => {
+    req.resume().once('end', () => {
+      const answer = FIRST_CALL_ANSWERS[String(req.headers['x-amz-target'])];
+      res
+        .writeHead(answer ? 200 : 400, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': 'bench' })
+        .end(JSON.stringify(answer ?? { __type: 'UnknownOperationException' }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const env = {
+      ...functionEnvironment(f),
+      AWS_ENDPOINT_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      AWS_ACCESS_KEY_ID: 'AKIDBENCH',
+      AWS_SECRET_ACCESS_KEY: 'bench',
+      AWS_SESSION_TOKEN: 'bench',
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
+    };
+    const context = {
+      functionName: f.name,
+      functionVersion: '$LATEST',
+      invokedFunctionArn: 'arn',
+      memoryLimitInMB: '256',
+      awsRequestId: 'bench',
+    };
+    const invoke = loader(
+      f,
+      `const t = performance.now(); m[${JSON.stringify(f.exportName)}](${JSON.stringify(FIRST_CALL_EVENT)}, ` +
+        `${JSON.stringify(context)}).then(() => process.stderr.write(String(performance.now() - t)));`,
+    );
+    const times: number[] = [];
+    for (let i = 0; i < LOAD_SAMPLES; i++) {
+      const { stderr } = await promisify(execFile)(process.execPath, ['-e', invoke], { env });
+      times.push(Number(stderr));
+    }
+    return median(times);
+  } finally {
+    server.close();
+  }
+}
+
+/** `tsx bench/load.ts`: the start-up table alone, and the first AWS call. */
+async function main(): Promise<void> {
   const baseline = baselineMs();
-  const figures = withDeployedFunctions(measureLoads);
+  const { figures, firstCallMs } = await withDeployedFunctions(async (functions) => ({
+    figures: measureLoads(functions),
+    firstCallMs: await measureFirstCall(functions),
+  }));
   process.stdout.write(`node -e 0: ${baseline.toFixed(1)} ms\n`);
   for (const f of figures) {
     process.stdout.write(
       `${f.name.padEnd(24)} ${(f.bytes / 1024).toFixed(0).padStart(5)} KB  ${f.loadMs.toFixed(1).padStart(6)} ms  +${(f.loadMs - baseline).toFixed(1)} ms  ${(f.rssBytes / 1048576).toFixed(0)} MB\n`,
     );
   }
+  process.stdout.write(
+    `first AWS call (${FIRST_CALL_FUNCTION}'s first invocation, local stub): ${firstCallMs.toFixed(1)} ms\n`,
+  );
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  });
 }

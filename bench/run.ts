@@ -2,7 +2,6 @@
  * `npm run bench`: bundle size and start-up per function as it deploys (bench/load.ts), local execution wall time and
  * where it goes, and the cost of one execution at published prices. Prints the tables the README quotes.
  */
-import { KMSClient } from '@aws-sdk/client-kms';
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
@@ -11,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TASK_STATES } from '../core/tasks';
 import { scan } from '../functions/expiry-scan/scan';
+import { createKmsClient } from '../functions/runtime/aws';
 import { DEFAULT_SCAN_LIMITS } from '../infra/config';
 import { localApprover } from '../local/approver';
 import { LOCAL_CREDENTIALS, localKmsClient } from '../local/clients';
@@ -264,7 +264,8 @@ async function scanBench(): Promise<string[][]> {
         if (m) resolve(m[1] as string);
       }),
     );
-    const kms = new KMSClient({ endpoint, region: DEFAULT_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 8 });
+    // The scan's own client, as its function makes it.
+    const kms = createKmsClient({ endpoint, region: DEFAULT_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 8 });
     const started = Date.now();
     const summary = await scan(
       { kms, now: new Date(), start: async () => 'STARTED' },

@@ -14,6 +14,7 @@ import { GATEWAY_PATH, localStateMachineArn } from '../local/paths';
 import { runningEndpoint } from '../local/store';
 import { callGateway, GatewayError, type GatewayEndpoint } from './gateway-client';
 import { CliError } from './output';
+import { sfnCall } from './sdk-calls';
 
 /**
  * Where the operator commands act: a deployed stack, or the local stack serving a state folder. Operators read Step
@@ -39,7 +40,13 @@ const targetOf = (
   kms: KMSClient,
   stateMachineArn: string,
   gateway: () => Promise<GatewayEndpoint>,
-): Target => ({ sfn, kms, stateMachineArn, changes: new ChangeClient({ sfn, stateMachineArn }), gateway });
+): Target => ({
+  sfn,
+  kms,
+  stateMachineArn,
+  changes: new ChangeClient({ sfn: sfnCall(sfn), stateMachineArn }),
+  gateway,
+});
 
 /**
  * The local stack of a state folder, as the caller: the given credentials, else `AWS_ACCESS_KEY_ID`, else the public

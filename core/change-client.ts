@@ -1,16 +1,8 @@
-import {
-  DescribeExecutionCommand,
-  ListExecutionsCommand,
-  SendTaskFailureCommand,
-  SendTaskSuccessCommand,
-  StartExecutionCommand,
-  type DescribeExecutionCommandOutput,
-  type HistoryEvent,
-  type SFNClient,
-} from '@aws-sdk/client-sfn';
+import type { DescribeExecutionCommandOutput, HistoryEvent } from '@aws-sdk/client-sfn';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { refusal, rejection, rejectionRole, withApproval } from './approvals';
 import type { Attestor } from './attestation';
+import type { SfnCall } from './aws-api';
 import { approvalDecided, type EventPublisher } from './change-events';
 import { ChangeError, hasErrorName } from './errors';
 import type { WindowCheck } from './change-window';
@@ -68,7 +60,7 @@ export interface Decision {
 /** What a change client works on: a Step Functions client and the workflow's state machine. */
 export interface ChangeClientOptions {
   /** The Step Functions client, configured by the caller (Region, endpoint, credentials). */
-  sfn: SFNClient;
+  sfn: SfnCall;
   /** The deletion workflow's state machine. */
   stateMachineArn: string;
   /**
@@ -95,7 +87,7 @@ export interface WatchOptions {
  */
 export class ChangeClient {
   readonly stateMachineArn: string;
-  private readonly sfn: SFNClient;
+  private readonly sfn: SfnCall;
   private readonly attestor: Attestor | undefined;
   private readonly events: EventPublisher | undefined;
 
@@ -128,9 +120,11 @@ export class ChangeClient {
     const existing = await this.find(executionArn);
     if (existing) return this.startedBefore(changeId, existing, input);
     try {
-      const started = await this.sfn.send(
-        new StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name, input: JSON.stringify(input) }),
-      );
+      const started = await this.sfn('StartExecution', {
+        stateMachineArn: this.stateMachineArn,
+        name,
+        input: JSON.stringify(input),
+      });
       return { executionArn: started.executionArn ?? executionArn, state: 'STARTED' };
     } catch (err) {
       // Started by someone else between the look and the start (or finished: a closed name is never reused).
@@ -213,14 +207,12 @@ export class ChangeClient {
     const found: PendingChanges = { approvals: [], windows: [] };
     let nextToken: string | undefined;
     do {
-      const page = await this.sfn.send(
-        new ListExecutionsCommand({
-          stateMachineArn: this.stateMachineArn,
-          statusFilter: 'RUNNING',
-          maxResults: 100,
-          nextToken,
-        }),
-      );
+      const page = await this.sfn('ListExecutions', {
+        stateMachineArn: this.stateMachineArn,
+        statusFilter: 'RUNNING',
+        maxResults: 100,
+        nextToken,
+      });
       for (const e of page.executions ?? []) {
         if (!e.executionArn) continue;
         const events = await this.historyIfAny(e.executionArn);
@@ -256,8 +248,7 @@ export class ChangeClient {
       ...(decision.comment && { comment: decision.comment }),
     });
     await this.events?.publish(approvalDecided(executionArn, task, { ...decision, decision: 'APPROVED' }, new Date()));
-    const command = new SendTaskSuccessCommand({ taskToken: task.taskToken, output: JSON.stringify(output) });
-    await this.answer(() => this.sfn.send(command));
+    await this.answer(() => this.sfn('SendTaskSuccess', { taskToken: task.taskToken, output: JSON.stringify(output) }));
     return output;
   }
 
@@ -282,8 +273,7 @@ export class ChangeClient {
     await this.events?.publish(
       approvalDecided(executionArn, task, { ...decision, decision: 'REJECTED', as: role }, new Date()),
     );
-    const command = new SendTaskFailureCommand({ taskToken: task.taskToken, error, cause });
-    await this.answer(() => this.sfn.send(command));
+    await this.answer(() => this.sfn('SendTaskFailure', { taskToken: task.taskToken, error, cause }));
     return { as: role };
   }
 
@@ -300,7 +290,7 @@ export class ChangeClient {
 
   private async find(executionArn: string): Promise<DescribeExecutionCommandOutput | undefined> {
     try {
-      return await this.sfn.send(new DescribeExecutionCommand({ executionArn }));
+      return await this.sfn('DescribeExecution', { executionArn });
     } catch (err) {
       if (hasErrorName(err, 'ExecutionDoesNotExist')) return undefined;
       throw err;

@@ -19,85 +19,97 @@ export const EVENT_SOURCE = 'keymat';
 /** The detail schemas' version; a change that removes or retypes a field makes a new one. */
 export const EVENT_VERSION = '1';
 
-const common = {
+const common = () => ({
   version: z.literal(EVENT_VERSION),
   eventId: z.string().check(z.regex(/^[a-f0-9]{32}$/)),
   executionArn: z.string(),
   changeId: z.string(),
   /** When it happened (ISO 8601); EventBridge's own `time` is when it was put. */
   occurredAt: z.iso.datetime(),
-};
+});
 
-const keyFields = { keyArn: z.string(), keyMaterialId: z.string() };
+const keyFields = () => ({ keyArn: z.string(), keyMaterialId: z.string() });
 
-const decisionFields = {
+const decisionFields = () => ({
   round: z.number().check(z.int(), z.gte(1)),
   /** Who decided, as keymat authenticated them (a canonical principal). */
   decidedBy: z.string(),
   channel: z.string(),
   comment: z.optional(z.string()),
-};
+});
 
 /** Each detail type and its detail's schema. */
 export const EVENT_DETAILS = {
-  'Deletion Planned': z.object({
-    ...common,
-    ...keyFields,
-    requestedBy: z.string(),
-    reason: z.string(),
-    keyMaterialState: z.string(),
-    keyStateBefore: z.string(),
-    expectedKeyState: z.string(),
-    replicasAffected: z.array(z.string()),
-    planDigest: z.string(),
-    dryRun: z.boolean(),
-    changeTicket: z.optional(changeTicketSchema),
-    changeWindow: z.optional(calendarReadingSchema),
-  }),
-  'Approval Requested': z.object({
-    ...common,
-    ...keyFields,
-    round: z.number().check(z.int(), z.gte(1)),
-    quorum: z.number().check(z.int(), z.gte(1)),
-    approvedBy: z.array(z.string()),
-    expiresAt: z.string(),
-    planDigest: z.string(),
-  }),
-  'Approval Decided': z.union([
-    z.object({ ...common, decision: z.literal('APPROVED'), ...decisionFields, planDigest: z.string() }),
+  'Deletion Planned': z.lazy(() =>
     z.object({
-      ...common,
-      decision: z.literal('REJECTED'),
-      ...decisionFields,
-      /** An approver's rejection, or the requester withdrawing the change. */
-      as: z.enum(['APPROVER', 'REQUESTER']),
+      ...common(),
+      ...keyFields(),
+      requestedBy: z.string(),
+      reason: z.string(),
+      keyMaterialState: z.string(),
+      keyStateBefore: z.string(),
+      expectedKeyState: z.string(),
+      replicasAffected: z.array(z.string()),
+      planDigest: z.string(),
+      dryRun: z.boolean(),
+      changeTicket: z.optional(changeTicketSchema),
+      changeWindow: z.optional(calendarReadingSchema),
     }),
-  ]),
-  'Deletion Announced': z.object({
-    ...common,
-    ...keyFields,
-    requestedBy: z.string(),
-    approvedBy: z.array(z.string()),
-    planDigest: z.string(),
-  }),
-  'Key Material Deleted': z.object({
-    ...common,
-    ...keyFields,
-    /** The DeleteImportedKeyMaterial request's id (CloudTrail's `requestID`); null when an earlier attempt applied it. */
-    kmsRequestId: z.nullable(z.string()),
-    appliedBy: z.enum(['THIS_ATTEMPT', 'EARLIER_ATTEMPT']),
-    expectedKeyState: z.string(),
-  }),
-  'Change Failed': z.object({
-    ...common,
-    /** Missing when the input named no valid change id. */
-    changeId: z.optional(z.string()),
-    keyArn: z.optional(z.string()),
-    keyMaterialId: z.optional(z.string()),
-    status: z.enum(['REJECTED', 'TIMED_OUT', 'REFUSED', 'FAILED']),
-    error: z.string(),
-    cause: z.optional(z.string()),
-  }),
+  ),
+  'Approval Requested': z.lazy(() =>
+    z.object({
+      ...common(),
+      ...keyFields(),
+      round: z.number().check(z.int(), z.gte(1)),
+      quorum: z.number().check(z.int(), z.gte(1)),
+      approvedBy: z.array(z.string()),
+      expiresAt: z.string(),
+      planDigest: z.string(),
+    }),
+  ),
+  'Approval Decided': z.lazy(() =>
+    z.union([
+      z.object({ ...common(), decision: z.literal('APPROVED'), ...decisionFields(), planDigest: z.string() }),
+      z.object({
+        ...common(),
+        decision: z.literal('REJECTED'),
+        ...decisionFields(),
+        /** An approver's rejection, or the requester withdrawing the change. */
+        as: z.enum(['APPROVER', 'REQUESTER']),
+      }),
+    ]),
+  ),
+  'Deletion Announced': z.lazy(() =>
+    z.object({
+      ...common(),
+      ...keyFields(),
+      requestedBy: z.string(),
+      approvedBy: z.array(z.string()),
+      planDigest: z.string(),
+    }),
+  ),
+  'Key Material Deleted': z.lazy(() =>
+    z.object({
+      ...common(),
+      ...keyFields(),
+      /** The DeleteImportedKeyMaterial request's id (CloudTrail's `requestID`); null when an earlier attempt applied it. */
+      kmsRequestId: z.nullable(z.string()),
+      appliedBy: z.enum(['THIS_ATTEMPT', 'EARLIER_ATTEMPT']),
+      expectedKeyState: z.string(),
+    }),
+  ),
+  'Change Failed': z.lazy(() =>
+    z.object({
+      ...common(),
+      /** Missing when the input named no valid change id. */
+      changeId: z.optional(z.string()),
+      keyArn: z.optional(z.string()),
+      keyMaterialId: z.optional(z.string()),
+      status: z.enum(['REJECTED', 'TIMED_OUT', 'REFUSED', 'FAILED']),
+      error: z.string(),
+      cause: z.optional(z.string()),
+    }),
+  ),
 } as const;
 
 export type EventDetailType = keyof typeof EVENT_DETAILS;

@@ -13,21 +13,23 @@ import { cleanComment, hasUnsafeCharacters } from './text';
 export const TICKET_CHECK_VERSION = '1';
 
 /** What the check function receives (its event). */
-export const ticketRequestSchema = z.object({
-  version: z.literal(TICKET_CHECK_VERSION),
-  changeId: z.string(),
-  keyArn: z.string(),
-  keyMaterialId: z.string(),
-  requestedBy: z.string(),
-  reason: z.string(),
-});
+export const ticketRequestSchema = z.lazy(() =>
+  z.object({
+    version: z.literal(TICKET_CHECK_VERSION),
+    changeId: z.string(),
+    keyArn: z.string(),
+    keyMaterialId: z.string(),
+    requestedBy: z.string(),
+    reason: z.string(),
+  }),
+);
 export type TicketRequest = z.infer<typeof ticketRequestSchema>;
 
 /** The longest reason kept from an answer. */
 const MAX_TICKET_REASON = 500;
 
-/** What the check function returns. */
-export const ticketAnswerSchema = z.object({
+/** The fields of the check function's answer, which the change ticket extends. */
+const ticketAnswerShape = () => ({
   /** APPROVED lets the change go on to its approvals; DENIED and UNKNOWN (no such ticket) refuse it. */
   decision: z.enum(['APPROVED', 'DENIED', 'UNKNOWN']),
   /** Why, in a sentence a requester can act on. */
@@ -39,14 +41,20 @@ export const ticketAnswerSchema = z.object({
       .check(z.refine((link) => !hasUnsafeCharacters(link), 'must not hold control or formatting characters')),
   ),
 });
+
+/** What the check function returns. */
+export const ticketAnswerSchema = z.lazy(() => z.object(ticketAnswerShape()));
 export type TicketAnswer = z.infer<typeof ticketAnswerSchema>;
 
 /** The check's result as the plan keeps it and the approval request shows it. */
-export const changeTicketSchema = z.extend(ticketAnswerSchema, {
-  /** The check function that answered. */
-  checkedBy: z.string(),
-  checkedAt: z.string(),
-});
+export const changeTicketSchema = z.lazy(() =>
+  z.object({
+    ...ticketAnswerShape(),
+    /** The check function that answered. */
+    checkedBy: z.string(),
+    checkedAt: z.string(),
+  }),
+);
 export type ChangeTicket = z.infer<typeof changeTicketSchema>;
 
 /**

@@ -8,8 +8,8 @@ import * as z from './schema';
  * calendars' next transition) and asks again, until a bound after which it ends ChangeWindowClosed.
  */
 
-/** What GetCalendarState answered for the deployment's calendars (OPEN only when every one is open). */
-export const calendarReadingSchema = z.object({
+/** The fields of a calendar reading, which the window check extends. */
+const calendarReadingShape = () => ({
   calendars: z.array(z.string()),
   state: z.enum(['OPEN', 'CLOSED']),
   /** When the state was read (ISO 8601). */
@@ -17,17 +17,23 @@ export const calendarReadingSchema = z.object({
   /** When the state changes next, if the calendars say (ISO 8601). */
   nextTransitionTime: z.optional(z.string()),
 });
+
+/** What GetCalendarState answered for the deployment's calendars (OPEN only when every one is open). */
+export const calendarReadingSchema = z.lazy(() => z.object(calendarReadingShape()));
 export type CalendarReading = z.infer<typeof calendarReadingSchema>;
 
 /** CheckChangeWindow's result: the reading, the bound, and the next wait. */
-export const windowCheckSchema = z.extend(calendarReadingSchema, {
-  /** When the change began to wait for its window: its last approval. */
-  since: z.string(),
-  /** `since` plus the maximum wait: still CLOSED at this time ends the change ChangeWindowClosed. */
-  deadline: z.string(),
-  /** While CLOSED: when to ask again (the next transition, or the deadline if that comes first). */
-  waitUntil: z.optional(z.string()),
-});
+export const windowCheckSchema = z.lazy(() =>
+  z.object({
+    ...calendarReadingShape(),
+    /** When the change began to wait for its window: its last approval. */
+    since: z.string(),
+    /** `since` plus the maximum wait: still CLOSED at this time ends the change ChangeWindowClosed. */
+    deadline: z.string(),
+    /** While CLOSED: when to ask again (the next transition, or the deadline if that comes first). */
+    waitUntil: z.optional(z.string()),
+  }),
+);
 export type WindowCheck = z.infer<typeof windowCheckSchema>;
 
 /** The calendars' names as a person reads them: the document name of an ARN. */

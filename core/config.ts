@@ -35,7 +35,9 @@ export const ENV = {
   cliGatewayUrl: 'KEYMAT_GATEWAY_URL',
   accessKeyId: 'AWS_ACCESS_KEY_ID',
   secretAccessKey: 'AWS_SECRET_ACCESS_KEY',
+  sessionToken: 'AWS_SESSION_TOKEN',
   kmsEndpoint: 'AWS_ENDPOINT_URL_KMS',
+  endpoint: 'AWS_ENDPOINT_URL',
   attestationKeyArn: 'ATTESTATION_KEY_ARN',
   sessionBoundRoles: 'SESSION_BOUND_ROLES',
   sdkNodeVersionNotice: 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED',
@@ -376,6 +378,41 @@ function reader(env: Env) {
     },
   };
 }
+
+/** Static AWS credentials, as the Lambda runtime hands a function its role's session. */
+export interface AwsCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+/**
+ * The function's credentials: the Lambda runtime sets its execution role's session in `AWS_ACCESS_KEY_ID`,
+ * `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN` before the handler loads.
+ */
+export function awsCredentials(env: Env = process.env): AwsCredentials {
+  const read = reader(env);
+  const sessionToken = read.optional(ENV.sessionToken);
+  return {
+    accessKeyId: read.required(ENV.accessKeyId),
+    secretAccessKey: read.required(ENV.secretAccessKey),
+    ...(sessionToken !== undefined && { sessionToken }),
+  };
+}
+
+/**
+ * An endpoint set for a service in the environment, as the AWS SDKs take it: `AWS_ENDPOINT_URL_<SERVICE>` (e.g.
+ * `AWS_ENDPOINT_URL_KMS`), else `AWS_ENDPOINT_URL`; undefined when neither is set.
+ *
+ * @param serviceId - The service's SDK id in upper case with underscores (`KMS`, `SECRETS_MANAGER`, `SFN`).
+ */
+export function awsEndpoint(serviceId: string, env: Env = process.env): string | undefined {
+  const read = reader(env);
+  return read.optional(`${ENV.endpoint}_${serviceId}`) ?? read.optional(ENV.endpoint);
+}
+
+/** The function's Region (`AWS_REGION`, which the Lambda runtime sets). */
+export const awsRegion = (env: Env = process.env): string => reader(env).required(ENV.region);
 
 /** The log levels of the functions' logger (Powertools' names). */
 export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'] as const;

@@ -15,46 +15,59 @@ import {
  * tasks produced.
  */
 
-/** CheckState's and VerifyPendingImport's event: the change and its plan. */
-export const taskEvent = z.object({
+/** The fields of every task's event after ValidateOrigin: the change and its plan. */
+const taskEventShape = () => ({
   executionId: z.string().check(z.minLength(1)),
   input: changeInputSchema,
   plan: planSchema,
 });
+
+/** CheckState's and VerifyPendingImport's event: the change and its plan. */
+export const taskEvent = z.lazy(() => z.object(taskEventShape()));
 export type TaskEvent = z.infer<typeof taskEvent>;
 
 /**
  * DeleteMaterial's event. The approval is left unparsed here: it comes from outside the workflow, and
  * `parseApproval` refuses a malformed one as ApprovalInvalid rather than as a wiring bug.
  */
-export const approvedTaskEvent = z.extend(taskEvent, { approval: z.unknown(), rules: approvalRulesSchema });
+export const approvedTaskEvent = z.lazy(() =>
+  z.object({ ...taskEventShape(), approval: z.unknown(), rules: approvalRulesSchema }),
+);
 export type ApprovedTaskEvent = z.infer<typeof approvedTaskEvent>;
 
 /**
  * CheckChangeWindow's event: the change, its approvals (the last of which began the wait for the window; only read for
  * their times here, DeleteMaterial verifies them) and the execution's start, which bounds them from below.
  */
-export const checkChangeWindowEvent = z.extend(taskEvent, {
-  approval: approvalResultSchema,
-  executionStartTime: z.iso.datetime({ offset: true }),
-});
+export const checkChangeWindowEvent = z.lazy(() =>
+  z.object({
+    ...taskEventShape(),
+    approval: approvalResultSchema,
+    executionStartTime: z.iso.datetime({ offset: true }),
+  }),
+);
 
 /** RequestApproval's event: the change, the task token to answer on, and the approvals given in earlier rounds. */
-export const requestApprovalEvent = z.extend(taskEvent, {
-  taskToken: z.string().check(z.minLength(1)),
-  approvalTimeoutSeconds: z.number().check(z.int(), z.positive()),
-  /** The approvals given in earlier rounds. */
-  approval: approvalResultSchema,
-  rules: approvalRulesSchema,
-});
+export const requestApprovalEvent = z.lazy(() =>
+  z.object({
+    ...taskEventShape(),
+    taskToken: z.string().check(z.minLength(1)),
+    approvalTimeoutSeconds: z.number().check(z.int(), z.positive()),
+    /** The approvals given in earlier rounds. */
+    approval: approvalResultSchema,
+    rules: approvalRulesSchema,
+  }),
+);
 export type RequestApprovalEvent = z.infer<typeof requestApprovalEvent>;
 
 /** NotifyOutcome's event: the state as it reached the outcome, and the raw execution input for a refused input. */
-export const notifyOutcomeEvent = z.object({
-  executionId: z.string().check(z.minLength(1)),
-  state: workflowStateSchema,
-  executionInput: z.unknown(),
-});
+export const notifyOutcomeEvent = z.lazy(() =>
+  z.object({
+    executionId: z.string().check(z.minLength(1)),
+    state: workflowStateSchema,
+    executionInput: z.unknown(),
+  }),
+);
 export type NotifyOutcomeEvent = z.infer<typeof notifyOutcomeEvent>;
 
 /**

@@ -1,4 +1,5 @@
-import { paginateGetExecutionHistory, type HistoryEvent, type SFNClient } from '@aws-sdk/client-sfn';
+import type { HistoryEvent } from '@aws-sdk/client-sfn';
+import { allPages, type SfnCall } from './aws-api';
 import { windowCheckSchema, type WindowCheck } from './change-window';
 import { requestApprovalEvent } from './events';
 import * as z from './schema';
@@ -15,16 +16,20 @@ export interface PendingApprovalTask {
 }
 
 /** Every event of an execution, all pages. */
-export async function readHistory(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
+export async function readHistory(sfn: SfnCall, executionArn: string): Promise<HistoryEvent[]> {
   const events: HistoryEvent[] = [];
-  for await (const page of paginateGetExecutionHistory({ client: sfn }, { executionArn, maxResults: 1000 })) {
+  const pages = allPages(
+    (nextToken) => sfn('GetExecutionHistory', { executionArn, maxResults: 1000, nextToken }),
+    (page) => page.nextToken,
+  );
+  for await (const page of pages) {
     events.push(...(page.events ?? []));
   }
   return events;
 }
 
 // The callback task's parameters as the history records them: the Lambda payload is RequestApproval's event.
-const scheduledApproval = z.object({ Payload: requestApprovalEvent });
+const scheduledApproval = z.lazy(() => z.object({ Payload: requestApprovalEvent }));
 const ANSWERED = new Set(['TaskSucceeded', 'TaskFailed', 'TaskTimedOut', 'TaskSubmitFailed']);
 
 function scheduledTask(parameters: string | undefined): PendingApprovalTask | undefined {
@@ -93,8 +98,8 @@ function lastExitOutput(events: HistoryEvent[], state: string): unknown {
   return undefined;
 }
 
-const windowOutput = z.object({ changeWindow: windowCheckSchema });
-const planOutput = z.object({ plan: planSchema });
+const windowOutput = z.lazy(() => z.object({ changeWindow: windowCheckSchema }));
+const planOutput = z.lazy(() => z.object({ plan: planSchema }));
 
 /**
  * What the execution's history says of its change management: the plan ValidateOrigin made (with the ticket check's

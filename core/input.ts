@@ -14,36 +14,38 @@ const text = (max: number) =>
     z.refine((s) => !hasUnsafeCharacters(s), 'must not contain control or invisible formatting characters'),
   );
 
-const inputSchema = z.strictObject({
-  keyId: z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(2048, 'must be at most 2048 characters')),
-  keyMaterialId: z.optional(
-    z
-      .string()
-      .check(z.regex(KEY_MATERIAL_ID, 'must be exactly 64 lower-case hexadecimal characters (a KeyMaterialId)')),
-  ),
-  changeId: z
-    .string()
-    .check(
-      z.regex(
-        CHANGE_ID,
-        'must be 1-64 characters of letters, digits, ".", "_" or "-", starting with a letter or digit',
-      ),
+const inputSchema = z.lazy(() =>
+  z.strictObject({
+    keyId: z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(2048, 'must be at most 2048 characters')),
+    keyMaterialId: z.optional(
+      z
+        .string()
+        .check(z.regex(KEY_MATERIAL_ID, 'must be exactly 64 lower-case hexadecimal characters (a KeyMaterialId)')),
     ),
-  reason: text(1000),
-  requestedBy: text(256),
-  waitSeconds: z.optional(
-    z
-      .number()
+    changeId: z
+      .string()
       .check(
-        z.int('must be a whole number'),
-        z.gte(0, 'must be at least 0'),
-        z.lte(MAX_WAIT_SECONDS, `must be at most ${MAX_WAIT_SECONDS}`),
+        z.regex(
+          CHANGE_ID,
+          'must be 1-64 characters of letters, digits, ".", "_" or "-", starting with a letter or digit',
+        ),
       ),
-  ),
-  dryRun: z.optional(z.boolean()),
-  /** The start's attestation (gateway, scan): ValidateOrigin verifies it; it is not part of the parsed change. */
-  attestation: z.optional(z.strictObject({ at: z.string(), channel: z.string(), mac: z.string() })),
-});
+    reason: text(1000),
+    requestedBy: text(256),
+    waitSeconds: z.optional(
+      z
+        .number()
+        .check(
+          z.int('must be a whole number'),
+          z.gte(0, 'must be at least 0'),
+          z.lte(MAX_WAIT_SECONDS, `must be at most ${MAX_WAIT_SECONDS}`),
+        ),
+    ),
+    dryRun: z.optional(z.boolean()),
+    /** The start's attestation (gateway, scan): ValidateOrigin verifies it; it is not part of the parsed change. */
+    attestation: z.optional(z.strictObject({ at: z.string(), channel: z.string(), mac: z.string() })),
+  }),
+);
 
 /**
  * Parses the execution input, refusing it with `InvalidInput` (the field and the value named) before anything is

@@ -3,6 +3,12 @@
  * checks they use, so a Lambda bundle takes a few kilobytes of zod rather than all of it. Its schemas still have
  * `parse` and `safeParse`, and the CLI's full zod composes them. Import it as a namespace (`import * as z from
  * './schema'`), which the bundler shakes to the functions used.
+ *
+ * Every object schema is declared inside `z.lazy(() => ...)`: zod builds a schema's objects when it is constructed, so
+ * a module's schemas would all be built at each cold start, including those its function never parses. Lazy, each is
+ * built when it is first used (parsed, or built into another), and a function builds only the ones it parses. A schema
+ * that others extend keeps its fields in a function (`taskEventShape`) they spread, since `z.extend` needs the built
+ * object.
  */
 import { config } from 'zod/mini';
 import { en } from 'zod/locales';

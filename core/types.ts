@@ -8,17 +8,19 @@ import * as z from './schema';
  */
 
 /** The execution input after ValidateOrigin parsed it and applied defaults (input.ts parses the raw input). */
-export const changeInputSchema = z.object({
-  keyId: z.string(),
-  keyMaterialId: z.optional(z.string()),
-  changeId: z.string(),
-  reason: z.string(),
-  requestedBy: z.string(),
-  waitSeconds: z.number(),
-  dryRun: z.boolean(),
-  /** When the start was attested, set by ValidateOrigin once it verified it: every approval is bound to it. */
-  startedAt: z.optional(z.string()),
-});
+export const changeInputSchema = z.lazy(() =>
+  z.object({
+    keyId: z.string(),
+    keyMaterialId: z.optional(z.string()),
+    changeId: z.string(),
+    reason: z.string(),
+    requestedBy: z.string(),
+    waitSeconds: z.number(),
+    dryRun: z.boolean(),
+    /** When the start was attested, set by ValidateOrigin once it verified it: every approval is bound to it. */
+    startedAt: z.optional(z.string()),
+  }),
+);
 export type ChangeInput = z.infer<typeof changeInputSchema>;
 
 /** A key material's state as ListKeyRotations reports it. */
@@ -31,91 +33,103 @@ export const materialStateSchema = z.enum([
 export type MaterialState = z.infer<typeof materialStateSchema>;
 
 /** What the deletion will do, computed once by ValidateOrigin and approved as a whole (through its digest). */
-export const planSchema = z.object({
-  keyArn: z.string(),
-  aliases: z.array(z.string()),
-  origin: z.string(),
-  currentKeyMaterialId: z.optional(z.string()),
-  keyMaterialId: z.string(),
-  keyMaterialState: materialStateSchema,
-  importStateBefore: z.enum(['IMPORTED', 'PENDING_IMPORT']),
-  materialValidTo: z.optional(z.string()),
-  keyStateBefore: z.string(),
-  /** The key state VerifyPendingImport must see afterwards. */
-  expectedKeyState: z.string(),
-  /** Whether the material stays listed as PENDING_IMPORT (permanently associated) or disappears (pending rotation). */
-  expectedMaterial: z.enum(['PENDING_IMPORT', 'REMOVED']),
-  alreadyDeleted: z.boolean(),
-  multiRegion: z.object({
-    role: z.enum(['PRIMARY', 'REPLICA', 'NONE']),
-    replicas: z.array(z.string()),
-    replicasAffected: z.array(z.string()),
+export const planSchema = z.lazy(() =>
+  z.object({
+    keyArn: z.string(),
+    aliases: z.array(z.string()),
+    origin: z.string(),
+    currentKeyMaterialId: z.optional(z.string()),
+    keyMaterialId: z.string(),
+    keyMaterialState: materialStateSchema,
+    importStateBefore: z.enum(['IMPORTED', 'PENDING_IMPORT']),
+    materialValidTo: z.optional(z.string()),
+    keyStateBefore: z.string(),
+    /** The key state VerifyPendingImport must see afterwards. */
+    expectedKeyState: z.string(),
+    /** Whether the material stays listed as PENDING_IMPORT (permanently associated) or disappears (pending rotation). */
+    expectedMaterial: z.enum(['PENDING_IMPORT', 'REMOVED']),
+    alreadyDeleted: z.boolean(),
+    multiRegion: z.object({
+      role: z.enum(['PRIMARY', 'REPLICA', 'NONE']),
+      replicas: z.array(z.string()),
+      replicasAffected: z.array(z.string()),
+    }),
+    lastUsage: z.object({
+      known: z.boolean(),
+      operation: z.optional(z.string()),
+      at: z.optional(z.string()),
+      trackingStartDate: z.optional(z.string()),
+    }),
+    /** What an approver should weigh: an alias still pointing at a key about to become unusable, a recent use. */
+    warnings: z.array(z.string()),
+    /**
+     * What the change-ticket check answered, when the deployment has one. Not a fact of the key: not in the digest.
+     */
+    changeTicket: z.optional(changeTicketSchema),
+    /** The change calendars' state when the plan was made, when the deployment has calendars. Not in the digest. */
+    changeWindow: z.optional(calendarReadingSchema),
+    /** SHA-256 over the facts the approver approves; DeleteMaterial refuses when the key no longer matches it. */
+    digest: z.string().check(z.regex(/^[a-f0-9]{64}$/, 'must be 64 lower-case hexadecimal characters (a SHA-256)')),
   }),
-  lastUsage: z.object({
-    known: z.boolean(),
-    operation: z.optional(z.string()),
-    at: z.optional(z.string()),
-    trackingStartDate: z.optional(z.string()),
-  }),
-  /** What an approver should weigh: an alias still pointing at a key about to become unusable, a recent use. */
-  warnings: z.array(z.string()),
-  /**
-   * What the change-ticket check answered, when the deployment has one. Not a fact of the key: not in the digest.
-   */
-  changeTicket: z.optional(changeTicketSchema),
-  /** The change calendars' state when the plan was made, when the deployment has calendars. Not in the digest. */
-  changeWindow: z.optional(calendarReadingSchema),
-  /** SHA-256 over the facts the approver approves; DeleteMaterial refuses when the key no longer matches it. */
-  digest: z.string().check(z.regex(/^[a-f0-9]{64}$/, 'must be 64 lower-case hexadecimal characters (a SHA-256)')),
-});
+);
 export type Plan = z.infer<typeof planSchema>;
 
 /** One approver's decision. */
-export const approvalSchema = z.object({
-  /** The canonical principal who approved (authenticated by the gateway or a signed link). */
-  approver: z.string(),
-  /** When it was given (ISO 8601, UTC). */
-  at: z.iso.datetime(),
-  channel: z.string(),
-  comment: z.optional(z.string()),
-  /** The approval round it answered: 1 for the first. */
-  round: z.number().check(z.int(), z.gte(1)),
-  /** The attestation: a MAC over the decision's claims with the attestation key (base64). */
-  mac: z.string().check(z.minLength(1)),
-});
+export const approvalSchema = z.lazy(() =>
+  z.object({
+    /** The canonical principal who approved (authenticated by the gateway or a signed link). */
+    approver: z.string(),
+    /** When it was given (ISO 8601, UTC). */
+    at: z.iso.datetime(),
+    channel: z.string(),
+    comment: z.optional(z.string()),
+    /** The approval round it answered: 1 for the first. */
+    round: z.number().check(z.int(), z.gte(1)),
+    /** The attestation: a MAC over the decision's claims with the attestation key (base64). */
+    mac: z.string().check(z.minLength(1)),
+  }),
+);
 export type Approval = z.infer<typeof approvalSchema>;
 
 /** Who may approve and how many must: fixed in the state machine definition from the deployment's configuration. */
-export const approvalRulesSchema = z.object({
-  /** Distinct approvers needed. */
-  quorum: z.number().check(z.int(), z.gte(1)),
-  /** When not empty, only these identities may approve. */
-  allowedApprovers: z.array(z.string()),
-});
+export const approvalRulesSchema = z.lazy(() =>
+  z.object({
+    /** Distinct approvers needed. */
+    quorum: z.number().check(z.int(), z.gte(1)),
+    /** When not empty, only these identities may approve. */
+    allowedApprovers: z.array(z.string()),
+  }),
+);
 export type ApprovalRules = z.infer<typeof approvalRulesSchema>;
 
 /** What SendTaskSuccess returns to RequestApproval: the decisions and the plan digest they were made on. */
-export const approvalResultSchema = z.object({
-  planDigest: z.string(),
-  approvals: z.array(approvalSchema),
-});
+export const approvalResultSchema = z.lazy(() =>
+  z.object({
+    planDigest: z.string(),
+    approvals: z.array(approvalSchema),
+  }),
+);
 export type ApprovalResult = z.infer<typeof approvalResultSchema>;
 
 /** What DeleteMaterial returns. */
-export const deletionResultSchema = z.object({
-  /** KMS request id of the DeleteImportedKeyMaterial call, for CloudTrail; null when an earlier attempt applied it. */
-  kmsRequestId: z.nullable(z.string()),
-  appliedBy: z.enum(['THIS_ATTEMPT', 'EARLIER_ATTEMPT']),
-  at: z.string(),
-});
+export const deletionResultSchema = z.lazy(() =>
+  z.object({
+    /** KMS request id of the DeleteImportedKeyMaterial call, for CloudTrail; null when an earlier attempt applied it. */
+    kmsRequestId: z.nullable(z.string()),
+    appliedBy: z.enum(['THIS_ATTEMPT', 'EARLIER_ATTEMPT']),
+    at: z.string(),
+  }),
+);
 export type DeletionResult = z.infer<typeof deletionResultSchema>;
 
 /** What VerifyPendingImport returns once the key shows the plan's post-state. */
-export const verificationResultSchema = z.object({
-  keyStateAfter: z.string(),
-  materialAfter: z.enum(['PENDING_IMPORT', 'REMOVED']),
-  verifiedAt: z.string(),
-});
+export const verificationResultSchema = z.lazy(() =>
+  z.object({
+    keyStateAfter: z.string(),
+    materialAfter: z.enum(['PENDING_IMPORT', 'REMOVED']),
+    verifiedAt: z.string(),
+  }),
+);
 export type VerificationResult = z.infer<typeof verificationResultSchema>;
 
 /** CheckState's decision: go on to the approval, or verify a deletion that already happened. */
@@ -123,24 +137,26 @@ export const checkDecisionSchema = z.enum(['PROCEED', 'ALREADY_DELETED']);
 export type CheckDecision = z.infer<typeof checkDecisionSchema>;
 
 /** The error a Catch puts in the state (`ResultPath: $.error`). */
-export const caughtErrorSchema = z.object({ Error: z.string(), Cause: z.optional(z.string()) });
+export const caughtErrorSchema = z.lazy(() => z.object({ Error: z.string(), Cause: z.optional(z.string()) }));
 
 /**
  * The state machine's data as it reaches NotifyOutcome. Any path may end there, after any failure, so every part is
  * optional and a part that does not parse (a malformed approval answer that DeleteMaterial refused) is left out
  * rather than failing the outcome: the outcome message must go out whatever happened before.
  */
-export const workflowStateSchema = z.object({
-  /** Missing when ValidateOrigin refused the input. */
-  input: z.catch(z.optional(changeInputSchema), undefined),
-  plan: z.catch(z.optional(planSchema), undefined),
-  check: z.catch(z.optional(z.object({ decision: checkDecisionSchema })), undefined),
-  approval: z.catch(z.optional(approvalResultSchema), undefined),
-  changeWindow: z.catch(z.optional(windowCheckSchema), undefined),
-  deletion: z.catch(z.optional(deletionResultSchema), undefined),
-  verification: z.catch(z.optional(verificationResultSchema), undefined),
-  error: z.optional(caughtErrorSchema),
-});
+export const workflowStateSchema = z.lazy(() =>
+  z.object({
+    /** Missing when ValidateOrigin refused the input. */
+    input: z.catch(z.optional(changeInputSchema), undefined),
+    plan: z.catch(z.optional(planSchema), undefined),
+    check: z.catch(z.optional(z.object({ decision: checkDecisionSchema })), undefined),
+    approval: z.catch(z.optional(approvalResultSchema), undefined),
+    changeWindow: z.catch(z.optional(windowCheckSchema), undefined),
+    deletion: z.catch(z.optional(deletionResultSchema), undefined),
+    verification: z.catch(z.optional(verificationResultSchema), undefined),
+    error: z.optional(caughtErrorSchema),
+  }),
+);
 export type WorkflowState = z.infer<typeof workflowStateSchema>;
 
 /** How a change ended, in one word (the outcome message's `status` attribute). */
@@ -156,16 +172,18 @@ export const outcomeStatusSchema = z.enum([
 export type OutcomeStatus = z.infer<typeof outcomeStatusSchema>;
 
 /** The execution's output (and the outcome message's body). */
-export const outcomeSchema = z.object({
-  status: outcomeStatusSchema,
-  changeId: z.optional(z.string()),
-  keyArn: z.optional(z.string()),
-  keyMaterialId: z.optional(z.string()),
-  keyStateBefore: z.optional(z.string()),
-  keyStateAfter: z.optional(z.string()),
-  approvals: z.array(approvalSchema),
-  kmsRequestId: z.nullable(z.string()),
-  error: z.optional(z.string()),
-  cause: z.optional(z.string()),
-});
+export const outcomeSchema = z.lazy(() =>
+  z.object({
+    status: outcomeStatusSchema,
+    changeId: z.optional(z.string()),
+    keyArn: z.optional(z.string()),
+    keyMaterialId: z.optional(z.string()),
+    keyStateBefore: z.optional(z.string()),
+    keyStateAfter: z.optional(z.string()),
+    approvals: z.array(approvalSchema),
+    kmsRequestId: z.nullable(z.string()),
+    error: z.optional(z.string()),
+    cause: z.optional(z.string()),
+  }),
+);
 export type Outcome = z.infer<typeof outcomeSchema>;

@@ -1,9 +1,8 @@
-import { SFNClient } from '@aws-sdk/client-sfn';
 import { localLogLevel } from '../core/config';
 import { DEFAULT_EVENT_BUS } from '../core/defaults';
 import { createApprovalPage, type PageRequest, type PageResponse } from '../functions/approval-page/approval-page';
 import { kmsAttestor } from '../functions/runtime/attestor';
-import { createKmsClient, createSecretsClient } from '../functions/runtime/aws';
+import { createKmsClient, createSecretsClient, createSfnClient } from '../functions/runtime/aws';
 import { createLogger } from '../functions/runtime/logger';
 import { localClientConfig, localResources } from './clients';
 import { localEventPublisher } from './events';
@@ -25,7 +24,7 @@ function approvalPage(settings: ApprovalPageSettings): (request: PageRequest) =>
   const aws = localClientConfig(settings.endpoint, settings.region, settings.internal.credentials);
   const resources = localResources(settings.region, settings.account, settings.internal.attestationKeyArn);
   return createApprovalPage({
-    sfn: new SFNClient(aws),
+    sfn: createSfnClient(aws),
     secrets: createSecretsClient(aws),
     attestor: kmsAttestor(createKmsClient(aws), resources.attestationKeyArn),
     events: localEventPublisher(aws),

@@ -1,12 +1,11 @@
-import { KMSClient } from '@aws-sdk/client-kms';
-import type { SSMClient } from '@aws-sdk/client-ssm';
-import { SFNClient } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
+import type { SsmCall } from '../core/aws-api';
 import { ChangeClient } from '../core/change-client';
 import { localLogLevel } from '../core/config';
 import { DEFAULT_EVENT_BUS } from '../core/defaults';
 import { createGateway, type GatewayResponse } from '../functions/gateway/gateway';
 import { kmsAttestor } from '../functions/runtime/attestor';
+import { createKmsClient, createSfnClient } from '../functions/runtime/aws';
 import { createLogger } from '../functions/runtime/logger';
 import { callerArn } from './caller';
 import { localClientConfig } from './clients';
@@ -24,10 +23,8 @@ export interface LocalGatewaySettings {
 }
 
 /** Runbook starts read the automation's record from SSM, which the local stack does not emulate. */
-const NO_SSM: Pick<SSMClient, 'send'> = {
-  send: async () => {
-    throw new Error('SSM is not emulated locally');
-  },
+const NO_SSM: SsmCall = async () => {
+  throw new Error('SSM is not emulated locally');
 };
 
 /** The gateway's code, as its Function URL runs it, with clients that call the local stack as keymat itself. */
@@ -35,10 +32,10 @@ function gateway(
   settings: LocalGatewaySettings,
 ): (event: unknown) => Promise<GatewayResponse | { executionArn: string }> {
   const aws = localClientConfig(settings.endpoint, settings.region, settings.internal.credentials);
-  const attestor = kmsAttestor(new KMSClient(aws), settings.internal.attestationKeyArn);
+  const attestor = kmsAttestor(createKmsClient(aws), settings.internal.attestationKeyArn);
   return createGateway({
     changes: new ChangeClient({
-      sfn: new SFNClient(aws),
+      sfn: createSfnClient(aws),
       stateMachineArn: settings.stateMachineArn,
       attestor,
       events: localEventPublisher(aws),

@@ -41,19 +41,11 @@ const CLI_TARGET = 'node20';
 const LAMBDA_TARGET = 'node24';
 
 /**
- * What the functions' bundles leave out: the SDK's default credential chain imports these only when an earlier link
- * found nothing, and in Lambda its first link (the runtime's AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
- * AWS_SESSION_TOKEN) always answers. Profiles, SSO, credential processes and web identity files do not exist there;
- * bundled, they and the STS and SSO clients they carry were a fifth of each bundle. The container-credentials link
- * stays. A package left out must be imported only dynamically: the build fails when one is imported statically, since
- * the function would then fail to load in Lambda, where no node_modules holds it.
+ * The only AWS SDK packages a function bundle may hold: the SigV4 signer keymat's own AWS client signs with, and what
+ * the signer imports (parts of @smithy/core, and @smithy/types' few constants). No @aws-sdk package, no client: the
+ * first SDK client cost a cold start about 21 ms.
  */
-export const FUNCTION_EXTERNALS = [
-  '@aws-sdk/credential-provider-ini',
-  '@aws-sdk/credential-provider-process',
-  '@aws-sdk/credential-provider-sso',
-  '@aws-sdk/credential-provider-web-identity',
-];
+const ALLOWED_SDK_PACKAGES = ['@smithy/core', '@smithy/signature-v4', '@smithy/types'];
 
 const common: BuildOptions = { bundle: true, platform: 'node', format: 'cjs', logLevel: 'warning' };
 
@@ -62,20 +54,22 @@ export interface FunctionBundle {
   folder: (typeof FUNCTION_FOLDERS)[number];
   /** The bytes of JavaScript a cold start loads: the handler's module and the chunks it imports statically. */
   startupBytes: number;
+  /** The @aws-sdk and @smithy packages it holds (only the signer's, or none). */
+  sdkPackages: string[];
 }
 
 /**
- * The functions, bundled as they deploy: ES modules (the SDK's and Powertools' ES builds tree-shake to the commands a
- * function sends), minified, the pinned SDK included, each in its own folder. What the code imports dynamically (the
- * container-credentials link, streaming, the SDK's browser user-agent parser) is split into chunks beside the handler,
- * loaded only if called: in one file, esbuild would wrap every module those reach in a lazy initializer, which V8
- * parses twice and which cost about a seventh of a cold start. Each module's source map is written beside it but not
+ * The functions, bundled as they deploy: ES modules (Powertools' and the signer's ES builds tree-shake), minified,
+ * each in its own folder, calling AWS through keymat's own client (functions/runtime/aws-client.ts). What the code
+ * imports dynamically (the AWS client's signer and node's https, loaded at its first call; the change-calendar and
+ * change-ticket clients; the signer's event streams) is split into chunks beside the handler, loaded only if called: in one file, esbuild would wrap every module those reach in a
+ * lazy initializer, which V8 parses twice. Each module's source map is written beside it but not
  * enabled at start (parsing it would add to every cold start): functions/runtime/source-maps.ts reads it when an error
  * is first logged or thrown.
  *
  * @param root - The folder to put them in, one subfolder per function. @default dist/functions
- * @throws Error when a bundle would import a left-out package statically, or take CommonJS code (whose `require` an ES
- *   module does not have)
+ * @throws Error when a bundle would take an AWS SDK package other than the signer, or CommonJS code (whose `require`
+ *   an ES module does not have)
  */
 export async function buildFunctions(root: string = join(DIST, 'functions')): Promise<FunctionBundle[]> {
   return Promise.all(
@@ -94,10 +88,9 @@ export async function buildFunctions(root: string = join(DIST, 'functions')): Pr
         sourcemap: true,
         sourcesContent: false,
         mainFields: ['module', 'main'],
-        external: FUNCTION_EXTERNALS,
         metafile: true,
       });
-      return { folder, startupBytes: startupBytes(folder, metafile) };
+      return { folder, startupBytes: startupBytes(folder, metafile), sdkPackages: sdkPackages(metafile) };
     }),
   );
 }
@@ -111,6 +104,10 @@ function startupBytes(folder: string, metafile: Metafile): number {
     .filter(([, input]) => input.format === 'cjs' || input.imports.some(({ kind }) => kind === 'require-call'))
     .map(([file]) => file);
   if (cjs.length > 0) throw new Error(`${folder}: CommonJS in an ES module bundle: ${cjs.join(', ')}`);
+  const sdk = sdkPackages(metafile).filter((p) => !ALLOWED_SDK_PACKAGES.includes(p));
+  if (sdk.length > 0) {
+    throw new Error(`${folder}: AWS SDK packages in a function bundle: ${sdk.join(', ')}; call AWS through the port`);
+  }
   const outputs = metafile.outputs;
   const entry = Object.keys(outputs).find((file) => outputs[file]?.entryPoint !== undefined);
   const loaded = new Set<string>();
@@ -118,15 +115,20 @@ function startupBytes(folder: string, metafile: Metafile): number {
     if (loaded.has(file)) return;
     loaded.add(file);
     for (const { path, kind, external } of outputs[file]?.imports ?? []) {
-      if (kind !== 'import-statement') continue;
-      if (external && FUNCTION_EXTERNALS.some((left) => path === left || path.startsWith(`${left}/`))) {
-        throw new Error(`${folder}: ${path} is left out of the bundle but imported statically by ${file}`);
-      }
-      if (!external) visit(path);
+      if (kind === 'import-statement' && !external) visit(path);
     }
   };
   if (entry) visit(entry);
   return [...loaded].reduce((sum, file) => sum + (outputs[file]?.bytes ?? 0), 0);
+}
+
+/** The @aws-sdk and @smithy packages whose modules a bundle takes, by name. */
+function sdkPackages(metafile: Metafile): string[] {
+  const names = Object.keys(metafile.inputs).flatMap((input) => {
+    const name = /node_modules\/(@(?:aws-sdk|smithy)\/[^/]+)\//.exec(input)?.[1];
+    return name === undefined ? [] : [name];
+  });
+  return [...new Set(names)].sort();
 }
 
 /** The CLI's entry module, the package's `bin`. */

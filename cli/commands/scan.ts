@@ -4,6 +4,7 @@ import { printable } from '../../core/text';
 import { scan, scanLimitsSchema, scanPolicySchema } from '../../functions/expiry-scan/scan';
 import { describeSummary } from '../../functions/expiry-scan/start';
 import { gatewayStarter } from '../operations';
+import { kmsCall } from '../sdk-calls';
 import { gatewayCommand, resolveTarget, type TargetOptions } from './operator';
 import { printJson } from '../output';
 import { wholeNumber } from '../options';
@@ -52,7 +53,7 @@ export function scanCommand(): Command {
       const target = await resolveTarget(opts);
       const now = new Date();
       const summary = await scan(
-        { kms: target.kms, now, start: gatewayStarter(target) },
+        { kms: kmsCall(target.kms), now, start: gatewayStarter(target) },
         scanPolicySchema.parse({
           expiresWithinDays: opts.expiresWithinDays,
           importedMoreThanDays: opts.importedMoreThanDays,

@@ -1,6 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { SFNClient } from '@aws-sdk/client-sfn';
+import type { SecretsCall, SfnCall } from '../../core/aws-api';
 import type { RefusalCode } from '../../core/approvals';
 import type { Attestor } from '../../core/attestation';
 import { ChangeClient } from '../../core/change-client';
@@ -18,19 +17,21 @@ import { confirmationPage, messagePage } from './page';
  * A Lambda Function URL or API Gateway HTTP API request (payload format 2.0), as much of it as the page reads. The
  * authorizer's claims are set by API Gateway, only after its JWT authorizer verified the token; no client can set them.
  */
-export const pageRequestSchema = z.object({
-  requestContext: z.optional(
-    z.object({
-      http: z.optional(z.object({ method: z.optional(z.string()) })),
-      authorizer: z.optional(
-        z.object({ jwt: z.optional(z.object({ claims: z.optional(z.record(z.string(), z.unknown())) })) }),
-      ),
-    }),
-  ),
-  rawQueryString: z.optional(z.string()),
-  body: z.optional(z.string()),
-  isBase64Encoded: z.optional(z.boolean()),
-});
+export const pageRequestSchema = z.lazy(() =>
+  z.object({
+    requestContext: z.optional(
+      z.object({
+        http: z.optional(z.object({ method: z.optional(z.string()) })),
+        authorizer: z.optional(
+          z.object({ jwt: z.optional(z.object({ claims: z.optional(z.record(z.string(), z.unknown())) })) }),
+        ),
+      }),
+    ),
+    rawQueryString: z.optional(z.string()),
+    body: z.optional(z.string()),
+    isBase64Encoded: z.optional(z.boolean()),
+  }),
+);
 export type PageRequest = z.infer<typeof pageRequestSchema>;
 
 /** The page's answer, as a Function URL returns it. */
@@ -43,9 +44,9 @@ export interface PageResponse {
 /** What the approval page works with: its clients, its configuration and its logger. */
 export interface ApprovalPageDeps {
   /** Step Functions, to find the pending approval in the execution history and to answer it. */
-  sfn: SFNClient;
+  sfn: SfnCall;
   /** Secrets Manager, to read the link secret (once, on first use). */
-  secrets: SecretsManagerClient;
+  secrets: SecretsCall;
   /** MACs each approval with keymat's attestation key, so that DeleteMaterial accepts it. */
   attestor: Attestor;
   /** Publishes Approval Decided. */
@@ -137,7 +138,7 @@ export function createApprovalPage(deps: ApprovalPageDeps): (request: PageReques
   let secret: string | undefined;
   const linkSecret = async (): Promise<string> => {
     if (secret === undefined) {
-      const value = (await secrets.send(new GetSecretValueCommand({ SecretId: config.linkSecretArn }))).SecretString;
+      const value = (await secrets('GetSecretValue', { SecretId: config.linkSecretArn })).SecretString;
       if (!value) throw new Error(`secret ${config.linkSecretArn} has no SecretString: set the approval link secret`);
       secret = value;
     }

@@ -1,7 +1,6 @@
-import { SFNClient } from '@aws-sdk/client-sfn';
 import { configFromEnvironment } from '../../core/config';
 import { kmsAttestor } from '../runtime/attestor';
-import { createKmsClient, createSecretsClient } from '../runtime/aws';
+import { createKmsClient, createSecretsClient, createSfnClient } from '../runtime/aws';
 import { createEventsClient, eventBridgePublisher } from '../runtime/events';
 import { createLogger, withLambdaContext } from '../runtime/logger';
 import { createApprovalPage, pageRequestSchema } from './approval-page';
@@ -9,7 +8,7 @@ import { createApprovalPage, pageRequestSchema } from './approval-page';
 const logger = createLogger();
 const config = configFromEnvironment('ApprovalPage');
 const approvalPage = createApprovalPage({
-  sfn: new SFNClient({}),
+  sfn: createSfnClient(),
   secrets: createSecretsClient(),
   attestor: kmsAttestor(createKmsClient(), config.attestationKeyArn),
   events: eventBridgePublisher(createEventsClient(), config.eventBusName),

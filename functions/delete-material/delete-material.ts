@@ -1,5 +1,4 @@
-import { DeleteImportedKeyMaterialCommand, type KMSClient } from '@aws-sdk/client-kms';
-import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import type { KmsCall, SnsCall } from '../../core/aws-api';
 import { verifyApprovals } from '../../core/approvals';
 import { changeEvent, type EventPublisher } from '../../core/change-events';
 import type { Attestor } from '../../core/attestation';
@@ -13,8 +12,8 @@ import { startInvocation, type Logger } from '../runtime/logger';
 
 /** What DeleteMaterial works with: the announcement goes to the outcome topic. */
 export interface DeleteMaterialDeps {
-  kms: KMSClient;
-  sns: SNSClient;
+  kms: KmsCall;
+  sns: SnsCall;
   /** Verifies every approval's attestation (VerifyMac with the attestation key). */
   attestor: Attestor;
   /** Publishes Deletion Announced and Key Material Deleted. */
@@ -83,18 +82,16 @@ export function createDeleteMaterial({
       planDigest: plan.digest,
     };
     logger.warn('planned deletion of imported key material', announcement);
-    await sns.send(
-      new PublishCommand({
-        TopicArn: config.outcomeTopicArn,
-        Subject: `keymat ${input.changeId}: deleting key material now`.slice(0, 100),
-        Message: JSON.stringify(announcement),
-        MessageAttributes: {
-          event: { DataType: 'String', StringValue: 'DeletionAnnounced' },
-          executionId: { DataType: 'String', StringValue: executionId },
-          changeId: { DataType: 'String', StringValue: input.changeId },
-        },
-      }),
-    );
+    await sns('Publish', {
+      TopicArn: config.outcomeTopicArn,
+      Subject: `keymat ${input.changeId}: deleting key material now`.slice(0, 100),
+      Message: JSON.stringify(announcement),
+      MessageAttributes: {
+        event: { DataType: 'String', StringValue: 'DeletionAnnounced' },
+        executionId: { DataType: 'String', StringValue: executionId },
+        changeId: { DataType: 'String', StringValue: input.changeId },
+      },
+    });
     await events.publish(
       changeEvent(
         'Deletion Announced',
@@ -137,9 +134,10 @@ export function createDeleteMaterial({
     await announce(e.executionId, e.input, e.plan, approval);
     let kmsRequestId: string | null;
     try {
-      const result = await kms.send(
-        new DeleteImportedKeyMaterialCommand({ KeyId: e.plan.keyArn, KeyMaterialId: e.plan.keyMaterialId }),
-      );
+      const result = await kms('DeleteImportedKeyMaterial', {
+        KeyId: e.plan.keyArn,
+        KeyMaterialId: e.plan.keyMaterialId,
+      });
       kmsRequestId = result.$metadata.requestId ?? null;
     } catch (err) {
       const requestId = (err as { $metadata?: { requestId?: string } }).$metadata?.requestId;

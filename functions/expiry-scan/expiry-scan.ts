@@ -1,7 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { KMSClient } from '@aws-sdk/client-kms';
-import type { SFNClient } from '@aws-sdk/client-sfn';
-import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import type { KmsCall, SfnCall, SnsCall } from '../../core/aws-api';
 import type { Attestor } from '../../core/attestation';
 import { ChangeClient } from '../../core/change-client';
 import type { ExpiryScanConfig } from '../../core/config';
@@ -12,11 +10,11 @@ import { changeStarter, describeSummary } from './start';
 /** What the expiry scan works with: its clients, its configuration and its logger. */
 export interface ExpiryScanDeps {
   /** KMS, to list and read the keys; give it the SDK's retry, the scan paces itself below the quotas as well. */
-  kms: KMSClient;
+  kms: KmsCall;
   /** Step Functions, to start the changes. */
-  sfn: SFNClient;
+  sfn: SfnCall;
   /** SNS, for the summary message on the outcome topic. */
-  sns: SNSClient;
+  sns: SnsCall;
   /** Attests the scan's starts (GenerateMac with the attestation key). */
   attestor: Attestor;
   config: ExpiryScanConfig;
@@ -24,7 +22,7 @@ export interface ExpiryScanDeps {
 }
 
 /** The scheduled event; `dryRun` reports what would be started and starts nothing. */
-export const scanEventSchema = z.looseObject({ dryRun: z._default(z.boolean(), false) });
+export const scanEventSchema = z.lazy(() => z.looseObject({ dryRun: z._default(z.boolean(), false) }));
 
 /**
  * The scheduled expiry scan: one run, one summary message on the outcome topic. The policy and the limits are
@@ -42,17 +40,12 @@ export function createExpiryScan(deps: ExpiryScanDeps): (event: unknown) => Prom
     logger.resetKeys();
     logger.appendKeys({ executionId: `scan-${now.toISOString()}` });
     const summary = await scan({ kms, now, start }, policy, limits, dryRun);
-    await sns.send(
-      new PublishCommand({
-        TopicArn: config.outcomeTopicArn,
-        Subject: `keymat expiry scan: ${summary.started.length} started, ${summary.skipped.length} skipped`.slice(
-          0,
-          100,
-        ),
-        Message: [...describeSummary(summary), '', JSON.stringify(summary, null, 2)].join('\n'),
-        MessageAttributes: { event: { DataType: 'String', StringValue: 'ScanSummary' } },
-      }),
-    );
+    await sns('Publish', {
+      TopicArn: config.outcomeTopicArn,
+      Subject: `keymat expiry scan: ${summary.started.length} started, ${summary.skipped.length} skipped`.slice(0, 100),
+      Message: [...describeSummary(summary), '', JSON.stringify(summary, null, 2)].join('\n'),
+      MessageAttributes: { event: { DataType: 'String', StringValue: 'ScanSummary' } },
+    });
     logger.info('scan finished', { started: summary.started.length, skipped: summary.skipped.length });
     return summary;
   };

@@ -1,37 +1,34 @@
-import {
-  DescribeKeyCommand,
-  ListResourceTagsCommand,
-  paginateListKeyRotations,
-  paginateListKeys,
-  type KeyMetadata,
-  type KMSClient,
-  type RotationsListEntry,
-} from '@aws-sdk/client-kms';
+import type { KeyMetadata, RotationsListEntry } from '@aws-sdk/client-kms';
+import { allPages, type KmsCall } from '../../core/aws-api';
 import { hasErrorName } from '../../core/errors';
 import { Pacer } from '../../core/pacer';
 import * as z from '../../core/schema';
 
 /** Which materials violate the policy. A rule left out is off. */
-export const scanPolicySchema = z.strictObject({
-  /** Materials whose own ValidTo falls within this many days. */
-  expiresWithinDays: z.optional(z.number().check(z.int(), z.gte(0), z.lte(365))),
-  /** Materials imported (rotated in, or the key created) more than this many days ago. */
-  importedMoreThanDays: z.optional(z.number().check(z.int(), z.gte(1), z.lte(3650))),
-  /** A key tag whose value (YYYY-MM-DD) is the day from which the key's current material is retired. */
-  retireTag: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
-});
+export const scanPolicySchema = z.lazy(() =>
+  z.strictObject({
+    /** Materials whose own ValidTo falls within this many days. */
+    expiresWithinDays: z.optional(z.number().check(z.int(), z.gte(0), z.lte(365))),
+    /** Materials imported (rotated in, or the key created) more than this many days ago. */
+    importedMoreThanDays: z.optional(z.number().check(z.int(), z.gte(1), z.lte(3650))),
+    /** A key tag whose value (YYYY-MM-DD) is the day from which the key's current material is retired. */
+    retireTag: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
+  }),
+);
 
 /** Requests per second for each KMS operation the scan calls: set them below the account's quotas. */
-export const scanLimitsSchema = z.strictObject({
-  maxChanges: z.number().check(z.int(), z.gte(0), z.lte(1000)),
-  concurrency: z._default(z.number().check(z.int(), z.gte(1), z.lte(64)), 8),
-  rates: z.strictObject({
-    ListKeys: z.number().check(z.positive()),
-    DescribeKey: z.number().check(z.positive()),
-    ListKeyRotations: z.number().check(z.positive()),
-    ListResourceTags: z.number().check(z.positive()),
+export const scanLimitsSchema = z.lazy(() =>
+  z.strictObject({
+    maxChanges: z.number().check(z.int(), z.gte(0), z.lte(1000)),
+    concurrency: z._default(z.number().check(z.int(), z.gte(1), z.lte(64)), 8),
+    rates: z.strictObject({
+      ListKeys: z.number().check(z.positive()),
+      DescribeKey: z.number().check(z.positive()),
+      ListKeyRotations: z.number().check(z.positive()),
+      ListResourceTags: z.number().check(z.positive()),
+    }),
   }),
-});
+);
 
 export type ScanPolicy = z.infer<typeof scanPolicySchema>;
 export type ScanLimits = z.infer<typeof scanLimitsSchema>;
@@ -58,7 +55,7 @@ export interface ScanSummary {
 }
 
 export interface ScanDeps {
-  kms: KMSClient;
+  kms: KmsCall;
   /**
    * Starts the change for a violation; 'EXISTS' when today's change for it was already started. The starter names
    * the requester: the scan itself, or the person a CLI scan runs as.
@@ -111,7 +108,10 @@ export async function scan(
   };
 
   const keys: string[] = [];
-  const pages = paginateListKeys({ client: deps.kms, pageSize: 1000 }, {});
+  const pages = allPages(
+    (Marker) => deps.kms('ListKeys', { Limit: 1000, Marker }),
+    (page) => page.NextMarker,
+  );
   for (;;) {
     await pace.ListKeys.take();
     const page = await pages.next();
@@ -124,7 +124,7 @@ export async function scan(
     await pace.DescribeKey.take();
     let meta: KeyMetadata;
     try {
-      meta = (await deps.kms.send(new DescribeKeyCommand({ KeyId: keyArn }))).KeyMetadata as KeyMetadata;
+      meta = (await deps.kms('DescribeKey', { KeyId: keyArn })).KeyMetadata as KeyMetadata;
     } catch (err) {
       if (hasErrorName(err, 'AccessDeniedException')) {
         summary.outOfScope += 1;
@@ -139,9 +139,10 @@ export async function scan(
       return;
     }
     const materials: RotationsListEntry[] = [];
-    const rotations = paginateListKeyRotations(
-      { client: deps.kms, pageSize: 1000 },
-      { KeyId: keyArn, IncludeKeyMaterial: 'ALL_KEY_MATERIAL' },
+    const rotations = allPages(
+      (Marker) =>
+        deps.kms('ListKeyRotations', { KeyId: keyArn, IncludeKeyMaterial: 'ALL_KEY_MATERIAL', Limit: 1000, Marker }),
+      (page) => page.NextMarker,
     );
     for (;;) {
       await pace.ListKeyRotations.take();
@@ -152,7 +153,7 @@ export async function scan(
     let retireOn: string | undefined;
     if (policy.retireTag) {
       await pace.ListResourceTags.take();
-      const tags = (await deps.kms.send(new ListResourceTagsCommand({ KeyId: keyArn }))).Tags ?? [];
+      const tags = (await deps.kms('ListResourceTags', { KeyId: keyArn })).Tags ?? [];
       retireOn = tags.find((t) => t.TagKey === policy.retireTag)?.TagValue;
     }
     for (const m of materials) {

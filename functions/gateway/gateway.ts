@@ -1,4 +1,4 @@
-import { GetAutomationExecutionCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import type { SsmCall } from '../../core/aws-api';
 import { attestStart, type Attestor } from '../../core/attestation';
 import type { ChangeClient } from '../../core/change-client';
 import type { GatewayConfig } from '../../core/config';
@@ -18,33 +18,41 @@ export const MAX_BODY_BYTES = 16 * 1024;
  * A Lambda Function URL request (payload 2.0) with `AuthType AWS_IAM`: Lambda has checked the SigV4 signature and
  * names the caller in `requestContext.authorizer.iam`. Nothing in the body says who the caller is.
  */
-const urlRequest = z.object({
-  rawPath: z.string(),
-  body: z.optional(z.string()),
-  isBase64Encoded: z.optional(z.boolean()),
-  requestContext: z.object({
-    http: z.object({ method: z.string() }),
-    authorizer: z.object({ iam: z.object({ userArn: z.string() }) }),
+const urlRequest = z.lazy(() =>
+  z.object({
+    rawPath: z.string(),
+    body: z.optional(z.string()),
+    isBase64Encoded: z.optional(z.boolean()),
+    requestContext: z.object({
+      http: z.object({ method: z.string() }),
+      authorizer: z.object({ iam: z.object({ userArn: z.string() }) }),
+    }),
   }),
-});
+);
 
 /** The runbook's direct invocation: the automation execution whose record (ExecutedBy, parameters) SSM holds. */
-const runbookRequest = z.object({
-  runbook: z.strictObject({ automationExecutionId: z.string().check(z.regex(/^[A-Za-z0-9-]{1,64}$/)) }),
-});
+const runbookRequest = z.lazy(() =>
+  z.object({
+    runbook: z.strictObject({ automationExecutionId: z.string().check(z.regex(/^[A-Za-z0-9-]{1,64}$/)) }),
+  }),
+);
 
-const startBody = z.strictObject({
-  keyId: z.unknown(),
-  keyMaterialId: z.optional(z.unknown()),
-  changeId: z.unknown(),
-  reason: z.unknown(),
-  waitSeconds: z.optional(z.unknown()),
-  dryRun: z.optional(z.unknown()),
-});
-const decisionBody = z.strictObject({
-  execution: z.string().check(z.minLength(1), z.maxLength(2048)),
-  comment: z.optional(z.string().check(z.maxLength(2000))),
-});
+const startBody = z.lazy(() =>
+  z.strictObject({
+    keyId: z.unknown(),
+    keyMaterialId: z.optional(z.unknown()),
+    changeId: z.unknown(),
+    reason: z.unknown(),
+    waitSeconds: z.optional(z.unknown()),
+    dryRun: z.optional(z.unknown()),
+  }),
+);
+const decisionBody = z.lazy(() =>
+  z.strictObject({
+    execution: z.string().check(z.minLength(1), z.maxLength(2048)),
+    comment: z.optional(z.string().check(z.maxLength(2000))),
+  }),
+);
 
 export interface GatewayResponse {
   statusCode: number;
@@ -58,7 +66,7 @@ export interface GatewayDeps {
   /** MACs the starts. */
   attestor: Attestor;
   /** Reads an automation execution's record for runbook starts. */
-  ssm: Pick<SSMClient, 'send'>;
+  ssm: SsmCall;
   config: GatewayConfig;
   logger: Logger;
 }
@@ -156,9 +164,9 @@ export function createGateway(
   }
 
   async function runbookStart(automationExecutionId: string): Promise<{ executionArn: string }> {
-    const { AutomationExecution: run } = await ssm.send(
-      new GetAutomationExecutionCommand({ AutomationExecutionId: automationExecutionId }),
-    );
+    const { AutomationExecution: run } = await ssm('GetAutomationExecution', {
+      AutomationExecutionId: automationExecutionId,
+    });
     if (!run?.ExecutedBy || run.AutomationExecutionStatus !== 'InProgress') {
       throw new Error(`automation execution ${automationExecutionId} is not in progress or names no ExecutedBy`);
     }

@@ -1,9 +1,8 @@
-import { SSMClient } from '@aws-sdk/client-ssm';
-import { SFNClient } from '@aws-sdk/client-sfn';
 import { ChangeClient } from '../../core/change-client';
 import { configFromEnvironment } from '../../core/config';
 import { kmsAttestor } from '../runtime/attestor';
-import { createKmsClient } from '../runtime/aws';
+import { awsClient } from '../runtime/aws-client';
+import { createKmsClient, createSfnClient } from '../runtime/aws';
 import { createEventsClient, eventBridgePublisher } from '../runtime/events';
 import { createLogger, withLambdaContext } from '../runtime/logger';
 import { createGateway } from './gateway';
@@ -13,13 +12,14 @@ const config = configFromEnvironment('Gateway');
 const attestor = kmsAttestor(createKmsClient(), config.attestationKeyArn);
 const gateway = createGateway({
   changes: new ChangeClient({
-    sfn: new SFNClient({}),
+    sfn: createSfnClient(),
     stateMachineArn: config.stateMachineArn,
     attestor,
     events: eventBridgePublisher(createEventsClient(), config.eventBusName),
   }),
   attestor,
-  ssm: new SSMClient({}),
+  // Runbook starts answer the automation at once: the standard retries, unlike the state machine's SSM calls.
+  ssm: awsClient('ssm'),
   config,
   logger,
 });

@@ -1,4 +1,4 @@
-import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import type { SnsCall } from '../../core/aws-api';
 import { changeEvent, type EventPublisher } from '../../core/change-events';
 import type { OutcomeConfig } from '../../core/config';
 import { notifyOutcomeEvent, parseEvent } from '../../core/events';
@@ -8,7 +8,7 @@ import { outcomeOf } from './outcome';
 
 /** What NotifyOutcome works with. */
 export interface NotifyOutcomeDeps {
-  sns: SNSClient;
+  sns: SnsCall;
   /** Publishes Change Failed. */
   events: EventPublisher;
   config: OutcomeConfig;
@@ -30,22 +30,20 @@ export function createNotifyOutcome({
     const e = parseEvent(notifyOutcomeEvent, event, 'NotifyOutcome');
     const outcome = outcomeOf(e.state, e.executionInput);
     startInvocation(logger, { executionId: e.executionId, changeId: outcome.changeId, keyArn: outcome.keyArn });
-    await sns.send(
-      new PublishCommand({
-        TopicArn: config.outcomeTopicArn,
-        Subject:
-          `keymat ${outcome.changeId ?? '(invalid change)'}: ${outcome.status}${outcome.error ? ` ${outcome.error}` : ''}`.slice(
-            0,
-            100,
-          ),
-        Message: JSON.stringify({ executionId: e.executionId, ...outcome }, null, 2),
-        MessageAttributes: {
-          event: { DataType: 'String', StringValue: 'Outcome' },
-          status: { DataType: 'String', StringValue: outcome.status },
-          executionId: { DataType: 'String', StringValue: e.executionId },
-        },
-      }),
-    );
+    await sns('Publish', {
+      TopicArn: config.outcomeTopicArn,
+      Subject:
+        `keymat ${outcome.changeId ?? '(invalid change)'}: ${outcome.status}${outcome.error ? ` ${outcome.error}` : ''}`.slice(
+          0,
+          100,
+        ),
+      Message: JSON.stringify({ executionId: e.executionId, ...outcome }, null, 2),
+      MessageAttributes: {
+        event: { DataType: 'String', StringValue: 'Outcome' },
+        status: { DataType: 'String', StringValue: outcome.status },
+        executionId: { DataType: 'String', StringValue: e.executionId },
+      },
+    });
     const status = outcome.status;
     if (outcome.error !== undefined && isFailure(status)) {
       await events.publish(

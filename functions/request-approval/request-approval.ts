@@ -1,5 +1,4 @@
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import type { SecretsCall, SnsCall } from '../../core/aws-api';
 import { changeEvent, type EventPublisher } from '../../core/change-events';
 import type { RequestApprovalConfig } from '../../core/config';
 import { parseEvent, requestApprovalEvent, type RequestApprovalEvent } from '../../core/events';
@@ -10,9 +9,9 @@ import { startInvocation, type Logger } from '../runtime/logger';
 
 /** What RequestApproval works with. */
 export interface RequestApprovalDeps {
-  sns: SNSClient;
+  sns: SnsCall;
   /** Reads the approval-link secret; used only when the configuration has the web channel. */
-  secrets: SecretsManagerClient;
+  secrets: SecretsCall;
   /** Publishes Approval Requested. */
   events: EventPublisher;
   /** Reads the change calendars for the request; used when the configuration names calendars. */
@@ -45,7 +44,7 @@ export function createRequestApproval({
 
   async function linkSecret(secretArn: string): Promise<string> {
     if (secret === undefined) {
-      const value = (await secrets.send(new GetSecretValueCommand({ SecretId: secretArn }))).SecretString;
+      const value = (await secrets('GetSecretValue', { SecretId: secretArn })).SecretString;
       if (value === undefined) {
         throw new Error(`secret ${secretArn} has no SecretString; store the approval-link secret as a string`);
       }
@@ -96,43 +95,39 @@ export function createRequestApproval({
       `Reject:  keymat reject ${e.executionId} --comment "…"`,
       `The requester (${e.input.requestedBy}) cannot approve this change.`,
     ].join('\n');
-    const published = await sns.send(
-      new PublishCommand({
-        TopicArn: topicArn,
-        Subject: `keymat approval needed: ${e.input.changeId}`.slice(0, 100),
-        Message: message,
-        MessageAttributes: {
-          event: { DataType: 'String', StringValue: 'ApprovalRequested' },
-          executionId: { DataType: 'String', StringValue: e.executionId },
-          changeId: { DataType: 'String', StringValue: e.input.changeId },
-          planDigest: { DataType: 'String', StringValue: e.plan.digest },
-        },
-      }),
-    );
+    const published = await sns('Publish', {
+      TopicArn: topicArn,
+      Subject: `keymat approval needed: ${e.input.changeId}`.slice(0, 100),
+      Message: message,
+      MessageAttributes: {
+        event: { DataType: 'String', StringValue: 'ApprovalRequested' },
+        executionId: { DataType: 'String', StringValue: e.executionId },
+        changeId: { DataType: 'String', StringValue: e.input.changeId },
+        planDigest: { DataType: 'String', StringValue: e.plan.digest },
+      },
+    });
     const messageId = published.MessageId;
     if (messageId === undefined) throw new Error(`SNS Publish to ${topicArn} returned no MessageId`);
     // Each approver's link goes in a message of its own, with an `approver` attribute for the subscription filter
     // policy that routes it to that person only: one message with every link would let one person use them all.
     for (const { approver, link } of await approvalLinks(e)) {
-      await sns.send(
-        new PublishCommand({
-          TopicArn: topicArn,
-          Subject: `keymat approval needed: ${e.input.changeId} (your link)`.slice(0, 100),
-          Message: [
-            message,
-            '',
-            `Or decide on the web page with this link, made for ${approver} only: whoever holds it decides as ${approver}, so do not forward it. It works until shortly before ${expires}:`,
-            link,
-          ].join('\n'),
-          MessageAttributes: {
-            event: { DataType: 'String', StringValue: 'ApprovalLink' },
-            approver: { DataType: 'String', StringValue: approver },
-            executionId: { DataType: 'String', StringValue: e.executionId },
-            changeId: { DataType: 'String', StringValue: e.input.changeId },
-            planDigest: { DataType: 'String', StringValue: e.plan.digest },
-          },
-        }),
-      );
+      await sns('Publish', {
+        TopicArn: topicArn,
+        Subject: `keymat approval needed: ${e.input.changeId} (your link)`.slice(0, 100),
+        Message: [
+          message,
+          '',
+          `Or decide on the web page with this link, made for ${approver} only: whoever holds it decides as ${approver}, so do not forward it. It works until shortly before ${expires}:`,
+          link,
+        ].join('\n'),
+        MessageAttributes: {
+          event: { DataType: 'String', StringValue: 'ApprovalLink' },
+          approver: { DataType: 'String', StringValue: approver },
+          executionId: { DataType: 'String', StringValue: e.executionId },
+          changeId: { DataType: 'String', StringValue: e.input.changeId },
+          planDigest: { DataType: 'String', StringValue: e.plan.digest },
+        },
+      });
     }
     await events.publish(
       changeEvent(

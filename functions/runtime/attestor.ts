@@ -1,4 +1,4 @@
-import { GenerateMacCommand, VerifyMacCommand, type KMSClient } from '@aws-sdk/client-kms';
+import type { KmsCall } from '../../core/aws-api';
 import type { Attestor } from '../../core/attestation';
 import { errorName } from '../../core/errors';
 
@@ -6,12 +6,10 @@ import { errorName } from '../../core/errors';
  * Attestations MACed by a KMS HMAC_256 key (`GenerateMac`/`VerifyMac`, HMAC_SHA_256): the key never leaves KMS,
  * every use is in CloudTrail, and its key policy lets only keymat's signers generate MACs.
  */
-export function kmsAttestor(kms: KMSClient, keyId: string): Attestor {
+export function kmsAttestor(kms: KmsCall, keyId: string): Attestor {
   return {
     async sign(message) {
-      const { Mac } = await kms.send(
-        new GenerateMacCommand({ KeyId: keyId, MacAlgorithm: 'HMAC_SHA_256', Message: message }),
-      );
+      const { Mac } = await kms('GenerateMac', { KeyId: keyId, MacAlgorithm: 'HMAC_SHA_256', Message: message });
       if (!Mac) throw new Error(`GenerateMac with key ${keyId} returned no MAC`);
       return Buffer.from(Mac).toString('base64');
     },
@@ -19,9 +17,12 @@ export function kmsAttestor(kms: KMSClient, keyId: string): Attestor {
       const bytes = Buffer.from(mac, 'base64');
       if (bytes.length === 0 || bytes.toString('base64') !== mac) return false;
       try {
-        const { MacValid } = await kms.send(
-          new VerifyMacCommand({ KeyId: keyId, MacAlgorithm: 'HMAC_SHA_256', Message: message, Mac: bytes }),
-        );
+        const { MacValid } = await kms('VerifyMac', {
+          KeyId: keyId,
+          MacAlgorithm: 'HMAC_SHA_256',
+          Message: message,
+          Mac: bytes,
+        });
         return MacValid === true;
       } catch (err) {
         // KMS answers an invalid MAC with KMSInvalidMacException rather than MacValid false.

@@ -1,87 +1,51 @@
-import {
-  DescribeKeyCommand,
-  KMSClient,
-  paginateListKeyRotations,
-  type KMSClientConfig,
-  type RotationsListEntry,
-} from '@aws-sdk/client-kms';
-import { SecretsManagerClient, type SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
-import { SNSClient, type SNSClientConfig } from '@aws-sdk/client-sns';
-import { KeymatError, NETWORK_ERROR, errorName, hasErrorName } from '../../core/errors';
+import type { RotationsListEntry } from '@aws-sdk/client-kms';
+import { allPages, type KmsCall, type SecretsCall, type SfnCall, type SnsCall } from '../../core/aws-api';
 import type { KeySnapshot } from '../../core/plan';
+import { awsClient, type AwsClientOptions } from './aws-client';
 
 /**
- * A KMS client for the tasks. The SDK's own retries are off: the state machine retries transient errors with
+ * A KMS client for the tasks. It makes one attempt per call: the state machine retries transient errors with
  * backoff, jitter and a bound, where each attempt is visible in the execution history.
  *
- * @param config - Where and as whom to call (the local stack passes its endpoint, Region and credentials).
- *   @default the SDK's resolution from the Lambda runtime
+ * @param options - Where and as whom to call (the local stack passes its endpoint, Region and credentials).
+ *   @default the function's Region and the Lambda runtime's credentials
  */
-export const createKmsClient = (config: KMSClientConfig = {}): KMSClient =>
-  withNamedNetworkErrors(new KMSClient({ ...config, maxAttempts: 1 }));
+export const createKmsClient = (options: AwsClientOptions = {}): KmsCall =>
+  awsClient('kms', { maxAttempts: 1, ...options });
 
 /**
- * An SNS client for the tasks' messages (approval requests, announcements, outcomes).
+ * An SNS client for the tasks' messages (approval requests, announcements, outcomes), with the standard retries.
  *
- * @param config - Where and as whom to call. @default the SDK's resolution from the Lambda runtime
+ * @param options - Where and as whom to call. @default the function's Region and the Lambda runtime's credentials
  */
-export const createSnsClient = (config: SNSClientConfig = {}): SNSClient =>
-  withNamedNetworkErrors(new SNSClient(config));
+export const createSnsClient = (options: AwsClientOptions = {}): SnsCall => awsClient('sns', options);
 
 /**
- * A Secrets Manager client, for the approval-link secret.
+ * A Secrets Manager client, for the approval-link secret, with the standard retries.
  *
- * @param config - Where and as whom to call. @default the SDK's resolution from the Lambda runtime
+ * @param options - Where and as whom to call. @default the function's Region and the Lambda runtime's credentials
  */
-export const createSecretsClient = (config: SecretsManagerClientConfig = {}): SecretsManagerClient =>
-  withNamedNetworkErrors(new SecretsManagerClient(config));
-
-const NETWORK_CODES = new Set([
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'EAI_AGAIN',
-  'ENOTFOUND',
-]);
+export const createSecretsClient = (options: AwsClientOptions = {}): SecretsCall =>
+  awsClient('secretsmanager', options);
 
 /**
- * Gives network failures a name the state machine retries (`NetworkError`): the SDK reports them as a plain Error,
- * which would otherwise end a change as if it were a bug.
+ * A Step Functions client for the change client (the gateway, the approval page, the scan), with the standard
+ * retries: these answer people or run unattended, with no state machine to retry for them.
+ *
+ * @param options - Where and as whom to call. @default the function's Region and the Lambda runtime's credentials
  */
-export function withNamedNetworkErrors<T extends { middlewareStack: unknown }>(client: T): T {
-  (client as unknown as KMSClient).middlewareStack.add(
-    (next) => async (args) => {
-      try {
-        return await next(args);
-      } catch (err) {
-        const e = err as Error & { code?: string; $metadata?: { httpStatusCode?: number } };
-        const network = hasErrorName(err, 'TimeoutError') || (e.code !== undefined && NETWORK_CODES.has(e.code));
-        if (network && e.$metadata?.httpStatusCode === undefined) {
-          const what = e.code ?? errorName(err);
-          throw new KeymatError(NETWORK_ERROR, `the request did not complete: ${what}: ${e.message}`, {
-            cause: err,
-          });
-        }
-        throw err;
-      }
-    },
-    { step: 'initialize', name: 'keymatNamedNetworkErrors' },
-  );
-  return client;
-}
+export const createSfnClient = (options: AwsClientOptions = {}): SfnCall => awsClient('states', options);
 
 /** DescribeKey and every material of the key (ListKeyRotations with ALL_KEY_MATERIAL, all pages). */
-export async function readKey(kms: KMSClient, keyId: string): Promise<KeySnapshot> {
-  const { KeyMetadata: metadata } = await kms.send(new DescribeKeyCommand({ KeyId: keyId }));
+export async function readKey(kms: KmsCall, keyId: string): Promise<KeySnapshot> {
+  const { KeyMetadata: metadata } = await kms('DescribeKey', { KeyId: keyId });
   if (!metadata?.Arn) throw new Error(`DescribeKey returned no metadata for ${keyId}`);
+  const keyArn = metadata.Arn;
   const materials: RotationsListEntry[] = [];
-  for await (const page of paginateListKeyRotations(
-    { client: kms, pageSize: 1000 },
-    { KeyId: metadata.Arn, IncludeKeyMaterial: 'ALL_KEY_MATERIAL' },
-  )) {
-    materials.push(...(page.Rotations ?? []));
-  }
+  const pages = allPages(
+    (Marker) => kms('ListKeyRotations', { KeyId: keyArn, IncludeKeyMaterial: 'ALL_KEY_MATERIAL', Limit: 1000, Marker }),
+    (page) => page.NextMarker,
+  );
+  for await (const page of pages) materials.push(...(page.Rotations ?? []));
   return { metadata, materials };
 }

@@ -1,15 +1,15 @@
-import { InvokeCommand, LambdaClient, type LambdaClientConfig } from '@aws-sdk/client-lambda';
+import type { LambdaCall } from '../../core/aws-api';
 import { approvedTicket, type ChangeTicket, type TicketRequest } from '../../core/change-ticket';
 import { KeymatError, shown } from '../../core/errors';
-import { withNamedNetworkErrors } from './aws';
+import { awsClient, type AwsClientOptions } from './aws-client';
 
 /**
- * A Lambda client for the change-ticket check; the state machine retries its transient errors.
+ * A Lambda client for the change-ticket check, one attempt per call: the state machine retries its transient errors.
  *
- * @param config - Where and as whom to call. @default the SDK's resolution from the Lambda runtime
+ * @param options - Where and as whom to call. @default the function's Region and the Lambda runtime's credentials
  */
-export const createLambdaClient = (config: LambdaClientConfig = {}): LambdaClient =>
-  withNamedNetworkErrors(new LambdaClient({ ...config, maxAttempts: 1 }));
+export const createLambdaClient = (options: AwsClientOptions = {}): LambdaCall =>
+  awsClient('lambda', { maxAttempts: 1, ...options });
 
 /** Asks the organisation's change-ticket check about a change: APPROVED, or the change is refused. */
 export type TicketCheck = (request: TicketRequest, now: Date) => Promise<ChangeTicket>;
@@ -19,15 +19,13 @@ export type TicketCheck = (request: TicketRequest, now: Date) => Promise<ChangeT
  * fails (an unhandled error, a timeout inside it) does not confirm the change, so the change is refused, with the
  * function's error in the cause.
  */
-export function lambdaTicketCheck(lambda: LambdaClient, functionArn: string): TicketCheck {
+export function lambdaTicketCheck(lambda: LambdaCall, functionArn: string): TicketCheck {
   return async (request, now) => {
-    const result = await lambda.send(
-      new InvokeCommand({
-        FunctionName: functionArn,
-        InvocationType: 'RequestResponse',
-        Payload: new TextEncoder().encode(JSON.stringify(request)),
-      }),
-    );
+    const result = await lambda('Invoke', {
+      FunctionName: functionArn,
+      InvocationType: 'RequestResponse',
+      Payload: new TextEncoder().encode(JSON.stringify(request)),
+    });
     const text = result.Payload === undefined ? '' : new TextDecoder().decode(result.Payload);
     if (result.FunctionError !== undefined) {
       throw new KeymatError(

@@ -1,36 +1,34 @@
-import { EventBridgeClient, PutEventsCommand, type EventBridgeClientConfig } from '@aws-sdk/client-eventbridge';
+import type { EventsCall } from '../../core/aws-api';
 import { EVENT_SOURCE, type ChangeEvent, type EventPublisher } from '../../core/change-events';
 import { EVENT_NOT_PUBLISHED, KeymatError } from '../../core/errors';
-import { withNamedNetworkErrors } from './aws';
+import { awsClient, type AwsClientOptions } from './aws-client';
 
 /**
- * An EventBridge client for the change events. The SDK's own retries are off, as for the other task clients: the
- * state machine retries a failed put.
+ * An EventBridge client for the change events. It makes one attempt per call, as the KMS client does: the state
+ * machine retries a failed put.
  *
- * @param config - Where and as whom to call. @default the SDK's resolution from the Lambda runtime
+ * @param options - Where and as whom to call. @default the function's Region and the Lambda runtime's credentials
  */
-export const createEventsClient = (config: EventBridgeClientConfig = {}): EventBridgeClient =>
-  withNamedNetworkErrors(new EventBridgeClient({ ...config, maxAttempts: 1 }));
+export const createEventsClient = (options: AwsClientOptions = {}): EventsCall =>
+  awsClient('events', { maxAttempts: 1, ...options });
 
 /**
  * Puts change events on a bus, in one PutEvents call, in the order given. An entry EventBridge did not take fails
  * the call with EventNotPublished (retried by the state machine; the events' ids let consumers drop the repeats).
  */
-export function eventBridgePublisher(client: EventBridgeClient, eventBusName: string): EventPublisher {
+export function eventBridgePublisher(client: EventsCall, eventBusName: string): EventPublisher {
   return {
     async publish(...events: ChangeEvent[]) {
       if (events.length === 0) return;
-      const result = await client.send(
-        new PutEventsCommand({
-          Entries: events.map((e) => ({
-            EventBusName: eventBusName,
-            Source: EVENT_SOURCE,
-            DetailType: e.detailType,
-            Detail: JSON.stringify(e.detail),
-            Resources: 'keyArn' in e.detail && e.detail.keyArn !== undefined ? [e.detail.keyArn] : [],
-          })),
-        }),
-      );
+      const result = await client('PutEvents', {
+        Entries: events.map((e) => ({
+          EventBusName: eventBusName,
+          Source: EVENT_SOURCE,
+          DetailType: e.detailType,
+          Detail: JSON.stringify(e.detail),
+          Resources: 'keyArn' in e.detail && e.detail.keyArn !== undefined ? [e.detail.keyArn] : [],
+        })),
+      });
       const failed = (result.Entries ?? []).flatMap((entry, i) =>
         entry.ErrorCode === undefined
           ? []

@@ -1,7 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { SourceMap } from 'node:module';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import type { SourceMap } from 'node:module';
 
 /**
  * Source-mapped stack traces without `--enable-source-maps`, which makes Node parse every bundle's source map at
@@ -10,6 +7,15 @@ import { fileURLToPath } from 'node:url';
  * Files without a map beside them (the local stack runs the sources) are left as they are.
  */
 
+/**
+ * The built-ins this needs, taken from the runtime when the first error is mapped: importing them (as ES modules, each
+ * a namespace of all its exports) cost every cold start about 2 ms of CPU, for a path most invocations never take.
+ */
+const fs = () => process.getBuiltinModule('node:fs');
+const nodeModule = () => process.getBuiltinModule('node:module');
+const path = () => process.getBuiltinModule('node:path');
+const url = () => process.getBuiltinModule('node:url');
+
 /** Per file: its source map, or null when it has none. Read once. */
 const maps = new Map<string, SourceMap | null>();
 
@@ -17,8 +23,8 @@ function mapOf(file: string): SourceMap | null {
   let map = maps.get(file);
   if (map === undefined) {
     try {
-      map = new SourceMap(
-        JSON.parse(readFileSync(`${file}.map`, 'utf8')) as ConstructorParameters<typeof SourceMap>[0],
+      map = new (nodeModule().SourceMap)(
+        JSON.parse(fs().readFileSync(`${file}.map`, 'utf8')) as ConstructorParameters<typeof SourceMap>[0],
       );
     } catch {
       map = null;
@@ -36,7 +42,7 @@ function mapFrame(line: string): string {
   if (!m) return line;
   const [, , name, location = '', lineNo = '', column = '', close = ''] = m;
   if (!/\.m?js$/.test(location)) return line;
-  const file = location.startsWith('file://') ? fileURLToPath(location) : location;
+  const file = location.startsWith('file://') ? url().fileURLToPath(location) : location;
   const map = mapOf(file);
   if (!map) return line;
   const entry = map.findEntry(Number(lineNo) - 1, Number(column) - 1) as {
@@ -49,8 +55,8 @@ function mapFrame(line: string): string {
     return line;
   }
   const source = entry.originalSource.startsWith('file://')
-    ? fileURLToPath(entry.originalSource)
-    : resolve(dirname(file), entry.originalSource);
+    ? url().fileURLToPath(entry.originalSource)
+    : path().resolve(path().dirname(file), entry.originalSource);
   const where = `${source}:${entry.originalLine + 1}:${entry.originalColumn + 1}`;
   const fn = entry.name ?? name;
   return fn === undefined ? `    at ${where}` : `    at ${fn} (${where}${close || ')'}`;

@@ -1,9 +1,5 @@
-import {
-  GetKeyLastUsageCommand,
-  paginateListAliases,
-  type GetKeyLastUsageResponse,
-  type KMSClient,
-} from '@aws-sdk/client-kms';
+import type { GetKeyLastUsageResponse } from '@aws-sdk/client-kms';
+import { allPages, type KmsCall } from '../../core/aws-api';
 import { MAX_START_AGE_MS, verifyStart, type Attestor } from '../../core/attestation';
 import { changeEvent, type EventPublisher } from '../../core/change-events';
 import { TICKET_CHECK_VERSION } from '../../core/change-ticket';
@@ -19,7 +15,7 @@ import { startInvocation, type Logger } from '../runtime/logger';
 
 /** What ValidateOrigin works with. */
 export interface ValidateOriginDeps {
-  kms: KMSClient;
+  kms: KmsCall;
   /** Verifies the start's attestation (VerifyMac with the attestation key). */
   attestor: Attestor;
   /** Publishes Deletion Planned. */
@@ -57,7 +53,7 @@ export function createValidateOrigin({
   /** GetKeyLastUsage is advisory: when it cannot answer for a non-transient reason, the plan says "unknown". */
   async function lastUsage(keyArn: string): Promise<GetKeyLastUsageResponse | undefined> {
     try {
-      return await kms.send(new GetKeyLastUsageCommand({ KeyId: keyArn }));
+      return await kms('GetKeyLastUsage', { KeyId: keyArn });
     } catch (err) {
       if (hasErrorName(err, ...RETRYABLE_KMS_ERRORS)) throw err;
       logger.warn('GetKeyLastUsage failed; last use reported as unknown', { error: errorName(err) });
@@ -98,10 +94,14 @@ export function createValidateOrigin({
       );
     }
     const aliases: string[] = [];
-    for await (const page of paginateListAliases({ client: kms }, { KeyId: meta.Arn })) {
+    const keyArn = meta.Arn as string;
+    const pages = allPages(
+      (Marker) => kms('ListAliases', { KeyId: keyArn, Marker }),
+      (page) => page.NextMarker,
+    );
+    for await (const page of pages) {
       aliases.push(...(page.Aliases ?? []).flatMap((a) => (a.AliasName === undefined ? [] : [a.AliasName])));
     }
-    const keyArn = meta.Arn as string;
     const plan = buildPlan(snapshot, aliases, await lastUsage(keyArn), input.keyMaterialId, {
       days: config.recentUseDays,
       now: new Date(),

@@ -1,4 +1,4 @@
-import type { KMSClient } from '@aws-sdk/client-kms';
+import type { KmsCall } from '../../core/aws-api';
 import { KeymatError, VERIFICATION_PENDING, hasErrorName } from '../../core/errors';
 import { parseEvent, taskEvent } from '../../core/events';
 import { verifyAgainstPlan, type KeySnapshot } from '../../core/plan';
@@ -8,7 +8,7 @@ import { startInvocation, type Logger } from '../runtime/logger';
 
 /** What VerifyPendingImport works with. */
 export interface VerifyPendingImportDeps {
-  kms: KMSClient;
+  kms: KmsCall;
   logger: Logger;
 }
 

@@ -40,6 +40,7 @@ import { errorOf } from '../helpers/local-stack';
 import { jsonRequest, rawExchange } from '../helpers/raw-http';
 import { keymat } from '../helpers/run-cli';
 import { keySupply, seedExternalKeys } from '../helpers/seeded-keys';
+import { sfnCall } from '../helpers/sdk';
 
 /**
  * The attacker's review of the two-person rule, on the served local stack (`keymat local serve`): every attack of the
@@ -176,7 +177,7 @@ async function accepts(taskToken: string): Promise<boolean> {
  */
 async function awaitRound(executionArn: string, round: number): Promise<PendingApprovalTask> {
   for (let i = 0; i < 400; i++) {
-    const task = pendingApproval(await readHistory(sfn('mallory'), executionArn));
+    const task = pendingApproval(await readHistory(sfnCall(sfn('mallory')), executionArn));
     if (task && task.approval.approvals.length === round - 1 && (await accepts(task.taskToken))) return task;
     await sleep(25);
   }
@@ -197,7 +198,7 @@ async function endOrApproval(executionArn: string): Promise<DescribeExecutionCom
   for (let i = 0; i < 400; i++) {
     const described = await sfn('mallory').send(new DescribeExecutionCommand({ executionArn }));
     if (described.status !== 'RUNNING') return described;
-    if (pendingApproval(await readHistory(sfn('mallory'), executionArn))) return 'WAITING';
+    if (pendingApproval(await readHistory(sfnCall(sfn('mallory')), executionArn))) return 'WAITING';
     await sleep(25);
   }
   throw new Error(`${executionArn} neither ended nor asked for an approval`);
@@ -205,7 +206,7 @@ async function endOrApproval(executionArn: string): Promise<DescribeExecutionCom
 
 /** The execution still waits on the same round, on the same token, with no approval given. */
 async function expectStillWaiting(executionArn: string, task: PendingApprovalTask): Promise<void> {
-  const now = pendingApproval(await readHistory(sfn('mallory'), executionArn));
+  const now = pendingApproval(await readHistory(sfnCall(sfn('mallory')), executionArn));
   expect(now?.taskToken).toBe(task.taskToken);
   expect(now?.approval.approvals).toEqual(task.approval.approvals);
   expect(await accepts(task.taskToken)).toBe(true);
@@ -532,7 +533,7 @@ describe('5. terminal injection', () => {
     expect(end).toMatchObject({ status: 'FAILED', error: 'ApprovalRejected' });
     expect(hasUnsafeCharacters(end.cause ?? '')).toBe(false);
     expect(end.cause).toContain('rejected by arn:aws:iam::111122223333:user/carol (cli): fine [2K');
-    const recorded = (await readHistory(sfn('mallory'), executionArn))
+    const recorded = (await readHistory(sfnCall(sfn('mallory')), executionArn))
       .filter((e) => e.type === 'TaskSucceeded')
       .map((e) => JSON.parse(e.taskSucceededEventDetails?.output ?? '{}') as ApprovalResult);
     expect(recorded).toHaveLength(1);

@@ -18,6 +18,7 @@ import { executionArnOf } from '../../core/naming';
 import { waitForApprovalRound } from '../helpers/changes';
 import { keymat, run, serve, type ServedStack } from '../helpers/run-cli';
 import { keySupply, seedExternalKeys } from '../helpers/seeded-keys';
+import { sfnCall } from '../helpers/sdk';
 
 /**
  * The operator commands as child processes against `keymat local serve`, as an operator would run them: start,
@@ -277,9 +278,10 @@ describe('text from outside on the terminal', () => {
     await op('alice', 'start', '--key-id', key.keyArn, '--change-id', 'CHG-500', '--reason', 'retire');
     await waitForPending('keymat-CHG-500');
     // Written straight to Step Functions, as a holder of states:SendTaskFailure could: the gateway would clean it.
-    const task = await new ChangeClient({ sfn: sfn(), stateMachineArn: LOCAL_STATE_MACHINE_ARN }).pendingApproval(
-      'keymat-CHG-500',
-    );
+    const task = await new ChangeClient({
+      sfn: sfnCall(sfn()),
+      stateMachineArn: LOCAL_STATE_MACHINE_ARN,
+    }).pendingApproval('keymat-CHG-500');
     await sfn().send(
       new SendTaskFailureCommand({ taskToken: task!.taskToken, error: 'ApprovalRejected', cause: forged }),
     );

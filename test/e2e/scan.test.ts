@@ -12,6 +12,7 @@ import { LocalStack } from '../../local/server';
 import { prepareWorkflow } from '../../local/workflow';
 import { keymat } from '../helpers/run-cli';
 import { seedExternalKeys } from '../helpers/seeded-keys';
+import { kmsCall } from '../helpers/sdk';
 
 /**
  * The expiry scan against the served local stack, with keys of every kind: in-process as the scheduled scan runs it
@@ -24,7 +25,7 @@ let target: Target;
 const scanStarter = () => {
   const internal = stack.internalAccess;
   const kms = new KMSClient(localClientConfig(stack.endpoint, undefined, internal.credentials));
-  return changeStarter(target.changes, kmsAttestor(kms, internal.attestationKeyArn));
+  return changeStarter(target.changes, kmsAttestor(kmsCall(kms), internal.attestationKeyArn));
 };
 const DAY = 86_400_000;
 const policy = { expiresWithinDays: 30, retireTag: 'keymat:retire-on' };
@@ -38,7 +39,7 @@ const notExpected: string[] = [];
 
 const run = (dryRun = false, maxChanges = 10): Promise<ScanSummary> => {
   const now = new Date();
-  return scan({ kms: target.kms, now, start: scanStarter() }, policy, limits(maxChanges), dryRun);
+  return scan({ kms: kmsCall(target.kms), now, start: scanStarter() }, policy, limits(maxChanges), dryRun);
 };
 const executions = () =>
   stack.requestLog.read().filter((e) => e.operation === 'StartExecution' && e.status === 200).length;
@@ -149,7 +150,12 @@ it('a second run on the same day starts nothing new', async () => {
 
 it('never starts more than the per-run limit, and says why it skipped the rest', async () => {
   const otherDay = new Date(Date.now() + DAY);
-  const summary = await scan({ kms: target.kms, now: otherDay, start: scanStarter() }, policy, limits(1), false);
+  const summary = await scan(
+    { kms: kmsCall(target.kms), now: otherDay, start: scanStarter() },
+    policy,
+    limits(1),
+    false,
+  );
   expect(summary.started).toHaveLength(1);
   expect(summary.skipped.filter((s) => s.reason === 'the limit of 1 changes per run was reached')).toHaveLength(2);
 });

@@ -2,6 +2,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { LOCAL_STATE_MACHINE_ARN } from '../../cli/operations';
 import { ChangeClient } from '../../core/change-client';
 import { LOCAL_CREDENTIALS } from '../../local/clients';
+import { sfnCall } from './sdk';
 
 /**
  * Waits until the execution on a served local stack asks for approval round `round` (0 for the first) and is
@@ -10,7 +11,7 @@ import { LOCAL_CREDENTIALS } from '../../local/clients';
  */
 export async function waitForApprovalRound(endpoint: string, execution: string, round = 0): Promise<void> {
   const sfn = new SFNClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
-  const changes = new ChangeClient({ sfn, stateMachineArn: LOCAL_STATE_MACHINE_ARN });
+  const changes = new ChangeClient({ sfn: sfnCall(sfn), stateMachineArn: LOCAL_STATE_MACHINE_ARN });
   try {
     for (let i = 0; i < 400; i++) {
       const look = await changes.status(execution).catch(() => undefined);

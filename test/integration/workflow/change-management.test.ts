@@ -19,6 +19,7 @@ import { ChangeClient } from '../../../core/change-client';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { LOCAL_CREDENTIALS } from '../../../local/clients';
 import { gatewayAs, waitForApprovalRound } from '../../helpers/changes';
+import { sfnCall } from '../../helpers/sdk';
 
 /**
  * Change management on the local stack, end to end through the synthesized definition: freeze windows (SSM Change
@@ -279,7 +280,7 @@ describe('a change held by its window on the served stack', () => {
     });
     const { executionArn } = started.body as { executionArn: string };
     const sfn = new SFNClient({ endpoint: served.endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
-    const changes = new ChangeClient({ sfn, stateMachineArn: served.stateMachineArn as string });
+    const changes = new ChangeClient({ sfn: sfnCall(sfn), stateMachineArn: served.stateMachineArn as string });
     await waitForApprovalRound(served.endpoint, executionArn);
     expect((await changes.pending()).approvals.map((a) => a.executionArn)).toEqual([executionArn]);
     expect((await gatewayAs(served.endpoint, 'bob', '/approve', { execution: executionArn })).status).toBe(200);

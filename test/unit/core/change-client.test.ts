@@ -14,12 +14,13 @@ import { ChangeError } from '../../../core/errors';
 import { testAttestor } from '../../helpers/attestor';
 import { approvalScheduled } from '../../helpers/history';
 import { input, planFor, snapshot } from '../../helpers/kms-fixtures';
+import { sfnCall } from '../../helpers/sdk';
 
 const MACHINE = 'arn:aws:states:us-east-1:111122223333:stateMachine:KeymatDeletion';
 const EXECUTION = 'arn:aws:states:us-east-1:111122223333:execution:KeymatDeletion:keymat-CHG-1';
 const sfn = mockClient(SFNClient);
 const client = new ChangeClient({
-  sfn: new SFNClient({ region: 'us-east-1' }),
+  sfn: sfnCall(new SFNClient({ region: 'us-east-1' })),
   stateMachineArn: MACHINE,
   attestor: testAttestor(),
 });
@@ -226,7 +227,10 @@ describe('approvals', () => {
   });
 
   it('refuses to approve without an attestor: only keymat signers approve', async () => {
-    const unsigned = new ChangeClient({ sfn: new SFNClient({ region: 'us-east-1' }), stateMachineArn: MACHINE });
+    const unsigned = new ChangeClient({
+      sfn: sfnCall(new SFNClient({ region: 'us-east-1' })),
+      stateMachineArn: MACHINE,
+    });
     await expect(unsigned.approve(EXECUTION, task, { by: 'bob', channel: 'cli' })).rejects.toThrow(/no attestor/);
     expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
   });

@@ -21,6 +21,7 @@ import { testAttestor } from '../../helpers/attestor';
 import { approvalScheduled } from '../../helpers/history';
 import { input, planFor, snapshot } from '../../helpers/kms-fixtures';
 import { LINK_SECRET_ARN, PAGE_URL, recordedEvents, secretsClient, silentLogger } from './deps';
+import { sfnCall } from '../../helpers/sdk';
 
 const sfn = mockClient(SFNClient);
 const secrets = mockClient(SecretsManagerClient);
@@ -52,7 +53,7 @@ const BASE: ApprovalPageConfig = {
 
 const approvalPage = (config: ApprovalPageConfig = { ...BASE, identityClaim: 'email' }) =>
   createApprovalPage({
-    sfn: new SFNClient({ region: 'us-east-1' }),
+    sfn: sfnCall(new SFNClient({ region: 'us-east-1' })),
     secrets: secretsClient(),
     attestor,
     events: recordedEvents(),

@@ -21,6 +21,7 @@ import { input, planFor, snapshot } from '../../helpers/kms-fixtures';
 import { LINK_SECRET_ARN, PAGE_URL, recordedEvents, secretsClient, silentLogger } from './deps';
 import { testAttestor } from '../../helpers/attestor';
 import { approvalScheduled } from '../../helpers/history';
+import { sfnCall } from '../../helpers/sdk';
 
 const sfn = mockClient(SFNClient);
 const secrets = mockClient(SecretsManagerClient);
@@ -44,7 +45,7 @@ const scheduled = (approvals: Approval[] = [], rules: ApprovalRules = RULES): Hi
 
 const approvalPage = () =>
   createApprovalPage({
-    sfn: new SFNClient({ region: 'us-east-1' }),
+    sfn: sfnCall(new SFNClient({ region: 'us-east-1' })),
     secrets: secretsClient(),
     attestor,
     events: recordedEvents(),

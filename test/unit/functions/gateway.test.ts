@@ -16,6 +16,7 @@ import { testAttestor } from '../../helpers/attestor';
 import { approvalScheduled } from '../../helpers/history';
 import { KEY_ARN, input, planFor, snapshot } from '../../helpers/kms-fixtures';
 import { silentLogger } from './deps';
+import { sfnCall, ssmCall } from '../../helpers/sdk';
 
 const MACHINE = 'arn:aws:states:us-east-1:111122223333:stateMachine:keymat-deletion';
 const EXECUTION = 'arn:aws:states:us-east-1:111122223333:execution:keymat-deletion:keymat-CHG-1';
@@ -25,9 +26,13 @@ const sfn = mockClient(SFNClient);
 const ssm = mockClient(SSMClient);
 const attestor = testAttestor();
 const gateway = createGateway({
-  changes: new ChangeClient({ sfn: new SFNClient({ region: 'us-east-1' }), stateMachineArn: MACHINE, attestor }),
+  changes: new ChangeClient({
+    sfn: sfnCall(new SFNClient({ region: 'us-east-1' })),
+    stateMachineArn: MACHINE,
+    attestor,
+  }),
   attestor,
-  ssm: new SSMClient({ region: 'us-east-1' }),
+  ssm: ssmCall(new SSMClient({ region: 'us-east-1' })),
   config: {
     stateMachineArn: MACHINE,
     attestationKeyArn: 'arn:attestation',

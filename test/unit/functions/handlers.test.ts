@@ -1,18 +1,15 @@
-import type * as EventsSdk from '@aws-sdk/client-eventbridge';
-import type * as KmsSdk from '@aws-sdk/client-kms';
-import type * as SnsSdk from '@aws-sdk/client-sns';
-import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
-import 'aws-sdk-client-mock-jest';
 import { join } from 'node:path';
 import { ENV, environmentOf } from '../../../core/config';
 import type { AnyTaskState } from '../../../core/tasks';
 import type { LambdaContext } from '../../../functions/runtime/logger';
+import { FakeAws } from '../../helpers/fake-aws';
 import { KEY_ARN, input, planFor, snapshot } from '../../helpers/kms-fixtures';
 import { EXECUTION_ID } from './deps';
 
 /**
  * Each handler.ts reads its configuration from the variables the stack sets (`environmentOf`) once, at module load.
- * Each case loads the module afresh with those variables, and with SDK modules of the same fresh registry, mocked.
+ * Each case loads the module afresh with those variables; its clients call a fake AWS endpoint (`AWS_ENDPOINT_URL`)
+ * with the credentials the Lambda runtime would set.
  */
 const FOLDERS: Record<AnyTaskState, string> = {
   ValidateOrigin: 'validate-origin',
@@ -26,32 +23,39 @@ const FOLDERS: Record<AnyTaskState, string> = {
 
 type LambdaHandler = (event: unknown, context: LambdaContext) => Promise<unknown>;
 
-interface Loaded {
-  handler: LambdaHandler;
-  kms: typeof KmsSdk;
-  sns: typeof SnsSdk;
-  /** PutEvents, mocked to take every event. */
-  events: AwsClientStub<EventsSdk.EventBridgeClient>;
-}
+const aws = new FakeAws();
+let endpoint: string;
+const original = process.env;
+beforeAll(async () => {
+  endpoint = await aws.start();
+  process.env = { ...original, [ENV.accessKeyId]: 'AKIDHANDLERS', [ENV.secretAccessKey]: 'handlers-secret' };
+});
+afterAll(async () => {
+  process.env = original;
+  await aws.stop();
+});
+beforeEach(() => {
+  aws.reset();
+  aws.on('PutEvents', { output: { FailedEntryCount: 0, Entries: [{ EventId: 'e-1' }] } });
+  aws.on('Publish', { output: { MessageId: 'm-1' } });
+});
 
-function load(task: AnyTaskState, variables: Record<string, string>): Loaded {
+function load(task: AnyTaskState, variables: Record<string, string>): LambdaHandler {
   const saved = process.env;
-  process.env = { ...saved, [ENV.region]: 'us-east-1', POWERTOOLS_LOG_LEVEL: 'SILENT', ...variables };
+  process.env = {
+    ...saved,
+    [ENV.region]: 'us-east-1',
+    [ENV.endpoint]: endpoint,
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+    ...variables,
+  };
   try {
-    let loaded: Loaded | undefined;
+    let handler: LambdaHandler | undefined;
     jest.isolateModules(() => {
       const path = join(__dirname, '..', '..', '..', 'functions', FOLDERS[task], 'handler');
-      const eventsSdk = require('@aws-sdk/client-eventbridge') as typeof EventsSdk;
-      const events = mockClient(eventsSdk.EventBridgeClient);
-      events.on(eventsSdk.PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e-1' }] });
-      loaded = {
-        handler: (require(path) as { handler: LambdaHandler }).handler,
-        kms: require('@aws-sdk/client-kms') as typeof KmsSdk,
-        sns: require('@aws-sdk/client-sns') as typeof SnsSdk,
-        events,
-      };
+      handler = (require(path) as { handler: LambdaHandler }).handler;
     });
-    return loaded as Loaded;
+    return handler as LambdaHandler;
   } finally {
     process.env = saved;
   }
@@ -69,20 +73,13 @@ const ATTESTATION_KEY = 'arn:aws:kms:us-east-1:111122223333:key/attestation';
 const plan = planFor(snapshot());
 const taskEvent = { executionId: EXECUTION_ID, input: input(), plan };
 
-function keyIs(sdk: typeof KmsSdk, s = snapshot()) {
-  const kms = mockClient(sdk.KMSClient);
-  kms.on(sdk.DescribeKeyCommand).resolves({ KeyMetadata: s.metadata });
-  kms.on(sdk.ListKeyRotationsCommand).resolves({ Rotations: s.materials });
-  kms.on(sdk.ListAliasesCommand).resolves({ Aliases: [] });
-  kms.on(sdk.GetKeyLastUsageCommand).resolves({});
-  kms.on(sdk.VerifyMacCommand).resolves({ MacValid: true });
-  return kms;
-}
-
-function publishes(sdk: typeof SnsSdk) {
-  const sns = mockClient(sdk.SNSClient);
-  sns.on(sdk.PublishCommand).resolves({ MessageId: 'm-1' });
-  return sns;
+function keyIs(s = snapshot()): void {
+  aws
+    .on('DescribeKey', { output: { KeyMetadata: s.metadata } })
+    .on('ListKeyRotations', { output: { Rotations: s.materials } })
+    .on('ListAliases', { output: { Aliases: [] } })
+    .on('GetKeyLastUsage', { output: {} })
+    .on('VerifyMac', { output: { MacValid: true } });
 }
 
 describe('ValidateOrigin handler', () => {
@@ -98,35 +95,35 @@ describe('ValidateOrigin handler', () => {
   const attestation = { at: new Date().toISOString(), channel: 'cli', mac: 'bWFj' };
 
   it('gives a change without waitSeconds the configured default', async () => {
-    const { handler, kms } = load('ValidateOrigin', variables(7));
-    keyIs(kms);
+    const handler = load('ValidateOrigin', variables(7));
+    keyIs();
     const raw = { keyId: KEY_ARN, changeId: 'CHG-1', reason: 'retire', requestedBy: 'alice', attestation };
     const result = await handler({ executionId: EXECUTION_ID, input: raw }, context('ValidateOrigin'));
     expect(result).toMatchObject({ input: { waitSeconds: 7 } });
   });
 
   it('verifies the start with the configured attestation key', async () => {
-    const { handler, kms } = load('ValidateOrigin', variables(7));
-    const mock = keyIs(kms);
+    const handler = load('ValidateOrigin', variables(7));
+    keyIs();
     const raw = { keyId: KEY_ARN, changeId: 'CHG-1', reason: 'retire', requestedBy: 'alice', attestation };
     await handler({ executionId: EXECUTION_ID, input: raw }, context('ValidateOrigin'));
-    expect(mock).toHaveReceivedCommandWith(kms.VerifyMacCommand, {
+    expect(aws.inputs('VerifyMac')[0]).toMatchObject({
       KeyId: ATTESTATION_KEY,
       MacAlgorithm: 'HMAC_SHA_256',
     });
   });
 
   it('refuses a key outside the configured account', async () => {
-    const { handler, kms } = load('ValidateOrigin', {
+    const handler = load('ValidateOrigin', {
       ...variables(7),
       [ENV.account]: '444455556666',
     });
-    const mock = keyIs(kms);
+    keyIs();
     const raw = { keyId: KEY_ARN, changeId: 'CHG-1', reason: 'retire', requestedBy: 'alice', attestation };
     await expect(handler({ executionId: EXECUTION_ID, input: raw }, context('ValidateOrigin'))).rejects.toMatchObject({
       name: 'KeyNotInThisAccountOrRegion',
     });
-    expect(mock.calls()).toHaveLength(0);
+    expect(aws.calls).toHaveLength(0);
   });
 
   it('fails to load with the variable name and value when DEFAULT_WAIT_SECONDS is not a number', () => {
@@ -144,7 +141,7 @@ describe('ValidateOrigin handler', () => {
 
 describe('CheckState handler', () => {
   it('decides from the event alone', async () => {
-    const { handler } = load('CheckState', environmentOf('CheckState', {}));
+    const handler = load('CheckState', environmentOf('CheckState', {}));
     await expect(handler(taskEvent, context('CheckState'))).resolves.toEqual({ decision: 'PROCEED' });
   });
 });
@@ -152,11 +149,10 @@ describe('CheckState handler', () => {
 describe('RequestApproval handler', () => {
   it('publishes to the configured approval topic', async () => {
     const topic = 'arn:aws:sns:us-east-1:111122223333:configured-approvals';
-    const { handler, sns } = load(
+    const handler = load(
       'RequestApproval',
       environmentOf('RequestApproval', { approvalTopicArn: topic, eventBusName: 'default', changeCalendars: [] }),
     );
-    const mock = publishes(sns);
     const event = {
       ...taskEvent,
       taskToken: 'AQB-token',
@@ -165,7 +161,7 @@ describe('RequestApproval handler', () => {
       rules: { quorum: 1, allowedApprovers: [] },
     };
     await expect(handler(event, context('RequestApproval'))).resolves.toEqual({ messageId: 'm-1' });
-    expect(mock).toHaveReceivedCommandWith(sns.PublishCommand, { TopicArn: topic });
+    expect(aws.inputs('Publish')[0]).toMatchObject({ TopicArn: topic });
   });
 
   it('fails to load when only one of the page URL and the link secret is set', () => {
@@ -178,7 +174,7 @@ describe('RequestApproval handler', () => {
 describe('DeleteMaterial handler', () => {
   it('announces the deletion on the configured outcome topic and event bus', async () => {
     const topic = 'arn:aws:sns:us-east-1:111122223333:configured-outcomes';
-    const { handler, kms, sns, events } = load(
+    const handler = load(
       'DeleteMaterial',
       environmentOf('DeleteMaterial', {
         outcomeTopicArn: topic,
@@ -186,10 +182,8 @@ describe('DeleteMaterial handler', () => {
         eventBusName: 'keymat-audit',
       }),
     );
-    keyIs(kms)
-      .on(kms.DeleteImportedKeyMaterialCommand)
-      .resolves({ $metadata: { requestId: 'req-1' } });
-    const mock = publishes(sns);
+    keyIs();
+    aws.on('DeleteImportedKeyMaterial', { output: {}, headers: { 'x-amzn-requestid': 'req-1' } });
     const event = {
       ...taskEvent,
       approval: {
@@ -199,8 +193,10 @@ describe('DeleteMaterial handler', () => {
       rules: { quorum: 1, allowedApprovers: [] },
     };
     await expect(handler(event, context('DeleteMaterial'))).resolves.toMatchObject({ kmsRequestId: 'req-1' });
-    expect(mock).toHaveReceivedCommandWith(sns.PublishCommand, { TopicArn: topic });
-    const entries = events.calls().flatMap((c) => (c.args[0].input as EventsSdk.PutEventsRequest).Entries ?? []);
+    expect(aws.inputs('Publish')[0]).toMatchObject({ TopicArn: topic });
+    const entries = aws
+      .inputs('PutEvents')
+      .flatMap((i) => i.Entries as { EventBusName: string; Source: string; DetailType: string }[]);
     expect(entries.map((e) => [e.EventBusName, e.Source, e.DetailType])).toEqual([
       ['keymat-audit', 'keymat', 'Deletion Announced'],
       ['keymat-audit', 'keymat', 'Key Material Deleted'],
@@ -216,11 +212,8 @@ describe('DeleteMaterial handler', () => {
 
 describe('VerifyPendingImport handler', () => {
   it('reads the key with its own KMS client', async () => {
-    const { handler, kms } = load('VerifyPendingImport', environmentOf('VerifyPendingImport', {}));
-    keyIs(
-      kms,
-      snapshot({ KeyState: 'PendingImport' }, [{ ...snapshot().materials[0], ImportState: 'PENDING_IMPORT' }]),
-    );
+    const handler = load('VerifyPendingImport', environmentOf('VerifyPendingImport', {}));
+    keyIs(snapshot({ KeyState: 'PendingImport' }, [{ ...snapshot().materials[0], ImportState: 'PENDING_IMPORT' }]));
     await expect(handler(taskEvent, context('VerifyPendingImport'))).resolves.toMatchObject({
       keyStateAfter: 'PendingImport',
     });
@@ -230,13 +223,12 @@ describe('VerifyPendingImport handler', () => {
 describe('NotifyOutcome handler', () => {
   it('publishes to the configured outcome topic, and its log lines carry the Lambda request id', async () => {
     const topic = 'arn:aws:sns:us-east-1:111122223333:configured-outcomes';
-    const { handler, sns } = load('NotifyOutcome', {
+    const handler = load('NotifyOutcome', {
       ...environmentOf('NotifyOutcome', { outcomeTopicArn: topic, eventBusName: 'default' }),
       POWERTOOLS_LOG_LEVEL: 'INFO',
       // As the Lambda runtime sets it: Powertools reports cold starts only for on-demand initialization.
       AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
     });
-    const mock = publishes(sns);
     const lines: string[] = [];
     const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
       lines.push(String(chunk));
@@ -255,7 +247,7 @@ describe('NotifyOutcome handler', () => {
     } finally {
       write.mockRestore();
     }
-    expect(mock).toHaveReceivedCommandWith(sns.PublishCommand, { TopicArn: topic });
+    expect(aws.inputs('Publish')[0]).toMatchObject({ TopicArn: topic });
     const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.message === 'outcome');
     expect(logged).toEqual([
       expect.objectContaining({
