@@ -53,7 +53,7 @@ export const DEFAULT_SCAN_RETIRE_TAG = 'keymat:retire-on';
 
 /**
  * The expiry scan's default pace: well below KMS's default request quotas, leaving room for other callers (the scan's
- * limits schema, in functions/expiry-scan/scan.ts, checks it wherever it is used).
+ * limits schema, in core/scan-policy.ts, checks it wherever it is used).
  */
 export const DEFAULT_SCAN_LIMITS = {
   maxChanges: 10,

@@ -17,7 +17,7 @@ import {
 } from '../core/defaults';
 import { checkApproverPattern } from '../core/identity';
 import { checkCalendarName, EVENT_BUS, FUNCTION_ARN, KEY_ARN } from '../core/naming';
-import { scanLimitsSchema, scanPolicySchema, type ScanLimits, type ScanPolicy } from '../functions/expiry-scan/scan';
+import { scanLimitsSchema, scanPolicySchema, type ScanLimits, type ScanPolicy } from '../core/scan-policy';
 
 /** Which keys the functions may read and delete from: listed key ARNs, or keys carrying a tag. */
 export type KeyScope = { keyArns: string[] } | { tag: { key: string; value: string } };

@@ -5,7 +5,7 @@ import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/a
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import type { ScanLimits, ScanPolicy } from '../functions/expiry-scan/scan';
+import type { ScanLimits, ScanPolicy } from '../core/scan-policy';
 import type { DeletionWorkflow } from '../workflows/deletion-workflow';
 import { AcknowledgingRole } from '../workflows/nag';
 import type { AttestationKey } from './attestation-key';

@@ -178,12 +178,14 @@ export async function buildCli(): Promise<void> {
 
 /**
  * The construct library as one CommonJS file. aws-cdk-lib and constructs stay the CDK app's (peer dependencies: one
- * copy of each in an app); the rest of what it runs (zod) is bundled. Its typings (dist/types) still name zod's and
- * the KMS client's types, which is why those two stay in the package's dependencies.
+ * copy of each in an app); the rest of what it runs (zod) is bundled. Its typings (dist/types) still name zod's
+ * types, which is why zod stays in the package's dependencies.
  */
 export async function buildCdk(): Promise<void> {
   const outdir = join(DIST, 'cdk');
   rmSync(outdir, { recursive: true, force: true });
+  // The typings too: a module no longer reached would otherwise stay in the package, naming what it imported.
+  rmSync(join(DIST, 'types'), { recursive: true, force: true });
   await build({
     ...common,
     entryPoints: { index: join(ROOT, 'infra', 'index.ts') },

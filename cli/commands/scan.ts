@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { DEFAULT_SCAN_EXPIRES_WITHIN_DAYS, DEFAULT_SCAN_LIMITS, DEFAULT_SCAN_RETIRE_TAG } from '../../core/defaults';
 import { printable } from '../../core/text';
-import { scan, scanLimitsSchema, scanPolicySchema } from '../../functions/expiry-scan/scan';
+import { scanLimitsSchema, scanPolicySchema } from '../../core/scan-policy';
+import { scan } from '../../functions/expiry-scan/scan';
 import { describeSummary } from '../../functions/expiry-scan/start';
 import { gatewayStarter } from '../operations';
 import { kmsCall } from '../sdk-calls';

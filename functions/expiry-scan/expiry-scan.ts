@@ -4,7 +4,8 @@ import type { Attestor } from '../../core/attestation';
 import { ChangeClient } from '../../core/change-client';
 import type { ExpiryScanConfig } from '../../core/config';
 import * as z from '../../core/schema';
-import { scan, scanLimitsSchema, scanPolicySchema, type ScanSummary } from './scan';
+import { scanLimitsSchema, scanPolicySchema } from '../../core/scan-policy';
+import { scan, type ScanSummary } from './scan';
 import { changeStarter, describeSummary } from './start';
 
 /** What the expiry scan works with: its clients, its configuration and its logger. */
