@@ -138,15 +138,33 @@ const median = (xs: number[]): number => {
   return s[Math.floor(s.length / 2)] ?? NaN;
 };
 
-/** Median wall time of `node ARGS` in a clean environment of only these variables (as a Lambda container has). */
+/** Wall time of one `node ARGS` in a clean environment of only these variables (as a Lambda container has). */
+function nodeRunMs(args: string[], env: Record<string, string>): number {
+  const t = process.hrtime.bigint();
+  execFileSync(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  return Number(process.hrtime.bigint() - t) / 1e6;
+}
+
+/** Median wall time of `node ARGS` in a clean environment of only these variables. */
 export function timeNode(args: string[], env: Record<string, string>, samples = LOAD_SAMPLES): number {
-  const times: number[] = [];
-  for (let i = 0; i < samples; i++) {
-    const t = process.hrtime.bigint();
-    execFileSync(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    times.push(Number(process.hrtime.bigint() - t) / 1e6);
+  return median(Array.from({ length: samples }, () => nodeRunMs(args, env)));
+}
+
+/**
+ * A function's load and what it costs over bare Node, each load paired with a bare `node -e 0` run just before it:
+ * the median of the differences holds when the machine's speed drifts during the bench (a shared machine's does, by
+ * half its speed within minutes), where one baseline taken at the start would not.
+ */
+function timeLoad(args: string[], env: Record<string, string>): { loadMs: number; overMs: number } {
+  const loads: number[] = [];
+  const overs: number[] = [];
+  for (let i = 0; i < LOAD_SAMPLES; i++) {
+    const bare = nodeRunMs(['-e', '0'], RUNTIME_VARIABLES);
+    const load = nodeRunMs(args, env);
+    loads.push(load);
+    overs.push(load - bare);
   }
-  return median(times);
+  return { loadMs: median(loads), overMs: median(overs) };
 }
 
 /**
@@ -184,6 +202,8 @@ export interface LoadFigure {
   bytes: number;
   memorySize: number;
   loadMs: number;
+  /** The median of each load less the bare `node -e 0` run just before it. */
+  overMs: number;
   /** The process's resident memory once the handler is loaded, in bytes (one extra run). */
   rssBytes: number;
 }
@@ -207,7 +227,7 @@ const functionEnvironment = (f: DeployedFunction): Record<string, string> => ({
   ...f.environment,
 });
 
-/** Loads each function's handler LOAD_SAMPLES times and reports the median. */
+/** Loads each function's handler LOAD_SAMPLES times, each after a bare run, and reports the medians. */
 export function measureLoads(functions: DeployedFunction[]): LoadFigure[] {
   return functions.map((f) => {
     const env = functionEnvironment(f);
@@ -223,7 +243,7 @@ export function measureLoads(functions: DeployedFunction[]): LoadFigure[] {
       name: f.name,
       bytes: startupBytes(f.file),
       memorySize: f.memorySize,
-      loadMs: timeNode(['-e', loader(f)], env),
+      ...timeLoad(['-e', loader(f)], env),
       rssBytes: Number(rss),
     };
   });
@@ -335,7 +355,7 @@ async function main(): Promise<void> {
   process.stdout.write(`node -e 0: ${baseline.toFixed(1)} ms\n`);
   for (const f of figures) {
     process.stdout.write(
-      `${f.name.padEnd(24)} ${(f.bytes / 1024).toFixed(0).padStart(5)} KB  ${f.loadMs.toFixed(1).padStart(6)} ms  +${(f.loadMs - baseline).toFixed(1)} ms  ${(f.rssBytes / 1048576).toFixed(0)} MB\n`,
+      `${f.name.padEnd(24)} ${(f.bytes / 1024).toFixed(0).padStart(5)} KB  ${f.loadMs.toFixed(1).padStart(6)} ms  +${f.overMs.toFixed(1)} ms  ${(f.rssBytes / 1048576).toFixed(0)} MB\n`,
     );
   }
   process.stdout.write(
