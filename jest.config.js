@@ -24,7 +24,8 @@ module.exports = {
   coverageProvider: 'babel',
   collectCoverageFrom: ['core/**/*.ts', 'functions/**/*.ts', 'workflows/**/*.ts', 'infra/**/*.ts', 'local/**/*.ts'],
   coverageReporters: ['text'],
-  // The slowest suites first (test/helpers/suite-durations.json), so that the two workers finish together.
+  // The slowest suites first (test/helpers/suite-durations.json), so that the workers finish together. (`npm test`
+  // runs three workers on two cores: many suites wait on child processes, sockets and timers, which a third fills.)
   testSequencer: '<rootDir>/test/helpers/sequencer.js',
   // Each suite's time after the run, slowest first.
   reporters: ['default', '<rootDir>/scripts/suite-times.js'],
