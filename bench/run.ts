@@ -283,7 +283,7 @@ async function scanBench(): Promise<string[][]> {
       ['wall time', `${wall.toFixed(1)} s`],
       ['ideal (keys ÷ quota)', `${ideal.toFixed(1)} s`],
       ['ratio (target ≤ 1.2)', `${(wall / ideal).toFixed(2)}`],
-      ['ThrottlingException answers (retried by the SDK)', String(throttled)],
+      ['ThrottlingException answers (retried by the client)', String(throttled)],
     ];
   } finally {
     server.kill('SIGTERM');

@@ -26,7 +26,7 @@ import { sdkCall, type KmsApi, type KmsCall, type SdkCommands, type SfnApi, type
  * the SDK's Region and endpoint settings) and hands them to keymat's code through the AWS port.
  */
 
-export const KMS_COMMANDS: SdkCommands<KmsApi> = {
+const KMS_COMMANDS: SdkCommands<KmsApi> = {
   DescribeKey: DescribeKeyCommand,
   ListKeyRotations: ListKeyRotationsCommand,
   DeleteImportedKeyMaterial: DeleteImportedKeyMaterialCommand,
@@ -38,7 +38,7 @@ export const KMS_COMMANDS: SdkCommands<KmsApi> = {
   ListResourceTags: ListResourceTagsCommand,
 };
 
-export const SFN_COMMANDS: SdkCommands<SfnApi> = {
+const SFN_COMMANDS: SdkCommands<SfnApi> = {
   StartExecution: StartExecutionCommand,
   ListExecutions: ListExecutionsCommand,
   DescribeExecution: DescribeExecutionCommand,

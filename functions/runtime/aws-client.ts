@@ -58,7 +58,7 @@ const THROTTLING = new Set([
 const TRANSIENT = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException']);
 const TRANSIENT_STATUS = new Set([500, 502, 503, 504]);
 
-/** The socket errors of a request that never got an answer (`withNamedNetworkErrors` named them before). */
+/** The socket errors of a request that never got an answer: `NetworkError`, which the state machine retries. */
 const NETWORK_CODES = new Set([
   'ECONNRESET',
   'EPIPE',
