@@ -21,7 +21,9 @@ export interface DefinitionEnvironment {
 export function synthesizeDefinition(config: KeymatConfig, env: DefinitionEnvironment): Record<string, unknown> {
   const outdir = mkdtempSync(join(tmpdir(), 'keymat-synth-'));
   try {
-    const app = new App({ outdir });
+    // The stack is synthesized only for its definition, never deployed: CloudFormation's template validation (seconds
+    // of CPU) is left to the synthesis that deploys.
+    const app = new App({ outdir, builtinCloudFormationValidation: false });
     const stack = new KeymatStack(app, 'Keymat', { config });
     const template = app.synth().getStackArtifact(stack.artifactId).template as Template;
     const machine = Object.values(template.Resources).find((r) => r.Type === 'AWS::StepFunctions::StateMachine');

@@ -1,4 +1,4 @@
-import { App } from 'aws-cdk-lib';
+import { App, type AppProps } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,13 +11,27 @@ export interface SynthesizedStack {
   template: Template;
 }
 
+/**
+ * An app for tests that read what they synthesize. Two of aws-cdk-lib's synthesis steps are left out:
+ * - bundling: the tests read the template, not the code;
+ * - the built-in CloudFormation template validation, which costs about two seconds of CPU per synthesis. It runs where
+ *   the template is deployed from: the `cdk synth` of the real app (test/unit/infra/stack.cdk.ts), which fails on any
+ *   finding.
+ */
+export function testApp(props: AppProps = {}): App {
+  return new App({
+    ...props,
+    builtinCloudFormationValidation: false,
+    context: { ...props.context, 'aws:cdk:bundling-stacks': [] },
+  });
+}
+
 const synthesized = new Map<string, SynthesizedStack>();
 const outdirs: string[] = [];
 
 /**
  * keymat's stack built with a CDK context, and its template. Each context is synthesized once per jest suite and the
  * result shared by every test that asks for it (a synthesis takes about a second): the tests only read it.
- * Bundling is skipped: the tests read the template, not the code.
  */
 export function keymatStack(context: Record<string, string> = {}): SynthesizedStack {
   const id = JSON.stringify(Object.entries(context).sort(([a], [b]) => a.localeCompare(b)));
@@ -25,7 +39,7 @@ export function keymatStack(context: Record<string, string> = {}): SynthesizedSt
   if (known) return known;
   const outdir = mkdtempSync(join(tmpdir(), 'keymat-infra-'));
   outdirs.push(outdir);
-  const app = new App({ outdir, context: { ...context, 'aws:cdk:bundling-stacks': [] } });
+  const app = testApp({ outdir, context });
   const stack = new KeymatStack(app, 'Keymat', {
     config: configFromContext((name) => app.node.tryGetContext(name)),
   });

@@ -1,4 +1,4 @@
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Function as LambdaFunction, type IFunction } from 'aws-cdk-lib/aws-lambda';
@@ -12,14 +12,15 @@ import { KeyScopeGrants } from '../../../infra/key-scope';
 import { KeymatFunction } from '../../../infra/keymat-function';
 import { DeletionWorkflow } from '../../../workflows/deletion-workflow';
 import { TASK_STATES, type TaskState } from '../../../workflows/states';
+import { testApp } from '../../helpers/cdk-stacks';
 
 const KEY_ARN = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const TAG_SCOPE = { tag: { key: 'team', value: 'payments' } };
 const MAC_KEY_ARN = 'arn:aws:kms:us-east-1:111122223333:key/mac';
 
-/** A stack whose functions are not bundled: these tests read the template, not the code. */
+/** A stack of its own in a test app (test/helpers/cdk-stacks.ts). */
 function bareStack(): Stack {
-  return new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Bare');
+  return new Stack(testApp(), 'Bare');
 }
 
 type Statement = { Action: string | string[]; Resource: unknown; Condition?: unknown };

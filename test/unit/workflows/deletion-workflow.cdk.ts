@@ -1,4 +1,4 @@
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Function as LambdaFunction, type IFunction } from 'aws-cdk-lib/aws-lambda';
@@ -6,12 +6,13 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { DeletionWorkflow, type DeletionWorkflowProps } from '../../../workflows/deletion-workflow';
 import { AcknowledgingRole } from '../../../workflows/nag';
 import { TASK_STATES, type TaskState } from '../../../workflows/states';
+import { testApp } from '../../helpers/cdk-stacks';
 
 const ACCOUNT = '111122223333';
 
 /** A bare stack holding one imported function per task state: the workflow is tested without keymat's stack. */
 function bareStack(): { stack: Stack; functions: Record<TaskState, IFunction> } {
-  const stack = new Stack(new App(), 'Bare', { env: { account: ACCOUNT, region: 'eu-west-1' } });
+  const stack = new Stack(testApp(), 'Bare', { env: { account: ACCOUNT, region: 'eu-west-1' } });
   const functions = Object.fromEntries(
     TASK_STATES.map((state) => [
       state,
