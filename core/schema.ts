@@ -1,7 +1,7 @@
 /**
  * The schema library of every shape keymat parses: zod's functional build (`zod/mini`), whose schemas carry only the
- * checks they use, so a Lambda bundle takes a few kilobytes of zod rather than all of it. Its schemas still have
- * `parse` and `safeParse`, and the CLI's full zod composes them. Import it as a namespace (`import * as z from
+ * checks they use, so a Lambda bundle takes a few kilobytes of zod rather than all of it, and the CLI none of full
+ * zod's locales. Its schemas still have `parse` and `safeParse`. Import it as a namespace (`import * as z from
  * './schema'`), which the bundler shakes to the functions used.
  *
  * Every object schema is declared inside `z.lazy(() => ...)`: zod builds a schema's objects when it is constructed, so

@@ -1,9 +1,9 @@
 import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
 import { calendarLabel, type CalendarReading } from '../core/change-window';
 import { ticketAnswerSchema, type TicketAnswer } from '../core/change-ticket';
 import { CALENDAR_NAME, CHANGE_ID, checkCalendarName } from '../core/naming';
+import * as z from '../core/schema';
 import {
   jsonAnswer,
   jsonOperation,
@@ -29,10 +29,12 @@ const TICKETS_DIR = 'change-tickets';
 export const LOCAL_TICKET_FUNCTION_ARN = `arn:aws:lambda:${DEFAULT_REGION}:${LOCAL_ACCOUNT_ID}:function:keymat-local-change-tickets`;
 
 /** A local calendar: its state, and optionally until when (after which it is the other state, for good). */
-const calendarSchema = z.strictObject({
-  state: z.enum(['OPEN', 'CLOSED']),
-  until: z.optional(z.iso.datetime({ offset: true })),
-});
+const calendarSchema = z.lazy(() =>
+  z.strictObject({
+    state: z.enum(['OPEN', 'CLOSED']),
+    until: z.optional(z.iso.datetime({ offset: true })),
+  }),
+);
 export type LocalCalendar = z.infer<typeof calendarSchema>;
 
 function writeWhole(dir: string, name: string, value: unknown): void {

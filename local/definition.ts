@@ -1,6 +1,6 @@
 import { DEFAULT_APPROVAL_TIMEOUT_SECONDS, DEFAULT_QUORUM, DEFAULT_TASK_TIMEOUT_SECONDS } from '../core/defaults';
-import { z } from 'zod';
 import { checkApproverPattern } from '../core/identity';
+import * as z from '../core/schema';
 import type { ApprovalRules } from '../core/types';
 import generated from './workflow.asl.json';
 import generatedWithWindow from './workflow-change-window.asl.json';

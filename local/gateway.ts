@@ -1,8 +1,8 @@
-import { z } from 'zod';
 import type { SsmCall } from '../core/aws-api';
 import { ChangeClient } from '../core/change-client';
 import { localLogLevel } from '../core/config';
 import { DEFAULT_EVENT_BUS } from '../core/defaults';
+import * as z from '../core/schema';
 import { createGateway, type GatewayResponse } from '../functions/gateway/gateway';
 import { kmsAttestor } from '../functions/runtime/attestor';
 import { createKmsClient, createSfnClient } from '../functions/runtime/aws';
@@ -103,7 +103,7 @@ export class LocalGateway implements LocalService {
   }
 }
 
-const refusalBody = z.object({ error: z.string() });
+const refusalBody = z.lazy(() => z.object({ error: z.string() }));
 
 /** The error name a refusal's body carries, for the request log. */
 function errorOf(body: string): string {

@@ -2,7 +2,7 @@ import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from '../core/schema';
 import type { LocalCredentials } from './clients';
 import { DEFAULT_REGION } from './kms/model';
 import { createSecretFile } from './secrets';
@@ -26,10 +26,12 @@ export const ATTESTATION_KEY_ALIAS = 'alias/keymat-attestation';
 
 const INTERNAL_KEY_FILE = 'internal-access-key';
 
-const credentialsFile = z.object({
-  accessKeyId: z.string().regex(/^\w{16,128}$/),
-  secretAccessKey: z.string().regex(/^[\w-]{40,}$/, 'the secret is shorter than 40 characters'),
-});
+const credentialsFile = z.lazy(() =>
+  z.object({
+    accessKeyId: z.string().check(z.regex(/^\w{16,128}$/)),
+    secretAccessKey: z.string().check(z.regex(/^[\w-]{40,}$/, 'the secret is shorter than 40 characters')),
+  }),
+);
 
 /**
  * The state folder's internal credentials, made on the first call (two processes starting on one folder agree on

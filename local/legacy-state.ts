@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from '../core/schema';
 import type { KmsState } from './kms/model';
 import {
   aliasRecordSchema,
@@ -33,13 +33,15 @@ export const MIGRATED_DIR = 'migrated-json';
 /** Temporary copies the atomic-write library left when a write was killed (`kms.json.123456789`). */
 const ATOMIC_WRITE_TEMP = /^(kms|executions)\.json\.\d+$/;
 
-const kmsFileSchema = z.object({
-  keys: z.record(z.string(), keyRecordSchema),
-  aliases: z.array(aliasRecordSchema),
-  importTokens: z.record(z.string(), importTokenRecordSchema),
-});
+const kmsFileSchema = z.lazy(() =>
+  z.object({
+    keys: z.record(z.string(), keyRecordSchema),
+    aliases: z.array(aliasRecordSchema),
+    importTokens: z.record(z.string(), importTokenRecordSchema),
+  }),
+);
 
-const executionsFileSchema = z.object({ executions: z.record(z.string(), executionRecordSchema) });
+const executionsFileSchema = z.lazy(() => z.object({ executions: z.record(z.string(), executionRecordSchema) }));
 
 const refuse = (file: string, what: string): Error =>
   new LegacyStateError(
@@ -54,7 +56,7 @@ export class LegacyStateError extends Error {
   }
 }
 
-function document<T>(file: string, schema: z.ZodType<T>): T | undefined {
+function document<T>(file: string, schema: z.ZodMiniType<T>): T | undefined {
   if (!existsSync(file)) return undefined;
   let value: unknown;
   try {
@@ -74,7 +76,7 @@ function document<T>(file: string, schema: z.ZodType<T>): T | undefined {
  * The records of a JSON-lines file. A line that is not a record (torn by a crash, or two records run together by an
  * append after a torn line) is dropped; the records on other lines are kept.
  */
-function lines<T>(file: string, schema: z.ZodType<T>): T[] {
+function lines<T>(file: string, schema: z.ZodMiniType<T>): T[] {
   if (!existsSync(file)) return [];
   const records: T[] = [];
   for (const line of readFileSync(file, 'utf8').split('\n')) {

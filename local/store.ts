@@ -17,7 +17,7 @@ import {
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { z } from 'zod';
+import type * as z from '../core/schema';
 import type { KmsState } from './kms/model';
 import { readLegacyState, retireLegacyFiles, type LegacyState } from './legacy-state';
 import {
@@ -492,7 +492,7 @@ export class StateStore {
     }
   }
 
-  private parse<T>(schema: z.ZodType<T>, text: string, what: string): T {
+  private parse<T>(schema: z.ZodMiniType<T>, text: string, what: string): T {
     let value: unknown;
     try {
       value = JSON.parse(text);

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
 import { attestStart } from '../core/attestation';
 import { localDefinition } from './definition';
 import { DEFAULT_WAIT_SECONDS } from '../core/defaults';
 import { checkCalendarName } from '../core/naming';
+import * as z from '../core/schema';
 import {
   createLocalTasks,
   localAttestor,
@@ -121,4 +121,4 @@ export async function openLocalWorkflow(options: LocalWorkflowOptions): Promise<
 }
 
 /** An input that names its requester, as a start through the gateway does. */
-const requestedStart = z.looseObject({ requestedBy: z.string() });
+const requestedStart = z.lazy(() => z.looseObject({ requestedBy: z.string() }));

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
-import { z } from 'zod';
+import * as z from '../../core/schema';
 import { KMS_ERROR_NAMES, KmsError } from './errors';
 import { PINNABLE_KEY_STATES } from './model';
 
@@ -9,56 +9,68 @@ import { PINNABLE_KEY_STATES } from './model';
  * Fault injection for the local KMS, read from a JSON file (`--faults FILE`). The format is documented in the
  * README ("Fault injection"); this schema is its single definition.
  */
-const operation = z.string().regex(/^(\*|[A-Z][A-Za-z]+)$/, 'an operation name such as "DescribeKey", or "*"');
+const operation = z.string().check(z.regex(/^(\*|[A-Z][A-Za-z]+)$/, 'an operation name such as "DescribeKey", or "*"'));
 
-const errorRule = z
-  .object({
-    kind: z.literal('error'),
-    operation,
-    error: z.enum(KMS_ERROR_NAMES),
-    message: z.string().optional(),
-    /** Fail the first `count` matching calls. */
-    count: z.number().int().positive().optional(),
-    /** Fail each matching call with this probability (seeded by the file's `seed`). */
-    probability: z.number().gt(0).lte(1).optional(),
-  })
-  .strict()
-  .refine((r) => (r.count === undefined) !== (r.probability === undefined), {
-    message: 'an error rule needs exactly one of "count" or "probability"',
-  });
+const errorRule = z.lazy(() =>
+  z
+    .strictObject({
+      kind: z.literal('error'),
+      operation,
+      error: z.enum(KMS_ERROR_NAMES),
+      message: z.optional(z.string()),
+      /** Fail the first `count` matching calls. */
+      count: z.optional(z.number().check(z.int(), z.positive())),
+      /** Fail each matching call with this probability (seeded by the file's `seed`). */
+      probability: z.optional(z.number().check(z.gt(0), z.lte(1))),
+    })
+    .check(
+      z.refine((r) => (r.count === undefined) !== (r.probability === undefined), {
+        message: 'an error rule needs exactly one of "count" or "probability"',
+      }),
+    ),
+);
 
-const latencyRule = z.object({ kind: z.literal('latency'), operation, ms: z.number().int().nonnegative() }).strict();
+const latencyRule = z.lazy(() =>
+  z.strictObject({ kind: z.literal('latency'), operation, ms: z.number().check(z.int(), z.nonnegative()) }),
+);
 
-const staleReadsRule = z
-  .object({
+const staleReadsRule = z.lazy(() =>
+  z.strictObject({
     kind: z.literal('staleReads'),
     /** After each change to a key, this many reads of it (DescribeKey, ListKeyRotations, …) see the old key. */
-    calls: z.number().int().positive(),
-  })
-  .strict();
+    calls: z.number().check(z.int(), z.positive()),
+  }),
+);
 
-const applyThenFailRule = z
-  .object({
+const applyThenFailRule = z.lazy(() =>
+  z.strictObject({
     kind: z.literal('applyThenFail'),
     operation: z.literal('DeleteImportedKeyMaterial'),
-    error: z.enum(['KMSInternalException', 'DependencyTimeoutException']).default('KMSInternalException'),
-    count: z.number().int().positive(),
-  })
-  .strict();
+    error: z._default(z.enum(['KMSInternalException', 'DependencyTimeoutException']), 'KMSInternalException'),
+    count: z.number().check(z.int(), z.positive()),
+  }),
+);
 
-const quotaRule = z.object({ kind: z.literal('quota'), operation, perSecond: z.number().positive() }).strict();
+const quotaRule = z.lazy(() =>
+  z.strictObject({ kind: z.literal('quota'), operation, perSecond: z.number().check(z.positive()) }),
+);
 
-const keyStateRule = z
-  .object({ kind: z.literal('keyState'), keyId: z.string().min(1), state: z.enum(PINNABLE_KEY_STATES) })
-  .strict();
+const keyStateRule = z.lazy(() =>
+  z.strictObject({
+    kind: z.literal('keyState'),
+    keyId: z.string().check(z.minLength(1)),
+    state: z.enum(PINNABLE_KEY_STATES),
+  }),
+);
 
 /**
  * The other reading of what a deletion does to the material's expiry: keep `ExpirationModel` and `ValidTo` on the key
  * and on the deleted material's ListKeyRotations entry. AWS drops them (the emulator's default); the workflow must
  * hold under both.
  */
-const keepExpiryOnDeletionRule = z.object({ kind: z.literal('keepExpiryOnDeletion') }).strict();
+const keepExpiryOnDeletionRule = z.lazy(() => z.strictObject({ kind: z.literal('keepExpiryOnDeletion') }));
 
+// The union reads its options' kinds only when it first parses, so the rules above stay unbuilt until then.
 const rule = z.discriminatedUnion('kind', [
   errorRule,
   keepExpiryOnDeletionRule,
@@ -69,7 +81,9 @@ const rule = z.discriminatedUnion('kind', [
   keyStateRule,
 ]);
 
-export const faultFileSchema = z.object({ seed: z.number().int().default(1), rules: z.array(rule) }).strict();
+export const faultFileSchema = z.lazy(() =>
+  z.strictObject({ seed: z._default(z.number().check(z.int()), 1), rules: z.array(rule) }),
+);
 
 export type FaultFile = z.input<typeof faultFileSchema>;
 type Rule = z.output<typeof rule>;

@@ -1,10 +1,10 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { z } from 'zod';
 import { callGateway, GatewayError, type GatewayEndpoint } from '../../../cli/gateway-client';
 import { awsTarget } from '../../../cli/operations';
 import { CliError } from '../../../cli/output';
 import { cliEnvironment } from '../../../core/config';
+import * as z from '../../../core/schema';
 
 /** How the CLI finds and calls the gateway: signed requests, answers checked, refusals as errors with their names. */
 let server: Server;
