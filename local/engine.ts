@@ -38,9 +38,6 @@ if (!('withResolvers' in Promise)) {
   });
 }
 
-// The package's types are ESM-only; its CommonJS build is what loads here.
-const { StateMachine } = require('aws-local-stepfunctions') as { StateMachine: typeof StateMachineType };
-
 /** What a local workflow's tasks are configured with: the stack they call and the workflow's scope. */
 export interface LocalTaskSettings {
   /** The local stack's endpoint: SNS, Secrets Manager and (unless `kmsEndpoint`) KMS. */
@@ -224,16 +221,24 @@ export interface LocalRunResult {
 }
 
 /**
- * The engine's state machine for a definition, made once: making one validates the definition (asl-validator compiles
- * its JSON schema with ajv), which took most of a local execution's time when done for each execution. A
- * StateMachine keeps no execution's state (each `run` has its own), so one serves every execution of its definition.
+ * The engine's state machine for a definition, made once: a StateMachine keeps no execution's state (each `run` has
+ * its own), so one serves every execution of its definition.
+ *
+ * The engine is loaded with the first execution (about 150 ms: it brings its own SDK clients and asl-validator), so a
+ * stack that runs none never pays for it. It does not validate the definition: validation compiles asl-validator's
+ * JSON schema with ajv, about 0.4 s at each start. The definitions it runs are local/definition.ts's, which the tests
+ * hold equal to the construct's and to asl-validator (test/unit/infra/definition.cdk.ts).
  */
 const stateMachines = new WeakMap<Record<string, unknown>, StateMachineType>();
 
 function stateMachineOf(definition: Record<string, unknown>): StateMachineType {
   let machine = stateMachines.get(definition);
   if (!machine) {
-    machine = new StateMachine(definition as unknown as StateMachineDefinition);
+    // The package's types are ESM-only; its CommonJS build is what loads here.
+    const { StateMachine } = require('aws-local-stepfunctions') as { StateMachine: typeof StateMachineType };
+    machine = new StateMachine(definition as unknown as StateMachineDefinition, {
+      validationOptions: { noValidate: true },
+    });
     stateMachines.set(definition, machine);
   }
   return machine;

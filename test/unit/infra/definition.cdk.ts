@@ -13,6 +13,10 @@ import { DEFINITION_CALENDAR, DEFINITION_FILES } from '../../../local/paths';
  * where the construct puts it.
  */
 const env = { account: LOCAL_ACCOUNT_ID, region: DEFAULT_REGION };
+const aslValidator = require('asl-validator') as (definition: unknown) => {
+  isValid: boolean;
+  errorsText: () => string;
+};
 const defaults = configFromContext(() => undefined);
 /** What the construct synthesizes with the default configuration (once: a synthesis takes about a second). */
 const synthesizedDefault = synthesizeDefinition(defaults, env);
@@ -62,6 +66,22 @@ describe('the generated definition', () => {
       env,
     );
     expect(localDefinition(settings)).toEqual(synthesized);
+  });
+
+  // The local engine runs these without validating them (local/engine.ts): this is where they are validated.
+  it.each([
+    {},
+    { changeWindow: true },
+    {
+      approvalTimeoutSeconds: 3600,
+      taskTimeoutSeconds: 5,
+      quorum: 2,
+      approvers: ['arn:aws:iam::111122223333:user/bob', 'arn:aws:iam::111122223333:user/carol'],
+    },
+  ])('passes asl-validator, as the local engine runs it, with the settings %j', (settings) => {
+    const result = aslValidator(localDefinition(settings));
+    expect(result.errorsText()).toBe('');
+    expect(result.isValid).toBe(true);
   });
 
   it('refuses a quorum the listed approvers cannot reach, as the construct does', () => {
