@@ -15,8 +15,8 @@ export interface SynthesizedStack {
  * An app for tests that read what they synthesize. Two of aws-cdk-lib's synthesis steps are left out:
  * - bundling: the tests read the template, not the code;
  * - the built-in CloudFormation template validation, which costs about two seconds of CPU per synthesis. It runs where
- *   the template is deployed from: the `cdk synth` of the real app (test/unit/infra/stack.cdk.ts), which fails on any
- *   finding.
+ *   the template is deployed from: the `cdk synth` of the real app (test/unit/infra/stack.cdk.ts), whose test fails on
+ *   any finding in its report.
  */
 export function testApp(props: AppProps = {}): App {
   return new App({
