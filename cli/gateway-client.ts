@@ -1,4 +1,3 @@
-import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { Sha256 } from '@smithy/core/checksum';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
@@ -13,7 +12,10 @@ export interface GatewayEndpoint {
   /** The Function URL (or the local stack's gateway path), e.g. `https://abc.lambda-url.eu-west-1.on.aws/`. */
   url: string;
   region: string;
-  /** @default the SDK's default credential chain */
+  /**
+   * Who signs: static credentials for the local stack.
+   * @default the SDK's default credential chain, for a deployed stack (loaded only then)
+   */
   credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
 }
 
@@ -47,7 +49,7 @@ export async function callGateway<S extends z.ZodMiniType>(
   const url = new URL(path.replace(/^\//, ''), endpoint.url.endsWith('/') ? endpoint.url : `${endpoint.url}/`);
   const payload = JSON.stringify(body);
   const signer = new SignatureV4({
-    credentials: endpoint.credentials ?? defaultProvider(),
+    credentials: endpoint.credentials ?? (await import('@aws-sdk/credential-provider-node')).defaultProvider(),
     region: endpoint.region,
     service: 'lambda',
     sha256: Sha256,

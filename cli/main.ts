@@ -7,9 +7,11 @@ import { CliError, EXIT, OUTPUT_POLICY } from './output';
 
 /**
  * The keymat command (`npm run build` bundles it into dist/cli/keymat.mjs; the `.js` of a lazy import names the
- * module's output, which esbuild resolves to its source). Only commander and this table load up front: a command's module (and the SDK, the local stack
- * or the engine it needs) loads when that command is used, so `keymat --help` and `--version` answer at once. The
- * table's summaries are what `keymat --help` lists; each command's own description is its `--help`.
+ * module's output, which esbuild resolves to its source). Only commander and this table load up front: a command's
+ * module (and the local stack or the engine it needs) loads when that command is used, so `keymat --help` and
+ * `--version` answer at once; an operator command loads the SDK's clients only for a deployed stack
+ * (cli/operations.ts). The table's summaries are what `keymat --help` lists; each command's own description is its
+ * `--help`.
  */
 const COMMANDS: { name: string; summary: string; load: () => Promise<Command> }[] = [
   {

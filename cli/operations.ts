@@ -1,12 +1,14 @@
-import { CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
-import { KMSClient } from '@aws-sdk/client-kms';
-import { SFNClient, type DescribeExecutionCommandOutput, type HistoryEvent } from '@aws-sdk/client-sfn';
+import type { Output } from '@aws-sdk/client-cloudformation';
+import type { DescribeExecutionCommandOutput, HistoryEvent } from '@aws-sdk/client-sfn';
 // zod's functional build, as core uses it: the full build costs the CLI's start-up about 90 ms.
 import * as z from '../core/schema';
+import type { AwsCall, KmsCall, SfnCall } from '../core/aws-api';
 import { ChangeClient, type PendingChanges } from '../core/change-client';
 import { cliEnvironment } from '../core/config';
-import { CHANGE_ERRORS, hasErrorName } from '../core/errors';
+import { SCAN_KMS_MAX_ATTEMPTS } from '../core/defaults';
+import { CHANGE_ERRORS, hasErrorName, NETWORK_ERROR } from '../core/errors';
 import type { ScanDeps } from '../functions/expiry-scan/scan';
+import { createKmsClient, createSfnClient } from '../functions/runtime/aws';
 import { LOCAL_CREDENTIALS } from '../local/clients';
 import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from '../local/kms/model';
 import { GATEWAY_PATH, localStateMachineArn } from '../local/paths';
@@ -14,7 +16,6 @@ import { GATEWAY_PATH, localStateMachineArn } from '../local/paths';
 import { runningEndpoint } from '../local/store';
 import { callGateway, GatewayError, type GatewayEndpoint } from './gateway-client';
 import { CliError } from './output';
-import { sfnCall } from './sdk-calls';
 
 /**
  * Where the operator commands act: a deployed stack, or the local stack serving a state folder. Operators read Step
@@ -22,12 +23,11 @@ import { sfnCall } from './sdk-calls';
  * records them as whoever signed the request.
  */
 export interface Target {
-  sfn: SFNClient;
-  /** For the expiry scan; the SDK's retry backs off on throttling (up to 8 attempts). */
-  kms: KMSClient;
   stateMachineArn: string;
   /** The changes of the target's workflow, for reading: this client has no attestor, so it cannot approve. */
   changes: ChangeClient;
+  /** KMS, for the expiry scan: throttling is tried again with backoff (`SCAN_KMS_MAX_ATTEMPTS`). */
+  kms: KmsCall;
   /** The gateway, found on first use (for a deployed stack that may take a CloudFormation lookup). */
   gateway: () => Promise<GatewayEndpoint>;
 }
@@ -36,21 +36,16 @@ export interface Target {
 export const LOCAL_STATE_MACHINE_ARN = localStateMachineArn(DEFAULT_REGION, LOCAL_ACCOUNT_ID);
 
 const targetOf = (
-  sfn: SFNClient,
-  kms: KMSClient,
+  sfn: SfnCall,
+  kms: KmsCall,
   stateMachineArn: string,
   gateway: () => Promise<GatewayEndpoint>,
-): Target => ({
-  sfn,
-  kms,
-  stateMachineArn,
-  changes: new ChangeClient({ sfn: sfnCall(sfn), stateMachineArn }),
-  gateway,
-});
+): Target => ({ stateMachineArn, changes: new ChangeClient({ sfn, stateMachineArn }), kms, gateway });
 
 /**
  * The local stack of a state folder, as the caller: the given credentials, else `AWS_ACCESS_KEY_ID`, else the public
- * local credentials. Its gateway is served at `<endpoint>/gateway`.
+ * local credentials. Its endpoint, Region and credentials are known, so keymat's own client calls it (Step Functions
+ * with the standard three attempts): the SDK does not load. Its gateway is served at `<endpoint>/gateway`.
  */
 export function localTarget(stateDir: string, credentials?: { accessKeyId: string; secretAccessKey: string }): Target {
   const endpoint = runningEndpoint(stateDir);
@@ -60,12 +55,33 @@ export function localTarget(stateDir: string, credentials?: { accessKeyId: strin
     );
   }
   const creds = credentials ?? cliEnvironment().credentials ?? LOCAL_CREDENTIALS;
-  const config = { endpoint, region: DEFAULT_REGION, credentials: creds };
+  const options = { endpoint, region: DEFAULT_REGION, credentials: creds };
   const gateway: GatewayEndpoint = { url: `${endpoint}${GATEWAY_PATH}`, region: DEFAULT_REGION, credentials: creds };
-  return targetOf(new SFNClient(config), new KMSClient({ ...config, maxAttempts: 8 }), LOCAL_STATE_MACHINE_ARN, () =>
-    Promise.resolve(gateway),
+  return targetOf(
+    socketErrors(createSfnClient(options)),
+    socketErrors(createKmsClient({ ...options, maxAttempts: SCAN_KMS_MAX_ATTEMPTS })),
+    LOCAL_STATE_MACHINE_ARN,
+    () => Promise.resolve(gateway),
   );
 }
+
+/** The socket errors the SDK's clients name TimeoutError. */
+const SDK_TIMEOUT_CODES: readonly string[] = ['ECONNRESET', 'EPIPE', 'ETIMEDOUT'];
+
+/**
+ * keymat's client names a request that got no answer NetworkError (for the workflow's Retry rules), with the socket's
+ * error as its cause. The CLI shows that error instead, as the SDK's clients of a deployed stack do: `connect
+ * ECONNREFUSED …`, or `TimeoutError: socket hang up` for a connection reset, broken or timed out.
+ */
+const socketErrors =
+  <A extends object>(call: AwsCall<A>): AwsCall<A> =>
+  (operation, input) =>
+    call(operation, input).catch((err: unknown) => {
+      const socket = hasErrorName(err, NETWORK_ERROR) ? ((err as Error).cause as NodeJS.ErrnoException) : undefined;
+      if (!socket) throw err;
+      if (socket.code !== undefined && SDK_TIMEOUT_CODES.includes(socket.code)) socket.name = 'TimeoutError';
+      throw socket;
+    });
 
 /** Where a deployed stack is, as the options and the environment name it. */
 export interface AwsTargetOptions {
@@ -82,29 +98,29 @@ const FUNCTION_URL_HOST = /^[a-z0-9]+\.lambda-url\.([a-z0-9-]+)\.on\.aws$/;
  * A deployed stack. The state machine ARN comes from the option, `KEYMAT_STATE_MACHINE_ARN`, or the `StateMachineArn`
  * output of the CloudFormation stack; the gateway from `--gateway-url`, `KEYMAT_GATEWAY_URL`, or the `GatewayUrl`
  * output, signed for the Region its host names (else the SDK's Region). The SDK's own configuration chain supplies
- * credentials, Region and any `AWS_ENDPOINT_URL*` override.
+ * credentials, Region and any `AWS_ENDPOINT_URL*` override; its clients load here (cli/sdk-calls.ts), and only for a
+ * deployed stack.
  */
 export async function awsTarget(options: AwsTargetOptions): Promise<Target> {
   const env = cliEnvironment();
+  const sdk = await import('./sdk-calls.js');
   let outputs: Promise<Output[]> | undefined;
   const output = async (key: string): Promise<string> => {
-    outputs ??= new CloudFormationClient({})
-      .send(new DescribeStacksCommand({ StackName: options.stackName }))
-      .then((stacks) => stacks.Stacks?.[0]?.Outputs ?? []);
+    outputs ??= sdk.stackOutputs(options.stackName);
     const value = (await outputs).find((o) => o.OutputKey === key)?.OutputValue;
     if (!value) throw new CliError(`stack ${options.stackName} has no ${key} output`);
     return value;
   };
   const stateMachineArn = options.stateMachineArn ?? env.stateMachineArn ?? (await output('StateMachineArn'));
-  const sfn = new SFNClient({});
+  const calls = sdk.deployedCalls(SCAN_KMS_MAX_ATTEMPTS);
   let gateway: Promise<GatewayEndpoint> | undefined;
   const findGateway = async (): Promise<GatewayEndpoint> => {
     const given = options.gatewayUrl ?? env.gatewayUrl ?? (await output('GatewayUrl'));
     const url = gatewayUrl(given);
-    const region = FUNCTION_URL_HOST.exec(url.hostname)?.[1] ?? (await sfn.config.region());
+    const region = FUNCTION_URL_HOST.exec(url.hostname)?.[1] ?? (await calls.region());
     return { url: url.href, region };
   };
-  return targetOf(sfn, new KMSClient({ maxAttempts: 8 }), stateMachineArn, () => (gateway ??= findGateway()));
+  return targetOf(calls.sfn, calls.kms, stateMachineArn, () => (gateway ??= findGateway()));
 }
 
 function gatewayUrl(given: string): URL {

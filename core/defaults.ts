@@ -48,6 +48,12 @@ export const DEFAULT_LOG_RETENTION_DAYS = 365;
 /** The expiry scan flags materials whose ValidTo falls within this many days. */
 export const DEFAULT_SCAN_EXPIRES_WITHIN_DAYS = 30;
 
+/**
+ * Attempts the expiry scan's KMS client makes per call (the scheduled function's and `keymat scan`'s): throttling is
+ * tried again with backoff, and the scan paces itself below the quotas as well.
+ */
+export const SCAN_KMS_MAX_ATTEMPTS = 8;
+
 /** The key tag holding the day (YYYY-MM-DD) from which the scan retires a key's current material. */
 export const DEFAULT_SCAN_RETIRE_TAG = 'keymat:retire-on';
 

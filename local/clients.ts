@@ -1,4 +1,3 @@
-import { KMSClient } from '@aws-sdk/client-kms';
 import { DEFAULT_REGION } from './kms/model';
 
 /** Static credentials for a local stack: it takes the access key id as the caller's name and checks no secret. */
@@ -34,14 +33,6 @@ export const localClientConfig = (
   region: string = DEFAULT_REGION,
   credentials: LocalCredentials = LOCAL_CREDENTIALS,
 ): LocalClientConfig => ({ endpoint, region, credentials: { ...credentials } });
-
-/**
- * A KMS client on the local stack at `endpoint`, as the public local user.
- *
- * @param region - @default the local stack's Region
- */
-export const localKmsClient = (endpoint: string, region: string = DEFAULT_REGION): KMSClient =>
-  new KMSClient(localClientConfig(endpoint, region));
 
 /**
  * The local stack's resources, named as the deployed stack names them; the attestation key is made at the state

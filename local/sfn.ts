@@ -346,7 +346,16 @@ export class LocalStepFunctions {
     const events = [...this.execution(body.executionArn).events];
     if (body.reverseOrder === true) events.reverse();
     const { items, nextToken } = page(events, body);
-    return { events: items.map((e) => ({ ...e, timestamp: e.timestamp / 1000 })), ...(nextToken && { nextToken }) };
+    // Each event's members in the order of Step Functions' model, in which the SDK's client returns them: a client
+    // that keeps the order of the wire, as keymat's does, gives `keymat history --json` the same lines.
+    const answered = items.map(({ timestamp, type, id, previousEventId, ...details }) => ({
+      timestamp: timestamp / 1000,
+      type,
+      id,
+      previousEventId,
+      ...details,
+    }));
+    return { events: answered, ...(nextToken && { nextToken }) };
   }
 
   private list(body: Record<string, unknown>): Record<string, unknown> {

@@ -90,7 +90,11 @@ export async function buildFunctions(root: string = join(DIST, 'functions')): Pr
         mainFields: ['module', 'main'],
         metafile: true,
       });
-      return { folder, startupBytes: startupBytes(folder, metafile), sdkPackages: sdkPackages(metafile) };
+      return {
+        folder,
+        startupBytes: startupBytes(folder, metafile),
+        sdkPackages: sdkPackages(Object.keys(metafile.inputs)),
+      };
     }),
   );
 }
@@ -104,27 +108,33 @@ function startupBytes(folder: string, metafile: Metafile): number {
     .filter(([, input]) => input.format === 'cjs' || input.imports.some(({ kind }) => kind === 'require-call'))
     .map(([file]) => file);
   if (cjs.length > 0) throw new Error(`${folder}: CommonJS in an ES module bundle: ${cjs.join(', ')}`);
-  const sdk = sdkPackages(metafile).filter((p) => !ALLOWED_SDK_PACKAGES.includes(p));
+  const sdk = sdkPackages(Object.keys(metafile.inputs)).filter((p) => !ALLOWED_SDK_PACKAGES.includes(p));
   if (sdk.length > 0) {
     throw new Error(`${folder}: AWS SDK packages in a function bundle: ${sdk.join(', ')}; call AWS through the port`);
   }
   const outputs = metafile.outputs;
   const entry = Object.keys(outputs).find((file) => outputs[file]?.entryPoint !== undefined);
-  const loaded = new Set<string>();
-  const visit = (file: string): void => {
-    if (loaded.has(file)) return;
-    loaded.add(file);
-    for (const { path, kind, external } of outputs[file]?.imports ?? []) {
-      if (kind === 'import-statement' && !external) visit(path);
-    }
-  };
-  if (entry) visit(entry);
-  return [...loaded].reduce((sum, file) => sum + (outputs[file]?.bytes ?? 0), 0);
+  const loaded = entry === undefined ? [] : loadedWith(outputs, entry);
+  return loaded.reduce((sum, file) => sum + (outputs[file]?.bytes ?? 0), 0);
 }
 
-/** The @aws-sdk and @smithy packages whose modules a bundle takes, by name. */
-function sdkPackages(metafile: Metafile): string[] {
-  const names = Object.keys(metafile.inputs).flatMap((input) => {
+/** The output files that loading `file` loads: it, and every module it imports statically, transitively. */
+function loadedWith(outputs: Metafile['outputs'], file: string): string[] {
+  const loaded = new Set<string>();
+  const visit = (path: string): void => {
+    if (loaded.has(path)) return;
+    loaded.add(path);
+    for (const { path: imported, kind, external } of outputs[path]?.imports ?? []) {
+      if (kind === 'import-statement' && !external) visit(imported);
+    }
+  };
+  visit(file);
+  return [...loaded];
+}
+
+/** The @aws-sdk and @smithy packages of these modules (a bundle's inputs, or some of its outputs'), by name. */
+function sdkPackages(inputs: string[]): string[] {
+  const names = inputs.flatMap((input) => {
     const name = /node_modules\/(@(?:aws-sdk|smithy)\/[^/]+)\//.exec(input)?.[1];
     return name === undefined ? [] : [name];
   });
@@ -137,14 +147,16 @@ const CLI_ENTRY = join(DIST, 'cli', 'keymat.mjs');
 /**
  * The CLI as an ES module bundle, its dependencies included (each start would otherwise resolve and compile whole
  * CommonJS files from node_modules, most of its CPU): the entry holds the command table and commander, and each
- * command's code, with the SDK clients and the engine it needs, is split into chunks (dist/cli/chunks/) loaded only
- * when that command runs. The ES builds of the SDK and Powertools tree-shake to the commands keymat sends. Left out:
- * better-sqlite3, whose native binding is found at run time beside its own package. The bundled CommonJS
- * (aws-local-stepfunctions, commander) calls `require`, which an ES module lacks: the banner makes one. Minified, as
- * the functions are: Node compiles every byte a command loads at each start, and minified code compiles in about a
- * quarter less time. Each module's source map is written beside it (without the sources' text): the logger maps a
- * logged error's stack with it, and so does Node under `--enable-source-maps`, which is not the default because Node
- * would then parse every map at each start. keymat prints its errors as one line, never a stack.
+ * command's code, with the engine it needs, is split into chunks (dist/cli/chunks/) loaded only when that command
+ * runs. The SDK's clients and credential chain are chunks of their own: the operator commands load them only for a
+ * deployed stack, and call the local stack with keymat's own client (checked here). The ES builds of the SDK and
+ * Powertools tree-shake to the commands keymat sends. Left out: better-sqlite3, whose native binding is found at run
+ * time beside its own package. The bundled CommonJS (aws-local-stepfunctions, commander) calls `require`, which an ES
+ * module lacks: the banner makes one. Minified, as the functions are: Node compiles every byte a command loads at
+ * each start, and minified code compiles in about a quarter less time. Each module's source map is written beside it
+ * (without the sources' text): the logger maps a logged error's stack with it, and so does Node under
+ * `--enable-source-maps`, which is not the default because Node would then parse every map at each start. keymat
+ * prints its errors as one line, never a stack.
  */
 export async function buildCli(): Promise<void> {
   const outdir = dirname(CLI_ENTRY);
@@ -168,11 +180,35 @@ export async function buildCli(): Promise<void> {
     absWorkingDir: ROOT,
     metafile: true,
   });
+  checkOperatorCommands(metafile);
   // Stale chunks go after the build, not before: a CLI other processes are running keeps its entry meanwhile.
   const built = new Set(Object.keys(metafile.outputs).map((file) => join(ROOT, file)));
   for (const file of readdirSync(outdir, { recursive: true, encoding: 'utf8' })) {
     const path = join(outdir, file);
     if (!built.has(path) && statSync(path).isFile()) rmSync(path);
+  }
+}
+
+/**
+ * The operator commands' modules (their chunks' entry points in the metafile). On the local stack they call keymat's
+ * own client, so loading one must load none of the SDK's clients or its credential chain: cli/operations.ts imports
+ * those for a deployed stack only.
+ */
+const OPERATOR_COMMANDS = ['cli/commands/operator.ts', 'cli/commands/scan.ts'];
+
+/** The SDK packages an operator command may not load at start. */
+const SDK_CLIENT_PACKAGE = /^@aws-sdk\/(client-|credential-provider-node$)/;
+
+/** Throws if loading an operator command's chunk would load an SDK client (see OPERATOR_COMMANDS). */
+function checkOperatorCommands({ outputs }: Metafile): void {
+  for (const command of OPERATOR_COMMANDS) {
+    const chunk = Object.keys(outputs).find((file) => outputs[file]?.entryPoint === command);
+    if (chunk === undefined) throw new Error(`the CLI bundle has no chunk for ${command}`);
+    const inputs = loadedWith(outputs, chunk).flatMap((file) => Object.keys(outputs[file]?.inputs ?? {}));
+    const sdk = sdkPackages(inputs).filter((name) => SDK_CLIENT_PACKAGE.test(name));
+    if (sdk.length > 0) {
+      throw new Error(`${command} loads ${sdk.join(', ')} at start: import the SDK for a deployed stack only`);
+    }
   }
 }
 

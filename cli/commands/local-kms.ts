@@ -1,8 +1,7 @@
 import { Command } from 'commander';
 import { join } from 'node:path';
-import { createExternalKey } from '../../local/kms/byok';
+import { createExternalKey, localKmsClient } from '../../local/kms/byok';
 import { loadFaultFile } from '../../local/kms/faults';
-import { localKmsClient } from '../../local/clients';
 import { DEFAULT_REGION } from '../../local/kms/model';
 import { LocalStack } from '../../local/server';
 import { runningEndpoint } from '../../local/store';

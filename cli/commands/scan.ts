@@ -5,7 +5,6 @@ import { scanLimitsSchema, scanPolicySchema } from '../../core/scan-policy';
 import { scan } from '../../functions/expiry-scan/scan';
 import { describeSummary } from '../../functions/expiry-scan/start';
 import { gatewayStarter } from '../operations';
-import { kmsCall } from '../sdk-calls';
 import { gatewayCommand, resolveTarget, type TargetOptions } from './operator';
 import { printJson } from '../output';
 import { wholeNumber } from '../options';
@@ -54,7 +53,7 @@ export function scanCommand(): Command {
       const target = await resolveTarget(opts);
       const now = new Date();
       const summary = await scan(
-        { kms: kmsCall(target.kms), now, start: gatewayStarter(target) },
+        { kms: target.kms, now, start: gatewayStarter(target) },
         scanPolicySchema.parse({
           expiresWithinDays: opts.expiresWithinDays,
           importedMoreThanDays: opts.importedMoreThanDays,

@@ -1,4 +1,5 @@
 import { configFromEnvironment } from '../../core/config';
+import { SCAN_KMS_MAX_ATTEMPTS } from '../../core/defaults';
 import { kmsAttestor } from '../runtime/attestor';
 import { createKmsClient, createSfnClient, createSnsClient } from '../runtime/aws';
 import { createLogger, withLambdaContext } from '../runtime/logger';
@@ -7,8 +8,7 @@ import { createExpiryScan } from './expiry-scan';
 const logger = createLogger();
 const config = configFromEnvironment('ExpiryScan');
 const expiryScan = createExpiryScan({
-  // Throttling is tried again with backoff; the scan paces itself below the quotas as well.
-  kms: createKmsClient({ maxAttempts: 8 }),
+  kms: createKmsClient({ maxAttempts: SCAN_KMS_MAX_ATTEMPTS }),
   sfn: createSfnClient(),
   sns: createSnsClient(),
   attestor: kmsAttestor(createKmsClient(), config.attestationKeyArn),

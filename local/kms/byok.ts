@@ -3,11 +3,13 @@ import {
   GetParametersForImportCommand,
   ImportKeyMaterialCommand,
   type ImportType,
-  type KMSClient,
+  KMSClient,
 } from '@aws-sdk/client-kms';
 import { constants, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { localClientConfig } from '../clients';
+import { DEFAULT_REGION } from './model';
 
 /**
  * The customer's side of "bring your own key": make material, wrap it with KMS's public key and import it, through
@@ -96,3 +98,13 @@ export function saveMaterial(dir: string, keyMaterialId: string, material: Buffe
 }
 
 export const loadMaterial = (file: string): Buffer => readFileSync(file);
+
+/**
+ * The SDK's KMS client on the local stack at `endpoint`, as the public local user, for the functions above. It is
+ * made here rather than in local/clients.ts, which the operator commands import: on the local stack they call
+ * keymat's own client and load none of the SDK.
+ *
+ * @param region - @default the local stack's Region
+ */
+export const localKmsClient = (endpoint: string, region: string = DEFAULT_REGION): KMSClient =>
+  new KMSClient(localClientConfig(endpoint, region));

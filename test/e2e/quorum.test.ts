@@ -1,8 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { localKmsClient } from '../../local/clients';
-import { createExternalKey } from '../../local/kms/byok';
+import { createExternalKey, localKmsClient } from '../../local/kms/byok';
 import { readRequestLog } from '../../local/store';
 import { waitForApprovalRound } from '../helpers/changes';
 import { keymat, serve, type ServedStack } from '../helpers/run-cli';

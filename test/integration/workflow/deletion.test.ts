@@ -12,8 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LocalRunResult } from '../../../local/engine';
 import { localApprover, type ApproveMode } from '../../../local/approver';
-import { localKmsClient } from '../../../local/clients';
-import { createExternalKey, importKeyMaterial, newKeyMaterial, type CreatedKey } from '../../../local/kms/byok';
+import {
+  createExternalKey,
+  importKeyMaterial,
+  localKmsClient,
+  newKeyMaterial,
+  type CreatedKey,
+} from '../../../local/kms/byok';
 import type { FaultFile } from '../../../local/kms/faults';
 import { LocalStack } from '../../../local/server';
 import { DELETION_PATH } from '../../helpers/history';
