@@ -7,6 +7,10 @@ import { seedKmsState } from '../../local/store';
 /** One seeded key: its material expires at `validTo` when given, as an import with that ValidTo makes it. */
 export interface SeededKeyOptions {
   validTo?: Date;
+  /** A multi-Region primary key (with no replicas), as CreateKey with MultiRegion makes it: its id is `mrk-…`. */
+  multiRegion?: boolean;
+  /** @default 'keymat local key', as `createExternalKey` describes its keys */
+  description?: string;
 }
 
 /**
@@ -22,19 +26,19 @@ export function seedExternalKeys(
   now: number = Date.now(),
 ): CreatedKey[] {
   const state = emptyKmsState();
-  const created = keys.map(({ validTo }): CreatedKey => {
-    const keyId = randomUUID();
+  const created = keys.map(({ validTo, multiRegion = false, description = 'keymat local key' }): CreatedKey => {
+    const keyId = multiRegion ? `mrk-${randomBytes(16).toString('hex')}` : randomUUID();
     const material = randomBytes(32);
     const keyMaterialId = materialId(keyId, material);
     const record: KeyRecord = {
       keyId,
       arn: keyArn(DEFAULT_REGION, keyId),
       region: DEFAULT_REGION,
-      description: 'keymat local key',
+      description,
       origin: 'EXTERNAL',
       creationDate: now,
       enabled: true,
-      multiRegion: false,
+      multiRegion,
       materials: [
         {
           keyMaterialId,

@@ -18,37 +18,58 @@ import {
   type Tag,
 } from '@aws-sdk/client-kms';
 import { constants, createPublicKey, publicEncrypt } from 'node:crypto';
-import { importKeyMaterial, newKeyMaterial } from '../../../local/kms/byok';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { importKeyMaterial, loadMaterial, newKeyMaterial } from '../../../local/kms/byok';
 import { MAX_ON_DEMAND_ROTATIONS } from '../../../local/kms/materials';
 import { errorOf, startTestStack, type TestStack } from '../../helpers/local-stack';
+import { keySupply, seedExternalKeys, type SeededKeyOptions } from '../../helpers/seeded-keys';
 
 /**
  * The local KMS against AWS's answers (recorded responses and the API reference): each behaviour the emulator once
  * got wrong, with the text AWS sends where it is known.
  */
+let dir: string;
 let t: TestStack;
 let kms: KMSClient;
+/**
+ * Keys with current imported material for the tests that are not about importing, seeded into the state before the
+ * stack starts: each import makes the local KMS generate an RSA wrapping key pair (about 0.2 s of CPU), and
+ * kms-contract.test.ts's import tests prove what an import leaves.
+ */
+let seeded: Record<'plain' | 'expiring' | 'multiRegion', ReturnType<typeof keySupply>>;
+const seed = (stateDir: string, count: number, options: SeededKeyOptions) =>
+  keySupply(
+    seedExternalKeys(
+      stateDir,
+      join(stateDir, 'byok'),
+      Array.from({ length: count }, () => options),
+    ),
+  );
+const DAY = 86_400_000;
+const in30Days = () => new Date(Date.now() + 30 * DAY);
+
 beforeAll(async () => {
-  t = await startTestStack();
+  dir = mkdtempSync(join(tmpdir(), 'keymat-aws-'));
+  seeded = {
+    plain: seed(dir, 3, {}),
+    expiring: seed(dir, 2, { validTo: in30Days() }),
+    multiRegion: seed(dir, 3, { multiRegion: true, description: 'the primary' }),
+  };
+  t = await startTestStack(undefined, dir);
   kms = t.kms();
 });
-afterAll(() => t.close());
+afterAll(async () => {
+  await t.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 
-const DAY = 86_400_000;
 const describeKey = async (keyId: string, client = kms) =>
   (await client.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!;
 const rotations = async (keyId: string, client = kms) =>
   (await client.send(new ListKeyRotationsCommand({ KeyId: keyId, IncludeKeyMaterial: 'ALL_KEY_MATERIAL' })))
     .Rotations ?? [];
-
-async function externalKey(options: { validTo?: Date; multiRegion?: boolean; client?: KMSClient } = {}) {
-  const client = options.client ?? kms;
-  const created = await client.send(new CreateKeyCommand({ Origin: 'EXTERNAL', MultiRegion: options.multiRegion }));
-  const keyId = created.KeyMetadata!.KeyId!;
-  const material = newKeyMaterial();
-  const { keyMaterialId } = await importKeyMaterial(client, keyId, material, { validTo: options.validTo });
-  return { keyId, arn: created.KeyMetadata!.Arn!, material, keyMaterialId };
-}
 
 /** ImportKeyMaterial with exactly the members given (none added), as a user of the raw API sends it. */
 async function rawImport(keyId: string, material: Buffer, members: Partial<ImportKeyMaterialCommandInput>) {
@@ -79,7 +100,7 @@ async function rawImport(keyId: string, material: Buffer, members: Partial<Impor
 
 describe('a deletion takes the material expiry away (1)', () => {
   it('drops ExpirationModel and ValidTo from DescribeKey and from the deleted material ListKeyRotations entry', async () => {
-    const key = await externalKey({ validTo: new Date(Date.now() + 30 * DAY) });
+    const key = seeded.expiring.next();
     expect(await describeKey(key.keyId)).toMatchObject({ ExpirationModel: 'KEY_MATERIAL_EXPIRES' });
     expect((await describeKey(key.keyId)).ValidTo).toBeInstanceOf(Date);
 
@@ -96,10 +117,11 @@ describe('a deletion takes the material expiry away (1)', () => {
   });
 
   it('keeps them under the keepExpiryOnDeletion fault, the other reading', async () => {
-    const kept = await startTestStack({ rules: [{ kind: 'keepExpiryOnDeletion' }] });
+    const keptDir = mkdtempSync(join(tmpdir(), 'keymat-aws-kept-'));
+    const key = seed(keptDir, 1, { validTo: in30Days() }).next();
+    const kept = await startTestStack({ rules: [{ kind: 'keepExpiryOnDeletion' }] }, keptDir);
     try {
       const client = kept.kms();
-      const key = await externalKey({ validTo: new Date(Date.now() + 30 * DAY), client });
       await client.send(new DeleteImportedKeyMaterialCommand({ KeyId: key.keyId }));
       const meta = await describeKey(key.keyId, client);
       expect(meta).toMatchObject({ KeyState: 'PendingImport', ExpirationModel: 'KEY_MATERIAL_EXPIRES' });
@@ -110,13 +132,14 @@ describe('a deletion takes the material expiry away (1)', () => {
       });
     } finally {
       await kept.close();
+      rmSync(keptDir, { recursive: true, force: true });
     }
   });
 
   it('gives them back with the reimport', async () => {
-    const key = await externalKey({ validTo: new Date(Date.now() + 30 * DAY) });
+    const key = seeded.expiring.next();
     await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: key.keyId }));
-    await importKeyMaterial(kms, key.keyId, key.material);
+    await importKeyMaterial(kms, key.keyId, loadMaterial(key.materialFile!));
     expect(await describeKey(key.keyId)).toMatchObject({
       KeyState: 'Enabled',
       ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
@@ -157,7 +180,7 @@ describe('ImportKeyMaterial members as AWS checks them (2, 3)', () => {
   });
 
   it('refuses a KeyMaterialId with ImportType NEW_KEY_MATERIAL', async () => {
-    const key = await externalKey();
+    const key = seeded.plain.next();
     const err = await errorOf(() =>
       rawImport(key.keyId, newKeyMaterial(), {
         ImportType: 'NEW_KEY_MATERIAL',
@@ -173,10 +196,14 @@ describe('ImportKeyMaterial members as AWS checks them (2, 3)', () => {
 
 describe('scheduled deletion of a multi-Region primary (4)', () => {
   it('makes a primary with replicas PendingReplicaDeletion with no DeletionDate, and can be cancelled', async () => {
-    const primary = await externalKey({ multiRegion: true });
+    const primary = seeded.multiRegion.next();
     await kms.send(new ReplicateKeyCommand({ KeyId: primary.keyId, ReplicaRegion: 'eu-west-1' }));
     const scheduled = await kms.send(new ScheduleKeyDeletionCommand({ KeyId: primary.keyId, PendingWindowInDays: 7 }));
-    expect(scheduled).toMatchObject({ KeyId: primary.arn, KeyState: 'PendingReplicaDeletion', PendingWindowInDays: 7 });
+    expect(scheduled).toMatchObject({
+      KeyId: primary.keyArn,
+      KeyState: 'PendingReplicaDeletion',
+      PendingWindowInDays: 7,
+    });
     expect(scheduled).not.toHaveProperty('DeletionDate');
     const meta = await describeKey(primary.keyId);
     expect(meta).toMatchObject({ KeyState: 'PendingReplicaDeletion', PendingDeletionWindowInDays: 7 });
@@ -186,14 +213,14 @@ describe('scheduled deletion of a multi-Region primary (4)', () => {
       kms.send(new ReplicateKeyCommand({ KeyId: primary.keyId, ReplicaRegion: 'ap-south-1' })),
     );
     expect(err.name).toBe('KMSInvalidStateException');
-    expect(err.message).toBe(`${primary.arn} is pending replica deletion.`);
+    expect(err.message).toBe(`${primary.keyArn} is pending replica deletion.`);
 
     await kms.send(new CancelKeyDeletionCommand({ KeyId: primary.keyId }));
     expect((await describeKey(primary.keyId)).KeyState).toBe('Disabled');
   });
 
   it('gives a key without replicas PendingDeletion with a DeletionDate and no PendingDeletionWindowInDays', async () => {
-    const key = await externalKey({ multiRegion: true });
+    const key = seeded.multiRegion.next();
     const scheduled = await kms.send(new ScheduleKeyDeletionCommand({ KeyId: key.keyId, PendingWindowInDays: 7 }));
     expect(scheduled).toMatchObject({ KeyState: 'PendingDeletion', PendingWindowInDays: 7 });
     expect(scheduled.DeletionDate).toBeInstanceOf(Date);
@@ -204,7 +231,7 @@ describe('scheduled deletion of a multi-Region primary (4)', () => {
   });
 
   it('words a window out of range as KMS does', async () => {
-    const key = await externalKey();
+    const key = seeded.plain.next();
     const err = await errorOf(() =>
       kms.send(new ScheduleKeyDeletionCommand({ KeyId: key.keyId, PendingWindowInDays: 5 })),
     );
@@ -246,11 +273,8 @@ describe('RotateKeyOnDemand (5)', () => {
 
 describe('ReplicateKey (6)', () => {
   it('answers the replica policy, no empty tag list, no current material yet, and an empty description', async () => {
-    const created = await kms.send(
-      new CreateKeyCommand({ Origin: 'EXTERNAL', MultiRegion: true, Description: 'the primary' }),
-    );
-    const keyId = created.KeyMetadata!.KeyId!;
-    await importKeyMaterial(kms, keyId, newKeyMaterial());
+    // A primary seeded with the Description 'the primary', which a replica does not take.
+    const { keyId } = seeded.multiRegion.next();
     const replicated = await kms.send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: 'eu-west-1' }));
     expect(JSON.parse(replicated.ReplicaPolicy!)).toMatchObject({ Version: '2012-10-17' });
     expect(replicated).not.toHaveProperty('ReplicaTags');
@@ -351,10 +375,10 @@ describe('error texts as AWS words them (8)', () => {
     expect(pending.name).toBe('KMSInvalidStateException');
     expect(pending.message).toBe(`${Arn} is pending deletion.`);
 
-    const imported = await externalKey();
+    const imported = seeded.plain.next();
     await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: imported.keyId }));
     const err = await errorOf(() => kms.send(new DisableKeyCommand({ KeyId: imported.keyId })));
-    expect(err.message).toBe(`${imported.arn} is pending import.`);
+    expect(err.message).toBe(`${imported.keyArn} is pending import.`);
   });
 
   it('names the origin without adding what the operation needs', async () => {

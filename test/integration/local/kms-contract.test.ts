@@ -23,17 +23,41 @@ import {
   type RotationsListEntry,
 } from '@aws-sdk/client-kms';
 import { createHash, createPublicKey } from 'node:crypto';
-import { importKeyMaterial, newKeyMaterial } from '../../../local/kms/byok';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { importKeyMaterial, loadMaterial, newKeyMaterial, type CreatedKey } from '../../../local/kms/byok';
 import { errorOf, startTestStack, type TestStack } from '../../helpers/local-stack';
+import { keySupply, seedExternalKeys } from '../../helpers/seeded-keys';
 
+let dir: string;
 let t: TestStack;
 let kms: KMSClient;
+/**
+ * Keys with current imported material for the tests that are not about importing, seeded into the state before the
+ * stack starts: each import makes the local KMS generate an RSA wrapping key pair (about 0.2 s of CPU), and the
+ * import and rotation tests below import for real.
+ */
+let seeded: { plain: ReturnType<typeof keySupply>; multiRegion: ReturnType<typeof keySupply> };
 
 beforeAll(async () => {
-  t = await startTestStack();
+  dir = mkdtempSync(join(tmpdir(), 'keymat-contract-'));
+  const seed = (count: number, multiRegion: boolean) =>
+    keySupply(
+      seedExternalKeys(
+        dir,
+        join(dir, 'byok'),
+        Array.from({ length: count }, () => ({ multiRegion })),
+      ),
+    );
+  seeded = { plain: seed(9, false), multiRegion: seed(1, true) };
+  t = await startTestStack(undefined, dir);
   kms = t.kms();
 });
-afterAll(() => t.close());
+afterAll(async () => {
+  await t.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 const describe_ = async (keyId: string, client = kms) =>
   (await client.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!;
@@ -219,10 +243,10 @@ describe('rotation', () => {
 
 describe('DeleteImportedKeyMaterial and the key state afterwards', () => {
   it('deleting the current material makes the key PendingImport and unusable until the same material returns', async () => {
-    const key = await externalKey();
+    const key = seeded.plain.next();
     const ciphertext = (await encrypt(key.keyId)).CiphertextBlob!;
     const deleted = await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: key.keyId }));
-    expect(deleted).toMatchObject({ KeyId: key.arn, KeyMaterialId: key.keyMaterialId });
+    expect(deleted).toMatchObject({ KeyId: key.keyArn, KeyMaterialId: key.keyMaterialId });
     const meta = await describe_(key.keyId);
     expect(meta).toMatchObject({ KeyState: 'PendingImport', Enabled: false, CurrentKeyMaterialId: key.keyMaterialId });
     expect((await errorOf(() => encrypt(key.keyId))).name).toBe('KMSInvalidStateException');
@@ -230,14 +254,14 @@ describe('DeleteImportedKeyMaterial and the key state afterwards', () => {
       'KMSInvalidStateException',
     );
 
-    await importKeyMaterial(kms, key.keyId, key.material);
+    await importKeyMaterial(kms, key.keyId, loadMaterial(key.materialFile!));
     expect((await describe_(key.keyId)).KeyState).toBe('Enabled');
     const plaintext = (await kms.send(new DecryptCommand({ CiphertextBlob: ciphertext }))).Plaintext!;
     expect(Buffer.from(plaintext).toString()).toBe('secret');
   });
 
   it('deleting a NON_CURRENT material makes the key PendingImport although the current one is still there', async () => {
-    const key = await externalKey();
+    const key = seeded.plain.next();
     const next = await importKeyMaterial(kms, key.keyId, newKeyMaterial(), { importType: 'NEW_KEY_MATERIAL' });
     await kms.send(new RotateKeyOnDemandCommand({ KeyId: key.keyId }));
     await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: key.keyId, KeyMaterialId: key.keyMaterialId }));
@@ -250,7 +274,7 @@ describe('DeleteImportedKeyMaterial and the key state afterwards', () => {
   });
 
   it('deleting a PENDING_ROTATION material leaves the key state unchanged and frees the slot', async () => {
-    const key = await externalKey();
+    const key = seeded.plain.next();
     await kms.send(new DisableKeyCommand({ KeyId: key.keyId }));
     const next = await importKeyMaterial(kms, key.keyId, newKeyMaterial(), { importType: 'NEW_KEY_MATERIAL' });
     await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: key.keyId, KeyMaterialId: next.keyMaterialId }));
@@ -260,14 +284,14 @@ describe('DeleteImportedKeyMaterial and the key state afterwards', () => {
   });
 
   it('deleting from a disabled key makes it PendingImport', async () => {
-    const key = await externalKey();
+    const key = seeded.plain.next();
     await kms.send(new DisableKeyCommand({ KeyId: key.keyId }));
     await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: key.keyId }));
     expect((await describe_(key.keyId)).KeyState).toBe('PendingImport');
   });
 
   it('deleting while PendingDeletion succeeds and leaves the key PendingDeletion', async () => {
-    const key = await externalKey();
+    const key = seeded.plain.next();
     await kms.send(new ScheduleKeyDeletionCommand({ KeyId: key.keyId, PendingWindowInDays: 7 }));
     await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: key.keyId }));
     expect((await describe_(key.keyId)).KeyState).toBe('PendingDeletion');
@@ -277,7 +301,7 @@ describe('DeleteImportedKeyMaterial and the key state afterwards', () => {
   });
 
   it('deleting again from a PendingImport key succeeds with no effect', async () => {
-    const key = await externalKey();
+    const key = seeded.plain.next();
     await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: key.keyId }));
     const again = await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: key.keyId }));
     expect(again.KeyMaterialId).toBe(key.keyMaterialId);
@@ -286,9 +310,9 @@ describe('DeleteImportedKeyMaterial and the key state afterwards', () => {
 });
 
 describe('request validation as KMS does it', () => {
-  let key: Awaited<ReturnType<typeof externalKey>>;
+  let key: CreatedKey;
   beforeAll(async () => {
-    key = await externalKey();
+    key = seeded.plain.next();
     await kms.send(new CreateAliasCommand({ AliasName: 'alias/contract', TargetKeyId: key.keyId }));
   });
 
@@ -342,7 +366,7 @@ describe('request validation as KMS does it', () => {
 
   it('resolves aliases where KMS accepts them', async () => {
     expect((await describe_('alias/contract')).KeyId).toBe(key.keyId);
-    expect((await encrypt('alias/contract')).KeyId).toBe(key.arn);
+    expect((await encrypt('alias/contract')).KeyId).toBe(key.keyArn);
     const aliases = await kms.send(new ListAliasesCommand({ KeyId: key.keyId }));
     expect(aliases.Aliases?.map((a) => a.AliasName)).toEqual(['alias/contract']);
   });
@@ -350,7 +374,7 @@ describe('request validation as KMS does it', () => {
 
 describe('other operations the workflow and the scan use', () => {
   it('reports the last cryptographic use through GetKeyLastUsage', async () => {
-    const key = await externalKey();
+    const key = seeded.plain.next();
     const before = await kms.send(new GetKeyLastUsageCommand({ KeyId: key.keyId }));
     expect(before.KeyLastUsage?.Timestamp).toBeUndefined();
     const encrypted = await encrypt(key.keyId);
@@ -361,7 +385,7 @@ describe('other operations the workflow and the scan use', () => {
   });
 
   it('lists keys in pages and keeps tags', async () => {
-    const key = await externalKey();
+    const key = seeded.plain.next();
     await kms.send(
       new TagResourceCommand({ KeyId: key.keyId, Tags: [{ TagKey: 'retire-on', TagValue: '2026-12-01' }] }),
     );
@@ -423,9 +447,9 @@ describe('multi-Region keys', () => {
 
   it('deleting a replica current material affects only the replica', async () => {
     const west = t.kms({ region: 'eu-west-1' });
-    const primary = await externalKey({ multiRegion: true });
+    const primary = seeded.multiRegion.next();
     await kms.send(new ReplicateKeyCommand({ KeyId: primary.keyId, ReplicaRegion: 'eu-west-1' }));
-    await importKeyMaterial(west, primary.keyId, primary.material);
+    await importKeyMaterial(west, primary.keyId, loadMaterial(primary.materialFile!));
     await west.send(new DeleteImportedKeyMaterialCommand({ KeyId: primary.keyId }));
     expect((await describe_(primary.keyId, west)).KeyState).toBe('PendingImport');
     expect((await describe_(primary.keyId)).KeyState).toBe('Enabled');
