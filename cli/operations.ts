@@ -65,22 +65,16 @@ export function localTarget(stateDir: string, credentials?: { accessKeyId: strin
   );
 }
 
-/** The socket errors the SDK's clients name TimeoutError. */
-const SDK_TIMEOUT_CODES: readonly string[] = ['ECONNRESET', 'EPIPE', 'ETIMEDOUT'];
-
 /**
  * keymat's client names a request that got no answer NetworkError (for the workflow's Retry rules), with the socket's
- * error as its cause. The CLI shows that error instead, as the SDK's clients of a deployed stack do: `connect
- * ECONNREFUSED …`, or `TimeoutError: socket hang up` for a connection reset, broken or timed out.
+ * error as its cause. The CLI shows the socket's error itself, as it does for a deployed stack through the SDK: `connect
+ * ECONNREFUSED …` says more to an operator than "the request did not complete".
  */
 const socketErrors =
   <A extends object>(call: AwsCall<A>): AwsCall<A> =>
   (operation, input) =>
     call(operation, input).catch((err: unknown) => {
-      const socket = hasErrorName(err, NETWORK_ERROR) ? ((err as Error).cause as NodeJS.ErrnoException) : undefined;
-      if (!socket) throw err;
-      if (socket.code !== undefined && SDK_TIMEOUT_CODES.includes(socket.code)) socket.name = 'TimeoutError';
-      throw socket;
+      throw (hasErrorName(err, NETWORK_ERROR) && (err as Error).cause) || err;
     });
 
 /** Where a deployed stack is, as the options and the environment name it. */

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { localTarget } from '../../../cli/operations';
 import { LocalStack } from '../../../local/server';
+import { errorOf } from '../../helpers/local-stack';
 
 /**
  * The local target calls the stack with keymat's own client; its failures read as a deployed target's (the SDK's)
@@ -21,14 +22,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const failure = (call: Promise<unknown>) =>
-  call.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-
 it("names the stack's refusal by its error code, with its message", async () => {
-  const err = await failure(localTarget(dir).changes.describe('keymat-CHG-1'));
+  const err = await errorOf(() => localTarget(dir).changes.describe('keymat-CHG-1'));
   expect(err).toMatchObject({
     name: 'UnknownOperationException',
     message: 'this local stack serves KMS only: use keymat local serve',
@@ -39,7 +34,7 @@ it('gives the socket error of a stack that stopped answering, not NetworkError',
   const target = localTarget(dir);
   await stack?.close();
   stack = undefined;
-  const err = await failure(target.changes.describe('keymat-CHG-1'));
+  const err = await errorOf(() => target.changes.describe('keymat-CHG-1'));
   expect(err).toMatchObject({ name: 'Error', code: 'ECONNREFUSED' });
-  expect((err as Error).message).toMatch(/^connect ECONNREFUSED 127\.0\.0\.1:\d+$/);
+  expect(err.message).toMatch(/^connect ECONNREFUSED 127\.0\.0\.1:\d+$/);
 });
