@@ -16,6 +16,7 @@ import { build, type BuildOptions, type Metafile } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { TSC } from './tsc';
 
 const ROOT = join(__dirname, '..');
 const DIST = join(ROOT, 'dist');
@@ -230,7 +231,7 @@ export async function buildCdk(): Promise<void> {
     mainFields: ['module', 'main'],
     external: ['aws-cdk-lib', 'constructs'],
   });
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.cdk.json')], {
+  execFileSync(process.execPath, [TSC, '-p', join(ROOT, 'tsconfig.cdk.json')], {
     stdio: 'inherit',
   });
 }
