@@ -1,8 +1,8 @@
-import { Sha256 } from '@smithy/core/checksum';
-import { SignatureV4 } from '@smithy/signature-v4';
-import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import type { AwsCredentials } from '../core/config';
 // zod's functional build, as core uses it: the full build costs the CLI's start-up about 90 ms.
 import * as z from '../core/schema';
+import type { WireResponse } from '../functions/runtime/aws-protocols';
+import { createSender } from '../functions/runtime/aws-transport';
 
 /**
  * keymat's gateway as the CLI reaches it: every request SigV4-signed (service `lambda`) with the caller's own
@@ -16,7 +16,7 @@ export interface GatewayEndpoint {
    * Who signs: static credentials for the local stack.
    * @default the SDK's default credential chain, for a deployed stack (loaded only then)
    */
-  credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
+  credentials?: AwsCredentials | (() => Promise<AwsCredentials>);
 }
 
 /**
@@ -46,31 +46,30 @@ export async function callGateway<S extends z.ZodMiniType>(
   body: unknown,
   answer: S,
 ): Promise<z.infer<S>> {
-  const url = new URL(path.replace(/^\//, ''), endpoint.url.endsWith('/') ? endpoint.url : `${endpoint.url}/`);
-  const payload = JSON.stringify(body);
-  const signer = new SignatureV4({
-    credentials: endpoint.credentials ?? (await import('@aws-sdk/credential-provider-node')).defaultProvider(),
-    region: endpoint.region,
+  const base = new URL(endpoint.url);
+  // Resolved before sending, so that missing credentials fail as themselves, not as a gateway that did not answer.
+  const credentials = endpoint.credentials ?? (await import('@aws-sdk/credential-provider-node')).defaultProvider();
+  const send = createSender({
     service: 'lambda',
-    sha256: Sha256,
+    region: endpoint.region,
+    credentials: typeof credentials === 'function' ? await credentials() : credentials,
   });
-  const signed = await signer.sign({
-    method: 'POST',
-    protocol: url.protocol,
-    hostname: url.hostname,
-    ...(url.port && { port: Number(url.port) }),
-    path: url.pathname,
-    headers: { host: url.host, 'content-type': 'application/json' },
-    body: payload,
-  });
-  let response: Response;
+  let response: WireResponse;
   try {
-    response = await fetch(url, { method: 'POST', headers: signed.headers, body: payload });
+    response = await send(base, {
+      path: `/${path.replace(/^\//, '')}`,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
   } catch (err) {
-    const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
-    throw new GatewayError('GatewayUnreachable', `the gateway at ${url.origin} did not answer (${cause})`, 0);
+    throw new GatewayError(
+      'GatewayUnreachable',
+      `the gateway at ${base.origin} did not answer (${err instanceof Error ? err.message : String(err)})`,
+      0,
+    );
   }
-  const text = await response.text();
+  const ok = response.status >= 200 && response.status < 300;
+  const text = response.body.toString('utf8');
   const unreadable = (why: string) =>
     new GatewayError(
       'GatewayUnreadable',
@@ -83,7 +82,7 @@ export async function callGateway<S extends z.ZodMiniType>(
   } catch {
     throw unreadable('something that is not JSON');
   }
-  if (!response.ok) {
+  if (!ok) {
     const parsed = refusal.safeParse(json);
     const { error, message } = parsed.success ? parsed.data : {};
     throw new GatewayError(error ?? `HTTP${response.status}`, message ?? text.slice(0, 500), response.status);

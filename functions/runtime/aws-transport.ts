@@ -11,7 +11,8 @@ export type SendRequest = (endpoint: URL, wire: WireRequest) => Promise<WireResp
 /**
  * What sends a client's requests: SigV4 signing for one service in one Region, over node:https (node:http for a local
  * endpoint). aws-client.ts imports this module at a client's first call, so a cold start loads neither the signer nor
- * node's http, https and tls.
+ * node's http, https and tls. The CLI's gateway client sends through it too: Node's `fetch` would parse the answer with
+ * a WebAssembly HTTP parser, whose compilation costs a short-lived process about 190 ms of CPU.
  */
 export function createSender(signing: { service: string; region: string; credentials: AwsCredentials }): SendRequest {
   const signer = new SignatureV4({ ...signing, sha256: Sha256 });
