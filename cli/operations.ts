@@ -15,7 +15,7 @@ import { GATEWAY_PATH, localStateMachineArn } from '../local/paths';
 // The store alone, not the local stack: an operator command only needs to find the endpoint.
 import { runningEndpoint } from '../local/store';
 import { callGateway, GatewayError, type GatewayEndpoint } from './gateway-client';
-import { CliError } from './output';
+import { CliError, type CliIo } from './output';
 
 /**
  * Where the operator commands act: a deployed stack, or the local stack serving a state folder. Operators read Step
@@ -43,7 +43,7 @@ const targetOf = (
 ): Target => ({ stateMachineArn, changes: new ChangeClient({ sfn, stateMachineArn }), kms, gateway });
 
 /**
- * The local stack of a state folder, as the caller: the given credentials, else `AWS_ACCESS_KEY_ID`, else the public
+ * The local stack of a state folder, as the caller: the given credentials (from `AWS_ACCESS_KEY_ID`), else the public
  * local credentials. Its endpoint, Region and credentials are known, so keymat's own client calls it (Step Functions
  * with the standard three attempts): the SDK does not load. Its gateway is served at `<endpoint>/gateway`.
  */
@@ -54,7 +54,7 @@ export function localTarget(stateDir: string, credentials?: { accessKeyId: strin
       `no local stack is serving ${stateDir}: start one with 'keymat local serve --state-dir ${stateDir}'`,
     );
   }
-  const creds = credentials ?? cliEnvironment().credentials ?? LOCAL_CREDENTIALS;
+  const creds = credentials ?? LOCAL_CREDENTIALS;
   const options = { endpoint, region: DEFAULT_REGION, credentials: creds };
   const gateway: GatewayEndpoint = { url: `${endpoint}${GATEWAY_PATH}`, region: DEFAULT_REGION, credentials: creds };
   return targetOf(
@@ -89,14 +89,14 @@ export interface AwsTargetOptions {
 const FUNCTION_URL_HOST = /^[a-z0-9]+\.lambda-url\.([a-z0-9-]+)\.on\.aws$/;
 
 /**
- * A deployed stack. The state machine ARN comes from the option, `KEYMAT_STATE_MACHINE_ARN`, or the `StateMachineArn`
- * output of the CloudFormation stack; the gateway from `--gateway-url`, `KEYMAT_GATEWAY_URL`, or the `GatewayUrl`
- * output, signed for the Region its host names (else the SDK's Region). The SDK's own configuration chain supplies
+ * A deployed stack. The state machine ARN comes from the option, `KEYMAT_STATE_MACHINE_ARN` (of `variables`), or the
+ * `StateMachineArn` output of the CloudFormation stack; the gateway from `--gateway-url`, `KEYMAT_GATEWAY_URL`, or the
+ * `GatewayUrl` output, signed for the Region its host names (else the SDK's Region). The SDK's own configuration chain supplies
  * credentials, Region and any `AWS_ENDPOINT_URL*` override; its clients load here (cli/sdk-calls.ts), and only for a
  * deployed stack.
  */
-export async function awsTarget(options: AwsTargetOptions): Promise<Target> {
-  const env = cliEnvironment();
+export async function awsTarget(options: AwsTargetOptions, variables: CliIo['env']): Promise<Target> {
+  const env = cliEnvironment(variables);
   const sdk = await import('./sdk-calls.js');
   let outputs: Promise<Output[]> | undefined;
   const output = async (key: string): Promise<string> => {

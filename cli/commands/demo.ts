@@ -12,9 +12,7 @@ import { prepareWorkflow } from '../../local/workflow';
 import { type OutboxMessage } from '../../local/sns';
 import { readEventsOutbox, readOutbox } from '../../local/store';
 import { approve, localTarget, startChange } from '../operations';
-import { CliError } from '../output';
-
-const say = (line = ''): void => void process.stdout.write(`${line}\n`);
+import { CliError, lineWriter, type CliIo } from '../output';
 
 /** How long the demo waits for the approval request to reach the outbox (the machine may be busy). */
 const APPROVAL_REQUEST_TIMEOUT_MS = 30_000;
@@ -45,7 +43,8 @@ const as = (user: string) => ({ accessKeyId: user, secretAccessKey: 'local' });
  * each person): a BYOK key, `keymat start` as the requester, the approval request in the outbox, `keymat approve` as a second person, `keymat status --watch`,
  * the key unusable, and its recovery by reimporting the same material.
  */
-export function demoCommand(): Command {
+export function demoCommand(io: CliIo): Command {
+  const say = lineWriter(io);
   return new Command('demo')
     .description('the local demo: a BYOK key, a deletion change through approval to the verified state, and recovery')
     .option('--state-dir <dir>', 'state folder of the local stack', DEFAULT_STATE_DIR)

@@ -1,10 +1,11 @@
 import { Command } from 'commander';
 import { workflowMermaid } from '../../local/graph';
+import type { CliIo } from '../output';
 
-export function graphCommand(): Command {
+export function graphCommand(io: CliIo): Command {
   return new Command('graph')
     .description('print the workflow as a Mermaid diagram (the README picture comes from it)')
     .action(() => {
-      process.stdout.write(`${workflowMermaid()}\n`);
+      io.write(`${workflowMermaid()}\n`);
     });
 }

@@ -2,9 +2,7 @@ import { Command } from 'commander';
 import { DEFAULT_STATE_DIR } from '../../core/defaults';
 import { printable } from '../../core/text';
 import { listLocalCalendars, setLocalCalendar, setLocalTicket } from '../../local/change-management';
-import { printJson } from '../output';
-
-const say = (line: string): void => void process.stdout.write(`${line}\n`);
+import { lineWriter, printJson, type CliIo } from '../output';
 
 /** Runs a setter; its RangeError (a bad name or value, named) is a usage error of the command. */
 function checked(command: Command, set: () => void): void {
@@ -20,7 +18,8 @@ function checked(command: Command, set: () => void): void {
  * `keymat local calendar`: the local stack's SSM Change Calendars, in the state folder, which GetCalendarState (and
  * so the workflow's freeze windows, and `aws ssm get-calendar-state`) reads.
  */
-export function localCalendarCommand(): Command {
+export function localCalendarCommand(io: CliIo): Command {
+  const say = lineWriter(io);
   const set = new Command('set')
     .description('set a local change calendar OPEN or CLOSED, optionally until a time (then the other state)')
     .argument('<name>', 'calendar name (3-128 letters, digits, _ - .)')
@@ -40,7 +39,7 @@ export function localCalendarCommand(): Command {
     .option('--json', 'print JSON for scripts', false)
     .action((opts: { stateDir: string; json: boolean }) => {
       const calendars = listLocalCalendars(opts.stateDir);
-      if (opts.json) return printJson(calendars);
+      if (opts.json) return printJson(io, calendars);
       const names = Object.keys(calendars);
       if (names.length === 0) say(`no calendar in ${printable(opts.stateDir)}`);
       for (const name of names) {
@@ -55,7 +54,8 @@ export function localCalendarCommand(): Command {
 }
 
 /** `keymat local ticket`: what the local change-ticket stub answers for a change id. */
-export function localTicketCommand(): Command {
+export function localTicketCommand(io: CliIo): Command {
+  const say = lineWriter(io);
   const set = new Command('set')
     .description("record the change-management system's answer for a change id (read by --change-ticket-check)")
     .argument('<change-id>', 'the change id, e.g. CHG-123')

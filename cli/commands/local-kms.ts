@@ -9,19 +9,19 @@ import { StateFolderBusyError } from '../../local/store';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cliEnvironment } from '../../core/config';
 import { DEFAULT_STATE_DIR } from '../../core/defaults';
-import { printJson } from '../output';
+import { printJson, type CliIo } from '../output';
 import { wholeNumber } from '../options';
 
 /** How long a command waits for another keymat process that holds the state folder to serve it or let it go. */
 const BUSY_WAIT_MS = 10_000;
 
 /**
- * Runs `use` against the local KMS for a state folder: the `AWS_ENDPOINT_URL_KMS` endpoint when set, else the
+ * Runs `use` against the local KMS for a state folder: the `AWS_ENDPOINT_URL_KMS` endpoint of `env` when set, else the
  * live `keymat local … serve` on that folder, else a stack started for this command alone. A folder another command
  * holds for a moment (a parallel `create-key`) is waited for, never written beside it.
  */
-export async function withLocalKms<T>(stateDir: string, use: (endpoint: string) => Promise<T>): Promise<T> {
-  const configured = cliEnvironment().kmsEndpoint;
+async function withLocalKms<T>(env: CliIo['env'], stateDir: string, use: (endpoint: string) => Promise<T>): Promise<T> {
+  const configured = cliEnvironment(env).kmsEndpoint;
   if (configured) return use(configured);
   const deadline = Date.now() + BUSY_WAIT_MS;
   for (;;) {
@@ -43,7 +43,7 @@ export async function withLocalKms<T>(stateDir: string, use: (endpoint: string) 
   }
 }
 
-export function localKmsCommand(): Command {
+export function localKmsCommand(io: CliIo): Command {
   const kms = new Command('kms').description('the local KMS emulator on its own');
 
   kms
@@ -55,7 +55,7 @@ export function localKmsCommand(): Command {
     .action(async (opts: { port: number; stateDir: string; faults?: string }) => {
       const faults = opts.faults ? loadFaultFile(opts.faults) : undefined;
       const stack = await LocalStack.start({ port: opts.port, stateDir: opts.stateDir, faults });
-      process.stdout.write(
+      io.write(
         `keymat local KMS at ${stack.endpoint} (state in ${opts.stateDir})\n` +
           `  export AWS_ENDPOINT_URL_KMS=${stack.endpoint}\n` +
           `  aws kms list-keys --endpoint-url ${stack.endpoint} --region us-east-1\n`,
@@ -75,7 +75,7 @@ export function localKmsCommand(): Command {
     .option('--multi-region', 'create a multi-Region primary key', false)
     .option('--no-material', 'create the key without importing material (it stays PendingImport)')
     .option('--description <text>', 'key description', 'keymat local key')
-    .option('--region <region>', 'AWS Region of the key', cliEnvironment().region ?? DEFAULT_REGION)
+    .option('--region <region>', 'AWS Region of the key', cliEnvironment(io.env).region ?? DEFAULT_REGION)
     .option('--json', 'print one JSON object', false)
     .action(
       async (opts: {
@@ -87,7 +87,7 @@ export function localKmsCommand(): Command {
         region: string;
         json: boolean;
       }) => {
-        const created = await withLocalKms(opts.stateDir, (endpoint) =>
+        const created = await withLocalKms(io.env, opts.stateDir, (endpoint) =>
           createExternalKey(localKmsClient(endpoint, opts.region), {
             description: opts.description,
             multiRegion: opts.multiRegion,
@@ -97,12 +97,12 @@ export function localKmsCommand(): Command {
           }),
         );
         if (opts.json) {
-          printJson(created);
+          printJson(io, created);
           return;
         }
-        process.stdout.write(`${created.keyArn}\n`);
+        io.write(`${created.keyArn}\n`);
         if (created.keyMaterialId) {
-          process.stdout.write(`  key material ${created.keyMaterialId}\n  material kept in ${created.materialFile}\n`);
+          io.write(`  key material ${created.keyMaterialId}\n  material kept in ${created.materialFile}\n`);
         }
       },
     );

@@ -5,7 +5,7 @@ import { localApprover } from '../../local/approver';
 import { openLocalWorkflow } from '../../local/workflow';
 import { cliEnvironment } from '../../core/config';
 import { DEFAULT_STATE_DIR, DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from '../../core/defaults';
-import { EXIT, printJson } from '../output';
+import { EXIT, printJson, type CliIo } from '../output';
 import { changeManagementOf, wholeNumber, withChangeManagementOptions, type ChangeManagementOptions } from '../options';
 
 /** One line per state entered, left, retried or failed, as `keymat local run` and the demo print them. */
@@ -51,7 +51,7 @@ interface RunOptions extends ChangeManagementOptions {
   json: boolean;
 }
 
-export function localRunCommand(): Command {
+export function localRunCommand(io: CliIo): Command {
   return withChangeManagementOptions(new Command('run'))
     .description('run one execution of the workflow on the local stack, with the real handlers')
     .requiredOption('--key-id <id>', 'key id or key ARN (aliases are refused)')
@@ -84,7 +84,7 @@ export function localRunCommand(): Command {
     .option(
       '--kms-endpoint <url>',
       'send the handlers KMS calls to this endpoint instead (default: $AWS_ENDPOINT_URL_KMS, else the local KMS)',
-      cliEnvironment().kmsEndpoint,
+      cliEnvironment(io.env).kmsEndpoint,
     )
     .option('--json', 'print one JSON object instead of the progress', false)
     .action(async (opts: RunOptions, command: Command) => {
@@ -111,17 +111,17 @@ export function localRunCommand(): Command {
             ? undefined
             : (e) => {
                 const line = describeEvent(e);
-                if (line) process.stdout.write(`${line}\n`);
+                if (line) io.write(`${line}\n`);
               },
         });
         // The history as the contract names it: the engine's TaskScheduled parameters carry the task token.
         if (opts.json) {
-          printJson({
+          printJson(io, {
             ...result,
             history: result.history.map(({ type, state, timestamp }) => ({ type, state: state ?? null, timestamp })),
           });
-        } else process.stdout.write(`${describeResult(result)}\n`);
-        process.exitCode = result.status === 'SUCCEEDED' ? EXIT.ok : EXIT.executionNotSucceeded;
+        } else io.write(`${describeResult(result)}\n`);
+        io.exitCode = result.status === 'SUCCEEDED' ? EXIT.ok : EXIT.executionNotSucceeded;
       } finally {
         await workflow.close();
       }

@@ -3,9 +3,10 @@ import { loadFaultFile } from '../../local/kms/faults';
 import { LocalStack } from '../../local/server';
 import { prepareWorkflow } from '../../local/workflow';
 import { DEFAULT_APPROVAL_TIMEOUT_SECONDS, DEFAULT_QUORUM, DEFAULT_STATE_DIR } from '../../core/defaults';
+import type { CliIo } from '../output';
 import { changeManagementOf, wholeNumber, withChangeManagementOptions, type ChangeManagementOptions } from '../options';
 
-export function localServeCommand(): Command {
+export function localServeCommand(io: CliIo): Command {
   return withChangeManagementOptions(new Command('serve'))
     .description(
       'serve the whole local stack on 127.0.0.1: KMS, SNS, STS, EventBridge, SSM calendars and the Step Functions API of the workflow',
@@ -51,7 +52,7 @@ export function localServeCommand(): Command {
               }),
             }),
         });
-        process.stdout.write(
+        io.write(
           `keymat local stack at ${stack.endpoint} (state in ${opts.stateDir})\n` +
             `  state machine ${stack.stateMachineArn}\n` +
             `  keymat start --local --key-id … --change-id … --reason …   (as AWS_ACCESS_KEY_ID's user)\n` +

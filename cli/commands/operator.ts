@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { cliEnvironment } from '../../core/config';
 import type { ChangeStatus } from '../../core/change-client';
 import { DEFAULT_STATE_DIR, DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from '../../core/defaults';
 import { printable } from '../../core/text';
@@ -17,7 +18,7 @@ import {
   startChange,
   type Target,
 } from '../operations';
-import { EXIT, printJson } from '../output';
+import { EXIT, lineWriter, printJson, type CliIo } from '../output';
 import { wholeNumber } from '../options';
 
 /** Exit code when an execution ended in anything but SUCCEEDED (status, status --watch): the one rule, `EXIT`. */
@@ -66,11 +67,12 @@ export function gatewayCommand(name: string, description: string): Command {
   );
 }
 
-/** The target the options name: the local stack with --local, else the deployed stack. */
-export const resolveTarget = (opts: TargetOptions): Promise<Target> | Target =>
-  opts.local ? localTarget(opts.stateDir) : awsTarget(opts);
-
-const say = (line: string): void => void process.stdout.write(`${line}\n`);
+/**
+ * The target the options name: the local stack with --local, as the user `AWS_ACCESS_KEY_ID` names, else the deployed
+ * stack.
+ */
+export const resolveTarget = (io: CliIo, opts: TargetOptions): Promise<Target> | Target =>
+  opts.local ? localTarget(opts.stateDir, cliEnvironment(io.env).credentials) : awsTarget(opts, io.env);
 
 /** Text from outside keymat's code (reasons, comments, causes, names) for a terminal: nothing in it can redraw it. */
 const safe = (text: string | undefined): string => printable(text ?? '');
@@ -84,7 +86,8 @@ async function* once<T>(value: Promise<T>): AsyncGenerator<T> {
 }
 
 /** start, pending, approve, reject, status, history and outbox. */
-export function operatorCommands(): Command[] {
+export function operatorCommands(io: CliIo): Command[] {
+  const say = lineWriter(io);
   const start = gatewayCommand(
     'start',
     'start a deletion change as its requester (a repeated start with the same change id is idempotent)',
@@ -110,7 +113,7 @@ export function operatorCommands(): Command[] {
           dryRun: boolean;
         },
       ) => {
-        const target = await resolveTarget(opts);
+        const target = await resolveTarget(io, opts);
         const started = await startChange(target, {
           keyId: opts.keyId,
           changeId: opts.changeId,
@@ -119,7 +122,7 @@ export function operatorCommands(): Command[] {
           ...(opts.waitSeconds !== undefined && { waitSeconds: opts.waitSeconds }),
           ...(opts.dryRun && { dryRun: true }),
         });
-        if (opts.json) printJson(started);
+        if (opts.json) printJson(io, started);
         else if (started.state === 'RUNNING') say(`already running: ${safe(started.executionArn)}`);
         else say(`started ${safe(started.executionArn)}`);
       },
@@ -129,9 +132,9 @@ export function operatorCommands(): Command[] {
     'pending',
     'list the changes waiting for an approval (with their plans), then the approved ones waiting for their change window (read from Step Functions)',
   ).action(async (opts: TargetOptions) => {
-    const { approvals, windows } = await pendingChanges(await resolveTarget(opts));
+    const { approvals, windows } = await pendingChanges(await resolveTarget(io, opts));
     if (opts.json) {
-      printJson({
+      printJson(io, {
         approvals: approvals.map((f) => ({ executionArn: f.executionArn, input: f.task.input, plan: f.task.plan })),
         windows: windows.map((w) => ({ executionArn: w.executionArn, changeWindow: w.window ?? null })),
       });
@@ -158,8 +161,8 @@ export function operatorCommands(): Command[] {
     .argument('<execution>', 'execution ARN or name')
     .option('--comment <text>', 'a comment kept with the decision')
     .action(async (execution: string, opts: TargetOptions & { comment?: string }) => {
-      const result = await approve(await resolveTarget(opts), execution, opts.comment);
-      if (opts.json) printJson({ execution, decision: 'approved', ...result });
+      const result = await approve(await resolveTarget(io, opts), execution, opts.comment);
+      if (opts.json) printJson(io, { execution, decision: 'approved', ...result });
       else {
         say(
           `approved ${safe(execution)} as ${safe(result.approver)} (${result.approvals} of ${result.quorum} approvals)`,
@@ -174,8 +177,8 @@ export function operatorCommands(): Command[] {
     .argument('<execution>', 'execution ARN or name')
     .requiredOption('--comment <text>', 'why the change is rejected')
     .action(async (execution: string, opts: TargetOptions & { comment: string }) => {
-      const result = await reject(await resolveTarget(opts), execution, opts.comment);
-      if (opts.json) printJson({ execution, decision: 'rejected', ...result });
+      const result = await reject(await resolveTarget(io, opts), execution, opts.comment);
+      if (opts.json) printJson(io, { execution, decision: 'rejected', ...result });
       else if (result.as === 'REQUESTER') {
         say(`withdrew ${safe(execution)}: withdrawn by you, the requester (${safe(result.rejectedBy)})`);
       } else say(`rejected ${safe(execution)} as ${safe(result.rejectedBy)}`);
@@ -188,7 +191,7 @@ export function operatorCommands(): Command[] {
     .argument('<execution>', 'execution ARN or name')
     .option('--watch', 'update until the execution ends', false)
     .action(async (execution: string, opts: TargetOptions & { watch: boolean }) => {
-      const target = await resolveTarget(opts);
+      const target = await resolveTarget(io, opts);
       let shown = 0;
       let planShown = false;
       const looks = opts.watch ? target.changes.watch(execution) : once(target.changes.status(execution));
@@ -213,7 +216,7 @@ export function operatorCommands(): Command[] {
       const waiting = last.approval?.pending === true;
       const heldByWindow = waitsForWindow(current) && described.status === 'RUNNING';
       if (opts.json) {
-        printJson({
+        printJson(io, {
           executionArn: described.executionArn,
           status: described.status,
           currentState: current ?? null,
@@ -235,16 +238,16 @@ export function operatorCommands(): Command[] {
         if (described.error) say(`  error: ${safe(described.error)}\n  cause: ${safe(described.cause)}`);
       }
       if (described.status !== 'RUNNING' && described.status !== 'SUCCEEDED') {
-        process.exitCode = EXIT_EXECUTION_NOT_SUCCEEDED;
+        io.exitCode = EXIT_EXECUTION_NOT_SUCCEEDED;
       }
     });
 
   const historyCmd = operatorCommand('history', 'the events of an execution (read from Step Functions)')
     .argument('<execution>', 'execution ARN or name')
     .action(async (execution: string, opts: TargetOptions) => {
-      const events = await history(await resolveTarget(opts), execution);
+      const events = await history(await resolveTarget(io, opts), execution);
       if (opts.json) {
-        printJson(events);
+        printJson(io, events);
         return;
       }
       for (const e of events) {
@@ -270,7 +273,7 @@ export function operatorCommands(): Command[] {
     .action((opts: { stateDir: string; json: boolean; events: boolean }) => {
       if (opts.events) {
         const events = readEventsOutbox(opts.stateDir);
-        if (opts.json) return printJson(events);
+        if (opts.json) return printJson(io, events);
         if (events.length === 0) say(`no event in ${safe(opts.stateDir)}`);
         for (const e of events) {
           say(`── ${safe(e.time)}  ${safe(e.eventBusName)}  ${safe(e.source)}  ${safe(e.detailType)}`);
@@ -280,7 +283,7 @@ export function operatorCommands(): Command[] {
       }
       const messages = readOutbox(opts.stateDir);
       if (opts.json) {
-        printJson(messages);
+        printJson(io, messages);
         return;
       }
       if (messages.length === 0) say(`no message in ${safe(opts.stateDir)}`);

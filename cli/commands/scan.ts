@@ -6,7 +6,7 @@ import { scan } from '../../functions/expiry-scan/scan';
 import { describeSummary } from '../../functions/expiry-scan/start';
 import { gatewayStarter } from '../operations';
 import { gatewayCommand, resolveTarget, type TargetOptions } from './operator';
-import { printJson } from '../output';
+import { printJson, type CliIo } from '../output';
 import { wholeNumber } from '../options';
 
 interface ScanOptions extends TargetOptions {
@@ -18,7 +18,7 @@ interface ScanOptions extends TargetOptions {
   describeKeyRate: number;
 }
 
-export function scanCommand(): Command {
+export function scanCommand(io: CliIo): Command {
   return gatewayCommand(
     'scan',
     'find imported materials that violate the expiry policy (KMS reads with your credentials) and start one deletion change for each, with you as its requester',
@@ -50,7 +50,7 @@ export function scanCommand(): Command {
       DEFAULT_SCAN_LIMITS.rates.DescribeKey,
     )
     .action(async (opts: ScanOptions) => {
-      const target = await resolveTarget(opts);
+      const target = await resolveTarget(io, opts);
       const now = new Date();
       const summary = await scan(
         { kms: target.kms, now, start: gatewayStarter(target) },
@@ -66,8 +66,8 @@ export function scanCommand(): Command {
         }),
         opts.dryRun,
       );
-      if (opts.json) printJson(summary);
+      if (opts.json) printJson(io, summary);
       // Tag values and key descriptions come from outside: each line is shown with its control characters escaped.
-      else process.stdout.write(`${describeSummary(summary).map(printable).join('\n')}\n`);
+      else io.write(`${describeSummary(summary).map(printable).join('\n')}\n`);
     });
 }

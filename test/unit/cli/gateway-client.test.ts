@@ -83,11 +83,14 @@ describe('the gateway of a deployed stack', () => {
   const stateMachineArn = 'arn:aws:states:eu-west-1:111122223333:stateMachine:keymat-deletion';
 
   it('is signed for the Region its Function URL names', async () => {
-    const target = await awsTarget({
-      stateMachineArn,
-      gatewayUrl: 'https://abcdef123456.lambda-url.eu-central-1.on.aws/',
-      stackName: 'Keymat',
-    });
+    const target = await awsTarget(
+      {
+        stateMachineArn,
+        gatewayUrl: 'https://abcdef123456.lambda-url.eu-central-1.on.aws/',
+        stackName: 'Keymat',
+      },
+      {},
+    );
     expect(await target.gateway()).toEqual({
       url: 'https://abcdef123456.lambda-url.eu-central-1.on.aws/',
       region: 'eu-central-1',
@@ -95,7 +98,7 @@ describe('the gateway of a deployed stack', () => {
   });
 
   it('refuses a gateway URL that is not one, naming it', async () => {
-    const target = await awsTarget({ stateMachineArn, gatewayUrl: 'lambda-url', stackName: 'Keymat' });
+    const target = await awsTarget({ stateMachineArn, gatewayUrl: 'lambda-url', stackName: 'Keymat' }, {});
     const err = await refusedWith(target.gateway());
     expect(err).toBeInstanceOf(CliError);
     expect((err as Error).message).toContain("got 'lambda-url'");
