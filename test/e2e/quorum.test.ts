@@ -4,9 +4,12 @@ import { join } from 'node:path';
 import { createExternalKey, localKmsClient } from '../../local/kms/byok';
 import { readRequestLog } from '../../local/store';
 import { waitForApprovalRound } from '../helpers/changes';
-import { keymat, serve, type ServedStack } from '../helpers/run-cli';
+import { keymatInProcess, serve, type ServedStack } from '../helpers/run-cli';
 
-/** Approval rules through the CLI and the local gateway against `keymat local serve --quorum 2 --approvers …`. */
+/**
+ * Approval rules through the CLI's commands (run in-process, as each user) and the local gateway, against a spawned
+ * `keymat local serve --quorum 2 --approvers …`.
+ */
 let dir: string;
 let server: ServedStack;
 const user = (name: string) => `arn:aws:iam::111122223333:user/${name}`;
@@ -30,7 +33,7 @@ afterAll(async () => {
 });
 
 const as = (name: string, ...args: string[]) =>
-  keymat([...args.slice(0, 1), '--local', '--state-dir', dir, ...args.slice(1)], {
+  keymatInProcess([...args.slice(0, 1), '--local', '--state-dir', dir, ...args.slice(1)], {
     AWS_ACCESS_KEY_ID: name,
     AWS_SECRET_ACCESS_KEY: 'local',
   });

@@ -27,6 +27,25 @@ export function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}
 export const keymat = (args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> =>
   run(process.execPath, [KEYMAT, ...args], env);
 
+/**
+ * Runs the keymat program in this process, from its sources (cli/program.ts), with `env` over the test's environment,
+ * and collects what it printed and its exit code as `keymat` does. For suites that run one command many times (each
+ * bad argument, each approver): a process start costs about 0.2 s of CPU, and the built CLI is started by the suites
+ * of each command.
+ */
+export async function keymatInProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  const { runKeymat } = await import('../../cli/program');
+  let stdout = '';
+  let stderr = '';
+  const code = await runKeymat(args, {
+    write: (text) => (stdout += text),
+    writeError: (text) => (stderr += text),
+    env: { ...process.env, ...env },
+    exitCode: 0,
+  });
+  return { code, stdout, stderr };
+}
+
 export interface ServedStack {
   endpoint: string;
   /** Stops the server with the signal (SIGTERM: a clean stop; SIGKILL: a crash) and waits for it to exit. */

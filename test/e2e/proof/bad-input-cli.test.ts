@@ -3,12 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalStack } from '../../../local/server';
 import { prepareWorkflow } from '../../../local/workflow';
-import { keymat } from '../../helpers/run-cli';
+import { keymatInProcess } from '../../helpers/run-cli';
 import { printTable } from '../../helpers/table';
 
 /**
  * The bad-input corpus, part 2: malformed CLI arguments against the served local stack, through its gateway. Each
- * gets one line naming the option or field and a non-zero exit; no execution starts and no KMS call is made.
+ * gets one line naming the option or field and a non-zero exit; no execution starts and no KMS call is made. The
+ * keymat program runs in-process (the built CLI's refusals are the operator and local-run suites'), one case after
+ * another.
  */
 let dir: string;
 let stack: LocalStack;
@@ -68,7 +70,7 @@ const CASES: [string[], string][] = [
 
 it.each(CASES)('keymat %j is refused naming %s', async (args, mentions) => {
   const before = stack.requestLog.read().length;
-  const r = await keymat([...args, '--local', '--state-dir', dir], {
+  const r = await keymatInProcess([...args, '--local', '--state-dir', dir], {
     AWS_ACCESS_KEY_ID: 'alice',
     AWS_SECRET_ACCESS_KEY: 'x',
   });
