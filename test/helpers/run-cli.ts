@@ -34,7 +34,7 @@ export const keymat = (args: string[], env: NodeJS.ProcessEnv = {}): Promise<Cli
  * of each command.
  */
 export async function keymatInProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  const { runKeymat } = await import('../../cli/program');
+  const { runKeymat } = await import('../../cli/program.js');
   let stdout = '';
   let stderr = '';
   const code = await runKeymat(args, {
