@@ -11,23 +11,29 @@ export interface SynthesizedStack {
   template: Template;
 }
 
+/** The test apps' output folders. */
+const outdirs: string[] = [];
+
 /**
  * An app for tests that read what they synthesize. Two of aws-cdk-lib's synthesis steps are left out:
  * - bundling: the tests read the template, not the code;
  * - the built-in CloudFormation template validation, which costs about two seconds of CPU per synthesis. It runs where
  *   the template is deployed from: the `cdk synth` of the real app (test/unit/infra/stack.cdk.ts), whose test fails on
  *   any finding in its report.
+ * Its output folder is removed by {@link removeSynthesizedOutput}.
  */
-export function testApp(props: AppProps = {}): App {
+export function testApp(props: Omit<AppProps, 'outdir'> = {}): App {
+  const outdir = mkdtempSync(join(tmpdir(), 'keymat-infra-'));
+  outdirs.push(outdir);
   return new App({
     ...props,
+    outdir,
     builtinCloudFormationValidation: false,
     context: { ...props.context, 'aws:cdk:bundling-stacks': [] },
   });
 }
 
 const synthesized = new Map<string, SynthesizedStack>();
-const outdirs: string[] = [];
 
 /**
  * keymat's stack built with a CDK context, and its template. Each context is synthesized once per jest suite and the
@@ -37,9 +43,7 @@ export function keymatStack(context: Record<string, string> = {}): SynthesizedSt
   const id = JSON.stringify(Object.entries(context).sort(([a], [b]) => a.localeCompare(b)));
   const known = synthesized.get(id);
   if (known) return known;
-  const outdir = mkdtempSync(join(tmpdir(), 'keymat-infra-'));
-  outdirs.push(outdir);
-  const app = testApp({ outdir, context });
+  const app = testApp({ context });
   const stack = new KeymatStack(app, 'Keymat', {
     config: configFromContext((name) => app.node.tryGetContext(name)),
   });
@@ -48,7 +52,7 @@ export function keymatStack(context: Record<string, string> = {}): SynthesizedSt
   return result;
 }
 
-/** Removes the apps' output folders: for the suite's afterAll. */
+/** Removes the test apps' output folders: for the suite's afterAll. */
 export function removeSynthesizedOutput(): void {
   for (const dir of outdirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
