@@ -1,4 +1,5 @@
 import type { AwsCredentials } from '../core/config';
+import { errorMessage } from '../core/errors';
 // zod's functional build, as core uses it: the full build costs the CLI's start-up about 90 ms.
 import * as z from '../core/schema';
 import type { WireResponse } from '../functions/runtime/aws-protocols';
@@ -64,7 +65,7 @@ export async function callGateway<S extends z.ZodMiniType>(
   } catch (err) {
     throw new GatewayError(
       'GatewayUnreachable',
-      `the gateway at ${base.origin} did not answer (${err instanceof Error ? err.message : String(err)})`,
+      `the gateway at ${base.origin} did not answer (${errorMessage(err)})`,
       0,
     );
   }

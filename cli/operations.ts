@@ -91,9 +91,9 @@ const FUNCTION_URL_HOST = /^[a-z0-9]+\.lambda-url\.([a-z0-9-]+)\.on\.aws$/;
 /**
  * A deployed stack. The state machine ARN comes from the option, `KEYMAT_STATE_MACHINE_ARN` (of `variables`), or the
  * `StateMachineArn` output of the CloudFormation stack; the gateway from `--gateway-url`, `KEYMAT_GATEWAY_URL`, or the
- * `GatewayUrl` output, signed for the Region its host names (else the SDK's Region). The SDK's own configuration chain supplies
- * credentials, Region and any `AWS_ENDPOINT_URL*` override; its clients load here (cli/sdk-calls.ts), and only for a
- * deployed stack.
+ * `GatewayUrl` output, signed for the Region its host names (else the SDK's Region). The SDK's own configuration
+ * chain (the process's environment and the AWS config files) supplies credentials, Region and any `AWS_ENDPOINT_URL*`
+ * override; its clients load here (cli/sdk-calls.ts), and only for a deployed stack.
  */
 export async function awsTarget(options: AwsTargetOptions, variables: CliIo['env']): Promise<Target> {
   const env = cliEnvironment(variables);

@@ -96,7 +96,7 @@ export async function runKeymat(args: string[], io: CliIo): Promise<number> {
     // Commander has printed the usage error; --help and --version exit 0.
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     // Loaded only on failure: the common path needs neither.
-    const [{ ChangeError, errorName }, { printable }] = await Promise.all([
+    const [{ ChangeError, errorMessage, errorName }, { printable }] = await Promise.all([
       import('../core/errors.js'),
       import('../core/text.js'),
     ]);
@@ -104,7 +104,7 @@ export async function runKeymat(args: string[], io: CliIo): Promise<number> {
     // message can carry text from outside (a gateway's answer, an execution name), so control characters are escaped.
     const own = err instanceof CliError || err instanceof ChangeError;
     const name = errorName(err);
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     io.writeError(`keymat: ${printable(`${!own && name && name !== 'Error' ? `${name}: ` : ''}${message}`)}\n`);
     return EXIT.failed;
   }

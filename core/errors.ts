@@ -135,6 +135,15 @@ export function errorName(err: unknown): string | undefined {
   return typeof name === 'string' ? name : undefined;
 }
 
+/**
+ * The message of an error, or the thrown value as text. Read by its property, as `errorName` reads the name: an error
+ * made in another realm (a vm context) is not an `instanceof Error` here.
+ */
+export function errorMessage(err: unknown): string {
+  const message = typeof err === 'object' && err !== null ? (err as { message?: unknown }).message : undefined;
+  return typeof message === 'string' ? message : String(err);
+}
+
 /** Whether `err` is an error of one of these names, e.g. `hasErrorName(err, 'ExecutionDoesNotExist')`. */
 export function hasErrorName(err: unknown, ...names: readonly string[]): boolean {
   const name = errorName(err);

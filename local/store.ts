@@ -17,6 +17,7 @@ import {
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { errorMessage } from '../core/errors';
 import type * as z from '../core/schema';
 import type { KmsState } from './kms/model';
 import { readLegacyState, retireLegacyFiles, type LegacyState } from './legacy-state';
@@ -96,7 +97,7 @@ export class StateFolderBusyError extends LocalStateError {
 /** What a SQLite or file system error means for the state folder, in a few words. */
 function fault(err: unknown): string {
   const code = String((err as { code?: unknown }).code ?? '');
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorMessage(err);
   if (code.startsWith('SQLITE_FULL') || code === 'ENOSPC') return `the disk is full (${code})`;
   if (code.startsWith('SQLITE_READONLY') || code === 'EROFS' || code === 'EACCES' || code === 'EPERM') {
     return `the state folder is read-only (${code})`;

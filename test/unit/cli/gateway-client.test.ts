@@ -76,6 +76,28 @@ describe('callGateway', () => {
       callGateway({ ...endpoint(), url: `http://127.0.0.1:${port}/gateway` }, '/changes', {}, started),
     );
     expect(err).toMatchObject({ name: 'GatewayUnreachable', status: 0 });
+    expect((err as Error).message).toBe(
+      `the gateway at http://127.0.0.1:${port} did not answer (connect ECONNREFUSED 127.0.0.1:${port})`,
+    );
+  });
+
+  it('signs with the credentials a provider resolves', async () => {
+    answer = { status: 200, body: JSON.stringify({ executionArn: 'arn:x' }) };
+    const credentials = () => Promise.resolve({ accessKeyId: 'bob', secretAccessKey: 'local' });
+    await callGateway({ ...endpoint(), credentials }, '/changes', {}, started);
+    expect(seen.at(-1)?.headers.authorization).toMatch(/Credential=bob\//);
+  });
+
+  it('lets a credential failure through as itself, sending nothing', async () => {
+    const sent = seen.length;
+    const missing = Object.assign(new Error('Could not load credentials from any providers'), {
+      name: 'CredentialsProviderError',
+    });
+    const err = await refusedWith(
+      callGateway({ ...endpoint(), credentials: () => Promise.reject(missing) }, '/changes', {}, started),
+    );
+    expect(err).toBe(missing);
+    expect(seen).toHaveLength(sent);
   });
 });
 

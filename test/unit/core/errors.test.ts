@@ -1,4 +1,5 @@
-import { ChangeError, KeymatError, TERMINAL_ERRORS, errorName, hasErrorName } from '../../../core/errors';
+import { runInNewContext } from 'node:vm';
+import { ChangeError, KeymatError, TERMINAL_ERRORS, errorMessage, errorName, hasErrorName } from '../../../core/errors';
 
 describe('KeymatError', () => {
   it('takes its name and code from the list, whatever the class is called after bundling', () => {
@@ -40,5 +41,20 @@ describe('errorName and hasErrorName', () => {
     expect(hasErrorName(sdkError, 'TaskDoesNotExist', 'ExecutionDoesNotExist')).toBe(true);
     expect(hasErrorName(sdkError, 'TaskDoesNotExist')).toBe(false);
     expect(hasErrorName(null, 'ExecutionDoesNotExist')).toBe(false);
+  });
+});
+
+describe('errorMessage', () => {
+  it("reads an error's message, also from an error made in another realm", () => {
+    expect(errorMessage(new TypeError('bad'))).toBe('bad');
+    const foreign = runInNewContext("new Error('connect ECONNREFUSED 127.0.0.1:1')") as unknown;
+    expect(foreign instanceof Error).toBe(false);
+    expect(errorMessage(foreign)).toBe('connect ECONNREFUSED 127.0.0.1:1');
+  });
+
+  it('gives anything else as text', () => {
+    expect(errorMessage('plain')).toBe('plain');
+    expect(errorMessage({ message: 42 })).toBe('[object Object]');
+    expect(errorMessage(undefined)).toBe('undefined');
   });
 });
