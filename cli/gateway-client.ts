@@ -1,13 +1,17 @@
-import type { AwsCredentials } from '../core/config';
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import { Sha256 } from '@smithy/core/checksum';
+import { HttpRequest } from '@smithy/core/protocols';
+import { NodeHttpHandler, streamCollector } from '@smithy/node-http-handler';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { errorMessage } from '../core/errors';
-// zod's functional build, as core uses it: the full build costs the CLI's start-up about 90 ms.
 import * as z from '../core/schema';
-import type { WireResponse } from '../functions/runtime/aws-protocols';
-import { createSender } from '../functions/runtime/aws-transport';
 
 /**
  * keymat's gateway as the CLI reaches it: every request SigV4-signed (service `lambda`) with the caller's own
- * credentials by the SDK's signer, so that the gateway learns who asks from the signature, never from the body.
+ * credentials by the SDK's signer and sent by the SDK's HTTP handler, so that the gateway learns who asks from the
+ * signature, never from the body. A Function URL is not an SDK operation, so this is the CLI's one request that no SDK
+ * client sends.
  */
 export interface GatewayEndpoint {
   /** The Function URL (or the local stack's gateway path), e.g. `https://abc.lambda-url.eu-west-1.on.aws/`. */
@@ -15,9 +19,9 @@ export interface GatewayEndpoint {
   region: string;
   /**
    * Who signs: static credentials for the local stack.
-   * @default the SDK's default credential chain, for a deployed stack (loaded only then)
+   * @default the SDK's default credential chain, for a deployed stack
    */
-  credentials?: AwsCredentials | (() => Promise<AwsCredentials>);
+  credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
 }
 
 /**
@@ -37,6 +41,9 @@ export class GatewayError extends Error {
 
 const refusal = z.object({ error: z.optional(z.string()), message: z.optional(z.string()) });
 
+/** The SDK's HTTP handler (node:http and node:https, keep-alive), one for the CLI's process. */
+const HANDLER = new NodeHttpHandler();
+
 /**
  * Sends one signed JSON request to the gateway and returns its JSON answer, checked against `answer`; a refusal (any
  * status but 2xx) throws GatewayError with the gateway's error name and message.
@@ -48,20 +55,29 @@ export async function callGateway<S extends z.ZodMiniType>(
   answer: S,
 ): Promise<z.infer<S>> {
   const base = new URL(endpoint.url);
+  const given = endpoint.credentials ?? defaultProvider();
   // Resolved before sending, so that missing credentials fail as themselves, not as a gateway that did not answer.
-  const credentials = endpoint.credentials ?? (await import('@aws-sdk/credential-provider-node')).defaultProvider();
-  const send = createSender({
-    service: 'lambda',
-    region: endpoint.region,
-    credentials: typeof credentials === 'function' ? await credentials() : credentials,
+  const credentials = typeof given === 'function' ? await given() : given;
+  const signer = new SignatureV4({ service: 'lambda', region: endpoint.region, credentials, sha256: Sha256 });
+  const payload = JSON.stringify(body);
+  const request = new HttpRequest({
+    method: 'POST',
+    protocol: base.protocol,
+    hostname: base.hostname,
+    ...(base.port !== '' && { port: Number(base.port) }),
+    path: `${base.pathname.replace(/\/$/, '')}/${path.replace(/^\//, '')}`,
+    headers: {
+      host: base.host,
+      'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(payload)),
+    },
+    body: payload,
   });
-  let response: WireResponse;
+  let response: { status: number; text: string };
   try {
-    response = await send(base, {
-      path: `/${path.replace(/^\//, '')}`,
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
+    const { response: answer } = await HANDLER.handle((await signer.sign(request)) as HttpRequest);
+    const bytes = await streamCollector(answer.body);
+    response = { status: answer.statusCode, text: Buffer.from(bytes).toString('utf8') };
   } catch (err) {
     throw new GatewayError(
       'GatewayUnreachable',
@@ -70,7 +86,7 @@ export async function callGateway<S extends z.ZodMiniType>(
     );
   }
   const ok = response.status >= 200 && response.status < 300;
-  const text = response.body.toString('utf8');
+  const text = response.text;
   const unreadable = (why: string) =>
     new GatewayError(
       'GatewayUnreadable',

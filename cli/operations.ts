@@ -1,5 +1,6 @@
-import type { Output } from '@aws-sdk/client-cloudformation';
-import type { DescribeExecutionCommandOutput, HistoryEvent } from '@aws-sdk/client-sfn';
+import { CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { SFNClient, type DescribeExecutionCommandOutput, type HistoryEvent } from '@aws-sdk/client-sfn';
 // zod's functional build, as core uses it: the full build costs the CLI's start-up about 90 ms.
 import * as z from '../core/schema';
 import type { AwsCall, KmsCall, SfnCall } from '../core/aws-api';
@@ -8,7 +9,7 @@ import { cliEnvironment } from '../core/config';
 import { SCAN_KMS_MAX_ATTEMPTS } from '../core/defaults';
 import { CHANGE_ERRORS, hasErrorName, NETWORK_ERROR } from '../core/errors';
 import type { ScanDeps } from '../functions/expiry-scan/scan';
-import { createKmsClient, createSfnClient } from '../functions/runtime/aws';
+import { createKmsClient, createSfnClient, kmsCall, sdkConfig, sfnCall } from '../functions/runtime/aws';
 import { LOCAL_CREDENTIALS } from '../local/clients';
 import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from '../local/kms/model';
 import { GATEWAY_PATH, localStateMachineArn } from '../local/paths';
@@ -40,12 +41,17 @@ const targetOf = (
   kms: KmsCall,
   stateMachineArn: string,
   gateway: () => Promise<GatewayEndpoint>,
-): Target => ({ stateMachineArn, changes: new ChangeClient({ sfn, stateMachineArn }), kms, gateway });
+): Target => ({
+  stateMachineArn,
+  changes: new ChangeClient({ sfn: socketErrors(sfn), stateMachineArn }),
+  kms: socketErrors(kms),
+  gateway,
+});
 
 /**
  * The local stack of a state folder, as the caller: the given credentials (from `AWS_ACCESS_KEY_ID`), else the public
- * local credentials. Its endpoint, Region and credentials are known, so keymat's own client calls it (Step Functions
- * with the standard three attempts): the SDK does not load. Its gateway is served at `<endpoint>/gateway`.
+ * local credentials. The same SDK clients as for a deployed stack call it, at its endpoint and in its Region. Its
+ * gateway is served at `<endpoint>/gateway`.
  */
 export function localTarget(stateDir: string, credentials?: { accessKeyId: string; secretAccessKey: string }): Target {
   const endpoint = runningEndpoint(stateDir);
@@ -58,19 +64,19 @@ export function localTarget(stateDir: string, credentials?: { accessKeyId: strin
   const options = { endpoint, region: DEFAULT_REGION, credentials: creds };
   const gateway: GatewayEndpoint = { url: `${endpoint}${GATEWAY_PATH}`, region: DEFAULT_REGION, credentials: creds };
   return targetOf(
-    socketErrors(createSfnClient(options)),
-    socketErrors(createKmsClient({ ...options, maxAttempts: SCAN_KMS_MAX_ATTEMPTS })),
+    createSfnClient(options),
+    createKmsClient({ ...options, maxAttempts: SCAN_KMS_MAX_ATTEMPTS }),
     LOCAL_STATE_MACHINE_ARN,
     () => Promise.resolve(gateway),
   );
 }
 
 /**
- * keymat's client names a request that got no answer NetworkError (for the workflow's Retry rules), with the socket's
- * error as its cause. The CLI shows the socket's error itself, as it does for a deployed stack through the SDK: `connect
- * ECONNREFUSED …` says more to an operator than "the request did not complete".
+ * keymat's clients name a request that got no answer NetworkError (for the workflow's Retry rules), with the socket's
+ * error as its cause. The CLI shows the socket's error itself: `connect ECONNREFUSED …` says more to an operator than
+ * "the request did not complete".
  */
-const socketErrors =
+export const socketErrors =
   <A extends object>(call: AwsCall<A>): AwsCall<A> =>
   (operation, input) =>
     call(operation, input).catch((err: unknown) => {
@@ -92,29 +98,35 @@ const FUNCTION_URL_HOST = /^[a-z0-9]+\.lambda-url\.([a-z0-9-]+)\.on\.aws$/;
  * A deployed stack. The state machine ARN comes from the option, `KEYMAT_STATE_MACHINE_ARN` (of `variables`), or the
  * `StateMachineArn` output of the CloudFormation stack; the gateway from `--gateway-url`, `KEYMAT_GATEWAY_URL`, or the
  * `GatewayUrl` output, signed for the Region its host names (else the SDK's Region). The SDK's own configuration
- * chain (the process's environment and the AWS config files) supplies credentials, Region and any `AWS_ENDPOINT_URL*`
- * override; its clients load here (cli/sdk-calls.ts), and only for a deployed stack.
+ * chain (the process's environment and the AWS config files) supplies credentials, Region, FIPS
+ * (`AWS_USE_FIPS_ENDPOINT`) and any `AWS_ENDPOINT_URL*` override.
  */
 export async function awsTarget(options: AwsTargetOptions, variables: CliIo['env']): Promise<Target> {
   const env = cliEnvironment(variables);
-  const sdk = await import('./sdk-calls.js');
   let outputs: Promise<Output[]> | undefined;
   const output = async (key: string): Promise<string> => {
-    outputs ??= sdk.stackOutputs(options.stackName);
+    outputs ??= stackOutputs(options.stackName);
     const value = (await outputs).find((o) => o.OutputKey === key)?.OutputValue;
     if (!value) throw new CliError(`stack ${options.stackName} has no ${key} output`);
     return value;
   };
   const stateMachineArn = options.stateMachineArn ?? env.stateMachineArn ?? (await output('StateMachineArn'));
-  const calls = sdk.deployedCalls(SCAN_KMS_MAX_ATTEMPTS);
+  const sfn = new SFNClient({});
   let gateway: Promise<GatewayEndpoint> | undefined;
   const findGateway = async (): Promise<GatewayEndpoint> => {
     const given = options.gatewayUrl ?? env.gatewayUrl ?? (await output('GatewayUrl'));
     const url = gatewayUrl(given);
-    const region = FUNCTION_URL_HOST.exec(url.hostname)?.[1] ?? (await calls.region());
+    const region = FUNCTION_URL_HOST.exec(url.hostname)?.[1] ?? (await sfn.config.region());
     return { url: url.href, region };
   };
-  return targetOf(calls.sfn, calls.kms, stateMachineArn, () => (gateway ??= findGateway()));
+  const kms = new KMSClient(sdkConfig({ maxAttempts: SCAN_KMS_MAX_ATTEMPTS }));
+  return targetOf(sfnCall(sfn), kmsCall(kms), stateMachineArn, () => (gateway ??= findGateway()));
+}
+
+/** The outputs of a CloudFormation stack. */
+async function stackOutputs(stackName: string): Promise<Output[]> {
+  const stacks = await new CloudFormationClient({}).send(new DescribeStacksCommand({ StackName: stackName }));
+  return stacks.Stacks?.[0]?.Outputs ?? [];
 }
 
 function gatewayUrl(given: string): URL {

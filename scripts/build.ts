@@ -41,13 +41,6 @@ const CLI_TARGET = 'node20';
 /** The Lambda runtime's Node (Runtime.NODEJS_24_X in infra/keymat-function.ts). */
 const LAMBDA_TARGET = 'node24';
 
-/**
- * The only AWS SDK packages a function bundle may hold: the SigV4 signer keymat's own AWS client signs with, and what
- * the signer imports (parts of @smithy/core, and @smithy/types' few constants). No @aws-sdk package, no client: the
- * first SDK client cost a cold start about 21 ms.
- */
-const ALLOWED_SDK_PACKAGES = ['@smithy/core', '@smithy/signature-v4', '@smithy/types'];
-
 const common: BuildOptions = { bundle: true, platform: 'node', format: 'cjs', logLevel: 'warning' };
 
 /** One function's bundle as built. */
@@ -55,22 +48,20 @@ export interface FunctionBundle {
   folder: (typeof FUNCTION_FOLDERS)[number];
   /** The bytes of JavaScript a cold start loads: the handler's module and the chunks it imports statically. */
   startupBytes: number;
-  /** The @aws-sdk and @smithy packages it holds (only the signer's, or none). */
+  /** The @aws-sdk and @smithy packages it holds: the SDK clients it makes and what they are built from. */
   sdkPackages: string[];
 }
 
 /**
- * The functions, bundled as they deploy: ES modules (Powertools' and the signer's ES builds tree-shake), minified,
- * each in its own folder, calling AWS through keymat's own client (functions/runtime/aws-client.ts). What the code
- * imports dynamically (the AWS client's signer and node's https, loaded at its first call; the change-calendar and
- * change-ticket clients; the signer's event streams) is split into chunks beside the handler, loaded only if called: in one file, esbuild would wrap every module those reach in a
- * lazy initializer, which V8 parses twice. Each module's source map is written beside it but not
- * enabled at start (parsing it would add to every cold start): functions/runtime/source-maps.ts reads it when an error
- * is first logged or thrown.
+ * The functions, bundled as they deploy: ES modules (the ES builds of the SDK and Powertools tree-shake to what a
+ * function uses), minified, each in its own folder with the SDK v3 clients it makes (the Lambda runtime's own SDK
+ * may predate the KMS operations keymat calls, so each function carries the version keymat is tested with). What the
+ * SDK imports dynamically (the credential providers a function in Lambda does not use) is split into chunks beside the
+ * handler, loaded only if called. Each module's source map is written beside it, without the sources' text: the
+ * functions run with `--enable-source-maps`, so their stacks name keymat's sources.
  *
  * @param root - The folder to put them in, one subfolder per function. @default dist/functions
- * @throws Error when a bundle would take an AWS SDK package other than the signer, or CommonJS code (whose `require`
- *   an ES module does not have)
+ * @throws Error when a bundle would take CommonJS code (whose `require` an ES module does not have)
  */
 export async function buildFunctions(root: string = join(DIST, 'functions')): Promise<FunctionBundle[]> {
   return Promise.all(
@@ -84,6 +75,7 @@ export async function buildFunctions(root: string = join(DIST, 'functions')): Pr
         format: 'esm',
         splitting: true,
         outExtension: { '.js': '.mjs' },
+        absWorkingDir: ROOT,
         target: LAMBDA_TARGET,
         minify: true,
         sourcemap: true,
@@ -91,32 +83,34 @@ export async function buildFunctions(root: string = join(DIST, 'functions')): Pr
         mainFields: ['module', 'main'],
         metafile: true,
       });
-      return {
-        folder,
-        startupBytes: startupBytes(folder, metafile),
-        sdkPackages: sdkPackages(Object.keys(metafile.inputs)),
-      };
+      return { folder, ...measure(folder, metafile) };
     }),
   );
 }
 
 /**
- * The bytes of the entry module and every module it imports statically, from esbuild's metafile; throws if a bundle
- * cannot load in Lambda (see buildFunctions).
+ * What a cold start loads, from esbuild's metafile: the bytes of the entry module and every module it imports
+ * statically, and the SDK packages any of the bundle's files holds code of; throws if a bundle cannot load in Lambda
+ * (see buildFunctions).
  */
-function startupBytes(folder: string, metafile: Metafile): number {
+function measure(folder: string, metafile: Metafile): Omit<FunctionBundle, 'folder'> {
   const cjs = Object.entries(metafile.inputs)
     .filter(([, input]) => input.format === 'cjs' || input.imports.some(({ kind }) => kind === 'require-call'))
     .map(([file]) => file);
   if (cjs.length > 0) throw new Error(`${folder}: CommonJS in an ES module bundle: ${cjs.join(', ')}`);
-  const sdk = sdkPackages(Object.keys(metafile.inputs)).filter((p) => !ALLOWED_SDK_PACKAGES.includes(p));
-  if (sdk.length > 0) {
-    throw new Error(`${folder}: AWS SDK packages in a function bundle: ${sdk.join(', ')}; call AWS through the port`);
-  }
   const outputs = metafile.outputs;
-  const entry = Object.keys(outputs).find((file) => outputs[file]?.entryPoint !== undefined);
-  const loaded = entry === undefined ? [] : loadedWith(outputs, entry);
-  return loaded.reduce((sum, file) => sum + (outputs[file]?.bytes ?? 0), 0);
+  const handler = `functions/${folder}/handler.ts`;
+  const entry = Object.keys(outputs).find((file) => outputs[file]?.entryPoint === handler);
+  if (entry === undefined) throw new Error(`${folder}: the bundle has no output for ${handler}`);
+  const held = Object.values(outputs).flatMap((output) =>
+    Object.entries(output.inputs)
+      .filter(([, { bytesInOutput }]) => bytesInOutput > 0)
+      .map(([input]) => input),
+  );
+  return {
+    startupBytes: loadedWith(outputs, entry).reduce((sum, file) => sum + (outputs[file]?.bytes ?? 0), 0),
+    sdkPackages: sdkPackages(held),
+  };
 }
 
 /** The output files that loading `file` loads: it, and every module it imports statically, transitively. */
@@ -149,9 +143,7 @@ const CLI_ENTRY = join(DIST, 'cli', 'keymat.mjs');
  * The CLI as an ES module bundle, its dependencies included (each start would otherwise resolve and compile whole
  * CommonJS files from node_modules, most of its CPU): the entry holds the command table and commander, and each
  * command's code, with the engine it needs, is split into chunks (dist/cli/chunks/) loaded only when that command
- * runs. The SDK's clients and credential chain are chunks of their own: the operator commands load them only for a
- * deployed stack, and call the local stack with keymat's own client (checked here). The ES builds of the SDK and
- * Powertools tree-shake to the commands keymat sends. Left out: better-sqlite3, whose native binding is found at run
+ * runs. The ES builds of the SDK and Powertools tree-shake to the commands keymat sends. Left out: better-sqlite3, whose native binding is found at run
  * time beside its own package. The bundled CommonJS (aws-local-stepfunctions, commander) calls `require`, which an ES
  * module lacks: the banner makes one. Minified, as the functions are: Node compiles every byte a command loads at
  * each start, and minified code compiles in about a quarter less time. Each module's source map is written beside it
@@ -181,35 +173,11 @@ export async function buildCli(): Promise<void> {
     absWorkingDir: ROOT,
     metafile: true,
   });
-  checkOperatorCommands(metafile);
   // Stale chunks go after the build, not before: a CLI other processes are running keeps its entry meanwhile.
   const built = new Set(Object.keys(metafile.outputs).map((file) => join(ROOT, file)));
   for (const file of readdirSync(outdir, { recursive: true, encoding: 'utf8' })) {
     const path = join(outdir, file);
     if (!built.has(path) && statSync(path).isFile()) rmSync(path);
-  }
-}
-
-/**
- * The operator commands' modules (their chunks' entry points in the metafile). On the local stack they call keymat's
- * own client, so loading one must load none of the SDK's clients or its credential chain: cli/operations.ts imports
- * those for a deployed stack only.
- */
-const OPERATOR_COMMANDS = ['cli/commands/operator.ts', 'cli/commands/scan.ts'];
-
-/** The SDK packages an operator command may not load at start. */
-const SDK_CLIENT_PACKAGE = /^@aws-sdk\/(client-|credential-provider-node$)/;
-
-/** Throws if loading an operator command's chunk would load an SDK client (see OPERATOR_COMMANDS). */
-function checkOperatorCommands({ outputs }: Metafile): void {
-  for (const command of OPERATOR_COMMANDS) {
-    const chunk = Object.keys(outputs).find((file) => outputs[file]?.entryPoint === command);
-    if (chunk === undefined) throw new Error(`the CLI bundle has no chunk for ${command}`);
-    const inputs = loadedWith(outputs, chunk).flatMap((file) => Object.keys(outputs[file]?.inputs ?? {}));
-    const sdk = sdkPackages(inputs).filter((name) => SDK_CLIENT_PACKAGE.test(name));
-    if (sdk.length > 0) {
-      throw new Error(`${command} loads ${sdk.join(', ')} at start: import the SDK for a deployed stack only`);
-    }
   }
 }
 

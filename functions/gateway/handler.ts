@@ -1,8 +1,8 @@
 import { ChangeClient } from '../../core/change-client';
 import { configFromEnvironment } from '../../core/config';
 import { kmsAttestor } from '../runtime/attestor';
-import { awsClient } from '../runtime/aws-client';
-import { createKmsClient, createSfnClient } from '../runtime/aws';
+import { createKmsClient, createSfnClient, STANDARD_ATTEMPTS } from '../runtime/aws';
+import { createSsmClient } from '../runtime/calendars';
 import { createEventsClient, eventBridgePublisher } from '../runtime/events';
 import { createLogger, withLambdaContext } from '../runtime/logger';
 import { createGateway } from './gateway';
@@ -19,7 +19,7 @@ const gateway = createGateway({
   }),
   attestor,
   // Runbook starts answer the automation at once: the standard retries, unlike the state machine's SSM calls.
-  ssm: awsClient('ssm'),
+  ssm: createSsmClient({ maxAttempts: STANDARD_ATTEMPTS }),
   config,
   logger,
 });

@@ -1,8 +1,8 @@
 import { configFromEnvironment } from '../../core/config';
 import { createSecretsClient, createSnsClient } from '../runtime/aws';
+import { createSsmClient, ssmCalendarReader } from '../runtime/calendars';
 import { createEventsClient, eventBridgePublisher } from '../runtime/events';
 import { createLogger, withLambdaContext } from '../runtime/logger';
-import { onDemandCalendarReader } from '../runtime/on-demand';
 import { createRequestApproval } from './request-approval';
 
 const logger = createLogger();
@@ -11,7 +11,7 @@ const requestApproval = createRequestApproval({
   sns: createSnsClient(),
   secrets: createSecretsClient(),
   events: eventBridgePublisher(createEventsClient(), config.eventBusName),
-  calendars: onDemandCalendarReader(),
+  calendars: ssmCalendarReader(createSsmClient()),
   config,
   logger,
 });

@@ -1,14 +1,19 @@
+import { GetAutomationExecutionCommand, GetCalendarStateCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { SsmCall } from '../../core/aws-api';
 import type { CalendarReading } from '../../core/change-window';
-import { awsClient, type AwsClientOptions } from './aws-client';
+import { awsCall, sdkConfig, type AwsClientOptions } from './aws';
 
 /**
- * A Systems Manager client for GetCalendarState, one attempt per call: the state machine retries its transient errors.
+ * A Systems Manager client (GetCalendarState for the tasks, GetAutomationExecution for the gateway's runbook starts).
  *
- * @param options - Where and as whom to call. @default the function's Region and the Lambda runtime's credentials
+ * @param options - Where and as whom to call; `maxAttempts` @default 1: the state machine retries the tasks' transient
+ *   errors
  */
 export const createSsmClient = (options: AwsClientOptions = {}): SsmCall =>
-  awsClient('ssm', { maxAttempts: 1, ...options });
+  awsCall(new SSMClient(sdkConfig({ maxAttempts: 1, ...options })), {
+    GetCalendarState: GetCalendarStateCommand,
+    GetAutomationExecution: GetAutomationExecutionCommand,
+  });
 
 /** Reads the change calendars' combined state now (GetCalendarState: OPEN only when every calendar is open). */
 export type CalendarReader = (calendars: string[], now: Date) => Promise<CalendarReading>;

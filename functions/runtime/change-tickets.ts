@@ -1,15 +1,16 @@
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { LambdaCall } from '../../core/aws-api';
 import { approvedTicket, type ChangeTicket, type TicketRequest } from '../../core/change-ticket';
 import { KeymatError, shown } from '../../core/errors';
-import { awsClient, type AwsClientOptions } from './aws-client';
+import { awsCall, sdkConfig, type AwsClientOptions } from './aws';
 
 /**
  * A Lambda client for the change-ticket check, one attempt per call: the state machine retries its transient errors.
  *
- * @param options - Where and as whom to call. @default the function's Region and the Lambda runtime's credentials
+ * @param options - Where and as whom to call.
  */
 export const createLambdaClient = (options: AwsClientOptions = {}): LambdaCall =>
-  awsClient('lambda', { maxAttempts: 1, ...options });
+  awsCall(new LambdaClient(sdkConfig({ maxAttempts: 1, ...options })), { Invoke: InvokeCommand });
 
 /** Asks the organisation's change-ticket check about a change: APPROVED, or the change is refused. */
 export type TicketCheck = (request: TicketRequest, now: Date) => Promise<ChangeTicket>;

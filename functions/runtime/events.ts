@@ -1,16 +1,17 @@
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { EventsCall } from '../../core/aws-api';
 import { EVENT_SOURCE, type ChangeEvent, type EventPublisher } from '../../core/change-events';
 import { EVENT_NOT_PUBLISHED, KeymatError } from '../../core/errors';
-import { awsClient, type AwsClientOptions } from './aws-client';
+import { awsCall, sdkConfig, type AwsClientOptions } from './aws';
 
 /**
  * An EventBridge client for the change events. It makes one attempt per call, as the KMS client does: the state
  * machine retries a failed put.
  *
- * @param options - Where and as whom to call. @default the function's Region and the Lambda runtime's credentials
+ * @param options - Where and as whom to call.
  */
 export const createEventsClient = (options: AwsClientOptions = {}): EventsCall =>
-  awsClient('events', { maxAttempts: 1, ...options });
+  awsCall(new EventBridgeClient(sdkConfig({ maxAttempts: 1, ...options })), { PutEvents: PutEventsCommand });
 
 /**
  * Puts change events on a bus, in one PutEvents call, in the order given. An entry EventBridge did not take fails

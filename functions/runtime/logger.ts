@@ -1,6 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { LogLevel } from '../../core/config';
-import { mapErrorStack } from './source-maps';
 
 export type { Logger };
 
@@ -11,15 +10,7 @@ export type { Logger };
  * @param options.logLevel - The level to log at. @default `POWERTOOLS_LOG_LEVEL`, read by Powertools, else INFO
  */
 export function createLogger(options: { logLevel?: LogLevel } = {}): Logger {
-  return new Logger({
-    serviceName: 'keymat',
-    ...(options.logLevel && { logLevel: options.logLevel }),
-    // A logged error's location and stack point at the sources: Powertools formats the error after this returns it.
-    jsonReplacerFn: (_key, value) => {
-      mapErrorStack(value);
-      return value;
-    },
-  });
+  return new Logger({ serviceName: 'keymat', ...(options.logLevel && { logLevel: options.logLevel }) });
 }
 
 /** The keys every log line of one invocation carries. */
@@ -47,8 +38,7 @@ export interface LambdaContext {
 
 /**
  * The Lambda entry point around a task's handler: each invocation's lines carry the request id and whether it was a
- * cold start, and an error it ends with reports source locations in its stack (the runtime's error report and Step
- * Functions' Cause show it).
+ * cold start. (Stacks point at the sources through `NODE_OPTIONS=--enable-source-maps`, which the stack sets.)
  */
 export function withLambdaContext<R>(
   logger: Logger,
@@ -56,11 +46,6 @@ export function withLambdaContext<R>(
 ): (event: unknown, context: LambdaContext) => Promise<R> {
   return async (event, context) => {
     logger.addContext(context as Parameters<Logger['addContext']>[0]);
-    try {
-      return await run(event);
-    } catch (err) {
-      mapErrorStack(err);
-      throw err;
-    }
+    return run(event);
   };
 }

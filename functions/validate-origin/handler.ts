@@ -1,9 +1,10 @@
 import { configFromEnvironment } from '../../core/config';
 import { kmsAttestor } from '../runtime/attestor';
 import { createKmsClient } from '../runtime/aws';
+import { createSsmClient, ssmCalendarReader } from '../runtime/calendars';
+import { createLambdaClient, lambdaTicketCheck } from '../runtime/change-tickets';
 import { createEventsClient, eventBridgePublisher } from '../runtime/events';
 import { createLogger, withLambdaContext } from '../runtime/logger';
-import { onDemandCalendarReader, onDemandTicketCheck } from '../runtime/on-demand';
 import { createValidateOrigin } from './validate-origin';
 
 const logger = createLogger();
@@ -13,9 +14,9 @@ const validateOrigin = createValidateOrigin({
   kms,
   attestor: kmsAttestor(kms, config.attestationKeyArn),
   events: eventBridgePublisher(createEventsClient(), config.eventBusName),
-  calendars: onDemandCalendarReader(),
+  calendars: ssmCalendarReader(createSsmClient()),
   ...(config.changeTicketFunctionArn !== undefined && {
-    tickets: onDemandTicketCheck(config.changeTicketFunctionArn),
+    tickets: lambdaTicketCheck(createLambdaClient(), config.changeTicketFunctionArn),
   }),
   config,
   logger,

@@ -40,7 +40,7 @@ import { errorOf } from '../helpers/local-stack';
 import { jsonRequest, rawExchange } from '../helpers/raw-http';
 import { keymat } from '../helpers/run-cli';
 import { keySupply, seedExternalKeys } from '../helpers/seeded-keys';
-import { sfnCall } from '../helpers/sdk';
+import { sfnCall } from '../../functions/runtime/aws';
 
 /**
  * The attacker's review of the two-person rule, on the served local stack (`keymat local serve`): every attack of the

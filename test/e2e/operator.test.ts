@@ -18,7 +18,7 @@ import { executionArnOf } from '../../core/naming';
 import { waitForApprovalRound } from '../helpers/changes';
 import { keymat, run, serve, type ServedStack } from '../helpers/run-cli';
 import { keySupply, seedExternalKeys } from '../helpers/seeded-keys';
-import { sfnCall } from '../helpers/sdk';
+import { sfnCall } from '../../functions/runtime/aws';
 
 /**
  * The operator commands as child processes against `keymat local serve`, as an operator would run them: start,

@@ -19,7 +19,7 @@ import { LocalStack } from '../../local/server';
 import { prepareWorkflow } from '../../local/workflow';
 import { keymat } from '../helpers/run-cli';
 import { seedExternalKeys } from '../helpers/seeded-keys';
-import { kmsCall } from '../helpers/sdk';
+import { kmsCall } from '../../functions/runtime/aws';
 
 /**
  * The expiry scan against the served local stack, with keys of every kind: in-process as the scheduled scan runs it

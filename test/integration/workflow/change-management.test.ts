@@ -18,7 +18,7 @@ import { ChangeClient } from '../../../core/change-client';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { LOCAL_CREDENTIALS } from '../../../local/clients';
 import { gatewayAs, waitForApprovalRound } from '../../helpers/changes';
-import { sfnCall } from '../../helpers/sdk';
+import { sfnCall } from '../../../functions/runtime/aws';
 
 /**
  * Change management on the local stack, end to end through the synthesized definition: freeze windows (SSM Change

@@ -1,13 +1,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { localTarget } from '../../../cli/operations';
+import { localTarget, socketErrors } from '../../../cli/operations';
+import type { SfnApi, SfnCall } from '../../../core/aws-api';
+import { KeymatError, NETWORK_ERROR } from '../../../core/errors';
 import { LocalStack } from '../../../local/server';
 import { errorOf } from '../../helpers/local-stack';
 
 /**
- * The local target calls the stack with keymat's own client; its failures read as a deployed target's (the SDK's)
- * do, since the CLI prints an error's name and message as they are.
+ * The local target calls the stack with the SDK's clients, as a deployed target does; the CLI prints an error's name
+ * and message as they are.
  */
 let dir: string;
 let stack: LocalStack | undefined;
@@ -31,10 +33,10 @@ it("names the stack's refusal by its error code, with its message", async () => 
 });
 
 it('gives the socket error of a stack that stopped answering, not NetworkError', async () => {
-  const target = localTarget(dir);
-  await stack?.close();
-  stack = undefined;
-  const err = await errorOf(() => target.changes.describe('keymat-CHG-1'));
-  expect(err).toMatchObject({ name: 'Error', code: 'ECONNREFUSED' });
-  expect(err.message).toMatch(/^connect ECONNREFUSED 127\.0\.0\.1:\d+$/);
+  // keymat's clients name it NetworkError for the workflow's Retry rules, with the socket's error as the cause.
+  const socket = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
+  const sfn: SfnCall = async () => {
+    throw new KeymatError(NETWORK_ERROR, 'the request did not complete: ECONNREFUSED', { cause: socket });
+  };
+  await expect(socketErrors<SfnApi>(sfn)('DescribeExecution', { executionArn: 'arn' })).rejects.toBe(socket);
 });

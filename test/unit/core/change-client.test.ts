@@ -14,7 +14,7 @@ import { ChangeError } from '../../../core/errors';
 import { testAttestor } from '../../helpers/attestor';
 import { approvalScheduled } from '../../helpers/history';
 import { input, planFor, snapshot } from '../../helpers/kms-fixtures';
-import { sfnCall } from '../../helpers/sdk';
+import { sfnCall } from '../../../functions/runtime/aws';
 
 const MACHINE = 'arn:aws:states:us-east-1:111122223333:stateMachine:KeymatDeletion';
 const EXECUTION = 'arn:aws:states:us-east-1:111122223333:execution:KeymatDeletion:keymat-CHG-1';

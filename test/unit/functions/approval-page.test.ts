@@ -21,7 +21,7 @@ import { input, planFor, snapshot } from '../../helpers/kms-fixtures';
 import { LINK_SECRET_ARN, PAGE_URL, recordedEvents, secretsClient, silentLogger } from './deps';
 import { testAttestor } from '../../helpers/attestor';
 import { approvalScheduled } from '../../helpers/history';
-import { sfnCall } from '../../helpers/sdk';
+import { sfnCall } from '../../../functions/runtime/aws';
 
 const sfn = mockClient(SFNClient);
 const secrets = mockClient(SecretsManagerClient);

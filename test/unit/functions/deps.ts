@@ -1,18 +1,15 @@
-import { KMSClient } from '@aws-sdk/client-kms';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SNSClient } from '@aws-sdk/client-sns';
 import type { KmsCall, SecretsCall, SnsCall } from '../../../core/aws-api';
 import type { ChangeEvent, EventPublisher } from '../../../core/change-events';
 import type { Scope } from '../../../core/config';
 import type { DeleteMaterialDeps, ValidateOriginDeps } from '../../../functions/tasks';
 import type { CalendarReader } from '../../../functions/runtime/calendars';
 import { testAttestor } from '../../helpers/attestor';
-import { kmsCall, secretsCall, snsCall } from '../../helpers/sdk';
+import { createKmsClient, createSecretsClient, createSnsClient } from '../../../functions/runtime/aws';
 import { createLogger, type Logger } from '../../../functions/runtime/logger';
 
 /**
- * What the task factories are given in unit tests: SDK clients (of the classes aws-sdk-client-mock stubs) as the AWS
- * port's calls, the configuration objects the stack would set, and a logger that writes nothing.
+ * What the task factories are given in unit tests: the clients production makes (SDK clients, whose classes
+ * aws-sdk-client-mock stubs), the configuration objects the stack would set, and a logger that writes nothing.
  */
 export const SCOPE: Scope = { account: '111122223333', region: 'us-east-1' };
 export const APPROVAL_TOPIC_ARN = 'arn:aws:sns:us-east-1:111122223333:approvals';
@@ -21,9 +18,9 @@ export const LINK_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:111122223333:se
 export const PAGE_URL = 'https://page.example/approval';
 export const EXECUTION_ID = 'arn:aws:states:us-east-1:111122223333:execution:m:e';
 
-export const kmsClient = (): KmsCall => kmsCall(new KMSClient({ region: SCOPE.region }));
-export const snsClient = (): SnsCall => snsCall(new SNSClient({ region: SCOPE.region }));
-export const secretsClient = (): SecretsCall => secretsCall(new SecretsManagerClient({ region: SCOPE.region }));
+export const kmsClient = (): KmsCall => createKmsClient({ region: SCOPE.region });
+export const snsClient = (): SnsCall => createSnsClient({ region: SCOPE.region });
+export const secretsClient = (): SecretsCall => createSecretsClient({ region: SCOPE.region });
 export const silentLogger = (): Logger => createLogger({ logLevel: 'SILENT' });
 
 /** The configuration of a stack with the default event bus and no change calendars. */

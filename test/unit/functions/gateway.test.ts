@@ -16,7 +16,8 @@ import { testAttestor } from '../../helpers/attestor';
 import { approvalScheduled } from '../../helpers/history';
 import { KEY_ARN, input, planFor, snapshot } from '../../helpers/kms-fixtures';
 import { silentLogger } from './deps';
-import { sfnCall, ssmCall } from '../../helpers/sdk';
+import { sfnCall } from '../../../functions/runtime/aws';
+import { createSsmClient } from '../../../functions/runtime/calendars';
 
 const MACHINE = 'arn:aws:states:us-east-1:111122223333:stateMachine:keymat-deletion';
 const EXECUTION = 'arn:aws:states:us-east-1:111122223333:execution:keymat-deletion:keymat-CHG-1';
@@ -32,7 +33,7 @@ const gateway = createGateway({
     attestor,
   }),
   attestor,
-  ssm: ssmCall(new SSMClient({ region: 'us-east-1' })),
+  ssm: createSsmClient({ region: 'us-east-1' }),
   config: {
     stateMachineArn: MACHINE,
     attestationKeyArn: 'arn:attestation',

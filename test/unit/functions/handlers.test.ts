@@ -2,14 +2,14 @@ import { join } from 'node:path';
 import { ENV, environmentOf } from '../../../core/config';
 import type { AnyTaskState } from '../../../core/tasks';
 import type { LambdaContext } from '../../../functions/runtime/logger';
-import { FakeAws } from '../../helpers/fake-aws';
+import { SdkStub } from '../../helpers/sdk-stub';
 import { KEY_ARN, input, planFor, snapshot } from '../../helpers/kms-fixtures';
 import { EXECUTION_ID } from './deps';
 
 /**
- * Each handler.ts reads its configuration from the variables the stack sets (`environmentOf`) once, at module load.
- * Each case loads the module afresh with those variables; its clients call a fake AWS endpoint (`AWS_ENDPOINT_URL`)
- * with the credentials the Lambda runtime would set.
+ * Each handler.ts reads its configuration from the variables the stack sets (`environmentOf`) once, at module load,
+ * and makes its SDK clients there. Each case loads the module afresh with those variables; the SDK clients it makes
+ * answer from a stub of the SDK's `send`.
  */
 const FOLDERS: Record<AnyTaskState, string> = {
   ValidateOrigin: 'validate-origin',
@@ -23,17 +23,7 @@ const FOLDERS: Record<AnyTaskState, string> = {
 
 type LambdaHandler = (event: unknown, context: LambdaContext) => Promise<unknown>;
 
-const aws = new FakeAws();
-let endpoint: string;
-const original = process.env;
-beforeAll(async () => {
-  endpoint = await aws.start();
-  process.env = { ...original, [ENV.accessKeyId]: 'AKIDHANDLERS', [ENV.secretAccessKey]: 'handlers-secret' };
-});
-afterAll(async () => {
-  process.env = original;
-  await aws.stop();
-});
+const aws = new SdkStub();
 beforeEach(() => {
   aws.reset();
   aws.on('PutEvents', { output: { FailedEntryCount: 0, Entries: [{ EventId: 'e-1' }] } });
@@ -44,14 +34,14 @@ function load(task: AnyTaskState, variables: Record<string, string>): LambdaHand
   const saved = process.env;
   process.env = {
     ...saved,
-    [ENV.region]: 'us-east-1',
-    [ENV.endpoint]: endpoint,
+    AWS_REGION: 'us-east-1',
     POWERTOOLS_LOG_LEVEL: 'SILENT',
     ...variables,
   };
   try {
     let handler: LambdaHandler | undefined;
     jest.isolateModules(() => {
+      aws.install(require);
       const path = join(__dirname, '..', '..', '..', 'functions', FOLDERS[task], 'handler');
       handler = (require(path) as { handler: LambdaHandler }).handler;
     });
@@ -183,7 +173,7 @@ describe('DeleteMaterial handler', () => {
       }),
     );
     keyIs();
-    aws.on('DeleteImportedKeyMaterial', { output: {}, headers: { 'x-amzn-requestid': 'req-1' } });
+    aws.on('DeleteImportedKeyMaterial', { output: { $metadata: { httpStatusCode: 200, requestId: 'req-1' } } });
     const event = {
       ...taskEvent,
       approval: {
