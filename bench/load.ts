@@ -1,12 +1,14 @@
 /**
  * Function start-up as it deploys: the stack synthesized in-process with the default configuration, each Lambda
  * function's asset (the bundle `npm run build` made, copied by synthesis) loaded by `node` with the function's own
- * environment from the template (NODE_OPTIONS included), the handler imported as the Lambda runtime imports it.
+ * environment from the template (NODE_OPTIONS included), the handler imported as the Lambda runtime imports it; and
+ * beside it a reference bundle built the same way from Powertools Logger and the SDK clients that function makes, so
+ * that what is left is keymat's own cost.
  */
 import { App } from 'aws-cdk-lib';
-import { buildSync } from 'esbuild';
+import { build, buildSync } from 'esbuild';
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,6 +16,8 @@ import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { configFromContext, KeymatStack } from '../infra/index';
+import { functionFolderName } from '../infra/keymat-function';
+import { buildFunctions, functionBuild, type FunctionBundle } from '../scripts/build';
 
 /** Samples per measurement; the median is reported. */
 export const LOAD_SAMPLES = 11;
@@ -150,21 +154,24 @@ export function timeNode(args: string[], env: Record<string, string>, samples = 
   return median(Array.from({ length: samples }, () => nodeRunMs(args, env)));
 }
 
-/**
- * A function's load and what it costs over bare Node, each load paired with a bare `node -e 0` run just before it:
- * the median of the differences holds when the machine's speed drifts during the bench (a shared machine's does, by
- * half its speed within minutes), where one baseline taken at the start would not.
- */
-function timeLoad(args: string[], env: Record<string, string>): { loadMs: number; overMs: number } {
+/** Median of each pair's difference: each load of `args` less a load of `against` run just before it. */
+function timePaired(
+  args: string[],
+  against: string[],
+  env: Record<string, string>,
+  againstEnv: Record<string, string> = env,
+): { loadMs: number; againstMs: number; overMs: number } {
   const loads: number[] = [];
+  const references: number[] = [];
   const overs: number[] = [];
   for (let i = 0; i < LOAD_SAMPLES; i++) {
-    const bare = nodeRunMs(['-e', '0'], RUNTIME_VARIABLES);
+    const reference = nodeRunMs(against, againstEnv);
     const load = nodeRunMs(args, env);
     loads.push(load);
-    overs.push(load - bare);
+    references.push(reference);
+    overs.push(load - reference);
   }
-  return { loadMs: median(loads), overMs: median(overs) };
+  return { loadMs: median(loads), againstMs: median(references), overMs: median(overs) };
 }
 
 /**
@@ -181,6 +188,8 @@ function startupBytes(file: string): number {
     format: 'esm',
     packages: 'external',
     logLevel: 'silent',
+    // Its own tsconfig: esbuild would otherwise look for one in the temporary folder's parents.
+    tsconfigRaw: '{}',
   });
   const inputs = metafile.inputs;
   const entry = relative(process.cwd(), file);
@@ -200,10 +209,18 @@ export interface LoadFigure {
   name: string;
   /** The JavaScript a cold start loads: the handler's module and the chunks it imports statically, in bytes. */
   bytes: number;
+  /** The same of the function's reference bundle (Powertools Logger and the function's SDK clients). */
+  referenceBytes: number;
+  /** The SDK clients the function makes, by package (`client-kms`). */
+  clients: string[];
   memorySize: number;
   loadMs: number;
-  /** The median of each load less the bare `node -e 0` run just before it. */
+  /** The median load of the reference bundle, each run just before one of the function's. */
+  referenceMs: number;
+  /** keymat's own cost: the median of each load less the reference load run just before it. */
   overMs: number;
+  /** The median of each load less a bare `node -e 0` run just before it. */
+  overBareMs: number;
   /** The process's resident memory once the handler is loaded, in bytes (one extra run). */
   rssBytes: number;
 }
@@ -227,26 +244,76 @@ const functionEnvironment = (f: DeployedFunction): Record<string, string> => ({
   ...f.environment,
 });
 
-/** Loads each function's handler LOAD_SAMPLES times, each after a bare run, and reports the medians. */
-export function measureLoads(functions: DeployedFunction[]): LoadFigure[] {
-  return functions.map((f) => {
-    const env = functionEnvironment(f);
-    const rss = execFileSync(
-      process.execPath,
-      ['-e', loader(f, 'process.stdout.write(String(process.memoryUsage().rss));')],
-      {
-        env,
-        encoding: 'utf8',
-      },
-    );
-    return {
-      name: f.name,
-      bytes: startupBytes(f.file),
-      memorySize: f.memorySize,
-      ...timeLoad(['-e', loader(f)], env),
-      rssBytes: Number(rss),
-    };
-  });
+/** An SDK client package's client class, e.g. `KMSClient` of `@aws-sdk/client-kms`. */
+function clientClass(pkg: string): string {
+  const names = Object.keys(require(pkg) as object).filter((k) => /^[A-Z]\w*Client$/.test(k));
+  if (names.length !== 1) throw new Error(`${pkg}: no single client class among ${names.join(', ')}`);
+  return names[0] as string;
+}
+
+/**
+ * Builds a function's reference bundle into `outdir`: Powertools Logger and one of each SDK client the function
+ * makes, created at module load as a handler creates them, bundled with the function's own build options.
+ */
+async function buildReference(clients: string[], outdir: string): Promise<DeployedFunction['file']> {
+  const entry = join(outdir, 'reference.ts');
+  const imports = clients.map((c) => `import { ${clientClass(`@aws-sdk/${c}`)} } from '@aws-sdk/${c}';`);
+  const made = clients.map((c) => `new ${clientClass(`@aws-sdk/${c}`)}({})`);
+  writeFileSync(
+    entry,
+    [
+      "import { Logger } from '@aws-lambda-powertools/logger';",
+      ...imports,
+      "const logger = new Logger({ serviceName: 'reference' });",
+      `const clients = [${made.join(', ')}];`,
+      'export const handler = async () => ({ logger, clients });',
+    ].join('\n'),
+  );
+  // Its own tsconfig: esbuild would otherwise look for one in the temporary folder's parents.
+  await build({ ...functionBuild(entry, join(outdir, 'bundle')), tsconfigRaw: '{}' });
+  return join(outdir, 'bundle', 'index.mjs');
+}
+
+/**
+ * Each function's start-up against its reference bundle and against bare Node: LOAD_SAMPLES loads of each, paired
+ * (bench/load.ts timePaired), in the function's own environment.
+ */
+export async function measureLoads(functions: DeployedFunction[]): Promise<LoadFigure[]> {
+  const work = mkdtempSync(join(tmpdir(), 'keymat-bench-reference-'));
+  try {
+    const bundles = await buildFunctions(join(work, 'functions'));
+    const figures: LoadFigure[] = [];
+    for (const f of functions) {
+      const folder = functionFolderName(f.name.split('/').pop() as never);
+      const bundle = bundles.find((b) => b.folder === folder) as FunctionBundle | undefined;
+      if (!bundle) throw new Error(`${f.name}: no function folder ${folder}`);
+      const clients = bundle.sdkPackages.filter((p) => p.startsWith('@aws-sdk/client-')).map((p) => p.slice(9));
+      const reference = { ...f, file: await buildReference(clients, mkdtempSync(join(work, 'ref-'))) };
+      const env = functionEnvironment(f);
+      const rss = execFileSync(
+        process.execPath,
+        ['-e', loader(f, 'process.stdout.write(String(process.memoryUsage().rss));')],
+        { env, encoding: 'utf8' },
+      );
+      const paired = timePaired(['-e', loader(f)], ['-e', loader(reference)], env);
+      const bare = timePaired(['-e', loader(f)], ['-e', '0'], env, RUNTIME_VARIABLES);
+      figures.push({
+        name: f.name,
+        bytes: startupBytes(f.file),
+        referenceBytes: startupBytes(reference.file),
+        clients,
+        memorySize: f.memorySize,
+        loadMs: paired.loadMs,
+        referenceMs: paired.againstMs,
+        overMs: paired.overMs,
+        overBareMs: bare.overMs,
+        rssBytes: Number(rss),
+      });
+    }
+    return figures;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 }
 
 /** The function whose first invocation is timed: it makes its first AWS calls (DescribeKey, ListKeyRotations) at once. */
@@ -349,13 +416,13 @@ export async function measureFirstCall(functions: DeployedFunction[]): Promise<n
 async function main(): Promise<void> {
   const baseline = baselineMs();
   const { figures, firstCallMs } = await withDeployedFunctions(async (functions) => ({
-    figures: measureLoads(functions),
+    figures: await measureLoads(functions),
     firstCallMs: await measureFirstCall(functions),
   }));
   process.stdout.write(`node -e 0: ${baseline.toFixed(1)} ms\n`);
   for (const f of figures) {
     process.stdout.write(
-      `${f.name.padEnd(24)} ${(f.bytes / 1024).toFixed(0).padStart(5)} KB  ${f.loadMs.toFixed(1).padStart(6)} ms  +${f.overMs.toFixed(1)} ms  ${(f.rssBytes / 1048576).toFixed(0)} MB\n`,
+      `${f.name.padEnd(24)} ${(f.bytes / 1024).toFixed(0).padStart(5)} KB  ${f.loadMs.toFixed(1).padStart(6)} ms  reference ${f.referenceMs.toFixed(1)} ms  keymat +${f.overMs.toFixed(1)} ms\n`,
     );
   }
   process.stdout.write(

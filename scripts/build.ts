@@ -68,25 +68,32 @@ export async function buildFunctions(root: string = join(DIST, 'functions')): Pr
     FUNCTION_FOLDERS.map(async (folder) => {
       const outdir = join(root, folder);
       rmSync(outdir, { recursive: true, force: true });
-      const { metafile } = await build({
-        ...common,
-        entryPoints: { index: join(ROOT, 'functions', folder, 'handler.ts') },
-        outdir,
-        format: 'esm',
-        splitting: true,
-        outExtension: { '.js': '.mjs' },
-        absWorkingDir: ROOT,
-        target: LAMBDA_TARGET,
-        minify: true,
-        sourcemap: true,
-        sourcesContent: false,
-        mainFields: ['module', 'main'],
-        metafile: true,
-      });
+      const { metafile } = await build(functionBuild(join(ROOT, 'functions', folder, 'handler.ts'), outdir));
       return { folder, ...measure(folder, metafile) };
     }),
   );
 }
+
+/**
+ * How a function's bundle is built: an ES module `index.mjs` in `outdir`, with its chunks and source maps. The bench
+ * builds its reference bundles with the same options.
+ */
+export const functionBuild = (entry: string, outdir: string): BuildOptions & { metafile: true } => ({
+  ...common,
+  entryPoints: { index: entry },
+  outdir,
+  format: 'esm',
+  splitting: true,
+  outExtension: { '.js': '.mjs' },
+  absWorkingDir: ROOT,
+  nodePaths: [join(ROOT, 'node_modules')],
+  target: LAMBDA_TARGET,
+  minify: true,
+  sourcemap: true,
+  sourcesContent: false,
+  mainFields: ['module', 'main'],
+  metafile: true,
+});
 
 /**
  * What a cold start loads, from esbuild's metafile: the bytes of the entry module and every module it imports
