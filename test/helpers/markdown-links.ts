@@ -76,7 +76,7 @@ export function markdownLinks(markdown: string): MarkdownLink[] {
 }
 
 /**
- * Checks every relative link of a Markdown file: the file or folder it names must exist, and an anchor (`#…`) must be
+ * Checks every relative link of a Markdown file (`root` is the repository's root): the file or folder it names must exist, and an anchor (`#…`) must be
  * one of the target Markdown file's headings. Links with a scheme (`https:`, `mailto:`) are not checked. Returns one
  * line per broken link, naming the file (relative to `root`), the line, the link and what is missing.
  */
@@ -88,7 +88,8 @@ export function brokenLinks(file: string, root: string): string[] {
     const hash = target.indexOf('#');
     const path = decodeURI(hash === -1 ? target : target.slice(0, hash));
     const anchor = hash === -1 ? undefined : decodeURIComponent(target.slice(hash + 1));
-    const resolved = path === '' ? file : join(dirname(file), path);
+    // GitHub reads a path that starts with '/' from the repository's root.
+    const resolved = path === '' ? file : join(path.startsWith('/') ? root : dirname(file), path);
     const where = `${from}:${line}: link '${target}'`;
     if (!existsSync(resolved)) {
       problems.push(`${where}: no file ${relative(root, resolved)}`);

@@ -63,6 +63,13 @@ describe('brokenLinks', () => {
     expect(check('# Top\n\n[a](docs/target.md) [b](docs/target.md#known-section) [c](docs/) [d](#top)\n')).toEqual([]);
   });
 
+  it("reads a path that starts with '/' from the repository's root", () => {
+    writeFileSync(join(dir, 'docs', 'page.md'), '[a](/docs/target.md#target) [b](/target.md)\n');
+    expect(brokenLinks(join(dir, 'docs', 'page.md'), dir)).toEqual([
+      "docs/page.md:1: link '/target.md': no file target.md",
+    ]);
+  });
+
   it('names the file, the line, the link and the missing file', () => {
     expect(check('# Top\n\nsee [the page](docs/missing.md)\n')).toEqual([
       "README.md:3: link 'docs/missing.md': no file docs/missing.md",
