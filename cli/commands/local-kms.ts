@@ -51,7 +51,7 @@ export function localKmsCommand(io: CliIo): Command {
     .description('serve the local KMS on 127.0.0.1 until interrupted, and print its endpoint')
     .option('--port <n>', 'TCP port; 0 picks a free one', wholeNumber('--port', 0, 65535), 0)
     .option('--state-dir <dir>', 'folder holding keys, materials and the request log', DEFAULT_STATE_DIR)
-    .option('--faults <file>', 'JSON fault file (see the README, "Fault injection")')
+    .option('--faults <file>', 'JSON fault file (see docs/local-stack.md, "Fault injection")')
     .action(async (opts: { port: number; stateDir: string; faults?: string }) => {
       const faults = opts.faults ? loadFaultFile(opts.faults) : undefined;
       const stack = await LocalStack.start({ port: opts.port, stateDir: opts.stateDir, faults });

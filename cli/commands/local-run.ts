@@ -79,7 +79,7 @@ export function localRunCommand(io: CliIo): Command {
       wholeNumber('--wait-seconds', 0, MAX_WAIT_SECONDS),
     )
     .option('--dry-run', 'stop after the plan (status PLANNED); change nothing', false)
-    .option('--faults <file>', 'JSON fault file for the local KMS (see the README, "Fault injection")')
+    .option('--faults <file>', 'JSON fault file for the local KMS (see docs/local-stack.md, "Fault injection")')
     .option('--state-dir <dir>', 'state folder of the local stack', DEFAULT_STATE_DIR)
     .option(
       '--kms-endpoint <url>',

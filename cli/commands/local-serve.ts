@@ -13,7 +13,7 @@ export function localServeCommand(io: CliIo): Command {
     )
     .option('--port <n>', 'TCP port; 0 picks a free one', wholeNumber('--port', 0, 65535), 0)
     .option('--state-dir <dir>', 'folder holding keys, executions, the outbox and the request log', DEFAULT_STATE_DIR)
-    .option('--faults <file>', 'JSON fault file for the local KMS (see the README, "Fault injection")')
+    .option('--faults <file>', 'JSON fault file for the local KMS (see docs/local-stack.md, "Fault injection")')
     .option(
       '--approval-timeout <seconds>',
       'seconds an execution waits for an approval',
