@@ -6,8 +6,8 @@ import { KMS_ERROR_NAMES, KmsError } from './errors';
 import { PINNABLE_KEY_STATES } from './model';
 
 /**
- * Fault injection for the local KMS, read from a JSON file (`--faults FILE`). The format is documented in the
- * README ("Fault injection"); this schema is its single definition.
+ * Fault injection for the local KMS, read from a JSON file (`--faults FILE`). The format is documented in
+ * docs/local-stack.md ("Fault injection"); this schema is its single definition.
  */
 const operation = z.string().check(z.regex(/^(\*|[A-Z][A-Za-z]+)$/, 'an operation name such as "DescribeKey", or "*"'));
 
