@@ -6,7 +6,7 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  // The pack-and-install test compiles the native SQLite binding into a fresh prefix (about 100 s): CI runs it as a
+  // The pack-and-install test compiles the native SQLite binding into a fresh prefix (minutes): CI runs it as a
   // step of its own (`npm run test:install`, in .ci/run) so that `npm test` stays within two minutes.
   testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/e2e/install/'],
   transform: { '^.+\\.ts$': '<rootDir>/test/esbuild-transform.js' },
@@ -18,9 +18,9 @@ module.exports = {
   globalSetup: '<rootDir>/scripts/jest-global-setup.ts',
   testTimeout: 60000,
   // `npm run coverage`: coverage of the code the tests load in-process (spawned CLIs are not counted), printed as a
-  // table. Not part of `npm test`: on a fresh clone, instrumenting the sources cost 12 to 17 s of CPU (7 to 8 s of the
-  // run's time). Istanbul instruments keymat's own files only; V8's precise coverage slowed every function run,
-  // aws-cdk-lib's and the SDK's included, and cost about a quarter of the tests' CPU time.
+  // table. Not part of `npm test`: instrumenting the sources costs a fresh clone's run noticeable time. Istanbul
+  // instruments keymat's own files only; V8's precise coverage slowed every function run, aws-cdk-lib's and the SDK's
+  // included.
   coverageProvider: 'babel',
   collectCoverageFrom: ['core/**/*.ts', 'functions/**/*.ts', 'workflows/**/*.ts', 'infra/**/*.ts', 'local/**/*.ts'],
   coverageReporters: ['text'],

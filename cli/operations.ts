@@ -1,7 +1,6 @@
 import { CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SFNClient, type DescribeExecutionCommandOutput, type HistoryEvent } from '@aws-sdk/client-sfn';
-// zod's functional build, as core uses it: the full build costs the CLI's start-up about 90 ms.
 import * as z from '../core/schema';
 import type { AwsCall, KmsCall, SfnCall } from '../core/aws-api';
 import { ChangeClient, type PendingChanges } from '../core/change-client';

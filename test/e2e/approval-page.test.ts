@@ -20,7 +20,7 @@ const user = (name: string) => `arn:aws:iam::111122223333:user/${name}`;
 const LINKED = ['bob', 'carol'];
 /**
  * A key with imported material for each change, seeded into the state before the stack starts: an import makes the
- * local KMS generate an RSA wrapping key pair (about 0.2 s of CPU), and the KMS suites prove what an import leaves.
+ * local KMS generate an RSA wrapping key pair (costly CPU), and the KMS suites prove what an import leaves.
  */
 let keys: { next: () => CreatedKey };
 

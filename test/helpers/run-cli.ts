@@ -30,7 +30,7 @@ export const keymat = (args: string[], env: NodeJS.ProcessEnv = {}): Promise<Cli
 /**
  * Runs the keymat program in this process, from its sources (cli/program.ts), with `env` over the test's environment,
  * and collects what it printed and its exit code as `keymat` does. For suites that run one command many times (each
- * bad argument, each approver): a process start costs about 0.2 s of CPU, and the built CLI is started by the suites
+ * bad argument, each approver): a process start costs far more CPU than a call, and the built CLI is started by the suites
  * of each command.
  */
 export async function keymatInProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {

@@ -16,8 +16,8 @@ export interface SeededKeyOptions {
 /**
  * EXTERNAL keys with imported material written into a state folder before a stack serves it, each exactly as
  * CreateKey and ImportKeyMaterial leave it, its material kept under `materialDir` as `createExternalKey` keeps it.
- * For the suites that are not about importing: an import makes the local KMS generate an RSA wrapping key pair (about
- * 0.2 s of CPU each), which the import suites prove; the others only need a key that has material.
+ * For the suites that are not about importing: an import makes the local KMS generate an RSA wrapping key pair (costly
+ * CPU each time), which the import suites prove; the others only need a key that has material.
  */
 export function seedExternalKeys(
   stateDir: string,

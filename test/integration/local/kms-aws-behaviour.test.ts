@@ -35,7 +35,7 @@ let t: TestStack;
 let kms: KMSClient;
 /**
  * Keys with current imported material for the tests that are not about importing, seeded into the state before the
- * stack starts: each import makes the local KMS generate an RSA wrapping key pair (about 0.2 s of CPU), and
+ * stack starts: each import makes the local KMS generate an RSA wrapping key pair (costly CPU), and
  * kms-contract.test.ts's import tests prove what an import leaves.
  */
 let seeded: Record<'plain' | 'expiring' | 'multiRegion', ReturnType<typeof keySupply>>;

@@ -35,7 +35,7 @@ let t: TestStack;
 let kms: KMSClient;
 /**
  * Keys with current imported material for the tests that are not about importing, seeded into the state before the
- * stack starts: each import makes the local KMS generate an RSA wrapping key pair (about 0.2 s of CPU), and the
+ * stack starts: each import makes the local KMS generate an RSA wrapping key pair (costly CPU), and the
  * import and rotation tests below import for real.
  */
 let seeded: { plain: ReturnType<typeof keySupply>; multiRegion: ReturnType<typeof keySupply> };

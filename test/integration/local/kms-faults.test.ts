@@ -18,7 +18,7 @@ import { seedExternalKeys } from '../../helpers/seeded-keys';
 
 /**
  * A stack with one EXTERNAL key with material, seeded into its state before the stack starts with the faults: an
- * import makes the local KMS generate an RSA wrapping key pair (about 0.2 s of CPU), and kms-contract.test.ts's
+ * import makes the local KMS generate an RSA wrapping key pair (costly CPU), and kms-contract.test.ts's
  * import tests prove what an import leaves. (The kill -9 test imports for real: its imports are what it checks.)
  */
 async function stackWithKey(
