@@ -9,11 +9,11 @@ import { SCAN_KMS_MAX_ATTEMPTS } from '../core/defaults';
 import { CHANGE_ERRORS, hasErrorName, NETWORK_ERROR } from '../core/errors';
 import type { ScanDeps } from '../functions/expiry-scan/scan';
 import { createKmsClient, createSfnClient } from '../functions/runtime/aws';
-import { LOCAL_CREDENTIALS } from '../local/clients';
+import { LOCAL_CREDENTIALS } from '../local/services/clients';
 import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from '../local/kms/model';
-import { GATEWAY_PATH, localStateMachineArn } from '../local/paths';
+import { GATEWAY_PATH, localStateMachineArn } from '../local/constants';
 // The store alone, not the local stack: an operator command only needs to find the endpoint.
-import { runningEndpoint } from '../local/store';
+import { runningEndpoint } from '../local/state/store';
 import { callGateway, GatewayError, type GatewayEndpoint } from './gateway-client';
 import { CliError, type CliIo } from './output';
 

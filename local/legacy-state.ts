@@ -12,7 +12,7 @@ import {
   type ExecutionRecord,
   type OutboxMessage,
   type RequestLogEntry,
-} from './records';
+} from './state/records';
 
 /**
  * The state folder as keymat kept it before the state database: JSON documents (`kms.json`, `executions.json`)

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { DEFAULT_STATE_DIR } from '../../core/defaults';
 import { printable } from '../../core/text';
-import { listLocalCalendars, setLocalCalendar, setLocalTicket } from '../../local/change-management';
+import { listLocalCalendars, setLocalCalendar, setLocalTicket } from '../../local/services/change-management';
 import { lineWriter, printJson, type CliIo } from '../output';
 
 /** Runs a setter; its RangeError (a bad name or value, named) is a usage error of the command. */

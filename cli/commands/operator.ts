@@ -7,7 +7,7 @@ import { describeTicket } from '../../core/change-ticket';
 import { describeWindow, type WindowCheck } from '../../core/change-window';
 import { waitsForWindow } from '../../core/history';
 import { describePlan } from '../../core/words';
-import { readEventsOutbox, readOutbox } from '../../local/store';
+import { readEventsOutbox, readOutbox } from '../../local/state/store';
 import {
   approve,
   awsTarget,

@@ -8,7 +8,7 @@ import {
 import { constants, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { localClientConfig } from '../clients';
+import { localClientConfig } from '../services/clients';
 import { DEFAULT_REGION } from './model';
 
 /**
@@ -101,7 +101,7 @@ export const loadMaterial = (file: string): Buffer => readFileSync(file);
 
 /**
  * The SDK's KMS client on the local stack at `endpoint`, as the public local user, for the functions above. It is
- * made here rather than in local/clients.ts, which the operator commands import: on the local stack they call
+ * made here rather than in local/services/clients.ts, which the operator commands import: on the local stack they call
  * keymat's own client and load none of the SDK.
  *
  * @param region - @default the local stack's Region

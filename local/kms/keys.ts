@@ -1,4 +1,4 @@
-import { callerArn } from '../caller';
+import { callerArn } from '../services/caller';
 import { KmsError, invalidState, lengthConstraint, validation } from './errors';
 import type { FaultInjector } from './faults';
 import {

@@ -1,9 +1,9 @@
 import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { calendarLabel, type CalendarReading } from '../core/change-window';
-import { ticketAnswerSchema, type TicketAnswer } from '../core/change-ticket';
-import { CALENDAR_NAME, CHANGE_ID, checkCalendarName } from '../core/naming';
-import * as z from '../core/schema';
+import { calendarLabel, type CalendarReading } from '../../core/change-window';
+import { ticketAnswerSchema, type TicketAnswer } from '../../core/change-ticket';
+import { CALENDAR_NAME, CHANGE_ID, checkCalendarName } from '../../core/naming';
+import * as z from '../../core/schema';
 import {
   jsonAnswer,
   jsonOperation,
@@ -12,7 +12,7 @@ import {
   type IncomingRequest,
   type LocalService,
 } from './local-service';
-import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from './kms/model';
+import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from '../kms/model';
 
 /**
  * The organisation's change management, as the local stack stands in for it: Change Calendars served by SSM

@@ -1,4 +1,4 @@
-import { DEFAULT_REGION } from './kms/model';
+import { DEFAULT_REGION } from '../kms/model';
 
 /** Static credentials for a local stack: it takes the access key id as the caller's name and checks no secret. */
 export interface LocalCredentials {

@@ -2,11 +2,11 @@ import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as z from '../core/schema';
+import * as z from '../../core/schema';
 import type { LocalCredentials } from './clients';
-import { DEFAULT_REGION } from './kms/model';
+import { DEFAULT_REGION } from '../kms/model';
 import { createSecretFile } from './secrets';
-import type { KmsService } from './kms/service';
+import type { KmsService } from '../kms/service';
 
 /**
  * keymat's own identity on a local stack, standing in for the roles of its signers (the gateway, the approval page,

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { executionArnOf } from '../core/naming';
-import type { EventPublisher } from '../core/change-events';
-import type { Attestor } from '../core/attestation';
-import type { ApprovalResult } from '../core/types';
-import { localStateMachineArn } from './paths';
-import { runLocalExecution, type HistoryEvent, type LocalTasks, type PendingApproval } from './engine';
+import { executionArnOf } from '../../core/naming';
+import type { EventPublisher } from '../../core/change-events';
+import type { Attestor } from '../../core/attestation';
+import type { ApprovalResult } from '../../core/types';
+import { localStateMachineArn } from '../constants';
+import { runLocalExecution, type HistoryEvent, type LocalTasks, type PendingApproval } from '../workflow/engine';
 import {
   jsonAnswer,
   jsonError,
@@ -14,8 +14,8 @@ import {
   type LocalService,
 } from './local-service';
 import type { InternalAccess } from './internal-access';
-import type { ExecutionRecord } from './records';
-import { LocalStateError, type StateStore } from './store';
+import type { ExecutionRecord } from '../state/records';
+import { LocalStateError, type StateStore } from '../state/store';
 
 /** A Step Functions error as the JSON 1.0 protocol carries it. */
 export class SfnError extends Error {

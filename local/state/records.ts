@@ -1,11 +1,11 @@
-import * as z from '../core/schema';
+import * as z from '../../core/schema';
 import {
   HMAC_KEY_SPECS,
   type AliasRecord,
   type ImportTokenRecord,
   type KeyRecord,
   type MaterialRecord,
-} from './kms/model';
+} from '../kms/model';
 
 /**
  * The shapes of the rows the state database holds, checked when a row is read: a row that does not fit is a damaged

@@ -17,10 +17,10 @@ import {
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { errorMessage } from '../core/errors';
-import type * as z from '../core/schema';
-import type { KmsState } from './kms/model';
-import { readLegacyState, retireLegacyFiles, type LegacyState } from './legacy-state';
+import { errorMessage } from '../../core/errors';
+import type * as z from '../../core/schema';
+import type { KmsState } from '../kms/model';
+import { readLegacyState, retireLegacyFiles, type LegacyState } from '../legacy-state';
 import {
   aliasRecordSchema,
   executionRecordSchema,

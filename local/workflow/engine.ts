@@ -2,29 +2,29 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { StateMachineDefinition, StateMachine as StateMachineType } from 'aws-local-stepfunctions' with {
   'resolution-mode': 'import',
 };
-import { localLogLevel } from '../core/config';
-import { DEFAULT_EVENT_BUS, DEFAULT_RECENT_USE_DAYS, DEFAULT_WINDOW_WAIT_SECONDS } from '../core/defaults';
-import { parseEvent, requestApprovalEvent } from '../core/events';
-import { executionArnOf } from '../core/naming';
-import { ALL_TASK_STATES, WAIT_STATE, type AnyTaskState } from '../core/tasks';
-import type { Attestor } from '../core/attestation';
-import type { EventPublisher } from '../core/change-events';
-import type { ApprovalResult, ApprovalRules, ChangeInput, Plan } from '../core/types';
-import { createKmsClient, createSecretsClient, createSnsClient } from '../functions/runtime/aws';
-import { createSsmClient, ssmCalendarReader } from '../functions/runtime/calendars';
-import { createLambdaClient, lambdaTicketCheck } from '../functions/runtime/change-tickets';
-import { createLogger } from '../functions/runtime/logger';
-import { kmsAttestor } from '../functions/runtime/attestor';
-import { TASK_FACTORIES, type TaskHandler } from '../functions/tasks';
-import { LOCAL_TICKET_FUNCTION_ARN } from './change-management';
-import { localClientConfig, localResources } from './clients';
-import { localEventPublisher } from './events';
-import type { InternalAccess } from './internal-access';
-import { type RequestLogEntry } from './request-log';
-import { readRequestLog } from './store';
-import { type OutboxMessage } from './sns';
-import { readOutbox } from './store';
-import { APPROVAL_PAGE_PATH, localStateMachineArn } from './paths';
+import { localLogLevel } from '../../core/config';
+import { DEFAULT_EVENT_BUS, DEFAULT_RECENT_USE_DAYS, DEFAULT_WINDOW_WAIT_SECONDS } from '../../core/defaults';
+import { parseEvent, requestApprovalEvent } from '../../core/events';
+import { executionArnOf } from '../../core/naming';
+import { ALL_TASK_STATES, WAIT_STATE, type AnyTaskState } from '../../core/tasks';
+import type { Attestor } from '../../core/attestation';
+import type { EventPublisher } from '../../core/change-events';
+import type { ApprovalResult, ApprovalRules, ChangeInput, Plan } from '../../core/types';
+import { createKmsClient, createSecretsClient, createSnsClient } from '../../functions/runtime/aws';
+import { createSsmClient, ssmCalendarReader } from '../../functions/runtime/calendars';
+import { createLambdaClient, lambdaTicketCheck } from '../../functions/runtime/change-tickets';
+import { createLogger } from '../../functions/runtime/logger';
+import { kmsAttestor } from '../../functions/runtime/attestor';
+import { TASK_FACTORIES, type TaskHandler } from '../../functions/tasks';
+import { LOCAL_TICKET_FUNCTION_ARN } from '../services/change-management';
+import { localClientConfig, localResources } from '../services/clients';
+import { localEventPublisher } from '../services/events';
+import type { InternalAccess } from '../services/internal-access';
+import { type RequestLogEntry } from '../services/request-log';
+import { readRequestLog } from '../state/store';
+import { type OutboxMessage } from '../services/sns';
+import { readOutbox } from '../state/store';
+import { APPROVAL_PAGE_PATH, localStateMachineArn } from '../constants';
 
 // aws-local-stepfunctions needs Promise.withResolvers (Node 22); without it every Task fails on Node 20.
 if (!('withResolvers' in Promise)) {
@@ -226,7 +226,7 @@ export interface LocalRunResult {
  *
  * The engine is loaded with the first execution (about 150 ms: it brings its own SDK clients and asl-validator), so a
  * stack that runs none never pays for it. It does not validate the definition: validation compiles asl-validator's
- * JSON schema with ajv, about 0.4 s at each start. The definitions it runs are local/definition.ts's, which the tests
+ * JSON schema with ajv, about 0.4 s at each start. The definitions it runs are local/workflow/definition.ts's, which the tests
  * hold equal to the construct's and to asl-validator (test/unit/infra/definition.cdk.ts).
  */
 const stateMachines = new WeakMap<Record<string, unknown>, StateMachineType>();

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { attestStart } from '../core/attestation';
+import { attestStart } from '../../core/attestation';
 import { localDefinition } from './definition';
-import { DEFAULT_WAIT_SECONDS } from '../core/defaults';
-import { checkCalendarName } from '../core/naming';
-import * as z from '../core/schema';
+import { DEFAULT_WAIT_SECONDS } from '../../core/defaults';
+import { checkCalendarName } from '../../core/naming';
+import * as z from '../../core/schema';
 import {
   createLocalTasks,
   localAttestor,
@@ -12,14 +12,14 @@ import {
   type LocalRunOptions,
   type LocalRunResult,
 } from './engine';
-import type { FaultFile } from './kms/faults';
-import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from './kms/model';
-import { openInternalAccess, type InternalAccess } from './internal-access';
-import { localClientConfig } from './clients';
-import { localEventPublisher } from './events';
-import { LocalStack } from './server';
-import { runningEndpoint } from './store';
-import type { LocalWorkflowDefinition } from './sfn';
+import type { FaultFile } from '../kms/faults';
+import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from '../kms/model';
+import { openInternalAccess, type InternalAccess } from '../services/internal-access';
+import { localClientConfig } from '../services/clients';
+import { localEventPublisher } from '../services/events';
+import { LocalStack } from '../services/server';
+import { runningEndpoint } from '../state/store';
+import type { LocalWorkflowDefinition } from '../services/sfn';
 
 /** The local workflow's settings (those of its definition, see `localDefinition`) and where its tasks send calls. */
 export interface WorkflowSettings {

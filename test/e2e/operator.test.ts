@@ -9,9 +9,9 @@ import {
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LOCAL_CREDENTIALS } from '../../local/clients';
+import { LOCAL_CREDENTIALS } from '../../local/services/clients';
 import type { CreatedKey } from '../../local/kms/byok';
-import { readRequestLog } from '../../local/store';
+import { readRequestLog } from '../../local/state/store';
 import { LOCAL_STATE_MACHINE_ARN } from '../../cli/operations';
 import { ChangeClient } from '../../core/change-client';
 import { executionArnOf } from '../../core/naming';

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { LOCAL_CREDENTIALS } from '../../local/clients';
+import { LOCAL_CREDENTIALS } from '../../local/services/clients';
 import { run } from './run-cli';
 
 /**

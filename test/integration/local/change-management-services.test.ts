@@ -11,10 +11,10 @@ import {
   localCalendarState,
   setLocalCalendar,
   setLocalTicket,
-} from '../../../local/change-management';
-import { LOCAL_CREDENTIALS, localClientConfig } from '../../../local/clients';
-import { LocalStack } from '../../../local/server';
-import { readEventsOutbox } from '../../../local/store';
+} from '../../../local/services/change-management';
+import { LOCAL_CREDENTIALS, localClientConfig } from '../../../local/services/clients';
+import { LocalStack } from '../../../local/services/server';
+import { readEventsOutbox } from '../../../local/state/store';
 import { awsCli } from '../../helpers/aws-cli';
 
 /**

@@ -9,7 +9,7 @@ import {
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LOCAL_CREDENTIALS } from '../../../local/clients';
+import { LOCAL_CREDENTIALS } from '../../../local/services/clients';
 import { importKeyMaterial, newKeyMaterial } from '../../../local/kms/byok';
 import { loadFaultFile, type FaultFile } from '../../../local/kms/faults';
 import { errorOf, startTestStack, type TestStack } from '../../helpers/local-stack';

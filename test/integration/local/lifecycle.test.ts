@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalStack } from '../../../local/server';
-import { runningEndpoint } from '../../../local/store';
+import { LocalStack } from '../../../local/services/server';
+import { runningEndpoint } from '../../../local/state/store';
 import { keymat } from '../../helpers/run-cli';
 
 let dir: string;

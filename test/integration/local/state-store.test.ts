@@ -15,9 +15,9 @@ import {
 } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LOCAL_CREDENTIALS } from '../../../local/clients';
-import { LocalStack } from '../../../local/server';
-import { readOutbox, runningEndpoint, SCHEMA_VERSION, STATE_DB, StateStore } from '../../../local/store';
+import { LOCAL_CREDENTIALS } from '../../../local/services/clients';
+import { LocalStack } from '../../../local/services/server';
+import { readOutbox, runningEndpoint, SCHEMA_VERSION, STATE_DB, StateStore } from '../../../local/state/store';
 import { keymat, serve } from '../../helpers/run-cli';
 
 let dir: string;

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { localTarget } from '../../../cli/operations';
-import { LocalStack } from '../../../local/server';
+import { LocalStack } from '../../../local/services/server';
 import { errorOf } from '../../helpers/local-stack';
 
 /**
