@@ -244,8 +244,8 @@ export async function generateDefinition(): Promise<void> {
   // Loaded here: building the CLI alone needs no CDK.
   const { synthesizeDefinition } = await import('../infra/definition.js');
   const { configFromContext } = await import('../infra/config.js');
-  const { DEFAULT_REGION, LOCAL_ACCOUNT_ID } = await import('../local/kms/model.js');
-  const { DEFINITION_FILES, DEFINITION_CALENDAR } = await import('../local/constants.js');
+  const { DEFAULT_REGION, DEFINITION_CALENDAR, DEFINITION_FILES, LOCAL_ACCOUNT_ID } =
+    await import('../local/constants.js');
   const env = { account: LOCAL_ACCOUNT_ID, region: DEFAULT_REGION };
   const variants = {
     [DEFINITION_FILES.default]: configFromContext(() => undefined),

@@ -4,9 +4,10 @@ import { loadFaultFile } from '../../local/kms/faults';
 import { localApprover } from '../../local/workflow/approver';
 import { openLocalWorkflow } from '../../local/workflow/workflow';
 import { cliEnvironment } from '../../core/config';
-import { DEFAULT_STATE_DIR, DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from '../../core/defaults';
+import { DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from '../../core/defaults';
 import { EXIT, printJson, type CliIo } from '../output';
 import { changeManagementOf, wholeNumber, withChangeManagementOptions, type ChangeManagementOptions } from '../options';
+import { DEFAULT_STATE_DIR } from '../../local/constants';
 
 /** One line per state entered, left, retried or failed, as `keymat local run` and the demo print them. */
 function describeEvent(e: HistoryEvent): string | undefined {

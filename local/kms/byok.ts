@@ -9,7 +9,7 @@ import { constants, createPublicKey, publicEncrypt, randomBytes } from 'node:cry
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { localClientConfig } from '../services/clients';
-import { DEFAULT_REGION } from './model';
+import { DEFAULT_REGION } from '../constants';
 
 /**
  * The customer's side of "bring your own key": make material, wrap it with KMS's public key and import it, through

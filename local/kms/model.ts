@@ -2,10 +2,7 @@
  * The emulator's persisted data model and the rules that derive a key's state from it.
  * Everything here is plain JSON so the whole state can be written atomically as one file.
  */
-
-/** The account every local key belongs to (AWS's documentation example account). */
-export const LOCAL_ACCOUNT_ID = '111122223333';
-export const DEFAULT_REGION = 'us-east-1';
+import { LOCAL_ACCOUNT_ID } from '../constants';
 
 export type KeyState =
   | 'Creating'

@@ -4,11 +4,11 @@ import { createApprovalPage, type PageRequest, type PageResponse } from '../../f
 import { kmsAttestor } from '../../functions/runtime/attestor';
 import { createKmsClient, createSecretsClient, createSfnClient } from '../../functions/runtime/aws';
 import { createLogger } from '../../functions/runtime/logger';
-import { localClientConfig, localResources } from './clients';
+import { localClientConfig } from './clients';
 import { localEventPublisher } from './events';
 import type { InternalAccess } from './internal-access';
 import type { Answer, IncomingRequest, LocalService } from './local-service';
-import { APPROVAL_PAGE_PATH } from '../constants';
+import { APPROVAL_PAGE_PATH, localResources } from '../constants';
 
 /** Where the page's SDK calls go: the local stack, and the workflow's Region and account. */
 export interface ApprovalPageSettings {

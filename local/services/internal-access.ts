@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as z from '../../core/schema';
 import type { LocalCredentials } from './clients';
-import { DEFAULT_REGION } from '../kms/model';
+import { ATTESTATION_KEY_ALIAS, DEFAULT_REGION, INTERNAL_KEY_FILE } from '../constants';
 import { createSecretFile } from './secrets';
 import type { KmsService } from '../kms/service';
 
@@ -20,11 +20,6 @@ export interface InternalAccess {
   /** The HMAC_256 key every start and approval is attested with. */
   attestationKeyArn: string;
 }
-
-/** The alias the attestation key is found by again after a restart. */
-export const ATTESTATION_KEY_ALIAS = 'alias/keymat-attestation';
-
-const INTERNAL_KEY_FILE = 'internal-access-key';
 
 const credentialsFile = z.lazy(() =>
   z.object({

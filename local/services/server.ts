@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DEFAULT_STATE_DIR } from '../../core/defaults';
+import { DEFAULT_REGION, DEFAULT_STATE_DIR } from '../constants';
 import { ApprovalPage } from './approval-page';
 import type { LocalCredentials } from './clients';
 import { LocalLambda, LocalSsm } from './change-management';
@@ -9,7 +9,6 @@ import { LocalGateway } from './gateway';
 import { ensureAttestationKey, internalCredentials, type InternalAccess } from './internal-access';
 import { LocalKms } from '../kms/endpoint';
 import { FaultInjector, type FaultFile } from '../kms/faults';
-import { DEFAULT_REGION } from '../kms/model';
 import { KmsService } from '../kms/service';
 import { RequestLog } from './request-log';
 import { Router } from './router';
@@ -22,7 +21,7 @@ import { LocalSts } from './sts';
 export interface LocalStackOptions {
   /** TCP port on 127.0.0.1; 0 picks a free one. @default 0 */
   port?: number;
-  /** @default '.keymat' */
+  /** @default DEFAULT_STATE_DIR */
   stateDir?: string;
   /** Faults to inject into KMS calls. @default no faults */
   faults?: FaultFile;

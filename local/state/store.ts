@@ -19,6 +19,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { errorMessage } from '../../core/errors';
 import type * as z from '../../core/schema';
+import { STATE_DB } from '../constants';
 import type { KmsState } from '../kms/model';
 import { readLegacyState, retireLegacyFiles, type LegacyState } from '../legacy-state';
 import {
@@ -34,9 +35,6 @@ import {
   type OutboxMessage,
   type RequestLogEntry,
 } from './records';
-
-/** The state database's file name in the state folder. */
-export const STATE_DB = 'state.db';
 
 /** Marks a SQLite file as keymat's state database ('kmat'). */
 const APPLICATION_ID = 0x6b6d6174;

@@ -8,7 +8,7 @@ import generatedWithWindow from './workflow-change-window.asl.json';
 /**
  * The deletion workflow's definition for the local engine, without synthesizing anything at run time: the build
  * (`npm run build`, scripts/build.ts) synthesizes keymat's stack with the default configuration, and with change
- * calendars, and writes each state machine definition to local/ (DEFINITION_FILES in paths.ts), its tokens resolved
+ * calendars, and writes each state machine definition to local/workflow/ (DEFINITION_FILES in local/constants.ts), its tokens resolved
  * to ARNs in the local account and Region (LOCAL_ACCOUNT_ID, DEFAULT_REGION). A local stack's own settings are the few
  * values below, set here in the states that carry them; test/unit/infra/definition.cdk.ts proves the result equals
  * what the construct synthesizes for the same settings, and that the generated files are not stale.

@@ -16,15 +16,14 @@ import { createLambdaClient, lambdaTicketCheck } from '../../functions/runtime/c
 import { createLogger } from '../../functions/runtime/logger';
 import { kmsAttestor } from '../../functions/runtime/attestor';
 import { TASK_FACTORIES, type TaskHandler } from '../../functions/tasks';
-import { LOCAL_TICKET_FUNCTION_ARN } from '../services/change-management';
-import { localClientConfig, localResources } from '../services/clients';
+import { localClientConfig } from '../services/clients';
 import { localEventPublisher } from '../services/events';
 import type { InternalAccess } from '../services/internal-access';
 import { type RequestLogEntry } from '../services/request-log';
 import { readRequestLog } from '../state/store';
 import { type OutboxMessage } from '../services/sns';
 import { readOutbox } from '../state/store';
-import { APPROVAL_PAGE_PATH, localStateMachineArn } from '../constants';
+import { APPROVAL_PAGE_PATH, LOCAL_TICKET_FUNCTION_ARN, localResources, localStateMachineArn } from '../constants';
 
 // aws-local-stepfunctions needs Promise.withResolvers (Node 22); without it every Task fails on Node 20.
 if (!('withResolvers' in Promise)) {

@@ -13,7 +13,7 @@ import {
   type LocalRunResult,
 } from './engine';
 import type { FaultFile } from '../kms/faults';
-import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from '../kms/model';
+import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from '../constants';
 import { openInternalAccess, type InternalAccess } from '../services/internal-access';
 import { localClientConfig } from '../services/clients';
 import { localEventPublisher } from '../services/events';

@@ -28,11 +28,9 @@ import { pendingApproval, readHistory, type PendingApprovalTask } from '../../co
 import { executionArnOf } from '../../core/naming';
 import { hasUnsafeCharacters } from '../../core/text';
 import { outcomeSchema, type Approval, type ApprovalResult } from '../../core/types';
-import { LOCAL_CREDENTIALS, type LocalCredentials } from '../../local/services/clients';
+import type { LocalCredentials } from '../../local/services/clients';
 import { localAttestor } from '../../local/workflow/engine';
 import type { CreatedKey } from '../../local/kms/byok';
-import { DEFAULT_REGION } from '../../local/kms/model';
-import { ATTESTATION_KEY_ALIAS } from '../../local/services/internal-access';
 import { LocalStack } from '../../local/services/server';
 import { readOutbox } from '../../local/state/store';
 import { prepareWorkflow } from '../../local/workflow/workflow';
@@ -41,6 +39,7 @@ import { jsonRequest, rawExchange } from '../helpers/raw-http';
 import { keymat } from '../helpers/run-cli';
 import { keySupply, seedExternalKeys } from '../helpers/seeded-keys';
 import { sfnCall } from '../helpers/sdk';
+import { ATTESTATION_KEY_ALIAS, DEFAULT_REGION, LOCAL_CREDENTIALS } from '../../local/constants';
 
 /**
  * The attacker's review of the two-person rule, on the served local stack (`keymat local serve`): every attack of the

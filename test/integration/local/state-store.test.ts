@@ -15,10 +15,10 @@ import {
 } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LOCAL_CREDENTIALS } from '../../../local/services/clients';
 import { LocalStack } from '../../../local/services/server';
-import { readOutbox, runningEndpoint, SCHEMA_VERSION, STATE_DB, StateStore } from '../../../local/state/store';
+import { readOutbox, runningEndpoint, SCHEMA_VERSION, StateStore } from '../../../local/state/store';
 import { keymat, serve } from '../../helpers/run-cli';
+import { LOCAL_CREDENTIALS, STATE_DB } from '../../../local/constants';
 
 let dir: string;
 beforeEach(() => {

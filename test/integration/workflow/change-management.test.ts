@@ -16,9 +16,9 @@ import { readEventsOutbox, readOutbox } from '../../../local/state/store';
 import { openLocalWorkflow, prepareWorkflow, type LocalWorkflow } from '../../../local/workflow/workflow';
 import { ChangeClient } from '../../../core/change-client';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { LOCAL_CREDENTIALS } from '../../../local/services/clients';
 import { gatewayAs, waitForApprovalRound } from '../../helpers/changes';
 import { sfnCall } from '../../helpers/sdk';
+import { LOCAL_CREDENTIALS } from '../../../local/constants';
 
 /**
  * Change management on the local stack, end to end through the synthesized definition: freeze windows (SSM Change

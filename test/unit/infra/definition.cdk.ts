@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { configFromContext } from '../../../infra/config';
 import { synthesizeDefinition } from '../../../infra/definition';
 import { localDefinition } from '../../../local/workflow/definition';
-import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from '../../../local/kms/model';
-import { DEFINITION_CALENDAR, DEFINITION_FILES } from '../../../local/constants';
+import { DEFAULT_REGION, DEFINITION_CALENDAR, DEFINITION_FILES, LOCAL_ACCOUNT_ID } from '../../../local/constants';
 
 /**
  * The local engine runs local/workflow/workflow.asl.json (written by `npm run build`) with a local stack's settings set in it;
