@@ -21,7 +21,6 @@ import { errorMessage } from '../../core/errors';
 import type * as z from '../../core/schema';
 import { STATE_DB } from '../constants';
 import type { KmsState } from '../kms/model';
-import { readLegacyState, retireLegacyFiles, type LegacyState } from '../legacy-state';
 import {
   aliasRecordSchema,
   executionRecordSchema,
@@ -195,8 +194,7 @@ export class StateStore {
   }
 
   /**
-   * Opens the state folder's database, making it on the folder's first use (from the JSON files of an earlier
-   * keymat, once, when there are any). Checks the database is keymat's, undamaged, and of a schema version this keymat
+   * Opens the state folder's database, making it on the folder's first use. Checks the database is keymat's, undamaged, and of a schema version this keymat
    * knows, migrating an older one. `verify` reads the whole file for damage (the owner does, at start; a reader
    * need not). Throws {@link LocalStateError} with one line saying what is wrong and what to do.
    */
@@ -534,24 +532,19 @@ function canWrite(path: string): boolean {
 }
 
 /**
- * Makes the database of a new state folder: built under a temporary name (with the rows of an earlier keymat's JSON
- * files, if any) and renamed into place once complete, so `state.db` is always a whole database.
+ * Makes the database of a new state folder: built under a temporary name and linked into place once complete, so
+ * `state.db` is always a whole database.
  */
 function create(stateDir: string, file: string): void {
-  const legacy: LegacyState | undefined = readLegacyState(stateDir);
   removeAbandonedTemps(stateDir);
   const temp = `${file}.${process.pid}.new`;
-  let made = false;
   try {
     closeSync(openSync(temp, 'w', 0o600));
     const db = new Database(temp, { fileMustExist: true });
     try {
       db.pragma(`application_id = ${APPLICATION_ID}`);
       db.pragma('journal_mode = WAL');
-      db.transaction(() => {
-        migrate(db, 0);
-        if (legacy) importLegacy(db, legacy);
-      }).immediate();
+      db.transaction(() => migrate(db, 0)).immediate();
       // Closed in rollback mode: the file is whole on its own once linked into place.
       db.pragma('journal_mode = DELETE');
     } finally {
@@ -560,7 +553,6 @@ function create(stateDir: string, file: string): void {
     // A link fails if the file exists: of two processes making a folder's database at once, the first one wins.
     try {
       linkSync(temp, file);
-      made = true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
@@ -571,15 +563,13 @@ function create(stateDir: string, file: string): void {
       closeSync(dir);
     }
   } catch (err) {
-    if (err instanceof LocalStateError) throw err;
     throw new LocalStateError(`cannot create ${file}: ${fault(err)}`, { cause: err });
   } finally {
     for (const f of [temp, `${temp}-wal`, `${temp}-shm`, `${temp}-journal`]) rmSync(f, { force: true });
   }
-  if (legacy && made) retireLegacyFiles(stateDir);
 }
 
-/** Removes databases left half-made by a process killed while making one (they may hold migrated secrets). */
+/** Removes databases left half-made by a process killed while making one. */
 function removeAbandonedTemps(stateDir: string): void {
   for (const f of readdirSync(stateDir)) {
     const pid = /^state\.db\.(\d+)\.new/.exec(f)?.[1];
@@ -625,23 +615,6 @@ function check(db: Database.Database, file: string, writable: boolean, verify: b
 function migrate(db: Database.Database, from: number): void {
   for (let v = from; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v] as string);
   db.pragma(`user_version = ${SCHEMA_VERSION}`);
-}
-
-function importLegacy(db: Database.Database, legacy: LegacyState): void {
-  const rows = kmsRowsOf(legacy.kms);
-  for (const [arn, record] of rows.keys)
-    db.prepare('INSERT INTO kms_keys (arn, record) VALUES (?, ?)').run(arn, record);
-  for (const [id, record] of rows.aliases) {
-    db.prepare('INSERT OR REPLACE INTO kms_aliases (id, record) VALUES (?, ?)').run(id, record);
-  }
-  for (const [id, record] of rows.tokens) {
-    db.prepare('INSERT INTO kms_import_tokens (token, record) VALUES (?, ?)').run(id, record);
-  }
-  for (const e of legacy.executions) {
-    db.prepare('INSERT INTO executions (arn, record) VALUES (?, ?)').run(e.executionArn, JSON.stringify(e));
-  }
-  for (const m of legacy.outbox) db.prepare('INSERT INTO outbox (message) VALUES (?)').run(JSON.stringify(m));
-  for (const r of legacy.requests) db.prepare('INSERT INTO requests (entry) VALUES (?)').run(JSON.stringify(r));
 }
 
 /**

@@ -2,17 +2,7 @@ import { CreateKeyCommand, KMSClient, ListKeysCommand } from '@aws-sdk/client-km
 import Database from 'better-sqlite3';
 import { buildSync } from 'esbuild';
 import { execFileSync, spawn } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  truncateSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalStack } from '../../../local/services/server';
@@ -265,53 +255,5 @@ describe('a state folder that cannot be served', () => {
   it('refuses an empty approval-link secret, which would let anyone sign links', async () => {
     writeFileSync(join(dir, 'approval-link-secret'), '', { mode: 0o600 });
     await refusedWithOneLine(/approval-link-secret does not hold an approval-link secret .*holds 0 characters/);
-  });
-
-  it('refuses a JSON executions.json of the wrong shape, naming the file and how to move it', async () => {
-    writeFileSync(join(dir, 'executions.json'), '{}');
-    await refusedWithOneLine(/executions\.json does not hold a keymat state .*move kms\.json, executions\.json/);
-    expect(existsSync(join(dir, STATE_DB))).toBe(false);
-  });
-});
-
-describe('a state folder of the JSON format', () => {
-  it('is migrated once: keys, executions, outbox and request log kept; the JSON files moved aside, temp copies removed', async () => {
-    // A folder as the JSON-format keymat left it: made here with a stack, then written back as the JSON files.
-    const source = await LocalStack.start({ stateDir: join(dir, 'source') });
-    const kms = kmsOf(source.endpoint);
-    const created = await kms.send(new CreateKeyCommand({ Description: 'from json' }));
-    kms.destroy();
-    const state = source.kms.state;
-    const requests = source.requestLog.read();
-    await source.close();
-    const legacy = join(dir, 'legacy');
-    mkdirSync(legacy);
-    writeFileSync(join(legacy, 'kms.json'), JSON.stringify(state));
-    writeFileSync(join(legacy, 'kms.json.123456789'), JSON.stringify(state));
-    writeFileSync(join(legacy, 'executions.json'), JSON.stringify({ executions: {} }));
-    const message = { messageId: 'm-1', time: 't', topicArn: 'arn:t', message: 'kept', attributes: {} };
-    // A torn line with the next record appended to it, as the JSON format could leave: the torn one alone is lost.
-    writeFileSync(
-      join(legacy, 'outbox.jsonl'),
-      `${JSON.stringify(message)}\n{"messageId":"torn${JSON.stringify({ ...message, messageId: 'm-2' })}\n`,
-    );
-    writeFileSync(join(legacy, 'requests.jsonl'), requests.map((r) => JSON.stringify(r)).join('\n') + '\n');
-    writeFileSync(join(legacy, 'server.json'), JSON.stringify({ pid: 1, endpoint: 'http://127.0.0.1:1' }));
-    writeFileSync(join(legacy, 'internal-access-key'), readFileSync(join(dir, 'source', 'internal-access-key')), {
-      mode: 0o600,
-    });
-
-    const stack = await LocalStack.start({ stateDir: legacy });
-    const migrated = kmsOf(stack.endpoint);
-    expect(await keyIds(migrated)).toContain(created.KeyMetadata?.KeyId);
-    migrated.destroy();
-    expect(stack.sns.read().map((m) => m.messageId)).toEqual(['m-1']);
-    expect(stack.requestLog.read().slice(0, requests.length)).toEqual(requests);
-    await stack.close();
-    expect(readdirSync(legacy).sort()).toEqual(['internal-access-key', 'migrated-json', STATE_DB].sort());
-    expect(readdirSync(join(legacy, 'migrated-json')).sort()).toEqual(
-      ['executions.json', 'kms.json', 'outbox.jsonl', 'requests.jsonl'].sort(),
-    );
-    expect(statSync(join(legacy, STATE_DB)).mode & 0o777).toBe(0o600);
   });
 });
