@@ -13,14 +13,13 @@ import { scan } from '../functions/expiry-scan/scan';
 import { createKmsClient } from '../functions/runtime/aws';
 import { DEFAULT_SCAN_LIMITS } from '../infra/config';
 import { localApprover } from '../local/workflow/approver';
-import type { LocalRunResult } from '../local/workflow/engine';
 import { createExternalKey, localKmsClient } from '../local/kms/byok';
 import { emptyKmsState, keyArn, type KeyRecord, type KmsState } from '../local/kms/model';
 import { materialId } from '../local/kms/crypto';
 import { readRequestLog } from '../local/state/store';
 import { LocalStack } from '../local/services/server';
 import { seedKmsState } from '../local/state/store';
-import { openLocalWorkflow } from '../local/workflow/workflow';
+import { type LocalRunResult, openLocalWorkflow } from '../local/workflow/workflow';
 import { baselineMs, LOAD_SAMPLES, measureLoads, withDeployedFunctions } from './load';
 import { DEFAULT_REGION, LOCAL_CREDENTIALS } from '../local/constants';
 

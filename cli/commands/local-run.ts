@@ -1,8 +1,8 @@
 import { Command, Option } from 'commander';
-import type { HistoryEvent, LocalRunResult } from '../../local/workflow/engine';
+import type { HistoryEvent } from '../../local/workflow/engine';
 import { loadFaultFile } from '../../local/kms/faults';
 import { localApprover } from '../../local/workflow/approver';
-import { openLocalWorkflow } from '../../local/workflow/workflow';
+import { type LocalRunResult, openLocalWorkflow } from '../../local/workflow/workflow';
 import { cliEnvironment } from '../../core/config';
 import { DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from '../../core/defaults';
 import { EXIT, printJson, type CliIo } from '../output';

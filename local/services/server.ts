@@ -131,7 +131,7 @@ export class LocalStack {
     if (workflow) {
       const definition = workflow(this.endpoint);
       const internal = this.internalAccess;
-      const sfn = new LocalStepFunctions(this.stateDir, this.store, definition, internal);
+      const sfn = new LocalStepFunctions(this.store, definition, internal);
       this.sfn = sfn;
       const where = { endpoint: this.endpoint, region: definition.region, internal };
       this.router.add(new ApprovalPage({ ...where, account: definition.account }));

@@ -23,16 +23,19 @@ import { STATE_DB } from '../constants';
 import type { KmsState } from '../kms/model';
 import {
   aliasRecordSchema,
-  executionRecordSchema,
+  executionRowSchema,
   importTokenRecordSchema,
   keyRecordSchema,
   outboxEventSchema,
   outboxMessageSchema,
   requestLogEntrySchema,
+  sfnEventSchema,
   type ExecutionRecord,
+  type ExecutionRow,
   type OutboxEvent,
   type OutboxMessage,
   type RequestLogEntry,
+  type SfnEvent,
 } from './records';
 
 /** Marks a SQLite file as keymat's state database ('kmat'). */
@@ -60,6 +63,19 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, message TEXT NOT NULL);
    CREATE TABLE requests (seq INTEGER PRIMARY KEY AUTOINCREMENT, entry TEXT NOT NULL);`,
   `CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL);`,
+  // The engine finds the approval request it just published by its MessageId.
+  `CREATE INDEX outbox_message_id ON outbox (json_extract(message, '$.messageId'));`,
+  // Each history event a row of its own, so that recording one appends a row instead of rewriting the execution.
+  `CREATE TABLE execution_events (
+     arn TEXT NOT NULL,
+     id INTEGER NOT NULL,
+     event TEXT NOT NULL,
+     PRIMARY KEY (arn, id)
+   ) WITHOUT ROWID;
+   INSERT INTO execution_events (arn, id, event)
+     SELECT executions.arn, json_extract(history.value, '$.id'), history.value
+     FROM executions, json_each(executions.record, '$.events') AS history;
+   UPDATE executions SET record = json_remove(record, '$.events');`,
 ];
 
 /** The schema version this keymat writes. */
@@ -162,6 +178,15 @@ function ownerAlive(owner: Owner, now: number): boolean {
 
 const describeOwner = (owner: Owner): string =>
   `pid ${owner.pid} on ${owner.host} since ${new Date(owner.since).toISOString()}${owner.endpoint ? `, at ${owner.endpoint}` : ''}`;
+
+/** What one write changes of an execution: its row (when new or changed) and the events its history gains. */
+export interface ExecutionChange {
+  executionArn: string;
+  /** @default the row stays as it is */
+  row?: ExecutionRow;
+  /** @default none */
+  events?: readonly SfnEvent[];
+}
 
 /** The rows of one KMS table as last committed, by id, in their JSON text. */
 type Rows = Map<string, string>;
@@ -374,23 +399,34 @@ export class StateStore {
     return undone;
   }
 
-  /** Every execution, each checked for shape. */
+  /** Every execution with its history, each row checked for shape. */
   loadExecutions(): Record<string, ExecutionRecord> {
     const executions: Record<string, ExecutionRecord> = {};
     for (const { id, record } of this.rows('SELECT arn AS id, record FROM executions ORDER BY rowid')) {
-      executions[id] = this.parse(executionRecordSchema, record, `execution ${id}`);
+      executions[id] = { ...this.parse(executionRowSchema, record, `execution ${id}`), events: [] };
+    }
+    for (const { id, record } of this.rows(
+      'SELECT arn AS id, event AS record FROM execution_events ORDER BY arn, id',
+    )) {
+      const execution = executions[id];
+      if (!execution) throw damaged(this.file, `the history of execution ${id} has no execution`);
+      execution.events.push(this.parse(sfnEventSchema, record, `a history event of execution ${id}`));
     }
     return executions;
   }
 
-  /** Writes executions (new or changed) in one transaction. */
-  putExecutions(records: readonly ExecutionRecord[]): void {
-    if (!records.length) return;
+  /** Writes changes of executions in one transaction: each one's row when given, and the events appended. */
+  saveExecutions(changes: readonly ExecutionChange[]): void {
+    if (!changes.length) return;
     this.transact('save an execution', () => {
       const upsert = this.db.prepare(
         'INSERT INTO executions (arn, record) VALUES (?, ?) ON CONFLICT (arn) DO UPDATE SET record = excluded.record',
       );
-      for (const r of records) upsert.run(r.executionArn, JSON.stringify(r));
+      const append = this.db.prepare('INSERT INTO execution_events (arn, id, event) VALUES (?, ?, ?)');
+      for (const { executionArn, row, events = [] } of changes) {
+        if (row) upsert.run(executionArn, JSON.stringify(row));
+        for (const e of events) append.run(executionArn, e.id, JSON.stringify(e));
+      }
     });
   }
 
@@ -430,11 +466,25 @@ export class StateStore {
     );
   }
 
-  /** The request log, oldest first. */
-  readRequestLog(): RequestLogEntry[] {
-    return this.rows('SELECT seq AS id, entry AS record FROM requests ORDER BY seq').map(({ id, record }) =>
-      this.parse(requestLogEntrySchema, record, `request log entry ${id}`),
+  /** The outbox message with this MessageId, found by the outbox's index, or undefined. */
+  outboxMessage(messageId: string): OutboxMessage | undefined {
+    const [row] = this.rows(
+      "SELECT seq AS id, message AS record FROM outbox WHERE json_extract(message, '$.messageId') = ?",
+      messageId,
     );
+    return row && this.parse(outboxMessageSchema, row.record, `outbox message ${row.id}`);
+  }
+
+  /** The request log after the entry `after` ({@link requestLogEnd} marks where it ended), oldest first. */
+  readRequestLog(after = 0): RequestLogEntry[] {
+    return this.rows('SELECT seq AS id, entry AS record FROM requests WHERE seq > ? ORDER BY seq', after).map(
+      ({ id, record }) => this.parse(requestLogEntrySchema, record, `request log entry ${id}`),
+    );
+  }
+
+  /** Where the request log ends now: {@link readRequestLog} after it reads only the entries written since. */
+  requestLogEnd(): number {
+    return this.rows<{ end: number }>('SELECT COALESCE(MAX(seq), 0) AS end FROM requests')[0]?.end ?? 0;
   }
 
   /** The endpoint of the live stack that owns the folder, if one does. */
@@ -481,9 +531,10 @@ export class StateStore {
     }
   }
 
-  private rows(sql: string): { id: string; record: string }[] {
+  /** The rows a query answers (by default a record's id and JSON text); a read that fails is a damaged database. */
+  private rows<Row = { id: string; record: string }>(sql: string, ...params: unknown[]): Row[] {
     try {
-      return this.db.prepare(sql).all() as { id: string; record: string }[];
+      return this.db.prepare(sql).all(...params) as Row[];
     } catch (err) {
       throw damaged(this.file, `cannot read it: ${fault(err)}`, err);
     }
@@ -637,9 +688,16 @@ export const readOutbox = (stateDir: string): OutboxMessage[] => withReader(stat
 /** The events the local stack of `stateDir` was given (EventBridge PutEvents), oldest first. */
 export const readEventsOutbox = (stateDir: string): OutboxEvent[] => withReader(stateDir, [], (s) => s.readEvents());
 
-/** The request log of the local stack of `stateDir`, oldest first. */
-export const readRequestLog = (stateDir: string): RequestLogEntry[] =>
-  withReader(stateDir, [], (s) => s.readRequestLog());
+/** The request log of the local stack of `stateDir` after the entry `after`, oldest first. @default the whole log */
+export const readRequestLog = (stateDir: string, after = 0): RequestLogEntry[] =>
+  withReader(stateDir, [], (s) => s.readRequestLog(after));
+
+/** Where the request log of the local stack of `stateDir` ends now (see {@link readRequestLog}). */
+export const requestLogEnd = (stateDir: string): number => withReader(stateDir, 0, (s) => s.requestLogEnd());
+
+/** The SNS message with this MessageId that the local stack of `stateDir` sent, or undefined. */
+export const readOutboxMessage = (stateDir: string, messageId: string): OutboxMessage | undefined =>
+  withReader<OutboxMessage | undefined>(stateDir, undefined, (s) => s.outboxMessage(messageId));
 
 /** The endpoint of the live local stack serving `stateDir`, if there is one. */
 export const runningEndpoint = (stateDir: string): string | undefined =>

@@ -8,9 +8,9 @@ import {
   createLocalTasks,
   localAttestor,
   runLocalExecution,
+  type ExecutionResult,
   type LocalChangeManagement,
   type LocalRunOptions,
-  type LocalRunResult,
 } from './engine';
 import type { FaultFile } from '../kms/faults';
 import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from '../constants';
@@ -18,7 +18,7 @@ import { openInternalAccess, type InternalAccess } from '../services/internal-ac
 import { localClientConfig } from '../services/clients';
 import { localEventPublisher } from '../services/events';
 import { LocalStack } from '../services/server';
-import { runningEndpoint } from '../state/store';
+import { readOutboxMessage, readRequestLog, requestLogEnd, runningEndpoint } from '../state/store';
 import type { LocalWorkflowDefinition } from '../services/sfn';
 
 /** The local workflow's settings (those of its definition, see `localDefinition`) and where its tasks send calls. */
@@ -75,6 +75,11 @@ export function prepareWorkflow(endpoint: string, settings: WorkflowSettings): L
   return { definition, prepare, ...env };
 }
 
+/** How a run ended, and the KMS calls the stack's request log recorded while it ran (other clients' calls too). */
+export interface LocalRunResult extends ExecutionResult {
+  kmsCalls: { operation: string; keyId: string | null; status: number; error: string | null }[];
+}
+
 /** The deletion workflow on the embedded local stack, ready to run executions. */
 export interface LocalWorkflow {
   endpoint: string;
@@ -114,7 +119,22 @@ export async function openLocalWorkflow(options: LocalWorkflowOptions): Promise<
       const attested = requested.success
         ? await attestStart(workflow.attestor, executionName, requested.data, 'local-run', new Date())
         : input;
-      return runLocalExecution(options.stateDir, { ...runOptions, ...workflow, executionName, input: attested });
+      const logEnd = requestLogEnd(options.stateDir);
+      const result = await runLocalExecution((messageId) => readOutboxMessage(options.stateDir, messageId), {
+        ...runOptions,
+        ...workflow,
+        executionName,
+        input: attested,
+      });
+      const kmsCalls = readRequestLog(options.stateDir, logEnd)
+        .filter((entry) => entry.service === 'kms')
+        .map((entry) => ({
+          operation: entry.operation,
+          keyId: entry.keyId ?? null,
+          status: entry.status,
+          error: entry.error ?? null,
+        }));
+      return { ...result, kmsCalls };
     },
     close: async () => stack?.close(),
   };

@@ -202,11 +202,15 @@ describe('the state database', () => {
     }
     const store = StateStore.open(stateDir);
     const keys = Object.values(store.loadKms().keys).map((k) => k.keyId);
+    const histories = Object.values(store.loadExecutions()).flatMap((e) =>
+      e.events.map((event) => (event.stateEnteredEventDetails as { name: string }).name),
+    );
     store.close();
     const messages = readOutbox(stateDir).map((m) => m.messageId);
     expect(acknowledged.length).toBeGreaterThan(150);
     expect(keys).toEqual(expect.arrayContaining(acknowledged));
     expect(messages).toEqual(expect.arrayContaining(acknowledged));
+    expect(histories).toEqual(expect.arrayContaining(acknowledged));
   });
 });
 
@@ -255,5 +259,59 @@ describe('a state folder that cannot be served', () => {
   it('refuses an empty approval-link secret, which would let anyone sign links', async () => {
     writeFileSync(join(dir, 'approval-link-secret'), '', { mode: 0o600 });
     await refusedWithOneLine(/approval-link-secret does not hold an approval-link secret .*holds 0 characters/);
+  });
+});
+
+describe('a state database of schema version 2', () => {
+  it('is migrated at open: each execution keeps its history, with its events as rows, and messages are found by id', async () => {
+    const stack = await LocalStack.start({ stateDir: dir });
+    await stack.close();
+    // Version 2 kept each execution's history inside its record, and had no index on the outbox's MessageIds.
+    const arn = 'arn:aws:states:us-east-1:111122223333:execution:keymat-deletion:keymat-CHG-2';
+    const row = {
+      executionArn: arn,
+      name: 'keymat-CHG-2',
+      stateMachineArn: 'arn:aws:states:us-east-1:111122223333:stateMachine:keymat-deletion',
+      input: '{}',
+      status: 'RUNNING',
+      startDate: 1,
+    };
+    const events = [
+      {
+        id: 1,
+        previousEventId: 0,
+        timestamp: 2,
+        type: 'ExecutionStarted',
+        executionStartedEventDetails: { input: '{}' },
+      },
+      { id: 2, previousEventId: 1, timestamp: 3, type: 'TaskStateEntered', stateEnteredEventDetails: { name: 'A' } },
+    ];
+    const message = { messageId: 'm-2', time: 't', topicArn: 'arn:t', message: 'kept', attributes: {} };
+    const old = new Database(join(dir, STATE_DB));
+    old.exec('DROP INDEX outbox_message_id; DROP TABLE execution_events;');
+    old.prepare('INSERT INTO executions (arn, record) VALUES (?, ?)').run(arn, JSON.stringify({ ...row, events }));
+    old.prepare('INSERT INTO outbox (message) VALUES (?)').run(JSON.stringify(message));
+    old.pragma('user_version = 2');
+    old.close();
+
+    const store = StateStore.open(dir);
+    store.claim();
+    expect(store.loadExecutions()).toEqual({ [arn]: { ...row, events } });
+    expect(store.outboxMessage('m-2')).toEqual(message);
+    expect(store.outboxMessage('m-unknown')).toBeUndefined();
+    // An event is appended as a row of its own: the execution's row is not written again.
+    const third = { id: 3, previousEventId: 2, timestamp: 4, type: 'TaskStateExited' };
+    store.saveExecutions([{ executionArn: arn, events: [third] }]);
+    expect(store.loadExecutions()[arn]?.events).toEqual([...events, third]);
+    store.close();
+    const db = new Database(join(dir, STATE_DB), { readonly: true });
+    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(JSON.parse((db.prepare('SELECT record FROM executions').get() as { record: string }).record)).toEqual(row);
+    expect(db.prepare('SELECT count(*) AS n FROM execution_events').get()).toEqual({ n: 3 });
+    const plan = db
+      .prepare("EXPLAIN QUERY PLAN SELECT message FROM outbox WHERE json_extract(message, '$.messageId') = 'm-2'")
+      .all() as { detail: string }[];
+    expect(plan.map((p) => p.detail).join('\n')).toMatch(/USING INDEX outbox_message_id/);
+    db.close();
   });
 });

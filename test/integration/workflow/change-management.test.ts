@@ -7,13 +7,17 @@ import { join } from 'node:path';
 import { EVENT_DETAIL_TYPES, EVENT_SOURCE, eventSchemaFile } from '../../../core/change-events';
 import { localApprover, type ApproveMode } from '../../../local/workflow/approver';
 import { setLocalCalendar, setLocalTicket } from '../../../local/services/change-management';
-import type { LocalRunResult } from '../../../local/workflow/engine';
 import { createExternalKey, localKmsClient, type CreatedKey } from '../../../local/kms/byok';
 import { LocalStack } from '../../../local/services/server';
 import { DELETION_PATH } from '../../helpers/history';
 import { keySupply, seedExternalKeys } from '../../helpers/seeded-keys';
 import { readEventsOutbox, readOutbox } from '../../../local/state/store';
-import { openLocalWorkflow, prepareWorkflow, type LocalWorkflow } from '../../../local/workflow/workflow';
+import {
+  type LocalRunResult,
+  type LocalWorkflow,
+  openLocalWorkflow,
+  prepareWorkflow,
+} from '../../../local/workflow/workflow';
 import { ChangeClient } from '../../../core/change-client';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { gatewayAs, waitForApprovalRound } from '../../helpers/changes';

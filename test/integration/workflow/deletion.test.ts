@@ -10,7 +10,6 @@ import {
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LocalRunResult } from '../../../local/workflow/engine';
 import { localApprover, type ApproveMode } from '../../../local/workflow/approver';
 import {
   createExternalKey,
@@ -23,7 +22,7 @@ import type { FaultFile } from '../../../local/kms/faults';
 import { LocalStack } from '../../../local/services/server';
 import { DELETION_PATH } from '../../helpers/history';
 import { keySupply, seedExternalKeys } from '../../helpers/seeded-keys';
-import { openLocalWorkflow, type LocalWorkflow } from '../../../local/workflow/workflow';
+import { type LocalRunResult, type LocalWorkflow, openLocalWorkflow } from '../../../local/workflow/workflow';
 
 /**
  * The synthesized definition, end to end on the local engine against the local KMS: each case asserts the outcome,
