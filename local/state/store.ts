@@ -195,9 +195,10 @@ const aliasId = (a: { region: string; aliasName: string }): string => `${a.regio
 
 /**
  * The local stack's state folder, kept in one SQLite database (`state.db`, WAL, mode 0600): the KMS keys, aliases
- * and import tokens, the executions, the SNS outbox and the request log. One process owns a folder at a time (the
- * lease row, claimed in a transaction); every write is one transaction that commits before the caller answers, and a
- * write that fails (disk full, read-only folder, I/O error) throws {@link LocalStateError} having changed nothing.
+ * and import tokens, the executions and their histories (a row per event), the SNS and EventBridge outboxes and the
+ * request log. One process owns a folder at a time (the lease row, claimed in a transaction); every write is one
+ * transaction that commits before the caller answers, and a write that fails (disk full, read-only folder, I/O error)
+ * throws {@link LocalStateError} having changed nothing.
  */
 export class StateStore {
   private readonly write: Database.Transaction<(run: () => void) => void>;
