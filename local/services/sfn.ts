@@ -237,7 +237,8 @@ export class LocalStepFunctions {
       signal: abort.signal,
       decide: (request) => this.awaitDecision(request),
       onEvent: (event) => {
-        if (this.closing) return;
+        // An execution's history ends with its end: an aborted run's last events are not recorded after it.
+        if (this.closing || record.status !== 'RUNNING') return;
         if (event.state === 'RequestApproval' && event.type === 'StateFailed' && event.error === 'States.Timeout') {
           this.forgetTokens(record.executionArn);
         }
