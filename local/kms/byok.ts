@@ -101,8 +101,8 @@ export const loadMaterial = (file: string): Buffer => readFileSync(file);
 
 /**
  * The SDK's KMS client on the local stack at `endpoint`, as the public local user, for the functions above. It is
- * made here rather than in local/services/clients.ts, which the operator commands import: on the local stack they call
- * keymat's own client and load none of the SDK.
+ * made here, not in a module the operator commands import (they take the local stack's names from
+ * local/constants.ts): on the local stack they call keymat's own client and load none of the SDK.
  *
  * @param region - @default the local stack's Region
  */

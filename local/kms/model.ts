@@ -1,6 +1,6 @@
 /**
  * The emulator's persisted data model and the rules that derive a key's state from it.
- * Everything here is plain JSON so the whole state can be written atomically as one file.
+ * Everything here is plain JSON: the state database keeps each key, alias and import token as JSON text.
  */
 import { LOCAL_ACCOUNT_ID } from '../constants';
 
