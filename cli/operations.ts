@@ -9,11 +9,9 @@ import { SCAN_KMS_MAX_ATTEMPTS } from '../core/defaults';
 import { CHANGE_ERRORS, hasErrorName, NETWORK_ERROR } from '../core/errors';
 import type { ScanDeps } from '../functions/expiry-scan/scan';
 import { createKmsClient, createSfnClient, kmsCall, sdkConfig, sfnCall } from '../functions/runtime/aws';
-import { LOCAL_CREDENTIALS } from '../local/clients';
-import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from '../local/kms/model';
-import { GATEWAY_PATH, localStateMachineArn } from '../local/paths';
+import { DEFAULT_REGION, GATEWAY_PATH, LOCAL_CREDENTIALS, LOCAL_STATE_MACHINE_ARN } from '../local/constants';
 // The store alone, not the local stack: an operator command only needs to find the endpoint.
-import { runningEndpoint } from '../local/store';
+import { runningEndpoint } from '../local/state/store';
 import { callGateway, GatewayError, type GatewayEndpoint } from './gateway-client';
 import { CliError, type CliIo } from './output';
 
@@ -31,9 +29,6 @@ export interface Target {
   /** The gateway, found on first use (for a deployed stack that may take a CloudFormation lookup). */
   gateway: () => Promise<GatewayEndpoint>;
 }
-
-/** The state machine the local stack serves (its default account and Region). */
-export const LOCAL_STATE_MACHINE_ARN = localStateMachineArn(DEFAULT_REGION, LOCAL_ACCOUNT_ID);
 
 const targetOf = (
   sfn: SfnCall,

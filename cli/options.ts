@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { DEFAULT_WINDOW_WAIT_SECONDS, MAX_WINDOW_WAIT_SECONDS } from '../core/defaults';
 import { calendarList } from '../core/naming';
-import type { LocalChangeManagement } from '../local/engine';
+import type { LocalChangeManagement } from '../local/workflow/engine';
 
 /** Parses a whole non-negative number option, naming the option and the value when it is not one. */
 export const wholeNumber =

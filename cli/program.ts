@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
-import { DEFAULT_STATE_DIR } from '../core/defaults';
 import { version } from '../package.json';
 import { CliError, EXIT, OUTPUT_POLICY, type CliIo } from './output';
+import { DEFAULT_STATE_DIR } from '../local/constants';
 
 /**
  * The keymat program (cli/main.ts runs it as the `keymat` command; the `.js` of a lazy import names the module's

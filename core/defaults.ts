@@ -30,9 +30,6 @@ export const MAX_WINDOW_WAIT_SECONDS = 180 * 24 * 3600;
 /** Distinct approvers a change needs when none is configured. */
 export const DEFAULT_QUORUM = 1;
 
-/** The local stack's state folder, relative to the working directory. */
-export const DEFAULT_STATE_DIR = '.keymat';
-
 /** The task functions' log level when the local stack runs them: their logs are meant for CloudWatch. */
 export const DEFAULT_LOCAL_LOG_LEVEL = 'SILENT';
 

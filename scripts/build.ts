@@ -3,7 +3,7 @@
  *
  * - dist/functions/<folder>/index.mjs: each Lambda function bundled once with esbuild as an ES module (the chunks it
  *   imports beside it), the exact code that deploys (the constructs take these folders with `Code.fromAsset`; synthesis bundles nothing);
- * - local/workflow.asl.json and local/workflow-change-window.asl.json (and copies in dist/): the state machine
+ * - local/workflow/workflow.asl.json and local/workflow/workflow-change-window.asl.json (and copies in dist/): the state machine
  *   definition synthesized from the construct with the default configuration, and with change calendars, which the
  *   local engine runs;
  * - dist/cli/keymat.mjs: the CLI, its dependencies bundled, each command's code in chunks (dist/cli/chunks/) loaded
@@ -219,8 +219,8 @@ export async function generateDefinition(): Promise<void> {
   // Loaded here: building the CLI alone needs no CDK.
   const { synthesizeDefinition } = await import('../infra/definition.js');
   const { configFromContext } = await import('../infra/config.js');
-  const { DEFAULT_REGION, LOCAL_ACCOUNT_ID } = await import('../local/kms/model.js');
-  const { DEFINITION_FILES, DEFINITION_CALENDAR } = await import('../local/paths.js');
+  const { DEFAULT_REGION, DEFINITION_CALENDAR, DEFINITION_FILES, LOCAL_ACCOUNT_ID } =
+    await import('../local/constants.js');
   const env = { account: LOCAL_ACCOUNT_ID, region: DEFAULT_REGION };
   const variants = {
     [DEFINITION_FILES.default]: configFromContext(() => undefined),
@@ -232,7 +232,7 @@ export async function generateDefinition(): Promise<void> {
   const prettier = await import('prettier');
   mkdirSync(DIST, { recursive: true });
   for (const [name, config] of Object.entries(variants)) {
-    const file = join(ROOT, 'local', name);
+    const file = join(ROOT, 'local', 'workflow', name);
     const text = await prettier.format(JSON.stringify(synthesizeDefinition(config, env)), {
       ...(await prettier.resolveConfig(file)),
       filepath: file,

@@ -3,16 +3,16 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DEFAULT_STATE_DIR } from '../../core/defaults';
 import { printable } from '../../core/text';
 import { createExternalKey, importKeyMaterial, localKmsClient } from '../../local/kms/byok';
-import { LocalStack } from '../../local/server';
-import { runningEndpoint } from '../../local/store';
-import { prepareWorkflow } from '../../local/workflow';
-import { type OutboxMessage } from '../../local/sns';
-import { readEventsOutbox, readOutbox } from '../../local/store';
+import { LocalStack } from '../../local/services/server';
+import { runningEndpoint } from '../../local/state/store';
+import { prepareWorkflow } from '../../local/workflow/workflow';
+import { type OutboxMessage } from '../../local/services/sns';
+import { readEventsOutbox, readOutbox } from '../../local/state/store';
 import { approve, localTarget, startChange } from '../operations';
 import { CliError, lineWriter, type CliIo } from '../output';
+import { DEFAULT_STATE_DIR } from '../../local/constants';
 
 /** How long the demo waits for the approval request to reach the outbox (the machine may be busy). */
 const APPROVAL_REQUEST_TIMEOUT_MS = 30_000;

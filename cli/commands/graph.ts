@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { workflowMermaid } from '../../local/graph';
+import { workflowMermaid } from '../../local/workflow/graph';
 import type { CliIo } from '../output';
 
 export function graphCommand(io: CliIo): Command {

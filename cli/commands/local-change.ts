@@ -1,8 +1,8 @@
 import { Command } from 'commander';
-import { DEFAULT_STATE_DIR } from '../../core/defaults';
 import { printable } from '../../core/text';
-import { listLocalCalendars, setLocalCalendar, setLocalTicket } from '../../local/change-management';
+import { listLocalCalendars, setLocalCalendar, setLocalTicket } from '../../local/services/change-management';
 import { lineWriter, printJson, type CliIo } from '../output';
+import { DEFAULT_STATE_DIR } from '../../local/constants';
 
 /** Runs a setter; its RangeError (a bad name or value, named) is a usage error of the command. */
 function checked(command: Command, set: () => void): void {

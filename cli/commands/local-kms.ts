@@ -2,15 +2,14 @@ import { Command } from 'commander';
 import { join } from 'node:path';
 import { createExternalKey, localKmsClient } from '../../local/kms/byok';
 import { loadFaultFile } from '../../local/kms/faults';
-import { DEFAULT_REGION } from '../../local/kms/model';
-import { LocalStack } from '../../local/server';
-import { runningEndpoint } from '../../local/store';
-import { StateFolderBusyError } from '../../local/store';
+import { LocalStack } from '../../local/services/server';
+import { runningEndpoint } from '../../local/state/store';
+import { StateFolderBusyError } from '../../local/state/store';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cliEnvironment } from '../../core/config';
-import { DEFAULT_STATE_DIR } from '../../core/defaults';
 import { printJson, type CliIo } from '../output';
 import { wholeNumber } from '../options';
+import { DEFAULT_REGION, DEFAULT_STATE_DIR } from '../../local/constants';
 
 /** How long a command waits for another keymat process that holds the state folder to serve it or let it go. */
 const BUSY_WAIT_MS = 10_000;

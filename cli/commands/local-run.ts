@@ -1,12 +1,13 @@
 import { Command, Option } from 'commander';
-import type { HistoryEvent, LocalRunResult } from '../../local/engine';
+import type { HistoryEvent } from '../../local/workflow/engine';
 import { loadFaultFile } from '../../local/kms/faults';
-import { localApprover } from '../../local/approver';
-import { openLocalWorkflow } from '../../local/workflow';
+import { localApprover } from '../../local/workflow/approver';
+import { type LocalRunResult, openLocalWorkflow } from '../../local/workflow/workflow';
 import { cliEnvironment } from '../../core/config';
-import { DEFAULT_STATE_DIR, DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from '../../core/defaults';
+import { DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from '../../core/defaults';
 import { EXIT, printJson, type CliIo } from '../output';
 import { changeManagementOf, wholeNumber, withChangeManagementOptions, type ChangeManagementOptions } from '../options';
+import { DEFAULT_STATE_DIR } from '../../local/constants';
 
 /** One line per state entered, left, retried or failed, as `keymat local run` and the demo print them. */
 function describeEvent(e: HistoryEvent): string | undefined {

@@ -1,10 +1,11 @@
 import { Command } from 'commander';
 import { loadFaultFile } from '../../local/kms/faults';
-import { LocalStack } from '../../local/server';
-import { prepareWorkflow } from '../../local/workflow';
-import { DEFAULT_APPROVAL_TIMEOUT_SECONDS, DEFAULT_QUORUM, DEFAULT_STATE_DIR } from '../../core/defaults';
+import { LocalStack } from '../../local/services/server';
+import { prepareWorkflow } from '../../local/workflow/workflow';
+import { DEFAULT_APPROVAL_TIMEOUT_SECONDS, DEFAULT_QUORUM } from '../../core/defaults';
 import type { CliIo } from '../output';
 import { changeManagementOf, wholeNumber, withChangeManagementOptions, type ChangeManagementOptions } from '../options';
+import { DEFAULT_STATE_DIR } from '../../local/constants';
 
 export function localServeCommand(io: CliIo): Command {
   return withChangeManagementOptions(new Command('serve'))

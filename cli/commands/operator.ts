@@ -1,13 +1,13 @@
 import { Command } from 'commander';
 import { cliEnvironment } from '../../core/config';
 import type { ChangeStatus } from '../../core/change-client';
-import { DEFAULT_STATE_DIR, DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from '../../core/defaults';
+import { DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from '../../core/defaults';
 import { printable } from '../../core/text';
 import { describeTicket } from '../../core/change-ticket';
 import { describeWindow, type WindowCheck } from '../../core/change-window';
 import { waitsForWindow } from '../../core/history';
 import { describePlan } from '../../core/words';
-import { readEventsOutbox, readOutbox } from '../../local/store';
+import { readEventsOutbox, readOutbox } from '../../local/state/store';
 import {
   approve,
   awsTarget,
@@ -20,6 +20,7 @@ import {
 } from '../operations';
 import { EXIT, lineWriter, printJson, type CliIo } from '../output';
 import { wholeNumber } from '../options';
+import { DEFAULT_STATE_DIR } from '../../local/constants';
 
 /** Exit code when an execution ended in anything but SUCCEEDED (status, status --watch): the one rule, `EXIT`. */
 export const EXIT_EXECUTION_NOT_SUCCEEDED = EXIT.executionNotSucceeded;

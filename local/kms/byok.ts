@@ -8,8 +8,8 @@ import {
 import { constants, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { localClientConfig } from '../clients';
-import { DEFAULT_REGION } from './model';
+import { localClientConfig } from '../services/clients';
+import { DEFAULT_REGION } from '../constants';
 
 /**
  * The customer's side of "bring your own key": make material, wrap it with KMS's public key and import it, through
@@ -100,9 +100,9 @@ export function saveMaterial(dir: string, keyMaterialId: string, material: Buffe
 export const loadMaterial = (file: string): Buffer => readFileSync(file);
 
 /**
- * The SDK's KMS client on the local stack at `endpoint`, as the public local user, for the functions above. It is
- * made here rather than in local/clients.ts, which the operator commands import: on the local stack they call
- * keymat's own client and load none of the SDK.
+ * The SDK's KMS client on the local stack at `endpoint`, as the public local user, for the functions above: they send
+ * operations keymat's tasks never call (CreateKey, GetParametersForImport, ImportKeyMaterial), so they use the SDK's
+ * client directly rather than the port.
  *
  * @param region - @default the local stack's Region
  */

@@ -10,7 +10,7 @@ import {
   timingSafeEqual,
 } from 'node:crypto';
 import { promisify } from 'node:util';
-import { callerArn } from '../caller';
+import { callerArn } from '../services/caller';
 import { KmsError, lengthConstraint, validation } from './errors';
 import { HMAC_KEY_SPECS, currentMaterial, type ImportTokenRecord, type KeyRecord } from './model';
 import type { Keys } from './keys';

@@ -6,8 +6,8 @@ import {
   type Answer,
   type IncomingRequest,
   type LocalService,
-} from '../local-service';
-import type { StateStore } from '../store';
+} from '../services/local-service';
+import type { StateStore } from '../state/store';
 import { KmsError } from './errors';
 import type { FaultInjector } from './faults';
 import { MUTATING_OPERATIONS, type KmsService } from './service';

@@ -1,9 +1,8 @@
-import { callerArn } from '../caller';
+import { callerArn } from '../services/caller';
 import { KmsError, invalidState, lengthConstraint, validation } from './errors';
 import type { FaultInjector } from './faults';
 import {
   HMAC_KEY_SPECS,
-  LOCAL_ACCOUNT_ID,
   currentMaterial,
   deriveKeyState,
   isPermanent,
@@ -15,6 +14,7 @@ import {
   type KmsState,
 } from './model';
 import { seconds, type CallContext, type CallRecord, type Json } from './wire';
+import { LOCAL_ACCOUNT_ID } from '../constants';
 
 /**
  * Key resolution: how a request's `KeyId` (key id, key ARN, alias name, alias ARN) finds a key of the request's

@@ -10,7 +10,6 @@ import {
 } from './crypto';
 import { KmsError, invalidState } from './errors';
 import {
-  LOCAL_ACCOUNT_ID,
   currentMaterial,
   deriveKeyState,
   isPendingRotation,
@@ -37,6 +36,7 @@ import {
   type Json,
   type OperationTable,
 } from './wire';
+import { LOCAL_ACCOUNT_ID } from '../constants';
 
 /** How long an import token and its wrapping key are valid. */
 const IMPORT_TOKEN_TTL_MS = 24 * 3600 * 1000;

@@ -1,11 +1,8 @@
 /**
  * The emulator's persisted data model and the rules that derive a key's state from it.
- * Everything here is plain JSON so the whole state can be written atomically as one file.
+ * Everything here is plain JSON: the state database keeps each key, alias and import token as JSON text.
  */
-
-/** The account every local key belongs to (AWS's documentation example account). */
-export const LOCAL_ACCOUNT_ID = '111122223333';
-export const DEFAULT_REGION = 'us-east-1';
+import { LOCAL_ACCOUNT_ID } from '../constants';
 
 export type KeyState =
   | 'Creating'

@@ -5,10 +5,10 @@ import { approvalTask } from '../../core/history';
 import { signLink } from '../../core/links';
 import { history, localTarget, startChange, type Target } from '../../cli/operations';
 import type { CreatedKey } from '../../local/kms/byok';
-import { readRequestLog } from '../../local/store';
-import { LocalStack } from '../../local/server';
-import { prepareWorkflow } from '../../local/workflow';
-import { readOutbox } from '../../local/store';
+import { readRequestLog } from '../../local/state/store';
+import { LocalStack } from '../../local/services/server';
+import { prepareWorkflow } from '../../local/workflow/workflow';
+import { readOutbox } from '../../local/state/store';
 import { keySupply, seedExternalKeys } from '../helpers/seeded-keys';
 
 /** The approval page on the local stack: the same handler code as behind the Function URL in AWS. */

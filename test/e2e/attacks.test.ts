@@ -28,19 +28,18 @@ import { pendingApproval, readHistory, type PendingApprovalTask } from '../../co
 import { executionArnOf } from '../../core/naming';
 import { hasUnsafeCharacters } from '../../core/text';
 import { outcomeSchema, type Approval, type ApprovalResult } from '../../core/types';
-import { LOCAL_CREDENTIALS, type LocalCredentials } from '../../local/clients';
-import { localAttestor } from '../../local/engine';
+import type { LocalCredentials } from '../../local/services/clients';
+import { localAttestor } from '../../local/workflow/engine';
 import type { CreatedKey } from '../../local/kms/byok';
-import { DEFAULT_REGION } from '../../local/kms/model';
-import { ATTESTATION_KEY_ALIAS } from '../../local/internal-access';
-import { LocalStack } from '../../local/server';
-import { readOutbox } from '../../local/store';
-import { prepareWorkflow } from '../../local/workflow';
+import { LocalStack } from '../../local/services/server';
+import { readOutbox } from '../../local/state/store';
+import { prepareWorkflow } from '../../local/workflow/workflow';
 import { errorOf } from '../helpers/local-stack';
 import { jsonRequest, rawExchange } from '../helpers/raw-http';
 import { keymat } from '../helpers/run-cli';
 import { keySupply, seedExternalKeys } from '../helpers/seeded-keys';
 import { sfnCall } from '../../functions/runtime/aws';
+import { ATTESTATION_KEY_ALIAS, DEFAULT_REGION, LOCAL_CREDENTIALS } from '../../local/constants';
 
 /**
  * The attacker's review of the two-person rule, on the served local stack (`keymat local serve`): every attack of the

@@ -9,16 +9,15 @@ import {
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LOCAL_CREDENTIALS } from '../../local/clients';
 import type { CreatedKey } from '../../local/kms/byok';
-import { readRequestLog } from '../../local/store';
-import { LOCAL_STATE_MACHINE_ARN } from '../../cli/operations';
+import { readRequestLog } from '../../local/state/store';
 import { ChangeClient } from '../../core/change-client';
 import { executionArnOf } from '../../core/naming';
 import { waitForApprovalRound } from '../helpers/changes';
 import { keymat, run, serve, type ServedStack } from '../helpers/run-cli';
 import { keySupply, seedExternalKeys } from '../helpers/seeded-keys';
 import { sfnCall } from '../../functions/runtime/aws';
+import { LOCAL_CREDENTIALS, LOCAL_STATE_MACHINE_ARN } from '../../local/constants';
 
 /**
  * The operator commands as child processes against `keymat local serve`, as an operator would run them: start,

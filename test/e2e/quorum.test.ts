@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createExternalKey, localKmsClient } from '../../local/kms/byok';
-import { readRequestLog } from '../../local/store';
+import { readRequestLog } from '../../local/state/store';
 import { waitForApprovalRound } from '../helpers/changes';
 import { keymatInProcess, serve, type ServedStack } from '../helpers/run-cli';
 

@@ -7,7 +7,7 @@ import type { ScanLimits } from '../../core/scan-policy';
 import { scan, type ScanSummary } from '../../functions/expiry-scan/scan';
 import { changeStarter } from '../../functions/expiry-scan/start';
 import { kmsAttestor } from '../../functions/runtime/attestor';
-import { localClientConfig } from '../../local/clients';
+import { localClientConfig } from '../../local/services/clients';
 import {
   createExternalKey,
   importKeyMaterial,
@@ -15,8 +15,8 @@ import {
   newKeyMaterial,
   type CreatedKey,
 } from '../../local/kms/byok';
-import { LocalStack } from '../../local/server';
-import { prepareWorkflow } from '../../local/workflow';
+import { LocalStack } from '../../local/services/server';
+import { prepareWorkflow } from '../../local/workflow/workflow';
 import { keymat } from '../helpers/run-cli';
 import { seedExternalKeys } from '../helpers/seeded-keys';
 import { kmsCall } from '../../functions/runtime/aws';

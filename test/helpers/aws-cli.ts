@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { LOCAL_CREDENTIALS } from '../../local/clients';
 import { run } from './run-cli';
+import { LOCAL_CREDENTIALS } from '../../local/constants';
 
 /**
  * `aws kms …` (the AWS CLI, installed by .ci/run when missing) pointed at a local stack as a user would point it: the

@@ -1,8 +1,7 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { LOCAL_STATE_MACHINE_ARN } from '../../cli/operations';
 import { ChangeClient } from '../../core/change-client';
-import { LOCAL_CREDENTIALS } from '../../local/clients';
 import { sfnCall } from '../../functions/runtime/aws';
+import { LOCAL_CREDENTIALS, LOCAL_STATE_MACHINE_ARN } from '../../local/constants';
 
 /**
  * Waits until the execution on a served local stack asks for approval round `round` (0 for the first) and is

@@ -2,10 +2,9 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LOCAL_CREDENTIALS } from '../../local/clients';
-import { DEFAULT_REGION } from '../../local/kms/model';
 import type { FaultFile } from '../../local/kms/faults';
-import { LocalStack } from '../../local/server';
+import { LocalStack } from '../../local/services/server';
+import { DEFAULT_REGION, LOCAL_CREDENTIALS } from '../../local/constants';
 
 export interface TestStack {
   stack: LocalStack;

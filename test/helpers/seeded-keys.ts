@@ -1,8 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { saveMaterial, type CreatedKey } from '../../local/kms/byok';
 import { materialId } from '../../local/kms/crypto';
-import { DEFAULT_REGION, emptyKmsState, keyArn, type KeyRecord } from '../../local/kms/model';
-import { seedKmsState } from '../../local/store';
+import { emptyKmsState, keyArn, type KeyRecord } from '../../local/kms/model';
+import { seedKmsState } from '../../local/state/store';
+import { DEFAULT_REGION } from '../../local/constants';
 
 /** One seeded key: its material expires at `validTo` when given, as an import with that ValidTo makes it. */
 export interface SeededKeyOptions {

@@ -5,9 +5,9 @@ import { chromium, type Browser } from 'playwright-core';
 import { approvalTask } from '../../../core/history';
 import { describe as describeExecution, history, localTarget, startChange, type Target } from '../../../cli/operations';
 import { createExternalKey, localKmsClient } from '../../../local/kms/byok';
-import { LocalStack } from '../../../local/server';
-import { prepareWorkflow } from '../../../local/workflow';
-import { readOutbox } from '../../../local/store';
+import { LocalStack } from '../../../local/services/server';
+import { prepareWorkflow } from '../../../local/workflow/workflow';
+import { readOutbox } from '../../../local/state/store';
 
 /** A person in a browser (Debian's Chromium, installed by .ci/run) opens the link from the outbox and approves. */
 let dir: string;

@@ -109,8 +109,8 @@ describe('keymat --help', () => {
       });
     expect(loaded).toContain('cli/main.ts');
     expect(loaded).toContainEqual(expect.stringMatching(/^node_modules\/commander\//));
-    expect(
-      loaded.filter((m) => /^local\/|zod|@aws-sdk|@smithy|better-sqlite3|aws-cdk-lib|aws-local-stepfunctions/.test(m)),
-    ).toEqual([]);
+    // local/constants.ts imports nothing: the help names the default state folder from it.
+    const heavy = /^local\/(?!constants\.ts$)|zod|@aws-sdk|@smithy|better-sqlite3|aws-cdk-lib|aws-local-stepfunctions/;
+    expect(loaded.filter((m) => heavy.test(m))).toEqual([]);
   });
 });

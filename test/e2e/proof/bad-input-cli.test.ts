@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalStack } from '../../../local/server';
-import { prepareWorkflow } from '../../../local/workflow';
+import { LocalStack } from '../../../local/services/server';
+import { prepareWorkflow } from '../../../local/workflow/workflow';
 import { keymatInProcess } from '../../helpers/run-cli';
 import { printTable } from '../../helpers/table';
 

@@ -8,13 +8,12 @@ import {
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { localApprover } from '../../../local/approver';
-import type { LocalRunResult } from '../../../local/engine';
+import { localApprover } from '../../../local/workflow/approver';
 import { createExternalKey, localKmsClient, type CreatedKey } from '../../../local/kms/byok';
 import type { FaultFile } from '../../../local/kms/faults';
-import { LocalStack } from '../../../local/server';
-import type { RequestLogEntry } from '../../../local/request-log';
-import { openLocalWorkflow, type LocalWorkflow } from '../../../local/workflow';
+import { LocalStack } from '../../../local/services/server';
+import type { RequestLogEntry } from '../../../local/services/request-log';
+import { type LocalRunResult, type LocalWorkflow, openLocalWorkflow } from '../../../local/workflow/workflow';
 import { keySupply, seedExternalKeys, type SeededKeyOptions } from '../../helpers/seeded-keys';
 import { printTable } from '../../helpers/table';
 

@@ -6,16 +6,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { errorName } from '../../../core/errors';
 import {
-  LOCAL_TICKET_FUNCTION_ARN,
   listLocalCalendars,
   localCalendarState,
   setLocalCalendar,
   setLocalTicket,
-} from '../../../local/change-management';
-import { LOCAL_CREDENTIALS, localClientConfig } from '../../../local/clients';
-import { LocalStack } from '../../../local/server';
-import { readEventsOutbox } from '../../../local/store';
+} from '../../../local/services/change-management';
+import { localClientConfig } from '../../../local/services/clients';
+import { LocalStack } from '../../../local/services/server';
+import { readEventsOutbox } from '../../../local/state/store';
 import { awsCli } from '../../helpers/aws-cli';
+import { LOCAL_CREDENTIALS, LOCAL_TICKET_FUNCTION_ARN } from '../../../local/constants';
 
 /**
  * The local stack's stand-ins for the organisation's change management, over the real SDK clients and the AWS CLI:

@@ -9,12 +9,12 @@ import {
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LOCAL_CREDENTIALS } from '../../../local/clients';
 import { importKeyMaterial, newKeyMaterial } from '../../../local/kms/byok';
 import { loadFaultFile, type FaultFile } from '../../../local/kms/faults';
 import { errorOf, startTestStack, type TestStack } from '../../helpers/local-stack';
 import { serve } from '../../helpers/run-cli';
 import { seedExternalKeys } from '../../helpers/seeded-keys';
+import { LOCAL_CREDENTIALS } from '../../../local/constants';
 
 /**
  * A stack with one EXTERNAL key with material, seeded into its state before the stack starts with the faults: an

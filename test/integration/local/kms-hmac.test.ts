@@ -18,12 +18,10 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LOCAL_CREDENTIALS } from '../../../local/clients';
-import { ATTESTATION_KEY_ALIAS } from '../../../local/internal-access';
-import { DEFAULT_REGION } from '../../../local/kms/model';
-import { LocalStack } from '../../../local/server';
+import { LocalStack } from '../../../local/services/server';
 import { errorOf, startTestStack, type TestStack } from '../../helpers/local-stack';
 import { awsKmsCli } from '../../helpers/aws-cli';
+import { ATTESTATION_KEY_ALIAS, DEFAULT_REGION, LOCAL_CREDENTIALS } from '../../../local/constants';
 
 /** HMAC keys in the local KMS, through the real SDK client: KMS's shapes, errors and real HMAC cryptography. */
 let t: TestStack;

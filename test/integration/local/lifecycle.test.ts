@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalStack } from '../../../local/server';
-import { runningEndpoint } from '../../../local/store';
+import { LocalStack } from '../../../local/services/server';
+import { runningEndpoint } from '../../../local/state/store';
+import { LINK_SECRET_FILE } from '../../../local/constants';
 import { keymat } from '../../helpers/run-cli';
 
 let dir: string;
@@ -41,20 +42,23 @@ describe('starting the local stack', () => {
     await stack.close();
   });
 
-  it('refuses a state folder whose kms.json is not JSON, and listens on nothing', async () => {
-    writeFileSync(join(dir, 'kms.json'), '{"keys":');
+  it('refuses a state folder whose approval-link secret is empty, and listens on nothing', async () => {
+    writeFileSync(join(dir, LINK_SECRET_FILE), '', { mode: 0o600 });
     const port = await freePort();
-    await expect(LocalStack.start({ stateDir: dir, port })).rejects.toThrow(/kms\.json is not valid JSON/);
+    await expect(LocalStack.start({ stateDir: dir, port })).rejects.toThrow(/does not hold an approval-link secret/);
     expect(runningEndpoint(dir)).toBeUndefined();
     const stack = await LocalStack.start({ stateDir: join(dir, 'other'), port });
     await stack.close();
   });
 
   it('makes `keymat local serve` exit 1 with one line when the start fails', async () => {
-    writeFileSync(join(dir, 'executions.json'), 'not json');
-    const result = await keymat(['local', 'serve', '--state-dir', dir]);
+    const notAFolder = join(dir, 'file');
+    writeFileSync(notAFolder, '');
+    const result = await keymat(['local', 'serve', '--state-dir', notAFolder]);
     expect(result.code).toBe(1);
-    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/executions\.json is not valid JSON/)]);
+    expect(result.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/cannot make the state folder .*file: .*EEXIST/),
+    ]);
     expect(result.stdout).toBe('');
     expect(runningEndpoint(dir)).toBeUndefined();
   });

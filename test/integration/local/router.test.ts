@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MAX_BODY_BYTES } from '../../../local/router';
+import { MAX_BODY_BYTES } from '../../../local/services/router';
 import { jsonRequest, rawExchange } from '../../helpers/raw-http';
 import { serve, type ServedStack } from '../../helpers/run-cli';
 

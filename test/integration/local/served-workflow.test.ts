@@ -9,14 +9,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LOCAL_CREDENTIALS } from '../../../local/clients';
 import { createExternalKey, localKmsClient } from '../../../local/kms/byok';
-import { DEFAULT_REGION } from '../../../local/kms/model';
-import { LocalStack } from '../../../local/server';
-import { readEventsOutbox } from '../../../local/store';
-import { prepareWorkflow } from '../../../local/workflow';
+import { LocalStack } from '../../../local/services/server';
+import { readEventsOutbox } from '../../../local/state/store';
+import { prepareWorkflow } from '../../../local/workflow/workflow';
 import { gatewayAs } from '../../helpers/changes';
 import { errorOf } from '../../helpers/local-stack';
+import { DEFAULT_REGION, LOCAL_CREDENTIALS } from '../../../local/constants';
 
 /**
  * The workflow as `keymat local serve` serves it: changes started and approved through the gateway as the signer of

@@ -2,23 +2,13 @@ import { CreateKeyCommand, KMSClient, ListKeysCommand } from '@aws-sdk/client-km
 import Database from 'better-sqlite3';
 import { buildSync } from 'esbuild';
 import { execFileSync, spawn } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  truncateSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LOCAL_CREDENTIALS } from '../../../local/clients';
-import { LocalStack } from '../../../local/server';
-import { readOutbox, runningEndpoint, SCHEMA_VERSION, STATE_DB, StateStore } from '../../../local/store';
+import { LocalStack } from '../../../local/services/server';
+import { readOutbox, runningEndpoint, SCHEMA_VERSION, StateStore } from '../../../local/state/store';
 import { keymat, serve } from '../../helpers/run-cli';
+import { LOCAL_CREDENTIALS, STATE_DB } from '../../../local/constants';
 
 let dir: string;
 beforeEach(() => {
@@ -212,11 +202,15 @@ describe('the state database', () => {
     }
     const store = StateStore.open(stateDir);
     const keys = Object.values(store.loadKms().keys).map((k) => k.keyId);
+    const histories = Object.values(store.loadExecutions()).flatMap((e) =>
+      e.events.map((event) => (event.stateEnteredEventDetails as { name: string }).name),
+    );
     store.close();
     const messages = readOutbox(stateDir).map((m) => m.messageId);
     expect(acknowledged.length).toBeGreaterThan(150);
     expect(keys).toEqual(expect.arrayContaining(acknowledged));
     expect(messages).toEqual(expect.arrayContaining(acknowledged));
+    expect(histories).toEqual(expect.arrayContaining(acknowledged));
   });
 });
 
@@ -266,52 +260,58 @@ describe('a state folder that cannot be served', () => {
     writeFileSync(join(dir, 'approval-link-secret'), '', { mode: 0o600 });
     await refusedWithOneLine(/approval-link-secret does not hold an approval-link secret .*holds 0 characters/);
   });
-
-  it('refuses a JSON executions.json of the wrong shape, naming the file and how to move it', async () => {
-    writeFileSync(join(dir, 'executions.json'), '{}');
-    await refusedWithOneLine(/executions\.json does not hold a keymat state .*move kms\.json, executions\.json/);
-    expect(existsSync(join(dir, STATE_DB))).toBe(false);
-  });
 });
 
-describe('a state folder of the JSON format', () => {
-  it('is migrated once: keys, executions, outbox and request log kept; the JSON files moved aside, temp copies removed', async () => {
-    // A folder as the JSON-format keymat left it: made here with a stack, then written back as the JSON files.
-    const source = await LocalStack.start({ stateDir: join(dir, 'source') });
-    const kms = kmsOf(source.endpoint);
-    const created = await kms.send(new CreateKeyCommand({ Description: 'from json' }));
-    kms.destroy();
-    const state = source.kms.state;
-    const requests = source.requestLog.read();
-    await source.close();
-    const legacy = join(dir, 'legacy');
-    mkdirSync(legacy);
-    writeFileSync(join(legacy, 'kms.json'), JSON.stringify(state));
-    writeFileSync(join(legacy, 'kms.json.123456789'), JSON.stringify(state));
-    writeFileSync(join(legacy, 'executions.json'), JSON.stringify({ executions: {} }));
-    const message = { messageId: 'm-1', time: 't', topicArn: 'arn:t', message: 'kept', attributes: {} };
-    // A torn line with the next record appended to it, as the JSON format could leave: the torn one alone is lost.
-    writeFileSync(
-      join(legacy, 'outbox.jsonl'),
-      `${JSON.stringify(message)}\n{"messageId":"torn${JSON.stringify({ ...message, messageId: 'm-2' })}\n`,
-    );
-    writeFileSync(join(legacy, 'requests.jsonl'), requests.map((r) => JSON.stringify(r)).join('\n') + '\n');
-    writeFileSync(join(legacy, 'server.json'), JSON.stringify({ pid: 1, endpoint: 'http://127.0.0.1:1' }));
-    writeFileSync(join(legacy, 'internal-access-key'), readFileSync(join(dir, 'source', 'internal-access-key')), {
-      mode: 0o600,
-    });
-
-    const stack = await LocalStack.start({ stateDir: legacy });
-    const migrated = kmsOf(stack.endpoint);
-    expect(await keyIds(migrated)).toContain(created.KeyMetadata?.KeyId);
-    migrated.destroy();
-    expect(stack.sns.read().map((m) => m.messageId)).toEqual(['m-1']);
-    expect(stack.requestLog.read().slice(0, requests.length)).toEqual(requests);
+describe('a state database of schema version 2', () => {
+  it('is migrated at open: each execution keeps its history, with its events as rows, and messages are found by id', async () => {
+    const stack = await LocalStack.start({ stateDir: dir });
     await stack.close();
-    expect(readdirSync(legacy).sort()).toEqual(['internal-access-key', 'migrated-json', STATE_DB].sort());
-    expect(readdirSync(join(legacy, 'migrated-json')).sort()).toEqual(
-      ['executions.json', 'kms.json', 'outbox.jsonl', 'requests.jsonl'].sort(),
-    );
-    expect(statSync(join(legacy, STATE_DB)).mode & 0o777).toBe(0o600);
+    // Version 2 kept each execution's history inside its record, and had no index on the outbox's MessageIds.
+    const arn = 'arn:aws:states:us-east-1:111122223333:execution:keymat-deletion:keymat-CHG-2';
+    const row = {
+      executionArn: arn,
+      name: 'keymat-CHG-2',
+      stateMachineArn: 'arn:aws:states:us-east-1:111122223333:stateMachine:keymat-deletion',
+      input: '{}',
+      status: 'RUNNING',
+      startDate: 1,
+    };
+    const events = [
+      {
+        id: 1,
+        previousEventId: 0,
+        timestamp: 2,
+        type: 'ExecutionStarted',
+        executionStartedEventDetails: { input: '{}' },
+      },
+      { id: 2, previousEventId: 1, timestamp: 3, type: 'TaskStateEntered', stateEnteredEventDetails: { name: 'A' } },
+    ];
+    const message = { messageId: 'm-2', time: 't', topicArn: 'arn:t', message: 'kept', attributes: {} };
+    const old = new Database(join(dir, STATE_DB));
+    old.exec('DROP INDEX outbox_message_id; DROP TABLE execution_events;');
+    old.prepare('INSERT INTO executions (arn, record) VALUES (?, ?)').run(arn, JSON.stringify({ ...row, events }));
+    old.prepare('INSERT INTO outbox (message) VALUES (?)').run(JSON.stringify(message));
+    old.pragma('user_version = 2');
+    old.close();
+
+    const store = StateStore.open(dir);
+    store.claim();
+    expect(store.loadExecutions()).toEqual({ [arn]: { ...row, events } });
+    expect(store.outboxMessage('m-2')).toEqual(message);
+    expect(store.outboxMessage('m-unknown')).toBeUndefined();
+    // An event is appended as a row of its own: the execution's row is not written again.
+    const third = { id: 3, previousEventId: 2, timestamp: 4, type: 'TaskStateExited' };
+    store.saveExecutions([{ executionArn: arn, events: [third] }]);
+    expect(store.loadExecutions()[arn]?.events).toEqual([...events, third]);
+    store.close();
+    const db = new Database(join(dir, STATE_DB), { readonly: true });
+    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(JSON.parse((db.prepare('SELECT record FROM executions').get() as { record: string }).record)).toEqual(row);
+    expect(db.prepare('SELECT count(*) AS n FROM execution_events').get()).toEqual({ n: 3 });
+    const plan = db
+      .prepare("EXPLAIN QUERY PLAN SELECT message FROM outbox WHERE json_extract(message, '$.messageId') = 'm-2'")
+      .all() as { detail: string }[];
+    expect(plan.map((p) => p.detail).join('\n')).toMatch(/USING INDEX outbox_message_id/);
+    db.close();
   });
 });

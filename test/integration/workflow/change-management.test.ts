@@ -5,20 +5,24 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EVENT_DETAIL_TYPES, EVENT_SOURCE, eventSchemaFile } from '../../../core/change-events';
-import { localApprover, type ApproveMode } from '../../../local/approver';
-import { setLocalCalendar, setLocalTicket } from '../../../local/change-management';
-import type { LocalRunResult } from '../../../local/engine';
+import { localApprover, type ApproveMode } from '../../../local/workflow/approver';
+import { setLocalCalendar, setLocalTicket } from '../../../local/services/change-management';
 import { createExternalKey, localKmsClient, type CreatedKey } from '../../../local/kms/byok';
-import { LocalStack } from '../../../local/server';
+import { LocalStack } from '../../../local/services/server';
 import { DELETION_PATH } from '../../helpers/history';
 import { keySupply, seedExternalKeys } from '../../helpers/seeded-keys';
-import { readEventsOutbox, readOutbox } from '../../../local/store';
-import { openLocalWorkflow, prepareWorkflow, type LocalWorkflow } from '../../../local/workflow';
+import { readEventsOutbox, readOutbox } from '../../../local/state/store';
+import {
+  type LocalRunResult,
+  type LocalWorkflow,
+  openLocalWorkflow,
+  prepareWorkflow,
+} from '../../../local/workflow/workflow';
 import { ChangeClient } from '../../../core/change-client';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { LOCAL_CREDENTIALS } from '../../../local/clients';
 import { gatewayAs, waitForApprovalRound } from '../../helpers/changes';
 import { sfnCall } from '../../../functions/runtime/aws';
+import { LOCAL_CREDENTIALS } from '../../../local/constants';
 
 /**
  * Change management on the local stack, end to end through the synthesized definition: freeze windows (SSM Change

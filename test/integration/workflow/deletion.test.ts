@@ -10,8 +10,7 @@ import {
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LocalRunResult } from '../../../local/engine';
-import { localApprover, type ApproveMode } from '../../../local/approver';
+import { localApprover, type ApproveMode } from '../../../local/workflow/approver';
 import {
   createExternalKey,
   importKeyMaterial,
@@ -20,10 +19,10 @@ import {
   type CreatedKey,
 } from '../../../local/kms/byok';
 import type { FaultFile } from '../../../local/kms/faults';
-import { LocalStack } from '../../../local/server';
+import { LocalStack } from '../../../local/services/server';
 import { DELETION_PATH } from '../../helpers/history';
 import { keySupply, seedExternalKeys } from '../../helpers/seeded-keys';
-import { openLocalWorkflow, type LocalWorkflow } from '../../../local/workflow';
+import { type LocalRunResult, type LocalWorkflow, openLocalWorkflow } from '../../../local/workflow/workflow';
 
 /**
  * The synthesized definition, end to end on the local engine against the local KMS: each case asserts the outcome,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { localTarget, socketErrors } from '../../../cli/operations';
 import type { SfnApi, SfnCall } from '../../../core/aws-api';
 import { KeymatError, NETWORK_ERROR } from '../../../core/errors';
-import { LocalStack } from '../../../local/server';
+import { LocalStack } from '../../../local/services/server';
 import { errorOf } from '../../helpers/local-stack';
 
 /**

@@ -3,12 +3,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { configFromContext } from '../../../infra/config';
 import { synthesizeDefinition } from '../../../infra/definition';
-import { localDefinition } from '../../../local/definition';
-import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from '../../../local/kms/model';
-import { DEFINITION_CALENDAR, DEFINITION_FILES } from '../../../local/paths';
+import { localDefinition } from '../../../local/workflow/definition';
+import { DEFAULT_REGION, DEFINITION_CALENDAR, DEFINITION_FILES, LOCAL_ACCOUNT_ID } from '../../../local/constants';
 
 /**
- * The local engine runs local/workflow.asl.json (written by `npm run build`) with a local stack's settings set in it;
+ * The local engine runs local/workflow/workflow.asl.json (written by `npm run build`) with a local stack's settings set in it;
  * these tests hold it to the construct: the file is what the construct synthesizes today, and each setting lands
  * where the construct puts it.
  */
@@ -23,13 +22,15 @@ const synthesizedDefault = synthesizeDefinition(defaults, env);
 
 describe('the generated definition', () => {
   it('is what the construct synthesizes with the default configuration (run npm run build when this fails)', () => {
-    const file = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'local', 'workflow.asl.json'), 'utf8'));
+    const file = JSON.parse(
+      readFileSync(join(__dirname, '..', '..', '..', 'local', 'workflow', DEFINITION_FILES.default), 'utf8'),
+    );
     expect(file).toEqual(synthesizedDefault);
   });
 
   it('with change calendars, is what the construct synthesizes with calendars (run npm run build when this fails)', () => {
     const file = JSON.parse(
-      readFileSync(join(__dirname, '..', '..', '..', 'local', DEFINITION_FILES.changeWindow), 'utf8'),
+      readFileSync(join(__dirname, '..', '..', '..', 'local', 'workflow', DEFINITION_FILES.changeWindow), 'utf8'),
     );
     const withCalendars = synthesizeDefinition(
       { ...defaults, changeCalendars: ['any-calendar'], taskTimeout: Duration.seconds(7), quorum: 2 },
@@ -68,7 +69,7 @@ describe('the generated definition', () => {
     expect(localDefinition(settings)).toEqual(synthesized);
   });
 
-  // The local engine runs these without validating them (local/engine.ts): this is where they are validated.
+  // The local engine runs these without validating them (local/workflow/engine.ts): this is where they are validated.
   it.each([
     {},
     { changeWindow: true },

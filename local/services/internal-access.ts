@@ -2,11 +2,11 @@ import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as z from '../core/schema';
+import * as z from '../../core/schema';
 import type { LocalCredentials } from './clients';
-import { DEFAULT_REGION } from './kms/model';
+import { ATTESTATION_KEY_ALIAS, DEFAULT_REGION, INTERNAL_KEY_FILE } from '../constants';
 import { createSecretFile } from './secrets';
-import type { KmsService } from './kms/service';
+import type { KmsService } from '../kms/service';
 
 /**
  * keymat's own identity on a local stack, standing in for the roles of its signers (the gateway, the approval page,
@@ -20,11 +20,6 @@ export interface InternalAccess {
   /** The HMAC_256 key every start and approval is attested with. */
   attestationKeyArn: string;
 }
-
-/** The alias the attestation key is found by again after a restart. */
-export const ATTESTATION_KEY_ALIAS = 'alias/keymat-attestation';
-
-const INTERNAL_KEY_FILE = 'internal-access-key';
 
 const credentialsFile = z.lazy(() =>
   z.object({

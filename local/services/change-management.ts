@@ -1,9 +1,9 @@
 import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { calendarLabel, type CalendarReading } from '../core/change-window';
-import { ticketAnswerSchema, type TicketAnswer } from '../core/change-ticket';
-import { CALENDAR_NAME, CHANGE_ID, checkCalendarName } from '../core/naming';
-import * as z from '../core/schema';
+import { calendarLabel, type CalendarReading } from '../../core/change-window';
+import { ticketAnswerSchema, type TicketAnswer } from '../../core/change-ticket';
+import { CALENDAR_NAME, CHANGE_ID, checkCalendarName } from '../../core/naming';
+import * as z from '../../core/schema';
 import {
   jsonAnswer,
   jsonOperation,
@@ -12,7 +12,7 @@ import {
   type IncomingRequest,
   type LocalService,
 } from './local-service';
-import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from './kms/model';
+import { CALENDARS_DIR, LOCAL_TICKET_FUNCTION_ARN, TICKETS_DIR } from '../constants';
 
 /**
  * The organisation's change management, as the local stack stands in for it: Change Calendars served by SSM
@@ -20,13 +20,6 @@ import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from './kms/model';
  * `keymat local calendar set` and `keymat local ticket set` write one small JSON file per calendar or ticket
  * (written whole under another name and renamed into place, so a reader never sees half a file).
  */
-
-/** The state folder's calendars and tickets. */
-const CALENDARS_DIR = 'calendars';
-const TICKETS_DIR = 'change-tickets';
-
-/** The local change-ticket check function: `keymat local serve --change-ticket-check` has ValidateOrigin invoke it. */
-export const LOCAL_TICKET_FUNCTION_ARN = `arn:aws:lambda:${DEFAULT_REGION}:${LOCAL_ACCOUNT_ID}:function:keymat-local-change-tickets`;
 
 /** A local calendar: its state, and optionally until when (after which it is the other state, for good). */
 const calendarSchema = z.lazy(() =>

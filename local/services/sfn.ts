@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { executionArnOf } from '../core/naming';
-import type { EventPublisher } from '../core/change-events';
-import type { Attestor } from '../core/attestation';
-import type { ApprovalResult } from '../core/types';
-import { localStateMachineArn } from './paths';
-import { runLocalExecution, type HistoryEvent, type LocalTasks, type PendingApproval } from './engine';
+import { executionArnOf } from '../../core/naming';
+import type { EventPublisher } from '../../core/change-events';
+import type { Attestor } from '../../core/attestation';
+import type { ApprovalResult } from '../../core/types';
+import { localStateMachineArn } from '../constants';
+import { runLocalExecution, type HistoryEvent, type LocalTasks, type PendingApproval } from '../workflow/engine';
 import {
   jsonAnswer,
   jsonError,
@@ -14,8 +14,8 @@ import {
   type LocalService,
 } from './local-service';
 import type { InternalAccess } from './internal-access';
-import type { ExecutionRecord } from './records';
-import { LocalStateError, type StateStore } from './store';
+import { executionRowSchema, type ExecutionRecord, type ExecutionRow, type SfnEvent } from '../state/records';
+import { LocalStateError, type ExecutionChange, type StateStore } from '../state/store';
 
 /** A Step Functions error as the JSON 1.0 protocol carries it. */
 export class SfnError extends Error {
@@ -30,6 +30,12 @@ export class SfnError extends Error {
 }
 
 type Status = ExecutionRecord['status'];
+
+/** A change of one execution: the fields of its row that change, and the event its history gains. */
+interface ExecutionUpdate {
+  set?: Partial<ExecutionRow>;
+  event?: SfnEvent;
+}
 
 // eslint-disable-next-line no-control-regex -- execution names may not contain control characters
 const NAME = /^[^\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]{1,80}$/u;
@@ -85,7 +91,6 @@ export class LocalStepFunctions {
   private closing = false;
 
   constructor(
-    private readonly stateDir: string,
     private readonly store: StateStore,
     private readonly workflow: LocalWorkflowDefinition,
     internal: InternalAccess,
@@ -97,21 +102,20 @@ export class LocalStepFunctions {
   }
 
   /**
-   * Applies `change` to a copy of the execution, commits the copy, and only then shows it in memory. Throws
-   * `LocalStateError` (nothing changed) when it cannot be written.
+   * Commits `change` (the execution's row only when a field of it changes, the new event appended to its history),
+   * and only then shows it in memory. Throws `LocalStateError` (nothing changed) when it cannot be written.
    */
-  private update(e: ExecutionRecord, change: (draft: ExecutionRecord) => void): void {
-    const draft = structuredClone(e);
-    change(draft);
-    this.store.putExecutions([draft]);
-    Object.assign(e, draft);
+  private update(e: ExecutionRecord, change: ExecutionUpdate): void {
+    if (!change.set && !change.event) return;
+    this.store.saveExecutions([written(e, change)]);
+    apply(e, change);
   }
 
   /**
    * {@link update} from the background run, where there is no caller to answer: a change that cannot be written
    * stops the execution, reported on stderr.
    */
-  private updateInBackground(e: ExecutionRecord, change: (draft: ExecutionRecord) => void): void {
+  private updateInBackground(e: ExecutionRecord, change: ExecutionUpdate): void {
     try {
       this.update(e, change);
     } catch (err) {
@@ -120,7 +124,7 @@ export class LocalStepFunctions {
       this.aborts.get(e.executionArn)?.abort();
       this.forgetTokens(e.executionArn);
       if (e.status === 'RUNNING') {
-        finishRecord(e, { status: 'ABORTED', error: 'LocalStateWriteFailed', cause: err.message });
+        apply(e, finishing(e, { status: 'ABORTED', error: 'LocalStateWriteFailed', cause: err.message }));
       }
     }
   }
@@ -134,18 +138,17 @@ export class LocalStepFunctions {
     const lost = Object.values(this.executions)
       .filter((e) => e.status === 'RUNNING')
       .map((e) => {
-        const draft = structuredClone(e);
-        const last = [...e.events].reverse().find((ev) => ev.type.endsWith('StateEntered'));
+        const last = e.events.findLast((ev) => ev.type.endsWith('StateEntered'));
         const lastState = (last?.stateEnteredEventDetails as { name?: string } | undefined)?.name ?? 'the start';
-        finishRecord(draft, {
+        const change = finishing(e, {
           status: 'ABORTED',
           error: 'LocalStackRestarted',
           cause: `the local stack stopped while this execution was at ${lastState}; start the change again (a repeated start is idempotent only while an execution is open)`,
         });
-        return draft;
+        return { e, change };
       });
-    this.store.putExecutions(lost);
-    for (const e of lost) this.executions[e.executionArn] = e;
+    this.store.saveExecutions(lost.map(({ e, change }) => written(e, change)));
+    for (const { e, change } of lost) apply(e, change);
   }
 
   async call(operation: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
@@ -206,16 +209,16 @@ export class LocalStepFunctions {
       }
       throw new SfnError('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
     }
-    const record: ExecutionRecord = {
+    const row: ExecutionRow = {
       executionArn,
       name,
       stateMachineArn: this.stateMachineArn,
       input,
       status: 'RUNNING',
       startDate: Date.now(),
-      events: [],
     };
-    this.store.putExecutions([record]);
+    this.store.saveExecutions([{ executionArn, row }]);
+    const record: ExecutionRecord = { ...row, events: [] };
     this.executions[executionArn] = record;
     this.launch(record, parsed);
     return { executionArn, startDate: record.startDate / 1000 };
@@ -224,7 +227,7 @@ export class LocalStepFunctions {
   private launch(record: ExecutionRecord, input: unknown): void {
     const abort = new AbortController();
     this.aborts.set(record.executionArn, abort);
-    void runLocalExecution(this.stateDir, {
+    void runLocalExecution((messageId) => this.store.outboxMessage(messageId), {
       definition: this.workflow.definition,
       account: this.workflow.account,
       region: this.workflow.region,
@@ -234,17 +237,19 @@ export class LocalStepFunctions {
       signal: abort.signal,
       decide: (request) => this.awaitDecision(request),
       onEvent: (event) => {
-        if (this.closing) return;
+        // An execution's history ends with its end: an aborted run's last events are not recorded after it.
+        if (this.closing || record.status !== 'RUNNING') return;
         if (event.state === 'RequestApproval' && event.type === 'StateFailed' && event.error === 'States.Timeout') {
           this.forgetTokens(record.executionArn);
         }
-        this.updateInBackground(record, (draft) => this.record(draft, event));
+        this.updateInBackground(record, { event: this.historyEvent(record, event) });
       },
     })
       .then((result) => {
         if (record.status === 'RUNNING' && !this.closing) {
-          this.updateInBackground(record, (draft) =>
-            finishRecord(draft, {
+          this.updateInBackground(
+            record,
+            finishing(record, {
               status: result.status,
               ...(result.output !== null && { output: JSON.stringify(result.output) }),
               ...(result.error !== null && { error: result.error }),
@@ -255,8 +260,9 @@ export class LocalStepFunctions {
       })
       .catch((err: Error) => {
         if (record.status === 'RUNNING' && !this.closing) {
-          this.updateInBackground(record, (draft) =>
-            finishRecord(draft, { status: 'FAILED', error: 'States.Runtime', cause: err.message }),
+          this.updateInBackground(
+            record,
+            finishing(record, { status: 'FAILED', error: 'States.Runtime', cause: err.message }),
           );
         }
       })
@@ -313,8 +319,9 @@ export class LocalStepFunctions {
   private stop(body: Record<string, unknown>): Record<string, unknown> {
     const record = this.execution(body.executionArn);
     if (record.status === 'RUNNING') {
-      this.update(record, (draft) =>
-        finishRecord(draft, {
+      this.update(
+        record,
+        finishing(record, {
           status: 'ABORTED',
           ...(typeof body.error === 'string' && { error: body.error }),
           ...(typeof body.cause === 'string' && { cause: body.cause }),
@@ -372,35 +379,30 @@ export class LocalStepFunctions {
     };
   }
 
-  /** Records a local engine event in GetExecutionHistory's vocabulary. */
-  private record(e: ExecutionRecord, event: HistoryEvent): void {
+  /**
+   * A local engine event in GetExecutionHistory's vocabulary, as the next event of `e`'s history; undefined for the
+   * execution's end, which {@link finishing} records with the final output or error.
+   */
+  private historyEvent(e: ExecutionRecord, event: HistoryEvent): SfnEvent | undefined {
     const states = (this.workflow.definition.States ?? {}) as Record<string, { Type: string }>;
     const kind = event.state ? (states[event.state]?.Type ?? 'Task') : '';
-    const add = (type: string, details: Record<string, unknown>) =>
-      e.events.push({
-        id: e.events.length + 1,
-        previousEventId: e.events.length,
-        timestamp: Date.parse(event.timestamp),
-        type,
-        ...details,
-      });
+    const next = (type: string, details: Record<string, unknown>) =>
+      nextEvent(e, Date.parse(event.timestamp), type, details);
     switch (event.type) {
       case 'ExecutionStarted':
-        add('ExecutionStarted', { executionStartedEventDetails: { input: e.input } });
-        break;
+        return next('ExecutionStarted', { executionStartedEventDetails: { input: e.input } });
       case 'StateEntered':
-        add(`${kind}StateEntered`, { stateEnteredEventDetails: { name: event.state } });
-        break;
+        return next(`${kind}StateEntered`, { stateEnteredEventDetails: { name: event.state } });
       case 'StateExited':
-        add(`${kind}StateExited`, {
+        return next(`${kind}StateExited`, {
           stateExitedEventDetails: { name: event.state, ...(event.output !== undefined && { output: event.output }) },
         });
-        break;
       case 'StateFailed':
-        add('LambdaFunctionFailed', { lambdaFunctionFailedEventDetails: { error: event.error, cause: event.cause } });
-        break;
+        return next('LambdaFunctionFailed', {
+          lambdaFunctionFailedEventDetails: { error: event.error, cause: event.cause },
+        });
       case 'TaskScheduled':
-        add('TaskScheduled', {
+        return next('TaskScheduled', {
           taskScheduledEventDetails: {
             resourceType: 'lambda',
             resource: 'invoke.waitForTaskToken',
@@ -408,18 +410,16 @@ export class LocalStepFunctions {
             parameters: event.parameters,
           },
         });
-        break;
       case 'TaskSucceeded':
-        add('TaskSucceeded', {
+        return next('TaskSucceeded', {
           taskSucceededEventDetails: {
             resourceType: 'lambda',
             resource: 'invoke.waitForTaskToken',
             output: event.output,
           },
         });
-        break;
       case 'TaskFailed':
-        add('TaskFailed', {
+        return next('TaskFailed', {
           taskFailedEventDetails: {
             resourceType: 'lambda',
             resource: 'invoke.waitForTaskToken',
@@ -427,25 +427,32 @@ export class LocalStepFunctions {
             cause: event.cause,
           },
         });
-        break;
-      case 'ExecutionSucceeded':
-      case 'ExecutionFailed':
-      case 'ExecutionAborted':
-      case 'ExecutionTimeout':
-        // recorded by finish(), with the final output or error
-        break;
       default:
-        break;
+        return undefined;
     }
   }
 }
 
-/** Ends an execution: its status, output or error, and the closing history event. */
-function finishRecord(
+/** The event that follows the last of `e`'s history. */
+const nextEvent = (
+  e: ExecutionRecord,
+  timestamp: number,
+  type: string,
+  details: Record<string, unknown>,
+): SfnEvent => ({
+  id: e.events.length + 1,
+  previousEventId: e.events.length,
+  timestamp,
+  type,
+  ...details,
+});
+
+/** The end of an execution: its status, output or error, and the closing history event. */
+function finishing(
   e: ExecutionRecord,
   end: { status: Status; output?: string; error?: string; cause?: string },
-): void {
-  Object.assign(e, end, { stopDate: Date.now() });
+): ExecutionUpdate {
+  const now = Date.now();
   const type = {
     SUCCEEDED: 'ExecutionSucceeded',
     FAILED: 'ExecutionFailed',
@@ -454,13 +461,27 @@ function finishRecord(
     RUNNING: '',
   }[end.status];
   const key = `${type.charAt(0).toLowerCase()}${type.slice(1)}EventDetails`;
-  e.events.push({
-    id: e.events.length + 1,
-    previousEventId: e.events.length,
-    timestamp: Date.now(),
-    type,
-    [key]: end.status === 'SUCCEEDED' ? { output: end.output } : { error: end.error, cause: end.cause },
-  });
+  return {
+    set: { ...end, stopDate: now },
+    event: nextEvent(e, now, type, {
+      [key]: end.status === 'SUCCEEDED' ? { output: end.output } : { error: end.error, cause: end.cause },
+    }),
+  };
+}
+
+/** What the state database writes for `change` of `e`: its row (without the history) when a field changes, the event. */
+function written(e: ExecutionRecord, { set, event }: ExecutionUpdate): ExecutionChange {
+  return {
+    executionArn: e.executionArn,
+    ...(set && { row: executionRowSchema.parse({ ...e, ...set }) }),
+    ...(event && { events: [event] }),
+  };
+}
+
+/** Shows a committed `change` in memory. */
+function apply(e: ExecutionRecord, { set, event }: ExecutionUpdate): void {
+  Object.assign(e, set);
+  if (event) e.events.push(event);
 }
 
 const TARGET_PREFIX = 'AWSStepFunctions.';

@@ -1,25 +1,25 @@
 import { randomUUID } from 'node:crypto';
-import { attestStart } from '../core/attestation';
+import { attestStart } from '../../core/attestation';
 import { localDefinition } from './definition';
-import { DEFAULT_WAIT_SECONDS } from '../core/defaults';
-import { checkCalendarName } from '../core/naming';
-import * as z from '../core/schema';
+import { DEFAULT_WAIT_SECONDS } from '../../core/defaults';
+import { checkCalendarName } from '../../core/naming';
+import * as z from '../../core/schema';
 import {
   createLocalTasks,
   localAttestor,
   runLocalExecution,
+  type ExecutionResult,
   type LocalChangeManagement,
   type LocalRunOptions,
-  type LocalRunResult,
 } from './engine';
-import type { FaultFile } from './kms/faults';
-import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from './kms/model';
-import { openInternalAccess, type InternalAccess } from './internal-access';
-import { localClientConfig } from './clients';
-import { localEventPublisher } from './events';
-import { LocalStack } from './server';
-import { runningEndpoint } from './store';
-import type { LocalWorkflowDefinition } from './sfn';
+import type { FaultFile } from '../kms/faults';
+import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from '../constants';
+import { openInternalAccess, type InternalAccess } from '../services/internal-access';
+import { localClientConfig } from '../services/clients';
+import { localEventPublisher } from '../services/events';
+import { LocalStack } from '../services/server';
+import { readOutboxMessage, readRequestLog, requestLogEnd, runningEndpoint } from '../state/store';
+import type { LocalWorkflowDefinition } from '../services/sfn';
 
 /** The local workflow's settings (those of its definition, see `localDefinition`) and where its tasks send calls. */
 export interface WorkflowSettings {
@@ -75,6 +75,11 @@ export function prepareWorkflow(endpoint: string, settings: WorkflowSettings): L
   return { definition, prepare, ...env };
 }
 
+/** How a run ended, and the KMS calls the stack's request log recorded while it ran (other clients' calls too). */
+export interface LocalRunResult extends ExecutionResult {
+  kmsCalls: { operation: string; keyId: string | null; status: number; error: string | null }[];
+}
+
 /** The deletion workflow on the embedded local stack, ready to run executions. */
 export interface LocalWorkflow {
   endpoint: string;
@@ -114,7 +119,22 @@ export async function openLocalWorkflow(options: LocalWorkflowOptions): Promise<
       const attested = requested.success
         ? await attestStart(workflow.attestor, executionName, requested.data, 'local-run', new Date())
         : input;
-      return runLocalExecution(options.stateDir, { ...runOptions, ...workflow, executionName, input: attested });
+      const logEnd = requestLogEnd(options.stateDir);
+      const result = await runLocalExecution((messageId) => readOutboxMessage(options.stateDir, messageId), {
+        ...runOptions,
+        ...workflow,
+        executionName,
+        input: attested,
+      });
+      const kmsCalls = readRequestLog(options.stateDir, logEnd)
+        .filter((entry) => entry.service === 'kms')
+        .map((entry) => ({
+          operation: entry.operation,
+          keyId: entry.keyId ?? null,
+          status: entry.status,
+          error: entry.error ?? null,
+        }));
+      return { ...result, kmsCalls };
     },
     close: async () => stack?.close(),
   };

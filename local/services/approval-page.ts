@@ -1,14 +1,14 @@
-import { localLogLevel } from '../core/config';
-import { DEFAULT_EVENT_BUS } from '../core/defaults';
-import { createApprovalPage, type PageRequest, type PageResponse } from '../functions/approval-page/approval-page';
-import { kmsAttestor } from '../functions/runtime/attestor';
-import { createKmsClient, createSecretsClient, createSfnClient } from '../functions/runtime/aws';
-import { createLogger } from '../functions/runtime/logger';
-import { localClientConfig, localResources } from './clients';
+import { localLogLevel } from '../../core/config';
+import { DEFAULT_EVENT_BUS } from '../../core/defaults';
+import { createApprovalPage, type PageRequest, type PageResponse } from '../../functions/approval-page/approval-page';
+import { kmsAttestor } from '../../functions/runtime/attestor';
+import { createKmsClient, createSecretsClient, createSfnClient } from '../../functions/runtime/aws';
+import { createLogger } from '../../functions/runtime/logger';
+import { localClientConfig } from './clients';
 import { localEventPublisher } from './events';
 import type { InternalAccess } from './internal-access';
 import type { Answer, IncomingRequest, LocalService } from './local-service';
-import { APPROVAL_PAGE_PATH } from './paths';
+import { APPROVAL_PAGE_PATH, localResources } from '../constants';
 
 /** Where the page's SDK calls go: the local stack, and the workflow's Region and account. */
 export interface ApprovalPageSettings {

@@ -17,26 +17,26 @@ import {
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { errorMessage } from '../core/errors';
-import type * as z from '../core/schema';
-import type { KmsState } from './kms/model';
-import { readLegacyState, retireLegacyFiles, type LegacyState } from './legacy-state';
+import { errorMessage } from '../../core/errors';
+import type * as z from '../../core/schema';
+import { STATE_DB } from '../constants';
+import type { KmsState } from '../kms/model';
 import {
   aliasRecordSchema,
-  executionRecordSchema,
+  executionRowSchema,
   importTokenRecordSchema,
   keyRecordSchema,
   outboxEventSchema,
   outboxMessageSchema,
   requestLogEntrySchema,
+  sfnEventSchema,
   type ExecutionRecord,
+  type ExecutionRow,
   type OutboxEvent,
   type OutboxMessage,
   type RequestLogEntry,
+  type SfnEvent,
 } from './records';
-
-/** The state database's file name in the state folder. */
-export const STATE_DB = 'state.db';
 
 /** Marks a SQLite file as keymat's state database ('kmat'). */
 const APPLICATION_ID = 0x6b6d6174;
@@ -63,6 +63,19 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, message TEXT NOT NULL);
    CREATE TABLE requests (seq INTEGER PRIMARY KEY AUTOINCREMENT, entry TEXT NOT NULL);`,
   `CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL);`,
+  // The engine finds the approval request it just published by its MessageId.
+  `CREATE INDEX outbox_message_id ON outbox (json_extract(message, '$.messageId'));`,
+  // Each history event a row of its own, so that recording one appends a row instead of rewriting the execution.
+  `CREATE TABLE execution_events (
+     arn TEXT NOT NULL,
+     id INTEGER NOT NULL,
+     event TEXT NOT NULL,
+     PRIMARY KEY (arn, id)
+   ) WITHOUT ROWID;
+   INSERT INTO execution_events (arn, id, event)
+     SELECT executions.arn, json_extract(history.value, '$.id'), history.value
+     FROM executions, json_each(executions.record, '$.events') AS history;
+   UPDATE executions SET record = json_remove(record, '$.events');`,
 ];
 
 /** The schema version this keymat writes. */
@@ -166,6 +179,15 @@ function ownerAlive(owner: Owner, now: number): boolean {
 const describeOwner = (owner: Owner): string =>
   `pid ${owner.pid} on ${owner.host} since ${new Date(owner.since).toISOString()}${owner.endpoint ? `, at ${owner.endpoint}` : ''}`;
 
+/** What one write changes of an execution: its row (when new or changed) and the events its history gains. */
+export interface ExecutionChange {
+  executionArn: string;
+  /** @default the row stays as it is */
+  row?: ExecutionRow;
+  /** @default none */
+  events?: readonly SfnEvent[];
+}
+
 /** The rows of one KMS table as last committed, by id, in their JSON text. */
 type Rows = Map<string, string>;
 
@@ -173,9 +195,10 @@ const aliasId = (a: { region: string; aliasName: string }): string => `${a.regio
 
 /**
  * The local stack's state folder, kept in one SQLite database (`state.db`, WAL, mode 0600): the KMS keys, aliases
- * and import tokens, the executions, the SNS outbox and the request log. One process owns a folder at a time (the
- * lease row, claimed in a transaction); every write is one transaction that commits before the caller answers, and a
- * write that fails (disk full, read-only folder, I/O error) throws {@link LocalStateError} having changed nothing.
+ * and import tokens, the executions and their histories (a row per event), the SNS and EventBridge outboxes and the
+ * request log. One process owns a folder at a time (the lease row, claimed in a transaction); every write is one
+ * transaction that commits before the caller answers, and a write that fails (disk full, read-only folder, I/O error)
+ * throws {@link LocalStateError} having changed nothing.
  */
 export class StateStore {
   private readonly write: Database.Transaction<(run: () => void) => void>;
@@ -197,8 +220,7 @@ export class StateStore {
   }
 
   /**
-   * Opens the state folder's database, making it on the folder's first use (from the JSON files of an earlier
-   * keymat, once, when there are any). Checks the database is keymat's, undamaged, and of a schema version this keymat
+   * Opens the state folder's database, making it on the folder's first use. Checks the database is keymat's, undamaged, and of a schema version this keymat
    * knows, migrating an older one. `verify` reads the whole file for damage (the owner does, at start; a reader
    * need not). Throws {@link LocalStateError} with one line saying what is wrong and what to do.
    */
@@ -378,23 +400,34 @@ export class StateStore {
     return undone;
   }
 
-  /** Every execution, each checked for shape. */
+  /** Every execution with its history, each row checked for shape. */
   loadExecutions(): Record<string, ExecutionRecord> {
     const executions: Record<string, ExecutionRecord> = {};
     for (const { id, record } of this.rows('SELECT arn AS id, record FROM executions ORDER BY rowid')) {
-      executions[id] = this.parse(executionRecordSchema, record, `execution ${id}`);
+      executions[id] = { ...this.parse(executionRowSchema, record, `execution ${id}`), events: [] };
+    }
+    for (const { id, record } of this.rows(
+      'SELECT arn AS id, event AS record FROM execution_events ORDER BY arn, id',
+    )) {
+      const execution = executions[id];
+      if (!execution) throw damaged(this.file, `the history of execution ${id} has no execution`);
+      execution.events.push(this.parse(sfnEventSchema, record, `a history event of execution ${id}`));
     }
     return executions;
   }
 
-  /** Writes executions (new or changed) in one transaction. */
-  putExecutions(records: readonly ExecutionRecord[]): void {
-    if (!records.length) return;
+  /** Writes changes of executions in one transaction: each one's row when given, and the events appended. */
+  saveExecutions(changes: readonly ExecutionChange[]): void {
+    if (!changes.length) return;
     this.transact('save an execution', () => {
       const upsert = this.db.prepare(
         'INSERT INTO executions (arn, record) VALUES (?, ?) ON CONFLICT (arn) DO UPDATE SET record = excluded.record',
       );
-      for (const r of records) upsert.run(r.executionArn, JSON.stringify(r));
+      const append = this.db.prepare('INSERT INTO execution_events (arn, id, event) VALUES (?, ?, ?)');
+      for (const { executionArn, row, events = [] } of changes) {
+        if (row) upsert.run(executionArn, JSON.stringify(row));
+        for (const e of events) append.run(executionArn, e.id, JSON.stringify(e));
+      }
     });
   }
 
@@ -434,11 +467,25 @@ export class StateStore {
     );
   }
 
-  /** The request log, oldest first. */
-  readRequestLog(): RequestLogEntry[] {
-    return this.rows('SELECT seq AS id, entry AS record FROM requests ORDER BY seq').map(({ id, record }) =>
-      this.parse(requestLogEntrySchema, record, `request log entry ${id}`),
+  /** The outbox message with this MessageId, found by the outbox's index, or undefined. */
+  outboxMessage(messageId: string): OutboxMessage | undefined {
+    const [row] = this.rows(
+      "SELECT seq AS id, message AS record FROM outbox WHERE json_extract(message, '$.messageId') = ?",
+      messageId,
     );
+    return row && this.parse(outboxMessageSchema, row.record, `outbox message ${row.id}`);
+  }
+
+  /** The request log after the entry `after` ({@link requestLogEnd} marks where it ended), oldest first. */
+  readRequestLog(after = 0): RequestLogEntry[] {
+    return this.rows('SELECT seq AS id, entry AS record FROM requests WHERE seq > ? ORDER BY seq', after).map(
+      ({ id, record }) => this.parse(requestLogEntrySchema, record, `request log entry ${id}`),
+    );
+  }
+
+  /** Where the request log ends now: {@link readRequestLog} after it reads only the entries written since. */
+  requestLogEnd(): number {
+    return this.rows<{ end: number }>('SELECT COALESCE(MAX(seq), 0) AS end FROM requests')[0]?.end ?? 0;
   }
 
   /** The endpoint of the live stack that owns the folder, if one does. */
@@ -485,9 +532,10 @@ export class StateStore {
     }
   }
 
-  private rows(sql: string): { id: string; record: string }[] {
+  /** The rows a query answers (by default a record's id and JSON text); a read that fails is a damaged database. */
+  private rows<Row = { id: string; record: string }>(sql: string, ...params: unknown[]): Row[] {
     try {
-      return this.db.prepare(sql).all() as { id: string; record: string }[];
+      return this.db.prepare(sql).all(...params) as Row[];
     } catch (err) {
       throw damaged(this.file, `cannot read it: ${fault(err)}`, err);
     }
@@ -536,24 +584,19 @@ function canWrite(path: string): boolean {
 }
 
 /**
- * Makes the database of a new state folder: built under a temporary name (with the rows of an earlier keymat's JSON
- * files, if any) and renamed into place once complete, so `state.db` is always a whole database.
+ * Makes the database of a new state folder: built under a temporary name and linked into place once complete, so
+ * `state.db` is always a whole database.
  */
 function create(stateDir: string, file: string): void {
-  const legacy: LegacyState | undefined = readLegacyState(stateDir);
   removeAbandonedTemps(stateDir);
   const temp = `${file}.${process.pid}.new`;
-  let made = false;
   try {
     closeSync(openSync(temp, 'w', 0o600));
     const db = new Database(temp, { fileMustExist: true });
     try {
       db.pragma(`application_id = ${APPLICATION_ID}`);
       db.pragma('journal_mode = WAL');
-      db.transaction(() => {
-        migrate(db, 0);
-        if (legacy) importLegacy(db, legacy);
-      }).immediate();
+      db.transaction(() => migrate(db, 0)).immediate();
       // Closed in rollback mode: the file is whole on its own once linked into place.
       db.pragma('journal_mode = DELETE');
     } finally {
@@ -562,7 +605,6 @@ function create(stateDir: string, file: string): void {
     // A link fails if the file exists: of two processes making a folder's database at once, the first one wins.
     try {
       linkSync(temp, file);
-      made = true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
@@ -573,15 +615,13 @@ function create(stateDir: string, file: string): void {
       closeSync(dir);
     }
   } catch (err) {
-    if (err instanceof LocalStateError) throw err;
     throw new LocalStateError(`cannot create ${file}: ${fault(err)}`, { cause: err });
   } finally {
     for (const f of [temp, `${temp}-wal`, `${temp}-shm`, `${temp}-journal`]) rmSync(f, { force: true });
   }
-  if (legacy && made) retireLegacyFiles(stateDir);
 }
 
-/** Removes databases left half-made by a process killed while making one (they may hold migrated secrets). */
+/** Removes databases left half-made by a process killed while making one. */
 function removeAbandonedTemps(stateDir: string): void {
   for (const f of readdirSync(stateDir)) {
     const pid = /^state\.db\.(\d+)\.new/.exec(f)?.[1];
@@ -629,23 +669,6 @@ function migrate(db: Database.Database, from: number): void {
   db.pragma(`user_version = ${SCHEMA_VERSION}`);
 }
 
-function importLegacy(db: Database.Database, legacy: LegacyState): void {
-  const rows = kmsRowsOf(legacy.kms);
-  for (const [arn, record] of rows.keys)
-    db.prepare('INSERT INTO kms_keys (arn, record) VALUES (?, ?)').run(arn, record);
-  for (const [id, record] of rows.aliases) {
-    db.prepare('INSERT OR REPLACE INTO kms_aliases (id, record) VALUES (?, ?)').run(id, record);
-  }
-  for (const [id, record] of rows.tokens) {
-    db.prepare('INSERT INTO kms_import_tokens (token, record) VALUES (?, ?)').run(id, record);
-  }
-  for (const e of legacy.executions) {
-    db.prepare('INSERT INTO executions (arn, record) VALUES (?, ?)').run(e.executionArn, JSON.stringify(e));
-  }
-  for (const m of legacy.outbox) db.prepare('INSERT INTO outbox (message) VALUES (?)').run(JSON.stringify(m));
-  for (const r of legacy.requests) db.prepare('INSERT INTO requests (entry) VALUES (?)').run(JSON.stringify(r));
-}
-
 /**
  * Reads a state folder from another process than its stack (or with no stack running), through a read-only
  * connection. A folder without a database reads as empty.
@@ -666,9 +689,16 @@ export const readOutbox = (stateDir: string): OutboxMessage[] => withReader(stat
 /** The events the local stack of `stateDir` was given (EventBridge PutEvents), oldest first. */
 export const readEventsOutbox = (stateDir: string): OutboxEvent[] => withReader(stateDir, [], (s) => s.readEvents());
 
-/** The request log of the local stack of `stateDir`, oldest first. */
-export const readRequestLog = (stateDir: string): RequestLogEntry[] =>
-  withReader(stateDir, [], (s) => s.readRequestLog());
+/** The request log of the local stack of `stateDir` after the entry `after`, oldest first. @default the whole log */
+export const readRequestLog = (stateDir: string, after = 0): RequestLogEntry[] =>
+  withReader(stateDir, [], (s) => s.readRequestLog(after));
+
+/** Where the request log of the local stack of `stateDir` ends now (see {@link readRequestLog}). */
+export const requestLogEnd = (stateDir: string): number => withReader(stateDir, 0, (s) => s.requestLogEnd());
+
+/** The SNS message with this MessageId that the local stack of `stateDir` sent, or undefined. */
+export const readOutboxMessage = (stateDir: string, messageId: string): OutboxMessage | undefined =>
+  withReader<OutboxMessage | undefined>(stateDir, undefined, (s) => s.outboxMessage(messageId));
 
 /** The endpoint of the live local stack serving `stateDir`, if there is one. */
 export const runningEndpoint = (stateDir: string): string | undefined =>

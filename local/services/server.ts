@@ -1,34 +1,33 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DEFAULT_STATE_DIR } from '../core/defaults';
+import { DEFAULT_REGION, DEFAULT_STATE_DIR } from '../constants';
 import { ApprovalPage } from './approval-page';
 import type { LocalCredentials } from './clients';
 import { LocalLambda, LocalSsm } from './change-management';
 import { LocalEvents } from './events';
 import { LocalGateway } from './gateway';
 import { ensureAttestationKey, internalCredentials, type InternalAccess } from './internal-access';
-import { LocalKms } from './kms/endpoint';
-import { FaultInjector, type FaultFile } from './kms/faults';
-import { DEFAULT_REGION } from './kms/model';
-import { KmsService } from './kms/service';
+import { LocalKms } from '../kms/endpoint';
+import { FaultInjector, type FaultFile } from '../kms/faults';
+import { KmsService } from '../kms/service';
 import { RequestLog } from './request-log';
 import { Router } from './router';
 import { LocalSecrets } from './secrets';
 import { LocalStepFunctions, StepFunctionsEndpoint, type LocalWorkflowDefinition } from './sfn';
 import { LocalSns } from './sns';
-import { StateStore } from './store';
+import { StateStore } from '../state/store';
 import { LocalSts } from './sts';
 
 export interface LocalStackOptions {
   /** TCP port on 127.0.0.1; 0 picks a free one. @default 0 */
   port?: number;
-  /** @default '.keymat' */
+  /** @default DEFAULT_STATE_DIR */
   stateDir?: string;
   /** Faults to inject into KMS calls. @default no faults */
   faults?: FaultFile;
   /**
    * Serve the deletion workflow (Step Functions API, approval page) as well: given the stack's endpoint once it
-   * listens, returns the workflow its executions run (`prepareWorkflow` in local/workflow.ts).
+   * listens, returns the workflow its executions run (`prepareWorkflow` in local/workflow/workflow.ts).
    * @default KMS, SNS, STS and Secrets Manager only
    */
   workflow?: (endpoint: string) => LocalWorkflowDefinition;
@@ -44,7 +43,7 @@ export interface LocalStackOptions {
  * The embedded local stack: one HTTP server on 127.0.0.1 whose router hands each request to one emulated service
  * (KMS, SNS, STS, Secrets Manager, EventBridge, SSM's calendars, Lambda's change-ticket stub, Step Functions, the
  * approval page, the gateway), so the real SDK clients and the
- * AWS CLI talk to it through an endpoint override. State lives in the state folder's database (local/store.ts), with
+ * AWS CLI talk to it through an endpoint override. State lives in the state folder's database (local/state/store.ts), with
  * keymat's internal credentials and (in the KMS state) its attestation key, made on the folder's first start. The stack
  * owns the folder while it runs: a second one on the same folder is refused.
  */
@@ -132,7 +131,7 @@ export class LocalStack {
     if (workflow) {
       const definition = workflow(this.endpoint);
       const internal = this.internalAccess;
-      const sfn = new LocalStepFunctions(this.stateDir, this.store, definition, internal);
+      const sfn = new LocalStepFunctions(this.store, definition, internal);
       this.sfn = sfn;
       const where = { endpoint: this.endpoint, region: definition.region, internal };
       this.router.add(new ApprovalPage({ ...where, account: definition.account }));

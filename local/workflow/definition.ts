@@ -1,14 +1,14 @@
-import { DEFAULT_APPROVAL_TIMEOUT_SECONDS, DEFAULT_QUORUM, DEFAULT_TASK_TIMEOUT_SECONDS } from '../core/defaults';
-import { checkApproverPattern } from '../core/identity';
-import * as z from '../core/schema';
-import type { ApprovalRules } from '../core/types';
+import { DEFAULT_APPROVAL_TIMEOUT_SECONDS, DEFAULT_QUORUM, DEFAULT_TASK_TIMEOUT_SECONDS } from '../../core/defaults';
+import { checkApproverPattern } from '../../core/identity';
+import * as z from '../../core/schema';
+import type { ApprovalRules } from '../../core/types';
 import generated from './workflow.asl.json';
 import generatedWithWindow from './workflow-change-window.asl.json';
 
 /**
  * The deletion workflow's definition for the local engine, without synthesizing anything at run time: the build
  * (`npm run build`, scripts/build.ts) synthesizes keymat's stack with the default configuration, and with change
- * calendars, and writes each state machine definition to local/ (DEFINITION_FILES in paths.ts), its tokens resolved
+ * calendars, and writes each state machine definition to local/workflow/ (DEFINITION_FILES in local/constants.ts), its tokens resolved
  * to ARNs in the local account and Region (LOCAL_ACCOUNT_ID, DEFAULT_REGION). A local stack's own settings are the few
  * values below, set here in the states that carry them; test/unit/infra/definition.cdk.ts proves the result equals
  * what the construct synthesizes for the same settings, and that the generated files are not stale.
@@ -39,7 +39,8 @@ function objectAt(root: JsonObject, ...path: (string | number)[]): JsonObject {
   for (const step of path) {
     node = Array.isArray(node) && typeof step === 'number' ? node[step] : isObject(node) ? node[step] : undefined;
   }
-  if (!isObject(node)) throw new Error(`local/workflow.asl.json has no object at ${path.join('.')}: run npm run build`);
+  if (!isObject(node))
+    throw new Error(`local/workflow/workflow.asl.json has no object at ${path.join('.')}: run npm run build`);
   return node;
 }
 
@@ -83,7 +84,7 @@ export function localDefinition(settings: DefinitionSettings = {}): Record<strin
   // A fresh copy each time: the settings are written into it.
   const definition = json.parse(structuredClone(settings.changeWindow ? generatedWithWindow : generated));
   if (!isObject(definition))
-    throw new Error('local/workflow.asl.json is not a state machine definition: run npm run build');
+    throw new Error('local/workflow/workflow.asl.json is not a state machine definition: run npm run build');
   const states = objectAt(definition, 'States');
   for (const state of Object.values(states)) {
     if (isObject(state) && state.Type === 'Task' && typeof state.TimeoutSeconds === 'number') {

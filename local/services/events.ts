@@ -7,14 +7,14 @@ import {
   type IncomingRequest,
   type LocalService,
 } from './local-service';
-import type { EventPublisher } from '../core/change-events';
-import { DEFAULT_EVENT_BUS } from '../core/defaults';
-import { createEventsClient, eventBridgePublisher } from '../functions/runtime/events';
+import type { EventPublisher } from '../../core/change-events';
+import { DEFAULT_EVENT_BUS } from '../../core/defaults';
+import { createEventsClient, eventBridgePublisher } from '../../functions/runtime/events';
 import type { LocalClientConfig } from './clients';
-import type { OutboxEvent } from './records';
-import { LocalStateError, type StateStore } from './store';
+import type { OutboxEvent } from '../state/records';
+import { LocalStateError, type StateStore } from '../state/store';
 
-export type { OutboxEvent } from './records';
+export type { OutboxEvent } from '../state/records';
 
 /** The most entries one PutEvents call takes, as in EventBridge. */
 const MAX_ENTRIES = 10;

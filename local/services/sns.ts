@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { xmlAnswer, type Answer, type IncomingRequest, type LocalService } from './local-service';
-import type { OutboxMessage } from './records';
-import { LocalStateError, type StateStore } from './store';
+import type { OutboxMessage } from '../state/records';
+import { LocalStateError, type StateStore } from '../state/store';
 
-export type { OutboxMessage } from './records';
+export type { OutboxMessage } from '../state/records';
 
 /**
  * SNS Publish over the query protocol (form-encoded request, XML response), captured to the state database's outbox.

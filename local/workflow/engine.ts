@@ -2,29 +2,25 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { StateMachineDefinition, StateMachine as StateMachineType } from 'aws-local-stepfunctions' with {
   'resolution-mode': 'import',
 };
-import { localLogLevel } from '../core/config';
-import { DEFAULT_EVENT_BUS, DEFAULT_RECENT_USE_DAYS, DEFAULT_WINDOW_WAIT_SECONDS } from '../core/defaults';
-import { parseEvent, requestApprovalEvent } from '../core/events';
-import { executionArnOf } from '../core/naming';
-import { ALL_TASK_STATES, WAIT_STATE, type AnyTaskState } from '../core/tasks';
-import type { Attestor } from '../core/attestation';
-import type { EventPublisher } from '../core/change-events';
-import type { ApprovalResult, ApprovalRules, ChangeInput, Plan } from '../core/types';
-import { createKmsClient, createSecretsClient, createSnsClient } from '../functions/runtime/aws';
-import { createSsmClient, ssmCalendarReader } from '../functions/runtime/calendars';
-import { createLambdaClient, lambdaTicketCheck } from '../functions/runtime/change-tickets';
-import { createLogger } from '../functions/runtime/logger';
-import { kmsAttestor } from '../functions/runtime/attestor';
-import { TASK_FACTORIES, type TaskHandler } from '../functions/tasks';
-import { LOCAL_TICKET_FUNCTION_ARN } from './change-management';
-import { localClientConfig, localResources } from './clients';
-import { localEventPublisher } from './events';
-import type { InternalAccess } from './internal-access';
-import { type RequestLogEntry } from './request-log';
-import { readRequestLog } from './store';
-import { type OutboxMessage } from './sns';
-import { readOutbox } from './store';
-import { APPROVAL_PAGE_PATH, localStateMachineArn } from './paths';
+import { localLogLevel } from '../../core/config';
+import { DEFAULT_EVENT_BUS, DEFAULT_RECENT_USE_DAYS, DEFAULT_WINDOW_WAIT_SECONDS } from '../../core/defaults';
+import { parseEvent, requestApprovalEvent } from '../../core/events';
+import { executionArnOf } from '../../core/naming';
+import { ALL_TASK_STATES, WAIT_STATE, type AnyTaskState } from '../../core/tasks';
+import type { Attestor } from '../../core/attestation';
+import type { EventPublisher } from '../../core/change-events';
+import type { ApprovalResult, ApprovalRules, ChangeInput, Plan } from '../../core/types';
+import { createKmsClient, createSecretsClient, createSnsClient } from '../../functions/runtime/aws';
+import { createSsmClient, ssmCalendarReader } from '../../functions/runtime/calendars';
+import { createLambdaClient, lambdaTicketCheck } from '../../functions/runtime/change-tickets';
+import { createLogger } from '../../functions/runtime/logger';
+import { kmsAttestor } from '../../functions/runtime/attestor';
+import { TASK_FACTORIES, type TaskHandler } from '../../functions/tasks';
+import { localClientConfig } from '../services/clients';
+import { localEventPublisher } from '../services/events';
+import type { InternalAccess } from '../services/internal-access';
+import { type OutboxMessage } from '../services/sns';
+import { APPROVAL_PAGE_PATH, LOCAL_TICKET_FUNCTION_ARN, localResources, localStateMachineArn } from '../constants';
 
 // aws-local-stepfunctions needs Promise.withResolvers (Node 22); without it every Task fails on Node 20.
 if (!('withResolvers' in Promise)) {
@@ -210,15 +206,21 @@ export interface LocalRunOptions {
   signal?: AbortSignal;
 }
 
-export interface LocalRunResult {
+/** How an execution ended, and its history as the engine reported it. */
+export interface ExecutionResult {
   executionArn: string;
   status: ExecutionStatus;
   output: unknown;
   error: string | null;
   cause: string | null;
   history: HistoryEvent[];
-  kmsCalls: { operation: string; keyId: string | null; status: number; error: string | null }[];
 }
+
+/**
+ * Finds a message in the local stack's SNS outbox by its MessageId: the approval request RequestApproval published,
+ * handed to the decider.
+ */
+export type OutboxLookup = (messageId: string) => OutboxMessage | undefined;
 
 /**
  * The engine's state machine for a definition, made once: a StateMachine keeps no execution's state (each `run` has
@@ -226,7 +228,7 @@ export interface LocalRunResult {
  *
  * The engine is loaded with the first execution (about 150 ms: it brings its own SDK clients and asl-validator), so a
  * stack that runs none never pays for it. It does not validate the definition: validation compiles asl-validator's
- * JSON schema with ajv, about 0.4 s at each start. The definitions it runs are local/definition.ts's, which the tests
+ * JSON schema with ajv, about 0.4 s at each start. The definitions it runs are local/workflow/definition.ts's, which the tests
  * hold equal to the construct's and to asl-validator (test/unit/infra/definition.cdk.ts).
  */
 const stateMachines = new WeakMap<Record<string, unknown>, StateMachineType>();
@@ -246,18 +248,16 @@ function stateMachineOf(definition: Record<string, unknown>): StateMachineType {
 
 /**
  * Runs one execution of the synthesized definition on aws-local-stepfunctions, dispatching each task to its real
- * handler in-process. The approval request goes through the stack's SNS outbox; the approver reads it there and
- * answers on the task token, as SendTaskSuccess/SendTaskFailure would.
+ * handler in-process. The approval request goes through the stack's SNS outbox, where `outbox` finds it for the
+ * decider, whose answer stands for the one on the task token (SendTaskSuccess/SendTaskFailure).
  */
-export async function runLocalExecution(stateDir: string, options: LocalRunOptions): Promise<LocalRunResult> {
+export async function runLocalExecution(outbox: OutboxLookup, options: LocalRunOptions): Promise<ExecutionResult> {
   const name = options.executionName ?? randomUUID();
-  const requestLog = () => readRequestLog(stateDir);
   const executionArn = executionArnOf(localStateMachineArn(options.region, options.account), name);
   // What `$$.Task.Token` resolves to in the engine: one value for the whole run, so each approval round swaps it for
   // a fresh token of its own (an answer to round 1 must not be taken as one to round 2).
   const contextToken = `keymat-local-context-token-${randomUUID()}`;
   const handlers = options.tasks;
-  const logStart = requestLog().length;
 
   const emit = (event: Omit<HistoryEvent, 'timestamp'>): void => {
     const entry = { ...event, timestamp: new Date().toISOString() };
@@ -277,7 +277,7 @@ export async function runLocalExecution(stateDir: string, options: LocalRunOptio
       const payload = { ...given, taskToken };
       emit({ type: 'TaskScheduled', state, parameters: JSON.stringify({ ...params, Payload: payload }) });
       const { messageId } = await handlers.RequestApproval(payload);
-      const message = readOutbox(stateDir).find((m) => m.messageId === messageId);
+      const message = outbox(messageId);
       if (!message) throw new Error(`the approval request ${messageId} is not in the outbox`);
       const { input, plan, approval, rules } = parseEvent(requestApprovalEvent, payload, 'RequestApproval');
       try {
@@ -347,15 +347,5 @@ export async function runLocalExecution(stateDir: string, options: LocalRunOptio
     }
   }
   await execution.result.catch(() => undefined);
-
-  const kmsCalls = requestLog()
-    .slice(logStart)
-    .filter((entry: RequestLogEntry) => entry.service === 'kms')
-    .map((entry) => ({
-      operation: entry.operation,
-      keyId: entry.keyId ?? null,
-      status: entry.status,
-      error: entry.error ?? null,
-    }));
-  return { executionArn, status, output, error, cause, history, kmsCalls };
+  return { executionArn, status, output, error, cause, history };
 }

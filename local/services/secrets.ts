@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, linkSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { LINK_SECRET_FILE, LINK_SECRET_NAME } from '../constants';
 import { callerArn } from './caller';
 import {
   jsonAnswer,
@@ -68,7 +69,7 @@ export class LocalSecrets implements LocalService {
     /** The internal access key id: the one caller allowed to read the secret. */
     private readonly reader: string,
   ) {
-    this.file = join(stateDir, 'approval-link-secret');
+    this.file = join(stateDir, LINK_SECRET_FILE);
     // Checked at start, so a damaged secret is refused before anything listens.
     if (existsSync(this.file)) readLinkSecret(this.file);
   }
@@ -91,12 +92,12 @@ export class LocalSecrets implements LocalService {
       return jsonError('1.1', request.requestId, {
         status: 400,
         type: 'AccessDeniedException',
-        message: `User: ${callerArn(request.accessKeyId)} is not authorized to perform: secretsmanager:GetSecretValue on resource: ${secretId ?? 'keymat-approval-links'} because no resource-based policy allows the secretsmanager:GetSecretValue action`,
+        message: `User: ${callerArn(request.accessKeyId)} is not authorized to perform: secretsmanager:GetSecretValue on resource: ${secretId ?? LINK_SECRET_NAME} because no resource-based policy allows the secretsmanager:GetSecretValue action`,
       });
     }
     return jsonAnswer('1.1', request.requestId, 200, {
       ARN: secretId,
-      Name: 'keymat-approval-links',
+      Name: LINK_SECRET_NAME,
       SecretString: this.secret(),
     });
   }

@@ -1,6 +1,6 @@
-import { rejection, withApproval } from '../core/approvals';
-import { approvalDecided } from '../core/change-events';
-import { KeymatError } from '../core/errors';
+import { rejection, withApproval } from '../../core/approvals';
+import { approvalDecided } from '../../core/change-events';
+import { KeymatError } from '../../core/errors';
 import type { Decider } from './engine';
 
 export type ApproveMode = 'auto' | 'reject' | 'none';

@@ -1,18 +1,18 @@
-import type { SsmCall } from '../core/aws-api';
-import { ChangeClient } from '../core/change-client';
-import { localLogLevel } from '../core/config';
-import { DEFAULT_EVENT_BUS } from '../core/defaults';
-import * as z from '../core/schema';
-import { createGateway, type GatewayResponse } from '../functions/gateway/gateway';
-import { kmsAttestor } from '../functions/runtime/attestor';
-import { createKmsClient, createSfnClient } from '../functions/runtime/aws';
-import { createLogger } from '../functions/runtime/logger';
+import type { SsmCall } from '../../core/aws-api';
+import { ChangeClient } from '../../core/change-client';
+import { localLogLevel } from '../../core/config';
+import { DEFAULT_EVENT_BUS } from '../../core/defaults';
+import * as z from '../../core/schema';
+import { createGateway, type GatewayResponse } from '../../functions/gateway/gateway';
+import { kmsAttestor } from '../../functions/runtime/attestor';
+import { createKmsClient, createSfnClient } from '../../functions/runtime/aws';
+import { createLogger } from '../../functions/runtime/logger';
 import { callerArn } from './caller';
 import { localClientConfig } from './clients';
 import { localEventPublisher } from './events';
 import type { InternalAccess } from './internal-access';
 import { parseJsonBody, type Answer, type IncomingRequest, type LocalService } from './local-service';
-import { GATEWAY_PATH } from './paths';
+import { GATEWAY_PATH } from '../constants';
 
 /** What the local gateway works on: the stack, the workflow's Region and state machine, keymat's own access. */
 export interface LocalGatewaySettings {

@@ -1,11 +1,11 @@
-import * as z from '../core/schema';
+import * as z from '../../core/schema';
 import {
   HMAC_KEY_SPECS,
   type AliasRecord,
   type ImportTokenRecord,
   type KeyRecord,
   type MaterialRecord,
-} from './kms/model';
+} from '../kms/model';
 
 /**
  * The shapes of the rows the state database holds, checked when a row is read: a row that does not fit is a damaged
@@ -169,8 +169,8 @@ export const sfnEventSchema = z.lazy(() =>
 /** A history event of a local execution. */
 export type SfnEvent = z.infer<typeof sfnEventSchema>;
 
-/** An execution of the local state machine, as the state database keeps it. */
-export const executionRecordSchema = z.lazy(() =>
+/** An execution of the local state machine as its row in the state database keeps it: all but its history. */
+export const executionRowSchema = z.lazy(() =>
   z.object({
     executionArn: z.string().check(z.startsWith('arn:')),
     name: z.string().check(z.minLength(1)),
@@ -182,9 +182,11 @@ export const executionRecordSchema = z.lazy(() =>
     output: z.optional(z.string()),
     error: z.optional(z.string()),
     cause: z.optional(z.string()),
-    events: z.array(sfnEventSchema),
   }),
 );
 
-/** An execution of the local state machine. */
-export type ExecutionRecord = z.infer<typeof executionRecordSchema>;
+/** An execution's row in the state database. */
+export type ExecutionRow = z.infer<typeof executionRowSchema>;
+
+/** An execution of the local state machine with its history (one row per event in the state database). */
+export type ExecutionRecord = ExecutionRow & { events: SfnEvent[] };

@@ -1,7 +1,7 @@
-import type { RequestLogEntry } from './records';
-import type { StateStore } from './store';
+import type { RequestLogEntry } from '../state/records';
+import type { StateStore } from '../state/store';
 
-export type { RequestLogEntry } from './records';
+export type { RequestLogEntry } from '../state/records';
 
 /**
  * The local stack's request log, in the state database (`requests` table): one entry per call a service logs.

@@ -1,5 +1,5 @@
 import { callerArn, callerName } from './caller';
-import { LOCAL_ACCOUNT_ID } from './kms/model';
+import { LOCAL_ACCOUNT_ID } from '../constants';
 import { xmlAnswer, type Answer, type IncomingRequest, type LocalService } from './local-service';
 
 const escapeXml = (s: string): string =>

@@ -1,4 +1,4 @@
-import { LOCAL_ACCOUNT_ID } from './kms/model';
+import { LOCAL_ACCOUNT_ID } from '../constants';
 
 /**
  * The IAM user a local request acts as: the one named by its SigV4 access key id (characters IAM does not allow in a
