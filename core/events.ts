@@ -1,4 +1,5 @@
 import * as z from './schema';
+import { windowCheckSchema } from './change-window';
 import { KeymatError } from './errors';
 import {
   approvalResultSchema,
@@ -36,14 +37,13 @@ export const approvedTaskEvent = z.lazy(() =>
 export type ApprovedTaskEvent = z.infer<typeof approvedTaskEvent>;
 
 /**
- * CheckChangeWindow's event: the change, its approvals (the last of which began the wait for the window; only read for
- * their times here, DeleteMaterial verifies them) and the execution's start, which bounds them from below.
+ * CheckChangeWindow's event: the workflow's state, of which it reads the change, its plan and its own last check
+ * (absent at the first check). The state's approval answer is not read: nothing has verified it yet.
  */
 export const checkChangeWindowEvent = z.lazy(() =>
   z.object({
-    ...taskEventShape(),
-    approval: approvalResultSchema,
-    executionStartTime: z.iso.datetime({ offset: true }),
+    executionId: z.string().check(z.minLength(1)),
+    state: z.object({ input: changeInputSchema, plan: planSchema, changeWindow: z.optional(windowCheckSchema) }),
   }),
 );
 

@@ -315,11 +315,8 @@ export class DeletionWorkflow extends Construct {
               invoke(
                 CHANGE_WINDOW_TASK,
                 fns.CheckChangeWindow,
-                {
-                  ...change,
-                  approval: JsonPath.objectAt('$.approval'),
-                  executionStartTime: JsonPath.stringAt('$$.Execution.StartTime'),
-                },
+                // The whole state: from the second check on, it holds the first check's start of the wait.
+                { executionId, state: JsonPath.objectAt('$') },
                 '$.changeWindow',
               ),
             ),
@@ -365,7 +362,7 @@ export class DeletionWorkflow extends Construct {
 
   /**
    * The freeze-window states: CheckChangeWindow reads the calendars (ending the change ChangeWindowClosed once the
-   * wait since the last approval is over its bound), and while they are CLOSED WaitForChangeWindow waits until the
+   * wait since its first check is over its bound), and while they are CLOSED WaitForChangeWindow waits until the
    * time the check names, then asks again.
    */
   private changeWindow(check: LambdaInvoke, deleteMaterial: LambdaInvoke): LambdaInvoke {
