@@ -28,11 +28,17 @@ export const taskEvent = z.lazy(() => z.object(taskEventShape()));
 export type TaskEvent = z.infer<typeof taskEvent>;
 
 /**
- * DeleteMaterial's event. The approval is left unparsed here: it comes from outside the workflow, and
- * `parseApproval` refuses a malformed one as ApprovalInvalid rather than as a wiring bug.
+ * DeleteMaterial's event, with the execution's start (every approval must be dated after it). The approval is left
+ * unparsed here: it comes from outside the workflow, and `parseApproval` refuses a malformed one as ApprovalInvalid
+ * rather than as a wiring bug.
  */
 export const approvedTaskEvent = z.lazy(() =>
-  z.object({ ...taskEventShape(), approval: z.unknown(), rules: approvalRulesSchema }),
+  z.object({
+    ...taskEventShape(),
+    approval: z.unknown(),
+    rules: approvalRulesSchema,
+    executionStartTime: z.iso.datetime({ offset: true }),
+  }),
 );
 export type ApprovedTaskEvent = z.infer<typeof approvedTaskEvent>;
 

@@ -273,7 +273,12 @@ export class DeletionWorkflow extends Construct {
         invoke(
           'DeleteMaterial',
           fns.DeleteMaterial,
-          { ...change, approval: JsonPath.objectAt('$.approval'), rules },
+          {
+            ...change,
+            approval: JsonPath.objectAt('$.approval'),
+            rules,
+            executionStartTime: JsonPath.stringAt('$$.Execution.StartTime'),
+          },
           '$.deletion',
         ),
       ),
