@@ -31,6 +31,7 @@ import {
   RETRYABLE_SNS_ERRORS,
   VERIFICATION_PENDING,
 } from '../core/errors';
+import { distinctApprovers } from '../core/identity';
 import type { ApprovalRules } from '../core/types';
 import { acknowledge, resourceFinding } from './nag';
 import {
@@ -142,10 +143,15 @@ function validate(props: DeletionWorkflowProps): void {
   }
   const quorum = props.quorum ?? DEFAULT_QUORUM;
   wholeNumber('quorum', quorum, 1, 10);
-  const approvers = props.allowedApprovers ?? [];
-  if (approvers.length > 0 && new Set(approvers).size < quorum) {
+  let approvers: string[];
+  try {
+    approvers = distinctApprovers(props.allowedApprovers ?? []);
+  } catch (err) {
+    throw new RangeError(`DeletionWorkflow: allowedApprovers: ${(err as Error).message}`);
+  }
+  if (approvers.length > 0 && approvers.length < quorum) {
     throw new RangeError(
-      `DeletionWorkflow: quorum ${quorum} cannot be reached by the ${new Set(approvers).size} distinct allowedApprovers (${approvers.join(', ')}); list at least ${quorum}, or lower the quorum`,
+      `DeletionWorkflow: quorum ${quorum} cannot be reached by the ${approvers.length} distinct allowedApprovers (${approvers.join(', ')}); list at least ${quorum}, or lower the quorum`,
     );
   }
   wholeNumber('verifyMaxAttempts', props.verifyMaxAttempts ?? DEFAULT_VERIFY_MAX_ATTEMPTS, 1, 20);

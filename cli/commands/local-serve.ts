@@ -4,7 +4,13 @@ import { LocalStack } from '../../local/server';
 import { prepareWorkflow } from '../../local/workflow';
 import { DEFAULT_APPROVAL_TIMEOUT_SECONDS, DEFAULT_QUORUM, DEFAULT_STATE_DIR } from '../../core/defaults';
 import type { CliIo } from '../output';
-import { changeManagementOf, wholeNumber, withChangeManagementOptions, type ChangeManagementOptions } from '../options';
+import {
+  approverList,
+  changeManagementOf,
+  wholeNumber,
+  withChangeManagementOptions,
+  type ChangeManagementOptions,
+} from '../options';
 
 export function localServeCommand(io: CliIo): Command {
   return withChangeManagementOptions(new Command('serve'))
@@ -21,7 +27,11 @@ export function localServeCommand(io: CliIo): Command {
       DEFAULT_APPROVAL_TIMEOUT_SECONDS,
     )
     .option('--quorum <n>', 'distinct approvers a change needs', wholeNumber('--quorum', 1, 10), DEFAULT_QUORUM)
-    .option('--approvers <list>', 'comma-separated identities allowed to approve (default: anyone but the requester)')
+    .option(
+      '--approvers <list>',
+      'comma-separated identities allowed to approve, each once (default: anyone but the requester)',
+      approverList,
+    )
     .action(
       async (
         opts: ChangeManagementOptions & {
@@ -30,7 +40,7 @@ export function localServeCommand(io: CliIo): Command {
           faults?: string;
           approvalTimeout: number;
           quorum: number;
-          approvers?: string;
+          approvers?: string[];
         },
         command: Command,
       ) => {
@@ -44,12 +54,7 @@ export function localServeCommand(io: CliIo): Command {
               approvalTimeoutSeconds: opts.approvalTimeout,
               quorum: opts.quorum,
               changeManagement,
-              ...(opts.approvers && {
-                approvers: opts.approvers
-                  .split(',')
-                  .map((a) => a.trim())
-                  .filter(Boolean),
-              }),
+              ...(opts.approvers && { approvers: opts.approvers }),
             }),
         });
         io.write(
