@@ -1,5 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { DEFAULT_WINDOW_WAIT_SECONDS, MAX_WINDOW_WAIT_SECONDS } from '../core/defaults';
+import { distinctApprovers } from '../core/identity';
 import { calendarList } from '../core/naming';
 import type { LocalChangeManagement } from '../local/workflow/engine';
 
@@ -25,6 +26,20 @@ export interface ChangeManagementOptions {
 function calendarOption(value: string): string[] {
   try {
     return calendarList(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+/** Parses `--approvers`: comma-separated principals, each listed once whatever the case of its spelling. */
+export function approverList(value: string): string[] {
+  try {
+    return distinctApprovers(
+      value
+        .split(',')
+        .map((a) => a.trim())
+        .filter(Boolean),
+    );
   } catch (err) {
     throw new InvalidArgumentError((err as Error).message);
   }

@@ -145,3 +145,21 @@ export async function verifyApprovals(
     throw fail(`${result.approvals.length} of the ${rules.quorum} distinct approvals needed`);
   }
 }
+
+/**
+ * DeleteMaterial's check that every approval is dated within its execution: not before the execution started, not
+ * after `now`. The times are attested, so one outside the run means a signer's clock or key is not to be trusted for
+ * this change. Refuses ApprovalInvalid, naming the approver and the time.
+ */
+export function checkApprovalTimes(result: ApprovalResult, executionStart: Date, now: Date): void {
+  for (const [i, a] of result.approvals.entries()) {
+    const at = Date.parse(a.at);
+    const when = at < executionStart.getTime() ? 'before' : at > now.getTime() ? 'after' : undefined;
+    if (Number.isNaN(at) || when !== undefined) {
+      throw new KeymatError(
+        'ApprovalInvalid',
+        `approval ${i + 1} (${a.approver}) is dated ${JSON.stringify(a.at)}, ${when === 'after' ? `after now (${now.toISOString()})` : `not within its execution, which started at ${executionStart.toISOString()}`}; nothing was deleted`,
+      );
+    }
+  }
+}

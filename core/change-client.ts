@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { refusal, rejection, rejectionRole, withApproval } from './approvals';
 import type { Attestor } from './attestation';
 import type { SfnCall } from './aws-api';
-import { approvalDecided, type EventPublisher } from './change-events';
+import { approvalDecided, type ChangeEvent, type EventPublisher } from './change-events';
 import { ChangeError, hasErrorName } from './errors';
 import type { WindowCheck } from './change-window';
 import {
@@ -69,10 +69,19 @@ export interface ChangeClientOptions {
    */
   attestor?: Attestor;
   /**
-   * Publishes Approval Decided for each decision handed to the workflow: keymat's signers have one.
+   * Publishes Approval Decided for each decision the workflow took: keymat's signers have one.
    * @default none: no event
    */
   events?: EventPublisher;
+}
+
+/**
+ * A decision that took effect. When its Approval Decided event could not be published, `notPublished` holds the
+ * event and why: the decision stands (it is in the execution's history), so the caller is not told it failed, which
+ * would have them answer again into AlreadyDecided with the event never sent; the caller logs the event in full.
+ */
+export interface Decided {
+  notPublished?: { event: ChangeEvent; error: unknown };
 }
 
 /** How `watch` looks at an execution. */
@@ -233,35 +242,42 @@ export class ChangeClient {
   }
 
   /**
-   * Adds `decision.by`'s attested approval to the round `task` of `executionArn` asks for. Refused as
-   * ApprovalRefused when the approval rules do not let them approve, and as AlreadyDecided when the round was
-   * answered or timed out meanwhile.
+   * Adds `decision.by`'s attested approval to the round `task` of `executionArn` asks for, then publishes Approval
+   * Decided. Refused as ApprovalRefused when the approval rules do not let them approve, and as AlreadyDecided (with
+   * no event) when the round was answered or timed out meanwhile.
    */
-  async approve(executionArn: string, task: PendingApprovalTask, decision: Decision): Promise<ApprovalResult> {
+  async approve(
+    executionArn: string,
+    task: PendingApprovalTask,
+    decision: Decision,
+  ): Promise<{ output: ApprovalResult } & Decided> {
     if (!this.attestor) throw new Error("this change client has no attestor: only keymat's signers approve");
     const why = refusal(decision.by, task.approval.approvals, task.input, task.rules);
     if (why) throw new ChangeError('ApprovalRefused', why.message);
     const subject = { executionArn, startedAt: task.input.startedAt ?? '', planDigest: task.plan.digest };
-    const output = await withApproval(this.attestor, subject, task.approval.approvals, {
-      approver: decision.by,
-      channel: decision.channel,
-      ...(decision.comment && { comment: decision.comment }),
-    });
-    await this.events?.publish(approvalDecided(executionArn, task, { ...decision, decision: 'APPROVED' }, new Date()));
+    const at = new Date();
+    const output = await withApproval(
+      this.attestor,
+      subject,
+      task.approval.approvals,
+      { approver: decision.by, channel: decision.channel, ...(decision.comment && { comment: decision.comment }) },
+      at,
+    );
     await this.answer(() => this.sfn('SendTaskSuccess', { taskToken: task.taskToken, output: JSON.stringify(output) }));
-    return output;
+    const event = approvalDecided(executionArn, task, { ...decision, decision: 'APPROVED' }, at);
+    return { output, ...(await this.announce(event)) };
   }
 
   /**
-   * Rejects the change `task` asks about: it ends ApprovalRejected. Only an allowed approver rejects, or the requester,
-   * who withdraws the change (`as` says which); anyone else is refused RejectionRefused. AlreadyDecided as for
-   * `approve`.
+   * Rejects the change `task` asks about: it ends ApprovalRejected, and Approval Decided is published. Only an allowed
+   * approver rejects, or the requester, who withdraws the change (`as` says which); anyone else is refused
+   * RejectionRefused. AlreadyDecided as for `approve`.
    */
   async reject(
     executionArn: string,
     task: PendingApprovalTask,
     decision: Decision,
-  ): Promise<{ as: 'APPROVER' | 'REQUESTER' }> {
+  ): Promise<{ as: 'APPROVER' | 'REQUESTER' } & Decided> {
     const role = rejectionRole(decision.by, task.input, task.rules);
     if (!role) {
       throw new ChangeError(
@@ -269,12 +285,21 @@ export class ChangeClient {
         `${decision.by} may not reject change ${task.input.changeId}: only its requester and its allowed approvers (${task.rules.allowedApprovers.join(', ')}) may`,
       );
     }
+    const at = new Date();
     const { error, cause } = rejection(decision.by, role, decision.channel, decision.comment);
-    await this.events?.publish(
-      approvalDecided(executionArn, task, { ...decision, decision: 'REJECTED', as: role }, new Date()),
-    );
     await this.answer(() => this.sfn('SendTaskFailure', { taskToken: task.taskToken, error, cause }));
-    return { as: role };
+    const event = approvalDecided(executionArn, task, { ...decision, decision: 'REJECTED', as: role }, at);
+    return { as: role, ...(await this.announce(event)) };
+  }
+
+  /** Publishes the event of a decision Step Functions took; a failure is reported, not thrown (see `Decided`). */
+  private async announce(event: ChangeEvent): Promise<Decided> {
+    try {
+      await this.events?.publish(event);
+      return {};
+    } catch (error) {
+      return { notPublished: { event, error } };
+    }
   }
 
   private async answer(send: () => Promise<unknown>): Promise<void> {

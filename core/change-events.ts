@@ -140,8 +140,8 @@ type Own<T extends EventDetailType> =
   DetailOf<T> extends infer D ? (D extends unknown ? Omit<D, 'version' | 'eventId' | 'occurredAt'> : never) : never;
 
 /**
- * Makes an event, checked against its schema. `discriminator` tells apart events of one type in one execution (the
- * approval round); the event id is derived from it, so the same event published twice carries the same id.
+ * Makes an event, checked against its schema. `discriminator` tells apart events of one type in one execution (for a
+ * decision: its round, approver and decision); the event id is derived from it, so the same event published twice carries the same id.
  *
  * @throws Error when the detail does not fit its schema (a bug: the callers build it from parsed data)
  */
@@ -173,8 +173,12 @@ export interface AskedRound {
 
 /**
  * Approval Decided, published by whoever hands a decision to the workflow (the gateway, the approval page, the
- * local runner), after it checked and attested the decision and before it sends it: so the event comes before what
- * the decision sets off.
+ * local runner), once Step Functions took it: an answer that lost a race to another answer, or came after the round
+ * timed out, never appears as a decision. `at` is when the decision was made (an approval's attested time).
+ *
+ * The event id is derived from the execution, the round, the approver (in canonical form, case ignored as IAM
+ * ignores it) and the decision: the same decision published again keeps its id, and no two different decisions can
+ * share one, so deduplicating on it never drops a decision that took effect.
  */
 export function approvalDecided(
   executionArn: string,
@@ -193,12 +197,13 @@ export function approvalDecided(
     channel: decision.channel,
     ...(decision.comment !== undefined && { comment: decision.comment }),
   };
+  const discriminator = `${round}\n${decision.by.toLowerCase()}\n${decision.decision}`;
   return decision.decision === 'APPROVED'
     ? changeEvent(
         'Approval Decided',
         { ...common, decision: 'APPROVED', planDigest: asked.plan.digest },
         at,
-        String(round),
+        discriminator,
       )
-    : changeEvent('Approval Decided', { ...common, decision: 'REJECTED', as: decision.as }, at, String(round));
+    : changeEvent('Approval Decided', { ...common, decision: 'REJECTED', as: decision.as }, at, discriminator);
 }

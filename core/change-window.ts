@@ -26,7 +26,7 @@ export type CalendarReading = z.infer<typeof calendarReadingSchema>;
 export const windowCheckSchema = z.lazy(() =>
   z.object({
     ...calendarReadingShape(),
-    /** When the change began to wait for its window: its last approval. */
+    /** When the change began to wait for its window: the time of its first check, right after the last approval. */
     since: z.string(),
     /** `since` plus the maximum wait: still CLOSED at this time ends the change ChangeWindowClosed. */
     deadline: z.string(),

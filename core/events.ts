@@ -1,4 +1,5 @@
 import * as z from './schema';
+import { windowCheckSchema } from './change-window';
 import { KeymatError } from './errors';
 import {
   approvalResultSchema,
@@ -27,23 +28,28 @@ export const taskEvent = z.lazy(() => z.object(taskEventShape()));
 export type TaskEvent = z.infer<typeof taskEvent>;
 
 /**
- * DeleteMaterial's event. The approval is left unparsed here: it comes from outside the workflow, and
- * `parseApproval` refuses a malformed one as ApprovalInvalid rather than as a wiring bug.
+ * DeleteMaterial's event, with the execution's start (every approval must be dated after it). The approval is left
+ * unparsed here: it comes from outside the workflow, and `parseApproval` refuses a malformed one as ApprovalInvalid
+ * rather than as a wiring bug.
  */
 export const approvedTaskEvent = z.lazy(() =>
-  z.object({ ...taskEventShape(), approval: z.unknown(), rules: approvalRulesSchema }),
+  z.object({
+    ...taskEventShape(),
+    approval: z.unknown(),
+    rules: approvalRulesSchema,
+    executionStartTime: z.iso.datetime({ offset: true }),
+  }),
 );
 export type ApprovedTaskEvent = z.infer<typeof approvedTaskEvent>;
 
 /**
- * CheckChangeWindow's event: the change, its approvals (the last of which began the wait for the window; only read for
- * their times here, DeleteMaterial verifies them) and the execution's start, which bounds them from below.
+ * CheckChangeWindow's event: the workflow's state, of which it reads the change, its plan and its own last check
+ * (absent at the first check). The state's approval answer is not read: nothing has verified it yet.
  */
 export const checkChangeWindowEvent = z.lazy(() =>
   z.object({
-    ...taskEventShape(),
-    approval: approvalResultSchema,
-    executionStartTime: z.iso.datetime({ offset: true }),
+    executionId: z.string().check(z.minLength(1)),
+    state: z.object({ input: changeInputSchema, plan: planSchema, changeWindow: z.optional(windowCheckSchema) }),
   }),
 );
 

@@ -88,6 +88,28 @@ export function checkApproverPattern(pattern: string): string {
   return pattern;
 }
 
+/**
+ * The configured approvers, refused when two entries name the same principal or pattern in different spellings: IAM
+ * names ignore case, so `user/Bob` and `user/bob` are one approver, and listing both would make a quorum count a
+ * person twice (and a quorum of 2 unreachable for them). Used wherever approvers are configured: the stack's props
+ * and `keymat local serve --approvers`.
+ *
+ * @throws InvalidIdentityError naming the two entries
+ */
+export function distinctApprovers(approvers: readonly string[]): string[] {
+  const seen = new Map<string, string>();
+  for (const approver of approvers) {
+    const first = seen.get(approver.toLowerCase());
+    if (first !== undefined) {
+      throw new InvalidIdentityError(
+        `approvers ${JSON.stringify(first)} and ${JSON.stringify(approver)} are the same principal (IAM names ignore case): list each approver once`,
+      );
+    }
+    seen.set(approver.toLowerCase(), approver);
+  }
+  return [...approvers];
+}
+
 /** Whether a canonical principal matches an approver entry (see `checkApproverPattern`). */
 export function matchesApprover(principal: string, pattern: string): boolean {
   const regex = new RegExp(

@@ -180,7 +180,10 @@ export const outcomeSchema = z.lazy(() =>
     keyMaterialId: z.optional(z.string()),
     keyStateBefore: z.optional(z.string()),
     keyStateAfter: z.optional(z.string()),
+    /** The approvals DeleteMaterial verified before it deleted (or found deleted) the material. */
     approvals: z.array(approvalSchema),
+    /** The approvals of an answer DeleteMaterial refused as ApprovalInvalid (the cause says which and why). */
+    refusedApprovals: z.optional(z.array(approvalSchema)),
     kmsRequestId: z.nullable(z.string()),
     error: z.optional(z.string()),
     cause: z.optional(z.string()),

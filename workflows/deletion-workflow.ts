@@ -31,6 +31,7 @@ import {
   RETRYABLE_SNS_ERRORS,
   VERIFICATION_PENDING,
 } from '../core/errors';
+import { distinctApprovers } from '../core/identity';
 import type { ApprovalRules } from '../core/types';
 import { acknowledge, resourceFinding } from './nag';
 import {
@@ -142,10 +143,15 @@ function validate(props: DeletionWorkflowProps): void {
   }
   const quorum = props.quorum ?? DEFAULT_QUORUM;
   wholeNumber('quorum', quorum, 1, 10);
-  const approvers = props.allowedApprovers ?? [];
-  if (approvers.length > 0 && new Set(approvers).size < quorum) {
+  let approvers: string[];
+  try {
+    approvers = distinctApprovers(props.allowedApprovers ?? []);
+  } catch (err) {
+    throw new RangeError(`DeletionWorkflow: allowedApprovers: ${(err as Error).message}`);
+  }
+  if (approvers.length > 0 && approvers.length < quorum) {
     throw new RangeError(
-      `DeletionWorkflow: quorum ${quorum} cannot be reached by the ${new Set(approvers).size} distinct allowedApprovers (${approvers.join(', ')}); list at least ${quorum}, or lower the quorum`,
+      `DeletionWorkflow: quorum ${quorum} cannot be reached by the ${approvers.length} distinct allowedApprovers (${approvers.join(', ')}); list at least ${quorum}, or lower the quorum`,
     );
   }
   wholeNumber('verifyMaxAttempts', props.verifyMaxAttempts ?? DEFAULT_VERIFY_MAX_ATTEMPTS, 1, 20);
@@ -273,7 +279,12 @@ export class DeletionWorkflow extends Construct {
         invoke(
           'DeleteMaterial',
           fns.DeleteMaterial,
-          { ...change, approval: JsonPath.objectAt('$.approval'), rules },
+          {
+            ...change,
+            approval: JsonPath.objectAt('$.approval'),
+            rules,
+            executionStartTime: JsonPath.stringAt('$$.Execution.StartTime'),
+          },
           '$.deletion',
         ),
       ),
@@ -315,11 +326,8 @@ export class DeletionWorkflow extends Construct {
               invoke(
                 CHANGE_WINDOW_TASK,
                 fns.CheckChangeWindow,
-                {
-                  ...change,
-                  approval: JsonPath.objectAt('$.approval'),
-                  executionStartTime: JsonPath.stringAt('$$.Execution.StartTime'),
-                },
+                // The whole state: from the second check on, it holds the first check's start of the wait.
+                { executionId, state: JsonPath.objectAt('$') },
                 '$.changeWindow',
               ),
             ),
@@ -365,7 +373,7 @@ export class DeletionWorkflow extends Construct {
 
   /**
    * The freeze-window states: CheckChangeWindow reads the calendars (ending the change ChangeWindowClosed once the
-   * wait since the last approval is over its bound), and while they are CLOSED WaitForChangeWindow waits until the
+   * wait since its first check is over its bound), and while they are CLOSED WaitForChangeWindow waits until the
    * time the check names, then asks again.
    */
   private changeWindow(check: LambdaInvoke, deleteMaterial: LambdaInvoke): LambdaInvoke {

@@ -4,7 +4,13 @@ import { LocalStack } from '../../local/services/server';
 import { prepareWorkflow } from '../../local/workflow/workflow';
 import { DEFAULT_APPROVAL_TIMEOUT_SECONDS, DEFAULT_QUORUM } from '../../core/defaults';
 import type { CliIo } from '../output';
-import { changeManagementOf, wholeNumber, withChangeManagementOptions, type ChangeManagementOptions } from '../options';
+import {
+  approverList,
+  changeManagementOf,
+  wholeNumber,
+  withChangeManagementOptions,
+  type ChangeManagementOptions,
+} from '../options';
 import { DEFAULT_STATE_DIR } from '../../local/constants';
 
 export function localServeCommand(io: CliIo): Command {
@@ -22,7 +28,11 @@ export function localServeCommand(io: CliIo): Command {
       DEFAULT_APPROVAL_TIMEOUT_SECONDS,
     )
     .option('--quorum <n>', 'distinct approvers a change needs', wholeNumber('--quorum', 1, 10), DEFAULT_QUORUM)
-    .option('--approvers <list>', 'comma-separated identities allowed to approve (default: anyone but the requester)')
+    .option(
+      '--approvers <list>',
+      'comma-separated identities allowed to approve, each once (default: anyone but the requester)',
+      approverList,
+    )
     .action(
       async (
         opts: ChangeManagementOptions & {
@@ -31,7 +41,7 @@ export function localServeCommand(io: CliIo): Command {
           faults?: string;
           approvalTimeout: number;
           quorum: number;
-          approvers?: string;
+          approvers?: string[];
         },
         command: Command,
       ) => {
@@ -45,12 +55,7 @@ export function localServeCommand(io: CliIo): Command {
               approvalTimeoutSeconds: opts.approvalTimeout,
               quorum: opts.quorum,
               changeManagement,
-              ...(opts.approvers && {
-                approvers: opts.approvers
-                  .split(',')
-                  .map((a) => a.trim())
-                  .filter(Boolean),
-              }),
+              ...(opts.approvers && { approvers: opts.approvers }),
             }),
         });
         io.write(

@@ -11,6 +11,7 @@ import { LINK_FIELDS, linkRefusal, verifyLink } from '../../core/links';
 import { stateMachineArnOf } from '../../core/naming';
 import * as z from '../../core/schema';
 import { cleanComment } from '../../core/text';
+import { logNotPublished } from '../runtime/events';
 import { confirmationPage, messagePage } from './page';
 
 /**
@@ -219,8 +220,11 @@ export function createApprovalPage(deps: ApprovalPageDeps): (request: PageReques
     const channel = user === undefined ? CHANNEL.possession : CHANNEL.identity;
     const answer = { by: approver, channel, ...(comment && { comment }) };
     try {
-      if (decision === 'approve') await changes.approve(executionArn, task, answer);
-      else await changes.reject(executionArn, task, answer);
+      const decided =
+        decision === 'approve'
+          ? await changes.approve(executionArn, task, answer)
+          : await changes.reject(executionArn, task, answer);
+      logNotPublished(logger, decided);
     } catch (err) {
       if (!(err instanceof ChangeError)) throw err;
       if (err.code === 'AlreadyDecided') return nothingToDecide('The approval was already decided or timed out.');

@@ -1,5 +1,5 @@
 import type { KmsCall, SnsCall } from '../../core/aws-api';
-import { verifyApprovals } from '../../core/approvals';
+import { checkApprovalTimes, verifyApprovals } from '../../core/approvals';
 import { changeEvent, type EventPublisher } from '../../core/change-events';
 import type { Attestor } from '../../core/attestation';
 import type { DeleteMaterialConfig } from '../../core/config';
@@ -114,6 +114,7 @@ export function createDeleteMaterial({
     startInvocation(logger, { executionId: e.executionId, changeId: e.input.changeId, keyArn: e.plan.keyArn });
     const approval = parseApproval(e.approval);
     await verifyApprovals(attestor, e.executionId, approval, e.plan, e.input, e.rules);
+    checkApprovalTimes(approval, new Date(e.executionStartTime), new Date());
 
     const comparison = compareWithPlan(await readKey(kms, e.plan.keyArn), e.plan);
     if (comparison === 'APPLIED') {

@@ -1,5 +1,6 @@
 import type { SsmCall } from '../../core/aws-api';
 import { attestStart, type Attestor } from '../../core/attestation';
+import { logNotPublished } from '../runtime/events';
 import type { ChangeClient } from '../../core/change-client';
 import type { GatewayConfig } from '../../core/config';
 import { errorName, shown } from '../../core/errors';
@@ -154,12 +155,15 @@ export function createGateway(
     startInvocation(logger, { executionId: executionArn, changeId: task.input.changeId, keyArn: task.plan.keyArn });
     const decision = { by: caller, channel: 'cli', ...(comment && { comment }) };
     if (path === '/approve') {
-      const result = await changes.approve(executionArn, task, decision);
-      logger.info('approval given', { approver: caller, approvals: result.approvals.length });
-      return { executionArn, approver: caller, approvals: result.approvals.length, quorum: task.rules.quorum };
+      const approved = await changes.approve(executionArn, task, decision);
+      const approvals = approved.output.approvals.length;
+      logger.info('approval given', { approver: caller, approvals });
+      logNotPublished(logger, approved);
+      return { executionArn, approver: caller, approvals, quorum: task.rules.quorum };
     }
     const rejected = await changes.reject(executionArn, task, decision);
     logger.info('change rejected', { by: caller, as: rejected.as });
+    logNotPublished(logger, rejected);
     return { executionArn, rejectedBy: caller, as: rejected.as };
   }
 

@@ -25,6 +25,11 @@ const stringField = (value: unknown, field: string): string | undefined => {
 /**
  * The execution's outcome, from whatever the states before produced. When ValidateOrigin refused the input there is
  * no parsed `input`: the raw execution input supplies what it can.
+ *
+ * An approval answer comes from outside the workflow, so its approvals are listed as approvals only once DeleteMaterial
+ * verified them and went on to the deletion; an answer DeleteMaterial refused lists them as refused. A change that
+ * ended before DeleteMaterial (rejected, timed out, held past its window) lists none: nothing verified them, and each
+ * decision that took effect has its Approval Decided event.
  */
 export function outcomeOf(state: WorkflowState, executionInput: unknown): Outcome {
   const input = state.input ?? executionInput;
@@ -35,7 +40,10 @@ export function outcomeOf(state: WorkflowState, executionInput: unknown): Outcom
     keyMaterialId: state.plan?.keyMaterialId ?? stringField(input, 'keyMaterialId'),
     keyStateBefore: state.plan?.keyStateBefore,
     keyStateAfter: state.verification?.keyStateAfter,
-    approvals: state.approval?.approvals ?? [],
+    approvals: state.deletion ? (state.approval?.approvals ?? []) : [],
+    ...(state.error?.Error === ('ApprovalInvalid' satisfies TerminalErrorName) && {
+      refusedApprovals: state.approval?.approvals ?? [],
+    }),
     kmsRequestId: state.deletion?.kmsRequestId ?? null,
     ...(state.error && { error: state.error.Error, cause: state.error.Cause }),
   };

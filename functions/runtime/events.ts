@@ -1,8 +1,10 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { EventsCall } from '../../core/aws-api';
+import type { Decided } from '../../core/change-client';
 import { EVENT_SOURCE, type ChangeEvent, type EventPublisher } from '../../core/change-events';
-import { EVENT_NOT_PUBLISHED, KeymatError } from '../../core/errors';
+import { EVENT_NOT_PUBLISHED, KeymatError, errorName } from '../../core/errors';
 import { awsCall, sdkConfig, type AwsClientOptions } from './aws';
+import type { Logger } from './logger';
 
 /**
  * An EventBridge client for the change events. It makes one attempt per call, as the KMS client does: the state
@@ -43,4 +45,17 @@ export function eventBridgePublisher(client: EventsCall, eventBusName: string): 
       }
     },
   };
+}
+
+/**
+ * Logs, whole, the Approval Decided event of a decision that took effect but that EventBridge did not take: the log
+ * is then the event's record, as DeleteMaterial's is for an untaken Key Material Deleted.
+ */
+export function logNotPublished(logger: Pick<Logger, 'error'>, decided: Decided): void {
+  if (!decided.notPublished) return;
+  const { event, error } = decided.notPublished;
+  logger.error('the decision took effect, but its Approval Decided event was not published', {
+    error: errorName(error),
+    event,
+  });
 }

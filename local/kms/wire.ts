@@ -30,6 +30,13 @@ export type Operation = (body: Json, ctx: CallContext, record: CallRecord) => Js
 /** Operations by their wire name (`DescribeKey`, …). */
 export type OperationTable = Record<string, Operation>;
 
+/** KMS's texts for a CreateAlias name without its prefix, and for tags it refuses (TagException). */
+const ALIAS_PREFIX =
+  'Alias must start with the prefix "alias/". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html';
+const TAG_RESERVED = 'Tags beginning with aws: are reserved';
+const TAG_DUPLICATE = 'Duplicate tag keys';
+const TAG_TOO_MANY = 'Too many tags';
+
 const KEY_MATERIAL_ID_PATTERN = /^[a-f0-9]{64}$/;
 const ALIAS_NAME_PATTERN = /^alias\/[a-zA-Z0-9/_-]{1,250}$/;
 const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
@@ -68,6 +75,7 @@ export function checkKeyMaterialId(value: unknown): string {
 }
 
 export function checkAliasName(value: unknown): string {
+  if (typeof value === 'string' && !value.startsWith('alias/')) throw new KmsError('ValidationException', ALIAS_PREFIX);
   if (typeof value !== 'string' || !ALIAS_NAME_PATTERN.test(value)) {
     throw validation('aliasName', value, `Member must satisfy regular expression pattern: ^alias/[a-zA-Z0-9/_-]+$`);
   }
@@ -117,13 +125,11 @@ export function parseTags(value: unknown): Tag[] {
       throw validation(`${member}.tagValue`, TagValue, lengthConstraint(TagValue.length, 0, 256));
     return { TagKey, TagValue };
   });
-  // The reference names TagException for tags that are not valid without its texts: these are the emulator's.
+  // KMS's own texts, as it answers CreateKey and TagResource (they name no tag).
   const seen = new Set<string>();
   for (const { TagKey } of tags) {
-    if (TagKey.toLowerCase().startsWith('aws:')) {
-      throw new KmsError('TagException', `Tag key ${TagKey} is reserved: tag keys beginning with aws: are for AWS use`);
-    }
-    if (seen.has(TagKey)) throw new KmsError('TagException', `Duplicate tag key ${TagKey}`);
+    if (TagKey.toLowerCase().startsWith('aws:')) throw new KmsError('TagException', TAG_RESERVED);
+    if (seen.has(TagKey)) throw new KmsError('TagException', TAG_DUPLICATE);
     seen.add(TagKey);
   }
   return tags;
@@ -134,10 +140,7 @@ export function mergeTags(existing: Tag[], added: Tag[]): Tag[] {
   const merged = existing.map((t) => added.find((a) => a.TagKey === t.TagKey) ?? t);
   for (const tag of added) if (!existing.some((t) => t.TagKey === tag.TagKey)) merged.push(tag);
   if (merged.length > MAX_TAGS) {
-    throw new KmsError(
-      'TagException',
-      `A KMS key can have at most ${MAX_TAGS} tags; this request would give it ${merged.length}`,
-    );
+    throw new KmsError('TagException', TAG_TOO_MANY);
   }
   return merged;
 }

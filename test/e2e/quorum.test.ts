@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createExternalKey, localKmsClient } from '../../local/kms/byok';
@@ -92,4 +92,22 @@ it('refuses a rejection by an outsider, and lets the requester withdraw the chan
     error: 'ApprovalRejected',
     cause: `withdrawn by the requester ${user('alice')} (cli): opened by mistake`,
   });
+});
+
+it('refuses to serve approvers that differ only in case, naming both, before anything starts', async () => {
+  const refused = await keymatInProcess([
+    'local',
+    'serve',
+    '--state-dir',
+    join(dir, 'never-served'),
+    '--quorum',
+    '2',
+    '--approvers',
+    `${user('bob')},${user('Bob')}`,
+  ]);
+  expect(refused.code).toBe(2);
+  expect(refused.stderr).toContain(
+    `approvers "${user('bob')}" and "${user('Bob')}" are the same principal (IAM names ignore case): list each approver once`,
+  );
+  expect(existsSync(join(dir, 'never-served'))).toBe(false);
 });

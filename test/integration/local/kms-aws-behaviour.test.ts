@@ -1,5 +1,6 @@
 import {
   CancelKeyDeletionCommand,
+  CreateAliasCommand,
   CreateKeyCommand,
   DecryptCommand,
   DeleteImportedKeyMaterialCommand,
@@ -326,22 +327,33 @@ describe('tags (7)', () => {
         { TagKey: 'c', TagValue: '1' },
         { TagKey: 'c', TagValue: '2' },
       ],
+      'Duplicate tag keys',
     ],
-    ['the reserved aws: prefix', [{ TagKey: 'aws:owner', TagValue: 'x' }]],
-    ['more than 50 tags on the key', many(49)],
-  ])('refuses %s with TagException and changes nothing', async (_what, added) => {
+    ['the reserved aws: prefix', [{ TagKey: 'AWS:owner', TagValue: 'x' }], 'Tags beginning with aws: are reserved'],
+    ['more than 50 tags on the key', many(49), 'Too many tags'],
+  ])('refuses %s with TagException in KMS words, and changes nothing', async (_what, added, message) => {
     const keyId = await tagged();
     const err = await errorOf(() => kms.send(new TagResourceCommand({ KeyId: keyId, Tags: added })));
-    expect(err.name).toBe('TagException');
+    expect(err).toMatchObject({ name: 'TagException', message });
     expect(await tags(keyId)).toEqual([
       { TagKey: 'a', TagValue: '1' },
       { TagKey: 'b', TagValue: '2' },
     ]);
   });
 
-  it('refuses more than 50 tags on CreateKey with TagException', async () => {
+  it('refuses more than 50 tags on CreateKey with TagException in KMS words', async () => {
     const err = await errorOf(() => kms.send(new CreateKeyCommand({ Tags: many(51) })));
-    expect(err.name).toBe('TagException');
+    expect(err).toMatchObject({ name: 'TagException', message: 'Too many tags' });
+  });
+
+  it('refuses an alias name without its prefix in KMS words', async () => {
+    const keyId = await tagged();
+    const err = await errorOf(() => kms.send(new CreateAliasCommand({ AliasName: 'retired', TargetKeyId: keyId })));
+    expect(err).toMatchObject({
+      name: 'ValidationException',
+      message:
+        'Alias must start with the prefix "alias/". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html',
+    });
   });
 
   it('words a tag key that is too long as KMS does, naming its position', async () => {

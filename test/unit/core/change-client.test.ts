@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ChangeClient } from '../../../core/change-client';
+import type { ChangeEvent } from '../../../core/change-events';
 import { ChangeError } from '../../../core/errors';
 import { testAttestor } from '../../helpers/attestor';
 import { approvalScheduled } from '../../helpers/history';
@@ -186,7 +187,7 @@ describe('approvals', () => {
 
   it('answers an approval with the approvals so far plus this one, attested for its round', async () => {
     sfn.on(SendTaskSuccessCommand).resolves({});
-    const result = await client.approve(EXECUTION, task, { by: 'bob', channel: 'cli', comment: 'ok' });
+    const { output: result } = await client.approve(EXECUTION, task, { by: 'bob', channel: 'cli', comment: 'ok' });
     expect(result.approvals).toEqual([
       { approver: 'bob', at: expect.any(String), channel: 'cli', comment: 'ok', round: 1, mac: expect.any(String) },
     ]);
@@ -215,6 +216,7 @@ describe('approvals', () => {
   it('lets the requester withdraw the change', async () => {
     sfn.on(SendTaskFailureCommand).resolves({});
     expect(await client.reject(EXECUTION, task, { by: 'alice', channel: 'cli' })).toEqual({ as: 'REQUESTER' });
+    expect(sfn.commandCalls(SendTaskFailureCommand)[0]?.args[0].input).toMatchObject({ error: 'ApprovalRejected' });
   });
 
   it('refuses a rejection by someone outside the allowed approvers and sends nothing', async () => {
@@ -233,5 +235,77 @@ describe('approvals', () => {
     });
     await expect(unsigned.approve(EXECUTION, task, { by: 'bob', channel: 'cli' })).rejects.toThrow(/no attestor/);
     expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+  });
+});
+
+describe('Approval Decided', () => {
+  /** A client whose events are recorded, publishing through `publish` when one is given. */
+  const recording = (publish?: () => Promise<void>) => {
+    const published: ChangeEvent[] = [];
+    const events = {
+      publish: async (...e: ChangeEvent[]) => {
+        await publish?.();
+        published.push(...e);
+      },
+    };
+    const withEvents = new ChangeClient({
+      sfn: sfnCall(new SFNClient({ region: 'us-east-1' })),
+      stateMachineArn: MACHINE,
+      attestor: testAttestor(),
+      events,
+    });
+    return { client: withEvents, published };
+  };
+  /** Step Functions takes the first answer to the token and refuses every later one, as it does a closed task. */
+  const oneAnswerTaken = () => {
+    let taken = false;
+    const take = () => {
+      if (taken) throw named('TaskDoesNotExist');
+      taken = true;
+      return {};
+    };
+    sfn.on(SendTaskSuccessCommand).callsFake(take);
+    sfn.on(SendTaskFailureCommand).callsFake(take);
+  };
+
+  it.each([
+    ['two approvers', 'carol'],
+    ['one approver on two tabs', 'bob'],
+  ])('is published for the answer that won a race, and not for the one that lost it (%s)', async (_case, rejecter) => {
+    oneAnswerTaken();
+    const { client: racing, published } = recording();
+    const answers = await Promise.allSettled([
+      racing.approve(EXECUTION, task, { by: 'bob', channel: 'cli' }),
+      racing.reject(EXECUTION, task, { by: rejecter, channel: 'web', comment: 'not today' }),
+    ]);
+    const won = answers.findIndex((a) => a.status === 'fulfilled');
+    const lost = answers.find((a) => a.status === 'rejected');
+    expect(answers.filter((a) => a.status === 'fulfilled')).toHaveLength(1);
+    expect(lost?.reason).toMatchObject({ code: 'AlreadyDecided' });
+    expect(published.map((e) => e.detail)).toEqual([
+      won === 0
+        ? expect.objectContaining({ decision: 'APPROVED', decidedBy: 'bob', round: 1 })
+        : expect.objectContaining({ decision: 'REJECTED', decidedBy: rejecter, round: 1 }),
+    ]);
+  });
+
+  it('is dated at the approval’s attested time', async () => {
+    sfn.on(SendTaskSuccessCommand).resolves({});
+    const { client: approving, published } = recording();
+    const { output } = await approving.approve(EXECUTION, task, { by: 'bob', channel: 'cli' });
+    expect(published[0]?.detail.occurredAt).toBe(output.approvals[0]?.at);
+  });
+
+  it('reports an event EventBridge did not take without failing the decision that took effect', async () => {
+    sfn.on(SendTaskSuccessCommand).resolves({});
+    const refused = Object.assign(new Error('not taken'), { name: 'EventNotPublished' });
+    const { client: approving, published } = recording(() => Promise.reject(refused));
+    const decided = await approving.approve(EXECUTION, task, { by: 'bob', channel: 'cli' });
+    expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(1);
+    expect(published).toEqual([]);
+    expect(decided.notPublished).toEqual({
+      event: expect.objectContaining({ detailType: 'Approval Decided' }),
+      error: refused,
+    });
   });
 });

@@ -177,6 +177,22 @@ describe('change events', () => {
     expect(second.detail.eventId).not.toBe(first.detail.eventId);
   });
 
+  it('gives two different decisions of one round two ids, and one decision one id whatever the case', () => {
+    const executionArn = 'arn:aws:states:us-east-1:111122223333:execution:m:e';
+    const asked = { input: { changeId: 'CHG-1' }, plan: { digest: 'd'.repeat(64) }, approval: { approvals: [] } };
+    const id = (decision: Parameters<typeof approvalDecided>[2]) =>
+      approvalDecided(executionArn, asked, decision, NOW).detail.eventId;
+    const bobApproves = id({ by: 'arn:aws:iam::111122223333:user/bob', channel: 'cli', decision: 'APPROVED' });
+    const ids = [
+      bobApproves,
+      id({ by: 'arn:aws:iam::111122223333:user/bob', channel: 'web', decision: 'REJECTED', as: 'APPROVER' }),
+      id({ by: 'arn:aws:iam::111122223333:user/carol', channel: 'cli', decision: 'APPROVED' }),
+      id({ by: 'arn:aws:iam::111122223333:user/carol', channel: 'cli', decision: 'REJECTED', as: 'APPROVER' }),
+    ];
+    expect(new Set(ids).size).toBe(4);
+    expect(id({ by: 'arn:aws:iam::111122223333:user/Bob', channel: 'web', decision: 'APPROVED' })).toBe(bobApproves);
+  });
+
   it('refuses to build an event that does not fit its schema', () => {
     expect(() =>
       changeEvent(

@@ -2,6 +2,7 @@ import {
   canonicalPrincipal,
   checkApproverPattern,
   displayName,
+  distinctApprovers,
   matchesApprover,
   samePrincipal,
 } from '../../../core/identity';
@@ -79,4 +80,25 @@ describe('approver patterns', () => {
 it('shows the last segment of a principal as its display name', () => {
   expect(displayName(`arn:aws:iam::${ACCOUNT}:user/ops/alice`)).toBe('alice');
   expect(displayName(`arn:aws:iam::${ACCOUNT}:root`)).toBe('root');
+});
+
+describe('distinctApprovers', () => {
+  const bob = `arn:aws:iam::${ACCOUNT}:user/bob`;
+  const carol = `arn:aws:iam::${ACCOUNT}:user/carol`;
+
+  it('keeps approvers that name different principals, in their order', () => {
+    expect(distinctApprovers([carol, bob])).toEqual([carol, bob]);
+  });
+
+  it.each([
+    ['only in case', `arn:aws:iam::${ACCOUNT}:user/Bob`],
+    ['not at all', bob],
+  ])('refuses two entries that differ %s, naming both', (_case, again) => {
+    expect(() => distinctApprovers([bob, carol, again])).toThrow(
+      expect.objectContaining({
+        name: 'InvalidIdentity',
+        message: `approvers "${bob}" and "${again}" are the same principal (IAM names ignore case): list each approver once`,
+      }),
+    );
+  });
 });

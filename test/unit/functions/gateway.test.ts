@@ -191,6 +191,42 @@ describe('deciding', () => {
     expect(withdrawn).toMatchObject({ status: 200, body: { as: 'REQUESTER' } });
   });
 
+  it('answers a decision that took effect as decided when its event was not published, and logs the event', async () => {
+    waitingForApproval();
+    sfn.on(SendTaskSuccessCommand).resolves({});
+    const logger = silentLogger();
+    const logged = jest.spyOn(logger, 'error');
+    const unpublished = createGateway({
+      changes: new ChangeClient({
+        sfn: sfnCall(new SFNClient({ region: 'us-east-1' })),
+        stateMachineArn: MACHINE,
+        attestor,
+        events: { publish: () => Promise.reject(named('EventNotPublished')) },
+      }),
+      attestor,
+      ssm: ssmCall(new SSMClient({ region: 'us-east-1' })),
+      config: {
+        stateMachineArn: MACHINE,
+        attestationKeyArn: 'arn:attestation',
+        sessionBoundRoles: [],
+        eventBusName: 'default',
+      },
+      logger,
+    });
+    const response = (await unpublished(signedBy(BOB, '/approve', { execution: 'keymat-CHG-1' }))) as {
+      statusCode: number;
+    };
+    expect(response.statusCode).toBe(200);
+    expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(1);
+    expect(logged).toHaveBeenCalledWith(expect.stringContaining('Approval Decided event was not published'), {
+      error: 'EventNotPublished',
+      event: expect.objectContaining({
+        detailType: 'Approval Decided',
+        detail: expect.objectContaining({ decision: 'APPROVED', decidedBy: BOB }),
+      }),
+    });
+  });
+
   it('strips control characters from a comment', async () => {
     waitingForApproval();
     sfn.on(SendTaskSuccessCommand).resolves({});

@@ -181,6 +181,7 @@ describe('DeleteMaterial handler', () => {
         approvals: [{ approver: 'bob', at: '2026-11-22T00:00:00Z', channel: 'cli', round: 1, mac: 'bWFj' }],
       },
       rules: { quorum: 1, allowedApprovers: [] },
+      executionStartTime: '2026-11-21T23:00:00Z',
     };
     await expect(handler(event, context('DeleteMaterial'))).resolves.toMatchObject({ kmsRequestId: 'req-1' });
     expect(aws.inputs('Publish')[0]).toMatchObject({ TopicArn: topic });

@@ -70,6 +70,33 @@ describe('outcomeOf', () => {
     });
   });
 
+  it('lists the approvals of an answer DeleteMaterial refused as refused, not as approvals', () => {
+    const forged = [{ ...approvals[0]!, mac: 'Zm9yZ2Vk' }];
+    const outcome = outcomeOf(
+      {
+        input: input(),
+        plan,
+        check: { decision: 'PROCEED' },
+        approval: { planDigest: plan.digest, approvals: forged },
+        error: { Error: 'ApprovalInvalid', Cause: 'approval 1 (bob) is not attested by keymat' },
+      },
+      {},
+    );
+    expect(outcome).toMatchObject({ status: 'REFUSED', approvals: [], refusedApprovals: forged });
+  });
+
+  it.each([
+    ['rejected in a later round', 'ApprovalRejected'],
+    ['held past its change window', 'ChangeWindowClosed'],
+  ])('lists no approvals for a change %s: DeleteMaterial never verified them', (_case, error) => {
+    const outcome = outcomeOf(
+      { input: input(), plan, approval: { planDigest: plan.digest, approvals }, error: { Error: error } },
+      {},
+    );
+    expect(outcome.approvals).toEqual([]);
+    expect(outcome).not.toHaveProperty('refusedApprovals');
+  });
+
   it('takes the change id and material from the raw input when the input was refused, with the error', () => {
     const outcome = outcomeOf(caught('InvalidInput'), { changeId: 'CHG-7', keyMaterialId: 'c'.repeat(64) });
     expect(outcome).toEqual({

@@ -17,7 +17,8 @@ import { createDeleteMaterial } from '../../../functions/delete-material/delete-
 import { createNotifyOutcome } from '../../../functions/notify-outcome/notify-outcome';
 import { createRequestApproval } from '../../../functions/request-approval/request-approval';
 import { createVerifyPendingImport } from '../../../functions/verify-pending-import/verify-pending-import';
-import { signedApprovals } from '../../helpers/attestor';
+import { withApproval } from '../../../core/approvals';
+import { signedApprovals, testAttestor } from '../../helpers/attestor';
 import { KEY_ARN, M1, M2, input, material, planFor, snapshot } from '../../helpers/kms-fixtures';
 import {
   APPROVAL_TOPIC_ARN,
@@ -65,12 +66,15 @@ function keyIs(s: KeySnapshot) {
 
 const ONE: ApprovalRules = { quorum: 1, allowedApprovers: [] };
 const signedBy = (digest: string, ...approvers: string[]) => signedApprovals(executionId, digest, ...approvers);
+/** When the execution started: before the helpers' approvals, which are dated 2026-11-22T00:00:00Z. */
+const executionStartTime = '2026-11-21T23:00:00Z';
 const approved = (plan: Plan, approver = 'bob', digest = plan.digest, rules = ONE) => ({
   executionId,
   input: input(),
   plan,
   approval: { planDigest: digest, approvals: signedBy(digest, approver) },
   rules,
+  executionStartTime,
 });
 
 describe('CheckState', () => {
@@ -221,7 +225,14 @@ describe('DeleteMaterial', () => {
   ])('refuses %s with ApprovalInvalid', async (_l, approvers, rules, mentions) => {
     const plan = planFor(snapshot());
     const approvals = signedBy(plan.digest, ...approvers);
-    const event = { executionId, input: input(), plan, approval: { planDigest: plan.digest, approvals }, rules };
+    const event = {
+      executionId,
+      input: input(),
+      plan,
+      approval: { planDigest: plan.digest, approvals },
+      rules,
+      executionStartTime,
+    };
     await expect(deleteMaterial(event)).rejects.toMatchObject({
       name: 'ApprovalInvalid',
       message: expect.stringContaining(mentions),
@@ -240,8 +251,34 @@ describe('DeleteMaterial', () => {
       plan,
       approval: { planDigest: plan.digest, approvals: signedBy(plan.digest, 'bob', 'carol') },
       rules: { quorum: 2, allowedApprovers: ['bob', 'carol'] },
+      executionStartTime,
     });
     expect(result.kmsRequestId).toBe('req-2');
+  });
+
+  it('refuses an attested approval dated before its execution started with ApprovalInvalid, and deletes nothing', async () => {
+    keyIs(snapshot());
+    const later = { ...approved(planFor(snapshot())), executionStartTime: '2026-11-22T00:00:01Z' };
+    await expect(deleteMaterial(later)).rejects.toMatchObject({
+      name: 'ApprovalInvalid',
+      message:
+        'approval 1 (bob) is dated "2026-11-22T00:00:00Z", not within its execution, which started at 2026-11-22T00:00:01.000Z; nothing was deleted',
+    });
+    expect(kms.commandCalls(DeleteImportedKeyMaterialCommand)).toHaveLength(0);
+  });
+
+  it('refuses an attested approval dated after now with ApprovalInvalid, and deletes nothing', async () => {
+    keyIs(snapshot());
+    const plan = planFor(snapshot());
+    const subject = { executionArn: executionId, startedAt: '', planDigest: plan.digest };
+    const future = new Date(Date.now() + 60_000);
+    const answer = await withApproval(testAttestor(), subject, [], { approver: 'bob', channel: 'cli' }, future);
+    const err = await deleteMaterial({ ...approved(plan), approval: answer }).catch((e: Error) => e);
+    expect(err).toMatchObject({
+      name: 'ApprovalInvalid',
+      message: expect.stringContaining(`approval 1 (bob) is dated "${future.toISOString()}", after now (`),
+    });
+    expect(kms.commandCalls(DeleteImportedKeyMaterialCommand)).toHaveLength(0);
   });
 
   it('lets KMSInternalException through under its own name for the retry', async () => {

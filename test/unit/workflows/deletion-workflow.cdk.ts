@@ -48,8 +48,13 @@ describe('DeletionWorkflow props', () => {
     ['a fractional quorum', { quorum: 1.5 }, 'quorum must be a whole number from 1 to 10; got 1.5'],
     [
       'fewer distinct approvers than the quorum',
-      { quorum: 3, allowedApprovers: ['alice', 'bob', 'bob'] },
-      'quorum 3 cannot be reached by the 2 distinct allowedApprovers (alice, bob, bob)',
+      { quorum: 3, allowedApprovers: ['alice', 'bob'] },
+      'quorum 3 cannot be reached by the 2 distinct allowedApprovers (alice, bob)',
+    ],
+    [
+      'approvers that differ only in case',
+      { quorum: 2, allowedApprovers: ['arn:aws:iam::111122223333:user/Bob', 'arn:aws:iam::111122223333:user/bob'] },
+      'DeletionWorkflow: allowedApprovers: approvers "arn:aws:iam::111122223333:user/Bob" and "arn:aws:iam::111122223333:user/bob" are the same principal (IAM names ignore case): list each approver once',
     ],
     ['verifyMaxAttempts 0', { verifyMaxAttempts: 0 }, 'verifyMaxAttempts must be a whole number from 1 to 20; got 0'],
     [
