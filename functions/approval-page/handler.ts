@@ -1,6 +1,6 @@
 import { configFromEnvironment } from '../../core/config';
 import { kmsAttestor } from '../runtime/attestor';
-import { createKmsClient, createSecretsClient, createSfnClient } from '../runtime/aws';
+import { createKmsClient, createSecretsClient, createSfnClient, STANDARD_ATTEMPTS } from '../runtime/aws';
 import { createEventsClient, eventBridgePublisher } from '../runtime/events';
 import { createLogger, withLambdaContext } from '../runtime/logger';
 import { createApprovalPage, pageRequestSchema } from './approval-page';
@@ -11,7 +11,7 @@ const approvalPage = createApprovalPage({
   sfn: createSfnClient(),
   secrets: createSecretsClient(),
   attestor: kmsAttestor(createKmsClient(), config.attestationKeyArn),
-  events: eventBridgePublisher(createEventsClient(), config.eventBusName),
+  events: eventBridgePublisher(createEventsClient({ maxAttempts: STANDARD_ATTEMPTS }), config.eventBusName),
   config,
   logger,
 });

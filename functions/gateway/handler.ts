@@ -15,7 +15,7 @@ const gateway = createGateway({
     sfn: createSfnClient(),
     stateMachineArn: config.stateMachineArn,
     attestor,
-    events: eventBridgePublisher(createEventsClient(), config.eventBusName),
+    events: eventBridgePublisher(createEventsClient({ maxAttempts: STANDARD_ATTEMPTS }), config.eventBusName),
   }),
   attestor,
   // Runbook starts answer the automation at once: the standard retries, unlike the state machine's SSM calls.

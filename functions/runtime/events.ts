@@ -7,10 +7,10 @@ import { awsCall, sdkConfig, type AwsClientOptions } from './aws';
 import type { Logger } from './logger';
 
 /**
- * An EventBridge client for the change events. It makes one attempt per call, as the KMS client does: the state
- * machine retries a failed put.
+ * An EventBridge client for the change events.
  *
- * @param options - Where and as whom to call.
+ * @param options - Where and as whom to call; `maxAttempts` @default 1, for the tasks: the state machine retries a
+ *   failed put. The gateway and the approval page, which answer people, take the SDK's standard attempts.
  */
 export const createEventsClient = (options: AwsClientOptions = {}): EventsCall =>
   awsCall(new EventBridgeClient(sdkConfig({ maxAttempts: 1, ...options })), { PutEvents: PutEventsCommand });

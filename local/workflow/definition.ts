@@ -1,5 +1,5 @@
 import { DEFAULT_APPROVAL_TIMEOUT_SECONDS, DEFAULT_QUORUM, DEFAULT_TASK_TIMEOUT_SECONDS } from '../../core/defaults';
-import { checkApproverPattern } from '../../core/identity';
+import { checkApproverPattern, distinctApprovers } from '../../core/identity';
 import * as z from '../../core/schema';
 import type { ApprovalRules } from '../../core/types';
 import generated from './workflow.asl.json';
@@ -72,8 +72,8 @@ export function localDefinition(settings: DefinitionSettings = {}): Record<strin
   );
   const quorum = wholeNumber('quorum', settings.quorum ?? DEFAULT_QUORUM, 1, 10);
   // Approvers are principals, as in a deployment: a plain name is not an identity anyone authenticates as.
-  const approvers = (settings.approvers ?? []).map(checkApproverPattern);
-  const distinct = new Set(approvers).size;
+  const approvers = distinctApprovers((settings.approvers ?? []).map(checkApproverPattern));
+  const distinct = approvers.length;
   if (approvers.length > 0 && distinct < quorum) {
     throw new RangeError(
       `DeletionWorkflow: quorum ${quorum} cannot be reached by the ${distinct} distinct allowedApprovers (${approvers.join(', ')}); list at least ${quorum}, or lower the quorum`,

@@ -204,7 +204,7 @@ describe('deciding', () => {
         events: { publish: () => Promise.reject(named('EventNotPublished')) },
       }),
       attestor,
-      ssm: ssmCall(new SSMClient({ region: 'us-east-1' })),
+      ssm: createSsmClient({ region: 'us-east-1' }),
       config: {
         stateMachineArn: MACHINE,
         attestationKeyArn: 'arn:attestation',
