@@ -89,14 +89,17 @@ const NETWORK_CODES = new Set([
  */
 export function awsCall<A extends object>(client: SdkClient, commands: SdkCommands<A>): AwsCall<A> {
   const call = sdkCall(client, commands);
-  return (operation, input) =>
-    call(operation, input).catch((err: unknown) => {
+  return async (operation, input) => {
+    try {
+      return await call(operation, input);
+    } catch (err) {
       const code = (err as NodeJS.ErrnoException | undefined)?.code;
       if (code === undefined || !NETWORK_CODES.has(code)) throw err;
       throw new KeymatError(NETWORK_ERROR, `the request did not complete: ${code}: ${(err as Error).message}`, {
         cause: err,
       });
-    });
+    }
+  };
 }
 
 const KMS_COMMANDS: SdkCommands<KmsApi> = {

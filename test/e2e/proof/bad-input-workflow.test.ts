@@ -125,6 +125,8 @@ const approval = (value: unknown) => ({
   plan,
   approval: value,
   rules: { quorum: 1, allowedApprovers: [] },
+  // Before the signed approvals' time, as the workflow passes $$.Execution.StartTime.
+  executionStartTime: '2026-11-21T23:00:00Z',
 });
 const APPROVALS: [string, unknown, string, string][] = [
   [

@@ -98,8 +98,11 @@ it('starts as the signer, takes each round on its own token, and deletes after t
   expect(end.status).toBe('SUCCEEDED');
   expect(JSON.parse(end.output!)).toMatchObject({ status: 'DELETED' });
 
-  // The change's events, once each and in order; the gateway's decisions name the authenticated signers.
-  const events = readEventsOutbox(dir).filter((e) => e.detail.executionArn === executionArn);
+  // The change's events, once each and in order of when they happened (a decision's event follows its hand-over, so it
+  // may arrive after the events the decision set off); the gateway's decisions name the authenticated signers.
+  const events = readEventsOutbox(dir)
+    .filter((e) => e.detail.executionArn === executionArn)
+    .sort((a, b) => Date.parse(a.detail.occurredAt) - Date.parse(b.detail.occurredAt));
   expect(events.map((e) => [e.detailType, e.detail.round ?? null, e.detail.decidedBy ?? null])).toEqual([
     ['Deletion Planned', null, null],
     ['Approval Requested', 1, null],
