@@ -102,7 +102,7 @@ it('starts as the signer, takes each round on its own token, and deletes after t
   // may arrive after the events the decision set off); the gateway's decisions name the authenticated signers.
   const events = readEventsOutbox(dir)
     .filter((e) => e.detail.executionArn === executionArn)
-    .sort((a, b) => Date.parse(a.detail.occurredAt) - Date.parse(b.detail.occurredAt));
+    .sort((a, b) => Date.parse(String(a.detail.occurredAt)) - Date.parse(String(b.detail.occurredAt)));
   expect(events.map((e) => [e.detailType, e.detail.round ?? null, e.detail.decidedBy ?? null])).toEqual([
     ['Deletion Planned', null, null],
     ['Approval Requested', 1, null],
