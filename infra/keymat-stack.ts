@@ -146,7 +146,7 @@ export class KeymatStack extends Stack {
 
     const validateOrigin = new KeymatFunction(this, 'ValidateOrigin', {
       config: {
-        account: Aws.ACCOUNT_ID,
+        scope: { account: Aws.ACCOUNT_ID },
         defaultWaitSeconds: config.defaultWaitSeconds,
         recentUseDays: config.recentUseDays,
         attestationKeyArn,

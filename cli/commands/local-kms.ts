@@ -7,7 +7,7 @@ import { LocalStack } from '../../local/server';
 import { runningEndpoint } from '../../local/store';
 import { StateFolderBusyError } from '../../local/store';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cliEnvironment } from '../../core/config';
+import { cliEnvironment } from '../env';
 import { DEFAULT_STATE_DIR } from '../../core/defaults';
 import { printJson, type CliIo } from '../output';
 import { wholeNumber } from '../options';

@@ -53,7 +53,7 @@ describe('KeymatFunction', () => {
     const stack = bareStack();
     const fn = new KeymatFunction(stack, 'ValidateOrigin', {
       config: {
-        account: '111122223333',
+        scope: { account: '111122223333' },
         defaultWaitSeconds: 30,
         recentUseDays: 30,
         attestationKeyArn: MAC_KEY_ARN,
