@@ -6,7 +6,7 @@ import {
   MAX_WAIT_SECONDS,
   MAX_WINDOW_WAIT_SECONDS,
 } from './defaults';
-import { CALENDAR_ARN, CALENDAR_NAME, EVENT_BUS, FUNCTION_ARN } from './naming';
+import { CALENDAR_ARN, CALENDAR_NAME, EVENT_BUS, FUNCTION_ARN, IAM_ROLE_NAME } from './naming';
 import * as z from './schema';
 
 /**
@@ -125,9 +125,6 @@ const optionalGroup = <F extends Fields>(fields: F): Group<F, 'optional'> => ({
   fields,
   unset: 'optional',
 });
-
-/** An IAM role name as IAM allows it. */
-const IAM_ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 
 /** Every variable of the contract, each name spelled once; the functions' schemas pick theirs from here. */
 const VARIABLES = {

@@ -29,6 +29,9 @@ export const ALIAS = new RegExp(`^(arn:${PARTITION}:kms:[a-z0-9-]*:\\d{12}:)?ali
 /** Any ARN, split into partition, service, Region, account and resource. */
 export const ARN = new RegExp(`^arn:(${PARTITION}):([a-z0-9-]*):([a-z0-9-]*):(\\d{12}|):(.*)$`);
 
+/** An IAM role name as IAM allows it (a session-bound role is named so, not by its ARN). */
+export const IAM_ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
+
 /** A KeyMaterialId: 64 lower-case hex digits. */
 export const KEY_MATERIAL_ID = /^[a-f0-9]{64}$/;
 

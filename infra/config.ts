@@ -22,7 +22,7 @@ import {
   MAX_WINDOW_WAIT_SECONDS,
 } from '../core/defaults';
 import { canonicalPrincipal, checkApproverPattern, isExactPrincipal } from '../core/identity';
-import { checkCalendarName, EVENT_BUS, FUNCTION_ARN } from '../core/naming';
+import { checkCalendarName, EVENT_BUS, FUNCTION_ARN, IAM_ROLE_NAME } from '../core/naming';
 import { scanLimitsSchema, scanPolicySchema, type ScanLimits, type ScanPolicy } from '../core/scan-policy';
 import * as z from '../core/schema';
 import { KeyScopeGrants } from './key-scope';
@@ -176,10 +176,10 @@ export const DEFAULT_SCAN_POLICY: ScanPolicy = {
   retireTag: DEFAULT_SCAN_RETIRE_TAG,
 };
 
+/** The tag that puts a key in scope when the props name no key scope. */
 export const DEFAULT_KEY_TAG = { key: 'keymat:managed', value: 'true' };
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const IAM_ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 /** A JWT claim name: registered names (`email`) and collision-resistant URIs (`https://example.com/claims/upn`). */
 const CLAIM_NAME = /^[\w:/.#@-]{1,256}$/;
 /** An EventBridge Scheduler expression as the context gives it. */
