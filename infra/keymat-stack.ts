@@ -59,7 +59,9 @@ export class KeymatStack extends Stack {
     // Before super: a refused value leaves nothing in the tree.
     const config = resolveProps(props);
     super(scope, id, props);
-    const { logRetention, keys, fips } = config;
+    const { logRetention, keys } = config;
+    // What every function of the stack shares: its logs' retention, and whether it calls FIPS endpoints.
+    const functionProps = { logRetention, fips: config.fips };
     const attestation = new AttestationKey(this, 'AttestationKey');
     this.attestation = attestation;
     const attestationKeyArn = attestation.keyArn;
@@ -130,8 +132,7 @@ export class KeymatStack extends Stack {
         ...(identity && { identityClaim: identity.claim }),
         ...events,
       },
-      logRetention,
-      fips,
+      ...functionProps,
     });
     grantPutEvents(approvalPage);
     this.approvalPage = approvalPage;
@@ -153,8 +154,7 @@ export class KeymatStack extends Stack {
         changeCalendars,
         ...(ticketCheck && { changeTicketFunctionArn: ticketCheck.functionArn }),
       },
-      logRetention,
-      fips,
+      ...functionProps,
     });
     attestation.grantVerifyMac(validateOrigin);
     grantPutEvents(validateOrigin);
@@ -171,7 +171,7 @@ export class KeymatStack extends Stack {
       'kms:ListAliases supports no resource scoping (https://docs.aws.amazon.com/kms/latest/developerguide/kms-api-permissions-reference.html)',
     );
 
-    const checkState = new KeymatFunction(this, 'CheckState', { config: {}, logRetention, fips });
+    const checkState = new KeymatFunction(this, 'CheckState', { config: {}, ...functionProps });
 
     const requestApproval = new KeymatFunction(this, 'RequestApproval', {
       config: {
@@ -180,8 +180,7 @@ export class KeymatStack extends Stack {
         ...events,
         changeCalendars,
       },
-      logRetention,
-      fips,
+      ...functionProps,
     });
     requestApproval.grantPublish(approvalTopic);
     grantPutEvents(requestApproval);
@@ -192,29 +191,26 @@ export class KeymatStack extends Stack {
         ? undefined
         : new KeymatFunction(this, 'CheckChangeWindow', {
             config: { changeCalendars, maxWaitSeconds: config.changeWindowMaxWait.toSeconds() },
-            logRetention,
-            fips,
+            ...functionProps,
           });
     if (checkChangeWindow) grantCalendars(checkChangeWindow);
     requestApproval.grant((grantee) => linkSecret.grantRead(grantee));
 
     const deleteMaterial = new KeymatFunction(this, 'DeleteMaterial', {
       config: { outcomeTopicArn: outcomeTopic.topicArn, attestationKeyArn, ...events },
-      logRetention,
-      fips,
+      ...functionProps,
     });
     attestation.grantVerifyMac(deleteMaterial);
     grantPutEvents(deleteMaterial);
     deleteMaterial.grantKeys(keys, 'kms:DescribeKey', 'kms:ListKeyRotations', 'kms:DeleteImportedKeyMaterial');
     deleteMaterial.grantPublish(outcomeTopic);
 
-    const verifyPendingImport = new KeymatFunction(this, 'VerifyPendingImport', { config: {}, logRetention, fips });
+    const verifyPendingImport = new KeymatFunction(this, 'VerifyPendingImport', { config: {}, ...functionProps });
     verifyPendingImport.grantKeys(keys, 'kms:DescribeKey', 'kms:ListKeyRotations');
 
     const notifyOutcome = new KeymatFunction(this, 'NotifyOutcome', {
       config: { outcomeTopicArn: outcomeTopic.topicArn, ...events },
-      logRetention,
-      fips,
+      ...functionProps,
     });
     notifyOutcome.grantPublish(outcomeTopic);
     grantPutEvents(notifyOutcome);
@@ -267,8 +263,7 @@ export class KeymatStack extends Stack {
       policy: config.scanPolicy,
       limits: config.scanLimits,
       ...(config.scanSchedule && { schedule: config.scanSchedule }),
-      logRetention,
-      fips,
+      ...functionProps,
     });
 
     // The gateway: the one way in for people. Its Function URL takes only SigV4-signed requests, and Lambda hands it
@@ -280,8 +275,7 @@ export class KeymatStack extends Stack {
         sessionBoundRoles: [...config.sessionBoundRoles],
         ...events,
       },
-      logRetention,
-      fips,
+      ...functionProps,
     });
     grantPutEvents(gateway);
     this.gateway = gateway;
