@@ -30,7 +30,10 @@ type Unset = 'required' | 'optional' | 'default';
 interface Variable<T, U extends Unset = Unset, R extends boolean = boolean> {
   readonly kind: 'variable';
   readonly name: string;
-  /** Reads the variable's text (never empty: an empty variable is unset). */
+  /**
+   * Reads the variable's text (never empty: an empty variable is unset). Lazy, as core's schemas are: a function
+   * builds only the schemas of the variables it reads, when it reads them.
+   */
   readonly schema: z.ZodMiniType<T, string>;
   /** What the text must be, for the message when the schema refuses it. */
   readonly expected: string;
@@ -56,13 +59,13 @@ interface Fields {
 
 const variable = <T>(
   name: string,
-  schema: z.ZodMiniType<T, string>,
+  schema: () => z.ZodMiniType<T, string>,
   expected: string,
   text: (value: T) => string,
 ): Variable<T, 'required', false> => ({
   kind: 'variable',
   name,
-  schema,
+  schema: z.lazy(schema),
   expected,
   text,
   unset: 'required',
@@ -70,15 +73,16 @@ const variable = <T>(
 });
 
 /** Any non-empty text, as written: an ARN, a URL, a JSON document. */
-const textVariable = (name: string) => variable(name, z.string(), 'text', String);
+const textVariable = (name: string) => variable(name, () => z.string(), 'text', String);
 
 const matching = (name: string, pattern: RegExp, expected: string) =>
-  variable(name, z.string().check(z.regex(pattern)), expected, String);
+  variable(name, () => z.string().check(z.regex(pattern)), expected, String);
 
 const wholeNumber = (name: string, min: number, max: number) =>
   variable(
     name,
-    z.pipe(z.pipe(z.string().check(z.regex(/^\d+$/)), z.transform(Number)), z.number().check(z.gte(min), z.lte(max))),
+    () =>
+      z.pipe(z.pipe(z.string().check(z.regex(/^\d+$/)), z.transform(Number)), z.number().check(z.gte(min), z.lte(max))),
     `a whole number from ${min} to ${max}`,
     String,
   );
@@ -87,21 +91,22 @@ const wholeNumber = (name: string, min: number, max: number) =>
  * A comma-separated list of at least one item (unset, it is empty), blanks around and between its items ignored; each
  * item checked.
  */
-const list = (name: string, item: z.ZodMiniType<string, string>, expected: string) =>
+const list = (name: string, item: () => z.ZodMiniType<string, string>, expected: string) =>
   variable(
     name,
-    z.pipe(
+    () =>
       z.pipe(
-        z.string(),
-        z.transform((text: string) =>
-          text
-            .split(',')
-            .map((s) => s.trim())
-            .filter(Boolean),
+        z.pipe(
+          z.string(),
+          z.transform((text: string) =>
+            text
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean),
+          ),
         ),
+        z.array(item()).check(z.minLength(1)),
       ),
-      z.array(item).check(z.minLength(1)),
-    ),
     expected,
     (items: string[]) => items.join(','),
   );
@@ -144,7 +149,7 @@ const VARIABLES = {
   sessionBoundRoles: withDefault(
     list(
       'SESSION_BOUND_ROLES',
-      z.string().check(z.regex(IAM_ROLE_NAME)),
+      () => z.string().check(z.regex(IAM_ROLE_NAME)),
       'a comma-separated list of IAM role names (letters, digits, +=,.@_-, at most 64)',
     ),
     [],
@@ -152,7 +157,7 @@ const VARIABLES = {
   eventBusName: withDefault(matching('EVENT_BUS_NAME', EVENT_BUS, 'an EventBridge bus name or ARN'), DEFAULT_EVENT_BUS),
   changeCalendars: list(
     'CHANGE_CALENDARS',
-    z.string().check(z.refine((name: string) => CALENDAR_NAME.test(name) || CALENDAR_ARN.test(name))),
+    () => z.string().check(z.refine((name: string) => CALENDAR_NAME.test(name) || CALENDAR_ARN.test(name))),
     'a comma-separated list of SSM Change Calendar document names or ARNs',
   ),
   changeWindowMaxWaitSeconds: withDefault(
