@@ -243,6 +243,7 @@ const SCHEMAS = {
 } satisfies Record<string, Fields>;
 
 type Schemas = typeof SCHEMAS;
+/** A function keymat deploys, by the name of its task state (or its own, for the others). */
 export type FunctionName = keyof Schemas;
 
 type Simplify<T> = { [K in keyof T]: T[K] } & {};
@@ -273,14 +274,23 @@ export type FunctionConfigs = { [N in FunctionName]: ConfigOf<Schemas[N]> };
 /** A configuration as the stack gives it: without the values the Lambda runtime supplies (the Region). */
 export type DeployedConfig<N extends FunctionName> = WrittenConfigOf<Schemas[N]>;
 
+/** The account and Region a workflow deletes in: keys elsewhere are refused. */
 export type Scope = FunctionConfigs['ValidateOrigin']['scope'];
+/** ValidateOrigin's configuration (its factory's `config`). */
 export type ValidateOriginConfig = FunctionConfigs['ValidateOrigin'];
+/** RequestApproval's configuration. */
 export type RequestApprovalConfig = FunctionConfigs['RequestApproval'];
+/** CheckChangeWindow's configuration. */
 export type CheckChangeWindowConfig = FunctionConfigs['CheckChangeWindow'];
+/** DeleteMaterial's configuration. */
 export type DeleteMaterialConfig = FunctionConfigs['DeleteMaterial'];
+/** NotifyOutcome's configuration: where outcomes go. */
 export type OutcomeConfig = FunctionConfigs['NotifyOutcome'];
+/** The approval page's configuration. */
 export type ApprovalPageConfig = FunctionConfigs['ApprovalPage'];
+/** The expiry scan's configuration. */
 export type ExpiryScanConfig = FunctionConfigs['ExpiryScan'];
+/** The gateway's configuration. */
 export type GatewayConfig = FunctionConfigs['Gateway'];
 
 /** The variables to set on a function for its configuration (the Region comes from the Lambda runtime). */
