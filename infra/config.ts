@@ -1,6 +1,5 @@
 import { Duration, Token } from 'aws-cdk-lib';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
-import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
@@ -25,14 +24,7 @@ import { canonicalPrincipal, checkApproverPattern, isExactPrincipal } from '../c
 import { checkCalendarName, EVENT_BUS, FUNCTION_ARN, IAM_ROLE_NAME } from '../core/naming';
 import { scanLimitsSchema, scanPolicySchema, type ScanLimits, type ScanPolicy } from '../core/scan-policy';
 import * as z from '../core/schema';
-import { KeyScopeGrants } from './key-scope';
-
-/**
- * Which keys the functions may read and delete from: the listed keys (KMS keys, or their ARNs), or the keys of the
- * stack's account and Region that carry a tag.
- */
-export type KeyScope =
-  { readonly keys: readonly (IKey | string)[] } | { readonly tag: { readonly key: string; readonly value: string } };
+import { KeyScopeGrants, type KeyScope } from './key-scope';
 
 /** The approval page's identity mode: an HTTP API whose JWT authorizer admits only tokens of this issuer and audience. */
 export interface ApprovalPageIdentity {

@@ -8,7 +8,7 @@ export { KeymatStack, type KeymatStackProps } from './keymat-stack';
 export { KeymatFunction, type KeymatFunctionProps } from './keymat-function';
 export { ExpiryScan, type ExpiryScanProps } from './expiry-scan';
 export { AttestationKey } from './attestation-key';
-export { KeyScopeGrants } from './key-scope';
+export { KeyScopeGrants, type KeyScope } from './key-scope';
 export { RunbookDocument, type RunbookDocumentProps } from './runbook';
 export {
   DEFAULT_KEY_TAG,
@@ -16,7 +16,6 @@ export {
   DEFAULT_SCAN_POLICY,
   propsFromContext,
   type ApprovalPageIdentity,
-  type KeyScope,
   type KeymatProps,
 } from './config';
 export {

@@ -1,7 +1,14 @@
 import { Aws, Token } from 'aws-cdk-lib';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { KEY_ARN } from '../core/naming';
-import type { KeyScope } from './config';
+
+/**
+ * Which keys the functions may read and delete from: the listed keys (KMS keys, or their ARNs), or the keys of the
+ * stack's account and Region that carry a tag.
+ */
+export type KeyScope =
+  { readonly keys: readonly (IKey | string)[] } | { readonly tag: { readonly key: string; readonly value: string } };
 
 /**
  * Grants KMS actions on the configured keys only: the listed keys, or the keys of this account and Region that carry
