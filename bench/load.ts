@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { configFromContext, KeymatStack } from '../infra/index';
+import { KeymatStack, propsFromContext } from '../infra/index';
 import { functionFolderName } from '../infra/keymat-function';
 import { buildFunctions, functionBuild, type FunctionBundle } from '../scripts/build';
 
@@ -94,7 +94,11 @@ export function withDeployedFunctions<T>(use: (functions: DeployedFunction[]) =>
   let removeNow = true;
   try {
     const app = new App({ outdir });
-    const stack = new KeymatStack(app, 'Keymat', { config: configFromContext((name) => BENCH_CONTEXT[name]) });
+    const stack = new KeymatStack(
+      app,
+      'Keymat',
+      propsFromContext((name) => BENCH_CONTEXT[name]),
+    );
     const assembly = app.synth();
     const artifact = assembly.getStackByName(stack.stackName);
     const template = artifact.template as { Resources: Record<string, TemplateResource> };

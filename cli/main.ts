@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { quietSdkNodeNotice } from '../core/config';
+import { quietSdkNodeNotice } from './env';
 import { processIo } from './output';
 import { runKeymat } from './program';
 

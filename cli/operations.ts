@@ -4,7 +4,7 @@ import { SFNClient, type DescribeExecutionCommandOutput, type HistoryEvent } fro
 import * as z from '../core/schema';
 import type { AwsCall, KmsCall, SfnCall } from '../core/aws-api';
 import { ChangeClient, type PendingChanges } from '../core/change-client';
-import { cliEnvironment } from '../core/config';
+import { cliEnvironment } from './env';
 import { SCAN_KMS_MAX_ATTEMPTS } from '../core/defaults';
 import { CHANGE_ERRORS, hasErrorName, NETWORK_ERROR } from '../core/errors';
 import type { ScanDeps } from '../functions/expiry-scan/scan';

@@ -1,478 +1,364 @@
 import {
   DEFAULT_EVENT_BUS,
-  DEFAULT_LOCAL_LOG_LEVEL,
   DEFAULT_RECENT_USE_DAYS,
   DEFAULT_WAIT_SECONDS,
   DEFAULT_WINDOW_WAIT_SECONDS,
   MAX_WAIT_SECONDS,
   MAX_WINDOW_WAIT_SECONDS,
 } from './defaults';
-import { calendarList, EVENT_BUS, FUNCTION_ARN } from './naming';
+import { CALENDAR_ARN, CALENDAR_NAME, EVENT_BUS, FUNCTION_ARN, IAM_ROLE_NAME } from './naming';
+import * as z from './schema';
 
 /**
- * The one place keymat reads its environment. For the functions it is the contract between the stack (which sets
- * each function's variables) and the handlers (which read them once, at cold start). Infra writes variables only through `environmentOf`, handlers read only through
- * `configFromEnvironment`; the local stack builds the same configuration objects directly and never touches the
- * environment. A missing or malformed variable fails the cold start with the variable's name and value.
+ * The Lambda environment contract: one schema per function, naming each variable the stack sets on it and how its
+ * text reads. Both sides derive from the schema: infra writes a function's variables with `environmentOf`, its
+ * handler reads them once, at cold start, with `configFromEnvironment`. The local stack builds the same configuration
+ * objects directly and never touches the environment. A missing or malformed variable fails the cold start with the
+ * variable's name and value.
  */
-
-/** The variable names, spelled once. */
-export const ENV = {
-  account: 'KEYMAT_ACCOUNT_ID',
-  region: 'AWS_REGION',
-  defaultWaitSeconds: 'DEFAULT_WAIT_SECONDS',
-  recentUseDays: 'RECENT_USE_DAYS',
-  approvalTopicArn: 'APPROVAL_TOPIC_ARN',
-  outcomeTopicArn: 'OUTCOME_TOPIC_ARN',
-  approvalPageUrl: 'APPROVAL_PAGE_URL',
-  approvalPageIdentityClaim: 'APPROVAL_PAGE_IDENTITY_CLAIM',
-  linkSecretArn: 'LINK_SECRET_ARN',
-  stateMachineArn: 'STATE_MACHINE_ARN',
-  scanPolicy: 'SCAN_POLICY',
-  scanLimits: 'SCAN_LIMITS',
-  logLevel: 'POWERTOOLS_LOG_LEVEL',
-  cliStateMachineArn: 'KEYMAT_STATE_MACHINE_ARN',
-  cliGatewayUrl: 'KEYMAT_GATEWAY_URL',
-  accessKeyId: 'AWS_ACCESS_KEY_ID',
-  secretAccessKey: 'AWS_SECRET_ACCESS_KEY',
-  sessionToken: 'AWS_SESSION_TOKEN',
-  kmsEndpoint: 'AWS_ENDPOINT_URL_KMS',
-  endpoint: 'AWS_ENDPOINT_URL',
-  attestationKeyArn: 'ATTESTATION_KEY_ARN',
-  sessionBoundRoles: 'SESSION_BOUND_ROLES',
-  sdkNodeVersionNotice: 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED',
-  eventBusName: 'EVENT_BUS_NAME',
-  changeCalendars: 'CHANGE_CALENDARS',
-  changeWindowMaxWaitSeconds: 'CHANGE_WINDOW_MAX_WAIT_SECONDS',
-  changeTicketFunctionArn: 'CHANGE_TICKET_FUNCTION_ARN',
-} as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** The account and Region a workflow deletes in: keys elsewhere are refused. */
-export interface Scope {
-  account: string;
-  region: string;
-}
+/** How an unset variable reads: `required` refuses it, `optional` leaves its field out, `default` reads its default. */
+type Unset = 'required' | 'optional' | 'default';
 
-/** Where a function puts its change events. */
-export interface EventsConfig {
-  /** The EventBridge bus: a name or ARN; `default` is the account's own. */
-  eventBusName: string;
-}
-
-/** The deployment's change calendars (SSM Change Calendar names or ARNs); empty: no freeze windows. */
-export interface CalendarsConfig {
-  changeCalendars: string[];
-}
-
-export interface ValidateOriginConfig extends EventsConfig, CalendarsConfig {
-  scope: Scope;
-  defaultWaitSeconds: number;
-  recentUseDays: number;
-  /** The KMS HMAC key whose MAC on the start attestation ValidateOrigin verifies. */
-  attestationKeyArn: string;
-  /** The organisation's change-ticket check function, when the deployment has one. */
-  changeTicketFunctionArn?: string;
-}
-
-export interface RequestApprovalConfig extends EventsConfig, CalendarsConfig {
-  approvalTopicArn: string;
-  /** The approval page and its link secret; without them approvers get no web links. */
-  web?: { pageUrl: string; linkSecretArn: string };
-}
-
-export interface OutcomeConfig extends EventsConfig {
-  outcomeTopicArn: string;
-}
-
-/** CheckChangeWindow: the calendars (at least one) and how long an approved change may wait for them. */
-export interface CheckChangeWindowConfig extends CalendarsConfig {
-  maxWaitSeconds: number;
-}
-
-export interface DeleteMaterialConfig extends OutcomeConfig {
-  /** The KMS HMAC key whose MAC on every approval DeleteMaterial verifies. */
-  attestationKeyArn: string;
-}
-
-export interface ApprovalPageConfig extends EventsConfig {
-  linkSecretArn: string;
-  /** The KMS HMAC key the page attests each decision with. */
-  attestationKeyArn: string;
+/**
+ * One variable: its name, the schema that reads its text, and how a value is written as text. The stack writes values
+ * that may be CloudFormation tokens (ARNs of resources it creates), so writing checks nothing: the stack's props are
+ * checked before anything is built, and reading checks the resolved text.
+ */
+interface Variable<T, U extends Unset = Unset, R extends boolean = boolean> {
+  readonly kind: 'variable';
+  readonly name: string;
   /**
-   * Identity mode: the page sits behind a JWT authorizer, and this claim of the verified token (e.g. `email`) must
-   * name the link's approver.
-   * @default none: the page is possession-based (the signed link alone admits a request)
+   * Reads the variable's text (never empty: an empty variable is unset). Lazy, as core's schemas are: a function
+   * builds only the schemas of the variables it reads, when it reads them.
    */
-  identityClaim?: string;
+  readonly schema: z.ZodMiniType<T, string>;
+  /** What the text must be, for the message when the schema refuses it. */
+  readonly expected: string;
+  /** The value as the variable's text. */
+  text(value: T): string;
+  readonly unset: U;
+  /** The value of an unset variable, when `unset` is `default`; the writer leaves a value that reads as it unset. */
+  readonly fallback?: T;
+  /** Set by the Lambda runtime, never by the stack (`AWS_REGION`). */
+  readonly runtime: R;
 }
 
-/** The gateway: the one entry point for people, which starts changes and records decisions under their own identity. */
-export interface GatewayConfig extends EventsConfig {
-  stateMachineArn: string;
-  /** The KMS HMAC key the gateway attests each start and decision with. */
-  attestationKeyArn: string;
-  /** Roles whose session name a policy pins, so that it identifies a person (see `canonicalPrincipal`). */
-  sessionBoundRoles: string[];
+/** Variables that make one field together: all of them set (`required`), or all or none of them (`optional`). */
+interface Group<F extends Fields, U extends 'required' | 'optional' = 'required' | 'optional'> {
+  readonly kind: 'group';
+  readonly fields: F;
+  readonly unset: U;
 }
 
-export interface ExpiryScanConfig {
-  stateMachineArn: string;
-  outcomeTopicArn: string;
-  /** The scan policy and limits as JSON; the scan parses them with its own schemas. */
-  policyJson: string;
-  limitsJson: string;
-  /** The KMS HMAC key the scan attests the changes it starts with. */
-  attestationKeyArn: string;
+interface Fields {
+  readonly [field: string]: Variable<unknown> | Group<Fields>;
 }
 
-/** Each function's configuration, by its name (the task state's name, or the function's). */
-export interface FunctionConfigs {
-  ValidateOrigin: ValidateOriginConfig;
-  CheckState: Record<string, never>;
-  RequestApproval: RequestApprovalConfig;
-  CheckChangeWindow: CheckChangeWindowConfig;
-  DeleteMaterial: DeleteMaterialConfig;
-  VerifyPendingImport: Record<string, never>;
-  NotifyOutcome: OutcomeConfig;
-  ApprovalPage: ApprovalPageConfig;
-  ExpiryScan: ExpiryScanConfig;
-  Gateway: GatewayConfig;
-}
+const variable = <T>(
+  name: string,
+  schema: () => z.ZodMiniType<T, string>,
+  expected: string,
+  text: (value: T) => string,
+): Variable<T, 'required', false> => ({
+  kind: 'variable',
+  name,
+  schema: z.lazy(schema),
+  expected,
+  text,
+  unset: 'required',
+  runtime: false,
+});
 
-export type FunctionName = keyof FunctionConfigs;
+/** Any non-empty text, as written: an ARN, a URL, a JSON document. */
+const textVariable = (name: string) => variable(name, () => z.string(), 'text', String);
 
-/** A configuration without the values the Lambda runtime supplies itself (the Region). */
-export type DeployedConfig<N extends FunctionName> = N extends 'ValidateOrigin'
-  ? Omit<ValidateOriginConfig, 'scope'> & { account: string }
-  : FunctionConfigs[N];
+const matching = (name: string, pattern: RegExp, expected: string) =>
+  variable(name, () => z.string().check(z.regex(pattern)), expected, String);
+
+const wholeNumber = (name: string, min: number, max: number) =>
+  variable(
+    name,
+    () =>
+      z.pipe(z.pipe(z.string().check(z.regex(/^\d+$/)), z.transform(Number)), z.number().check(z.gte(min), z.lte(max))),
+    `a whole number from ${min} to ${max}`,
+    String,
+  );
+
+/**
+ * A comma-separated list of at least one item (unset, it is empty), blanks around and between its items ignored; each
+ * item checked.
+ */
+const list = (name: string, item: () => z.ZodMiniType<string, string>, expected: string) =>
+  variable(
+    name,
+    () =>
+      z.pipe(
+        z.pipe(
+          z.string(),
+          z.transform((text: string) =>
+            text
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean),
+          ),
+        ),
+        z.array(item()).check(z.minLength(1)),
+      ),
+    expected,
+    (items: string[]) => items.join(','),
+  );
+
+const optional = <T, R extends boolean>(v: Variable<T, Unset, R>): Variable<T, 'optional', R> => ({
+  ...v,
+  unset: 'optional',
+});
+const withDefault = <T, R extends boolean>(v: Variable<T, Unset, R>, fallback: T): Variable<T, 'default', R> => ({
+  ...v,
+  unset: 'default',
+  fallback,
+});
+const setByRuntime = <T, U extends Unset>(v: Variable<T, U, boolean>): Variable<T, U, true> => ({
+  ...v,
+  runtime: true,
+});
+const group = <F extends Fields>(fields: F): Group<F, 'required'> => ({ kind: 'group', fields, unset: 'required' });
+const optionalGroup = <F extends Fields>(fields: F): Group<F, 'optional'> => ({
+  kind: 'group',
+  fields,
+  unset: 'optional',
+});
+
+/** Every variable of the contract, each name spelled once; the functions' schemas pick theirs from here. */
+const VARIABLES = {
+  account: matching('KEYMAT_ACCOUNT_ID', /^\d{12}$/, 'an AWS account id (12 digits)'),
+  region: setByRuntime(matching('AWS_REGION', /^[a-z0-9-]+$/, 'an AWS Region')),
+  defaultWaitSeconds: withDefault(wholeNumber('DEFAULT_WAIT_SECONDS', 0, MAX_WAIT_SECONDS), DEFAULT_WAIT_SECONDS),
+  recentUseDays: withDefault(wholeNumber('RECENT_USE_DAYS', 0, 3650), DEFAULT_RECENT_USE_DAYS),
+  approvalTopicArn: textVariable('APPROVAL_TOPIC_ARN'),
+  outcomeTopicArn: textVariable('OUTCOME_TOPIC_ARN'),
+  approvalPageUrl: textVariable('APPROVAL_PAGE_URL'),
+  approvalPageIdentityClaim: optional(textVariable('APPROVAL_PAGE_IDENTITY_CLAIM')),
+  linkSecretArn: textVariable('LINK_SECRET_ARN'),
+  stateMachineArn: textVariable('STATE_MACHINE_ARN'),
+  scanPolicy: textVariable('SCAN_POLICY'),
+  scanLimits: textVariable('SCAN_LIMITS'),
+  attestationKeyArn: textVariable('ATTESTATION_KEY_ARN'),
+  sessionBoundRoles: withDefault(
+    list(
+      'SESSION_BOUND_ROLES',
+      () => z.string().check(z.regex(IAM_ROLE_NAME)),
+      'a comma-separated list of IAM role names (letters, digits, +=,.@_-, at most 64)',
+    ),
+    [],
+  ),
+  eventBusName: withDefault(matching('EVENT_BUS_NAME', EVENT_BUS, 'an EventBridge bus name or ARN'), DEFAULT_EVENT_BUS),
+  changeCalendars: list(
+    'CHANGE_CALENDARS',
+    () => z.string().check(z.refine((name: string) => CALENDAR_NAME.test(name) || CALENDAR_ARN.test(name))),
+    'a comma-separated list of SSM Change Calendar document names or ARNs',
+  ),
+  changeWindowMaxWaitSeconds: withDefault(
+    wholeNumber('CHANGE_WINDOW_MAX_WAIT_SECONDS', 1, MAX_WINDOW_WAIT_SECONDS),
+    DEFAULT_WINDOW_WAIT_SECONDS,
+  ),
+  changeTicketFunctionArn: optional(matching('CHANGE_TICKET_FUNCTION_ARN', FUNCTION_ARN, 'a Lambda function ARN')),
+} as const;
+
+/** The variable names by their entry in the contract, e.g. `ENV.attestationKeyArn` is `ATTESTATION_KEY_ARN`. */
+export const ENV = Object.fromEntries(Object.entries(VARIABLES).map(([key, v]) => [key, v.name])) as {
+  readonly [K in keyof typeof VARIABLES]: string;
+};
+
+const events = { eventBusName: VARIABLES.eventBusName };
+/** The deployment's change calendars; none: no freeze windows. */
+const calendars = { changeCalendars: withDefault(VARIABLES.changeCalendars, []) };
+
+/** Each function's schema, by its name (the task state's name, or the function's). */
+const SCHEMAS = {
+  ValidateOrigin: {
+    /** The account and Region a workflow deletes in: keys elsewhere are refused. */
+    scope: group({ account: VARIABLES.account, region: VARIABLES.region }),
+    defaultWaitSeconds: VARIABLES.defaultWaitSeconds,
+    recentUseDays: VARIABLES.recentUseDays,
+    /** The KMS HMAC key whose MAC on the start attestation ValidateOrigin verifies. */
+    attestationKeyArn: VARIABLES.attestationKeyArn,
+    ...events,
+    ...calendars,
+    /** The organisation's change-ticket check function, when the deployment has one. */
+    changeTicketFunctionArn: VARIABLES.changeTicketFunctionArn,
+  },
+  CheckState: {},
+  RequestApproval: {
+    approvalTopicArn: VARIABLES.approvalTopicArn,
+    /** The approval page and its link secret; without them approvers get no web links. */
+    web: optionalGroup({ pageUrl: VARIABLES.approvalPageUrl, linkSecretArn: VARIABLES.linkSecretArn }),
+    ...events,
+    ...calendars,
+  },
+  /** The calendars (at least one) and how long an approved change may wait for them. */
+  CheckChangeWindow: {
+    changeCalendars: VARIABLES.changeCalendars,
+    maxWaitSeconds: VARIABLES.changeWindowMaxWaitSeconds,
+  },
+  DeleteMaterial: {
+    outcomeTopicArn: VARIABLES.outcomeTopicArn,
+    /** The KMS HMAC key whose MAC on every approval DeleteMaterial verifies. */
+    attestationKeyArn: VARIABLES.attestationKeyArn,
+    ...events,
+  },
+  VerifyPendingImport: {},
+  NotifyOutcome: { outcomeTopicArn: VARIABLES.outcomeTopicArn, ...events },
+  ApprovalPage: {
+    linkSecretArn: VARIABLES.linkSecretArn,
+    /** The KMS HMAC key the page attests each decision with. */
+    attestationKeyArn: VARIABLES.attestationKeyArn,
+    /**
+     * Identity mode: the page sits behind a JWT authorizer, and this claim of the verified token (e.g. `email`) must
+     * name the link's approver. Unset: the page is possession-based (the signed link alone admits a request).
+     */
+    identityClaim: VARIABLES.approvalPageIdentityClaim,
+    ...events,
+  },
+  ExpiryScan: {
+    stateMachineArn: VARIABLES.stateMachineArn,
+    outcomeTopicArn: VARIABLES.outcomeTopicArn,
+    /** The scan policy and limits as JSON; the scan parses them with its own schemas. */
+    policyJson: VARIABLES.scanPolicy,
+    limitsJson: VARIABLES.scanLimits,
+    /** The KMS HMAC key the scan attests the changes it starts with. */
+    attestationKeyArn: VARIABLES.attestationKeyArn,
+  },
+  /** The gateway: the one entry point for people, which starts changes and records decisions under their identity. */
+  Gateway: {
+    stateMachineArn: VARIABLES.stateMachineArn,
+    /** The KMS HMAC key the gateway attests each start and decision with. */
+    attestationKeyArn: VARIABLES.attestationKeyArn,
+    /** Roles whose session name a policy pins, so that it identifies a person (see `canonicalPrincipal`). */
+    sessionBoundRoles: VARIABLES.sessionBoundRoles,
+    ...events,
+  },
+} satisfies Record<string, Fields>;
+
+type Schemas = typeof SCHEMAS;
+/** A function keymat deploys, by the name of its task state (or its own, for the others). */
+export type FunctionName = keyof Schemas;
+
+type Simplify<T> = { [K in keyof T]: T[K] } & {};
+type ValueOf<E> = E extends Variable<infer T> ? T : E extends Group<infer F> ? ConfigOf<F> : never;
+type KeysWhere<F extends Fields, C> = { [K in keyof F]: F[K] extends C ? K : never }[keyof F];
+
+/** The configuration a schema reads: a field per entry, optional where the entry may be unset. */
+type ConfigOf<F extends Fields> = Simplify<
+  { [K in Exclude<keyof F, KeysWhere<F, { unset: 'optional' }>>]: ValueOf<F[K]> } & {
+    [K in KeysWhere<F, { unset: 'optional' }>]?: ValueOf<F[K]>;
+  }
+>;
+
+type WrittenValueOf<E> = E extends Variable<infer T> ? T : E extends Group<infer F> ? WrittenConfigOf<F> : never;
+
+/** The configuration a schema writes: without what the runtime sets, and with defaulted entries optional. */
+type WrittenConfigOf<F extends Fields> = Simplify<
+  { [K in Exclude<KeysWhere<F, { unset: 'required' }>, KeysWhere<F, { runtime: true }>>]: WrittenValueOf<F[K]> } & {
+    [K in Exclude<keyof F, KeysWhere<F, { unset: 'required' }> | KeysWhere<F, { runtime: true }>>]?: WrittenValueOf<
+      F[K]
+    >;
+  }
+>;
+
+/** Each function's configuration, by its name. */
+export type FunctionConfigs = { [N in FunctionName]: ConfigOf<Schemas[N]> };
+
+/** A configuration as the stack gives it: without the values the Lambda runtime supplies (the Region). */
+export type DeployedConfig<N extends FunctionName> = WrittenConfigOf<Schemas[N]>;
+
+/** The account and Region a workflow deletes in: keys elsewhere are refused. */
+export type Scope = FunctionConfigs['ValidateOrigin']['scope'];
+/** ValidateOrigin's configuration (its factory's `config`). */
+export type ValidateOriginConfig = FunctionConfigs['ValidateOrigin'];
+/** RequestApproval's configuration. */
+export type RequestApprovalConfig = FunctionConfigs['RequestApproval'];
+/** CheckChangeWindow's configuration. */
+export type CheckChangeWindowConfig = FunctionConfigs['CheckChangeWindow'];
+/** DeleteMaterial's configuration. */
+export type DeleteMaterialConfig = FunctionConfigs['DeleteMaterial'];
+/** NotifyOutcome's configuration: where outcomes go. */
+export type OutcomeConfig = FunctionConfigs['NotifyOutcome'];
+/** The approval page's configuration. */
+export type ApprovalPageConfig = FunctionConfigs['ApprovalPage'];
+/** The expiry scan's configuration. */
+export type ExpiryScanConfig = FunctionConfigs['ExpiryScan'];
+/** The gateway's configuration. */
+export type GatewayConfig = FunctionConfigs['Gateway'];
 
 /** The variables to set on a function for its configuration (the Region comes from the Lambda runtime). */
 export function environmentOf<N extends FunctionName>(name: N, config: DeployedConfig<N>): Record<string, string> {
-  switch (name) {
-    case 'ValidateOrigin': {
-      const c = config as DeployedConfig<'ValidateOrigin'>;
-      return {
-        [ENV.account]: c.account,
-        [ENV.defaultWaitSeconds]: String(c.defaultWaitSeconds),
-        [ENV.recentUseDays]: String(c.recentUseDays),
-        [ENV.attestationKeyArn]: c.attestationKeyArn,
-        ...eventsEnv(c),
-        ...calendarsEnv(c),
-        ...(c.changeTicketFunctionArn !== undefined && { [ENV.changeTicketFunctionArn]: c.changeTicketFunctionArn }),
-      };
-    }
-    case 'RequestApproval': {
-      const c = config as RequestApprovalConfig;
-      return {
-        [ENV.approvalTopicArn]: c.approvalTopicArn,
-        ...(c.web && { [ENV.approvalPageUrl]: c.web.pageUrl, [ENV.linkSecretArn]: c.web.linkSecretArn }),
-        ...eventsEnv(c),
-        ...calendarsEnv(c),
-      };
-    }
-    case 'CheckChangeWindow': {
-      const c = config as CheckChangeWindowConfig;
-      return { ...calendarsEnv(c), [ENV.changeWindowMaxWaitSeconds]: String(c.maxWaitSeconds) };
-    }
-    case 'DeleteMaterial': {
-      const c = config as DeleteMaterialConfig;
-      return {
-        [ENV.outcomeTopicArn]: c.outcomeTopicArn,
-        [ENV.attestationKeyArn]: c.attestationKeyArn,
-        ...eventsEnv(c),
-      };
-    }
-    case 'NotifyOutcome': {
-      const c = config as OutcomeConfig;
-      return { [ENV.outcomeTopicArn]: c.outcomeTopicArn, ...eventsEnv(c) };
-    }
-    case 'ApprovalPage': {
-      const c = config as ApprovalPageConfig;
-      return {
-        [ENV.linkSecretArn]: c.linkSecretArn,
-        [ENV.attestationKeyArn]: c.attestationKeyArn,
-        ...(c.identityClaim !== undefined && { [ENV.approvalPageIdentityClaim]: c.identityClaim }),
-        ...eventsEnv(c),
-      };
-    }
-    case 'Gateway': {
-      const c = config as GatewayConfig;
-      return {
-        [ENV.stateMachineArn]: c.stateMachineArn,
-        [ENV.attestationKeyArn]: c.attestationKeyArn,
-        [ENV.sessionBoundRoles]: c.sessionBoundRoles.join(','),
-        ...eventsEnv(c),
-      };
-    }
-    case 'ExpiryScan': {
-      const c = config as ExpiryScanConfig;
-      return {
-        [ENV.stateMachineArn]: c.stateMachineArn,
-        [ENV.outcomeTopicArn]: c.outcomeTopicArn,
-        [ENV.scanPolicy]: c.policyJson,
-        [ENV.scanLimits]: c.limitsJson,
-        [ENV.attestationKeyArn]: c.attestationKeyArn,
-      };
-    }
-    default:
-      return {};
-  }
+  return write(SCHEMAS[name], config as Readonly<Record<string, unknown>>);
 }
 
-/**
- * The bus variable; the account's default bus needs none. A configuration written before events and calendars existed
- * (a CDK app of an earlier keymat, in JavaScript) has neither field: it means the defaults.
- */
-const eventsEnv = (c: Partial<EventsConfig>): Record<string, string> =>
-  (c.eventBusName ?? DEFAULT_EVENT_BUS) === DEFAULT_EVENT_BUS ? {} : { [ENV.eventBusName]: c.eventBusName as string };
-
-/** The calendars variable, a comma-separated list; none needs no variable. */
-const calendarsEnv = (c: Partial<CalendarsConfig>): Record<string, string> =>
-  (c.changeCalendars ?? []).length === 0 ? {} : { [ENV.changeCalendars]: (c.changeCalendars ?? []).join(',') };
+function write(fields: Fields, config: Readonly<Record<string, unknown>>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [field, entry] of Object.entries(fields)) {
+    const value = config[field];
+    if (value === undefined) continue;
+    if (entry.kind === 'group') {
+      Object.assign(env, write(entry.fields, value as Readonly<Record<string, unknown>>));
+      continue;
+    }
+    if (entry.runtime) continue;
+    const text = entry.text(value);
+    const unsetText = entry.unset === 'default' ? entry.text(entry.fallback) : undefined;
+    if (text !== '' && text !== unsetText) env[entry.name] = text;
+  }
+  return env;
+}
 
 /** Reads a function's configuration from its environment (the handler passes `process.env`). */
 export function configFromEnvironment<N extends FunctionName>(name: N, env: Env = process.env): FunctionConfigs[N] {
-  const read = reader(env);
-  const configs: { [K in FunctionName]: () => FunctionConfigs[K] } = {
-    ValidateOrigin: () => ({
-      scope: { account: read.required(ENV.account), region: read.required(ENV.region) },
-      defaultWaitSeconds: read.int(ENV.defaultWaitSeconds, DEFAULT_WAIT_SECONDS, 0, MAX_WAIT_SECONDS),
-      recentUseDays: read.int(ENV.recentUseDays, DEFAULT_RECENT_USE_DAYS, 0, 3650),
-      attestationKeyArn: read.required(ENV.attestationKeyArn),
-      ...read.events(),
-      ...read.calendars(),
-      ...read.optionalMatching(
-        ENV.changeTicketFunctionArn,
-        'changeTicketFunctionArn',
-        FUNCTION_ARN,
-        'a Lambda function ARN',
-      ),
-    }),
-    CheckState: () => ({}),
-    CheckChangeWindow: () => {
-      const calendars = read.calendars();
-      if (calendars.changeCalendars.length === 0) {
-        throw new Error(`environment variable ${ENV.changeCalendars} must name at least one change calendar`);
-      }
-      return {
-        ...calendars,
-        maxWaitSeconds: read.int(
-          ENV.changeWindowMaxWaitSeconds,
-          DEFAULT_WINDOW_WAIT_SECONDS,
-          1,
-          MAX_WINDOW_WAIT_SECONDS,
-        ),
-      };
-    },
-    RequestApproval: () => {
-      const pageUrl = read.optional(ENV.approvalPageUrl);
-      const linkSecretArn = read.optional(ENV.linkSecretArn);
-      if ((pageUrl === undefined) !== (linkSecretArn === undefined)) {
-        throw new Error(
-          `environment variables ${ENV.approvalPageUrl} and ${ENV.linkSecretArn} go together; only one is set`,
-        );
-      }
-      return {
-        approvalTopicArn: read.required(ENV.approvalTopicArn),
-        ...(pageUrl && linkSecretArn && { web: { pageUrl, linkSecretArn } }),
-        ...read.events(),
-        ...read.calendars(),
-      };
-    },
-    DeleteMaterial: () => ({
-      outcomeTopicArn: read.required(ENV.outcomeTopicArn),
-      attestationKeyArn: read.required(ENV.attestationKeyArn),
-      ...read.events(),
-    }),
-    VerifyPendingImport: () => ({}),
-    NotifyOutcome: () => ({ outcomeTopicArn: read.required(ENV.outcomeTopicArn), ...read.events() }),
-    ApprovalPage: () => {
-      const identityClaim = read.optional(ENV.approvalPageIdentityClaim);
-      return {
-        linkSecretArn: read.required(ENV.linkSecretArn),
-        attestationKeyArn: read.required(ENV.attestationKeyArn),
-        ...(identityClaim !== undefined && { identityClaim }),
-        ...read.events(),
-      };
-    },
-    ExpiryScan: () => ({
-      stateMachineArn: read.required(ENV.stateMachineArn),
-      outcomeTopicArn: read.required(ENV.outcomeTopicArn),
-      policyJson: read.required(ENV.scanPolicy),
-      limitsJson: read.required(ENV.scanLimits),
-      attestationKeyArn: read.required(ENV.attestationKeyArn),
-    }),
-    Gateway: () => ({
-      stateMachineArn: read.required(ENV.stateMachineArn),
-      attestationKeyArn: read.required(ENV.attestationKeyArn),
-      sessionBoundRoles: read.names(ENV.sessionBoundRoles),
-      ...read.events(),
-    }),
-  };
-  return configs[name]();
+  return read(SCHEMAS[name], env) as FunctionConfigs[N];
 }
 
-/** An IAM role name as IAM allows it. */
-const IAM_ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
+function read(fields: Fields, env: Env): Record<string, unknown> {
+  const config: Record<string, unknown> = {};
+  for (const [field, entry] of Object.entries(fields)) {
+    const value = entry.kind === 'group' ? readGroup(entry, env) : readVariable(entry, env);
+    if (value !== undefined) config[field] = value;
+  }
+  return config;
+}
 
-function reader(env: Env) {
-  const optional = (name: string): string | undefined => {
-    const value = env[name];
-    return value === undefined || value === '' ? undefined : value;
-  };
-  const matching = (name: string, pattern: RegExp, what: string): string | undefined => {
-    const value = optional(name);
-    if (value !== undefined && !pattern.test(value)) {
-      throw new Error(`environment variable ${name} must be ${what}; got '${value}'`);
+/** A group's value; an optional group with none of its variables set is undefined. */
+function readGroup(group: Group<Fields>, env: Env): Record<string, unknown> | undefined {
+  if (group.unset === 'optional') {
+    const names = variableNames(group.fields);
+    const set = names.filter((name) => isSet(env[name]));
+    if (set.length === 0) return undefined;
+    if (set.length < names.length) {
+      throw new Error(`environment variables ${names.join(' and ')} go together; only ${set.join(' and ')} is set`);
     }
-    return value;
-  };
-  return {
-    optional,
-    /** An optional variable that must match a pattern, as a one-field object (nothing when unset). */
-    optionalMatching<K extends string>(name: string, field: K, pattern: RegExp, what: string) {
-      const value = matching(name, pattern, what);
-      return (value === undefined ? {} : { [field]: value }) as Partial<Record<K, string>>;
-    },
-    events(): EventsConfig {
-      return {
-        eventBusName: matching(ENV.eventBusName, EVENT_BUS, 'an EventBridge bus name or ARN') ?? DEFAULT_EVENT_BUS,
-      };
-    },
-    calendars(): CalendarsConfig {
-      try {
-        return { changeCalendars: calendarList(optional(ENV.changeCalendars) ?? '') };
-      } catch (err) {
-        throw new Error(`environment variable ${ENV.changeCalendars}: ${(err as Error).message}`);
-      }
-    },
-    required(name: string): string {
-      const value = optional(name);
-      if (value === undefined) throw new Error(`environment variable ${name} is not set`);
-      return value;
-    },
-    int(name: string, fallback: number, min: number, max: number): number {
-      const raw = optional(name);
-      if (raw === undefined) return fallback;
-      const n = Number(raw);
-      if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < min || n > max) {
-        throw new Error(`environment variable ${name} must be a whole number from ${min} to ${max}; got '${raw}'`);
-      }
-      return n;
-    },
-    /** A comma-separated list of IAM role names; unset: none. */
-    names(name: string): string[] {
-      const names = (optional(name) ?? '')
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean);
-      const bad = names.find((n) => !IAM_ROLE_NAME.test(n));
-      if (bad !== undefined) {
-        throw new Error(
-          `environment variable ${name} must be a comma-separated list of IAM role names (letters, digits, +=,.@_-, at most 64); got '${bad}'`,
-        );
-      }
-      return names;
-    },
-  };
+  }
+  return read(group.fields, env);
 }
 
-/** Static AWS credentials, as the Lambda runtime hands a function its role's session. */
-export interface AwsCredentials {
-  accessKeyId: string;
-  secretAccessKey: string;
-  sessionToken?: string;
-}
+const variableNames = (fields: Fields): string[] =>
+  Object.values(fields).flatMap((entry) => (entry.kind === 'group' ? variableNames(entry.fields) : [entry.name]));
 
-/**
- * The function's credentials: the Lambda runtime sets its execution role's session in `AWS_ACCESS_KEY_ID`,
- * `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN` before the handler loads.
- */
-export function awsCredentials(env: Env = process.env): AwsCredentials {
-  const read = reader(env);
-  const sessionToken = read.optional(ENV.sessionToken);
-  return {
-    accessKeyId: read.required(ENV.accessKeyId),
-    secretAccessKey: read.required(ENV.secretAccessKey),
-    ...(sessionToken !== undefined && { sessionToken }),
-  };
-}
+const isSet = (text: string | undefined): text is string => text !== undefined && text !== '';
 
-/**
- * An endpoint set for a service in the environment, as the AWS SDKs take it: `AWS_ENDPOINT_URL_<SERVICE>` (e.g.
- * `AWS_ENDPOINT_URL_KMS`), else `AWS_ENDPOINT_URL`; undefined when neither is set.
- *
- * @param serviceId - The service's SDK id in upper case with underscores (`KMS`, `SECRETS_MANAGER`, `SFN`).
- */
-export function awsEndpoint(serviceId: string, env: Env = process.env): string | undefined {
-  const read = reader(env);
-  return read.optional(`${ENV.endpoint}_${serviceId}`) ?? read.optional(ENV.endpoint);
+function readVariable(v: Variable<unknown>, env: Env): unknown {
+  const text = env[v.name];
+  if (!isSet(text)) {
+    if (v.unset === 'required') throw new Error(`environment variable ${v.name} is not set`);
+    return v.fallback;
+  }
+  const result = z.safeParse(v.schema, text);
+  if (!result.success) throw new Error(`environment variable ${v.name} must be ${v.expected}; got '${text}'`);
+  return result.data;
 }
-
-/** The function's Region (`AWS_REGION`, which the Lambda runtime sets). */
-export const awsRegion = (env: Env = process.env): string => reader(env).required(ENV.region);
 
 /** The log levels of the functions' logger (Powertools' names). */
 export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'] as const;
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
-
-/**
- * The log level of the task functions when the local stack runs them in-process: silent unless
- * `POWERTOOLS_LOG_LEVEL` asks for their lines (any case, as Powertools accepts it).
- */
-export function localLogLevel(env: Env = process.env): LogLevel {
-  const raw = reader(env).optional(ENV.logLevel);
-  if (raw === undefined) return DEFAULT_LOCAL_LOG_LEVEL;
-  const level = LOG_LEVELS.find((l) => l === raw.toUpperCase());
-  if (level === undefined) {
-    throw new Error(`environment variable ${ENV.logLevel} must be one of ${LOG_LEVELS.join(', ')}; got '${raw}'`);
-  }
-  return level;
-}
-
-/** What the CLI takes from its environment; each value is undefined when its variable is not set. */
-export interface CliEnvironment {
-  /** The deployed state machine (`KEYMAT_STATE_MACHINE_ARN`), when no option names one. */
-  stateMachineArn?: string;
-  /** The deployed gateway's Function URL (`KEYMAT_GATEWAY_URL`), when no option names one. */
-  gatewayUrl?: string;
-  /** The caller's static credentials, for the local stack (which takes the access key id as the user's name). */
-  credentials?: { accessKeyId: string; secretAccessKey: string };
-  /** `AWS_REGION`. */
-  region?: string;
-  /** `AWS_ENDPOINT_URL_KMS`: a KMS endpoint to use instead of the local stack's. */
-  kmsEndpoint?: string;
-}
-
-/**
- * The CLI's environment. The local stack ignores secret keys, so an access key id alone is enough there; the SDK reads
- * the same variables itself for AWS targets.
- */
-export function cliEnvironment(env: Env = process.env): CliEnvironment {
-  const read = reader(env);
-  const accessKeyId = read.optional(ENV.accessKeyId);
-  const stateMachineArn = read.optional(ENV.cliStateMachineArn);
-  const gatewayUrl = read.optional(ENV.cliGatewayUrl);
-  const region = read.optional(ENV.region);
-  const kmsEndpoint = read.optional(ENV.kmsEndpoint);
-  return {
-    ...(stateMachineArn && { stateMachineArn }),
-    ...(gatewayUrl && { gatewayUrl }),
-    ...(accessKeyId && {
-      credentials: { accessKeyId, secretAccessKey: read.optional(ENV.secretAccessKey) ?? 'local' },
-    }),
-    ...(region && { region }),
-    ...(kmsEndpoint && { kmsEndpoint }),
-  };
-}
-
-/**
- * Turns off the SDK's notice that its future versions need a newer Node, unless the user set it: the CLI supports
- * Node 20 (past end of life, stated in the README and `engines`) and prints one line per error, never the notice.
- */
-export function quietSdkNodeNotice(env: Record<string, string | undefined> = process.env): void {
-  env[ENV.sdkNodeVersionNotice] ??= 'true';
-}

@@ -1,3 +1,5 @@
+import { PARTITION } from './naming';
+
 /**
  * Who a caller is, in one canonical form, so that "the requester never approves" and "distinct approvers" compare
  * people rather than spellings.
@@ -16,7 +18,9 @@
  */
 
 /** An ARN as IAM and STS report callers: ASCII only, partition, service, account, resource. */
-const CALLER_ARN = /^arn:(aws|aws-cn|aws-us-gov|aws-iso[a-z-]*):(iam|sts)::(\d{12}):([A-Za-z0-9+=,.@_/-]{1,512})$/;
+const CALLER_ARN = new RegExp(`^arn:(${PARTITION}):(iam|sts)::(\\d{12}):([A-Za-z0-9+=,.@_/-]{1,512})$`);
+/** An approver entry: a caller ARN in which `*` may stand for any characters within a segment. */
+const APPROVER_PATTERN = new RegExp(`^arn:(${PARTITION}):(iam|sts)::(\\d{12}):([A-Za-z0-9+=,.@_/*-]{1,512})$`);
 const IAM_NAME = /^[A-Za-z0-9+=,.@_-]{1,128}$/;
 
 /** Session-bound roles: the session name is set by IAM Identity Center, not by whoever assumes the role. */
@@ -73,7 +77,7 @@ export const samePrincipal = (a: string, b: string): boolean => a.toLowerCase() 
  * Plain names are refused: a name is not an identity anyone can authenticate as.
  */
 export function checkApproverPattern(pattern: string): string {
-  const m = /^arn:(aws[a-z-]*):(iam|sts)::(\d{12}):([A-Za-z0-9+=,.@_/*-]{1,512})$/.exec(pattern);
+  const m = APPROVER_PATTERN.exec(pattern);
   const resource = m?.[4] ?? '';
   const shape =
     m !== null &&

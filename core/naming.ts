@@ -4,8 +4,15 @@
  * check against these patterns.
  */
 
+/**
+ * An AWS partition, as the source of a regular expression that every ARN pattern here (and core/identity.ts) builds
+ * on: `aws`, `aws-cn`, `aws-us-gov`, `aws-iso`, `aws-iso-b`, `aws-iso-e`, `aws-iso-f`, `aws-eusc`, and any partition
+ * named the same way later. Not a capturing group.
+ */
+export const PARTITION = 'aws(?:-[a-z]+)*';
+
 const KEY_ID_BODY = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32}';
-const KEY_ARN_PREFIX = 'arn:aws[a-z-]*:kms:[a-z0-9-]+:\\d{12}:key\\/';
+const KEY_ARN_PREFIX = `arn:${PARTITION}:kms:[a-z0-9-]+:\\d{12}:key\\/`;
 
 /** A bare key id: a UUID, or `mrk-` and 32 hex digits for a multi-Region key. */
 export const KEY_ID = new RegExp(`^(${KEY_ID_BODY})$`);
@@ -17,10 +24,13 @@ export const KEY_ARN = new RegExp(`^${KEY_ARN_PREFIX}(${KEY_ID_BODY})$`);
 export const KEY_ID_OR_ARN = new RegExp(`^(${KEY_ARN_PREFIX})?(${KEY_ID_BODY})$`);
 
 /** An alias name (`alias/…`) or alias ARN: DeleteImportedKeyMaterial takes neither, so keymat refuses both. */
-export const ALIAS = /^(arn:aws[a-z-]*:kms:[a-z0-9-]*:\d{12}:)?alias\//;
+export const ALIAS = new RegExp(`^(arn:${PARTITION}:kms:[a-z0-9-]*:\\d{12}:)?alias\\/`);
 
 /** Any ARN, split into partition, service, Region, account and resource. */
-export const ARN = /^arn:(aws[a-z-]*):([a-z0-9-]*):([a-z0-9-]*):(\d{12}|):(.*)$/;
+export const ARN = new RegExp(`^arn:(${PARTITION}):([a-z0-9-]*):([a-z0-9-]*):(\\d{12}|):(.*)$`);
+
+/** An IAM role name as IAM allows it (a session-bound role is named so, not by its ARN). */
+export const IAM_ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 
 /** A KeyMaterialId: 64 lower-case hex digits. */
 export const KEY_MATERIAL_ID = /^[a-f0-9]{64}$/;
@@ -33,7 +43,7 @@ export const CHANGE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
  * The name is a file name in the local stack's state folder, so nothing else is allowed in it.
  */
 export const CALENDAR_NAME = /^[A-Za-z0-9_.-]{3,128}$/;
-export const CALENDAR_ARN = /^arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:document\/([A-Za-z0-9_.-]{3,128})$/;
+export const CALENDAR_ARN = new RegExp(`^arn:${PARTITION}:ssm:[a-z0-9-]+:\\d{12}:document\\/([A-Za-z0-9_.-]{3,128})$`);
 
 /**
  * Checks a calendar name or ARN as the configuration gives it.
@@ -60,12 +70,14 @@ export const calendarList = (text: string): string[] =>
     .map(checkCalendarName);
 
 /** A Lambda function's ARN (unqualified, or with a version or alias): the change-ticket check. */
-export const FUNCTION_ARN =
-  /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]{1,128})?$/;
+export const FUNCTION_ARN = new RegExp(
+  `^arn:${PARTITION}:lambda:[a-z0-9-]+:\\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]{1,128})?$`,
+);
 
 /** An EventBridge event bus: its name (`default` is the account's own bus) or its ARN. */
-export const EVENT_BUS =
-  /^([A-Za-z0-9._\-/]{1,256}|arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/[A-Za-z0-9._\-/]{1,256})$/;
+export const EVENT_BUS = new RegExp(
+  `^([A-Za-z0-9._\\-/]{1,256}|arn:${PARTITION}:events:[a-z0-9-]+:\\d{12}:event-bus\\/[A-Za-z0-9._\\-/]{1,256})$`,
+);
 
 /** Whether a key id names an alias (`alias/…` or an alias ARN) rather than a key. */
 export const isAlias = (keyId: string): boolean => ALIAS.test(keyId);

@@ -1,252 +1,504 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Token } from 'aws-cdk-lib';
+import type { IEventBus } from 'aws-cdk-lib/aws-events';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import {
   DEFAULT_APPROVAL_PAGE_IDENTITY_CLAIM,
-  DEFAULT_EVENT_BUS,
-  DEFAULT_WINDOW_WAIT_SECONDS,
   DEFAULT_APPROVAL_TIMEOUT_SECONDS,
+  DEFAULT_EVENT_BUS,
   DEFAULT_LOG_RETENTION_DAYS,
   DEFAULT_QUORUM,
   DEFAULT_RECENT_USE_DAYS,
+  DEFAULT_SCAN_EXPIRES_WITHIN_DAYS,
   DEFAULT_SCAN_LIMITS as CORE_SCAN_LIMITS,
+  DEFAULT_SCAN_RETIRE_TAG,
   DEFAULT_TASK_TIMEOUT_SECONDS,
   DEFAULT_VERIFY_MAX_ATTEMPTS,
   DEFAULT_WAIT_SECONDS,
+  DEFAULT_WINDOW_WAIT_SECONDS,
   MAX_WAIT_SECONDS,
   MAX_WINDOW_WAIT_SECONDS,
 } from '../core/defaults';
-import { checkApproverPattern } from '../core/identity';
-import { checkCalendarName, EVENT_BUS, FUNCTION_ARN, KEY_ARN } from '../core/naming';
+import { canonicalPrincipal, checkApproverPattern, isExactPrincipal } from '../core/identity';
+import { checkCalendarName, EVENT_BUS, FUNCTION_ARN, IAM_ROLE_NAME } from '../core/naming';
 import { scanLimitsSchema, scanPolicySchema, type ScanLimits, type ScanPolicy } from '../core/scan-policy';
-
-/** Which keys the functions may read and delete from: listed key ARNs, or keys carrying a tag. */
-export type KeyScope = { keyArns: string[] } | { tag: { key: string; value: string } };
+import * as z from '../core/schema';
+import { KeyScopeGrants, type KeyScope } from './key-scope';
 
 /** The approval page's identity mode: an HTTP API whose JWT authorizer admits only tokens of this issuer and audience. */
 export interface ApprovalPageIdentity {
   /** The token issuer (`iss`), an https URL, e.g. `https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example`. */
-  issuer: string;
+  readonly issuer: string;
   /** The audiences (`aud`) a token may be for; at least one. */
-  audience: string[];
-  /** The claim that names the signed-in user, compared with the link's approver (e.g. `email`). */
-  claim: string;
+  readonly audience: readonly string[];
+  /**
+   * The claim that names the signed-in user, compared with the link's approver.
+   * @default 'email'
+   */
+  readonly claim?: string;
 }
 
-/** keymat's deployment configuration; the README's configuration table documents each entry. */
-export interface KeymatConfig {
-  keyScope: KeyScope;
-  approvalTimeout: Duration;
-  /** Distinct approvers a change needs. */
-  quorum: number;
+/** keymat's own props: every one optional; the deploying page documents each. */
+export interface KeymatProps {
   /**
-   * Principals allowed to approve, as canonical principal ARNs or ARN patterns (`checkApproverPattern`); empty: anyone
-   * but the requester.
+   * Principals allowed to approve, as principal ARNs or ARN patterns where `*` stands for any characters within a
+   * segment (e.g. `arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_KeyApprovers_*\/*`). Two entries naming the
+   * same approver in canonical form (IAM names ignore case; a session of a role that is not session-bound is the role)
+   * are refused.
+   * @default [] anyone but the requester
    */
-  approvers: string[];
+  readonly approvers?: readonly string[];
+  /**
+   * Distinct approvers a change needs.
+   * @default 1
+   */
+  readonly quorum?: number;
   /**
    * Roles whose session name a policy pins (`sts:RoleSessionName` or `sts:SourceIdentity`), so that the gateway takes
    * each session of them as its own person; by role name.
+   * @default [] only IAM Identity Center roles keep their session name
    */
-  sessionBoundRoles: string[];
-  defaultWaitSeconds: number;
-  verifyMaxAttempts: number;
-  taskTimeout: Duration;
-  /** A key used within this many days gets a warning in the plan. */
-  recentUseDays: number;
-  notificationEmails: string[];
-  logRetention: RetentionDays;
-  /** EventBridge Scheduler expression for the expiry scan, e.g. `cron(0 6 * * ? *)`; none: the scan is not scheduled. */
-  scanSchedule?: string;
-  scanPolicy: ScanPolicy;
-  scanLimits: ScanLimits;
-  /** Puts the approval page behind a JWT authorizer, so that it knows who clicks; none: the page is possession-based. */
-  approvalPageIdentity?: ApprovalPageIdentity;
+  readonly sessionBoundRoles?: readonly string[];
   /**
-   * SSM Change Calendars (names or ARNs) that must all be OPEN for a deletion to run.
-   * @default none: no freeze windows
+   * How long an approval round waits for a decision before the change ends ApprovalTimedOut; whole seconds, at most
+   * 7 days.
+   * @default Duration.hours(24)
    */
-  changeCalendars?: string[];
+  readonly approvalTimeout?: Duration;
   /**
-   * How long an approved change may wait for its calendars to open before it ends ChangeWindowClosed.
+   * Addresses subscribed to the approval requests and the outcomes.
+   * @default [] no email subscriptions
+   */
+  readonly notificationEmails?: readonly string[];
+  /**
+   * How long WaitForPropagation waits when a change gives no `waitSeconds`; whole seconds, at most an hour.
+   * @default Duration.seconds(30)
+   */
+  readonly defaultWait?: Duration;
+  /**
+   * Attempts VerifyPendingImport makes before a change ends VerificationFailed; from 1 to 20.
+   * @default 8
+   */
+  readonly verifyMaxAttempts?: number;
+  /**
+   * How long each Lambda task state may take before Step Functions fails it with States.Timeout; up to 15 minutes.
+   * @default Duration.seconds(60)
+   */
+  readonly taskTimeout?: Duration;
+  /**
+   * A use of the key within this period makes the plan warn the approver; whole days.
+   * @default Duration.days(30)
+   */
+  readonly recentUse?: Duration;
+  /**
+   * How long the functions', the workflow's and the approval page API's logs are kept.
+   * @default RetentionDays.ONE_YEAR
+   */
+  readonly logRetention?: RetentionDays;
+  /**
+   * The keys the functions may read and delete material from.
+   * @default { tag: { key: 'keymat:managed', value: 'true' } }
+   */
+  readonly keyScope?: KeyScope;
+  /**
+   * When the expiry scan runs.
+   * @default none: the scan runs only when invoked
+   */
+  readonly scanSchedule?: ScheduleExpression;
+  /**
+   * Which materials the expiry scan retires.
+   * @default { expiresWithinDays: 30, retireTag: 'keymat:retire-on' }
+   */
+  readonly scanPolicy?: ScanPolicy;
+  /**
+   * The expiry scan's pace and the changes one run may start.
+   * @default DEFAULT_SCAN_LIMITS
+   */
+  readonly scanLimits?: ScanLimits;
+  /**
+   * Puts the approval page behind a JWT authorizer, so that it knows who clicks.
+   * @default none: the page is possession-based (the signed link alone admits a request)
+   */
+  readonly approvalPageIdentity?: ApprovalPageIdentity;
+  /**
+   * SSM Change Calendars (document names or ARNs) that must all be OPEN for a deletion to run.
+   * @default [] no freeze windows
+   */
+  readonly changeCalendars?: readonly string[];
+  /**
+   * How long an approved change may wait for its calendars to open before it ends ChangeWindowClosed; from a minute
+   * to 180 days, and only with `changeCalendars`.
    * @default Duration.days(7)
    */
-  changeWindowMaxWait?: Duration;
+  readonly changeWindowMaxWait?: Duration;
   /**
-   * The ARN of the organisation's change-ticket check function (see docs/change-management.md for its contract).
+   * The organisation's change-ticket check (docs/change-management.md gives its contract): a function, or its ARN
+   * (unqualified, or with a version or alias).
    * @default none: change ids are not checked
    */
-  changeTicketCheck?: string;
+  readonly changeTicketCheck?: IFunction | string;
   /**
-   * The EventBridge bus the change events go to: a name or ARN.
+   * The EventBridge bus the change events go to: a bus, or its name or ARN.
    * @default 'default', the account's own bus
    */
-  eventBus?: string;
+  readonly eventBus?: IEventBus | string;
+  /**
+   * Calls AWS through FIPS endpoints: every function gets `AWS_USE_FIPS_ENDPOINT=true`.
+   * @default false
+   */
+  readonly fips?: boolean;
 }
+
+/** The props with their defaults, checked: what the stack builds from (the key scope as its grants). */
+export type ResolvedProps = Required<
+  Omit<KeymatProps, 'keyScope' | 'scanSchedule' | 'approvalPageIdentity' | 'changeTicketCheck'>
+> &
+  Pick<KeymatProps, 'scanSchedule' | 'changeTicketCheck'> & {
+    readonly keys: KeyScopeGrants;
+    readonly approvalPageIdentity?: Required<ApprovalPageIdentity>;
+  };
 
 /** The scan's default pace (core/defaults.ts), as the scan's limits. */
 export const DEFAULT_SCAN_LIMITS: ScanLimits = CORE_SCAN_LIMITS;
 
+/** The scan's default policy: materials expiring within 30 days, and keys tagged for retirement. */
+export const DEFAULT_SCAN_POLICY: ScanPolicy = {
+  expiresWithinDays: DEFAULT_SCAN_EXPIRES_WITHIN_DAYS,
+  retireTag: DEFAULT_SCAN_RETIRE_TAG,
+};
+
+/** The tag that puts a key in scope when the props name no key scope. */
 export const DEFAULT_KEY_TAG = { key: 'keymat:managed', value: 'true' };
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const IAM_ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 /** A JWT claim name: registered names (`email`) and collision-resistant URIs (`https://example.com/claims/upn`). */
 const CLAIM_NAME = /^[\w:/.#@-]{1,256}$/;
+/** An EventBridge Scheduler expression as the context gives it. */
+const SCHEDULE = /^(cron|rate)\(.+\)$/;
+
+/** A prop's value as messages quote it. */
+const shown = (value: unknown): string =>
+  value instanceof Duration ? value.toHumanString() : typeof value === 'string' ? `'${value}'` : JSON.stringify(value);
+
+const refuse = (prop: string, expected: string, value: unknown): never => {
+  throw new Error(`KeymatStack: ${prop} must be ${expected}; got ${shown(value)}`);
+};
+
+const wholeNumber = (prop: string, value: number, min: number, max: number): number =>
+  Number.isInteger(value) && value >= min && value <= max
+    ? value
+    : refuse(prop, `a whole number from ${min} to ${max}`, value);
+
+/** A duration in whole seconds within bounds (a token passes: CloudFormation resolves it). */
+function seconds(prop: string, value: Duration, min: number, max: number): Duration {
+  if (value.isUnresolved()) return value;
+  const s = value.toSeconds({ integral: false });
+  if (!Number.isInteger(s) || s < min || s > max) {
+    refuse(
+      prop,
+      `whole seconds from ${Duration.seconds(min).toHumanString()} to ${Duration.seconds(max).toHumanString()}`,
+      value,
+    );
+  }
+  return value;
+}
+
+/** Checks each text of a list, tokens passing; names the first that fails. */
+function each(prop: string, values: readonly string[], valid: (value: string) => boolean, expected: string): string[] {
+  const bad = values.find((v) => !Token.isUnresolved(v) && !valid(v));
+  if (bad !== undefined) refuse(prop, expected, bad);
+  return [...values];
+}
 
 /**
- * Reads the configuration from CDK context values (strings from `-c name=value`, or JSON values from cdk.json),
- * refusing a bad value with the context name and the value.
+ * The props with their defaults applied, every value checked: the stack calls this before it builds anything, so a
+ * refused value leaves nothing half-built. Messages name the prop and the value.
  */
-export function configFromContext(get: (name: string) => unknown): KeymatConfig {
+export function resolveProps(props: KeymatProps): ResolvedProps {
+  const sessionBoundRoles = each(
+    'sessionBoundRoles',
+    props.sessionBoundRoles ?? [],
+    (role) => IAM_ROLE_NAME.test(role),
+    'a list of IAM role names (not ARNs)',
+  );
+  const approvers = distinctApprovers(props.approvers ?? [], sessionBoundRoles);
+  const quorum = wholeNumber('quorum', props.quorum ?? DEFAULT_QUORUM, 1, 10);
+  if (approvers.length > 0 && approvers.length < quorum) {
+    throw new Error(
+      `KeymatStack: quorum ${quorum} cannot be reached by the ${approvers.length} approvers listed; list at least ${quorum}, or lower the quorum`,
+    );
+  }
+  const changeCalendars = [...(props.changeCalendars ?? [])];
+  for (const name of changeCalendars) {
+    if (Token.isUnresolved(name)) continue;
+    try {
+      checkCalendarName(name);
+    } catch (err) {
+      throw new Error(`KeymatStack: changeCalendars: ${(err as Error).message}`);
+    }
+  }
+  if (props.changeWindowMaxWait !== undefined && changeCalendars.length === 0) {
+    throw new Error(
+      'KeymatStack: changeWindowMaxWait takes effect only with changeCalendars; set them too, or drop it',
+    );
+  }
+  const retention = props.logRetention ?? (DEFAULT_LOG_RETENTION_DAYS as RetentionDays);
+  if (!Object.values(RetentionDays).includes(retention)) {
+    refuse('logRetention', 'a CloudWatch Logs retention (RetentionDays)', retention);
+  }
+  const { changeTicketCheck, eventBus = DEFAULT_EVENT_BUS } = props;
+  if (typeof changeTicketCheck === 'string' && !Token.isUnresolved(changeTicketCheck)) {
+    if (!FUNCTION_ARN.test(changeTicketCheck)) {
+      refuse(
+        'changeTicketCheck',
+        'a Lambda function or its ARN (arn:<partition>:lambda:REGION:ACCOUNT:function:NAME)',
+        changeTicketCheck,
+      );
+    }
+  }
+  if (typeof eventBus === 'string' && !Token.isUnresolved(eventBus) && !EVENT_BUS.test(eventBus)) {
+    refuse('eventBus', 'an EventBridge bus, or its name or ARN', eventBus);
+  }
+  return {
+    approvers,
+    quorum,
+    sessionBoundRoles,
+    approvalTimeout: seconds(
+      'approvalTimeout',
+      props.approvalTimeout ?? Duration.seconds(DEFAULT_APPROVAL_TIMEOUT_SECONDS),
+      1,
+      7 * 86_400,
+    ),
+    notificationEmails: each(
+      'notificationEmails',
+      props.notificationEmails ?? [],
+      (e) => EMAIL.test(e),
+      'a list of email addresses',
+    ),
+    defaultWait: seconds(
+      'defaultWait',
+      props.defaultWait ?? Duration.seconds(DEFAULT_WAIT_SECONDS),
+      0,
+      MAX_WAIT_SECONDS,
+    ),
+    verifyMaxAttempts: wholeNumber('verifyMaxAttempts', props.verifyMaxAttempts ?? DEFAULT_VERIFY_MAX_ATTEMPTS, 1, 20),
+    taskTimeout: seconds('taskTimeout', props.taskTimeout ?? Duration.seconds(DEFAULT_TASK_TIMEOUT_SECONDS), 1, 900),
+    recentUse: days('recentUse', props.recentUse ?? Duration.days(DEFAULT_RECENT_USE_DAYS), 3650),
+    logRetention: retention,
+    keys: new KeyScopeGrants(props.keyScope ?? { tag: DEFAULT_KEY_TAG }),
+    ...(props.scanSchedule && { scanSchedule: props.scanSchedule }),
+    scanPolicy: parsed('scanPolicy', scanPolicySchema, props.scanPolicy ?? DEFAULT_SCAN_POLICY),
+    scanLimits: parsed('scanLimits', scanLimitsSchema, props.scanLimits ?? DEFAULT_SCAN_LIMITS),
+    ...(props.approvalPageIdentity && { approvalPageIdentity: pageIdentity(props.approvalPageIdentity) }),
+    changeCalendars,
+    changeWindowMaxWait: seconds(
+      'changeWindowMaxWait',
+      props.changeWindowMaxWait ?? Duration.seconds(DEFAULT_WINDOW_WAIT_SECONDS),
+      60,
+      MAX_WINDOW_WAIT_SECONDS,
+    ),
+    ...(changeTicketCheck !== undefined && { changeTicketCheck }),
+    eventBus,
+    fips: props.fips ?? false,
+  };
+}
+
+function days(prop: string, value: Duration, max: number): Duration {
+  if (value.isUnresolved()) return value;
+  const d = value.toDays({ integral: false });
+  if (!Number.isInteger(d) || d < 0 || d > max) refuse(prop, `whole days from 0 to ${max}`, value);
+  return value;
+}
+
+function parsed<T>(prop: string, schema: z.ZodMiniType<T>, value: unknown): T {
+  const result = z.safeParse(schema, value);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new Error(
+      `KeymatStack: ${prop}${issue && issue.path.length > 0 ? `.${issue.path.join('.')}` : ''}: ${issue?.message ?? 'invalid'}; got ${JSON.stringify(value)}`,
+    );
+  }
+  return result.data;
+}
+
+function pageIdentity(identity: ApprovalPageIdentity): Required<ApprovalPageIdentity> {
+  let url: URL | undefined;
+  try {
+    url = new URL(identity.issuer);
+  } catch {
+    url = undefined;
+  }
+  if (url?.protocol !== 'https:' || identity.issuer !== identity.issuer.trim()) {
+    refuse(
+      'approvalPageIdentity.issuer',
+      'an https URL (the token issuer, e.g. https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example)',
+      identity.issuer,
+    );
+  }
+  if (identity.audience.length === 0) {
+    refuse('approvalPageIdentity.audience', 'a non-empty list of audiences (client ids)', identity.audience);
+  }
+  const claim = identity.claim ?? DEFAULT_APPROVAL_PAGE_IDENTITY_CLAIM;
+  if (!CLAIM_NAME.test(claim)) {
+    refuse('approvalPageIdentity.claim', 'a JWT claim name (e.g. email, preferred_username)', claim);
+  }
+  return { issuer: identity.issuer, audience: [...identity.audience], claim };
+}
+
+/**
+ * The approvers, each checked (`checkApproverPattern`: a plain name fails, since nobody can authenticate as `bob`), and
+ * refused when two name the same approver in canonical form: an exact principal as `canonicalPrincipal` makes it (with
+ * the stack's session-bound roles), compared regardless of case as IAM names are.
+ */
+function distinctApprovers(approvers: readonly string[], sessionBoundRoles: readonly string[]): string[] {
+  const seen = new Map<string, string>();
+  for (const approver of approvers) {
+    checkApproverPattern(approver);
+    const canonical = (
+      isExactPrincipal(approver) ? canonicalOrSelf(approver, sessionBoundRoles) : approver
+    ).toLowerCase();
+    const first = seen.get(canonical);
+    if (first !== undefined) {
+      throw new Error(
+        `KeymatStack: approvers lists one approver twice: '${first}' and '${approver}' are the same principal in canonical form; list each once`,
+      );
+    }
+    seen.set(canonical, approver);
+  }
+  return [...approvers];
+}
+
+/** An exact approver's canonical principal; an entry `canonicalPrincipal` cannot read stands for itself. */
+function canonicalOrSelf(approver: string, sessionBoundRoles: readonly string[]): string {
+  try {
+    return canonicalPrincipal(approver, { sessionBoundRoles });
+  } catch {
+    return approver;
+  }
+}
+
+/**
+ * keymat's props from CDK context values (strings from `-c name=value`, or JSON values from cdk.json): the adapter
+ * infra/app.ts uses. It reads each value's form (numbers, lists, `key=value`) and refuses a malformed one with the
+ * context name and the value; the stack checks the props themselves.
+ */
+export function propsFromContext(get: (name: string) => unknown): KeymatProps {
   const str = (name: string): string | undefined => {
     const v = get(name);
     if (v === undefined || v === null || v === '') return undefined;
     return String(v);
   };
-  const int = (name: string, fallback: number, min: number, max: number): number => {
+  const int = (name: string): number | undefined => {
     const raw = str(name);
-    if (raw === undefined) return fallback;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      throw new Error(`context ${name} must be a whole number from ${min} to ${max}; got '${raw}'`);
-    }
-    return n;
+    if (raw === undefined) return undefined;
+    if (!/^-?\d+$/.test(raw.trim())) throw new Error(`context ${name} must be a whole number; got '${raw}'`);
+    return Number(raw);
   };
-  const list = (name: string): string[] => {
+  const list = (name: string): string[] | undefined => {
     const v = get(name);
-    if (Array.isArray(v)) return v.map(String);
-    return (str(name) ?? '')
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean);
+    const items = Array.isArray(v)
+      ? v.map(String)
+      : (str(name) ?? '')
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
+    return items.length === 0 ? undefined : items;
+  };
+  const secondsOf = (name: string) => {
+    const n = int(name);
+    return n === undefined ? undefined : Duration.seconds(n);
   };
 
   const keyArns = list('keyArns');
-  for (const arn of keyArns) {
-    if (!KEY_ARN.test(arn)) throw new Error(`context keyArns must list KMS key ARNs; got '${arn}'`);
-  }
   const tag = str('keyTag');
-  let keyScope: KeyScope;
-  if (keyArns.length > 0 && tag) throw new Error('context keyArns and keyTag are exclusive: set one');
-  if (keyArns.length > 0) keyScope = { keyArns };
+  if (keyArns && tag) throw new Error('context keyArns and keyTag are exclusive: set one');
+  let scope: KeyScope | undefined;
+  if (keyArns) scope = { keys: keyArns };
   else if (tag) {
     const [key, value, ...rest] = tag.split('=');
-    if (!key || value === undefined || rest.length > 0) {
-      throw new Error(`context keyTag must be key=value; got '${tag}'`);
-    }
-    keyScope = { tag: { key, value } };
-  } else keyScope = { tag: DEFAULT_KEY_TAG };
-
-  const emails = list('notificationEmails');
-  for (const e of emails)
-    if (!EMAIL.test(e)) throw new Error(`context notificationEmails has an invalid address '${e}'`);
-  const retentionDays = int('logRetentionDays', DEFAULT_LOG_RETENTION_DAYS, 1, 3653);
-  if (!Object.values(RetentionDays).includes(retentionDays)) {
-    throw new Error(
-      `context logRetentionDays must be a CloudWatch Logs retention (e.g. 30, 90, 365); got '${retentionDays}'`,
-    );
+    if (!key || !value || rest.length > 0) throw new Error(`context keyTag must be key=value; got '${tag}'`);
+    scope = { tag: { key, value } };
   }
-  const scanSchedule = str('scanSchedule');
-  if (scanSchedule && !/^(cron|rate)\(.+\)$/.test(scanSchedule)) {
-    throw new Error(`context scanSchedule must be a cron(...) or rate(...) expression; got '${scanSchedule}'`);
+  const schedule = str('scanSchedule');
+  if (schedule !== undefined && !SCHEDULE.test(schedule)) {
+    throw new Error(`context scanSchedule must be a cron(...) or rate(...) expression; got '${schedule}'`);
   }
-  const optionalInt = (name: string, min: number, max: number) =>
-    str(name) === undefined ? undefined : int(name, 0, min, max);
-  const scanPolicy = scanPolicySchema.parse({
-    expiresWithinDays: str('scanExpiresWithinDays') === 'off' ? undefined : int('scanExpiresWithinDays', 30, 0, 365),
-    importedMoreThanDays: optionalInt('scanImportedMoreThanDays', 1, 3650),
-    ...(str('scanRetireTag') !== 'off' && { retireTag: str('scanRetireTag') ?? 'keymat:retire-on' }),
-  });
-  const scanLimits = scanLimitsSchema.parse({
-    ...DEFAULT_SCAN_LIMITS,
-    maxChanges: int('scanMaxChanges', DEFAULT_SCAN_LIMITS.maxChanges, 0, 1000),
-    rates: {
-      ...DEFAULT_SCAN_LIMITS.rates,
-      DescribeKey: int('scanDescribeKeyRate', DEFAULT_SCAN_LIMITS.rates.DescribeKey, 1, 100_000),
-      ListKeyRotations: int('scanListKeyRotationsRate', DEFAULT_SCAN_LIMITS.rates.ListKeyRotations, 1, 100_000),
-    },
-  });
-  // A plain name fails the synth: nobody can authenticate as `bob`, so such an entry would match no approver.
-  const approvers = list('approvers').map(checkApproverPattern);
-  const sessionBoundRoles = list('sessionBoundRoles');
-  for (const role of sessionBoundRoles) {
-    if (!IAM_ROLE_NAME.test(role)) {
-      throw new Error(`context sessionBoundRoles must list IAM role names (not ARNs); got '${role}'`);
-    }
-  }
-  const approvalPageIdentity = pageIdentity(str, list);
-  const changeCalendars = list('changeCalendars').map((name) => {
-    try {
-      return checkCalendarName(name);
-    } catch (err) {
-      throw new Error(`context changeCalendars: ${(err as Error).message}`);
-    }
-  });
-  const changeWindowMaxWaitSeconds = int(
-    'changeWindowMaxWaitSeconds',
-    DEFAULT_WINDOW_WAIT_SECONDS,
-    60,
-    MAX_WINDOW_WAIT_SECONDS,
-  );
-  if (str('changeWindowMaxWaitSeconds') !== undefined && changeCalendars.length === 0) {
-    throw new Error(
-      'context changeWindowMaxWaitSeconds takes effect only with changeCalendars; set them too, or drop it',
-    );
-  }
-  const changeTicketCheck = str('changeTicketCheck');
-  if (changeTicketCheck !== undefined && !FUNCTION_ARN.test(changeTicketCheck)) {
-    throw new Error(
-      `context changeTicketCheck must be the ARN of a Lambda function (arn:aws:lambda:REGION:ACCOUNT:function:NAME); got '${changeTicketCheck}'`,
-    );
-  }
-  const eventBus = str('eventBus') ?? DEFAULT_EVENT_BUS;
-  if (!EVENT_BUS.test(eventBus)) {
-    throw new Error(`context eventBus must be an EventBridge bus name or ARN; got '${eventBus}'`);
-  }
-  const quorum = int('quorum', DEFAULT_QUORUM, 1, 10);
-  if (approvers.length > 0 && approvers.length < quorum) {
-    throw new Error(`context quorum ${quorum} cannot be reached by the ${approvers.length} approvers listed`);
-  }
-  return {
-    quorum,
-    approvers,
-    sessionBoundRoles,
-    ...(scanSchedule && { scanSchedule }),
-    ...(approvalPageIdentity && { approvalPageIdentity }),
-    changeCalendars,
-    changeWindowMaxWait: Duration.seconds(changeWindowMaxWaitSeconds),
-    ...(changeTicketCheck !== undefined && { changeTicketCheck }),
-    eventBus,
-    scanPolicy,
-    scanLimits,
-    keyScope,
-    approvalTimeout: Duration.seconds(int('approvalTimeoutSeconds', DEFAULT_APPROVAL_TIMEOUT_SECONDS, 60, 7 * 86_400)),
-    defaultWaitSeconds: int('defaultWaitSeconds', DEFAULT_WAIT_SECONDS, 0, MAX_WAIT_SECONDS),
-    verifyMaxAttempts: int('verifyMaxAttempts', DEFAULT_VERIFY_MAX_ATTEMPTS, 1, 20),
-    taskTimeout: Duration.seconds(int('taskTimeoutSeconds', DEFAULT_TASK_TIMEOUT_SECONDS, 1, 900)),
-    recentUseDays: int('recentUseDays', DEFAULT_RECENT_USE_DAYS, 0, 3650),
-    notificationEmails: emails,
-    logRetention: retentionDays as RetentionDays,
+  const maxChanges = int('scanMaxChanges');
+  const describeKeyRate = int('scanDescribeKeyRate');
+  const listKeyRotationsRate = int('scanListKeyRotationsRate');
+  const recentUseDays = int('recentUseDays');
+  const retentionDays = int('logRetentionDays');
+  const values: { -readonly [K in keyof KeymatProps]: KeymatProps[K] } = {
+    approvers: list('approvers'),
+    quorum: int('quorum'),
+    sessionBoundRoles: list('sessionBoundRoles'),
+    approvalTimeout: secondsOf('approvalTimeoutSeconds'),
+    notificationEmails: list('notificationEmails'),
+    defaultWait: secondsOf('defaultWaitSeconds'),
+    verifyMaxAttempts: int('verifyMaxAttempts'),
+    taskTimeout: secondsOf('taskTimeoutSeconds'),
+    recentUse: recentUseDays === undefined ? undefined : Duration.days(recentUseDays),
+    logRetention: retentionDays as RetentionDays | undefined,
+    keyScope: scope,
+    scanSchedule: schedule === undefined ? undefined : ScheduleExpression.expression(schedule),
+    scanPolicy: ['scanExpiresWithinDays', 'scanImportedMoreThanDays', 'scanRetireTag'].some((n) => str(n) !== undefined)
+      ? {
+          // `off` turns a default rule off.
+          ...(str('scanExpiresWithinDays') !== 'off' && {
+            expiresWithinDays: int('scanExpiresWithinDays') ?? DEFAULT_SCAN_EXPIRES_WITHIN_DAYS,
+          }),
+          ...(str('scanImportedMoreThanDays') !== undefined && {
+            importedMoreThanDays: int('scanImportedMoreThanDays'),
+          }),
+          ...(str('scanRetireTag') !== 'off' && { retireTag: str('scanRetireTag') ?? DEFAULT_SCAN_RETIRE_TAG }),
+        }
+      : undefined,
+    scanLimits:
+      maxChanges === undefined && describeKeyRate === undefined && listKeyRotationsRate === undefined
+        ? undefined
+        : {
+            ...DEFAULT_SCAN_LIMITS,
+            maxChanges: maxChanges ?? DEFAULT_SCAN_LIMITS.maxChanges,
+            rates: {
+              ...DEFAULT_SCAN_LIMITS.rates,
+              DescribeKey: describeKeyRate ?? DEFAULT_SCAN_LIMITS.rates.DescribeKey,
+              ListKeyRotations: listKeyRotationsRate ?? DEFAULT_SCAN_LIMITS.rates.ListKeyRotations,
+            },
+          },
+    approvalPageIdentity: pageIdentityFromContext(str, list),
+    changeCalendars: list('changeCalendars'),
+    changeWindowMaxWait: secondsOf('changeWindowMaxWaitSeconds'),
+    changeTicketCheck: str('changeTicketCheck'),
+    eventBus: str('eventBus'),
+    fips: bool('fips', str('fips')),
   };
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as KeymatProps;
+}
+
+function bool(name: string, raw: string | undefined): boolean | undefined {
+  if (raw === undefined) return undefined;
+  if (raw === 'true' || raw === 'false') return raw === 'true';
+  throw new Error(`context ${name} must be true or false; got '${raw}'`);
 }
 
 /** The approval page's identity mode from its three contexts: issuer and audience go together; the claim needs them. */
-function pageIdentity(
+function pageIdentityFromContext(
   str: (name: string) => string | undefined,
-  list: (name: string) => string[],
+  list: (name: string) => string[] | undefined,
 ): ApprovalPageIdentity | undefined {
   const issuer = str('approvalPageJwtIssuer');
-  const rawAudience = str('approvalPageJwtAudience');
-  const rawClaim = str('approvalPageJwtClaim');
-  if (issuer === undefined && rawAudience === undefined) {
-    if (rawClaim !== undefined) {
+  const audience = list('approvalPageJwtAudience');
+  const claim = str('approvalPageJwtClaim');
+  if (issuer === undefined && audience === undefined) {
+    if (claim !== undefined) {
       throw new Error(
-        `context approvalPageJwtClaim '${rawClaim}' takes effect only with approvalPageJwtIssuer and approvalPageJwtAudience; set them too, or drop it`,
+        `context approvalPageJwtClaim '${claim}' takes effect only with approvalPageJwtIssuer and approvalPageJwtAudience; set them too, or drop it`,
       );
     }
     return undefined;
   }
-  if (issuer === undefined || rawAudience === undefined) {
+  if (issuer === undefined || audience === undefined) {
     const [set, missing] =
       issuer === undefined
         ? ['approvalPageJwtAudience', 'approvalPageJwtIssuer']
@@ -255,28 +507,5 @@ function pageIdentity(
       `context approvalPageJwtIssuer and approvalPageJwtAudience go together; ${set} is set, set ${missing} too`,
     );
   }
-  let url: URL | undefined;
-  try {
-    url = new URL(issuer);
-  } catch {
-    url = undefined;
-  }
-  if (url?.protocol !== 'https:' || issuer !== issuer.trim()) {
-    throw new Error(
-      `context approvalPageJwtIssuer must be an https URL (the token issuer, e.g. https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example); got '${issuer}'`,
-    );
-  }
-  const audience = list('approvalPageJwtAudience');
-  if (audience.length === 0) {
-    throw new Error(
-      `context approvalPageJwtAudience must be a non-empty comma-separated list of audiences (client ids); got '${rawAudience}'`,
-    );
-  }
-  const claim = rawClaim ?? DEFAULT_APPROVAL_PAGE_IDENTITY_CLAIM;
-  if (!CLAIM_NAME.test(claim)) {
-    throw new Error(
-      `context approvalPageJwtClaim must be a JWT claim name (e.g. email, preferred_username); got '${claim}'`,
-    );
-  }
-  return { issuer, audience, claim };
+  return { issuer, audience, ...(claim !== undefined && { claim }) };
 }

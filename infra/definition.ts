@@ -2,7 +2,7 @@ import { App } from 'aws-cdk-lib';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { KeymatConfig } from './config';
+import type { KeymatProps } from './config';
 import { KeymatStack } from './keymat-stack';
 
 type Template = { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
@@ -15,16 +15,16 @@ export interface DefinitionEnvironment {
 }
 
 /**
- * Synthesizes keymat's stack with the configuration and returns the state machine definition exactly as deployed,
+ * Synthesizes keymat's stack with the props and returns the state machine definition exactly as deployed,
  * with CloudFormation tokens resolved to literal ARNs (functions by their logical ID, topics by theirs).
  */
-export function synthesizeDefinition(config: KeymatConfig, env: DefinitionEnvironment): Record<string, unknown> {
+export function synthesizeDefinition(props: KeymatProps, env: DefinitionEnvironment): Record<string, unknown> {
   const outdir = mkdtempSync(join(tmpdir(), 'keymat-synth-'));
   try {
     // The stack is synthesized only for its definition, never deployed: CloudFormation's template validation (seconds
     // of CPU) is left to the synthesis that deploys.
     const app = new App({ outdir, builtinCloudFormationValidation: false });
-    const stack = new KeymatStack(app, 'Keymat', { config });
+    const stack = new KeymatStack(app, 'Keymat', props);
     const template = app.synth().getStackArtifact(stack.artifactId).template as Template;
     const machine = Object.values(template.Resources).find((r) => r.Type === 'AWS::StepFunctions::StateMachine');
     if (!machine) throw new Error('the synthesized stack has no state machine');

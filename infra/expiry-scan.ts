@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
+import { Schedule, ScheduleTargetInput, type ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
@@ -26,14 +26,16 @@ export interface ExpiryScanProps {
   /** The scan's pace and the changes one run may start. */
   readonly limits: ScanLimits;
   /**
-   * EventBridge Scheduler expression (`cron(...)` or `rate(...)`).
+   * When the scan runs, e.g. `ScheduleExpression.cron({ hour: '6', minute: '0' })`.
    * @default no schedule: the scan runs only when invoked
    */
-  readonly schedule?: string;
+  readonly schedule?: ScheduleExpression;
   /** @default Duration.minutes(15) */
   readonly timeout?: Duration;
   /** @default RetentionDays.ONE_YEAR */
   readonly logRetention?: RetentionDays;
+  /** Calls AWS through FIPS endpoints (`KeymatFunctionProps.fips`). @default false */
+  readonly fips?: boolean;
 }
 
 /** The expiry scan: its function with the permissions it needs and, when configured, its schedule. */
@@ -42,10 +44,6 @@ export class ExpiryScan extends Construct {
   readonly schedule?: Schedule;
 
   constructor(scope: Construct, id: string, props: ExpiryScanProps) {
-    // Before super: a refused scan leaves nothing in the tree.
-    if (props.schedule !== undefined && !/^(cron|rate)\(.+\)$/.test(props.schedule)) {
-      throw new RangeError(`ExpiryScan: schedule must be a cron(...) or rate(...) expression; got '${props.schedule}'`);
-    }
     super(scope, id);
     const { workflow } = props;
     const fn = new KeymatFunction(this, 'ExpiryScan', {
@@ -58,6 +56,7 @@ export class ExpiryScan extends Construct {
       },
       timeout: props.timeout ?? Duration.minutes(15),
       ...(props.logRetention && { logRetention: props.logRetention }),
+      ...(props.fips !== undefined && { fips: props.fips }),
     });
     this.function = fn;
     // DescribeKey outside the key scope is denied, and the scan counts that key as out of scope.
@@ -81,7 +80,7 @@ export class ExpiryScan extends Construct {
         "CDK's scheduler target grant: the versions and aliases of the scan function only",
         () =>
           new Schedule(this, 'Schedule', {
-            schedule: ScheduleExpression.expression(schedule),
+            schedule,
             description: 'keymat: enforce the imported key material expiry policy',
             target: new LambdaInvoke(fn.fn, { role, input: ScheduleTargetInput.fromObject({ dryRun: false }) }),
           }),

@@ -1,6 +1,6 @@
 /**
  * keymat's construct library, `keymat/cdk`: the whole stack (`KeymatStack`), or the workflow alone
- * (`DeletionWorkflow`, given a function per task, e.g. `KeymatFunction`s), with the configuration they take.
+ * (`DeletionWorkflow`, given a function per task, e.g. `KeymatFunction`s), with the props they take.
  * aws-cdk-lib and constructs are the CDK app's own (peer dependencies); the functions' code is the package's
  * prebuilt bundles. This repository's cdk.json app (infra/app.ts) uses this same entry point.
  */
@@ -8,9 +8,16 @@ export { KeymatStack, type KeymatStackProps } from './keymat-stack';
 export { KeymatFunction, type KeymatFunctionProps } from './keymat-function';
 export { ExpiryScan, type ExpiryScanProps } from './expiry-scan';
 export { AttestationKey } from './attestation-key';
-export { KeyScopeGrants } from './key-scope';
+export { KeyScopeGrants, type KeyScope } from './key-scope';
 export { RunbookDocument, type RunbookDocumentProps } from './runbook';
-export { configFromContext, DEFAULT_KEY_TAG, DEFAULT_SCAN_LIMITS, type KeyScope, type KeymatConfig } from './config';
+export {
+  DEFAULT_KEY_TAG,
+  DEFAULT_SCAN_LIMITS,
+  DEFAULT_SCAN_POLICY,
+  propsFromContext,
+  type ApprovalPageIdentity,
+  type KeymatProps,
+} from './config';
 export {
   DeletionWorkflow,
   type DeletionWorkflowProps,

@@ -1,23 +1,45 @@
-import { Aws } from 'aws-cdk-lib';
+import { Aws, Token } from 'aws-cdk-lib';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
-import type { KeyScope } from './config';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import { KEY_ARN } from '../core/naming';
 
 /**
- * Grants KMS actions on the configured keys only: the listed key ARNs, or the keys of this account and Region that
- * carry the tag (a `key/*` resource bounded by an `aws:ResourceTag` condition).
+ * Which keys the functions may read and delete from: the listed keys (KMS keys, or their ARNs), or the keys of the
+ * stack's account and Region that carry a tag.
+ */
+export type KeyScope =
+  { readonly keys: readonly (IKey | string)[] } | { readonly tag: { readonly key: string; readonly value: string } };
+
+/**
+ * Grants KMS actions on the configured keys only: the listed keys, or the keys of this account and Region that carry
+ * the tag (a `key/*` resource bounded by an `aws:ResourceTag` condition).
  */
 export class KeyScopeGrants {
   /**
    * Why the tag scope's `key/*` resource is not a wildcard in effect, for the cdk-nag acknowledgement of each grant.
-   * Undefined for listed ARNs, whose grants name every key.
+   * Undefined for listed keys, whose grants name every key.
    */
   readonly wildcardReason?: string;
+  /** The keys' ARNs, or the tag condition. */
+  private readonly target: { keyArns: string[] } | { tag: { key: string; value: string } };
 
-  constructor(private readonly scope: KeyScope) {
-    if ('keyArns' in scope && scope.keyArns.length === 0) {
-      throw new RangeError('the key scope lists no key ARNs; list at least one, or scope the keys by tag');
-    }
-    if ('tag' in scope) {
+  /** @throws Error naming `keyScope` and the value, for an empty list, a malformed key ARN or an empty tag */
+  constructor(scope: KeyScope) {
+    if ('keys' in scope) {
+      if (scope.keys.length === 0) {
+        throw new Error('KeymatStack: keyScope lists no keys; list at least one, or scope the keys by tag');
+      }
+      const keyArns = scope.keys.map((key) => (typeof key === 'string' ? key : key.keyArn));
+      const bad = keyArns.find((arn) => !Token.isUnresolved(arn) && !KEY_ARN.test(arn));
+      if (bad !== undefined) throw new Error(`KeymatStack: keyScope.keys must list KMS keys or key ARNs; got '${bad}'`);
+      this.target = { keyArns };
+    } else {
+      if (scope.tag.key === '' || scope.tag.value === '') {
+        throw new Error(
+          `KeymatStack: keyScope.tag must have a key and a value, neither empty; got ${JSON.stringify(scope.tag)}`,
+        );
+      }
+      this.target = { tag: { ...scope.tag } };
       this.wildcardReason = `limited by the condition aws:ResourceTag/${scope.tag.key}=${scope.tag.value}: the configured key scope`;
     }
   }
@@ -25,12 +47,13 @@ export class KeyScopeGrants {
   /** Grants the actions on the keys in scope to the grantee. */
   grant(grantee: IGrantable, ...actions: string[]): Grant {
     if (actions.length === 0) throw new RangeError('a key scope grant needs at least one action; got none');
-    if ('keyArns' in this.scope) return Grant.addToPrincipal({ grantee, actions, resourceArns: this.scope.keyArns });
+    const { target } = this;
+    if ('keyArns' in target) return Grant.addToPrincipal({ grantee, actions, resourceArns: target.keyArns });
     return Grant.addToPrincipal({
       grantee,
       actions,
       resourceArns: [`arn:${Aws.PARTITION}:kms:${Aws.REGION}:${Aws.ACCOUNT_ID}:key/*`],
-      conditions: { StringEquals: { [`aws:ResourceTag/${this.scope.tag.key}`]: this.scope.tag.value } },
+      conditions: { StringEquals: { [`aws:ResourceTag/${target.tag.key}`]: target.tag.value } },
     });
   }
 }

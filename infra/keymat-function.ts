@@ -42,13 +42,29 @@ export interface KeymatFunctionProps<N extends FunctionName> {
   readonly timeout?: Duration;
   /** @default RetentionDays.ONE_YEAR */
   readonly logRetention?: RetentionDays;
+  /**
+   * Calls AWS through FIPS endpoints: sets `AWS_USE_FIPS_ENDPOINT=true`, which the SDK reads to resolve each
+   * service's FIPS endpoint in the function's Region.
+   * @default false
+   */
+  readonly fips?: boolean;
 }
 
 /**
+ * Why no function is traced by X-Ray, for the cdk-nag acknowledgement on each: Powertools Tracer would bring
+ * aws-xray-sdk-core (CommonJS) into every cold start, beyond keymat's start-up budget, while what an auditor needs of
+ * each AWS call is in CloudTrail (keymat records the KMS request id) and the execution history. The state machine
+ * keeps its own X-Ray tracing, which shows each task's timing.
+ */
+export const UNTRACED_REASON =
+  "tracing would load aws-xray-sdk-core (CommonJS) in every cold start, beyond keymat's start-up budget; each AWS call is in CloudTrail (keymat records the KMS request id) and the execution history, and the state machine's own X-Ray tracing shows each task's timing";
+
+/**
  * One keymat function, with everything it owns: its own role writing only to its own log group (not the managed
- * basic execution policy), X-Ray tracing, arm64, the current Node runtime, and the bundle `npm run build` made, with
- * the pinned SDK in it (the runtime's SDK may predate KeyMaterialId and GetKeyLastUsage). The construct's id is the function's name, which names its
- * folder under functions/ and its configuration.
+ * basic execution policy), arm64, the current Node runtime, and the bundle `npm run build` made, with the SDK v3
+ * clients it uses in it at the version the package pins (the runtime's own SDK may predate KeyMaterialId and
+ * GetKeyLastUsage). Stack traces point at the sources (`--enable-source-maps`). The construct's id is the function's
+ * name, which names its folder under functions/ and its configuration.
  *
  * Permissions are granted through its `grant*` methods, which acknowledge a grant's cdk-nag wildcard findings in the
  * same call, with the reason: what the function may do is written once.
@@ -71,25 +87,24 @@ export class KeymatFunction<N extends FunctionName = FunctionName> extends Const
     this.logGroup = new LogGroup(this, 'Logs', { retention: props.logRetention ?? RetentionDays.ONE_YEAR });
     this.role.allow((grantee) => this.logGroup.grantWrite(grantee));
     // The function is the default child so that it keeps the logical ID it had as a direct child of the stack.
-    this.fn = this.role.acknowledging(
-      'the X-Ray trace actions (xray:PutTraceSegments, xray:PutTelemetryRecords) support no resource scoping',
-      () =>
-        new LambdaFunction(this, 'Default', {
-          role: this.role,
-          // The bundle the build made (minified, source maps, the pinned SDK included): the same code every time.
-          code: Code.fromAsset(functionBundle(id)),
-          handler: 'index.handler',
-          runtime: Runtime.NODEJS_24_X,
-          architecture: Architecture.ARM_64,
-          memorySize: 256,
-          timeout,
-          // No NODE_OPTIONS=--enable-source-maps: Node would parse the source map at every cold start. Logged and
-          // thrown errors are source-mapped when they happen (functions/runtime/source-maps.ts).
-          environment: environmentOf(id, props.config),
-          logGroup: this.logGroup,
-          tracing: Tracing.ACTIVE,
-        }),
-    );
+    this.fn = new LambdaFunction(this, 'Default', {
+      role: this.role,
+      // The bundle the build made (minified, with source maps and the SDK clients): the same code every time.
+      code: Code.fromAsset(functionBundle(id)),
+      handler: 'index.handler',
+      runtime: Runtime.NODEJS_24_X,
+      architecture: Architecture.ARM_64,
+      memorySize: 256,
+      timeout,
+      environment: {
+        ...environmentOf(id, props.config),
+        NODE_OPTIONS: '--enable-source-maps',
+        ...(props.fips === true && { AWS_USE_FIPS_ENDPOINT: 'true' }),
+      },
+      logGroup: this.logGroup,
+      tracing: Tracing.DISABLED,
+    });
+    Validations.of(this.fn).acknowledge({ id: 'Serverless-LambdaTracing', reason: UNTRACED_REASON });
     Validations.of(this.fn).acknowledge({
       id: 'Serverless-LambdaDLQ',
       reason:

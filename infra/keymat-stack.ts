@@ -6,8 +6,8 @@ import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { Grant, ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
-import { LogGroup } from 'aws-cdk-lib/aws-logs';
-import { FunctionUrlAuthType } from 'aws-cdk-lib/aws-lambda';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Function as LambdaFunction, FunctionUrlAuthType, type IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { SubscriptionFilter, Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -15,19 +15,16 @@ import type { Construct } from 'constructs';
 import { DeletionWorkflow } from '../workflows/deletion-workflow';
 import { acknowledge, wildcardFindings } from '../workflows/nag';
 import { EVENT_SOURCE } from '../core/change-events';
-import { DEFAULT_EVENT_BUS, DEFAULT_WINDOW_WAIT_SECONDS } from '../core/defaults';
 import { CALENDAR_ARN } from '../core/naming';
 import type { TaskState } from '../workflows/states';
 import { AttestationKey } from './attestation-key';
-import type { ApprovalPageIdentity, KeymatConfig } from './config';
+import { resolveProps, type ApprovalPageIdentity, type KeymatProps } from './config';
 import { ExpiryScan } from './expiry-scan';
-import { KeyScopeGrants } from './key-scope';
 import { KeymatFunction } from './keymat-function';
 import { RunbookDocument } from './runbook';
 
-export interface KeymatStackProps extends StackProps {
-  readonly config: KeymatConfig;
-}
+/** The stack's props: keymat's own (each optional, with its default) and the stack's (`env`, `description`, …). */
+export interface KeymatStackProps extends StackProps, KeymatProps {}
 
 /**
  * keymat's stack: one function per task, the SNS topics for approval requests and outcomes, and the deletion
@@ -58,21 +55,23 @@ export class KeymatStack extends Stack {
   readonly requesterPolicy: ManagedPolicy;
   readonly approverPolicy: ManagedPolicy;
 
-  constructor(scope: Construct, id: string, props: KeymatStackProps) {
+  constructor(scope: Construct, id: string, props: KeymatStackProps = {}) {
+    // Before super: a refused value leaves nothing in the tree.
+    const config = resolveProps(props);
     super(scope, id, props);
-    const { config } = props;
-    const { logRetention } = config;
-    const keys = new KeyScopeGrants(config.keyScope);
+    const { logRetention, keys } = config;
+    // What every function of the stack shares: its logs' retention, and whether it calls FIPS endpoints.
+    const functionProps = { logRetention, fips: config.fips };
     const attestation = new AttestationKey(this, 'AttestationKey');
     this.attestation = attestation;
     const attestationKeyArn = attestation.keyArn;
 
     // Change events go to the configured bus; freeze windows and the ticket check only when configured.
-    const eventBusName = config.eventBus ?? DEFAULT_EVENT_BUS;
-    this.eventBus = eventBusName.startsWith('arn:')
-      ? EventBus.fromEventBusArn(this, 'EventBus', eventBusName)
-      : EventBus.fromEventBusName(this, 'EventBus', eventBusName);
-    const events = { eventBusName };
+    this.eventBus = eventBusOf(this, config.eventBus);
+    // The functions name the bus as configured: by ARN, a bus of another account is reached too.
+    const events = {
+      eventBusName: typeof config.eventBus === 'string' ? config.eventBus : this.eventBus.eventBusArn,
+    };
     // keymat's own events only: a function may not put an event of another source on the bus.
     const grantPutEvents = (fn: KeymatFunction): Grant =>
       fn.grant((grantee) =>
@@ -83,7 +82,7 @@ export class KeymatStack extends Stack {
           conditions: { StringEquals: { 'events:source': EVENT_SOURCE } },
         }),
       );
-    const changeCalendars = config.changeCalendars ?? [];
+    const changeCalendars = [...config.changeCalendars];
     const calendarArns = changeCalendars.map((name) =>
       CALENDAR_ARN.test(name) ? name : `arn:${Aws.PARTITION}:ssm:${Aws.REGION}:${Aws.ACCOUNT_ID}:document/${name}`,
     );
@@ -133,7 +132,7 @@ export class KeymatStack extends Stack {
         ...(identity && { identityClaim: identity.claim }),
         ...events,
       },
-      logRetention,
+      ...functionProps,
     });
     grantPutEvents(approvalPage);
     this.approvalPage = approvalPage;
@@ -144,26 +143,26 @@ export class KeymatStack extends Stack {
     approvalPage.grant((grantee) => linkSecret.grantRead(grantee));
     attestation.grantGenerateMac(approvalPage);
 
+    const ticketCheck = ticketCheckOf(this, config.changeTicketCheck);
     const validateOrigin = new KeymatFunction(this, 'ValidateOrigin', {
       config: {
-        account: Aws.ACCOUNT_ID,
-        defaultWaitSeconds: config.defaultWaitSeconds,
-        recentUseDays: config.recentUseDays,
+        scope: { account: Aws.ACCOUNT_ID },
+        defaultWaitSeconds: config.defaultWait.toSeconds(),
+        recentUseDays: config.recentUse.toDays(),
         attestationKeyArn,
         ...events,
         changeCalendars,
-        ...(config.changeTicketCheck !== undefined && { changeTicketFunctionArn: config.changeTicketCheck }),
+        ...(ticketCheck && { changeTicketFunctionArn: ticketCheck.functionArn }),
       },
-      logRetention,
+      ...functionProps,
     });
     attestation.grantVerifyMac(validateOrigin);
     grantPutEvents(validateOrigin);
     grantCalendars(validateOrigin);
-    const ticketCheck = config.changeTicketCheck;
-    if (ticketCheck !== undefined) {
+    if (ticketCheck) {
       // The function as named, version or alias included: nothing else it could be.
       validateOrigin.grant((grantee) =>
-        Grant.addToPrincipal({ grantee, actions: ['lambda:InvokeFunction'], resourceArns: [ticketCheck] }),
+        Grant.addToPrincipal({ grantee, actions: ['lambda:InvokeFunction'], resourceArns: [ticketCheck.functionArn] }),
       );
     }
     validateOrigin.grantKeys(keys, 'kms:DescribeKey', 'kms:ListKeyRotations', 'kms:GetKeyLastUsage');
@@ -172,7 +171,7 @@ export class KeymatStack extends Stack {
       'kms:ListAliases supports no resource scoping (https://docs.aws.amazon.com/kms/latest/developerguide/kms-api-permissions-reference.html)',
     );
 
-    const checkState = new KeymatFunction(this, 'CheckState', { config: {}, logRetention });
+    const checkState = new KeymatFunction(this, 'CheckState', { config: {}, ...functionProps });
 
     const requestApproval = new KeymatFunction(this, 'RequestApproval', {
       config: {
@@ -181,7 +180,7 @@ export class KeymatStack extends Stack {
         ...events,
         changeCalendars,
       },
-      logRetention,
+      ...functionProps,
     });
     requestApproval.grantPublish(approvalTopic);
     grantPutEvents(requestApproval);
@@ -191,30 +190,27 @@ export class KeymatStack extends Stack {
       changeCalendars.length === 0
         ? undefined
         : new KeymatFunction(this, 'CheckChangeWindow', {
-            config: {
-              changeCalendars,
-              maxWaitSeconds: config.changeWindowMaxWait?.toSeconds() ?? DEFAULT_WINDOW_WAIT_SECONDS,
-            },
-            logRetention,
+            config: { changeCalendars, maxWaitSeconds: config.changeWindowMaxWait.toSeconds() },
+            ...functionProps,
           });
     if (checkChangeWindow) grantCalendars(checkChangeWindow);
     requestApproval.grant((grantee) => linkSecret.grantRead(grantee));
 
     const deleteMaterial = new KeymatFunction(this, 'DeleteMaterial', {
       config: { outcomeTopicArn: outcomeTopic.topicArn, attestationKeyArn, ...events },
-      logRetention,
+      ...functionProps,
     });
     attestation.grantVerifyMac(deleteMaterial);
     grantPutEvents(deleteMaterial);
     deleteMaterial.grantKeys(keys, 'kms:DescribeKey', 'kms:ListKeyRotations', 'kms:DeleteImportedKeyMaterial');
     deleteMaterial.grantPublish(outcomeTopic);
 
-    const verifyPendingImport = new KeymatFunction(this, 'VerifyPendingImport', { config: {}, logRetention });
+    const verifyPendingImport = new KeymatFunction(this, 'VerifyPendingImport', { config: {}, ...functionProps });
     verifyPendingImport.grantKeys(keys, 'kms:DescribeKey', 'kms:ListKeyRotations');
 
     const notifyOutcome = new KeymatFunction(this, 'NotifyOutcome', {
       config: { outcomeTopicArn: outcomeTopic.topicArn, ...events },
-      logRetention,
+      ...functionProps,
     });
     notifyOutcome.grantPublish(outcomeTopic);
     grantPutEvents(notifyOutcome);
@@ -241,7 +237,7 @@ export class KeymatStack extends Stack {
       },
       approvalTimeout: config.approvalTimeout,
       quorum: config.quorum,
-      allowedApprovers: config.approvers,
+      allowedApprovers: [...config.approvers],
       verifyMaxAttempts: config.verifyMaxAttempts,
       taskTimeout: config.taskTimeout,
       logRetention,
@@ -267,7 +263,7 @@ export class KeymatStack extends Stack {
       policy: config.scanPolicy,
       limits: config.scanLimits,
       ...(config.scanSchedule && { schedule: config.scanSchedule }),
-      logRetention,
+      ...functionProps,
     });
 
     // The gateway: the one way in for people. Its Function URL takes only SigV4-signed requests, and Lambda hands it
@@ -276,10 +272,10 @@ export class KeymatStack extends Stack {
       config: {
         stateMachineArn: workflow.stateMachine.stateMachineArn,
         attestationKeyArn,
-        sessionBoundRoles: config.sessionBoundRoles,
+        sessionBoundRoles: [...config.sessionBoundRoles],
         ...events,
       },
-      logRetention,
+      ...functionProps,
     });
     grantPutEvents(gateway);
     this.gateway = gateway;
@@ -364,8 +360,8 @@ const APPROVAL_PAGE_API_THROTTLE = { rateLimit: 10, burstLimit: 20 };
 function approvalPageApi(
   scope: Construct,
   page: KeymatFunction<'ApprovalPage'>,
-  identity: ApprovalPageIdentity,
-  logRetention: KeymatConfig['logRetention'],
+  identity: Required<ApprovalPageIdentity>,
+  logRetention: RetentionDays,
 ): HttpApi {
   const api = new HttpApi(scope, 'ApprovalPageApi', {
     description: 'keymat: the approval page, behind a JWT authorizer',
@@ -397,8 +393,21 @@ function approvalPageApi(
     methods: [HttpMethod.GET, HttpMethod.POST],
     integration: new HttpLambdaIntegration('ApprovalPageIntegration', page.fn),
     authorizer: new HttpJwtAuthorizer('ApprovalPageAuthorizer', identity.issuer, {
-      jwtAudience: identity.audience,
+      jwtAudience: [...identity.audience],
     }),
   });
   return api;
+}
+
+/** The configured bus as a reference: the bus itself, or one imported by its name or ARN. */
+function eventBusOf(scope: Construct, bus: IEventBus | string): IEventBus {
+  if (typeof bus !== 'string') return bus;
+  return bus.startsWith('arn:')
+    ? EventBus.fromEventBusArn(scope, 'EventBus', bus)
+    : EventBus.fromEventBusName(scope, 'EventBus', bus);
+}
+
+/** The configured change-ticket check as a reference: the function itself, or one imported by its ARN. */
+function ticketCheckOf(scope: Construct, check: IFunction | string | undefined): IFunction | undefined {
+  return typeof check === 'string' ? LambdaFunction.fromFunctionArn(scope, 'ChangeTicketCheck', check) : check;
 }

@@ -218,22 +218,19 @@ export async function buildCdk(): Promise<void> {
 export async function generateDefinition(): Promise<void> {
   // Loaded here: building the CLI alone needs no CDK.
   const { synthesizeDefinition } = await import('../infra/definition.js');
-  const { configFromContext } = await import('../infra/config.js');
   const { DEFAULT_REGION, DEFINITION_CALENDAR, DEFINITION_FILES, LOCAL_ACCOUNT_ID } =
     await import('../local/constants.js');
   const env = { account: LOCAL_ACCOUNT_ID, region: DEFAULT_REGION };
   const variants = {
-    [DEFINITION_FILES.default]: configFromContext(() => undefined),
-    [DEFINITION_FILES.changeWindow]: configFromContext((name) =>
-      name === 'changeCalendars' ? DEFINITION_CALENDAR : undefined,
-    ),
+    [DEFINITION_FILES.default]: {},
+    [DEFINITION_FILES.changeWindow]: { changeCalendars: [DEFINITION_CALENDAR] },
   };
   // Formatted as the repository's prettier would: `npm run check` checks the files like any other.
   const prettier = await import('prettier');
   mkdirSync(DIST, { recursive: true });
-  for (const [name, config] of Object.entries(variants)) {
+  for (const [name, props] of Object.entries(variants)) {
     const file = join(ROOT, 'local', 'workflow', name);
-    const text = await prettier.format(JSON.stringify(synthesizeDefinition(config, env)), {
+    const text = await prettier.format(JSON.stringify(synthesizeDefinition(props, env)), {
       ...(await prettier.resolveConfig(file)),
       filepath: file,
     });

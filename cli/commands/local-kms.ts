@@ -6,7 +6,7 @@ import { LocalStack } from '../../local/services/server';
 import { runningEndpoint } from '../../local/state/store';
 import { StateFolderBusyError } from '../../local/state/store';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cliEnvironment } from '../../core/config';
+import { cliEnvironment } from '../env';
 import { printJson, type CliIo } from '../output';
 import { wholeNumber } from '../options';
 import { DEFAULT_REGION, DEFAULT_STATE_DIR } from '../../local/constants';

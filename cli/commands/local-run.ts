@@ -3,7 +3,7 @@ import type { HistoryEvent } from '../../local/workflow/engine';
 import { loadFaultFile } from '../../local/kms/faults';
 import { localApprover } from '../../local/workflow/approver';
 import { type LocalRunResult, openLocalWorkflow } from '../../local/workflow/workflow';
-import { cliEnvironment } from '../../core/config';
+import { cliEnvironment } from '../env';
 import { DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from '../../core/defaults';
 import { EXIT, printJson, type CliIo } from '../output';
 import { changeManagementOf, wholeNumber, withChangeManagementOptions, type ChangeManagementOptions } from '../options';

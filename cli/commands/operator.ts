@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { cliEnvironment } from '../../core/config';
+import { cliEnvironment } from '../env';
 import type { ChangeStatus } from '../../core/change-client';
 import { DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from '../../core/defaults';
 import { printable } from '../../core/text';

@@ -1,4 +1,4 @@
-import { localLogLevel } from '../../core/config';
+import { localLogLevel } from '../env';
 import { DEFAULT_EVENT_BUS } from '../../core/defaults';
 import { createApprovalPage, type PageRequest, type PageResponse } from '../../functions/approval-page/approval-page';
 import { kmsAttestor } from '../../functions/runtime/attestor';

@@ -1,6 +1,6 @@
 import type { SsmCall } from '../../core/aws-api';
 import { ChangeClient } from '../../core/change-client';
-import { localLogLevel } from '../../core/config';
+import { localLogLevel } from '../env';
 import { DEFAULT_EVENT_BUS } from '../../core/defaults';
 import * as z from '../../core/schema';
 import { createGateway, type GatewayResponse } from '../../functions/gateway/gateway';

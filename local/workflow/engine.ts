@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { StateMachineDefinition, StateMachine as StateMachineType } from 'aws-local-stepfunctions' with {
   'resolution-mode': 'import',
 };
-import { localLogLevel } from '../../core/config';
+import { localLogLevel } from '../env';
 import { DEFAULT_EVENT_BUS, DEFAULT_RECENT_USE_DAYS, DEFAULT_WINDOW_WAIT_SECONDS } from '../../core/defaults';
 import { parseEvent, requestApprovalEvent } from '../../core/events';
 import { executionArnOf } from '../../core/naming';

@@ -3,7 +3,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { configFromContext } from '../../infra/config';
+import { propsFromContext, resolveProps, type ResolvedProps } from '../../infra/config';
 import { KeymatStack } from '../../infra/keymat-stack';
 
 export interface SynthesizedStack {
@@ -36,7 +36,7 @@ export function testApp(props: Omit<AppProps, 'outdir'> = {}): App {
 const synthesized = new Map<string, SynthesizedStack>();
 
 /**
- * keymat's stack built with a CDK context, and its template. Each context is synthesized once per jest suite and the
+ * keymat's stack built with a CDK context (through the context adapter, as infra/app.ts builds it), and its template. Each context is synthesized once per jest suite and the
  * result shared by every test that asks for it (a synthesis takes about a second): the tests only read it.
  */
 export function keymatStack(context: Record<string, string> = {}): SynthesizedStack {
@@ -44,13 +44,22 @@ export function keymatStack(context: Record<string, string> = {}): SynthesizedSt
   const known = synthesized.get(id);
   if (known) return known;
   const app = testApp({ context });
-  const stack = new KeymatStack(app, 'Keymat', {
-    config: configFromContext((name) => app.node.tryGetContext(name)),
-  });
+  const stack = new KeymatStack(
+    app,
+    'Keymat',
+    propsFromContext((name) => app.node.tryGetContext(name)),
+  );
   const result = { stack, template: Template.fromStack(stack) };
   synthesized.set(id, result);
   return result;
 }
+
+/**
+ * The props a CDK context makes, resolved and checked as the stack does before it builds anything: for the tests of
+ * the context adapter and of the checks, which need no synthesis.
+ */
+export const propsOf = (context: Record<string, string>): ResolvedProps =>
+  resolveProps(propsFromContext((name) => context[name]));
 
 /** Removes the test apps' output folders: for the suite's afterAll. */
 export function removeSynthesizedOutput(): void {

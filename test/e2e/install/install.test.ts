@@ -128,16 +128,16 @@ describe('keymat/cdk in a CDK app outside the repository', () => {
     writeFileSync(
       join(app, 'main.ts'),
       `import { App, Duration, Stack } from 'aws-cdk-lib';
-import { configFromContext, DeletionWorkflow, KeymatFunction, KeymatStack, TASK_STATES } from 'keymat/cdk';
+import { DeletionWorkflow, KeymatFunction, KeymatStack, TASK_STATES } from 'keymat/cdk';
 
 const app = new App({ outdir: 'cdk.out' });
-new KeymatStack(app, 'Keymat', { config: configFromContext(() => undefined) });
+new KeymatStack(app, 'Keymat', { approvers: ['arn:aws:iam::111122223333:role/KeyApprovers'] });
 const alone = new Stack(app, 'WorkflowAlone');
 const [ValidateOrigin, CheckState, RequestApproval, DeleteMaterial, VerifyPendingImport, NotifyOutcome] = TASK_STATES.map(
   (name) =>
     new KeymatFunction(alone, name, {
       config: {
-        account: '111122223333', defaultWaitSeconds: 30, recentUseDays: 30,
+        scope: { account: '111122223333' }, defaultWaitSeconds: 30, recentUseDays: 30,
         attestationKeyArn: 'arn:aws:kms:us-east-1:111122223333:key/1', approvalTopicArn: 'arn:aws:sns:us-east-1:111122223333:a',
         outcomeTopicArn: 'arn:aws:sns:us-east-1:111122223333:o',
       } as never,

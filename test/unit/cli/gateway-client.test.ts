@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { callGateway, GatewayError, type GatewayEndpoint } from '../../../cli/gateway-client';
 import { awsTarget } from '../../../cli/operations';
 import { CliError } from '../../../cli/output';
-import { cliEnvironment } from '../../../core/config';
+import { cliEnvironment } from '../../../cli/env';
 import * as z from '../../../core/schema';
 
 /** How the CLI finds and calls the gateway: signed requests, answers checked, refusals as errors with their names. */

@@ -1,109 +1,170 @@
-import { cliEnvironment, configFromEnvironment, environmentOf, ENV } from '../../../core/config';
+import {
+  configFromEnvironment,
+  environmentOf,
+  ENV,
+  type DeployedConfig,
+  type FunctionName,
+} from '../../../core/config';
 
-describe('cliEnvironment', () => {
-  it('reads the state machine, the credentials, the Region and the KMS endpoint', () => {
-    expect(
-      cliEnvironment({
-        KEYMAT_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:111122223333:stateMachine:m',
-        AWS_ACCESS_KEY_ID: 'alice',
-        AWS_SECRET_ACCESS_KEY: 'secret',
-        AWS_REGION: 'eu-west-1',
-        AWS_ENDPOINT_URL_KMS: 'http://127.0.0.1:4566',
-      }),
-    ).toEqual({
-      stateMachineArn: 'arn:aws:states:us-east-1:111122223333:stateMachine:m',
-      credentials: { accessKeyId: 'alice', secretAccessKey: 'secret' },
-      region: 'eu-west-1',
-      kmsEndpoint: 'http://127.0.0.1:4566',
+const KEY = 'arn:aws:kms:us-east-1:111122223333:key/mac';
+const MACHINE = 'arn:aws:states:us-east-1:111122223333:stateMachine:keymat-deletion';
+const TOPIC = 'arn:aws:sns:us-east-1:111122223333:outcome';
+const SECRET = 'arn:aws:secretsmanager:us-east-1:111122223333:secret:link';
+const TICKETS = 'arn:aws:lambda:us-east-1:111122223333:function:tickets';
+/** What the Lambda runtime sets on every function. */
+const RUNTIME = { AWS_REGION: 'us-east-1' };
+
+/** A full configuration of every function: each of its entries set to a value other than its default. */
+const CONFIGS: { [N in FunctionName]: DeployedConfig<N> } = {
+  ValidateOrigin: {
+    scope: { account: '111122223333' },
+    defaultWaitSeconds: 7,
+    recentUseDays: 14,
+    attestationKeyArn: KEY,
+    eventBusName: 'keymat-audit',
+    changeCalendars: ['freeze', 'arn:aws-us-gov:ssm:us-gov-west-1:111122223333:document/gov-freeze'],
+    changeTicketFunctionArn: TICKETS,
+  },
+  CheckState: {},
+  RequestApproval: {
+    approvalTopicArn: TOPIC,
+    web: { pageUrl: 'https://page.example/approval', linkSecretArn: SECRET },
+    eventBusName: 'keymat-audit',
+    changeCalendars: ['freeze'],
+  },
+  CheckChangeWindow: { changeCalendars: ['freeze'], maxWaitSeconds: 600 },
+  DeleteMaterial: { outcomeTopicArn: TOPIC, attestationKeyArn: KEY, eventBusName: 'keymat-audit' },
+  VerifyPendingImport: {},
+  NotifyOutcome: { outcomeTopicArn: TOPIC, eventBusName: 'keymat-audit' },
+  ApprovalPage: { linkSecretArn: SECRET, attestationKeyArn: KEY, identityClaim: 'email', eventBusName: 'keymat-audit' },
+  ExpiryScan: {
+    stateMachineArn: MACHINE,
+    outcomeTopicArn: TOPIC,
+    policyJson: '{"expiresWithinDays":30}',
+    limitsJson: '{"maxChanges":10}',
+    attestationKeyArn: KEY,
+  },
+  Gateway: {
+    stateMachineArn: MACHINE,
+    attestationKeyArn: KEY,
+    sessionBoundRoles: ['KeyOps', 'Breakglass'],
+    eventBusName: 'keymat-audit',
+  },
+};
+
+const NAMES = Object.keys(CONFIGS) as FunctionName[];
+
+describe('environmentOf and configFromEnvironment', () => {
+  it.each(NAMES)('round-trip the configuration of %s through its environment', (name) => {
+    const env = environmentOf(name, CONFIGS[name]);
+    const config = configFromEnvironment(name, { ...RUNTIME, ...env });
+    const expected =
+      name === 'ValidateOrigin'
+        ? { ...CONFIGS.ValidateOrigin, scope: { account: '111122223333', region: 'us-east-1' } }
+        : CONFIGS[name];
+    expect(config).toEqual(expected);
+  });
+
+  it('writes each variable of the gateway in its text form', () => {
+    expect(environmentOf('Gateway', CONFIGS.Gateway)).toEqual({
+      STATE_MACHINE_ARN: MACHINE,
+      ATTESTATION_KEY_ARN: KEY,
+      SESSION_BOUND_ROLES: 'KeyOps,Breakglass',
+      EVENT_BUS_NAME: 'keymat-audit',
     });
   });
 
-  it('gives nothing for variables that are unset or empty', () => {
-    expect(cliEnvironment({ AWS_ACCESS_KEY_ID: '', AWS_REGION: undefined })).toEqual({});
+  it('leaves defaults and unset optional entries out of the environment, and reads them back', () => {
+    const env = environmentOf('ValidateOrigin', {
+      scope: { account: '111122223333' },
+      attestationKeyArn: KEY,
+      defaultWaitSeconds: 30,
+      eventBusName: 'default',
+      changeCalendars: [],
+    });
+    expect(env).toEqual({ KEYMAT_ACCOUNT_ID: '111122223333', ATTESTATION_KEY_ARN: KEY });
+    expect(configFromEnvironment('ValidateOrigin', { ...RUNTIME, ...env })).toEqual({
+      scope: { account: '111122223333', region: 'us-east-1' },
+      defaultWaitSeconds: 30,
+      recentUseDays: 30,
+      attestationKeyArn: KEY,
+      eventBusName: 'default',
+      changeCalendars: [],
+    });
   });
 
-  it('takes an access key id alone as the local identity', () => {
-    expect(cliEnvironment({ AWS_ACCESS_KEY_ID: 'bob' }).credentials).toEqual({
-      accessKeyId: 'bob',
-      secretAccessKey: 'local',
+  it('never writes the Region: the Lambda runtime sets it', () => {
+    expect(environmentOf('ValidateOrigin', CONFIGS.ValidateOrigin)).not.toHaveProperty('AWS_REGION');
+  });
+
+  it('writes what the stack passes as it is: CloudFormation tokens are resolved at deployment', () => {
+    const token = '${Token[TOKEN.123]}';
+    expect(environmentOf('NotifyOutcome', { outcomeTopicArn: token, eventBusName: token })).toEqual({
+      OUTCOME_TOPIC_ARN: token,
+      EVENT_BUS_NAME: token,
     });
   });
 });
 
-describe('the attestation and gateway configuration', () => {
-  const KEY = 'arn:aws:kms:us-east-1:111122223333:key/mac';
-  const MACHINE = 'arn:aws:states:us-east-1:111122223333:stateMachine:keymat-deletion';
-
-  it('round-trips the gateway configuration through its environment', () => {
-    const config = {
-      stateMachineArn: MACHINE,
-      attestationKeyArn: KEY,
-      sessionBoundRoles: ['KeyOps', 'Breakglass'],
-      eventBusName: 'default',
-    };
-    const env = environmentOf('Gateway', config);
-    expect(env).toEqual({
-      STATE_MACHINE_ARN: MACHINE,
-      ATTESTATION_KEY_ARN: KEY,
-      SESSION_BOUND_ROLES: 'KeyOps,Breakglass',
-    });
-    expect(configFromEnvironment('Gateway', env)).toEqual(config);
-  });
+describe('configFromEnvironment', () => {
+  it.each(['ValidateOrigin', 'DeleteMaterial', 'ApprovalPage', 'ExpiryScan', 'Gateway'] as const)(
+    'requires the attestation key for %s',
+    (name) => {
+      const env = { ...RUNTIME, ...environmentOf(name, CONFIGS[name]), ATTESTATION_KEY_ARN: '' };
+      expect(() => configFromEnvironment(name, env)).toThrow('environment variable ATTESTATION_KEY_ARN is not set');
+    },
+  );
 
   it('reads no session-bound roles when the variable is empty', () => {
     const env = { STATE_MACHINE_ARN: MACHINE, ATTESTATION_KEY_ARN: KEY, SESSION_BOUND_ROLES: '' };
     expect(configFromEnvironment('Gateway', env).sessionBoundRoles).toEqual([]);
   });
 
-  it('refuses a session-bound role that is not a role name, naming the variable and the value', () => {
-    const env = { STATE_MACHINE_ARN: MACHINE, ATTESTATION_KEY_ARN: KEY, SESSION_BOUND_ROLES: 'KeyOps,role/x' };
-    expect(() => configFromEnvironment('Gateway', env)).toThrow(
-      `environment variable ${ENV.sessionBoundRoles} must be a comma-separated list of IAM role names`,
-    );
-    expect(() => configFromEnvironment('Gateway', env)).toThrow("got 'role/x'");
+  it('ignores blanks around and between the items of a list', () => {
+    const env = { STATE_MACHINE_ARN: MACHINE, ATTESTATION_KEY_ARN: KEY, SESSION_BOUND_ROLES: ' KeyOps ,, Breakglass ' };
+    expect(configFromEnvironment('Gateway', env).sessionBoundRoles).toEqual(['KeyOps', 'Breakglass']);
   });
 
-  it.each(['ValidateOrigin', 'DeleteMaterial', 'ApprovalPage', 'ExpiryScan', 'Gateway'] as const)(
-    'requires the attestation key for %s',
-    (name) => {
-      const env = {
-        KEYMAT_ACCOUNT_ID: '111122223333',
-        AWS_REGION: 'us-east-1',
-        OUTCOME_TOPIC_ARN: 'arn:aws:sns:us-east-1:111122223333:outcome',
-        LINK_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:link',
-        STATE_MACHINE_ARN: MACHINE,
-        SCAN_POLICY: '{}',
-        SCAN_LIMITS: '{}',
-      };
-      expect(() => configFromEnvironment(name, env)).toThrow('environment variable ATTESTATION_KEY_ARN is not set');
-      expect(configFromEnvironment(name, { ...env, ATTESTATION_KEY_ARN: KEY })).toMatchObject({
-        attestationKeyArn: KEY,
-      });
-    },
-  );
+  it.each([
+    ['Gateway', ENV.sessionBoundRoles, 'KeyOps,role/x', 'a comma-separated list of IAM role names'],
+    ['ValidateOrigin', ENV.defaultWaitSeconds, '3601', 'a whole number from 0 to 3600'],
+    ['ValidateOrigin', ENV.defaultWaitSeconds, '1e3', 'a whole number from 0 to 3600'],
+    ['ValidateOrigin', ENV.account, '1111', 'an AWS account id (12 digits)'],
+    ['ValidateOrigin', ENV.changeTicketFunctionArn, 'tickets', 'a Lambda function ARN'],
+    ['NotifyOutcome', ENV.eventBusName, 'arn:aws:sns:us-east-1:111122223333:bus', 'an EventBridge bus name or ARN'],
+    ['RequestApproval', ENV.changeCalendars, 'freeze,a b', 'a comma-separated list of SSM Change Calendar'],
+    ['CheckChangeWindow', ENV.changeWindowMaxWaitSeconds, '0', 'a whole number from 1 to'],
+  ] as const)('refuses a malformed variable of %s, naming %s and the value %s', (name, variable, text, expected) => {
+    const env = { ...RUNTIME, ...environmentOf(name, CONFIGS[name]), [variable]: text };
+    expect(() => configFromEnvironment(name, env)).toThrow(`environment variable ${variable} must be ${expected}`);
+    expect(() => configFromEnvironment(name, env)).toThrow(`got '${text}'`);
+  });
 
-  it('sets the attestation key on the functions that sign or verify', () => {
-    expect(
-      environmentOf('DeleteMaterial', { outcomeTopicArn: 'arn:t', attestationKeyArn: KEY, eventBusName: 'default' }),
-    ).toEqual({
-      OUTCOME_TOPIC_ARN: 'arn:t',
-      ATTESTATION_KEY_ARN: KEY,
-    });
-    expect(
-      environmentOf('ApprovalPage', { linkSecretArn: 'arn:s', attestationKeyArn: KEY, eventBusName: 'default' }),
-    ).toEqual({
-      LINK_SECRET_ARN: 'arn:s',
-      ATTESTATION_KEY_ARN: KEY,
-    });
-    expect(
-      environmentOf('ValidateOrigin', {
-        account: '111122223333',
-        defaultWaitSeconds: 0,
-        recentUseDays: 30,
-        attestationKeyArn: KEY,
-        eventBusName: 'default',
-        changeCalendars: [],
-      }),
-    ).toMatchObject({ ATTESTATION_KEY_ARN: KEY });
+  it('requires at least one calendar for CheckChangeWindow', () => {
+    expect(() => configFromEnvironment('CheckChangeWindow', {})).toThrow(
+      'environment variable CHANGE_CALENDARS is not set',
+    );
+    expect(() => configFromEnvironment('CheckChangeWindow', { CHANGE_CALENDARS: ' , ' })).toThrow(
+      "environment variable CHANGE_CALENDARS must be a comma-separated list of SSM Change Calendar document names or ARNs; got ' , '",
+    );
+    expect(environmentOf('CheckChangeWindow', { changeCalendars: [], maxWaitSeconds: 60 })).not.toHaveProperty(
+      'CHANGE_CALENDARS',
+    );
+  });
+
+  it('refuses the approval page URL without its link secret, naming both', () => {
+    const env = { APPROVAL_TOPIC_ARN: TOPIC, APPROVAL_PAGE_URL: 'https://page.example/approval' };
+    expect(() => configFromEnvironment('RequestApproval', env)).toThrow(
+      'environment variables APPROVAL_PAGE_URL and LINK_SECRET_ARN go together; only APPROVAL_PAGE_URL is set',
+    );
+  });
+
+  it('reads no web links when neither the page URL nor the link secret is set', () => {
+    expect(configFromEnvironment('RequestApproval', { APPROVAL_TOPIC_ARN: TOPIC })).not.toHaveProperty('web');
+  });
+
+  it('requires the Region the Lambda runtime sets', () => {
+    const env = environmentOf('ValidateOrigin', CONFIGS.ValidateOrigin);
+    expect(() => configFromEnvironment('ValidateOrigin', env)).toThrow('environment variable AWS_REGION is not set');
   });
 });

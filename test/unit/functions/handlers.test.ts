@@ -75,7 +75,7 @@ function keyIs(s = snapshot()): void {
 describe('ValidateOrigin handler', () => {
   const variables = (defaultWaitSeconds: number) =>
     environmentOf('ValidateOrigin', {
-      account: '111122223333',
+      scope: { account: '111122223333' },
       defaultWaitSeconds,
       recentUseDays: 30,
       attestationKeyArn: ATTESTATION_KEY,

@@ -1,8 +1,7 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { ENV } from '../../../core/config';
-import { configFromContext } from '../../../infra/config';
-import { keymatStack as synth } from '../../helpers/cdk-stacks';
+import { keymatStack as synth, propsOf } from '../../helpers/cdk-stacks';
 
 const ISSUER = 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example';
 const IDENTITY = { approvalPageJwtIssuer: ISSUER, approvalPageJwtAudience: 'client-a, client-b' };
@@ -93,27 +92,27 @@ describe('the identity mode contexts', () => {
   it.each([
     [
       { ...IDENTITY, approvalPageJwtIssuer: 'http://idp.example.com' },
-      'context approvalPageJwtIssuer must be an https URL',
+      'KeymatStack: approvalPageIdentity.issuer must be an https URL',
     ],
     [{ ...IDENTITY, approvalPageJwtIssuer: 'idp.example.com' }, "got 'idp.example.com'"],
     [{ approvalPageJwtIssuer: ISSUER }, 'approvalPageJwtIssuer and approvalPageJwtAudience go together'],
     [{ approvalPageJwtAudience: 'client-a' }, 'approvalPageJwtAudience is set, set approvalPageJwtIssuer too'],
-    [{ ...IDENTITY, approvalPageJwtAudience: ' , ' }, 'context approvalPageJwtAudience must be a non-empty'],
+    [{ ...IDENTITY, approvalPageJwtAudience: ' , ' }, 'approvalPageJwtIssuer is set, set approvalPageJwtAudience too'],
     [
       { ...IDENTITY, approvalPageJwtClaim: 'e mail' },
-      "context approvalPageJwtClaim must be a JWT claim name (e.g. email, preferred_username); got 'e mail'",
+      "KeymatStack: approvalPageIdentity.claim must be a JWT claim name (e.g. email, preferred_username); got 'e mail'",
     ],
     [
       { approvalPageJwtClaim: 'email' },
       "context approvalPageJwtClaim 'email' takes effect only with approvalPageJwtIssuer",
     ],
-  ])('refuses %j, naming the context', (context, message) => {
-    expect(() => configFromContext((n) => (context as Record<string, string>)[n])).toThrow(message);
+  ])('refuses %j, naming the context or the prop', (context, message) => {
+    expect(() => propsOf(context)).toThrow(message);
   });
 
-  it('refuses a bad issuer at synth, naming the context and the value', () => {
+  it('refuses a bad issuer at synth, naming the prop and the value', () => {
     expect(() => synth({ ...IDENTITY, approvalPageJwtIssuer: 'http://idp.example.com' })).toThrow(
-      "context approvalPageJwtIssuer must be an https URL (the token issuer, e.g. https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example); got 'http://idp.example.com'",
+      "KeymatStack: approvalPageIdentity.issuer must be an https URL (the token issuer, e.g. https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example); got 'http://idp.example.com'",
     );
   });
 });

@@ -1,7 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
-import { configFromContext } from '../../../infra/config';
-import { grantsOf, keymatStack as synth, stackArn } from '../../helpers/cdk-stacks';
+import { grantsOf, keymatStack as synth, propsOf, stackArn } from '../../helpers/cdk-stacks';
 
 /**
  * Change management in the stack: freeze windows (CheckChangeWindow and its Wait, only with calendars), the
@@ -101,6 +100,7 @@ describe('with calendars, a ticket check and a bus', () => {
         Variables: Match.objectEquals({
           CHANGE_CALENDARS: `holiday-freeze,${CALENDAR_ARN}`,
           CHANGE_WINDOW_MAX_WAIT_SECONDS: '86400',
+          NODE_OPTIONS: '--enable-source-maps',
         }),
       },
     });
@@ -152,15 +152,15 @@ describe('change-management context', () => {
   it.each([
     [{ changeCalendars: 'bad name' }, "change calendar 'bad name' is neither an SSM document name"],
     [{ changeCalendars: 'arn:aws:s3:::bucket' }, "change calendar 'arn:aws:s3:::bucket' is neither"],
-    [{ changeWindowMaxWaitSeconds: '3600' }, 'changeWindowMaxWaitSeconds takes effect only with changeCalendars'],
+    [{ changeWindowMaxWaitSeconds: '3600' }, 'changeWindowMaxWait takes effect only with changeCalendars'],
     [
       { changeCalendars: 'freeze', changeWindowMaxWaitSeconds: '10' },
-      'changeWindowMaxWaitSeconds must be a whole number from 60',
+      'changeWindowMaxWait must be whole seconds from 1 minute to 180 days; got 10 seconds',
     ],
-    [{ changeTicketCheck: 'itsm-change-check' }, 'changeTicketCheck must be the ARN of a Lambda function'],
-    [{ changeTicketCheck: `${TICKET_FN}\n` }, 'changeTicketCheck must be the ARN of a Lambda function'],
-    [{ eventBus: 'bus with spaces' }, "eventBus must be an EventBridge bus name or ARN; got 'bus with spaces'"],
-  ])('refuses %j naming the context value', (ctx, message) => {
-    expect(() => configFromContext((n) => (ctx as Record<string, string>)[n])).toThrow(message);
+    [{ changeTicketCheck: 'itsm-change-check' }, 'changeTicketCheck must be a Lambda function or its ARN'],
+    [{ changeTicketCheck: `${TICKET_FN}\n` }, 'changeTicketCheck must be a Lambda function or its ARN'],
+    [{ eventBus: 'bus with spaces' }, "eventBus must be an EventBridge bus, or its name or ARN; got 'bus with spaces'"],
+  ])('refuses %j naming the prop and the value', (ctx, message) => {
+    expect(() => propsOf(ctx)).toThrow(message);
   });
 });

@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { configFromContext } from '../../../infra/config';
+import type { KeymatProps } from '../../../infra/config';
 import { synthesizeDefinition } from '../../../infra/definition';
 import { localDefinition } from '../../../local/workflow/definition';
 import { DEFAULT_REGION, DEFINITION_CALENDAR, DEFINITION_FILES, LOCAL_ACCOUNT_ID } from '../../../local/constants';
@@ -16,8 +16,9 @@ const aslValidator = require('asl-validator') as (definition: unknown) => {
   isValid: boolean;
   errorsText: () => string;
 };
-const defaults = configFromContext(() => undefined);
-/** What the construct synthesizes with the default configuration (once: a synthesis takes about a second). */
+/** No props: every default. */
+const defaults: KeymatProps = {};
+/** What the construct synthesizes with the default props (once: a synthesis takes about a second). */
 const synthesizedDefault = synthesizeDefinition(defaults, env);
 
 describe('the generated definition', () => {

@@ -6,10 +6,9 @@ import { join } from 'node:path';
 import { LAMBDA_SERVICE_ERRORS, RETRYABLE_KMS_ERRORS, TERMINAL_ERRORS } from '../../../core/errors';
 import { CHANGE_ID, KEY_ID_OR_ARN } from '../../../core/naming';
 import { KEY_ADMIN_ACTIONS } from '../../../infra/attestation-key';
-import { configFromContext } from '../../../infra/config';
 import { synthesizeDefinition } from '../../../infra/definition';
 import { TASK_STATES } from '../../../workflows/states';
-import { keymatStack as synth, stackArn, statementsOf } from '../../helpers/cdk-stacks';
+import { keymatStack as synth, propsOf, stackArn, statementsOf } from '../../helpers/cdk-stacks';
 import { run } from '../../helpers/run-cli';
 
 const aslValidator = require('asl-validator') as (definition: unknown) => {
@@ -31,12 +30,13 @@ const actionsOf = (t: Template, state: string): string[] =>
   statementsOf(t, state).flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
 
 describe('functions', () => {
-  it('has one arm64 function per task, the expiry scan, the approval page and the gateway, on the current Node runtime, traced, with its own log group', () => {
+  it('has one arm64 function per task, the expiry scan, the approval page and the gateway, on the current Node runtime, untraced, with source maps and its own log group', () => {
     template.resourceCountIs('AWS::Lambda::Function', TASK_STATES.length + 3);
     template.allResourcesProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
-      TracingConfig: { Mode: 'Active' },
+      TracingConfig: Match.absent(),
+      Environment: { Variables: Match.objectLike({ NODE_OPTIONS: '--enable-source-maps' }) },
       LoggingConfig: { LogGroup: Match.anyValue() },
     });
     template.resourceCountIs('AWS::Logs::LogGroup', TASK_STATES.length + 4);
@@ -147,8 +147,8 @@ describe('the gateway', () => {
     expect(gateway(template)).toMatchObject({
       STATE_MACHINE_ARN: { Ref: expect.stringMatching(/StateMachine/) },
       ATTESTATION_KEY_ARN: { 'Fn::GetAtt': [expect.stringMatching(/^AttestationKey/), 'Arn'] },
-      SESSION_BOUND_ROLES: '',
     });
+    expect(gateway(template)).not.toHaveProperty('SESSION_BOUND_ROLES');
     expect(gateway(synth({ sessionBoundRoles: 'KeyOps, Breakglass' }).template).SESSION_BOUND_ROLES).toBe(
       'KeyOps,Breakglass',
     );
@@ -386,13 +386,9 @@ describe('topics', () => {
 });
 
 describe('the state machine', () => {
-  const definition = synthesizeDefinition(
-    configFromContext(() => undefined),
-    {
-      account: '111122223333',
-      region: 'us-east-1',
-    },
-  ) as { States: Record<string, Record<string, any>> };
+  const definition = synthesizeDefinition({}, { account: '111122223333', region: 'us-east-1' }) as {
+    States: Record<string, Record<string, any>>;
+  };
   const states = definition.States;
 
   it('is a Standard state machine logging ALL (without execution data) with X-Ray tracing', () => {
@@ -485,21 +481,29 @@ describe('security checks', () => {
 
 describe('configuration', () => {
   it.each([
-    [{ approvalTimeoutSeconds: '10' }, "approvalTimeoutSeconds must be a whole number from 60 to 604800; got '10'"],
-    [{ keyArns: 'alias/payroll' }, "keyArns must list KMS key ARNs; got 'alias/payroll'"],
-    [{ keyTag: 'novalue' }, "keyTag must be key=value; got 'novalue'"],
-    [{ keyArns: KEY_ARN, keyTag: 'a=b' }, 'exclusive'],
-    [{ notificationEmails: 'not-an-email' }, "invalid address 'not-an-email'"],
-    [{ logRetentionDays: '8' }, 'logRetentionDays must be a CloudWatch Logs retention'],
-    [{ scanSchedule: 'daily' }, "scanSchedule must be a cron(...) or rate(...) expression; got 'daily'"],
-    [{ scanMaxChanges: '-1' }, "scanMaxChanges must be a whole number from 0 to 1000; got '-1'"],
+    [{ approvalTimeoutSeconds: 'soon' }, "context approvalTimeoutSeconds must be a whole number; got 'soon'"],
+    [
+      { approvalTimeoutSeconds: '604801' },
+      'KeymatStack: approvalTimeout must be whole seconds from 1 second to 7 days; got 7 days 1 second',
+    ],
+    [{ keyArns: 'alias/payroll' }, "KeymatStack: keyScope.keys must list KMS keys or key ARNs; got 'alias/payroll'"],
+    [{ keyTag: 'novalue' }, "context keyTag must be key=value; got 'novalue'"],
+    [{ keyArns: KEY_ARN, keyTag: 'a=b' }, 'context keyArns and keyTag are exclusive'],
+    [
+      { notificationEmails: 'not-an-email' },
+      "notificationEmails must be a list of email addresses; got 'not-an-email'",
+    ],
+    [{ logRetentionDays: '8' }, 'KeymatStack: logRetention must be a CloudWatch Logs retention'],
+    [{ scanSchedule: 'daily' }, "context scanSchedule must be a cron(...) or rate(...) expression; got 'daily'"],
+    [{ scanMaxChanges: '-1' }, 'KeymatStack: scanLimits.maxChanges'],
     [{ approvers: 'arn:aws:iam::111122223333:user/alice,bob' }, 'approver "bob" must be a principal ARN'],
     [
       { sessionBoundRoles: 'arn:aws:iam::111122223333:role/KeyOps' },
-      'context sessionBoundRoles must list IAM role names',
+      "KeymatStack: sessionBoundRoles must be a list of IAM role names (not ARNs); got 'arn:aws:iam::111122223333:role/KeyOps'",
     ],
-  ])('refuses %j naming the context value', (context, message) => {
-    expect(() => configFromContext((n) => (context as Record<string, string>)[n])).toThrow(message);
+    [{ fips: 'yes' }, "context fips must be true or false; got 'yes'"],
+  ])('refuses %j naming the context or the prop, and the value', (context, message) => {
+    expect(() => propsOf(context)).toThrow(message);
   });
 });
 
@@ -509,9 +513,7 @@ describe('approvers', () => {
       'arn:aws:iam::111122223333:user/alice',
       'arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_KeyApprovers_*/*',
     ];
-    expect(configFromContext((n) => (n === 'approvers' ? approvers.join(',') : undefined)).approvers).toEqual(
-      approvers,
-    );
+    expect(propsOf({ approvers: approvers.join(',') }).approvers).toEqual(approvers);
   });
 
   it('fails the synth on a plain name, naming it', async () => {

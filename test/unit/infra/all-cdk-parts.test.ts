@@ -1,15 +1,20 @@
 import { removeSynthesizedOutput } from '../../helpers/cdk-stacks';
 
 /**
- * The tests that build CDK apps, as one jest suite. Jest gives each suite a module registry of its own, so each
- * suite loaded aws-cdk-lib and warmed it up afresh (seconds of CPU before its first synthesis); in one suite the
- * parts share that, and the stacks they synthesize (test/helpers/cdk-stacks.ts). Each part is a file of its own,
- * named here; run one with `npx jest test/unit/infra/cdk.test.ts -t '<name>'`.
+ * Every part that builds CDK apps, as one jest suite: the infra parts beside this file, the workflow's
+ * (test/unit/workflows/) and the IAM permissions' (test/integration/iam/). The parts are `*.cdk.ts` files, which jest
+ * does not run alone: this suite is where they run. Jest gives each suite a module registry of its own, so each suite
+ * loaded aws-cdk-lib and warmed it up afresh (seconds of CPU before its first synthesis); in one suite the parts share
+ * that, and the stacks they synthesize (test/helpers/cdk-stacks.ts). Run one part with
+ * `npx jest test/unit/infra/all-cdk-parts.test.ts -t '<name>'`.
  */
 afterAll(removeSynthesizedOutput);
 
 describe('infra/stack', () => {
   require('./stack.cdk');
+});
+describe('infra/props', () => {
+  require('./props.cdk');
 });
 describe('infra/approval-page-identity', () => {
   require('./approval-page-identity.cdk');

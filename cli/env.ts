@@ -1,0 +1,64 @@
+/**
+ * The CLI's environment: the variables it reads itself (a deployed stack's state machine and gateway, the caller's
+ * credentials for the local stack). The SDK reads the same AWS variables on its own for AWS targets, among them
+ * `AWS_USE_FIPS_ENDPOINT`, so the CLI calls FIPS endpoints exactly when the SDK would.
+ */
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** The CLI's own variables. */
+const KEYMAT_STATE_MACHINE_ARN = 'KEYMAT_STATE_MACHINE_ARN';
+const KEYMAT_GATEWAY_URL = 'KEYMAT_GATEWAY_URL';
+
+/** Static AWS credentials, as the variables or a profile give them. */
+export interface AwsCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+/** What the CLI takes from its environment; each value is undefined when its variable is not set. */
+export interface CliEnvironment {
+  /** The deployed state machine (`KEYMAT_STATE_MACHINE_ARN`), when no option names one. */
+  stateMachineArn?: string;
+  /** The deployed gateway's Function URL (`KEYMAT_GATEWAY_URL`), when no option names one. */
+  gatewayUrl?: string;
+  /** The caller's static credentials, for the local stack (which takes the access key id as the user's name). */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** `AWS_REGION`. */
+  region?: string;
+  /** `AWS_ENDPOINT_URL_KMS`: a KMS endpoint to use instead of the local stack's. */
+  kmsEndpoint?: string;
+}
+
+/** A variable's value; an empty variable is unset. */
+const valueOf = (env: Env, name: string): string | undefined => (env[name] === '' ? undefined : env[name]);
+
+/**
+ * The CLI's environment. The local stack ignores secret keys, so an access key id alone is enough there; the SDK reads
+ * the same variables itself for AWS targets.
+ */
+export function cliEnvironment(env: Env = process.env): CliEnvironment {
+  const accessKeyId = valueOf(env, 'AWS_ACCESS_KEY_ID');
+  const stateMachineArn = valueOf(env, KEYMAT_STATE_MACHINE_ARN);
+  const gatewayUrl = valueOf(env, KEYMAT_GATEWAY_URL);
+  const region = valueOf(env, 'AWS_REGION');
+  const kmsEndpoint = valueOf(env, 'AWS_ENDPOINT_URL_KMS');
+  return {
+    ...(stateMachineArn && { stateMachineArn }),
+    ...(gatewayUrl && { gatewayUrl }),
+    ...(accessKeyId && {
+      credentials: { accessKeyId, secretAccessKey: valueOf(env, 'AWS_SECRET_ACCESS_KEY') ?? 'local' },
+    }),
+    ...(region && { region }),
+    ...(kmsEndpoint && { kmsEndpoint }),
+  };
+}
+
+/**
+ * Turns off the SDK's notice that its future versions need a newer Node, unless the user set it: the CLI supports
+ * Node 20 (past end of life, stated in the README and `engines`) and prints one line per error, never the notice.
+ */
+export function quietSdkNodeNotice(env: Record<string, string | undefined> = process.env): void {
+  env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+}
