@@ -7,6 +7,7 @@ import {
   MAX_WINDOW_WAIT_SECONDS,
 } from './defaults';
 import { CALENDAR_ARN, CALENDAR_NAME, EVENT_BUS, FUNCTION_ARN, IAM_ROLE_NAME } from './naming';
+import { approvalRuleSchema, membersSchema } from './organisation';
 import * as z from './schema';
 
 /**
@@ -111,6 +112,29 @@ const list = (name: string, item: () => z.ZodMiniType<string, string>, expected:
     (items: string[]) => items.join(','),
   );
 
+/** A JSON document, read by `schema` once parsed. */
+const json = <T>(name: string, schema: () => z.ZodMiniType<T>, expected: string) =>
+  variable(
+    name,
+    () =>
+      z.pipe(
+        z.pipe(
+          z.string(),
+          z.transform((text: string, ctx) => {
+            try {
+              return JSON.parse(text) as unknown;
+            } catch {
+              ctx.issues.push({ code: 'custom', message: 'not JSON', input: text });
+              return z.NEVER;
+            }
+          }),
+        ),
+        schema(),
+      ),
+    expected,
+    (value: T) => JSON.stringify(value),
+  );
+
 const optional = <T, R extends boolean>(v: Variable<T, Unset, R>): Variable<T, 'optional', R> => ({
   ...v,
   unset: 'optional',
@@ -165,6 +189,11 @@ const VARIABLES = {
     DEFAULT_WINDOW_WAIT_SECONDS,
   ),
   changeTicketFunctionArn: optional(matching('CHANGE_TICKET_FUNCTION_ARN', FUNCTION_ARN, 'a Lambda function ARN')),
+  members: optional(json('KEYMAT_MEMBERS', () => membersSchema, 'a JSON document of the member accounts and Regions')),
+  approvalRules: withDefault(
+    json('KEYMAT_APPROVAL_RULES', () => z.array(approvalRuleSchema), 'a JSON list of approval rules'),
+    [],
+  ),
 } as const;
 
 /** The variable names by their entry in the contract, e.g. `ENV.attestationKeyArn` is `ATTESTATION_KEY_ARN`. */
@@ -173,14 +202,23 @@ export const ENV = Object.fromEntries(Object.entries(VARIABLES).map(([key, v]) =
 };
 
 const events = { eventBusName: VARIABLES.eventBusName };
+/**
+ * Where keymat acts: the hub's own account and Region, and the organisation's member accounts and Regions when the
+ * deployment has them (unset: the hub's account and Region only).
+ */
+const reach = {
+  scope: group({ account: VARIABLES.account, region: VARIABLES.region }),
+  members: VARIABLES.members,
+};
 /** The deployment's change calendars; none: no freeze windows. */
 const calendars = { changeCalendars: withDefault(VARIABLES.changeCalendars, []) };
 
 /** Each function's schema, by its name (the task state's name, or the function's). */
 const SCHEMAS = {
   ValidateOrigin: {
-    /** The account and Region a workflow deletes in: keys elsewhere are refused. */
-    scope: group({ account: VARIABLES.account, region: VARIABLES.region }),
+    ...reach,
+    /** The ordered approval rules by account or OU; none: every change takes the deployment's quorum and approvers. */
+    approvalRules: VARIABLES.approvalRules,
     defaultWaitSeconds: VARIABLES.defaultWaitSeconds,
     recentUseDays: VARIABLES.recentUseDays,
     /** The KMS HMAC key whose MAC on the start attestation ValidateOrigin verifies. */
@@ -274,7 +312,7 @@ export type FunctionConfigs = { [N in FunctionName]: ConfigOf<Schemas[N]> };
 /** A configuration as the stack gives it: without the values the Lambda runtime supplies (the Region). */
 export type DeployedConfig<N extends FunctionName> = WrittenConfigOf<Schemas[N]>;
 
-/** The account and Region a workflow deletes in: keys elsewhere are refused. */
+/** The hub's own account and Region. */
 export type Scope = FunctionConfigs['ValidateOrigin']['scope'];
 /** ValidateOrigin's configuration (its factory's `config`). */
 export type ValidateOriginConfig = FunctionConfigs['ValidateOrigin'];

@@ -92,6 +92,7 @@ export function createLocalTasks(settings: LocalTaskSettings): LocalTasks {
       }),
       config: {
         scope: { account: settings.account, region: settings.region },
+        approvalRules: [],
         defaultWaitSeconds: settings.defaultWaitSeconds,
         recentUseDays: settings.recentUseDays ?? DEFAULT_RECENT_USE_DAYS,
         attestationKeyArn: resources.attestationKeyArn,

@@ -45,6 +45,7 @@ export const validateOriginDeps = (over: Partial<ValidateOriginDeps> = {}): Vali
   calendars: NO_CALENDARS,
   config: {
     scope: SCOPE,
+    approvalRules: [],
     defaultWaitSeconds: 30,
     recentUseDays: 30,
     attestationKeyArn: 'arn:attestation',
