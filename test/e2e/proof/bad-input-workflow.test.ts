@@ -124,7 +124,6 @@ const approval = (value: unknown) => ({
   input: input(),
   plan,
   approval: value,
-  rules: { quorum: 1, allowedApprovers: [] },
   // Before the signed approvals' time, as the workflow passes $$.Execution.StartTime.
   executionStartTime: '2026-11-21T23:00:00Z',
 });

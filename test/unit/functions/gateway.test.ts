@@ -14,7 +14,7 @@ import { ChangeClient } from '../../../core/change-client';
 import { createGateway, MAX_BODY_BYTES } from '../../../functions/gateway/gateway';
 import { testAttestor } from '../../helpers/attestor';
 import { approvalScheduled } from '../../helpers/history';
-import { KEY_ARN, input, planFor, snapshot } from '../../helpers/kms-fixtures';
+import { HUB_CONTEXT, KEY_ARN, input, planFor, snapshot } from '../../helpers/kms-fixtures';
 import { silentLogger } from './deps';
 import { sfnCall } from '../../../functions/runtime/aws';
 import { createSsmClient } from '../../../functions/runtime/calendars';
@@ -57,13 +57,12 @@ const answer = async (event: unknown) => {
 };
 const start = { keyId: KEY_ARN, changeId: 'CHG-1', reason: 'retire old material' };
 
-const plan = planFor(snapshot());
+const plan = planFor(snapshot(), undefined, { ...HUB_CONTEXT, rules: { quorum: 1, allowedApprovers: [BOB] } });
 const pendingTask = {
   taskToken: 'token-1',
   input: input({ requestedBy: ALICE }),
   plan,
   approval: { planDigest: plan.digest, approvals: [] },
-  rules: { quorum: 1, allowedApprovers: [BOB] },
 };
 function waitingForApproval() {
   sfn.on(DescribeExecutionCommand).resolves({ executionArn: EXECUTION, name: 'keymat-CHG-1', status: 'RUNNING' });
@@ -160,7 +159,7 @@ describe('deciding', () => {
     expect(body).toMatchObject({ approver: BOB, approvals: 1, quorum: 1 });
     const output = JSON.parse(sfn.commandCalls(SendTaskSuccessCommand)[0]?.args[0].input.output ?? '{}');
     await expect(
-      verifyApprovals(attestor, EXECUTION, output, plan, pendingTask.input, pendingTask.rules),
+      verifyApprovals(attestor, EXECUTION, output, plan, pendingTask.input, plan.rules),
     ).resolves.toBeUndefined();
   });
 
