@@ -24,6 +24,7 @@ export const DELETION_PATH = [
   'RouteAfterCheck',
   'StartApprovals',
   'RequestApproval',
+  'CountApprovals',
   'QuorumReached',
   'DeleteMaterial',
   'WaitForPropagation',
