@@ -282,6 +282,7 @@ describe('ValidateOrigin for a key of a member account', () => {
   it("reads a key of the hub's own account with the task's own credentials, assuming no role", async () => {
     kms.on(DescribeKeyCommand).resolves({
       KeyMetadata: {
+        KeyId: KEY_ID,
         Arn: `arn:aws:kms:us-east-1:${SCOPE.account}:key/${KEY_ID}`,
         Origin: 'EXTERNAL',
         KeyManager: 'CUSTOMER',
