@@ -190,6 +190,10 @@ export const outcomeSchema = z.lazy(() =>
     keyMaterialId: z.optional(z.string()),
     keyStateBefore: z.optional(z.string()),
     keyStateAfter: z.optional(z.string()),
+    /** Where the key lives, as the plan named it. */
+    location: z.optional(keyLocationSchema),
+    /** The approval rules the change was held to, as the plan named them. */
+    rules: z.optional(approvalRulesSchema),
     /** The approvals DeleteMaterial verified before it deleted (or found deleted) the material. */
     approvals: z.array(approvalSchema),
     /** The approvals of an answer DeleteMaterial refused as ApprovalInvalid (the cause says which and why). */
