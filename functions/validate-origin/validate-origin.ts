@@ -183,6 +183,8 @@ export function createValidateOrigin({
           keyStateBefore: plan.keyStateBefore,
           expectedKeyState: plan.expectedKeyState,
           replicasAffected: plan.multiRegion.replicasAffected,
+          location: plan.location,
+          rules: plan.rules,
           planDigest: plan.digest,
           dryRun: input.dryRun,
           ...(plan.changeTicket && { changeTicket: plan.changeTicket }),
