@@ -325,8 +325,6 @@ export type ValidateOriginConfig = FunctionConfigs['ValidateOrigin'];
 export type RequestApprovalConfig = FunctionConfigs['RequestApproval'];
 /** CheckChangeWindow's configuration. */
 export type CheckChangeWindowConfig = FunctionConfigs['CheckChangeWindow'];
-/** VerifyPendingImport's configuration. */
-export type VerifyPendingImportConfig = FunctionConfigs['VerifyPendingImport'];
 /** DeleteMaterial's configuration. */
 export type DeleteMaterialConfig = FunctionConfigs['DeleteMaterial'];
 /** NotifyOutcome's configuration: where outcomes go. */
