@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KeymatError, invalidInput } from '../../core/errors';
 import { ACCOUNT_ID, ORGANIZATIONAL_UNIT_ID, ORGANIZATION_ID } from '../../core/organisation';
@@ -138,6 +138,7 @@ function fileVersion(file: string): string {
 function write(stateDir: string, record: OrganizationRecord): void {
   const file = join(stateDir, ORGANIZATION_FILE);
   const temp = `${file}.${process.pid}.new`;
+  mkdirSync(stateDir, { recursive: true });
   try {
     writeFileSync(temp, `${JSON.stringify(record, null, 2)}\n`);
     renameSync(temp, file);
