@@ -205,8 +205,8 @@ export function addOrganizationalUnit(
   stateDir: string,
   options: { name: string; parentId?: string },
 ): OrganizationalUnitRecord {
-  const record = existing(stateDir);
   checkName('--name', options.name);
+  const record = existing(stateDir);
   const parentId = parentOf(record, options.parentId, '--parent');
   const unit = { id: `ou-${record.rootId.slice(2)}-${randomId(8)}`, name: options.name, parentId };
   write(stateDir, { ...record, organizationalUnits: [...record.organizationalUnits, unit] });
@@ -218,9 +218,9 @@ export function addAccount(
   stateDir: string,
   options: { id: string; name: string; parentId?: string; roles: RolesFor },
 ): AccountRecord {
-  const record = existing(stateDir);
   if (!ACCOUNT_ID.test(options.id)) throw invalidInput('--id', options.id, 'is not a 12-digit account id');
   checkName('--name', options.name);
+  const record = existing(stateDir);
   if (record.accounts.some((a) => a.id === options.id)) {
     throw invalidInput('--id', options.id, `is an account of ${record.id} already`);
   }
