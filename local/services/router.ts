@@ -133,8 +133,8 @@ export class Router {
         ...(log.keyMaterialId !== undefined && { keyMaterialId: log.keyMaterialId }),
         status: answer.status,
         ...(log.error !== undefined && { error: log.error }),
-        caller: request.caller.arn,
-        account: request.caller.account,
+        // An unsigned request (a browser's, on the approval page) has no caller to name.
+        ...(request.service !== '' && { caller: request.caller.arn, account: request.caller.account }),
         ...(request.caller.session?.sourceIdentity !== undefined && {
           sourceIdentity: request.caller.session.sourceIdentity,
         }),

@@ -21,6 +21,7 @@ import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient, type Credential
 import { tmpdir } from 'node:os';
 import { MEMBER_DELETE_ROLE, MEMBER_READ_ROLE, memberRoleArn, type MemberRole } from '../../../core/organisation';
 import { createExternalKey, localKmsClient } from '../../../local/kms/byok';
+import { Identities } from '../../../local/services/identities';
 import { taskCredentials, type HubIdentity } from '../../../local/services/internal-access';
 import { memberRoles } from '../../../local/services/member-roles';
 import { addAccount, addOrganizationalUnit, initOrganization } from '../../../local/state/organization';
@@ -191,6 +192,36 @@ describe('STS AssumeRole', () => {
     const forged = new KMSClient(config({ ...Credentials!, SessionToken: `${widened}.${mac}` }));
     const err = await errorOf(() => forged.send(new ListKeysCommand({})));
     expect(err.name).toBe('UnrecognizedClientException');
+  });
+
+  it('refuses a session longer than the role allows, and a session past its expiry', async () => {
+    const long = await errorOf(() =>
+      sts(as('ValidateOrigin')).send(
+        new AssumeRoleCommand({
+          RoleArn: memberRoleArn('aws', MEMBER, MEMBER_READ_ROLE),
+          RoleSessionName: 'keymat-change-7',
+          DurationSeconds: 7200,
+        }),
+      ),
+    );
+    expect(long.name).toBe('ValidationError');
+    expect(long.message).toBe('The requested DurationSeconds exceeds the MaxSessionDuration set for this role.');
+    const identities = new Identities(t.stack.internalAccess.credentials, { current: () => undefined });
+    const session = identities.issue({
+      account: MEMBER,
+      roleName: MEMBER_READ_ROLE,
+      sessionName: 'keymat-change-7',
+      expiresAt: Date.now() - 1,
+    });
+    const expired = new KMSClient(
+      config({
+        AccessKeyId: session.accessKeyId,
+        SecretAccessKey: 'x',
+        SessionToken: session.sessionToken,
+        Expiration: new Date(),
+      }),
+    );
+    expect((await errorOf(() => expired.send(new ListKeysCommand({})))).name).toBe('ExpiredTokenException');
   });
 });
 
