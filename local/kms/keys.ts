@@ -2,11 +2,11 @@ import { KmsError, invalidState, lengthConstraint, validation } from './errors';
 import type { FaultInjector } from './faults';
 import {
   HMAC_KEY_SPECS,
+  accountOf,
   aliasAccount,
   currentMaterial,
   deriveKeyState,
   isPermanent,
-  accountOf,
   keyArn,
   keySpecOf,
   type HmacKeySpec,
@@ -72,7 +72,6 @@ export class Keys {
       throw validation('keyId', keyId, lengthConstraint(keyId.length, 1, 2048));
     }
     let region = ctx.region;
-    let account = ctx.account;
     let kind: 'key' | 'alias' = keyId.startsWith('alias/') ? 'alias' : 'key';
     let id = keyId;
     if (keyId.startsWith('arn:')) {
@@ -81,21 +80,20 @@ export class Keys {
       if (arnRegion !== ctx.region) throw new KmsError('NotFoundException', `Invalid arn ${arnRegion}`);
       if (arnAccount !== ctx.account) throw accessDenied(ctx, keyId, 'resource-based');
       region = arnRegion;
-      account = arnAccount;
       kind = arnKind === 'alias' ? 'alias' : 'key';
       id = kind === 'alias' ? `alias/${resource}` : resource;
     }
     if (kind === 'alias') {
       if (!allowAlias) throw new KmsError('NotFoundException', `Invalid keyId '${keyId}'`);
       const alias = this.state.aliases.find(
-        (a) => a.region === region && aliasAccount(a) === account && a.aliasName === id,
+        (a) => a.region === region && aliasAccount(a) === ctx.account && a.aliasName === id,
       );
-      if (!alias) throw new KmsError('NotFoundException', `Alias ${aliasArn(region, account, id)} is not found.`);
+      if (!alias) throw new KmsError('NotFoundException', `Alias ${aliasArn(region, ctx.account, id)} is not found.`);
       id = alias.targetKeyId;
     } else if (!KEY_ID_PATTERN.test(id)) {
       throw new KmsError('NotFoundException', `Invalid keyId '${keyId}'`);
     }
-    const arn = keyArn(region, account, id);
+    const arn = keyArn(region, ctx.account, id);
     record.keyArn = arn;
     const key = this.state.keys[arn];
     if (!key) throw new KmsError('NotFoundException', `Key '${arn}' does not exist`);

@@ -14,8 +14,9 @@ import type { KmsService } from '../kms/service';
 /**
  * keymat's own identity on a local stack, standing in for the roles of its signers (the gateway, the approval page,
  * the tasks) that the deployed key policies and secret policy name: only a caller signing with the state folder's
- * internal access key id may MAC with the attestation key or read the approval-link secret. The public local
- * credentials (`LOCAL_CREDENTIALS`) and anyone's `AWS_ACCESS_KEY_ID` are refused, as any other IAM user would be.
+ * internal access key id, or a hub function's identity made from it ({@link taskCredentials}), may MAC with the
+ * attestation key or read the approval-link secret. The public local credentials (`LOCAL_CREDENTIALS`) and anyone's
+ * `AWS_ACCESS_KEY_ID` are refused, as any other IAM user would be.
  */
 export interface InternalAccess {
   /** The credentials keymat's signers sign with; kept in the state folder, mode 0600. */
