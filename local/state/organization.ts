@@ -213,32 +213,42 @@ export function addOrganizationalUnit(
   return unit;
 }
 
-/** Adds an account under `parentId` (the root by default), with the roles `roles` makes for it. */
-export function addAccount(
-  stateDir: string,
-  options: { id: string; name: string; parentId?: string; roles: RolesFor },
-): AccountRecord {
-  if (!ACCOUNT_ID.test(options.id)) throw invalidInput('--id', options.id, 'is not a 12-digit account id');
-  checkName('--name', options.name);
-  const record = existing(stateDir);
-  if (record.accounts.some((a) => a.id === options.id)) {
-    throw invalidInput('--id', options.id, `is an account of ${record.id} already`);
+/** One account to add: its id, its name, and its parent (the root by default, or `root`, or an OU id). */
+export interface NewAccount {
+  id: string;
+  name: string;
+  parentId?: string;
+}
+
+/** Adds an account, with the roles `roles` makes for it. */
+export const addAccount = (stateDir: string, account: NewAccount & { roles: RolesFor }): AccountRecord =>
+  addAccounts(stateDir, [account], account.roles)[0] as AccountRecord;
+
+/**
+ * Adds accounts in one write, each with the roles `roles` makes for it (a simulated organisation of thousands of
+ * accounts is written once, not once per account). Nothing is written unless every account is accepted.
+ */
+export function addAccounts(stateDir: string, accounts: readonly NewAccount[], roles: RolesFor): AccountRecord[] {
+  for (const { id, name } of accounts) {
+    if (!ACCOUNT_ID.test(id)) throw invalidInput('--id', id, 'is not a 12-digit account id');
+    checkName('--name', name);
   }
-  const parentId = parentOf(record, options.parentId, '--ou');
-  const account = {
-    id: options.id,
-    name: options.name,
-    email: emailOf(options.id),
-    parentId,
-    joinedTimestamp: Date.now(),
-  };
-  const roles = options.roles(options.id, record.id);
+  const record = existing(stateDir);
+  const ids = new Set(record.accounts.map((a) => a.id));
+  const now = Date.now();
+  const added = accounts.map(({ id, name, parentId }): AccountRecord => {
+    if (ids.has(id)) throw invalidInput('--id', id, `is an account of ${record.id} already`);
+    ids.add(id);
+    return { id, name, email: emailOf(id), parentId: parentOf(record, parentId, '--ou'), joinedTimestamp: now };
+  });
+  const made = added.flatMap((a) => roles(a.id, record.id));
+  const arns = new Set(made.map((r) => r.arn));
   write(stateDir, {
     ...record,
-    accounts: [...record.accounts, account],
-    roles: [...record.roles.filter((r) => !roles.some((n) => n.arn === r.arn)), ...roles],
+    accounts: [...record.accounts, ...added],
+    roles: [...record.roles.filter((r) => !arns.has(r.arn)), ...made],
   });
-  return account;
+  return added;
 }
 
 /** An account's e-mail address, as Organizations requires one. */

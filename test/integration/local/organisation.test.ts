@@ -24,7 +24,13 @@ import { createExternalKey, localKmsClient } from '../../../local/kms/byok';
 import { Identities } from '../../../local/services/identities';
 import { taskCredentials, type HubIdentity } from '../../../local/services/internal-access';
 import { memberRoles } from '../../../local/services/member-roles';
-import { addAccount, addOrganizationalUnit, initOrganization } from '../../../local/state/organization';
+import {
+  addAccount,
+  addAccounts,
+  addOrganizationalUnit,
+  initOrganization,
+  readOrganization,
+} from '../../../local/state/organization';
 import type { LocalCredentials } from '../../../local/services/clients';
 import { DEFAULT_REGION, LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, localCredentialsFor } from '../../../local/constants';
 import { errorOf, startTestStack, type TestStack } from '../../helpers/local-stack';
@@ -330,5 +336,58 @@ describe('Organizations', () => {
     expect(parent.name).toBe('ParentNotFoundException');
     const child = await errorOf(() => organizations().send(new ListParentsCommand({ ChildId: 'nobody' })));
     expect(child.name).toBe('InvalidInputException');
+  });
+});
+
+describe('a large organisation', () => {
+  it('adds a thousand accounts in one write, listed across pages and each with member roles', async () => {
+    const large = await startTestStack();
+    try {
+      initOrganization(large.stateDir, { organizationId: ORGANIZATION_ID, roles: () => [] });
+      const ids = Array.from({ length: 1000 }, (_, i) => String(200000000000 + i));
+      addAccounts(
+        large.stateDir,
+        ids.map((id) => ({ id, name: `member-${id}` })),
+        memberRoles,
+      );
+      const client = new OrganizationsClient({
+        endpoint: large.stack.endpoint,
+        region: DEFAULT_REGION,
+        credentials: localCredentialsFor(LOCAL_ACCOUNT_ID),
+      });
+      let listed = 0;
+      for await (const page of paginateListAccounts({ client }, {})) listed += page.Accounts?.length ?? 0;
+      expect(listed).toBe(1001);
+      const last = await new STSClient({
+        endpoint: large.stack.endpoint,
+        region: DEFAULT_REGION,
+        credentials: taskCredentials(large.stack.internalAccess.credentials, 'ExpiryScan'),
+      }).send(
+        new AssumeRoleCommand({
+          RoleArn: memberRoleArn('aws', ids.at(-1)!, MEMBER_READ_ROLE),
+          RoleSessionName: 'scan',
+        }),
+      );
+      expect(last.AssumedRoleUser?.Arn).toBe(`arn:aws:sts::${ids.at(-1)}:assumed-role/${MEMBER_READ_ROLE}/scan`);
+    } finally {
+      await large.close();
+    }
+  });
+
+  it('refuses the whole batch when one account id is malformed, writing nothing', async () => {
+    const before = readOrganization(t.stateDir)!.record;
+    expect(() =>
+      addAccounts(
+        t.stateDir,
+        [
+          { id: '300000000000', name: 'fine' },
+          { id: '3000', name: 'short' },
+        ],
+        memberRoles,
+      ),
+    ).toThrow(
+      expect.objectContaining({ name: 'InvalidInput', message: '--id is not a 12-digit account id; got "3000"' }),
+    );
+    expect(readOrganization(t.stateDir)!.record).toEqual(before);
   });
 });
