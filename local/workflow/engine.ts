@@ -18,7 +18,7 @@ import { kmsAttestor } from '../../functions/runtime/attestor';
 import { TASK_FACTORIES, type TaskHandler } from '../../functions/tasks';
 import { localClientConfig } from '../services/clients';
 import { localEventPublisher } from '../services/events';
-import type { InternalAccess } from '../services/internal-access';
+import { taskCredentials, type HubIdentity, type InternalAccess } from '../services/internal-access';
 import { type OutboxMessage } from '../services/sns';
 import { APPROVAL_PAGE_PATH, LOCAL_TICKET_FUNCTION_ARN, localResources, localStateMachineArn } from '../constants';
 
@@ -71,7 +71,13 @@ export type LocalTasks = { readonly [S in AnyTaskState]: TaskHandler<S> };
  */
 export function createLocalTasks(settings: LocalTaskSettings): LocalTasks {
   const aws = localClientConfig(settings.endpoint, settings.region, settings.internal.credentials);
-  const kms = createKmsClient({ ...aws, endpoint: settings.kmsEndpoint ?? settings.endpoint });
+  // Each task calls KMS as its own function's role, so member roles' trust and the request log tell them apart.
+  const kms = (identity: HubIdentity) =>
+    createKmsClient({
+      ...aws,
+      credentials: taskCredentials(settings.internal.credentials, identity),
+      endpoint: settings.kmsEndpoint ?? settings.endpoint,
+    });
   const sns = createSnsClient(aws);
   const resources = localResources(settings.region, settings.account, settings.internal.attestationKeyArn);
   // The attestation key lives in the local stack's KMS, whichever KMS the keys to delete are in.
@@ -83,7 +89,7 @@ export function createLocalTasks(settings: LocalTaskSettings): LocalTasks {
   const changeCalendars = settings.changeManagement?.changeCalendars ?? [];
   return {
     ValidateOrigin: TASK_FACTORIES.ValidateOrigin({
-      kms,
+      kms: kms('ValidateOrigin'),
       attestor,
       events,
       calendars,
@@ -125,7 +131,7 @@ export function createLocalTasks(settings: LocalTaskSettings): LocalTasks {
       logger: logger(),
     }),
     DeleteMaterial: TASK_FACTORIES.DeleteMaterial({
-      kms,
+      kms: kms('DeleteMaterial'),
       sns,
       attestor,
       events,
@@ -136,7 +142,7 @@ export function createLocalTasks(settings: LocalTaskSettings): LocalTasks {
       },
       logger: logger(),
     }),
-    VerifyPendingImport: TASK_FACTORIES.VerifyPendingImport({ kms, logger: logger() }),
+    VerifyPendingImport: TASK_FACTORIES.VerifyPendingImport({ kms: kms('VerifyPendingImport'), logger: logger() }),
     NotifyOutcome: TASK_FACTORIES.NotifyOutcome({
       sns,
       events,
