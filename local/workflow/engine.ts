@@ -29,9 +29,9 @@ import { createLambdaClient, lambdaTicketCheck } from '../../functions/runtime/c
 import { createLogger } from '../../functions/runtime/logger';
 import { kmsAttestor } from '../../functions/runtime/attestor';
 import { TASK_FACTORIES, type TaskHandler } from '../../functions/tasks';
-import { localClientConfig, type LocalCredentials } from '../services/clients';
+import { localClientConfig } from '../services/clients';
 import { localEventPublisher } from '../services/events';
-import type { InternalAccess } from '../services/internal-access';
+import { taskCredentials, type HubIdentity, type InternalAccess } from '../services/internal-access';
 import { type OutboxMessage } from '../services/sns';
 import { APPROVAL_PAGE_PATH, LOCAL_TICKET_FUNCTION_ARN, localResources, localStateMachineArn } from '../constants';
 
@@ -64,12 +64,6 @@ export interface LocalTaskSettings {
   changeManagement?: LocalChangeManagement;
   /** The member accounts and approval rules of an organisation on the stack. @default the stack's account only */
   organisation?: LocalOrganisation;
-  /**
-   * The identity each task signs with, as each deployed task has its own role (only DeleteMaterial's may assume the
-   * member delete role): a member key's task assumes the member role through the stack's STS with it.
-   * @default keymat's internal credentials, for every task
-   */
-  taskCredentials?: (task: AnyTaskState) => LocalCredentials;
 }
 
 /** An organisation on the local stack: the accounts and Regions keymat acts in, and the approval rules by OU or account. */
@@ -100,14 +94,15 @@ export type LocalTasks = { readonly [S in AnyTaskState]: TaskHandler<S> };
 export function createLocalTasks(settings: LocalTaskSettings): LocalTasks {
   const aws = localClientConfig(settings.endpoint, settings.region, settings.internal.credentials);
   const scope = { account: settings.account, region: settings.region };
-  // KMS in every account and Region, through the member role where the key is a member account's; STS at the stack.
-  const keys = (task: AnyTaskState, role: MemberRole) =>
+  // Each task calls KMS as its own function's role, so member roles' trust and the request log tell them apart; a key
+  // of a member account through the member role, assumed with the task's identity through the stack's STS.
+  const keys = (identity: HubIdentity, role: MemberRole) =>
     createKeyAccess({
       scope,
       role,
       aws: {
         endpoint: settings.kmsEndpoint ?? settings.endpoint,
-        credentials: settings.taskCredentials?.(task) ?? settings.internal.credentials,
+        credentials: taskCredentials(settings.internal.credentials, identity),
       },
     });
   const members = settings.organisation?.members;
@@ -123,7 +118,12 @@ export function createLocalTasks(settings: LocalTaskSettings): LocalTasks {
   return {
     ValidateOrigin: TASK_FACTORIES.ValidateOrigin({
       keys: keys('ValidateOrigin', MEMBER_READ_ROLE),
-      ...(members !== undefined && { organizations: createOrganizationsClient(aws) }),
+      ...(members !== undefined && {
+        organizations: createOrganizationsClient({
+          ...aws,
+          credentials: taskCredentials(settings.internal.credentials, 'ValidateOrigin'),
+        }),
+      }),
       attestor,
       events,
       calendars,

@@ -116,6 +116,21 @@ describe('environmentOf and configFromEnvironment', () => {
     });
   });
 
+  it('refuses members that are not JSON, naming the variable and the value', () => {
+    const env = { ...environmentOf('ValidateOrigin', CONFIGS.ValidateOrigin), KEYMAT_MEMBERS: '{organizationId' };
+    expect(() => configFromEnvironment('ValidateOrigin', { ...RUNTIME, ...env })).toThrow(
+      /KEYMAT_MEMBERS.*\{organizationId/,
+    );
+  });
+
+  it('refuses an approval rule without a quorum, naming the variable', () => {
+    const env = {
+      ...environmentOf('ValidateOrigin', CONFIGS.ValidateOrigin),
+      KEYMAT_APPROVAL_RULES: JSON.stringify([{ name: 'prod', match: { account: '111122223333' } }]),
+    };
+    expect(() => configFromEnvironment('ValidateOrigin', { ...RUNTIME, ...env })).toThrow(/KEYMAT_APPROVAL_RULES/);
+  });
+
   it('never writes the Region: the Lambda runtime sets it', () => {
     expect(environmentOf('ValidateOrigin', CONFIGS.ValidateOrigin)).not.toHaveProperty('AWS_REGION');
   });
