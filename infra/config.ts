@@ -571,6 +571,45 @@ export function jsonFromContext(get: ContextGet, name: string): unknown {
   }
 }
 
+/** The member stacks' props as their context gives them (`KeymatMembersStackProps`, from infra/members.ts). */
+export interface MembersContextProps {
+  readonly hubAccount: string;
+  readonly hubStackName: string;
+  readonly members: Members;
+  readonly keyScope?: KeyScope;
+  readonly organizationRootId?: string;
+  readonly delegatedAdmin?: boolean;
+}
+
+/**
+ * The member stacks' props from the context: `hubAccount` (set once the hub is deployed), with the hub's own
+ * `members` and key scope (`keyArns` or `keyTag`), `organizationRootId` and `stackSetDelegatedAdmin`. Without
+ * `hubAccount`: undefined, no member stacks. The stacks check the values themselves.
+ *
+ * @param hubStackName the hub stack's name in the same app, which names its task roles
+ */
+export function membersPropsFromContext(get: ContextGet, hubStackName: string): MembersContextProps | undefined {
+  const hubAccount = contextText(get, 'hubAccount');
+  if (hubAccount === undefined) return undefined;
+  const members = jsonFromContext(get, 'members');
+  if (members === undefined) {
+    throw new Error(
+      'context hubAccount builds the member stacks, which need members too: set members as the hub has it',
+    );
+  }
+  const keyScope = keyScopeFromContext(get);
+  const organizationRootId = contextText(get, 'organizationRootId');
+  const delegatedAdmin = bool('stackSetDelegatedAdmin', contextText(get, 'stackSetDelegatedAdmin'));
+  return {
+    hubAccount,
+    hubStackName,
+    members: members as Members,
+    ...(keyScope && { keyScope }),
+    ...(organizationRootId !== undefined && { organizationRootId }),
+    ...(delegatedAdmin !== undefined && { delegatedAdmin }),
+  };
+}
+
 function bool(name: string, raw: string | undefined): boolean | undefined {
   if (raw === undefined) return undefined;
   if (raw === 'true' || raw === 'false') return raw === 'true';
