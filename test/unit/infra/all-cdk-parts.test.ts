@@ -25,6 +25,9 @@ describe('infra/change-management', () => {
 describe('infra/constructs', () => {
   require('./constructs.cdk');
 });
+describe('infra/members', () => {
+  require('./members.cdk');
+});
 describe('infra/definition', () => {
   require('./definition.cdk');
 });
