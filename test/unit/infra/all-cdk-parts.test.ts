@@ -37,3 +37,6 @@ describe('workflows/deletion-workflow', () => {
 describe('iam/permissions', () => {
   require('../../integration/iam/permissions.cdk');
 });
+describe('iam/member-permissions', () => {
+  require('../../integration/iam/member-permissions.cdk');
+});
