@@ -96,13 +96,16 @@ export const roleSessionName = (executionName: string): string =>
     .slice(0, 64)
     .padEnd(2, '-');
 
+/** How every SourceIdentity keymat sets begins: the member roles' trust requires it. */
+export const SOURCE_IDENTITY_PREFIX = 'keymat-';
+
 /**
  * The SourceIdentity a task sets when it assumes a member role: `keymat-` and the change id, as STS allows it (2-64
  * of `\w+=,.@-`). It stays on the session and on every record the member's CloudTrail keeps of its calls, so a
  * `DeleteImportedKeyMaterial` there names the change it belongs to.
  */
 export const sourceIdentity = (changeId: string): string =>
-  `keymat-${changeId}`.replace(/[^\w+=,.@-]/g, '-').slice(0, 64);
+  `${SOURCE_IDENTITY_PREFIX}${changeId}`.replace(/[^\w+=,.@-]/g, '-').slice(0, 64);
 
 /** Where a key lives as its id names it: a key ARN's partition, account and Region; a bare key id: the hub's. */
 export interface KeyPlace {
