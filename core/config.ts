@@ -392,7 +392,12 @@ function readVariable(v: Variable<unknown>, env: Env): unknown {
     return v.fallback;
   }
   const result = z.safeParse(v.schema, text);
-  if (!result.success) throw new Error(`environment variable ${v.name} must be ${v.expected}; got '${text}'`);
+  if (!result.success) {
+    // A document's first problem, by its path in the document (a list or a single value has none worth naming).
+    const issue = result.error.issues[0];
+    const where = issue && issue.path.length > 0 ? ` (${issue.path.join('.')}: ${issue.message})` : '';
+    throw new Error(`environment variable ${v.name} must be ${v.expected}${where}; got '${text}'`);
+  }
   return result.data;
 }
 

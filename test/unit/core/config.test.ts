@@ -24,6 +24,8 @@ const CONFIGS: { [N in FunctionName]: DeployedConfig<N> } = {
     eventBusName: 'keymat-audit',
     changeCalendars: ['freeze', 'arn:aws-us-gov:ssm:us-gov-west-1:111122223333:document/gov-freeze'],
     changeTicketFunctionArn: TICKETS,
+    members: { organizationId: 'o-a1b2c3d4e5', organizationalUnits: ['ou-ab12-cd34ef56'], regions: ['eu-west-1'] },
+    approvalRules: [{ name: 'production', match: { organizationalUnit: 'ou-ab12-cd34ef56' }, quorum: 2 }],
   },
   CheckState: {},
   RequestApproval: {
@@ -90,7 +92,23 @@ describe('environmentOf and configFromEnvironment', () => {
       attestationKeyArn: KEY,
       eventBusName: 'default',
       changeCalendars: [],
+      approvalRules: [],
     });
+  });
+
+  it('refuses members that are not JSON, naming the variable and the value', () => {
+    const env = { ...environmentOf('ValidateOrigin', CONFIGS.ValidateOrigin), KEYMAT_MEMBERS: '{organizationId' };
+    expect(() => configFromEnvironment('ValidateOrigin', { ...RUNTIME, ...env })).toThrow(
+      /KEYMAT_MEMBERS.*\{organizationId/,
+    );
+  });
+
+  it('refuses an approval rule without a quorum, naming the variable', () => {
+    const env = {
+      ...environmentOf('ValidateOrigin', CONFIGS.ValidateOrigin),
+      KEYMAT_APPROVAL_RULES: JSON.stringify([{ name: 'prod', match: { account: '111122223333' } }]),
+    };
+    expect(() => configFromEnvironment('ValidateOrigin', { ...RUNTIME, ...env })).toThrow(/KEYMAT_APPROVAL_RULES/);
   });
 
   it('never writes the Region: the Lambda runtime sets it', () => {
