@@ -17,8 +17,6 @@ import type { Plan } from './types';
 export const RECOVERY_PROOF_MODES = ['off', 'offered', 'required'] as const;
 export type RecoveryProofMode = (typeof RECOVERY_PROOF_MODES)[number];
 
-export const recoveryProofModeSchema = z.enum(RECOVERY_PROOF_MODES);
-
 /**
  * The mode a change runs with: the deployment's, or the change's own when that is stricter. A change may ask for more
  * proof than the deployment does, never for less.
@@ -45,7 +43,7 @@ export function effectiveRecoveryProof(
 export const proofApplies = (plan: Plan): boolean => plan.expectedMaterial === 'PENDING_IMPORT' && !plan.alreadyDeleted;
 
 /** The wrapping keymat asks KMS for: RSA_4096, with OAEP directly or with an AES key wrap (for HSMs that export so). */
-export const PROOF_WRAPPING_KEY_SPEC = 'RSA_4096';
+export const PROOF_WRAPPING_KEY_SPEC = 'RSA_4096' as const;
 export const PROOF_WRAPPING_ALGORITHMS = [
   'RSAES_OAEP_SHA_256',
   'RSA_AES_KEY_WRAP_SHA_256',
@@ -58,20 +56,17 @@ const base64 = () => z.string().check(z.regex(/^[A-Za-z0-9+/]+={0,2}$/, 'must be
  * The import parameters published to the custodians. None is a secret (docs/recovery.md says why): the public key
  * only encrypts to KMS, and the token is useless without both the material and permission to import into the key.
  */
-export const importParametersSchema = z.lazy(() =>
-  z.object({
-    keyArn: z.string(),
-    keyMaterialId: z.string(),
-    wrappingAlgorithm: z.enum(PROOF_WRAPPING_ALGORITHMS),
-    wrappingKeySpec: z.literal(PROOF_WRAPPING_KEY_SPEC),
-    /** DER (SubjectPublicKeyInfo), base64. */
-    publicKey: base64(),
-    importToken: base64(),
-    /** When KMS stops accepting the token (ISO 8601). */
-    parametersValidTo: z.iso.datetime(),
-  }),
-);
-export type ImportParameters = z.infer<typeof importParametersSchema>;
+export interface ImportParameters {
+  keyArn: string;
+  keyMaterialId: string;
+  wrappingAlgorithm: ProofWrappingAlgorithm;
+  wrappingKeySpec: typeof PROOF_WRAPPING_KEY_SPEC;
+  /** DER (SubjectPublicKeyInfo), base64. */
+  publicKey: string;
+  importToken: string;
+  /** When KMS stops accepting the token (ISO 8601). */
+  parametersValidTo: string;
+}
 
 /**
  * What reaches the proving task: the wrapped copy under the published parameters, and the gateway's attestation of
@@ -94,19 +89,17 @@ export const proofSubmissionSchema = z.lazy(() =>
 export type ProofSubmission = z.infer<typeof proofSubmissionSchema>;
 
 /** A proven recovery: who showed the material, when KMS took it, which material of which key. */
-export const recoveryProvenSchema = z.lazy(() =>
-  z.object({
-    keyArn: z.string(),
-    keyMaterialId: z.string(),
-    provedBy: z.string(),
-    provedAt: z.iso.datetime(),
-    /** SHA-256 of the wrapped bytes KMS accepted (hex): names the submission without repeating it. */
-    submissionDigest: z.string(),
-    /** The gateway's attestation of the submission, which a later task can verify again. */
-    attestation: z.object({ at: z.iso.datetime(), channel: z.string(), mac: z.string() }),
-  }),
-);
-export type RecoveryProven = z.infer<typeof recoveryProvenSchema>;
+export interface RecoveryProven {
+  keyArn: string;
+  keyMaterialId: string;
+  provedBy: string;
+  /** When KMS took the copy (ISO 8601). */
+  provedAt: string;
+  /** SHA-256 of the wrapped bytes KMS accepted (hex): names the submission without repeating it. */
+  submissionDigest: string;
+  /** The gateway's attestation of the submission, which a later task can verify again. */
+  attestation: { at: string; channel: string; mac: string };
+}
 
 /** The digest a submission is named by in the proof, the logs and the attestation. */
 export const submissionDigest = (wrappedKeyMaterial: string): string =>
