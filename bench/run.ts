@@ -23,7 +23,7 @@ import { LocalStack } from '../local/services/server';
 import { seedKmsState } from '../local/state/store';
 import { type LocalRunResult, openLocalWorkflow } from '../local/workflow/workflow';
 import { LOAD_SAMPLES, measureLoads, withDeployedFunctions } from './load';
-import { DEFAULT_REGION, LOCAL_CREDENTIALS } from '../local/constants';
+import { DEFAULT_REGION, LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS } from '../local/constants';
 
 const RUNS = 50;
 const SCAN_KEYS = 10_000;
@@ -252,7 +252,7 @@ async function scanBench(): Promise<string[][]> {
     const material = randomBytes(32);
     const key: KeyRecord = {
       keyId,
-      arn: keyArn(DEFAULT_REGION, keyId),
+      arn: keyArn(DEFAULT_REGION, LOCAL_ACCOUNT_ID, keyId),
       region: DEFAULT_REGION,
       description: 'bench',
       origin: external ? 'EXTERNAL' : 'AWS_KMS',

@@ -1,4 +1,4 @@
-import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { Sha256 } from '@smithy/core/checksum';
 import { HttpRequest } from '@smithy/core/protocols';
 import { NodeHttpHandler, streamCollector } from '@smithy/node-http-handler';
@@ -55,7 +55,7 @@ export async function callGateway<S extends z.ZodMiniType>(
   answer: S,
 ): Promise<z.infer<S>> {
   const base = new URL(endpoint.url);
-  const given = endpoint.credentials ?? defaultProvider();
+  const given = endpoint.credentials ?? fromNodeProviderChain();
   // Resolved before sending, so that missing credentials fail as themselves, not as a gateway that did not answer.
   const credentials = typeof given === 'function' ? await given() : given;
   const signer = new SignatureV4({ service: 'lambda', region: endpoint.region, credentials, sha256: Sha256 });

@@ -1,6 +1,7 @@
 import { attestationMessage, type Attestor, type DecisionClaims } from './attestation';
 import { KeymatError, type TerminalErrorName } from './errors';
 import { matchesApprover, samePrincipal } from './identity';
+import type { ApprovalRule } from './organisation';
 import type { Approval, ApprovalResult, ApprovalRules, ChangeInput, Plan } from './types';
 
 /** Why an approval is refused, by rule: the caller picks its answer (an HTTP status, an exit code) from the code. */
@@ -10,6 +11,26 @@ export type RefusalCode = 'REQUESTER' | 'ALREADY_APPROVED' | 'NOT_ALLOWED';
 export interface Refusal {
   code: RefusalCode;
   message: string;
+}
+
+/**
+ * The approval rules a change on a key takes, decided once, by ValidateOrigin, into the plan: the first of the
+ * deployment's ordered rules that matches the key's account or one of the OUs above it, else the deployment's own
+ * quorum and approvers (the definition's).
+ *
+ * @param organizationalUnitIds - The OUs from the root down to the account (none when the deployment has no members).
+ */
+export function chooseRules(
+  rules: readonly ApprovalRule[],
+  account: string,
+  organizationalUnitIds: readonly string[],
+  deployment: ApprovalRules,
+): ApprovalRules {
+  const rule = rules.find((r) =>
+    'account' in r.match ? r.match.account === account : organizationalUnitIds.includes(r.match.organizationalUnit),
+  );
+  if (rule === undefined) return { quorum: deployment.quorum, allowedApprovers: deployment.allowedApprovers };
+  return { rule: rule.name, quorum: rule.quorum, allowedApprovers: rule.approvers ?? [] };
 }
 
 /** Whether a principal is one of the configured approvers (any principal when none are configured). */

@@ -1,6 +1,7 @@
 import type * as Events from '@aws-sdk/client-eventbridge';
 import type * as Kms from '@aws-sdk/client-kms';
 import type * as Lambda from '@aws-sdk/client-lambda';
+import type * as Orgs from '@aws-sdk/client-organizations';
 import type * as Secrets from '@aws-sdk/client-secrets-manager';
 import type * as Sfn from '@aws-sdk/client-sfn';
 import type * as Sns from '@aws-sdk/client-sns';
@@ -57,6 +58,16 @@ export interface LambdaApi {
   Invoke: [Lambda.InvokeCommandInput, Lambda.InvokeCommandOutput];
 }
 
+/** Organizations, read from the hub: where a member key's account sits in the organisation. */
+export interface OrganizationsApi {
+  DescribeAccount: [Orgs.DescribeAccountCommandInput, Orgs.DescribeAccountCommandOutput];
+  ListParents: [Orgs.ListParentsCommandInput, Orgs.ListParentsCommandOutput];
+  DescribeOrganizationalUnit: [
+    Orgs.DescribeOrganizationalUnitCommandInput,
+    Orgs.DescribeOrganizationalUnitCommandOutput,
+  ];
+}
+
 /** Calls one operation of a service: `kms('DescribeKey', { KeyId })`. Rejects with an error named by AWS's code. */
 export type AwsCall<A extends object> = <Op extends keyof A & string>(
   operation: Op,
@@ -73,6 +84,7 @@ export type EventsCall = AwsCall<EventsApi>;
 export type SsmCall = AwsCall<SsmApi>;
 export type SfnCall = AwsCall<SfnApi>;
 export type LambdaCall = AwsCall<LambdaApi>;
+export type OrganizationsCall = AwsCall<OrganizationsApi>;
 
 /**
  * Every page of a paginated operation, as the SDK's paginators walk them: the next page is asked for with the token

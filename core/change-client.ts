@@ -252,7 +252,7 @@ export class ChangeClient {
     decision: Decision,
   ): Promise<{ output: ApprovalResult } & Decided> {
     if (!this.attestor) throw new Error("this change client has no attestor: only keymat's signers approve");
-    const why = refusal(decision.by, task.approval.approvals, task.input, task.rules);
+    const why = refusal(decision.by, task.approval.approvals, task.input, task.plan.rules);
     if (why) throw new ChangeError('ApprovalRefused', why.message);
     const subject = { executionArn, startedAt: task.input.startedAt ?? '', planDigest: task.plan.digest };
     const at = new Date();
@@ -278,11 +278,11 @@ export class ChangeClient {
     task: PendingApprovalTask,
     decision: Decision,
   ): Promise<{ as: 'APPROVER' | 'REQUESTER' } & Decided> {
-    const role = rejectionRole(decision.by, task.input, task.rules);
+    const role = rejectionRole(decision.by, task.input, task.plan.rules);
     if (!role) {
       throw new ChangeError(
         'RejectionRefused',
-        `${decision.by} may not reject change ${task.input.changeId}: only its requester and its allowed approvers (${task.rules.allowedApprovers.join(', ')}) may`,
+        `${decision.by} may not reject change ${task.input.changeId}: only its requester and its allowed approvers (${task.plan.rules.allowedApprovers.join(', ')}) may`,
       );
     }
     const at = new Date();

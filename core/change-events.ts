@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import { roundAfter } from './approvals';
 import { calendarReadingSchema } from './change-window';
 import { changeTicketSchema } from './change-ticket';
+import { keyLocationSchema } from './organisation';
 import * as z from './schema';
-import type { Approval } from './types';
+import { approvalRulesSchema, type Approval } from './types';
 
 /**
  * The structured events every change publishes to EventBridge (source `keymat`), for security monitoring and change
@@ -50,6 +51,10 @@ export const EVENT_DETAILS = {
       keyStateBefore: z.string(),
       expectedKeyState: z.string(),
       replicasAffected: z.array(z.string()),
+      /** Where the key lives: account (id and name), OU path and Region. */
+      location: keyLocationSchema,
+      /** The approval rules the change takes. */
+      rules: approvalRulesSchema,
       planDigest: z.string(),
       dryRun: z.boolean(),
       changeTicket: z.optional(changeTicketSchema),

@@ -242,12 +242,15 @@ const SCHEMAS = {
     maxWaitSeconds: VARIABLES.changeWindowMaxWaitSeconds,
   },
   DeleteMaterial: {
+    /** The hub's own account and Region: a key elsewhere is deleted through the member delete role. */
+    scope: reach.scope,
     outcomeTopicArn: VARIABLES.outcomeTopicArn,
     /** The KMS HMAC key whose MAC on every approval DeleteMaterial verifies. */
     attestationKeyArn: VARIABLES.attestationKeyArn,
     ...events,
   },
-  VerifyPendingImport: {},
+  /** The hub's own account and Region: a key elsewhere is read through the member read role. */
+  VerifyPendingImport: { scope: reach.scope },
   NotifyOutcome: { outcomeTopicArn: VARIABLES.outcomeTopicArn, ...events },
   ApprovalPage: {
     linkSecretArn: VARIABLES.linkSecretArn,
@@ -276,6 +279,8 @@ const SCHEMAS = {
     attestationKeyArn: VARIABLES.attestationKeyArn,
     /** Roles whose session name a policy pins, so that it identifies a person (see `canonicalPrincipal`). */
     sessionBoundRoles: VARIABLES.sessionBoundRoles,
+    /** The member accounts' Regions, so that a start for a key outside them is refused before it runs. */
+    members: VARIABLES.members,
     ...events,
   },
 } satisfies Record<string, Fields>;

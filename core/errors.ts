@@ -27,14 +27,16 @@ export const EVENT_NOT_PUBLISHED = 'EventNotPublished';
 
 /**
  * Transient errors of the other services a task calls: EventBridge (`InternalException`), Systems Manager's
- * GetCalendarState (`InternalServerError`) and Lambda's Invoke of the change-ticket check (`ServiceException`,
- * `TooManyRequestsException`), and events PutEvents did not take.
+ * GetCalendarState (`InternalServerError`), Lambda's Invoke of the change-ticket check and Organizations
+ * (`ServiceException`, `TooManyRequestsException`), STS AssumeRole into a member account (`Throttling`), and events
+ * PutEvents did not take.
  */
 export const RETRYABLE_SERVICE_ERRORS = [
   'InternalException',
   'InternalServerError',
   'ServiceException',
   'TooManyRequestsException',
+  'Throttling',
   EVENT_NOT_PUBLISHED,
 ] as const;
 
@@ -57,6 +59,10 @@ export const TERMINAL_ERRORS = [
   'InvalidInput',
   'AliasNotAllowed',
   'KeyNotInThisAccountOrRegion',
+  /** A key of an account outside the organisation or its configured accounts and OUs, or of an unconfigured Region. */
+  'KeyOutsideOrganisation',
+  /** STS refused the member role in the key's account (missing, or not trusting this task's role). */
+  'MemberRoleUnavailable',
   'OriginNotExternal',
   'KeyNotCustomerManaged',
   'KeyMaterialNotFound',

@@ -1,14 +1,7 @@
 import * as z from './schema';
 import { windowCheckSchema } from './change-window';
 import { KeymatError } from './errors';
-import {
-  approvalResultSchema,
-  approvalRulesSchema,
-  changeInputSchema,
-  planSchema,
-  workflowStateSchema,
-  type ApprovalResult,
-} from './types';
+import { approvalResultSchema, changeInputSchema, planSchema, workflowStateSchema, type ApprovalResult } from './types';
 
 /**
  * Schemas of what the state machine passes to each task, parsed at every handler's boundary, built from the shapes
@@ -36,7 +29,6 @@ export const approvedTaskEvent = z.lazy(() =>
   z.object({
     ...taskEventShape(),
     approval: z.unknown(),
-    rules: approvalRulesSchema,
     executionStartTime: z.iso.datetime({ offset: true }),
   }),
 );
@@ -53,7 +45,7 @@ export const checkChangeWindowEvent = z.lazy(() =>
   }),
 );
 
-/** RequestApproval's event: the change, the task token to answer on, and the approvals given in earlier rounds. */
+/** RequestApproval's event: the change, the task token to answer on, and the approvals given in earlier rounds (the plan names the approval rules). */
 export const requestApprovalEvent = z.lazy(() =>
   z.object({
     ...taskEventShape(),
@@ -61,7 +53,6 @@ export const requestApprovalEvent = z.lazy(() =>
     approvalTimeoutSeconds: z.number().check(z.int(), z.positive()),
     /** The approvals given in earlier rounds. */
     approval: approvalResultSchema,
-    rules: approvalRulesSchema,
   }),
 );
 export type RequestApprovalEvent = z.infer<typeof requestApprovalEvent>;

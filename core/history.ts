@@ -4,15 +4,17 @@ import { windowCheckSchema, type WindowCheck } from './change-window';
 import { requestApprovalEvent } from './events';
 import * as z from './schema';
 import { CHANGE_WINDOW_TASK, WINDOW_WAIT_STATE } from './tasks';
-import { planSchema, type ApprovalResult, type ApprovalRules, type ChangeInput, type Plan } from './types';
+import { planSchema, type ApprovalResult, type ChangeInput, type Plan } from './types';
 
-/** What RequestApproval was invoked with: the token to answer on, the change, its plan, the approvals so far. */
+/**
+ * What RequestApproval was invoked with: the token to answer on, the change, its plan (with the approval rules the
+ * change takes), the approvals so far.
+ */
 export interface PendingApprovalTask {
   taskToken: string;
   input: ChangeInput;
   plan: Plan;
   approval: ApprovalResult;
-  rules: ApprovalRules;
 }
 
 /** Every event of an execution, all pages. */
@@ -41,8 +43,8 @@ function scheduledTask(parameters: string | undefined): PendingApprovalTask | un
   }
   const parsed = scheduledApproval.safeParse(json);
   if (!parsed.success) return undefined;
-  const { taskToken, input, plan, approval, rules } = parsed.data.Payload;
-  return { taskToken, input, plan, approval, rules };
+  const { taskToken, input, plan, approval } = parsed.data.Payload;
+  return { taskToken, input, plan, approval };
 }
 
 /**

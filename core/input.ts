@@ -3,6 +3,7 @@ import { KeymatError, invalidInput, shown } from './errors';
 import type { Scope } from './config';
 import { MAX_WAIT_SECONDS } from './defaults';
 import { ARN, CHANGE_ID, KEY_ID, KEY_MATERIAL_ID, isAlias } from './naming';
+import type { KeyPlace, Members } from './organisation';
 import { hasUnsafeCharacters } from './text';
 import type { ChangeInput } from './types';
 
@@ -49,9 +50,16 @@ const inputSchema = z.lazy(() =>
 
 /**
  * Parses the execution input, refusing it with `InvalidInput` (the field and the value named) before anything is
- * read or changed. Aliases and keys of another account or Region get their own errors.
+ * read or changed. Aliases and keys of another account or Region get their own errors (see `checkKeyId`).
+ *
+ * @param members - The deployment's member accounts and Regions, when it has them.
  */
-export function parseChangeInput(raw: unknown, scope: Scope, defaultWaitSeconds: number): ChangeInput {
+export function parseChangeInput(
+  raw: unknown,
+  scope: Scope,
+  defaultWaitSeconds: number,
+  members?: Members,
+): ChangeInput {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw invalidInput('input', raw, 'must be a JSON object');
   }
@@ -71,7 +79,7 @@ export function parseChangeInput(raw: unknown, scope: Scope, defaultWaitSeconds:
     throw invalidInput(field, value, value === undefined && issue.code === 'invalid_type' ? 'is required' : problem);
   }
   const input = parsed.data;
-  checkKeyId(input.keyId, scope);
+  checkKeyId(input.keyId, scope, members);
   return {
     keyId: input.keyId,
     ...(input.keyMaterialId !== undefined && { keyMaterialId: input.keyMaterialId }),
@@ -83,8 +91,14 @@ export function parseChangeInput(raw: unknown, scope: Scope, defaultWaitSeconds:
   };
 }
 
-/** A key id or a key ARN of this account and Region; aliases are refused (DeleteImportedKeyMaterial takes none). */
-export function checkKeyId(keyId: string, scope: Scope): void {
+/**
+ * Checks a key id or key ARN against where keymat may act, and says where the key lives: a bare key id, or an ARN of
+ * the hub's own account and Region, always; without members nothing else (`KeyNotInThisAccountOrRegion`); with
+ * members, a key ARN of another account or Region only in the hub's Region or a member Region
+ * (`KeyOutsideOrganisation`; whether the account is a member is for ValidateOrigin to ask Organizations). Aliases are
+ * refused: DeleteImportedKeyMaterial takes none.
+ */
+export function checkKeyId(keyId: string, scope: Scope, members?: Members): KeyPlace {
   if (isAlias(keyId)) {
     throw new KeymatError('AliasNotAllowed', `keyId must name a key, not an alias; got ${shown(keyId)}`);
   }
@@ -92,10 +106,10 @@ export function checkKeyId(keyId: string, scope: Scope): void {
     if (!KEY_ID.test(keyId)) {
       throw invalidInput('keyId', keyId, 'must be a key id (UUID or mrk-…) or a key ARN');
     }
-    return;
+    return { account: scope.account, region: scope.region };
   }
   const m = ARN.exec(keyId);
-  const [, , service, region, account, resource] = m ?? [];
+  const [, partition = '', service, region = '', account = '', resource] = m ?? [];
   if (!m || service !== 'kms') throw invalidInput('keyId', keyId, 'must be a KMS key ARN');
   if (resource?.startsWith('alias/')) {
     throw new KeymatError('AliasNotAllowed', `keyId must name a key, not an alias; got ${shown(keyId)}`);
@@ -103,10 +117,19 @@ export function checkKeyId(keyId: string, scope: Scope): void {
   if (!resource?.startsWith('key/') || !KEY_ID.test(resource.slice(4))) {
     throw invalidInput('keyId', keyId, 'must be a KMS key ARN ending in key/<key id>');
   }
-  if (account !== scope.account || region !== scope.region) {
+  const place = { partition, account, region };
+  if (account === scope.account && region === scope.region) return place;
+  if (members === undefined) {
     throw new KeymatError(
       'KeyNotInThisAccountOrRegion',
       `keyId ${keyId} is in account ${account} and Region ${region}; this workflow deletes only in account ${scope.account}, Region ${scope.region}`,
     );
   }
+  if (region !== scope.region && !members.regions.includes(region)) {
+    throw new KeymatError(
+      'KeyOutsideOrganisation',
+      `keyId ${keyId} is in Region ${region}; keymat acts only in ${[...new Set([scope.region, ...members.regions])].join(', ')}`,
+    );
+  }
+  return place;
 }

@@ -89,6 +89,9 @@ export const executionNameFor = (changeId: string): string => `keymat-${changeId
 export const executionArnOf = (stateMachineArn: string, name: string): string =>
   `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
 
+/** An execution's name: the last field of its ARN. */
+export const executionNameOf = (executionArn: string): string => executionArn.slice(executionArn.lastIndexOf(':') + 1);
+
 /** The state machine an execution ARN belongs to: `…:execution:MACHINE:NAME` → `…:stateMachine:MACHINE`. */
 export function stateMachineArnOf(executionArn: string): string {
   const m = /^(arn:[^:]+:states:[^:]*:\d{12}):execution:([^:]+):[^:]+$/.exec(executionArn);

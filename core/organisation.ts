@@ -1,4 +1,4 @@
-import { PARTITION } from './naming';
+import { ARN, PARTITION } from './naming';
 import * as z from './schema';
 
 /**
@@ -103,3 +103,18 @@ export const roleSessionName = (executionName: string): string =>
  */
 export const sourceIdentity = (changeId: string): string =>
   `keymat-${changeId}`.replace(/[^\w+=,.@-]/g, '-').slice(0, 64);
+
+/** Where a key lives as its id names it: a key ARN's partition, account and Region; a bare key id: the hub's. */
+export interface KeyPlace {
+  account: string;
+  region: string;
+  /** The key ARN's partition; absent for a bare key id, which names a key of the hub's own account. */
+  partition?: string;
+}
+
+/** Where a key ARN (the plan's) says its key lives. */
+export function placeOfKeyArn(keyArn: string): KeyPlace {
+  const [, partition, service, region, account] = ARN.exec(keyArn) ?? [];
+  if (service !== 'kms' || !partition || !region || !account) throw new Error(`'${keyArn}' is not a KMS key ARN`);
+  return { partition, account, region };
+}

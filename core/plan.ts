@@ -2,7 +2,8 @@ import type { GetKeyLastUsageResponse, KeyMetadata, RotationsListEntry } from '@
 import { createHash } from 'node:crypto';
 import { DEFAULT_RECENT_USE_DAYS } from './defaults';
 import { KeymatError } from './errors';
-import type { MaterialState, Plan, VerificationResult } from './types';
+import type { KeyLocation } from './organisation';
+import type { ApprovalRules, MaterialState, Plan, VerificationResult } from './types';
 
 /** What keymat reads of a key before deciding anything: its metadata and every material (ALL_KEY_MATERIAL). */
 export interface KeySnapshot {
@@ -29,6 +30,12 @@ export function findTarget(snapshot: KeySnapshot, keyMaterialId: string | undefi
   return target;
 }
 
+/** What a plan binds besides the key: where the key lives and the approval rules the change takes. */
+export interface PlanContext {
+  location: KeyLocation;
+  rules: ApprovalRules;
+}
+
 /**
  * Builds the plan of a deletion from what was read. Deleting a permanently associated material (CURRENT or
  * NON_CURRENT) leaves it listed as PENDING_IMPORT and the key PendingImport; deleting a pending-rotation material
@@ -39,6 +46,7 @@ export function buildPlan(
   aliases: string[],
   lastUsage: GetKeyLastUsageResponse | undefined,
   keyMaterialId: string | undefined,
+  context: PlanContext,
   recentUse: { days: number; now: Date } = { days: DEFAULT_RECENT_USE_DAYS, now: new Date() },
 ): Plan {
   const meta = snapshot.metadata;
@@ -76,9 +84,11 @@ export function buildPlan(
           known: false,
           ...(lastUsage?.TrackingStartDate && { trackingStartDate: lastUsage.TrackingStartDate.toISOString() }),
         },
+    location: context.location,
+    rules: context.rules,
     warnings: warningsFor(permanent, aliases, usage?.Timestamp, usage?.Operation, recentUse),
   };
-  return { ...plan, digest: digest(factsOfSnapshot(snapshot, plan.keyMaterialId)) };
+  return { ...plan, digest: digest(factsOfSnapshot(snapshot, plan.keyMaterialId, context)) };
 }
 
 /** Warnings for the approver (rotation retirement): they do not block, and are not part of the digest. */
@@ -106,11 +116,12 @@ function warningsFor(
 
 /**
  * The facts an approval is bound to: what the plan promises about the key, and nothing a deletion is entitled to
- * change. A material's ExpirationModel and ValidTo are left out: AWS drops them from a deleted material (and from the
- * key), and the reference defines ValidTo only while material is imported, so they cannot tell a drifted key from a
- * deleted one. A change to any fact after approval is drift.
+ * change, with where the key lives and the rules its approvers were held to. A material's ExpirationModel and
+ * ValidTo are left out: AWS drops them from a deleted material (and from the key), and the reference defines ValidTo
+ * only while material is imported, so they cannot tell a drifted key from a deleted one. A change to any fact after
+ * approval is drift.
  */
-interface Facts {
+interface Facts extends PlanContext {
   keyArn: string;
   keyState: string;
   origin: string;
@@ -133,10 +144,23 @@ const materialFacts = (m: RotationsListEntry): MaterialFacts => ({
   importState: m.ImportState as string,
 });
 
-function factsOfSnapshot(snapshot: KeySnapshot, keyMaterialId: string): Facts {
+function factsOfSnapshot(snapshot: KeySnapshot, keyMaterialId: string, context: PlanContext): Facts {
   const m = snapshot.materials.find((x) => x.KeyMaterialId === keyMaterialId);
   const meta = snapshot.metadata;
+  const { location, rules } = context;
   return {
+    // Spelled field by field: the digest hashes JSON, whose text depends on the order of the fields.
+    location: {
+      account: location.account,
+      accountName: location.accountName,
+      ouPath: location.ouPath,
+      region: location.region,
+    },
+    rules: {
+      ...(rules.rule !== undefined && { rule: rules.rule }),
+      quorum: rules.quorum,
+      allowedApprovers: rules.allowedApprovers,
+    },
     keyArn: meta.Arn as string,
     keyState: meta.KeyState as string,
     origin: meta.Origin as string,
@@ -185,12 +209,13 @@ function isPostState(now: Facts, plan: Plan): boolean {
  * materials, the replicas) must be exactly as approved.
  */
 export function compareWithPlan(snapshot: KeySnapshot, plan: Plan): 'UNCHANGED' | 'APPLIED' | { drift: string } {
-  const now = factsOfSnapshot(snapshot, plan.keyMaterialId);
+  const now = factsOfSnapshot(snapshot, plan.keyMaterialId, plan);
   if (digest(now) === plan.digest) return 'UNCHANGED';
   const restored: Facts = { ...now, keyState: plan.keyStateBefore, material: plannedMaterial(plan) };
   if (isPostState(now, plan) && digest(restored) === plan.digest) return 'APPLIED';
-  // The plan keeps every fact but the other materials, which only its digest covers.
-  const approved: Omit<Facts, 'otherMaterials'> = {
+  // The plan keeps every fact but the other materials, which only its digest covers. Its location and rules are
+  // compared as the plan holds them: a digest that does not cover them means the plan was changed after approval.
+  const approved: Omit<Facts, 'otherMaterials' | keyof PlanContext> = {
     keyArn: plan.keyArn,
     keyState: plan.keyStateBefore,
     origin: plan.origin,
@@ -205,7 +230,7 @@ export function compareWithPlan(snapshot: KeySnapshot, plan: Plan): 'UNCHANGED' 
     drift:
       changed.length > 0
         ? changed.join('; ')
-        : `otherMaterials differ from the approved ones, now ${JSON.stringify(now.otherMaterials)}`,
+        : `otherMaterials differ from the approved ones (now ${JSON.stringify(now.otherMaterials)}), or the plan's location or rules are not the ones its digest was made for`,
   };
 }
 

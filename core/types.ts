@@ -1,5 +1,6 @@
 import { changeTicketSchema } from './change-ticket';
 import { calendarReadingSchema, windowCheckSchema } from './change-window';
+import { keyLocationSchema } from './organisation';
 import * as z from './schema';
 
 /**
@@ -60,6 +61,10 @@ export const planSchema = z.lazy(() =>
       at: z.optional(z.string()),
       trackingStartDate: z.optional(z.string()),
     }),
+    /** Where the key lives: account (id and name), OU path and Region. In the digest. */
+    location: keyLocationSchema,
+    /** The approval rules this change takes (the matching rule of the deployment's list, or its own). In the digest. */
+    rules: approvalRulesSchema,
     /** What an approver should weigh: an alias still pointing at a key about to become unusable, a recent use. */
     warnings: z.array(z.string()),
     /**
@@ -91,9 +96,14 @@ export const approvalSchema = z.lazy(() =>
 );
 export type Approval = z.infer<typeof approvalSchema>;
 
-/** Who may approve and how many must: fixed in the state machine definition from the deployment's configuration. */
+/**
+ * Who may approve and how many must. The deployment's own are fixed in the state machine definition; ValidateOrigin
+ * puts the ones a change takes in its plan (`chooseRules` in organisation.ts), and every later step reads them there.
+ */
 export const approvalRulesSchema = z.lazy(() =>
   z.object({
+    /** The approval rule (`approvalRuleSchema`) these come from; absent: the deployment's own quorum and approvers. */
+    rule: z.optional(z.string()),
     /** Distinct approvers needed. */
     quorum: z.number().check(z.int(), z.gte(1)),
     /** When not empty, only these identities may approve. */
@@ -180,6 +190,10 @@ export const outcomeSchema = z.lazy(() =>
     keyMaterialId: z.optional(z.string()),
     keyStateBefore: z.optional(z.string()),
     keyStateAfter: z.optional(z.string()),
+    /** Where the key lives, as the plan named it. */
+    location: z.optional(keyLocationSchema),
+    /** The approval rules the change was held to, as the plan named them. */
+    rules: z.optional(approvalRulesSchema),
     /** The approvals DeleteMaterial verified before it deleted (or found deleted) the material. */
     approvals: z.array(approvalSchema),
     /** The approvals of an answer DeleteMaterial refused as ApprovalInvalid (the cause says which and why). */

@@ -1,6 +1,22 @@
 import { describeTicket } from './change-ticket';
 import { describeWindow } from './change-window';
-import type { ChangeInput, Plan } from './types';
+import type { KeyLocation } from './organisation';
+import type { ApprovalRules, ChangeInput, Plan } from './types';
+
+/** Where a key lives, in one phrase: `account 111122223333 (payroll-prod), OU Workloads / Production, eu-west-1`. */
+export function describeLocation(location: KeyLocation): string {
+  const name = location.accountName === location.account ? '' : ` (${location.accountName})`;
+  const ous = location.ouPath.length > 0 ? `, OU ${location.ouPath.join(' / ')}` : '';
+  return `account ${location.account}${name}${ous}, ${location.region}`;
+}
+
+/** The approval rules a change takes, in one sentence. */
+export function describeRules(rules: ApprovalRules): string {
+  const source = rules.rule === undefined ? "the deployment's rules" : `rule ${rules.rule}`;
+  const who =
+    rules.allowedApprovers.length > 0 ? `from ${rules.allowedApprovers.join(', ')}` : 'anyone but the requester';
+  return `Approval (${source}): ${rules.quorum} distinct approver${rules.quorum === 1 ? '' : 's'}, ${who}.`;
+}
 
 /** The plan in words a person can check, for the approval request, the CLI and the outcome message. */
 export function describePlan(plan: Plan, input: ChangeInput): string[] {
@@ -14,6 +30,7 @@ export function describePlan(plan: Plan, input: ChangeInput): string[] {
     `Change ${input.changeId}, requested by ${input.requestedBy}`,
     `Reason: ${input.reason}`,
     `Key: ${plan.keyArn}${plan.aliases.length > 0 ? ` (aliases: ${plan.aliases.join(', ')})` : ' (no aliases)'}`,
+    `Where: ${describeLocation(plan.location)}`,
     `Delete ${material} ${plan.keyMaterialId} (${plan.importStateBefore}${plan.materialValidTo ? `, valid to ${plan.materialValidTo}` : ''}) from a key that is ${plan.keyStateBefore}.`,
     effect,
   ];
@@ -27,6 +44,7 @@ export function describePlan(plan: Plan, input: ChangeInput): string[] {
       ? `Last used: ${plan.lastUsage.operation} at ${plan.lastUsage.at} (GetKeyLastUsage; CloudTrail is authoritative).`
       : `Last used: unknown${plan.lastUsage.trackingStartDate ? ` (no use recorded since tracking started ${plan.lastUsage.trackingStartDate})` : ' (KMS returned no usage data)'}.`,
   );
+  lines.push(describeRules(plan.rules));
   if (plan.changeTicket) lines.push(describeTicket(plan.changeTicket));
   if (plan.changeWindow) lines.push(describeWindow(plan.changeWindow));
   for (const warning of plan.warnings) lines.push(`WARNING: ${warning}.`);

@@ -197,7 +197,12 @@ export class KeymatStack extends Stack {
     requestApproval.grant((grantee) => linkSecret.grantRead(grantee));
 
     const deleteMaterial = new KeymatFunction(this, 'DeleteMaterial', {
-      config: { outcomeTopicArn: outcomeTopic.topicArn, attestationKeyArn, ...events },
+      config: {
+        scope: { account: Aws.ACCOUNT_ID },
+        outcomeTopicArn: outcomeTopic.topicArn,
+        attestationKeyArn,
+        ...events,
+      },
       ...functionProps,
     });
     attestation.grantVerifyMac(deleteMaterial);
@@ -205,7 +210,10 @@ export class KeymatStack extends Stack {
     deleteMaterial.grantKeys(keys, 'kms:DescribeKey', 'kms:ListKeyRotations', 'kms:DeleteImportedKeyMaterial');
     deleteMaterial.grantPublish(outcomeTopic);
 
-    const verifyPendingImport = new KeymatFunction(this, 'VerifyPendingImport', { config: {}, ...functionProps });
+    const verifyPendingImport = new KeymatFunction(this, 'VerifyPendingImport', {
+      config: { scope: { account: Aws.ACCOUNT_ID } },
+      ...functionProps,
+    });
     verifyPendingImport.grantKeys(keys, 'kms:DescribeKey', 'kms:ListKeyRotations');
 
     const notifyOutcome = new KeymatFunction(this, 'NotifyOutcome', {

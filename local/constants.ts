@@ -19,6 +19,15 @@ export const LOCAL_CREDENTIALS = {
   secretAccessKey: 'keymat-local-secret',
 };
 
+/**
+ * The public credentials of an account other than the local hub's: a caller signing with them is the user
+ * `AKIAKEYMATLOCAL` of `account` (`keymat local kms create-key --account`), and acts on that account's keys.
+ */
+export const localCredentialsFor = (account: string): typeof LOCAL_CREDENTIALS =>
+  account === LOCAL_ACCOUNT_ID
+    ? { ...LOCAL_CREDENTIALS }
+    : { ...LOCAL_CREDENTIALS, accessKeyId: `${LOCAL_CREDENTIALS.accessKeyId}${account}` };
+
 /** The local stack's state folder, relative to the working directory. */
 export const DEFAULT_STATE_DIR = '.keymat';
 
@@ -36,6 +45,9 @@ export const CALENDARS_DIR = 'calendars';
 
 /** The state folder's change tickets, one JSON file each (`keymat local ticket set`). */
 export const TICKETS_DIR = 'change-tickets';
+
+/** The state folder's organisation: its accounts, OUs and the member roles (`keymat local org …`). */
+export const ORGANIZATION_FILE = 'organization.json';
 
 /** Where the local stack serves the approval page (the Lambda Function URL's stand-in). */
 export const APPROVAL_PAGE_PATH = '/approval';

@@ -114,6 +114,12 @@ function measure(folder: string, metafile: Metafile): Omit<FunctionBundle, 'fold
       .filter(([, { bytesInOutput }]) => bytesInOutput > 0)
       .map(([input]) => input),
   );
+  const copies = duplicatePackages(held);
+  if (copies.length > 0) {
+    throw new Error(
+      `${folder}: two copies of ${copies.join(', ')} in one bundle: align the versions in package.json (npm ls names them)`,
+    );
+  }
   return {
     startupBytes: loadedWith(outputs, entry).reduce((sum, file) => sum + (outputs[file]?.bytes ?? 0), 0),
     sdkPackages: sdkPackages(held),
@@ -141,6 +147,21 @@ function sdkPackages(inputs: string[]): string[] {
     return name === undefined ? [] : [name];
   });
   return [...new Set(names)].sort();
+}
+
+/**
+ * The @aws-sdk and @smithy packages these modules take from more than one installed copy: one client pinned at a
+ * version whose dependencies differ from another's brings a second copy of the SDK's core into every bundle.
+ */
+function duplicatePackages(inputs: string[]): string[] {
+  const copies = new Map<string, Set<string>>();
+  for (const input of inputs) {
+    const match = /^(.*node_modules\/(@(?:aws-sdk|smithy)\/[^/]+))\//.exec(input);
+    if (!match) continue;
+    const [, path, name] = match as unknown as [string, string, string];
+    copies.set(name, (copies.get(name) ?? new Set()).add(path));
+  }
+  return [...copies].filter(([, paths]) => paths.size > 1).map(([name]) => name);
 }
 
 /** The CLI's entry module, the package's `bin`. */

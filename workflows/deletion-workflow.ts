@@ -235,15 +235,19 @@ export class DeletionWorkflow extends Construct {
         resultPath: '$.error',
       }).next(notifyOutcome);
 
-    const validateOrigin = catchAll(
-      retryTransient(invoke('ValidateOrigin', fns.ValidateOrigin, { executionId, input: JsonPath.objectAt('$') })),
-    );
-    const checkState = catchAll(retryTransient(invoke('CheckState', fns.CheckState, change, '$.check')));
-
+    // The deployment's own approval rules go to ValidateOrigin alone: it puts the ones a change takes (a matching rule
+    // of the deployment's list, or these) in the plan, where every later step reads them.
     const rules: ApprovalRules = {
       quorum: props.quorum ?? DEFAULT_QUORUM,
       allowedApprovers: props.allowedApprovers ?? [],
     };
+    const validateOrigin = catchAll(
+      retryTransient(
+        invoke('ValidateOrigin', fns.ValidateOrigin, { executionId, input: JsonPath.objectAt('$'), rules }),
+      ),
+    );
+    const checkState = catchAll(retryTransient(invoke('CheckState', fns.CheckState, change, '$.check')));
+
     const startApprovals = new Pass(this, 'StartApprovals', {
       parameters: { 'planDigest.$': '$.plan.digest', approvals: [] },
       resultPath: '$.approval',
@@ -257,7 +261,6 @@ export class DeletionWorkflow extends Construct {
         taskToken: JsonPath.taskToken,
         approvalTimeoutSeconds: props.approvalTimeout.toSeconds(),
         approval: JsonPath.objectAt('$.approval'),
-        rules,
       }),
       // A retry would publish a second request for the same approval round: none here.
       retryOnServiceExceptions: false,
@@ -282,7 +285,6 @@ export class DeletionWorkflow extends Construct {
           {
             ...change,
             approval: JsonPath.objectAt('$.approval'),
-            rules,
             executionStartTime: JsonPath.stringAt('$$.Execution.StartTime'),
           },
           '$.deletion',
@@ -335,10 +337,16 @@ export class DeletionWorkflow extends Construct {
           deleteMaterial,
         )
       : deleteMaterial;
-    // Each round's answer carries every approval so far; the next round is asked for until the quorum is reached.
-    requestApproval.next(
+    // Each round's answer carries every approval so far; the next round is asked for until the plan's quorum is
+    // reached (DeleteMaterial verifies the approvals against it, whatever this count says).
+    const countApprovals = new Pass(this, 'CountApprovals', {
+      parameters: { 'given.$': 'States.ArrayLength($.approval.approvals)' },
+      resultPath: '$.approvalCount',
+    });
+    requestApproval.next(countApprovals);
+    countApprovals.next(
       new Choice(this, 'QuorumReached')
-        .when(Condition.isPresent(`$.approval.approvals[${rules.quorum - 1}]`), approved)
+        .when(Condition.numberGreaterThanEqualsJsonPath('$.approvalCount.given', '$.plan.rules.quorum'), approved)
         .otherwise(requestApproval),
     );
     deleteMaterial.next(waitForPropagation);

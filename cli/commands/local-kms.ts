@@ -9,7 +9,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { cliEnvironment } from '../env';
 import { printJson, type CliIo } from '../output';
 import { wholeNumber } from '../options';
-import { DEFAULT_REGION, DEFAULT_STATE_DIR } from '../../local/constants';
+import { ACCOUNT_ID } from '../../core/organisation';
+import { DEFAULT_REGION, DEFAULT_STATE_DIR, LOCAL_ACCOUNT_ID } from '../../local/constants';
 
 /** How long a command waits for another keymat process that holds the state folder to serve it or let it go. */
 const BUSY_WAIT_MS = 10_000;
@@ -75,19 +76,26 @@ export function localKmsCommand(io: CliIo): Command {
     .option('--no-material', 'create the key without importing material (it stays PendingImport)')
     .option('--description <text>', 'key description', 'keymat local key')
     .option('--region <region>', 'AWS Region of the key', cliEnvironment(io.env).region ?? DEFAULT_REGION)
+    .option('--account <id>', 'the 12-digit account the key belongs to', LOCAL_ACCOUNT_ID)
     .option('--json', 'print one JSON object', false)
     .action(
-      async (opts: {
-        stateDir: string;
-        expiresIn?: number;
-        multiRegion: boolean;
-        material: boolean;
-        description: string;
-        region: string;
-        json: boolean;
-      }) => {
+      async (
+        opts: {
+          stateDir: string;
+          expiresIn?: number;
+          multiRegion: boolean;
+          material: boolean;
+          description: string;
+          region: string;
+          account: string;
+          json: boolean;
+        },
+        command: Command,
+      ) => {
+        if (!ACCOUNT_ID.test(opts.account))
+          command.error(`error: --account must be a 12-digit account id; got '${opts.account}'`);
         const created = await withLocalKms(io.env, opts.stateDir, (endpoint) =>
-          createExternalKey(localKmsClient(endpoint, opts.region), {
+          createExternalKey(localKmsClient(endpoint, opts.region, opts.account), {
             description: opts.description,
             multiRegion: opts.multiRegion,
             withMaterial: opts.material,

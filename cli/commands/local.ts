@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import type { CliIo } from '../output';
 import { localCalendarCommand, localTicketCommand } from './local-change';
 import { localKmsCommand } from './local-kms';
+import { localOrgCommand } from './local-org';
 import { localRunCommand } from './local-run';
 import { localServeCommand } from './local-serve';
 
@@ -13,5 +14,6 @@ export function localCommand(io: CliIo): Command {
     .addCommand(localKmsCommand(io))
     .addCommand(localRunCommand(io))
     .addCommand(localCalendarCommand(io))
-    .addCommand(localTicketCommand(io));
+    .addCommand(localTicketCommand(io))
+    .addCommand(localOrgCommand(io));
 }

@@ -6,7 +6,7 @@ import { printable } from '../../core/text';
 import { describeTicket } from '../../core/change-ticket';
 import { describeWindow, type WindowCheck } from '../../core/change-window';
 import { waitsForWindow } from '../../core/history';
-import { describePlan } from '../../core/words';
+import { describeLocation, describePlan } from '../../core/words';
 import { readEventsOutbox, readOutbox } from '../../local/state/store';
 import {
   approve,
@@ -136,7 +136,12 @@ export function operatorCommands(io: CliIo): Command[] {
     const { approvals, windows } = await pendingChanges(await resolveTarget(io, opts));
     if (opts.json) {
       printJson(io, {
-        approvals: approvals.map((f) => ({ executionArn: f.executionArn, input: f.task.input, plan: f.task.plan })),
+        approvals: approvals.map((f) => ({
+          executionArn: f.executionArn,
+          location: f.task.plan.location,
+          input: f.task.input,
+          plan: f.task.plan,
+        })),
         windows: windows.map((w) => ({ executionArn: w.executionArn, changeWindow: w.window ?? null })),
       });
       return;
@@ -144,6 +149,7 @@ export function operatorCommands(io: CliIo): Command[] {
     say(approvals.length === 0 ? 'no change is waiting for an approval' : 'waiting for an approval:');
     for (const f of approvals) {
       say(`  ${safe(f.executionArn)}`);
+      say(`    in ${safe(describeLocation(f.task.plan.location))}`);
       for (const line of describePlan(f.task.plan, f.task.input)) say(`    ${safe(line)}`);
       say('');
     }
@@ -195,6 +201,7 @@ export function operatorCommands(io: CliIo): Command[] {
       const target = await resolveTarget(io, opts);
       let shown = 0;
       let planShown = false;
+      let locationShown = false;
       const looks = opts.watch ? target.changes.watch(execution) : once(target.changes.status(execution));
       let last: ChangeStatus | undefined;
       for await (const look of looks) {
@@ -203,6 +210,10 @@ export function operatorCommands(io: CliIo): Command[] {
         if (shown === 0) say(`${safe(look.described.name)}  (${safe(look.described.executionArn)})`);
         const input = look.approval?.task.input;
         const plan = look.approval?.task.plan ?? look.plan;
+        if (plan && !locationShown) {
+          say(`  in ${safe(describeLocation(plan.location))}`);
+          locationShown = true;
+        }
         if (plan && input && !planShown) {
           for (const line of describePlan(plan, input)) say(`  ${safe(line)}`);
           planShown = true;
@@ -222,6 +233,7 @@ export function operatorCommands(io: CliIo): Command[] {
           status: described.status,
           currentState: current ?? null,
           statesEntered: last.entered,
+          location: (last.approval?.task.plan ?? last.plan)?.location ?? null,
           waitingForApproval: waiting,
           waitingForChangeWindow: heldByWindow,
           changeWindow: changeWindow ?? null,

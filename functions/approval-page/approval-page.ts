@@ -205,7 +205,7 @@ export function createApprovalPage(deps: ApprovalPageDeps): (request: PageReques
     const changes = new ChangeClient({ sfn, stateMachineArn: stateMachineArnOf(executionArn), attestor, events });
     const task = await changes.pendingApproval(executionArn);
     if (!task) return nothingToDecide('This change is not waiting for an approval any more. Nothing was decided.');
-    const why = linkRefusal(approver, task.approval.approvals, task.input, task.rules);
+    const why = linkRefusal(approver, task.approval.approvals, task.input, task.plan.rules);
     if (why) {
       const { status, title } = REFUSAL_PAGES[why.code];
       return page(status, messagePage(title, `${why.message}. Nothing was decided.`));

@@ -1,18 +1,21 @@
-import type { KmsCall, SnsCall } from '../../core/aws-api';
+import type { SnsCall } from '../../core/aws-api';
 import { checkApprovalTimes, verifyApprovals } from '../../core/approvals';
 import { changeEvent, type EventPublisher } from '../../core/change-events';
 import type { Attestor } from '../../core/attestation';
 import type { DeleteMaterialConfig } from '../../core/config';
 import { KeymatError, errorName } from '../../core/errors';
 import { approvedTaskEvent, parseApproval, parseEvent } from '../../core/events';
+import { placeOfKeyArn } from '../../core/organisation';
 import { compareWithPlan } from '../../core/plan';
 import type { ApprovalResult, ChangeInput, DeletionResult, Plan } from '../../core/types';
 import { readKey } from '../runtime/aws';
+import type { KeyAccess } from '../runtime/key-access';
 import { startInvocation, type Logger } from '../runtime/logger';
 
 /** What DeleteMaterial works with: the announcement goes to the outcome topic. */
 export interface DeleteMaterialDeps {
-  kms: KmsCall;
+  /** KMS on the key, in its account (the member delete role) and Region. */
+  keys: KeyAccess;
   sns: SnsCall;
   /** Verifies every approval's attestation (VerifyMac with the attestation key). */
   attestor: Attestor;
@@ -30,7 +33,7 @@ export interface DeleteMaterialDeps {
  * the key exactly in the plan's post-state and reports success without a second call.
  */
 export function createDeleteMaterial({
-  kms,
+  keys,
   sns,
   attestor,
   events,
@@ -113,9 +116,10 @@ export function createDeleteMaterial({
     const e = parseEvent(approvedTaskEvent, event, 'DeleteMaterial');
     startInvocation(logger, { executionId: e.executionId, changeId: e.input.changeId, keyArn: e.plan.keyArn });
     const approval = parseApproval(e.approval);
-    await verifyApprovals(attestor, e.executionId, approval, e.plan, e.input, e.rules);
+    await verifyApprovals(attestor, e.executionId, approval, e.plan, e.input, e.plan.rules);
     checkApprovalTimes(approval, new Date(e.executionStartTime), new Date());
 
+    const kms = await keys({ executionArn: e.executionId, changeId: e.input.changeId })(placeOfKeyArn(e.plan.keyArn));
     const comparison = compareWithPlan(await readKey(kms, e.plan.keyArn), e.plan);
     if (comparison === 'APPLIED') {
       logger.warn('the key is already in the approved post-state: an earlier attempt deleted the material');

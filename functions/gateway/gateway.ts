@@ -88,6 +88,7 @@ const STATUS_OF: Record<string, number> = {
   InvalidInput: 400,
   AliasNotAllowed: 400,
   KeyNotInThisAccountOrRegion: 400,
+  KeyOutsideOrganisation: 400,
   InvalidIdentity: 403,
   ApprovalRefused: 403,
   RejectionRefused: 403,
@@ -136,7 +137,7 @@ export function createGateway(
     const given = Object.fromEntries(Object.entries(parsed.data).filter(([, v]) => v !== undefined));
     const request = { ...given, requestedBy: requester };
     // Checked as ValidateOrigin will check it, so a bad input is refused here, before anything starts.
-    const input = parseChangeInput(request, scope, DEFAULT_WAIT_SECONDS);
+    const input = parseChangeInput(request, scope, DEFAULT_WAIT_SECONDS, config.members);
     const name = executionNameFor(input.changeId);
     const attested = await attestStart(attestor, name, request, channel, new Date());
     const started = await changes.start(input.changeId, attested);
@@ -159,7 +160,7 @@ export function createGateway(
       const approvals = approved.output.approvals.length;
       logger.info('approval given', { approver: caller, approvals });
       logNotPublished(logger, approved);
-      return { executionArn, approver: caller, approvals, quorum: task.rules.quorum };
+      return { executionArn, approver: caller, approvals, quorum: task.plan.rules.quorum };
     }
     const rejected = await changes.reject(executionArn, task, decision);
     logger.info('change rejected', { by: caller, as: rejected.as });

@@ -40,6 +40,7 @@ export function outcomeOf(state: WorkflowState, executionInput: unknown): Outcom
     keyMaterialId: state.plan?.keyMaterialId ?? stringField(input, 'keyMaterialId'),
     keyStateBefore: state.plan?.keyStateBefore,
     keyStateAfter: state.verification?.keyStateAfter,
+    ...(state.plan && { location: state.plan.location, rules: state.plan.rules }),
     approvals: state.deletion ? (state.approval?.approvals ?? []) : [],
     ...(state.error?.Error === ('ApprovalInvalid' satisfies TerminalErrorName) && {
       refusedApprovals: state.approval?.approvals ?? [],

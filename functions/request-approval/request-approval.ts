@@ -62,7 +62,7 @@ export function createRequestApproval({
     // The web channel is there when the stack has the approval page.
     const web = config.web;
     if (web === undefined) return [];
-    const recipients = linkRecipients(e.approval.approvals, e.input, e.rules);
+    const recipients = linkRecipients(e.approval.approvals, e.input, e.plan.rules);
     if (recipients.length === 0) return [];
     const key = await linkSecret(web.linkSecretArn);
     const margin = Math.min(60, Math.floor(e.approvalTimeoutSeconds / 10));
@@ -88,8 +88,7 @@ export function createRequestApproval({
       '',
       ...describePlan(plan, e.input),
       '',
-      `Approvals: ${given.length} of ${e.rules.quorum} distinct approvers${given.length > 0 ? ` (so far: ${given.join(', ')})` : ''}.`,
-      ...(e.rules.allowedApprovers.length > 0 ? [`Allowed approvers: ${e.rules.allowedApprovers.join(', ')}.`] : []),
+      `Approvals: ${given.length} of ${e.plan.rules.quorum} distinct approvers${given.length > 0 ? ` (so far: ${given.join(', ')})` : ''}.`,
       `This request expires at ${expires}; without a decision the change ends ApprovalTimedOut.`,
       `Approve: keymat approve ${e.executionId} --comment "…"`,
       `Reject:  keymat reject ${e.executionId} --comment "…"`,
@@ -104,6 +103,9 @@ export function createRequestApproval({
         executionId: { DataType: 'String', StringValue: e.executionId },
         changeId: { DataType: 'String', StringValue: e.input.changeId },
         planDigest: { DataType: 'String', StringValue: e.plan.digest },
+        // For subscription filter policies that route each account's or Region's requests to its own approvers.
+        account: { DataType: 'String', StringValue: e.plan.location.account },
+        region: { DataType: 'String', StringValue: e.plan.location.region },
       },
     });
     const messageId = published.MessageId;
@@ -138,7 +140,7 @@ export function createRequestApproval({
           keyArn: e.plan.keyArn,
           keyMaterialId: e.plan.keyMaterialId,
           round: given.length + 1,
-          quorum: e.rules.quorum,
+          quorum: e.plan.rules.quorum,
           approvedBy: given,
           expiresAt: expires,
           planDigest: e.plan.digest,

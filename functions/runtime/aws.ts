@@ -13,6 +13,12 @@ import {
   VerifyMacCommand,
   type RotationsListEntry,
 } from '@aws-sdk/client-kms';
+import {
+  DescribeAccountCommand,
+  DescribeOrganizationalUnitCommand,
+  ListParentsCommand,
+  OrganizationsClient,
+} from '@aws-sdk/client-organizations';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
   DescribeExecutionCommand,
@@ -31,6 +37,7 @@ import {
   type AwsCall,
   type KmsApi,
   type KmsCall,
+  type OrganizationsCall,
   type SdkClient,
   type SdkCommands,
   type SecretsCall,
@@ -86,20 +93,25 @@ const NETWORK_CODES = new Set([
 ]);
 
 /**
- * An SDK client as the port's calls. A request that got no answer rejects with `NetworkError` (its socket error as the
- * cause): the SDK passes Node's error on as it is, named `Error`, which no Retry rule could tell from a bug.
+ * A request that got no answer as `NetworkError` (its socket error as the cause), or undefined for any other error:
+ * the SDK passes Node's error on as it is, named `Error`, which no Retry rule could tell from a bug.
  */
+export function networkError(err: unknown): KeymatError | undefined {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === undefined || !NETWORK_CODES.has(code)) return undefined;
+  return new KeymatError(NETWORK_ERROR, `the request did not complete: ${code}: ${(err as Error).message}`, {
+    cause: err,
+  });
+}
+
+/** An SDK client as the port's calls; a request that got no answer rejects with `NetworkError`. */
 export function awsCall<A extends object>(client: SdkClient, commands: SdkCommands<A>): AwsCall<A> {
   const call = sdkCall(client, commands);
   return async (operation, input) => {
     try {
       return await call(operation, input);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException | undefined)?.code;
-      if (code === undefined || !NETWORK_CODES.has(code)) throw err;
-      throw new KeymatError(NETWORK_ERROR, `the request did not complete: ${code}: ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw networkError(err) ?? err;
     }
   };
 }
@@ -141,6 +153,19 @@ export const sfnCall = (client: SFNClient): SfnCall => awsCall(client, SFN_COMMA
  */
 export const createKmsClient = (options: AwsClientOptions = {}): KmsCall =>
   kmsCall(new KMSClient(sdkConfig({ maxAttempts: 1, ...options })));
+
+/**
+ * An Organizations client for ValidateOrigin, which places a member key's account in the organisation: one attempt,
+ * as every task client.
+ *
+ * @param options - Where and as whom to call.
+ */
+export const createOrganizationsClient = (options: AwsClientOptions = {}): OrganizationsCall =>
+  awsCall(new OrganizationsClient(sdkConfig({ maxAttempts: 1, ...options })), {
+    DescribeAccount: DescribeAccountCommand,
+    ListParents: ListParentsCommand,
+    DescribeOrganizationalUnit: DescribeOrganizationalUnitCommand,
+  });
 
 /**
  * An SNS client for the tasks' messages (approval requests, announcements, outcomes), with the SDK's standard retries.

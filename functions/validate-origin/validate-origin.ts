@@ -1,21 +1,29 @@
 import type { GetKeyLastUsageResponse } from '@aws-sdk/client-kms';
-import { allPages, type KmsCall } from '../../core/aws-api';
+import { allPages, type KmsCall, type OrganizationsCall } from '../../core/aws-api';
+import { chooseRules } from '../../core/approvals';
 import { MAX_START_AGE_MS, verifyStart, type Attestor } from '../../core/attestation';
 import { changeEvent, type EventPublisher } from '../../core/change-events';
 import { TICKET_CHECK_VERSION } from '../../core/change-ticket';
 import type { ValidateOriginConfig } from '../../core/config';
 import { KeymatError, RETRYABLE_KMS_ERRORS, errorName, hasErrorName } from '../../core/errors';
-import { parseChangeInput } from '../../core/input';
-import { buildPlan } from '../../core/plan';
-import type { ChangeInput, Plan } from '../../core/types';
+import { parseEvent } from '../../core/events';
+import { checkKeyId, parseChangeInput } from '../../core/input';
+import { checkMember, onceEach, placeAccount, type AccountPlacement } from '../../core/membership';
+import type { KeyPlace } from '../../core/organisation';
+import { buildPlan, type PlanContext } from '../../core/plan';
+import { approvalRulesSchema, type ApprovalRules, type ChangeInput, type Plan } from '../../core/types';
 import { readKey } from '../runtime/aws';
+import type { KeyAccess } from '../runtime/key-access';
 import type { CalendarReader } from '../runtime/calendars';
 import type { TicketCheck } from '../runtime/change-tickets';
 import { startInvocation, type Logger } from '../runtime/logger';
 
 /** What ValidateOrigin works with. */
 export interface ValidateOriginDeps {
-  kms: KmsCall;
+  /** KMS on the key, in its account (the member read role) and Region. */
+  keys: KeyAccess;
+  /** Organizations, from the hub; needed when the configuration has members. */
+  organizations?: OrganizationsCall;
   /** Verifies the start's attestation (VerifyMac with the attestation key). */
   attestor: Attestor;
   /** Publishes Deletion Planned. */
@@ -35,11 +43,14 @@ export interface ValidateOriginResult {
 }
 
 /**
- * ValidateOrigin: parses the change, checks the key is a customer-managed EXTERNAL key, and builds the plan. The
- * event is `{ executionId, input }`, with the raw execution input: a malformed one is refused as InvalidInput.
+ * ValidateOrigin: parses the change, checks that the key is one keymat may act on (the hub's, or a member account's
+ * in a member Region, as Organizations places it) and a customer-managed EXTERNAL key, chooses the approval rules the
+ * change takes, and builds the plan. The event is `{ executionId, input, rules }`, with the raw execution input (a
+ * malformed one is refused as InvalidInput) and the deployment's own approval rules.
  */
 export function createValidateOrigin({
-  kms,
+  keys,
+  organizations,
   attestor,
   events,
   calendars,
@@ -50,8 +61,40 @@ export function createValidateOrigin({
   if (config.changeTicketFunctionArn !== undefined && tickets === undefined) {
     throw new Error('ValidateOrigin: the configuration names a change-ticket check function but no check was given');
   }
+  if (config.members !== undefined && organizations === undefined) {
+    throw new Error('ValidateOrigin: the configuration names member accounts but no Organizations client was given');
+  }
+
+  /**
+   * Where the key lives and the rules its change takes. With members, Organizations places the key's account (a
+   * member account must be one of the configured ones); without, the key is the hub's and only an account rule can
+   * match it. Nothing of the key is read before this: a key outside the organisation is refused first.
+   */
+  async function contextOf(place: KeyPlace, deployment: ApprovalRules): Promise<PlanContext> {
+    let placement: AccountPlacement = { account: place.account, accountName: place.account, organizationalUnits: [] };
+    if (config.members !== undefined && organizations !== undefined) {
+      placement = await placeAccount(onceEach(organizations), config.members, place.account);
+      if (place.account !== config.scope.account) checkMember(config.members, placement);
+    }
+    const ous = placement.organizationalUnits;
+    return {
+      location: {
+        account: placement.account,
+        accountName: placement.accountName,
+        ouPath: ous.map((ou) => ou.name),
+        region: place.region,
+      },
+      rules: chooseRules(
+        config.approvalRules,
+        placement.account,
+        ous.map((ou) => ou.id),
+        deployment,
+      ),
+    };
+  }
+
   /** GetKeyLastUsage is advisory: when it cannot answer for a non-transient reason, the plan says "unknown". */
-  async function lastUsage(keyArn: string): Promise<GetKeyLastUsageResponse | undefined> {
+  async function lastUsage(kms: KmsCall, keyArn: string): Promise<GetKeyLastUsageResponse | undefined> {
     try {
       return await kms('GetKeyLastUsage', { KeyId: keyArn });
     } catch (err) {
@@ -62,9 +105,10 @@ export function createValidateOrigin({
   }
 
   return async (event) => {
-    const { executionId, input: rawInput } = eventFields(event);
+    const { executionId, input: rawInput, rules } = eventFields(event);
     startInvocation(logger, { executionId: String(executionId) });
-    const input = parseChangeInput(rawInput, config.scope, config.defaultWaitSeconds);
+    const deployment = parseEvent(approvalRulesSchema, rules, 'ValidateOrigin');
+    const input = parseChangeInput(rawInput, config.scope, config.defaultWaitSeconds, config.members);
     logger.appendKeys({ changeId: input.changeId, keyId: input.keyId });
     // Only keymat's signers (the gateway for people, the scan for itself) can attest a start, and only a fresh
     // attestation counts: a raw StartExecution, whatever requester it names, or an old attested input started again,
@@ -78,6 +122,10 @@ export function createValidateOrigin({
     }
     input.startedAt = startedAt;
 
+    const place = checkKeyId(input.keyId, config.scope, config.members);
+    const context = await contextOf(place, deployment);
+    logger.appendKeys({ account: place.account, region: place.region });
+    const kms = await keys({ executionArn: String(executionId), changeId: input.changeId })(place);
     const snapshot = await readKey(kms, input.keyId);
     const meta = snapshot.metadata;
     logger.appendKeys({ keyArn: meta.Arn });
@@ -102,7 +150,7 @@ export function createValidateOrigin({
     for await (const page of pages) {
       aliases.push(...(page.Aliases ?? []).flatMap((a) => (a.AliasName === undefined ? [] : [a.AliasName])));
     }
-    const plan = buildPlan(snapshot, aliases, await lastUsage(keyArn), input.keyMaterialId, {
+    const plan = buildPlan(snapshot, aliases, await lastUsage(kms, keyArn), input.keyMaterialId, context, {
       days: config.recentUseDays,
       now: new Date(),
     });
@@ -136,6 +184,8 @@ export function createValidateOrigin({
           keyStateBefore: plan.keyStateBefore,
           expectedKeyState: plan.expectedKeyState,
           replicasAffected: plan.multiRegion.replicasAffected,
+          location: plan.location,
+          rules: plan.rules,
           planDigest: plan.digest,
           dryRun: input.dryRun,
           ...(plan.changeTicket && { changeTicket: plan.changeTicket }),
@@ -149,11 +199,12 @@ export function createValidateOrigin({
 }
 
 /**
- * The event's two fields. The input is parsed by `parseChangeInput`, which names what is wrong with it; the event
- * around it is the state machine's own and is taken as it comes.
+ * The event's fields. The input is parsed by `parseChangeInput`, which names what is wrong with it; the rules are the
+ * definition's, parsed as any task's event; the execution id is the state machine's own and is taken as it comes.
  */
-function eventFields(event: unknown): { executionId: unknown; input: unknown } {
-  if (typeof event !== 'object' || event === null) return { executionId: undefined, input: undefined };
+function eventFields(event: unknown): { executionId: unknown; input: unknown; rules: unknown } {
+  if (typeof event !== 'object' || event === null)
+    return { executionId: undefined, input: undefined, rules: undefined };
   const fields = event as Record<string, unknown>;
-  return { executionId: fields.executionId, input: fields.input };
+  return { executionId: fields.executionId, input: fields.input, rules: fields.rules };
 }

@@ -1,14 +1,16 @@
-import type { KmsCall } from '../../core/aws-api';
 import { KeymatError, VERIFICATION_PENDING, hasErrorName } from '../../core/errors';
 import { parseEvent, taskEvent } from '../../core/events';
+import { placeOfKeyArn } from '../../core/organisation';
 import { verifyAgainstPlan, type KeySnapshot } from '../../core/plan';
 import type { VerificationResult } from '../../core/types';
 import { readKey } from '../runtime/aws';
+import type { KeyAccess } from '../runtime/key-access';
 import { startInvocation, type Logger } from '../runtime/logger';
 
 /** What VerifyPendingImport works with. */
 export interface VerifyPendingImportDeps {
-  kms: KmsCall;
+  /** KMS on the key, in its account (the member read role) and Region. */
+  keys: KeyAccess;
   logger: Logger;
 }
 
@@ -24,12 +26,13 @@ const NOT_YET_VISIBLE = ['NotFoundException', 'KMSInvalidStateException'] as con
  * as VerificationFailed. It never reports success on a state it did not see.
  */
 export function createVerifyPendingImport({
-  kms,
+  keys,
   logger,
 }: VerifyPendingImportDeps): (event: unknown) => Promise<VerificationResult> {
   return async (event) => {
     const e = parseEvent(taskEvent, event, 'VerifyPendingImport');
     startInvocation(logger, { executionId: e.executionId, changeId: e.input.changeId, keyArn: e.plan.keyArn });
+    const kms = await keys({ executionArn: e.executionId, changeId: e.input.changeId })(placeOfKeyArn(e.plan.keyArn));
     let snapshot: KeySnapshot;
     try {
       snapshot = await readKey(kms, e.plan.keyArn);

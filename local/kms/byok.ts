@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { wrapKeyMaterial, type WrappingAlgorithm } from '../../core/key-wrap';
 import { localClientConfig } from '../services/clients';
-import { DEFAULT_REGION } from '../constants';
+import { DEFAULT_REGION, LOCAL_ACCOUNT_ID, localCredentialsFor } from '../constants';
 
 /**
  * The customer's side of "bring your own key": make material, wrap it with KMS's public key and import it, through
@@ -94,11 +94,15 @@ export function saveMaterial(dir: string, keyMaterialId: string, material: Buffe
 export const loadMaterial = (file: string): Buffer => readFileSync(file);
 
 /**
- * The SDK's KMS client on the local stack at `endpoint`, as the public local user, for the functions above: they send
- * operations keymat's tasks never call (CreateKey, GetParametersForImport, ImportKeyMaterial), so they use the SDK's
- * client directly rather than the port.
+ * The SDK's KMS client on the local stack at `endpoint`, as the public local user of `account`, for the functions
+ * above: they send operations keymat's tasks never call (CreateKey, GetParametersForImport, ImportKeyMaterial), so they
+ * use the SDK's client directly rather than the port.
  *
  * @param region - @default the local stack's Region
+ * @param account - The account whose keys the client acts on. @default the local hub account
  */
-export const localKmsClient = (endpoint: string, region: string = DEFAULT_REGION): KMSClient =>
-  new KMSClient(localClientConfig(endpoint, region));
+export const localKmsClient = (
+  endpoint: string,
+  region: string = DEFAULT_REGION,
+  account: string = LOCAL_ACCOUNT_ID,
+): KMSClient => new KMSClient(localClientConfig(endpoint, region, localCredentialsFor(account)));

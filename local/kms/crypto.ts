@@ -9,10 +9,9 @@ import {
 } from 'node:crypto';
 import { promisify } from 'node:util';
 import { unwrapKeyMaterial } from '../../core/key-wrap';
-import { callerArn } from '../services/caller';
 import { KmsError, lengthConstraint, validation } from './errors';
 import { HMAC_KEY_SPECS, currentMaterial, type ImportTokenRecord, type KeyRecord } from './model';
-import type { Keys } from './keys';
+import { accessDenied, type Keys } from './keys';
 import { blob, enumMember, type CallContext, type CallRecord, type Json, type OperationTable } from './wire';
 
 /**
@@ -185,10 +184,7 @@ export function macOperations(keys: Keys): OperationTable {
     const algorithm = enumMember(body, 'MacAlgorithm', MAC_ALGORITHMS, 'HMAC_SHA_256');
     const key = keys.resolve(body.KeyId, ctx, record, true);
     if (key.macCallers !== undefined && !key.macCallers.includes(ctx.caller)) {
-      throw new KmsError(
-        'AccessDeniedException',
-        `User: ${callerArn(ctx.caller)} is not authorized to perform: kms:${operation} on resource: ${key.arn} because no resource-based policy allows the kms:${operation} action`,
-      );
+      throw accessDenied(ctx, key.arn, 'resource-based');
     }
     const spec = keys.requireMacKey(key, algorithm, operation);
     keys.requireUsable(key);

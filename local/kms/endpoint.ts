@@ -10,6 +10,8 @@ import {
 import type { StateStore } from '../state/store';
 import { KmsError } from './errors';
 import type { FaultInjector } from './faults';
+import { accessDenied } from './keys';
+import { keyArn } from './model';
 import { MUTATING_OPERATIONS, type KmsService } from './service';
 import type { CallContext, CallRecord, Json } from './wire';
 
@@ -62,17 +64,25 @@ export class LocalKms implements LocalService {
     let answer: Answer;
     let failure: KmsError | undefined;
     try {
-      const decision = this.faults.decide(operation, request.region, Date.now());
+      const { caller } = request;
+      const decision = this.faults.decide(operation, caller.account, request.region, Date.now());
       if (decision.latencyMs > 0) await sleep(decision.latencyMs);
       if (decision.error) throw decision.error;
       const body = parseJsonBody(request.body);
       if (!body) throw new KmsError('SerializationException', 'The request body is not valid JSON');
-      const ctx = {
+      const ctx: CallContext = {
+        operation,
         region: request.region,
-        caller: request.accessKeyId,
+        account: caller.account,
+        caller: caller.accessKeyId,
+        callerArn: caller.arn,
         requestId: request.requestId,
         now: Date.now(),
       };
+      // A role session may make only the calls its role's permissions allow (IAM's identity-based policy).
+      if (caller.session && !caller.session.kmsOperations.includes(operation)) {
+        throw accessDenied(ctx, resourceOf(body, ctx), 'identity-based');
+      }
       const result = await this.serialized(() => this.apply(operation, body, ctx, record));
       if (decision.errorAfterApply) throw decision.errorAfterApply;
       answer = jsonAnswer('1.1', request.requestId, 200, result);
@@ -122,6 +132,13 @@ function kmsError(requestId: string, failure: KmsError): Answer {
   const answer = jsonAnswer('1.1', requestId, failure.status, { __type: failure.type });
   answer.headers['x-amzn-errortype'] = failure.type;
   return answer;
+}
+
+/** The resource a call names, as IAM evaluates it: the key's ARN (a key id made one in the caller's account), else `*`. */
+function resourceOf(body: Json, ctx: CallContext): string {
+  const keyId = body.KeyId;
+  if (typeof keyId !== 'string' || keyId === '') return '*';
+  return keyId.startsWith('arn:') || keyId.startsWith('alias/') ? keyId : keyArn(ctx.region, ctx.account, keyId);
 }
 
 /** A request's KeyId or KeyMaterialId as sent, for the log when the emulator did not resolve it. Nothing else is read. */

@@ -142,13 +142,18 @@ export class FaultInjector {
     return undefined;
   }
 
-  decide(op: string, region: string, now: number): FaultDecision {
+  /** Decides for one call of `op` made in `account` and `region` (a quota holds per account and Region, as KMS's). */
+  decide(op: string, account: string, region: string, now: number): FaultDecision {
     const decision: FaultDecision = { latencyMs: 0 };
     for (const r of this.rules) {
       if (r.kind === 'latency' && matches(r.operation, op)) decision.latencyMs += r.ms;
     }
     for (const r of this.rules) {
-      if (r.kind === 'quota' && matches(r.operation, op) && !this.take(`${region}:${op}`, r.perSecond, now)) {
+      if (
+        r.kind === 'quota' &&
+        matches(r.operation, op) &&
+        !this.take(`${account}:${region}:${op}`, r.perSecond, now)
+      ) {
         decision.error = new KmsError('ThrottlingException', `Rate exceeded for ${op}`);
         return decision;
       }
@@ -178,7 +183,7 @@ export class FaultInjector {
     return true;
   }
 
-  /** A token bucket per Region and operation, refilled at the quota's rate with one second of burst. */
+  /** A token bucket per account, Region and operation, refilled at the quota's rate with one second of burst. */
   private take(bucketKey: string, perSecond: number, now: number): boolean {
     const b = this.buckets.get(bucketKey) ?? { tokens: perSecond, at: now };
     b.tokens = Math.min(perSecond, b.tokens + ((now - b.at) / 1000) * perSecond);

@@ -1,7 +1,15 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { generateMaterial, materialId } from './crypto';
 import { KmsError, lengthConstraint, validation, valueConstraint } from './errors';
-import { HMAC_KEY_SPECS, isHmacKeySpec, keyArn, type KeyRecord } from './model';
+import {
+  HMAC_KEY_SPECS,
+  accountOf,
+  aliasAccount,
+  isHmacKeySpec,
+  keyArn,
+  type AliasRecord,
+  type KeyRecord,
+} from './model';
 import { aliasArn, type Keys } from './keys';
 import {
   checkAliasName,
@@ -64,7 +72,7 @@ export function keyOperations(keys: Keys): OperationTable {
     const generated = generateMaterial(hmac ? HMAC_KEY_SPECS[keySpec].bytes : undefined);
     const key: KeyRecord = {
       keyId,
-      arn: keyArn(ctx.region, keyId),
+      arn: keyArn(ctx.region, ctx.account, keyId),
       region: ctx.region,
       description,
       origin,
@@ -92,7 +100,7 @@ export function keyOperations(keys: Keys): OperationTable {
 
   const listKeys = (body: Json, ctx: CallContext): Json => {
     const page = paginate(
-      Object.values(keys.state.keys).filter((k) => k.region === ctx.region),
+      Object.values(keys.state.keys).filter((k) => k.region === ctx.region && accountOf(k) === ctx.account),
       body,
     );
     return { Keys: page.items.map((k) => ({ KeyId: k.keyId, KeyArn: k.arn })), ...pageMembers(page.next) };
@@ -104,26 +112,36 @@ export function keyOperations(keys: Keys): OperationTable {
       throw new KmsError('NotFoundException', `Alias names that begin with alias/aws/ are reserved.`);
     }
     const key = keys.resolve(body.TargetKeyId, ctx, record, false);
-    if (keys.state.aliases.some((a) => a.region === ctx.region && a.aliasName === aliasName)) {
+    const mine = (a: AliasRecord): boolean => a.region === ctx.region && aliasAccount(a) === ctx.account;
+    if (keys.state.aliases.some((a) => mine(a) && a.aliasName === aliasName)) {
       throw new KmsError(
         'AlreadyExistsException',
-        `An alias with the name ${aliasArn(ctx.region, aliasName)} already exists`,
+        `An alias with the name ${aliasArn(ctx.region, ctx.account, aliasName)} already exists`,
       );
     }
-    keys.state.aliases.push({ aliasName, region: ctx.region, targetKeyId: key.keyId, creationDate: ctx.now });
+    keys.state.aliases.push({
+      aliasName,
+      account: ctx.account,
+      region: ctx.region,
+      targetKeyId: key.keyId,
+      creationDate: ctx.now,
+    });
     return {};
   };
 
   const listAliases = (body: Json, ctx: CallContext, record: CallRecord): Json => {
     const target = body.KeyId === undefined ? undefined : keys.resolve(body.KeyId, ctx, record, false);
     const page = paginate(
-      keys.state.aliases.filter((a) => a.region === ctx.region && (!target || a.targetKeyId === target.keyId)),
+      keys.state.aliases.filter(
+        (a) =>
+          a.region === ctx.region && aliasAccount(a) === ctx.account && (!target || a.targetKeyId === target.keyId),
+      ),
       body,
     );
     return {
       Aliases: page.items.map((a) => ({
         AliasName: a.aliasName,
-        AliasArn: aliasArn(a.region, a.aliasName),
+        AliasArn: aliasArn(a.region, aliasAccount(a), a.aliasName),
         TargetKeyId: a.targetKeyId,
         CreationDate: seconds(a.creationDate),
       })),

@@ -1,8 +1,9 @@
-import { callerArn } from '../services/caller';
 import { KmsError, invalidState, lengthConstraint, validation } from './errors';
 import type { FaultInjector } from './faults';
 import {
   HMAC_KEY_SPECS,
+  accountOf,
+  aliasAccount,
   currentMaterial,
   deriveKeyState,
   isPermanent,
@@ -14,7 +15,6 @@ import {
   type KmsState,
 } from './model';
 import { seconds, type CallContext, type CallRecord, type Json } from './wire';
-import { LOCAL_ACCOUNT_ID } from '../constants';
 
 /**
  * Key resolution: how a request's `KeyId` (key id, key ARN, alias name, alias ARN) finds a key of the request's
@@ -27,8 +27,22 @@ const KEY_ARN_PATTERN = /^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):(key|alias)\/
 /** Reads that a stale-read fault answers from the key as it was before its last change. */
 const STALE_READ_OPERATIONS = new Set(['DescribeKey', 'ListKeyRotations', 'GetKeyLastUsage', 'ListResourceTags']);
 
-export const aliasArn = (region: string, aliasName: string): string =>
-  `arn:aws:kms:${region}:${LOCAL_ACCOUNT_ID}:${aliasName}`;
+export const aliasArn = (region: string, account: string, aliasName: string): string =>
+  `arn:aws:kms:${region}:${account}:${aliasName}`;
+
+/**
+ * KMS's AccessDeniedException for a caller no policy lets act on `resource`: `because` says which kind of policy
+ * would have had to allow it.
+ */
+export const accessDenied = (
+  ctx: CallContext,
+  resource: string,
+  because: 'identity-based' | 'resource-based',
+): KmsError =>
+  new KmsError(
+    'AccessDeniedException',
+    `User: ${ctx.callerArn} is not authorized to perform: kms:${ctx.operation} on resource: ${resource} because no ${because} policy allows the kms:${ctx.operation} action`,
+  );
 
 /** The keys of a {@link KmsState}, found and checked as KMS does. */
 export class Keys {
@@ -47,7 +61,9 @@ export class Keys {
 
   /**
    * Resolves a request's `KeyId` (key id, key ARN, and where `allowAlias`, alias name or alias ARN) to a key of
-   * the request's Region, with KMS's errors for each way it can be wrong. `record` receives the key's ARN.
+   * the request's Region, with KMS's errors for each way it can be wrong. `record` receives the key's ARN. A key id or
+   * alias name is looked up in the caller's account; an ARN of another account is refused AccessDeniedException, as
+   * KMS refuses a caller no key policy of that account lets in (the local keys' policies trust their own account only).
    */
   resolve(keyId: unknown, ctx: CallContext, record: CallRecord, allowAlias: boolean): KeyRecord {
     if (keyId === undefined || keyId === null) throw validation('keyId', undefined, 'Member must not be null');
@@ -59,23 +75,25 @@ export class Keys {
     let kind: 'key' | 'alias' = keyId.startsWith('alias/') ? 'alias' : 'key';
     let id = keyId;
     if (keyId.startsWith('arn:')) {
-      const [, arnRegion = '', account = '', arnKind = '', resource = ''] = KEY_ARN_PATTERN.exec(keyId) ?? [];
+      const [, arnRegion = '', arnAccount = '', arnKind = '', resource = ''] = KEY_ARN_PATTERN.exec(keyId) ?? [];
       if (!arnKind) throw new KmsError('InvalidArnException', `Invalid arn ${keyId}`);
       if (arnRegion !== ctx.region) throw new KmsError('NotFoundException', `Invalid arn ${arnRegion}`);
-      if (account !== LOCAL_ACCOUNT_ID) throw new KmsError('NotFoundException', `Key '${keyId}' does not exist`);
+      if (arnAccount !== ctx.account) throw accessDenied(ctx, keyId, 'resource-based');
       region = arnRegion;
       kind = arnKind === 'alias' ? 'alias' : 'key';
       id = kind === 'alias' ? `alias/${resource}` : resource;
     }
     if (kind === 'alias') {
       if (!allowAlias) throw new KmsError('NotFoundException', `Invalid keyId '${keyId}'`);
-      const alias = this.state.aliases.find((a) => a.region === region && a.aliasName === id);
-      if (!alias) throw new KmsError('NotFoundException', `Alias ${aliasArn(region, id)} is not found.`);
+      const alias = this.state.aliases.find(
+        (a) => a.region === region && aliasAccount(a) === ctx.account && a.aliasName === id,
+      );
+      if (!alias) throw new KmsError('NotFoundException', `Alias ${aliasArn(region, ctx.account, id)} is not found.`);
       id = alias.targetKeyId;
     } else if (!KEY_ID_PATTERN.test(id)) {
       throw new KmsError('NotFoundException', `Invalid keyId '${keyId}'`);
     }
-    const arn = keyArn(region, id);
+    const arn = keyArn(region, ctx.account, id);
     record.keyArn = arn;
     const key = this.state.keys[arn];
     if (!key) throw new KmsError('NotFoundException', `Key '${arn}' does not exist`);
@@ -101,7 +119,7 @@ export class Keys {
     if (key.macCallers !== undefined && !key.macCallers.includes(ctx.caller)) {
       throw new KmsError(
         'AccessDeniedException',
-        `User: ${callerArn(ctx.caller)} is not authorized to change ${key.arn}: its key policy leaves it to keymat's own roles`,
+        `User: ${ctx.callerArn} is not authorized to change ${key.arn}: its key policy leaves it to keymat's own roles`,
       );
     }
     this.noteChange(key);
@@ -187,7 +205,7 @@ export class Keys {
     const primary = key.primaryArn ? this.state.keys[key.primaryArn] : key;
     const spec = keySpecOf(key);
     return {
-      AWSAccountId: LOCAL_ACCOUNT_ID,
+      AWSAccountId: accountOf(key),
       KeyId: key.keyId,
       Arn: key.arn,
       CreationDate: seconds(key.creationDate),

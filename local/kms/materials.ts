@@ -10,6 +10,7 @@ import {
 import { KmsError, invalidState } from './errors';
 import { WRAPPING_ALGORITHMS, isWrappingAlgorithm } from '../../core/key-wrap';
 import {
+  accountOf,
   currentMaterial,
   deriveKeyState,
   isPendingRotation,
@@ -36,7 +37,6 @@ import {
   type Json,
   type OperationTable,
 } from './wire';
-import { LOCAL_ACCOUNT_ID } from '../constants';
 
 /** How long an import token and its wrapping key are valid. */
 const IMPORT_TOKEN_TTL_MS = 24 * 3600 * 1000;
@@ -45,24 +45,25 @@ const IMPORT_TOKEN_TTL_MS = 24 * 3600 * 1000;
  * guide's resource quotas 25, not adjustable): the emulator follows the quota table, the newer of the two.
  */
 export const MAX_ON_DEMAND_ROTATIONS = 25;
-/** The policy KMS gives a key created without one: the account may use it through IAM. */
-const DEFAULT_KEY_POLICY = JSON.stringify(
-  {
-    Version: '2012-10-17',
-    Id: 'key-default-1',
-    Statement: [
-      {
-        Sid: 'Enable IAM User Permissions',
-        Effect: 'Allow',
-        Principal: { AWS: `arn:aws:iam::${LOCAL_ACCOUNT_ID}:root` },
-        Action: 'kms:*',
-        Resource: '*',
-      },
-    ],
-  },
-  null,
-  2,
-);
+/** The policy KMS gives a key of `account` created without one: the account may use it through IAM. */
+const defaultKeyPolicy = (account: string): string =>
+  JSON.stringify(
+    {
+      Version: '2012-10-17',
+      Id: 'key-default-1',
+      Statement: [
+        {
+          Sid: 'Enable IAM User Permissions',
+          Effect: 'Allow',
+          Principal: { AWS: `arn:aws:iam::${account}:root` },
+          Action: 'kms:*',
+          Resource: '*',
+        },
+      ],
+    },
+    null,
+    2,
+  );
 
 /**
  * The life of key material: import (with its parameters and token), expiry, on-demand rotation, deletion, and how
@@ -414,7 +415,7 @@ export class MaterialLifecycle {
         `The replica Region must differ from the primary key's Region ${region}`,
       );
     }
-    const arn = keyArn(region, key.keyId);
+    const arn = keyArn(region, accountOf(key), key.keyId);
     if (this.keys.state.keys[arn]) throw new KmsError('AlreadyExistsException', `Replica ${arn} already exists`);
     const tags = mergeTags([], parseTags(body.Tags));
     const replica: KeyRecord = {
@@ -445,7 +446,7 @@ export class MaterialLifecycle {
     delete metadata.CurrentKeyMaterialId;
     return {
       ReplicaKeyMetadata: { ...metadata, KeyState: 'Creating', Enabled: false },
-      ReplicaPolicy: DEFAULT_KEY_POLICY,
+      ReplicaPolicy: defaultKeyPolicy(accountOf(key)),
       ...(tags.length > 0 && { ReplicaTags: tags }),
     };
   }

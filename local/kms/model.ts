@@ -101,6 +101,8 @@ export const keySpecOf = (key: KeyRecord): KeySpec => key.keySpec ?? 'SYMMETRIC_
 
 export interface AliasRecord {
   aliasName: string;
+  /** Unset on states written before the local KMS kept several accounts: the local hub's. */
+  account?: string;
   region: string;
   targetKeyId: string;
   creationDate: number;
@@ -128,8 +130,14 @@ export const isPermanent = (m: MaterialRecord): boolean =>
 
 export const isPendingRotation = (m: MaterialRecord): boolean => !isPermanent(m);
 
-export const keyArn = (region: string, keyId: string): string =>
-  `arn:aws:kms:${region}:${LOCAL_ACCOUNT_ID}:key/${keyId}`;
+export const keyArn = (region: string, account: string, keyId: string): string =>
+  `arn:aws:kms:${region}:${account}:key/${keyId}`;
+
+/** The account a key belongs to, as its ARN names it. */
+export const accountOf = (key: KeyRecord): string => key.arn.split(':')[4] ?? LOCAL_ACCOUNT_ID;
+
+/** The account an alias belongs to. */
+export const aliasAccount = (alias: AliasRecord): string => alias.account ?? LOCAL_ACCOUNT_ID;
 
 /** The key state KMS would report, derived from what was asked of the key and its materials. */
 export function deriveKeyState(key: KeyRecord): KeyState {

@@ -11,9 +11,15 @@ export type Json = Record<string, unknown>;
 
 /** The request-independent context of one call. */
 export interface CallContext {
+  /** The operation's wire name (`DescribeKey`), as AccessDenied messages name the action. */
+  operation: string;
   region: string;
+  /** The account the call acts in (the caller's): the keys and aliases it sees. */
+  account: string;
   /** The access key id the request was signed with: who the emulated key policies see calling. */
   caller: string;
+  /** The caller's ARN, as KMS names it in AccessDeniedException. */
+  callerArn: string;
   requestId: string;
   now: number;
 }

@@ -7,7 +7,6 @@ import { createGateway, type GatewayResponse } from '../../functions/gateway/gat
 import { kmsAttestor } from '../../functions/runtime/attestor';
 import { createKmsClient, createSfnClient } from '../../functions/runtime/aws';
 import { createLogger } from '../../functions/runtime/logger';
-import { callerArn } from './caller';
 import { localClientConfig } from './clients';
 import { localEventPublisher } from './events';
 import type { InternalAccess } from './internal-access';
@@ -89,7 +88,7 @@ export class LocalGateway implements LocalService {
       isBase64Encoded: false,
       requestContext: {
         http: { method: request.method },
-        authorizer: { iam: { userArn: callerArn(request.accessKeyId) } },
+        authorizer: { iam: { userArn: request.caller.arn } },
       },
     });
     // Only a runbook invocation (never built here) answers without an HTTP status.

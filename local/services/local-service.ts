@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Caller } from './caller';
 import type { RequestLogEntry } from './request-log';
 
 /** A request as the router hands it to a service: the body read, the SigV4 credential scope parsed. */
@@ -10,6 +11,8 @@ export interface IncomingRequest {
   target: string | undefined;
   /** The access key id of the signature: the local STS answers with the IAM user of that name. */
   accessKeyId: string;
+  /** Who the signature (and its session token) authenticates: the router works it out once per request. */
+  caller: Caller;
   /** The Region of the signature, or the local stack's default Region when the request is unsigned. */
   region: string;
   /** The service name of the signature (`kms`, `sns`, …), empty when the request is unsigned. */

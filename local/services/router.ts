@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { userCaller } from './caller';
+import { isRefusal, type Identities } from './identities';
 import { jsonError, type Answer, type IncomingRequest, type LocalService } from './local-service';
 import type { RequestLog } from './request-log';
 
@@ -47,6 +49,8 @@ export class Router {
     services: readonly LocalService[],
     private readonly requestLog: Pick<RequestLog, 'append'>,
     private readonly defaultRegion: string,
+    /** Who signed a request. @default every access key id an IAM user of the local hub account */
+    private readonly identities: Pick<Identities, 'identify'> = { identify: (accessKeyId) => userCaller(accessKeyId) },
   ) {
     this.services = [...services];
   }
@@ -129,6 +133,11 @@ export class Router {
         ...(log.keyMaterialId !== undefined && { keyMaterialId: log.keyMaterialId }),
         status: answer.status,
         ...(log.error !== undefined && { error: log.error }),
+        // An unsigned request (a browser's, on the approval page) has no caller to name.
+        ...(request.service !== '' && { caller: request.caller.arn, account: request.caller.account }),
+        ...(request.caller.session?.sourceIdentity !== undefined && {
+          sourceIdentity: request.caller.session.sourceIdentity,
+        }),
         requestId,
       });
       this.logFailing = false;
@@ -142,12 +151,17 @@ export class Router {
   private incoming(req: IncomingMessage, body: string, requestId: string): IncomingRequest {
     const scope = CREDENTIAL_SCOPE.exec(req.headers.authorization ?? '');
     const target = req.headers['x-amz-target'];
+    const token = req.headers['x-amz-security-token'];
+    const accessKeyId = scope?.[1] ?? '';
+    const caller = this.identities.identify(accessKeyId, typeof token === 'string' ? token : undefined);
+    if (isRefusal(caller)) throw new BadRequest(caller.refused.status, caller.refused.type, caller.refused.message);
     return {
       method: req.method ?? 'GET',
       url: new URL(req.url ?? '/', 'http://127.0.0.1'),
       headers: req.headers,
       target: typeof target === 'string' ? target : undefined,
-      accessKeyId: scope?.[1] ?? '',
+      accessKeyId,
+      caller,
       region: scope?.[2] ?? this.defaultRegion,
       service: scope?.[3] ?? '',
       body,

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, linkSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LINK_SECRET_FILE, LINK_SECRET_NAME } from '../constants';
-import { callerArn } from './caller';
 import {
   jsonAnswer,
   jsonError,
@@ -58,7 +57,7 @@ export function readLinkSecret(file: string): string {
 /**
  * Secrets Manager GetSecretValue for the approval-link secret. The secret is made on first use and kept in the state
  * folder (`approval-link-secret`, mode 0600), so links stay valid across restarts of the stack. Whatever SecretId is
- * asked for, this is the secret answered: the local stack holds no other. Only keymat's internal caller may read it
+ * asked for, this is the secret answered: the local stack holds no other. Only keymat's own identities may read it
  * (the deployed secret's policy grants it to keymat's functions alone); anyone else is refused AccessDeniedException.
  */
 export class LocalSecrets implements LocalService {
@@ -66,8 +65,8 @@ export class LocalSecrets implements LocalService {
 
   constructor(
     stateDir: string,
-    /** The internal access key id: the one caller allowed to read the secret. */
-    private readonly reader: string,
+    /** keymat's own access key ids (`keymatAccessKeyIds`): the callers allowed to read the secret. */
+    private readonly readers: readonly string[],
   ) {
     this.file = join(stateDir, LINK_SECRET_FILE);
     // Checked at start, so a damaged secret is refused before anything listens.
@@ -88,11 +87,11 @@ export class LocalSecrets implements LocalService {
       });
     }
     const secretId = typeof body.SecretId === 'string' ? body.SecretId : undefined;
-    if (request.accessKeyId !== this.reader) {
+    if (!this.readers.includes(request.accessKeyId)) {
       return jsonError('1.1', request.requestId, {
         status: 400,
         type: 'AccessDeniedException',
-        message: `User: ${callerArn(request.accessKeyId)} is not authorized to perform: secretsmanager:GetSecretValue on resource: ${secretId ?? LINK_SECRET_NAME} because no resource-based policy allows the secretsmanager:GetSecretValue action`,
+        message: `User: ${request.caller.arn} is not authorized to perform: secretsmanager:GetSecretValue on resource: ${secretId ?? LINK_SECRET_NAME} because no resource-based policy allows the secretsmanager:GetSecretValue action`,
       });
     }
     return jsonAnswer('1.1', request.requestId, 200, {

@@ -6,7 +6,8 @@ import type { LocalCredentials } from './clients';
 import { LocalLambda, LocalSsm } from './change-management';
 import { LocalEvents } from './events';
 import { LocalGateway } from './gateway';
-import { ensureAttestationKey, internalCredentials, type InternalAccess } from './internal-access';
+import { Identities } from './identities';
+import { ensureAttestationKey, internalCredentials, keymatAccessKeyIds, type InternalAccess } from './internal-access';
 import { LocalKms } from '../kms/endpoint';
 import { FaultInjector, type FaultFile } from '../kms/faults';
 import { KmsService } from '../kms/service';
@@ -15,6 +16,8 @@ import { Router } from './router';
 import { LocalSecrets } from './secrets';
 import { LocalStepFunctions, StepFunctionsEndpoint, type LocalWorkflowDefinition } from './sfn';
 import { LocalSns } from './sns';
+import { OrganizationReader } from '../state/organization';
+import { LocalOrganizations } from './organizations';
 import { StateStore } from '../state/store';
 import { LocalSts } from './sts';
 
@@ -68,18 +71,22 @@ export class LocalStack {
     this.credentials = internalCredentials(stateDir);
     this.requestLog = new RequestLog(store);
     this.sns = new LocalSns(store);
+    const organization = new OrganizationReader(stateDir);
+    const identities = new Identities(this.credentials, organization);
     this.router = new Router(
       [
         this.localKms,
-        new LocalSecrets(stateDir, this.credentials.accessKeyId),
+        new LocalSecrets(stateDir, keymatAccessKeyIds(this.credentials)),
         this.sns,
-        new LocalSts(),
+        new LocalSts(identities, organization),
+        new LocalOrganizations(organization),
         new LocalEvents(store),
         new LocalSsm(stateDir),
         new LocalLambda(stateDir),
       ],
       this.requestLog,
       DEFAULT_REGION,
+      identities,
     );
   }
 
@@ -123,7 +130,7 @@ export class LocalStack {
 
   /** Finds or makes the attestation key and sets its key policy to the internal credential; commits the state. */
   private async prepareAttestationKey(): Promise<void> {
-    this.attestationKeyArn = await ensureAttestationKey(this.kms, this.credentials.accessKeyId);
+    this.attestationKeyArn = await ensureAttestationKey(this.kms, this.credentials);
     this.localKms.commit();
   }
 

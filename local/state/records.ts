@@ -27,6 +27,12 @@ export const requestLogEntrySchema = z.lazy(() =>
     keyMaterialId: z.optional(z.string()),
     status: z.number().check(z.int()),
     error: z.optional(z.string()),
+    /** The caller's ARN: an IAM user, or a role session's assumed-role ARN (CloudTrail's `userIdentity.arn`). */
+    caller: z.optional(z.string()),
+    /** The account the call acted in. */
+    account: z.optional(z.string()),
+    /** The role session's SourceIdentity (CloudTrail's `sourceIdentity`), when its AssumeRole set one. */
+    sourceIdentity: z.optional(z.string()),
     requestId: z.string(),
   }),
 );
@@ -126,6 +132,7 @@ export const keyRecordSchema: z.ZodMiniType<KeyRecord> = z.lazy(() =>
 export const aliasRecordSchema: z.ZodMiniType<AliasRecord> = z.lazy(() =>
   z.object({
     aliasName: z.string().check(z.startsWith('alias/')),
+    account: z.optional(z.string().check(z.regex(/^\d{12}$/))),
     region: z.string().check(z.minLength(1)),
     targetKeyId: z.string().check(z.minLength(1)),
     creationDate: z.number(),

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { errorMessage } from '../../core/errors';
 import type * as z from '../../core/schema';
 import { STATE_DB } from '../constants';
-import type { KmsState } from '../kms/model';
+import { aliasAccount, type AliasRecord, type KmsState } from '../kms/model';
 import {
   aliasRecordSchema,
   executionRowSchema,
@@ -191,7 +191,7 @@ export interface ExecutionChange {
 /** The rows of one KMS table as last committed, by id, in their JSON text. */
 type Rows = Map<string, string>;
 
-const aliasId = (a: { region: string; aliasName: string }): string => `${a.region} ${a.aliasName}`;
+const aliasId = (a: AliasRecord): string => `${aliasAccount(a)} ${a.region} ${a.aliasName}`;
 
 /**
  * The local stack's state folder, kept in one SQLite database (`state.db`, WAL, mode 0600): the KMS keys, aliases

@@ -93,12 +93,10 @@ export function localDefinition(settings: DefinitionSettings = {}): Record<strin
   }
   const requestApproval = objectAt(states, 'RequestApproval');
   requestApproval.TimeoutSeconds = approvalTimeout;
-  const payload = objectAt(requestApproval, 'Parameters', 'Payload');
-  payload.approvalTimeoutSeconds = approvalTimeout;
-  payload.rules = { ...rules };
+  objectAt(requestApproval, 'Parameters', 'Payload').approvalTimeoutSeconds = approvalTimeout;
   objectAt(states, 'MarkApprovalTimedOut', 'Parameters').Cause =
     `no approval decision within ${approvalTimeout} seconds`;
-  objectAt(states, 'QuorumReached', 'Choices', 0).Variable = `$.approval.approvals[${quorum - 1}]`;
-  objectAt(states, 'DeleteMaterial', 'Parameters').rules = { ...rules };
+  // The deployment's rules reach ValidateOrigin only; the plan carries the ones each change takes.
+  objectAt(states, 'ValidateOrigin', 'Parameters').rules = { ...rules };
   return definition;
 }

@@ -9,8 +9,21 @@ import { executionArnOf } from '../../core/naming';
 import { ALL_TASK_STATES, WAIT_STATE, type AnyTaskState } from '../../core/tasks';
 import type { Attestor } from '../../core/attestation';
 import type { EventPublisher } from '../../core/change-events';
-import type { ApprovalResult, ApprovalRules, ChangeInput, Plan } from '../../core/types';
-import { createKmsClient, createSecretsClient, createSnsClient } from '../../functions/runtime/aws';
+import {
+  MEMBER_DELETE_ROLE,
+  MEMBER_READ_ROLE,
+  type ApprovalRule,
+  type MemberRole,
+  type Members,
+} from '../../core/organisation';
+import type { ApprovalResult, ChangeInput, Plan } from '../../core/types';
+import {
+  createKmsClient,
+  createOrganizationsClient,
+  createSecretsClient,
+  createSnsClient,
+} from '../../functions/runtime/aws';
+import { createKeyAccess } from '../../functions/runtime/key-access';
 import { createSsmClient, ssmCalendarReader } from '../../functions/runtime/calendars';
 import { createLambdaClient, lambdaTicketCheck } from '../../functions/runtime/change-tickets';
 import { createLogger } from '../../functions/runtime/logger';
@@ -18,7 +31,7 @@ import { kmsAttestor } from '../../functions/runtime/attestor';
 import { TASK_FACTORIES, type TaskHandler } from '../../functions/tasks';
 import { localClientConfig } from '../services/clients';
 import { localEventPublisher } from '../services/events';
-import type { InternalAccess } from '../services/internal-access';
+import { taskCredentials, type HubIdentity, type InternalAccess } from '../services/internal-access';
 import { type OutboxMessage } from '../services/sns';
 import { APPROVAL_PAGE_PATH, LOCAL_TICKET_FUNCTION_ARN, localResources, localStateMachineArn } from '../constants';
 
@@ -49,6 +62,15 @@ export interface LocalTaskSettings {
   internal: InternalAccess;
   /** The change-management settings the workflow runs with. @default none of them */
   changeManagement?: LocalChangeManagement;
+  /** The member accounts and approval rules of an organisation on the stack. @default the stack's account only */
+  organisation?: LocalOrganisation;
+}
+
+/** An organisation on the local stack: the accounts and Regions keymat acts in, and the approval rules by OU or account. */
+export interface LocalOrganisation {
+  members: Members;
+  /** @default none: every change takes the workflow's quorum and approvers */
+  approvalRules?: ApprovalRule[];
 }
 
 /** Freeze windows and the change-ticket check on the local stack (its calendars and its ticket stub). */
@@ -71,7 +93,19 @@ export type LocalTasks = { readonly [S in AnyTaskState]: TaskHandler<S> };
  */
 export function createLocalTasks(settings: LocalTaskSettings): LocalTasks {
   const aws = localClientConfig(settings.endpoint, settings.region, settings.internal.credentials);
-  const kms = createKmsClient({ ...aws, endpoint: settings.kmsEndpoint ?? settings.endpoint });
+  const scope = { account: settings.account, region: settings.region };
+  // Each task calls KMS as its own function's role, so member roles' trust and the request log tell them apart; a key
+  // of a member account through the member role, assumed with the task's identity through the stack's STS.
+  const keys = (identity: HubIdentity, role: MemberRole) =>
+    createKeyAccess({
+      scope,
+      role,
+      aws: {
+        endpoint: settings.kmsEndpoint ?? settings.endpoint,
+        credentials: taskCredentials(settings.internal.credentials, identity),
+      },
+    });
+  const members = settings.organisation?.members;
   const sns = createSnsClient(aws);
   const resources = localResources(settings.region, settings.account, settings.internal.attestationKeyArn);
   // The attestation key lives in the local stack's KMS, whichever KMS the keys to delete are in.
@@ -83,7 +117,13 @@ export function createLocalTasks(settings: LocalTaskSettings): LocalTasks {
   const changeCalendars = settings.changeManagement?.changeCalendars ?? [];
   return {
     ValidateOrigin: TASK_FACTORIES.ValidateOrigin({
-      kms,
+      keys: keys('ValidateOrigin', MEMBER_READ_ROLE),
+      ...(members !== undefined && {
+        organizations: createOrganizationsClient({
+          ...aws,
+          credentials: taskCredentials(settings.internal.credentials, 'ValidateOrigin'),
+        }),
+      }),
       attestor,
       events,
       calendars,
@@ -91,8 +131,9 @@ export function createLocalTasks(settings: LocalTaskSettings): LocalTasks {
         tickets: lambdaTicketCheck(createLambdaClient(aws), LOCAL_TICKET_FUNCTION_ARN),
       }),
       config: {
-        scope: { account: settings.account, region: settings.region },
-        approvalRules: [],
+        scope,
+        ...(members !== undefined && { members }),
+        approvalRules: settings.organisation?.approvalRules ?? [],
         defaultWaitSeconds: settings.defaultWaitSeconds,
         recentUseDays: settings.recentUseDays ?? DEFAULT_RECENT_USE_DAYS,
         attestationKeyArn: resources.attestationKeyArn,
@@ -125,18 +166,22 @@ export function createLocalTasks(settings: LocalTaskSettings): LocalTasks {
       logger: logger(),
     }),
     DeleteMaterial: TASK_FACTORIES.DeleteMaterial({
-      kms,
+      keys: keys('DeleteMaterial', MEMBER_DELETE_ROLE),
       sns,
       attestor,
       events,
       config: {
+        scope,
         outcomeTopicArn: resources.outcomeTopicArn,
         attestationKeyArn: resources.attestationKeyArn,
         eventBusName: DEFAULT_EVENT_BUS,
       },
       logger: logger(),
     }),
-    VerifyPendingImport: TASK_FACTORIES.VerifyPendingImport({ kms, logger: logger() }),
+    VerifyPendingImport: TASK_FACTORIES.VerifyPendingImport({
+      keys: keys('VerifyPendingImport', MEMBER_READ_ROLE),
+      logger: logger(),
+    }),
     NotifyOutcome: TASK_FACTORIES.NotifyOutcome({
       sns,
       events,
@@ -170,8 +215,8 @@ export interface PendingApproval {
   /** This round's token: each time RequestApproval is scheduled it gets a new one, as in Step Functions. */
   taskToken: string;
   message: OutboxMessage;
-  /** RequestApproval's payload: the change, the plan, the approvals so far and the rules. */
-  payload: { input: ChangeInput; plan: Plan; approval: ApprovalResult; rules: ApprovalRules };
+  /** RequestApproval's payload: the change, the plan (with the approval rules it takes), the approvals so far. */
+  payload: { input: ChangeInput; plan: Plan; approval: ApprovalResult };
   /**
    * keymat's attestor on the stack, for a decider that stands in for keymat's signers (`keymat local run --approve`):
    * an approval DeleteMaterial accepts is MACed with it.
@@ -280,13 +325,13 @@ export async function runLocalExecution(outbox: OutboxLookup, options: LocalRunO
       const { messageId } = await handlers.RequestApproval(payload);
       const message = outbox(messageId);
       if (!message) throw new Error(`the approval request ${messageId} is not in the outbox`);
-      const { input, plan, approval, rules } = parseEvent(requestApprovalEvent, payload, 'RequestApproval');
+      const { input, plan, approval } = parseEvent(requestApprovalEvent, payload, 'RequestApproval');
       try {
         const decision = await options.decide({
           executionArn,
           taskToken,
           message,
-          payload: { input, plan, approval, rules },
+          payload: { input, plan, approval },
           attestor: options.attestor,
           events: options.events,
         });

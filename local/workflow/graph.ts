@@ -5,7 +5,14 @@ type AslState = {
   Next?: string;
   End?: boolean;
   Default?: string;
-  Choices?: { Next: string; Variable?: string; BooleanEquals?: boolean; StringEquals?: string; IsPresent?: boolean }[];
+  Choices?: {
+    Next: string;
+    Variable?: string;
+    BooleanEquals?: boolean;
+    StringEquals?: string;
+    IsPresent?: boolean;
+    NumericGreaterThanEqualsPath?: string;
+  }[];
   Catch?: { ErrorEquals: string[]; Next: string }[];
 };
 
@@ -14,6 +21,9 @@ const label = (c: NonNullable<AslState['Choices']>[number]): string => {
   if (c.BooleanEquals !== undefined) return `${variable} = ${c.BooleanEquals}`;
   if (c.StringEquals !== undefined) return `${variable} = ${c.StringEquals}`;
   if (c.IsPresent !== undefined) return `${variable} present`;
+  if (c.NumericGreaterThanEqualsPath !== undefined) {
+    return `${variable} ≥ ${c.NumericGreaterThanEqualsPath.replace(/^\$\./, '')}`;
+  }
   return variable;
 };
 

@@ -10,6 +10,7 @@ import {
   runLocalExecution,
   type ExecutionResult,
   type LocalChangeManagement,
+  type LocalOrganisation,
   type LocalRunOptions,
 } from './engine';
 import type { FaultFile } from '../kms/faults';
@@ -37,6 +38,8 @@ export interface WorkflowSettings {
   kmsEndpoint?: string;
   /** Freeze windows (calendars in the state folder) and the change-ticket check (the local stub). @default neither */
   changeManagement?: LocalChangeManagement;
+  /** Member accounts (of the state folder's organisation) and approval rules. @default the hub's account only */
+  organisation?: LocalOrganisation;
 }
 
 export interface LocalWorkflowOptions extends WorkflowSettings {
@@ -61,6 +64,7 @@ export function prepareWorkflow(endpoint: string, settings: WorkflowSettings): L
       defaultWaitSeconds,
       internal,
       ...(settings.changeManagement && { changeManagement: settings.changeManagement }),
+      ...(settings.organisation && { organisation: settings.organisation }),
     }),
     attestor: localAttestor(endpoint, env.region, internal),
     events: localEventPublisher(localClientConfig(endpoint, env.region, internal.credentials)),

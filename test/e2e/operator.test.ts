@@ -17,7 +17,7 @@ import { waitForApprovalRound } from '../helpers/changes';
 import { keymat, run, serve, type ServedStack } from '../helpers/run-cli';
 import { keySupply, seedExternalKeys } from '../helpers/seeded-keys';
 import { sfnCall } from '../../functions/runtime/aws';
-import { LOCAL_CREDENTIALS, LOCAL_STATE_MACHINE_ARN } from '../../local/constants';
+import { DEFAULT_REGION, LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_STATE_MACHINE_ARN } from '../../local/constants';
 
 /**
  * The operator commands as child processes against `keymat local serve`, as an operator would run them: start,
@@ -103,10 +103,13 @@ describe('an approved change', () => {
     expect(pending.approvals).toContainEqual(
       expect.objectContaining({
         executionArn,
+        location: { account: LOCAL_ACCOUNT_ID, accountName: LOCAL_ACCOUNT_ID, ouPath: [], region: DEFAULT_REGION },
         input: expect.objectContaining({ requestedBy: user('alice') }),
         plan: expect.objectContaining({ keyArn: key.keyArn, expectedKeyState: 'PendingImport' }),
       }),
     );
+    const text = (await op('bob', 'pending')).stdout;
+    expect(text).toContain(`  ${executionArn}\n    in account ${LOCAL_ACCOUNT_ID}, ${DEFAULT_REGION}\n`);
     const outbox = JSON.parse((await keymat(['outbox', '--state-dir', dir, '--json'])).stdout);
     expect(outbox).toContainEqual(
       expect.objectContaining({
@@ -130,6 +133,7 @@ describe('an approved change', () => {
     expect(watched.code).toBe(0);
     expect(JSON.parse(watched.stdout)).toMatchObject({
       status: 'SUCCEEDED',
+      location: { account: LOCAL_ACCOUNT_ID, region: DEFAULT_REGION },
       output: {
         status: 'DELETED',
         keyStateAfter: 'PendingImport',

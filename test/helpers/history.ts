@@ -3,7 +3,7 @@ import type { PendingApprovalTask } from '../../core/history';
 
 /**
  * The history event through which approvers' tools find a pending approval: RequestApproval's TaskScheduled, whose
- * parameters carry the task token, the change, its plan, the approvals so far and the rules.
+ * parameters carry the task token, the change, its plan (with its approval rules) and the approvals so far.
  */
 export const approvalScheduled = (executionArn: string, task: PendingApprovalTask): HistoryEvent => ({
   type: 'TaskScheduled',
@@ -24,6 +24,7 @@ export const DELETION_PATH = [
   'RouteAfterCheck',
   'StartApprovals',
   'RequestApproval',
+  'CountApprovals',
   'QuorumReached',
   'DeleteMaterial',
   'WaitForPropagation',

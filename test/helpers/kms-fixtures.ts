@@ -1,6 +1,6 @@
 import type { KeyMetadata, RotationsListEntry } from '@aws-sdk/client-kms';
-import { buildPlan, type KeySnapshot } from '../../core/plan';
-import type { ChangeInput, Plan } from '../../core/types';
+import { buildPlan, type KeySnapshot, type PlanContext } from '../../core/plan';
+import type { ApprovalRules, ChangeInput, Plan } from '../../core/types';
 
 export const KEY_ID = '1234abcd-12ab-34cd-56ef-1234567890ab';
 export const KEY_ARN = `arn:aws:kms:us-east-1:111122223333:key/${KEY_ID}`;
@@ -43,4 +43,14 @@ export const input = (over: Partial<ChangeInput> = {}): ChangeInput => ({
   ...over,
 });
 
-export const planFor = (s: KeySnapshot, keyMaterialId?: string): Plan => buildPlan(s, [], undefined, keyMaterialId);
+/** The deployment's rules of a stack with the defaults: one approver, anyone but the requester. */
+export const DEPLOYMENT_RULES: ApprovalRules = { quorum: 1, allowedApprovers: [] };
+
+/** Where KEY_ARN lives, as a plan of a deployment without members names it. */
+export const HUB_CONTEXT: PlanContext = {
+  location: { account: '111122223333', accountName: '111122223333', ouPath: [], region: 'us-east-1' },
+  rules: DEPLOYMENT_RULES,
+};
+
+export const planFor = (s: KeySnapshot, keyMaterialId?: string, context: PlanContext = HUB_CONTEXT): Plan =>
+  buildPlan(s, [], undefined, keyMaterialId, context);

@@ -3,7 +3,7 @@ import { saveMaterial, type CreatedKey } from '../../local/kms/byok';
 import { materialId } from '../../local/kms/crypto';
 import { emptyKmsState, keyArn, type KeyRecord } from '../../local/kms/model';
 import { seedKmsState } from '../../local/state/store';
-import { DEFAULT_REGION } from '../../local/constants';
+import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from '../../local/constants';
 
 /** One seeded key: its material expires at `validTo` when given, as an import with that ValidTo makes it. */
 export interface SeededKeyOptions {
@@ -33,7 +33,7 @@ export function seedExternalKeys(
     const keyMaterialId = materialId(keyId, material);
     const record: KeyRecord = {
       keyId,
-      arn: keyArn(DEFAULT_REGION, keyId),
+      arn: keyArn(DEFAULT_REGION, LOCAL_ACCOUNT_ID, keyId),
       region: DEFAULT_REGION,
       description,
       origin: 'EXTERNAL',

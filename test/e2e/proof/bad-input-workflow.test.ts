@@ -9,7 +9,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { createDeleteMaterial } from '../../../functions/delete-material/delete-material';
 import { createValidateOrigin } from '../../../functions/validate-origin/validate-origin';
 import { signedApprovals } from '../../helpers/attestor';
-import { KEY_ARN, KEY_ID, input, planFor, snapshot } from '../../helpers/kms-fixtures';
+import { DEPLOYMENT_RULES, KEY_ARN, KEY_ID, input, planFor, snapshot } from '../../helpers/kms-fixtures';
 import { printTable } from '../../helpers/table';
 import { deleteMaterialDeps, validateOriginDeps } from '../../unit/functions/deps';
 
@@ -108,7 +108,9 @@ const EXECUTION_INPUT: [string, unknown, string, string][] = [
 describe('execution input', () => {
   beforeEach(() => kms.reset());
   it.each(EXECUTION_INPUT)('%s → %s naming %s, with no KMS call', async (label, raw, name, field) => {
-    const err = (await validateOrigin({ executionId: 'e', input: raw }).catch((e: Error) => e)) as Error;
+    const err = (await validateOrigin({ executionId: 'e', input: raw, rules: DEPLOYMENT_RULES }).catch(
+      (e: Error) => e,
+    )) as Error;
     rows.push([`input: ${label}`, err.name, field]);
     expect(err.name).toBe(name);
     expect(err.message).toContain(field);
@@ -124,7 +126,6 @@ const approval = (value: unknown) => ({
   input: input(),
   plan,
   approval: value,
-  rules: { quorum: 1, allowedApprovers: [] },
   // Before the signed approvals' time, as the workflow passes $$.Execution.StartTime.
   executionStartTime: '2026-11-21T23:00:00Z',
 });

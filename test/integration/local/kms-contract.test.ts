@@ -484,6 +484,9 @@ describe('the request log', () => {
       'keyMaterialId',
       'status',
       'error',
+      'caller',
+      'account',
+      'sourceIdentity',
       'requestId',
     ];
     for (const entry of entries) expect(allowed).toEqual(expect.arrayContaining(Object.keys(entry)));

@@ -20,6 +20,7 @@ import type { Logger } from '../../../functions/runtime/logger';
 import type { CreatedKey } from '../../../local/kms/byok';
 import { loadMaterial, newKeyMaterial } from '../../../local/kms/byok';
 import { testAttestor } from '../../helpers/attestor';
+import { HUB_CONTEXT } from '../../helpers/kms-fixtures';
 import { startTestStack, type TestStack } from '../../helpers/local-stack';
 import { keySupply, seedExternalKeys } from '../../helpers/seeded-keys';
 
@@ -75,7 +76,7 @@ function recordingLogger(): Logger & { text: () => string } {
 }
 
 const planOf = async (key: CreatedKey): Promise<Plan> =>
-  buildPlan(await readKey(kms, key.keyArn), [], undefined, key.keyMaterialId);
+  buildPlan(await readKey(kms, key.keyArn), [], undefined, key.keyMaterialId, HUB_CONTEXT);
 
 /** What the gateway passes on: the custodian's wrapped copy under the parameters, attested for this execution. */
 async function submit(

@@ -97,6 +97,17 @@ it('starts as the signer, takes each round on its own token, and deletes after t
   const end = await finished(executionArn);
   expect(end.status).toBe('SUCCEEDED');
   expect(JSON.parse(end.output!)).toMatchObject({ status: 'DELETED' });
+  // Each task called KMS as its own function's role.
+  const callers = stack.requestLog
+    .read()
+    .filter((e) => e.service === 'kms' && ['DeleteImportedKeyMaterial', 'DescribeKey'].includes(e.operation))
+    .map((e) => `${e.operation} ${e.caller}`);
+  expect(callers).toEqual(
+    expect.arrayContaining([
+      'DescribeKey arn:aws:sts::111122223333:assumed-role/keymat-ValidateOrigin/keymat-ValidateOrigin',
+      'DeleteImportedKeyMaterial arn:aws:sts::111122223333:assumed-role/keymat-DeleteMaterial/keymat-DeleteMaterial',
+    ]),
+  );
 
   // The change's events, once each and in order of when they happened (a decision's event follows its hand-over, so it
   // may arrive after the events the decision set off); the gateway's decisions name the authenticated signers.

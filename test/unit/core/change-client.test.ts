@@ -33,7 +33,6 @@ const task = {
   input: input({ requestedBy: 'alice' }),
   plan,
   approval: { planDigest: plan.digest, approvals: [] },
-  rules: { quorum: 1, allowedApprovers: [] },
 };
 const scheduled: HistoryEvent = approvalScheduled(EXECUTION, task);
 
@@ -220,7 +219,7 @@ describe('approvals', () => {
   });
 
   it('refuses a rejection by someone outside the allowed approvers and sends nothing', async () => {
-    const listed = { ...task, rules: { quorum: 1, allowedApprovers: ['bob'] } };
+    const listed = { ...task, plan: { ...plan, rules: { quorum: 1, allowedApprovers: ['bob'] } } };
     const err = await errorOf(() =>
       client.reject(EXECUTION, listed, { by: 'mallory', channel: 'cli', comment: 'veto' }),
     );

@@ -26,7 +26,6 @@ describe('parseEvent', () => {
       plan,
       approvalTimeoutSeconds: 60,
       approval: { planDigest: plan.digest, approvals: [] },
-      rules: { quorum: 1, allowedApprovers: [] },
     };
     expect(() => parseEvent(requestApprovalEvent, event, 'RequestApproval')).toThrow(/taskToken/);
   });

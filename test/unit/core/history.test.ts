@@ -12,7 +12,6 @@ const payload = {
   taskToken: 'token-1',
   approvalTimeoutSeconds: 60,
   approval: { planDigest: plan.digest, approvals: [] },
-  rules: { quorum: 1, allowedApprovers: [] },
 };
 const scheduled = (Payload: unknown): HistoryEvent => ({
   type: 'TaskScheduled',
@@ -45,7 +44,6 @@ describe('approvalTask', () => {
       input: input(),
       plan,
       approval: payload.approval,
-      rules: payload.rules,
     });
   });
 

@@ -40,9 +40,8 @@ const scheduled = (): HistoryEvent =>
   approvalScheduled(EXECUTION, {
     taskToken: 'token-1',
     input: change,
-    plan,
+    plan: { ...plan, rules: RULES },
     approval: { planDigest: plan.digest, approvals: [] },
-    rules: RULES,
   });
 
 const BASE: ApprovalPageConfig = {

@@ -38,9 +38,8 @@ const scheduled = (approvals: Approval[] = [], rules: ApprovalRules = RULES): Hi
   approvalScheduled(EXECUTION, {
     taskToken: 'token-1',
     input: change,
-    plan,
+    plan: { ...plan, rules },
     approval: { planDigest: plan.digest, approvals },
-    rules,
   });
 
 const approvalPage = () =>

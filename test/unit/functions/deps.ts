@@ -1,7 +1,9 @@
 import type { KmsCall, SecretsCall, SnsCall } from '../../../core/aws-api';
 import type { ChangeEvent, EventPublisher } from '../../../core/change-events';
 import type { Scope } from '../../../core/config';
+import { MEMBER_DELETE_ROLE, MEMBER_READ_ROLE, type MemberRole } from '../../../core/organisation';
 import type { DeleteMaterialDeps, ValidateOriginDeps } from '../../../functions/tasks';
+import { createKeyAccess, type KeyAccess } from '../../../functions/runtime/key-access';
 import type { CalendarReader } from '../../../functions/runtime/calendars';
 import { testAttestor } from '../../helpers/attestor';
 import { createKmsClient, createSecretsClient, createSnsClient } from '../../../functions/runtime/aws';
@@ -19,6 +21,8 @@ export const PAGE_URL = 'https://page.example/approval';
 export const EXECUTION_ID = 'arn:aws:states:us-east-1:111122223333:execution:m:e';
 
 export const kmsClient = (): KmsCall => createKmsClient({ region: SCOPE.region });
+/** A task's access to keys as its handler makes it: the hub's keys with its own credentials, members' through `role`. */
+export const keyAccess = (role: MemberRole = MEMBER_READ_ROLE): KeyAccess => createKeyAccess({ scope: SCOPE, role });
 export const snsClient = (): SnsCall => createSnsClient({ region: SCOPE.region });
 export const secretsClient = (): SecretsCall => createSecretsClient({ region: SCOPE.region });
 export const silentLogger = (): Logger => createLogger({ logLevel: 'SILENT' });
@@ -39,7 +43,7 @@ export const NO_CALENDARS: CalendarReader = async (names) => {
 
 /** ValidateOrigin's dependencies as a stack without change management sets them, with any of them replaced. */
 export const validateOriginDeps = (over: Partial<ValidateOriginDeps> = {}): ValidateOriginDeps => ({
-  kms: kmsClient(),
+  keys: keyAccess(),
   attestor: testAttestor(),
   events: recordedEvents(),
   calendars: NO_CALENDARS,
@@ -57,11 +61,16 @@ export const validateOriginDeps = (over: Partial<ValidateOriginDeps> = {}): Vali
 
 /** DeleteMaterial's dependencies as the stack sets them, with any of them replaced. */
 export const deleteMaterialDeps = (over: Partial<DeleteMaterialDeps> = {}): DeleteMaterialDeps => ({
-  kms: kmsClient(),
+  keys: keyAccess(MEMBER_DELETE_ROLE),
   sns: snsClient(),
   attestor: testAttestor(),
   events: recordedEvents(),
-  config: { outcomeTopicArn: OUTCOME_TOPIC_ARN, attestationKeyArn: 'arn:attestation', ...NO_CHANGE_MANAGEMENT },
+  config: {
+    scope: SCOPE,
+    outcomeTopicArn: OUTCOME_TOPIC_ARN,
+    attestationKeyArn: 'arn:attestation',
+    ...NO_CHANGE_MANAGEMENT,
+  },
   logger: silentLogger(),
   ...over,
 });

@@ -14,10 +14,11 @@ import { ChangeClient } from '../../../core/change-client';
 import { createGateway, MAX_BODY_BYTES } from '../../../functions/gateway/gateway';
 import { testAttestor } from '../../helpers/attestor';
 import { approvalScheduled } from '../../helpers/history';
-import { KEY_ARN, input, planFor, snapshot } from '../../helpers/kms-fixtures';
+import { HUB_CONTEXT, KEY_ARN, input, planFor, snapshot } from '../../helpers/kms-fixtures';
 import { silentLogger } from './deps';
 import { sfnCall } from '../../../functions/runtime/aws';
 import { createSsmClient } from '../../../functions/runtime/calendars';
+import type { Members } from '../../../core/organisation';
 
 const MACHINE = 'arn:aws:states:us-east-1:111122223333:stateMachine:keymat-deletion';
 const EXECUTION = 'arn:aws:states:us-east-1:111122223333:execution:keymat-deletion:keymat-CHG-1';
@@ -26,22 +27,25 @@ const BOB = 'arn:aws:iam::111122223333:user/bob';
 const sfn = mockClient(SFNClient);
 const ssm = mockClient(SSMClient);
 const attestor = testAttestor();
-const gateway = createGateway({
-  changes: new ChangeClient({
-    sfn: sfnCall(new SFNClient({ region: 'us-east-1' })),
-    stateMachineArn: MACHINE,
+const gatewayOf = (members?: Members) =>
+  createGateway({
+    changes: new ChangeClient({
+      sfn: sfnCall(new SFNClient({ region: 'us-east-1' })),
+      stateMachineArn: MACHINE,
+      attestor,
+    }),
     attestor,
-  }),
-  attestor,
-  ssm: createSsmClient({ region: 'us-east-1' }),
-  config: {
-    stateMachineArn: MACHINE,
-    attestationKeyArn: 'arn:attestation',
-    sessionBoundRoles: [],
-    eventBusName: 'default',
-  },
-  logger: silentLogger(),
-});
+    ssm: createSsmClient({ region: 'us-east-1' }),
+    config: {
+      stateMachineArn: MACHINE,
+      attestationKeyArn: 'arn:attestation',
+      sessionBoundRoles: [],
+      eventBusName: 'default',
+      ...(members && { members }),
+    },
+    logger: silentLogger(),
+  });
+const gateway = gatewayOf();
 const named = (name: string): Error => Object.assign(new Error(name), { name });
 
 /** A Function URL request as Lambda hands it over after checking the SigV4 signature of `caller`. */
@@ -57,13 +61,12 @@ const answer = async (event: unknown) => {
 };
 const start = { keyId: KEY_ARN, changeId: 'CHG-1', reason: 'retire old material' };
 
-const plan = planFor(snapshot());
+const plan = planFor(snapshot(), undefined, { ...HUB_CONTEXT, rules: { quorum: 1, allowedApprovers: [BOB] } });
 const pendingTask = {
   taskToken: 'token-1',
   input: input({ requestedBy: ALICE }),
   plan,
   approval: { planDigest: plan.digest, approvals: [] },
-  rules: { quorum: 1, allowedApprovers: [BOB] },
 };
 function waitingForApproval() {
   sfn.on(DescribeExecutionCommand).resolves({ executionArn: EXECUTION, name: 'keymat-CHG-1', status: 'RUNNING' });
@@ -117,6 +120,22 @@ describe('starting a change', () => {
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
   });
 
+  it('starts a change on a key of a member Region, and refuses a key of any other with KeyOutsideOrganisation', async () => {
+    const hub = gatewayOf({ organizationId: 'o-a1b2c3d4e5', regions: ['eu-west-1'] });
+    const memberKey = (region: string) => `arn:aws:kms:${region}:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+    const started = (await hub(signedBy(ALICE, '/changes', { ...start, keyId: memberKey('eu-west-1') }))) as {
+      statusCode: number;
+    };
+    expect(started.statusCode).toBe(200);
+    const refused = (await hub(signedBy(ALICE, '/changes', { ...start, keyId: memberKey('ap-south-1') }))) as {
+      statusCode: number;
+      body: string;
+    };
+    expect(refused.statusCode).toBe(400);
+    expect(JSON.parse(refused.body)).toMatchObject({ error: 'KeyOutsideOrganisation' });
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);
+  });
+
   it.each([
     ['a trailing space', `${ALICE} `],
     ['a Cyrillic letter', 'arn:aws:iam::111122223333:user/\u0430lice'],
@@ -160,7 +179,7 @@ describe('deciding', () => {
     expect(body).toMatchObject({ approver: BOB, approvals: 1, quorum: 1 });
     const output = JSON.parse(sfn.commandCalls(SendTaskSuccessCommand)[0]?.args[0].input.output ?? '{}');
     await expect(
-      verifyApprovals(attestor, EXECUTION, output, plan, pendingTask.input, pendingTask.rules),
+      verifyApprovals(attestor, EXECUTION, output, plan, pendingTask.input, plan.rules),
     ).resolves.toBeUndefined();
   });
 

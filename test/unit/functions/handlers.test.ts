@@ -3,7 +3,7 @@ import { ENV, environmentOf } from '../../../core/config';
 import type { AnyTaskState } from '../../../core/tasks';
 import type { LambdaContext } from '../../../functions/runtime/logger';
 import { SdkStub } from '../../helpers/sdk-stub';
-import { KEY_ARN, input, planFor, snapshot } from '../../helpers/kms-fixtures';
+import { DEPLOYMENT_RULES, KEY_ARN, input, planFor, snapshot } from '../../helpers/kms-fixtures';
 import { EXECUTION_ID } from './deps';
 
 /**
@@ -88,7 +88,10 @@ describe('ValidateOrigin handler', () => {
     const handler = load('ValidateOrigin', variables(7));
     keyIs();
     const raw = { keyId: KEY_ARN, changeId: 'CHG-1', reason: 'retire', requestedBy: 'alice', attestation };
-    const result = await handler({ executionId: EXECUTION_ID, input: raw }, context('ValidateOrigin'));
+    const result = await handler(
+      { executionId: EXECUTION_ID, input: raw, rules: DEPLOYMENT_RULES },
+      context('ValidateOrigin'),
+    );
     expect(result).toMatchObject({ input: { waitSeconds: 7 } });
   });
 
@@ -96,7 +99,7 @@ describe('ValidateOrigin handler', () => {
     const handler = load('ValidateOrigin', variables(7));
     keyIs();
     const raw = { keyId: KEY_ARN, changeId: 'CHG-1', reason: 'retire', requestedBy: 'alice', attestation };
-    await handler({ executionId: EXECUTION_ID, input: raw }, context('ValidateOrigin'));
+    await handler({ executionId: EXECUTION_ID, input: raw, rules: DEPLOYMENT_RULES }, context('ValidateOrigin'));
     expect(aws.inputs('VerifyMac')[0]).toMatchObject({
       KeyId: ATTESTATION_KEY,
       MacAlgorithm: 'HMAC_SHA_256',
@@ -110,7 +113,9 @@ describe('ValidateOrigin handler', () => {
     });
     keyIs();
     const raw = { keyId: KEY_ARN, changeId: 'CHG-1', reason: 'retire', requestedBy: 'alice', attestation };
-    await expect(handler({ executionId: EXECUTION_ID, input: raw }, context('ValidateOrigin'))).rejects.toMatchObject({
+    await expect(
+      handler({ executionId: EXECUTION_ID, input: raw, rules: DEPLOYMENT_RULES }, context('ValidateOrigin')),
+    ).rejects.toMatchObject({
       name: 'KeyNotInThisAccountOrRegion',
     });
     expect(aws.calls).toHaveLength(0);
@@ -148,7 +153,6 @@ describe('RequestApproval handler', () => {
       taskToken: 'AQB-token',
       approvalTimeoutSeconds: 3600,
       approval: { planDigest: plan.digest, approvals: [] },
-      rules: { quorum: 1, allowedApprovers: [] },
     };
     await expect(handler(event, context('RequestApproval'))).resolves.toEqual({ messageId: 'm-1' });
     expect(aws.inputs('Publish')[0]).toMatchObject({ TopicArn: topic });
@@ -167,6 +171,7 @@ describe('DeleteMaterial handler', () => {
     const handler = load(
       'DeleteMaterial',
       environmentOf('DeleteMaterial', {
+        scope: { account: '111122223333' },
         outcomeTopicArn: topic,
         attestationKeyArn: ATTESTATION_KEY,
         eventBusName: 'keymat-audit',
@@ -180,7 +185,6 @@ describe('DeleteMaterial handler', () => {
         planDigest: plan.digest,
         approvals: [{ approver: 'bob', at: '2026-11-22T00:00:00Z', channel: 'cli', round: 1, mac: 'bWFj' }],
       },
-      rules: { quorum: 1, allowedApprovers: [] },
       executionStartTime: '2026-11-21T23:00:00Z',
     };
     await expect(handler(event, context('DeleteMaterial'))).resolves.toMatchObject({ kmsRequestId: 'req-1' });
@@ -195,7 +199,7 @@ describe('DeleteMaterial handler', () => {
   });
 
   it('fails to load naming OUTCOME_TOPIC_ARN when it is missing', () => {
-    expect(() => load('DeleteMaterial', { [ENV.outcomeTopicArn]: '' })).toThrow(
+    expect(() => load('DeleteMaterial', { [ENV.account]: '111122223333', [ENV.outcomeTopicArn]: '' })).toThrow(
       'environment variable OUTCOME_TOPIC_ARN is not set',
     );
   });
@@ -203,7 +207,10 @@ describe('DeleteMaterial handler', () => {
 
 describe('VerifyPendingImport handler', () => {
   it('reads the key with its own KMS client', async () => {
-    const handler = load('VerifyPendingImport', environmentOf('VerifyPendingImport', {}));
+    const handler = load(
+      'VerifyPendingImport',
+      environmentOf('VerifyPendingImport', { scope: { account: '111122223333' } }),
+    );
     keyIs(snapshot({ KeyState: 'PendingImport' }, [{ ...snapshot().materials[0], ImportState: 'PENDING_IMPORT' }]));
     await expect(handler(taskEvent, context('VerifyPendingImport'))).resolves.toMatchObject({
       keyStateAfter: 'PendingImport',

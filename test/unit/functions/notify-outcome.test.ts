@@ -46,7 +46,7 @@ describe('outcomeOf', () => {
     expect(outcomeOf({ input: input(), plan, check: { decision: 'PROCEED' } }, {}).status).toBe('DELETED');
   });
 
-  it('carries the plan, the approvals, the deletion and the verification into the outcome', () => {
+  it('carries the plan (with where the key lives and its approval rules), the approvals, the deletion and the verification into the outcome', () => {
     const outcome = outcomeOf(
       {
         input: input(),
@@ -65,6 +65,8 @@ describe('outcomeOf', () => {
       keyMaterialId: M1,
       keyStateBefore: 'Enabled',
       keyStateAfter: 'PendingImport',
+      location: plan.location,
+      rules: plan.rules,
       approvals,
       kmsRequestId: 'req-1',
     });

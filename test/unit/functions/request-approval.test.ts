@@ -28,7 +28,7 @@ const user = (name: string) => `arn:aws:iam::111122223333:user/${name}`;
 const event = (rules: ApprovalRules, approvers: string[] = []) => ({
   executionId: EXECUTION_ID,
   input: input({ requestedBy: user('alice') }),
-  plan,
+  plan: { ...plan, rules },
   taskToken: 'AQB-token',
   approvalTimeoutSeconds: 3600,
   approval: {
@@ -41,7 +41,6 @@ const event = (rules: ApprovalRules, approvers: string[] = []) => ({
       mac: 'bWFj',
     })),
   },
-  rules,
 });
 
 const withWeb = () =>

@@ -19,7 +19,7 @@ import { createRequestApproval } from '../../../functions/request-approval/reque
 import { createVerifyPendingImport } from '../../../functions/verify-pending-import/verify-pending-import';
 import { withApproval } from '../../../core/approvals';
 import { signedApprovals, testAttestor } from '../../helpers/attestor';
-import { KEY_ARN, M1, M2, input, material, planFor, snapshot } from '../../helpers/kms-fixtures';
+import { HUB_CONTEXT, KEY_ARN, M1, M2, input, material, planFor, snapshot } from '../../helpers/kms-fixtures';
 import {
   APPROVAL_TOPIC_ARN,
   EXECUTION_ID as executionId,
@@ -27,7 +27,7 @@ import {
   NO_CALENDARS,
   NO_CHANGE_MANAGEMENT,
   deleteMaterialDeps,
-  kmsClient,
+  keyAccess,
   recordedEvents,
   secretsClient,
   silentLogger,
@@ -37,7 +37,7 @@ import {
 const kms = mockClient(KMSClient);
 const sns = mockClient(SNSClient);
 const deleteMaterial = createDeleteMaterial(deleteMaterialDeps());
-const verifyPendingImport = createVerifyPendingImport({ kms: kmsClient(), logger: silentLogger() });
+const verifyPendingImport = createVerifyPendingImport({ keys: keyAccess(), logger: silentLogger() });
 const requestApproval = createRequestApproval({
   sns: snsClient(),
   secrets: secretsClient(),
@@ -64,16 +64,17 @@ function keyIs(s: KeySnapshot) {
   kms.on(ListKeyRotationsCommand).resolves({ Rotations: s.materials });
 }
 
-const ONE: ApprovalRules = { quorum: 1, allowedApprovers: [] };
+/** A plan whose change takes these approval rules. */
+const planWith = (rules: ApprovalRules, s: KeySnapshot = snapshot()): Plan =>
+  planFor(s, undefined, { ...HUB_CONTEXT, rules });
 const signedBy = (digest: string, ...approvers: string[]) => signedApprovals(executionId, digest, ...approvers);
 /** When the execution started: before the helpers' approvals, which are dated 2026-11-22T00:00:00Z. */
 const executionStartTime = '2026-11-21T23:00:00Z';
-const approved = (plan: Plan, approver = 'bob', digest = plan.digest, rules = ONE) => ({
+const approved = (plan: Plan, approver = 'bob', digest = plan.digest) => ({
   executionId,
   input: input(),
   plan,
   approval: { planDigest: digest, approvals: signedBy(digest, approver) },
-  rules,
   executionStartTime,
 });
 
@@ -223,14 +224,13 @@ describe('DeleteMaterial', () => {
       'mallory is not one of the allowed approvers',
     ],
   ])('refuses %s with ApprovalInvalid', async (_l, approvers, rules, mentions) => {
-    const plan = planFor(snapshot());
+    const plan = planWith(rules);
     const approvals = signedBy(plan.digest, ...approvers);
     const event = {
       executionId,
       input: input(),
       plan,
       approval: { planDigest: plan.digest, approvals },
-      rules,
       executionStartTime,
     };
     await expect(deleteMaterial(event)).rejects.toMatchObject({
@@ -244,13 +244,12 @@ describe('DeleteMaterial', () => {
     const s = snapshot();
     keyIs(s);
     kms.on(DeleteImportedKeyMaterialCommand).resolves({ $metadata: { requestId: 'req-2' } });
-    const plan = planFor(s);
+    const plan = planWith({ quorum: 2, allowedApprovers: ['bob', 'carol'] }, s);
     const result = await deleteMaterial({
       executionId,
       input: input(),
       plan,
       approval: { planDigest: plan.digest, approvals: signedBy(plan.digest, 'bob', 'carol') },
-      rules: { quorum: 2, allowedApprovers: ['bob', 'carol'] },
       executionStartTime,
     });
     expect(result.kmsRequestId).toBe('req-2');
@@ -332,7 +331,7 @@ describe('VerifyPendingImport', () => {
 
 describe('RequestApproval', () => {
   it('publishes the plan in words, without the task token', async () => {
-    const plan = planFor(snapshot());
+    const plan = planWith({ quorum: 2, allowedApprovers: ['bob', 'carol'] });
     const token = 'AQB-secret-token+/=';
     await requestApproval({
       executionId,
@@ -341,7 +340,6 @@ describe('RequestApproval', () => {
       taskToken: token,
       approvalTimeoutSeconds: 3600,
       approval: { planDigest: plan.digest, approvals: signedBy(plan.digest, 'bob') },
-      rules: { quorum: 2, allowedApprovers: ['bob', 'carol'] },
     });
     const sent = sns.commandCalls(PublishCommand)[0]!.args[0].input;
     expect(sent.Message).toContain(KEY_ARN);
@@ -350,8 +348,11 @@ describe('RequestApproval', () => {
     expect(sent.Message).toContain('requested by alice');
     expect(sent.Message).not.toContain(token);
     expect(sent.Message).toContain('Approvals: 1 of 2 distinct approvers (so far: bob).');
-    expect(sent.Message).toContain('Allowed approvers: bob, carol.');
+    expect(sent.Message).toContain("Approval (the deployment's rules): 2 distinct approvers, from bob, carol.");
+    expect(sent.Message).toContain('Where: account 111122223333, us-east-1');
     expect(sent.MessageAttributes?.planDigest?.StringValue).toBe(plan.digest);
+    expect(sent.MessageAttributes?.account?.StringValue).toBe('111122223333');
+    expect(sent.MessageAttributes?.region?.StringValue).toBe('us-east-1');
   });
 });
 

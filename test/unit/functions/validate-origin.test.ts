@@ -11,7 +11,7 @@ import 'aws-sdk-client-mock-jest';
 import { attestStart } from '../../../core/attestation';
 import { createValidateOrigin } from '../../../functions/validate-origin/validate-origin';
 import { testAttestor } from '../../helpers/attestor';
-import { KEY_ARN, KEY_ID, M1, M2, REPLICA_ARN, material, metadata } from '../../helpers/kms-fixtures';
+import { DEPLOYMENT_RULES, KEY_ARN, KEY_ID, M1, M2, REPLICA_ARN, material, metadata } from '../../helpers/kms-fixtures';
 import { validateOriginDeps } from './deps';
 
 const kms = mockClient(KMSClient);
@@ -44,7 +44,7 @@ const event = async (over: Record<string, unknown> = {}) => {
     typeof input.requestedBy === 'string'
       ? await attestStart(attestor, 'e', { ...input, requestedBy: input.requestedBy }, 'cli', new Date())
       : input;
-  return { executionId: EXECUTION, input: attested };
+  return { executionId: EXECUTION, input: attested, rules: DEPLOYMENT_RULES };
 };
 
 beforeEach(() => kms.reset());
@@ -208,7 +208,9 @@ describe('ValidateOrigin refuses', () => {
 
 describe('ValidateOrigin trusts only an attested start', () => {
   it('refuses a raw start with no attestation as StartNotAttested, before any KMS call', async () => {
-    const err = await handler({ executionId: EXECUTION, input: request() }).catch((e: Error) => e);
+    const err = await handler({ executionId: EXECUTION, input: request(), rules: DEPLOYMENT_RULES }).catch(
+      (e: Error) => e,
+    );
     expect(err).toMatchObject({ name: 'StartNotAttested' });
     expect((err as Error).message).toContain(`requestedBy ${ALICE} is unproven`);
     expect(kms.calls()).toHaveLength(0);
@@ -217,7 +219,9 @@ describe('ValidateOrigin trusts only an attested start', () => {
   it('refuses an attested start whose requester was changed afterwards', async () => {
     const { input } = await event();
     const forged = { ...input, requestedBy: 'arn:aws:iam::111122223333:user/mallory' };
-    const err = await handler({ executionId: EXECUTION, input: forged }).catch((e: Error) => e);
+    const err = await handler({ executionId: EXECUTION, input: forged, rules: DEPLOYMENT_RULES }).catch(
+      (e: Error) => e,
+    );
     expect(err).toMatchObject({ name: 'StartNotAttested' });
     expect(kms.calls()).toHaveLength(0);
   });
@@ -225,13 +229,13 @@ describe('ValidateOrigin trusts only an attested start', () => {
   it('refuses an attestation made for another execution', async () => {
     const { input } = await event();
     const other = EXECUTION.replace(/:e$/, ':other');
-    const err = await handler({ executionId: other, input }).catch((e: Error) => e);
+    const err = await handler({ executionId: other, input, rules: DEPLOYMENT_RULES }).catch((e: Error) => e);
     expect(err).toMatchObject({ name: 'StartNotAttested' });
   });
 
   it('refuses a start attested more than 15 minutes ago, and records the time of a fresh one', async () => {
     const stale = await attestStart(attestor, 'e', request(), 'cli', new Date(Date.now() - 16 * 60_000));
-    const err = await handler({ executionId: EXECUTION, input: stale }).catch((e: Error) => e);
+    const err = await handler({ executionId: EXECUTION, input: stale, rules: DEPLOYMENT_RULES }).catch((e: Error) => e);
     expect(err).toMatchObject({ name: 'StartNotAttested', message: expect.stringContaining('15 minutes') });
     expect(kms.calls()).toHaveLength(0);
     keyWith({});
@@ -242,7 +246,7 @@ describe('ValidateOrigin trusts only an attested start', () => {
 
   it('refuses an attestation signed with another key', async () => {
     const input = await attestStart(testAttestor('not-keymat'), 'e', request(), 'cli', new Date());
-    const err = await handler({ executionId: EXECUTION, input }).catch((e: Error) => e);
+    const err = await handler({ executionId: EXECUTION, input, rules: DEPLOYMENT_RULES }).catch((e: Error) => e);
     expect(err).toMatchObject({ name: 'StartNotAttested' });
   });
 });

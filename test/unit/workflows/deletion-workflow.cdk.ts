@@ -112,7 +112,30 @@ describe('DeletionWorkflow', () => {
         .Properties,
     );
     for (const state of TASK_STATES) expect(definition).toContain(`function:${state}`);
-    expect(definition).toContain('$.approval.approvals[1]');
+  });
+
+  it("gives the deployment's approval rules to ValidateOrigin alone and counts approvals against the plan's quorum", () => {
+    const { stack } = workflowIn({ quorum: 2, allowedApprovers: ['alice', 'bob'] });
+    const machine = Object.values(Template.fromStack(stack).findResources('AWS::StepFunctions::StateMachine'))[0] as {
+      Properties: { DefinitionString: { 'Fn::Join': [string, unknown[]] } };
+    };
+    // The definition's text, with the partition's reference read as `aws`.
+    const text = machine.Properties.DefinitionString['Fn::Join'][1]
+      .map((part) => (typeof part === 'string' ? part : 'aws'))
+      .join('');
+    const states = (JSON.parse(text) as { States: Record<string, Record<string, unknown>> }).States;
+    const withRules = Object.entries(states).filter(([, state]) => JSON.stringify(state).includes('"rules"'));
+    expect(withRules.map(([name]) => name)).toEqual(['ValidateOrigin']);
+    expect(states.ValidateOrigin?.Parameters).toMatchObject({
+      rules: { quorum: 2, allowedApprovers: ['alice', 'bob'] },
+    });
+    expect(states.QuorumReached?.Choices).toEqual([
+      {
+        Variable: '$.approvalCount.given',
+        NumericGreaterThanEqualsPath: '$.plan.rules.quorum',
+        Next: 'DeleteMaterial',
+      },
+    ]);
   });
 
   it('has every cdk-nag finding of its role acknowledged, for imported functions too', () => {
