@@ -1,4 +1,4 @@
-import { Aws, Stack, type StackProps } from 'aws-cdk-lib';
+import { Aws, Resource, Stack, type StackProps } from 'aws-cdk-lib';
 import {
   ArnPrincipal,
   CompositePrincipal,
@@ -301,9 +301,11 @@ export interface KeymatMembersStackProps extends StackProps, KeymatMemberRolesPr
  * `KeymatMemberRolesStack` there.
  */
 export class KeymatMembersStack extends Stack {
-  readonly stackSet: StackSet;
-  /** The template of every stack instance. */
-  readonly template: StackSetStack;
+  // Typed as aws-cdk-lib's own classes: the construct library's typings name no package its users would not have.
+  /** The StackSet (cdk-stacksets' `StackSet`). */
+  readonly stackSet: Resource;
+  /** The template of every stack instance (cdk-stacksets' `StackSetStack`). */
+  readonly template: Stack;
 
   constructor(scope: Construct, id: string, props: KeymatMembersStackProps) {
     // Before super: a refused value leaves nothing in the tree.
@@ -322,12 +324,13 @@ export class KeymatMembersStack extends Stack {
       );
     }
     super(scope, id, props);
-    this.template = new StackSetStack(this, 'MemberRolesTemplate');
-    new KeymatMemberRoles(this.template, 'MemberRoles', props);
+    const template = new StackSetStack(this, 'MemberRolesTemplate');
+    this.template = template;
+    new KeymatMemberRoles(template, 'MemberRoles', props);
     this.stackSet = new StackSet(this, 'MemberRoles', {
       stackSetName: MEMBER_STACK_SET_NAME,
       description: `keymat: the member roles the hub ${props.hubStackName ?? DEFAULT_HUB_STACK_NAME} (${props.hubAccount}) assumes`,
-      template: StackSetTemplate.fromStackSetStack(this.template),
+      template: StackSetTemplate.fromStackSetStack(template),
       target: StackSetTarget.fromOrganizationalUnits({
         regions: [this.region],
         organizationalUnits: targets,
