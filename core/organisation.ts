@@ -15,6 +15,34 @@ export const MEMBER_DELETE_ROLE = 'keymat-member-delete';
 
 export type MemberRole = typeof MEMBER_READ_ROLE | typeof MEMBER_DELETE_ROLE;
 
+/** The hub's functions that act in member accounts, each with the member role it assumes (and no other). */
+export const MEMBER_ROLE_OF = {
+  ValidateOrigin: MEMBER_READ_ROLE,
+  VerifyPendingImport: MEMBER_READ_ROLE,
+  ExpiryScan: MEMBER_READ_ROLE,
+  DeleteMaterial: MEMBER_DELETE_ROLE,
+} as const;
+
+/** A hub function that acts in member accounts. */
+export type MemberActingFunction = keyof typeof MEMBER_ROLE_OF;
+
+/**
+ * The KMS operations each member role allows: exactly those the functions that assume it call (validating,
+ * verifying and scanning a key; DeleteMaterial's re-read and deletion). The member stack's policies and the local
+ * stack's roles are both made from this list.
+ */
+export const MEMBER_ROLE_OPERATIONS: Readonly<Record<MemberRole, readonly string[]>> = {
+  [MEMBER_READ_ROLE]: [
+    'DescribeKey',
+    'ListKeyRotations',
+    'GetKeyLastUsage',
+    'ListResourceTags',
+    'ListKeys',
+    'ListAliases',
+  ],
+  [MEMBER_DELETE_ROLE]: ['DescribeKey', 'ListKeyRotations', 'DeleteImportedKeyMaterial'],
+};
+
 /** A member role's ARN in one account of a partition. */
 export const memberRoleArn = (partition: string, account: string, role: MemberRole): string =>
   `arn:${partition}:iam::${account}:role/${role}`;

@@ -9,15 +9,17 @@ import {
 } from 'aws-cdk-lib/aws-iam';
 import { Capability, DeploymentType, StackSet, StackSetStack, StackSetTarget, StackSetTemplate } from 'cdk-stacksets';
 import { Construct } from 'constructs';
-import type { FunctionName } from '../core/config';
 import { IAM_ROLE_NAME } from '../core/naming';
 import {
   ACCOUNT_ID,
   MEMBER_DELETE_ROLE,
   MEMBER_READ_ROLE,
+  MEMBER_ROLE_OF,
+  MEMBER_ROLE_OPERATIONS,
   membersSchema,
   memberRoleArn,
   SOURCE_IDENTITY_PREFIX,
+  type MemberActingFunction,
   type MemberRole,
   type Members,
 } from '../core/organisation';
@@ -33,30 +35,17 @@ import type { KeymatFunction } from './keymat-function';
  * holds, deployed by a service-managed StackSet and, for the management account, a plain stack).
  */
 
-/** The hub's functions that act in member accounts, each with the member role it assumes. */
-export const MEMBER_ROLE_OF = {
-  ValidateOrigin: MEMBER_READ_ROLE,
-  VerifyPendingImport: MEMBER_READ_ROLE,
-  ExpiryScan: MEMBER_READ_ROLE,
-  DeleteMaterial: MEMBER_DELETE_ROLE,
-} as const satisfies Partial<Record<FunctionName, MemberRole>>;
+/** The KMS operations that support no resource scoping: granted on `*`. */
+const UNSCOPED_OPERATIONS = new Set(['ListKeys', 'ListAliases']);
 
-/** A hub function that acts in member accounts. */
-export type MemberActingFunction = keyof typeof MEMBER_ROLE_OF;
-
-/**
- * What each member role may do, exactly what the tasks that assume it call: on the keys in scope, and the calls KMS
- * cannot scope to a key (`Resource: *`).
- */
-export const MEMBER_ROLE_ACTIONS: Record<MemberRole, { readonly keys: string[]; readonly unscoped: string[] }> = {
-  [MEMBER_READ_ROLE]: {
-    keys: ['kms:DescribeKey', 'kms:ListKeyRotations', 'kms:GetKeyLastUsage', 'kms:ListResourceTags'],
-    unscoped: ['kms:ListKeys', 'kms:ListAliases'],
-  },
-  [MEMBER_DELETE_ROLE]: {
-    keys: ['kms:DescribeKey', 'kms:ListKeyRotations', 'kms:DeleteImportedKeyMaterial'],
-    unscoped: [],
-  },
+/** A member role's KMS actions: on the keys in scope, and those KMS cannot scope to a key (`Resource: *`). */
+const memberRoleActions = (role: MemberRole): { keys: string[]; unscoped: string[] } => {
+  const actions = (operations: readonly string[]) => operations.map((op) => `kms:${op}`);
+  const operations = MEMBER_ROLE_OPERATIONS[role];
+  return {
+    keys: actions(operations.filter((op) => !UNSCOPED_OPERATIONS.has(op))),
+    unscoped: actions(operations.filter((op) => UNSCOPED_OPERATIONS.has(op))),
+  };
 };
 
 /** The longest hub stack name whose task roles' names fit IAM's 64 characters. */
@@ -238,7 +227,7 @@ export class KeymatMemberRoles extends Construct {
         description,
         assumedBy: new HubTaskRoles(trusted(roleName), members.organizationId),
       });
-      const { keys: keyActions, unscoped } = MEMBER_ROLE_ACTIONS[roleName];
+      const { keys: keyActions, unscoped } = memberRoleActions(roleName);
       role.allow((grantee) => keys.grant(grantee, ...keyActions), keys.wildcardReason);
       if (unscoped.length > 0) {
         role.allow(
