@@ -1,4 +1,4 @@
-import { ARN, PARTITION } from './naming';
+import { ARN } from './naming';
 import * as z from './schema';
 
 /**
@@ -58,9 +58,6 @@ export const ACCOUNT_ID = /^\d{12}$/;
 
 /** A Region name (`us-east-1`, `us-gov-west-1`, `cn-north-1`, …). */
 export const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
-
-/** An ARN's partition, as `PARTITION` matches it. */
-export const ARN_PARTITION = new RegExp(`^arn:(${PARTITION}):`);
 
 /**
  * The member accounts keymat may act in, besides the hub's own account and Region. A key's account must belong to the
