@@ -12,6 +12,12 @@ import type { RequestLog } from './request-log';
  */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
+/**
+ * How much of a body over {@link MAX_BODY_BYTES} is read and thrown away so its sender gets the 413 (a client still
+ * writing its body when the socket closes sees only `EPIPE`). A body larger still is refused without reading on.
+ */
+const DRAIN_LIMIT_BYTES = 64 * MAX_BODY_BYTES;
+
 /** The statuses Node's own answer gives these parse failures; any other is a 400. */
 const CLIENT_ERROR_STATUS: Partial<Record<string, { code: number; text: string }>> = {
   HPE_HEADER_OVERFLOW: { code: 431, text: 'Request Header Fields Too Large' },
@@ -112,7 +118,7 @@ export class Router {
               type: 'InternalFailure',
               message: `The local stack failed to answer: ${(err as Error).message}`,
             });
-      // The rest of a refused body is not read: the connection cannot be reused.
+      // A refused body may not have been read to its end: the connection cannot be reused.
       if (err instanceof BadRequest) answer.headers.connection = 'close';
     }
     if (res.headersSent || res.destroyed) return;
@@ -200,29 +206,32 @@ export class Router {
 }
 
 /**
- * Reads a request body as UTF-8, refusing one larger than {@link MAX_BODY_BYTES} or cut short. The socket is left open
- * on a refusal so the answer can still be written (with `connection: close`).
+ * Reads a request body as UTF-8, refusing one larger than {@link MAX_BODY_BYTES} or cut short. A body over the limit
+ * is read to its end and thrown away (up to {@link DRAIN_LIMIT_BYTES}), so the answer reaches a client that writes
+ * its whole body before it reads; the socket is left open on a refusal so the answer can be written (with
+ * `connection: close`).
  */
 function readBody(req: IncomingMessage): Promise<string> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > MAX_BODY_BYTES) return Promise.reject(tooLarge(declared));
+  if (declared > DRAIN_LIMIT_BYTES) return Promise.reject(tooLarge(declared));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
-      if (size <= MAX_BODY_BYTES) {
-        chunks.push(chunk);
-        return;
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+      else if (size > DRAIN_LIMIT_BYTES) {
+        req.off('data', onData);
+        req.pause();
+        reject(tooLarge(size));
       }
-      req.off('data', onData);
-      req.pause();
-      reject(tooLarge(size));
     };
     const cutShort = (reason: string): void =>
       reject(new BadRequest(400, 'SerializationException', `The request body could not be read: ${reason}`));
     req.on('data', onData);
-    req.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.once('end', () =>
+      size > MAX_BODY_BYTES ? reject(tooLarge(size)) : resolve(Buffer.concat(chunks).toString('utf8')),
+    );
     req.once('error', (err) => cutShort(err.message));
     req.once('close', () => {
       if (!req.complete) cutShort(`the connection closed after ${size} bytes`);

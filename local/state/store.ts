@@ -255,12 +255,17 @@ export class StateStore {
    * Opens the state folder's database, making it on the folder's first use. Checks the database is keymat's, undamaged,
    * and of a schema version this keymat knows, migrating an older one. `verify` reads the whole file for damage (the
    * owner does, at start; a reader need not). A `readOnly` store (a reader's) never writes the file: no migration, no
-   * change of journal, no checkpoint of the WAL. Throws {@link LocalStateError} with one line saying what is wrong and
+   * change of journal, no checkpoint of the WAL; it refuses an older schema unless `olderSchema` (a reader of the lease
+   * alone, whose shape every version shares). Throws {@link LocalStateError} with one line saying what is wrong and
    * what to do; a refused database and its WAL are left byte for byte as they were.
    */
   static open(
     stateDir: string,
-    { verify = true, readOnly = false }: { verify?: boolean; readOnly?: boolean } = {},
+    {
+      verify = true,
+      readOnly = false,
+      olderSchema = false,
+    }: { verify?: boolean; readOnly?: boolean; olderSchema?: boolean } = {},
   ): StateStore {
     const file = join(stateDir, STATE_DB);
     try {
@@ -275,7 +280,7 @@ export class StateStore {
     if (statSync(file).size === 0) throw damaged(file, 'the database is empty (0 bytes)');
     const version = inspect(file, verify);
     const writable = !readOnly && canWrite(stateDir) && canWrite(file);
-    if (version < SCHEMA_VERSION && !writable) {
+    if (version < SCHEMA_VERSION && !writable && !olderSchema) {
       throw new LocalStateError(
         `${file} has schema version ${version}, older than this keymat's ${SCHEMA_VERSION}, and ${readOnly ? 'a reader does not migrate it' : 'the state folder is read-only'}: start the local stack on a writable folder once (keymat local serve --state-dir ${shellQuote(stateDir)}) to migrate it`,
       );
@@ -772,11 +777,12 @@ function migrate(db: Database.Database, from: number): void {
 
 /**
  * Reads a state folder from another process than its stack (or with no stack running), through a read-only
- * connection that never migrates or checkpoints it. A folder without a database reads as empty.
+ * connection that never migrates or checkpoints it. A folder without a database reads as empty; one of an older
+ * schema is refused unless `olderSchema` (the read needs only the lease).
  */
-function withReader<T>(stateDir: string, empty: T, read: (store: StateStore) => T): T {
+function withReader<T>(stateDir: string, empty: T, read: (store: StateStore) => T, olderSchema = false): T {
   if (!existsSync(join(stateDir, STATE_DB))) return empty;
-  const store = StateStore.open(stateDir, { verify: false, readOnly: true });
+  const store = StateStore.open(stateDir, { verify: false, readOnly: true, olderSchema });
   try {
     return read(store);
   } finally {
@@ -803,7 +809,7 @@ export const readOutboxMessage = (stateDir: string, messageId: string): OutboxMe
 
 /** The endpoint of the live local stack serving `stateDir`, if there is one. */
 export const runningEndpoint = (stateDir: string): string | undefined =>
-  withReader<string | undefined>(stateDir, undefined, (s) => s.liveEndpoint());
+  withReader<string | undefined>(stateDir, undefined, (s) => s.liveEndpoint(), true);
 
 /**
  * Writes a KMS state into a folder no stack is serving (the bench's seeded keys): claims the folder, commits the

@@ -12,6 +12,7 @@ import { LocalStack } from '../../../local/services/server';
 import {
   LocalStateError,
   readOutbox,
+  runningEndpoint,
   SCHEMA_VERSION,
   StateFolderBusyError,
   StateStore,
@@ -206,6 +207,9 @@ describe('a reader', () => {
     expect(err.message).toBe(
       `${join(dir, STATE_DB)} has schema version 2, older than this keymat's ${SCHEMA_VERSION}, and a reader does not migrate it: start the local stack on a writable folder once (keymat local serve --state-dir '${dir.replace(/'/g, "'\\''")}') to migrate it`,
     );
+    expect(fingerprint(dir)).toEqual(before);
+    // Whether a stack serves it needs only the lease, which every version has: no stack does, and nothing is written.
+    expect(runningEndpoint(dir)).toBeUndefined();
     expect(fingerprint(dir)).toEqual(before);
   });
 });
