@@ -13,10 +13,13 @@ import type { RequestLog } from './request-log';
 export const MAX_BODY_BYTES = 1024 * 1024;
 
 /**
- * How much of a body over {@link MAX_BODY_BYTES} is read and thrown away so its sender gets the 413 (a client still
- * writing its body when the socket closes sees only `EPIPE`). A body larger still is refused without reading on.
+ * How much of a refused body is read and thrown away after the answer, so its sender gets the answer (a client still
+ * writing its body when the socket closes sees only `EPIPE`). Past it, the connection is closed.
  */
 const DRAIN_LIMIT_BYTES = 64 * MAX_BODY_BYTES;
+
+/** How long a refused request's connection stays open for body bytes that do not come. */
+const DRAIN_IDLE_MS = 1_000;
 
 /** The statuses Node's own answer gives these parse failures; any other is a 400. */
 const CLIENT_ERROR_STATUS: Partial<Record<string, { code: number; text: string }>> = {
@@ -123,7 +126,12 @@ export class Router {
     }
     if (res.headersSent || res.destroyed) return;
     res.writeHead(answer.status, { ...answer.headers, 'content-length': String(Buffer.byteLength(answer.body)) });
-    res.end(answer.body);
+    if (req.complete) res.end(answer.body);
+    else {
+      // The whole answer goes out now; the connection closes once the rest of the body is read.
+      res.write(answer.body);
+      drain(req, () => res.end());
+    }
   }
 
   /**
@@ -206,37 +214,66 @@ export class Router {
 }
 
 /**
- * Reads a request body as UTF-8, refusing one larger than {@link MAX_BODY_BYTES} or cut short. A body over the limit
- * is read to its end and thrown away (up to {@link DRAIN_LIMIT_BYTES}), so the answer reaches a client that writes
- * its whole body before it reads; the socket is left open on a refusal so the answer can be written (with
- * `connection: close`).
+ * Reads a request body as UTF-8, refusing one larger than {@link MAX_BODY_BYTES} (at once when its Content-Length
+ * says so) or cut short. The rest of a refused body is left to {@link drain}.
  */
 function readBody(req: IncomingMessage): Promise<string> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > DRAIN_LIMIT_BYTES) return Promise.reject(tooLarge(declared));
+  if (declared > MAX_BODY_BYTES) return Promise.reject(tooLarge(declared));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-      else if (size > DRAIN_LIMIT_BYTES) {
-        req.off('data', onData);
-        req.pause();
-        reject(tooLarge(size));
+      if (size <= MAX_BODY_BYTES) {
+        chunks.push(chunk);
+        return;
       }
+      req.off('data', onData);
+      reject(tooLarge(size));
     };
     const cutShort = (reason: string): void =>
       reject(new BadRequest(400, 'SerializationException', `The request body could not be read: ${reason}`));
     req.on('data', onData);
-    req.once('end', () =>
-      size > MAX_BODY_BYTES ? reject(tooLarge(size)) : resolve(Buffer.concat(chunks).toString('utf8')),
-    );
+    req.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.once('error', (err) => cutShort(err.message));
     req.once('close', () => {
       if (!req.complete) cutShort(`the connection closed after ${size} bytes`);
     });
   });
+}
+
+/**
+ * Reads the rest of a refused request's body and throws it away, then calls `done`: when the body ends, when no byte
+ * has come for {@link DRAIN_IDLE_MS}, or (closing the connection) past {@link DRAIN_LIMIT_BYTES}. A client that
+ * writes its whole body before it reads so gets the answer, and one that never sends its body is not waited on.
+ */
+function drain(req: IncomingMessage, done: () => void): void {
+  let drained = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let finished = false;
+  const finish = (): void => {
+    if (finished) return;
+    finished = true;
+    clearTimeout(timer);
+    req.off('data', onData);
+    done();
+  };
+  const onData = (chunk: Buffer): void => {
+    drained += chunk.length;
+    if (drained > DRAIN_LIMIT_BYTES) {
+      finish();
+      req.destroy();
+      return;
+    }
+    clearTimeout(timer);
+    timer = setTimeout(finish, DRAIN_IDLE_MS);
+  };
+  req.on('data', onData);
+  req.once('end', finish);
+  req.once('close', finish);
+  timer = setTimeout(finish, DRAIN_IDLE_MS);
+  req.resume();
 }
 
 const tooLarge = (bytes: number): BadRequest =>
