@@ -4,6 +4,7 @@ import { SFNClient, type DescribeExecutionCommandOutput, type HistoryEvent } fro
 import * as z from '../core/schema';
 import type { AwsCall, KmsCall, SfnCall } from '../core/aws-api';
 import { ChangeClient, type PendingChanges } from '../core/change-client';
+import { shellQuote } from '../core/text';
 import { cliEnvironment } from './env';
 import { SCAN_KMS_MAX_ATTEMPTS } from '../core/defaults';
 import { CHANGE_ERRORS, hasErrorName, NETWORK_ERROR } from '../core/errors';
@@ -51,7 +52,7 @@ export function localTarget(stateDir: string, credentials?: { accessKeyId: strin
   const endpoint = runningEndpoint(stateDir);
   if (!endpoint) {
     throw new CliError(
-      `no local stack is serving ${stateDir}: start one with 'keymat local serve --state-dir ${stateDir}'`,
+      `no local stack is serving ${stateDir}: start one with: keymat local serve --state-dir ${shellQuote(stateDir)}`,
     );
   }
   const creds = credentials ?? LOCAL_CREDENTIALS;

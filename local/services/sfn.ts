@@ -86,6 +86,8 @@ export class LocalStepFunctions {
     { executionArn: string; resolve: (r: ApprovalResult) => void; reject: (e: Error) => void }
   >();
   private readonly aborts = new Map<string, AbortController>();
+  /** Executions whose decision SendTask* committed, so the engine's own record of it is not written twice. */
+  private readonly decided = new Set<string>();
   private readonly runtime: { tasks: LocalTasks; attestor: Attestor; events: EventPublisher };
   /** Set while the stack closes: running executions stay RUNNING on disk and are marked lost at the next start. */
   private closing = false;
@@ -242,6 +244,12 @@ export class LocalStepFunctions {
         if (event.state === 'RequestApproval' && event.type === 'StateFailed' && event.error === 'States.Timeout') {
           this.forgetTokens(record.executionArn);
         }
+        if (
+          (event.type === 'TaskSucceeded' || event.type === 'TaskFailed') &&
+          this.decided.delete(record.executionArn)
+        ) {
+          return;
+        }
         this.updateInBackground(record, { event: this.historyEvent(record, event) });
       },
     })
@@ -268,6 +276,7 @@ export class LocalStepFunctions {
       })
       .finally(() => {
         this.forgetTokens(record.executionArn);
+        this.decided.delete(record.executionArn);
         this.aborts.delete(record.executionArn);
       });
   }
@@ -302,6 +311,7 @@ export class LocalStepFunctions {
     } catch {
       throw new SfnError('InvalidOutput', 'Invalid Output: the output is not valid JSON');
     }
+    this.commitDecision(task.executionArn, { type: 'TaskSucceeded', output: JSON.stringify(output) });
     this.pending.delete(body.taskToken as string);
     task.resolve(output);
     return {};
@@ -309,11 +319,23 @@ export class LocalStepFunctions {
 
   private sendTaskFailure(body: Record<string, unknown>): Record<string, unknown> {
     const task = this.task(body.taskToken);
-    this.pending.delete(body.taskToken as string);
     const error = new Error(typeof body.cause === 'string' ? body.cause : '');
     error.name = typeof body.error === 'string' && body.error ? body.error : 'States.TaskFailed';
+    this.commitDecision(task.executionArn, { type: 'TaskFailed', error: error.name, cause: error.message });
+    this.pending.delete(body.taskToken as string);
     task.reject(error);
     return {};
+  }
+
+  /**
+   * Commits a SendTask* answer to the execution's history before it is acknowledged, so a stack killed right after
+   * the answer still shows the decision; one that cannot be written is refused with the task still open.
+   */
+  private commitDecision(executionArn: string, decision: Omit<HistoryEvent, 'state' | 'timestamp'>): void {
+    const record = this.execution(executionArn);
+    const event = { ...decision, state: 'RequestApproval', timestamp: new Date().toISOString() };
+    this.update(record, { event: this.historyEvent(record, event) });
+    this.decided.add(executionArn);
   }
 
   private stop(body: Record<string, unknown>): Record<string, unknown> {
