@@ -58,7 +58,8 @@ export const PROOF_WRAPPING_ALGORITHMS = [
 ] as const satisfies (typeof WRAPPING_ALGORITHMS)[number][];
 export type ProofWrappingAlgorithm = (typeof PROOF_WRAPPING_ALGORITHMS)[number];
 
-const base64 = () => z.string().check(z.regex(/^[A-Za-z0-9+/]+={0,2}$/, 'must be base64'));
+/** Binary data in JSON, as the import parameters and submissions carry it. */
+export const base64 = () => z.string().check(z.regex(/^[A-Za-z0-9+/]+={0,2}$/, 'must be base64'));
 
 /**
  * The import parameters published to the custodians. None is a secret (docs/recovery.md says why): the public key
@@ -80,6 +81,30 @@ export const importParametersSchema = z.lazy(() =>
   }),
 );
 export type ImportParameters = z.infer<typeof importParametersSchema>;
+
+/**
+ * The import parameters in a published proof request: the message's last line (or a file holding only that line),
+ * as the custodian saved it. Refuses InvalidInput naming what is missing.
+ */
+export function readImportParameters(text: string): ImportParameters {
+  const line = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('{'))
+    .at(-1);
+  let json: unknown;
+  try {
+    json = JSON.parse(line ?? '');
+  } catch {
+    throw invalidInput('parameters', text.slice(0, 80), 'must be the recovery proof request, or its last line (JSON)');
+  }
+  const parsed = importParametersSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw invalidInput(`parameters.${issue?.path.join('.')}`, undefined, issue?.message ?? 'is not valid');
+  }
+  return parsed.data;
+}
 
 /**
  * What reaches the proving task: the wrapped copy under the published parameters, and the gateway's attestation of
@@ -199,6 +224,20 @@ export const proofClaims = (executionArn: string, proof: RecoveryProven): Recove
 /** The gateway's side: the MAC that vouches for a submission by the custodian it authenticated. */
 export const attestSubmission = async (attestor: Attestor, claims: RecoveryClaims): Promise<string> =>
   attestor.sign(attestationMessage(claims));
+
+/**
+ * A custodian's submission as the gateway hands it to the workflow: the copy and the token as sent, the custodian it
+ * authenticated, the time and channel, and its MAC over them for this execution and the plan's material.
+ */
+export async function attestedSubmission(
+  attestor: Attestor,
+  executionArn: string,
+  plan: Pick<Plan, 'keyArn' | 'keyMaterialId'>,
+  unsigned: Omit<ProofSubmission, 'mac'>,
+): Promise<ProofSubmission> {
+  const mac = await attestSubmission(attestor, submissionClaims(executionArn, plan, unsigned));
+  return { ...unsigned, mac };
+}
 
 /** Whether the MAC vouches for exactly these claims. */
 export const verifySubmission = async (attestor: Attestor, claims: RecoveryClaims, mac: string): Promise<boolean> =>

@@ -240,8 +240,10 @@ export const outcomeSchema = z.lazy(() =>
     location: z.optional(keyLocationSchema),
     /** The approval rules the change was held to, as the plan named them. */
     rules: z.optional(approvalRulesSchema),
-    /** The recovery proof the approvals were given on, when one was made. */
-    recovery: z.optional(recoveryProvenSchema),
+    /** The recovery proof the approvals were given on, when one was made: who, when, which material, which copy. */
+    recovery: z.optional(
+      z.object({ provedBy: z.string(), provedAt: z.string(), keyMaterialId: z.string(), submissionDigest: z.string() }),
+    ),
     /** The approvals DeleteMaterial verified before it deleted (or found deleted) the material. */
     approvals: z.array(approvalSchema),
     /** The approvals of an answer DeleteMaterial refused as ApprovalInvalid (the cause says which and why). */

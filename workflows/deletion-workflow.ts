@@ -355,14 +355,14 @@ export class DeletionWorkflow extends Construct {
     });
     catchAll(verifyPendingImport);
 
-    const definition = validateOrigin
-      .next(checkState)
-      .next(
-        new Choice(this, 'RouteAfterCheck')
-          .when(Condition.booleanEquals('$.input.dryRun', true), notifyOutcome)
-          .when(Condition.stringEquals('$.check.decision', 'ALREADY_DELETED'), verifyPendingImport)
-          .otherwise(this.recoveryProof(fns.ProveRecovery, change, props, retryTransient, catchAll, markAs, startApprovals)),
-      );
+    const definition = validateOrigin.next(checkState).next(
+      new Choice(this, 'RouteAfterCheck')
+        .when(Condition.booleanEquals('$.input.dryRun', true), notifyOutcome)
+        .when(Condition.stringEquals('$.check.decision', 'ALREADY_DELETED'), verifyPendingImport)
+        .otherwise(
+          this.recoveryProof(fns.ProveRecovery, change, props, retryTransient, catchAll, markAs, startApprovals),
+        ),
+    );
     startApprovals.next(requestApproval);
     // Freeze windows: between the last approval and the deletion, the change waits while a calendar is CLOSED.
     const approved = fns.CheckChangeWindow
@@ -467,7 +467,8 @@ export class DeletionWorkflow extends Construct {
           ),
         )
         .otherwise(unproven),
-      { errors: ['States.Timeout', 'States.HeartbeatTimeout'], resultPath: '$.error' },
+      // Not `$.error`: an offered proof goes on without one, and `$.error` would end the change as failed.
+      { errors: ['States.Timeout', 'States.HeartbeatTimeout'], resultPath: '$.recovery' },
     );
     catchAll(await_);
     const prove = new LambdaInvoke(this, 'ProveRecovery', {

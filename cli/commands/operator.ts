@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { cliEnvironment } from '../env';
 import type { ChangeStatus } from '../../core/change-client';
 import { DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from '../../core/defaults';
@@ -6,6 +6,7 @@ import { printable } from '../../core/text';
 import { describeTicket } from '../../core/change-ticket';
 import { describeWindow, type WindowCheck } from '../../core/change-window';
 import { waitsForWindow } from '../../core/history';
+import { RECOVERY_PROOF_MODES, type RecoveryProofMode } from '../../core/types';
 import { describeLocation, describePlan } from '../../core/words';
 import { readEventsOutbox, readOutbox } from '../../local/state/store';
 import {
@@ -103,6 +104,12 @@ export function operatorCommands(io: CliIo): Command[] {
       wholeNumber('--wait-seconds', 0, MAX_WAIT_SECONDS),
     )
     .option('--dry-run', 'stop after the plan (status PLANNED); change nothing', false)
+    .addOption(
+      new Option(
+        '--recovery-proof <mode>',
+        "ask for a recovery proof stricter than the deployment's (docs/recovery.md)",
+      ).choices(RECOVERY_PROOF_MODES),
+    )
     .action(
       async (
         opts: TargetOptions & {
@@ -112,6 +119,7 @@ export function operatorCommands(io: CliIo): Command[] {
           keyMaterialId?: string;
           waitSeconds?: number;
           dryRun: boolean;
+          recoveryProof?: RecoveryProofMode;
         },
       ) => {
         const target = await resolveTarget(io, opts);
@@ -122,6 +130,7 @@ export function operatorCommands(io: CliIo): Command[] {
           ...(opts.keyMaterialId !== undefined && { keyMaterialId: opts.keyMaterialId }),
           ...(opts.waitSeconds !== undefined && { waitSeconds: opts.waitSeconds }),
           ...(opts.dryRun && { dryRun: true }),
+          ...(opts.recoveryProof !== undefined && { recoveryProof: opts.recoveryProof }),
         });
         if (opts.json) printJson(io, started);
         else if (started.state === 'RUNNING') say(`already running: ${safe(started.executionArn)}`);
@@ -167,8 +176,15 @@ export function operatorCommands(io: CliIo): Command[] {
   const approveCmd = gatewayCommand('approve', 'approve the change an execution waits on, as yourself')
     .argument('<execution>', 'execution ARN or name')
     .option('--comment <text>', 'a comment kept with the decision')
-    .action(async (execution: string, opts: TargetOptions & { comment?: string }) => {
-      const result = await approve(await resolveTarget(io, opts), execution, opts.comment);
+    .option(
+      '--irreversible',
+      'confirm that the deletion may be irreversible: needed when nobody proved that a copy of the material exists',
+      false,
+    )
+    .action(async (execution: string, opts: TargetOptions & { comment?: string; irreversible: boolean }) => {
+      const result = await approve(await resolveTarget(io, opts), execution, opts.comment, {
+        irreversible: opts.irreversible,
+      });
       if (opts.json) printJson(io, { execution, decision: 'approved', ...result });
       else {
         say(
