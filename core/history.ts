@@ -3,7 +3,7 @@ import { allPages, type SfnCall } from './aws-api';
 import { windowCheckSchema, type WindowCheck } from './change-window';
 import { awaitRecoveryProofEvent, requestApprovalEvent } from './events';
 import * as z from './schema';
-import { CHANGE_WINDOW_TASK, PROOF_WAIT_STATE, WINDOW_WAIT_STATE } from './tasks';
+import { CHANGE_WINDOW_TASK, WINDOW_WAIT_STATE } from './tasks';
 import { planSchema, type ApprovalResult, type ChangeInput, type Plan, type RecoveryState } from './types';
 
 /**
@@ -60,7 +60,7 @@ const scheduledProof = z.lazy(() => z.object({ Payload: awaitRecoveryProofEvent 
 
 /**
  * The recovery proof request an execution waits on, from its history: the latest TaskScheduled of AwaitRecoveryProof
- * while no later answer or state came. Undefined when it waits on none.
+ * while no answer came after it. Undefined when it waits on none.
  */
 export function pendingProof(events: HistoryEvent[]): PendingProofTask | undefined {
   let found: PendingProofTask | undefined;
@@ -78,8 +78,7 @@ export function pendingProof(events: HistoryEvent[]): PendingProofTask | undefin
         found = { taskToken, input, plan };
       }
     } else if (ANSWERED.has(e.type ?? '') || e.type === 'LambdaFunctionFailed') {
-      found = undefined;
-    } else if (e.type?.endsWith('StateEntered') && e.stateEnteredEventDetails?.name !== PROOF_WAIT_STATE) {
+      // Answered, timed out, or (the local stack's record of a timeout) failed.
       found = undefined;
     }
   }
