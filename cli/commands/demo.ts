@@ -91,7 +91,7 @@ export function demoCommand(io: CliIo): Command {
         });
         say(`   started ${executionArn}`);
 
-        say('\n3. Before any approval, keymat asks the material\'s custodians to prove it can be imported again:');
+        say("\n3. Before any approval, keymat asks the material's custodians to prove it can be imported again:");
         const asked = await published(dir, executionArn, 'RecoveryProofRequested', REQUEST_TIMEOUT_MS);
         const lines = asked.message.split('\n');
         for (const line of lines.slice(0, -1)) say(`   │ ${printable(line)}`);

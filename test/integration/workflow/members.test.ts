@@ -54,7 +54,7 @@ let changes = 0;
 const run = (keyId: string, approvers: string[]) =>
   workflow.run(
     { keyId, changeId: `CHG-M${++changes}`, reason: 'retire member key', requestedBy: 'alice' },
-    { decide: localApprover('auto', approvers), waitMs: 5, retryIntervalMs: 5 },
+    { decide: localApprover('auto', approvers, { irreversible: true }), waitMs: 5, retryIntervalMs: 5 },
   );
 
 describe('a change on a key of a member account', () => {
