@@ -33,6 +33,7 @@ const task = {
   input: input({ requestedBy: 'alice' }),
   plan,
   approval: { planDigest: plan.digest, approvals: [] },
+  recovery: {},
 };
 const scheduled: HistoryEvent = approvalScheduled(EXECUTION, task);
 

@@ -40,6 +40,7 @@ const scheduled = (approvals: Approval[] = [], rules: ApprovalRules = RULES): Hi
     input: change,
     plan: { ...plan, rules },
     approval: { planDigest: plan.digest, approvals },
+    recovery: {},
   });
 
 const approvalPage = () =>

@@ -67,6 +67,7 @@ const pendingTask = {
   input: input({ requestedBy: ALICE }),
   plan,
   approval: { planDigest: plan.digest, approvals: [] },
+  recovery: {},
 };
 function waitingForApproval() {
   sfn.on(DescribeExecutionCommand).resolves({ executionArn: EXECUTION, name: 'keymat-CHG-1', status: 'RUNNING' });

@@ -14,6 +14,7 @@ import { EXECUTION_ID } from '../../helpers/task-deps';
 const FOLDERS: Record<AnyTaskState, string> = {
   ValidateOrigin: 'validate-origin',
   CheckState: 'check-state',
+  ProveRecovery: 'prove-recovery',
   RequestApproval: 'request-approval',
   CheckChangeWindow: 'check-change-window',
   DeleteMaterial: 'delete-material',
