@@ -124,7 +124,10 @@ describe('the confirmation page', () => {
   });
 
   it('has a form of exactly the signed link fields, a comment and the two buttons, posted without a query', () => {
-    const html = confirmationPage({ input: input(), plan: planFor(snapshot()), recovery: {} }, { claims, signature: 'sig' });
+    const html = confirmationPage(
+      { input: input(), plan: planFor(snapshot()), recovery: {} },
+      { claims, signature: 'sig' },
+    );
     const names = [...html.matchAll(/<(?:input|button)[^>]* name="([^"]+)"/g)].map((m) => m[1]);
     expect(names).toEqual(['e', 'a', 'x', 's', 'comment', 'decision', 'decision']);
     expect(html).toContain('<form method="post" action="?">');
@@ -140,7 +143,10 @@ describe('the confirmation page', () => {
   });
 
   it('says that whoever holds the link decides as its approver', () => {
-    const html = confirmationPage({ input: input(), plan: planFor(snapshot()), recovery: {} }, { claims, signature: 'sig' });
+    const html = confirmationPage(
+      { input: input(), plan: planFor(snapshot()), recovery: {} },
+      { claims, signature: 'sig' },
+    );
     expect(html).toContain(`Whoever holds it decides as ${claims.approver}: do not forward it.`);
   });
 
