@@ -37,11 +37,11 @@ beforeAll(async () => {
       Array.from({ length: 8 }, () => ({})),
     ),
   );
-  // Served, with a proof wait of a second: a change nobody proves goes on unproven at once.
+  // Served, with a short proof wait: a change nobody proves soon goes on unproven, and a custodian still has time.
   stack = await LocalStack.start({
     stateDir: dir,
     workflow: (endpoint) =>
-      prepareWorkflow(endpoint, { approvalTimeoutSeconds: 120, quorum: 2, proofTimeoutSeconds: 1 }),
+      prepareWorkflow(endpoint, { approvalTimeoutSeconds: 120, quorum: 2, proofTimeoutSeconds: 5 }),
   });
   offered = await openLocalWorkflow({ stateDir: dir, approvalTimeoutSeconds: 3600 });
   required = await openLocalWorkflow({ stateDir: dir, approvalTimeoutSeconds: 3600, recoveryProof: 'required' });
