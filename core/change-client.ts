@@ -401,7 +401,13 @@ export class ChangeClient {
       await send();
     } catch (err) {
       if (hasErrorName(err, 'TaskDoesNotExist', 'TaskTimedOut')) {
-        throw new ChangeError('AlreadyDecided', 'the approval was already decided or timed out', { cause: err });
+        throw new ChangeError(
+          'AlreadyDecided',
+          'the task (an approval round, a recovery proof request) was already answered or timed out',
+          {
+            cause: err,
+          },
+        );
       }
       throw err;
     }
