@@ -5,7 +5,7 @@ import { DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from '../../core/defaults';
 import { printable } from '../../core/text';
 import { describeTicket } from '../../core/change-ticket';
 import { describeWindow, type WindowCheck } from '../../core/change-window';
-import { waitsForWindow } from '../../core/history';
+import { pendingProof, waitsForWindow } from '../../core/history';
 import { RECOVERY_PROOF_MODES, type RecoveryProofMode } from '../../core/types';
 import { describeLocation, describePlan } from '../../core/words';
 import { readEventsOutbox, readOutbox } from '../../local/state/store';
@@ -242,6 +242,7 @@ export function operatorCommands(io: CliIo): Command[] {
       if (!last) return;
       const { described, current, changeWindow } = last;
       const waiting = last.approval?.pending === true;
+      const proofAsked = described.status === 'RUNNING' && pendingProof(last.events) !== undefined;
       const heldByWindow = waitsForWindow(current) && described.status === 'RUNNING';
       if (opts.json) {
         printJson(io, {
@@ -251,6 +252,7 @@ export function operatorCommands(io: CliIo): Command[] {
           statesEntered: last.entered,
           location: (last.approval?.task.plan ?? last.plan)?.location ?? null,
           waitingForApproval: waiting,
+          waitingForRecoveryProof: proofAsked,
           waitingForChangeWindow: heldByWindow,
           changeWindow: changeWindow ?? null,
           changeTicket: last.plan?.changeTicket ?? null,
@@ -260,7 +262,7 @@ export function operatorCommands(io: CliIo): Command[] {
         });
       } else {
         say(
-          `${safe(described.status)}${current ? ` at ${safe(current)}` : ''}${waiting ? ' (waiting for an approval)' : ''}${heldByWindow ? ' (approved, waiting for the change window)' : ''}`,
+          `${safe(described.status)}${current ? ` at ${safe(current)}` : ''}${waiting ? ' (waiting for an approval)' : ''}${proofAsked ? ' (waiting for a custodian: keymat recovery prove)' : ''}${heldByWindow ? ' (approved, waiting for the change window)' : ''}`,
         );
         if (changeWindow) say(`  ${safe(windowWait(changeWindow))}`);
         if (described.output) say(`  output: ${safe(described.output)}`);
