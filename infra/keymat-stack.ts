@@ -66,8 +66,7 @@ export class KeymatStack extends Stack {
     const { logRetention, keys } = config;
     // With members: the acting functions' roles get the fixed names the member roles trust, and may assume them.
     const memberAccess = config.members && new MemberAccess(config.members, this.stackName);
-    const acting = (fn: MemberActingFunction) =>
-      memberAccess && { roleName: memberAccess.roleName(fn) };
+    const acting = (fn: MemberActingFunction) => memberAccess && { roleName: memberAccess.roleName(fn) };
     // What every function of the stack shares: its logs' retention, and whether it calls FIPS endpoints.
     const functionProps = { logRetention, fips: config.fips };
     const attestation = new AttestationKey(this, 'AttestationKey');
@@ -111,10 +110,13 @@ export class KeymatStack extends Stack {
     this.approvalTopic = approvalTopic;
     this.outcomeTopic = outcomeTopic;
     for (const email of config.notificationEmails) {
-      // The general request only: each approver's personal link is for a subscription filtered on its `approver`.
+      // The general requests only (the approval request, and the recovery proof request to the custodians): each
+      // approver's personal link is for a subscription filtered on its `approver`.
       approvalTopic.addSubscription(
         new EmailSubscription(email, {
-          filterPolicy: { event: SubscriptionFilter.stringFilter({ allowlist: ['ApprovalRequested'] }) },
+          filterPolicy: {
+            event: SubscriptionFilter.stringFilter({ allowlist: ['ApprovalRequested', 'RecoveryProofRequested'] }),
+          },
         }),
       );
       outcomeTopic.addSubscription(new EmailSubscription(email));

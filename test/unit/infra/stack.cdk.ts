@@ -399,12 +399,12 @@ describe('topics', () => {
     });
   });
 
-  it('sends notification emails the general approval request, never the personal links', () => {
+  it('sends notification emails the general approval and recovery proof requests, never the personal links', () => {
     const withEmails = synth({ notificationEmails: 'secops@example.com' }).template;
     withEmails.hasResourceProperties('AWS::SNS::Subscription', {
       Protocol: 'email',
       Endpoint: 'secops@example.com',
-      FilterPolicy: { event: ['ApprovalRequested'] },
+      FilterPolicy: { event: ['ApprovalRequested', 'RecoveryProofRequested'] },
     });
   });
 
