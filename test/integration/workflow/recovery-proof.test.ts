@@ -8,7 +8,7 @@ import { approve, localTarget, proveRecovery, startChange } from '../../../cli/o
 import { kmsCall, readKey } from '../../../functions/runtime/aws';
 import { loadMaterial, localKmsClient, newKeyMaterial, type CreatedKey } from '../../../local/kms/byok';
 import { LocalStack } from '../../../local/services/server';
-import { readOutbox } from '../../../local/state/store';
+import { readEventsOutbox, readOutbox } from '../../../local/state/store';
 import { localApprover } from '../../../local/workflow/approver';
 import { localCustodian } from '../../../local/workflow/custodian';
 import type { Decider } from '../../../local/workflow/engine';
@@ -94,6 +94,18 @@ describe('the recovery proof on the workflow', () => {
     expect(r.kmsCalls.map((c) => c.operation)).toEqual(
       expect.arrayContaining(['GetParametersForImport', 'ImportKeyMaterial', 'DeleteImportedKeyMaterial']),
     );
+    // The import parameters went to the custodians only: no event and no outcome carries them or the wrapped copy.
+    const parameters = readImportParameters(
+      readOutbox(dir).find(
+        (m) => m.attributes.executionId === r.executionArn && m.attributes.event === 'RecoveryProofRequested',
+      )?.message ?? '',
+    );
+    const events = JSON.stringify(readEventsOutbox(dir).filter((e) => e.detail.executionArn === r.executionArn));
+    for (const published of [JSON.stringify(r.output), events]) {
+      expect(published).not.toContain(parameters.importToken);
+      expect(published).not.toContain(parameters.publicKey);
+      expect(published).not.toMatch(/wrappedKeyMaterial|importToken|publicKey/);
+    }
   });
 
   it('ends RecoveryNotProven for another material, with the key and its materials unchanged and nothing deleted', async () => {
