@@ -239,10 +239,7 @@ export class KeymatMemberRoles extends Construct {
       const { keys: keyActions, proof, unscoped } = memberRoleActions(roleName);
       role.allow((grantee) => keys.grant(grantee, ...keyActions), keys.wildcardReason);
       for (const op of proof) {
-        role.allow(
-          (grantee) => keys.grantWhere(grantee, PROOF_CONDITIONS[op] ?? {}, `kms:${op}`),
-          keys.wildcardReason,
-        );
+        role.allow((grantee) => keys.grantWhere(grantee, PROOF_CONDITIONS[op] ?? {}, `kms:${op}`), keys.wildcardReason);
       }
       if (unscoped.length > 0) {
         role.allow(

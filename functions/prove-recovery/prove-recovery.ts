@@ -270,7 +270,11 @@ async function prove(deps: ProveRecoveryDeps, event: unknown): Promise<RecoveryP
  * The proving function: at AwaitRecoveryProof (an event with the task token) it asks the custodians for the proof;
  * at ProveRecovery it reimports the copy one of them submitted.
  */
-export function createProveRecovery(deps: ProveRecoveryDeps): (event: unknown) => Promise<ProofRequested | RecoveryProven> {
+export function createProveRecovery(
+  deps: ProveRecoveryDeps,
+): (event: unknown) => Promise<ProofRequested | RecoveryProven> {
   return async (event) =>
-    typeof event === 'object' && event !== null && 'taskToken' in event ? requestProof(deps, event) : prove(deps, event);
+    typeof event === 'object' && event !== null && 'taskToken' in event
+      ? requestProof(deps, event)
+      : prove(deps, event);
 }

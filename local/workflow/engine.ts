@@ -402,7 +402,13 @@ export async function runLocalExecution(outbox: OutboxLookup, options: LocalRunO
     callback(PROOF_WAIT_STATE, handlers.ProveRecovery, params, async (taskToken, message, payload) => {
       if (!options.custodian) throw timedOut();
       const { input, plan } = parseEvent(awaitRecoveryProofEvent, payload, PROOF_WAIT_STATE);
-      return options.custodian({ executionArn, taskToken, message, payload: { input, plan }, attestor: options.attestor });
+      return options.custodian({
+        executionArn,
+        taskToken,
+        message,
+        payload: { input, plan },
+        attestor: options.attestor,
+      });
     })) as never;
 
   const machine = stateMachineOf(options.definition);
