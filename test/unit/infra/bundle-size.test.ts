@@ -17,7 +17,7 @@ const BUDGET_BYTES: Record<Folder, number> = {
   // With the recovery proof's rules (core/recovery.ts), to say whether a proof is asked.
   'check-state': 76_000,
   // With STS's credential provider, for keys of member accounts.
-  'prove-recovery': 400_000,
+  'prove-recovery': 340_000,
   'request-approval': 409_000,
   'check-change-window': 342_000,
   // With the recovery proof's check.
