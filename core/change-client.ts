@@ -42,8 +42,10 @@ export interface ChangeStatus {
   changeWindow?: WindowCheck;
 }
 
-/** The running changes that wait for people or for time: an approval, or a change window to open. */
+/** The running changes that wait for people or for time: a custodian's proof, an approval, or a change window. */
 export interface PendingChanges {
+  /** Changes that wait for a custodian's recovery proof before their approval. */
+  proofs: { executionArn: string; task: PendingProofTask }[];
   approvals: { executionArn: string; task: PendingApprovalTask }[];
   /** Approved changes held by a CLOSED change calendar (`window` is missing before the first check answers). */
   windows: { executionArn: string; plan?: Plan; window?: WindowCheck }[];
@@ -236,9 +238,12 @@ export class ChangeClient {
     return { executionArn: described.executionArn ?? this.executionArn(execution), task };
   }
 
-  /** The running executions that wait for an approval (with their tasks), and those held by their change window. */
+  /**
+   * The running executions that wait for a custodian's recovery proof or for an approval (with their tasks), and
+   * those held by their change window.
+   */
   async pending(): Promise<PendingChanges> {
-    const found: PendingChanges = { approvals: [], windows: [] };
+    const found: PendingChanges = { proofs: [], approvals: [], windows: [] };
     let nextToken: string | undefined;
     do {
       const page = await this.sfn('ListExecutions', {
@@ -251,7 +256,9 @@ export class ChangeClient {
         if (!e.executionArn) continue;
         const events = await this.historyIfAny(e.executionArn);
         const task = pendingApproval(events);
+        const proof = task ? undefined : pendingProof(events);
         if (task) found.approvals.push({ executionArn: e.executionArn, task });
+        else if (proof) found.proofs.push({ executionArn: e.executionArn, task: proof });
         else if (waitsForWindow(progress(events).current)) {
           const { plan, changeWindow } = changeManagement(events);
           found.windows.push({

@@ -6,6 +6,7 @@ import { printable } from '../../core/text';
 import { describeTicket } from '../../core/change-ticket';
 import { describeWindow, type WindowCheck } from '../../core/change-window';
 import { pendingProof, waitsForWindow } from '../../core/history';
+import { recoveryLine } from '../../core/recovery';
 import { RECOVERY_PROOF_MODES, type RecoveryProofMode } from '../../core/types';
 import { describeLocation, describePlan } from '../../core/words';
 import { readEventsOutbox, readOutbox } from '../../local/state/store';
@@ -140,11 +141,17 @@ export function operatorCommands(io: CliIo): Command[] {
 
   const pending = operatorCommand(
     'pending',
-    'list the changes waiting for an approval (with their plans), then the approved ones waiting for their change window (read from Step Functions)',
+    'list the changes waiting for a recovery proof, then for an approval (with their plans), then the approved ones waiting for their change window (read from Step Functions)',
   ).action(async (opts: TargetOptions) => {
-    const { approvals, windows } = await pendingChanges(await resolveTarget(io, opts));
+    const { proofs, approvals, windows } = await pendingChanges(await resolveTarget(io, opts));
     if (opts.json) {
       printJson(io, {
+        proofs: proofs.map((p) => ({
+          executionArn: p.executionArn,
+          keyArn: p.task.plan.keyArn,
+          keyMaterialId: p.task.plan.keyMaterialId,
+          location: p.task.plan.location,
+        })),
         approvals: approvals.map((f) => ({
           executionArn: f.executionArn,
           location: f.task.plan.location,
@@ -155,9 +162,19 @@ export function operatorCommands(io: CliIo): Command[] {
       });
       return;
     }
+    if (proofs.length > 0) {
+      say('waiting for a custodian to prove the material can be imported again (keymat recovery prove):');
+      for (const p of proofs) {
+        say(`  ${safe(p.executionArn)}`);
+        say(`    material ${safe(p.task.plan.keyMaterialId)} of ${safe(p.task.plan.keyArn)}`);
+      }
+      say('');
+    }
     say(approvals.length === 0 ? 'no change is waiting for an approval' : 'waiting for an approval:');
     for (const f of approvals) {
       say(`  ${safe(f.executionArn)}`);
+      const recovery = recoveryLine(f.task.plan, f.task.recovery.proof);
+      if (recovery) say(`    ${safe(recovery)}`);
       say(`    in ${safe(describeLocation(f.task.plan.location))}`);
       for (const line of describePlan(f.task.plan, f.task.input)) say(`    ${safe(line)}`);
       say('');

@@ -269,6 +269,9 @@ describe('the recovery proof through the gateway', () => {
       });
       const asked = await published(executionArn, 'RecoveryProofRequested');
       const local = localTarget(dir, { accessKeyId: 'carol', secretAccessKey: 'local' });
+      expect((await local.changes.pending()).proofs).toEqual([
+        expect.objectContaining({ executionArn, task: expect.objectContaining({ taskToken: expect.any(String) }) }),
+      ]);
       const carol = {
         ...local,
         gateway: async () => ({ ...(await local.gateway()), url: `http://127.0.0.1:${port}` }),
