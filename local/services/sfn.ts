@@ -4,7 +4,8 @@ import type { EventPublisher } from '../../core/change-events';
 import type { Attestor } from '../../core/attestation';
 import type { ApprovalResult } from '../../core/types';
 import { localStateMachineArn } from '../constants';
-import { runLocalExecution, type HistoryEvent, type LocalTasks, type PendingApproval } from '../workflow/engine';
+import { PROOF_WAIT_STATE } from '../../core/tasks';
+import { runLocalExecution, type HistoryEvent, type LocalTasks } from '../workflow/engine';
 import {
   jsonAnswer,
   jsonError,
@@ -81,9 +82,10 @@ export interface LocalWorkflowDefinition {
 export class LocalStepFunctions {
   readonly stateMachineArn: string;
   private readonly executions: Record<string, ExecutionRecord>;
+  /** The callback tasks waiting for an answer (approval rounds, proof requests), by task token. */
   private readonly pending = new Map<
     string,
-    { executionArn: string; resolve: (r: ApprovalResult) => void; reject: (e: Error) => void }
+    { executionArn: string; resolve: (r: unknown) => void; reject: (e: Error) => void }
   >();
   private readonly aborts = new Map<string, AbortController>();
   /** Executions whose decision SendTask* committed, so the engine's own record of it is not written twice. */
@@ -237,11 +239,13 @@ export class LocalStepFunctions {
       input,
       executionName: record.name,
       signal: abort.signal,
-      decide: (request) => this.awaitDecision(request),
+      decide: (request) => this.awaitAnswer<ApprovalResult>(request),
+      custodian: (request) => this.awaitAnswer(request),
       onEvent: (event) => {
         // An execution's history ends with its end: an aborted run's last events are not recorded after it.
         if (this.closing || record.status !== 'RUNNING') return;
-        if (event.state === 'RequestApproval' && event.type === 'StateFailed' && event.error === 'States.Timeout') {
+        const callback = event.state === 'RequestApproval' || event.state === PROOF_WAIT_STATE;
+        if (callback && event.type === 'StateFailed' && event.error === 'States.Timeout') {
           this.forgetTokens(record.executionArn);
         }
         if (
@@ -281,11 +285,18 @@ export class LocalStepFunctions {
       });
   }
 
-  /** Waits on the round's own token: the tokens of the execution's earlier rounds stop being accepted. */
-  private awaitDecision(request: PendingApproval): Promise<ApprovalResult> {
+  /**
+   * Waits on the callback's own token: the tokens of the execution's earlier callbacks (an earlier approval round, the
+   * proof request) stop being accepted.
+   */
+  private awaitAnswer<T>(request: { executionArn: string; taskToken: string }): Promise<T> {
     this.forgetTokens(request.executionArn);
-    return new Promise((resolve, reject) => {
-      this.pending.set(request.taskToken, { executionArn: request.executionArn, resolve, reject });
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(request.taskToken, {
+        executionArn: request.executionArn,
+        resolve: resolve as (r: unknown) => void,
+        reject,
+      });
     });
   }
 
@@ -305,9 +316,9 @@ export class LocalStepFunctions {
 
   private sendTaskSuccess(body: Record<string, unknown>): Record<string, unknown> {
     const task = this.task(body.taskToken);
-    let output: ApprovalResult;
+    let output: unknown;
     try {
-      output = JSON.parse(String(body.output)) as ApprovalResult;
+      output = JSON.parse(String(body.output));
     } catch {
       throw new SfnError('InvalidOutput', 'Invalid Output: the output is not valid JSON');
     }
