@@ -108,7 +108,7 @@ describe('freeze windows', () => {
   it('holds a change approved while its calendar is CLOSED and deletes once the window opens', async () => {
     // The key first (an RSA wrapping key takes a while on a busy machine), then a freeze that outlasts the approval.
     const created = await newKey();
-    const opensAt = new Date(Date.now() + 2500);
+    const opensAt = new Date(Date.now() + 5000);
     setLocalCalendar(dir, 'freeze', { state: 'CLOSED', until: opensAt.toISOString() });
     const { key, result } = await run(frozen, 'auto', undefined, created);
 
@@ -299,6 +299,7 @@ describe('a change held by its window on the served stack', () => {
     }
     expect(look.changeWindow).toMatchObject({ calendars: ['freeze'], state: 'CLOSED', waitUntil: opensAt });
     expect(await changes.pending()).toEqual({
+      proofs: [],
       approvals: [],
       windows: [{ executionArn, plan: expect.objectContaining({ keyArn: key.keyArn }), window: look.changeWindow }],
     });
