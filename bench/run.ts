@@ -412,7 +412,7 @@ async function main(): Promise<void> {
     ),
   ].join('\n');
   process.stdout.write(figures);
-  writeBenchReadme(figures);
+  await writeBenchReadme(figures);
 }
 
 /** Where the figures go: between the markers of bench/README.md, whose prose says how they are made. */
@@ -420,12 +420,16 @@ const BENCH_README = join(__dirname, 'README.md');
 const FIGURES_START = '<!-- figures:start (written by npm run bench) -->';
 const FIGURES_END = '<!-- figures:end -->';
 
-function writeBenchReadme(figures: string): void {
+async function writeBenchReadme(figures: string): Promise<void> {
   const text = readFileSync(BENCH_README, 'utf8');
   const start = text.indexOf(FIGURES_START);
   const end = text.indexOf(FIGURES_END);
   if (start < 0 || end < start) throw new Error(`${BENCH_README} has no ${FIGURES_START} … ${FIGURES_END} markers`);
-  writeFileSync(BENCH_README, `${text.slice(0, start + FIGURES_START.length)}\n\n${figures}\n${text.slice(end)}`);
+  const written = `${text.slice(0, start + FIGURES_START.length)}\n\n${figures}\n${text.slice(end)}`;
+  // Formatted as the repository's prettier would: `npm run check` checks the file like any other.
+  const prettier = await import('prettier');
+  const options = { ...(await prettier.resolveConfig(BENCH_README)), filepath: BENCH_README };
+  writeFileSync(BENCH_README, await prettier.format(written, options));
 }
 
 void main();

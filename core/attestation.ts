@@ -38,11 +38,27 @@ export interface StartClaims {
   channel: string;
 }
 
-export type Claims = DecisionClaims | StartClaims;
+/**
+ * A custodian's submission of a recovery proof (docs/recovery.md), vouched for by the gateway that authenticated the
+ * custodian: which wrapped copy (its digest), for which material of which key, in which execution.
+ */
+export interface RecoveryClaims {
+  kind: 'recovery';
+  executionArn: string;
+  custodian: string;
+  keyArn: string;
+  keyMaterialId: string;
+  submissionDigest: string;
+  at: string;
+  channel: string;
+}
+
+export type Claims = DecisionClaims | StartClaims | RecoveryClaims;
 
 const FIELDS: { [K in Claims['kind']]: (keyof Extract<Claims, { kind: K }>)[] } = {
   decision: ['executionArn', 'startedAt', 'round', 'approver', 'decision', 'planDigest', 'at', 'channel', 'comment'],
   start: ['executionName', 'requester', 'inputDigest', 'at', 'channel'],
+  recovery: ['executionArn', 'custodian', 'keyArn', 'keyMaterialId', 'submissionDigest', 'at', 'channel'],
 };
 
 /** The bytes a MAC is computed over: version, kind, then each field as `name=<JSON value>` on its own line. */

@@ -22,6 +22,8 @@ export interface KmsApi {
   ListKeys: [Kms.ListKeysCommandInput, Kms.ListKeysCommandOutput];
   ListAliases: [Kms.ListAliasesCommandInput, Kms.ListAliasesCommandOutput];
   ListResourceTags: [Kms.ListResourceTagsCommandInput, Kms.ListResourceTagsCommandOutput];
+  GetParametersForImport: [Kms.GetParametersForImportCommandInput, Kms.GetParametersForImportCommandOutput];
+  ImportKeyMaterial: [Kms.ImportKeyMaterialCommandInput, Kms.ImportKeyMaterialCommandOutput];
 }
 
 /** SNS, over the query protocol. */

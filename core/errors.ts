@@ -76,6 +76,7 @@ export const TERMINAL_ERRORS = [
   'StartNotAttested',
   'ChangeTicketNotApproved',
   'ChangeWindowClosed',
+  'RecoveryNotProven',
 ] as const;
 
 /** Thrown by VerifyPendingImport while the expected state has not arrived yet; retried within a bound. */

@@ -1,7 +1,4 @@
-import type { DescribeAccountCommandOutput } from '@aws-sdk/client-organizations';
-import type { OrganizationsCall } from './aws-api';
-import { KeymatError, hasErrorName, shown } from './errors';
-import { ARN, PARTITION } from './naming';
+import { ARN } from './naming';
 import * as z from './schema';
 
 /**
@@ -18,6 +15,34 @@ export const MEMBER_DELETE_ROLE = 'keymat-member-delete';
 
 export type MemberRole = typeof MEMBER_READ_ROLE | typeof MEMBER_DELETE_ROLE;
 
+/** The hub's functions that act in member accounts, each with the member role it assumes (and no other). */
+export const MEMBER_ROLE_OF = {
+  ValidateOrigin: MEMBER_READ_ROLE,
+  VerifyPendingImport: MEMBER_READ_ROLE,
+  ExpiryScan: MEMBER_READ_ROLE,
+  DeleteMaterial: MEMBER_DELETE_ROLE,
+} as const;
+
+/** A hub function that acts in member accounts. */
+export type MemberActingFunction = keyof typeof MEMBER_ROLE_OF;
+
+/**
+ * The KMS operations each member role allows: exactly those the functions that assume it call (validating,
+ * verifying and scanning a key; DeleteMaterial's re-read and deletion). The member stack's policies and the local
+ * stack's roles are both made from this list.
+ */
+export const MEMBER_ROLE_OPERATIONS: Readonly<Record<MemberRole, readonly string[]>> = {
+  [MEMBER_READ_ROLE]: [
+    'DescribeKey',
+    'ListKeyRotations',
+    'GetKeyLastUsage',
+    'ListResourceTags',
+    'ListKeys',
+    'ListAliases',
+  ],
+  [MEMBER_DELETE_ROLE]: ['DescribeKey', 'ListKeyRotations', 'DeleteImportedKeyMaterial'],
+};
+
 /** A member role's ARN in one account of a partition. */
 export const memberRoleArn = (partition: string, account: string, role: MemberRole): string =>
   `arn:${partition}:iam::${account}:role/${role}`;
@@ -33,9 +58,6 @@ export const ACCOUNT_ID = /^\d{12}$/;
 
 /** A Region name (`us-east-1`, `us-gov-west-1`, `cn-north-1`, …). */
 export const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
-
-/** An ARN's partition, as `PARTITION` matches it. */
-export const ARN_PARTITION = new RegExp(`^arn:(${PARTITION}):`);
 
 /**
  * The member accounts keymat may act in, besides the hub's own account and Region. A key's account must belong to the
@@ -99,13 +121,16 @@ export const roleSessionName = (executionName: string): string =>
     .slice(0, 64)
     .padEnd(2, '-');
 
+/** How every SourceIdentity keymat sets begins: the member roles' trust requires it. */
+export const SOURCE_IDENTITY_PREFIX = 'keymat-';
+
 /**
  * The SourceIdentity a task sets when it assumes a member role: `keymat-` and the change id, as STS allows it (2-64
  * of `\w+=,.@-`). It stays on the session and on every record the member's CloudTrail keeps of its calls, so a
  * `DeleteImportedKeyMaterial` there names the change it belongs to.
  */
 export const sourceIdentity = (changeId: string): string =>
-  `keymat-${changeId}`.replace(/[^\w+=,.@-]/g, '-').slice(0, 64);
+  `${SOURCE_IDENTITY_PREFIX}${changeId}`.replace(/[^\w+=,.@-]/g, '-').slice(0, 64);
 
 /** Where a key lives as its id names it: a key ARN's partition, account and Region; a bare key id: the hub's. */
 export interface KeyPlace {
@@ -120,101 +145,4 @@ export function placeOfKeyArn(keyArn: string): KeyPlace {
   const [, partition, service, region, account] = ARN.exec(keyArn) ?? [];
   if (service !== 'kms' || !partition || !region || !account) throw new Error(`'${keyArn}' is not a KMS key ARN`);
   return { partition, account, region };
-}
-
-/** One organisational unit of an account's path, as Organizations names it. */
-export interface OrganizationalUnit {
-  id: string;
-  name: string;
-}
-
-/** Where an account sits in the organisation: its name and its OUs from the root down to its parent. */
-export interface AccountPlacement {
-  account: string;
-  accountName: string;
-  organizationalUnits: OrganizationalUnit[];
-}
-
-/**
- * An Organizations port that asks each question once: one is made per invocation, so that the OUs a path shares are
- * described once (Organizations' quotas are a few requests per second) while an account moved between OUs is seen by
- * the next change.
- */
-export function onceEach(orgs: OrganizationsCall): OrganizationsCall {
-  const answers = new Map<string, Promise<unknown>>();
-  return ((operation: string, input: unknown) => {
-    const key = `${operation} ${JSON.stringify(input)}`;
-    let answer = answers.get(key);
-    if (answer === undefined) {
-      answer = (orgs as (op: string, input: unknown) => Promise<unknown>)(operation, input);
-      // A failed question is asked again by the next caller rather than failing it from the cache.
-      answer.catch(() => answers.delete(key));
-      answers.set(key, answer);
-    }
-    return answer;
-  }) as OrganizationsCall;
-}
-
-const outside = (message: string, cause?: unknown) =>
-  new KeymatError('KeyOutsideOrganisation', message, ...(cause === undefined ? [] : [{ cause }]));
-
-/**
- * Where `account` sits in the organisation `members` names, read from the hub: DescribeAccount (the account must be
- * ACTIVE and of that organisation), then ListParents up to the root and DescribeOrganizationalUnit for each OU's name.
- * An account Organizations does not know, of another organisation, or not active is refused KeyOutsideOrganisation.
- */
-export async function placeAccount(
-  orgs: OrganizationsCall,
-  members: Members,
-  account: string,
-): Promise<AccountPlacement> {
-  let described: DescribeAccountCommandOutput;
-  try {
-    described = await orgs('DescribeAccount', { AccountId: account });
-  } catch (err) {
-    if (!hasErrorName(err, 'AccountNotFoundException')) throw err;
-    throw outside(`account ${account} is not in organisation ${members.organizationId}; keymat acts only there`, err);
-  }
-  const details = described.Account;
-  // The account's ARN names its organisation: arn:aws:organizations::<management>:account/o-…/<account>.
-  if (!details?.Arn?.endsWith(`/${members.organizationId}/${account}`)) {
-    throw outside(
-      `account ${account} is not in organisation ${members.organizationId} (Organizations answers ${shown(details?.Arn)})`,
-    );
-  }
-  if (details.State !== 'ACTIVE') {
-    throw outside(
-      `account ${account} is ${shown(details.State)} in organisation ${members.organizationId}, not ACTIVE`,
-    );
-  }
-  const ids: string[] = [];
-  for (let child = account; ;) {
-    const parent = (await orgs('ListParents', { ChildId: child })).Parents?.[0];
-    if (parent?.Type !== 'ORGANIZATIONAL_UNIT' || parent.Id === undefined) break;
-    ids.unshift(parent.Id);
-    child = parent.Id;
-  }
-  const organizationalUnits = await Promise.all(
-    ids.map(async (id) => {
-      const { OrganizationalUnit: ou } = await orgs('DescribeOrganizationalUnit', { OrganizationalUnitId: id });
-      return { id, name: ou?.Name ?? id };
-    }),
-  );
-  return { account, accountName: details.Name ?? account, organizationalUnits };
-}
-
-/**
- * Refuses KeyOutsideOrganisation an account `members` does not include: with accounts or OUs listed, it must be one
- * of the accounts or lie under one of the OUs (at any depth); with neither, every account of the organisation is in.
- */
-export function checkMember(members: Members, placement: AccountPlacement): void {
-  const accounts = members.accounts ?? [];
-  const units = members.organizationalUnits ?? [];
-  if (accounts.length === 0 && units.length === 0) return;
-  if (accounts.includes(placement.account)) return;
-  if (placement.organizationalUnits.some((ou) => units.includes(ou.id))) return;
-  const path = placement.organizationalUnits.map((ou) => `${ou.name} (${ou.id})`).join(' / ') || 'the root';
-  throw outside(
-    `account ${placement.account} (${placement.accountName}, under ${path}) is neither one of the member accounts (${accounts.join(', ') || 'none listed'}) nor under one of the member OUs (${units.join(', ') || 'none listed'})`,
-  );
 }

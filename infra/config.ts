@@ -22,6 +22,7 @@ import {
 } from '../core/defaults';
 import { canonicalPrincipal, checkApproverPattern, isExactPrincipal } from '../core/identity';
 import { checkCalendarName, EVENT_BUS, FUNCTION_ARN, IAM_ROLE_NAME } from '../core/naming';
+import { approvalRuleSchema, membersSchema, type ApprovalRule, type Members } from '../core/organisation';
 import { scanLimitsSchema, scanPolicySchema, type ScanLimits, type ScanPolicy } from '../core/scan-policy';
 import * as z from '../core/schema';
 import { KeyScopeGrants, type KeyScope } from './key-scope';
@@ -148,15 +149,36 @@ export interface KeymatProps {
    * @default false
    */
   readonly fips?: boolean;
+  /**
+   * The organisation's member accounts and Regions the hub acts in, each through the member roles
+   * (`KeymatMembersStack` deploys them). With it, the reading tasks may assume the member read role, DeleteMaterial
+   * the member delete role, in the organisation's accounts only, and ValidateOrigin may read the accounts and OUs
+   * from Organizations.
+   * @default none: the hub acts in its own account and Region only, and needs no member roles
+   */
+  readonly members?: Members;
+  /**
+   * Approval rules by account or OU, in order: the first that matches a key's account sets the quorum and the
+   * approvers of its changes. Each rule's approvers are checked as `approvers` are. Only with `members`.
+   * @default [] every change takes `quorum` and `approvers`
+   */
+  readonly approvalRules?: readonly ApprovalRule[];
 }
 
 /** The props with their defaults, checked: what the stack builds from (the key scope as its grants). */
 export type ResolvedProps = Required<
-  Omit<KeymatProps, 'keyScope' | 'scanSchedule' | 'approvalPageIdentity' | 'changeTicketCheck'>
+  Omit<
+    KeymatProps,
+    'keyScope' | 'scanSchedule' | 'approvalPageIdentity' | 'changeTicketCheck' | 'members' | 'approvalRules'
+  >
 > &
   Pick<KeymatProps, 'scanSchedule' | 'changeTicketCheck'> & {
     readonly keys: KeyScopeGrants;
+    /** The key scope as given: the member roles are scoped by it too. */
+    readonly keyScope: KeyScope;
     readonly approvalPageIdentity?: Required<ApprovalPageIdentity>;
+    readonly members?: Members;
+    readonly approvalRules: ApprovalRule[];
   };
 
 /** The scan's default pace (core/defaults.ts), as the scan's limits. */
@@ -222,11 +244,14 @@ export function resolveProps(props: KeymatProps): ResolvedProps {
     (role) => IAM_ROLE_NAME.test(role),
     'a list of IAM role names (not ARNs)',
   );
-  const approvers = distinctApprovers(props.approvers ?? [], sessionBoundRoles);
+  const approvers = distinctApprovers('approvers', props.approvers ?? [], sessionBoundRoles);
   const quorum = wholeNumber('quorum', props.quorum ?? DEFAULT_QUORUM, 1, 10);
-  if (approvers.length > 0 && approvers.length < quorum) {
+  reachable('quorum', quorum, approvers);
+  const members = props.members === undefined ? undefined : parsed('members', membersSchema, props.members);
+  const approvalRules = organisationRules(props.approvalRules ?? [], sessionBoundRoles);
+  if (approvalRules.length > 0 && members === undefined) {
     throw new Error(
-      `KeymatStack: quorum ${quorum} cannot be reached by the ${approvers.length} approvers listed; list at least ${quorum}, or lower the quorum`,
+      'KeymatStack: approvalRules take effect only with members (they match keys by member account or OU); set members too, or drop them',
     );
   }
   const changeCalendars = [...(props.changeCalendars ?? [])];
@@ -243,6 +268,7 @@ export function resolveProps(props: KeymatProps): ResolvedProps {
       'KeymatStack: changeWindowMaxWait takes effect only with changeCalendars; set them too, or drop it',
     );
   }
+  const keyScope = props.keyScope ?? { tag: DEFAULT_KEY_TAG };
   const retention = props.logRetention ?? (DEFAULT_LOG_RETENTION_DAYS as RetentionDays);
   if (!Object.values(RetentionDays).includes(retention)) {
     refuse('logRetention', 'a CloudWatch Logs retention (RetentionDays)', retention);
@@ -286,7 +312,8 @@ export function resolveProps(props: KeymatProps): ResolvedProps {
     taskTimeout: seconds('taskTimeout', props.taskTimeout ?? Duration.seconds(DEFAULT_TASK_TIMEOUT_SECONDS), 1, 900),
     recentUse: days('recentUse', props.recentUse ?? Duration.days(DEFAULT_RECENT_USE_DAYS), 3650),
     logRetention: retention,
-    keys: new KeyScopeGrants(props.keyScope ?? { tag: DEFAULT_KEY_TAG }),
+    keyScope,
+    keys: new KeyScopeGrants(keyScope),
     ...(props.scanSchedule && { scanSchedule: props.scanSchedule }),
     scanPolicy: parsed('scanPolicy', scanPolicySchema, props.scanPolicy ?? DEFAULT_SCAN_POLICY),
     scanLimits: parsed('scanLimits', scanLimitsSchema, props.scanLimits ?? DEFAULT_SCAN_LIMITS),
@@ -301,7 +328,39 @@ export function resolveProps(props: KeymatProps): ResolvedProps {
     ...(changeTicketCheck !== undefined && { changeTicketCheck }),
     eventBus,
     fips: props.fips ?? false,
+    ...(members && { members }),
+    approvalRules,
   };
+}
+
+/** Refuses a quorum that the approvers listed cannot reach (none listed: anyone but the requester may approve). */
+function reachable(prop: string, quorum: number, approvers: readonly string[]): void {
+  if (approvers.length > 0 && approvers.length < quorum) {
+    throw new Error(
+      `KeymatStack: ${prop} ${quorum} cannot be reached by the ${approvers.length} approvers listed; list at least ${quorum}, or lower the quorum`,
+    );
+  }
+}
+
+/**
+ * The approval rules, each checked: its shape, its approvers as the deployment's are (`distinctApprovers`), a quorum
+ * they can reach, and a name no earlier rule has (the plan names the rule that applied).
+ */
+function organisationRules(rules: readonly ApprovalRule[], sessionBoundRoles: readonly string[]): ApprovalRule[] {
+  const names = new Set<string>();
+  return rules.map((given, i) => {
+    const prop = `approvalRules[${i}]`;
+    const rule = parsed(prop, approvalRuleSchema, given);
+    const approvers = distinctApprovers(`${prop}.approvers`, rule.approvers ?? [], sessionBoundRoles);
+    reachable(`${prop}.quorum`, rule.quorum, approvers);
+    if (names.has(rule.name)) {
+      throw new Error(
+        `KeymatStack: ${prop}.name '${rule.name}' names an earlier rule too; give each rule its own name`,
+      );
+    }
+    names.add(rule.name);
+    return rule;
+  });
 }
 
 function days(prop: string, value: Duration, max: number): Duration {
@@ -351,17 +410,21 @@ function pageIdentity(identity: ApprovalPageIdentity): Required<ApprovalPageIden
  * refused when two name the same approver in canonical form: an exact principal as `canonicalPrincipal` makes it (with
  * the stack's session-bound roles), compared regardless of case as IAM names are.
  */
-function distinctApprovers(approvers: readonly string[], sessionBoundRoles: readonly string[]): string[] {
+function distinctApprovers(prop: string, approvers: readonly string[], sessionBoundRoles: readonly string[]): string[] {
   const seen = new Map<string, string>();
   for (const approver of approvers) {
-    checkApproverPattern(approver);
+    try {
+      checkApproverPattern(approver);
+    } catch (err) {
+      throw new Error(`KeymatStack: ${prop}: ${(err as Error).message}`, { cause: err });
+    }
     const canonical = (
       isExactPrincipal(approver) ? canonicalOrSelf(approver, sessionBoundRoles) : approver
     ).toLowerCase();
     const first = seen.get(canonical);
     if (first !== undefined) {
       throw new Error(
-        `KeymatStack: approvers lists one approver twice: '${first}' and '${approver}' are the same principal in canonical form; list each once`,
+        `KeymatStack: ${prop} lists one approver twice: '${first}' and '${approver}' are the same principal in canonical form; list each once`,
       );
     }
     seen.set(canonical, approver);
@@ -383,12 +446,8 @@ function canonicalOrSelf(approver: string, sessionBoundRoles: readonly string[])
  * infra/app.ts uses. It reads each value's form (numbers, lists, `key=value`) and refuses a malformed one with the
  * context name and the value; the stack checks the props themselves.
  */
-export function propsFromContext(get: (name: string) => unknown): KeymatProps {
-  const str = (name: string): string | undefined => {
-    const v = get(name);
-    if (v === undefined || v === null || v === '') return undefined;
-    return String(v);
-  };
+export function propsFromContext(get: ContextGet): KeymatProps {
+  const str = (name: string): string | undefined => contextText(get, name);
   const int = (name: string): number | undefined => {
     const raw = str(name);
     if (raw === undefined) return undefined;
@@ -410,16 +469,7 @@ export function propsFromContext(get: (name: string) => unknown): KeymatProps {
     return n === undefined ? undefined : Duration.seconds(n);
   };
 
-  const keyArns = list('keyArns');
-  const tag = str('keyTag');
-  if (keyArns && tag) throw new Error('context keyArns and keyTag are exclusive: set one');
-  let scope: KeyScope | undefined;
-  if (keyArns) scope = { keys: keyArns };
-  else if (tag) {
-    const [key, value, ...rest] = tag.split('=');
-    if (!key || !value || rest.length > 0) throw new Error(`context keyTag must be key=value; got '${tag}'`);
-    scope = { tag: { key, value } };
-  }
+  const scope = keyScopeFromContext(get);
   const schedule = str('scanSchedule');
   if (schedule !== undefined && !SCHEDULE.test(schedule)) {
     throw new Error(`context scanSchedule must be a cron(...) or rate(...) expression; got '${schedule}'`);
@@ -472,8 +522,92 @@ export function propsFromContext(get: (name: string) => unknown): KeymatProps {
     changeTicketCheck: str('changeTicketCheck'),
     eventBus: str('eventBus'),
     fips: bool('fips', str('fips')),
+    // Their shapes are the props' to check: the adapter only reads the JSON.
+    members: jsonFromContext(get, 'members') as Members | undefined,
+    approvalRules: jsonFromContext(get, 'approvalRules') as ApprovalRule[] | undefined,
   };
   return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as KeymatProps;
+}
+
+/** Context as the adapters read it: `-c name=value` gives text, cdk.json any JSON value; empty reads as unset. */
+type ContextGet = (name: string) => unknown;
+
+/** The text of a context value; unset or empty: undefined. */
+const contextText = (get: ContextGet, name: string): string | undefined => {
+  const v = get(name);
+  return v === undefined || v === null || v === '' ? undefined : String(v);
+};
+
+/**
+ * The key scope from the `keyArns` (a list) or `keyTag` (`key=value`) context, shared by the hub's and the member
+ * roles' apps so that both scope the keys alike.
+ */
+export function keyScopeFromContext(get: ContextGet): KeyScope | undefined {
+  const raw = get('keyArns');
+  const keyArns = Array.isArray(raw)
+    ? raw.map(String)
+    : (contextText(get, 'keyArns') ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+  const tag = contextText(get, 'keyTag');
+  if (keyArns.length > 0 && tag) throw new Error('context keyArns and keyTag are exclusive: set one');
+  if (keyArns.length > 0) return { keys: keyArns };
+  if (tag === undefined) return undefined;
+  const [key, value, ...rest] = tag.split('=');
+  if (!key || !value || rest.length > 0) throw new Error(`context keyTag must be key=value; got '${tag}'`);
+  return { tag: { key, value } };
+}
+
+/** A JSON context value: a JSON text from `-c name='…'`, or the value itself from cdk.json. */
+export function jsonFromContext(get: ContextGet, name: string): unknown {
+  const v = get(name);
+  if (typeof v !== 'string') return v ?? undefined;
+  if (v === '') return undefined;
+  try {
+    return JSON.parse(v) as unknown;
+  } catch {
+    throw new Error(`context ${name} must be a JSON document; got '${v}'`);
+  }
+}
+
+/** The member stacks' props as their context gives them (`KeymatMembersStackProps`, from infra/members.ts). */
+export interface MembersContextProps {
+  readonly hubAccount: string;
+  readonly hubStackName: string;
+  readonly members: Members;
+  readonly keyScope?: KeyScope;
+  readonly organizationRootId?: string;
+  readonly delegatedAdmin?: boolean;
+}
+
+/**
+ * The member stacks' props from the context: `hubAccount` (set once the hub is deployed), with the hub's own
+ * `members` and key scope (`keyArns` or `keyTag`), `organizationRootId` and `stackSetDelegatedAdmin`. Without
+ * `hubAccount`: undefined, no member stacks. The stacks check the values themselves.
+ *
+ * @param hubStackName the hub stack's name in the same app, which names its task roles
+ */
+export function membersPropsFromContext(get: ContextGet, hubStackName: string): MembersContextProps | undefined {
+  const hubAccount = contextText(get, 'hubAccount');
+  if (hubAccount === undefined) return undefined;
+  const members = jsonFromContext(get, 'members');
+  if (members === undefined) {
+    throw new Error(
+      'context hubAccount builds the member stacks, which need members too: set members as the hub has it',
+    );
+  }
+  const keyScope = keyScopeFromContext(get);
+  const organizationRootId = contextText(get, 'organizationRootId');
+  const delegatedAdmin = bool('stackSetDelegatedAdmin', contextText(get, 'stackSetDelegatedAdmin'));
+  return {
+    hubAccount,
+    hubStackName,
+    members: members as Members,
+    ...(keyScope && { keyScope }),
+    ...(organizationRootId !== undefined && { organizationRootId }),
+    ...(delegatedAdmin !== undefined && { delegatedAdmin }),
+  };
 }
 
 function bool(name: string, raw: string | undefined): boolean | undefined {

@@ -11,6 +11,7 @@ import { AcknowledgingRole } from '../workflows/nag';
 import type { AttestationKey } from './attestation-key';
 import type { KeyScopeGrants } from './key-scope';
 import { KeymatFunction } from './keymat-function';
+import type { MemberAccess } from './members';
 
 export interface ExpiryScanProps {
   /** The workflow the scan starts changes in. */
@@ -36,6 +37,11 @@ export interface ExpiryScanProps {
   readonly logRetention?: RetentionDays;
   /** Calls AWS through FIPS endpoints (`KeymatFunctionProps.fips`). @default false */
   readonly fips?: boolean;
+  /**
+   * The hub's access to its member accounts: the scan's role gets its fixed name and may assume the member read role.
+   * @default none: the scan reads its own account only
+   */
+  readonly memberAccess?: MemberAccess;
 }
 
 /** The expiry scan: its function with the permissions it needs and, when configured, its schedule. */
@@ -45,7 +51,7 @@ export class ExpiryScan extends Construct {
 
   constructor(scope: Construct, id: string, props: ExpiryScanProps) {
     super(scope, id);
-    const { workflow } = props;
+    const { workflow, memberAccess } = props;
     const fn = new KeymatFunction(this, 'ExpiryScan', {
       config: {
         stateMachineArn: workflow.stateMachine.stateMachineArn,
@@ -57,8 +63,10 @@ export class ExpiryScan extends Construct {
       timeout: props.timeout ?? Duration.minutes(15),
       ...(props.logRetention && { logRetention: props.logRetention }),
       ...(props.fips !== undefined && { fips: props.fips }),
+      ...(memberAccess && { roleName: memberAccess.roleName('ExpiryScan') }),
     });
     this.function = fn;
+    memberAccess?.grantAssumeMemberRole(fn);
     // DescribeKey outside the key scope is denied, and the scan counts that key as out of scope.
     fn.grantUnscoped(['kms:ListKeys'], 'kms:ListKeys supports no resource scoping');
     fn.grantKeys(props.keys, 'kms:DescribeKey', 'kms:ListKeyRotations', 'kms:ListResourceTags');

@@ -1,6 +1,8 @@
 /**
  * keymat's construct library, `keymat/cdk`: the whole stack (`KeymatStack`), or the workflow alone
- * (`DeletionWorkflow`, given a function per task, e.g. `KeymatFunction`s), with the props they take.
+ * (`DeletionWorkflow`, given a function per task, e.g. `KeymatFunction`s), with the props they take; and for an
+ * organisation, the member roles (`KeymatMembersStack` as a StackSet, `KeymatMemberRolesStack` for the management
+ * account).
  * aws-cdk-lib and constructs are the CDK app's own (peer dependencies); the functions' code is the package's
  * prebuilt bundles. This repository's cdk.json app (infra/app.ts) uses this same entry point.
  */
@@ -11,11 +13,22 @@ export { AttestationKey } from './attestation-key';
 export { KeyScopeGrants, type KeyScope } from './key-scope';
 export { RunbookDocument, type RunbookDocumentProps } from './runbook';
 export {
+  hubRoleName,
+  KeymatMemberRoles,
+  KeymatMemberRolesStack,
+  KeymatMembersStack,
+  MemberAccess,
+  type KeymatMemberRolesProps,
+  type KeymatMembersStackProps,
+} from './members';
+export {
   DEFAULT_KEY_TAG,
   DEFAULT_SCAN_LIMITS,
   DEFAULT_SCAN_POLICY,
+  membersPropsFromContext,
   propsFromContext,
   type ApprovalPageIdentity,
+  type MembersContextProps,
   type KeymatProps,
 } from './config';
 export {

@@ -11,8 +11,8 @@ export type KeyScope =
   { readonly keys: readonly (IKey | string)[] } | { readonly tag: { readonly key: string; readonly value: string } };
 
 /**
- * Grants KMS actions on the configured keys only: the listed keys, or the keys of this account and Region that carry
- * the tag (a `key/*` resource bounded by an `aws:ResourceTag` condition).
+ * Grants KMS actions on the configured keys only: the listed keys, or the keys of this account that carry the tag, in
+ * this Region or the Regions given (a `key/*` resource bounded by an `aws:ResourceTag` condition).
  */
 export class KeyScopeGrants {
   /**
@@ -22,9 +22,17 @@ export class KeyScopeGrants {
   readonly wildcardReason?: string;
   /** The keys' ARNs, or the tag condition. */
   private readonly target: { keyArns: string[] } | { tag: { key: string; value: string } };
+  /** The Regions of the tagged keys. */
+  private readonly regions: readonly string[];
 
-  /** @throws Error naming `keyScope` and the value, for an empty list, a malformed key ARN or an empty tag */
-  constructor(scope: KeyScope) {
+  /**
+   * @param regions the Regions a tag scope covers, e.g. a member role's, whose stack is in one Region and whose keys
+   *   are in the organisation's Regions
+   * @default regions the stack's own Region
+   * @throws Error naming `keyScope` and the value, for an empty list, a malformed key ARN or an empty tag
+   */
+  constructor(scope: KeyScope, regions: readonly string[] = [Aws.REGION]) {
+    this.regions = [...regions];
     if ('keys' in scope) {
       if (scope.keys.length === 0) {
         throw new Error('KeymatStack: keyScope lists no keys; list at least one, or scope the keys by tag');
@@ -52,7 +60,7 @@ export class KeyScopeGrants {
     return Grant.addToPrincipal({
       grantee,
       actions,
-      resourceArns: [`arn:${Aws.PARTITION}:kms:${Aws.REGION}:${Aws.ACCOUNT_ID}:key/*`],
+      resourceArns: this.regions.map((region) => `arn:${Aws.PARTITION}:kms:${region}:${Aws.ACCOUNT_ID}:key/*`),
       conditions: { StringEquals: { [`aws:ResourceTag/${target.tag.key}`]: target.tag.value } },
     });
   }

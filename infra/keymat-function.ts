@@ -43,6 +43,12 @@ export interface KeymatFunctionProps<N extends FunctionName> {
   /** @default RetentionDays.ONE_YEAR */
   readonly logRetention?: RetentionDays;
   /**
+   * The role's name, fixed: for the roles other accounts' trust policies name (the member roles trust the hub's acting
+   * functions by ARN).
+   * @default a name CloudFormation generates
+   */
+  readonly roleName?: string;
+  /**
    * Calls AWS through FIPS endpoints: sets `AWS_USE_FIPS_ENDPOINT=true`, which the SDK reads to resolve each
    * service's FIPS endpoint in the function's Region.
    * @default false
@@ -82,7 +88,10 @@ export class KeymatFunction<N extends FunctionName = FunctionName> extends Const
       throw new RangeError(`${id}: timeout must be from 1 to 900 seconds; got ${timeout.toHumanString()}`);
     }
     super(scope, id);
-    this.role = new AcknowledgingRole(this, 'Role', { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
+    this.role = new AcknowledgingRole(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      ...(props.roleName !== undefined && { roleName: props.roleName }),
+    });
     this.grantPrincipal = this.role;
     this.logGroup = new LogGroup(this, 'Logs', { retention: props.logRetention ?? RetentionDays.ONE_YEAR });
     this.role.allow((grantee) => this.logGroup.grantWrite(grantee));

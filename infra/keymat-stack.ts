@@ -21,6 +21,7 @@ import { AttestationKey } from './attestation-key';
 import { resolveProps, type ApprovalPageIdentity, type KeymatProps } from './config';
 import { ExpiryScan } from './expiry-scan';
 import { KeymatFunction } from './keymat-function';
+import { MemberAccess } from './members';
 import { RunbookDocument } from './runbook';
 
 /** The stack's props: keymat's own (each optional, with its default) and the stack's (`env`, `description`, …). */
@@ -60,6 +61,10 @@ export class KeymatStack extends Stack {
     const config = resolveProps(props);
     super(scope, id, props);
     const { logRetention, keys } = config;
+    // With members: the acting functions' roles get the fixed names the member roles trust, and may assume them.
+    const memberAccess = config.members && new MemberAccess(config.members, this.stackName);
+    const acting = (fn: 'ValidateOrigin' | 'VerifyPendingImport' | 'DeleteMaterial') =>
+      memberAccess && { roleName: memberAccess.roleName(fn) };
     // What every function of the stack shares: its logs' retention, and whether it calls FIPS endpoints.
     const functionProps = { logRetention, fips: config.fips };
     const attestation = new AttestationKey(this, 'AttestationKey');
@@ -153,8 +158,11 @@ export class KeymatStack extends Stack {
         ...events,
         changeCalendars,
         ...(ticketCheck && { changeTicketFunctionArn: ticketCheck.functionArn }),
+        ...(config.members && { members: config.members }),
+        approvalRules: config.approvalRules,
       },
       ...functionProps,
+      ...acting('ValidateOrigin'),
     });
     attestation.grantVerifyMac(validateOrigin);
     grantPutEvents(validateOrigin);
@@ -170,6 +178,10 @@ export class KeymatStack extends Stack {
       ['kms:ListAliases'],
       'kms:ListAliases supports no resource scoping (https://docs.aws.amazon.com/kms/latest/developerguide/kms-api-permissions-reference.html)',
     );
+    if (memberAccess) {
+      memberAccess.grantAssumeMemberRole(validateOrigin);
+      memberAccess.grantOrganizationRead(validateOrigin);
+    }
 
     const checkState = new KeymatFunction(this, 'CheckState', { config: {}, ...functionProps });
 
@@ -204,7 +216,9 @@ export class KeymatStack extends Stack {
         ...events,
       },
       ...functionProps,
+      ...acting('DeleteMaterial'),
     });
+    memberAccess?.grantAssumeMemberRole(deleteMaterial);
     attestation.grantVerifyMac(deleteMaterial);
     grantPutEvents(deleteMaterial);
     deleteMaterial.grantKeys(keys, 'kms:DescribeKey', 'kms:ListKeyRotations', 'kms:DeleteImportedKeyMaterial');
@@ -213,7 +227,9 @@ export class KeymatStack extends Stack {
     const verifyPendingImport = new KeymatFunction(this, 'VerifyPendingImport', {
       config: { scope: { account: Aws.ACCOUNT_ID } },
       ...functionProps,
+      ...acting('VerifyPendingImport'),
     });
+    memberAccess?.grantAssumeMemberRole(verifyPendingImport);
     verifyPendingImport.grantKeys(keys, 'kms:DescribeKey', 'kms:ListKeyRotations');
 
     const notifyOutcome = new KeymatFunction(this, 'NotifyOutcome', {
@@ -272,6 +288,7 @@ export class KeymatStack extends Stack {
       limits: config.scanLimits,
       ...(config.scanSchedule && { schedule: config.scanSchedule }),
       ...functionProps,
+      ...(memberAccess && { memberAccess }),
     });
 
     // The gateway: the one way in for people. Its Function URL takes only SigV4-signed requests, and Lambda hands it

@@ -3,6 +3,8 @@ import {
   DescribeKeyCommand,
   GenerateMacCommand,
   GetKeyLastUsageCommand,
+  GetParametersForImportCommand,
+  ImportKeyMaterialCommand,
   KMSClient,
   ListAliasesCommand,
   ListKeyRotationsCommand,
@@ -124,6 +126,8 @@ const KMS_COMMANDS: SdkCommands<KmsApi> = {
   ListKeys: ListKeysCommand,
   ListAliases: ListAliasesCommand,
   ListResourceTags: ListResourceTagsCommand,
+  GetParametersForImport: GetParametersForImportCommand,
+  ImportKeyMaterial: ImportKeyMaterialCommand,
 };
 
 const SFN_COMMANDS: SdkCommands<SfnApi> = {

@@ -5,9 +5,10 @@ import {
   type ImportType,
   KMSClient,
 } from '@aws-sdk/client-kms';
-import { constants, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { wrapKeyMaterial, type WrappingAlgorithm } from '../../core/key-wrap';
 import { localClientConfig } from '../services/clients';
 import { DEFAULT_REGION, LOCAL_ACCOUNT_ID, localCredentialsFor } from '../constants';
 
@@ -19,7 +20,7 @@ export interface ImportOptions {
   importType?: ImportType;
   validTo?: Date;
   description?: string;
-  wrappingAlgorithm?: 'RSAES_OAEP_SHA_256' | 'RSAES_OAEP_SHA_1';
+  wrappingAlgorithm?: WrappingAlgorithm;
   wrappingKeySpec?: 'RSA_2048' | 'RSA_3072' | 'RSA_4096';
 }
 
@@ -39,14 +40,7 @@ export async function importKeyMaterial(
       WrappingKeySpec: options.wrappingKeySpec ?? 'RSA_2048',
     }),
   );
-  const encrypted = publicEncrypt(
-    {
-      key: createPublicKey({ key: Buffer.from(params.PublicKey as Uint8Array), format: 'der', type: 'spki' }),
-      padding: constants.RSA_PKCS1_OAEP_PADDING,
-      oaepHash: wrappingAlgorithm === 'RSAES_OAEP_SHA_1' ? 'sha1' : 'sha256',
-    },
-    material,
-  );
+  const encrypted = wrapKeyMaterial(params.PublicKey as Uint8Array, material, wrappingAlgorithm);
   const result = await kms.send(
     new ImportKeyMaterialCommand({
       KeyId: keyId,

@@ -3,20 +3,20 @@ import {
   createDecipheriv,
   createHash,
   createHmac,
-  constants as cryptoConstants,
   generateKeyPair,
-  privateDecrypt,
   randomBytes,
   timingSafeEqual,
 } from 'node:crypto';
 import { promisify } from 'node:util';
+import { unwrapKeyMaterial } from '../../core/key-wrap';
 import { KmsError, lengthConstraint, validation } from './errors';
 import { HMAC_KEY_SPECS, currentMaterial, type ImportTokenRecord, type KeyRecord } from './model';
 import { accessDenied, type Keys } from './keys';
 import { blob, enumMember, type CallContext, type CallRecord, type Json, type OperationTable } from './wire';
 
 /**
- * The emulator's cryptography: material ids, the RSA wrapping keys of GetParametersForImport and their OAEP unwrap,
+ * The emulator's cryptography: material ids, the RSA wrapping keys of GetParametersForImport (the unwrap itself is
+ * core/key-wrap.ts),
  * Encrypt/Decrypt with AES-256-GCM under a key's material, and GenerateMac/VerifyMac with HMAC under an HMAC key's.
  */
 
@@ -26,8 +26,6 @@ const generateKeyPairAsync = promisify(generateKeyPair);
 export const MATERIAL_BYTES = 32;
 const WRAPPING_KEY_BITS = { RSA_2048: 2048, RSA_3072: 3072, RSA_4096: 4096 } as const;
 export type WrappingKeySpec = keyof typeof WRAPPING_KEY_BITS;
-const OAEP_HASH = { RSAES_OAEP_SHA_1: 'sha1', RSAES_OAEP_SHA_256: 'sha256' } as const;
-export type WrappingAlgorithm = keyof typeof OAEP_HASH;
 /** The first bytes of every local ciphertext, so a foreign blob is refused before anything is parsed. */
 const CIPHERTEXT_MAGIC = Buffer.from('KMT1');
 const IV_BYTES = 12;
@@ -46,9 +44,6 @@ const MAC_ALGORITHMS = Object.values(HMAC_KEY_SPECS).map((s) => s.algorithm);
 const MAX_MESSAGE_BYTES = 4096;
 const MAX_MAC_BYTES = 6144;
 
-export const isWrappingAlgorithm = (value: unknown): value is WrappingAlgorithm =>
-  typeof value === 'string' && value in OAEP_HASH;
-
 export const isWrappingKeySpec = (value: unknown): value is WrappingKeySpec =>
   typeof value === 'string' && value in WRAPPING_KEY_BITS;
 
@@ -62,17 +57,10 @@ export async function newWrappingKeyPair(spec: WrappingKeySpec): Promise<{ publi
   return { publicKey, privateKeyPem: privateKey };
 }
 
-/** Unwraps imported material with the import token's private key (RSA-OAEP with the token's hash). */
+/** Unwraps imported material with the import token's private key and the algorithm the token was made for. */
 export function unwrapMaterial(token: ImportTokenRecord, encrypted: Buffer): Buffer {
   try {
-    return privateDecrypt(
-      {
-        key: token.privateKeyPem,
-        padding: cryptoConstants.RSA_PKCS1_OAEP_PADDING,
-        oaepHash: OAEP_HASH[token.wrappingAlgorithm],
-      },
-      encrypted,
-    );
+    return unwrapKeyMaterial(token.privateKeyPem, encrypted, token.wrappingAlgorithm);
   } catch (err) {
     throw Object.assign(new KmsError('InvalidCiphertextException'), { cause: err });
   }

@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto';
 import {
   MATERIAL_BYTES,
   generateMaterial,
-  isWrappingAlgorithm,
   isWrappingKeySpec,
   materialId,
   newWrappingKeyPair,
   unwrapMaterial,
 } from './crypto';
 import { KmsError, invalidState } from './errors';
+import { WRAPPING_ALGORITHMS, isWrappingAlgorithm } from '../../core/key-wrap';
 import {
   accountOf,
   currentMaterial,
@@ -128,7 +128,7 @@ export class MaterialLifecycle {
     if (!isWrappingAlgorithm(algorithm)) {
       throw new KmsError(
         'UnsupportedOperationException',
-        `WrappingAlgorithm ${String(algorithm)} is not supported by the local KMS: use RSAES_OAEP_SHA_256 or RSAES_OAEP_SHA_1`,
+        `WrappingAlgorithm ${String(algorithm)} is not supported by the local KMS: use one of ${WRAPPING_ALGORITHMS.join(', ')}`,
       );
     }
     const spec = body.WrappingKeySpec;

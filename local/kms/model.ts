@@ -3,6 +3,7 @@
  * Everything here is plain JSON: the state database keeps each key, alias and import token as JSON text.
  */
 import { LOCAL_ACCOUNT_ID } from '../constants';
+import type { WrappingAlgorithm } from '../../core/key-wrap';
 
 export type KeyState =
   | 'Creating'
@@ -110,7 +111,7 @@ export interface AliasRecord {
 export interface ImportTokenRecord {
   keyArn: string;
   privateKeyPem: string;
-  wrappingAlgorithm: 'RSAES_OAEP_SHA_1' | 'RSAES_OAEP_SHA_256';
+  wrappingAlgorithm: WrappingAlgorithm;
   expiresAt: number;
 }
 

@@ -18,7 +18,12 @@ const CLIENT_ERROR_STATUS: Partial<Record<string, { code: number; text: string }
   ERR_HTTP_REQUEST_TIMEOUT: { code: 408, text: 'Request Timeout' },
 };
 
-const CREDENTIAL_SCOPE = /Credential=([^/]+)\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request/;
+/**
+ * A SigV4 Authorization header as AWS takes it: the algorithm, then exactly one credential scope, its signed headers
+ * and its signature, each in its place; a `Credential=` anywhere else names nobody.
+ */
+const SIGV4_AUTHORIZATION =
+  /^AWS4-HMAC-SHA256 Credential=([^/,\s]+)\/\d{8}\/([^/,\s]+)\/([^/,\s]+)\/aws4_request, ?SignedHeaders=[a-z0-9;-]+, ?Signature=[0-9a-f]+$/;
 
 /** Raised while reading a body that cannot be answered by a service. */
 class BadRequest extends Error {
@@ -149,7 +154,14 @@ export class Router {
   }
 
   private incoming(req: IncomingMessage, body: string, requestId: string): IncomingRequest {
-    const scope = CREDENTIAL_SCOPE.exec(req.headers.authorization ?? '');
+    const authorization = req.headers.authorization;
+    const scope = authorization === undefined ? null : SIGV4_AUTHORIZATION.exec(authorization);
+    if (authorization !== undefined && scope === null)
+      throw new BadRequest(
+        400,
+        'IncompleteSignatureException',
+        `Authorization header requires one Credential, SignedHeaders and Signature in AWS4-HMAC-SHA256 form: ${JSON.stringify(authorization.slice(0, 200))}`,
+      );
     const target = req.headers['x-amz-target'];
     const token = req.headers['x-amz-security-token'];
     const accessKeyId = scope?.[1] ?? '';

@@ -1,4 +1,5 @@
 import * as z from '../../core/schema';
+import { WRAPPING_ALGORITHMS } from '../../core/key-wrap';
 import {
   HMAC_KEY_SPECS,
   type AliasRecord,
@@ -155,7 +156,7 @@ export const importTokenRecordSchema: z.ZodMiniType<ImportTokenRecord> = z.lazy(
   z.object({
     keyArn: z.string().check(z.startsWith('arn:')),
     privateKeyPem,
-    wrappingAlgorithm: z.enum(['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256']),
+    wrappingAlgorithm: z.enum(WRAPPING_ALGORITHMS),
     expiresAt: z.number(),
   }),
 );

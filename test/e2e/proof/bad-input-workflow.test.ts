@@ -11,7 +11,7 @@ import { createValidateOrigin } from '../../../functions/validate-origin/validat
 import { signedApprovals } from '../../helpers/attestor';
 import { DEPLOYMENT_RULES, KEY_ARN, KEY_ID, input, planFor, snapshot } from '../../helpers/kms-fixtures';
 import { printTable } from '../../helpers/table';
-import { deleteMaterialDeps, validateOriginDeps } from '../../unit/functions/deps';
+import { deleteMaterialDeps, validateOriginDeps } from '../../helpers/task-deps';
 
 /**
  * The bad-input corpus, part 1: malformed execution input and malformed approval answers. Each is refused with an

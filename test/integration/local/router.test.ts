@@ -108,6 +108,22 @@ describe('a request the router cannot serve', () => {
     await expectServingUnchanged();
   });
 
+  it.each([
+    ['a second Credential after the signature', ', Credential=alice/20250101/us-east-1/kms/aws4_request'],
+    ['no SignedHeaders or Signature', 'STRIP'],
+  ])('refuses an Authorization header with %s with IncompleteSignatureException', async (_name, change) => {
+    const request = jsonRequest('kms', 'TrentService.CreateKey', '{}');
+    const malformed =
+      change === 'STRIP'
+        ? request.replace(/(authorization: [^,\r]*),[^\r]*\r\n/, '$1\r\n')
+        : request.replace(/(authorization: [^\r]*)\r\n/, `$1${change}\r\n`);
+    expect(malformed).not.toBe(request);
+    const answer = await rawExchange(served.endpoint, malformed);
+    expect(answer.status).toBe(400);
+    expect(answer.text).toMatch(/x-amzn-errortype: IncompleteSignatureException/i);
+    await expectServingUnchanged();
+  });
+
   it('refuses an unsigned gateway request with 403', async () => {
     const answer = await rawExchange(served.endpoint, gatewayRequest('/changes', '{}'));
     expect(answer.status).toBe(403);

@@ -1,6 +1,7 @@
 import { chooseRules } from '../../../core/approvals';
 import { checkKeyId } from '../../../core/input';
-import { checkMember, placeOfKeyArn, type ApprovalRule, type Members } from '../../../core/organisation';
+import { checkMember } from '../../../core/membership';
+import { placeOfKeyArn, type ApprovalRule, type Members } from '../../../core/organisation';
 
 const HUB = { account: '111122223333', region: 'us-east-1' };
 const MEMBERS: Members = { organizationId: 'o-a1b2c3d4e5', regions: ['eu-west-1', 'us-east-1'] };

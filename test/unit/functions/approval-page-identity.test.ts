@@ -20,7 +20,7 @@ import {
 import { testAttestor } from '../../helpers/attestor';
 import { approvalScheduled } from '../../helpers/history';
 import { input, planFor, snapshot } from '../../helpers/kms-fixtures';
-import { LINK_SECRET_ARN, PAGE_URL, recordedEvents, secretsClient, silentLogger } from './deps';
+import { LINK_SECRET_ARN, PAGE_URL, recordedEvents, secretsClient, silentLogger } from '../../helpers/task-deps';
 import { sfnCall } from '../../../functions/runtime/aws';
 
 const sfn = mockClient(SFNClient);

@@ -18,7 +18,7 @@ import {
   type PageResponse,
 } from '../../../functions/approval-page/approval-page';
 import { input, planFor, snapshot } from '../../helpers/kms-fixtures';
-import { LINK_SECRET_ARN, PAGE_URL, recordedEvents, secretsClient, silentLogger } from './deps';
+import { LINK_SECRET_ARN, PAGE_URL, recordedEvents, secretsClient, silentLogger } from '../../helpers/task-deps';
 import { testAttestor } from '../../helpers/attestor';
 import { approvalScheduled } from '../../helpers/history';
 import { sfnCall } from '../../../functions/runtime/aws';

@@ -3,7 +3,7 @@ import type { WindowCheck } from '../../../core/change-window';
 import { createCheckChangeWindow } from '../../../functions/check-change-window/check-change-window';
 import type { CalendarReader } from '../../../functions/runtime/calendars';
 import { input, planFor, snapshot } from '../../helpers/kms-fixtures';
-import { EXECUTION_ID, silentLogger } from './deps';
+import { EXECUTION_ID, silentLogger } from '../../helpers/task-deps';
 
 /**
  * CheckChangeWindow: the bound counts from the first check, and every later check of one change counts to the same

@@ -2,7 +2,7 @@ import type { KeyState } from '@aws-sdk/client-kms';
 import type { Plan } from '../../../core/types';
 import { createCheckState } from '../../../functions/check-state/check-state';
 import { input, planFor, snapshot } from '../../helpers/kms-fixtures';
-import { EXECUTION_ID, silentLogger } from './deps';
+import { EXECUTION_ID, silentLogger } from '../../helpers/task-deps';
 
 const checkState = createCheckState({ logger: silentLogger() });
 const plan = (keyStateBefore: KeyState, alreadyDeleted = false): Plan => ({

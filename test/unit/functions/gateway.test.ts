@@ -15,7 +15,7 @@ import { createGateway, MAX_BODY_BYTES } from '../../../functions/gateway/gatewa
 import { testAttestor } from '../../helpers/attestor';
 import { approvalScheduled } from '../../helpers/history';
 import { HUB_CONTEXT, KEY_ARN, input, planFor, snapshot } from '../../helpers/kms-fixtures';
-import { silentLogger } from './deps';
+import { silentLogger } from '../../helpers/task-deps';
 import { sfnCall } from '../../../functions/runtime/aws';
 import { createSsmClient } from '../../../functions/runtime/calendars';
 import type { Members } from '../../../core/organisation';

@@ -4,7 +4,7 @@ import type { AnyTaskState } from '../../../core/tasks';
 import type { LambdaContext } from '../../../functions/runtime/logger';
 import { SdkStub } from '../../helpers/sdk-stub';
 import { DEPLOYMENT_RULES, KEY_ARN, input, planFor, snapshot } from '../../helpers/kms-fixtures';
-import { EXECUTION_ID } from './deps';
+import { EXECUTION_ID } from '../../helpers/task-deps';
 
 /**
  * Each handler.ts reads its configuration from the variables the stack sets (`environmentOf`) once, at module load,

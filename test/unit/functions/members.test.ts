@@ -26,7 +26,7 @@ import { createValidateOrigin } from '../../../functions/validate-origin/validat
 import { createVerifyPendingImport } from '../../../functions/verify-pending-import/verify-pending-import';
 import { signedApprovals, testAttestor } from '../../helpers/attestor';
 import { DEPLOYMENT_RULES, M1, material } from '../../helpers/kms-fixtures';
-import { SCOPE, deleteMaterialDeps, keyAccess, silentLogger, validateOriginDeps } from './deps';
+import { SCOPE, deleteMaterialDeps, keyAccess, silentLogger, validateOriginDeps } from '../../helpers/task-deps';
 
 /**
  * keymat acting in the organisation's member accounts: ValidateOrigin places a member key's account with

@@ -6,7 +6,14 @@ import type { WorkflowState } from '../../../core/types';
 import { createNotifyOutcome } from '../../../functions/notify-outcome/notify-outcome';
 import { outcomeOf } from '../../../functions/notify-outcome/outcome';
 import { KEY_ARN, M1, input, planFor, snapshot } from '../../helpers/kms-fixtures';
-import { EXECUTION_ID, NO_CHANGE_MANAGEMENT, OUTCOME_TOPIC_ARN, recordedEvents, silentLogger, snsClient } from './deps';
+import {
+  EXECUTION_ID,
+  NO_CHANGE_MANAGEMENT,
+  OUTCOME_TOPIC_ARN,
+  recordedEvents,
+  silentLogger,
+  snsClient,
+} from '../../helpers/task-deps';
 
 const plan = planFor(snapshot());
 const approvals = [{ approver: 'bob', at: '2026-11-22T00:00:00Z', channel: 'cli', round: 1, mac: 'bWFj' }];

@@ -17,7 +17,7 @@ import {
   secretsClient,
   silentLogger,
   snsClient,
-} from './deps';
+} from '../../helpers/task-deps';
 
 const sns = mockClient(SNSClient);
 const secrets = mockClient(SecretsManagerClient);

@@ -32,7 +32,7 @@ import {
   secretsClient,
   silentLogger,
   snsClient,
-} from './deps';
+} from '../../helpers/task-deps';
 
 const kms = mockClient(KMSClient);
 const sns = mockClient(SNSClient);

@@ -12,7 +12,7 @@ import { attestStart } from '../../../core/attestation';
 import { createValidateOrigin } from '../../../functions/validate-origin/validate-origin';
 import { testAttestor } from '../../helpers/attestor';
 import { DEPLOYMENT_RULES, KEY_ARN, KEY_ID, M1, M2, REPLICA_ARN, material, metadata } from '../../helpers/kms-fixtures';
-import { validateOriginDeps } from './deps';
+import { validateOriginDeps } from '../../helpers/task-deps';
 
 const kms = mockClient(KMSClient);
 const attestor = testAttestor();

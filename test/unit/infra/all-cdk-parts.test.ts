@@ -25,6 +25,9 @@ describe('infra/change-management', () => {
 describe('infra/constructs', () => {
   require('./constructs.cdk');
 });
+describe('infra/members', () => {
+  require('./members.cdk');
+});
 describe('infra/definition', () => {
   require('./definition.cdk');
 });
@@ -33,4 +36,7 @@ describe('workflows/deletion-workflow', () => {
 });
 describe('iam/permissions', () => {
   require('../../integration/iam/permissions.cdk');
+});
+describe('iam/member-permissions', () => {
+  require('../../integration/iam/member-permissions.cdk');
 });

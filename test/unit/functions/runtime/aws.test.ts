@@ -59,7 +59,9 @@ describe('attempts', () => {
 
   it("retries a client that answers people with the SDK's standard attempts", async () => {
     const sns = createSnsClient({ endpoint, region: 'us-east-1', credentials: CREDENTIALS });
-    await expect(sns('Publish', { TopicArn: 'arn:aws:sns:us-east-1:111122223333:t', Message: 'm' })).rejects.toThrow();
+    await expect(
+      sns('Publish', { TopicArn: 'arn:aws:sns:us-east-1:111122223333:t', Message: 'm' }),
+    ).rejects.toMatchObject({ name: 'InternalErrorException' });
     expect(requests).toBe(STANDARD_ATTEMPTS);
   });
 });

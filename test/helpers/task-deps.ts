@@ -1,13 +1,13 @@
-import type { KmsCall, SecretsCall, SnsCall } from '../../../core/aws-api';
-import type { ChangeEvent, EventPublisher } from '../../../core/change-events';
-import type { Scope } from '../../../core/config';
-import { MEMBER_DELETE_ROLE, MEMBER_READ_ROLE, type MemberRole } from '../../../core/organisation';
-import type { DeleteMaterialDeps, ValidateOriginDeps } from '../../../functions/tasks';
-import { createKeyAccess, type KeyAccess } from '../../../functions/runtime/key-access';
-import type { CalendarReader } from '../../../functions/runtime/calendars';
-import { testAttestor } from '../../helpers/attestor';
-import { createKmsClient, createSecretsClient, createSnsClient } from '../../../functions/runtime/aws';
-import { createLogger, type Logger } from '../../../functions/runtime/logger';
+import type { KmsCall, SecretsCall, SnsCall } from '../../core/aws-api';
+import type { ChangeEvent, EventPublisher } from '../../core/change-events';
+import type { Scope } from '../../core/config';
+import { MEMBER_DELETE_ROLE, MEMBER_READ_ROLE, type MemberRole } from '../../core/organisation';
+import type { DeleteMaterialDeps, ValidateOriginDeps } from '../../functions/tasks';
+import { createKeyAccess, type KeyAccess } from '../../functions/runtime/key-access';
+import type { CalendarReader } from '../../functions/runtime/calendars';
+import { testAttestor } from './attestor';
+import { createKmsClient, createSecretsClient, createSnsClient } from '../../functions/runtime/aws';
+import { createLogger, type Logger } from '../../functions/runtime/logger';
 
 /**
  * What the task factories are given in unit tests: the clients production makes (SDK clients, whose classes

@@ -1,0 +1,306 @@
+import { runSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
+import { Template } from 'aws-cdk-lib/assertions';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MEMBER_DELETE_ROLE, MEMBER_READ_ROLE, sourceIdentity, type Members } from '../../../core/organisation';
+import { KeymatMembersStack } from '../../../infra/members';
+import { keymatStack, testApp } from '../../helpers/cdk-stacks';
+
+/**
+ * The organisation's permission model, proven by simulating IAM's evaluation across accounts: the hub's roles
+ * (identity policies, from the hub synthesized with members) against the member roles' trust policies (from the
+ * StackSet's template), and the member roles' own policies against a member account's keys. Only the acting task
+ * roles reach a member role, DeleteMaterial's alone the delete role, each only with a keymat SourceIdentity; nothing
+ * outside the hub does; and each member role may make exactly the calls its tasks make.
+ */
+
+const HUB = '111122223333';
+const MEMBER = '444455556666';
+const OUTSIDER = '999988887777';
+const ORG = 'o-a1b2c3d4e5';
+const REGION = 'eu-west-1';
+const MEMBERS: Members = { organizationId: ORG, organizationalUnits: ['ou-ab12-cd34ef56'], regions: [REGION] };
+
+type PolicyDocument = { Version?: string; Statement: Record<string, unknown>[] };
+type Resource = { Type: string; Properties: Record<string, any> };
+
+/** Resolves the pseudo parameters and joins of a template value, in an account of the `aws` partition. */
+function resolveIn(account: string, node: unknown): unknown {
+  if (Array.isArray(node)) return node.map((n) => resolveIn(account, n));
+  if (node === null || typeof node !== 'object') return node;
+  const o = node as Record<string, unknown>;
+  if ('Ref' in o) {
+    const pseudo: Record<string, string> = {
+      'AWS::Partition': 'aws',
+      'AWS::AccountId': account,
+      'AWS::Region': REGION,
+    };
+    const value = pseudo[o.Ref as string];
+    if (value === undefined) throw new Error(`no value for Ref ${String(o.Ref)}`);
+    return value;
+  }
+  if ('Fn::Join' in o) {
+    const [delimiter, items] = o['Fn::Join'] as [string, unknown[]];
+    return (resolveIn(account, items) as string[]).join(delimiter);
+  }
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, resolveIn(account, v)]));
+}
+
+// The hub with members: its roles' statements about STS and Organizations (the only ones that can reach another
+// account's role), by function.
+const hub = keymatStack({ members: JSON.stringify(MEMBERS) }).template.toJSON().Resources as Record<string, Resource>;
+function hubRole(fn: string): { arn: string; policy: PolicyDocument } {
+  const [, lambda] = Object.entries(hub).find(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith(fn))!;
+  const roleId = lambda.Properties.Role['Fn::GetAtt'][0] as string;
+  const name = (hub[roleId]!.Properties.RoleName as string | undefined) ?? roleId;
+  const statements = Object.values(hub)
+    .filter((r) => r.Type === 'AWS::IAM::Policy' && r.Properties.Roles.some((x: { Ref: string }) => x.Ref === roleId))
+    .flatMap((r) => r.Properties.PolicyDocument.Statement as Record<string, unknown>[])
+    .filter((s) => /"(sts|organizations):/.test(JSON.stringify(s.Action)));
+  return {
+    arn: `arn:aws:sts::${HUB}:assumed-role/${name}/keymat-CHG-1`,
+    policy: { Version: '2012-10-17', Statement: resolveIn(HUB, statements) as Record<string, unknown>[] },
+  };
+}
+
+// The StackSet's template: the member roles as a member account holds them.
+const app = testApp();
+const membersStack = new KeymatMembersStack(app, 'KeymatMembers', { hubAccount: HUB, members: MEMBERS });
+Template.fromStack(membersStack);
+const memberTemplate = JSON.parse(readFileSync(join(app.outdir, membersStack.template.templateFile), 'utf8')) as {
+  Resources: Record<string, Resource>;
+};
+function memberRole(name: string): { arn: string; trust: PolicyDocument; policy: PolicyDocument } {
+  const [roleId, role] = Object.entries(memberTemplate.Resources).find(
+    ([, r]) => r.Type === 'AWS::IAM::Role' && r.Properties.RoleName === name,
+  )!;
+  const statements = Object.values(memberTemplate.Resources)
+    .filter((r) => r.Type === 'AWS::IAM::Policy' && r.Properties.Roles.some((x: { Ref: string }) => x.Ref === roleId))
+    .flatMap((r) => r.Properties.PolicyDocument.Statement as Record<string, unknown>[]);
+  return {
+    arn: `arn:aws:sts::${MEMBER}:assumed-role/${name}/keymat-CHG-1`,
+    trust: resolveIn(MEMBER, role.Properties.AssumeRolePolicyDocument) as PolicyDocument,
+    policy: { Version: '2012-10-17', Statement: resolveIn(MEMBER, statements) as Record<string, unknown>[] },
+  };
+}
+const readRole = memberRole(MEMBER_READ_ROLE);
+const deleteRole = memberRole(MEMBER_DELETE_ROLE);
+
+interface Probe {
+  action: string;
+  resource: string;
+  account: string;
+  context: Record<string, string>;
+  resourcePolicy?: PolicyDocument;
+}
+
+const SOURCE_IDENTITY = { 'sts:SourceIdentity': sourceIdentity('CHG-1') };
+const assume = (
+  action: string,
+  role: { trust: PolicyDocument },
+  name: string,
+  account = MEMBER,
+  context: Record<string, string> = SOURCE_IDENTITY,
+): Probe => ({
+  action,
+  resource: `arn:aws:iam::${account}:role/${name}`,
+  account,
+  context: { 'aws:ResourceOrgID': account === OUTSIDER ? 'o-zz9y8x7w6v' : ORG, ...context },
+  resourcePolicy: role.trust,
+});
+
+/** The calls across accounts probed, by label. */
+const ASSUME_PROBES = {
+  'sts:AssumeRole (read role)': assume('sts:AssumeRole', readRole, MEMBER_READ_ROLE),
+  'sts:SetSourceIdentity (read role)': assume('sts:SetSourceIdentity', readRole, MEMBER_READ_ROLE),
+  'sts:AssumeRole (read role, no SourceIdentity)': assume('sts:AssumeRole', readRole, MEMBER_READ_ROLE, MEMBER, {}),
+  'sts:AssumeRole (read role, SourceIdentity not keymat-)': assume(
+    'sts:AssumeRole',
+    readRole,
+    MEMBER_READ_ROLE,
+    MEMBER,
+    {
+      'sts:SourceIdentity': 'alice',
+    },
+  ),
+  'sts:AssumeRole (delete role)': assume('sts:AssumeRole', deleteRole, MEMBER_DELETE_ROLE),
+  'sts:SetSourceIdentity (delete role)': assume('sts:SetSourceIdentity', deleteRole, MEMBER_DELETE_ROLE),
+  'sts:AssumeRole (delete role, outside the organisation)': assume(
+    'sts:AssumeRole',
+    deleteRole,
+    MEMBER_DELETE_ROLE,
+    OUTSIDER,
+  ),
+} satisfies Record<string, Probe>;
+type AssumeProbe = keyof typeof ASSUME_PROBES;
+
+interface Caller {
+  principal: string;
+  orgId: string;
+  policy: PolicyDocument;
+  allowed: readonly AssumeProbe[];
+}
+const ADMIN: PolicyDocument = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] };
+const READS: AssumeProbe[] = ['sts:AssumeRole (read role)', 'sts:SetSourceIdentity (read role)'];
+const caller = (fn: string, allowed: readonly AssumeProbe[]): Caller => {
+  const { arn, policy } = hubRole(fn);
+  return { principal: arn, orgId: ORG, policy, allowed };
+};
+const CALLERS: Record<string, Caller> = {
+  ValidateOrigin: caller('ValidateOrigin', READS),
+  VerifyPendingImport: caller('VerifyPendingImport', READS),
+  ExpiryScan: caller('ExpiryScan', READS),
+  DeleteMaterial: caller('DeleteMaterial', ['sts:AssumeRole (delete role)', 'sts:SetSourceIdentity (delete role)']),
+  'Gateway (a hub role of no acting task)': caller('Gateway', []),
+  'NotifyOutcome (a hub role of no acting task)': caller('NotifyOutcome', []),
+  // Everything IAM can give, and still not trusted: the trust names the task roles.
+  'an administrator of the hub account': {
+    principal: `arn:aws:sts::${HUB}:assumed-role/Administrator/alice`,
+    orgId: ORG,
+    policy: ADMIN,
+    allowed: [],
+  },
+  "another account's role named as DeleteMaterial's": {
+    principal: `arn:aws:sts::${OUTSIDER}:assumed-role/keymat-Keymat-DeleteMaterial/keymat-CHG-1`,
+    orgId: 'o-zz9y8x7w6v',
+    policy: ADMIN,
+    allowed: [],
+  },
+};
+
+const MEMBER_KEY = `arn:aws:kms:${REGION}:${MEMBER}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+const TAGGED = { 'aws:ResourceTag/keymat:managed': 'true' };
+const DEFAULT_KEY_POLICY: PolicyDocument = {
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${MEMBER}:root` }, Action: 'kms:*', Resource: '*' }],
+};
+const onKey = (action: string, context: Record<string, string> = TAGGED): Probe => ({
+  action,
+  resource: MEMBER_KEY,
+  account: MEMBER,
+  context,
+  resourcePolicy: DEFAULT_KEY_POLICY,
+});
+/** The calls in a member account probed, by label: what the tasks make, and what no member role may make. */
+const KMS_PROBES = {
+  'kms:DescribeKey': onKey('kms:DescribeKey'),
+  'kms:ListKeyRotations': onKey('kms:ListKeyRotations'),
+  'kms:GetKeyLastUsage': onKey('kms:GetKeyLastUsage'),
+  'kms:ListResourceTags': onKey('kms:ListResourceTags'),
+  'kms:ListKeys': { action: 'kms:ListKeys', resource: '*', account: MEMBER, context: {} },
+  'kms:ListAliases': { action: 'kms:ListAliases', resource: '*', account: MEMBER, context: {} },
+  'kms:DeleteImportedKeyMaterial': onKey('kms:DeleteImportedKeyMaterial'),
+  'kms:DeleteImportedKeyMaterial (untagged key)': onKey('kms:DeleteImportedKeyMaterial', {}),
+  'kms:DescribeKey (untagged key)': onKey('kms:DescribeKey', {}),
+  'kms:ImportKeyMaterial': onKey('kms:ImportKeyMaterial'),
+  'kms:ScheduleKeyDeletion': onKey('kms:ScheduleKeyDeletion'),
+  'kms:DisableKey': onKey('kms:DisableKey'),
+  'kms:PutKeyPolicy': onKey('kms:PutKeyPolicy'),
+  'kms:Decrypt': onKey('kms:Decrypt'),
+} satisfies Record<string, Probe>;
+type KmsProbe = keyof typeof KMS_PROBES;
+
+const MEMBER_ROLES: Record<string, { role: typeof readRole; allowed: readonly KmsProbe[] }> = {
+  [MEMBER_READ_ROLE]: {
+    role: readRole,
+    allowed: [
+      'kms:DescribeKey',
+      'kms:ListKeyRotations',
+      'kms:GetKeyLastUsage',
+      'kms:ListResourceTags',
+      'kms:ListKeys',
+      'kms:ListAliases',
+    ],
+  },
+  [MEMBER_DELETE_ROLE]: {
+    role: deleteRole,
+    allowed: ['kms:DescribeKey', 'kms:ListKeyRotations', 'kms:DeleteImportedKeyMaterial'],
+  },
+};
+
+async function simulate(principal: string, policy: PolicyDocument, probe: Probe, orgId: string): Promise<boolean> {
+  const simulation: Simulation = {
+    request: {
+      principal,
+      action: probe.action,
+      resource: { resource: probe.resource, accountId: probe.account },
+      contextVariables: { 'aws:PrincipalOrgID': orgId, ...probe.context },
+    },
+    identityPolicies: [{ name: 'policy', policy }],
+    serviceControlPolicies: [],
+    resourceControlPolicies: [],
+    ...(probe.resourcePolicy && { resourcePolicy: probe.resourcePolicy }),
+  };
+  const response = await runSimulation(simulation, {});
+  if (response.resultType === 'error') {
+    throw new Error(`simulating ${probe.action} on ${probe.resource}: ${JSON.stringify(response.errors)}`);
+  }
+  return response.overallResult === 'Allowed';
+}
+
+const assumed = new Map<string, AssumeProbe[]>();
+const memberCalls = new Map<string, KmsProbe[]>();
+
+beforeAll(async () => {
+  for (const [name, c] of Object.entries(CALLERS)) {
+    const allowed: AssumeProbe[] = [];
+    for (const [label, probe] of Object.entries(ASSUME_PROBES) as [AssumeProbe, Probe][]) {
+      if (await simulate(c.principal, c.policy, probe, c.orgId)) allowed.push(label);
+    }
+    assumed.set(name, allowed);
+  }
+  for (const [name, { role }] of Object.entries(MEMBER_ROLES)) {
+    const allowed: KmsProbe[] = [];
+    for (const [label, probe] of Object.entries(KMS_PROBES) as [KmsProbe, Probe][]) {
+      if (await simulate(role.arn, role.policy, probe, ORG)) allowed.push(label);
+    }
+    memberCalls.set(name, allowed);
+  }
+}, 120_000);
+
+afterAll(() => {
+  const table = (title: string, rows: Map<string, string[]>, probes: string[]) => {
+    const subjects = [...rows.keys()];
+    const width = Math.max(...probes.map((p) => p.length));
+    return [
+      '',
+      title,
+      ...subjects.map((s, i) => `  [${String(i + 1).padStart(2)}] ${s}`),
+      `${''.padEnd(width)}  ${subjects.map((_s, i) => String(i + 1).padStart(3)).join('')}`,
+      ...probes.map(
+        (p) =>
+          `${p.padEnd(width)}  ${subjects.map((s) => (rows.get(s)!.includes(p) ? 'A' : '-').padStart(3)).join('')}`,
+      ),
+    ];
+  };
+  const lines = [
+    ...table(
+      'IAM simulation, organisation: caller × member role (A allowed, - denied)',
+      assumed,
+      Object.keys(ASSUME_PROBES),
+    ),
+    ...table('IAM simulation, member account: member role × call', memberCalls, Object.keys(KMS_PROBES)),
+    '',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+});
+
+describe('the organisation permission model, simulated', () => {
+  it.each(Object.keys(CALLERS))('%s may assume exactly its member role, and none other', (name) => {
+    expect(assumed.get(name)!.sort()).toEqual([...CALLERS[name]!.allowed].sort());
+  });
+
+  it('lets only DeleteMaterial assume the delete role, and nobody without a keymat SourceIdentity or outside the organisation', () => {
+    const holders = [...assumed].filter(([, a]) => a.includes('sts:AssumeRole (delete role)')).map(([n]) => n);
+    expect(holders).toEqual(['DeleteMaterial']);
+    for (const [, allowed] of assumed) {
+      expect(allowed).not.toContain('sts:AssumeRole (read role, no SourceIdentity)');
+      expect(allowed).not.toContain('sts:AssumeRole (read role, SourceIdentity not keymat-)');
+      expect(allowed).not.toContain('sts:AssumeRole (delete role, outside the organisation)');
+    }
+  });
+
+  it.each(Object.keys(MEMBER_ROLES))('the member role %s may make exactly the calls its tasks make', (name) => {
+    expect(memberCalls.get(name)!.sort()).toEqual([...MEMBER_ROLES[name]!.allowed].sort());
+  });
+});
