@@ -1,4 +1,5 @@
 import { Aws, Duration, Fn, RemovalPolicy } from 'aws-cdk-lib';
+import { Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import {
@@ -169,12 +170,27 @@ export class FleetScan extends Construct {
       logs: { destination: logGroup, level: LogLevel.ALL, includeExecutionData: false },
     });
     const role = this.stateMachine.role;
-    // CDK grants the map its children: StartExecution on this state machine, DescribeExecution and StopExecution on
-    // the executions of its map runs (the wildcards below).
+    // CDK grants the map StartExecution on this state machine, DescribeExecution and StopExecution on its own
+    // executions and RedriveExecution on its map runs' children; the children themselves
+    // (`execution:<state machine>/<map run>:<child>`) it must also read and stop, which a policy of its own grants: the
+    // role's default policy cannot name the state machine that depends on it.
     const executions = `arn:${Aws.PARTITION}:states:${Aws.REGION}:${Aws.ACCOUNT_ID}:execution:${Fn.select(6, Fn.split(':', this.stateMachine.stateMachineArn))}`;
+    new Policy(this, 'MapChildrenPolicy', {
+      roles: [role],
+      statements: [
+        new PolicyStatement({
+          actions: ['states:DescribeExecution', 'states:StopExecution'],
+          resources: [`${executions}/*`],
+        }),
+      ],
+    });
     acknowledge(
-      this.stateMachine,
-      [resourceFinding(this, `${executions}:*`), resourceFinding(this, `${executions}/*:*`)],
+      this,
+      [
+        resourceFinding(this, `${executions}:*`),
+        resourceFinding(this, `${executions}/*:*`),
+        resourceFinding(this, `${executions}/*`),
+      ],
       "the Distributed Map's children are executions of this state machine's own map runs: only they",
     );
     acknowledge(
