@@ -10,6 +10,8 @@ import { addAccount, addOrganizationalUnit, initOrganization } from '../../../lo
 import { readEventsOutbox, readRequestLog, requestLogEnd } from '../../../local/state/store';
 import { runDistributedMap, ToleratedFailuresExceeded } from '../../../local/workflow/distributed-map';
 import { runLocalFleetScan } from '../../../local/workflow/fleet-scan';
+import { prepareWorkflow } from '../../../local/workflow/workflow';
+import { keymat } from '../../helpers/run-cli';
 
 /**
  * The fleet scan on the local stack: keymat's local engine lists the member accounts × Regions from the stack's
@@ -27,12 +29,17 @@ let dir: string;
 let stack: LocalStack;
 let members: Members;
 let expiring: CreatedKey;
+let production: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'keymat-fleet-'));
-  stack = await LocalStack.start({ stateDir: dir });
+  // Served with the deletion workflow, so that the scan's changes start in it.
+  stack = await LocalStack.start({
+    stateDir: dir,
+    workflow: (endpoint) => prepareWorkflow(endpoint, { approvalTimeoutSeconds: 600 }),
+  });
   initOrganization(dir, { organizationId: ORGANIZATION_ID, roles: () => [] });
-  const production = addOrganizationalUnit(dir, { name: 'Production' }).id;
+  production = addOrganizationalUnit(dir, { name: 'Production' }).id;
   const payments = addOrganizationalUnit(dir, { name: 'Payments', parentId: production }).id;
   addAccount(dir, { id: MEMBER, name: 'payments-prod', parentId: payments, roles: memberRoles });
   addAccount(dir, { id: NO_ROLES, name: 'forgotten', parentId: production, roles: () => [] });
@@ -115,6 +122,46 @@ describe('the fleet scan on the local stack', () => {
       expect.objectContaining({ keyId: expiring.keyArn, keyMaterialId: expiring.keyMaterialId }),
     );
     expect(summary).toMatchObject({ dryRun: false, changesStarted: 1, violations: 1 });
+  });
+});
+
+describe('keymat scan --org --local', () => {
+  const scanOrg = (...args: string[]) =>
+    keymat(['scan', '--org', '--local', '--state-dir', dir, '--regions', REGIONS.join(','), ...args]);
+
+  it("prints the run's summary as JSON: the items scanned and each failed one with its cause", async () => {
+    const r = await scanOrg('--organizational-units', production, '--dry-run', '--json');
+    expect(r.code).toBe(0);
+    const summary = EVENT_DETAILS['Scan Completed'].parse(JSON.parse(r.stdout));
+    expect(summary).toMatchObject({ itemsTotal: 4, itemsScanned: 2, violations: 1, changesStarted: 0 });
+    expect(summary.failed.map((f) => [f.account, f.region, f.error])).toEqual(
+      REGIONS.map((region) => [NO_ROLES, region, 'MemberRoleUnavailable']),
+    );
+  });
+
+  it('prints the summary in words, naming each failed account and Region', async () => {
+    const r = await scanOrg('--accounts', `${MEMBER},${NO_ROLES}`, '--dry-run');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('2 of 4 account × Region items scanned (1 accounts)');
+    expect(r.stdout).toContain(`failed ${NO_ROLES} eu-west-1: MemberRoleUnavailable: STS refused role`);
+  });
+
+  it("starts the violation's change in the local deletion workflow, as the scan's own", async () => {
+    const logStart = requestLogEnd(dir);
+    const r = await scanOrg('--organizational-units', production, '--json');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ changesStarted: 1, violations: 1 });
+    const starts = readRequestLog(dir, logStart).filter((e) => e.operation === 'StartExecution');
+    expect(starts).toEqual([expect.objectContaining({ status: 200, caller: expect.stringContaining('ExpiryScan') })]);
+  });
+
+  it('refuses a Region that is none, naming the option, and without --local says where the fleet scan runs', async () => {
+    const bad = await scanOrg('--regions', 'mars', '--dry-run');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('--regions');
+    const deployed = await keymat(['scan', '--org', '--regions', 'eu-west-1', '--dry-run']);
+    expect(deployed.code).not.toBe(0);
+    expect(deployed.stderr).toContain('keymat scan --org runs on the local stack (--local)');
   });
 });
 
