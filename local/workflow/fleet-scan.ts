@@ -62,6 +62,8 @@ export interface LocalFleetScanResult {
   stateTransitions: number;
   /** The invocations of the scan function: the items step, one per child, the summary. */
   invocations: number;
+  /** The time spent in those invocations, all together: what Lambda bills as duration. */
+  lambdaMs: number;
 }
 
 /** States the parent enters (ListScanItems, ScanMembers, SummariseScan) and each child enters (ScanMember). */
@@ -118,23 +120,34 @@ async function runFleetScan(
     logger: createLogger({ logLevel: localLogLevel() }),
   });
 
+  let lambdaMs = 0;
+  const invoke = async (event: unknown): Promise<unknown> => {
+    const started = performance.now();
+    try {
+      return await step(event);
+    } finally {
+      lambdaMs += performance.now() - started;
+    }
+  };
+
   const name = randomUUID();
   const runArn = executionArnOf(localFleetScanArn(region, account), name);
   const dryRun = options.dryRun ?? false;
-  const { items } = (await step({ step: 'items' })) as { items: FleetItem[] };
+  const { items } = (await invoke({ step: 'items' })) as { items: FleetItem[] };
   const { results } = await runDistributedMap({
     mapRunArn: `${localFleetScanArn(region, account).replace(':stateMachine:', ':mapRun:')}/${name}`,
     items,
     maxConcurrency: options.maxConcurrency ?? DEFAULT_FLEET_MAX_CONCURRENCY,
     toleratedFailurePercentage: options.toleratedFailurePercentage ?? DEFAULT_FLEET_TOLERATED_FAILURE_PERCENTAGE,
     // The deployed map's ItemSelector: the item, the run and its dry-run flag.
-    child: (item) => step({ step: 'scan', ...item, runArn, dryRun }),
+    child: (item) => invoke({ step: 'scan', ...item, runArn, dryRun }),
   });
-  const summary = (await step({ step: 'summary', runArn, dryRun, results })) as FleetScanSummary;
+  const summary = (await invoke({ step: 'summary', runArn, dryRun, results })) as FleetScanSummary;
   return {
     summary,
     items,
     stateTransitions: PARENT_STATES + CHILD_STATES * items.length,
     invocations: 2 + items.length,
+    lambdaMs,
   };
 }
