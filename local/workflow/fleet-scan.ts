@@ -5,6 +5,7 @@ import {
   DEFAULT_SCAN_EXPIRES_WITHIN_DAYS,
   DEFAULT_SCAN_LIMITS,
   DEFAULT_SCAN_RETIRE_TAG,
+  SCAN_KMS_MAX_ATTEMPTS,
 } from '../../core/defaults';
 import type { FleetItem, FleetScanSummary } from '../../core/fleet-scan';
 import { executionArnOf } from '../../core/naming';
@@ -102,7 +103,12 @@ async function runFleetScan(
   const stateMachineArn = localStateMachineArn(region, account);
   const step = createFleetScan({
     organizations: createOrganizationsClient(aws),
-    keys: createKeyAccess({ scope: { account, region }, role: MEMBER_READ_ROLE, aws: { endpoint, credentials } }),
+    keys: createKeyAccess({
+      scope: { account, region },
+      role: MEMBER_READ_ROLE,
+      aws: { endpoint, credentials },
+      kmsMaxAttempts: SCAN_KMS_MAX_ATTEMPTS,
+    }),
     start:
       options.start ??
       scanStarter(createSfnClient(aws), localAttestor(endpoint, region, internal), { stateMachineArn }),
