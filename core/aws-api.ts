@@ -58,9 +58,18 @@ export interface LambdaApi {
   Invoke: [Lambda.InvokeCommandInput, Lambda.InvokeCommandOutput];
 }
 
-/** Organizations, read from the hub: where a member key's account sits in the organisation. */
+/**
+ * Organizations, read from the hub: where a member key's account sits in the organisation, and (for the fleet scan)
+ * which accounts the organisation and its OUs hold.
+ */
 export interface OrganizationsApi {
   DescribeAccount: [Orgs.DescribeAccountCommandInput, Orgs.DescribeAccountCommandOutput];
+  ListAccounts: [Orgs.ListAccountsCommandInput, Orgs.ListAccountsCommandOutput];
+  ListAccountsForParent: [Orgs.ListAccountsForParentCommandInput, Orgs.ListAccountsForParentCommandOutput];
+  ListOrganizationalUnitsForParent: [
+    Orgs.ListOrganizationalUnitsForParentCommandInput,
+    Orgs.ListOrganizationalUnitsForParentCommandOutput,
+  ];
   ListParents: [Orgs.ListParentsCommandInput, Orgs.ListParentsCommandOutput];
   DescribeOrganizationalUnit: [
     Orgs.DescribeOrganizationalUnitCommandInput,

@@ -16,6 +16,9 @@ import {
 import {
   DescribeAccountCommand,
   DescribeOrganizationalUnitCommand,
+  ListAccountsCommand,
+  ListAccountsForParentCommand,
+  ListOrganizationalUnitsForParentCommand,
   ListParentsCommand,
   OrganizationsClient,
 } from '@aws-sdk/client-organizations';
@@ -155,8 +158,8 @@ export const createKmsClient = (options: AwsClientOptions = {}): KmsCall =>
   kmsCall(new KMSClient(sdkConfig({ maxAttempts: 1, ...options })));
 
 /**
- * An Organizations client for ValidateOrigin, which places a member key's account in the organisation: one attempt,
- * as every task client.
+ * An Organizations client for ValidateOrigin, which places a member key's account in the organisation, and the fleet
+ * scan, which lists the member accounts: one attempt, as every task client.
  *
  * @param options - Where and as whom to call.
  */
@@ -165,6 +168,9 @@ export const createOrganizationsClient = (options: AwsClientOptions = {}): Organ
     DescribeAccount: DescribeAccountCommand,
     ListParents: ListParentsCommand,
     DescribeOrganizationalUnit: DescribeOrganizationalUnitCommand,
+    ListAccounts: ListAccountsCommand,
+    ListAccountsForParent: ListAccountsForParentCommand,
+    ListOrganizationalUnitsForParent: ListOrganizationalUnitsForParentCommand,
   });
 
 /**

@@ -26,7 +26,8 @@ const BUDGET_BYTES: Record<Folder, number> = {
   'verify-pending-import': 305_000,
   'notify-outcome': 306_000,
   'approval-page': 382_000,
-  'expiry-scan': 364_000,
+  // With the Organizations and EventBridge clients and STS's credential provider, for the fleet scan.
+  'expiry-scan': 439_000,
   gateway: 449_000,
 };
 
@@ -41,7 +42,7 @@ const CLIENTS: Record<Folder, string[]> = {
   'verify-pending-import': ['client-kms'],
   'notify-outcome': ['client-eventbridge', 'client-sns'],
   'approval-page': ['client-eventbridge', 'client-kms', 'client-secrets-manager', 'client-sfn'],
-  'expiry-scan': ['client-kms', 'client-sfn', 'client-sns'],
+  'expiry-scan': ['client-eventbridge', 'client-kms', 'client-organizations', 'client-sfn', 'client-sns'],
   gateway: ['client-eventbridge', 'client-kms', 'client-sfn', 'client-ssm'],
 };
 
