@@ -110,6 +110,17 @@ const TRANSIENT_ERRORS = [
   'States.Timeout',
 ];
 
+/** What the change-window hold retries: its invocation's transient failures, not its timeout (see `changeWindow`). */
+const HOLD_RETRIED_ERRORS = TRANSIENT_ERRORS.filter((error) => error !== 'States.Timeout');
+
+/** The backoff of every retry of a transient error. */
+const TRANSIENT_RETRY = {
+  interval: Duration.seconds(2),
+  backoffRate: 2,
+  maxDelay: Duration.seconds(30),
+  jitterStrategy: JitterType.FULL,
+};
+
 /** Retries of a transient error when the props give none. */
 const DEFAULT_TRANSIENT_MAX_ATTEMPTS = 4;
 
@@ -186,14 +197,7 @@ export class DeletionWorkflow extends Construct {
     const change = { executionId, input: JsonPath.objectAt('$.input'), plan: JsonPath.objectAt('$.plan') };
 
     const retryTransient = (task: LambdaInvoke): LambdaInvoke => {
-      task.addRetry({
-        errors: TRANSIENT_ERRORS,
-        interval: Duration.seconds(2),
-        backoffRate: 2,
-        maxDelay: Duration.seconds(30),
-        maxAttempts: transientMaxAttempts,
-        jitterStrategy: JitterType.FULL,
-      });
+      task.addRetry({ ...TRANSIENT_RETRY, errors: TRANSIENT_ERRORS, maxAttempts: transientMaxAttempts });
       return task;
     };
     /** `resultPath` undefined replaces the state's data with the result (ASL's default). */
@@ -320,22 +324,31 @@ export class DeletionWorkflow extends Construct {
           .otherwise(startApprovals),
       );
     startApprovals.next(requestApproval);
-    // Freeze windows: between the last approval and the deletion, the change waits while a calendar is CLOSED.
+    // Freeze windows: between the last approval and the deletion, the change is held while a calendar is CLOSED.
+    // Both states get the whole state: from the second check on, it holds the first check's start of the wait.
+    const windowPayload = { executionId, state: JsonPath.objectAt('$') };
     const approved = fns.CheckChangeWindow
-      ? this.changeWindow(
-          catchAll(
-            retryTransient(
-              invoke(
-                CHANGE_WINDOW_TASK,
-                fns.CheckChangeWindow,
-                // The whole state: from the second check on, it holds the first check's start of the wait.
-                { executionId, state: JsonPath.objectAt('$') },
-                '$.changeWindow',
-              ),
-            ),
+      ? this.changeWindow({
+          check: catchAll(
+            retryTransient(invoke(CHANGE_WINDOW_TASK, fns.CheckChangeWindow, windowPayload, '$.changeWindow')),
           ),
+          hold: (timedOut) => {
+            const hold = new LambdaInvoke(this, WINDOW_WAIT_STATE, {
+              stateName: WINDOW_WAIT_STATE,
+              lambdaFunction: fns.CheckChangeWindow as IFunction,
+              integrationPattern: IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+              payload: TaskInput.fromObject({ ...windowPayload, taskToken: JsonPath.taskToken }),
+              retryOnServiceExceptions: false,
+              resultPath: JsonPath.DISCARD,
+              taskTimeout: Timeout.at('$.changeWindow.waitSeconds'),
+            });
+            // Its timeout is how a hold ends, not a failure to retry: only the invocation's own failures are retried.
+            hold.addRetry({ ...TRANSIENT_RETRY, errors: HOLD_RETRIED_ERRORS, maxAttempts: transientMaxAttempts });
+            hold.addCatch(timedOut, { errors: ['States.Timeout'], resultPath: JsonPath.DISCARD });
+            return catchAll(hold);
+          },
           deleteMaterial,
-        )
+        })
       : deleteMaterial;
     // Each round's answer carries every approval so far; the next round is asked for until the plan's quorum is
     // reached (DeleteMaterial verifies the approvals against it, whatever this count says).
@@ -381,20 +394,31 @@ export class DeletionWorkflow extends Construct {
 
   /**
    * The freeze-window states: CheckChangeWindow reads the calendars (ending the change ChangeWindowClosed once the
-   * wait since its first check is over its bound), and while they are CLOSED WaitForChangeWindow waits until the
-   * time the check names, then asks again.
+   * wait since its first check is over its bound), and while they are CLOSED WaitForChangeWindow holds the change
+   * until the time the check names, then asks again.
+   *
+   * The hold is a callback task rather than a Wait, so that a held change can still be withdrawn or rejected: the
+   * gateway answers the hold's token with SendTaskFailure, as it rejects an approval round, and the change ends
+   * through NotifyOutcome like any rejection. Its timeout (the check's `waitSeconds`) is the normal way out, back to
+   * the check, and so is any other answer. A callback task must invoke something: the hold invokes the check's
+   * function again, whose answer is discarded (its ChangeWindowClosed, should the deadline pass in between, ends the
+   * change as the check would).
+   *
+   * @param hold makes the hold, given where its timeout goes
    */
-  private changeWindow(check: LambdaInvoke, deleteMaterial: LambdaInvoke): LambdaInvoke {
-    const wait = new Wait(this, WINDOW_WAIT_STATE, {
-      stateName: WINDOW_WAIT_STATE,
-      time: WaitTime.timestampPath('$.changeWindow.waitUntil'),
-    });
+  private changeWindow(states: {
+    check: LambdaInvoke;
+    hold: (timedOut: LambdaInvoke) => LambdaInvoke;
+    deleteMaterial: LambdaInvoke;
+  }): LambdaInvoke {
+    const { check, deleteMaterial } = states;
+    const hold = states.hold(check);
     check.next(
       new Choice(this, 'ChangeWindowOpen')
         .when(Condition.stringEquals('$.changeWindow.state', 'OPEN'), deleteMaterial)
-        .otherwise(wait),
+        .otherwise(hold),
     );
-    wait.next(check);
+    hold.next(check);
     return check;
   }
 

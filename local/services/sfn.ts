@@ -4,7 +4,13 @@ import type { EventPublisher } from '../../core/change-events';
 import type { Attestor } from '../../core/attestation';
 import type { ApprovalResult } from '../../core/types';
 import { localStateMachineArn } from '../constants';
-import { runLocalExecution, type HistoryEvent, type LocalTasks, type PendingApproval } from '../workflow/engine';
+import {
+  isCallbackState,
+  runLocalExecution,
+  type CallbackTask,
+  type HistoryEvent,
+  type LocalTasks,
+} from '../workflow/engine';
 import {
   jsonAnswer,
   jsonError,
@@ -83,9 +89,10 @@ export interface LocalWorkflowDefinition {
 export class LocalStepFunctions {
   readonly stateMachineArn: string;
   private readonly executions: Record<string, ExecutionRecord>;
+  /** The callback tasks waiting on their tokens, by token: an approval round's, or a held change's. */
   private readonly pending = new Map<
     string,
-    { executionArn: string; resolve: (r: ApprovalResult) => void; reject: (e: Error) => void }
+    { executionArn: string; resolve: (output: unknown) => void; reject: (e: Error) => void }
   >();
   private readonly aborts = new Map<string, AbortController>();
   private readonly runtime: { tasks: LocalTasks; attestor: Attestor; events: EventPublisher };
@@ -247,11 +254,13 @@ export class LocalStepFunctions {
       input,
       executionName: record.name,
       signal: abort.signal,
-      decide: (request) => this.awaitDecision(request),
+      // What a SendTaskSuccess gives is the workflow's to check: DeleteMaterial verifies every approval.
+      decide: (request) => this.awaitDecision(request) as Promise<ApprovalResult>,
+      hold: (request) => this.awaitDecision(request),
       onEvent: (event) => {
         // An execution's history ends with its end: an aborted run's last events are not recorded after it.
         if (this.closing || record.status !== 'RUNNING') return;
-        if (event.state === 'RequestApproval' && event.type === 'StateFailed' && event.error === 'States.Timeout') {
+        if (isCallbackState(event.state) && event.type === 'StateFailed' && event.error === 'States.Timeout') {
           this.forgetTokens(record.executionArn);
         }
         this.updateInBackground(record, { event: this.historyEvent(record, event) });
@@ -284,8 +293,8 @@ export class LocalStepFunctions {
       });
   }
 
-  /** Waits on the round's own token: the tokens of the execution's earlier rounds stop being accepted. */
-  private awaitDecision(request: PendingApproval): Promise<ApprovalResult> {
+  /** Waits on the task's own token: the execution's earlier tokens stop being accepted. */
+  private awaitDecision(request: CallbackTask): Promise<unknown> {
     this.forgetTokens(request.executionArn);
     return new Promise((resolve, reject) => {
       this.pending.set(request.taskToken, { executionArn: request.executionArn, resolve, reject });

@@ -6,7 +6,7 @@ import { localLogLevel } from '../env';
 import { DEFAULT_EVENT_BUS, DEFAULT_RECENT_USE_DAYS, DEFAULT_WINDOW_WAIT_SECONDS } from '../../core/defaults';
 import { parseEvent, requestApprovalEvent } from '../../core/events';
 import { executionArnOf } from '../../core/naming';
-import { ALL_TASK_STATES, WAIT_STATE, type AnyTaskState } from '../../core/tasks';
+import { ALL_TASK_STATES, WAIT_STATE, WINDOW_WAIT_STATE, type AnyTaskState } from '../../core/tasks';
 import type { Attestor } from '../../core/attestation';
 import type { EventPublisher } from '../../core/change-events';
 import {
@@ -229,6 +229,20 @@ export interface PendingApproval {
 /** Decides an approval request: resolves with the decision, rejects with an error named like SendTaskFailure's. */
 export type Decider = (request: PendingApproval) => Promise<ApprovalResult>;
 
+/**
+ * The states that wait on a task token (Step Functions' callback pattern): the approval rounds, and the hold of an
+ * approved change by its change window. Each entry gets a fresh token, and a token stops being taken when its state
+ * times out.
+ */
+export const isCallbackState = (state: string | undefined): boolean =>
+  state === 'RequestApproval' || state === WINDOW_WAIT_STATE;
+
+/** A callback state's task, as its token reaches whoever may answer it. */
+export interface CallbackTask {
+  executionArn: string;
+  taskToken: string;
+}
+
 export interface LocalRunOptions {
   definition: Record<string, unknown>;
   /** The workflow's tasks (`createLocalTasks`). */
@@ -243,6 +257,11 @@ export interface LocalRunOptions {
   /** @default a random name */
   executionName?: string;
   decide: Decider;
+  /**
+   * Answers the hold of a change by its change window: rejects with an error named like SendTaskFailure's to end the
+   * change. @default no answer: the hold lasts until its timeout
+   */
+  hold?: (request: CallbackTask) => Promise<unknown>;
   /** Overrides WaitForPropagation's seconds with milliseconds. @default the input's waitSeconds */
   waitMs?: number;
   /** Overrides every retrier's interval with milliseconds. @default the definition's backoff */
@@ -312,35 +331,54 @@ export async function runLocalExecution(outbox: OutboxLookup, options: LocalRunO
   };
   const history: HistoryEvent[] = [];
 
+  /** A callback state's payload with a token of its own, recorded as Step Functions records the task's scheduling. */
+  const schedule = (state: string, params: Record<string, unknown>) => {
+    const given = params.Payload as { taskToken?: string };
+    if (given.taskToken !== contextToken) throw new Error(`${state} did not receive the task token`);
+    const taskToken = randomBytes(48).toString('base64');
+    const payload = { ...given, taskToken };
+    emit({ type: 'TaskScheduled', state, parameters: JSON.stringify({ ...params, Payload: payload }) });
+    return { taskToken, payload };
+  };
+  /** The token's answer: recorded as the task's success or failure. */
+  const answered = async <T>(state: string, answer: Promise<T>): Promise<T> => {
+    try {
+      const output = await answer;
+      emit({ type: 'TaskSucceeded', state, output: JSON.stringify(output) });
+      return output;
+    } catch (err) {
+      emit({ type: 'TaskFailed', state, error: (err as Error).name, cause: (err as Error).message });
+      throw err;
+    }
+  };
+
   const localHandlers: Record<string, (input: never) => Promise<never>> = {};
+  // The hold invokes the check's function, as in the deployed workflow, then waits on its token.
+  localHandlers[WINDOW_WAIT_STATE] = (async (params: Record<string, unknown>) => {
+    const { taskToken, payload } = schedule(WINDOW_WAIT_STATE, params);
+    await handlers.CheckChangeWindow(payload);
+    return answered(WINDOW_WAIT_STATE, options.hold?.({ executionArn, taskToken }) ?? new Promise(() => undefined));
+  }) as never;
   for (const state of ALL_TASK_STATES) {
     localHandlers[state] = (async (params: Record<string, unknown>) => {
       if (state !== 'RequestApproval') return handlers[state](params);
       // The callback task: the handler publishes the request; the promise stands in for the token's answer.
-      const given = params.Payload as { taskToken?: string };
-      if (given.taskToken !== contextToken) throw new Error('RequestApproval did not receive the task token');
-      const taskToken = randomBytes(48).toString('base64');
-      const payload = { ...given, taskToken };
-      emit({ type: 'TaskScheduled', state, parameters: JSON.stringify({ ...params, Payload: payload }) });
+      const { taskToken, payload } = schedule(state, params);
       const { messageId } = await handlers.RequestApproval(payload);
       const message = outbox(messageId);
       if (!message) throw new Error(`the approval request ${messageId} is not in the outbox`);
       const { input, plan, approval } = parseEvent(requestApprovalEvent, payload, 'RequestApproval');
-      try {
-        const decision = await options.decide({
+      return answered(
+        state,
+        options.decide({
           executionArn,
           taskToken,
           message,
           payload: { input, plan, approval },
           attestor: options.attestor,
           events: options.events,
-        });
-        emit({ type: 'TaskSucceeded', state, output: JSON.stringify(decision) });
-        return decision;
-      } catch (err) {
-        emit({ type: 'TaskFailed', state, error: (err as Error).name, cause: (err as Error).message });
-        throw err;
-      }
+        }),
+      );
     }) as never;
   }
 
