@@ -88,15 +88,17 @@ function heldTask(parameters: string | undefined): HeldChangeTask | undefined {
 }
 
 /**
- * The hold an execution waits in now, if any: the TaskScheduled of WaitForChangeWindow since the state was last
- * entered, not yet answered or timed out. A hold entered again (after the next check) waits on a new token.
+ * The hold an execution waits in now, if any: it is in WaitForChangeWindow, and the hold's latest TaskScheduled is not
+ * answered or timed out. Each entry of the hold (after each check) waits on a new token.
  */
 export function heldChange(events: HistoryEvent[]): HeldChangeTask | undefined {
+  if (progress(events).current !== WINDOW_WAIT_STATE) return undefined;
   let held: HeldChangeTask | undefined;
   for (const e of events) {
-    if (e.type?.endsWith('StateEntered') || ANSWERED.has(e.type ?? '')) held = undefined;
-    else if (e.type === 'TaskScheduled' && e.taskScheduledEventDetails?.resource === 'invoke.waitForTaskToken') {
-      held = heldTask(e.taskScheduledEventDetails.parameters);
+    if (e.type === 'TaskScheduled' && e.taskScheduledEventDetails?.resource === 'invoke.waitForTaskToken') {
+      held = heldTask(e.taskScheduledEventDetails.parameters) ?? held;
+    } else if (ANSWERED.has(e.type ?? '')) {
+      held = undefined;
     }
   }
   return held;

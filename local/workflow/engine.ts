@@ -303,12 +303,35 @@ function stateMachineOf(definition: Record<string, unknown>): StateMachineType {
   if (!machine) {
     // The package's types are ESM-only; its CommonJS build is what loads here.
     const { StateMachine } = require('aws-local-stepfunctions') as { StateMachine: typeof StateMachineType };
-    machine = new StateMachine(definition as unknown as StateMachineDefinition, {
+    machine = new StateMachine(withTimeoutPathsOnParameters(definition) as unknown as StateMachineDefinition, {
       validationOptions: { noValidate: true },
     });
     stateMachines.set(definition, machine);
   }
   return machine;
+}
+
+/**
+ * The definition as aws-local-stepfunctions needs it to read a task's `TimeoutSecondsPath` as Step Functions does.
+ * Step Functions reads the path in the state's input; the engine reads it in the task's parameters. keymat's tasks
+ * with such a path (the change-window hold) hand the whole state to their function as `Payload.state`, so the
+ * engine is given the same path under it.
+ */
+function withTimeoutPathsOnParameters(definition: Record<string, unknown>): Record<string, unknown> {
+  // A JSON copy, not structuredClone: the engine takes only objects of its own realm for plain ones (under jest too).
+  const copy = JSON.parse(JSON.stringify(definition)) as Record<string, unknown>;
+  for (const [name, state] of Object.entries((copy.States ?? {}) as Record<string, Record<string, unknown>>)) {
+    const path = state.TimeoutSecondsPath;
+    if (typeof path !== 'string') continue;
+    const payload = (state.Parameters as { Payload?: Record<string, unknown> } | undefined)?.Payload;
+    if (payload?.['state.$'] !== '$') {
+      throw new Error(
+        `the local engine cannot read ${name}'s TimeoutSecondsPath: its parameters do not carry the state`,
+      );
+    }
+    state.TimeoutSecondsPath = `$.Payload.state${path.slice(1)}`;
+  }
+  return copy;
 }
 
 /**
