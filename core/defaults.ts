@@ -64,3 +64,12 @@ export const DEFAULT_SCAN_LIMITS = {
   concurrency: 32,
   rates: { ListKeys: 50, DescribeKey: 1000, ListKeyRotations: 50, ListResourceTags: 50 },
 };
+
+/** How strongly a deployment asks for the recovery proof (docs/recovery.md). */
+export const DEFAULT_RECOVERY_PROOF = 'offered';
+
+/** How long a change waits for a custodian's recovery proof: 4 hours. */
+export const DEFAULT_PROOF_TIMEOUT_SECONDS = 4 * 3600;
+
+/** The longest a change may wait for a proof: less than the 24 hours KMS keeps an import token valid. */
+export const MAX_PROOF_TIMEOUT_SECONDS = 23 * 3600;

@@ -4,19 +4,20 @@ import type { StateMachineDefinition, StateMachine as StateMachineType } from 'a
 };
 import { localLogLevel } from '../env';
 import { DEFAULT_EVENT_BUS, DEFAULT_RECENT_USE_DAYS, DEFAULT_WINDOW_WAIT_SECONDS } from '../../core/defaults';
-import { parseEvent, requestApprovalEvent } from '../../core/events';
+import { awaitRecoveryProofEvent, parseEvent, requestApprovalEvent } from '../../core/events';
 import { executionArnOf } from '../../core/naming';
-import { ALL_TASK_STATES, WAIT_STATE, WINDOW_WAIT_STATE, type AnyTaskState } from '../../core/tasks';
+import { ALL_TASK_STATES, PROOF_WAIT_STATE, WAIT_STATE, WINDOW_WAIT_STATE, type AnyTaskState } from '../../core/tasks';
 import type { Attestor } from '../../core/attestation';
 import type { EventPublisher } from '../../core/change-events';
 import {
   MEMBER_DELETE_ROLE,
   MEMBER_READ_ROLE,
+  MEMBER_RECOVERY_ROLE,
   type ApprovalRule,
   type MemberRole,
   type Members,
 } from '../../core/organisation';
-import type { ApprovalResult, ChangeInput, Plan } from '../../core/types';
+import type { ApprovalResult, ChangeInput, Plan, RecoveryState } from '../../core/types';
 import {
   createKmsClient,
   createOrganizationsClient,
@@ -83,7 +84,7 @@ export interface LocalChangeManagement {
   changeTicketCheck?: boolean;
 }
 
-/** The six tasks of one local workflow, made by the same factories as the Lambda handlers. */
+/** The tasks of one local workflow, made by the same factories as the Lambda handlers. */
 export type LocalTasks = { readonly [S in AnyTaskState]: TaskHandler<S> };
 
 /**
@@ -152,6 +153,13 @@ export function createLocalTasks(settings: LocalTaskSettings): LocalTasks {
       logger: logger(),
     }),
     CheckState: TASK_FACTORIES.CheckState({ logger: logger() }),
+    ProveRecovery: TASK_FACTORIES.ProveRecovery({
+      keys: keys('ProveRecovery', MEMBER_RECOVERY_ROLE),
+      sns,
+      attestor,
+      config: { scope, approvalTopicArn: resources.approvalTopicArn, attestationKeyArn: resources.attestationKeyArn },
+      logger: logger(),
+    }),
     RequestApproval: TASK_FACTORIES.RequestApproval({
       sns,
       secrets: createSecretsClient(aws),
@@ -215,8 +223,11 @@ export interface PendingApproval {
   /** This round's token: each time RequestApproval is scheduled it gets a new one, as in Step Functions. */
   taskToken: string;
   message: OutboxMessage;
-  /** RequestApproval's payload: the change, the plan (with the approval rules it takes), the approvals so far. */
-  payload: { input: ChangeInput; plan: Plan; approval: ApprovalResult };
+  /**
+   * RequestApproval's payload: the change, the plan (with the approval rules it takes), the approvals so far, and
+   * the recovery proof, if any.
+   */
+  payload: { input: ChangeInput; plan: Plan; approval: ApprovalResult; recovery: RecoveryState };
   /**
    * keymat's attestor on the stack, for a decider that stands in for keymat's signers (`keymat local run --approve`):
    * an approval DeleteMaterial accepts is MACed with it.
@@ -230,18 +241,42 @@ export interface PendingApproval {
 export type Decider = (request: PendingApproval) => Promise<ApprovalResult>;
 
 /**
- * The states that wait on a task token (Step Functions' callback pattern): the approval rounds, and the hold of an
- * approved change by its change window. Each entry gets a fresh token, and a token stops being taken when its state
- * times out.
+ * The states that wait on a task token (Step Functions' callback pattern): the approval rounds, the recovery proof's
+ * wait and the hold of an approved change by its change window. Each entry gets a fresh token, and a token stops being
+ * taken when its state times out.
  */
 export const isCallbackState = (state: string | undefined): boolean =>
-  state === 'RequestApproval' || state === WINDOW_WAIT_STATE;
+  state === 'RequestApproval' || state === PROOF_WAIT_STATE || state === WINDOW_WAIT_STATE;
 
 /** A callback state's task, as its token reaches whoever may answer it. */
 export interface CallbackTask {
   executionArn: string;
   taskToken: string;
 }
+
+/** A recovery proof request as it reaches the custodians: the published message (with the import parameters). */
+export interface PendingProof {
+  executionArn: string;
+  /** The proof wait's token, which the custodian's submission answers. */
+  taskToken: string;
+  message: OutboxMessage;
+  /** AwaitRecoveryProof's payload: the change and its plan. */
+  payload: { input: ChangeInput; plan: Plan };
+  /** keymat's attestor on the stack, for a custodian that stands in for the gateway's attestation of a submission. */
+  attestor: Attestor;
+}
+
+/**
+ * Answers a recovery proof request: resolves with the submission (as the gateway hands it over with
+ * SendTaskSuccess), rejects with an error named like SendTaskFailure's, or never settles (the wait times out).
+ */
+export type Custodian = (request: PendingProof) => Promise<unknown>;
+
+/**
+ * The error Step Functions ends a task with at its TimeoutSeconds: what a direct run with no custodian answers a
+ * proof request with at once, since nobody else can answer it.
+ */
+const timedOut = (): Error => Object.assign(new Error('no custodian answers this run'), { name: 'States.Timeout' });
 
 export interface LocalRunOptions {
   definition: Record<string, unknown>;
@@ -257,6 +292,11 @@ export interface LocalRunOptions {
   /** @default a random name */
   executionName?: string;
   decide: Decider;
+  /**
+   * Answers the recovery proof requests. @default none: nobody can answer a direct run's request, so its wait ends as
+   * at its timeout, at once (an offered proof goes on without one; a required one ends RecoveryNotProven)
+   */
+  custodian?: Custodian;
   /**
    * Answers the hold of a change by its change window: rejects with an error named like SendTaskFailure's to end the
    * change. @default no answer: the hold lasts until its timeout
@@ -354,56 +394,82 @@ export async function runLocalExecution(outbox: OutboxLookup, options: LocalRunO
   };
   const history: HistoryEvent[] = [];
 
-  /** A callback state's payload with a token of its own, recorded as Step Functions records the task's scheduling. */
-  const schedule = (state: string, params: Record<string, unknown>) => {
+  /**
+   * A callback task: the handler publishes its request with a fresh token of its own (as Step Functions gives each
+   * scheduling one); `answer` stands for the token's answer (SendTaskSuccess/SendTaskFailure).
+   */
+  const callback = async <R, T>(
+    state: string,
+    handler: (payload: Record<string, unknown>) => Promise<R>,
+    params: Record<string, unknown>,
+    answer: (taskToken: string, invoked: R, payload: Record<string, unknown>) => Promise<T>,
+  ): Promise<T> => {
     const given = params.Payload as { taskToken?: string };
     if (given.taskToken !== contextToken) throw new Error(`${state} did not receive the task token`);
     const taskToken = randomBytes(48).toString('base64');
     const payload = { ...given, taskToken };
     emit({ type: 'TaskScheduled', state, parameters: JSON.stringify({ ...params, Payload: payload }) });
-    return { taskToken, payload };
-  };
-  /** The token's answer: recorded as the task's success or failure. */
-  const answered = async <T>(state: string, answer: Promise<T>): Promise<T> => {
+    const invoked = await handler(payload);
     try {
-      const output = await answer;
-      emit({ type: 'TaskSucceeded', state, output: JSON.stringify(output) });
-      return output;
+      const result = await answer(taskToken, invoked, payload);
+      emit({ type: 'TaskSucceeded', state, output: JSON.stringify(result) });
+      return result;
     } catch (err) {
       emit({ type: 'TaskFailed', state, error: (err as Error).name, cause: (err as Error).message });
       throw err;
     }
   };
 
+  /** A callback's handler that publishes its request: the message it published, found in the outbox. */
+  const publishing =
+    (state: string, handler: (payload: Record<string, unknown>) => Promise<unknown>) =>
+    async (payload: Record<string, unknown>): Promise<OutboxMessage> => {
+      const { messageId } = (await handler(payload)) as { messageId: string };
+      const message = outbox(messageId);
+      if (!message) throw new Error(`the ${state} request ${messageId} is not in the outbox`);
+      return message;
+    };
+
   const localHandlers: Record<string, (input: never) => Promise<never>> = {};
-  // The hold invokes the check's function, as in the deployed workflow, then waits on its token.
-  localHandlers[WINDOW_WAIT_STATE] = (async (params: Record<string, unknown>) => {
-    const { taskToken, payload } = schedule(WINDOW_WAIT_STATE, params);
-    await handlers.CheckChangeWindow(payload);
-    return answered(WINDOW_WAIT_STATE, options.hold?.({ executionArn, taskToken }) ?? new Promise(() => undefined));
-  }) as never;
   for (const state of ALL_TASK_STATES) {
     localHandlers[state] = (async (params: Record<string, unknown>) => {
       if (state !== 'RequestApproval') return handlers[state](params);
-      // The callback task: the handler publishes the request; the promise stands in for the token's answer.
-      const { taskToken, payload } = schedule(state, params);
-      const { messageId } = await handlers.RequestApproval(payload);
-      const message = outbox(messageId);
-      if (!message) throw new Error(`the approval request ${messageId} is not in the outbox`);
-      const { input, plan, approval } = parseEvent(requestApprovalEvent, payload, 'RequestApproval');
-      return answered(
-        state,
-        options.decide({
+      return callback(state, publishing(state, handlers.RequestApproval), params, (taskToken, message, payload) => {
+        const { input, plan, approval, recovery } = parseEvent(requestApprovalEvent, payload, state);
+        return options.decide({
           executionArn,
           taskToken,
           message,
-          payload: { input, plan, approval },
+          payload: { input, plan, approval, recovery },
           attestor: options.attestor,
           events: options.events,
-        }),
-      );
+        });
+      });
     }) as never;
   }
+  // The proving function's callback state: the same handler as ProveRecovery's, asked for the import parameters.
+  localHandlers[PROOF_WAIT_STATE] = (async (params: Record<string, unknown>) =>
+    callback(
+      PROOF_WAIT_STATE,
+      publishing(PROOF_WAIT_STATE, handlers.ProveRecovery),
+      params,
+      async (taskToken, message, payload) => {
+        if (!options.custodian) throw timedOut();
+        const { input, plan } = parseEvent(awaitRecoveryProofEvent, payload, PROOF_WAIT_STATE);
+        return options.custodian({
+          executionArn,
+          taskToken,
+          message,
+          payload: { input, plan },
+          attestor: options.attestor,
+        });
+      },
+    )) as never;
+  // The change-window hold invokes the check's function, as in the deployed workflow, then waits on its token.
+  localHandlers[WINDOW_WAIT_STATE] = (async (params: Record<string, unknown>) =>
+    callback(WINDOW_WAIT_STATE, handlers.CheckChangeWindow, params, (taskToken) =>
+      options.hold ? options.hold({ executionArn, taskToken }) : new Promise(() => undefined),
+    )) as never;
 
   const machine = stateMachineOf(options.definition);
   const execution = machine.run(options.input as never, {
@@ -415,7 +481,9 @@ export async function runLocalExecution(outbox: OutboxLookup, options: LocalRunO
       taskResourceLocalHandlers: localHandlers as never,
       ...(options.waitMs !== undefined && { waitTimeOverrides: { [WAIT_STATE]: options.waitMs } }),
       ...(options.retryIntervalMs !== undefined && {
-        retryIntervalOverrides: Object.fromEntries(ALL_TASK_STATES.map((s) => [s, options.retryIntervalMs as number])),
+        retryIntervalOverrides: Object.fromEntries(
+          [...ALL_TASK_STATES, PROOF_WAIT_STATE].map((s) => [s, options.retryIntervalMs as number]),
+        ),
       }),
     },
   });

@@ -94,7 +94,7 @@ async function run(
   const target = key ?? (await newKey());
   const result = await on.run(
     { keyId: target.keyId, changeId, reason: 'change management test', requestedBy: 'alice' },
-    { decide: localApprover(approve, 'bob'), waitMs: 5, retryIntervalMs: 5 },
+    { decide: localApprover(approve, 'bob', { irreversible: true }), waitMs: 5, retryIntervalMs: 5 },
   );
   return { key: target, result, changeId };
 }
@@ -266,6 +266,7 @@ describe('a change held by its window on the served stack', () => {
       stateDir: servedDir,
       workflow: (endpoint) =>
         prepareWorkflow(endpoint, {
+          recoveryProof: 'off',
           approvalTimeoutSeconds: 120,
           approvers: [user('bob'), user('carol')],
           changeManagement: { changeCalendars: ['freeze'] },
@@ -302,6 +303,7 @@ describe('a change held by its window on the served stack', () => {
     expect(look.changeWindow).toMatchObject({ calendars: ['freeze'], state: 'CLOSED', waitUntil: opensAt });
     expect(await changes.pending()).toEqual({
       approvals: [],
+      proofs: [],
       windows: [{ executionArn, plan: expect.objectContaining({ keyArn: key.keyArn }), window: look.changeWindow }],
     });
 

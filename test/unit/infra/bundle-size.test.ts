@@ -14,10 +14,14 @@ type Folder = (typeof FUNCTION_FOLDERS)[number];
 const BUDGET_BYTES: Record<Folder, number> = {
   // With the Organizations client and STS's credential provider, for keys of member accounts.
   'validate-origin': 552_000,
-  'check-state': 71_000,
+  // With the recovery proof's rules (core/recovery.ts), to say whether a proof is asked.
+  'check-state': 76_000,
+  // With STS's credential provider, for keys of member accounts.
+  'prove-recovery': 340_000,
   'request-approval': 409_000,
   'check-change-window': 342_000,
-  'delete-material': 344_000,
+  // With the recovery proof's check.
+  'delete-material': 349_000,
   // With STS's credential provider, for keys of member accounts.
   'verify-pending-import': 305_000,
   'notify-outcome': 306_000,
@@ -30,6 +34,7 @@ const BUDGET_BYTES: Record<Folder, number> = {
 const CLIENTS: Record<Folder, string[]> = {
   'validate-origin': ['client-eventbridge', 'client-kms', 'client-lambda', 'client-organizations', 'client-ssm'],
   'check-state': [],
+  'prove-recovery': ['client-kms', 'client-sns'],
   'request-approval': ['client-eventbridge', 'client-secrets-manager', 'client-sns', 'client-ssm'],
   'check-change-window': ['client-ssm'],
   'delete-material': ['client-eventbridge', 'client-kms', 'client-sns'],
