@@ -369,31 +369,28 @@ export class DeletionWorkflow extends Construct {
     );
     startApprovals.next(requestApproval);
     // Freeze windows: between the last approval and the deletion, the change is held while a calendar is CLOSED.
-    // Both states get the whole state: from the second check on, it holds the first check's start of the wait.
-    const windowPayload = { executionId, state: JsonPath.objectAt('$') };
-    const approved = fns.CheckChangeWindow
-      ? this.changeWindow({
-          check: catchAll(
-            retryTransient(invoke(CHANGE_WINDOW_TASK, fns.CheckChangeWindow, windowPayload, '$.changeWindow')),
-          ),
-          hold: (timedOut) => {
-            const hold = new LambdaInvoke(this, WINDOW_WAIT_STATE, {
-              stateName: WINDOW_WAIT_STATE,
-              lambdaFunction: fns.CheckChangeWindow as IFunction,
-              integrationPattern: IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-              payload: TaskInput.fromObject({ ...windowPayload, taskToken: JsonPath.taskToken }),
-              retryOnServiceExceptions: false,
-              resultPath: JsonPath.DISCARD,
-              taskTimeout: Timeout.at('$.changeWindow.waitSeconds'),
-            });
-            // Its timeout is how a hold ends, not a failure to retry: only the invocation's own failures are retried.
-            hold.addRetry({ ...TRANSIENT_RETRY, errors: HOLD_RETRIED_ERRORS, maxAttempts: transientMaxAttempts });
-            hold.addCatch(timedOut, { errors: ['States.Timeout'], resultPath: JsonPath.DISCARD });
-            return catchAll(hold);
-          },
-          deleteMaterial,
-        })
-      : deleteMaterial;
+    let approved = deleteMaterial;
+    if (fns.CheckChangeWindow) {
+      // Both states get the whole state: from the second check on, it holds the first check's start of the wait.
+      const windowPayload = { executionId, state: JsonPath.objectAt('$') };
+      const check = catchAll(
+        retryTransient(invoke(CHANGE_WINDOW_TASK, fns.CheckChangeWindow, windowPayload, '$.changeWindow')),
+      );
+      const hold = new LambdaInvoke(this, WINDOW_WAIT_STATE, {
+        stateName: WINDOW_WAIT_STATE,
+        lambdaFunction: fns.CheckChangeWindow,
+        integrationPattern: IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+        payload: TaskInput.fromObject({ ...windowPayload, taskToken: JsonPath.taskToken }),
+        retryOnServiceExceptions: false,
+        resultPath: JsonPath.DISCARD,
+        taskTimeout: Timeout.at('$.changeWindow.waitSeconds'),
+      });
+      // Its timeout is how a hold ends (back to the check), not a failure to retry: only the invocation's own
+      // failures are retried.
+      hold.addRetry({ ...TRANSIENT_RETRY, errors: HOLD_RETRIED_ERRORS, maxAttempts: transientMaxAttempts });
+      hold.addCatch(check, { errors: ['States.Timeout'], resultPath: JsonPath.DISCARD });
+      approved = this.changeWindow(check, catchAll(hold), deleteMaterial);
+    }
     // Each round's answer carries every approval so far; the next round is asked for until the plan's quorum is
     // reached (DeleteMaterial verifies the approvals against it, whatever this count says).
     const countApprovals = new Pass(this, 'CountApprovals', {
@@ -514,15 +511,8 @@ export class DeletionWorkflow extends Construct {
    * function again, whose answer is discarded (its ChangeWindowClosed, should the deadline pass in between, ends the
    * change as the check would).
    *
-   * @param hold makes the hold, given where its timeout goes
    */
-  private changeWindow(states: {
-    check: LambdaInvoke;
-    hold: (timedOut: LambdaInvoke) => LambdaInvoke;
-    deleteMaterial: LambdaInvoke;
-  }): LambdaInvoke {
-    const { check, deleteMaterial } = states;
-    const hold = states.hold(check);
+  private changeWindow(check: LambdaInvoke, hold: LambdaInvoke, deleteMaterial: LambdaInvoke): LambdaInvoke {
     check.next(
       new Choice(this, 'ChangeWindowOpen')
         .when(Condition.stringEquals('$.changeWindow.state', 'OPEN'), deleteMaterial)
