@@ -54,6 +54,24 @@ export const checkChangeWindowEvent = z.lazy(() =>
   }),
 );
 
+/**
+ * WaitForChangeWindow's event: CheckChangeWindow's, with the token the hold waits on (a rejection of the held change
+ * answers it), and the state's recovery proof, approvals and last check, which the hold always has.
+ */
+export const windowHoldEvent = z.lazy(() =>
+  z.object({
+    executionId: z.string().check(z.minLength(1)),
+    taskToken: z.string().check(z.minLength(1)),
+    state: z.object({
+      input: changeInputSchema,
+      plan: planSchema,
+      recovery: recoveryStateSchema,
+      approval: approvalResultSchema,
+      changeWindow: windowCheckSchema,
+    }),
+  }),
+);
+
 /** RequestApproval's event: the change, the task token to answer on, and the approvals given in earlier rounds (the plan names the approval rules). */
 export const requestApprovalEvent = z.lazy(() =>
   z.object({

@@ -133,6 +133,17 @@ const TRANSIENT_ERRORS = [
   'States.Timeout',
 ];
 
+/** What the change-window hold retries: its invocation's transient failures, not its timeout (see `changeWindow`). */
+const HOLD_RETRIED_ERRORS = TRANSIENT_ERRORS.filter((error) => error !== 'States.Timeout');
+
+/** The backoff of every retry of a transient error. */
+const TRANSIENT_RETRY = {
+  interval: Duration.seconds(2),
+  backoffRate: 2,
+  maxDelay: Duration.seconds(30),
+  jitterStrategy: JitterType.FULL,
+};
+
 /** Retries of a transient error when the props give none. */
 const DEFAULT_TRANSIENT_MAX_ATTEMPTS = 4;
 
@@ -222,14 +233,7 @@ export class DeletionWorkflow extends Construct {
     const change = { executionId, input: JsonPath.objectAt('$.input'), plan: JsonPath.objectAt('$.plan') };
 
     const retryTransient = (task: LambdaInvoke): LambdaInvoke => {
-      task.addRetry({
-        errors: TRANSIENT_ERRORS,
-        interval: Duration.seconds(2),
-        backoffRate: 2,
-        maxDelay: Duration.seconds(30),
-        maxAttempts: transientMaxAttempts,
-        jitterStrategy: JitterType.FULL,
-      });
+      task.addRetry({ ...TRANSIENT_RETRY, errors: TRANSIENT_ERRORS, maxAttempts: transientMaxAttempts });
       return task;
     };
     /** `resultPath` undefined replaces the state's data with the result (ASL's default). */
@@ -364,23 +368,29 @@ export class DeletionWorkflow extends Construct {
         ),
     );
     startApprovals.next(requestApproval);
-    // Freeze windows: between the last approval and the deletion, the change waits while a calendar is CLOSED.
-    const approved = fns.CheckChangeWindow
-      ? this.changeWindow(
-          catchAll(
-            retryTransient(
-              invoke(
-                CHANGE_WINDOW_TASK,
-                fns.CheckChangeWindow,
-                // The whole state: from the second check on, it holds the first check's start of the wait.
-                { executionId, state: JsonPath.objectAt('$') },
-                '$.changeWindow',
-              ),
-            ),
-          ),
-          deleteMaterial,
-        )
-      : deleteMaterial;
+    // Freeze windows: between the last approval and the deletion, the change is held while a calendar is CLOSED.
+    let approved = deleteMaterial;
+    if (fns.CheckChangeWindow) {
+      // Both states get the whole state: from the second check on, it holds the first check's start of the wait.
+      const windowPayload = { executionId, state: JsonPath.objectAt('$') };
+      const check = catchAll(
+        retryTransient(invoke(CHANGE_WINDOW_TASK, fns.CheckChangeWindow, windowPayload, '$.changeWindow')),
+      );
+      const hold = new LambdaInvoke(this, WINDOW_WAIT_STATE, {
+        stateName: WINDOW_WAIT_STATE,
+        lambdaFunction: fns.CheckChangeWindow,
+        integrationPattern: IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+        payload: TaskInput.fromObject({ ...windowPayload, taskToken: JsonPath.taskToken }),
+        retryOnServiceExceptions: false,
+        resultPath: JsonPath.DISCARD,
+        taskTimeout: Timeout.at('$.changeWindow.waitSeconds'),
+      });
+      // Its timeout is how a hold ends (back to the check), not a failure to retry: only the invocation's own
+      // failures are retried.
+      hold.addRetry({ ...TRANSIENT_RETRY, errors: HOLD_RETRIED_ERRORS, maxAttempts: transientMaxAttempts });
+      hold.addCatch(check, { errors: ['States.Timeout'], resultPath: JsonPath.DISCARD });
+      approved = this.changeWindow(check, catchAll(hold), deleteMaterial);
+    }
     // Each round's answer carries every approval so far; the next round is asked for until the plan's quorum is
     // reached (DeleteMaterial verifies the approvals against it, whatever this count says).
     const countApprovals = new Pass(this, 'CountApprovals', {
@@ -491,20 +501,24 @@ export class DeletionWorkflow extends Construct {
 
   /**
    * The freeze-window states: CheckChangeWindow reads the calendars (ending the change ChangeWindowClosed once the
-   * wait since its first check is over its bound), and while they are CLOSED WaitForChangeWindow waits until the
-   * time the check names, then asks again.
+   * wait since its first check is over its bound), and while they are CLOSED WaitForChangeWindow holds the change
+   * until the time the check names, then asks again.
+   *
+   * The hold is a callback task rather than a Wait, so that a held change can still be withdrawn or rejected: the
+   * gateway answers the hold's token with SendTaskFailure, as it rejects an approval round, and the change ends
+   * through NotifyOutcome like any rejection. Its timeout (the check's `waitSeconds`) is the normal way out, back to
+   * the check, and so is any other answer. A callback task must invoke something: the hold invokes the check's
+   * function again, whose answer is discarded (its ChangeWindowClosed, should the deadline pass in between, ends the
+   * change as the check would).
+   *
    */
-  private changeWindow(check: LambdaInvoke, deleteMaterial: LambdaInvoke): LambdaInvoke {
-    const wait = new Wait(this, WINDOW_WAIT_STATE, {
-      stateName: WINDOW_WAIT_STATE,
-      time: WaitTime.timestampPath('$.changeWindow.waitUntil'),
-    });
+  private changeWindow(check: LambdaInvoke, hold: LambdaInvoke, deleteMaterial: LambdaInvoke): LambdaInvoke {
     check.next(
       new Choice(this, 'ChangeWindowOpen')
         .when(Condition.stringEquals('$.changeWindow.state', 'OPEN'), deleteMaterial)
-        .otherwise(wait),
+        .otherwise(hold),
     );
-    wait.next(check);
+    hold.next(check);
     return check;
   }
 

@@ -121,8 +121,9 @@ const json = (statusCode: number, body: unknown): GatewayResponse => ({
 /**
  * keymat's front door for people: starts changes and answers approvals as the caller Lambda authenticated, never as
  * anyone a request body names. `POST /changes` starts (the caller is the requester), `POST /approve` and
- * `POST /reject` decide the pending round of an execution, `POST /recovery` hands a custodian's wrapped copy to the
- * recovery proof an execution waits for (the caller is the custodian). Every start and approval is attested with the attestation
+ * `POST /reject` decide the pending round of an execution (`POST /reject` also ends a change held by its change
+ * window), `POST /recovery` hands a custodian's wrapped copy to the recovery proof an execution waits for (the caller
+ * is the custodian). Every start and approval is attested with the attestation
  * key, so the workflow can tell them from a raw StartExecution or SendTaskSuccess.
  */
 export function createGateway(
@@ -167,7 +168,11 @@ export function createGateway(
       throw new Refusal(400, 'InvalidInput', `${issue?.path.join('.') || 'body'}: ${issue?.message}`);
     }
     const comment = cleanComment(parsed.data.comment);
-    const { executionArn, task } = await changes.waitingApproval(parsed.data.execution);
+    const execution = parsed.data.execution;
+    // A change approved and held by its change window can still be rejected (withdrawn), not approved again.
+    const { executionArn, task } = await (path === '/approve'
+      ? changes.waitingApproval(execution)
+      : changes.waitingRejection(execution));
     startInvocation(logger, { executionId: executionArn, changeId: task.input.changeId, keyArn: task.plan.keyArn });
     const decision = {
       by: caller,
