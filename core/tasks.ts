@@ -40,3 +40,9 @@ export const WINDOW_WAIT_STATE = 'WaitForChangeWindow';
  * kms:GetParametersForImport and kms:ImportKeyMaterial.
  */
 export const PROOF_WAIT_STATE = 'AwaitRecoveryProof';
+
+/**
+ * The task state that imports an approved restore's copy (docs/recovery.md). The proving function serves it too, so
+ * that the import operations stay with that one function.
+ */
+export const RESTORE_STATE = 'RestoreMaterial';

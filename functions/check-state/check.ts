@@ -7,6 +7,7 @@ import type { CheckDecision, Plan } from '../../core/types';
  * PendingDeletion is refused because the deletion would not change the state; transitional states are refused.
  */
 export function decide(plan: Plan): CheckDecision {
+  if (plan.restore) return decideRestore(plan);
   switch (plan.keyStateBefore) {
     case 'Enabled':
     case 'Disabled':
@@ -24,4 +25,24 @@ export function decide(plan: Plan): CheckDecision {
         `key ${plan.keyArn} is ${plan.keyStateBefore}; KMS cannot delete imported material in that state, try again when it is Enabled or Disabled`,
       );
   }
+}
+
+/**
+ * Decides whether a restore can go ahead: KMS imports into a key that is Enabled, Disabled or PendingImport, and only
+ * a deleted material (PENDING_IMPORT) has anything to bring back.
+ */
+function decideRestore(plan: Plan): CheckDecision {
+  if (!['Enabled', 'Disabled', 'PendingImport'].includes(plan.keyStateBefore)) {
+    throw new KeymatError(
+      'KeyStateNotRestorable',
+      `key ${plan.keyArn} is ${plan.keyStateBefore}; KMS imports material only into a key that is Enabled, Disabled or PendingImport${plan.keyStateBefore === 'PendingDeletion' ? ': cancel the key deletion first' : ''}`,
+    );
+  }
+  if (!plan.alreadyDeleted) {
+    throw new KeymatError(
+      'NothingToRestore',
+      `material ${plan.keyMaterialId} of key ${plan.keyArn} is ${plan.importStateBefore}, not deleted: there is nothing to restore`,
+    );
+  }
+  return 'PROCEED';
 }
