@@ -28,6 +28,7 @@ import {
   DEFAULT_PROOF_TIMEOUT_SECONDS,
   DEFAULT_QUORUM,
   DEFAULT_RECOVERY_PROOF,
+  DEFAULT_RESTORE_QUORUM,
   DEFAULT_TASK_TIMEOUT_SECONDS,
   DEFAULT_VERIFY_MAX_ATTEMPTS,
   MAX_PROOF_TIMEOUT_SECONDS,
@@ -46,6 +47,7 @@ import { acknowledge, resourceFinding } from './nag';
 import {
   CHANGE_WINDOW_TASK,
   PROOF_WAIT_STATE,
+  RESTORE_STATE,
   TASK_STATES,
   WAIT_STATE,
   WINDOW_WAIT_STATE,
@@ -72,6 +74,11 @@ export interface DeletionWorkflowProps {
    * @default 1
    */
   readonly quorum?: number;
+  /**
+   * Distinct approvers a restore (a change that imports a deleted material back) needs, from the same approvers.
+   * @default 1
+   */
+  readonly restoreQuorum?: number;
   /**
    * Identities allowed to approve: canonical principal ARNs or ARN patterns (see `checkApproverPattern` in
    * core/identity.ts); at least `quorum` of them when any is listed.
@@ -177,6 +184,13 @@ function validate(props: DeletionWorkflowProps): void {
       `DeletionWorkflow: quorum ${quorum} cannot be reached by the ${approvers.length} distinct allowedApprovers (${approvers.join(', ')}); list at least ${quorum}, or lower the quorum`,
     );
   }
+  const restoreQuorum = props.restoreQuorum ?? DEFAULT_RESTORE_QUORUM;
+  wholeNumber('restoreQuorum', restoreQuorum, 1, 10);
+  if (approvers.length > 0 && approvers.length < restoreQuorum) {
+    throw new RangeError(
+      `DeletionWorkflow: restoreQuorum ${restoreQuorum} cannot be reached by the ${approvers.length} distinct allowedApprovers (${approvers.join(', ')}); list at least ${restoreQuorum}, or lower it`,
+    );
+  }
   wholeNumber('verifyMaxAttempts', props.verifyMaxAttempts ?? DEFAULT_VERIFY_MAX_ATTEMPTS, 1, 20);
   wholeNumber('transientMaxAttempts', props.transientMaxAttempts ?? DEFAULT_TRANSIENT_MAX_ATTEMPTS, 0, 10);
   seconds('approvalTimeout', props.approvalTimeout);
@@ -234,7 +248,7 @@ export class DeletionWorkflow extends Construct {
     };
     /** `resultPath` undefined replaces the state's data with the result (ASL's default). */
     const invoke = (
-      state: AnyTaskState,
+      state: AnyTaskState | typeof RESTORE_STATE,
       fn: IFunction,
       payload: Record<string, unknown>,
       resultPath?: string,
@@ -285,6 +299,7 @@ export class DeletionWorkflow extends Construct {
           input: JsonPath.objectAt('$'),
           rules,
           recoveryProof,
+          restoreQuorum: props.restoreQuorum ?? DEFAULT_RESTORE_QUORUM,
         }),
       ),
     );
@@ -363,6 +378,24 @@ export class DeletionWorkflow extends Construct {
           this.recoveryProof(fns.ProveRecovery, change, props, retryTransient, catchAll, markAs, startApprovals),
         ),
     );
+    // A restore (docs/recovery.md): once approved, the proving function imports the copy AwaitRecoveryProof received,
+    // and VerifyPendingImport waits for the key to read as the plan expects. No change window holds it: it is the
+    // back-out of a change, and destroys nothing.
+    const restoreMaterial = catchAll(
+      retryTransient(
+        invoke(
+          RESTORE_STATE,
+          fns.ProveRecovery,
+          {
+            ...change,
+            approval: JsonPath.objectAt('$.approval'),
+            submission: JsonPath.objectAt('$.recovery.submission'),
+            executionStartTime: JsonPath.stringAt('$$.Execution.StartTime'),
+          },
+          '$.restoration',
+        ),
+      ),
+    );
     startApprovals.next(requestApproval);
     // Freeze windows: between the last approval and the deletion, the change waits while a calendar is CLOSED.
     const approved = fns.CheckChangeWindow
@@ -390,10 +423,16 @@ export class DeletionWorkflow extends Construct {
     requestApproval.next(countApprovals);
     countApprovals.next(
       new Choice(this, 'QuorumReached')
-        .when(Condition.numberGreaterThanEqualsJsonPath('$.approvalCount.given', '$.plan.rules.quorum'), approved)
+        .when(
+          Condition.numberGreaterThanEqualsJsonPath('$.approvalCount.given', '$.plan.rules.quorum'),
+          new Choice(this, 'RestoreOrDelete')
+            .when(Condition.booleanEquals('$.input.restore', true), restoreMaterial)
+            .otherwise(approved),
+        )
         .otherwise(requestApproval),
     );
     deleteMaterial.next(waitForPropagation);
+    restoreMaterial.next(waitForPropagation);
     waitForPropagation.next(verifyPendingImport);
     verifyPendingImport.next(notifyOutcome);
 
@@ -429,6 +468,9 @@ export class DeletionWorkflow extends Construct {
    * answers its token), and ProveRecovery reimports it: the proof replaces the submission in `$.recovery`. A proof
    * that fails ends the change (RecoveryNotProven); none in time ends it when the change's proof is required, and
    * otherwise goes on without one. Every path reaches the approvals with `$.recovery` set.
+   *
+   * A restore asks for its copy the same way, keeps it in `$.recovery.submission` for RestoreMaterial (nothing is
+   * imported before the approvals), and ends RecoveryNotProven without one.
    */
   private recoveryProof(
     fn: IFunction,
@@ -459,6 +501,14 @@ export class DeletionWorkflow extends Construct {
     await_.addCatch(
       new Choice(this, 'ProofRequired')
         .when(
+          Condition.booleanEquals('$.input.restore', true),
+          markAs(
+            'MarkNoRestoreCopy',
+            'RecoveryNotProven',
+            `no copy of the material within ${proofTimeout.toSeconds()} seconds: nothing was imported`,
+          ),
+        )
+        .when(
           Condition.stringEquals('$.plan.recoveryProof', 'required'),
           markAs(
             'MarkRecoveryNotProven',
@@ -482,7 +532,16 @@ export class DeletionWorkflow extends Construct {
       taskTimeout: Timeout.duration(props.taskTimeout ?? Duration.seconds(DEFAULT_TASK_TIMEOUT_SECONDS)),
     });
     catchAll(retryTransient(prove));
-    await_.next(prove);
+    const keepCopy = new Pass(this, 'KeepRestoreCopy', {
+      parameters: { 'submission.$': '$.recovery' },
+      resultPath: '$.recovery',
+    });
+    keepCopy.next(approvals);
+    await_.next(
+      new Choice(this, 'RestoreOrProve')
+        .when(Condition.booleanEquals('$.input.restore', true), keepCopy)
+        .otherwise(prove),
+    );
     prove.next(approvals);
     return new Choice(this, 'RecoveryProofAsked')
       .when(Condition.stringEquals('$.check.recoveryProof', 'ASK'), await_)
