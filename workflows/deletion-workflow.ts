@@ -421,14 +421,12 @@ export class DeletionWorkflow extends Construct {
       resultPath: '$.approvalCount',
     });
     requestApproval.next(countApprovals);
+    const quorumReached = Condition.numberGreaterThanEqualsJsonPath('$.approvalCount.given', '$.plan.rules.quorum');
+    // The restore's branch is a rule of this Choice, not a Choice of its own: a deletion makes no more transitions.
     countApprovals.next(
       new Choice(this, 'QuorumReached')
-        .when(
-          Condition.numberGreaterThanEqualsJsonPath('$.approvalCount.given', '$.plan.rules.quorum'),
-          new Choice(this, 'RestoreOrDelete')
-            .when(Condition.booleanEquals('$.input.restore', true), restoreMaterial)
-            .otherwise(approved),
-        )
+        .when(Condition.and(Condition.booleanEquals('$.input.restore', true), quorumReached), restoreMaterial)
+        .when(quorumReached, approved)
         .otherwise(requestApproval),
     );
     deleteMaterial.next(waitForPropagation);
