@@ -1,15 +1,18 @@
-import { DecryptCommand, EncryptCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { DecryptCommand, DeleteImportedKeyMaterialCommand, EncryptCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readImportParameters } from '../../../core/recovery';
+import { approve, localTarget, proveRecovery, startChange } from '../../../cli/operations';
 import { kmsCall, readKey } from '../../../functions/runtime/aws';
 import { loadMaterial, localKmsClient, newKeyMaterial, type CreatedKey } from '../../../local/kms/byok';
 import { LocalStack } from '../../../local/services/server';
-import { readEventsOutbox } from '../../../local/state/store';
+import { readEventsOutbox, readOutbox } from '../../../local/state/store';
 import { localApprover } from '../../../local/workflow/approver';
 import { localCustodian } from '../../../local/workflow/custodian';
 import type { Decider } from '../../../local/workflow/engine';
-import { openLocalWorkflow, type LocalWorkflow } from '../../../local/workflow/workflow';
+import { openLocalWorkflow, prepareWorkflow, type LocalWorkflow } from '../../../local/workflow/workflow';
+import { gatewayAs } from '../../helpers/changes';
 import { keySupply, seedExternalKeys } from '../../helpers/seeded-keys';
 
 /**
@@ -28,10 +31,13 @@ beforeAll(async () => {
     seedExternalKeys(
       dir,
       join(dir, 'byok'),
-      Array.from({ length: 5 }, () => ({})),
+      Array.from({ length: 6 }, () => ({})),
     ),
   );
-  stack = await LocalStack.start({ stateDir: dir });
+  stack = await LocalStack.start({
+    stateDir: dir,
+    workflow: (endpoint) => prepareWorkflow(endpoint, { approvalTimeoutSeconds: 120, proofTimeoutSeconds: 60 }),
+  });
   workflow = await openLocalWorkflow({ stateDir: dir, approvalTimeoutSeconds: 3600 });
   kms = localKmsClient(stack.endpoint);
 });
@@ -173,5 +179,62 @@ describe('a restore change', () => {
     expect(entered(r.history)).toContain('MarkNoRestoreCopy');
     expect(decide.messages).toEqual([]);
     expect(r.kmsCalls.map((c) => c.operation)).not.toContain('ImportKeyMaterial');
+  });
+});
+
+describe('a restore through the gateway', () => {
+  const user = (name: string) => `arn:aws:iam::111122223333:user/${name}`;
+  const as = (name: string) => localTarget(dir, { accessKeyId: name, secretAccessKey: 'local' });
+
+  async function waitFor<T>(find: () => T | undefined | Promise<T | undefined>, what: string): Promise<T> {
+    for (let i = 0; i < 400; i++) {
+      const found = await find();
+      if (found !== undefined) return found;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`never saw ${what}`);
+  }
+  const published = (executionArn: string, event: string) =>
+    waitFor(
+      () => readOutbox(dir).find((m) => m.attributes.executionId === executionArn && m.attributes.event === event),
+      `${event} of ${executionArn}`,
+    );
+
+  it("is started by keymat restore, takes a custodian's copy, refuses its requester as approver, and restores", async () => {
+    const key = keys.next();
+    await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: key.keyArn, KeyMaterialId: key.keyMaterialId }));
+    const { executionArn } = await startChange(as('alice'), {
+      keyId: key.keyArn,
+      keyMaterialId: key.keyMaterialId,
+      changeId: `RESTORE-${++changes}`,
+      reason: 'back-out',
+      restore: true,
+      waitSeconds: 0,
+    });
+    const asked = await published(executionArn, 'RecoveryProofRequested');
+    expect(asked.message).toContain(`restores material ${key.keyMaterialId} of key ${key.keyArn}`);
+    const copy = loadMaterial(key.materialFile as string);
+    await expect(
+      proveRecovery(as('carol'), executionArn, readImportParameters(asked.message), { material: copy }),
+    ).resolves.toMatchObject({ custodian: user('carol') });
+
+    const request = await published(executionArn, 'ApprovalRequested');
+    expect(request.message).toContain('keymat: a restore of imported key material needs your approval.');
+    expect(await gatewayAs(stack.endpoint, 'alice', '/approve', { execution: executionArn })).toMatchObject({
+      status: 403,
+      body: { error: 'ApprovalRefused' },
+    });
+    await approve(as('bob'), executionArn);
+    const done = await waitFor(async () => {
+      const d = await as('alice').changes.describe(executionArn);
+      return d.status === 'RUNNING' ? undefined : d;
+    }, 'the end of the restore');
+    expect(done.status).toBe('SUCCEEDED');
+    expect(JSON.parse(done.output ?? '{}')).toMatchObject({
+      status: 'RESTORED',
+      keyStateAfter: 'Enabled',
+      approvals: [expect.objectContaining({ approver: user('bob') })],
+    });
+    expect((await readKey(kmsCall(kms), key.keyArn)).metadata.KeyState).toBe('Enabled');
   });
 });
