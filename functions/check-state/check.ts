@@ -5,6 +5,7 @@ import type { CheckDecision, Plan } from '../../core/types';
  * Decides from the key state whether the deletion can go ahead. KMS deletes imported material only from a key that
  * is Enabled, Disabled or PendingImport, so: Enabled/Disabled proceed; PendingImport proceeds unless the target is already deleted (an idempotent re-run);
  * PendingDeletion is refused because the deletion would not change the state; transitional states are refused.
+ * A restore's plan is decided by its own rules (`decideRestore`).
  */
 export function decide(plan: Plan): CheckDecision {
   if (plan.restore) return decideRestore(plan);
