@@ -74,8 +74,7 @@ export function buildPlan(
       m.ImportState === 'PENDING_IMPORT' &&
       PERMANENT.includes(m.KeyMaterialState as MaterialState),
   );
-  const restoredKeyState =
-    meta.KeyState === 'PendingImport' && !stillToImport ? 'Enabled' : (meta.KeyState as string);
+  const restoredKeyState = meta.KeyState === 'PendingImport' && !stillToImport ? 'Enabled' : (meta.KeyState as string);
   const plan: Omit<Plan, 'digest'> = {
     keyArn: meta.Arn as string,
     aliases,
