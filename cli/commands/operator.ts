@@ -163,10 +163,14 @@ export function operatorCommands(io: CliIo): Command[] {
       return;
     }
     if (proofs.length > 0) {
-      say('waiting for a custodian to prove the material can be imported again (keymat recovery prove):');
+      say(
+        "waiting for a custodian to prove the material can be imported again, or for a restore's copy (keymat recovery prove):",
+      );
       for (const p of proofs) {
         say(`  ${safe(p.executionArn)}`);
-        say(`    material ${safe(p.task.plan.keyMaterialId)} of ${safe(p.task.plan.keyArn)}`);
+        say(
+          `    ${p.task.plan.restore ? 'restore of ' : ''}material ${safe(p.task.plan.keyMaterialId)} of ${safe(p.task.plan.keyArn)}`,
+        );
       }
       say('');
     }
