@@ -28,6 +28,7 @@ import {
   DEFAULT_PROOF_TIMEOUT_SECONDS,
   DEFAULT_QUORUM,
   DEFAULT_RECOVERY_PROOF,
+  DEFAULT_RESTORE_QUORUM,
   DEFAULT_TASK_TIMEOUT_SECONDS,
   DEFAULT_VERIFY_MAX_ATTEMPTS,
   MAX_PROOF_TIMEOUT_SECONDS,
@@ -46,6 +47,7 @@ import { acknowledge, resourceFinding } from './nag';
 import {
   CHANGE_WINDOW_TASK,
   PROOF_WAIT_STATE,
+  RESTORE_STATE,
   TASK_STATES,
   WAIT_STATE,
   WINDOW_WAIT_STATE,
@@ -72,6 +74,11 @@ export interface DeletionWorkflowProps {
    * @default 1
    */
   readonly quorum?: number;
+  /**
+   * Distinct approvers a restore (a change that imports a deleted material back) needs, from the same approvers.
+   * @default 1
+   */
+  readonly restoreQuorum?: number;
   /**
    * Identities allowed to approve: canonical principal ARNs or ARN patterns (see `checkApproverPattern` in
    * core/identity.ts); at least `quorum` of them when any is listed.
@@ -188,6 +195,13 @@ function validate(props: DeletionWorkflowProps): void {
       `DeletionWorkflow: quorum ${quorum} cannot be reached by the ${approvers.length} distinct allowedApprovers (${approvers.join(', ')}); list at least ${quorum}, or lower the quorum`,
     );
   }
+  const restoreQuorum = props.restoreQuorum ?? DEFAULT_RESTORE_QUORUM;
+  wholeNumber('restoreQuorum', restoreQuorum, 1, 10);
+  if (approvers.length > 0 && approvers.length < restoreQuorum) {
+    throw new RangeError(
+      `DeletionWorkflow: restoreQuorum ${restoreQuorum} cannot be reached by the ${approvers.length} distinct allowedApprovers (${approvers.join(', ')}); list at least ${restoreQuorum}, or lower it`,
+    );
+  }
   wholeNumber('verifyMaxAttempts', props.verifyMaxAttempts ?? DEFAULT_VERIFY_MAX_ATTEMPTS, 1, 20);
   wholeNumber('transientMaxAttempts', props.transientMaxAttempts ?? DEFAULT_TRANSIENT_MAX_ATTEMPTS, 0, 10);
   seconds('approvalTimeout', props.approvalTimeout);
@@ -238,7 +252,7 @@ export class DeletionWorkflow extends Construct {
     };
     /** `resultPath` undefined replaces the state's data with the result (ASL's default). */
     const invoke = (
-      state: AnyTaskState,
+      state: AnyTaskState | typeof RESTORE_STATE,
       fn: IFunction,
       payload: Record<string, unknown>,
       resultPath?: string,
@@ -289,6 +303,7 @@ export class DeletionWorkflow extends Construct {
           input: JsonPath.objectAt('$'),
           rules,
           recoveryProof,
+          restoreQuorum: props.restoreQuorum ?? DEFAULT_RESTORE_QUORUM,
         }),
       ),
     );
@@ -367,6 +382,24 @@ export class DeletionWorkflow extends Construct {
           this.recoveryProof(fns.ProveRecovery, change, props, retryTransient, catchAll, markAs, startApprovals),
         ),
     );
+    // A restore (docs/recovery.md): once approved, the proving function imports the copy AwaitRecoveryProof received,
+    // and VerifyPendingImport waits for the key to read as the plan expects. No change window holds it: it is the
+    // back-out of a change, and destroys nothing.
+    const restoreMaterial = catchAll(
+      retryTransient(
+        invoke(
+          RESTORE_STATE,
+          fns.ProveRecovery,
+          {
+            ...change,
+            approval: JsonPath.objectAt('$.approval'),
+            submission: JsonPath.objectAt('$.recovery.submission'),
+            executionStartTime: JsonPath.stringAt('$$.Execution.StartTime'),
+          },
+          '$.restoration',
+        ),
+      ),
+    );
     startApprovals.next(requestApproval);
     // Freeze windows: between the last approval and the deletion, the change is held while a calendar is CLOSED.
     let approved = deleteMaterial;
@@ -398,12 +431,16 @@ export class DeletionWorkflow extends Construct {
       resultPath: '$.approvalCount',
     });
     requestApproval.next(countApprovals);
+    const quorumReached = Condition.numberGreaterThanEqualsJsonPath('$.approvalCount.given', '$.plan.rules.quorum');
+    // The restore's branch is a rule of this Choice, not a Choice of its own: a deletion makes no more transitions.
     countApprovals.next(
       new Choice(this, 'QuorumReached')
-        .when(Condition.numberGreaterThanEqualsJsonPath('$.approvalCount.given', '$.plan.rules.quorum'), approved)
+        .when(Condition.and(Condition.booleanEquals('$.input.restore', true), quorumReached), restoreMaterial)
+        .when(quorumReached, approved)
         .otherwise(requestApproval),
     );
     deleteMaterial.next(waitForPropagation);
+    restoreMaterial.next(waitForPropagation);
     waitForPropagation.next(verifyPendingImport);
     verifyPendingImport.next(notifyOutcome);
 
@@ -439,6 +476,9 @@ export class DeletionWorkflow extends Construct {
    * answers its token), and ProveRecovery reimports it: the proof replaces the submission in `$.recovery`. A proof
    * that fails ends the change (RecoveryNotProven); none in time ends it when the change's proof is required, and
    * otherwise goes on without one. Every path reaches the approvals with `$.recovery` set.
+   *
+   * A restore asks for its copy the same way, keeps it in `$.recovery.submission` for RestoreMaterial (nothing is
+   * imported before the approvals), and ends RecoveryNotProven without one.
    */
   private recoveryProof(
     fn: IFunction,
@@ -469,6 +509,14 @@ export class DeletionWorkflow extends Construct {
     await_.addCatch(
       new Choice(this, 'ProofRequired')
         .when(
+          Condition.booleanEquals('$.input.restore', true),
+          markAs(
+            'MarkNoRestoreCopy',
+            'RecoveryNotProven',
+            `no copy of the material within ${proofTimeout.toSeconds()} seconds: nothing was imported`,
+          ),
+        )
+        .when(
           Condition.stringEquals('$.plan.recoveryProof', 'required'),
           markAs(
             'MarkRecoveryNotProven',
@@ -492,7 +540,16 @@ export class DeletionWorkflow extends Construct {
       taskTimeout: Timeout.duration(props.taskTimeout ?? Duration.seconds(DEFAULT_TASK_TIMEOUT_SECONDS)),
     });
     catchAll(retryTransient(prove));
-    await_.next(prove);
+    const keepCopy = new Pass(this, 'KeepRestoreCopy', {
+      parameters: { 'submission.$': '$.recovery' },
+      resultPath: '$.recovery',
+    });
+    keepCopy.next(approvals);
+    await_.next(
+      new Choice(this, 'RestoreOrProve')
+        .when(Condition.booleanEquals('$.input.restore', true), keepCopy)
+        .otherwise(prove),
+    );
     prove.next(approvals);
     return new Choice(this, 'RecoveryProofAsked')
       .when(Condition.stringEquals('$.check.recoveryProof', 'ASK'), await_)

@@ -6,7 +6,14 @@ import { localLogLevel } from '../env';
 import { DEFAULT_EVENT_BUS, DEFAULT_RECENT_USE_DAYS, DEFAULT_WINDOW_WAIT_SECONDS } from '../../core/defaults';
 import { awaitRecoveryProofEvent, parseEvent, requestApprovalEvent } from '../../core/events';
 import { executionArnOf } from '../../core/naming';
-import { ALL_TASK_STATES, PROOF_WAIT_STATE, WAIT_STATE, WINDOW_WAIT_STATE, type AnyTaskState } from '../../core/tasks';
+import {
+  ALL_TASK_STATES,
+  PROOF_WAIT_STATE,
+  RESTORE_STATE,
+  WAIT_STATE,
+  WINDOW_WAIT_STATE,
+  type AnyTaskState,
+} from '../../core/tasks';
 import type { Attestor } from '../../core/attestation';
 import type { EventPublisher } from '../../core/change-events';
 import {
@@ -470,6 +477,8 @@ export async function runLocalExecution(outbox: OutboxLookup, options: LocalRunO
     callback(WINDOW_WAIT_STATE, handlers.CheckChangeWindow, params, (taskToken) =>
       options.hold ? options.hold({ executionArn, taskToken }) : new Promise(() => undefined),
     )) as never;
+  // A restore's import: the proving function again.
+  localHandlers[RESTORE_STATE] = (async (params: Record<string, unknown>) => handlers.ProveRecovery(params)) as never;
 
   const machine = stateMachineOf(options.definition);
   const execution = machine.run(options.input as never, {
@@ -482,7 +491,7 @@ export async function runLocalExecution(outbox: OutboxLookup, options: LocalRunO
       ...(options.waitMs !== undefined && { waitTimeOverrides: { [WAIT_STATE]: options.waitMs } }),
       ...(options.retryIntervalMs !== undefined && {
         retryIntervalOverrides: Object.fromEntries(
-          [...ALL_TASK_STATES, PROOF_WAIT_STATE].map((s) => [s, options.retryIntervalMs as number]),
+          [...ALL_TASK_STATES, PROOF_WAIT_STATE, RESTORE_STATE].map((s) => [s, options.retryIntervalMs as number]),
         ),
       }),
     },

@@ -71,5 +71,5 @@ export const DELETION_PATH = [
 
 /** The same path when a custodian proves recovery before the approval. */
 export const PROVEN_DELETION_PATH = DELETION_PATH.flatMap((state) =>
-  state === 'ProofRequired' ? ['ProveRecovery'] : state === 'NoRecoveryProof' ? [] : [state],
+  state === 'ProofRequired' ? ['RestoreOrProve', 'ProveRecovery'] : state === 'NoRecoveryProof' ? [] : [state],
 );

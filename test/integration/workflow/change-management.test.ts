@@ -304,7 +304,6 @@ describe('a change held by its window on the served stack', () => {
     expect(await changes.pending()).toEqual({
       proofs: [],
       approvals: [],
-      proofs: [],
       windows: [{ executionArn, plan: expect.objectContaining({ keyArn: key.keyArn }), window: look.changeWindow }],
     });
 

@@ -96,6 +96,15 @@ describe('starting a change', () => {
     expect(await verifyStart(attestor, EXECUTION, startedInput, new Date())).toEqual(expect.any(String));
   });
 
+  it('starts a restore with the restore field, attested as any start', async () => {
+    const restore = { ...start, keyMaterialId: 'a'.repeat(64), restore: true };
+    expect(await answer(signedBy(ALICE, '/changes', restore))).toMatchObject({ status: 200 });
+    const sent = sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input;
+    const startedInput = JSON.parse(sent?.input ?? '{}') as Record<string, unknown>;
+    expect(startedInput).toMatchObject({ restore: true, requestedBy: ALICE });
+    expect(await verifyStart(attestor, EXECUTION, startedInput, new Date())).toEqual(expect.any(String));
+  });
+
   it('takes an assumed role as its role: the session name is the caller’s choice', async () => {
     await answer(signedBy('arn:aws:sts::111122223333:assumed-role/Operators/bob-pretending', '/changes', start));
     const sent = JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input.input ?? '{}') as {

@@ -36,7 +36,8 @@ describe('without change management configured', () => {
     const states = definitionOf(template).States;
     expect(states.CheckChangeWindow).toBeUndefined();
     expect(states.WaitForChangeWindow).toBeUndefined();
-    expect(states.QuorumReached?.Choices[0].Next).toBe('DeleteMaterial');
+    // The first rule sends an approved restore to RestoreMaterial (docs/recovery.md).
+    expect(states.QuorumReached?.Choices[1].Next).toBe('DeleteMaterial');
   });
 
   it('lets no function read calendars or invoke a ticket check', () => {
@@ -72,7 +73,7 @@ describe('with calendars, a ticket check and a bus', () => {
 
   it('holds approved changes in CheckChangeWindow and a callback task until the time the check names', () => {
     const states = definitionOf(template).States;
-    expect(states.QuorumReached?.Choices[0].Next).toBe('CheckChangeWindow');
+    expect(states.QuorumReached?.Choices[1].Next).toBe('CheckChangeWindow');
     expect(states.CheckChangeWindow).toMatchObject({
       Type: 'Task',
       Next: 'ChangeWindowOpen',
