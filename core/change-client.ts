@@ -233,22 +233,21 @@ export class ChangeClient {
         'NothingToDecide',
         held
           ? `execution ${described.name} is approved; held by its change window (${held.changeWindow.calendars.map(calendarLabel).join(', ')} CLOSED) until ${held.changeWindow.waitUntil}, when it is checked again: there is nothing to approve (reject it to withdraw it)`
-          : `execution ${described.name} is not waiting for an approval yet`,
+          : notAskedYet(described.name, events),
       );
     }
     return { executionArn: described.executionArn ?? this.executionArn(execution), task };
   }
 
   /**
-   * What a rejection of a running execution answers: its pending approval round, or the hold of an approved change
-   * by its change window (rejecting it ends the change as rejecting a round does). Refused as `waitingApproval`.
+   * What a rejection of a running execution answers: its pending approval round, the hold of an approved change by
+   * its change window, or its wait for a custodian's recovery proof (rejecting either ends the change as rejecting a
+   * round does, before anything is deleted or imported). Refused as `waitingApproval`.
    */
   async waitingRejection(execution: string): Promise<{ executionArn: string; task: PendingApprovalTask }> {
     const { described, events } = await this.running(execution);
-    const task = pendingApproval(events) ?? heldChange(events);
-    if (!task) {
-      throw new ChangeError('NothingToDecide', `execution ${described.name} is not waiting for an approval yet`);
-    }
+    const task = pendingApproval(events) ?? heldChange(events) ?? beforeApprovals(pendingProof(events));
+    if (!task) throw new ChangeError('NothingToDecide', notAskedYet(described.name, events));
     return { executionArn: described.executionArn ?? this.executionArn(execution), task };
   }
 
@@ -504,3 +503,17 @@ function canonical(value: unknown): string {
   }
   return JSON.stringify(value) ?? 'null';
 }
+
+/**
+ * A change waiting for its recovery proof, as the rejection of its first round sees it: no approval given yet, no
+ * proof in the state.
+ */
+function beforeApprovals(proof: PendingProofTask | undefined): PendingApprovalTask | undefined {
+  return proof && { ...proof, approval: { planDigest: proof.plan.digest, approvals: [] }, recovery: {} };
+}
+
+/** Why a running execution has nothing to approve or reject yet: it waits for a custodian, or is still planning. */
+const notAskedYet = (name: string | undefined, events: HistoryEvent[]): string =>
+  pendingProof(events)
+    ? `execution ${name} waits for a custodian's recovery proof (keymat recovery prove): its approvals are asked once the proof is in or its wait ends; reject it to withdraw it`
+    : `execution ${name} is not waiting for an approval yet`;
