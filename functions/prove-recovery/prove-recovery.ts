@@ -240,33 +240,11 @@ async function prove(deps: ProveRecoveryDeps, event: unknown): Promise<RecoveryP
       `key ${plan.keyArn} changed since it was planned: ${what}; nothing was imported`,
     );
   }
-  const target = findTarget(before, plan.keyMaterialId);
-  let imported: string | undefined;
-  try {
-    const out = await kms('ImportKeyMaterial', {
-      KeyId: plan.keyArn,
-      ImportToken: Buffer.from(submission.importToken, 'base64'),
-      EncryptedKeyMaterial: Buffer.from(submission.wrappedKeyMaterial, 'base64'),
-      ImportType: 'EXISTING_KEY_MATERIAL',
-      // KMS takes a KeyMaterialId for symmetric encryption keys only; the others hold a single material.
-      ...(before.metadata.KeySpec === 'SYMMETRIC_DEFAULT' && { KeyMaterialId: plan.keyMaterialId }),
-      ...expiryToKeep(target),
-    });
-    imported = out.KeyMaterialId;
-  } catch (err) {
-    if (!hasErrorName(err, ...NOT_THE_MATERIAL)) throw err;
-    logger.warn('recovery not proven', {
-      custodian: submission.custodian,
-      keyMaterialId: plan.keyMaterialId,
-      error: errorName(err),
-      submissionDigest: claims.submissionDigest,
-    });
-    throw notProven(
-      plan,
-      `KMS refused the copy submitted by ${submission.custodian}: ${errorName(err)}: ${errorMessage(err)}; the key is unchanged`,
-      err,
-    );
-  }
+  const expiry = expiryToKeep(findTarget(before, plan.keyMaterialId));
+  const { KeyMaterialId: imported } = await importCopy(kms, before, plan, submission, expiry, {
+    logger,
+    submissionDigest: claims.submissionDigest,
+  });
   if (imported !== undefined && imported !== plan.keyMaterialId) {
     throw notProven(plan, `KMS took the copy as material ${imported}`);
   }
@@ -337,25 +315,54 @@ async function restore(deps: ProveRecoveryDeps, event: unknown): Promise<Restora
       `key ${plan.keyArn} changed since the restore was approved (${comparison.drift}); start a new change to re-plan`,
     );
   }
+  const out = await importCopy(
+    kms,
+    before,
+    plan,
+    submission,
+    { ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' },
+    { logger, submissionDigest: claims.submissionDigest },
+  );
+  logger.info('key material restored', {
+    custodian: submission.custodian,
+    keyMaterialId: plan.keyMaterialId,
+    submissionDigest: claims.submissionDigest,
+    kmsRequestId: out.$metadata.requestId,
+  });
+  return result(out.$metadata.requestId ?? null, 'THIS_ATTEMPT');
+}
+
+/**
+ * Imports a custodian's wrapped copy into the key as its planned material (`EXISTING_KEY_MATERIAL`), with `expiry`.
+ * A copy KMS refuses as not the key's material ends the change RecoveryNotProven, logged by its digest only; KMS
+ * imports nothing then.
+ */
+async function importCopy(
+  kms: KmsCall,
+  before: KeySnapshot,
+  plan: Plan,
+  submission: { custodian: string; importToken: string; wrappedKeyMaterial: string },
+  expiry: ReturnType<typeof expiryToKeep>,
+  log: { logger: Logger; submissionDigest: string },
+) {
   try {
-    const out = await kms('ImportKeyMaterial', {
+    return await kms('ImportKeyMaterial', {
       KeyId: plan.keyArn,
       ImportToken: Buffer.from(submission.importToken, 'base64'),
       EncryptedKeyMaterial: Buffer.from(submission.wrappedKeyMaterial, 'base64'),
       ImportType: 'EXISTING_KEY_MATERIAL',
       // KMS takes a KeyMaterialId for symmetric encryption keys only; the others hold a single material.
       ...(before.metadata.KeySpec === 'SYMMETRIC_DEFAULT' && { KeyMaterialId: plan.keyMaterialId }),
-      ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+      ...expiry,
     });
-    logger.info('key material restored', {
-      custodian: submission.custodian,
-      keyMaterialId: plan.keyMaterialId,
-      submissionDigest: claims.submissionDigest,
-      kmsRequestId: out.$metadata.requestId,
-    });
-    return result(out.$metadata.requestId ?? null, 'THIS_ATTEMPT');
   } catch (err) {
     if (!hasErrorName(err, ...NOT_THE_MATERIAL)) throw err;
+    log.logger.warn('KMS refused the submitted copy', {
+      custodian: submission.custodian,
+      keyMaterialId: plan.keyMaterialId,
+      error: errorName(err),
+      submissionDigest: log.submissionDigest,
+    });
     throw notProven(
       plan,
       `KMS refused the copy submitted by ${submission.custodian}: ${errorName(err)}: ${errorMessage(err)}; nothing was imported`,
