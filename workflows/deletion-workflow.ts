@@ -1,21 +1,18 @@
-import { Arn, ArnFormat, Aws, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Arn, ArnFormat, Aws, Duration, Stack, Token } from 'aws-cdk-lib';
 import { Grant, PolicyStatement, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
   Chain,
   Choice,
   Condition,
-  DefinitionBody,
   Fail,
   IntegrationPattern,
   JitterType,
   JsonPath,
-  LogLevel,
   Pass,
   Result,
   StateMachine,
-  StateMachineType,
   Succeed,
   TaskInput,
   Timeout,
@@ -24,6 +21,7 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { keymatStateMachine } from './state-machine';
 import {
   DEFAULT_PROOF_TIMEOUT_SECONDS,
   DEFAULT_QUORUM,
@@ -444,23 +442,11 @@ export class DeletionWorkflow extends Construct {
     waitForPropagation.next(verifyPendingImport);
     verifyPendingImport.next(notifyOutcome);
 
-    const logGroup = new LogGroup(this, 'Logs', {
-      retention: props.logRetention ?? RetentionDays.ONE_YEAR,
-      removalPolicy: RemovalPolicy.RETAIN,
+    this.stateMachine = keymatStateMachine(this, {
+      definition,
+      stateMachineName: props.stateMachineName,
+      logRetention: props.logRetention,
     });
-    this.stateMachine = new StateMachine(this, 'StateMachine', {
-      ...(props.stateMachineName && { stateMachineName: props.stateMachineName }),
-      stateMachineType: StateMachineType.STANDARD,
-      definitionBody: DefinitionBody.fromChainable(definition),
-      tracingEnabled: true,
-      // ALL events, but no execution data: RequestApproval's parameters carry the task token.
-      logs: { destination: logGroup, level: LogLevel.ALL, includeExecutionData: false },
-    });
-    acknowledge(
-      this.stateMachine.role,
-      ['Resource::*'],
-      'X-Ray tracing of the state machine: the X-Ray trace and sampling actions support no resource scoping',
-    );
     for (const fn of Object.values(fns)) {
       acknowledge(
         this.stateMachine.role,
