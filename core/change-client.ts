@@ -19,12 +19,8 @@ import {
   type PendingProofTask,
 } from './history';
 import { executionArnOf, executionNameFor } from './naming';
-import {
-  attestedSubmission,
-  irreversibleToConfirm,
-  type ProofSubmission,
-  type ProofWrappingAlgorithm,
-} from './recovery';
+import type { ProofWrappingAlgorithm } from './proof-wrapping';
+import { attestedSubmission, irreversibleToConfirm, type ProofSubmission } from './recovery';
 import type { ApprovalResult, Plan } from './types';
 
 /** An execution as one look at it shows: its description, its history, where it is, and its approval task. */

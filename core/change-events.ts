@@ -1,3 +1,4 @@
+import { EVENT_SOURCE } from './naming';
 import { createHash } from 'node:crypto';
 import { roundAfter } from './approvals';
 import { calendarReadingSchema } from './change-window';
@@ -13,9 +14,6 @@ import { approvalRulesSchema, recoveryProofModeSchema, type Approval } from './t
  * is published (a retried task publishes again: consumers deduplicate on it), the execution and the change. No
  * detail carries a task token, an attestation, a link or a secret.
  */
-
-/** The `source` of every keymat event (custom sources may not start with `aws.`). */
-export const EVENT_SOURCE = 'keymat';
 
 /** The detail schemas' version; a change that removes or retypes a field makes a new one. */
 export const EVENT_VERSION = '1';

@@ -114,3 +114,6 @@ export function scopeOfStateMachine(arn: string): { account: string; region: str
   if (!m?.[3] || !m[4]) throw new Error(`'${arn}' is not an ARN with a Region and an account`);
   return { region: m[3], account: m[4] };
 }
+
+/** The `source` of every keymat event (custom sources may not start with `aws.`). */
+export const EVENT_SOURCE = 'keymat';

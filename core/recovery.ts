@@ -2,7 +2,7 @@ import type { RotationsListEntry } from '@aws-sdk/client-kms';
 import { createHash } from 'node:crypto';
 import { attestationMessage, type Attestor, type RecoveryClaims } from './attestation';
 import { invalidInput } from './errors';
-import { WRAPPING_ALGORITHMS } from './key-wrap';
+import { PROOF_WRAPPING_ALGORITHMS, PROOF_WRAPPING_KEY_SPEC } from './proof-wrapping';
 import type { KeySnapshot } from './plan';
 import * as z from './schema';
 import { RECOVERY_PROOF_MODES, type Plan, type RecoveryProofMode, type RecoveryProven } from './types';
@@ -49,14 +49,6 @@ export const proofAsked = (plan: Plan): boolean => plan.recoveryProof !== 'off' 
  */
 export const irreversibleToConfirm = (plan: Plan, proof: RecoveryProven | undefined): boolean =>
   proof === undefined && proofAsked(plan);
-
-/** The wrapping keymat asks KMS for: RSA_4096, with OAEP directly or with an AES key wrap (for HSMs that export so). */
-export const PROOF_WRAPPING_KEY_SPEC = 'RSA_4096' as const;
-export const PROOF_WRAPPING_ALGORITHMS = [
-  'RSAES_OAEP_SHA_256',
-  'RSA_AES_KEY_WRAP_SHA_256',
-] as const satisfies (typeof WRAPPING_ALGORITHMS)[number][];
-export type ProofWrappingAlgorithm = (typeof PROOF_WRAPPING_ALGORITHMS)[number];
 
 /** Binary data in JSON, as the import parameters and submissions carry it. */
 export const base64 = () => z.string().check(z.regex(/^[A-Za-z0-9+/]+={0,2}$/, 'must be base64'));

@@ -14,8 +14,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { DeletionWorkflow } from '../workflows/deletion-workflow';
 import { acknowledge, wildcardFindings } from '../workflows/nag';
-import { EVENT_SOURCE } from '../core/change-events';
-import { CALENDAR_ARN } from '../core/naming';
+import { CALENDAR_ARN, EVENT_SOURCE } from '../core/naming';
 import type { MemberActingFunction } from '../core/organisation';
 
 import type { TaskState } from '../workflows/states';

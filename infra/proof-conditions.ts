@@ -1,4 +1,4 @@
-import { PROOF_WRAPPING_ALGORITHMS, PROOF_WRAPPING_KEY_SPEC } from '../core/recovery';
+import { PROOF_WRAPPING_ALGORITHMS, PROOF_WRAPPING_KEY_SPEC } from '../core/proof-wrapping';
 
 /**
  * The IAM conditions that pin the recovery proof's two KMS operations to what a proof does (docs/recovery.md): import

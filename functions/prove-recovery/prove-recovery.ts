@@ -13,7 +13,6 @@ import {
 import { placeOfKeyArn } from '../../core/organisation';
 import { compareWithPlan, findTarget, type KeySnapshot } from '../../core/plan';
 import {
-  PROOF_WRAPPING_KEY_SPEC,
   changedByProof,
   expiryToKeep,
   proofApplies,
@@ -22,9 +21,9 @@ import {
   verifySubmission,
   type ImportParameters,
   type ProofSubmission,
-  type ProofWrappingAlgorithm,
   type RecoveryProven,
 } from '../../core/recovery';
+import { PROOF_WRAPPING_KEY_SPEC, type ProofWrappingAlgorithm } from '../../core/proof-wrapping';
 import * as z from '../../core/schema';
 import { RESTORE_STATE } from '../../core/tasks';
 import { changeInputSchema, planSchema, type Plan, type RestorationResult } from '../../core/types';

@@ -1,7 +1,8 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { EventsCall } from '../../core/aws-api';
 import type { Decided } from '../../core/change-client';
-import { EVENT_SOURCE, type ChangeEvent, type EventPublisher } from '../../core/change-events';
+import type { ChangeEvent, EventPublisher } from '../../core/change-events';
+import { EVENT_SOURCE } from '../../core/naming';
 import { EVENT_NOT_PUBLISHED, KeymatError, errorName } from '../../core/errors';
 import { awsCall, sdkConfig, type AwsClientOptions } from './aws';
 import type { Logger } from './logger';

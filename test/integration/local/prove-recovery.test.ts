@@ -1,4 +1,5 @@
 import { DisableKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { type ProofWrappingAlgorithm } from '../../../core/proof-wrapping';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,6 @@ import {
   submissionClaims,
   type ImportParameters,
   type ProofSubmission,
-  type ProofWrappingAlgorithm,
 } from '../../../core/recovery';
 import type { Plan } from '../../../core/types';
 import { createProveRecovery, importParameters } from '../../../functions/prove-recovery/prove-recovery';
