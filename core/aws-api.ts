@@ -58,8 +58,10 @@ export interface LambdaApi {
   Invoke: [Lambda.InvokeCommandInput, Lambda.InvokeCommandOutput];
 }
 
-/** Organizations, read from the hub: where a member key's account sits in the organisation. */
+/** Organizations, read from the hub: where a member key's account sits in the organisation, and its accounts. */
 export interface OrganizationsApi {
+  DescribeOrganization: [Orgs.DescribeOrganizationCommandInput, Orgs.DescribeOrganizationCommandOutput];
+  ListAccounts: [Orgs.ListAccountsCommandInput, Orgs.ListAccountsCommandOutput];
   DescribeAccount: [Orgs.DescribeAccountCommandInput, Orgs.DescribeAccountCommandOutput];
   ListParents: [Orgs.ListParentsCommandInput, Orgs.ListParentsCommandOutput];
   DescribeOrganizationalUnit: [

@@ -15,7 +15,9 @@ import {
 } from '@aws-sdk/client-kms';
 import {
   DescribeAccountCommand,
+  DescribeOrganizationCommand,
   DescribeOrganizationalUnitCommand,
+  ListAccountsCommand,
   ListParentsCommand,
   OrganizationsClient,
 } from '@aws-sdk/client-organizations';
@@ -155,13 +157,15 @@ export const createKmsClient = (options: AwsClientOptions = {}): KmsCall =>
   kmsCall(new KMSClient(sdkConfig({ maxAttempts: 1, ...options })));
 
 /**
- * An Organizations client for ValidateOrigin, which places a member key's account in the organisation: one attempt,
- * as every task client.
+ * An Organizations client for ValidateOrigin, which places a member key's account in the organisation, and for the
+ * fleet doctor, which lists the accounts.
  *
- * @param options - Where and as whom to call.
+ * @param options - Where and as whom to call; `maxAttempts` @default 1, as every task client
  */
 export const createOrganizationsClient = (options: AwsClientOptions = {}): OrganizationsCall =>
   awsCall(new OrganizationsClient(sdkConfig({ maxAttempts: 1, ...options })), {
+    DescribeOrganization: DescribeOrganizationCommand,
+    ListAccounts: ListAccountsCommand,
     DescribeAccount: DescribeAccountCommand,
     ListParents: ListParentsCommand,
     DescribeOrganizationalUnit: DescribeOrganizationalUnitCommand,

@@ -36,9 +36,10 @@ export interface KeyAccessOptions {
   role: MemberRole;
   /**
    * Where and as whom the task calls, besides the Region (each key's own; STS the hub's): the local stack's endpoint
-   * and the task's local identity. @default the SDK's endpoints and the task role's credentials
+   * and the task's local identity; and how many attempts each call makes (people-facing callers such as the fleet
+   * doctor retry). @default the SDK's endpoints, the task role's credentials, one attempt
    */
-  aws?: Pick<AwsClientOptions, 'endpoint' | 'credentials'>;
+  aws?: Pick<AwsClientOptions, 'endpoint' | 'credentials' | 'maxAttempts'>;
 }
 
 /**
@@ -46,7 +47,7 @@ export interface KeyAccessOptions {
  * credentials in the key's Region (one client per Region, made once). A key of a member account is called in its
  * Region with credentials of `role` in that account, assumed through STS in the hub's Region with the execution's name
  * as the role session name and `keymat-<change id>` as SourceIdentity, once per account and invocation. Every client
- * makes one attempt, STS too: the state machine retries.
+ * makes one attempt, STS too, unless `aws.maxAttempts` says more: the state machine retries.
  *
  * A refused AssumeRole (the role missing, or not trusting this task's role) ends the task MemberRoleUnavailable,
  * naming the account and the role; throttling, a 500 or a lost answer is left for the state machine to retry.
@@ -72,7 +73,7 @@ export function createKeyAccess({ scope, role, aws = {} }: KeyAccessOptions): Ke
       ...(aws.credentials !== undefined && { masterCredentials: aws.credentials }),
       clientConfig: {
         region: scope.region,
-        maxAttempts: 1,
+        maxAttempts: aws.maxAttempts ?? 1,
         ...(aws.endpoint !== undefined && { endpoint: aws.endpoint }),
       },
     });
