@@ -11,7 +11,7 @@ import { readOutbox, readRequestLog, requestLogEnd, runningEndpoint } from '../.
 import { prepareWorkflow } from '../../local/workflow/workflow';
 import { approve, localTarget, startChange } from '../operations';
 import { CliError, lineWriter, type CliIo } from '../output';
-import { doctorLines, localDoctorDeps } from './org';
+import { doctorLines, localDoctorAccess } from './org';
 
 /**
  * `keymat demo --org`: keymat across an organisation on a fresh local stack. One hub (the local account, also the
@@ -141,7 +141,7 @@ export async function demoOrg(io: CliIo, stateDir: string): Promise<void> {
     // its missing role, belongs here, once the fleet scan is on the local stack.
 
     say('\n6. The fleet doctor from the hub ($ keymat org doctor --local --regions us-east-1,eu-west-1):');
-    const access = localDoctorDeps(stateDir, stack.endpoint);
+    const access = localDoctorAccess(stateDir, stack.endpoint);
     for (const line of doctorLines(await diagnoseFleet(access.deps, members), access)) say(`   ${line}`);
     say('   (keymat org doctor exits 1 on these failures.)');
     say('\nDone. Next: keymat local org list, keymat org doctor --help');

@@ -32,7 +32,7 @@ export interface DoctorAccess {
  * The doctor's access on the local stack: as the hub's scan function (the identity a fleet scan child assumes the
  * read role with), through the stack's STS, Organizations and KMS.
  */
-export function localDoctorDeps(stateDir: string, endpoint: string): DoctorAccess {
+export function localDoctorAccess(stateDir: string, endpoint: string): DoctorAccess {
   const credentials = taskCredentials(internalCredentials(stateDir), 'ExpiryScan');
   const hub = { account: LOCAL_ACCOUNT_ID, region: DEFAULT_REGION };
   const aws = { endpoint, credentials, maxAttempts: STANDARD_ATTEMPTS };
@@ -47,7 +47,7 @@ export function localDoctorDeps(stateDir: string, endpoint: string): DoctorAcces
 }
 
 /** The doctor's access on AWS: as the caller (the SDK's credential chain), from the caller's account and Region. */
-async function awsDoctorDeps(): Promise<DoctorAccess> {
+async function awsDoctorAccess(): Promise<DoctorAccess> {
   const sts = new STSClient({ maxAttempts: STANDARD_ATTEMPTS });
   const identity = await sts.send(new GetCallerIdentityCommand({}));
   const [, partition = 'aws', , , account = identity.Account ?? ''] = ARN.exec(identity.Arn ?? '') ?? [];
@@ -163,9 +163,9 @@ export function orgCommand(io: CliIo): Command {
             `no local stack is serving ${opts.stateDir}: start one with 'keymat local serve --state-dir ${opts.stateDir}'`,
           );
         }
-        access = localDoctorDeps(opts.stateDir, endpoint);
+        access = localDoctorAccess(opts.stateDir, endpoint);
       } else {
-        access = await awsDoctorDeps();
+        access = await awsDoctorAccess();
       }
       const { deps } = access;
       const report = await diagnoseFleet(deps, await membersOf(opts, deps.organizations, deps.hub.region));

@@ -324,7 +324,10 @@ async function diagnoseRegion(
     ...at,
     check: 'keys',
     verdict: 'ok',
-    detail: `${keyArns.length} listed: ${readable} readable${outsideScope > 0 ? `, ${outsideScope} outside the key scope` : ''}`,
+    detail:
+      keyArns.length === 0
+        ? 'no keys'
+        : `${keyArns.length} listed: ${readable} readable${outsideScope > 0 ? `, ${outsideScope} outside the key scope` : ''}`,
   });
   return rows;
 }
@@ -343,7 +346,7 @@ const kmsActions = (): string =>
 function refusal(err: unknown): string {
   const cause = hasErrorName(err, 'MemberRoleUnavailable') ? (err as Error).cause : err;
   const name = errorName(cause) ?? 'Error';
-  return /AccessDenied/.test(name) ? name : `${name}: ${errorMessage(cause)}`;
+  return hasErrorName(cause, 'AccessDenied', 'AccessDeniedException') ? name : `${name}: ${errorMessage(cause)}`;
 }
 
 /** A key ARN's key id, for a table cell. */
