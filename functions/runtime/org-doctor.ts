@@ -80,7 +80,10 @@ export const DOCTOR_SESSION: ChangeSession = {
   changeId: 'org-doctor',
 };
 
-/** What deploys an account's member roles, as the deploying page names it: the StackSet, or the management account's own stack. */
+/**
+ * What deploys an account's member roles, as the deploying page names it: the StackSet, or the management account's
+ * own stack.
+ */
 const deployment = (account: string, management: boolean): string =>
   management
     ? `the stack KeymatManagementRoles (KeymatMemberRolesStack) in the management account ${account}: service-managed StackSets never deploy there`
