@@ -22,7 +22,7 @@ import { doctorLines, localDoctorAccess } from './org';
  */
 
 const ORGANIZATION_ID = 'o-keymatdemo1';
-/** The accounts of the demo organisation besides the hub; `roles: false` is the account the StackSet has not reached. */
+/** The demo organisation's accounts besides the hub; `roles: false`: the account the StackSet has not reached. */
 const ACCOUNTS = [
   { id: '444455556666', name: 'payments-prod', ou: 'Production', roles: true },
   { id: '555566667777', name: 'analytics-sandbox', ou: 'Sandbox', roles: true },

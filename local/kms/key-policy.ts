@@ -74,7 +74,7 @@ const principalOf = (callerArn: string): string => {
   return session ? `arn:${session[1]}:iam::${session[2]}:role/${session[3]}` : callerArn;
 };
 
-/** Whether a statement names the caller (directly, or through its account's root, which delegates to IAM) and the operation. */
+/** Whether a statement names the caller (itself, or its account's root, which delegates to IAM) and the operation. */
 function covers(statement: Statement, principal: string, account: string, operation: string): boolean {
   const principals =
     statement.Principal === '*' ? ['*'] : list((statement.Principal as { AWS?: unknown } | undefined)?.AWS);
