@@ -93,7 +93,7 @@ export function keyOperations(keys: Keys): OperationTable {
           : [],
       tags: mergeTags([], parseTags(body.Tags)),
       ...(hmac && { keySpec }),
-      ...(body.Policy !== undefined && { policy: checkPolicy(body.Policy) }),
+      ...(body.Policy !== undefined && { policy: checkPolicy(body, ctx.account, ctx) }),
     };
     keys.state.keys[key.arn] = key;
     record.keyArn = key.arn;
@@ -232,8 +232,8 @@ export function keyOperations(keys: Keys): OperationTable {
     TagResource: tagResource,
     PutKeyPolicy: (body, ctx, record) => {
       policyName(body);
-      const policy = checkPolicy(body.Policy);
-      keys.change(body, ctx, record).policy = policy;
+      const key = keys.change(body, ctx, record);
+      key.policy = checkPolicy(body, accountOf(key), ctx);
       return {};
     },
     GetKeyPolicy: (body, ctx, record) => {

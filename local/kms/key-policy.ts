@@ -38,13 +38,23 @@ function statementsOf(policy: string): Statement[] {
   return all as Statement[];
 }
 
-/** A policy member of a request (CreateKey's, PutKeyPolicy's), checked as KMS checks it. */
-export function checkPolicy(value: unknown): string {
+/**
+ * The `Policy` of a request (CreateKey's, PutKeyPolicy's) for a key of `account`, checked as KMS checks it: a policy
+ * document that, unless `BypassPolicyLockoutSafetyCheck` is set, still lets the caller put the key's policy.
+ */
+export function checkPolicy(body: Json, account: string, ctx: CallContext): string {
+  const value = body.Policy;
   if (typeof value !== 'string') throw validation('policy', undefined, 'Member must not be null');
   if (value.length < 1 || value.length > MAX_POLICY_LENGTH) {
     throw validation('policy', value, lengthConstraint(value.length, 1, MAX_POLICY_LENGTH));
   }
   statementsOf(value);
+  if (body.BypassPolicyLockoutSafetyCheck !== true && !policyAllows(value, account, ctx.callerArn, 'PutKeyPolicy')) {
+    throw new KmsError(
+      'MalformedPolicyDocumentException',
+      'The new key policy will not allow you to update the key policy in the future.',
+    );
+  }
   return value;
 }
 
@@ -89,13 +99,15 @@ function covers(statement: Statement, principal: string, account: string, operat
  * Whether the key's policy lets the caller call the operation: an `Allow` names it and no `Deny` does. A key with the
  * default policy lets everyone through to IAM, which decides.
  */
-export function keyPolicyAllows(key: KeyRecord, ctx: CallContext): boolean {
-  if (key.policy === undefined) return true;
-  const principal = principalOf(ctx.callerArn);
-  const account = key.arn.split(':')[4] ?? '';
-  const statements = statementsOf(key.policy);
+export const keyPolicyAllows = (key: KeyRecord, ctx: CallContext): boolean =>
+  key.policy === undefined || policyAllows(key.policy, key.arn.split(':')[4] ?? '', ctx.callerArn, ctx.operation);
+
+/** Whether a policy of a key of `account` lets `callerArn` call `operation`: an `Allow` names it and no `Deny` does. */
+function policyAllows(policy: string, account: string, callerArn: string, operation: string): boolean {
+  const principal = principalOf(callerArn);
+  const statements = statementsOf(policy);
   const matching = (effect: string) =>
-    statements.some((s) => s.Effect === effect && covers(s, principal, account, ctx.operation));
+    statements.some((s) => s.Effect === effect && covers(s, principal, account, operation));
   return !matching('Deny') && matching('Allow');
 }
 

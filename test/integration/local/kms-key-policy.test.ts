@@ -43,6 +43,7 @@ it('refuses a caller the policy names not, naming the resource-based policy, and
     new PutKeyPolicyCommand({
       KeyId: keyArn,
       Policy: policy({ Effect: 'Allow', Principal: { AWS: [user('alice')] }, Action: ['kms:DescribeKey'] }),
+      BypassPolicyLockoutSafetyCheck: true,
     }),
   );
   const refused = await errorOf(() => as('bob').send(new DescribeKeyCommand({ KeyId: keyArn })));
@@ -76,7 +77,9 @@ it('refuses a caller a Deny statement names, even where the root is allowed', as
 
 it('refuses a policy that is not a policy document MalformedPolicyDocumentException, keeping the one it had', async () => {
   const keyArn = await newKey();
-  for (const bad of ['not json', '{"Statement":[]}']) {
+  // The lockout safety check: a policy that would leave its author unable to put the next one.
+  const lockout = policy({ Effect: 'Allow', Principal: { AWS: user('alice') }, Action: 'kms:*' });
+  for (const bad of ['not json', '{"Statement":[]}', lockout]) {
     const err = await errorOf(() => kms.send(new PutKeyPolicyCommand({ KeyId: keyArn, Policy: bad })));
     expect(err.name).toBe('MalformedPolicyDocumentException');
   }
