@@ -1,8 +1,8 @@
 /**
  * `npm run bench`: bundle size and start-up per function as it deploys, against a reference bundle of the same SDK
  * clients (bench/load.ts), local execution wall time and where it goes, the cost of one execution at published
- * prices, and the expiry scan's pace. Prints the tables and writes them into bench/README.md, the only place the
- * figures live.
+ * prices, the expiry scan's pace, and the fleet scan over a simulated organisation (`npm run bench -- --fleet` runs
+ * that alone). Prints the tables and writes them into bench/README.md, the only place the figures live.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -22,6 +22,7 @@ import { readRequestLog } from '../local/state/store';
 import { LocalStack } from '../local/services/server';
 import { seedKmsState } from '../local/state/store';
 import { type LocalRunResult, openLocalWorkflow } from '../local/workflow/workflow';
+import { fleetBench } from './fleet';
 import { LOAD_SAMPLES, measureLoads, withDeployedFunctions } from './load';
 import { DEFAULT_REGION, LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS } from '../local/constants';
 
@@ -420,16 +421,34 @@ const BENCH_README = join(__dirname, 'README.md');
 const FIGURES_START = '<!-- figures:start (written by npm run bench) -->';
 const FIGURES_END = '<!-- figures:end -->';
 
-async function writeBenchReadme(figures: string): Promise<void> {
+async function writeBenchReadme(figures: string, startMarker = FIGURES_START, endMarker = FIGURES_END): Promise<void> {
   const text = readFileSync(BENCH_README, 'utf8');
-  const start = text.indexOf(FIGURES_START);
-  const end = text.indexOf(FIGURES_END);
-  if (start < 0 || end < start) throw new Error(`${BENCH_README} has no ${FIGURES_START} … ${FIGURES_END} markers`);
-  const written = `${text.slice(0, start + FIGURES_START.length)}\n\n${figures}\n${text.slice(end)}`;
+  const start = text.indexOf(startMarker);
+  const end = text.indexOf(endMarker);
+  if (start < 0 || end < start) throw new Error(`${BENCH_README} has no ${startMarker} … ${endMarker} markers`);
+  const written = `${text.slice(0, start + startMarker.length)}\n\n${figures}\n${text.slice(end)}`;
   // Formatted as the repository's prettier would: `npm run check` checks the file like any other.
   const prettier = await import('prettier');
   const options = { ...(await prettier.resolveConfig(BENCH_README)), filepath: BENCH_README };
   writeFileSync(BENCH_README, await prettier.format(written, options));
 }
 
-void main();
+/** The fleet scan's figures: between markers of their own, so that `npm run bench -- --fleet` writes them alone. */
+const FLEET_START = '<!-- fleet:start (written by npm run bench) -->';
+const FLEET_END = '<!-- fleet:end -->';
+
+async function fleet(): Promise<void> {
+  const figures = [
+    `Measured by \`npm run bench\` on node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ${new Date().toISOString().slice(0, 10)}.`,
+    '',
+    table(
+      'Fleet scan (a dry run of `keymat scan --org` logic: the local Distributed Map against `keymat local serve`, per-account quotas enforced)',
+      ['metric', 'value'],
+      await fleetBench(),
+    ),
+  ].join('\n');
+  process.stdout.write(figures);
+  await writeBenchReadme(figures, FLEET_START, FLEET_END);
+}
+
+void (process.argv.includes('--fleet') ? fleet() : main().then(fleet));

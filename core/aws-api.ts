@@ -58,11 +58,19 @@ export interface LambdaApi {
   Invoke: [Lambda.InvokeCommandInput, Lambda.InvokeCommandOutput];
 }
 
-/** Organizations, read from the hub: where a member key's account sits in the organisation, and its accounts. */
+/**
+ * Organizations, read from the hub: where a member key's account sits in the organisation, and (for the fleet scan
+ * and the fleet doctor) the organisation and the accounts it and its OUs hold.
+ */
 export interface OrganizationsApi {
   DescribeOrganization: [Orgs.DescribeOrganizationCommandInput, Orgs.DescribeOrganizationCommandOutput];
-  ListAccounts: [Orgs.ListAccountsCommandInput, Orgs.ListAccountsCommandOutput];
   DescribeAccount: [Orgs.DescribeAccountCommandInput, Orgs.DescribeAccountCommandOutput];
+  ListAccounts: [Orgs.ListAccountsCommandInput, Orgs.ListAccountsCommandOutput];
+  ListAccountsForParent: [Orgs.ListAccountsForParentCommandInput, Orgs.ListAccountsForParentCommandOutput];
+  ListOrganizationalUnitsForParent: [
+    Orgs.ListOrganizationalUnitsForParentCommandInput,
+    Orgs.ListOrganizationalUnitsForParentCommandOutput,
+  ];
   ListParents: [Orgs.ListParentsCommandInput, Orgs.ListParentsCommandOutput];
   DescribeOrganizationalUnit: [
     Orgs.DescribeOrganizationalUnitCommandInput,

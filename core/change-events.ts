@@ -115,6 +115,28 @@ export const EVENT_DETAILS = {
       cause: z.optional(z.string()),
     }),
   ),
+  'Scan Completed': z.lazy(() =>
+    z.object({
+      version: z.literal(EVENT_VERSION),
+      eventId: z.string().check(z.regex(/^[a-f0-9]{32}$/)),
+      /** The fleet scan's own execution (a scan is no change, so it carries no change id). */
+      executionArn: z.string(),
+      occurredAt: z.iso.datetime(),
+      dryRun: z.boolean(),
+      /** Account × Region items the run was given, and those whose child completed. */
+      itemsTotal: z.number().check(z.int(), z.gte(0)),
+      itemsScanned: z.number().check(z.int(), z.gte(0)),
+      accountsScanned: z.number().check(z.int(), z.gte(0)),
+      keysListed: z.number().check(z.int(), z.gte(0)),
+      externalKeys: z.number().check(z.int(), z.gte(0)),
+      violations: z.number().check(z.int(), z.gte(0)),
+      changesStarted: z.number().check(z.int(), z.gte(0)),
+      /** Each item whose child failed, with the error's name and the cause a person can act on. */
+      failed: z.array(
+        z.object({ account: z.string(), region: z.string(), error: z.string(), cause: z.optional(z.string()) }),
+      ),
+    }),
+  ),
 } as const;
 
 export type EventDetailType = keyof typeof EVENT_DETAILS;

@@ -271,6 +271,10 @@ const SCHEMAS = {
     limitsJson: VARIABLES.scanLimits,
     /** The KMS HMAC key the scan attests the changes it starts with. */
     attestationKeyArn: VARIABLES.attestationKeyArn,
+    /** With members, the fleet scan: the hub's own account and Region, and the accounts and Regions it scans. */
+    ...reach,
+    /** Where the fleet scan puts its Scan Completed event. */
+    ...events,
   },
   /** The gateway: the one entry point for people, which starts changes and records decisions under their identity. */
   Gateway: {

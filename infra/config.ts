@@ -22,6 +22,7 @@ import {
 } from '../core/defaults';
 import { canonicalPrincipal, checkApproverPattern, isExactPrincipal } from '../core/identity';
 import { checkCalendarName, EVENT_BUS, FUNCTION_ARN, IAM_ROLE_NAME } from '../core/naming';
+import { DEFAULT_FLEET_MAX_CONCURRENCY, DEFAULT_FLEET_TOLERATED_FAILURE_PERCENTAGE } from '../core/fleet-scan';
 import { approvalRuleSchema, membersSchema, type ApprovalRule, type Members } from '../core/organisation';
 import { scanLimitsSchema, scanPolicySchema, type ScanLimits, type ScanPolicy } from '../core/scan-policy';
 import * as z from '../core/schema';
@@ -163,6 +164,18 @@ export interface KeymatProps {
    * @default [] every change takes `quorum` and `approvers`
    */
   readonly approvalRules?: readonly ApprovalRule[];
+  /**
+   * The fleet scan's children running at once (one per member account and Region, each within that account's own
+   * KMS quotas). Only with `members`.
+   * @default DEFAULT_FLEET_MAX_CONCURRENCY (100)
+   */
+  readonly fleetScanMaxConcurrency?: number;
+  /**
+   * The share of the fleet scan's children that may fail before the run fails; each failure is reported in Scan
+   * Completed either way. Only with `members`.
+   * @default DEFAULT_FLEET_TOLERATED_FAILURE_PERCENTAGE (100: one broken account never stops the run)
+   */
+  readonly fleetScanToleratedFailurePercentage?: number;
 }
 
 /** The props with their defaults, checked: what the stack builds from (the key scope as its grants). */
@@ -254,6 +267,26 @@ export function resolveProps(props: KeymatProps): ResolvedProps {
       'KeymatStack: approvalRules take effect only with members (they match keys by member account or OU); set members too, or drop them',
     );
   }
+  const fleetScanMaxConcurrency = wholeNumber(
+    'fleetScanMaxConcurrency',
+    props.fleetScanMaxConcurrency ?? DEFAULT_FLEET_MAX_CONCURRENCY,
+    1,
+    10_000,
+  );
+  const fleetScanToleratedFailurePercentage = wholeNumber(
+    'fleetScanToleratedFailurePercentage',
+    props.fleetScanToleratedFailurePercentage ?? DEFAULT_FLEET_TOLERATED_FAILURE_PERCENTAGE,
+    0,
+    100,
+  );
+  if (
+    members === undefined &&
+    (props.fleetScanMaxConcurrency !== undefined || props.fleetScanToleratedFailurePercentage !== undefined)
+  ) {
+    throw new Error(
+      'KeymatStack: fleetScanMaxConcurrency and fleetScanToleratedFailurePercentage take effect only with members (the fleet scan runs over them); set members too, or drop them',
+    );
+  }
   const changeCalendars = [...(props.changeCalendars ?? [])];
   for (const name of changeCalendars) {
     if (Token.isUnresolved(name)) continue;
@@ -330,6 +363,8 @@ export function resolveProps(props: KeymatProps): ResolvedProps {
     fips: props.fips ?? false,
     ...(members && { members }),
     approvalRules,
+    fleetScanMaxConcurrency,
+    fleetScanToleratedFailurePercentage,
   };
 }
 
@@ -525,6 +560,8 @@ export function propsFromContext(get: ContextGet): KeymatProps {
     // Their shapes are the props' to check: the adapter only reads the JSON.
     members: jsonFromContext(get, 'members') as Members | undefined,
     approvalRules: jsonFromContext(get, 'approvalRules') as ApprovalRule[] | undefined,
+    fleetScanMaxConcurrency: int('fleetScanMaxConcurrency'),
+    fleetScanToleratedFailurePercentage: int('fleetScanToleratedFailurePercentage'),
   };
   return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as KeymatProps;
 }

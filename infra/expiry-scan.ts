@@ -1,14 +1,15 @@
-import { Duration } from 'aws-cdk-lib';
-import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Aws, Duration, Stack } from 'aws-cdk-lib';
+import { ServicePrincipal, type Grant } from 'aws-cdk-lib/aws-iam';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Schedule, ScheduleTargetInput, type ScheduleExpression } from 'aws-cdk-lib/aws-scheduler';
-import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
+import { LambdaInvoke, StepFunctionsStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { ScanLimits, ScanPolicy } from '../core/scan-policy';
 import type { DeletionWorkflow } from '../workflows/deletion-workflow';
 import { AcknowledgingRole } from '../workflows/nag';
 import type { AttestationKey } from './attestation-key';
+import { FleetScan, type FleetScanProps } from './fleet-scan';
 import type { KeyScopeGrants } from './key-scope';
 import { KeymatFunction } from './keymat-function';
 import type { MemberAccess } from './members';
@@ -42,16 +43,39 @@ export interface ExpiryScanProps {
    * @default none: the scan reads its own account only
    */
   readonly memberAccess?: MemberAccess;
+  /**
+   * With `memberAccess`: the fleet scan's settings (its Distributed Map's concurrency, tolerated failures and,
+   * optionally, an S3 inventory of its items).
+   * @default the FleetScan construct's defaults
+   */
+  readonly fleet?: Pick<FleetScanProps, 'maxConcurrency' | 'toleratedFailurePercentage' | 'inventory'>;
+  /**
+   * The bus the fleet scan's Scan Completed goes to, with the grant to put keymat's events on it. Needed with
+   * `memberAccess`.
+   * @default none: the single-account scan publishes no event
+   */
+  readonly events?: { readonly eventBusName: string; readonly grantPutEvents: (fn: KeymatFunction) => Grant };
 }
 
-/** The expiry scan: its function with the permissions it needs and, when configured, its schedule. */
+/**
+ * The expiry scan: its function with the permissions it needs and, when configured, its schedule. With members, the
+ * scheduled run is the fleet scan (a state machine over the members' accounts × Regions, `FleetScan`), whose steps
+ * the same function runs: its role is the one the member read role trusts.
+ */
 export class ExpiryScan extends Construct {
   readonly function: KeymatFunction<'ExpiryScan'>;
   readonly schedule?: Schedule;
+  /** The fleet scan, with members. */
+  readonly fleet?: FleetScan;
 
   constructor(scope: Construct, id: string, props: ExpiryScanProps) {
     super(scope, id);
-    const { workflow, memberAccess } = props;
+    const { workflow, memberAccess, events } = props;
+    if (memberAccess && !events) {
+      throw new Error(
+        `ExpiryScan ${id}: with memberAccess, the fleet scan needs events (its bus and grant) to publish Scan Completed`,
+      );
+    }
     const fn = new KeymatFunction(this, 'ExpiryScan', {
       config: {
         stateMachineArn: workflow.stateMachine.stateMachineArn,
@@ -59,6 +83,9 @@ export class ExpiryScan extends Construct {
         policyJson: JSON.stringify(props.policy),
         limitsJson: JSON.stringify(props.limits),
         attestationKeyArn: props.attestation.keyArn,
+        scope: { account: Aws.ACCOUNT_ID },
+        ...(memberAccess && { members: memberAccess.members }),
+        ...(events && { eventBusName: events.eventBusName }),
       },
       timeout: props.timeout ?? Duration.minutes(15),
       ...(props.logRetention && { logRetention: props.logRetention }),
@@ -79,18 +106,32 @@ export class ExpiryScan extends Construct {
     );
     fn.grantPublish(props.outcomeTopic);
 
+    if (memberAccess && events) {
+      this.fleet = new FleetScan(this, 'FleetScan', {
+        scanFunction: fn,
+        stateMachineName: `${Stack.of(this).stackName}-fleet-scan`,
+        ...props.fleet,
+        ...(props.logRetention && { logRetention: props.logRetention }),
+      });
+      memberAccess.grantOrganizationList(fn);
+      events.grantPutEvents(fn);
+    }
+
     const { schedule } = props;
     if (schedule) {
+      const input = ScheduleTargetInput.fromObject({ dryRun: false });
       const role = new AcknowledgingRole(this, 'SchedulerRole', {
         assumedBy: new ServicePrincipal('scheduler.amazonaws.com'),
       });
       this.schedule = role.acknowledging(
-        "CDK's scheduler target grant: the versions and aliases of the scan function only",
+        "CDK's scheduler target grant: the versions and aliases of the scan function only (none for the fleet scan's state machine)",
         () =>
           new Schedule(this, 'Schedule', {
             schedule,
             description: 'keymat: enforce the imported key material expiry policy',
-            target: new LambdaInvoke(fn.fn, { role, input: ScheduleTargetInput.fromObject({ dryRun: false }) }),
+            target: this.fleet
+              ? new StepFunctionsStartExecution(this.fleet.stateMachine, { role, input })
+              : new LambdaInvoke(fn.fn, { role, input }),
           }),
       );
     }

@@ -288,7 +288,14 @@ export class KeymatStack extends Stack {
       limits: config.scanLimits,
       ...(config.scanSchedule && { schedule: config.scanSchedule }),
       ...functionProps,
-      ...(memberAccess && { memberAccess }),
+      ...(memberAccess && {
+        memberAccess,
+        fleet: {
+          maxConcurrency: config.fleetScanMaxConcurrency,
+          toleratedFailurePercentage: config.fleetScanToleratedFailurePercentage,
+        },
+      }),
+      events: { ...events, grantPutEvents },
     });
 
     // The gateway: the one way in for people. Its Function URL takes only SigV4-signed requests, and Lambda hands it

@@ -134,6 +134,29 @@ export class MemberAccess {
       `Organizations ARNs hold the management account's id, unknown to the hub: the accounts and OUs of organisation ${organizationId} only`,
     );
   }
+
+  /**
+   * Lets the fleet scan list the members' accounts: ListAccounts (which supports no resource scoping), and
+   * ListAccountsForParent and ListOrganizationalUnitsForParent on this organisation's root and OUs, to walk the
+   * member OUs down.
+   */
+  grantOrganizationList(fn: KeymatFunction<'ExpiryScan'>): Grant {
+    const { organizationId } = this.members;
+    const organizations = `arn:${Aws.PARTITION}:organizations::*`;
+    return fn
+      .grantUnscoped(['organizations:ListAccounts'], 'organizations:ListAccounts supports no resource scoping')
+      .combine(
+        fn.grant(
+          (grantee) =>
+            Grant.addToPrincipal({
+              grantee,
+              actions: ['organizations:ListAccountsForParent', 'organizations:ListOrganizationalUnitsForParent'],
+              resourceArns: [`${organizations}:root/${organizationId}/*`, `${organizations}:ou/${organizationId}/*`],
+            }),
+          `Organizations ARNs hold the management account's id, unknown to the hub: the root and OUs of organisation ${organizationId} only`,
+        ),
+      );
+  }
 }
 
 /** Who the member roles trust and what they may touch: the hub, and the keys in scope in the members' Regions. */

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { describeFleetScan } from '../../core/fleet-scan';
 import type { Members } from '../../core/organisation';
 import { printable } from '../../core/text';
 import { diagnoseFleet } from '../../functions/runtime/org-doctor';
@@ -8,6 +9,7 @@ import { memberRoles } from '../../local/services/member-roles';
 import { LocalStack } from '../../local/services/server';
 import { addAccount, addOrganizationalUnit, initOrganization, readOrganization } from '../../local/state/organization';
 import { readOutbox, readRequestLog, requestLogEnd, runningEndpoint } from '../../local/state/store';
+import { runLocalFleetScan } from '../../local/workflow/fleet-scan';
 import { prepareWorkflow } from '../../local/workflow/workflow';
 import { approve, localTarget, startChange } from '../operations';
 import { CliError, lineWriter, type CliIo } from '../output';
@@ -17,8 +19,9 @@ import { doctorLines, localDoctorAccess } from './org';
  * `keymat demo --org`: keymat across an organisation on a fresh local stack. One hub (the local account, also the
  * management account) and three member accounts in two Regions: a change on a key of a production account in another
  * Region, approved at the hub by the two approvers production needs, deleted through the member's delete role; the
- * member's request log showing the deletion under that role with the change's SourceIdentity; and the fleet doctor's
- * table, where one account lacks keymat's roles.
+ * member's request log showing the deletion under that role with the change's SourceIdentity; a fleet scan over the
+ * three members × two Regions; and the fleet doctor's table. One member lacks keymat's roles: its scan children fail
+ * with the cause, and the doctor says what to do.
  */
 
 const ORGANIZATION_ID = 'o-keymatdemo1';
@@ -137,10 +140,14 @@ export async function demoOrg(io: CliIo, stateDir: string): Promise<void> {
       say(`     sourceIdentity ${entry.sourceIdentity ?? ''}`);
     }
 
-    // The fleet scan over the 3 accounts × 2 Regions (`keymat scan --org`), with legacy-batch's child failing for
-    // its missing role, belongs here, once the fleet scan is on the local stack.
+    const scanned = { ...members, accounts: ACCOUNTS.map((a) => a.id) };
+    say(
+      `\n6. The fleet scan over the ${ACCOUNTS.length} member accounts × ${REGIONS.length} Regions ($ keymat scan --org --local --regions ${REGIONS.join(',')} --accounts … --dry-run):`,
+    );
+    const { summary } = await runLocalFleetScan({ stateDir, members: scanned, dryRun: true });
+    for (const line of describeFleetScan(summary)) say(`   ${printable(line)}`);
 
-    say('\n6. The fleet doctor from the hub ($ keymat org doctor --local --regions us-east-1,eu-west-1):');
+    say('\n7. The fleet doctor from the hub ($ keymat org doctor --local --regions us-east-1,eu-west-1):');
     const access = localDoctorAccess(stateDir, stack.endpoint);
     for (const line of doctorLines(await diagnoseFleet(access.deps, members), access)) say(`   ${line}`);
     say('   (keymat org doctor exits 1 on these failures.)');

@@ -4,8 +4,8 @@ import type { Attestor } from '../../core/attestation';
 import { ChangeClient } from '../../core/change-client';
 import type { ExpiryScanConfig } from '../../core/config';
 import * as z from '../../core/schema';
-import { scanLimitsSchema, scanPolicySchema } from '../../core/scan-policy';
-import { scan, type ScanSummary } from './scan';
+import { scanLimitsSchema, scanPolicySchema, type ScanLimits, type ScanPolicy } from '../../core/scan-policy';
+import { scan, type ScanDeps, type ScanSummary } from './scan';
 import { changeStarter, describeSummary } from './start';
 
 /** What the expiry scan works with: its clients, its configuration and its logger. */
@@ -31,9 +31,8 @@ export const scanEventSchema = z.lazy(() => z.looseObject({ dryRun: z._default(z
  */
 export function createExpiryScan(deps: ExpiryScanDeps): (event: unknown) => Promise<ScanSummary> {
   const { kms, sfn, sns, attestor, config, logger } = deps;
-  const policy = scanPolicySchema.parse(parseJson(config.policyJson, 'the scan policy'));
-  const limits = scanLimitsSchema.parse(parseJson(config.limitsJson, 'the scan limits'));
-  const start = changeStarter(new ChangeClient({ sfn, stateMachineArn: config.stateMachineArn }), attestor);
+  const { policy, limits } = scanSettings(config);
+  const start = scanStarter(sfn, attestor, config);
 
   return async (event) => {
     const { dryRun } = scanEventSchema.parse(event ?? {});
@@ -51,6 +50,24 @@ export function createExpiryScan(deps: ExpiryScanDeps): (event: unknown) => Prom
     return summary;
   };
 }
+
+/** The scan's policy and limits, parsed from its configuration: a bad one fails the cold start naming the field. */
+export function scanSettings(config: Pick<ExpiryScanConfig, 'policyJson' | 'limitsJson'>): {
+  policy: ScanPolicy;
+  limits: ScanLimits;
+} {
+  return {
+    policy: scanPolicySchema.parse(parseJson(config.policyJson, 'the scan policy')),
+    limits: scanLimitsSchema.parse(parseJson(config.limitsJson, 'the scan limits')),
+  };
+}
+
+/** How the scan starts its changes: in its workflow, attested as its own. */
+export const scanStarter = (
+  sfn: SfnCall,
+  attestor: Attestor,
+  config: Pick<ExpiryScanConfig, 'stateMachineArn'>,
+): ScanDeps['start'] => changeStarter(new ChangeClient({ sfn, stateMachineArn: config.stateMachineArn }), attestor);
 
 function parseJson(text: string, what: string): unknown {
   try {

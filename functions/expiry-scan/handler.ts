@@ -1,20 +1,46 @@
 import { configFromEnvironment } from '../../core/config';
 import { SCAN_KMS_MAX_ATTEMPTS } from '../../core/defaults';
+import { MEMBER_READ_ROLE } from '../../core/organisation';
 import { kmsAttestor } from '../runtime/attestor';
-import { createKmsClient, createSfnClient, createSnsClient } from '../runtime/aws';
+import { createKmsClient, createOrganizationsClient, createSfnClient, createSnsClient } from '../runtime/aws';
+import { createEventsClient, eventBridgePublisher } from '../runtime/events';
+import { createKeyAccess } from '../runtime/key-access';
 import { createLogger, withLambdaContext } from '../runtime/logger';
-import { createExpiryScan } from './expiry-scan';
+import { createExpiryScan, scanSettings, scanStarter } from './expiry-scan';
+import { createFleetScan, isFleetStep, partitionOf } from './fleet';
 
 const logger = createLogger();
 const config = configFromEnvironment('ExpiryScan');
+const sfn = createSfnClient();
+const sns = createSnsClient();
+const attestor = kmsAttestor(createKmsClient(), config.attestationKeyArn);
 const expiryScan = createExpiryScan({
   kms: createKmsClient({ maxAttempts: SCAN_KMS_MAX_ATTEMPTS }),
-  sfn: createSfnClient(),
-  sns: createSnsClient(),
-  attestor: kmsAttestor(createKmsClient(), config.attestationKeyArn),
+  sfn,
+  sns,
+  attestor,
   config,
   logger,
 });
+// With members, the fleet state machine invokes this function for each of its steps.
+const fleetScan =
+  config.members &&
+  createFleetScan({
+    organizations: createOrganizationsClient(),
+    keys: createKeyAccess({ scope: config.scope, role: MEMBER_READ_ROLE }),
+    start: scanStarter(sfn, attestor, config),
+    events: eventBridgePublisher(createEventsClient(), config.eventBusName),
+    sns,
+    config: {
+      members: config.members,
+      partition: partitionOf(config.stateMachineArn),
+      ...scanSettings(config),
+      outcomeTopicArn: config.outcomeTopicArn,
+    },
+    logger,
+  });
 
-/** The expiry scan's Lambda entry point, run on its schedule. */
-export const handler = withLambdaContext(logger, expiryScan);
+/** The expiry scan's Lambda entry point: its schedule's run, or a step of the fleet scan. */
+export const handler = withLambdaContext(logger, (event: unknown) =>
+  fleetScan && isFleetStep(event) ? fleetScan(event) : expiryScan(event),
+);

@@ -18,6 +18,8 @@ import {
   DescribeOrganizationCommand,
   DescribeOrganizationalUnitCommand,
   ListAccountsCommand,
+  ListAccountsForParentCommand,
+  ListOrganizationalUnitsForParentCommand,
   ListParentsCommand,
   OrganizationsClient,
 } from '@aws-sdk/client-organizations';
@@ -157,18 +159,20 @@ export const createKmsClient = (options: AwsClientOptions = {}): KmsCall =>
   kmsCall(new KMSClient(sdkConfig({ maxAttempts: 1, ...options })));
 
 /**
- * An Organizations client for ValidateOrigin, which places a member key's account in the organisation, and for the
- * fleet doctor, which lists the accounts.
+ * An Organizations client for ValidateOrigin, which places a member key's account in the organisation, the fleet
+ * scan, which lists the member accounts, and the fleet doctor.
  *
  * @param options - Where and as whom to call; `maxAttempts` @default 1, as every task client
  */
 export const createOrganizationsClient = (options: AwsClientOptions = {}): OrganizationsCall =>
   awsCall(new OrganizationsClient(sdkConfig({ maxAttempts: 1, ...options })), {
     DescribeOrganization: DescribeOrganizationCommand,
-    ListAccounts: ListAccountsCommand,
     DescribeAccount: DescribeAccountCommand,
     ListParents: ListParentsCommand,
     DescribeOrganizationalUnit: DescribeOrganizationalUnitCommand,
+    ListAccounts: ListAccountsCommand,
+    ListAccountsForParent: ListAccountsForParentCommand,
+    ListOrganizationalUnitsForParent: ListOrganizationalUnitsForParentCommand,
   });
 
 /**

@@ -238,8 +238,112 @@ async function simulate(principal: string, policy: PolicyDocument, probe: Probe,
   return response.overallResult === 'Allowed';
 }
 
+// The fleet scan's calls in the hub: the scan function lists the organisation's accounts, and the fleet state
+// machine starts, reads and stops its Distributed Map's children.
+const MANAGEMENT = '777788889999';
+const FLEET_MACHINE = `arn:aws:states:${REGION}:${HUB}:stateMachine:Keymat-fleet-scan`;
+const DELETION_MACHINE = `arn:aws:states:${REGION}:${HUB}:stateMachine:Keymat-deletion`;
+/** The hub's resources by logical id, as ARNs: the state machines by their names, the rest by their ids. */
+const HUB_RESOURCES: Record<string, string> = Object.fromEntries(
+  Object.entries(hub).map(([id, r]) => [
+    id,
+    r.Type === 'AWS::StepFunctions::StateMachine'
+      ? id.startsWith('ExpiryScanJobFleetScan')
+        ? FLEET_MACHINE
+        : DELETION_MACHINE
+      : `arn:aws:${r.Type.split('::')[1]!.toLowerCase()}:${REGION}:${HUB}:${id}`,
+  ]),
+);
+/** Resolves a hub template value, its resources' ARNs (the fleet state machine's by its name) included. */
+function resolveHub(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(resolveHub);
+  if (node === null || typeof node !== 'object') return node;
+  const o = node as Record<string, unknown>;
+  if (typeof o.Ref === 'string' && HUB_RESOURCES[o.Ref]) return HUB_RESOURCES[o.Ref];
+  if (Array.isArray(o['Fn::GetAtt'])) return HUB_RESOURCES[(o['Fn::GetAtt'] as string[])[0]!];
+  if ('Fn::Select' in o) {
+    const [index, list] = o['Fn::Select'] as [number, unknown];
+    return (resolveHub(list) as string[])[index];
+  }
+  if ('Fn::Split' in o) {
+    const [delimiter, text] = o['Fn::Split'] as [string, unknown];
+    return (resolveHub(text) as string).split(delimiter);
+  }
+  if ('Fn::Join' in o) {
+    const [delimiter, items] = o['Fn::Join'] as [string, unknown[]];
+    return (resolveHub(items) as string[]).join(delimiter);
+  }
+  if ('Ref' in o) return resolveIn(HUB, o);
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, resolveHub(v)]));
+}
+/** A hub role's whole identity policy, by the id its logical id starts with. */
+function hubRolePolicy(roleIdPrefix: string): PolicyDocument {
+  const [roleId] = Object.entries(hub).find(([id, r]) => r.Type === 'AWS::IAM::Role' && id.startsWith(roleIdPrefix))!;
+  const statements = Object.values(hub)
+    .filter((r) => r.Type === 'AWS::IAM::Policy' && r.Properties.Roles.some((x: { Ref: string }) => x.Ref === roleId))
+    .flatMap((r) => r.Properties.PolicyDocument.Statement as Record<string, unknown>[]);
+  return { Version: '2012-10-17', Statement: resolveHub(statements) as Record<string, unknown>[] };
+}
+const functionRoleId = (fn: string): string => {
+  const [, lambda] = Object.entries(hub).find(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith(fn))!;
+  return lambda.Properties.Role['Fn::GetAtt'][0] as string;
+};
+const inHub = (action: string, resource: string): Probe => ({ action, resource, account: HUB, context: {} });
+const organizations = (resource: string) => `arn:aws:organizations::${MANAGEMENT}:${resource}`;
+const FLEET_PROBES = {
+  'organizations:ListAccounts': inHub('organizations:ListAccounts', '*'),
+  'organizations:ListAccountsForParent (an OU of the organisation)': inHub(
+    'organizations:ListAccountsForParent',
+    organizations(`ou/${ORG}/ou-ab12-cd34ef56`),
+  ),
+  'organizations:ListAccountsForParent (an OU of another organisation)': inHub(
+    'organizations:ListAccountsForParent',
+    organizations('ou/o-zz9y8x7w6v/ou-ab12-cd34ef56'),
+  ),
+  'organizations:ListOrganizationalUnitsForParent (the root)': inHub(
+    'organizations:ListOrganizationalUnitsForParent',
+    organizations(`root/${ORG}/r-ab12`),
+  ),
+  'states:StartExecution (the fleet scan)': inHub('states:StartExecution', FLEET_MACHINE),
+  'states:DescribeExecution (a fleet scan child)': inHub(
+    'states:DescribeExecution',
+    `arn:aws:states:${REGION}:${HUB}:execution:Keymat-fleet-scan/0a1b2c3d:4e5f6a7b`,
+  ),
+  'states:StopExecution (a fleet scan child)': inHub(
+    'states:StopExecution',
+    `arn:aws:states:${REGION}:${HUB}:execution:Keymat-fleet-scan/0a1b2c3d:4e5f6a7b`,
+  ),
+  'states:StartExecution (the deletion workflow)': inHub('states:StartExecution', DELETION_MACHINE),
+} satisfies Record<string, Probe>;
+type FleetProbe = keyof typeof FLEET_PROBES;
+const FLEET_SUBJECTS: Record<string, { policy: PolicyDocument; allowed: readonly FleetProbe[] }> = {
+  ExpiryScan: {
+    policy: hubRolePolicy(functionRoleId('ExpiryScan')),
+    allowed: [
+      'organizations:ListAccounts',
+      'organizations:ListAccountsForParent (an OU of the organisation)',
+      'organizations:ListOrganizationalUnitsForParent (the root)',
+      'states:StartExecution (the deletion workflow)',
+    ],
+  },
+  'the fleet scan state machine': {
+    policy: hubRolePolicy('ExpiryScanJobFleetScanStateMachineRole'),
+    allowed: [
+      'states:StartExecution (the fleet scan)',
+      'states:DescribeExecution (a fleet scan child)',
+      'states:StopExecution (a fleet scan child)',
+    ],
+  },
+  ValidateOrigin: { policy: hubRolePolicy(functionRoleId('ValidateOrigin')), allowed: [] },
+  Gateway: {
+    policy: hubRolePolicy(functionRoleId('Gateway')),
+    allowed: ['states:StartExecution (the deletion workflow)'],
+  },
+};
+
 const assumed = new Map<string, AssumeProbe[]>();
 const memberCalls = new Map<string, KmsProbe[]>();
+const fleetCalls = new Map<string, FleetProbe[]>();
 
 beforeAll(async () => {
   for (const [name, c] of Object.entries(CALLERS)) {
@@ -255,6 +359,14 @@ beforeAll(async () => {
       if (await simulate(role.arn, role.policy, probe, ORG)) allowed.push(label);
     }
     memberCalls.set(name, allowed);
+  }
+  for (const [name, { policy }] of Object.entries(FLEET_SUBJECTS)) {
+    const allowed: FleetProbe[] = [];
+    for (const [label, probe] of Object.entries(FLEET_PROBES) as [FleetProbe, Probe][]) {
+      if (await simulate(`arn:aws:sts::${HUB}:assumed-role/${name.replace(/ /g, '-')}/session`, policy, probe, ORG))
+        allowed.push(label);
+    }
+    fleetCalls.set(name, allowed);
   }
 }, 120_000);
 
@@ -280,6 +392,7 @@ afterAll(() => {
       Object.keys(ASSUME_PROBES),
     ),
     ...table('IAM simulation, member account: member role × call', memberCalls, Object.keys(KMS_PROBES)),
+    ...table('IAM simulation, fleet scan: hub role × call', fleetCalls, Object.keys(FLEET_PROBES)),
     '',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -299,6 +412,13 @@ describe('the organisation permission model, simulated', () => {
       expect(allowed).not.toContain('sts:AssumeRole (delete role, outside the organisation)');
     }
   });
+
+  it.each(Object.keys(FLEET_SUBJECTS))(
+    "%s may make exactly its fleet scan calls: listing the organisation's accounts, running the map's children",
+    (name) => {
+      expect(fleetCalls.get(name)!.sort()).toEqual([...FLEET_SUBJECTS[name]!.allowed].sort());
+    },
+  );
 
   it.each(Object.keys(MEMBER_ROLES))('the member role %s may make exactly the calls its tasks make', (name) => {
     expect(memberCalls.get(name)!.sort()).toEqual([...MEMBER_ROLES[name]!.allowed].sort());

@@ -11,7 +11,7 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-it('deletes a member key approved at the hub by two approvers, shows the member request log and the doctor', async () => {
+it('deletes a member key approved at the hub by two approvers, then shows the member request log, a fleet scan and the doctor', async () => {
   const r = await keymatInProcess(['demo', '--org', '--state-dir', join(dir, 'state')]);
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
@@ -26,6 +26,10 @@ it('deletes a member key approved at the hub by two approvers, shows the member 
   expect(out).toMatch(/DeleteImportedKeyMaterial 200\n/);
   expect(out).toContain(`caller arn:aws:sts::444455556666:assumed-role/keymat-member-delete/keymat-${change}`);
   expect(out).toContain(`sourceIdentity keymat-${change}`);
+  // The fleet scan over 3 members × 2 Regions: legacy-batch's two children fail with the cause, the others complete.
+  expect(out).toContain('4 of 6 account × Region items scanned (2 accounts)');
+  expect(out).toMatch(/failed 666677778888 eu-west-1: MemberRoleUnavailable: /);
+  expect(out).toMatch(/failed 666677778888 us-east-1: MemberRoleUnavailable: /);
   // The doctor's table: the account without roles fails, the others pass, with what to do.
   expect(out).toMatch(
     /666677778888 legacy-batch\s+global\s+read role\s+FAIL: .*deploy the members StackSet keymat-member-roles/,

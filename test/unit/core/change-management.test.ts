@@ -152,6 +152,53 @@ describe('change events', () => {
     },
   );
 
+  it('makes a Scan Completed event naming each failed account and Region with its cause', () => {
+    const executionArn = 'arn:aws:states:us-east-1:111122223333:execution:fleet-scan:run-1';
+    const event = changeEvent(
+      'Scan Completed',
+      {
+        executionArn,
+        dryRun: false,
+        itemsTotal: 6,
+        itemsScanned: 4,
+        accountsScanned: 2,
+        keysListed: 40,
+        externalKeys: 20,
+        violations: 3,
+        changesStarted: 3,
+        failed: [
+          {
+            account: '444455556666',
+            region: 'eu-west-1',
+            error: 'MemberRoleUnavailable',
+            cause: 'no keymat-member-read',
+          },
+          { account: '444455556666', region: 'us-east-1', error: 'MemberRoleUnavailable' },
+        ],
+      },
+      NOW,
+    );
+    expect(event.detailType).toBe('Scan Completed');
+    expect(event.detail).toMatchObject({ version: '1', occurredAt: NOW.toISOString(), changesStarted: 3 });
+    expect(event.detail).not.toHaveProperty('changeId');
+  });
+
+  it('refuses a Scan Completed event with a negative count', () => {
+    const detail = {
+      executionArn: 'arn:aws:states:us-east-1:111122223333:execution:fleet-scan:run-1',
+      dryRun: true,
+      itemsTotal: -1,
+      itemsScanned: 0,
+      accountsScanned: 0,
+      keysListed: 0,
+      externalKeys: 0,
+      violations: 0,
+      changesStarted: 0,
+      failed: [],
+    };
+    expect(() => changeEvent('Scan Completed', detail, NOW)).toThrow(/itemsTotal/);
+  });
+
   it('gives the same event the same id, and another round another id', () => {
     const executionArn = 'arn:aws:states:us-east-1:111122223333:execution:m:e';
     const asked = (approvals: number) => ({

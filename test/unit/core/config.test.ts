@@ -64,6 +64,9 @@ const CONFIGS: { [N in FunctionName]: DeployedConfig<N> } = {
     policyJson: '{"expiresWithinDays":30}',
     limitsJson: '{"maxChanges":10}',
     attestationKeyArn: KEY,
+    scope: { account: '111122223333' },
+    members: { organizationId: 'o-a1b2c3d4e5', regions: ['eu-west-1'] },
+    eventBusName: 'keymat-audit',
   },
   Gateway: {
     stateMachineArn: MACHINE,

@@ -28,6 +28,9 @@ describe('infra/constructs', () => {
 describe('infra/members', () => {
   require('./members.cdk');
 });
+describe('infra/fleet-scan', () => {
+  require('./fleet-scan.cdk');
+});
 describe('infra/definition', () => {
   require('./definition.cdk');
 });

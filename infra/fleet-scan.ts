@@ -1,0 +1,214 @@
+import { Aws, Duration, Fn, RemovalPolicy } from 'aws-cdk-lib';
+import { Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import {
+  DefinitionBody,
+  DistributedMap,
+  JitterType,
+  LogLevel,
+  OutputType,
+  ResultWriterV2,
+  S3JsonItemReader,
+  StateMachine,
+  StateMachineType,
+  TaskInput,
+  Timeout,
+  Transformation,
+  type IChainable,
+} from 'aws-cdk-lib/aws-stepfunctions';
+import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { LAMBDA_SERVICE_ERRORS, NETWORK_ERROR, RETRYABLE_KMS_ERRORS, RETRYABLE_SERVICE_ERRORS } from '../core/errors';
+import { DEFAULT_FLEET_MAX_CONCURRENCY, DEFAULT_FLEET_TOLERATED_FAILURE_PERCENTAGE } from '../core/fleet-scan';
+import { acknowledge, resourceFinding } from '../workflows/nag';
+import type { KeymatFunction } from './keymat-function';
+
+/** Where a large fleet's items are kept: a JSON array of `{account, region}` objects in S3. */
+export interface FleetInventory {
+  readonly bucket: IBucket;
+  readonly key: string;
+}
+
+export interface FleetScanProps {
+  /** The scan function, which lists the items, scans each and sums up (its role is the one the member roles trust). */
+  readonly scanFunction: KeymatFunction<'ExpiryScan'>;
+  /**
+   * The state machine's name, which operators find it by.
+   * @default a name CloudFormation generates
+   */
+  readonly stateMachineName?: string;
+  /**
+   * The children that run at once: each scans one account and Region within that account's own KMS quotas.
+   * @default DEFAULT_FLEET_MAX_CONCURRENCY
+   */
+  readonly maxConcurrency?: number;
+  /**
+   * The share of children that may fail (a member's role missing, its key policy shutting the role out) before the
+   * run fails; each failure is reported in Scan Completed either way.
+   * @default DEFAULT_FLEET_TOLERATED_FAILURE_PERCENTAGE (100: one broken account never stops the run)
+   */
+  readonly toleratedFailurePercentage?: number;
+  /**
+   * The items from an S3 object instead of from Organizations (`ItemReader`), for an inventory kept elsewhere.
+   * @default the scan function lists the members' accounts × Regions from Organizations
+   */
+  readonly inventory?: FleetInventory;
+  /** Each invocation of the scan function. @default Duration.minutes(15) */
+  readonly taskTimeout?: Duration;
+  /** @default RetentionDays.ONE_YEAR */
+  readonly logRetention?: RetentionDays;
+}
+
+/** Errors a step retries: transient in KMS, Organizations, STS, EventBridge and Lambda. */
+const TRANSIENT_ERRORS = [
+  ...RETRYABLE_KMS_ERRORS,
+  ...RETRYABLE_SERVICE_ERRORS,
+  NETWORK_ERROR,
+  ...LAMBDA_SERVICE_ERRORS,
+  'States.Timeout',
+];
+
+function wholeNumber(name: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`FleetScan: ${name} must be a whole number from ${min} to ${max}; got ${value}`);
+  }
+  return value;
+}
+
+/**
+ * The fleet scan's state machine: ListScanItems (the members' accounts × Regions, from Organizations) → ScanMembers, a
+ * Distributed Map running one child execution per item (ScanMember: the scan function on that account and Region) →
+ * SummariseScan (Scan Completed and the outcome message). The children's results come back in state, each child's
+ * counts compacted (`ResultWriter` with `WriterConfig` COMPACT) and each failed child's record whole, so the summary
+ * names every failed account and Region with its error and cause.
+ *
+ * @see https://docs.aws.amazon.com/step-functions/latest/dg/state-map-distributed.html
+ */
+export class FleetScan extends Construct {
+  readonly stateMachine: StateMachine;
+
+  constructor(scope: Construct, id: string, props: FleetScanProps) {
+    super(scope, id);
+    const maxConcurrency = wholeNumber(
+      'maxConcurrency',
+      props.maxConcurrency ?? DEFAULT_FLEET_MAX_CONCURRENCY,
+      1,
+      10_000,
+    );
+    const toleratedFailurePercentage = wholeNumber(
+      'toleratedFailurePercentage',
+      props.toleratedFailurePercentage ?? DEFAULT_FLEET_TOLERATED_FAILURE_PERCENTAGE,
+      0,
+      100,
+    );
+    // ResultWriter's WriterConfig is rendered only with this flag; it is set here, before any state is made.
+    this.node.setContext('@aws-cdk/aws-stepfunctions:useDistributedMapResultWriterV2', true);
+    const fn = props.scanFunction.fn;
+    const taskTimeout = Timeout.duration(props.taskTimeout ?? Duration.minutes(15));
+    /** Without a payload, the function gets the state's input. */
+    const invoke = (state: string, payload?: TaskInput, resultPath?: string): LambdaInvoke => {
+      const task = new LambdaInvoke(this, state, {
+        stateName: state,
+        lambdaFunction: fn,
+        ...(payload && { payload }),
+        payloadResponseOnly: true,
+        retryOnServiceExceptions: false,
+        ...(resultPath !== undefined && { resultPath }),
+        taskTimeout,
+      });
+      task.addRetry({
+        errors: TRANSIENT_ERRORS,
+        interval: Duration.seconds(2),
+        backoffRate: 2,
+        maxDelay: Duration.seconds(30),
+        maxAttempts: 4,
+        jitterStrategy: JitterType.FULL,
+      });
+      return task;
+    };
+    const run = { 'runArn.$': '$$.Execution.Id', 'dryRun.$': '$.dryRun' };
+
+    const scanMembers = new DistributedMap(this, 'ScanMembers', {
+      stateName: 'ScanMembers',
+      ...(props.inventory
+        ? { itemReader: new S3JsonItemReader({ bucket: props.inventory.bucket, key: props.inventory.key }) }
+        : { itemsPath: '$.inventory.items' }),
+      itemSelector: {
+        step: 'scan',
+        'account.$': '$$.Map.Item.Value.account',
+        'region.$': '$$.Map.Item.Value.region',
+        ...run,
+      },
+      maxConcurrency,
+      toleratedFailurePercentage,
+      resultWriterV2: new ResultWriterV2({
+        writerConfig: { outputType: OutputType.JSON, transformation: Transformation.COMPACT },
+      }),
+      resultPath: '$.results',
+    });
+    scanMembers.itemProcessor(invoke('ScanMember'));
+    const summarise = invoke(
+      'SummariseScan',
+      TaskInput.fromObject({ step: 'summary', ...run, 'results.$': '$.results' }),
+    );
+    const definition: IChainable = props.inventory
+      ? scanMembers.next(summarise)
+      : invoke('ListScanItems', TaskInput.fromObject({ step: 'items' }), '$.inventory')
+          .next(scanMembers)
+          .next(summarise);
+
+    const logGroup = new LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? RetentionDays.ONE_YEAR,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.stateMachine = new StateMachine(this, 'StateMachine', {
+      ...(props.stateMachineName && { stateMachineName: props.stateMachineName }),
+      stateMachineType: StateMachineType.STANDARD,
+      definitionBody: DefinitionBody.fromChainable(definition),
+      tracingEnabled: true,
+      logs: { destination: logGroup, level: LogLevel.ALL, includeExecutionData: false },
+    });
+    const role = this.stateMachine.role;
+    // CDK grants the map StartExecution on this state machine, DescribeExecution and StopExecution on its own
+    // executions and RedriveExecution on its map runs' children; the children themselves
+    // (`execution:<state machine>/<map run>:<child>`) it must also read and stop, which a policy of its own grants: the
+    // role's default policy cannot name the state machine that depends on it.
+    const executions = `arn:${Aws.PARTITION}:states:${Aws.REGION}:${Aws.ACCOUNT_ID}:execution:${Fn.select(6, Fn.split(':', this.stateMachine.stateMachineArn))}`;
+    new Policy(this, 'MapChildrenPolicy', {
+      roles: [role],
+      statements: [
+        new PolicyStatement({
+          actions: ['states:DescribeExecution', 'states:StopExecution'],
+          resources: [`${executions}/*`],
+        }),
+      ],
+    });
+    acknowledge(
+      this,
+      [
+        resourceFinding(this, `${executions}:*`),
+        resourceFinding(this, `${executions}/*:*`),
+        resourceFinding(this, `${executions}/*`),
+      ],
+      "the Distributed Map's children are executions of this state machine's own map runs: only they",
+    );
+    acknowledge(
+      role,
+      ['Resource::*'],
+      'X-Ray tracing of the state machine: the X-Ray trace and sampling actions support no resource scoping',
+    );
+    acknowledge(
+      role,
+      [resourceFinding(this, `${fn.functionArn}:*`)],
+      "CDK's LambdaInvoke grant: the versions and aliases of the scan function only",
+    );
+    if (props.inventory) {
+      acknowledge(
+        role,
+        [resourceFinding(this, props.inventory.bucket.arnForObjects('*'))],
+        "CDK's ItemReader grant: reading the inventory's bucket",
+      );
+    }
+  }
+}
