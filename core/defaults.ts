@@ -64,3 +64,15 @@ export const DEFAULT_SCAN_LIMITS = {
   concurrency: 32,
   rates: { ListKeys: 50, DescribeKey: 1000, ListKeyRotations: 50, ListResourceTags: 50 },
 };
+
+/**
+ * The fleet scan's children at once: its Distributed Map's MaxConcurrency.
+ * @see https://docs.aws.amazon.com/step-functions/latest/dg/state-map-distributed.html
+ */
+export const DEFAULT_FLEET_MAX_CONCURRENCY = 100;
+
+/**
+ * The share of the fleet scan's children that may fail without failing the run: all of them, so that a broken account (its role
+ * missing, its key policy shutting the role out) never stops the others, and every failure is reported in the summary.
+ */
+export const DEFAULT_FLEET_TOLERATED_FAILURE_PERCENTAGE = 100;

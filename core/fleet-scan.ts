@@ -10,15 +10,6 @@ import * as z from './schema';
  * engine's (local/workflow/distributed-map.ts) produce the same results from them.
  */
 
-/** The children the map runs at once. @see https://docs.aws.amazon.com/step-functions/latest/dg/state-map-distributed.html */
-export const DEFAULT_FLEET_MAX_CONCURRENCY = 100;
-
-/**
- * The share of children that may fail without failing the run: all of them, so that a broken account (its role
- * missing, its key policy shutting the role out) never stops the others, and every failure is reported in the summary.
- */
-export const DEFAULT_FLEET_TOLERATED_FAILURE_PERCENTAGE = 100;
-
 /**
  * The SourceIdentity's change part for the fleet scan's sessions: a scan is no change, and the member's CloudTrail
  * then names the scan (`keymat-fleet-scan`) and, as the role session name, the run's execution.

@@ -22,7 +22,7 @@ import {
 } from '../core/defaults';
 import { canonicalPrincipal, checkApproverPattern, isExactPrincipal } from '../core/identity';
 import { checkCalendarName, EVENT_BUS, FUNCTION_ARN, IAM_ROLE_NAME } from '../core/naming';
-import { DEFAULT_FLEET_MAX_CONCURRENCY, DEFAULT_FLEET_TOLERATED_FAILURE_PERCENTAGE } from '../core/fleet-scan';
+import { DEFAULT_FLEET_MAX_CONCURRENCY, DEFAULT_FLEET_TOLERATED_FAILURE_PERCENTAGE } from '../core/defaults';
 import { approvalRuleSchema, membersSchema, type ApprovalRule, type Members } from '../core/organisation';
 import { scanLimitsSchema, scanPolicySchema, type ScanLimits, type ScanPolicy } from '../core/scan-policy';
 import * as z from '../core/schema';

@@ -2,13 +2,14 @@
  * keymat's construct library, `keymat/cdk`: the whole stack (`KeymatStack`), or the workflow alone
  * (`DeletionWorkflow`, given a function per task, e.g. `KeymatFunction`s), with the props they take; and for an
  * organisation, the member roles (`KeymatMembersStack` as a StackSet, `KeymatMemberRolesStack` for the management
- * account).
+ * account) and the fleet scan (`FleetScan`).
  * aws-cdk-lib and constructs are the CDK app's own (peer dependencies); the functions' code is the package's
  * prebuilt bundles. This repository's cdk.json app (infra/app.ts) uses this same entry point.
  */
 export { KeymatStack, type KeymatStackProps } from './keymat-stack';
 export { KeymatFunction, type KeymatFunctionProps } from './keymat-function';
 export { ExpiryScan, type ExpiryScanProps } from './expiry-scan';
+export { FleetScan, type FleetInventory, type FleetScanProps } from './fleet-scan';
 export { AttestationKey } from './attestation-key';
 export { KeyScopeGrants, type KeyScope } from './key-scope';
 export { RunbookDocument, type RunbookDocumentProps } from './runbook';

@@ -35,12 +35,12 @@ export interface DoctorAccess {
 export function localDoctorAccess(stateDir: string, endpoint: string): DoctorAccess {
   const credentials = taskCredentials(internalCredentials(stateDir), 'ExpiryScan');
   const hub = { account: LOCAL_ACCOUNT_ID, region: DEFAULT_REGION };
-  const aws = { endpoint, credentials, maxAttempts: STANDARD_ATTEMPTS };
+  const aws = { endpoint, credentials };
   return {
     identity: hubRoleArn('ExpiryScan'),
     deps: {
-      organizations: createOrganizationsClient({ ...aws, region: hub.region }),
-      keyAccess: (role) => createKeyAccess({ scope: hub, role, aws }),
+      organizations: createOrganizationsClient({ ...aws, region: hub.region, maxAttempts: STANDARD_ATTEMPTS }),
+      keyAccess: (role) => createKeyAccess({ scope: hub, role, aws, kmsMaxAttempts: STANDARD_ATTEMPTS }),
       hub,
     },
   };
@@ -56,7 +56,7 @@ async function awsDoctorAccess(): Promise<DoctorAccess> {
     identity: identity.Arn ?? account,
     deps: {
       organizations: createOrganizationsClient({ maxAttempts: STANDARD_ATTEMPTS }),
-      keyAccess: (role) => createKeyAccess({ scope: hub, role, aws: { maxAttempts: STANDARD_ATTEMPTS } }),
+      keyAccess: (role) => createKeyAccess({ scope: hub, role, kmsMaxAttempts: STANDARD_ATTEMPTS }),
       hub,
       partition,
     },

@@ -1,6 +1,11 @@
 import type { Command } from 'commander';
-import { DEFAULT_SCAN_EXPIRES_WITHIN_DAYS, DEFAULT_SCAN_LIMITS, DEFAULT_SCAN_RETIRE_TAG } from '../../core/defaults';
-import { describeFleetScan, DEFAULT_FLEET_MAX_CONCURRENCY } from '../../core/fleet-scan';
+import {
+  DEFAULT_FLEET_MAX_CONCURRENCY,
+  DEFAULT_SCAN_EXPIRES_WITHIN_DAYS,
+  DEFAULT_SCAN_LIMITS,
+  DEFAULT_SCAN_RETIRE_TAG,
+} from '../../core/defaults';
+import { describeFleetScan } from '../../core/fleet-scan';
 import { membersSchema } from '../../core/organisation';
 import { printable } from '../../core/text';
 import { scanLimitsSchema, scanPolicySchema } from '../../core/scan-policy';

@@ -27,7 +27,7 @@ const fleetScan =
   config.members &&
   createFleetScan({
     organizations: createOrganizationsClient(),
-    keys: createKeyAccess({ scope: config.scope, role: MEMBER_READ_ROLE }),
+    keys: createKeyAccess({ scope: config.scope, role: MEMBER_READ_ROLE, kmsMaxAttempts: SCAN_KMS_MAX_ATTEMPTS }),
     start: scanStarter(sfn, attestor, config),
     events: eventBridgePublisher(createEventsClient(), config.eventBusName),
     sns,

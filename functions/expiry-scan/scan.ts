@@ -79,17 +79,16 @@ export async function scan(
     skipped: [],
   };
 
+  // Each page waits for its pace when it is asked for: the end of the pages makes no call, and takes no slot.
   const keys: string[] = [];
   const pages = allPages(
-    (Marker) => deps.kms('ListKeys', { Limit: 1000, Marker }),
+    async (Marker) => {
+      await pace.ListKeys.take();
+      return deps.kms('ListKeys', { Limit: 1000, Marker });
+    },
     (page) => page.NextMarker,
   );
-  for (;;) {
-    await pace.ListKeys.take();
-    const page = await pages.next();
-    if (page.done) break;
-    keys.push(...(page.value.Keys ?? []).map((k) => k.KeyArn as string));
-  }
+  for await (const page of pages) keys.push(...(page.Keys ?? []).map((k) => k.KeyArn as string));
   summary.keysListed = keys.length;
 
   const evaluate = async (keyArn: string): Promise<void> => {
@@ -112,16 +111,18 @@ export async function scan(
     }
     const materials: RotationsListEntry[] = [];
     const rotations = allPages(
-      (Marker) =>
-        deps.kms('ListKeyRotations', { KeyId: keyArn, IncludeKeyMaterial: 'ALL_KEY_MATERIAL', Limit: 1000, Marker }),
+      async (Marker) => {
+        await pace.ListKeyRotations.take();
+        return deps.kms('ListKeyRotations', {
+          KeyId: keyArn,
+          IncludeKeyMaterial: 'ALL_KEY_MATERIAL',
+          Limit: 1000,
+          Marker,
+        });
+      },
       (page) => page.NextMarker,
     );
-    for (;;) {
-      await pace.ListKeyRotations.take();
-      const page = await rotations.next();
-      if (page.done) break;
-      materials.push(...(page.value.Rotations ?? []));
-    }
+    for await (const page of rotations) materials.push(...(page.Rotations ?? []));
     let retireOn: string | undefined;
     if (policy.retireTag) {
       await pace.ListResourceTags.take();

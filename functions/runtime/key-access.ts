@@ -36,28 +36,32 @@ export interface KeyAccessOptions {
   role: MemberRole;
   /**
    * Where and as whom the task calls, besides the Region (each key's own; STS the hub's): the local stack's endpoint
-   * and the task's local identity; and how many attempts each call makes (people-facing callers such as the fleet
-   * doctor retry). @default the SDK's endpoints, the task role's credentials, one attempt
+   * and the task's local identity. @default the SDK's endpoints and the task role's credentials
    */
-  aws?: Pick<AwsClientOptions, 'endpoint' | 'credentials' | 'maxAttempts'>;
+  aws?: Pick<AwsClientOptions, 'endpoint' | 'credentials'>;
+  /**
+   * The attempts each KMS client makes: the scan, which paces itself near the quotas, retries throttling with backoff
+   * rather than scanning an account again. @default 1, the state machine retries
+   */
+  kmsMaxAttempts?: number;
 }
 
 /**
  * A task's access to keys across the organisation. A key of the hub's account is called with the task's own
  * credentials in the key's Region (one client per Region, made once). A key of a member account is called in its
  * Region with credentials of `role` in that account, assumed through STS in the hub's Region with the execution's name
- * as the role session name and `keymat-<change id>` as SourceIdentity, once per account and invocation. Every client
- * makes one attempt, STS too, unless `aws.maxAttempts` says more: the state machine retries.
+ * as the role session name and `keymat-<change id>` as SourceIdentity, once per account and invocation. STS makes one
+ * attempt, and each KMS client `kmsMaxAttempts`: the state machine retries.
  *
  * A refused AssumeRole (the role missing, or not trusting this task's role) ends the task MemberRoleUnavailable,
  * naming the account and the role; throttling, a 500 or a lost answer is left for the state machine to retry.
  */
-export function createKeyAccess({ scope, role, aws = {} }: KeyAccessOptions): KeyAccess {
+export function createKeyAccess({ scope, role, aws = {}, kmsMaxAttempts = 1 }: KeyAccessOptions): KeyAccess {
   const hubClients = new Map<string, KmsCall>();
   const hubKms = (region: string): KmsCall => {
     let kms = hubClients.get(region);
     if (kms === undefined) {
-      kms = createKmsClient({ ...aws, region });
+      kms = createKmsClient({ ...aws, region, maxAttempts: kmsMaxAttempts });
       hubClients.set(region, kms);
     }
     return kms;
@@ -73,7 +77,7 @@ export function createKeyAccess({ scope, role, aws = {} }: KeyAccessOptions): Ke
       ...(aws.credentials !== undefined && { masterCredentials: aws.credentials }),
       clientConfig: {
         region: scope.region,
-        maxAttempts: aws.maxAttempts ?? 1,
+        maxAttempts: 1,
         ...(aws.endpoint !== undefined && { endpoint: aws.endpoint }),
       },
     });
@@ -113,7 +117,7 @@ export function createKeyAccess({ scope, role, aws = {} }: KeyAccessOptions): Ke
       const where = `${roleArn} ${place.region}`;
       let kms = memberClients.get(where);
       if (kms === undefined) {
-        kms = createKmsClient({ ...aws, region: place.region, credentials: resolved });
+        kms = createKmsClient({ ...aws, region: place.region, credentials: resolved, maxAttempts: kmsMaxAttempts });
         memberClients.set(where, kms);
       }
       return kms;

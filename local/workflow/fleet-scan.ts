@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { DEFAULT_SCAN_EXPIRES_WITHIN_DAYS, DEFAULT_SCAN_LIMITS, DEFAULT_SCAN_RETIRE_TAG } from '../../core/defaults';
 import {
   DEFAULT_FLEET_MAX_CONCURRENCY,
   DEFAULT_FLEET_TOLERATED_FAILURE_PERCENTAGE,
-  type FleetItem,
-  type FleetScanSummary,
-} from '../../core/fleet-scan';
+  DEFAULT_SCAN_EXPIRES_WITHIN_DAYS,
+  DEFAULT_SCAN_LIMITS,
+  DEFAULT_SCAN_RETIRE_TAG,
+  SCAN_KMS_MAX_ATTEMPTS,
+} from '../../core/defaults';
+import type { FleetItem, FleetScanSummary } from '../../core/fleet-scan';
 import { executionArnOf } from '../../core/naming';
 import { MEMBER_READ_ROLE, type Members } from '../../core/organisation';
 import type { ScanLimits, ScanPolicy } from '../../core/scan-policy';
@@ -101,7 +103,12 @@ async function runFleetScan(
   const stateMachineArn = localStateMachineArn(region, account);
   const step = createFleetScan({
     organizations: createOrganizationsClient(aws),
-    keys: createKeyAccess({ scope: { account, region }, role: MEMBER_READ_ROLE, aws: { endpoint, credentials } }),
+    keys: createKeyAccess({
+      scope: { account, region },
+      role: MEMBER_READ_ROLE,
+      aws: { endpoint, credentials },
+      kmsMaxAttempts: SCAN_KMS_MAX_ATTEMPTS,
+    }),
     start:
       options.start ??
       scanStarter(createSfnClient(aws), localAttestor(endpoint, region, internal), { stateMachineArn }),
