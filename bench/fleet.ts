@@ -170,7 +170,7 @@ export async function fleetBench(): Promise<string[][]> {
         ['ratio (target ≤ 1.2)', (wallS / idealS).toFixed(2)],
         ['AssumeRole calls (accounts)', `${assumeRoles} (${ACCOUNTS})`],
         ['KMS calls per key', (kmsCalls / keys).toFixed(2)],
-        ['ThrottlingException answers', String(throttled)],
+        ['ThrottlingException answers (retried by the client)', String(throttled)],
         ['state transitions (Standard, parent and children)', String(run.stateTransitions)],
         ['Lambda invocations', String(run.invocations)],
         ['Lambda time (256 MB arm64, local time as duration)', `${(run.lambdaMs / 1000).toFixed(0)} s`],

@@ -213,7 +213,7 @@ async function executions(): Promise<ExecutionTimes> {
       const result = await workflow.run(
         { keyId: key.keyArn, changeId: `BENCH-${i}`, reason: 'bench', requestedBy: 'alice', waitSeconds: 0 },
         {
-          decide: localApprover('auto', 'bob'),
+          decide: localApprover('auto', 'bob', { irreversible: true }),
           waitMs: 0,
           retryIntervalMs: 0,
           onEvent: (e) => {

@@ -4,9 +4,13 @@ import { SFNClient, type DescribeExecutionCommandOutput, type HistoryEvent } fro
 import * as z from '../core/schema';
 import type { AwsCall, KmsCall, SfnCall } from '../core/aws-api';
 import { ChangeClient, type PendingChanges } from '../core/change-client';
+import { shellQuote } from '../core/text';
 import { cliEnvironment } from './env';
 import { SCAN_KMS_MAX_ATTEMPTS } from '../core/defaults';
 import { CHANGE_ERRORS, hasErrorName, NETWORK_ERROR } from '../core/errors';
+import { wrapKeyMaterial } from '../core/key-wrap';
+import type { ImportParameters } from '../core/recovery';
+import type { RecoveryProofMode } from '../core/types';
 import type { ScanDeps } from '../functions/expiry-scan/scan';
 import { createKmsClient, createSfnClient, kmsCall, sdkConfig, sfnCall } from '../functions/runtime/aws';
 import { DEFAULT_REGION, GATEWAY_PATH, LOCAL_CREDENTIALS, LOCAL_STATE_MACHINE_ARN } from '../local/constants';
@@ -51,7 +55,7 @@ export function localTarget(stateDir: string, credentials?: { accessKeyId: strin
   const endpoint = runningEndpoint(stateDir);
   if (!endpoint) {
     throw new CliError(
-      `no local stack is serving ${stateDir}: start one with 'keymat local serve --state-dir ${stateDir}'`,
+      `no local stack is serving ${stateDir}: start one with: keymat local serve --state-dir ${shellQuote(stateDir)}`,
     );
   }
   const creds = credentials ?? LOCAL_CREDENTIALS;
@@ -178,6 +182,8 @@ export interface StartRequest {
   reason: string;
   waitSeconds?: number;
   dryRun?: boolean;
+  /** A recovery proof stricter than the deployment's. */
+  recoveryProof?: RecoveryProofMode;
 }
 
 const startAnswer = z.object({ executionArn: z.string(), state: z.enum(['STARTED', 'RUNNING', 'FINISHED']) });
@@ -220,9 +226,71 @@ const approveAnswer = z.object({
 /** What the gateway recorded for an approval: who approved, and how many of the approvals needed there are now. */
 export type ApproveAnswer = z.infer<typeof approveAnswer>;
 
-/** Approves through the gateway as the caller; the gateway refuses the requester and anyone the rules leave out. */
-export const approve = (target: Target, execution: string, comment?: string): Promise<ApproveAnswer> =>
-  viaGateway(target, '/approve', { execution, ...(comment !== undefined && { comment }) }, approveAnswer);
+/**
+ * Approves through the gateway as the caller; the gateway refuses the requester and anyone the rules leave out, and
+ * an approval of an unproven change without `irreversible`, the approver's confirmation that it may be irreversible.
+ */
+export const approve = (
+  target: Target,
+  execution: string,
+  comment?: string,
+  options: { irreversible?: boolean } = {},
+): Promise<ApproveAnswer> =>
+  viaGateway(
+    target,
+    '/approve',
+    { execution, ...(comment !== undefined && { comment }), ...(options.irreversible && { irreversible: true }) },
+    approveAnswer,
+  );
+
+const proofAnswer = z.object({
+  executionArn: z.string(),
+  custodian: z.string(),
+  keyMaterialId: z.string(),
+  submissionDigest: z.string(),
+});
+
+/** What the gateway took: who submitted the copy, for which material, and the copy's SHA-256. */
+export type ProofAnswer = z.infer<typeof proofAnswer>;
+
+/**
+ * A custodian's copy of the material for a recovery proof: wrapped already (in an HSM, under the published
+ * parameters), or in plaintext, which is wrapped here, in this process, and never sent.
+ */
+export type CustodianCopy = { wrapped: Buffer } | { material: Buffer };
+
+/**
+ * Submits a recovery proof through the gateway as the caller (the custodian): the copy wrapped under the published
+ * import parameters, with their token. The execution must be the one the parameters were published for.
+ */
+export async function proveRecovery(
+  target: Target,
+  execution: string,
+  parameters: ImportParameters,
+  copy: CustodianCopy,
+): Promise<ProofAnswer> {
+  const arn = executionArn(target, execution);
+  if (arn !== parameters.executionArn) {
+    throw new CliError(
+      `the import parameters were published for ${parameters.executionArn}, not for ${arn}: use the request of this execution`,
+    );
+  }
+  const wrapped =
+    'wrapped' in copy
+      ? copy.wrapped
+      : wrapKeyMaterial(Buffer.from(parameters.publicKey, 'base64'), copy.material, parameters.wrappingAlgorithm);
+  return viaGateway(
+    target,
+    '/recovery',
+    {
+      execution: arn,
+      wrappedKeyMaterial: wrapped.toString('base64'),
+      importToken: parameters.importToken,
+      wrappingAlgorithm: parameters.wrappingAlgorithm,
+    },
+    proofAnswer,
+  );
+}
 
 const rejectAnswer = z.object({
   executionArn: z.string(),

@@ -29,6 +29,11 @@ const COMMANDS: { name: string; summary: string; load: (io: CliIo) => Promise<Co
     ] as const
   ).map(([name, summary]) => ({ name, summary, load: async (io: CliIo) => operatorCommand(io, name) })),
   {
+    name: 'recovery',
+    summary: 'prove, as a custodian, that the material a change deletes can be imported again',
+    load: async (io) => (await import('./commands/recovery.js')).recoveryCommand(io),
+  },
+  {
     name: 'scan',
     summary: 'start one deletion change for each imported material that violates the expiry policy',
     load: async (io) => (await import('./commands/scan.js')).scanCommand(io),

@@ -2,7 +2,8 @@ import { attestationMessage, type Attestor, type DecisionClaims } from './attest
 import { KeymatError, type TerminalErrorName } from './errors';
 import { matchesApprover, samePrincipal } from './identity';
 import type { ApprovalRule } from './organisation';
-import type { Approval, ApprovalResult, ApprovalRules, ChangeInput, Plan } from './types';
+import { irreversibleToConfirm } from './recovery';
+import type { Approval, ApprovalResult, ApprovalRules, ChangeInput, Plan, RecoveryProven } from './types';
 
 /** Why an approval is refused, by rule: the caller picks its answer (an HTTP status, an exit code) from the code. */
 export type RefusalCode = 'REQUESTER' | 'ALREADY_APPROVED' | 'NOT_ALLOWED';
@@ -78,16 +79,18 @@ export function rejectionRole(
 /** The round an approval answers when `soFar` approvals were given before it. */
 export const roundAfter = (soFar: readonly Approval[]): number => soFar.length + 1;
 
-/** What an approval answers: one run of an execution (its ARN and attested start) and one plan. */
+/** What an approval answers: one run of an execution (its ARN and attested start), one plan, and its proof if any. */
 export interface ApprovalSubject {
   executionArn: string;
   /** The run's start attestation time (`ChangeInput.startedAt`). */
   startedAt: string;
   planDigest: string;
+  /** The recovery proof's submission digest, when the change has one. @default none */
+  recoveryProof?: string;
 }
 
 const claimsOf = (
-  { executionArn, startedAt, planDigest }: ApprovalSubject,
+  { executionArn, startedAt, planDigest, recoveryProof }: ApprovalSubject,
   a: Omit<Approval, 'mac'>,
 ): DecisionClaims => ({
   kind: 'decision',
@@ -97,6 +100,8 @@ const claimsOf = (
   approver: a.approver,
   decision: 'approve',
   planDigest,
+  recoveryProof: recoveryProof ?? '',
+  irreversible: a.irreversible ?? false,
   at: a.at,
   channel: a.channel,
   comment: a.comment ?? '',
@@ -104,13 +109,14 @@ const claimsOf = (
 
 /**
  * The answer to an approval round: the approvals so far plus this one, attested — MACed over the execution, the
- * round, the approver, the plan digest, the time, the channel and the comment.
+ * round, the approver, the plan digest, the recovery proof, the confirmation of irreversibility, the time, the
+ * channel and the comment.
  */
 export async function withApproval(
   attestor: Attestor,
   subject: ApprovalSubject,
   soFar: ApprovalResult['approvals'],
-  decision: { approver: string; channel: string; comment?: string },
+  decision: { approver: string; channel: string; comment?: string; irreversible?: boolean },
   at: Date = new Date(),
 ): Promise<ApprovalResult> {
   const unsigned: Omit<Approval, 'mac'> = {
@@ -118,6 +124,7 @@ export async function withApproval(
     at: at.toISOString(),
     channel: decision.channel,
     ...(decision.comment && { comment: decision.comment }),
+    ...(decision.irreversible && { irreversible: true }),
     round: roundAfter(soFar),
   };
   const mac = await attestor.sign(attestationMessage(claimsOf(subject, unsigned)));
@@ -135,9 +142,24 @@ export const rejection = (rejectedBy: string, role: 'REQUESTER' | 'APPROVER', ch
 });
 
 /**
- * DeleteMaterial's check of the whole answer, trusting nothing in it that is not attested: bound to this plan, each
- * approval MACed by keymat's attestation key for this execution and its own round, enough distinct allowed
- * approvers, never the requester. Refuses ApprovalInvalid, saying which approval and why.
+ * Why `approver` may not approve a change with this proof (or none) without confirming irreversibility, or undefined
+ * when they may: an unproven change whose proof was asked needs each approver's explicit confirmation.
+ */
+export function irreversibleRefusal(
+  approver: string,
+  plan: Plan,
+  proof: RecoveryProven | undefined,
+  irreversible: boolean,
+): string | undefined {
+  if (irreversible || !irreversibleToConfirm(plan, proof)) return undefined;
+  return `${approver} did not confirm that the deletion may be irreversible: nobody proved that a copy of material ${plan.keyMaterialId} still exists (approve with --irreversible, or have a custodian prove recovery first)`;
+}
+
+/**
+ * DeleteMaterial's check of the whole answer, trusting nothing in it that is not attested: bound to this plan and
+ * this recovery proof, each approval MACed by keymat's attestation key for this execution and its own round, enough
+ * distinct allowed approvers, never the requester, and each one's confirmation of irreversibility when the change is
+ * unproven. Refuses ApprovalInvalid, saying which approval and why.
  */
 export async function verifyApprovals(
   attestor: Attestor,
@@ -146,6 +168,7 @@ export async function verifyApprovals(
   plan: Plan,
   input: ChangeInput,
   rules: ApprovalRules,
+  proof?: RecoveryProven,
 ): Promise<void> {
   const fail = (why: string) => new KeymatError('ApprovalInvalid', `${why}; nothing was deleted`);
   if (result.planDigest !== plan.digest) {
@@ -154,13 +177,22 @@ export async function verifyApprovals(
   if (result.approvals.length === 0) throw fail('the approval names no approver');
   for (const [i, a] of result.approvals.entries()) {
     if (a.round !== i + 1) throw fail(`approval ${i + 1} (${a.approver}) claims round ${a.round}`);
-    const subject = { executionArn, startedAt: input.startedAt ?? '', planDigest: plan.digest };
+    const subject = {
+      executionArn,
+      startedAt: input.startedAt ?? '',
+      planDigest: plan.digest,
+      ...(proof && { recoveryProof: proof.submissionDigest }),
+    };
     const valid = await attestor.verify(attestationMessage(claimsOf(subject, a)), a.mac);
     if (!valid) {
-      throw fail(`approval ${i + 1} (${a.approver}) is not attested by keymat for this execution, round and plan`);
+      throw fail(
+        `approval ${i + 1} (${a.approver}) is not attested by keymat for this execution, round, plan and recovery proof`,
+      );
     }
     const why = refusal(a.approver, result.approvals.slice(0, i), input, rules);
     if (why) throw fail(why.message);
+    const unconfirmed = irreversibleRefusal(a.approver, plan, proof, a.irreversible ?? false);
+    if (unconfirmed) throw fail(`approval ${i + 1}: ${unconfirmed}`);
   }
   if (result.approvals.length < rules.quorum) {
     throw fail(`${result.approvals.length} of the ${rules.quorum} distinct approvals needed`);

@@ -23,6 +23,13 @@ export interface DecisionClaims {
    * cannot be replayed into a later execution of the same name (Step Functions frees a name 90 days after the run).
    */
   startedAt: string;
+  /**
+   * The recovery proof the approver was shown (its submission digest), '' when none: binds the approval to that
+   * proof, so a proof swapped into the state afterwards invalidates it.
+   */
+  recoveryProof: string;
+  /** The approver confirmed that the deletion may be irreversible (no proof was given). */
+  irreversible: boolean;
   at: string;
   channel: string;
   comment: string;
@@ -56,7 +63,19 @@ export interface RecoveryClaims {
 export type Claims = DecisionClaims | StartClaims | RecoveryClaims;
 
 const FIELDS: { [K in Claims['kind']]: (keyof Extract<Claims, { kind: K }>)[] } = {
-  decision: ['executionArn', 'startedAt', 'round', 'approver', 'decision', 'planDigest', 'at', 'channel', 'comment'],
+  decision: [
+    'executionArn',
+    'startedAt',
+    'round',
+    'approver',
+    'decision',
+    'planDigest',
+    'recoveryProof',
+    'irreversible',
+    'at',
+    'channel',
+    'comment',
+  ],
   start: ['executionName', 'requester', 'inputDigest', 'at', 'channel'],
   recovery: ['executionArn', 'custodian', 'keyArn', 'keyMaterialId', 'submissionDigest', 'at', 'channel'],
 };

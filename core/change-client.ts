@@ -1,6 +1,6 @@
 import type { DescribeExecutionCommandOutput, HistoryEvent } from '@aws-sdk/client-sfn';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { refusal, rejection, rejectionRole, withApproval } from './approvals';
+import { irreversibleRefusal, refusal, rejection, rejectionRole, withApproval } from './approvals';
 import type { Attestor } from './attestation';
 import type { SfnCall } from './aws-api';
 import { approvalDecided, type ChangeEvent, type EventPublisher } from './change-events';
@@ -10,12 +10,20 @@ import {
   approvalTask,
   changeManagement,
   pendingApproval,
+  pendingProof,
   progress,
   readHistory,
   waitsForWindow,
   type PendingApprovalTask,
+  type PendingProofTask,
 } from './history';
 import { executionArnOf, executionNameFor } from './naming';
+import {
+  attestedSubmission,
+  irreversibleToConfirm,
+  type ProofSubmission,
+  type ProofWrappingAlgorithm,
+} from './recovery';
 import type { ApprovalResult, Plan } from './types';
 
 /** An execution as one look at it shows: its description, its history, where it is, and its approval task. */
@@ -34,8 +42,10 @@ export interface ChangeStatus {
   changeWindow?: WindowCheck;
 }
 
-/** The running changes that wait for people or for time: an approval, or a change window to open. */
+/** The running changes that wait for people or for time: a custodian's proof, an approval, or a change window. */
 export interface PendingChanges {
+  /** Changes that wait for a custodian's recovery proof before their approval. */
+  proofs: { executionArn: string; task: PendingProofTask }[];
   approvals: { executionArn: string; task: PendingApprovalTask }[];
   /** Approved changes held by a CLOSED change calendar (`window` is missing before the first check answers). */
   windows: { executionArn: string; plan?: Plan; window?: WindowCheck }[];
@@ -55,6 +65,23 @@ export interface Decision {
   /** Where the decision was made: `cli`, `web`. */
   channel: string;
   comment?: string;
+  /**
+   * The approver confirms that the deletion may be irreversible: required of each approver of an unproven change
+   * whose proof was asked, and recorded (attested) only there.
+   */
+  irreversible?: boolean;
+}
+
+/** A custodian's recovery proof submission: the wrapped copy under the published import parameters. */
+export interface CustodianSubmission {
+  /** The identity submitting (as the gateway authenticated it). */
+  by: string;
+  channel: string;
+  /** The wrapped material, base64. */
+  wrappedKeyMaterial: string;
+  /** The published import token it was wrapped for, base64. */
+  importToken: string;
+  wrappingAlgorithm: ProofWrappingAlgorithm;
 }
 
 /** What a change client works on: a Step Functions client and the workflow's state machine. */
@@ -211,9 +238,12 @@ export class ChangeClient {
     return { executionArn: described.executionArn ?? this.executionArn(execution), task };
   }
 
-  /** The running executions that wait for an approval (with their tasks), and those held by their change window. */
+  /**
+   * The running executions that wait for a custodian's recovery proof or for an approval (with their tasks), and
+   * those held by their change window.
+   */
   async pending(): Promise<PendingChanges> {
-    const found: PendingChanges = { approvals: [], windows: [] };
+    const found: PendingChanges = { proofs: [], approvals: [], windows: [] };
     let nextToken: string | undefined;
     do {
       const page = await this.sfn('ListExecutions', {
@@ -226,7 +256,9 @@ export class ChangeClient {
         if (!e.executionArn) continue;
         const events = await this.historyIfAny(e.executionArn);
         const task = pendingApproval(events);
+        const proof = task ? undefined : pendingProof(events);
         if (task) found.approvals.push({ executionArn: e.executionArn, task });
+        else if (proof) found.proofs.push({ executionArn: e.executionArn, task: proof });
         else if (waitsForWindow(progress(events).current)) {
           const { plan, changeWindow } = changeManagement(events);
           found.windows.push({
@@ -242,6 +274,49 @@ export class ChangeClient {
   }
 
   /**
+   * The recovery proof request a running execution waits on; refused with ExecutionNotFound, or NothingToDecide when
+   * the execution has ended or does not wait for a proof.
+   */
+  async waitingProof(execution: string): Promise<{ executionArn: string; task: PendingProofTask }> {
+    const described = await this.describe(execution);
+    if (described.status !== 'RUNNING') {
+      throw new ChangeError(
+        'NothingToDecide',
+        `execution ${described.name} is ${described.status}: it waits for no proof`,
+      );
+    }
+    const task = pendingProof(await this.history(execution));
+    if (!task) {
+      throw new ChangeError('NothingToDecide', `execution ${described.name} is not waiting for a recovery proof`);
+    }
+    return { executionArn: described.executionArn ?? this.executionArn(execution), task };
+  }
+
+  /**
+   * Hands a custodian's wrapped copy to the proof `task` of `executionArn` waits on, attested as submitted by
+   * `submission.by` (the proving task verifies it and reimports the copy). AlreadyDecided when the wait was answered
+   * or timed out meanwhile.
+   */
+  async submitProof(
+    executionArn: string,
+    task: PendingProofTask,
+    submission: CustodianSubmission,
+  ): Promise<ProofSubmission> {
+    if (!this.attestor) throw new Error("this change client has no attestor: only keymat's gateway takes proofs");
+    const unsigned = {
+      wrappedKeyMaterial: submission.wrappedKeyMaterial,
+      importToken: submission.importToken,
+      wrappingAlgorithm: submission.wrappingAlgorithm,
+      custodian: submission.by,
+      at: new Date().toISOString(),
+      channel: submission.channel,
+    };
+    const output = await attestedSubmission(this.attestor, executionArn, task.plan, unsigned);
+    await this.answer(() => this.sfn('SendTaskSuccess', { taskToken: task.taskToken, output: JSON.stringify(output) }));
+    return output;
+  }
+
+  /**
    * Adds `decision.by`'s attested approval to the round `task` of `executionArn` asks for, then publishes Approval
    * Decided. Refused as ApprovalRefused when the approval rules do not let them approve, and as AlreadyDecided (with
    * no event) when the round was answered or timed out meanwhile.
@@ -254,17 +329,43 @@ export class ChangeClient {
     if (!this.attestor) throw new Error("this change client has no attestor: only keymat's signers approve");
     const why = refusal(decision.by, task.approval.approvals, task.input, task.plan.rules);
     if (why) throw new ChangeError('ApprovalRefused', why.message);
-    const subject = { executionArn, startedAt: task.input.startedAt ?? '', planDigest: task.plan.digest };
+    const proof = task.recovery.proof;
+    const unconfirmed = irreversibleRefusal(decision.by, task.plan, proof, decision.irreversible ?? false);
+    if (unconfirmed) throw new ChangeError('ApprovalRefused', unconfirmed);
+    // Recorded only where it is asked: the attestation then says exactly what the approver confirmed.
+    const irreversible = irreversibleToConfirm(task.plan, proof);
+    const subject = {
+      executionArn,
+      startedAt: task.input.startedAt ?? '',
+      planDigest: task.plan.digest,
+      ...(proof && { recoveryProof: proof.submissionDigest }),
+    };
     const at = new Date();
     const output = await withApproval(
       this.attestor,
       subject,
       task.approval.approvals,
-      { approver: decision.by, channel: decision.channel, ...(decision.comment && { comment: decision.comment }) },
+      {
+        approver: decision.by,
+        channel: decision.channel,
+        ...(decision.comment && { comment: decision.comment }),
+        irreversible,
+      },
       at,
     );
     await this.answer(() => this.sfn('SendTaskSuccess', { taskToken: task.taskToken, output: JSON.stringify(output) }));
-    const event = approvalDecided(executionArn, task, { ...decision, decision: 'APPROVED' }, at);
+    const event = approvalDecided(
+      executionArn,
+      task,
+      {
+        by: decision.by,
+        channel: decision.channel,
+        ...(decision.comment && { comment: decision.comment }),
+        decision: 'APPROVED',
+        irreversible,
+      },
+      at,
+    );
     return { output, ...(await this.announce(event)) };
   }
 
@@ -307,7 +408,13 @@ export class ChangeClient {
       await send();
     } catch (err) {
       if (hasErrorName(err, 'TaskDoesNotExist', 'TaskTimedOut')) {
-        throw new ChangeError('AlreadyDecided', 'the approval was already decided or timed out', { cause: err });
+        throw new ChangeError(
+          'AlreadyDecided',
+          'the task (an approval round, a recovery proof request) was already answered or timed out',
+          {
+            cause: err,
+          },
+        );
       }
       throw err;
     }

@@ -4,7 +4,7 @@ import { calendarReadingSchema } from './change-window';
 import { changeTicketSchema } from './change-ticket';
 import { keyLocationSchema } from './organisation';
 import * as z from './schema';
-import { approvalRulesSchema, type Approval } from './types';
+import { approvalRulesSchema, recoveryProofModeSchema, type Approval } from './types';
 
 /**
  * The structured events every change publishes to EventBridge (source `keymat`), for security monitoring and change
@@ -55,6 +55,8 @@ export const EVENT_DETAILS = {
       location: keyLocationSchema,
       /** The approval rules the change takes. */
       rules: approvalRulesSchema,
+      /** The recovery proof the change runs with (docs/recovery.md). */
+      recoveryProof: z.optional(recoveryProofModeSchema),
       planDigest: z.string(),
       dryRun: z.boolean(),
       changeTicket: z.optional(changeTicketSchema),
@@ -74,7 +76,14 @@ export const EVENT_DETAILS = {
   ),
   'Approval Decided': z.lazy(() =>
     z.union([
-      z.object({ ...common(), decision: z.literal('APPROVED'), ...decisionFields(), planDigest: z.string() }),
+      z.object({
+        ...common(),
+        decision: z.literal('APPROVED'),
+        ...decisionFields(),
+        planDigest: z.string(),
+        /** The approver confirmed that the unproven deletion may be irreversible. */
+        irreversible: z.optional(z.boolean()),
+      }),
       z.object({
         ...common(),
         decision: z.literal('REJECTED'),
@@ -211,7 +220,7 @@ export function approvalDecided(
   executionArn: string,
   asked: AskedRound,
   decision: { by: string; channel: string; comment?: string } & (
-    { decision: 'APPROVED' } | { decision: 'REJECTED'; as: 'APPROVER' | 'REQUESTER' }
+    { decision: 'APPROVED'; irreversible?: boolean } | { decision: 'REJECTED'; as: 'APPROVER' | 'REQUESTER' }
   ),
   at: Date,
 ): ChangeEvent {
@@ -228,7 +237,12 @@ export function approvalDecided(
   return decision.decision === 'APPROVED'
     ? changeEvent(
         'Approval Decided',
-        { ...common, decision: 'APPROVED', planDigest: asked.plan.digest },
+        {
+          ...common,
+          decision: 'APPROVED',
+          planDigest: asked.plan.digest,
+          ...(decision.irreversible && { irreversible: true }),
+        },
         at,
         discriminator,
       )

@@ -251,6 +251,16 @@ const SCHEMAS = {
   },
   /** The hub's own account and Region: a key elsewhere is read through the member read role. */
   VerifyPendingImport: { scope: reach.scope },
+  /**
+   * The proving function of AwaitRecoveryProof and ProveRecovery: a key elsewhere is proven through the member
+   * recovery role; the import parameters go to the approval topic, to the custodians.
+   */
+  ProveRecovery: {
+    scope: reach.scope,
+    approvalTopicArn: VARIABLES.approvalTopicArn,
+    /** The KMS HMAC key whose MAC on a custodian's submission ProveRecovery verifies. */
+    attestationKeyArn: VARIABLES.attestationKeyArn,
+  },
   NotifyOutcome: { outcomeTopicArn: VARIABLES.outcomeTopicArn, ...events },
   ApprovalPage: {
     linkSecretArn: VARIABLES.linkSecretArn,
@@ -331,6 +341,8 @@ export type RequestApprovalConfig = FunctionConfigs['RequestApproval'];
 export type CheckChangeWindowConfig = FunctionConfigs['CheckChangeWindow'];
 /** DeleteMaterial's configuration. */
 export type DeleteMaterialConfig = FunctionConfigs['DeleteMaterial'];
+/** The proving function's configuration. */
+export type ProveRecoveryConfig = FunctionConfigs['ProveRecovery'];
 /** NotifyOutcome's configuration: where outcomes go. */
 export type OutcomeConfig = FunctionConfigs['NotifyOutcome'];
 /** The approval page's configuration. */

@@ -65,6 +65,15 @@ export const DEFAULT_SCAN_LIMITS = {
   rates: { ListKeys: 50, DescribeKey: 1000, ListKeyRotations: 50, ListResourceTags: 50 },
 };
 
+/** How strongly a deployment asks for the recovery proof (docs/recovery.md). */
+export const DEFAULT_RECOVERY_PROOF = 'offered';
+
+/** How long a change waits for a custodian's recovery proof: 4 hours. */
+export const DEFAULT_PROOF_TIMEOUT_SECONDS = 4 * 3600;
+
+/** The longest a change may wait for a proof: less than the 24 hours KMS keeps an import token valid. */
+export const MAX_PROOF_TIMEOUT_SECONDS = 23 * 3600;
+
 /**
  * The fleet scan's children at once: its Distributed Map's MaxConcurrency.
  * @see https://docs.aws.amazon.com/step-functions/latest/dg/state-map-distributed.html
@@ -72,7 +81,8 @@ export const DEFAULT_SCAN_LIMITS = {
 export const DEFAULT_FLEET_MAX_CONCURRENCY = 100;
 
 /**
- * The share of the fleet scan's children that may fail without failing the run: all of them, so that a broken account (its role
- * missing, its key policy shutting the role out) never stops the others, and every failure is reported in the summary.
+ * The share of the fleet scan's children that may fail without failing the run: all of them, so that a broken
+ * account (its role missing, its key policy shutting the role out) never stops the others, and every failure is
+ * reported in the summary.
  */
 export const DEFAULT_FLEET_TOLERATED_FAILURE_PERCENTAGE = 100;

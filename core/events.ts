@@ -1,7 +1,14 @@
 import * as z from './schema';
 import { windowCheckSchema } from './change-window';
 import { KeymatError } from './errors';
-import { approvalResultSchema, changeInputSchema, planSchema, workflowStateSchema, type ApprovalResult } from './types';
+import {
+  approvalResultSchema,
+  changeInputSchema,
+  planSchema,
+  recoveryStateSchema,
+  workflowStateSchema,
+  type ApprovalResult,
+} from './types';
 
 /**
  * Schemas of what the state machine passes to each task, parsed at every handler's boundary, built from the shapes
@@ -29,6 +36,8 @@ export const approvedTaskEvent = z.lazy(() =>
   z.object({
     ...taskEventShape(),
     approval: z.unknown(),
+    /** The recovery proof, from the state: its attestation is verified again before anything is deleted. */
+    recovery: recoveryStateSchema,
     executionStartTime: z.iso.datetime({ offset: true }),
   }),
 );
@@ -53,8 +62,23 @@ export const requestApprovalEvent = z.lazy(() =>
     approvalTimeoutSeconds: z.number().check(z.int(), z.positive()),
     /** The approvals given in earlier rounds. */
     approval: approvalResultSchema,
+    /** The recovery proof, or none: the request's first line, and what the approvals are bound to. */
+    recovery: recoveryStateSchema,
   }),
 );
+
+/**
+ * AwaitRecoveryProof's event: the change, the task token the custodian's submission answers, and how long the
+ * workflow waits for it.
+ */
+export const awaitRecoveryProofEvent = z.lazy(() =>
+  z.object({
+    ...taskEventShape(),
+    taskToken: z.string().check(z.minLength(1)),
+    proofTimeoutSeconds: z.number().check(z.int(), z.positive()),
+  }),
+);
+export type AwaitRecoveryProofEvent = z.infer<typeof awaitRecoveryProofEvent>;
 export type RequestApprovalEvent = z.infer<typeof requestApprovalEvent>;
 
 /** NotifyOutcome's event: the state as it reached the outcome, and the raw execution input for a refused input. */

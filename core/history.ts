@@ -1,10 +1,10 @@
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
 import { allPages, type SfnCall } from './aws-api';
 import { windowCheckSchema, type WindowCheck } from './change-window';
-import { requestApprovalEvent } from './events';
+import { awaitRecoveryProofEvent, requestApprovalEvent } from './events';
 import * as z from './schema';
 import { CHANGE_WINDOW_TASK, WINDOW_WAIT_STATE } from './tasks';
-import { planSchema, type ApprovalResult, type ChangeInput, type Plan } from './types';
+import { planSchema, type ApprovalResult, type ChangeInput, type Plan, type RecoveryState } from './types';
 
 /**
  * What RequestApproval was invoked with: the token to answer on, the change, its plan (with the approval rules the
@@ -15,6 +15,15 @@ export interface PendingApprovalTask {
   input: ChangeInput;
   plan: Plan;
   approval: ApprovalResult;
+  /** The recovery proof the approvals are given on, if any. */
+  recovery: RecoveryState;
+}
+
+/** What AwaitRecoveryProof was invoked with: the token a custodian's submission answers, the change, its plan. */
+export interface PendingProofTask {
+  taskToken: string;
+  input: ChangeInput;
+  plan: Plan;
 }
 
 /** Every event of an execution, all pages. */
@@ -43,8 +52,37 @@ function scheduledTask(parameters: string | undefined): PendingApprovalTask | un
   }
   const parsed = scheduledApproval.safeParse(json);
   if (!parsed.success) return undefined;
-  const { taskToken, input, plan, approval } = parsed.data.Payload;
-  return { taskToken, input, plan, approval };
+  const { taskToken, input, plan, approval, recovery } = parsed.data.Payload;
+  return { taskToken, input, plan, approval, recovery };
+}
+
+const scheduledProof = z.lazy(() => z.object({ Payload: awaitRecoveryProofEvent }));
+
+/**
+ * The recovery proof request an execution waits on, from its history: the latest TaskScheduled of AwaitRecoveryProof
+ * while no answer came after it. Undefined when it waits on none.
+ */
+export function pendingProof(events: HistoryEvent[]): PendingProofTask | undefined {
+  let found: PendingProofTask | undefined;
+  for (const e of events) {
+    if (e.type === 'TaskScheduled' && e.taskScheduledEventDetails?.resource === 'invoke.waitForTaskToken') {
+      let json: unknown;
+      try {
+        json = JSON.parse(e.taskScheduledEventDetails.parameters ?? '{}');
+      } catch {
+        continue;
+      }
+      const parsed = scheduledProof.safeParse(json);
+      if (parsed.success) {
+        const { taskToken, input, plan } = parsed.data.Payload;
+        found = { taskToken, input, plan };
+      }
+    } else if (ANSWERED.has(e.type ?? '') || e.type === 'LambdaFunctionFailed') {
+      // Answered, timed out, or (the local stack's record of a timeout) failed.
+      found = undefined;
+    }
+  }
+  return found;
 }
 
 /**

@@ -5,7 +5,7 @@ import { MAX_WAIT_SECONDS } from './defaults';
 import { ARN, CHANGE_ID, KEY_ID, KEY_MATERIAL_ID, isAlias } from './naming';
 import type { KeyPlace, Members } from './organisation';
 import { hasUnsafeCharacters } from './text';
-import type { ChangeInput } from './types';
+import { recoveryProofModeSchema, type ChangeInput } from './types';
 
 const text = (max: number) =>
   z.string().check(
@@ -43,6 +43,8 @@ const inputSchema = z.lazy(() =>
         ),
     ),
     dryRun: z.optional(z.boolean()),
+    /** The recovery proof this change asks for: only stricter than the deployment's (ValidateOrigin checks it). */
+    recoveryProof: z.optional(recoveryProofModeSchema),
     /** The start's attestation (gateway, scan): ValidateOrigin verifies it; it is not part of the parsed change. */
     attestation: z.optional(z.strictObject({ at: z.string(), channel: z.string(), mac: z.string() })),
   }),
@@ -88,6 +90,7 @@ export function parseChangeInput(
     requestedBy: input.requestedBy,
     waitSeconds: input.waitSeconds ?? defaultWaitSeconds,
     dryRun: input.dryRun ?? false,
+    ...(input.recoveryProof !== undefined && { recoveryProof: input.recoveryProof }),
   };
 }
 

@@ -13,7 +13,13 @@ export const MEMBER_READ_ROLE = 'keymat-member-read';
 /** The member role only DeleteMaterial's role may assume: it reads the key and deletes its imported material. */
 export const MEMBER_DELETE_ROLE = 'keymat-member-delete';
 
-export type MemberRole = typeof MEMBER_READ_ROLE | typeof MEMBER_DELETE_ROLE;
+/**
+ * The member role only the proving function's role may assume (docs/recovery.md): it reads the key, gets import
+ * parameters and reimports the material the key already holds. It cannot delete.
+ */
+export const MEMBER_RECOVERY_ROLE = 'keymat-member-recovery';
+
+export type MemberRole = typeof MEMBER_READ_ROLE | typeof MEMBER_DELETE_ROLE | typeof MEMBER_RECOVERY_ROLE;
 
 /** The hub's functions that act in member accounts, each with the member role it assumes (and no other). */
 export const MEMBER_ROLE_OF = {
@@ -21,6 +27,7 @@ export const MEMBER_ROLE_OF = {
   VerifyPendingImport: MEMBER_READ_ROLE,
   ExpiryScan: MEMBER_READ_ROLE,
   DeleteMaterial: MEMBER_DELETE_ROLE,
+  ProveRecovery: MEMBER_RECOVERY_ROLE,
 } as const;
 
 /** A hub function that acts in member accounts. */
@@ -28,7 +35,7 @@ export type MemberActingFunction = keyof typeof MEMBER_ROLE_OF;
 
 /**
  * The KMS operations each member role allows: exactly those the functions that assume it call (validating,
- * verifying and scanning a key; DeleteMaterial's re-read and deletion). The member stack's policies and the local
+ * verifying and scanning a key; DeleteMaterial's re-read and deletion; the proof's import parameters and reimport). The member stack's policies and the local
  * stack's roles are both made from this list.
  */
 export const MEMBER_ROLE_OPERATIONS: Readonly<Record<MemberRole, readonly string[]>> = {
@@ -41,6 +48,7 @@ export const MEMBER_ROLE_OPERATIONS: Readonly<Record<MemberRole, readonly string
     'ListAliases',
   ],
   [MEMBER_DELETE_ROLE]: ['DescribeKey', 'ListKeyRotations', 'DeleteImportedKeyMaterial'],
+  [MEMBER_RECOVERY_ROLE]: ['DescribeKey', 'ListKeyRotations', 'GetParametersForImport', 'ImportKeyMaterial'],
 };
 
 /** A member role's ARN in one account of a partition. */

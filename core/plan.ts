@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { DEFAULT_RECENT_USE_DAYS } from './defaults';
 import { KeymatError } from './errors';
 import type { KeyLocation } from './organisation';
-import type { ApprovalRules, MaterialState, Plan, VerificationResult } from './types';
+import type { ApprovalRules, MaterialState, Plan, RecoveryProofMode, VerificationResult } from './types';
 
 /** What keymat reads of a key before deciding anything: its metadata and every material (ALL_KEY_MATERIAL). */
 export interface KeySnapshot {
@@ -30,10 +30,14 @@ export function findTarget(snapshot: KeySnapshot, keyMaterialId: string | undefi
   return target;
 }
 
-/** What a plan binds besides the key: where the key lives and the approval rules the change takes. */
+/**
+ * What a plan binds besides the key: where the key lives, the approval rules the change takes, and the recovery proof
+ * it runs with.
+ */
 export interface PlanContext {
   location: KeyLocation;
   rules: ApprovalRules;
+  recoveryProof: RecoveryProofMode;
 }
 
 /**
@@ -86,6 +90,7 @@ export function buildPlan(
         },
     location: context.location,
     rules: context.rules,
+    recoveryProof: context.recoveryProof,
     warnings: warningsFor(permanent, aliases, usage?.Timestamp, usage?.Operation, recentUse),
   };
   return { ...plan, digest: digest(factsOfSnapshot(snapshot, plan.keyMaterialId, context)) };
@@ -147,7 +152,7 @@ const materialFacts = (m: RotationsListEntry): MaterialFacts => ({
 function factsOfSnapshot(snapshot: KeySnapshot, keyMaterialId: string, context: PlanContext): Facts {
   const m = snapshot.materials.find((x) => x.KeyMaterialId === keyMaterialId);
   const meta = snapshot.metadata;
-  const { location, rules } = context;
+  const { location, rules, recoveryProof } = context;
   return {
     // Spelled field by field: the digest hashes JSON, whose text depends on the order of the fields.
     location: {
@@ -161,6 +166,7 @@ function factsOfSnapshot(snapshot: KeySnapshot, keyMaterialId: string, context: 
       quorum: rules.quorum,
       allowedApprovers: rules.allowedApprovers,
     },
+    recoveryProof,
     keyArn: meta.Arn as string,
     keyState: meta.KeyState as string,
     origin: meta.Origin as string,
@@ -230,7 +236,7 @@ export function compareWithPlan(snapshot: KeySnapshot, plan: Plan): 'UNCHANGED' 
     drift:
       changed.length > 0
         ? changed.join('; ')
-        : `otherMaterials differ from the approved ones (now ${JSON.stringify(now.otherMaterials)}), or the plan's location or rules are not the ones its digest was made for`,
+        : `otherMaterials differ from the approved ones (now ${JSON.stringify(now.otherMaterials)}), or the plan's location, rules or recovery proof are not the ones its digest was made for`,
   };
 }
 

@@ -5,17 +5,15 @@ import { invalidInput } from './errors';
 import { WRAPPING_ALGORITHMS } from './key-wrap';
 import type { KeySnapshot } from './plan';
 import * as z from './schema';
-import type { Plan } from './types';
+import { RECOVERY_PROOF_MODES, type Plan, type RecoveryProofMode, type RecoveryProven } from './types';
+
+export { RECOVERY_PROOF_MODES, type RecoveryProofMode, type RecoveryProven };
 
 /**
  * The recovery proof (docs/recovery.md): before a deletion is approved, a custodian shows KMS the escrowed copy of the
  * material, and a task reimports it exactly as the key already holds it. KMS accepts only the identical material, so
  * a reimport that leaves the key as it was proves that the deletion can be undone.
  */
-
-/** How strongly a deployment or a change asks for the proof, weakest first. */
-export const RECOVERY_PROOF_MODES = ['off', 'offered', 'required'] as const;
-export type RecoveryProofMode = (typeof RECOVERY_PROOF_MODES)[number];
 
 /**
  * The mode a change runs with: the deployment's, or the change's own when that is stricter. A change may ask for more
@@ -42,6 +40,16 @@ export function effectiveRecoveryProof(
  */
 export const proofApplies = (plan: Plan): boolean => plan.expectedMaterial === 'PENDING_IMPORT' && !plan.alreadyDeleted;
 
+/** Whether a change asks its custodians for the proof: its mode is not off, and the deletion has something to recover. */
+export const proofAsked = (plan: Plan): boolean => plan.recoveryProof !== 'off' && proofApplies(plan);
+
+/**
+ * Whether each approver must confirm that the deletion may be irreversible: a proof was asked and none came. (A
+ * required proof that never came ends the change before any approval.)
+ */
+export const irreversibleToConfirm = (plan: Plan, proof: RecoveryProven | undefined): boolean =>
+  proof === undefined && proofAsked(plan);
+
 /** The wrapping keymat asks KMS for: RSA_4096, with OAEP directly or with an AES key wrap (for HSMs that export so). */
 export const PROOF_WRAPPING_KEY_SPEC = 'RSA_4096' as const;
 export const PROOF_WRAPPING_ALGORITHMS = [
@@ -50,22 +58,52 @@ export const PROOF_WRAPPING_ALGORITHMS = [
 ] as const satisfies (typeof WRAPPING_ALGORITHMS)[number][];
 export type ProofWrappingAlgorithm = (typeof PROOF_WRAPPING_ALGORITHMS)[number];
 
-const base64 = () => z.string().check(z.regex(/^[A-Za-z0-9+/]+={0,2}$/, 'must be base64'));
+/** Binary data in JSON, as the import parameters and submissions carry it. */
+export const base64 = () => z.string().check(z.regex(/^[A-Za-z0-9+/]+={0,2}$/, 'must be base64'));
 
 /**
  * The import parameters published to the custodians. None is a secret (docs/recovery.md says why): the public key
  * only encrypts to KMS, and the token is useless without both the material and permission to import into the key.
+ * The custodian's CLI reads them back from the published message, so they have a schema.
  */
-export interface ImportParameters {
-  keyArn: string;
-  keyMaterialId: string;
-  wrappingAlgorithm: ProofWrappingAlgorithm;
-  wrappingKeySpec: typeof PROOF_WRAPPING_KEY_SPEC;
-  /** DER (SubjectPublicKeyInfo), base64. */
-  publicKey: string;
-  importToken: string;
-  /** When KMS stops accepting the token (ISO 8601). */
-  parametersValidTo: string;
+export const importParametersSchema = z.lazy(() =>
+  z.object({
+    executionArn: z.string().check(z.minLength(1)),
+    keyArn: z.string().check(z.minLength(1)),
+    keyMaterialId: z.string().check(z.minLength(1)),
+    wrappingAlgorithm: z.enum(PROOF_WRAPPING_ALGORITHMS),
+    wrappingKeySpec: z.literal(PROOF_WRAPPING_KEY_SPEC),
+    /** DER (SubjectPublicKeyInfo), base64. */
+    publicKey: base64(),
+    importToken: base64(),
+    /** When KMS stops accepting the token (ISO 8601). */
+    parametersValidTo: z.string(),
+  }),
+);
+export type ImportParameters = z.infer<typeof importParametersSchema>;
+
+/**
+ * The import parameters in a published proof request: the message's last line (or a file holding only that line),
+ * as the custodian saved it. Refuses InvalidInput naming what is missing.
+ */
+export function readImportParameters(text: string): ImportParameters {
+  const line = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('{'))
+    .at(-1);
+  let json: unknown;
+  try {
+    json = JSON.parse(line ?? '');
+  } catch {
+    throw invalidInput('parameters', text.slice(0, 80), 'must be the recovery proof request, or its last line (JSON)');
+  }
+  const parsed = importParametersSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw invalidInput(`parameters.${issue?.path.join('.')}`, undefined, issue?.message ?? 'is not valid');
+  }
+  return parsed.data;
 }
 
 /**
@@ -87,19 +125,6 @@ export const proofSubmissionSchema = z.lazy(() =>
   }),
 );
 export type ProofSubmission = z.infer<typeof proofSubmissionSchema>;
-
-/** A proven recovery: who showed the material, when KMS took it, which material of which key. */
-export interface RecoveryProven {
-  keyArn: string;
-  keyMaterialId: string;
-  provedBy: string;
-  /** When KMS took the copy (ISO 8601). */
-  provedAt: string;
-  /** SHA-256 of the wrapped bytes KMS accepted (hex): names the submission without repeating it. */
-  submissionDigest: string;
-  /** The gateway's attestation of the submission, which a later task can verify again. */
-  attestation: { at: string; channel: string; mac: string };
-}
 
 /** The digest a submission is named by in the proof, the logs and the attestation. */
 export const submissionDigest = (wrappedKeyMaterial: string): string =>
@@ -160,15 +185,11 @@ export function changedByProof(before: KeySnapshot, after: KeySnapshot): string[
 
 /**
  * The line an approval request opens with: the proof, or the warning an approver must confirm explicitly. Undefined
- * when no proof applies (the mode is off, or the deletion destroys nothing that decrypts).
+ * when no proof was asked (the mode is off, or the deletion destroys nothing that decrypts).
  */
-export function recoveryLine(
-  mode: RecoveryProofMode,
-  plan: Plan,
-  proven: RecoveryProven | undefined,
-): string | undefined {
+export function recoveryLine(plan: Plan, proven: RecoveryProven | undefined): string | undefined {
   if (proven) return `Recovery proven by ${proven.provedBy} at ${proven.provedAt} (material ${proven.keyMaterialId}).`;
-  if (mode === 'off' || !proofApplies(plan)) return undefined;
+  if (!proofAsked(plan)) return undefined;
   return `This deletion is NOT SHOWN TO BE REVERSIBLE: nobody proved that a copy of material ${plan.keyMaterialId} still exists, so each approver must confirm that it may be irreversible.`;
 }
 
@@ -188,9 +209,35 @@ export const submissionClaims = (
   channel: submission.channel,
 });
 
+/** The claims a proof was made on, as the gateway attested its submission: for checking the proof again later. */
+export const proofClaims = (executionArn: string, proof: RecoveryProven): RecoveryClaims => ({
+  kind: 'recovery',
+  executionArn,
+  custodian: proof.provedBy,
+  keyArn: proof.keyArn,
+  keyMaterialId: proof.keyMaterialId,
+  submissionDigest: proof.submissionDigest,
+  at: proof.attestation.at,
+  channel: proof.attestation.channel,
+});
+
 /** The gateway's side: the MAC that vouches for a submission by the custodian it authenticated. */
 export const attestSubmission = async (attestor: Attestor, claims: RecoveryClaims): Promise<string> =>
   attestor.sign(attestationMessage(claims));
+
+/**
+ * A custodian's submission as the gateway hands it to the workflow: the copy and the token as sent, the custodian it
+ * authenticated, the time and channel, and its MAC over them for this execution and the plan's material.
+ */
+export async function attestedSubmission(
+  attestor: Attestor,
+  executionArn: string,
+  plan: Pick<Plan, 'keyArn' | 'keyMaterialId'>,
+  unsigned: Omit<ProofSubmission, 'mac'>,
+): Promise<ProofSubmission> {
+  const mac = await attestSubmission(attestor, submissionClaims(executionArn, plan, unsigned));
+  return { ...unsigned, mac };
+}
 
 /** Whether the MAC vouches for exactly these claims. */
 export const verifySubmission = async (attestor: Attestor, claims: RecoveryClaims, mac: string): Promise<boolean> =>

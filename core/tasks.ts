@@ -6,6 +6,7 @@
 export const TASK_STATES = [
   'ValidateOrigin',
   'CheckState',
+  'ProveRecovery',
   'RequestApproval',
   'DeleteMaterial',
   'VerifyPendingImport',
@@ -32,3 +33,10 @@ export const WAIT_STATE = 'WaitForPropagation';
 
 /** The Wait state that holds an approved change until its change calendars' next transition. */
 export const WINDOW_WAIT_STATE = 'WaitForChangeWindow';
+
+/**
+ * The callback state of the proving function (ProveRecovery's): it publishes the import parameters and waits for a
+ * custodian's submission on its task token. One function serves both proof states, so that only it holds
+ * kms:GetParametersForImport and kms:ImportKeyMaterial.
+ */
+export const PROOF_WAIT_STATE = 'AwaitRecoveryProof';

@@ -24,3 +24,13 @@ export function cleanComment(comment: string | undefined): string | undefined {
 /** Text for a terminal: every unsafe character shown as its `\uXXXX` escape, so nothing can redraw the screen. */
 export const printable = (text: string): string =>
   text.replace(UNSAFE_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+/** The characters a POSIX shell word may hold unquoted and still mean itself. */
+const SHELL_SAFE = /^[\w@%+=:,./-]+$/;
+
+/**
+ * A word a POSIX shell reads back as exactly `word`, for commands printed as advice: left bare when it holds only
+ * characters that mean themselves, else in single quotes (each `'` written as `'\''`), so a path holding spaces,
+ * quotes, `$`, globs or newlines pastes safely.
+ */
+export const shellQuote = (word: string): string => (SHELL_SAFE.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`);

@@ -8,6 +8,14 @@ import * as z from './schema';
  * it. Every task receives and returns these shapes; events.ts builds each task's event from them.
  */
 
+/**
+ * How strongly a deployment or a change asks for the recovery proof (docs/recovery.md), weakest first. A change may
+ * ask for more than its deployment, never for less (`effectiveRecoveryProof` in recovery.ts).
+ */
+export const RECOVERY_PROOF_MODES = ['off', 'offered', 'required'] as const;
+export const recoveryProofModeSchema = z.enum(RECOVERY_PROOF_MODES);
+export type RecoveryProofMode = z.infer<typeof recoveryProofModeSchema>;
+
 /** The execution input after ValidateOrigin parsed it and applied defaults (input.ts parses the raw input). */
 export const changeInputSchema = z.lazy(() =>
   z.object({
@@ -18,6 +26,8 @@ export const changeInputSchema = z.lazy(() =>
     requestedBy: z.string(),
     waitSeconds: z.number(),
     dryRun: z.boolean(),
+    /** The recovery proof this change asks for, when stricter than its deployment's. */
+    recoveryProof: z.optional(recoveryProofModeSchema),
     /** When the start was attested, set by ValidateOrigin once it verified it: every approval is bound to it. */
     startedAt: z.optional(z.string()),
   }),
@@ -65,6 +75,8 @@ export const planSchema = z.lazy(() =>
     location: keyLocationSchema,
     /** The approval rules this change takes (the matching rule of the deployment's list, or its own). In the digest. */
     rules: approvalRulesSchema,
+    /** The recovery proof this change runs with: the deployment's, or the change's own when stricter. In the digest. */
+    recoveryProof: recoveryProofModeSchema,
     /** What an approver should weigh: an alias still pointing at a key about to become unusable, a recent use. */
     warnings: z.array(z.string()),
     /**
@@ -88,6 +100,11 @@ export const approvalSchema = z.lazy(() =>
     at: z.iso.datetime(),
     channel: z.string(),
     comment: z.optional(z.string()),
+    /**
+     * The approver confirmed that the deletion may be irreversible: no recovery proof was given. Attested; required
+     * of every approver of an unproven change whose proof was offered.
+     */
+    irreversible: z.optional(z.boolean()),
     /** The approval round it answered: 1 for the first. */
     round: z.number().check(z.int(), z.gte(1)),
     /** The attestation: a MAC over the decision's claims with the attestation key (base64). */
@@ -121,6 +138,30 @@ export const approvalResultSchema = z.lazy(() =>
 );
 export type ApprovalResult = z.infer<typeof approvalResultSchema>;
 
+/**
+ * A proven recovery: who showed the material, when KMS took it, which material of which key. ProveRecovery puts it
+ * in the state; the approvals are attested on its submission digest, and DeleteMaterial verifies both.
+ */
+export const recoveryProvenSchema = z.lazy(() =>
+  z.object({
+    keyArn: z.string(),
+    keyMaterialId: z.string(),
+    /** The canonical principal the gateway authenticated as the custodian. */
+    provedBy: z.string(),
+    /** When KMS took the copy (ISO 8601). */
+    provedAt: z.string(),
+    /** SHA-256 of the wrapped bytes KMS accepted (hex): names the submission without repeating it. */
+    submissionDigest: z.string(),
+    /** The gateway's attestation of the submission, which a later task verifies again. */
+    attestation: z.object({ at: z.string(), channel: z.string(), mac: z.string() }),
+  }),
+);
+export type RecoveryProven = z.infer<typeof recoveryProvenSchema>;
+
+/** The recovery proof's place in the state: the proof, or nothing when none was asked or none came. */
+export const recoveryStateSchema = z.lazy(() => z.object({ proof: z.optional(recoveryProvenSchema) }));
+export type RecoveryState = z.infer<typeof recoveryStateSchema>;
+
 /** What DeleteMaterial returns. */
 export const deletionResultSchema = z.lazy(() =>
   z.object({
@@ -146,6 +187,10 @@ export type VerificationResult = z.infer<typeof verificationResultSchema>;
 export const checkDecisionSchema = z.enum(['PROCEED', 'ALREADY_DELETED']);
 export type CheckDecision = z.infer<typeof checkDecisionSchema>;
 
+/** CheckState's word on the recovery proof: ask the custodians for it, or not (off, or nothing to recover). */
+export const proofDecisionSchema = z.enum(['ASK', 'NOT_ASKED']);
+export type ProofDecision = z.infer<typeof proofDecisionSchema>;
+
 /** The error a Catch puts in the state (`ResultPath: $.error`). */
 export const caughtErrorSchema = z.lazy(() => z.object({ Error: z.string(), Cause: z.optional(z.string()) }));
 
@@ -160,6 +205,7 @@ export const workflowStateSchema = z.lazy(() =>
     input: z.catch(z.optional(changeInputSchema), undefined),
     plan: z.catch(z.optional(planSchema), undefined),
     check: z.catch(z.optional(z.object({ decision: checkDecisionSchema })), undefined),
+    recovery: z.catch(z.optional(recoveryStateSchema), undefined),
     approval: z.catch(z.optional(approvalResultSchema), undefined),
     changeWindow: z.catch(z.optional(windowCheckSchema), undefined),
     deletion: z.catch(z.optional(deletionResultSchema), undefined),
@@ -194,6 +240,10 @@ export const outcomeSchema = z.lazy(() =>
     location: z.optional(keyLocationSchema),
     /** The approval rules the change was held to, as the plan named them. */
     rules: z.optional(approvalRulesSchema),
+    /** The recovery proof the approvals were given on, when one was made: who, when, which material, which copy. */
+    recovery: z.optional(
+      z.object({ provedBy: z.string(), provedAt: z.string(), keyMaterialId: z.string(), submissionDigest: z.string() }),
+    ),
     /** The approvals DeleteMaterial verified before it deleted (or found deleted) the material. */
     approvals: z.array(approvalSchema),
     /** The approvals of an answer DeleteMaterial refused as ApprovalInvalid (the cause says which and why). */

@@ -1,10 +1,11 @@
 import type { AnyTaskState } from '../core/tasks';
 import type { WindowCheck } from '../core/change-window';
-import type { DeletionResult, Outcome, VerificationResult } from '../core/types';
+import type { DeletionResult, Outcome, RecoveryProven, VerificationResult } from '../core/types';
 import { createCheckChangeWindow, type CheckChangeWindowDeps } from './check-change-window/check-change-window';
 import { createCheckState, type CheckStateDeps, type CheckStateResult } from './check-state/check-state';
 import { createDeleteMaterial, type DeleteMaterialDeps } from './delete-material/delete-material';
 import { createNotifyOutcome, type NotifyOutcomeDeps } from './notify-outcome/notify-outcome';
+import { createProveRecovery, type ProofRequested, type ProveRecoveryDeps } from './prove-recovery/prove-recovery';
 import {
   createRequestApproval,
   type RequestApprovalDeps,
@@ -22,6 +23,7 @@ export type {
   CheckStateDeps,
   DeleteMaterialDeps,
   NotifyOutcomeDeps,
+  ProveRecoveryDeps,
   RequestApprovalDeps,
   ValidateOriginDeps,
   VerifyPendingImportDeps,
@@ -31,6 +33,7 @@ export type {
 export interface TaskDeps {
   ValidateOrigin: ValidateOriginDeps;
   CheckState: CheckStateDeps;
+  ProveRecovery: ProveRecoveryDeps;
   RequestApproval: RequestApprovalDeps;
   CheckChangeWindow: CheckChangeWindowDeps;
   DeleteMaterial: DeleteMaterialDeps;
@@ -42,6 +45,8 @@ export interface TaskDeps {
 export interface TaskResults {
   ValidateOrigin: ValidateOriginResult;
   CheckState: CheckStateResult;
+  /** At AwaitRecoveryProof the request's id; at ProveRecovery the proof. */
+  ProveRecovery: ProofRequested | RecoveryProven;
   RequestApproval: RequestApprovalResult;
   CheckChangeWindow: WindowCheck;
   DeleteMaterial: DeletionResult;
@@ -62,6 +67,7 @@ export type TaskFactory<S extends AnyTaskState> = (deps: TaskDeps[S]) => TaskHan
 export const TASK_FACTORIES: { readonly [S in AnyTaskState]: TaskFactory<S> } = {
   ValidateOrigin: createValidateOrigin,
   CheckState: createCheckState,
+  ProveRecovery: createProveRecovery,
   RequestApproval: createRequestApproval,
   CheckChangeWindow: createCheckChangeWindow,
   DeleteMaterial: createDeleteMaterial,

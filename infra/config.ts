@@ -8,8 +8,10 @@ import {
   DEFAULT_APPROVAL_TIMEOUT_SECONDS,
   DEFAULT_EVENT_BUS,
   DEFAULT_LOG_RETENTION_DAYS,
+  DEFAULT_PROOF_TIMEOUT_SECONDS,
   DEFAULT_QUORUM,
   DEFAULT_RECENT_USE_DAYS,
+  DEFAULT_RECOVERY_PROOF,
   DEFAULT_SCAN_EXPIRES_WITHIN_DAYS,
   DEFAULT_SCAN_LIMITS as CORE_SCAN_LIMITS,
   DEFAULT_SCAN_RETIRE_TAG,
@@ -17,9 +19,11 @@ import {
   DEFAULT_VERIFY_MAX_ATTEMPTS,
   DEFAULT_WAIT_SECONDS,
   DEFAULT_WINDOW_WAIT_SECONDS,
+  MAX_PROOF_TIMEOUT_SECONDS,
   MAX_WAIT_SECONDS,
   MAX_WINDOW_WAIT_SECONDS,
 } from '../core/defaults';
+import { RECOVERY_PROOF_MODES, type RecoveryProofMode } from '../core/types';
 import { canonicalPrincipal, checkApproverPattern, isExactPrincipal } from '../core/identity';
 import { checkCalendarName, EVENT_BUS, FUNCTION_ARN, IAM_ROLE_NAME } from '../core/naming';
 import { DEFAULT_FLEET_MAX_CONCURRENCY, DEFAULT_FLEET_TOLERATED_FAILURE_PERCENTAGE } from '../core/defaults';
@@ -88,6 +92,19 @@ export interface KeymatProps {
    * @default Duration.seconds(60)
    */
   readonly taskTimeout?: Duration;
+  /**
+   * How strongly changes are asked for a recovery proof before their approval (docs/recovery.md): `required`,
+   * `offered` (an unproven change needs each approver's confirmation that it may be irreversible) or `off`. A change
+   * may ask for a stricter mode, never a weaker one.
+   * @default 'offered'
+   */
+  readonly recoveryProof?: RecoveryProofMode;
+  /**
+   * How long a change waits for a custodian's recovery proof; whole seconds, at most 23 hours (an import token lasts
+   * 24).
+   * @default Duration.hours(4)
+   */
+  readonly proofTimeout?: Duration;
   /**
    * A use of the key within this period makes the plan warn the approver; whole days.
    * @default Duration.days(30)
@@ -220,6 +237,9 @@ const refuse = (prop: string, expected: string, value: unknown): never => {
   throw new Error(`KeymatStack: ${prop} must be ${expected}; got ${shown(value)}`);
 };
 
+const oneOf = <T extends string>(prop: string, allowed: readonly T[], value: T): T =>
+  allowed.includes(value) ? value : refuse(prop, `one of ${allowed.join(', ')}`, value);
+
 const wholeNumber = (prop: string, value: number, min: number, max: number): number =>
   Number.isInteger(value) && value >= min && value <= max
     ? value
@@ -343,6 +363,13 @@ export function resolveProps(props: KeymatProps): ResolvedProps {
     ),
     verifyMaxAttempts: wholeNumber('verifyMaxAttempts', props.verifyMaxAttempts ?? DEFAULT_VERIFY_MAX_ATTEMPTS, 1, 20),
     taskTimeout: seconds('taskTimeout', props.taskTimeout ?? Duration.seconds(DEFAULT_TASK_TIMEOUT_SECONDS), 1, 900),
+    recoveryProof: oneOf('recoveryProof', RECOVERY_PROOF_MODES, props.recoveryProof ?? DEFAULT_RECOVERY_PROOF),
+    proofTimeout: seconds(
+      'proofTimeout',
+      props.proofTimeout ?? Duration.seconds(DEFAULT_PROOF_TIMEOUT_SECONDS),
+      1,
+      MAX_PROOF_TIMEOUT_SECONDS,
+    ),
     recentUse: days('recentUse', props.recentUse ?? Duration.days(DEFAULT_RECENT_USE_DAYS), 3650),
     logRetention: retention,
     keyScope,
@@ -523,6 +550,8 @@ export function propsFromContext(get: ContextGet): KeymatProps {
     defaultWait: secondsOf('defaultWaitSeconds'),
     verifyMaxAttempts: int('verifyMaxAttempts'),
     taskTimeout: secondsOf('taskTimeoutSeconds'),
+    recoveryProof: str('recoveryProof') as RecoveryProofMode | undefined,
+    proofTimeout: secondsOf('proofTimeoutSeconds'),
     recentUse: recentUseDays === undefined ? undefined : Duration.days(recentUseDays),
     logRetention: retentionDays as RetentionDays | undefined,
     keyScope: scope,

@@ -54,14 +54,28 @@ export class KeyScopeGrants {
 
   /** Grants the actions on the keys in scope to the grantee. */
   grant(grantee: IGrantable, ...actions: string[]): Grant {
+    return this.grantWhere(grantee, {}, ...actions);
+  }
+
+  /**
+   * Grants the actions on the keys in scope to the grantee, only where the `StringEquals` conditions hold (each key
+   * one value, or a list of which one must match), e.g. the wrapping a recovery proof may ask for.
+   */
+  grantWhere(grantee: IGrantable, stringEquals: Record<string, string | string[]>, ...actions: string[]): Grant {
     if (actions.length === 0) throw new RangeError('a key scope grant needs at least one action; got none');
     const { target } = this;
-    if ('keyArns' in target) return Grant.addToPrincipal({ grantee, actions, resourceArns: target.keyArns });
+    const conditions = (tag: Record<string, string>) => {
+      const all = { ...tag, ...stringEquals };
+      return Object.keys(all).length === 0 ? {} : { conditions: { StringEquals: all } };
+    };
+    if ('keyArns' in target) {
+      return Grant.addToPrincipal({ grantee, actions, resourceArns: target.keyArns, ...conditions({}) });
+    }
     return Grant.addToPrincipal({
       grantee,
       actions,
       resourceArns: this.regions.map((region) => `arn:${Aws.PARTITION}:kms:${region}:${Aws.ACCOUNT_ID}:key/*`),
-      conditions: { StringEquals: { [`aws:ResourceTag/${target.tag.key}`]: target.tag.value } },
+      ...conditions({ [`aws:ResourceTag/${target.tag.key}`]: target.tag.value }),
     });
   }
 }

@@ -146,6 +146,11 @@ export class KeymatFunction<N extends FunctionName = FunctionName> extends Const
     return this.grant((grantee) => keys.grant(grantee, ...actions), keys.wildcardReason);
   }
 
+  /** Grants KMS actions on the keys in scope where the `StringEquals` conditions hold (`KeyScopeGrants.grantWhere`). */
+  grantKeysWhere(keys: KeyScopeGrants, stringEquals: Record<string, string | string[]>, ...actions: string[]): Grant {
+    return this.grant((grantee) => keys.grantWhere(grantee, stringEquals, ...actions), keys.wildcardReason);
+  }
+
   /** Grants publishing to a topic, and the use of its KMS key when it is encrypted. */
   grantPublish(topic: ITopic): Grant {
     return this.grant(

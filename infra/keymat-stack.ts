@@ -16,12 +16,15 @@ import { DeletionWorkflow } from '../workflows/deletion-workflow';
 import { acknowledge, wildcardFindings } from '../workflows/nag';
 import { EVENT_SOURCE } from '../core/change-events';
 import { CALENDAR_ARN } from '../core/naming';
+import type { MemberActingFunction } from '../core/organisation';
+
 import type { TaskState } from '../workflows/states';
 import { AttestationKey } from './attestation-key';
 import { resolveProps, type ApprovalPageIdentity, type KeymatProps } from './config';
 import { ExpiryScan } from './expiry-scan';
 import { KeymatFunction } from './keymat-function';
 import { MemberAccess } from './members';
+import { PROOF_CONDITIONS } from './proof-conditions';
 import { RunbookDocument } from './runbook';
 
 /** The stack's props: keymat's own (each optional, with its default) and the stack's (`env`, `description`, …). */
@@ -63,8 +66,7 @@ export class KeymatStack extends Stack {
     const { logRetention, keys } = config;
     // With members: the acting functions' roles get the fixed names the member roles trust, and may assume them.
     const memberAccess = config.members && new MemberAccess(config.members, this.stackName);
-    const acting = (fn: 'ValidateOrigin' | 'VerifyPendingImport' | 'DeleteMaterial') =>
-      memberAccess && { roleName: memberAccess.roleName(fn) };
+    const acting = (fn: MemberActingFunction) => memberAccess && { roleName: memberAccess.roleName(fn) };
     // What every function of the stack shares: its logs' retention, and whether it calls FIPS endpoints.
     const functionProps = { logRetention, fips: config.fips };
     const attestation = new AttestationKey(this, 'AttestationKey');
@@ -108,10 +110,13 @@ export class KeymatStack extends Stack {
     this.approvalTopic = approvalTopic;
     this.outcomeTopic = outcomeTopic;
     for (const email of config.notificationEmails) {
-      // The general request only: each approver's personal link is for a subscription filtered on its `approver`.
+      // The general requests only (the approval request, and the recovery proof request to the custodians): each
+      // approver's personal link is for a subscription filtered on its `approver`.
       approvalTopic.addSubscription(
         new EmailSubscription(email, {
-          filterPolicy: { event: SubscriptionFilter.stringFilter({ allowlist: ['ApprovalRequested'] }) },
+          filterPolicy: {
+            event: SubscriptionFilter.stringFilter({ allowlist: ['ApprovalRequested', 'RecoveryProofRequested'] }),
+          },
         }),
       );
       outcomeTopic.addSubscription(new EmailSubscription(email));
@@ -224,6 +229,21 @@ export class KeymatStack extends Stack {
     deleteMaterial.grantKeys(keys, 'kms:DescribeKey', 'kms:ListKeyRotations', 'kms:DeleteImportedKeyMaterial');
     deleteMaterial.grantPublish(outcomeTopic);
 
+    // The recovery proof (docs/recovery.md): the one function that may get import parameters and reimport, and only as
+    // a proof does (PROOF_CONDITIONS).
+    const proveRecovery = new KeymatFunction(this, 'ProveRecovery', {
+      config: { scope: { account: Aws.ACCOUNT_ID }, approvalTopicArn: approvalTopic.topicArn, attestationKeyArn },
+      ...functionProps,
+      ...acting('ProveRecovery'),
+    });
+    memberAccess?.grantAssumeMemberRole(proveRecovery);
+    attestation.grantVerifyMac(proveRecovery);
+    proveRecovery.grantPublish(approvalTopic);
+    proveRecovery.grantKeys(keys, 'kms:DescribeKey', 'kms:ListKeyRotations');
+    for (const [operation, conditions] of Object.entries(PROOF_CONDITIONS)) {
+      proveRecovery.grantKeysWhere(keys, conditions, `kms:${operation}`);
+    }
+
     const verifyPendingImport = new KeymatFunction(this, 'VerifyPendingImport', {
       config: { scope: { account: Aws.ACCOUNT_ID } },
       ...functionProps,
@@ -242,6 +262,7 @@ export class KeymatStack extends Stack {
     this.functions = {
       ValidateOrigin: validateOrigin,
       CheckState: checkState,
+      ProveRecovery: proveRecovery,
       RequestApproval: requestApproval,
       ...(checkChangeWindow && { CheckChangeWindow: checkChangeWindow }),
       DeleteMaterial: deleteMaterial,
@@ -253,6 +274,7 @@ export class KeymatStack extends Stack {
       functions: {
         ValidateOrigin: validateOrigin.fn,
         CheckState: checkState.fn,
+        ProveRecovery: proveRecovery.fn,
         RequestApproval: requestApproval.fn,
         ...(checkChangeWindow && { CheckChangeWindow: checkChangeWindow.fn }),
         DeleteMaterial: deleteMaterial.fn,
@@ -264,6 +286,8 @@ export class KeymatStack extends Stack {
       allowedApprovers: [...config.approvers],
       verifyMaxAttempts: config.verifyMaxAttempts,
       taskTimeout: config.taskTimeout,
+      recoveryProof: config.recoveryProof,
+      proofTimeout: config.proofTimeout,
       logRetention,
       // Named, so that the approval page (on which RequestApproval depends for its URL) may read the executions.
       stateMachineName: `${this.stackName}-deletion`,

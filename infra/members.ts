@@ -13,6 +13,7 @@ import { IAM_ROLE_NAME } from '../core/naming';
 import {
   ACCOUNT_ID,
   MEMBER_DELETE_ROLE,
+  MEMBER_RECOVERY_ROLE,
   MEMBER_READ_ROLE,
   MEMBER_ROLE_OF,
   MEMBER_ROLE_OPERATIONS,
@@ -28,6 +29,7 @@ import { AcknowledgingRole } from '../workflows/nag';
 import { DEFAULT_KEY_TAG } from './config';
 import { KeyScopeGrants, type KeyScope } from './key-scope';
 import type { KeymatFunction } from './keymat-function';
+import { PROOF_CONDITIONS } from './proof-conditions';
 
 /**
  * keymat across an organisation, in CDK: the hub's side (its task roles' fixed names, their grants to assume the
@@ -38,12 +40,17 @@ import type { KeymatFunction } from './keymat-function';
 /** The KMS operations that support no resource scoping: granted on `*`. */
 const UNSCOPED_OPERATIONS = new Set(['ListKeys', 'ListAliases']);
 
-/** A member role's KMS actions: on the keys in scope, and those KMS cannot scope to a key (`Resource: *`). */
-const memberRoleActions = (role: MemberRole): { keys: string[]; unscoped: string[] } => {
+/**
+ * A member role's KMS actions: on the keys in scope, on the keys in scope under the recovery proof's conditions, and
+ * those KMS cannot scope to a key (`Resource: *`).
+ */
+const memberRoleActions = (role: MemberRole): { keys: string[]; proof: string[]; unscoped: string[] } => {
   const actions = (operations: readonly string[]) => operations.map((op) => `kms:${op}`);
   const operations = MEMBER_ROLE_OPERATIONS[role];
+  const proof = (op: string) => op in PROOF_CONDITIONS;
   return {
-    keys: actions(operations.filter((op) => !UNSCOPED_OPERATIONS.has(op))),
+    keys: actions(operations.filter((op) => !UNSCOPED_OPERATIONS.has(op) && !proof(op))),
+    proof: operations.filter(proof),
     unscoped: actions(operations.filter((op) => UNSCOPED_OPERATIONS.has(op))),
   };
 };
@@ -225,15 +232,17 @@ function checkMemberProps(props: KeymatMemberRolesProps): Required<KeymatMemberR
 }
 
 /**
- * The two roles of a member account, with fixed names (core/organisation.ts) so that the hub finds them in every
- * account: `keymat-member-read`, which ValidateOrigin, VerifyPendingImport and the expiry scan assume to read keys, and
- * `keymat-member-delete`, which only DeleteMaterial assumes, to delete imported material. Both trust only those hub
- * roles, by ARN, from within the organisation (`aws:PrincipalOrgID`) and with a SourceIdentity that begins `keymat-`,
- * so that the account's CloudTrail ties each call to its change; both reach only the keys in scope.
+ * The three roles of a member account, with fixed names (core/organisation.ts) so that the hub finds them in every
+ * account: `keymat-member-read`, which ValidateOrigin, VerifyPendingImport and the expiry scan assume to read keys,
+ * `keymat-member-delete`, which only DeleteMaterial assumes, to delete imported material, and
+ * `keymat-member-recovery`, which only the proving function assumes, to reimport a material the key holds. Each trusts
+ * only those hub roles, by ARN, from within the organisation (`aws:PrincipalOrgID`) and with a SourceIdentity that begins `keymat-`,
+ * so that the account's CloudTrail ties each call to its change; each reaches only the keys in scope.
  */
 export class KeymatMemberRoles extends Construct {
   readonly readRole: AcknowledgingRole;
   readonly deleteRole: AcknowledgingRole;
+  readonly recoveryRole: AcknowledgingRole;
 
   constructor(scope: Construct, id: string, props: KeymatMemberRolesProps) {
     const { hubAccount, hubStackName, members, keyScope } = checkMemberProps(props);
@@ -250,8 +259,11 @@ export class KeymatMemberRoles extends Construct {
         description,
         assumedBy: new HubTaskRoles(trusted(roleName), members.organizationId),
       });
-      const { keys: keyActions, unscoped } = memberRoleActions(roleName);
+      const { keys: keyActions, proof, unscoped } = memberRoleActions(roleName);
       role.allow((grantee) => keys.grant(grantee, ...keyActions), keys.wildcardReason);
+      for (const op of proof) {
+        role.allow((grantee) => keys.grantWhere(grantee, PROOF_CONDITIONS[op] ?? {}, `kms:${op}`), keys.wildcardReason);
+      }
       if (unscoped.length > 0) {
         role.allow(
           (grantee) => Grant.addToPrincipal({ grantee, actions: unscoped, resourceArns: ['*'] }),
@@ -269,6 +281,11 @@ export class KeymatMemberRoles extends Construct {
       'DeleteRole',
       MEMBER_DELETE_ROLE,
       `keymat: the hub ${hubStackName} (${hubAccount}) deletes imported key material of the keys in scope, for an approved change`,
+    );
+    this.recoveryRole = memberRole(
+      'RecoveryRole',
+      MEMBER_RECOVERY_ROLE,
+      `keymat: the hub ${hubStackName} (${hubAccount}) proves that key material of the keys in scope can be reimported, before a deletion`,
     );
   }
 }

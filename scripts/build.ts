@@ -25,6 +25,7 @@ const DIST = join(ROOT, 'dist');
 export const FUNCTION_FOLDERS = [
   'validate-origin',
   'check-state',
+  'prove-recovery',
   'request-approval',
   'check-change-window',
   'delete-material',

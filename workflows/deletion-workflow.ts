@@ -3,6 +3,7 @@ import { Grant, PolicyStatement, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
+  Chain,
   Choice,
   Condition,
   DefinitionBody,
@@ -12,6 +13,7 @@ import {
   JsonPath,
   LogLevel,
   Pass,
+  Result,
   StateMachine,
   StateMachineType,
   Succeed,
@@ -22,7 +24,14 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { DEFAULT_QUORUM, DEFAULT_TASK_TIMEOUT_SECONDS, DEFAULT_VERIFY_MAX_ATTEMPTS } from '../core/defaults';
+import {
+  DEFAULT_PROOF_TIMEOUT_SECONDS,
+  DEFAULT_QUORUM,
+  DEFAULT_RECOVERY_PROOF,
+  DEFAULT_TASK_TIMEOUT_SECONDS,
+  DEFAULT_VERIFY_MAX_ATTEMPTS,
+  MAX_PROOF_TIMEOUT_SECONDS,
+} from '../core/defaults';
 import {
   LAMBDA_SERVICE_ERRORS,
   NETWORK_ERROR,
@@ -32,10 +41,11 @@ import {
   VERIFICATION_PENDING,
 } from '../core/errors';
 import { distinctApprovers } from '../core/identity';
-import type { ApprovalRules } from '../core/types';
+import { RECOVERY_PROOF_MODES, type ApprovalRules, type RecoveryProofMode } from '../core/types';
 import { acknowledge, resourceFinding } from './nag';
 import {
   CHANGE_WINDOW_TASK,
+  PROOF_WAIT_STATE,
   TASK_STATES,
   WAIT_STATE,
   WINDOW_WAIT_STATE,
@@ -68,6 +78,19 @@ export interface DeletionWorkflowProps {
    * @default anyone but the requester
    */
   readonly allowedApprovers?: string[];
+  /**
+   * How strongly changes are asked for a recovery proof before their approval (docs/recovery.md): `required` ends an
+   * unproven change RecoveryNotProven, `offered` lets it go on with each approver's confirmation that the deletion
+   * may be irreversible, `off` asks for none. A change may ask for a stricter mode, never a weaker one.
+   * @default 'offered'
+   */
+  readonly recoveryProof?: RecoveryProofMode;
+  /**
+   * How long a change waits for a custodian's recovery proof: whole seconds, at least one, at most 23 hours (the
+   * import token KMS gives is valid for 24).
+   * @default Duration.hours(4)
+   */
+  readonly proofTimeout?: Duration;
   /**
    * Attempts VerifyPendingImport makes before the change ends VerificationFailed, from 1 to 20.
    * @default 8
@@ -157,6 +180,19 @@ function validate(props: DeletionWorkflowProps): void {
   wholeNumber('verifyMaxAttempts', props.verifyMaxAttempts ?? DEFAULT_VERIFY_MAX_ATTEMPTS, 1, 20);
   wholeNumber('transientMaxAttempts', props.transientMaxAttempts ?? DEFAULT_TRANSIENT_MAX_ATTEMPTS, 0, 10);
   seconds('approvalTimeout', props.approvalTimeout);
+  if (props.proofTimeout) {
+    seconds('proofTimeout', props.proofTimeout);
+    if (props.proofTimeout.toSeconds() > MAX_PROOF_TIMEOUT_SECONDS) {
+      throw new RangeError(
+        `DeletionWorkflow: proofTimeout must be at most ${MAX_PROOF_TIMEOUT_SECONDS} seconds (KMS's import token lasts 24 hours); got ${props.proofTimeout.toHumanString()}`,
+      );
+    }
+  }
+  if (props.recoveryProof !== undefined && !RECOVERY_PROOF_MODES.includes(props.recoveryProof)) {
+    throw new RangeError(
+      `DeletionWorkflow: recoveryProof must be one of ${RECOVERY_PROOF_MODES.join(', ')}; got '${String(props.recoveryProof)}'`,
+    );
+  }
   if (props.taskTimeout) seconds('taskTimeout', props.taskTimeout);
   const name = props.stateMachineName;
   if (name !== undefined && !Token.isUnresolved(name) && !STATE_MACHINE_NAME.test(name)) {
@@ -241,9 +277,15 @@ export class DeletionWorkflow extends Construct {
       quorum: props.quorum ?? DEFAULT_QUORUM,
       allowedApprovers: props.allowedApprovers ?? [],
     };
+    const recoveryProof = props.recoveryProof ?? DEFAULT_RECOVERY_PROOF;
     const validateOrigin = catchAll(
       retryTransient(
-        invoke('ValidateOrigin', fns.ValidateOrigin, { executionId, input: JsonPath.objectAt('$'), rules }),
+        invoke('ValidateOrigin', fns.ValidateOrigin, {
+          executionId,
+          input: JsonPath.objectAt('$'),
+          rules,
+          recoveryProof,
+        }),
       ),
     );
     const checkState = catchAll(retryTransient(invoke('CheckState', fns.CheckState, change, '$.check')));
@@ -261,6 +303,7 @@ export class DeletionWorkflow extends Construct {
         taskToken: JsonPath.taskToken,
         approvalTimeoutSeconds: props.approvalTimeout.toSeconds(),
         approval: JsonPath.objectAt('$.approval'),
+        recovery: JsonPath.objectAt('$.recovery'),
       }),
       // A retry would publish a second request for the same approval round: none here.
       retryOnServiceExceptions: false,
@@ -285,6 +328,7 @@ export class DeletionWorkflow extends Construct {
           {
             ...change,
             approval: JsonPath.objectAt('$.approval'),
+            recovery: JsonPath.objectAt('$.recovery'),
             executionStartTime: JsonPath.stringAt('$$.Execution.StartTime'),
           },
           '$.deletion',
@@ -311,14 +355,14 @@ export class DeletionWorkflow extends Construct {
     });
     catchAll(verifyPendingImport);
 
-    const definition = validateOrigin
-      .next(checkState)
-      .next(
-        new Choice(this, 'RouteAfterCheck')
-          .when(Condition.booleanEquals('$.input.dryRun', true), notifyOutcome)
-          .when(Condition.stringEquals('$.check.decision', 'ALREADY_DELETED'), verifyPendingImport)
-          .otherwise(startApprovals),
-      );
+    const definition = validateOrigin.next(checkState).next(
+      new Choice(this, 'RouteAfterCheck')
+        .when(Condition.booleanEquals('$.input.dryRun', true), notifyOutcome)
+        .when(Condition.stringEquals('$.check.decision', 'ALREADY_DELETED'), verifyPendingImport)
+        .otherwise(
+          this.recoveryProof(fns.ProveRecovery, change, props, retryTransient, catchAll, markAs, startApprovals),
+        ),
+    );
     startApprovals.next(requestApproval);
     // Freeze windows: between the last approval and the deletion, the change waits while a calendar is CLOSED.
     const approved = fns.CheckChangeWindow
@@ -377,6 +421,72 @@ export class DeletionWorkflow extends Construct {
         "CDK's LambdaInvoke grant: the versions and aliases of this one workflow function",
       );
     }
+  }
+
+  /**
+   * The recovery proof's states (docs/recovery.md), between CheckState and the approvals. When CheckState asks for
+   * the proof, AwaitRecoveryProof publishes import parameters and waits for a custodian's submission (the gateway
+   * answers its token), and ProveRecovery reimports it: the proof replaces the submission in `$.recovery`. A proof
+   * that fails ends the change (RecoveryNotProven); none in time ends it when the change's proof is required, and
+   * otherwise goes on without one. Every path reaches the approvals with `$.recovery` set.
+   */
+  private recoveryProof(
+    fn: IFunction,
+    change: Record<string, unknown>,
+    props: DeletionWorkflowProps,
+    retryTransient: (task: LambdaInvoke) => LambdaInvoke,
+    catchAll: (task: LambdaInvoke) => LambdaInvoke,
+    markAs: (id: string, error: string, cause?: string) => Chain,
+    approvals: Pass,
+  ): Choice {
+    const proofTimeout = props.proofTimeout ?? Duration.seconds(DEFAULT_PROOF_TIMEOUT_SECONDS);
+    const unproven = new Pass(this, 'NoRecoveryProof', { result: Result.fromObject({}), resultPath: '$.recovery' });
+    unproven.next(approvals);
+    const await_ = new LambdaInvoke(this, PROOF_WAIT_STATE, {
+      stateName: PROOF_WAIT_STATE,
+      lambdaFunction: fn,
+      integrationPattern: IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+      payload: TaskInput.fromObject({
+        ...change,
+        taskToken: JsonPath.taskToken,
+        proofTimeoutSeconds: proofTimeout.toSeconds(),
+      }),
+      retryOnServiceExceptions: false,
+      // The custodian's submission waits here until ProveRecovery replaces it with the proof.
+      resultPath: '$.recovery',
+      taskTimeout: Timeout.duration(proofTimeout),
+    });
+    await_.addCatch(
+      new Choice(this, 'ProofRequired')
+        .when(
+          Condition.stringEquals('$.plan.recoveryProof', 'required'),
+          markAs(
+            'MarkRecoveryNotProven',
+            'RecoveryNotProven',
+            `no recovery proof within ${proofTimeout.toSeconds()} seconds, and this change requires one`,
+          ),
+        )
+        .otherwise(unproven),
+      // Not `$.error`: an offered proof goes on without one, and `$.error` would end the change as failed.
+      { errors: ['States.Timeout', 'States.HeartbeatTimeout'], resultPath: '$.recovery' },
+    );
+    catchAll(await_);
+    const prove = new LambdaInvoke(this, 'ProveRecovery', {
+      stateName: 'ProveRecovery',
+      lambdaFunction: fn,
+      payload: TaskInput.fromObject({ ...change, submission: JsonPath.objectAt('$.recovery') }),
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      resultSelector: { 'proof.$': '$' },
+      resultPath: '$.recovery',
+      taskTimeout: Timeout.duration(props.taskTimeout ?? Duration.seconds(DEFAULT_TASK_TIMEOUT_SECONDS)),
+    });
+    catchAll(retryTransient(prove));
+    await_.next(prove);
+    prove.next(approvals);
+    return new Choice(this, 'RecoveryProofAsked')
+      .when(Condition.stringEquals('$.check.recoveryProof', 'ASK'), await_)
+      .otherwise(unproven);
   }
 
   /**

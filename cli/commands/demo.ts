@@ -10,27 +10,33 @@ import { runningEndpoint } from '../../local/state/store';
 import { prepareWorkflow } from '../../local/workflow/workflow';
 import { type OutboxMessage } from '../../local/services/sns';
 import { readEventsOutbox, readOutbox } from '../../local/state/store';
-import { approve, localTarget, startChange } from '../operations';
+import { readImportParameters } from '../../core/recovery';
+import { approve, localTarget, proveRecovery, startChange } from '../operations';
 import { CliError, lineWriter, type CliIo } from '../output';
 import { DEFAULT_STATE_DIR } from '../../local/constants';
 
-/** How long the demo waits for the approval request to reach the outbox (the machine may be busy). */
-const APPROVAL_REQUEST_TIMEOUT_MS = 30_000;
+/** How long the demo waits for a request to reach the outbox (the machine may be busy). */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 /**
- * The approval request message of an execution, once RequestApproval has published it: the history shows the task
- * scheduled before the message is in the outbox, so the demo waits for the message itself.
+ * A request an execution published (`ApprovalRequested`, `RecoveryProofRequested`), once it is in the outbox: the
+ * history shows the task scheduled before the message is there, so the demo waits for the message itself.
  */
-async function approvalRequest(stateDir: string, executionArn: string, timeoutMs: number): Promise<OutboxMessage> {
+async function published(
+  stateDir: string,
+  executionArn: string,
+  event: string,
+  timeoutMs: number,
+): Promise<OutboxMessage> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const found = readOutbox(stateDir).find(
-      (m) => m.attributes.executionId === executionArn && m.attributes.event === 'ApprovalRequested',
+      (m) => m.attributes.executionId === executionArn && m.attributes.event === event,
     );
     if (found) return found;
     if (Date.now() > deadline) {
       throw new CliError(
-        `no approval request for ${executionArn} reached the outbox of ${stateDir} within ${timeoutMs / 1000} seconds: see 'keymat status --local ${executionArn}' and 'keymat history --local ${executionArn}'`,
+        `no ${event} message for ${executionArn} reached the outbox of ${stateDir} within ${timeoutMs / 1000} seconds: see 'keymat status --local ${executionArn}' and 'keymat history --local ${executionArn}'`,
       );
     }
     await sleep(100);
@@ -40,8 +46,9 @@ const as = (user: string) => ({ accessKeyId: user, secretAccessKey: 'local' });
 
 /**
  * `npm start`: the whole change on the served local stack, the way operators run it (through the gateway, signed as
- * each person): a BYOK key, `keymat start` as the requester, the approval request in the outbox, `keymat approve` as a second person, `keymat status --watch`,
- * the key unusable, and its recovery by reimporting the same material.
+ * each person): a BYOK key, `keymat start` as the requester, the recovery proof request and a custodian's
+ * `keymat recovery prove`, the approval request with the proof in the outbox, `keymat approve` as a second person,
+ * `keymat status --watch`, the key unusable, and its recovery by reimporting the same material.
  */
 export function demoCommand(io: CliIo): Command {
   const say = lineWriter(io);
@@ -90,17 +97,33 @@ export function demoCommand(io: CliIo): Command {
         });
         say(`   started ${executionArn}`);
 
-        say('\n3. The approval request reaches the approvers (SNS; `keymat outbox` shows it locally):');
-        const request = await approvalRequest(dir, executionArn, APPROVAL_REQUEST_TIMEOUT_MS);
+        say("\n3. Before any approval, keymat asks the material's custodians to prove it can be imported again:");
+        const asked = await published(dir, executionArn, 'RecoveryProofRequested', REQUEST_TIMEOUT_MS);
+        const lines = asked.message.split('\n');
+        for (const line of lines.slice(0, -1)) say(`   │ ${printable(line)}`);
+        say('   │ {"executionArn":…,"publicKey":…,"importToken":…} (the import parameters, not secrets)');
+
+        say('\n4. carol, a custodian, wraps her escrowed copy locally and submits only the wrapped bytes:');
+        say(
+          `   $ AWS_ACCESS_KEY_ID=carol keymat recovery prove --local keymat-${changeId} --parameters request.txt --material material.bin`,
+        );
+        const carol = localTarget(dir, as('carol'));
+        const proof = await proveRecovery(carol, executionArn, readImportParameters(asked.message), {
+          material: readFileSync(key.materialFile as string),
+        });
+        say(`   submitted as ${printable(proof.custodian)}; ProveRecovery reimports it and finds the key unchanged.`);
+
+        say('\n5. The approval request reaches the approvers, the proof on its first line (`keymat outbox`):');
+        const request = await published(dir, executionArn, 'ApprovalRequested', REQUEST_TIMEOUT_MS);
         for (const line of request.message.split('\n')) say(`   │ ${printable(line)}`);
 
-        say('\n4. bob approves it:');
+        say('\n6. bob approves it:');
         say(`   $ AWS_ACCESS_KEY_ID=bob keymat approve --local keymat-${changeId}`);
         const bob = localTarget(dir, as('bob'));
         const approved = await approve(bob, executionArn, 'checked with the app owners');
         say(`   approved as ${printable(approved.approver)} (${approved.approvals} of ${approved.quorum} approvals)`);
 
-        say(`\n5. Following it to the end ($ keymat status --local keymat-${changeId} --watch):`);
+        say(`\n7. Following it to the end ($ keymat status --local keymat-${changeId} --watch):`);
         let shown = 0;
         let described;
         for await (const look of bob.changes.watch(executionArn, { intervalMs: 200 })) {
@@ -116,7 +139,7 @@ export function demoCommand(io: CliIo): Command {
           say(`   · ${e.detailType}`);
         }
 
-        say('\n6. The key is now unusable, as KMS documents it:');
+        say('\n8. The key is now unusable, as KMS documents it:');
         say(`   DescribeKey: ${(await kms.send(new DescribeKeyCommand({ KeyId: key.keyId }))).KeyMetadata?.KeyState}`);
         const refused = await kms.send(new EncryptCommand({ KeyId: key.keyId, Plaintext: Buffer.from('x') })).then(
           () => undefined,
@@ -125,7 +148,7 @@ export function demoCommand(io: CliIo): Command {
         if (!refused) throw new CliError('Encrypt still worked after the deletion');
         say(`   Encrypt: ${refused.name}: ${refused.message}`);
 
-        say('\n7. Recovery: only the same material brings it back. The customer reimports its copy.');
+        say('\n9. Recovery, as proven: only the same material brings it back. The custodian reimports her copy.');
         await importKeyMaterial(kms, key.keyId, readFileSync(key.materialFile as string));
         const state = (await kms.send(new DescribeKeyCommand({ KeyId: key.keyId }))).KeyMetadata?.KeyState;
         const plaintext = await kms.send(new DecryptCommand({ CiphertextBlob: secret.CiphertextBlob }));

@@ -2,6 +2,8 @@ import { Command, Option } from 'commander';
 import type { HistoryEvent } from '../../local/workflow/engine';
 import { loadFaultFile } from '../../local/kms/faults';
 import { localApprover } from '../../local/workflow/approver';
+import { localCustodian } from '../../local/workflow/custodian';
+import { readFileSync } from 'node:fs';
 import { type LocalRunResult, openLocalWorkflow } from '../../local/workflow/workflow';
 import { cliEnvironment } from '../env';
 import { DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from '../../core/defaults';
@@ -49,6 +51,8 @@ interface RunOptions extends ChangeManagementOptions {
   faults?: string;
   stateDir: string;
   kmsEndpoint?: string;
+  prove?: string;
+  irreversible: boolean;
   json: boolean;
 }
 
@@ -79,6 +83,15 @@ export function localRunCommand(io: CliIo): Command {
       `seconds WaitForPropagation waits (default: the workflow default, ${DEFAULT_WAIT_SECONDS})`,
       wholeNumber('--wait-seconds', 0, MAX_WAIT_SECONDS),
     )
+    .option(
+      '--prove <material-file>',
+      'a custodian answers the recovery proof request with this plaintext copy of the material (wrapped locally)',
+    )
+    .option(
+      '--irreversible',
+      'the approver confirms that an unproven deletion may be irreversible (without --prove, a change needs it)',
+      false,
+    )
     .option('--dry-run', 'stop after the plan (status PLANNED); change nothing', false)
     .option('--faults <file>', 'JSON fault file for the local KMS (see docs/local-stack.md, "Fault injection")')
     .option('--state-dir <dir>', 'state folder of the local stack', DEFAULT_STATE_DIR)
@@ -107,7 +120,8 @@ export function localRunCommand(io: CliIo): Command {
           ...(opts.dryRun && { dryRun: true }),
         };
         const result = await workflow.run(input, {
-          decide: localApprover(opts.approve),
+          decide: localApprover(opts.approve, undefined, { irreversible: opts.irreversible }),
+          ...(opts.prove !== undefined && { custodian: localCustodian(readFileSync(opts.prove)) }),
           onEvent: opts.json
             ? undefined
             : (e) => {

@@ -1,8 +1,15 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { loadFaultFile } from '../../local/kms/faults';
 import { LocalStack } from '../../local/services/server';
 import { prepareWorkflow } from '../../local/workflow/workflow';
-import { DEFAULT_APPROVAL_TIMEOUT_SECONDS, DEFAULT_QUORUM } from '../../core/defaults';
+import {
+  DEFAULT_APPROVAL_TIMEOUT_SECONDS,
+  DEFAULT_PROOF_TIMEOUT_SECONDS,
+  DEFAULT_QUORUM,
+  DEFAULT_RECOVERY_PROOF,
+  MAX_PROOF_TIMEOUT_SECONDS,
+} from '../../core/defaults';
+import { RECOVERY_PROOF_MODES, type RecoveryProofMode } from '../../core/types';
 import type { CliIo } from '../output';
 import {
   approverList,
@@ -33,6 +40,17 @@ export function localServeCommand(io: CliIo): Command {
       'comma-separated identities allowed to approve, each once (default: anyone but the requester)',
       approverList,
     )
+    .addOption(
+      new Option('--recovery-proof <mode>', 'how strongly changes are asked for a recovery proof (docs/recovery.md)')
+        .choices(RECOVERY_PROOF_MODES)
+        .default(DEFAULT_RECOVERY_PROOF),
+    )
+    .option(
+      '--proof-timeout <seconds>',
+      "seconds a change waits for a custodian's recovery proof",
+      wholeNumber('--proof-timeout', 1, MAX_PROOF_TIMEOUT_SECONDS),
+      DEFAULT_PROOF_TIMEOUT_SECONDS,
+    )
     .action(
       async (
         opts: ChangeManagementOptions & {
@@ -42,6 +60,8 @@ export function localServeCommand(io: CliIo): Command {
           approvalTimeout: number;
           quorum: number;
           approvers?: string[];
+          recoveryProof: RecoveryProofMode;
+          proofTimeout: number;
         },
         command: Command,
       ) => {
@@ -56,6 +76,8 @@ export function localServeCommand(io: CliIo): Command {
               quorum: opts.quorum,
               changeManagement,
               ...(opts.approvers && { approvers: opts.approvers }),
+              recoveryProof: opts.recoveryProof,
+              proofTimeoutSeconds: opts.proofTimeout,
             }),
         });
         io.write(

@@ -1,11 +1,13 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { cliEnvironment } from '../env';
 import type { ChangeStatus } from '../../core/change-client';
 import { DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from '../../core/defaults';
 import { printable } from '../../core/text';
 import { describeTicket } from '../../core/change-ticket';
 import { describeWindow, type WindowCheck } from '../../core/change-window';
-import { waitsForWindow } from '../../core/history';
+import { pendingProof, waitsForWindow } from '../../core/history';
+import { recoveryLine } from '../../core/recovery';
+import { RECOVERY_PROOF_MODES, type RecoveryProofMode } from '../../core/types';
 import { describeLocation, describePlan } from '../../core/words';
 import { readEventsOutbox, readOutbox } from '../../local/state/store';
 import {
@@ -103,6 +105,12 @@ export function operatorCommands(io: CliIo): Command[] {
       wholeNumber('--wait-seconds', 0, MAX_WAIT_SECONDS),
     )
     .option('--dry-run', 'stop after the plan (status PLANNED); change nothing', false)
+    .addOption(
+      new Option(
+        '--recovery-proof <mode>',
+        "ask for a recovery proof stricter than the deployment's (docs/recovery.md)",
+      ).choices(RECOVERY_PROOF_MODES),
+    )
     .action(
       async (
         opts: TargetOptions & {
@@ -112,6 +120,7 @@ export function operatorCommands(io: CliIo): Command[] {
           keyMaterialId?: string;
           waitSeconds?: number;
           dryRun: boolean;
+          recoveryProof?: RecoveryProofMode;
         },
       ) => {
         const target = await resolveTarget(io, opts);
@@ -122,6 +131,7 @@ export function operatorCommands(io: CliIo): Command[] {
           ...(opts.keyMaterialId !== undefined && { keyMaterialId: opts.keyMaterialId }),
           ...(opts.waitSeconds !== undefined && { waitSeconds: opts.waitSeconds }),
           ...(opts.dryRun && { dryRun: true }),
+          ...(opts.recoveryProof !== undefined && { recoveryProof: opts.recoveryProof }),
         });
         if (opts.json) printJson(io, started);
         else if (started.state === 'RUNNING') say(`already running: ${safe(started.executionArn)}`);
@@ -131,11 +141,17 @@ export function operatorCommands(io: CliIo): Command[] {
 
   const pending = operatorCommand(
     'pending',
-    'list the changes waiting for an approval (with their plans), then the approved ones waiting for their change window (read from Step Functions)',
+    'list the changes waiting for a recovery proof, then for an approval (with their plans), then the approved ones waiting for their change window (read from Step Functions)',
   ).action(async (opts: TargetOptions) => {
-    const { approvals, windows } = await pendingChanges(await resolveTarget(io, opts));
+    const { proofs, approvals, windows } = await pendingChanges(await resolveTarget(io, opts));
     if (opts.json) {
       printJson(io, {
+        proofs: proofs.map((p) => ({
+          executionArn: p.executionArn,
+          keyArn: p.task.plan.keyArn,
+          keyMaterialId: p.task.plan.keyMaterialId,
+          location: p.task.plan.location,
+        })),
         approvals: approvals.map((f) => ({
           executionArn: f.executionArn,
           location: f.task.plan.location,
@@ -146,9 +162,19 @@ export function operatorCommands(io: CliIo): Command[] {
       });
       return;
     }
+    if (proofs.length > 0) {
+      say('waiting for a custodian to prove the material can be imported again (keymat recovery prove):');
+      for (const p of proofs) {
+        say(`  ${safe(p.executionArn)}`);
+        say(`    material ${safe(p.task.plan.keyMaterialId)} of ${safe(p.task.plan.keyArn)}`);
+      }
+      say('');
+    }
     say(approvals.length === 0 ? 'no change is waiting for an approval' : 'waiting for an approval:');
     for (const f of approvals) {
       say(`  ${safe(f.executionArn)}`);
+      const recovery = recoveryLine(f.task.plan, f.task.recovery.proof);
+      if (recovery) say(`    ${safe(recovery)}`);
       say(`    in ${safe(describeLocation(f.task.plan.location))}`);
       for (const line of describePlan(f.task.plan, f.task.input)) say(`    ${safe(line)}`);
       say('');
@@ -167,8 +193,15 @@ export function operatorCommands(io: CliIo): Command[] {
   const approveCmd = gatewayCommand('approve', 'approve the change an execution waits on, as yourself')
     .argument('<execution>', 'execution ARN or name')
     .option('--comment <text>', 'a comment kept with the decision')
-    .action(async (execution: string, opts: TargetOptions & { comment?: string }) => {
-      const result = await approve(await resolveTarget(io, opts), execution, opts.comment);
+    .option(
+      '--irreversible',
+      'confirm that the deletion may be irreversible: needed when nobody proved that a copy of the material exists',
+      false,
+    )
+    .action(async (execution: string, opts: TargetOptions & { comment?: string; irreversible: boolean }) => {
+      const result = await approve(await resolveTarget(io, opts), execution, opts.comment, {
+        irreversible: opts.irreversible,
+      });
       if (opts.json) printJson(io, { execution, decision: 'approved', ...result });
       else {
         say(
@@ -226,6 +259,7 @@ export function operatorCommands(io: CliIo): Command[] {
       if (!last) return;
       const { described, current, changeWindow } = last;
       const waiting = last.approval?.pending === true;
+      const proofAsked = described.status === 'RUNNING' && pendingProof(last.events) !== undefined;
       const heldByWindow = waitsForWindow(current) && described.status === 'RUNNING';
       if (opts.json) {
         printJson(io, {
@@ -235,6 +269,7 @@ export function operatorCommands(io: CliIo): Command[] {
           statesEntered: last.entered,
           location: (last.approval?.task.plan ?? last.plan)?.location ?? null,
           waitingForApproval: waiting,
+          waitingForRecoveryProof: proofAsked,
           waitingForChangeWindow: heldByWindow,
           changeWindow: changeWindow ?? null,
           changeTicket: last.plan?.changeTicket ?? null,
@@ -244,7 +279,7 @@ export function operatorCommands(io: CliIo): Command[] {
         });
       } else {
         say(
-          `${safe(described.status)}${current ? ` at ${safe(current)}` : ''}${waiting ? ' (waiting for an approval)' : ''}${heldByWindow ? ' (approved, waiting for the change window)' : ''}`,
+          `${safe(described.status)}${current ? ` at ${safe(current)}` : ''}${waiting ? ' (waiting for an approval)' : ''}${proofAsked ? ' (waiting for a custodian: keymat recovery prove)' : ''}${heldByWindow ? ' (approved, waiting for the change window)' : ''}`,
         );
         if (changeWindow) say(`  ${safe(windowWait(changeWindow))}`);
         if (described.output) say(`  output: ${safe(described.output)}`);

@@ -98,7 +98,7 @@ const badRequest = (text: string): PageResponse =>
 
 /** A GET carries the link and nothing else; the form's POST adds the decision and a comment. */
 const GET_FIELDS: ReadonlySet<string> = new Set(LINK_FIELDS);
-const POST_FIELDS: ReadonlySet<string> = new Set([...LINK_FIELDS, 'decision', 'comment']);
+const POST_FIELDS: ReadonlySet<string> = new Set([...LINK_FIELDS, 'decision', 'comment', 'irreversible']);
 
 /**
  * The request's parameters when every one is expected and none is repeated, or why not. Nothing is read first-wins:
@@ -210,7 +210,7 @@ export function createApprovalPage(deps: ApprovalPageDeps): (request: PageReques
       const { status, title } = REFUSAL_PAGES[why.code];
       return page(status, messagePage(title, `${why.message}. Nothing was decided.`));
     }
-    if (method === 'GET') return page(200, confirmationPage(task.input, task.plan, link, user));
+    if (method === 'GET') return page(200, confirmationPage(task, link, user));
 
     const decision = params.get('decision');
     if (decision !== 'approve' && decision !== 'reject') {
@@ -218,7 +218,9 @@ export function createApprovalPage(deps: ApprovalPageDeps): (request: PageReques
     }
     const comment = cleanComment(params.get('comment') ?? undefined);
     const channel = user === undefined ? CHANNEL.possession : CHANNEL.identity;
-    const answer = { by: approver, channel, ...(comment && { comment }) };
+    // The page's own checkbox: an unproven deletion is approved only with the approver's explicit confirmation.
+    const irreversible = params.get('irreversible') === 'yes';
+    const answer = { by: approver, channel, ...(comment && { comment }), ...(irreversible && { irreversible }) };
     try {
       const decided =
         decision === 'approve'

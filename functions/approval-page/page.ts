@@ -1,6 +1,7 @@
 import { linkFields, type SignedLink } from '../../core/links';
 import { MAX_COMMENT_LENGTH } from '../../core/text';
-import type { ChangeInput, Plan } from '../../core/types';
+import type { PendingApprovalTask } from '../../core/history';
+import { irreversibleToConfirm, recoveryLine } from '../../core/recovery';
 import { describePlan } from '../../core/words';
 
 /** Escapes text for HTML element content and attribute values. */
@@ -26,7 +27,19 @@ const layout = (title: string, body: string): string =>
  *   the link decides for whoever holds it)
  * @default signedInAs none: the page is possession-based
  */
-export function confirmationPage(input: ChangeInput, plan: Plan, link: SignedLink, signedInAs?: string): string {
+export function confirmationPage(
+  task: Pick<PendingApprovalTask, 'input' | 'plan' | 'recovery'>,
+  link: SignedLink,
+  signedInAs?: string,
+): string {
+  const { input, plan } = task;
+  const proof = task.recovery.proof;
+  const recovery = recoveryLine(plan, proof);
+  // An unproven deletion needs the approver's own confirmation, as `keymat approve --irreversible` gives it.
+  const confirm = irreversibleToConfirm(plan, proof)
+    ? `<p><label><input type="checkbox" name="irreversible" value="yes"> I confirm that this deletion may be ` +
+      `irreversible: nobody proved that a copy of the material still exists.</label></p>`
+    : '';
   const approver = link.claims.approver;
   const who =
     signedInAs === undefined
@@ -39,11 +52,13 @@ export function confirmationPage(input: ChangeInput, plan: Plan, link: SignedLin
     .join('');
   return layout(
     'keymat: approve a deletion of imported key material?',
-    who +
+    (recovery ? `<p id="recovery"><strong>${escapeHtml(recovery)}</strong></p>` : '') +
+      who +
       `<ul id="plan">${describePlan(plan, input)
         .map((l) => `<li>${escapeHtml(l)}</li>`)
         .join('')}</ul>` +
       `<form method="post" action="?">${hidden}` +
+      confirm +
       `<p><label>Comment <input name="comment" maxlength="${MAX_COMMENT_LENGTH}" size="40"></label></p>` +
       `<button type="submit" name="decision" value="approve">Approve</button>` +
       `<button type="submit" name="decision" value="reject">Reject</button></form>`,

@@ -1,5 +1,6 @@
 import { parseEvent, taskEvent } from '../../core/events';
-import type { CheckDecision } from '../../core/types';
+import { proofAsked } from '../../core/recovery';
+import type { CheckDecision, ProofDecision } from '../../core/types';
 import { startInvocation, type Logger } from '../runtime/logger';
 import { decide } from './check';
 
@@ -8,18 +9,20 @@ export interface CheckStateDeps {
   logger: Logger;
 }
 
-/** CheckState's result: go ahead, or nothing to do. */
+/** CheckState's result: go ahead, or nothing to do; and whether to ask the custodians for a recovery proof first. */
 export interface CheckStateResult {
   decision: CheckDecision;
+  recoveryProof: ProofDecision;
 }
 
-/** CheckState: whether the key's state allows the deletion, or makes it a no-op. */
+/** CheckState: whether the key's state allows the deletion, or makes it a no-op, and whether a proof is asked. */
 export function createCheckState({ logger }: CheckStateDeps): (event: unknown) => Promise<CheckStateResult> {
   return async (event) => {
     const e = parseEvent(taskEvent, event, 'CheckState');
     startInvocation(logger, { executionId: e.executionId, changeId: e.input.changeId, keyArn: e.plan.keyArn });
     const decision = decide(e.plan);
-    logger.info('state checked', { keyState: e.plan.keyStateBefore, decision });
-    return { decision };
+    const recoveryProof = decision === 'PROCEED' && proofAsked(e.plan) ? 'ASK' : 'NOT_ASKED';
+    logger.info('state checked', { keyState: e.plan.keyStateBefore, decision, recoveryProof });
+    return { decision, recoveryProof };
   };
 }

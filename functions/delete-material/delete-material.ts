@@ -7,7 +7,8 @@ import { KeymatError, errorName } from '../../core/errors';
 import { approvedTaskEvent, parseApproval, parseEvent } from '../../core/events';
 import { placeOfKeyArn } from '../../core/organisation';
 import { compareWithPlan } from '../../core/plan';
-import type { ApprovalResult, ChangeInput, DeletionResult, Plan } from '../../core/types';
+import { proofClaims, verifySubmission } from '../../core/recovery';
+import type { ApprovalResult, ChangeInput, DeletionResult, Plan, RecoveryProven } from '../../core/types';
 import { readKey } from '../runtime/aws';
 import type { KeyAccess } from '../runtime/key-access';
 import { startInvocation, type Logger } from '../runtime/logger';
@@ -112,11 +113,32 @@ export function createDeleteMaterial({
     );
   }
 
+  /**
+   * The recovery proof the approvals are bound to, checked again: made for this plan's material, on a submission the
+   * gateway attested for this execution. Refuses ApprovalInvalid otherwise.
+   */
+  async function verifiedProof(
+    executionId: string,
+    plan: Plan,
+    proof: RecoveryProven | undefined,
+  ): Promise<RecoveryProven | undefined> {
+    if (proof === undefined) return undefined;
+    const forPlan = proof.keyArn === plan.keyArn && proof.keyMaterialId === plan.keyMaterialId;
+    if (!forPlan || !(await verifySubmission(attestor, proofClaims(executionId, proof), proof.attestation.mac))) {
+      throw new KeymatError(
+        'ApprovalInvalid',
+        `the recovery proof by ${proof.provedBy} of material ${proof.keyMaterialId} is not one keymat attested for this execution and plan; nothing was deleted`,
+      );
+    }
+    return proof;
+  }
+
   return async (event) => {
     const e = parseEvent(approvedTaskEvent, event, 'DeleteMaterial');
     startInvocation(logger, { executionId: e.executionId, changeId: e.input.changeId, keyArn: e.plan.keyArn });
     const approval = parseApproval(e.approval);
-    await verifyApprovals(attestor, e.executionId, approval, e.plan, e.input, e.plan.rules);
+    const proof = await verifiedProof(e.executionId, e.plan, e.recovery.proof);
+    await verifyApprovals(attestor, e.executionId, approval, e.plan, e.input, e.plan.rules, proof);
     checkApprovalTimes(approval, new Date(e.executionStartTime), new Date());
 
     const kms = await keys({ executionArn: e.executionId, changeId: e.input.changeId })(placeOfKeyArn(e.plan.keyArn));

@@ -6,6 +6,7 @@ import type { GatewayConfig } from '../../core/config';
 import { errorName, shown } from '../../core/errors';
 import { canonicalPrincipal } from '../../core/identity';
 import { parseChangeInput } from '../../core/input';
+import { PROOF_WRAPPING_ALGORITHMS, base64, submissionDigest } from '../../core/recovery';
 import * as z from '../../core/schema';
 import { DEFAULT_WAIT_SECONDS } from '../../core/defaults';
 import { executionNameFor, scopeOfStateMachine } from '../../core/naming';
@@ -46,12 +47,25 @@ const startBody = z.lazy(() =>
     reason: z.unknown(),
     waitSeconds: z.optional(z.unknown()),
     dryRun: z.optional(z.unknown()),
+    recoveryProof: z.optional(z.unknown()),
   }),
 );
+const execution = () => z.string().check(z.minLength(1), z.maxLength(2048));
 const decisionBody = z.lazy(() =>
   z.strictObject({
-    execution: z.string().check(z.minLength(1), z.maxLength(2048)),
+    execution: execution(),
     comment: z.optional(z.string().check(z.maxLength(2000))),
+    /** The approver confirms that an unproven deletion may be irreversible. */
+    irreversible: z.optional(z.boolean()),
+  }),
+);
+/** A custodian's submission: the wrapped copy, with the published token and wrapping it was made for. */
+const recoveryBody = z.lazy(() =>
+  z.strictObject({
+    execution: execution(),
+    wrappedKeyMaterial: base64(),
+    importToken: base64(),
+    wrappingAlgorithm: z.enum(PROOF_WRAPPING_ALGORITHMS),
   }),
 );
 
@@ -107,7 +121,8 @@ const json = (statusCode: number, body: unknown): GatewayResponse => ({
 /**
  * keymat's front door for people: starts changes and answers approvals as the caller Lambda authenticated, never as
  * anyone a request body names. `POST /changes` starts (the caller is the requester), `POST /approve` and
- * `POST /reject` decide the pending round of an execution. Every start and approval is attested with the attestation
+ * `POST /reject` decide the pending round of an execution, `POST /recovery` hands a custodian's wrapped copy to the
+ * recovery proof an execution waits for (the caller is the custodian). Every start and approval is attested with the attestation
  * key, so the workflow can tell them from a raw StartExecution or SendTaskSuccess.
  */
 export function createGateway(
@@ -131,7 +146,7 @@ export function createGateway(
         'InvalidInput',
         field === 'requestedBy'
           ? 'requestedBy is not accepted: the requester is the identity that signed the request'
-          : `${field || 'body'} is not a field of a change start; send keyId, changeId, reason and optionally keyMaterialId, waitSeconds, dryRun`,
+          : `${field || 'body'} is not a field of a change start; send keyId, changeId, reason and optionally keyMaterialId, waitSeconds, dryRun, recoveryProof`,
       );
     }
     const given = Object.fromEntries(Object.entries(parsed.data).filter(([, v]) => v !== undefined));
@@ -154,7 +169,12 @@ export function createGateway(
     const comment = cleanComment(parsed.data.comment);
     const { executionArn, task } = await changes.waitingApproval(parsed.data.execution);
     startInvocation(logger, { executionId: executionArn, changeId: task.input.changeId, keyArn: task.plan.keyArn });
-    const decision = { by: caller, channel: 'cli', ...(comment && { comment }) };
+    const decision = {
+      by: caller,
+      channel: 'cli',
+      ...(comment && { comment }),
+      ...(parsed.data.irreversible && { irreversible: true }),
+    };
     if (path === '/approve') {
       const approved = await changes.approve(executionArn, task, decision);
       const approvals = approved.output.approvals.length;
@@ -166,6 +186,28 @@ export function createGateway(
     logger.info('change rejected', { by: caller, as: rejected.as });
     logNotPublished(logger, rejected);
     return { executionArn, rejectedBy: caller, as: rejected.as };
+  }
+
+  /** A custodian's recovery proof: whoever signed the request is the custodian the proof names. */
+  async function prove(raw: unknown, caller: string) {
+    const parsed = recoveryBody.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const field = issue?.code === 'unrecognized_keys' ? issue.keys[0] : issue?.path.join('.');
+      throw new Refusal(400, 'InvalidInput', `${field || 'body'}: ${issue?.message}`);
+    }
+    const { execution: asked, ...copy } = parsed.data;
+    const { executionArn, task } = await changes.waitingProof(asked);
+    startInvocation(logger, { executionId: executionArn, changeId: task.input.changeId, keyArn: task.plan.keyArn });
+    const submitted = await changes.submitProof(executionArn, task, { by: caller, channel: 'cli', ...copy });
+    // The copy, the token and the key stay out of the log: the submission is named by its digest.
+    const digest = submissionDigest(submitted.wrappedKeyMaterial);
+    logger.info('recovery proof submitted', {
+      custodian: caller,
+      keyMaterialId: task.plan.keyMaterialId,
+      submissionDigest: digest,
+    });
+    return { executionArn, custodian: caller, keyMaterialId: task.plan.keyMaterialId, submissionDigest: digest };
   }
 
   async function runbookStart(automationExecutionId: string): Promise<{ executionArn: string }> {
@@ -210,7 +252,8 @@ export function createGateway(
       startInvocation(logger, { executionId: `gateway-${rawPath}` });
       if (rawPath === '/changes') return json(200, await start(parsed, caller, 'cli'));
       if (rawPath === '/approve' || rawPath === '/reject') return json(200, await decide(rawPath, parsed, caller));
-      throw new Refusal(404, 'NotFound', `no route ${shown(rawPath)}: use /changes, /approve or /reject`);
+      if (rawPath === '/recovery') return json(200, await prove(parsed, caller));
+      throw new Refusal(404, 'NotFound', `no route ${shown(rawPath)}: use /changes, /approve, /reject or /recovery`);
     } catch (err) {
       if (err instanceof Refusal) return json(err.status, { error: err.code, message: err.message });
       const name = errorName(err) ?? 'Error';

@@ -1,5 +1,5 @@
 import { TERMINAL_ERRORS, type TerminalErrorName } from '../../core/errors';
-import type { ChangeInput, Outcome, OutcomeStatus, WorkflowState } from '../../core/types';
+import type { ChangeInput, Outcome, OutcomeStatus, RecoveryProven, WorkflowState } from '../../core/types';
 
 /** Terminal errors that mean "refused before anything was changed". */
 const REFUSALS = new Set<string>(
@@ -22,6 +22,14 @@ const stringField = (value: unknown, field: string): string | undefined => {
   return typeof v === 'string' ? v : undefined;
 };
 
+/** A proof as the outcome names it: without its attestation, which is for the tasks that verify it. */
+const provenBy = ({ provedBy, provedAt, keyMaterialId, submissionDigest }: RecoveryProven) => ({
+  provedBy,
+  provedAt,
+  keyMaterialId,
+  submissionDigest,
+});
+
 /**
  * The execution's outcome, from whatever the states before produced. When ValidateOrigin refused the input there is
  * no parsed `input`: the raw execution input supplies what it can.
@@ -41,6 +49,7 @@ export function outcomeOf(state: WorkflowState, executionInput: unknown): Outcom
     keyStateBefore: state.plan?.keyStateBefore,
     keyStateAfter: state.verification?.keyStateAfter,
     ...(state.plan && { location: state.plan.location, rules: state.plan.rules }),
+    ...(state.recovery?.proof && { recovery: provenBy(state.recovery.proof) }),
     approvals: state.deletion ? (state.approval?.approvals ?? []) : [],
     ...(state.error?.Error === ('ApprovalInvalid' satisfies TerminalErrorName) && {
       refusedApprovals: state.approval?.approvals ?? [],

@@ -1,7 +1,9 @@
-import type { KmsCall } from '../../core/aws-api';
+import type { KmsCall, SnsCall } from '../../core/aws-api';
 import type { Attestor } from '../../core/attestation';
+import type { ProveRecoveryConfig } from '../../core/config';
 import { KeymatError, errorMessage, errorName, hasErrorName } from '../../core/errors';
-import { parseEvent } from '../../core/events';
+import { awaitRecoveryProofEvent, parseEvent, type AwaitRecoveryProofEvent } from '../../core/events';
+import { placeOfKeyArn } from '../../core/organisation';
 import { compareWithPlan, findTarget, type KeySnapshot } from '../../core/plan';
 import {
   PROOF_WRAPPING_KEY_SPEC,
@@ -17,23 +19,34 @@ import {
   type RecoveryProven,
 } from '../../core/recovery';
 import * as z from '../../core/schema';
-import { planSchema, type Plan } from '../../core/types';
+import { changeInputSchema, planSchema, type Plan } from '../../core/types';
 import { readKey } from '../runtime/aws';
+import type { KeyAccess } from '../runtime/key-access';
 import { startInvocation, type Logger } from '../runtime/logger';
 
 /**
- * The recovery proof's KMS side (docs/recovery.md): import parameters for the custodians, then the reimport of the
- * copy they submitted, exactly as the key holds the material. Only this code calls GetParametersForImport and
- * ImportKeyMaterial. Neither the token, the public key nor the wrapped copy is logged or returned: the proof names the
- * submission by its digest.
+ * The recovery proof's KMS side (docs/recovery.md), one function for the workflow's two proof states: at
+ * AwaitRecoveryProof it gets import parameters and publishes them to the custodians, at ProveRecovery it reimports the
+ * copy a custodian submitted, exactly as the key holds the material. Only this function calls GetParametersForImport
+ * and ImportKeyMaterial. Neither the token, the public key nor the wrapped copy is logged or returned: the proof names
+ * the submission by its digest.
  */
 
 /** What the proving task works with. */
 export interface ProveRecoveryDeps {
-  kms: KmsCall;
+  /** KMS on the key, in its account (the member recovery role) and Region. */
+  keys: KeyAccess;
+  /** Publishes the import parameters to the approval topic. */
+  sns: SnsCall;
   /** Verifies the gateway's attestation of the submission. */
   attestor: Attestor;
+  config: ProveRecoveryConfig;
   logger: Logger;
+}
+
+/** What the task answers at AwaitRecoveryProof: the published request's id (the state then waits for its token). */
+export interface ProofRequested {
+  messageId: string;
 }
 
 /**
@@ -52,6 +65,7 @@ const NOT_THE_MATERIAL = [
 export const proveRecoveryEvent = z.lazy(() =>
   z.object({
     executionId: z.string().check(z.minLength(1)),
+    input: changeInputSchema,
     plan: planSchema,
     submission: z.unknown(),
   }),
@@ -63,6 +77,7 @@ export const proveRecoveryEvent = z.lazy(() =>
  */
 export async function importParameters(
   kms: KmsCall,
+  executionArn: string,
   plan: Pick<Plan, 'keyArn' | 'keyMaterialId'>,
   wrappingAlgorithm: ProofWrappingAlgorithm,
 ): Promise<ImportParameters> {
@@ -75,6 +90,7 @@ export async function importParameters(
     throw new Error(`GetParametersForImport returned no public key, token or validity for ${plan.keyArn}`);
   }
   return {
+    executionArn,
     keyArn: plan.keyArn,
     keyMaterialId: plan.keyMaterialId,
     wrappingAlgorithm,
@@ -101,93 +117,164 @@ function parseSubmission(plan: Plan, value: unknown): ProofSubmission {
 }
 
 /**
+ * The wrapping asked for a key: OAEP directly for the materials it can carry (symmetric and HMAC keys, at most 64
+ * bytes), the AES key wrap for the larger private keys of asymmetric keys.
+ */
+const wrappingFor = (keySpec: string | undefined): ProofWrappingAlgorithm =>
+  keySpec === 'SYMMETRIC_DEFAULT' || keySpec?.startsWith('HMAC_') ? 'RSAES_OAEP_SHA_256' : 'RSA_AES_KEY_WRAP_SHA_256';
+
+/**
+ * The message that asks the custodians for the proof: what to do in words, then the parameters as one JSON line the
+ * CLI reads back (`keymat recovery prove --parameters FILE`).
+ */
+function proofRequest(e: AwaitRecoveryProofEvent, parameters: ImportParameters, until: string): string {
+  return [
+    `keymat: change ${e.input.changeId} will delete material ${e.plan.keyMaterialId} of key ${e.plan.keyArn}.`,
+    'Before it is approved, a custodian of the material can prove that it can be imported again: KMS takes back only',
+    'the identical material. Wrap your escrowed copy under the import parameters below and submit it',
+    `before ${until}:`,
+    `  keymat recovery prove ${e.executionId} --parameters FILE --wrapped WRAPPED   (wrapped with ${parameters.wrappingAlgorithm})`,
+    `  keymat recovery prove ${e.executionId} --parameters FILE --material MATERIAL (the CLI wraps a plaintext copy locally and never sends it)`,
+    'FILE is this message, or its last line. The public key and the import token are not secrets: the key only',
+    'encrypts to KMS, and the token only lets a holder of kms:ImportKeyMaterial on this key import the material itself.',
+    `Without a proof, the change ${e.plan.recoveryProof === 'required' ? 'ends RecoveryNotProven' : 'goes on, and each approver must confirm that the deletion may be irreversible'}.`,
+    '',
+    JSON.stringify(parameters),
+  ].join('\n');
+}
+
+/**
+ * AwaitRecoveryProof's side: import parameters for the plan's material, published to the custodians (the approval
+ * topic). The state then waits for a custodian's submission on its task token, which the message does not carry.
+ */
+async function requestProof(deps: ProveRecoveryDeps, event: unknown): Promise<ProofRequested> {
+  const { keys, sns, config, logger } = deps;
+  const e = parseEvent(awaitRecoveryProofEvent, event, 'AwaitRecoveryProof');
+  startInvocation(logger, { executionId: e.executionId, changeId: e.input.changeId, keyArn: e.plan.keyArn });
+  const kms = await keys({ executionArn: e.executionId, changeId: e.input.changeId })(placeOfKeyArn(e.plan.keyArn));
+  const { KeyMetadata: meta } = await kms('DescribeKey', { KeyId: e.plan.keyArn });
+  const parameters = await importParameters(kms, e.executionId, e.plan, wrappingFor(meta?.KeySpec));
+  const until = new Date(Math.min(Date.now() + e.proofTimeoutSeconds * 1000, Date.parse(parameters.parametersValidTo)));
+  const published = await sns('Publish', {
+    TopicArn: config.approvalTopicArn,
+    Subject: `keymat recovery proof asked: ${e.input.changeId}`.slice(0, 100),
+    Message: proofRequest(e, parameters, until.toISOString()),
+    MessageAttributes: {
+      event: { DataType: 'String', StringValue: 'RecoveryProofRequested' },
+      executionId: { DataType: 'String', StringValue: e.executionId },
+      changeId: { DataType: 'String', StringValue: e.input.changeId },
+      account: { DataType: 'String', StringValue: e.plan.location.account },
+      region: { DataType: 'String', StringValue: e.plan.location.region },
+    },
+  });
+  if (published.MessageId === undefined) {
+    throw new Error(`SNS Publish to ${config.approvalTopicArn} returned no MessageId`);
+  }
+  logger.info('recovery proof requested', {
+    messageId: published.MessageId,
+    keyMaterialId: e.plan.keyMaterialId,
+    wrappingAlgorithm: parameters.wrappingAlgorithm,
+  });
+  return { messageId: published.MessageId };
+}
+
+/**
  * ProveRecovery: reimports the submitted copy with `EXISTING_KEY_MATERIAL`, the material's id and its own expiry, and
  * returns the proof once the key reads exactly as before. Ends `RecoveryNotProven` when the submission is not
  * attested, KMS refuses the copy (another material, another wrapping, a stale token), or the key reads otherwise
  * afterwards; ends `PlanDrifted` when the key changed since it was planned. KMS's transient errors are rethrown as
  * they are, for the state machine to retry: a second reimport of the same material is as harmless as the first.
  */
-export function createProveRecovery({
-  kms,
-  attestor,
-  logger,
-}: ProveRecoveryDeps): (event: unknown) => Promise<RecoveryProven> {
-  return async (event) => {
-    const e = parseEvent(proveRecoveryEvent, event, 'ProveRecovery');
-    const plan = e.plan;
-    startInvocation(logger, { executionId: e.executionId, keyArn: plan.keyArn });
-    if (!proofApplies(plan)) {
-      throw notProven(
-        plan,
-        `the deletion leaves nothing to recover (material ${plan.expectedMaterial === 'REMOVED' ? 'pending rotation' : 'already deleted'})`,
-      );
-    }
-    const submission = parseSubmission(plan, e.submission);
-    const claims = submissionClaims(e.executionId, plan, submission);
-    if (!(await verifySubmission(attestor, claims, submission.mac))) {
-      throw notProven(
-        plan,
-        `the submission by ${submission.custodian} at ${submission.at} is not attested by the gateway; nothing was imported`,
-      );
-    }
+async function prove(deps: ProveRecoveryDeps, event: unknown): Promise<RecoveryProven> {
+  const { keys, attestor, logger } = deps;
+  const e = parseEvent(proveRecoveryEvent, event, 'ProveRecovery');
+  const plan = e.plan;
+  startInvocation(logger, { executionId: e.executionId, changeId: e.input.changeId, keyArn: plan.keyArn });
+  if (!proofApplies(plan)) {
+    throw notProven(
+      plan,
+      `the deletion leaves nothing to recover (material ${plan.expectedMaterial === 'REMOVED' ? 'pending rotation' : 'already deleted'})`,
+    );
+  }
+  const submission = parseSubmission(plan, e.submission);
+  const claims = submissionClaims(e.executionId, plan, submission);
+  if (!(await verifySubmission(attestor, claims, submission.mac))) {
+    throw notProven(
+      plan,
+      `the submission by ${submission.custodian} at ${submission.at} is not attested by the gateway; nothing was imported`,
+    );
+  }
 
-    const before = await readKey(kms, plan.keyArn);
-    const drift = compareWithPlan(before, plan);
-    if (drift !== 'UNCHANGED') {
-      const what = drift === 'APPLIED' ? 'the material is already deleted' : drift.drift;
-      throw new KeymatError(
-        'PlanDrifted',
-        `key ${plan.keyArn} changed since it was planned: ${what}; nothing was imported`,
-      );
-    }
-    const target = findTarget(before, plan.keyMaterialId);
-    let imported: string | undefined;
-    try {
-      const out = await kms('ImportKeyMaterial', {
-        KeyId: plan.keyArn,
-        ImportToken: Buffer.from(submission.importToken, 'base64'),
-        EncryptedKeyMaterial: Buffer.from(submission.wrappedKeyMaterial, 'base64'),
-        ImportType: 'EXISTING_KEY_MATERIAL',
-        // KMS takes a KeyMaterialId for symmetric encryption keys only; the others hold a single material.
-        ...(before.metadata.KeySpec === 'SYMMETRIC_DEFAULT' && { KeyMaterialId: plan.keyMaterialId }),
-        ...expiryToKeep(target),
-      });
-      imported = out.KeyMaterialId;
-    } catch (err) {
-      if (!hasErrorName(err, ...NOT_THE_MATERIAL)) throw err;
-      logger.warn('recovery not proven', {
-        custodian: submission.custodian,
-        keyMaterialId: plan.keyMaterialId,
-        error: errorName(err),
-        submissionDigest: claims.submissionDigest,
-      });
-      throw notProven(
-        plan,
-        `KMS refused the copy submitted by ${submission.custodian}: ${errorName(err)}: ${errorMessage(err)}; the key is unchanged`,
-        err,
-      );
-    }
-    if (imported !== undefined && imported !== plan.keyMaterialId) {
-      throw notProven(plan, `KMS took the copy as material ${imported}`);
-    }
-    const after: KeySnapshot = await readKey(kms, plan.keyArn);
-    const changes = changedByProof(before, after);
-    if (changes.length > 0) {
-      throw notProven(plan, `the key does not read as it did before the reimport: ${changes.join('; ')}`);
-    }
-    const proven: RecoveryProven = {
-      keyArn: plan.keyArn,
-      keyMaterialId: plan.keyMaterialId,
-      provedBy: submission.custodian,
-      provedAt: new Date().toISOString(),
-      submissionDigest: claims.submissionDigest,
-      attestation: { at: submission.at, channel: submission.channel, mac: submission.mac },
-    };
-    logger.info('recovery proven', {
-      provedBy: proven.provedBy,
-      keyMaterialId: proven.keyMaterialId,
-      submissionDigest: proven.submissionDigest,
+  const kms = await keys({ executionArn: e.executionId, changeId: e.input.changeId })(placeOfKeyArn(plan.keyArn));
+  const before = await readKey(kms, plan.keyArn);
+  const drift = compareWithPlan(before, plan);
+  if (drift !== 'UNCHANGED') {
+    const what = drift === 'APPLIED' ? 'the material is already deleted' : drift.drift;
+    throw new KeymatError(
+      'PlanDrifted',
+      `key ${plan.keyArn} changed since it was planned: ${what}; nothing was imported`,
+    );
+  }
+  const target = findTarget(before, plan.keyMaterialId);
+  let imported: string | undefined;
+  try {
+    const out = await kms('ImportKeyMaterial', {
+      KeyId: plan.keyArn,
+      ImportToken: Buffer.from(submission.importToken, 'base64'),
+      EncryptedKeyMaterial: Buffer.from(submission.wrappedKeyMaterial, 'base64'),
+      ImportType: 'EXISTING_KEY_MATERIAL',
+      // KMS takes a KeyMaterialId for symmetric encryption keys only; the others hold a single material.
+      ...(before.metadata.KeySpec === 'SYMMETRIC_DEFAULT' && { KeyMaterialId: plan.keyMaterialId }),
+      ...expiryToKeep(target),
     });
-    return proven;
+    imported = out.KeyMaterialId;
+  } catch (err) {
+    if (!hasErrorName(err, ...NOT_THE_MATERIAL)) throw err;
+    logger.warn('recovery not proven', {
+      custodian: submission.custodian,
+      keyMaterialId: plan.keyMaterialId,
+      error: errorName(err),
+      submissionDigest: claims.submissionDigest,
+    });
+    throw notProven(
+      plan,
+      `KMS refused the copy submitted by ${submission.custodian}: ${errorName(err)}: ${errorMessage(err)}; the key is unchanged`,
+      err,
+    );
+  }
+  if (imported !== undefined && imported !== plan.keyMaterialId) {
+    throw notProven(plan, `KMS took the copy as material ${imported}`);
+  }
+  const after: KeySnapshot = await readKey(kms, plan.keyArn);
+  const changes = changedByProof(before, after);
+  if (changes.length > 0) {
+    throw notProven(plan, `the key does not read as it did before the reimport: ${changes.join('; ')}`);
+  }
+  const proven: RecoveryProven = {
+    keyArn: plan.keyArn,
+    keyMaterialId: plan.keyMaterialId,
+    provedBy: submission.custodian,
+    provedAt: new Date().toISOString(),
+    submissionDigest: claims.submissionDigest,
+    attestation: { at: submission.at, channel: submission.channel, mac: submission.mac },
   };
+  logger.info('recovery proven', {
+    provedBy: proven.provedBy,
+    keyMaterialId: proven.keyMaterialId,
+    submissionDigest: proven.submissionDigest,
+  });
+  return proven;
+}
+
+/**
+ * The proving function: at AwaitRecoveryProof (an event with the task token) it asks the custodians for the proof;
+ * at ProveRecovery it reimports the copy one of them submitted.
+ */
+export function createProveRecovery(
+  deps: ProveRecoveryDeps,
+): (event: unknown) => Promise<ProofRequested | RecoveryProven> {
+  return async (event) =>
+    typeof event === 'object' && event !== null && 'taskToken' in event
+      ? requestProof(deps, event)
+      : prove(deps, event);
 }

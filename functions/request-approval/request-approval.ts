@@ -3,6 +3,7 @@ import { changeEvent, type EventPublisher } from '../../core/change-events';
 import type { RequestApprovalConfig } from '../../core/config';
 import { parseEvent, requestApprovalEvent, type RequestApprovalEvent } from '../../core/events';
 import { linkRecipients, signLink } from '../../core/links';
+import { irreversibleToConfirm, recoveryLine } from '../../core/recovery';
 import { describePlan } from '../../core/words';
 import type { CalendarReader } from '../runtime/calendars';
 import { startInvocation, type Logger } from '../runtime/logger';
@@ -83,14 +84,19 @@ export function createRequestApproval({
       config.changeCalendars.length > 0
         ? { ...e.plan, changeWindow: await calendars(config.changeCalendars, new Date()) }
         : e.plan;
+    const proof = e.recovery.proof;
+    // First, before anything else an approver reads: whether the deletion was shown to be reversible.
+    const recovery = recoveryLine(e.plan, proof);
+    const irreversible = irreversibleToConfirm(e.plan, proof) ? ' --irreversible' : '';
     const message = [
+      ...(recovery ? [recovery] : []),
       'keymat: a deletion of imported key material needs your approval.',
       '',
       ...describePlan(plan, e.input),
       '',
       `Approvals: ${given.length} of ${e.plan.rules.quorum} distinct approvers${given.length > 0 ? ` (so far: ${given.join(', ')})` : ''}.`,
       `This request expires at ${expires}; without a decision the change ends ApprovalTimedOut.`,
-      `Approve: keymat approve ${e.executionId} --comment "…"`,
+      `Approve: keymat approve ${e.executionId}${irreversible} --comment "…"`,
       `Reject:  keymat reject ${e.executionId} --comment "…"`,
       `The requester (${e.input.requestedBy}) cannot approve this change.`,
     ].join('\n');

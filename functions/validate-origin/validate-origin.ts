@@ -11,7 +11,15 @@ import { checkKeyId, parseChangeInput } from '../../core/input';
 import { checkMember, onceEach, placeAccount, type AccountPlacement } from '../../core/membership';
 import type { KeyPlace } from '../../core/organisation';
 import { buildPlan, type PlanContext } from '../../core/plan';
-import { approvalRulesSchema, type ApprovalRules, type ChangeInput, type Plan } from '../../core/types';
+import { effectiveRecoveryProof } from '../../core/recovery';
+import {
+  approvalRulesSchema,
+  recoveryProofModeSchema,
+  type ApprovalRules,
+  type ChangeInput,
+  type Plan,
+  type RecoveryProofMode,
+} from '../../core/types';
 import { readKey } from '../runtime/aws';
 import type { KeyAccess } from '../runtime/key-access';
 import type { CalendarReader } from '../runtime/calendars';
@@ -45,8 +53,9 @@ export interface ValidateOriginResult {
 /**
  * ValidateOrigin: parses the change, checks that the key is one keymat may act on (the hub's, or a member account's
  * in a member Region, as Organizations places it) and a customer-managed EXTERNAL key, chooses the approval rules the
- * change takes, and builds the plan. The event is `{ executionId, input, rules }`, with the raw execution input (a
- * malformed one is refused as InvalidInput) and the deployment's own approval rules.
+ * change takes, and builds the plan. The event is `{ executionId, input, rules, recoveryProof }`, with the raw
+ * execution input (a malformed one is refused as InvalidInput), the deployment's own approval rules and its recovery
+ * proof mode (a change may ask for a stricter one, never a weaker: InvalidInput).
  */
 export function createValidateOrigin({
   keys,
@@ -70,7 +79,11 @@ export function createValidateOrigin({
    * member account must be one of the configured ones); without, the key is the hub's and only an account rule can
    * match it. Nothing of the key is read before this: a key outside the organisation is refused first.
    */
-  async function contextOf(place: KeyPlace, deployment: ApprovalRules): Promise<PlanContext> {
+  async function contextOf(
+    place: KeyPlace,
+    deployment: ApprovalRules,
+    recoveryProof: RecoveryProofMode,
+  ): Promise<PlanContext> {
     let placement: AccountPlacement = { account: place.account, accountName: place.account, organizationalUnits: [] };
     if (config.members !== undefined && organizations !== undefined) {
       placement = await placeAccount(onceEach(organizations), config.members, place.account);
@@ -90,6 +103,7 @@ export function createValidateOrigin({
         ous.map((ou) => ou.id),
         deployment,
       ),
+      recoveryProof,
     };
   }
 
@@ -105,10 +119,12 @@ export function createValidateOrigin({
   }
 
   return async (event) => {
-    const { executionId, input: rawInput, rules } = eventFields(event);
+    const { executionId, input: rawInput, rules, recoveryProof } = eventFields(event);
     startInvocation(logger, { executionId: String(executionId) });
     const deployment = parseEvent(approvalRulesSchema, rules, 'ValidateOrigin');
+    const deploymentProof = parseEvent(recoveryProofModeSchema, recoveryProof, 'ValidateOrigin');
     const input = parseChangeInput(rawInput, config.scope, config.defaultWaitSeconds, config.members);
+    const proofMode = effectiveRecoveryProof(deploymentProof, input.recoveryProof);
     logger.appendKeys({ changeId: input.changeId, keyId: input.keyId });
     // Only keymat's signers (the gateway for people, the scan for itself) can attest a start, and only a fresh
     // attestation counts: a raw StartExecution, whatever requester it names, or an old attested input started again,
@@ -123,7 +139,7 @@ export function createValidateOrigin({
     input.startedAt = startedAt;
 
     const place = checkKeyId(input.keyId, config.scope, config.members);
-    const context = await contextOf(place, deployment);
+    const context = await contextOf(place, deployment, proofMode);
     logger.appendKeys({ account: place.account, region: place.region });
     const kms = await keys({ executionArn: String(executionId), changeId: input.changeId })(place);
     const snapshot = await readKey(kms, input.keyId);
@@ -186,6 +202,7 @@ export function createValidateOrigin({
           replicasAffected: plan.multiRegion.replicasAffected,
           location: plan.location,
           rules: plan.rules,
+          recoveryProof: plan.recoveryProof,
           planDigest: plan.digest,
           dryRun: input.dryRun,
           ...(plan.changeTicket && { changeTicket: plan.changeTicket }),
@@ -199,12 +216,21 @@ export function createValidateOrigin({
 }
 
 /**
- * The event's fields. The input is parsed by `parseChangeInput`, which names what is wrong with it; the rules are the
- * definition's, parsed as any task's event; the execution id is the state machine's own and is taken as it comes.
+ * The event's fields. The input is parsed by `parseChangeInput`, which names what is wrong with it; the rules and the
+ * recovery proof are the definition's, parsed as any task's event; the execution id is the state machine's own and
+ * is taken as it comes.
  */
-function eventFields(event: unknown): { executionId: unknown; input: unknown; rules: unknown } {
-  if (typeof event !== 'object' || event === null)
-    return { executionId: undefined, input: undefined, rules: undefined };
-  const fields = event as Record<string, unknown>;
-  return { executionId: fields.executionId, input: fields.input, rules: fields.rules };
+function eventFields(event: unknown): {
+  executionId: unknown;
+  input: unknown;
+  rules: unknown;
+  recoveryProof: unknown;
+} {
+  const fields = typeof event === 'object' && event !== null ? (event as Record<string, unknown>) : {};
+  return {
+    executionId: fields.executionId,
+    input: fields.input,
+    rules: fields.rules,
+    recoveryProof: fields.recoveryProof,
+  };
 }

@@ -6,10 +6,12 @@ import {
   KMSClient,
 } from '@aws-sdk/client-kms';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { wrapKeyMaterial, type WrappingAlgorithm } from '../../core/key-wrap';
+import { errorMessage } from '../../core/errors';
 import { localClientConfig } from '../services/clients';
+import { LocalStateError } from '../state/store';
 import { DEFAULT_REGION, LOCAL_ACCOUNT_ID, localCredentialsFor } from '../constants';
 
 /**
@@ -64,7 +66,11 @@ export interface CreatedKey {
   materialFile?: string;
 }
 
-/** Creates an EXTERNAL key and, unless `withMaterial` is false, imports fresh material kept under `materialDir`. */
+/**
+ * Creates an EXTERNAL key and, unless `withMaterial` is false, imports fresh material kept under `materialDir`. The
+ * copy is saved (and synced) before the import, as `<keyId>.pending.bin`, and renamed to `<keyMaterialId>.bin` once
+ * KMS names the material: a save that fails leaves a key without material, never one whose material nobody holds.
+ */
 export async function createExternalKey(
   kms: KMSClient,
   options: { description?: string; multiRegion?: boolean; validTo?: Date; withMaterial?: boolean; materialDir: string },
@@ -79,15 +85,32 @@ export async function createExternalKey(
   const meta = created.KeyMetadata as { KeyId: string; Arn: string };
   if (options.withMaterial === false) return { keyArn: meta.Arn, keyId: meta.KeyId };
   const material = newKeyMaterial();
+  let pending: string;
+  try {
+    pending = saveMaterial(options.materialDir, `${meta.KeyId}.pending`, material);
+  } catch (err) {
+    throw new LocalStateError(
+      `could not save the key material's copy in ${options.materialDir} (${errorMessage(err)}), so none was imported: key ${meta.Arn} is left without material (PendingImport)`,
+      { cause: err },
+    );
+  }
   const { keyMaterialId } = await importKeyMaterial(kms, meta.KeyId, material, { validTo: options.validTo });
-  const materialFile = saveMaterial(options.materialDir, keyMaterialId, material);
+  const materialFile = join(options.materialDir, `${keyMaterialId}.bin`);
+  renameSync(pending, materialFile);
   return { keyArn: meta.Arn, keyId: meta.KeyId, keyMaterialId, materialFile };
 }
 
-export function saveMaterial(dir: string, keyMaterialId: string, material: Buffer): string {
+/** Writes `material` to `<dir>/<name>.bin` (mode 0600) and syncs it to the disk; returns the file. */
+export function saveMaterial(dir: string, name: string, material: Buffer): string {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const file = join(dir, `${keyMaterialId}.bin`);
-  writeFileSync(file, material, { mode: 0o600 });
+  const file = join(dir, `${name}.bin`);
+  const fd = openSync(file, 'w', 0o600);
+  try {
+    writeFileSync(fd, material);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   return file;
 }
 

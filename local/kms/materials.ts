@@ -319,10 +319,10 @@ export class MaterialLifecycle {
     if (state !== 'Enabled') throw invalidState(key.arn, state);
     const rotations = key.onDemandRotations ?? 0;
     if (rotations >= MAX_ON_DEMAND_ROTATIONS) {
-      // The reference names LimitExceededException without its text: this one is the emulator's.
+      // KMS's text, as AWS answered LocalStack's recorded rotation-limit test.
       throw new KmsError(
         'LimitExceededException',
-        `${key.arn} has had ${rotations} on-demand rotations, the most KMS allows for a key`,
+        `The on-demand rotations limit has been reached for the given keyId. No more on-demand rotations can be performed for this key: ${key.arn}`,
       );
     }
     const family = [key, ...this.keys.replicasOf(key)];

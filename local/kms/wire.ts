@@ -43,7 +43,8 @@ const TAG_RESERVED = 'Tags beginning with aws: are reserved';
 const TAG_DUPLICATE = 'Duplicate tag keys';
 const TAG_TOO_MANY = 'Too many tags';
 
-const KEY_MATERIAL_ID_PATTERN = /^[a-f0-9]{64}$/;
+const KEY_MATERIAL_ID_LENGTH = 64;
+const KEY_MATERIAL_ID_PATTERN = /^[a-f0-9]+$/;
 const ALIAS_NAME_PATTERN = /^alias\/[a-zA-Z0-9/_-]{1,250}$/;
 const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 /** KMS accepts ValidTo at most this far ahead. */
@@ -70,12 +71,18 @@ export function enumMember<T extends string>(body: Json, member: string, allowed
 }
 
 export function checkKeyMaterialId(value: unknown): string {
-  if (typeof value !== 'string' || !KEY_MATERIAL_ID_PATTERN.test(value)) {
+  if (typeof value !== 'string') throw new KmsError('SerializationException', 'KeyMaterialId must be a string');
+  // The API reference gives a fixed length of 64 and the pattern; KMS words each constraint as it words the others,
+  // the length one side at a time.
+  if (value.length !== KEY_MATERIAL_ID_LENGTH) {
     throw validation(
       'keyMaterialId',
       value,
-      'Member must have length equal to 64 and satisfy regular expression pattern: ^[a-f0-9]+$',
+      lengthConstraint(value.length, KEY_MATERIAL_ID_LENGTH, KEY_MATERIAL_ID_LENGTH),
     );
+  }
+  if (!KEY_MATERIAL_ID_PATTERN.test(value)) {
+    throw validation('keyMaterialId', value, 'Member must satisfy regular expression pattern: ^[a-f0-9]+$');
   }
   return value;
 }

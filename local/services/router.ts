@@ -12,6 +12,15 @@ import type { RequestLog } from './request-log';
  */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
+/**
+ * How much of a refused body is read and thrown away after the answer, so its sender gets the answer (a client still
+ * writing its body when the socket closes sees only `EPIPE`). Past it, the connection is closed.
+ */
+const DRAIN_LIMIT_BYTES = 64 * MAX_BODY_BYTES;
+
+/** How long a refused request's connection stays open for body bytes that do not come. */
+const DRAIN_IDLE_MS = 1_000;
+
 /** The statuses Node's own answer gives these parse failures; any other is a 400. */
 const CLIENT_ERROR_STATUS: Partial<Record<string, { code: number; text: string }>> = {
   HPE_HEADER_OVERFLOW: { code: 431, text: 'Request Header Fields Too Large' },
@@ -112,12 +121,17 @@ export class Router {
               type: 'InternalFailure',
               message: `The local stack failed to answer: ${(err as Error).message}`,
             });
-      // The rest of a refused body is not read: the connection cannot be reused.
+      // A refused body may not have been read to its end: the connection cannot be reused.
       if (err instanceof BadRequest) answer.headers.connection = 'close';
     }
     if (res.headersSent || res.destroyed) return;
     res.writeHead(answer.status, { ...answer.headers, 'content-length': String(Buffer.byteLength(answer.body)) });
-    res.end(answer.body);
+    if (req.complete) res.end(answer.body);
+    else {
+      // The whole answer goes out now; the connection closes once the rest of the body is read.
+      res.write(answer.body);
+      drain(req, () => res.end());
+    }
   }
 
   /**
@@ -200,8 +214,8 @@ export class Router {
 }
 
 /**
- * Reads a request body as UTF-8, refusing one larger than {@link MAX_BODY_BYTES} or cut short. The socket is left open
- * on a refusal so the answer can still be written (with `connection: close`).
+ * Reads a request body as UTF-8, refusing one larger than {@link MAX_BODY_BYTES} (at once when its Content-Length
+ * says so) or cut short. The rest of a refused body is left to {@link drain}.
  */
 function readBody(req: IncomingMessage): Promise<string> {
   const declared = Number(req.headers['content-length'] ?? 0);
@@ -216,7 +230,6 @@ function readBody(req: IncomingMessage): Promise<string> {
         return;
       }
       req.off('data', onData);
-      req.pause();
       reject(tooLarge(size));
     };
     const cutShort = (reason: string): void =>
@@ -228,6 +241,39 @@ function readBody(req: IncomingMessage): Promise<string> {
       if (!req.complete) cutShort(`the connection closed after ${size} bytes`);
     });
   });
+}
+
+/**
+ * Reads the rest of a refused request's body and throws it away, then calls `done`: when the body ends, when no byte
+ * has come for {@link DRAIN_IDLE_MS}, or (closing the connection) past {@link DRAIN_LIMIT_BYTES}. A client that
+ * writes its whole body before it reads so gets the answer, and one that never sends its body is not waited on.
+ */
+function drain(req: IncomingMessage, done: () => void): void {
+  let drained = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let finished = false;
+  const finish = (): void => {
+    if (finished) return;
+    finished = true;
+    clearTimeout(timer);
+    req.off('data', onData);
+    done();
+  };
+  const onData = (chunk: Buffer): void => {
+    drained += chunk.length;
+    if (drained > DRAIN_LIMIT_BYTES) {
+      finish();
+      req.destroy();
+      return;
+    }
+    clearTimeout(timer);
+    timer = setTimeout(finish, DRAIN_IDLE_MS);
+  };
+  req.on('data', onData);
+  req.once('end', finish);
+  req.once('close', finish);
+  timer = setTimeout(finish, DRAIN_IDLE_MS);
+  req.resume();
 }
 
 const tooLarge = (bytes: number): BadRequest =>

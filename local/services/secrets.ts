@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, linkSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LINK_SECRET_FILE, LINK_SECRET_NAME } from '../constants';
+import { unwritable } from '../state/store';
 import {
   jsonAnswer,
   jsonError,
@@ -19,7 +20,8 @@ const LINK_SECRET = /^[A-Za-z0-9_-]{43}$/;
 /**
  * Writes a secret file (mode 0600) unless it exists, and says whether this call made it. The text is written whole
  * under another name, then linked into place (which fails if the file exists): a crash or a full disk never leaves a
- * short secret, and two processes making it at once agree on the first one linked.
+ * short secret, and two processes making it at once agree on the first one linked. A file that cannot be written is
+ * refused with a `LocalStateError` naming it.
  */
 export function createSecretFile(file: string, text: string): boolean {
   const temp = `${file}.${process.pid}.new`;
@@ -29,7 +31,7 @@ export function createSecretFile(file: string, text: string): boolean {
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw err;
+    throw unwritable(file, 'write it', err);
   } finally {
     rmSync(temp, { force: true });
   }

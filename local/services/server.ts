@@ -105,7 +105,8 @@ export class LocalStack {
     server.headersTimeout = 125_000;
     let stack: LocalStack;
     try {
-      store.claim();
+      const notice = store.claim();
+      if (notice) process.stderr.write(`keymat local: ${notice}\n`);
       stack = new LocalStack(server, stateDir, store, options.faults);
     } catch (err) {
       store.close();

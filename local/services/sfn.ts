@@ -5,7 +5,8 @@ import type { Attestor } from '../../core/attestation';
 import type { Members } from '../../core/organisation';
 import type { ApprovalResult } from '../../core/types';
 import { localStateMachineArn } from '../constants';
-import { runLocalExecution, type HistoryEvent, type LocalTasks, type PendingApproval } from '../workflow/engine';
+import { PROOF_WAIT_STATE } from '../../core/tasks';
+import { runLocalExecution, type HistoryEvent, type LocalTasks } from '../workflow/engine';
 import {
   jsonAnswer,
   jsonError,
@@ -84,11 +85,14 @@ export interface LocalWorkflowDefinition {
 export class LocalStepFunctions {
   readonly stateMachineArn: string;
   private readonly executions: Record<string, ExecutionRecord>;
+  /** The callback tasks waiting for an answer (approval rounds, proof requests), by task token. */
   private readonly pending = new Map<
     string,
-    { executionArn: string; resolve: (r: ApprovalResult) => void; reject: (e: Error) => void }
+    { executionArn: string; resolve: (r: unknown) => void; reject: (e: Error) => void }
   >();
   private readonly aborts = new Map<string, AbortController>();
+  /** Executions whose decision SendTask* committed, so the engine's own record of it is not written twice. */
+  private readonly decided = new Set<string>();
   private readonly runtime: { tasks: LocalTasks; attestor: Attestor; events: EventPublisher };
   /** Set while the stack closes: running executions stay RUNNING on disk and are marked lost at the next start. */
   private closing = false;
@@ -238,12 +242,20 @@ export class LocalStepFunctions {
       input,
       executionName: record.name,
       signal: abort.signal,
-      decide: (request) => this.awaitDecision(request),
+      decide: (request) => this.awaitAnswer<ApprovalResult>(request),
+      custodian: (request) => this.awaitAnswer(request),
       onEvent: (event) => {
         // An execution's history ends with its end: an aborted run's last events are not recorded after it.
         if (this.closing || record.status !== 'RUNNING') return;
-        if (event.state === 'RequestApproval' && event.type === 'StateFailed' && event.error === 'States.Timeout') {
+        const callback = event.state === 'RequestApproval' || event.state === PROOF_WAIT_STATE;
+        if (callback && event.type === 'StateFailed' && event.error === 'States.Timeout') {
           this.forgetTokens(record.executionArn);
+        }
+        if (
+          (event.type === 'TaskSucceeded' || event.type === 'TaskFailed') &&
+          this.decided.delete(record.executionArn)
+        ) {
+          return;
         }
         this.updateInBackground(record, { event: this.historyEvent(record, event) });
       },
@@ -271,15 +283,23 @@ export class LocalStepFunctions {
       })
       .finally(() => {
         this.forgetTokens(record.executionArn);
+        this.decided.delete(record.executionArn);
         this.aborts.delete(record.executionArn);
       });
   }
 
-  /** Waits on the round's own token: the tokens of the execution's earlier rounds stop being accepted. */
-  private awaitDecision(request: PendingApproval): Promise<ApprovalResult> {
+  /**
+   * Waits on the callback's own token: the tokens of the execution's earlier callbacks (an earlier approval round, the
+   * proof request) stop being accepted.
+   */
+  private awaitAnswer<T>(request: { executionArn: string; taskToken: string }): Promise<T> {
     this.forgetTokens(request.executionArn);
-    return new Promise((resolve, reject) => {
-      this.pending.set(request.taskToken, { executionArn: request.executionArn, resolve, reject });
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(request.taskToken, {
+        executionArn: request.executionArn,
+        resolve: resolve as (r: unknown) => void,
+        reject,
+      });
     });
   }
 
@@ -299,12 +319,13 @@ export class LocalStepFunctions {
 
   private sendTaskSuccess(body: Record<string, unknown>): Record<string, unknown> {
     const task = this.task(body.taskToken);
-    let output: ApprovalResult;
+    let output: unknown;
     try {
-      output = JSON.parse(String(body.output)) as ApprovalResult;
+      output = JSON.parse(String(body.output));
     } catch {
       throw new SfnError('InvalidOutput', 'Invalid Output: the output is not valid JSON');
     }
+    this.commitDecision(task.executionArn, { type: 'TaskSucceeded', output: JSON.stringify(output) });
     this.pending.delete(body.taskToken as string);
     task.resolve(output);
     return {};
@@ -312,11 +333,23 @@ export class LocalStepFunctions {
 
   private sendTaskFailure(body: Record<string, unknown>): Record<string, unknown> {
     const task = this.task(body.taskToken);
-    this.pending.delete(body.taskToken as string);
     const error = new Error(typeof body.cause === 'string' ? body.cause : '');
     error.name = typeof body.error === 'string' && body.error ? body.error : 'States.TaskFailed';
+    this.commitDecision(task.executionArn, { type: 'TaskFailed', error: error.name, cause: error.message });
+    this.pending.delete(body.taskToken as string);
     task.reject(error);
     return {};
+  }
+
+  /**
+   * Commits a SendTask* answer to the execution's history before it is acknowledged, so a stack killed right after
+   * the answer still shows the decision; one that cannot be written is refused with the task still open.
+   */
+  private commitDecision(executionArn: string, decision: Omit<HistoryEvent, 'state' | 'timestamp'>): void {
+    const record = this.execution(executionArn);
+    const event = { ...decision, state: 'RequestApproval', timestamp: new Date().toISOString() };
+    this.update(record, { event: this.historyEvent(record, event) });
+    this.decided.add(executionArn);
   }
 
   private stop(body: Record<string, unknown>): Record<string, unknown> {

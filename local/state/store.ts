@@ -18,6 +18,7 @@ import {
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { errorMessage } from '../../core/errors';
+import { shellQuote } from '../../core/text';
 import type * as z from '../../core/schema';
 import { STATE_DB } from '../constants';
 import { aliasAccount, type AliasRecord, type KmsState } from '../kms/model';
@@ -85,7 +86,11 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 const BUSY_TIMEOUT_MS = 5_000;
 /** How often a serving stack proves it is alive, for a second host that cannot see its process. */
 const HEARTBEAT_MS = 5_000;
-/** A lease from another host whose heartbeat is older than this is stale. */
+/**
+ * A lease from another host whose heartbeat is older than this is stale; so is one whose heartbeat is further than
+ * this ahead of this machine's clock, which no live owner writes (its clock is wrong, or the row was copied from one
+ * that was): waiting for the time to catch up could block the folder for good.
+ */
 const STALE_AFTER_MS = 30_000;
 
 /**
@@ -120,11 +125,35 @@ function fault(err: unknown): string {
   return code ? `${code}: ${message}` : message;
 }
 
-const damaged = (file: string, what: string, cause?: unknown): LocalStateError =>
-  new LocalStateError(
-    `${file}: ${what}; keymat keeps the file as it is: move it away (mv ${file} ${file}.damaged) to start with an empty state, or salvage it with 'sqlite3 ${file} .recover'`,
+/** What to do about a fault {@link fault} describes, when the answer is not to run the command again. */
+function remedy(err: unknown): string {
+  const code = String((err as { code?: unknown }).code ?? '');
+  if (code.startsWith('SQLITE_FULL') || code === 'ENOSPC') return 'free space on its disk and start again';
+  if (code.startsWith('SQLITE_READONLY') || code === 'EROFS' || code === 'EACCES' || code === 'EPERM') {
+    return 'make the state folder writable and start again';
+  }
+  return 'start again once it is mended';
+}
+
+/**
+ * A file of the state folder that could not be made or written at start: one line naming the file, the fault and
+ * what to do.
+ */
+export const unwritable = (file: string, what: string, err: unknown): LocalStateError =>
+  new LocalStateError(`${file}: could not ${what}: ${fault(err)}; nothing was changed: ${remedy(err)}`, {
+    cause: err,
+  });
+
+const damaged = (file: string, what: string, cause?: unknown): LocalStateError => {
+  const wal = `${file}-wal`;
+  const kept = existsSync(wal)
+    ? `the file and its ${STATE_DB}-wal as they are: move both away (mv ${shellQuote(file)} ${shellQuote(`${file}.damaged`)} && mv ${shellQuote(wal)} ${shellQuote(`${file}.damaged-wal`)})`
+    : `the file as it is: move it away (mv ${shellQuote(file)} ${shellQuote(`${file}.damaged`)})`;
+  return new LocalStateError(
+    `${file}: ${what}; keymat keeps ${kept} to start with an empty state, or salvage it with sqlite3 ${shellQuote(file)} .recover`,
     { cause },
   );
+};
 
 /** The lease row: who owns the state folder, and where it serves. */
 interface Owner {
@@ -170,11 +199,14 @@ function pidAlive(pid: number): boolean {
 function ownerAlive(owner: Owner, now: number): boolean {
   // This process knows its own leases: one no open store holds was left by a close that could not remove it.
   if (owner.pid === process.pid && owner.host === hostname()) return heldHere.has(owner.token);
-  if (owner.host !== hostname()) return now - owner.heartbeat < STALE_AFTER_MS;
+  if (owner.host !== hostname()) return now - owner.heartbeat < STALE_AFTER_MS && !heartbeatAhead(owner, now);
   if (!pidAlive(owner.pid)) return false;
   const started = processStart(owner.pid);
   return !started || !owner.started || started === owner.started;
 }
+
+/** Whether a lease's heartbeat lies further ahead of this machine's clock than {@link STALE_AFTER_MS}. */
+const heartbeatAhead = (owner: Owner, now: number): boolean => owner.heartbeat - now > STALE_AFTER_MS;
 
 const describeOwner = (owner: Owner): string =>
   `pid ${owner.pid} on ${owner.host} since ${new Date(owner.since).toISOString()}${owner.endpoint ? `, at ${owner.endpoint}` : ''}`;
@@ -220,20 +252,39 @@ export class StateStore {
   }
 
   /**
-   * Opens the state folder's database, making it on the folder's first use. Checks the database is keymat's, undamaged, and of a schema version this keymat
-   * knows, migrating an older one. `verify` reads the whole file for damage (the owner does, at start; a reader
-   * need not). Throws {@link LocalStateError} with one line saying what is wrong and what to do.
+   * Opens the state folder's database, making it on the folder's first use. Checks the database is keymat's, undamaged,
+   * and of a schema version this keymat knows, migrating an older one. `verify` reads the whole file for damage (the
+   * owner does, at start; a reader need not). A `readOnly` store (a reader's) never writes the file: no migration, no
+   * change of journal, no checkpoint of the WAL; it refuses an older schema unless `olderSchema` (a reader of the lease
+   * alone, whose shape every version shares). Throws {@link LocalStateError} with one line saying what is wrong and
+   * what to do; a refused database and its WAL are left byte for byte as they were.
    */
-  static open(stateDir: string, { verify = true }: { verify?: boolean } = {}): StateStore {
+  static open(
+    stateDir: string,
+    {
+      verify = true,
+      readOnly = false,
+      olderSchema = false,
+    }: { verify?: boolean; readOnly?: boolean; olderSchema?: boolean } = {},
+  ): StateStore {
     const file = join(stateDir, STATE_DB);
     try {
       mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     } catch (err) {
       throw new LocalStateError(`cannot make the state folder ${stateDir}: ${fault(err)}`, { cause: err });
     }
-    if (!existsSync(file)) create(stateDir, file);
+    if (!existsSync(file)) {
+      refuseOrphanedJournals(file);
+      create(stateDir, file);
+    }
     if (statSync(file).size === 0) throw damaged(file, 'the database is empty (0 bytes)');
-    const writable = canWrite(stateDir) && canWrite(file);
+    const version = inspect(file, verify);
+    const writable = !readOnly && canWrite(stateDir) && canWrite(file);
+    if (version < SCHEMA_VERSION && !writable && !olderSchema) {
+      throw new LocalStateError(
+        `${file} has schema version ${version}, older than this keymat's ${SCHEMA_VERSION}, and ${readOnly ? 'a reader does not migrate it' : 'the state folder is read-only'}: start the local stack on a writable folder once (keymat local serve --state-dir ${shellQuote(stateDir)}) to migrate it`,
+      );
+    }
     let db: Database.Database;
     try {
       db = new Database(file, { fileMustExist: true, readonly: !writable, timeout: BUSY_TIMEOUT_MS });
@@ -241,8 +292,7 @@ export class StateStore {
       throw new LocalStateError(`${file}: cannot open the database: ${fault(err)}`, { cause: err });
     }
     try {
-      check(db, file, writable, verify);
-      if (writable) chmodSync(file, 0o600);
+      if (writable) prepareForWriting(db, file, version);
     } catch (err) {
       db.close();
       throw err;
@@ -252,11 +302,22 @@ export class StateStore {
 
   /**
    * Claims the folder for this process, or refuses with {@link StateFolderBusyError} when another live stack holds
-   * it. A lease left by a process that is gone (or whose PID now belongs to another process) is taken over.
+   * it. A lease left by a process that is gone (or whose PID now belongs to another process) is taken over; so is one
+   * whose heartbeat is ahead of this machine's clock beyond the tolerance, and the notice returned says so. A store
+   * that cannot write takes no lease, and refuses to serve beside a live owner.
    */
-  claim(): void {
-    if (!this.writable) return;
+  claim(): string | undefined {
     const now = Date.now();
+    if (!this.writable) {
+      // A read-only stack loads the state once: beside a live writer it would serve what is no longer true.
+      const owner = this.owner();
+      if (owner && ownerAlive(owner, now)) {
+        throw new StateFolderBusyError(
+          `state folder ${this.folder} is read-only here and served by keymat (${describeOwner(owner)}); use that stack, or stop it first`,
+        );
+      }
+      return undefined;
+    }
     const mine: Owner = {
       token: randomBytes(16).toString('hex'),
       pid: process.pid,
@@ -266,8 +327,12 @@ export class StateStore {
       heartbeat: now,
       endpoint: null,
     };
+    let notice: string | undefined;
     this.transact('claim the state folder', () => {
       const owner = this.owner();
+      if (owner && heartbeatAhead(owner, now)) {
+        notice = `took over the lease of ${describeOwner(owner)}: its heartbeat is ${Math.round((owner.heartbeat - now) / 1000)} s ahead of this machine's clock, more than the ${STALE_AFTER_MS / 1000} s allowed, so it is taken for stale (check both machines' clocks)`;
+      }
       if (owner && ownerAlive(owner, now)) {
         throw new StateFolderBusyError(
           `state folder ${this.folder} is already served by keymat (${describeOwner(owner)}); stop it or use another --state-dir`,
@@ -288,6 +353,7 @@ export class StateStore {
         // A missed heartbeat matters only to another host, after STALE_AFTER_MS of them.
       }
     }, HEARTBEAT_MS).unref();
+    return notice;
   }
 
   /** Records where the owning stack serves, for other keymat commands on the folder. */
@@ -319,23 +385,23 @@ export class StateStore {
     }
   }
 
-  /** The KMS state, each row checked for shape; secrets (material, wrapping private keys) for form and length. */
+  /**
+   * The KMS state, each row checked for shape; secrets (material, wrapping private keys) for form and length. Each
+   * row is remembered as the state writes it back (the schema's order of fields), so a start that changes nothing
+   * writes nothing, which a read-only folder needs.
+   */
   loadKms(): KmsState {
     const state: KmsState = { keys: {}, aliases: [], importTokens: {} };
-    const rows = { keys: new Map(), aliases: new Map(), tokens: new Map() } as typeof this.kmsRows;
     for (const { id, record } of this.rows('SELECT arn AS id, record FROM kms_keys ORDER BY rowid')) {
       state.keys[id] = this.parse(keyRecordSchema, record, `key ${id}`);
-      rows.keys.set(id, record);
     }
     for (const { id, record } of this.rows('SELECT id, record FROM kms_aliases ORDER BY rowid')) {
       state.aliases.push(this.parse(aliasRecordSchema, record, `alias ${id}`));
-      rows.aliases.set(id, record);
     }
     for (const { id, record } of this.rows('SELECT token AS id, record FROM kms_import_tokens ORDER BY rowid')) {
       state.importTokens[id] = this.parse(importTokenRecordSchema, record, 'an import token');
-      rows.tokens.set(id, record);
     }
-    this.kmsRows = rows;
+    this.kmsRows = kmsRowsOf(state);
     return state;
   }
 
@@ -629,8 +695,39 @@ function removeAbandonedTemps(stateDir: string): void {
   }
 }
 
-/** Checks an opened database is keymat's, whole, and of a known schema version; migrates an older one. */
-function check(db: Database.Database, file: string, writable: boolean, verify: boolean): void {
+/**
+ * A `-wal` or `-journal` file whose database is gone belongs to another database: a new `state.db` made beside it
+ * would take its pages in. Refuses, naming the files and how to move them away; they are kept as they are. An empty
+ * one holds nothing and a `-shm` only an index SQLite rebuilds from the WAL: they are removed.
+ */
+function refuseOrphanedJournals(file: string): void {
+  const orphans: string[] = [];
+  for (const f of ['-wal', '-journal', '-shm'].map((suffix) => `${file}${suffix}`)) {
+    if (!existsSync(f)) continue;
+    if (f.endsWith('-shm') || statSync(f).size === 0) rmSync(f, { force: true });
+    else orphans.push(f);
+  }
+  if (!orphans.length) return;
+  const names = orphans.map((f) => f.slice(file.length - STATE_DB.length)).join(' and ');
+  const [them, are] = orphans.length > 1 ? ['them', 'are'] : ['it', 'is'];
+  const moves = orphans.map((f) => `mv ${shellQuote(f)} ${shellQuote(`${f}.orphaned`)}`).join(' && ');
+  throw new LocalStateError(
+    `${file} is missing but ${names} ${are} still there: keymat does not make a new database that would take in a stale journal; put the missing ${STATE_DB} back beside ${them}, or move ${them} away to start with an empty state (${moves})`,
+  );
+}
+
+/**
+ * Checks the database is keymat's, whole, and of a schema version this keymat knows; returns that version. Read
+ * through a read-only connection, which never checkpoints: a database found damaged keeps its WAL, and both keep every
+ * byte.
+ */
+function inspect(file: string, verify: boolean): number {
+  let db: Database.Database;
+  try {
+    db = new Database(file, { fileMustExist: true, readonly: true, timeout: BUSY_TIMEOUT_MS });
+  } catch (err) {
+    throw new LocalStateError(`${file}: cannot open the database: ${fault(err)}`, { cause: err });
+  }
   let version: number;
   try {
     if (verify && db.pragma('quick_check', { simple: true }) !== 'ok') throw damaged(file, 'the database is damaged');
@@ -641,14 +738,20 @@ function check(db: Database.Database, file: string, writable: boolean, verify: b
   } catch (err) {
     if (err instanceof LocalStateError) throw err;
     throw damaged(file, fault(err), err);
+  } finally {
+    db.close();
   }
   if (version > SCHEMA_VERSION) {
     throw new LocalStateError(
       `${file} has schema version ${version}, newer than this keymat's ${SCHEMA_VERSION}: use a newer keymat, or another --state-dir`,
     );
   }
+  return version;
+}
+
+/** Migrates an older schema and puts the owner's connection in WAL mode with every commit synced. */
+function prepareForWriting(db: Database.Database, file: string, version: number): void {
   if (version < SCHEMA_VERSION) {
-    if (!writable) throw new LocalStateError(`${file} needs a schema migration but the state folder is read-only`);
     try {
       db.transaction(() => migrate(db, version)).immediate();
     } catch (err) {
@@ -657,10 +760,13 @@ function check(db: Database.Database, file: string, writable: boolean, verify: b
       });
     }
   }
-  if (writable) {
+  try {
     db.pragma('journal_mode = WAL');
     // Every commit reaches the disk before the answer that acknowledges it.
     db.pragma('synchronous = FULL');
+    chmodSync(file, 0o600);
+  } catch (err) {
+    throw unwritable(file, 'open the database for writing', err);
   }
 }
 
@@ -671,11 +777,12 @@ function migrate(db: Database.Database, from: number): void {
 
 /**
  * Reads a state folder from another process than its stack (or with no stack running), through a read-only
- * connection. A folder without a database reads as empty.
+ * connection that never migrates or checkpoints it. A folder without a database reads as empty; one of an older
+ * schema is refused unless `olderSchema` (the read needs only the lease).
  */
-function withReader<T>(stateDir: string, empty: T, read: (store: StateStore) => T): T {
+function withReader<T>(stateDir: string, empty: T, read: (store: StateStore) => T, olderSchema = false): T {
   if (!existsSync(join(stateDir, STATE_DB))) return empty;
-  const store = StateStore.open(stateDir, { verify: false });
+  const store = StateStore.open(stateDir, { verify: false, readOnly: true, olderSchema });
   try {
     return read(store);
   } finally {
@@ -702,7 +809,7 @@ export const readOutboxMessage = (stateDir: string, messageId: string): OutboxMe
 
 /** The endpoint of the live local stack serving `stateDir`, if there is one. */
 export const runningEndpoint = (stateDir: string): string | undefined =>
-  withReader<string | undefined>(stateDir, undefined, (s) => s.liveEndpoint());
+  withReader<string | undefined>(stateDir, undefined, (s) => s.liveEndpoint(), true);
 
 /**
  * Writes a KMS state into a folder no stack is serving (the bench's seeded keys): claims the folder, commits the

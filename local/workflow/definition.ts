@@ -1,7 +1,15 @@
-import { DEFAULT_APPROVAL_TIMEOUT_SECONDS, DEFAULT_QUORUM, DEFAULT_TASK_TIMEOUT_SECONDS } from '../../core/defaults';
+import {
+  DEFAULT_APPROVAL_TIMEOUT_SECONDS,
+  DEFAULT_PROOF_TIMEOUT_SECONDS,
+  DEFAULT_QUORUM,
+  DEFAULT_RECOVERY_PROOF,
+  DEFAULT_TASK_TIMEOUT_SECONDS,
+  MAX_PROOF_TIMEOUT_SECONDS,
+} from '../../core/defaults';
 import { checkApproverPattern, distinctApprovers } from '../../core/identity';
 import * as z from '../../core/schema';
-import type { ApprovalRules } from '../../core/types';
+import { PROOF_WAIT_STATE } from '../../core/tasks';
+import { recoveryProofModeSchema, type ApprovalRules, type RecoveryProofMode } from '../../core/types';
 import generated from './workflow.asl.json';
 import generatedWithWindow from './workflow-change-window.asl.json';
 
@@ -24,6 +32,10 @@ export interface DefinitionSettings {
   approvers?: string[];
   /** The freeze-window states (the stack has change calendars). @default false */
   changeWindow?: boolean;
+  /** How strongly changes are asked for a recovery proof. @default DEFAULT_RECOVERY_PROOF */
+  recoveryProof?: RecoveryProofMode;
+  /** How long a change waits for a custodian's proof. @default DEFAULT_PROOF_TIMEOUT_SECONDS */
+  proofTimeoutSeconds?: number;
 }
 
 const json = z.json();
@@ -71,6 +83,13 @@ export function localDefinition(settings: DefinitionSettings = {}): Record<strin
     Number.MAX_SAFE_INTEGER,
   );
   const quorum = wholeNumber('quorum', settings.quorum ?? DEFAULT_QUORUM, 1, 10);
+  const proofTimeout = wholeNumber(
+    'proofTimeout',
+    settings.proofTimeoutSeconds ?? DEFAULT_PROOF_TIMEOUT_SECONDS,
+    1,
+    MAX_PROOF_TIMEOUT_SECONDS,
+  );
+  const recoveryProof = recoveryProofModeSchema.parse(settings.recoveryProof ?? DEFAULT_RECOVERY_PROOF);
   // Approvers are principals, as in a deployment: a plain name is not an identity anyone authenticates as.
   const approvers = distinctApprovers((settings.approvers ?? []).map(checkApproverPattern));
   const distinct = approvers.length;
@@ -96,7 +115,14 @@ export function localDefinition(settings: DefinitionSettings = {}): Record<strin
   objectAt(requestApproval, 'Parameters', 'Payload').approvalTimeoutSeconds = approvalTimeout;
   objectAt(states, 'MarkApprovalTimedOut', 'Parameters').Cause =
     `no approval decision within ${approvalTimeout} seconds`;
-  // The deployment's rules reach ValidateOrigin only; the plan carries the ones each change takes.
-  objectAt(states, 'ValidateOrigin', 'Parameters').rules = { ...rules };
+  const awaitProof = objectAt(states, PROOF_WAIT_STATE);
+  awaitProof.TimeoutSeconds = proofTimeout;
+  objectAt(awaitProof, 'Parameters', 'Payload').proofTimeoutSeconds = proofTimeout;
+  objectAt(states, 'MarkRecoveryNotProven', 'Parameters').Cause =
+    `no recovery proof within ${proofTimeout} seconds, and this change requires one`;
+  // The deployment's rules and proof mode reach ValidateOrigin only; the plan carries the ones each change takes.
+  const validateOrigin = objectAt(states, 'ValidateOrigin', 'Parameters');
+  validateOrigin.rules = { ...rules };
+  validateOrigin.recoveryProof = recoveryProof;
   return definition;
 }

@@ -4,19 +4,20 @@ import type { StateMachineDefinition, StateMachine as StateMachineType } from 'a
 };
 import { localLogLevel } from '../env';
 import { DEFAULT_EVENT_BUS, DEFAULT_RECENT_USE_DAYS, DEFAULT_WINDOW_WAIT_SECONDS } from '../../core/defaults';
-import { parseEvent, requestApprovalEvent } from '../../core/events';
+import { awaitRecoveryProofEvent, parseEvent, requestApprovalEvent } from '../../core/events';
 import { executionArnOf } from '../../core/naming';
-import { ALL_TASK_STATES, WAIT_STATE, type AnyTaskState } from '../../core/tasks';
+import { ALL_TASK_STATES, PROOF_WAIT_STATE, WAIT_STATE, type AnyTaskState } from '../../core/tasks';
 import type { Attestor } from '../../core/attestation';
 import type { EventPublisher } from '../../core/change-events';
 import {
   MEMBER_DELETE_ROLE,
   MEMBER_READ_ROLE,
+  MEMBER_RECOVERY_ROLE,
   type ApprovalRule,
   type MemberRole,
   type Members,
 } from '../../core/organisation';
-import type { ApprovalResult, ChangeInput, Plan } from '../../core/types';
+import type { ApprovalResult, ChangeInput, Plan, RecoveryState } from '../../core/types';
 import {
   createKmsClient,
   createOrganizationsClient,
@@ -83,7 +84,7 @@ export interface LocalChangeManagement {
   changeTicketCheck?: boolean;
 }
 
-/** The six tasks of one local workflow, made by the same factories as the Lambda handlers. */
+/** The tasks of one local workflow, made by the same factories as the Lambda handlers. */
 export type LocalTasks = { readonly [S in AnyTaskState]: TaskHandler<S> };
 
 /**
@@ -152,6 +153,13 @@ export function createLocalTasks(settings: LocalTaskSettings): LocalTasks {
       logger: logger(),
     }),
     CheckState: TASK_FACTORIES.CheckState({ logger: logger() }),
+    ProveRecovery: TASK_FACTORIES.ProveRecovery({
+      keys: keys('ProveRecovery', MEMBER_RECOVERY_ROLE),
+      sns,
+      attestor,
+      config: { scope, approvalTopicArn: resources.approvalTopicArn, attestationKeyArn: resources.attestationKeyArn },
+      logger: logger(),
+    }),
     RequestApproval: TASK_FACTORIES.RequestApproval({
       sns,
       secrets: createSecretsClient(aws),
@@ -215,8 +223,11 @@ export interface PendingApproval {
   /** This round's token: each time RequestApproval is scheduled it gets a new one, as in Step Functions. */
   taskToken: string;
   message: OutboxMessage;
-  /** RequestApproval's payload: the change, the plan (with the approval rules it takes), the approvals so far. */
-  payload: { input: ChangeInput; plan: Plan; approval: ApprovalResult };
+  /**
+   * RequestApproval's payload: the change, the plan (with the approval rules it takes), the approvals so far, and
+   * the recovery proof, if any.
+   */
+  payload: { input: ChangeInput; plan: Plan; approval: ApprovalResult; recovery: RecoveryState };
   /**
    * keymat's attestor on the stack, for a decider that stands in for keymat's signers (`keymat local run --approve`):
    * an approval DeleteMaterial accepts is MACed with it.
@@ -228,6 +239,30 @@ export interface PendingApproval {
 
 /** Decides an approval request: resolves with the decision, rejects with an error named like SendTaskFailure's. */
 export type Decider = (request: PendingApproval) => Promise<ApprovalResult>;
+
+/** A recovery proof request as it reaches the custodians: the published message (with the import parameters). */
+export interface PendingProof {
+  executionArn: string;
+  /** The proof wait's token, which the custodian's submission answers. */
+  taskToken: string;
+  message: OutboxMessage;
+  /** AwaitRecoveryProof's payload: the change and its plan. */
+  payload: { input: ChangeInput; plan: Plan };
+  /** keymat's attestor on the stack, for a custodian that stands in for the gateway's attestation of a submission. */
+  attestor: Attestor;
+}
+
+/**
+ * Answers a recovery proof request: resolves with the submission (as the gateway hands it over with
+ * SendTaskSuccess), rejects with an error named like SendTaskFailure's, or never settles (the wait times out).
+ */
+export type Custodian = (request: PendingProof) => Promise<unknown>;
+
+/**
+ * The error Step Functions ends a task with at its TimeoutSeconds: what a direct run with no custodian answers a
+ * proof request with at once, since nobody else can answer it.
+ */
+const timedOut = (): Error => Object.assign(new Error('no custodian answers this run'), { name: 'States.Timeout' });
 
 export interface LocalRunOptions {
   definition: Record<string, unknown>;
@@ -243,6 +278,11 @@ export interface LocalRunOptions {
   /** @default a random name */
   executionName?: string;
   decide: Decider;
+  /**
+   * Answers the recovery proof requests. @default none: nobody can answer a direct run's request, so its wait ends as
+   * at its timeout, at once (an offered proof goes on without one; a required one ends RecoveryNotProven)
+   */
+  custodian?: Custodian;
   /** Overrides WaitForPropagation's seconds with milliseconds. @default the input's waitSeconds */
   waitMs?: number;
   /** Overrides every retrier's interval with milliseconds. @default the definition's backoff */
@@ -312,37 +352,64 @@ export async function runLocalExecution(outbox: OutboxLookup, options: LocalRunO
   };
   const history: HistoryEvent[] = [];
 
+  /**
+   * A callback task: the handler publishes its request with a fresh token of its own (as Step Functions gives each
+   * scheduling one); `answer` stands for the token's answer (SendTaskSuccess/SendTaskFailure).
+   */
+  const callback = async <T>(
+    state: string,
+    handler: (payload: Record<string, unknown>) => Promise<unknown>,
+    params: Record<string, unknown>,
+    answer: (taskToken: string, message: OutboxMessage, payload: Record<string, unknown>) => Promise<T>,
+  ): Promise<T> => {
+    const given = params.Payload as { taskToken?: string };
+    if (given.taskToken !== contextToken) throw new Error(`${state} did not receive the task token`);
+    const taskToken = randomBytes(48).toString('base64');
+    const payload = { ...given, taskToken };
+    emit({ type: 'TaskScheduled', state, parameters: JSON.stringify({ ...params, Payload: payload }) });
+    const { messageId } = (await handler(payload)) as { messageId: string };
+    const message = outbox(messageId);
+    if (!message) throw new Error(`the ${state} request ${messageId} is not in the outbox`);
+    try {
+      const result = await answer(taskToken, message, payload);
+      emit({ type: 'TaskSucceeded', state, output: JSON.stringify(result) });
+      return result;
+    } catch (err) {
+      emit({ type: 'TaskFailed', state, error: (err as Error).name, cause: (err as Error).message });
+      throw err;
+    }
+  };
+
   const localHandlers: Record<string, (input: never) => Promise<never>> = {};
   for (const state of ALL_TASK_STATES) {
     localHandlers[state] = (async (params: Record<string, unknown>) => {
       if (state !== 'RequestApproval') return handlers[state](params);
-      // The callback task: the handler publishes the request; the promise stands in for the token's answer.
-      const given = params.Payload as { taskToken?: string };
-      if (given.taskToken !== contextToken) throw new Error('RequestApproval did not receive the task token');
-      const taskToken = randomBytes(48).toString('base64');
-      const payload = { ...given, taskToken };
-      emit({ type: 'TaskScheduled', state, parameters: JSON.stringify({ ...params, Payload: payload }) });
-      const { messageId } = await handlers.RequestApproval(payload);
-      const message = outbox(messageId);
-      if (!message) throw new Error(`the approval request ${messageId} is not in the outbox`);
-      const { input, plan, approval } = parseEvent(requestApprovalEvent, payload, 'RequestApproval');
-      try {
-        const decision = await options.decide({
+      return callback(state, handlers.RequestApproval, params, (taskToken, message, payload) => {
+        const { input, plan, approval, recovery } = parseEvent(requestApprovalEvent, payload, state);
+        return options.decide({
           executionArn,
           taskToken,
           message,
-          payload: { input, plan, approval },
+          payload: { input, plan, approval, recovery },
           attestor: options.attestor,
           events: options.events,
         });
-        emit({ type: 'TaskSucceeded', state, output: JSON.stringify(decision) });
-        return decision;
-      } catch (err) {
-        emit({ type: 'TaskFailed', state, error: (err as Error).name, cause: (err as Error).message });
-        throw err;
-      }
+      });
     }) as never;
   }
+  // The proving function's callback state: the same handler as ProveRecovery's, asked for the import parameters.
+  localHandlers[PROOF_WAIT_STATE] = (async (params: Record<string, unknown>) =>
+    callback(PROOF_WAIT_STATE, handlers.ProveRecovery, params, async (taskToken, message, payload) => {
+      if (!options.custodian) throw timedOut();
+      const { input, plan } = parseEvent(awaitRecoveryProofEvent, payload, PROOF_WAIT_STATE);
+      return options.custodian({
+        executionArn,
+        taskToken,
+        message,
+        payload: { input, plan },
+        attestor: options.attestor,
+      });
+    })) as never;
 
   const machine = stateMachineOf(options.definition);
   const execution = machine.run(options.input as never, {
@@ -354,7 +421,9 @@ export async function runLocalExecution(outbox: OutboxLookup, options: LocalRunO
       taskResourceLocalHandlers: localHandlers as never,
       ...(options.waitMs !== undefined && { waitTimeOverrides: { [WAIT_STATE]: options.waitMs } }),
       ...(options.retryIntervalMs !== undefined && {
-        retryIntervalOverrides: Object.fromEntries(ALL_TASK_STATES.map((s) => [s, options.retryIntervalMs as number])),
+        retryIntervalOverrides: Object.fromEntries(
+          [...ALL_TASK_STATES, PROOF_WAIT_STATE].map((s) => [s, options.retryIntervalMs as number]),
+        ),
       }),
     },
   });

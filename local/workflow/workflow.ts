@@ -4,6 +4,7 @@ import { localDefinition } from './definition';
 import { DEFAULT_WAIT_SECONDS } from '../../core/defaults';
 import { checkCalendarName } from '../../core/naming';
 import * as z from '../../core/schema';
+import type { RecoveryProofMode } from '../../core/types';
 import {
   createLocalTasks,
   localAttestor,
@@ -34,6 +35,10 @@ export interface WorkflowSettings {
   quorum?: number;
   /** Identities allowed to approve. @default anyone but the requester */
   approvers?: string[];
+  /** How strongly changes are asked for a recovery proof. @default DEFAULT_RECOVERY_PROOF */
+  recoveryProof?: RecoveryProofMode;
+  /** How long a change waits for a custodian's proof. @default DEFAULT_PROOF_TIMEOUT_SECONDS */
+  proofTimeoutSeconds?: number;
   /** A KMS endpoint other than the local stack's (LocalStack, another emulator). */
   kmsEndpoint?: string;
   /** Freeze windows (calendars in the state folder) and the change-ticket check (the local stub). @default neither */
@@ -74,6 +79,8 @@ export function prepareWorkflow(endpoint: string, settings: WorkflowSettings): L
     ...(settings.taskTimeoutSeconds !== undefined && { taskTimeoutSeconds: settings.taskTimeoutSeconds }),
     ...(settings.quorum !== undefined && { quorum: settings.quorum }),
     ...(settings.approvers !== undefined && { approvers: settings.approvers }),
+    ...(settings.recoveryProof !== undefined && { recoveryProof: settings.recoveryProof }),
+    ...(settings.proofTimeoutSeconds !== undefined && { proofTimeoutSeconds: settings.proofTimeoutSeconds }),
     changeWindow: calendars.length > 0,
   });
   return {

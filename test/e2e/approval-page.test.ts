@@ -37,6 +37,7 @@ beforeAll(async () => {
     stateDir: dir,
     workflow: (endpoint) =>
       prepareWorkflow(endpoint, {
+        recoveryProof: 'off',
         approvalTimeoutSeconds: 120,
         approvers: [user('bob'), user('carol'), user('alice')],
       }),

@@ -67,7 +67,8 @@ beforeAll(async () => {
   );
   stack = await LocalStack.start({
     stateDir: dir,
-    workflow: (at) => prepareWorkflow(at, { approvalTimeoutSeconds: 120, quorum: 2, approvers: APPROVERS }),
+    workflow: (at) =>
+      prepareWorkflow(at, { recoveryProof: 'off', approvalTimeoutSeconds: 120, quorum: 2, approvers: APPROVERS }),
   });
   endpoint = stack.endpoint;
 }, 60_000);

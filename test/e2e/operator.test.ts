@@ -29,7 +29,8 @@ let server: ServedStack;
 let endpoint: string;
 
 async function startServer(): Promise<void> {
-  server = await serve(['local', 'serve', '--state-dir', dir, '--approval-timeout', '60']);
+  // The operator commands, without the recovery proof (its own tests: test/integration/workflow/recovery-proof.test.ts).
+  server = await serve(['local', 'serve', '--state-dir', dir, '--approval-timeout', '60', '--recovery-proof', 'off']);
   endpoint = server.endpoint;
 }
 

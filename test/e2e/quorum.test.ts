@@ -25,6 +25,9 @@ beforeAll(async () => {
     '2',
     '--approvers',
     `${user('bob')},${user('carol')}`,
+    // The quorum's mechanics, without the recovery proof (its own tests: test/integration/workflow/recovery-proof.test.ts).
+    '--recovery-proof',
+    'off',
   ]);
 }, 60_000);
 afterAll(async () => {

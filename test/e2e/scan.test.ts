@@ -74,7 +74,7 @@ beforeAll(async () => {
   ) as [CreatedKey, CreatedKey, CreatedKey, CreatedKey, CreatedKey, CreatedKey, CreatedKey, CreatedKey];
   stack = await LocalStack.start({
     stateDir: dir,
-    workflow: (endpoint) => prepareWorkflow(endpoint, { approvalTimeoutSeconds: 600 }),
+    workflow: (endpoint) => prepareWorkflow(endpoint, { recoveryProof: 'off', approvalTimeoutSeconds: 600 }),
   });
   target = localTarget(dir);
   kms = localKmsClient(stack.endpoint);

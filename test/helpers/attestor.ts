@@ -40,6 +40,8 @@ export const signedApprovals = (executionArn: string, planDigest: string, ...app
       ...a,
       decision: 'approve' as const,
       planDigest,
+      recoveryProof: '',
+      irreversible: false,
       comment: '',
     };
     return { ...a, mac: testMac(attestationMessage(claims)) };

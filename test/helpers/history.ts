@@ -17,11 +17,18 @@ export const approvalScheduled = (executionArn: string, task: PendingApprovalTas
   },
 });
 
-/** The states a default deployment's change enters on its way to a verified deletion, in order (quorum 1). */
+/**
+ * The states a default deployment's change enters on its way to a verified deletion, in order (quorum 1), when no
+ * custodian proves recovery: the offered proof's wait ends without one.
+ */
 export const DELETION_PATH = [
   'ValidateOrigin',
   'CheckState',
   'RouteAfterCheck',
+  'RecoveryProofAsked',
+  'AwaitRecoveryProof',
+  'ProofRequired',
+  'NoRecoveryProof',
   'StartApprovals',
   'RequestApproval',
   'CountApprovals',
@@ -33,3 +40,8 @@ export const DELETION_PATH = [
   'Finish',
   'Succeeded',
 ];
+
+/** The same path when a custodian proves recovery before the approval. */
+export const PROVEN_DELETION_PATH = DELETION_PATH.flatMap((state) =>
+  state === 'ProofRequired' ? ['ProveRecovery'] : state === 'NoRecoveryProof' ? [] : [state],
+);

@@ -46,10 +46,14 @@ export const input = (over: Partial<ChangeInput> = {}): ChangeInput => ({
 /** The deployment's rules of a stack with the defaults: one approver, anyone but the requester. */
 export const DEPLOYMENT_RULES: ApprovalRules = { quorum: 1, allowedApprovers: [] };
 
-/** Where KEY_ARN lives, as a plan of a deployment without members names it. */
+/**
+ * Where KEY_ARN lives, as a plan of a deployment without members names it; with no recovery proof asked, so that a
+ * test of anything else needs no proof or confirmation (the proof's own tests set `recoveryProof`).
+ */
 export const HUB_CONTEXT: PlanContext = {
   location: { account: '111122223333', accountName: '111122223333', ouPath: [], region: 'us-east-1' },
   rules: DEPLOYMENT_RULES,
+  recoveryProof: 'off',
 };
 
 export const planFor = (s: KeySnapshot, keyMaterialId?: string, context: PlanContext = HUB_CONTEXT): Plan =>

@@ -20,7 +20,11 @@ beforeAll(async () => {
   stack = await LocalStack.start({
     stateDir: dir,
     workflow: (endpoint) =>
-      prepareWorkflow(endpoint, { approvalTimeoutSeconds: 120, approvers: ['arn:aws:iam::111122223333:user/bob'] }),
+      prepareWorkflow(endpoint, {
+        recoveryProof: 'off',
+        approvalTimeoutSeconds: 120,
+        approvers: ['arn:aws:iam::111122223333:user/bob'],
+      }),
   });
   alice = localTarget(dir, { accessKeyId: 'alice', secretAccessKey: 'x' });
   browser = await chromium.launch({

@@ -2,9 +2,10 @@ import {
   DeleteImportedKeyMaterialCommand,
   DescribeKeyCommand,
   ListKeyRotationsCommand,
+  ListKeysCommand,
   RotateKeyOnDemandCommand,
 } from '@aws-sdk/client-kms';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { importKeyMaterial, newKeyMaterial } from '../../../local/kms/byok';
@@ -62,6 +63,34 @@ describe('keymat local kms create-key', () => {
       'PendingImport',
     );
     await t.close();
+  });
+
+  it('saves the material copy before importing: a copy that cannot be saved leaves the key without material', async () => {
+    // Where the copies go stands a file, so the copy cannot be written.
+    writeFileSync(join(dir, 'byok'), 'not a folder');
+    const created = await keymat(['local', 'kms', 'create-key', '--state-dir', dir]);
+    expect(created.code).toBe(1);
+    expect(created.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `could not save the key material's copy in ${join(dir, 'byok')} \\(EEXIST: .*\\), so none was imported: key arn:aws:kms:us-east-1:111122223333:key/[-0-9a-f]+ is left without material \\(PendingImport\\)$`,
+        ),
+      ),
+    ]);
+
+    const t = await startTestStack(undefined, dir);
+    const kms = t.kms();
+    try {
+      const keys = (await kms.send(new ListKeysCommand({}))).Keys ?? [];
+      const described = await Promise.all(
+        keys.map(async (k) => (await kms.send(new DescribeKeyCommand({ KeyId: k.KeyId }))).KeyMetadata!),
+      );
+      const external = described.filter((m) => m.Origin === 'EXTERNAL');
+      expect(external.map((m) => m.KeyState)).toEqual(['PendingImport']);
+      expect(t.operations()).not.toContain('ImportKeyMaterial');
+    } finally {
+      await t.close();
+    }
   });
 
   it('refuses an out-of-range --expires-in with one line naming the option and value', async () => {

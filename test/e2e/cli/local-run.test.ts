@@ -40,7 +40,8 @@ describe('keymat local run', () => {
   });
 
   it('prints one JSON object and exits 0 when the deletion is verified', async () => {
-    const r = await localRun(keyArn, 'CHG-J', '--wait-seconds', '0', '--json');
+    // No custodian proves recovery: the approver confirms that the deletion may be irreversible.
+    const r = await localRun(keyArn, 'CHG-J', '--wait-seconds', '0', '--irreversible', '--json');
     expect(r.code).toBe(0);
     const result = JSON.parse(r.stdout);
     expect(result).toMatchObject({

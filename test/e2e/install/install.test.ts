@@ -97,6 +97,8 @@ describe('the installed package', () => {
       'alice',
       '--approve',
       'auto',
+      // Nobody proves recovery here: the approver confirms that the deletion may be irreversible.
+      '--irreversible',
       '--wait-seconds',
       '0',
       '--json',
@@ -133,7 +135,7 @@ import { DeletionWorkflow, KeymatFunction, KeymatStack, TASK_STATES } from 'keym
 const app = new App({ outdir: 'cdk.out' });
 new KeymatStack(app, 'Keymat', { approvers: ['arn:aws:iam::111122223333:role/KeyApprovers'] });
 const alone = new Stack(app, 'WorkflowAlone');
-const [ValidateOrigin, CheckState, RequestApproval, DeleteMaterial, VerifyPendingImport, NotifyOutcome] = TASK_STATES.map(
+const [ValidateOrigin, CheckState, ProveRecovery, RequestApproval, DeleteMaterial, VerifyPendingImport, NotifyOutcome] = TASK_STATES.map(
   (name) =>
     new KeymatFunction(alone, name, {
       config: {
@@ -144,7 +146,7 @@ const [ValidateOrigin, CheckState, RequestApproval, DeleteMaterial, VerifyPendin
     }).fn,
 );
 new DeletionWorkflow(alone, 'Workflow', {
-  functions: { ValidateOrigin, CheckState, RequestApproval, DeleteMaterial, VerifyPendingImport, NotifyOutcome },
+  functions: { ValidateOrigin, CheckState, ProveRecovery, RequestApproval, DeleteMaterial, VerifyPendingImport, NotifyOutcome },
   approvalTimeout: Duration.hours(1),
 });
 const assembly = app.synth();
@@ -175,6 +177,6 @@ for (const stack of assembly.stacks) {
     const synth = await run('sh', ['-c', `cd "${app}" && "${process.execPath}" main.js`]);
     expect(synth.stderr).toBe('');
     expect(synth.code).toBe(0);
-    expect(synth.stdout.trim().split('\n')).toEqual(['Keymat 1 9', 'WorkflowAlone 1 6']);
+    expect(synth.stdout.trim().split('\n')).toEqual(['Keymat 1 10', 'WorkflowAlone 1 7']);
   }, 120_000);
 });

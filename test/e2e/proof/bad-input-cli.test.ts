@@ -21,7 +21,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'keymat-badcli-'));
   stack = await LocalStack.start({
     stateDir: dir,
-    workflow: (endpoint) => prepareWorkflow(endpoint, { approvalTimeoutSeconds: 60 }),
+    workflow: (endpoint) => prepareWorkflow(endpoint, { recoveryProof: 'off', approvalTimeoutSeconds: 60 }),
   });
 }, 60_000);
 afterAll(async () => {

@@ -98,6 +98,13 @@ const EXECUTION_INPUT: [string, unknown, string, string][] = [
   ['dryRun as a string', { ...valid, dryRun: 'false' }, 'InvalidInput', 'dryRun'],
   ['an extra field', { ...valid, approved: true }, 'InvalidInput', 'approved'],
   [
+    "a recovery proof weaker than the deployment's",
+    { ...valid, recoveryProof: 'off' },
+    'InvalidInput',
+    'recoveryProof',
+  ],
+  ['a recovery proof keymat does not know', { ...valid, recoveryProof: 'maybe' }, 'InvalidInput', 'recoveryProof'],
+  [
     'an extra field that looks like a decision',
     { ...valid, approvals: [{ approver: 'bob' }] },
     'InvalidInput',
@@ -108,9 +115,12 @@ const EXECUTION_INPUT: [string, unknown, string, string][] = [
 describe('execution input', () => {
   beforeEach(() => kms.reset());
   it.each(EXECUTION_INPUT)('%s → %s naming %s, with no KMS call', async (label, raw, name, field) => {
-    const err = (await validateOrigin({ executionId: 'e', input: raw, rules: DEPLOYMENT_RULES }).catch(
-      (e: Error) => e,
-    )) as Error;
+    const err = (await validateOrigin({
+      executionId: 'e',
+      input: raw,
+      rules: DEPLOYMENT_RULES,
+      recoveryProof: 'offered',
+    }).catch((e: Error) => e)) as Error;
     rows.push([`input: ${label}`, err.name, field]);
     expect(err.name).toBe(name);
     expect(err.message).toContain(field);
@@ -128,6 +138,7 @@ const approval = (value: unknown) => ({
   approval: value,
   // Before the signed approvals' time, as the workflow passes $$.Execution.StartTime.
   executionStartTime: '2026-11-21T23:00:00Z',
+  recovery: {},
 });
 const APPROVALS: [string, unknown, string, string][] = [
   [

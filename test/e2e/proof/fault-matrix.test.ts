@@ -153,7 +153,7 @@ async function runCase(m: MatrixStack, [, , faults, , keyOptions = {}]: Case, ch
   try {
     result = await m.workflow.run(
       { keyId: key.keyArn, changeId, reason: 'fault matrix', requestedBy: 'alice', waitSeconds: 0 },
-      { decide: localApprover('auto', 'bob'), waitMs: 1, retryIntervalMs: 1 },
+      { decide: localApprover('auto', 'bob', { irreversible: true }), waitMs: 1, retryIntervalMs: 1 },
     );
   } finally {
     m.stack.setFaults({ rules: [] });
@@ -265,7 +265,7 @@ it('refuses a multi-Region primary that is PendingReplicaDeletion, and deletes n
       requestedBy: 'alice',
       waitSeconds: 0,
     },
-    { decide: localApprover('auto', 'bob'), waitMs: 1, retryIntervalMs: 1 },
+    { decide: localApprover('auto', 'bob', { irreversible: true }), waitMs: 1, retryIntervalMs: 1 },
   );
   expect({ status: result.status, error: result.error }).toEqual({ status: 'FAILED', error: 'KeyPendingDeletion' });
   const operations = shared.stack.requestLog

@@ -2,7 +2,13 @@ import { runSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
 import { Template } from 'aws-cdk-lib/assertions';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MEMBER_DELETE_ROLE, MEMBER_READ_ROLE, sourceIdentity, type Members } from '../../../core/organisation';
+import {
+  MEMBER_DELETE_ROLE,
+  MEMBER_READ_ROLE,
+  MEMBER_RECOVERY_ROLE,
+  sourceIdentity,
+  type Members,
+} from '../../../core/organisation';
 import { KeymatMembersStack } from '../../../infra/members';
 import { keymatStack, testApp } from '../../helpers/cdk-stacks';
 
@@ -85,6 +91,7 @@ function memberRole(name: string): { arn: string; trust: PolicyDocument; policy:
 }
 const readRole = memberRole(MEMBER_READ_ROLE);
 const deleteRole = memberRole(MEMBER_DELETE_ROLE);
+const recoveryRole = memberRole(MEMBER_RECOVERY_ROLE);
 
 interface Probe {
   action: string;
@@ -125,6 +132,8 @@ const ASSUME_PROBES = {
   ),
   'sts:AssumeRole (delete role)': assume('sts:AssumeRole', deleteRole, MEMBER_DELETE_ROLE),
   'sts:SetSourceIdentity (delete role)': assume('sts:SetSourceIdentity', deleteRole, MEMBER_DELETE_ROLE),
+  'sts:AssumeRole (recovery role)': assume('sts:AssumeRole', recoveryRole, MEMBER_RECOVERY_ROLE),
+  'sts:SetSourceIdentity (recovery role)': assume('sts:SetSourceIdentity', recoveryRole, MEMBER_RECOVERY_ROLE),
   'sts:AssumeRole (delete role, outside the organisation)': assume(
     'sts:AssumeRole',
     deleteRole,
@@ -151,6 +160,7 @@ const CALLERS: Record<string, Caller> = {
   VerifyPendingImport: caller('VerifyPendingImport', READS),
   ExpiryScan: caller('ExpiryScan', READS),
   DeleteMaterial: caller('DeleteMaterial', ['sts:AssumeRole (delete role)', 'sts:SetSourceIdentity (delete role)']),
+  ProveRecovery: caller('ProveRecovery', ['sts:AssumeRole (recovery role)', 'sts:SetSourceIdentity (recovery role)']),
   'Gateway (a hub role of no acting task)': caller('Gateway', []),
   'NotifyOutcome (a hub role of no acting task)': caller('NotifyOutcome', []),
   // Everything IAM can give, and still not trusted: the trust names the task roles.
@@ -193,6 +203,23 @@ const KMS_PROBES = {
   'kms:DeleteImportedKeyMaterial (untagged key)': onKey('kms:DeleteImportedKeyMaterial', {}),
   'kms:DescribeKey (untagged key)': onKey('kms:DescribeKey', {}),
   'kms:ImportKeyMaterial': onKey('kms:ImportKeyMaterial'),
+  'kms:ImportKeyMaterial (proof)': onKey('kms:ImportKeyMaterial', {
+    ...TAGGED,
+    'kms:KeyOrigin': 'EXTERNAL',
+    'kms:ExpirationModel': 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+  }),
+  'kms:GetParametersForImport (proof)': onKey('kms:GetParametersForImport', {
+    ...TAGGED,
+    'kms:KeyOrigin': 'EXTERNAL',
+    'kms:WrappingKeySpec': 'RSA_4096',
+    'kms:WrappingAlgorithm': 'RSAES_OAEP_SHA_256',
+  }),
+  'kms:GetParametersForImport (RSA_2048)': onKey('kms:GetParametersForImport', {
+    ...TAGGED,
+    'kms:KeyOrigin': 'EXTERNAL',
+    'kms:WrappingKeySpec': 'RSA_2048',
+    'kms:WrappingAlgorithm': 'RSAES_OAEP_SHA_256',
+  }),
   'kms:ScheduleKeyDeletion': onKey('kms:ScheduleKeyDeletion'),
   'kms:DisableKey': onKey('kms:DisableKey'),
   'kms:PutKeyPolicy': onKey('kms:PutKeyPolicy'),
@@ -215,6 +242,15 @@ const MEMBER_ROLES: Record<string, { role: typeof readRole; allowed: readonly Km
   [MEMBER_DELETE_ROLE]: {
     role: deleteRole,
     allowed: ['kms:DescribeKey', 'kms:ListKeyRotations', 'kms:DeleteImportedKeyMaterial'],
+  },
+  [MEMBER_RECOVERY_ROLE]: {
+    role: recoveryRole,
+    allowed: [
+      'kms:DescribeKey',
+      'kms:ListKeyRotations',
+      'kms:GetParametersForImport (proof)',
+      'kms:ImportKeyMaterial (proof)',
+    ],
   },
 };
 

@@ -176,6 +176,13 @@ const DEFAULT_KEY_POLICY: PolicyDocument = {
 };
 const TAGGED = { 'aws:ResourceTag/keymat:managed': 'true' };
 const MAC = { 'kms:MacAlgorithm': 'HMAC_SHA_256' };
+/** What a recovery proof's GetParametersForImport sends, on a key in scope. */
+const PROOF_PARAMETERS = {
+  ...TAGGED,
+  'kms:KeyOrigin': 'EXTERNAL',
+  'kms:WrappingKeySpec': 'RSA_4096',
+  'kms:WrappingAlgorithm': 'RSA_AES_KEY_WRAP_SHA_256',
+};
 const EXECUTION = `arn:aws:states:${REGION}:${ACCOUNT}:execution:${stateMachineName(stateMachineId)}:keymat-CHG-1`;
 
 interface Probe {
@@ -208,6 +215,27 @@ const PROBES = {
     resourcePolicy: DEFAULT_KEY_POLICY,
   },
   'kms:ImportKeyMaterial': { action: 'kms:ImportKeyMaterial', ...taggedKey },
+  'kms:GetParametersForImport (proof)': {
+    action: 'kms:GetParametersForImport',
+    ...taggedKey,
+    context: PROOF_PARAMETERS,
+  },
+  'kms:GetParametersForImport (RSA_2048)': {
+    action: 'kms:GetParametersForImport',
+    ...taggedKey,
+    context: { ...PROOF_PARAMETERS, 'kms:WrappingKeySpec': 'RSA_2048' },
+  },
+  'kms:ImportKeyMaterial (proof)': {
+    action: 'kms:ImportKeyMaterial',
+    ...taggedKey,
+    context: { ...TAGGED, 'kms:KeyOrigin': 'EXTERNAL', 'kms:ExpirationModel': 'KEY_MATERIAL_EXPIRES' },
+  },
+  'kms:ImportKeyMaterial (untagged key)': {
+    action: 'kms:ImportKeyMaterial',
+    resource: UNTAGGED_KEY,
+    resourcePolicy: DEFAULT_KEY_POLICY,
+    context: { 'kms:KeyOrigin': 'EXTERNAL', 'kms:ExpirationModel': 'KEY_MATERIAL_EXPIRES' },
+  },
   'kms:ScheduleKeyDeletion': { action: 'kms:ScheduleKeyDeletion', ...taggedKey },
   'kms:DisableKey': { action: 'kms:DisableKey', ...taggedKey },
   'kms:PutKeyPolicy': { action: 'kms:PutKeyPolicy', ...taggedKey },
@@ -314,6 +342,15 @@ const SUBJECTS: Record<string, Subject> = {
     ...PUBLISH_ENCRYPTED,
   ]),
   VerifyPendingImport: role(functionRole('VerifyPendingImport'), ['kms:DescribeKey', 'kms:ListKeyRotations']),
+  ProveRecovery: role(functionRole('ProveRecovery'), [
+    'kms:DescribeKey',
+    'kms:ListKeyRotations',
+    'kms:GetParametersForImport (proof)',
+    'kms:ImportKeyMaterial (proof)',
+    'kms:VerifyMac (attestation)',
+    'sns:Publish (approval topic)',
+    ...PUBLISH_ENCRYPTED,
+  ]),
   NotifyOutcome: role(functionRole('NotifyOutcome'), ['sns:Publish (outcome topic)', ...PUBLISH_ENCRYPTED]),
   ApprovalPage: role(functionRole('ApprovalPage'), [
     'secretsmanager:GetSecretValue',
@@ -438,6 +475,24 @@ describe('the permission model, simulated', () => {
     );
     expect(deleters.map(([name]) => name)).toEqual(['DeleteMaterial']);
     expect(results.get('DeleteMaterial')!.get('kms:DeleteImportedKeyMaterial (untagged key)')).toBe('denied');
+  });
+
+  it('lets only the proving function get import parameters and reimport, only as a proof does, on keys in scope', () => {
+    const importers = [...results].filter(
+      ([name, row]) =>
+        !name.startsWith('IAM') &&
+        (row.get('kms:ImportKeyMaterial (proof)') === 'allowed' ||
+          row.get('kms:GetParametersForImport (proof)') === 'allowed'),
+    );
+    expect(importers.map(([name]) => name)).toEqual(['ProveRecovery']);
+    const prover = results.get('ProveRecovery')!;
+    for (const probe of [
+      'kms:ImportKeyMaterial',
+      'kms:ImportKeyMaterial (untagged key)',
+      'kms:GetParametersForImport (RSA_2048)',
+    ] as const) {
+      expect([probe, prover.get(probe)]).toEqual([probe, 'denied']);
+    }
   });
 
   it('lets only the gateway, the approval page and the expiry scan attest, whatever IAM allows', () => {

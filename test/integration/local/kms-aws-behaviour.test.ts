@@ -267,6 +267,9 @@ describe('RotateKeyOnDemand (5)', () => {
     const before = await describeKey(keyId);
     const err = await errorOf(() => kms.send(new RotateKeyOnDemandCommand({ KeyId: keyId })));
     expect(err.name).toBe('LimitExceededException');
+    expect(err.message).toBe(
+      `The on-demand rotations limit has been reached for the given keyId. No more on-demand rotations can be performed for this key: ${created.KeyMetadata!.Arn}`,
+    );
     expect((await describeKey(keyId)).CurrentKeyMaterialId).toBe(before.CurrentKeyMaterialId);
     expect(await rotations(keyId)).toHaveLength(MAX_ON_DEMAND_ROTATIONS + 1);
   });
@@ -399,6 +402,22 @@ describe('error texts as AWS words them (8)', () => {
     const err = await errorOf(() => kms.send(new DeleteImportedKeyMaterialCommand({ KeyId })));
     expect(err.name).toBe('UnsupportedOperationException');
     expect(err.message).toBe(`${Arn} origin is AWS_KMS which is not valid for this operation.`);
+  });
+
+  it.each([
+    ['too short', 'f'.repeat(63), 'Member must have length greater than or equal to 64'],
+    ['too long', 'f'.repeat(65), 'Member must have length less than or equal to 64'],
+    ['not lowercase hex', 'F'.repeat(64), 'Member must satisfy regular expression pattern: ^[a-f0-9]+$'],
+  ])('refuses a KeyMaterialId %s, naming the constraint it fails', async (_case, keyMaterialId, constraint) => {
+    const { KeyId } = (await kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL' }))).KeyMetadata!;
+    const err = await errorOf(() =>
+      kms.send(new DeleteImportedKeyMaterialCommand({ KeyId, KeyMaterialId: keyMaterialId })),
+    );
+    expect(err.name).toBe('ValidationException');
+    expect(err.message).toBe(
+      `1 validation error detected: Value '${keyMaterialId}' at 'keyMaterialId' failed to satisfy constraint: ${constraint}`,
+    );
+    expect((await kms.send(new DescribeKeyCommand({ KeyId }))).KeyMetadata?.KeyState).toBe('PendingImport');
   });
 
   it('sends InvalidCiphertextException with no message', async () => {

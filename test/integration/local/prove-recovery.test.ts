@@ -20,7 +20,7 @@ import type { Logger } from '../../../functions/runtime/logger';
 import type { CreatedKey } from '../../../local/kms/byok';
 import { loadMaterial, newKeyMaterial } from '../../../local/kms/byok';
 import { testAttestor } from '../../helpers/attestor';
-import { HUB_CONTEXT } from '../../helpers/kms-fixtures';
+import { HUB_CONTEXT, input as changeInput } from '../../helpers/kms-fixtures';
 import { startTestStack, type TestStack } from '../../helpers/local-stack';
 import { keySupply, seedExternalKeys } from '../../helpers/seeded-keys';
 
@@ -105,13 +105,25 @@ async function prove(
   options: { algorithm?: ProofWrappingAlgorithm; plan?: (plan: Plan) => Plan } = {},
 ) {
   const plan = (options.plan ?? ((p) => p))(await planOf(key));
-  const params = await importParameters(kms, plan, options.algorithm ?? 'RSAES_OAEP_SHA_256');
+  const params = await importParameters(kms, EXECUTION, plan, options.algorithm ?? 'RSAES_OAEP_SHA_256');
   const logger = recordingLogger();
   const before = await readKey(kms, key.keyArn);
   const calls = t.operations().length;
-  const run = createProveRecovery({ kms, attestor, logger });
+  const run = createProveRecovery({
+    keys: () => async () => kms,
+    sns: async () => {
+      throw new Error('ProveRecovery publishes nothing');
+    },
+    attestor,
+    config: {
+      scope: { account: '111122223333', region: 'us-east-1' },
+      approvalTopicArn: 'unused',
+      attestationKeyArn: 'unused',
+    },
+    logger,
+  });
   const submission = await make(plan, params);
-  const outcome = await run({ executionId: EXECUTION, plan, submission }).then(
+  const outcome = await run({ executionId: EXECUTION, input: changeInput(), plan, submission }).then(
     (proven) => ({ proven, error: undefined }),
     (error: Error) => ({ proven: undefined, error }),
   );

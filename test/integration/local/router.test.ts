@@ -1,7 +1,10 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
+import { DEFAULT_REGION, LOCAL_CREDENTIALS } from '../../../local/constants';
 import { MAX_BODY_BYTES } from '../../../local/services/router';
+import { errorOf } from '../../helpers/local-stack';
 import { jsonRequest, rawExchange } from '../../helpers/raw-http';
 import { serve, type ServedStack } from '../../helpers/run-cli';
 
@@ -78,13 +81,34 @@ describe('a request the router cannot serve', () => {
     await expectServingUnchanged();
   });
 
-  it('refuses a Content-Length over the limit with 413 without reading the body', async () => {
-    const answer = await rawExchange(
-      served.endpoint,
-      jsonRequest('kms', 'TrentService.CreateKey', '{}', MAX_BODY_BYTES + 1),
-    );
+  it('reads a whole body over the limit before it answers 413, so its sender sees the answer', async () => {
+    const body = `{"Description":"${'x'.repeat(16 * MAX_BODY_BYTES)}"}`;
+    const answer = await rawExchange(served.endpoint, jsonRequest('kms', 'TrentService.CreateKey', body), {
+      halfClose: false,
+    });
     expect(answer.status).toBe(413);
     expect(answer.text).toMatch(/x-amzn-errortype: RequestEntityTooLargeException/i);
+    await expectServingUnchanged();
+  });
+
+  it('answers an SDK client that sends a body over the limit with RequestEntityTooLargeException, not EPIPE', async () => {
+    const kms = new KMSClient({
+      endpoint: served.endpoint,
+      region: DEFAULT_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      maxAttempts: 1,
+    });
+    try {
+      const err = await errorOf(() =>
+        kms.send(new EncryptCommand({ KeyId: 'alias/any', Plaintext: Buffer.alloc(12 * MAX_BODY_BYTES) })),
+      );
+      expect(err).toMatchObject({
+        name: 'RequestEntityTooLargeException',
+        $metadata: expect.objectContaining({ httpStatusCode: 413 }),
+      });
+    } finally {
+      kms.destroy();
+    }
     await expectServingUnchanged();
   });
 

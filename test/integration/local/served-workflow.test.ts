@@ -29,7 +29,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'keymat-served-'));
   stack = await LocalStack.start({
     stateDir: dir,
-    workflow: (endpoint) => prepareWorkflow(endpoint, { approvalTimeoutSeconds: 120, quorum: 2 }),
+    workflow: (endpoint) => prepareWorkflow(endpoint, { recoveryProof: 'off', approvalTimeoutSeconds: 120, quorum: 2 }),
   });
   sfn = new SFNClient({ endpoint: stack.endpoint, region: DEFAULT_REGION, credentials: LOCAL_CREDENTIALS });
 });

@@ -92,7 +92,7 @@ async function run(
   const target = key ?? (await newKey());
   const result = await on.run(
     { keyId: target.keyId, changeId, reason: 'change management test', requestedBy: 'alice' },
-    { decide: localApprover(approve, 'bob'), waitMs: 5, retryIntervalMs: 5 },
+    { decide: localApprover(approve, 'bob', { irreversible: true }), waitMs: 5, retryIntervalMs: 5 },
   );
   return { key: target, result, changeId };
 }
@@ -263,7 +263,11 @@ describe('a change held by its window on the served stack', () => {
     served = await LocalStack.start({
       stateDir: servedDir,
       workflow: (endpoint) =>
-        prepareWorkflow(endpoint, { approvalTimeoutSeconds: 120, changeManagement: { changeCalendars: ['freeze'] } }),
+        prepareWorkflow(endpoint, {
+          recoveryProof: 'off',
+          approvalTimeoutSeconds: 120,
+          changeManagement: { changeCalendars: ['freeze'] },
+        }),
     });
   });
   afterAll(async () => {

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { localApprover, type ApproveMode } from '../../../local/workflow/approver';
 import {
   createExternalKey,
+  loadMaterial,
   importKeyMaterial,
   localKmsClient,
   newKeyMaterial,
@@ -20,7 +21,8 @@ import {
 } from '../../../local/kms/byok';
 import type { FaultFile } from '../../../local/kms/faults';
 import { LocalStack } from '../../../local/services/server';
-import { DELETION_PATH } from '../../helpers/history';
+import { DELETION_PATH, PROVEN_DELETION_PATH } from '../../helpers/history';
+import { localCustodian } from '../../../local/workflow/custodian';
 import { keySupply, seedExternalKeys } from '../../helpers/seeded-keys';
 import { type LocalRunResult, type LocalWorkflow, openLocalWorkflow } from '../../../local/workflow/workflow';
 
@@ -81,7 +83,12 @@ async function run(
       requestedBy: 'alice',
       ...(options.dryRun && { dryRun: true }),
     },
-    { decide: localApprover(options.approve ?? 'auto', options.approvers ?? 'bob'), waitMs: 5, retryIntervalMs: 5 },
+    {
+      // No custodian answers these runs: the default offered proof goes unproven, so each approver confirms it.
+      decide: localApprover(options.approve ?? 'auto', options.approvers ?? 'bob', { irreversible: true }),
+      waitMs: 5,
+      retryIntervalMs: 5,
+    },
   );
 }
 
@@ -295,7 +302,7 @@ describe('faults', () => {
 });
 
 describe('several local stacks in one process', () => {
-  it('runs each workflow against its own stack, with its own settings', async () => {
+  it('runs each workflow against its own stack, with its own settings: a proven change deletes without confirmation', async () => {
     const otherDir = mkdtempSync(join(tmpdir(), 'keymat-wf-other-'));
     const other = await LocalStack.start({ stateDir: otherDir });
     try {
@@ -308,9 +315,19 @@ describe('several local stacks in one process', () => {
       const key = await createExternalKey(localKmsClient(other.endpoint), { materialDir: join(otherDir, 'byok') });
       const r = await otherWorkflow.run(
         { keyId: key.keyArn, changeId: `CHG-${++changes}`, reason: 'workflow test', requestedBy: 'alice' },
-        { decide: localApprover('auto', 'bob'), waitMs: 5, retryIntervalMs: 5 },
+        {
+          decide: localApprover('auto', 'bob'),
+          custodian: localCustodian(loadMaterial(key.materialFile as string), 'carol'),
+          waitMs: 5,
+          retryIntervalMs: 5,
+        },
       );
-      expect(r.output).toMatchObject({ status: 'DELETED', keyStateAfter: 'PendingImport' });
+      expect(r.output).toMatchObject({
+        status: 'DELETED',
+        keyStateAfter: 'PendingImport',
+        recovery: { provedBy: 'carol', keyMaterialId: key.keyMaterialId },
+      });
+      expect(r.history.filter((e) => e.type === 'StateEntered').map((e) => e.state)).toEqual(PROVEN_DELETION_PATH);
       expect(calls(r, 'DeleteImportedKeyMaterial')).toHaveLength(1);
       expect(await keyState(key.keyId).catch((e: Error) => e.name)).toBe('NotFoundException');
 

@@ -2,12 +2,13 @@ import { DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createExternalKey, localKmsClient, type CreatedKey } from '../../../local/kms/byok';
+import { createExternalKey, loadMaterial, localKmsClient, type CreatedKey } from '../../../local/kms/byok';
 import { memberRoles } from '../../../local/services/member-roles';
 import { LocalStack } from '../../../local/services/server';
 import { readRequestLog } from '../../../local/state/store';
 import { addAccount, addOrganizationalUnit, initOrganization } from '../../../local/state/organization';
 import { localApprover } from '../../../local/workflow/approver';
+import { localCustodian } from '../../../local/workflow/custodian';
 import { openLocalWorkflow, type LocalWorkflow } from '../../../local/workflow/workflow';
 
 /**
@@ -54,7 +55,7 @@ let changes = 0;
 const run = (keyId: string, approvers: string[]) =>
   workflow.run(
     { keyId, changeId: `CHG-M${++changes}`, reason: 'retire member key', requestedBy: 'alice' },
-    { decide: localApprover('auto', approvers), waitMs: 5, retryIntervalMs: 5 },
+    { decide: localApprover('auto', approvers, { irreversible: true }), waitMs: 5, retryIntervalMs: 5 },
   );
 
 describe('a change on a key of a member account', () => {
@@ -87,6 +88,40 @@ describe('a change on a key of a member account', () => {
         sourceIdentity: `keymat-CHG-M${changes}`,
       }),
     ]);
+  });
+
+  it('proves recovery through the member recovery role before the approval, and deletes without a confirmation', async () => {
+    const key = await memberKey(MEMBER);
+    const logStart = readRequestLog(dir).length;
+    const r = await workflow.run(
+      { keyId: key.keyArn, changeId: `CHG-M${++changes}`, reason: 'retire member key', requestedBy: 'alice' },
+      {
+        decide: localApprover('auto', ['bob', 'carol']),
+        custodian: localCustodian(loadMaterial(key.materialFile as string), 'dave'),
+        waitMs: 5,
+        retryIntervalMs: 5,
+      },
+    );
+    expect(r.output).toMatchObject({
+      status: 'DELETED',
+      recovery: { provedBy: 'dave', keyMaterialId: key.keyMaterialId },
+    });
+    const session = r.executionArn.split(':').at(-1);
+    const imports = readRequestLog(dir)
+      .slice(logStart)
+      .filter((e) => e.service === 'kms' && ['GetParametersForImport', 'ImportKeyMaterial'].includes(e.operation));
+    expect(imports).toEqual(
+      ['GetParametersForImport', 'ImportKeyMaterial'].map((operation) =>
+        expect.objectContaining({
+          operation,
+          account: MEMBER,
+          region: REGION,
+          status: 200,
+          caller: `arn:aws:sts::${MEMBER}:assumed-role/keymat-member-recovery/${session}`,
+          sourceIdentity: `keymat-CHG-M${changes}`,
+        }),
+      ),
+    );
   });
 
   it('ends MemberRoleUnavailable, naming the account and role, where the member has no keymat roles', async () => {

@@ -8,6 +8,8 @@ const claims: DecisionClaims = {
   approver: 'arn:aws:iam::111122223333:user/bob',
   decision: 'approve',
   planDigest: 'a'.repeat(64),
+  recoveryProof: 'c'.repeat(64),
+  irreversible: false,
   at: '2026-11-22T10:00:00.000Z',
   channel: 'cli',
   comment: 'checked',
@@ -25,6 +27,8 @@ describe('attestationMessage', () => {
         `approver=${JSON.stringify(claims.approver)}`,
         'decision="approve"',
         `planDigest="${'a'.repeat(64)}"`,
+        `recoveryProof="${'c'.repeat(64)}"`,
+        'irreversible=false',
         'at="2026-11-22T10:00:00.000Z"',
         'channel="cli"',
         'comment="checked"',
@@ -32,15 +36,17 @@ describe('attestationMessage', () => {
     );
   });
 
-  it('differs when any claim differs, including the round', () => {
+  it('differs when any claim differs, including the round, the recovery proof and the confirmation', () => {
     const base = attestationMessage(claims);
     expect(attestationMessage({ ...claims, round: 2 }).equals(base)).toBe(false);
     expect(attestationMessage({ ...claims, decision: 'reject' }).equals(base)).toBe(false);
+    expect(attestationMessage({ ...claims, recoveryProof: '' }).equals(base)).toBe(false);
+    expect(attestationMessage({ ...claims, irreversible: true }).equals(base)).toBe(false);
   });
 
   it('cannot be confused by a newline in a comment', () => {
     const forged = attestationMessage({ ...claims, comment: 'x\nround=2' }).toString();
-    expect(forged.split('\n')).toHaveLength(11);
+    expect(forged.split('\n')).toHaveLength(13);
   });
 });
 

@@ -33,6 +33,7 @@ const task = {
   input: input({ requestedBy: 'alice' }),
   plan,
   approval: { planDigest: plan.digest, approvals: [] },
+  recovery: {},
 };
 const scheduled: HistoryEvent = approvalScheduled(EXECUTION, task);
 
@@ -181,7 +182,11 @@ describe('approvals', () => {
         },
       ],
     });
-    expect(await client.pending()).toEqual({ approvals: [{ executionArn: EXECUTION, task }], windows: [] });
+    expect(await client.pending()).toEqual({
+      proofs: [],
+      approvals: [{ executionArn: EXECUTION, task }],
+      windows: [],
+    });
   });
 
   it('answers an approval with the approvals so far plus this one, attested for its round', async () => {

@@ -56,6 +56,7 @@ const CONFIGS: { [N in FunctionName]: DeployedConfig<N> } = {
     eventBusName: 'keymat-audit',
   },
   VerifyPendingImport: { scope: { account: '111122223333' } },
+  ProveRecovery: { scope: { account: '111122223333' }, approvalTopicArn: TOPIC, attestationKeyArn: KEY },
   NotifyOutcome: { outcomeTopicArn: TOPIC, eventBusName: 'keymat-audit' },
   ApprovalPage: { linkSecretArn: SECRET, attestationKeyArn: KEY, identityClaim: 'email', eventBusName: 'keymat-audit' },
   ExpiryScan: {

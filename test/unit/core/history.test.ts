@@ -1,5 +1,5 @@
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
-import { approvalTask, pendingApproval, progress } from '../../../core/history';
+import { approvalTask, pendingApproval, pendingProof, progress } from '../../../core/history';
 import { input, planFor, snapshot } from '../../helpers/kms-fixtures';
 
 const plan = planFor(snapshot());
@@ -11,6 +11,7 @@ const payload = {
   plan,
   taskToken: 'token-1',
   approvalTimeoutSeconds: 60,
+  recovery: {},
   approval: { planDigest: plan.digest, approvals: [] },
 };
 const scheduled = (Payload: unknown): HistoryEvent => ({
@@ -37,6 +38,26 @@ const exited = (name: string): HistoryEvent => ({
   stateExitedEventDetails: { name },
 });
 
+describe('pendingProof', () => {
+  const proofPayload = {
+    executionId: payload.executionId,
+    input: input(),
+    plan,
+    taskToken: 'proof-token',
+    proofTimeoutSeconds: 60,
+  };
+
+  it('finds the recovery proof request an execution waits on', () => {
+    expect(pendingProof([scheduled(proofPayload)])).toEqual({ taskToken: 'proof-token', input: input(), plan });
+  });
+
+  it('finds none once the request was answered, and takes no approval request for one', () => {
+    const answered: HistoryEvent = { type: 'TaskSucceeded', id: 4, timestamp: new Date() };
+    expect(pendingProof([scheduled(proofPayload), answered])).toBeUndefined();
+    expect(pendingProof([scheduled(payload)])).toBeUndefined();
+  });
+});
+
 describe('approvalTask', () => {
   it('finds the pending approval task in the history', () => {
     expect(pendingApproval([scheduled(payload)])).toEqual({
@@ -44,6 +65,7 @@ describe('approvalTask', () => {
       input: input(),
       plan,
       approval: payload.approval,
+      recovery: {},
     });
   });
 

@@ -1,7 +1,7 @@
 import { linkRecipients, linkRefusal, signLink, verifyLink } from '../../../core/links';
 import type { Approval, ApprovalRules } from '../../../core/types';
 import { confirmationPage, escapeHtml } from '../../../functions/approval-page/page';
-import { input, planFor, snapshot } from '../../helpers/kms-fixtures';
+import { HUB_CONTEXT, input, planFor, snapshot } from '../../helpers/kms-fixtures';
 
 const SECRET = 'test-secret';
 const user = (name: string) => `arn:aws:iam::111122223333:user/${name}`;
@@ -111,8 +111,11 @@ describe('the confirmation page', () => {
 
   it('shows every value as text, never as markup', () => {
     const html = confirmationPage(
-      input({ reason: '<script>alert(1)</script>', requestedBy: '"><img src=x onerror=alert(2)>' }),
-      planFor(snapshot()),
+      {
+        input: input({ reason: '<script>alert(1)</script>', requestedBy: '"><img src=x onerror=alert(2)>' }),
+        plan: planFor(snapshot()),
+        recovery: {},
+      },
       link,
     );
     expect(html).not.toMatch(/<script>|<img/);
@@ -121,15 +124,29 @@ describe('the confirmation page', () => {
   });
 
   it('has a form of exactly the signed link fields, a comment and the two buttons, posted without a query', () => {
-    const html = confirmationPage(input(), planFor(snapshot()), { claims, signature: 'sig' });
+    const html = confirmationPage(
+      { input: input(), plan: planFor(snapshot()), recovery: {} },
+      { claims, signature: 'sig' },
+    );
     const names = [...html.matchAll(/<(?:input|button)[^>]* name="([^"]+)"/g)].map((m) => m[1]);
     expect(names).toEqual(['e', 'a', 'x', 's', 'comment', 'decision', 'decision']);
     expect(html).toContain('<form method="post" action="?">');
     expect(html).toContain(`value="${claims.approver}"`);
   });
 
+  it('opens with NOT SHOWN TO BE REVERSIBLE and asks for the confirmation when an offered proof did not come', () => {
+    const plan = planFor(snapshot(), undefined, { ...HUB_CONTEXT, recoveryProof: 'offered' });
+    const html = confirmationPage({ input: input(), plan, recovery: {} }, { claims, signature: 'sig' });
+    expect(html).toMatch(/<h1>[^<]*<\/h1><p id="recovery"><strong>This deletion is NOT SHOWN TO BE REVERSIBLE/);
+    const names = [...html.matchAll(/<(?:input|button)[^>]* name="([^"]+)"/g)].map((m) => m[1]);
+    expect(names).toEqual(['e', 'a', 'x', 's', 'irreversible', 'comment', 'decision', 'decision']);
+  });
+
   it('says that whoever holds the link decides as its approver', () => {
-    const html = confirmationPage(input(), planFor(snapshot()), { claims, signature: 'sig' });
+    const html = confirmationPage(
+      { input: input(), plan: planFor(snapshot()), recovery: {} },
+      { claims, signature: 'sig' },
+    );
     expect(html).toContain(`Whoever holds it decides as ${claims.approver}: do not forward it.`);
   });
 

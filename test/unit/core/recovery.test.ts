@@ -10,7 +10,7 @@ import {
   verifySubmission,
 } from '../../../core/recovery';
 import { testAttestor } from '../../helpers/attestor';
-import { KEY_ARN, M1, M2, material, planFor, snapshot } from '../../helpers/kms-fixtures';
+import { HUB_CONTEXT, KEY_ARN, M1, M2, material, planFor, snapshot } from '../../helpers/kms-fixtures';
 
 const VALID_TO = new Date('2031-01-01T00:00:00Z');
 const expiring = (id: string, over: Parameters<typeof material>[1] = {}) =>
@@ -95,7 +95,7 @@ describe('changedByProof', () => {
 });
 
 describe('recoveryLine', () => {
-  const plan = planFor(snapshot());
+  const plan = planFor(snapshot(), undefined, { ...HUB_CONTEXT, recoveryProof: 'offered' });
   const proven = {
     keyArn: KEY_ARN,
     keyMaterialId: M1,
@@ -106,19 +106,19 @@ describe('recoveryLine', () => {
   };
 
   it('names who proved the recovery and when', () => {
-    expect(recoveryLine('required', plan, proven)).toBe(
+    expect(recoveryLine(plan, proven)).toBe(
       `Recovery proven by arn:aws:iam::111122223333:role/custodian at 2030-06-01T00:00:00.000Z (material ${M1}).`,
     );
   });
 
   it('opens with NOT SHOWN TO BE REVERSIBLE when an offered proof did not come', () => {
-    expect(recoveryLine('offered', plan, undefined)).toMatch(/^This deletion is NOT SHOWN TO BE REVERSIBLE: /);
+    expect(recoveryLine(plan, undefined)).toMatch(/^This deletion is NOT SHOWN TO BE REVERSIBLE: /);
   });
 
   it('says nothing when the proof is off or does not apply', () => {
-    expect(recoveryLine('off', plan, undefined)).toBeUndefined();
+    expect(recoveryLine({ ...plan, recoveryProof: 'off' }, undefined)).toBeUndefined();
     const pending = snapshot({}, [material(M1), material(M2, { KeyMaterialState: 'PENDING_ROTATION' })]);
-    expect(recoveryLine('offered', planFor(pending, M2), undefined)).toBeUndefined();
+    expect(recoveryLine({ ...planFor(pending, M2), recoveryProof: 'offered' }, undefined)).toBeUndefined();
   });
 });
 

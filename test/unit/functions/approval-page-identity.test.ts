@@ -42,6 +42,7 @@ const scheduled = (): HistoryEvent =>
     input: change,
     plan: { ...plan, rules: RULES },
     approval: { planDigest: plan.digest, approvals: [] },
+    recovery: {},
   });
 
 const BASE: ApprovalPageConfig = {

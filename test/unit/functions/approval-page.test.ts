@@ -10,7 +10,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { verifyApprovals } from '../../../core/approvals';
 import { signLink } from '../../../core/links';
-import { approvalResultSchema, type Approval, type ApprovalRules } from '../../../core/types';
+import { approvalResultSchema, type Approval, type ApprovalRules, type Plan } from '../../../core/types';
 import {
   createApprovalPage,
   MAX_BODY_BYTES,
@@ -34,12 +34,13 @@ const RULES: ApprovalRules = { quorum: 2, allowedApprovers: [user('alice'), user
 
 const attestor = testAttestor();
 
-const scheduled = (approvals: Approval[] = [], rules: ApprovalRules = RULES): HistoryEvent =>
+const scheduled = (approvals: Approval[] = [], rules: ApprovalRules = RULES, over: Partial<Plan> = {}): HistoryEvent =>
   approvalScheduled(EXECUTION, {
     taskToken: 'token-1',
     input: change,
-    plan: { ...plan, rules },
+    plan: { ...plan, rules, ...over },
     approval: { planDigest: plan.digest, approvals },
+    recovery: {},
   });
 
 const approvalPage = () =>
@@ -225,6 +226,27 @@ describe('the approval page on POST', () => {
     await expect(
       verifyApprovals(attestor, EXECUTION, sent, plan, change, { ...RULES, quorum: 1 }),
     ).resolves.toBeUndefined();
+  });
+
+  it("approves an unproven change only with the page's own confirmation, which the attestation records", async () => {
+    const unproven = { ...plan, recoveryProof: 'offered' as const };
+    sfn.on(GetExecutionHistoryCommand).resolves({ events: [scheduled([], RULES, { recoveryProof: 'offered' })] });
+    const refused = await approvalPage()(post(`${linkFor(user('bob'))}&decision=approve`));
+    expect(refused.statusCode).toBe(403);
+    expect(refused.body).toContain('did not confirm that the deletion may be irreversible');
+    sentNothing();
+
+    const res = await approvalPage()(post(`${linkFor(user('bob'))}&irreversible=yes&decision=approve`));
+    expect(res.statusCode).toBe(200);
+    const sent = sentApproval();
+    expect(sent.approvals).toEqual([expect.objectContaining({ approver: user('bob'), irreversible: true })]);
+    await expect(
+      verifyApprovals(attestor, EXECUTION, sent, unproven, change, { ...RULES, quorum: 1 }),
+    ).resolves.toBeUndefined();
+    const forged = { ...sent, approvals: sent.approvals.map(({ irreversible: _, ...a }) => a) };
+    await expect(
+      verifyApprovals(attestor, EXECUTION, forged, unproven, change, { ...RULES, quorum: 1 }),
+    ).rejects.toMatchObject({ name: 'ApprovalInvalid' });
   });
 
   it('answers the second round as round 2, keeping the first approval', async () => {

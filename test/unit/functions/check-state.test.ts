@@ -1,7 +1,7 @@
 import type { KeyState } from '@aws-sdk/client-kms';
 import type { Plan } from '../../../core/types';
 import { createCheckState } from '../../../functions/check-state/check-state';
-import { input, planFor, snapshot } from '../../helpers/kms-fixtures';
+import { M1, M2, input, material, planFor, snapshot } from '../../helpers/kms-fixtures';
 import { EXECUTION_ID, silentLogger } from '../../helpers/task-deps';
 
 const checkState = createCheckState({ logger: silentLogger() });
@@ -13,11 +13,26 @@ const event = (p: Plan) => ({ executionId: EXECUTION_ID, input: input(), plan: p
 
 describe('CheckState', () => {
   it.each(['Enabled', 'Disabled', 'PendingImport'] as const)('decides PROCEED for a key that is %s', async (state) => {
-    await expect(checkState(event(plan(state)))).resolves.toEqual({ decision: 'PROCEED' });
+    await expect(checkState(event(plan(state)))).resolves.toEqual({ decision: 'PROCEED', recoveryProof: 'NOT_ASKED' });
   });
 
-  it('decides ALREADY_DELETED when the plan found the material gone', async () => {
-    await expect(checkState(event(plan('PendingImport', true)))).resolves.toEqual({ decision: 'ALREADY_DELETED' });
+  it('decides ALREADY_DELETED when the plan found the material gone, and asks no proof', async () => {
+    const p = { ...plan('PendingImport', true), recoveryProof: 'required' as const };
+    await expect(checkState(event(p))).resolves.toEqual({ decision: 'ALREADY_DELETED', recoveryProof: 'NOT_ASKED' });
+  });
+
+  it.each(['offered', 'required'] as const)(
+    'asks for the proof when it is %s and the material is current',
+    async (mode) => {
+      const p = { ...plan('Enabled'), recoveryProof: mode };
+      await expect(checkState(event(p))).resolves.toEqual({ decision: 'PROCEED', recoveryProof: 'ASK' });
+    },
+  );
+
+  it('asks no proof for a pending-rotation material, which nothing was encrypted under', async () => {
+    const pending = snapshot({}, [material(M1), material(M2, { KeyMaterialState: 'PENDING_ROTATION' })]);
+    const p = { ...planFor(pending, M2), recoveryProof: 'required' as const };
+    await expect(checkState(event(p))).resolves.toEqual({ decision: 'PROCEED', recoveryProof: 'NOT_ASKED' });
   });
 
   it('refuses a key pending deletion with KeyPendingDeletion, naming the key and its state', async () => {

@@ -67,6 +67,7 @@ const pendingTask = {
   input: input({ requestedBy: ALICE }),
   plan,
   approval: { planDigest: plan.digest, approvals: [] },
+  recovery: {},
 };
 function waitingForApproval() {
   sfn.on(DescribeExecutionCommand).resolves({ executionArn: EXECUTION, name: 'keymat-CHG-1', status: 'RUNNING' });
@@ -195,6 +196,17 @@ describe('deciding', () => {
     waitingForApproval();
     const { status } = await answer(signedBy(ALICE, '/approve', { execution: 'keymat-CHG-1', approver: BOB }));
     expect(status).toBe(400);
+    expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+  });
+
+  it('refuses a recovery proof that names its custodian in the body, and one for an execution not waiting for it', async () => {
+    waitingForApproval();
+    const copy = { wrappedKeyMaterial: 'AAAA', importToken: 'AAAA', wrappingAlgorithm: 'RSAES_OAEP_SHA_256' };
+    const named = await answer(signedBy(BOB, '/recovery', { execution: 'keymat-CHG-1', ...copy, custodian: ALICE }));
+    expect(named).toMatchObject({ status: 400, body: { error: 'InvalidInput' } });
+    expect(JSON.stringify(named.body)).toContain('custodian');
+    const notWaiting = await answer(signedBy(BOB, '/recovery', { execution: 'keymat-CHG-1', ...copy }));
+    expect(notWaiting).toMatchObject({ status: 409, body: { error: 'NothingToDecide' } });
     expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
   });
 

@@ -14,6 +14,7 @@ import { EXECUTION_ID } from '../../helpers/task-deps';
 const FOLDERS: Record<AnyTaskState, string> = {
   ValidateOrigin: 'validate-origin',
   CheckState: 'check-state',
+  ProveRecovery: 'prove-recovery',
   RequestApproval: 'request-approval',
   CheckChangeWindow: 'check-change-window',
   DeleteMaterial: 'delete-material',
@@ -89,7 +90,7 @@ describe('ValidateOrigin handler', () => {
     keyIs();
     const raw = { keyId: KEY_ARN, changeId: 'CHG-1', reason: 'retire', requestedBy: 'alice', attestation };
     const result = await handler(
-      { executionId: EXECUTION_ID, input: raw, rules: DEPLOYMENT_RULES },
+      { executionId: EXECUTION_ID, input: raw, rules: DEPLOYMENT_RULES, recoveryProof: 'off' },
       context('ValidateOrigin'),
     );
     expect(result).toMatchObject({ input: { waitSeconds: 7 } });
@@ -99,7 +100,10 @@ describe('ValidateOrigin handler', () => {
     const handler = load('ValidateOrigin', variables(7));
     keyIs();
     const raw = { keyId: KEY_ARN, changeId: 'CHG-1', reason: 'retire', requestedBy: 'alice', attestation };
-    await handler({ executionId: EXECUTION_ID, input: raw, rules: DEPLOYMENT_RULES }, context('ValidateOrigin'));
+    await handler(
+      { executionId: EXECUTION_ID, input: raw, rules: DEPLOYMENT_RULES, recoveryProof: 'off' },
+      context('ValidateOrigin'),
+    );
     expect(aws.inputs('VerifyMac')[0]).toMatchObject({
       KeyId: ATTESTATION_KEY,
       MacAlgorithm: 'HMAC_SHA_256',
@@ -114,7 +118,10 @@ describe('ValidateOrigin handler', () => {
     keyIs();
     const raw = { keyId: KEY_ARN, changeId: 'CHG-1', reason: 'retire', requestedBy: 'alice', attestation };
     await expect(
-      handler({ executionId: EXECUTION_ID, input: raw, rules: DEPLOYMENT_RULES }, context('ValidateOrigin')),
+      handler(
+        { executionId: EXECUTION_ID, input: raw, rules: DEPLOYMENT_RULES, recoveryProof: 'off' },
+        context('ValidateOrigin'),
+      ),
     ).rejects.toMatchObject({
       name: 'KeyNotInThisAccountOrRegion',
     });
@@ -137,7 +144,10 @@ describe('ValidateOrigin handler', () => {
 describe('CheckState handler', () => {
   it('decides from the event alone', async () => {
     const handler = load('CheckState', environmentOf('CheckState', {}));
-    await expect(handler(taskEvent, context('CheckState'))).resolves.toEqual({ decision: 'PROCEED' });
+    await expect(handler(taskEvent, context('CheckState'))).resolves.toEqual({
+      decision: 'PROCEED',
+      recoveryProof: 'NOT_ASKED',
+    });
   });
 });
 
@@ -152,6 +162,7 @@ describe('RequestApproval handler', () => {
       ...taskEvent,
       taskToken: 'AQB-token',
       approvalTimeoutSeconds: 3600,
+      recovery: {},
       approval: { planDigest: plan.digest, approvals: [] },
     };
     await expect(handler(event, context('RequestApproval'))).resolves.toEqual({ messageId: 'm-1' });
@@ -186,6 +197,7 @@ describe('DeleteMaterial handler', () => {
         approvals: [{ approver: 'bob', at: '2026-11-22T00:00:00Z', channel: 'cli', round: 1, mac: 'bWFj' }],
       },
       executionStartTime: '2026-11-21T23:00:00Z',
+      recovery: {},
     };
     await expect(handler(event, context('DeleteMaterial'))).resolves.toMatchObject({ kmsRequestId: 'req-1' });
     expect(aws.inputs('Publish')[0]).toMatchObject({ TopicArn: topic });

@@ -146,6 +146,7 @@ async function start(keyId: string) {
     executionId: EXECUTION,
     input: await attestStart(attestor, 'keymat-CHG-7', input, 'cli', new Date()),
     rules: DEPLOYMENT_RULES,
+    recoveryProof: 'off',
   };
 }
 
@@ -329,6 +330,7 @@ describe('DeleteMaterial and VerifyPendingImport for a key of a member account',
     plan,
     approval: { planDigest: plan.digest, approvals: signedApprovals(EXECUTION, plan.digest, ...approvers) },
     executionStartTime: '2026-11-21T23:00:00Z',
+    recovery: {},
   });
 
   it('deletes with the member delete role, named for the execution and the change', async () => {

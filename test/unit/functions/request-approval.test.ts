@@ -31,6 +31,7 @@ const event = (rules: ApprovalRules, approvers: string[] = []) => ({
   plan: { ...plan, rules },
   taskToken: 'AQB-token',
   approvalTimeoutSeconds: 3600,
+  recovery: {},
   approval: {
     planDigest: plan.digest,
     approvals: approvers.map((approver, i) => ({

@@ -76,6 +76,7 @@ const approved = (plan: Plan, approver = 'bob', digest = plan.digest) => ({
   plan,
   approval: { planDigest: digest, approvals: signedBy(digest, approver) },
   executionStartTime,
+  recovery: {},
 });
 
 describe('CheckState', () => {
@@ -232,6 +233,7 @@ describe('DeleteMaterial', () => {
       plan,
       approval: { planDigest: plan.digest, approvals },
       executionStartTime,
+      recovery: {},
     };
     await expect(deleteMaterial(event)).rejects.toMatchObject({
       name: 'ApprovalInvalid',
@@ -251,6 +253,7 @@ describe('DeleteMaterial', () => {
       plan,
       approval: { planDigest: plan.digest, approvals: signedBy(plan.digest, 'bob', 'carol') },
       executionStartTime,
+      recovery: {},
     });
     expect(result.kmsRequestId).toBe('req-2');
   });
@@ -339,6 +342,7 @@ describe('RequestApproval', () => {
       plan,
       taskToken: token,
       approvalTimeoutSeconds: 3600,
+      recovery: {},
       approval: { planDigest: plan.digest, approvals: signedBy(plan.digest, 'bob') },
     });
     const sent = sns.commandCalls(PublishCommand)[0]!.args[0].input;

@@ -44,7 +44,7 @@ const event = async (over: Record<string, unknown> = {}) => {
     typeof input.requestedBy === 'string'
       ? await attestStart(attestor, 'e', { ...input, requestedBy: input.requestedBy }, 'cli', new Date())
       : input;
-  return { executionId: EXECUTION, input: attested, rules: DEPLOYMENT_RULES };
+  return { executionId: EXECUTION, input: attested, rules: DEPLOYMENT_RULES, recoveryProof: 'off' };
 };
 
 beforeEach(() => kms.reset());
@@ -208,9 +208,12 @@ describe('ValidateOrigin refuses', () => {
 
 describe('ValidateOrigin trusts only an attested start', () => {
   it('refuses a raw start with no attestation as StartNotAttested, before any KMS call', async () => {
-    const err = await handler({ executionId: EXECUTION, input: request(), rules: DEPLOYMENT_RULES }).catch(
-      (e: Error) => e,
-    );
+    const err = await handler({
+      executionId: EXECUTION,
+      input: request(),
+      rules: DEPLOYMENT_RULES,
+      recoveryProof: 'off',
+    }).catch((e: Error) => e);
     expect(err).toMatchObject({ name: 'StartNotAttested' });
     expect((err as Error).message).toContain(`requestedBy ${ALICE} is unproven`);
     expect(kms.calls()).toHaveLength(0);
@@ -219,9 +222,12 @@ describe('ValidateOrigin trusts only an attested start', () => {
   it('refuses an attested start whose requester was changed afterwards', async () => {
     const { input } = await event();
     const forged = { ...input, requestedBy: 'arn:aws:iam::111122223333:user/mallory' };
-    const err = await handler({ executionId: EXECUTION, input: forged, rules: DEPLOYMENT_RULES }).catch(
-      (e: Error) => e,
-    );
+    const err = await handler({
+      executionId: EXECUTION,
+      input: forged,
+      rules: DEPLOYMENT_RULES,
+      recoveryProof: 'off',
+    }).catch((e: Error) => e);
     expect(err).toMatchObject({ name: 'StartNotAttested' });
     expect(kms.calls()).toHaveLength(0);
   });
@@ -229,13 +235,20 @@ describe('ValidateOrigin trusts only an attested start', () => {
   it('refuses an attestation made for another execution', async () => {
     const { input } = await event();
     const other = EXECUTION.replace(/:e$/, ':other');
-    const err = await handler({ executionId: other, input, rules: DEPLOYMENT_RULES }).catch((e: Error) => e);
+    const err = await handler({ executionId: other, input, rules: DEPLOYMENT_RULES, recoveryProof: 'off' }).catch(
+      (e: Error) => e,
+    );
     expect(err).toMatchObject({ name: 'StartNotAttested' });
   });
 
   it('refuses a start attested more than 15 minutes ago, and records the time of a fresh one', async () => {
     const stale = await attestStart(attestor, 'e', request(), 'cli', new Date(Date.now() - 16 * 60_000));
-    const err = await handler({ executionId: EXECUTION, input: stale, rules: DEPLOYMENT_RULES }).catch((e: Error) => e);
+    const err = await handler({
+      executionId: EXECUTION,
+      input: stale,
+      rules: DEPLOYMENT_RULES,
+      recoveryProof: 'off',
+    }).catch((e: Error) => e);
     expect(err).toMatchObject({ name: 'StartNotAttested', message: expect.stringContaining('15 minutes') });
     expect(kms.calls()).toHaveLength(0);
     keyWith({});
@@ -246,7 +259,9 @@ describe('ValidateOrigin trusts only an attested start', () => {
 
   it('refuses an attestation signed with another key', async () => {
     const input = await attestStart(testAttestor('not-keymat'), 'e', request(), 'cli', new Date());
-    const err = await handler({ executionId: EXECUTION, input, rules: DEPLOYMENT_RULES }).catch((e: Error) => e);
+    const err = await handler({ executionId: EXECUTION, input, rules: DEPLOYMENT_RULES, recoveryProof: 'off' }).catch(
+      (e: Error) => e,
+    );
     expect(err).toMatchObject({ name: 'StartNotAttested' });
   });
 });

@@ -14,15 +14,20 @@ type Folder = (typeof FUNCTION_FOLDERS)[number];
 const BUDGET_BYTES: Record<Folder, number> = {
   // With the Organizations client and STS's credential provider, for keys of member accounts.
   'validate-origin': 552_000,
-  'check-state': 71_000,
+  // With the recovery proof's rules (core/recovery.ts), to say whether a proof is asked.
+  'check-state': 76_000,
+  // With STS's credential provider, for keys of member accounts.
+  'prove-recovery': 340_000,
   'request-approval': 409_000,
   'check-change-window': 342_000,
-  'delete-material': 344_000,
+  // With the recovery proof's check.
+  'delete-material': 349_000,
   // With STS's credential provider, for keys of member accounts.
   'verify-pending-import': 305_000,
   'notify-outcome': 306_000,
   'approval-page': 382_000,
-  'expiry-scan': 364_000,
+  // With the Organizations and EventBridge clients and STS's credential provider, for the fleet scan.
+  'expiry-scan': 439_000,
   gateway: 449_000,
 };
 
@@ -30,13 +35,14 @@ const BUDGET_BYTES: Record<Folder, number> = {
 const CLIENTS: Record<Folder, string[]> = {
   'validate-origin': ['client-eventbridge', 'client-kms', 'client-lambda', 'client-organizations', 'client-ssm'],
   'check-state': [],
+  'prove-recovery': ['client-kms', 'client-sns'],
   'request-approval': ['client-eventbridge', 'client-secrets-manager', 'client-sns', 'client-ssm'],
   'check-change-window': ['client-ssm'],
   'delete-material': ['client-eventbridge', 'client-kms', 'client-sns'],
   'verify-pending-import': ['client-kms'],
   'notify-outcome': ['client-eventbridge', 'client-sns'],
   'approval-page': ['client-eventbridge', 'client-kms', 'client-secrets-manager', 'client-sfn'],
-  'expiry-scan': ['client-kms', 'client-sfn', 'client-sns'],
+  'expiry-scan': ['client-eventbridge', 'client-kms', 'client-organizations', 'client-sfn', 'client-sns'],
   gateway: ['client-eventbridge', 'client-kms', 'client-sfn', 'client-ssm'],
 };
 

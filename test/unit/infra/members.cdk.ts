@@ -3,7 +3,13 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MEMBER_DELETE_ROLE, MEMBER_READ_ROLE, type ApprovalRule, type Members } from '../../../core/organisation';
+import {
+  MEMBER_DELETE_ROLE,
+  MEMBER_READ_ROLE,
+  MEMBER_RECOVERY_ROLE,
+  type ApprovalRule,
+  type Members,
+} from '../../../core/organisation';
 import { KeymatStack, type KeymatStackProps } from '../../../infra/keymat-stack';
 import {
   KeymatMemberRolesStack,
@@ -232,8 +238,12 @@ describe('the member roles', () => {
     'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:kms:${region}:`, { Ref: 'AWS::AccountId' }, ':key/*']],
   }));
 
-  it('are two, with the fixed names the hub assumes', () => {
-    expect(roles.map((r) => r.Properties.RoleName).sort()).toEqual([MEMBER_DELETE_ROLE, MEMBER_READ_ROLE]);
+  it('are three, with the fixed names the hub assumes', () => {
+    expect(roles.map((r) => r.Properties.RoleName).sort()).toEqual([
+      MEMBER_DELETE_ROLE,
+      MEMBER_READ_ROLE,
+      MEMBER_RECOVERY_ROLE,
+    ]);
   });
 
   it("trust only the hub's reading task roles (read) and DeleteMaterial's (delete), by ARN, within the organisation, with a keymat SourceIdentity", () => {
@@ -262,6 +272,44 @@ describe('the member roles', () => {
         Effect: 'Allow',
         Resource: taggedKeys,
         Condition: { StringEquals: { 'aws:ResourceTag/keymat:managed': 'true' } },
+      },
+    ]);
+  });
+
+  it('prove recovery of the tagged keys only, as a proof does, trusting only the proving function', () => {
+    expect(role(MEMBER_RECOVERY_ROLE).Properties.AssumeRolePolicyDocument).toEqual(trust(hubRole('ProveRecovery')));
+    const tag = { 'aws:ResourceTag/keymat:managed': 'true' };
+    expect(policyOf(MEMBER_RECOVERY_ROLE)).toEqual([
+      {
+        Action: ['kms:DescribeKey', 'kms:ListKeyRotations'],
+        Effect: 'Allow',
+        Resource: taggedKeys,
+        Condition: { StringEquals: tag },
+      },
+      {
+        Action: 'kms:GetParametersForImport',
+        Effect: 'Allow',
+        Resource: taggedKeys,
+        Condition: {
+          StringEquals: {
+            ...tag,
+            'kms:KeyOrigin': 'EXTERNAL',
+            'kms:WrappingKeySpec': 'RSA_4096',
+            'kms:WrappingAlgorithm': ['RSAES_OAEP_SHA_256', 'RSA_AES_KEY_WRAP_SHA_256'],
+          },
+        },
+      },
+      {
+        Action: 'kms:ImportKeyMaterial',
+        Effect: 'Allow',
+        Resource: taggedKeys,
+        Condition: {
+          StringEquals: {
+            ...tag,
+            'kms:KeyOrigin': 'EXTERNAL',
+            'kms:ExpirationModel': ['KEY_MATERIAL_EXPIRES', 'KEY_MATERIAL_DOES_NOT_EXPIRE'],
+          },
+        },
       },
     ]);
   });

@@ -75,6 +75,44 @@ describe('functions', () => {
     expect(kmsActions('NotifyOutcome')).toEqual([]);
     expect(actionsOf(template, 'CheckState').some((a) => a.startsWith('sns:'))).toBe(false);
     expect(actionsOf(template, 'RequestApproval')).toContain('sns:Publish');
+    expect(kmsActions('ProveRecovery').sort()).toEqual(
+      ['kms:DescribeKey', 'kms:GetParametersForImport', 'kms:ImportKeyMaterial', 'kms:ListKeyRotations'].sort(),
+    );
+  });
+
+  it('lets only the proving function get import parameters and reimport, each pinned to what a proof does', () => {
+    for (const state of TASK_STATES) {
+      const actions = actionsOf(template, state);
+      for (const action of ['kms:GetParametersForImport', 'kms:ImportKeyMaterial']) {
+        expect(actions.includes(action)).toBe(state === 'ProveRecovery');
+      }
+    }
+    const tag = { 'aws:ResourceTag/keymat:managed': 'true' };
+    expect(statementsOf(template, 'ProveRecovery')).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          Action: 'kms:GetParametersForImport',
+          Condition: {
+            StringEquals: {
+              ...tag,
+              'kms:KeyOrigin': 'EXTERNAL',
+              'kms:WrappingKeySpec': 'RSA_4096',
+              'kms:WrappingAlgorithm': ['RSAES_OAEP_SHA_256', 'RSA_AES_KEY_WRAP_SHA_256'],
+            },
+          },
+        }),
+        expect.objectContaining({
+          Action: 'kms:ImportKeyMaterial',
+          Condition: {
+            StringEquals: {
+              ...tag,
+              'kms:KeyOrigin': 'EXTERNAL',
+              'kms:ExpirationModel': ['KEY_MATERIAL_EXPIRES', 'KEY_MATERIAL_DOES_NOT_EXPIRE'],
+            },
+          },
+        }),
+      ]),
+    );
   });
 
   it('scopes KMS permissions to listed key ARNs when configured', () => {
@@ -181,7 +219,7 @@ describe('the attestation key', () => {
     const mac = { StringEquals: { 'kms:MacAlgorithm': 'HMAC_SHA_256' } };
     expect(statements).toEqual([
       expect.objectContaining({ Sid: 'AccountAdministersNotUses', Action: KEY_ADMIN_ACTIONS }),
-      ...['ApprovalPage', 'ValidateOrigin', 'DeleteMaterial', 'ExpiryScan', 'Gateway'].map((name) => ({
+      ...['ApprovalPage', 'ValidateOrigin', 'DeleteMaterial', 'ProveRecovery', 'ExpiryScan', 'Gateway'].map((name) => ({
         Effect: 'Allow',
         Action: ['ApprovalPage', 'ExpiryScan', 'Gateway'].includes(name) ? 'kms:GenerateMac' : 'kms:VerifyMac',
         Principal: { AWS: roleOf(name) },
@@ -199,7 +237,7 @@ describe('the attestation key', () => {
     for (const action of ['kms:*', 'kms:GenerateMac', 'kms:VerifyMac', 'kms:CreateGrant']) {
       expect(root.Action).not.toContain(action);
     }
-    for (const name of ['ApprovalPage', 'ValidateOrigin', 'DeleteMaterial', 'ExpiryScan', 'Gateway']) {
+    for (const name of ['ApprovalPage', 'ValidateOrigin', 'DeleteMaterial', 'ProveRecovery', 'ExpiryScan', 'Gateway']) {
       expect(actionsOf(template, name).filter((a) => a.endsWith('Mac'))).toEqual([]);
     }
   });
@@ -361,12 +399,12 @@ describe('topics', () => {
     });
   });
 
-  it('sends notification emails the general approval request, never the personal links', () => {
+  it('sends notification emails the general approval and recovery proof requests, never the personal links', () => {
     const withEmails = synth({ notificationEmails: 'secops@example.com' }).template;
     withEmails.hasResourceProperties('AWS::SNS::Subscription', {
       Protocol: 'email',
       Endpoint: 'secops@example.com',
-      FilterPolicy: { event: ['ApprovalRequested'] },
+      FilterPolicy: { event: ['ApprovalRequested', 'RecoveryProofRequested'] },
     });
   });
 
