@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeFleetScan } from '../../core/fleet-scan';
 import type { Members } from '../../core/organisation';
+import { readImportParameters } from '../../core/recovery';
 import { printable } from '../../core/text';
 import { diagnoseFleet } from '../../functions/runtime/org-doctor';
 import { createExternalKey, localKmsClient } from '../../local/kms/byok';
@@ -11,7 +13,7 @@ import { addAccount, addOrganizationalUnit, initOrganization, readOrganization }
 import { readOutbox, readRequestLog, requestLogEnd, runningEndpoint } from '../../local/state/store';
 import { runLocalFleetScan } from '../../local/workflow/fleet-scan';
 import { prepareWorkflow } from '../../local/workflow/workflow';
-import { approve, localTarget, startChange } from '../operations';
+import { approve, localTarget, proveRecovery, startChange } from '../operations';
 import { CliError, lineWriter, type CliIo } from '../output';
 import { doctorLines, localDoctorAccess } from './org';
 
@@ -37,8 +39,9 @@ const [PAYMENTS] = ACCOUNTS;
 const KEY_REGION = 'eu-west-1';
 const APPROVERS = ['bob', 'carol'];
 
-/** How long the demo waits for the approval request to reach the outbox (the machine may be busy). */
-const APPROVAL_REQUEST_TIMEOUT_MS = 30_000;
+/** How long the demo waits for a request to reach the outbox (the machine may be busy). */
+const REQUEST_TIMEOUT_MS = 30_000;
+const CUSTODIAN_COMMAND = '$ AWS_ACCESS_KEY_ID=dave keymat recovery prove --local … --material material.bin';
 
 const as = (user: string) => ({ accessKeyId: user, secretAccessKey: 'local' });
 
@@ -112,8 +115,15 @@ export async function demoOrg(io: CliIo, stateDir: string): Promise<void> {
       reason: 'retire the payments BYOK material',
       waitSeconds: 1,
     });
+    const asked = await published(stateDir, executionArn, 'RecoveryProofRequested');
+    say(`   dave, a custodian, proves the material can be imported again (${CUSTODIAN_COMMAND}):`);
+    const proof = await proveRecovery(localTarget(stateDir, as('dave')), executionArn, readImportParameters(asked), {
+      material: readFileSync(key.materialFile as string),
+    });
+    say(`   proven by ${printable(proof.custodian)}, through ${PAYMENTS.name}'s member recovery role`);
     say('   The approval request names the account, its OU path and the Region:');
-    for (const line of (await approvalRequest(stateDir, executionArn)).split('\n')) say(`   │ ${printable(line)}`);
+    const request = await published(stateDir, executionArn, 'ApprovalRequested');
+    for (const line of request.split('\n')) say(`   │ ${printable(line)}`);
 
     say(`\n4. ${APPROVERS.join(' and ')} approve it (production needs two):`);
     for (const approver of APPROVERS) {
@@ -157,16 +167,16 @@ export async function demoOrg(io: CliIo, stateDir: string): Promise<void> {
   }
 }
 
-/** The text of the approval request RequestApproval published for an execution, once it is in the outbox. */
-async function approvalRequest(stateDir: string, executionArn: string): Promise<string> {
-  const deadline = Date.now() + APPROVAL_REQUEST_TIMEOUT_MS;
+/** The text of a request an execution published (`RecoveryProofRequested`, `ApprovalRequested`), once in the outbox. */
+async function published(stateDir: string, executionArn: string, event: string): Promise<string> {
+  const deadline = Date.now() + REQUEST_TIMEOUT_MS;
   for (;;) {
     const found = readOutbox(stateDir).find(
-      (m) => m.attributes.executionId === executionArn && m.attributes.event === 'ApprovalRequested',
+      (m) => m.attributes.executionId === executionArn && m.attributes.event === event,
     );
     if (found) return found.message;
     if (Date.now() > deadline) {
-      throw new CliError(`no approval request for ${executionArn} reached the outbox of ${stateDir}`);
+      throw new CliError(`no ${event} message for ${executionArn} reached the outbox of ${stateDir}`);
     }
     await sleep(100);
   }

@@ -3,10 +3,11 @@ import type { Scope } from '../../core/config';
 import { errorMessage, errorName, hasErrorName } from '../../core/errors';
 import { checkMember, onceEach, placeAccount } from '../../core/membership';
 import {
-  MEMBER_DELETE_ROLE,
   MEMBER_READ_ROLE,
+  MEMBER_ROLE_OF,
   MEMBER_ROLE_OPERATIONS,
   memberRoleArn,
+  type MemberActingFunction,
   type MemberRole,
   type Members,
 } from '../../core/organisation';
@@ -26,6 +27,7 @@ export type DoctorCheck =
   | 'hub account'
   | 'read role'
   | 'delete role trust'
+  | 'recovery role trust'
   | 'list keys'
   | 'keys'
   | 'key policy'
@@ -68,6 +70,10 @@ export interface FleetDoctorDeps {
   partition?: string;
 }
 
+/** Every member role, and those that one hub function alone may assume (all but the read role). */
+const MEMBER_ROLES = Object.keys(MEMBER_ROLE_OPERATIONS) as MemberRole[];
+const NARROW_ROLES = MEMBER_ROLES.filter((role) => role !== MEMBER_READ_ROLE);
+
 /** Where a region-independent check is shown. */
 export const GLOBAL_REGION = 'global';
 
@@ -93,9 +99,10 @@ const deployment = (account: string, management: boolean): string =>
 const ACCOUNTS_AT_ONCE = 4;
 
 /**
- * Checks every member account of `members` and every Region of it: the read role can be assumed, the delete role
- * refuses the doctor's identity (only DeleteMaterial's role may assume it), the read role lists the keys of each
- * Region and each key's policy lets it describe them; and whether the management account is covered.
+ * Checks every member account of `members` and every Region of it: the read role can be assumed, the delete and
+ * recovery roles refuse the doctor's identity (only DeleteMaterial's and ProveRecovery's roles may assume them), the
+ * read role lists the keys of each Region and each key's policy lets it describe them; and whether the management
+ * account is covered.
  */
 export async function diagnoseFleet(deps: FleetDoctorDeps, members: Members): Promise<DoctorReport> {
   const orgs = onceEach(deps.organizations);
@@ -199,7 +206,6 @@ export async function diagnoseAccount(
   const partition = deps.partition ?? 'aws';
   const deploy = deployment(account.id, management);
   const place = (region: string) => ({ account: account.id, region, partition });
-  const readRoleArn = memberRoleArn(partition, account.id, MEMBER_READ_ROLE);
   const read = deps.keyAccess(MEMBER_READ_ROLE)(DOCTOR_SESSION);
   const rows: DoctorRow[] = [];
 
@@ -215,44 +221,47 @@ export async function diagnoseAccount(
       todo: `deploy ${deploy}; if it is there, redeploy it with the hub's account and stack name, which its trust names`,
     });
   }
-  rows.push(await deleteRoleTrust(deps, account, deploy));
+  for (const role of NARROW_ROLES) rows.push(await narrowRoleTrust(deps, account, role, deploy));
   if (rows[0]?.verdict === 'FAIL') return rows;
 
   for (const region of members.regions) {
-    rows.push(...(await diagnoseRegion(await read(place(region)), account, region, readRoleArn, deploy)));
+    rows.push(...(await diagnoseRegion(await read(place(region)), account, region, partition, deploy)));
   }
   return rows;
 }
 
 /**
- * The delete role, as far as the hub can see it without DeleteMaterial's credentials: it must refuse the doctor's
- * identity. Whether it exists and trusts DeleteMaterial's role cannot be told from here (STS refuses a missing role
- * and an untrusted caller in the same words).
+ * A member role that one hub function alone may assume (the delete role: DeleteMaterial; the recovery role:
+ * ProveRecovery), as far as the hub can see it without that function's credentials: it must refuse the doctor's
+ * identity. Whether it exists and trusts its function's role cannot be told from here (STS refuses a missing role and
+ * an untrusted caller in the same words).
  */
-async function deleteRoleTrust(
+async function narrowRoleTrust(
   deps: FleetDoctorDeps,
   account: { id: string; name: string },
+  role: MemberRole,
   deploy: string,
 ): Promise<DoctorRow> {
-  const partition = deps.partition ?? 'aws';
+  const fn = (Object.keys(MEMBER_ROLE_OF) as MemberActingFunction[]).filter((f) => MEMBER_ROLE_OF[f] === role);
+  const check = `${role.replace(/^keymat-member-/, '')} role trust` as DoctorCheck;
   try {
-    await deps.keyAccess(MEMBER_DELETE_ROLE)(DOCTOR_SESSION)({
+    await deps.keyAccess(role)(DOCTOR_SESSION)({
       account: account.id,
       region: deps.hub.region,
-      partition,
+      partition: deps.partition ?? 'aws',
     });
   } catch (err) {
     if (hasErrorName(err, 'MemberRoleUnavailable')) {
       return {
         ...where(account),
-        check: 'delete role trust',
+        check,
         verdict: 'ok',
-        detail: `${MEMBER_DELETE_ROLE} refuses this identity, as it refuses all but DeleteMaterial's role`,
+        detail: `${role} refuses this identity, as it refuses all but ${fn.join(' and ')}'s role`,
       };
     }
     return {
       ...where(account),
-      check: 'delete role trust',
+      check,
       verdict: 'FAIL',
       detail: `STS did not answer: ${refusal(err)}`,
       todo: 'run the doctor again; if it persists, check STS in the hub Region',
@@ -260,10 +269,10 @@ async function deleteRoleTrust(
   }
   return {
     ...where(account),
-    check: 'delete role trust',
+    check,
     verdict: 'FAIL',
-    detail: `${MEMBER_DELETE_ROLE} let this identity in: its trust is wider than DeleteMaterial's role`,
-    todo: `redeploy ${deploy}: the delete role must trust only the hub's DeleteMaterial role`,
+    detail: `${role} let this identity in: its trust is wider than ${fn.join(' and ')}'s role`,
+    todo: `redeploy ${deploy}: ${role} must trust only the hub's ${fn.join(' and ')} role`,
   };
 }
 
@@ -272,7 +281,7 @@ async function diagnoseRegion(
   kms: KmsCall,
   account: { id: string; name: string },
   region: string,
-  readRoleArn: string,
+  partition: string,
   deploy: string,
 ): Promise<DoctorRow[]> {
   const at = where(account, region);
@@ -318,7 +327,7 @@ async function diagnoseRegion(
           ? `key ${keyIdOf(keyArn)}: its policy leaves ${MEMBER_READ_ROLE} out`
           : `key ${keyIdOf(keyArn)}: DescribeKey failed (${refusal(err)})`,
         todo: denied
-          ? `add to its key policy a statement allowing ${readRoleArn} and ${readRoleArn.replace(MEMBER_READ_ROLE, MEMBER_DELETE_ROLE)} ${kmsActions()}, or the account's root (arn:${readRoleArn.split(':')[1]}:iam::${account.id}:root) kms:* so that IAM decides`
+          ? `add to its key policy a statement allowing ${MEMBER_ROLES.map((role) => memberRoleArn(partition, account.id, role)).join(', ')} ${kmsActions()}, or the account's root (arn:${partition}:iam::${account.id}:root) kms:* so that IAM decides`
           : 'run the doctor again; if it persists, see the KMS error',
       });
     }

@@ -18,6 +18,9 @@ it('deletes a member key approved at the hub by two approvers, then shows the me
   const out = r.stdout;
   // The plan names the member account, its OU and the Region, and the production rule's quorum.
   expect(out).toContain('Where: account 444455556666 (payments-prod), OU Production, eu-west-1');
+  // The custodian proved the material before anyone was asked to approve.
+  expect(out).toContain("proven by arn:aws:iam::111122223333:user/dave, through payments-prod's member recovery role");
+  expect(out).toMatch(/│ Recovery proven by arn:aws:iam::111122223333:user\/dave /);
   expect(out).toContain('arn:aws:iam::111122223333:user/bob: 1 of 2 approvals');
   expect(out).toContain('arn:aws:iam::111122223333:user/carol: 2 of 2 approvals');
   expect(out).toContain('SUCCEEDED: DELETED in 444455556666 eu-west-1, key PendingImport');

@@ -85,10 +85,11 @@ const rowsOf = (r: DoctorReport, account: string, check?: string): DoctorRow[] =
   r.rows.filter((row) => row.account === account && (check === undefined || row.check === check));
 
 describe('keymat org doctor --local', () => {
-  it('passes a member whose roles answer, in every Region, and its delete role refuses the doctor', async () => {
+  it('passes a member whose roles answer, in every Region, and its delete and recovery roles refuse the doctor', async () => {
     const { report: r } = await report();
     expect(rowsOf(r, MEMBER, 'read role')).toEqual([expect.objectContaining({ region: 'global', verdict: 'ok' })]);
     expect(rowsOf(r, MEMBER, 'delete role trust')).toEqual([expect.objectContaining({ verdict: 'ok' })]);
+    expect(rowsOf(r, MEMBER, 'recovery role trust')).toEqual([expect.objectContaining({ verdict: 'ok' })]);
     expect(rowsOf(r, MEMBER, 'keys')).toEqual([
       expect.objectContaining({ region: 'us-east-1', verdict: 'ok', detail: '1 listed: 0 readable' }),
       expect.objectContaining({ region: 'eu-west-1', verdict: 'ok', detail: '1 listed: 1 readable' }),
@@ -119,7 +120,9 @@ describe('keymat org doctor --local', () => {
       expect.objectContaining({ region: 'us-east-1', keyArn: closed.keyArn, verdict: 'FAIL' }),
     ]);
     const [row] = rowsOf(r, MEMBER, 'key policy');
-    expect(row?.todo).toContain(`arn:aws:iam::${MEMBER}:role/keymat-member-read`);
+    for (const role of ['read', 'delete', 'recovery']) {
+      expect(row?.todo).toContain(`arn:aws:iam::${MEMBER}:role/keymat-member-${role}`);
+    }
     expect(row?.todo).toContain('kms:DescribeKey');
     // The doctor changed nothing: the key and its policy are as they were.
     const kms = localKmsClient(stack.endpoint, 'us-east-1', MEMBER);

@@ -1,6 +1,6 @@
 import type { KmsCall, OrganizationsCall } from '../../../../core/aws-api';
 import { KeymatError } from '../../../../core/errors';
-import { MEMBER_DELETE_ROLE, type MemberRole, type Members } from '../../../../core/organisation';
+import { MEMBER_DELETE_ROLE, MEMBER_RECOVERY_ROLE, type MemberRole, type Members } from '../../../../core/organisation';
 import type { KeyAccess } from '../../../../functions/runtime/key-access';
 import { diagnoseFleet, type FleetDoctorDeps } from '../../../../functions/runtime/org-doctor';
 
@@ -39,7 +39,7 @@ function access(kms: KmsCall, deleteLetsIn = false): { keyAccess: (role: MemberR
     () =>
     async (place) => {
       assumed.push(`${role} ${place.account}`);
-      if (role === MEMBER_DELETE_ROLE && !deleteLetsIn) {
+      if (role === MEMBER_RECOVERY_ROLE || (role === MEMBER_DELETE_ROLE && !deleteLetsIn)) {
         throw new KeymatError('MemberRoleUnavailable', 'STS refused', {
           cause: named('AccessDenied', 'not authorized'),
         });
@@ -111,7 +111,7 @@ it('fails the delete role trust when the delete role lets the doctor in, naming 
     expect.objectContaining({
       account: MEMBER,
       verdict: 'FAIL',
-      todo: expect.stringContaining("the delete role must trust only the hub's DeleteMaterial role"),
+      todo: expect.stringContaining("keymat-member-delete must trust only the hub's DeleteMaterial role"),
     }),
   ]);
 });
