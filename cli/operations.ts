@@ -182,6 +182,8 @@ export interface StartRequest {
   reason: string;
   waitSeconds?: number;
   dryRun?: boolean;
+  /** The change imports the deleted material back instead of deleting it. */
+  restore?: boolean;
   /** A recovery proof stricter than the deployment's. */
   recoveryProof?: RecoveryProofMode;
 }

@@ -26,6 +26,7 @@ const COMMANDS: { name: string; summary: string; load: (io: CliIo) => Promise<Co
       ['status', 'the plan, the current state and the progress of an execution'],
       ['history', 'the events of an execution'],
       ['outbox', 'the SNS messages the local stack sent'],
+      ['restore', "start a restore change: a deleted material imported back from a custodian's copy, once approved"],
     ] as const
   ).map(([name, summary]) => ({ name, summary, load: async (io: CliIo) => operatorCommand(io, name) })),
   {

@@ -5,10 +5,11 @@ import type { Attestor } from './attestation';
 import type { SfnCall } from './aws-api';
 import { approvalDecided, type ChangeEvent, type EventPublisher } from './change-events';
 import { ChangeError, hasErrorName } from './errors';
-import type { WindowCheck } from './change-window';
+import { calendarLabel, type WindowCheck } from './change-window';
 import {
   approvalTask,
   changeManagement,
+  heldChange,
   pendingApproval,
   pendingProof,
   progress,
@@ -221,9 +222,39 @@ export class ChangeClient {
 
   /**
    * The approval task a running execution waits on; refused with ExecutionNotFound, or NothingToDecide when the
-   * execution has ended or has not asked for an approval yet.
+   * execution has ended, has not asked for an approval yet, or is approved and held by its change window.
    */
   async waitingApproval(execution: string): Promise<{ executionArn: string; task: PendingApprovalTask }> {
+    const { described, events } = await this.running(execution);
+    const task = pendingApproval(events);
+    if (!task) {
+      const held = heldChange(events);
+      throw new ChangeError(
+        'NothingToDecide',
+        held
+          ? `execution ${described.name} is approved; held by its change window (${held.changeWindow.calendars.map(calendarLabel).join(', ')} CLOSED) until ${held.changeWindow.waitUntil}, when it is checked again: there is nothing to approve (reject it to withdraw it)`
+          : notAskedYet(described.name, events),
+      );
+    }
+    return { executionArn: described.executionArn ?? this.executionArn(execution), task };
+  }
+
+  /**
+   * What a rejection of a running execution answers: its pending approval round, the hold of an approved change by
+   * its change window, or its wait for a custodian's recovery proof (rejecting either ends the change as rejecting a
+   * round does, before anything is deleted or imported). Refused as `waitingApproval`.
+   */
+  async waitingRejection(execution: string): Promise<{ executionArn: string; task: PendingApprovalTask }> {
+    const { described, events } = await this.running(execution);
+    const task = pendingApproval(events) ?? heldChange(events) ?? beforeApprovals(pendingProof(events));
+    if (!task) throw new ChangeError('NothingToDecide', notAskedYet(described.name, events));
+    return { executionArn: described.executionArn ?? this.executionArn(execution), task };
+  }
+
+  /** A running execution's description and history; NothingToDecide when it has ended. */
+  private async running(
+    execution: string,
+  ): Promise<{ described: DescribeExecutionCommandOutput; events: HistoryEvent[] }> {
     const described = await this.describe(execution);
     if (described.status !== 'RUNNING') {
       throw new ChangeError(
@@ -231,11 +262,7 @@ export class ChangeClient {
         `execution ${described.name} is ${described.status}: there is nothing to decide`,
       );
     }
-    const task = pendingApproval(await this.history(execution));
-    if (!task) {
-      throw new ChangeError('NothingToDecide', `execution ${described.name} is not waiting for an approval yet`);
-    }
-    return { executionArn: described.executionArn ?? this.executionArn(execution), task };
+    return { described, events: await this.history(execution) };
   }
 
   /**
@@ -370,9 +397,10 @@ export class ChangeClient {
   }
 
   /**
-   * Rejects the change `task` asks about: it ends ApprovalRejected, and Approval Decided is published. Only an allowed
-   * approver rejects, or the requester, who withdraws the change (`as` says which); anyone else is refused
-   * RejectionRefused. AlreadyDecided as for `approve`.
+   * Rejects the change `task` asks about (a pending round, or the hold of an approved change by its window): it ends
+   * ApprovalRejected, and Approval Decided is published (for a held change, in the round after its last approval).
+   * Only an allowed approver rejects, or the requester, who withdraws the change (`as` says which); anyone else is
+   * refused RejectionRefused. AlreadyDecided as for `approve`.
    */
   async reject(
     executionArn: string,
@@ -475,3 +503,17 @@ function canonical(value: unknown): string {
   }
   return JSON.stringify(value) ?? 'null';
 }
+
+/**
+ * A change waiting for its recovery proof, as the rejection of its first round sees it: no approval given yet, no
+ * proof in the state.
+ */
+function beforeApprovals(proof: PendingProofTask | undefined): PendingApprovalTask | undefined {
+  return proof && { ...proof, approval: { planDigest: proof.plan.digest, approvals: [] }, recovery: {} };
+}
+
+/** Why a running execution has nothing to approve or reject yet: it waits for a custodian, or is still planning. */
+const notAskedYet = (name: string | undefined, events: HistoryEvent[]): string =>
+  pendingProof(events)
+    ? `execution ${name} waits for a custodian's recovery proof (keymat recovery prove): its approvals are asked once the proof is in or its wait ends; reject it to withdraw it`
+    : `execution ${name} is not waiting for an approval yet`;

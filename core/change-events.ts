@@ -110,6 +110,25 @@ export const EVENT_DETAILS = {
       kmsRequestId: z.nullable(z.string()),
       appliedBy: z.enum(['THIS_ATTEMPT', 'EARLIER_ATTEMPT']),
       expectedKeyState: z.string(),
+      /** The command that starts the change bringing the material back; absent for a pending-rotation material. */
+      restoreCommand: z.optional(z.string()),
+    }),
+  ),
+  'Key Material Restored': z.lazy(() =>
+    z.object({
+      ...common(),
+      ...keyFields(),
+      requestedBy: z.string(),
+      /** The approvers RestoreMaterial verified, as keymat authenticated them. */
+      approvedBy: z.array(z.string()),
+      /** Who submitted the copy, as the gateway authenticated them. */
+      custodian: z.string(),
+      /** SHA-256 of the wrapped copy (hex). */
+      submissionDigest: z.string(),
+      /** The ImportKeyMaterial request's id (CloudTrail's `requestID`); null when an earlier attempt applied it. */
+      kmsRequestId: z.nullable(z.string()),
+      /** The key state VerifyPendingImport saw once the material was back. */
+      keyStateAfter: z.string(),
     }),
   ),
   'Change Failed': z.lazy(() =>

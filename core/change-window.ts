@@ -4,8 +4,9 @@ import * as z from './schema';
 
 /**
  * Freeze windows: a deployment may name SSM Change Calendars, and then DeleteMaterial runs only while every one of
- * them is OPEN. An approval given during a freeze is kept: the change waits (a Step Functions Wait until the
- * calendars' next transition) and asks again, until a bound after which it ends ChangeWindowClosed.
+ * them is OPEN. An approval given during a freeze is kept: the change is held (a task that waits on a token until the
+ * calendars' next transition) and asks again, until a bound after which it ends ChangeWindowClosed. While it is held,
+ * its requester may withdraw it and an allowed approver may reject it, on the hold's token.
  */
 
 /** The fields of a calendar reading, which the window check extends. */
@@ -32,6 +33,11 @@ export const windowCheckSchema = z.lazy(() =>
     deadline: z.string(),
     /** While CLOSED: when to ask again (the next transition, or the deadline if that comes first). */
     waitUntil: z.optional(z.string()),
+    /**
+     * While CLOSED: whole seconds from the check to `waitUntil`, rounded up and at least one, the hold's
+     * `TimeoutSecondsPath` (Step Functions takes no timestamp there).
+     */
+    waitSeconds: z.optional(z.number().check(z.int(), z.gte(1))),
   }),
 );
 export type WindowCheck = z.infer<typeof windowCheckSchema>;
@@ -60,7 +66,8 @@ export function nextWindowStep(reading: CalendarReading, since: Date, maxWaitSec
   }
   const next = reading.nextTransitionTime === undefined ? undefined : new Date(reading.nextTransitionTime);
   const until = next !== undefined && next.getTime() > now.getTime() && next < deadline ? next : deadline;
-  return { ...check, waitUntil: until.toISOString() };
+  const waitSeconds = Math.max(1, Math.ceil((until.getTime() - now.getTime()) / 1000));
+  return { ...check, waitUntil: until.toISOString(), waitSeconds };
 }
 
 /** The window in words, for the plan, the approval request and `keymat status`. */

@@ -30,6 +30,9 @@ export const MAX_WINDOW_WAIT_SECONDS = 180 * 24 * 3600;
 /** Distinct approvers a change needs when none is configured. */
 export const DEFAULT_QUORUM = 1;
 
+/** Distinct approvers a restore needs when the deployment sets none: bringing a material back destroys nothing. */
+export const DEFAULT_RESTORE_QUORUM = 1;
+
 /** The task functions' log level when the local stack runs them: their logs are meant for CloudWatch. */
 export const DEFAULT_LOCAL_LOG_LEVEL = 'SILENT';
 

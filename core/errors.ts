@@ -77,6 +77,10 @@ export const TERMINAL_ERRORS = [
   'ChangeTicketNotApproved',
   'ChangeWindowClosed',
   'RecoveryNotProven',
+  /** A restore of a material that is not deleted. */
+  'NothingToRestore',
+  /** A restore into a key whose state takes no import (PendingDeletion, a transitional state). */
+  'KeyStateNotRestorable',
 ] as const;
 
 /** Thrown by VerifyPendingImport while the expected state has not arrived yet; retried within a bound. */

@@ -44,6 +44,20 @@ export const approvedTaskEvent = z.lazy(() =>
 export type ApprovedTaskEvent = z.infer<typeof approvedTaskEvent>;
 
 /**
+ * RestoreMaterial's event: an approved restore, with the custodian's submission that AwaitRecoveryProof received.
+ * Both come from outside the workflow, so both are left unparsed here: the task refuses a malformed approval as
+ * ApprovalInvalid and a malformed or unattested submission as RecoveryNotProven.
+ */
+export const restoreMaterialEvent = z.lazy(() =>
+  z.object({
+    ...taskEventShape(),
+    approval: z.unknown(),
+    submission: z.unknown(),
+    executionStartTime: z.iso.datetime({ offset: true }),
+  }),
+);
+
+/**
  * CheckChangeWindow's event: the workflow's state, of which it reads the change, its plan and its own last check
  * (absent at the first check). The state's approval answer is not read: nothing has verified it yet.
  */
@@ -51,6 +65,24 @@ export const checkChangeWindowEvent = z.lazy(() =>
   z.object({
     executionId: z.string().check(z.minLength(1)),
     state: z.object({ input: changeInputSchema, plan: planSchema, changeWindow: z.optional(windowCheckSchema) }),
+  }),
+);
+
+/**
+ * WaitForChangeWindow's event: CheckChangeWindow's, with the token the hold waits on (a rejection of the held change
+ * answers it), and the state's recovery proof, approvals and last check, which the hold always has.
+ */
+export const windowHoldEvent = z.lazy(() =>
+  z.object({
+    executionId: z.string().check(z.minLength(1)),
+    taskToken: z.string().check(z.minLength(1)),
+    state: z.object({
+      input: changeInputSchema,
+      plan: planSchema,
+      recovery: recoveryStateSchema,
+      approval: approvalResultSchema,
+      changeWindow: windowCheckSchema,
+    }),
   }),
 );
 

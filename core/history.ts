@@ -1,7 +1,7 @@
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
 import { allPages, type SfnCall } from './aws-api';
 import { windowCheckSchema, type WindowCheck } from './change-window';
-import { awaitRecoveryProofEvent, requestApprovalEvent } from './events';
+import { awaitRecoveryProofEvent, requestApprovalEvent, windowHoldEvent } from './events';
 import * as z from './schema';
 import { CHANGE_WINDOW_TASK, WINDOW_WAIT_STATE } from './tasks';
 import { planSchema, type ApprovalResult, type ChangeInput, type Plan, type RecoveryState } from './types';
@@ -102,6 +102,46 @@ export function approvalTask(events: HistoryEvent[]): { task: PendingApprovalTas
   return found;
 }
 
+/**
+ * An approved change held by its change window: the token the hold waits on, the change, its plan, its approvals and
+ * the check that holds it.
+ */
+export interface HeldChangeTask extends PendingApprovalTask {
+  changeWindow: WindowCheck;
+}
+
+const scheduledHold = z.lazy(() => z.object({ Payload: windowHoldEvent }));
+
+function heldTask(parameters: string | undefined): HeldChangeTask | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(parameters ?? '{}');
+  } catch {
+    return undefined;
+  }
+  const parsed = scheduledHold.safeParse(json);
+  if (!parsed.success) return undefined;
+  const { taskToken, state } = parsed.data.Payload;
+  return { taskToken, ...state };
+}
+
+/**
+ * The hold an execution waits in now, if any: it is in WaitForChangeWindow, and the hold's latest TaskScheduled is not
+ * answered or timed out. Each entry of the hold (after each check) waits on a new token.
+ */
+export function heldChange(events: HistoryEvent[]): HeldChangeTask | undefined {
+  if (progress(events).current !== WINDOW_WAIT_STATE) return undefined;
+  let held: HeldChangeTask | undefined;
+  for (const e of events) {
+    if (e.type === 'TaskScheduled' && e.taskScheduledEventDetails?.resource === 'invoke.waitForTaskToken') {
+      held = heldTask(e.taskScheduledEventDetails.parameters) ?? held;
+    } else if (ANSWERED.has(e.type ?? '')) {
+      held = undefined;
+    }
+  }
+  return held;
+}
+
 /** The approval task an execution waits on now, if any. */
 export function pendingApproval(events: HistoryEvent[]): PendingApprovalTask | undefined {
   const found = approvalTask(events);
@@ -154,6 +194,6 @@ export function changeManagement(events: HistoryEvent[]): { plan?: Plan; changeW
   };
 }
 
-/** Whether the execution is held by its change window: checking the calendars, or waiting for them to open. */
+/** Whether the execution is held by its change window: checking the calendars, or held until they open. */
 export const waitsForWindow = (current: string | undefined): boolean =>
   current === CHANGE_WINDOW_TASK || current === WINDOW_WAIT_STATE;

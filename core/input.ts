@@ -43,6 +43,8 @@ const inputSchema = z.lazy(() =>
         ),
     ),
     dryRun: z.optional(z.boolean()),
+    /** The change imports a deleted material back instead of deleting one (docs/recovery.md). */
+    restore: z.optional(z.boolean()),
     /** The recovery proof this change asks for: only stricter than the deployment's (ValidateOrigin checks it). */
     recoveryProof: z.optional(recoveryProofModeSchema),
     /** The start's attestation (gateway, scan): ValidateOrigin verifies it; it is not part of the parsed change. */
@@ -81,6 +83,9 @@ export function parseChangeInput(
     throw invalidInput(field, value, value === undefined && issue.code === 'invalid_type' ? 'is required' : problem);
   }
   const input = parsed.data;
+  if (input.restore === true && input.recoveryProof !== undefined) {
+    throw invalidInput('recoveryProof', input.recoveryProof, 'does not apply to a restore, which always takes a copy');
+  }
   checkKeyId(input.keyId, scope, members);
   return {
     keyId: input.keyId,
@@ -90,6 +95,7 @@ export function parseChangeInput(
     requestedBy: input.requestedBy,
     waitSeconds: input.waitSeconds ?? defaultWaitSeconds,
     dryRun: input.dryRun ?? false,
+    restore: input.restore ?? false,
     ...(input.recoveryProof !== undefined && { recoveryProof: input.recoveryProof }),
   };
 }

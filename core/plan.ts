@@ -38,12 +38,18 @@ export interface PlanContext {
   location: KeyLocation;
   rules: ApprovalRules;
   recoveryProof: RecoveryProofMode;
+  /** The change imports the deleted material back instead of deleting it. */
+  restore?: true;
 }
 
 /**
  * Builds the plan of a deletion from what was read. Deleting a permanently associated material (CURRENT or
  * NON_CURRENT) leaves it listed as PENDING_IMPORT and the key PendingImport; deleting a pending-rotation material
  * removes it from the list and leaves the key state as it was.
+ *
+ * A restore's plan (`context.restore`) expects the material IMPORTED again, and the key Enabled once no permanently
+ * associated material is left to import (KMS enables a PendingImport key whose materials are all back); otherwise the
+ * key state stays as it is.
  */
 export function buildPlan(
   snapshot: KeySnapshot,
@@ -61,6 +67,14 @@ export function buildPlan(
   const role = !meta.MultiRegion ? 'NONE' : mrc?.MultiRegionKeyType === 'REPLICA' ? 'REPLICA' : 'PRIMARY';
   const replicas = role === 'PRIMARY' ? (mrc?.ReplicaKeys ?? []).map((r) => r.Arn as string) : [];
   const usage = lastUsage?.KeyLastUsage;
+  const restore = context.restore === true;
+  const stillToImport = snapshot.materials.some(
+    (m) =>
+      m.KeyMaterialId !== target.KeyMaterialId &&
+      m.ImportState === 'PENDING_IMPORT' &&
+      PERMANENT.includes(m.KeyMaterialState as MaterialState),
+  );
+  const restoredKeyState = meta.KeyState === 'PendingImport' && !stillToImport ? 'Enabled' : (meta.KeyState as string);
   const plan: Omit<Plan, 'digest'> = {
     keyArn: meta.Arn as string,
     aliases,
@@ -72,11 +86,12 @@ export function buildPlan(
     ...(target.ValidTo && { materialValidTo: target.ValidTo.toISOString() }),
     keyStateBefore: meta.KeyState as string,
     // Deleting a permanently associated material makes the key unusable; a pending-rotation one changes nothing.
-    expectedKeyState: permanent ? 'PendingImport' : (meta.KeyState as string),
-    expectedMaterial: permanent ? 'PENDING_IMPORT' : 'REMOVED',
+    expectedKeyState: restore ? restoredKeyState : permanent ? 'PendingImport' : (meta.KeyState as string),
+    expectedMaterial: restore ? 'IMPORTED' : permanent ? 'PENDING_IMPORT' : 'REMOVED',
+    ...(restore && { restore: true as const }),
     alreadyDeleted: target.ImportState === 'PENDING_IMPORT',
     // Deleting a primary's pending material deletes it from every replica as well.
-    multiRegion: { role, replicas, replicasAffected: permanent ? [] : replicas },
+    multiRegion: { role, replicas, replicasAffected: permanent || restore ? [] : replicas },
     lastUsage: usage?.Timestamp
       ? {
           known: true,
@@ -91,7 +106,7 @@ export function buildPlan(
     location: context.location,
     rules: context.rules,
     recoveryProof: context.recoveryProof,
-    warnings: warningsFor(permanent, aliases, usage?.Timestamp, usage?.Operation, recentUse),
+    warnings: restore ? [] : warningsFor(permanent, aliases, usage?.Timestamp, usage?.Operation, recentUse),
   };
   return { ...plan, digest: digest(factsOfSnapshot(snapshot, plan.keyMaterialId, context)) };
 }
@@ -126,7 +141,9 @@ function warningsFor(
  * only while material is imported, so they cannot tell a drifted key from a deleted one. A change to any fact after
  * approval is drift.
  */
-interface Facts extends PlanContext {
+interface Facts extends Omit<PlanContext, 'restore'> {
+  /** Present on a restore only, so that a deletion's facts (and digest) are as they were before restores existed. */
+  action?: 'RESTORE';
   keyArn: string;
   keyState: string;
   origin: string;
@@ -154,6 +171,7 @@ function factsOfSnapshot(snapshot: KeySnapshot, keyMaterialId: string, context: 
   const meta = snapshot.metadata;
   const { location, rules, recoveryProof } = context;
   return {
+    ...(context.restore && { action: 'RESTORE' as const }),
     // Spelled field by field: the digest hashes JSON, whose text depends on the order of the fields.
     location: {
       account: location.account,
@@ -202,7 +220,7 @@ function isPostState(now: Facts, plan: Plan): boolean {
   return (
     now.material !== null &&
     now.material.state === plan.keyMaterialState &&
-    now.material.importState === 'PENDING_IMPORT'
+    now.material.importState === plan.expectedMaterial
   );
 }
 
@@ -248,13 +266,13 @@ export function verifyAgainstPlan(snapshot: KeySnapshot, plan: Plan, now: Date):
   const m = snapshot.materials.find((x) => x.KeyMaterialId === plan.keyMaterialId);
   const keyState = snapshot.metadata.KeyState as string;
   const materialDone =
-    plan.expectedMaterial === 'PENDING_IMPORT'
-      ? m?.ImportState === 'PENDING_IMPORT'
-      : !m || m.ImportState === 'PENDING_IMPORT';
+    plan.expectedMaterial === 'REMOVED'
+      ? !m || m.ImportState === 'PENDING_IMPORT'
+      : m?.ImportState === plan.expectedMaterial;
   if (materialDone && keyState === plan.expectedKeyState) {
     return {
       keyStateAfter: keyState,
-      materialAfter: m ? 'PENDING_IMPORT' : 'REMOVED',
+      materialAfter: m ? (plan.expectedMaterial === 'IMPORTED' ? 'IMPORTED' : 'PENDING_IMPORT') : 'REMOVED',
       verifiedAt: now.toISOString(),
     };
   }
@@ -262,6 +280,6 @@ export function verifyAgainstPlan(snapshot: KeySnapshot, plan: Plan, now: Date):
   if (stillBefore || (materialDone && keyState === plan.keyStateBefore)) return undefined;
   throw new KeymatError(
     'VerificationFailed',
-    `key ${plan.keyArn} is ${keyState} with material ${plan.keyMaterialId} ${m ? m.ImportState : 'absent'}; expected ${plan.expectedKeyState} with the material ${plan.expectedMaterial === 'PENDING_IMPORT' ? 'PENDING_IMPORT' : 'gone'}`,
+    `key ${plan.keyArn} is ${keyState} with material ${plan.keyMaterialId} ${m ? m.ImportState : 'absent'}; expected ${plan.expectedKeyState} with the material ${plan.expectedMaterial === 'REMOVED' ? 'gone' : plan.expectedMaterial}`,
   );
 }

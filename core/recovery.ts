@@ -242,3 +242,16 @@ export async function attestedSubmission(
 /** Whether the MAC vouches for exactly these claims. */
 export const verifySubmission = async (attestor: Attestor, claims: RecoveryClaims, mac: string): Promise<boolean> =>
   attestor.verify(attestationMessage(claims), mac);
+
+/** The change id `restoreCommand` suggests: the deletion's own, marked, within the 64 characters a change id may have. */
+export const restoreChangeId = (changeId: string): string => `${changeId.slice(0, 56)}-restore`;
+
+/**
+ * The command that starts the change bringing a deleted material back (docs/recovery.md), as each deletion's output
+ * and Key Material Deleted event name it. Undefined for a pending-rotation material: it leaves the key when deleted,
+ * and there is nothing to import it back into.
+ */
+export function restoreCommand(changeId: string, plan: Pick<Plan, 'keyArn' | 'keyMaterialId' | 'expectedMaterial'>) {
+  if (plan.expectedMaterial !== 'PENDING_IMPORT') return undefined;
+  return `keymat restore --key-id ${plan.keyArn} --key-material-id ${plan.keyMaterialId} --change-id ${restoreChangeId(changeId)} --reason "back-out of ${changeId}"`;
+}

@@ -36,7 +36,13 @@ export const WINDOW_WAIT_STATE = 'WaitForChangeWindow';
 
 /**
  * The callback state of the proving function (ProveRecovery's): it publishes the import parameters and waits for a
- * custodian's submission on its task token. One function serves both proof states, so that only it holds
- * kms:GetParametersForImport and kms:ImportKeyMaterial.
+ * custodian's submission (a proof, or a restore's copy) on its task token. One function serves both proof states and
+ * RESTORE_STATE, so that only it holds kms:GetParametersForImport and kms:ImportKeyMaterial.
  */
 export const PROOF_WAIT_STATE = 'AwaitRecoveryProof';
+
+/**
+ * The task state that imports an approved restore's copy (docs/recovery.md). The proving function serves it too, so
+ * that the import operations stay with that one function.
+ */
+export const RESTORE_STATE = 'RestoreMaterial';

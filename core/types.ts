@@ -26,6 +26,11 @@ export const changeInputSchema = z.lazy(() =>
     requestedBy: z.string(),
     waitSeconds: z.number(),
     dryRun: z.boolean(),
+    /**
+     * A restore: the change imports the deleted material back, from a custodian's copy, instead of deleting it.
+     * ValidateOrigin always sets it, so that the workflow's choices find it.
+     */
+    restore: z.optional(z.boolean()),
     /** The recovery proof this change asks for, when stricter than its deployment's. */
     recoveryProof: z.optional(recoveryProofModeSchema),
     /** When the start was attested, set by ValidateOrigin once it verified it: every approval is bound to it. */
@@ -57,8 +62,13 @@ export const planSchema = z.lazy(() =>
     keyStateBefore: z.string(),
     /** The key state VerifyPendingImport must see afterwards. */
     expectedKeyState: z.string(),
-    /** Whether the material stays listed as PENDING_IMPORT (permanently associated) or disappears (pending rotation). */
-    expectedMaterial: z.enum(['PENDING_IMPORT', 'REMOVED']),
+    /**
+     * Whether the material stays listed as PENDING_IMPORT (permanently associated) or disappears (pending rotation)
+     * after a deletion; IMPORTED after a restore.
+     */
+    expectedMaterial: z.enum(['PENDING_IMPORT', 'REMOVED', 'IMPORTED']),
+    /** The change imports the deleted material back (a restore) instead of deleting it. In the digest. */
+    restore: z.optional(z.literal(true)),
     alreadyDeleted: z.boolean(),
     multiRegion: z.object({
       role: z.enum(['PRIMARY', 'REPLICA', 'NONE']),
@@ -173,11 +183,26 @@ export const deletionResultSchema = z.lazy(() =>
 );
 export type DeletionResult = z.infer<typeof deletionResultSchema>;
 
+/** What RestoreMaterial returns: the ImportKeyMaterial call that brought the material back, and who gave the copy. */
+export const restorationResultSchema = z.lazy(() =>
+  z.object({
+    /** KMS request id of the ImportKeyMaterial call, for CloudTrail; null when an earlier attempt applied it. */
+    kmsRequestId: z.nullable(z.string()),
+    appliedBy: z.enum(['THIS_ATTEMPT', 'EARLIER_ATTEMPT']),
+    /** The canonical principal the gateway authenticated as the custodian who submitted the copy. */
+    custodian: z.string(),
+    /** SHA-256 of the wrapped copy (hex): names it without repeating it. */
+    submissionDigest: z.string(),
+    at: z.string(),
+  }),
+);
+export type RestorationResult = z.infer<typeof restorationResultSchema>;
+
 /** What VerifyPendingImport returns once the key shows the plan's post-state. */
 export const verificationResultSchema = z.lazy(() =>
   z.object({
     keyStateAfter: z.string(),
-    materialAfter: z.enum(['PENDING_IMPORT', 'REMOVED']),
+    materialAfter: z.enum(['PENDING_IMPORT', 'REMOVED', 'IMPORTED']),
     verifiedAt: z.string(),
   }),
 );
@@ -209,6 +234,7 @@ export const workflowStateSchema = z.lazy(() =>
     approval: z.catch(z.optional(approvalResultSchema), undefined),
     changeWindow: z.catch(z.optional(windowCheckSchema), undefined),
     deletion: z.catch(z.optional(deletionResultSchema), undefined),
+    restoration: z.catch(z.optional(restorationResultSchema), undefined),
     verification: z.catch(z.optional(verificationResultSchema), undefined),
     error: z.optional(caughtErrorSchema),
   }),
@@ -219,6 +245,7 @@ export type WorkflowState = z.infer<typeof workflowStateSchema>;
 export const outcomeStatusSchema = z.enum([
   'DELETED',
   'ALREADY_DELETED',
+  'RESTORED',
   'PLANNED',
   'REJECTED',
   'TIMED_OUT',
@@ -244,11 +271,16 @@ export const outcomeSchema = z.lazy(() =>
     recovery: z.optional(
       z.object({ provedBy: z.string(), provedAt: z.string(), keyMaterialId: z.string(), submissionDigest: z.string() }),
     ),
-    /** The approvals DeleteMaterial verified before it deleted (or found deleted) the material. */
+    /**
+     * The approvals DeleteMaterial verified before it deleted (or found deleted) the material, or RestoreMaterial before
+     * it imported it back.
+     */
     approvals: z.array(approvalSchema),
     /** The approvals of an answer DeleteMaterial refused as ApprovalInvalid (the cause says which and why). */
     refusedApprovals: z.optional(z.array(approvalSchema)),
     kmsRequestId: z.nullable(z.string()),
+    /** After a deletion: the command that starts the change bringing the material back. */
+    restoreCommand: z.optional(z.string()),
     error: z.optional(z.string()),
     cause: z.optional(z.string()),
   }),

@@ -22,16 +22,20 @@ export function describeRules(rules: ApprovalRules): string {
 export function describePlan(plan: Plan, input: ChangeInput): string[] {
   const material =
     plan.keyMaterialState === 'CURRENT' ? 'the CURRENT key material' : `key material in state ${plan.keyMaterialState}`;
-  const effect =
-    plan.expectedKeyState === 'PendingImport'
+  const effect = plan.restore
+    ? `The key becomes ${plan.expectedKeyState} once the material is back; ciphertexts made under it decrypt again.`
+    : plan.expectedKeyState === 'PendingImport'
       ? 'The key becomes PendingImport: unusable for every encrypt and decrypt until the same material is reimported.'
       : `The key stays ${plan.expectedKeyState}: the material is pending rotation, not yet associated with the key.`;
+  const action = plan.restore
+    ? `Restore ${material} ${plan.keyMaterialId} (deleted, ${plan.importStateBefore}) from a custodian's copy into a key that is ${plan.keyStateBefore}, without an expiry.`
+    : `Delete ${material} ${plan.keyMaterialId} (${plan.importStateBefore}${plan.materialValidTo ? `, valid to ${plan.materialValidTo}` : ''}) from a key that is ${plan.keyStateBefore}.`;
   const lines = [
     `Change ${input.changeId}, requested by ${input.requestedBy}`,
     `Reason: ${input.reason}`,
     `Key: ${plan.keyArn}${plan.aliases.length > 0 ? ` (aliases: ${plan.aliases.join(', ')})` : ' (no aliases)'}`,
     `Where: ${describeLocation(plan.location)}`,
-    `Delete ${material} ${plan.keyMaterialId} (${plan.importStateBefore}${plan.materialValidTo ? `, valid to ${plan.materialValidTo}` : ''}) from a key that is ${plan.keyStateBefore}.`,
+    action,
     effect,
   ];
   if (plan.multiRegion.replicasAffected.length > 0) {
@@ -48,7 +52,7 @@ export function describePlan(plan: Plan, input: ChangeInput): string[] {
   if (plan.changeTicket) lines.push(describeTicket(plan.changeTicket));
   if (plan.changeWindow) lines.push(describeWindow(plan.changeWindow));
   for (const warning of plan.warnings) lines.push(`WARNING: ${warning}.`);
-  if (plan.alreadyDeleted) lines.push('The material is already deleted: nothing will be changed.');
+  if (plan.alreadyDeleted && !plan.restore) lines.push('The material is already deleted: nothing will be changed.');
   lines.push(`Plan digest: ${plan.digest}`);
   return lines;
 }

@@ -1,6 +1,6 @@
 import type { AnyTaskState } from '../core/tasks';
 import type { WindowCheck } from '../core/change-window';
-import type { DeletionResult, Outcome, RecoveryProven, VerificationResult } from '../core/types';
+import type { DeletionResult, Outcome, RecoveryProven, RestorationResult, VerificationResult } from '../core/types';
 import { createCheckChangeWindow, type CheckChangeWindowDeps } from './check-change-window/check-change-window';
 import { createCheckState, type CheckStateDeps, type CheckStateResult } from './check-state/check-state';
 import { createDeleteMaterial, type DeleteMaterialDeps } from './delete-material/delete-material';
@@ -45,8 +45,8 @@ export interface TaskDeps {
 export interface TaskResults {
   ValidateOrigin: ValidateOriginResult;
   CheckState: CheckStateResult;
-  /** At AwaitRecoveryProof the request's id; at ProveRecovery the proof. */
-  ProveRecovery: ProofRequested | RecoveryProven;
+  /** At AwaitRecoveryProof the request's id; at ProveRecovery the proof; at RestoreMaterial the import. */
+  ProveRecovery: ProofRequested | RecoveryProven | RestorationResult;
   RequestApproval: RequestApprovalResult;
   CheckChangeWindow: WindowCheck;
   DeleteMaterial: DeletionResult;

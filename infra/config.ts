@@ -10,6 +10,7 @@ import {
   DEFAULT_LOG_RETENTION_DAYS,
   DEFAULT_PROOF_TIMEOUT_SECONDS,
   DEFAULT_QUORUM,
+  DEFAULT_RESTORE_QUORUM,
   DEFAULT_RECENT_USE_DAYS,
   DEFAULT_RECOVERY_PROOF,
   DEFAULT_SCAN_EXPIRES_WITHIN_DAYS,
@@ -60,6 +61,12 @@ export interface KeymatProps {
    * @default 1
    */
   readonly quorum?: number;
+  /**
+   * Distinct approvers a restore (`keymat restore`: a deleted material imported back) needs, from the same approvers
+   * as the key's deletions.
+   * @default 1
+   */
+  readonly restoreQuorum?: number;
   /**
    * Roles whose session name a policy pins (`sts:RoleSessionName` or `sts:SourceIdentity`), so that the gateway takes
    * each session of them as its own person; by role name.
@@ -280,6 +287,8 @@ export function resolveProps(props: KeymatProps): ResolvedProps {
   const approvers = distinctApprovers('approvers', props.approvers ?? [], sessionBoundRoles);
   const quorum = wholeNumber('quorum', props.quorum ?? DEFAULT_QUORUM, 1, 10);
   reachable('quorum', quorum, approvers);
+  const restoreQuorum = wholeNumber('restoreQuorum', props.restoreQuorum ?? DEFAULT_RESTORE_QUORUM, 1, 10);
+  reachable('restoreQuorum', restoreQuorum, approvers);
   const members = props.members === undefined ? undefined : parsed('members', membersSchema, props.members);
   const approvalRules = organisationRules(props.approvalRules ?? [], sessionBoundRoles);
   if (approvalRules.length > 0 && members === undefined) {
@@ -342,6 +351,7 @@ export function resolveProps(props: KeymatProps): ResolvedProps {
   return {
     approvers,
     quorum,
+    restoreQuorum,
     sessionBoundRoles,
     approvalTimeout: seconds(
       'approvalTimeout',
@@ -544,6 +554,7 @@ export function propsFromContext(get: ContextGet): KeymatProps {
   const values: { -readonly [K in keyof KeymatProps]: KeymatProps[K] } = {
     approvers: list('approvers'),
     quorum: int('quorum'),
+    restoreQuorum: int('restoreQuorum'),
     sessionBoundRoles: list('sessionBoundRoles'),
     approvalTimeout: secondsOf('approvalTimeoutSeconds'),
     notificationEmails: list('notificationEmails'),

@@ -1,17 +1,14 @@
-import { Aws, Duration, Fn, RemovalPolicy } from 'aws-cdk-lib';
+import { Aws, Duration, Fn } from 'aws-cdk-lib';
 import { Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import {
-  DefinitionBody,
   DistributedMap,
   JitterType,
-  LogLevel,
   OutputType,
   ResultWriterV2,
   S3JsonItemReader,
   StateMachine,
-  StateMachineType,
   TaskInput,
   Timeout,
   Transformation,
@@ -22,6 +19,7 @@ import { Construct } from 'constructs';
 import { LAMBDA_SERVICE_ERRORS, NETWORK_ERROR, RETRYABLE_KMS_ERRORS, RETRYABLE_SERVICE_ERRORS } from '../core/errors';
 import { DEFAULT_FLEET_MAX_CONCURRENCY, DEFAULT_FLEET_TOLERATED_FAILURE_PERCENTAGE } from '../core/defaults';
 import { acknowledge, resourceFinding } from '../workflows/nag';
+import { keymatStateMachine } from '../workflows/state-machine';
 import type { KeymatFunction } from './keymat-function';
 
 /** Where a large fleet's items are kept: a JSON array of `{account, region}` objects in S3. */
@@ -158,16 +156,10 @@ export class FleetScan extends Construct {
           .next(scanMembers)
           .next(summarise);
 
-    const logGroup = new LogGroup(this, 'Logs', {
-      retention: props.logRetention ?? RetentionDays.ONE_YEAR,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    this.stateMachine = new StateMachine(this, 'StateMachine', {
-      ...(props.stateMachineName && { stateMachineName: props.stateMachineName }),
-      stateMachineType: StateMachineType.STANDARD,
-      definitionBody: DefinitionBody.fromChainable(definition),
-      tracingEnabled: true,
-      logs: { destination: logGroup, level: LogLevel.ALL, includeExecutionData: false },
+    this.stateMachine = keymatStateMachine(this, {
+      definition,
+      stateMachineName: props.stateMachineName,
+      logRetention: props.logRetention,
     });
     const role = this.stateMachine.role;
     // CDK grants the map StartExecution on this state machine, DescribeExecution and StopExecution on its own
@@ -192,11 +184,6 @@ export class FleetScan extends Construct {
         resourceFinding(this, `${executions}/*`),
       ],
       "the Distributed Map's children are executions of this state machine's own map runs: only they",
-    );
-    acknowledge(
-      role,
-      ['Resource::*'],
-      'X-Ray tracing of the state machine: the X-Ray trace and sampling actions support no resource scoping',
     );
     acknowledge(
       role,

@@ -283,6 +283,7 @@ export class KeymatStack extends Stack {
       },
       approvalTimeout: config.approvalTimeout,
       quorum: config.quorum,
+      restoreQuorum: config.restoreQuorum,
       allowedApprovers: [...config.approvers],
       verifyMaxAttempts: config.verifyMaxAttempts,
       taskTimeout: config.taskTimeout,

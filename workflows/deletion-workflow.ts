@@ -1,21 +1,18 @@
-import { Arn, ArnFormat, Aws, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Arn, ArnFormat, Aws, Duration, Stack, Token } from 'aws-cdk-lib';
 import { Grant, PolicyStatement, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
   Chain,
   Choice,
   Condition,
-  DefinitionBody,
   Fail,
   IntegrationPattern,
   JitterType,
   JsonPath,
-  LogLevel,
   Pass,
   Result,
   StateMachine,
-  StateMachineType,
   Succeed,
   TaskInput,
   Timeout,
@@ -24,10 +21,12 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { keymatStateMachine } from './state-machine';
 import {
   DEFAULT_PROOF_TIMEOUT_SECONDS,
   DEFAULT_QUORUM,
   DEFAULT_RECOVERY_PROOF,
+  DEFAULT_RESTORE_QUORUM,
   DEFAULT_TASK_TIMEOUT_SECONDS,
   DEFAULT_VERIFY_MAX_ATTEMPTS,
   MAX_PROOF_TIMEOUT_SECONDS,
@@ -46,6 +45,7 @@ import { acknowledge, resourceFinding } from './nag';
 import {
   CHANGE_WINDOW_TASK,
   PROOF_WAIT_STATE,
+  RESTORE_STATE,
   TASK_STATES,
   WAIT_STATE,
   WINDOW_WAIT_STATE,
@@ -72,6 +72,11 @@ export interface DeletionWorkflowProps {
    * @default 1
    */
   readonly quorum?: number;
+  /**
+   * Distinct approvers a restore (a change that imports a deleted material back) needs, from the same approvers.
+   * @default 1
+   */
+  readonly restoreQuorum?: number;
   /**
    * Identities allowed to approve: canonical principal ARNs or ARN patterns (see `checkApproverPattern` in
    * core/identity.ts); at least `quorum` of them when any is listed.
@@ -133,6 +138,17 @@ const TRANSIENT_ERRORS = [
   'States.Timeout',
 ];
 
+/** What the change-window hold retries: its invocation's transient failures, not its timeout (see `changeWindow`). */
+const HOLD_RETRIED_ERRORS = TRANSIENT_ERRORS.filter((error) => error !== 'States.Timeout');
+
+/** The backoff of every retry of a transient error. */
+const TRANSIENT_RETRY = {
+  interval: Duration.seconds(2),
+  backoffRate: 2,
+  maxDelay: Duration.seconds(30),
+  jitterStrategy: JitterType.FULL,
+};
+
 /** Retries of a transient error when the props give none. */
 const DEFAULT_TRANSIENT_MAX_ATTEMPTS = 4;
 
@@ -175,6 +191,13 @@ function validate(props: DeletionWorkflowProps): void {
   if (approvers.length > 0 && approvers.length < quorum) {
     throw new RangeError(
       `DeletionWorkflow: quorum ${quorum} cannot be reached by the ${approvers.length} distinct allowedApprovers (${approvers.join(', ')}); list at least ${quorum}, or lower the quorum`,
+    );
+  }
+  const restoreQuorum = props.restoreQuorum ?? DEFAULT_RESTORE_QUORUM;
+  wholeNumber('restoreQuorum', restoreQuorum, 1, 10);
+  if (approvers.length > 0 && approvers.length < restoreQuorum) {
+    throw new RangeError(
+      `DeletionWorkflow: restoreQuorum ${restoreQuorum} cannot be reached by the ${approvers.length} distinct allowedApprovers (${approvers.join(', ')}); list at least ${restoreQuorum}, or lower it`,
     );
   }
   wholeNumber('verifyMaxAttempts', props.verifyMaxAttempts ?? DEFAULT_VERIFY_MAX_ATTEMPTS, 1, 20);
@@ -222,19 +245,12 @@ export class DeletionWorkflow extends Construct {
     const change = { executionId, input: JsonPath.objectAt('$.input'), plan: JsonPath.objectAt('$.plan') };
 
     const retryTransient = (task: LambdaInvoke): LambdaInvoke => {
-      task.addRetry({
-        errors: TRANSIENT_ERRORS,
-        interval: Duration.seconds(2),
-        backoffRate: 2,
-        maxDelay: Duration.seconds(30),
-        maxAttempts: transientMaxAttempts,
-        jitterStrategy: JitterType.FULL,
-      });
+      task.addRetry({ ...TRANSIENT_RETRY, errors: TRANSIENT_ERRORS, maxAttempts: transientMaxAttempts });
       return task;
     };
     /** `resultPath` undefined replaces the state's data with the result (ASL's default). */
     const invoke = (
-      state: AnyTaskState,
+      state: AnyTaskState | typeof RESTORE_STATE,
       fn: IFunction,
       payload: Record<string, unknown>,
       resultPath?: string,
@@ -285,6 +301,7 @@ export class DeletionWorkflow extends Construct {
           input: JsonPath.objectAt('$'),
           rules,
           recoveryProof,
+          restoreQuorum: props.restoreQuorum ?? DEFAULT_RESTORE_QUORUM,
         }),
       ),
     );
@@ -363,24 +380,48 @@ export class DeletionWorkflow extends Construct {
           this.recoveryProof(fns.ProveRecovery, change, props, retryTransient, catchAll, markAs, startApprovals),
         ),
     );
+    // A restore (docs/recovery.md): once approved, the proving function imports the copy AwaitRecoveryProof received,
+    // and VerifyPendingImport waits for the key to read as the plan expects. No change window holds it: it is the
+    // back-out of a change, and destroys nothing.
+    const restoreMaterial = catchAll(
+      retryTransient(
+        invoke(
+          RESTORE_STATE,
+          fns.ProveRecovery,
+          {
+            ...change,
+            approval: JsonPath.objectAt('$.approval'),
+            submission: JsonPath.objectAt('$.recovery.submission'),
+            executionStartTime: JsonPath.stringAt('$$.Execution.StartTime'),
+          },
+          '$.restoration',
+        ),
+      ),
+    );
     startApprovals.next(requestApproval);
-    // Freeze windows: between the last approval and the deletion, the change waits while a calendar is CLOSED.
-    const approved = fns.CheckChangeWindow
-      ? this.changeWindow(
-          catchAll(
-            retryTransient(
-              invoke(
-                CHANGE_WINDOW_TASK,
-                fns.CheckChangeWindow,
-                // The whole state: from the second check on, it holds the first check's start of the wait.
-                { executionId, state: JsonPath.objectAt('$') },
-                '$.changeWindow',
-              ),
-            ),
-          ),
-          deleteMaterial,
-        )
-      : deleteMaterial;
+    // Freeze windows: between the last approval and the deletion, the change is held while a calendar is CLOSED.
+    let approved = deleteMaterial;
+    if (fns.CheckChangeWindow) {
+      // Both states get the whole state: from the second check on, it holds the first check's start of the wait.
+      const windowPayload = { executionId, state: JsonPath.objectAt('$') };
+      const check = catchAll(
+        retryTransient(invoke(CHANGE_WINDOW_TASK, fns.CheckChangeWindow, windowPayload, '$.changeWindow')),
+      );
+      const hold = new LambdaInvoke(this, WINDOW_WAIT_STATE, {
+        stateName: WINDOW_WAIT_STATE,
+        lambdaFunction: fns.CheckChangeWindow,
+        integrationPattern: IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+        payload: TaskInput.fromObject({ ...windowPayload, taskToken: JsonPath.taskToken }),
+        retryOnServiceExceptions: false,
+        resultPath: JsonPath.DISCARD,
+        taskTimeout: Timeout.at('$.changeWindow.waitSeconds'),
+      });
+      // Its timeout is how a hold ends (back to the check), not a failure to retry: only the invocation's own
+      // failures are retried.
+      hold.addRetry({ ...TRANSIENT_RETRY, errors: HOLD_RETRIED_ERRORS, maxAttempts: transientMaxAttempts });
+      hold.addCatch(check, { errors: ['States.Timeout'], resultPath: JsonPath.DISCARD });
+      approved = this.changeWindow(check, catchAll(hold), deleteMaterial);
+    }
     // Each round's answer carries every approval so far; the next round is asked for until the plan's quorum is
     // reached (DeleteMaterial verifies the approvals against it, whatever this count says).
     const countApprovals = new Pass(this, 'CountApprovals', {
@@ -388,32 +429,24 @@ export class DeletionWorkflow extends Construct {
       resultPath: '$.approvalCount',
     });
     requestApproval.next(countApprovals);
+    const quorumReached = Condition.numberGreaterThanEqualsJsonPath('$.approvalCount.given', '$.plan.rules.quorum');
+    // The restore's branch is a rule of this Choice, not a Choice of its own: a deletion makes no more transitions.
     countApprovals.next(
       new Choice(this, 'QuorumReached')
-        .when(Condition.numberGreaterThanEqualsJsonPath('$.approvalCount.given', '$.plan.rules.quorum'), approved)
+        .when(Condition.and(Condition.booleanEquals('$.input.restore', true), quorumReached), restoreMaterial)
+        .when(quorumReached, approved)
         .otherwise(requestApproval),
     );
     deleteMaterial.next(waitForPropagation);
+    restoreMaterial.next(waitForPropagation);
     waitForPropagation.next(verifyPendingImport);
     verifyPendingImport.next(notifyOutcome);
 
-    const logGroup = new LogGroup(this, 'Logs', {
-      retention: props.logRetention ?? RetentionDays.ONE_YEAR,
-      removalPolicy: RemovalPolicy.RETAIN,
+    this.stateMachine = keymatStateMachine(this, {
+      definition,
+      stateMachineName: props.stateMachineName,
+      logRetention: props.logRetention,
     });
-    this.stateMachine = new StateMachine(this, 'StateMachine', {
-      ...(props.stateMachineName && { stateMachineName: props.stateMachineName }),
-      stateMachineType: StateMachineType.STANDARD,
-      definitionBody: DefinitionBody.fromChainable(definition),
-      tracingEnabled: true,
-      // ALL events, but no execution data: RequestApproval's parameters carry the task token.
-      logs: { destination: logGroup, level: LogLevel.ALL, includeExecutionData: false },
-    });
-    acknowledge(
-      this.stateMachine.role,
-      ['Resource::*'],
-      'X-Ray tracing of the state machine: the X-Ray trace and sampling actions support no resource scoping',
-    );
     for (const fn of Object.values(fns)) {
       acknowledge(
         this.stateMachine.role,
@@ -429,6 +462,9 @@ export class DeletionWorkflow extends Construct {
    * answers its token), and ProveRecovery reimports it: the proof replaces the submission in `$.recovery`. A proof
    * that fails ends the change (RecoveryNotProven); none in time ends it when the change's proof is required, and
    * otherwise goes on without one. Every path reaches the approvals with `$.recovery` set.
+   *
+   * A restore asks for its copy the same way, keeps it in `$.recovery.submission` for RestoreMaterial (nothing is
+   * imported before the approvals), and ends RecoveryNotProven without one.
    */
   private recoveryProof(
     fn: IFunction,
@@ -459,6 +495,14 @@ export class DeletionWorkflow extends Construct {
     await_.addCatch(
       new Choice(this, 'ProofRequired')
         .when(
+          Condition.booleanEquals('$.input.restore', true),
+          markAs(
+            'MarkNoRestoreCopy',
+            'RecoveryNotProven',
+            `no copy of the material within ${proofTimeout.toSeconds()} seconds: nothing was imported`,
+          ),
+        )
+        .when(
           Condition.stringEquals('$.plan.recoveryProof', 'required'),
           markAs(
             'MarkRecoveryNotProven',
@@ -482,7 +526,16 @@ export class DeletionWorkflow extends Construct {
       taskTimeout: Timeout.duration(props.taskTimeout ?? Duration.seconds(DEFAULT_TASK_TIMEOUT_SECONDS)),
     });
     catchAll(retryTransient(prove));
-    await_.next(prove);
+    const keepCopy = new Pass(this, 'KeepRestoreCopy', {
+      parameters: { 'submission.$': '$.recovery' },
+      resultPath: '$.recovery',
+    });
+    keepCopy.next(approvals);
+    await_.next(
+      new Choice(this, 'RestoreOrProve')
+        .when(Condition.booleanEquals('$.input.restore', true), keepCopy)
+        .otherwise(prove),
+    );
     prove.next(approvals);
     return new Choice(this, 'RecoveryProofAsked')
       .when(Condition.stringEquals('$.check.recoveryProof', 'ASK'), await_)
@@ -491,20 +544,24 @@ export class DeletionWorkflow extends Construct {
 
   /**
    * The freeze-window states: CheckChangeWindow reads the calendars (ending the change ChangeWindowClosed once the
-   * wait since its first check is over its bound), and while they are CLOSED WaitForChangeWindow waits until the
-   * time the check names, then asks again.
+   * wait since its first check is over its bound), and while they are CLOSED WaitForChangeWindow holds the change
+   * until the time the check names, then asks again.
+   *
+   * The hold is a callback task rather than a Wait, so that a held change can still be withdrawn or rejected: the
+   * gateway answers the hold's token with SendTaskFailure, as it rejects an approval round, and the change ends
+   * through NotifyOutcome like any rejection. Its timeout (the check's `waitSeconds`) is the normal way out, back to
+   * the check, and so is any other answer. A callback task must invoke something: the hold invokes the check's
+   * function again, whose answer is discarded (its ChangeWindowClosed, should the deadline pass in between, ends the
+   * change as the check would).
+   *
    */
-  private changeWindow(check: LambdaInvoke, deleteMaterial: LambdaInvoke): LambdaInvoke {
-    const wait = new Wait(this, WINDOW_WAIT_STATE, {
-      stateName: WINDOW_WAIT_STATE,
-      time: WaitTime.timestampPath('$.changeWindow.waitUntil'),
-    });
+  private changeWindow(check: LambdaInvoke, hold: LambdaInvoke, deleteMaterial: LambdaInvoke): LambdaInvoke {
     check.next(
       new Choice(this, 'ChangeWindowOpen')
         .when(Condition.stringEquals('$.changeWindow.state', 'OPEN'), deleteMaterial)
-        .otherwise(wait),
+        .otherwise(hold),
     );
-    wait.next(check);
+    hold.next(check);
     return check;
   }
 

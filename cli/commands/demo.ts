@@ -4,13 +4,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { printable } from '../../core/text';
-import { createExternalKey, importKeyMaterial, localKmsClient } from '../../local/kms/byok';
+import { createExternalKey, localKmsClient } from '../../local/kms/byok';
 import { LocalStack } from '../../local/services/server';
 import { runningEndpoint } from '../../local/state/store';
 import { prepareWorkflow } from '../../local/workflow/workflow';
 import { type OutboxMessage } from '../../local/services/sns';
 import { readEventsOutbox, readOutbox } from '../../local/state/store';
-import { readImportParameters } from '../../core/recovery';
+import { readImportParameters, restoreChangeId } from '../../core/recovery';
 import { approve, localTarget, proveRecovery, startChange } from '../operations';
 import { CliError, lineWriter, type CliIo } from '../output';
 import { DEFAULT_STATE_DIR } from '../../local/constants';
@@ -48,7 +48,7 @@ const as = (user: string) => ({ accessKeyId: user, secretAccessKey: 'local' });
  * `npm start`: the whole change on the served local stack, the way operators run it (through the gateway, signed as
  * each person): a BYOK key, `keymat start` as the requester, the recovery proof request and a custodian's
  * `keymat recovery prove`, the approval request with the proof in the outbox, `keymat approve` as a second person,
- * `keymat status --watch`, the key unusable, and its recovery by reimporting the same material.
+ * `keymat status --watch`, the key unusable, and its recovery as a restore change (`keymat restore`).
  */
 export function demoCommand(io: CliIo): Command {
   const say = lineWriter(io);
@@ -148,12 +148,37 @@ export function demoCommand(io: CliIo): Command {
         if (!refused) throw new CliError('Encrypt still worked after the deletion');
         say(`   Encrypt: ${refused.name}: ${refused.message}`);
 
-        say('\n9. Recovery, as proven: only the same material brings it back. The custodian reimports her copy.');
-        await importKeyMaterial(kms, key.keyId, readFileSync(key.materialFile as string));
+        say('\n9. The way back is a change too: the deletion named it, and alice starts it:');
+        const deletion = JSON.parse(described.output ?? '{}') as { restoreCommand?: string };
+        say(`   $ AWS_ACCESS_KEY_ID=alice ${printable(deletion.restoreCommand ?? 'keymat restore …')} --local`);
+        const restoreId = restoreChangeId(changeId);
+        const restore = await startChange(alice, {
+          keyId: key.keyArn,
+          keyMaterialId: key.keyMaterialId,
+          changeId: restoreId,
+          reason: `back-out of ${changeId}`,
+          restore: true,
+          waitSeconds: 1,
+        });
+        const restoreAsked = await published(dir, restore.executionArn, 'RecoveryProofRequested', REQUEST_TIMEOUT_MS);
+        await proveRecovery(carol, restore.executionArn, readImportParameters(restoreAsked.message), {
+          material: readFileSync(key.materialFile as string),
+        });
+        say(`   carol submits her copy again ($ keymat recovery prove --local keymat-${restoreId} …);`);
+        await published(dir, restore.executionArn, 'ApprovalRequested', REQUEST_TIMEOUT_MS);
+        await approve(bob, restore.executionArn, 'restore approved');
+        say(`   bob approves it ($ keymat approve --local keymat-${restoreId}); RestoreMaterial imports the copy.`);
+        let restored;
+        for await (const look of bob.changes.watch(restore.executionArn, { intervalMs: 200 })) {
+          restored = look.described;
+        }
+        const outcome = JSON.parse(restored?.output ?? '{}') as { status?: string };
+        if (outcome.status !== 'RESTORED')
+          throw new CliError(`the restore did not succeed: see keymat status --local keymat-${restoreId}`);
         const state = (await kms.send(new DescribeKeyCommand({ KeyId: key.keyId }))).KeyMetadata?.KeyState;
         const plaintext = await kms.send(new DecryptCommand({ CiphertextBlob: secret.CiphertextBlob }));
         say(
-          `   DescribeKey: ${state}; the old ciphertext decrypts to "${Buffer.from(plaintext.Plaintext as Uint8Array).toString()}"`,
+          `   RESTORED. DescribeKey: ${state}; the old ciphertext decrypts to "${Buffer.from(plaintext.Plaintext as Uint8Array).toString()}"`,
         );
         say('\nDone. Next: npx keymat local serve, then npx keymat --help');
       } finally {

@@ -48,6 +48,7 @@ interface RunOptions extends ChangeManagementOptions {
   approvalTimeout: number;
   waitSeconds?: number;
   dryRun: boolean;
+  restore: boolean;
   faults?: string;
   stateDir: string;
   kmsEndpoint?: string;
@@ -93,6 +94,11 @@ export function localRunCommand(io: CliIo): Command {
       false,
     )
     .option('--dry-run', 'stop after the plan (status PLANNED); change nothing', false)
+    .option(
+      '--restore',
+      "restore the deleted --key-material-id instead of deleting it (the custodian's copy comes from --prove)",
+      false,
+    )
     .option('--faults <file>', 'JSON fault file for the local KMS (see docs/local-stack.md, "Fault injection")')
     .option('--state-dir <dir>', 'state folder of the local stack', DEFAULT_STATE_DIR)
     .option(
@@ -118,6 +124,7 @@ export function localRunCommand(io: CliIo): Command {
           requestedBy: opts.requestedBy,
           ...(opts.waitSeconds !== undefined && { waitSeconds: opts.waitSeconds }),
           ...(opts.dryRun && { dryRun: true }),
+          ...(opts.restore && { restore: true }),
         };
         const result = await workflow.run(input, {
           decide: localApprover(opts.approve, undefined, { irreversible: opts.irreversible }),

@@ -88,7 +88,7 @@ async function* once<T>(value: Promise<T>): AsyncGenerator<T> {
   yield await value;
 }
 
-/** start, pending, approve, reject, status, history and outbox. */
+/** start, pending, approve, reject, status, history, outbox and restore. */
 export function operatorCommands(io: CliIo): Command[] {
   const say = lineWriter(io);
   const start = gatewayCommand(
@@ -163,10 +163,14 @@ export function operatorCommands(io: CliIo): Command[] {
       return;
     }
     if (proofs.length > 0) {
-      say('waiting for a custodian to prove the material can be imported again (keymat recovery prove):');
+      say(
+        "waiting for a custodian to prove the material can be imported again, or for a restore's copy (keymat recovery prove):",
+      );
       for (const p of proofs) {
         say(`  ${safe(p.executionArn)}`);
-        say(`    material ${safe(p.task.plan.keyMaterialId)} of ${safe(p.task.plan.keyArn)}`);
+        say(
+          `    ${p.task.plan.restore ? 'restore of ' : ''}material ${safe(p.task.plan.keyMaterialId)} of ${safe(p.task.plan.keyArn)}`,
+        );
       }
       say('');
     }
@@ -343,5 +347,36 @@ export function operatorCommands(io: CliIo): Command[] {
       }
     });
 
-  return [start, pending, approveCmd, rejectCmd, status, historyCmd, outbox];
+  const restore = gatewayCommand(
+    'restore',
+    "start a restore change as its requester: a deleted material imported back from a custodian's copy, once approved",
+  )
+    .requiredOption('--key-id <id>', 'key id or key ARN of the key the material was deleted from')
+    .requiredOption('--key-material-id <id>', 'the KeyMaterialId to import back (64 lower-case hex)')
+    .requiredOption(
+      '--change-id <id>',
+      "change id of the restore (not the deletion's); the execution is named after it",
+    )
+    .option('--reason <text>', 'why the material comes back', 'back-out of a deletion')
+    .action(
+      async (opts: TargetOptions & { keyId: string; keyMaterialId: string; changeId: string; reason: string }) => {
+        const started = await startChange(await resolveTarget(io, opts), {
+          keyId: opts.keyId,
+          keyMaterialId: opts.keyMaterialId,
+          changeId: opts.changeId,
+          reason: opts.reason,
+          restore: true,
+        });
+        if (opts.json) printJson(io, started);
+        else if (started.state === 'RUNNING') say(`already running: ${safe(started.executionArn)}`);
+        else {
+          say(`started ${safe(started.executionArn)}`);
+          say(
+            'a custodian submits the copy with keymat recovery prove (the request is on the approval topic); then it is approved',
+          );
+        }
+      },
+    );
+
+  return [start, pending, approveCmd, rejectCmd, status, historyCmd, outbox, restore];
 }

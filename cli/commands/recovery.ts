@@ -7,8 +7,8 @@ import { CliError, lineWriter, printJson, type CliIo } from '../output';
 import { gatewayCommand, resolveTarget, type TargetOptions } from './operator';
 
 /**
- * `keymat recovery prove`: a custodian shows KMS the escrowed copy of a material before its deletion is approved
- * (docs/recovery.md). A plaintext copy is wrapped in this process under the published public key; only the wrapped
+ * `keymat recovery prove`: a custodian shows KMS the escrowed copy of a material before its deletion is approved, or
+ * gives a restore its copy (docs/recovery.md). A plaintext copy is wrapped in this process under the published public key; only the wrapped
  * bytes leave it.
  */
 export function recoveryCommand(io: CliIo): Command {
@@ -32,7 +32,7 @@ export function recoveryCommand(io: CliIo): Command {
         if (opts.json) printJson(io, result);
         else {
           say(
-            `submitted a copy of material ${printable(result.keyMaterialId)} as ${printable(result.custodian)} (SHA-256 ${result.submissionDigest}); keymat reimports it now: see keymat status ${printable(execution)}`,
+            `submitted a copy of material ${printable(result.keyMaterialId)} as ${printable(result.custodian)} (SHA-256 ${result.submissionDigest}); keymat reimports it now (a restore: once approved): see keymat status ${printable(execution)}`,
           );
         }
       },

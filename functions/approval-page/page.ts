@@ -51,7 +51,7 @@ export function confirmationPage(
     .map(([k, v]) => `<input type="hidden" name="${k}" value="${escapeHtml(v)}">`)
     .join('');
   return layout(
-    'keymat: approve a deletion of imported key material?',
+    `keymat: approve a ${plan.restore ? 'restore' : 'deletion'} of imported key material?`,
     (recovery ? `<p id="recovery"><strong>${escapeHtml(recovery)}</strong></p>` : '') +
       who +
       `<ul id="plan">${describePlan(plan, input)

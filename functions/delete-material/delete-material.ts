@@ -7,11 +7,17 @@ import { KeymatError, errorName } from '../../core/errors';
 import { approvedTaskEvent, parseApproval, parseEvent } from '../../core/events';
 import { placeOfKeyArn } from '../../core/organisation';
 import { compareWithPlan } from '../../core/plan';
-import { proofClaims, verifySubmission } from '../../core/recovery';
+import { proofClaims, restoreCommand, verifySubmission } from '../../core/recovery';
 import type { ApprovalResult, ChangeInput, DeletionResult, Plan, RecoveryProven } from '../../core/types';
 import { readKey } from '../runtime/aws';
 import type { KeyAccess } from '../runtime/key-access';
 import { startInvocation, type Logger } from '../runtime/logger';
+
+/** The restore command as an optional field: present when the material can be restored. */
+const definedRestoreCommand = (changeId: string, plan: Plan): { restoreCommand?: string } => {
+  const command = restoreCommand(changeId, plan);
+  return command === undefined ? {} : { restoreCommand: command };
+};
 
 /** What DeleteMaterial works with: the announcement goes to the outcome topic. */
 export interface DeleteMaterialDeps {
@@ -57,6 +63,7 @@ export function createDeleteMaterial({
         kmsRequestId: result.kmsRequestId,
         appliedBy: result.appliedBy,
         expectedKeyState: plan.expectedKeyState,
+        ...definedRestoreCommand(input.changeId, plan),
       },
       new Date(result.at),
     );

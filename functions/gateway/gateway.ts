@@ -47,6 +47,7 @@ const startBody = z.lazy(() =>
     reason: z.unknown(),
     waitSeconds: z.optional(z.unknown()),
     dryRun: z.optional(z.unknown()),
+    restore: z.optional(z.unknown()),
     recoveryProof: z.optional(z.unknown()),
   }),
 );
@@ -120,9 +121,10 @@ const json = (statusCode: number, body: unknown): GatewayResponse => ({
 
 /**
  * keymat's front door for people: starts changes and answers approvals as the caller Lambda authenticated, never as
- * anyone a request body names. `POST /changes` starts (the caller is the requester), `POST /approve` and
- * `POST /reject` decide the pending round of an execution, `POST /recovery` hands a custodian's wrapped copy to the
- * recovery proof an execution waits for (the caller is the custodian). Every start and approval is attested with the attestation
+ * anyone a request body names. `POST /changes` starts a deletion or a restore (the caller is the requester),
+ * `POST /approve` and `POST /reject` decide the pending round of an execution (`POST /reject` also ends a change held
+ * by its change window), `POST /recovery` hands a custodian's wrapped copy to the recovery proof or the restore an
+ * execution waits for (the caller is the custodian). Every start and approval is attested with the attestation
  * key, so the workflow can tell them from a raw StartExecution or SendTaskSuccess.
  */
 export function createGateway(
@@ -146,7 +148,7 @@ export function createGateway(
         'InvalidInput',
         field === 'requestedBy'
           ? 'requestedBy is not accepted: the requester is the identity that signed the request'
-          : `${field || 'body'} is not a field of a change start; send keyId, changeId, reason and optionally keyMaterialId, waitSeconds, dryRun, recoveryProof`,
+          : `${field || 'body'} is not a field of a change start; send keyId, changeId, reason and optionally keyMaterialId, waitSeconds, dryRun, restore, recoveryProof`,
       );
     }
     const given = Object.fromEntries(Object.entries(parsed.data).filter(([, v]) => v !== undefined));
@@ -167,7 +169,11 @@ export function createGateway(
       throw new Refusal(400, 'InvalidInput', `${issue?.path.join('.') || 'body'}: ${issue?.message}`);
     }
     const comment = cleanComment(parsed.data.comment);
-    const { executionArn, task } = await changes.waitingApproval(parsed.data.execution);
+    const execution = parsed.data.execution;
+    // A change approved and held by its change window can still be rejected (withdrawn), not approved again.
+    const { executionArn, task } = await (path === '/approve'
+      ? changes.waitingApproval(execution)
+      : changes.waitingRejection(execution));
     startInvocation(logger, { executionId: executionArn, changeId: task.input.changeId, keyArn: task.plan.keyArn });
     const decision = {
       by: caller,

@@ -9,7 +9,7 @@ import { outcomeOf } from './outcome';
 /** What NotifyOutcome works with. */
 export interface NotifyOutcomeDeps {
   sns: SnsCall;
-  /** Publishes Change Failed. */
+  /** Publishes Key Material Restored and Change Failed. */
   events: EventPublisher;
   config: OutcomeConfig;
   logger: Logger;
@@ -45,6 +45,28 @@ export function createNotifyOutcome({
       },
     });
     const status = outcome.status;
+    const { input, plan, restoration } = e.state;
+    if (status === 'RESTORED' && input && plan && restoration) {
+      // Published once VerifyPendingImport saw the material back: a restore is announced when it took effect.
+      await events.publish(
+        changeEvent(
+          'Key Material Restored',
+          {
+            executionArn: e.executionId,
+            changeId: input.changeId,
+            keyArn: plan.keyArn,
+            keyMaterialId: plan.keyMaterialId,
+            requestedBy: input.requestedBy,
+            approvedBy: outcome.approvals.map((a) => a.approver),
+            custodian: restoration.custodian,
+            submissionDigest: restoration.submissionDigest,
+            kmsRequestId: restoration.kmsRequestId,
+            keyStateAfter: outcome.keyStateAfter ?? plan.expectedKeyState,
+          },
+          new Date(restoration.at),
+        ),
+      );
+    }
     if (outcome.error !== undefined && isFailure(status)) {
       await events.publish(
         changeEvent(

@@ -1,4 +1,5 @@
 import { TERMINAL_ERRORS, type TerminalErrorName } from '../../core/errors';
+import { restoreCommand } from '../../core/recovery';
 import type { ChangeInput, Outcome, OutcomeStatus, RecoveryProven, WorkflowState } from '../../core/types';
 
 /** Terminal errors that mean "refused before anything was changed". */
@@ -14,6 +15,7 @@ function status(state: WorkflowState, executionInput: unknown): OutcomeStatus {
   if (error === 'ApprovalTimedOut') return 'TIMED_OUT';
   if (error !== undefined) return REFUSALS.has(error) ? 'REFUSED' : 'FAILED';
   if ((state.input ?? (executionInput as Partial<ChangeInput>))?.dryRun === true) return 'PLANNED';
+  if (state.restoration) return 'RESTORED';
   return state.check?.decision === 'ALREADY_DELETED' ? 'ALREADY_DELETED' : 'DELETED';
 }
 
@@ -35,14 +37,19 @@ const provenBy = ({ provedBy, provedAt, keyMaterialId, submissionDigest }: Recov
  * no parsed `input`: the raw execution input supplies what it can.
  *
  * An approval answer comes from outside the workflow, so its approvals are listed as approvals only once DeleteMaterial
- * verified them and went on to the deletion; an answer DeleteMaterial refused lists them as refused. A change that
+ * (or RestoreMaterial) verified them and went on to the deletion (or the import); an answer DeleteMaterial refused lists them as refused. A change that
  * ended before DeleteMaterial (rejected, timed out, held past its window) lists none: nothing verified them, and each
  * decision that took effect has its Approval Decided event.
  */
 export function outcomeOf(state: WorkflowState, executionInput: unknown): Outcome {
   const input = state.input ?? executionInput;
+  const outcome = status(state, executionInput);
+  const command =
+    state.plan && state.input && (outcome === 'DELETED' || outcome === 'ALREADY_DELETED')
+      ? restoreCommand(state.input.changeId, state.plan)
+      : undefined;
   return {
-    status: status(state, executionInput),
+    status: outcome,
     changeId: stringField(input, 'changeId'),
     keyArn: state.plan?.keyArn,
     keyMaterialId: state.plan?.keyMaterialId ?? stringField(input, 'keyMaterialId'),
@@ -50,11 +57,12 @@ export function outcomeOf(state: WorkflowState, executionInput: unknown): Outcom
     keyStateAfter: state.verification?.keyStateAfter,
     ...(state.plan && { location: state.plan.location, rules: state.plan.rules }),
     ...(state.recovery?.proof && { recovery: provenBy(state.recovery.proof) }),
-    approvals: state.deletion ? (state.approval?.approvals ?? []) : [],
+    approvals: state.deletion || state.restoration ? (state.approval?.approvals ?? []) : [],
     ...(state.error?.Error === ('ApprovalInvalid' satisfies TerminalErrorName) && {
       refusedApprovals: state.approval?.approvals ?? [],
     }),
-    kmsRequestId: state.deletion?.kmsRequestId ?? null,
+    kmsRequestId: state.deletion?.kmsRequestId ?? state.restoration?.kmsRequestId ?? null,
+    ...(command !== undefined && { restoreCommand: command }),
     ...(state.error && { error: state.error.Error, cause: state.error.Cause }),
   };
 }

@@ -1,8 +1,15 @@
 import type { KmsCall, SnsCall } from '../../core/aws-api';
+import { checkApprovalTimes, verifyApprovals } from '../../core/approvals';
 import type { Attestor } from '../../core/attestation';
 import type { ProveRecoveryConfig } from '../../core/config';
 import { KeymatError, errorMessage, errorName, hasErrorName } from '../../core/errors';
-import { awaitRecoveryProofEvent, parseEvent, type AwaitRecoveryProofEvent } from '../../core/events';
+import {
+  awaitRecoveryProofEvent,
+  parseApproval,
+  parseEvent,
+  restoreMaterialEvent,
+  type AwaitRecoveryProofEvent,
+} from '../../core/events';
 import { placeOfKeyArn } from '../../core/organisation';
 import { compareWithPlan, findTarget, type KeySnapshot } from '../../core/plan';
 import {
@@ -19,16 +26,17 @@ import {
   type RecoveryProven,
 } from '../../core/recovery';
 import * as z from '../../core/schema';
-import { changeInputSchema, planSchema, type Plan } from '../../core/types';
+import { RESTORE_STATE } from '../../core/tasks';
+import { changeInputSchema, planSchema, type Plan, type RestorationResult } from '../../core/types';
 import { readKey } from '../runtime/aws';
 import type { KeyAccess } from '../runtime/key-access';
 import { startInvocation, type Logger } from '../runtime/logger';
 
 /**
- * The recovery proof's KMS side (docs/recovery.md), one function for the workflow's two proof states: at
+ * The recovery proof's KMS side (docs/recovery.md), one function for the workflow's three import states: at
  * AwaitRecoveryProof it gets import parameters and publishes them to the custodians, at ProveRecovery it reimports the
- * copy a custodian submitted, exactly as the key holds the material. Only this function calls GetParametersForImport
- * and ImportKeyMaterial. Neither the token, the public key nor the wrapped copy is logged or returned: the proof names
+ * copy a custodian submitted, exactly as the key holds the material, and at RestoreMaterial it imports an approved
+ * restore's copy back into the key. Only this function calls GetParametersForImport and ImportKeyMaterial. Neither the token, the public key nor the wrapped copy is logged or returned: the proof names
  * the submission by its digest.
  */
 
@@ -128,6 +136,7 @@ const wrappingFor = (keySpec: string | undefined): ProofWrappingAlgorithm =>
  * CLI reads back (`keymat recovery prove --parameters FILE`).
  */
 function proofRequest(e: AwaitRecoveryProofEvent, parameters: ImportParameters, until: string): string {
+  if (e.input.restore) return copyRequest(e, parameters, until);
   return [
     `keymat: change ${e.input.changeId} will delete material ${e.plan.keyMaterialId} of key ${e.plan.keyArn}.`,
     'Before it is approved, a custodian of the material can prove that it can be imported again: KMS takes back only',
@@ -138,6 +147,22 @@ function proofRequest(e: AwaitRecoveryProofEvent, parameters: ImportParameters, 
     'FILE is this message, or its last line. The public key and the import token are not secrets: the key only',
     'encrypts to KMS, and the token only lets a holder of kms:ImportKeyMaterial on this key import the material itself.',
     `Without a proof, the change ${e.plan.recoveryProof === 'required' ? 'ends RecoveryNotProven' : 'goes on, and each approver must confirm that the deletion may be irreversible'}.`,
+    '',
+    JSON.stringify(parameters),
+  ].join('\n');
+}
+
+/** The message that asks the custodians for a restore's copy, with the same parameters line as a proof request. */
+function copyRequest(e: AwaitRecoveryProofEvent, parameters: ImportParameters, until: string): string {
+  return [
+    `keymat: change ${e.input.changeId} restores material ${e.plan.keyMaterialId} of key ${e.plan.keyArn}, deleted before.`,
+    'A custodian of the material submits the escrowed copy, wrapped under the import parameters below,',
+    `before ${until}; the change then asks for its approvals, and imports the copy once approved:`,
+    `  keymat recovery prove ${e.executionId} --parameters FILE --wrapped WRAPPED   (wrapped with ${parameters.wrappingAlgorithm})`,
+    `  keymat recovery prove ${e.executionId} --parameters FILE --material MATERIAL (the CLI wraps a plaintext copy locally and never sends it)`,
+    'FILE is this message, or its last line. The public key and the import token are not secrets: the key only',
+    'encrypts to KMS, and the token only lets a holder of kms:ImportKeyMaterial on this key import the material itself.',
+    'Without a copy in time, the change ends RecoveryNotProven.',
     '',
     JSON.stringify(parameters),
   ].join('\n');
@@ -215,33 +240,11 @@ async function prove(deps: ProveRecoveryDeps, event: unknown): Promise<RecoveryP
       `key ${plan.keyArn} changed since it was planned: ${what}; nothing was imported`,
     );
   }
-  const target = findTarget(before, plan.keyMaterialId);
-  let imported: string | undefined;
-  try {
-    const out = await kms('ImportKeyMaterial', {
-      KeyId: plan.keyArn,
-      ImportToken: Buffer.from(submission.importToken, 'base64'),
-      EncryptedKeyMaterial: Buffer.from(submission.wrappedKeyMaterial, 'base64'),
-      ImportType: 'EXISTING_KEY_MATERIAL',
-      // KMS takes a KeyMaterialId for symmetric encryption keys only; the others hold a single material.
-      ...(before.metadata.KeySpec === 'SYMMETRIC_DEFAULT' && { KeyMaterialId: plan.keyMaterialId }),
-      ...expiryToKeep(target),
-    });
-    imported = out.KeyMaterialId;
-  } catch (err) {
-    if (!hasErrorName(err, ...NOT_THE_MATERIAL)) throw err;
-    logger.warn('recovery not proven', {
-      custodian: submission.custodian,
-      keyMaterialId: plan.keyMaterialId,
-      error: errorName(err),
-      submissionDigest: claims.submissionDigest,
-    });
-    throw notProven(
-      plan,
-      `KMS refused the copy submitted by ${submission.custodian}: ${errorName(err)}: ${errorMessage(err)}; the key is unchanged`,
-      err,
-    );
-  }
+  const expiry = expiryToKeep(findTarget(before, plan.keyMaterialId));
+  const { KeyMaterialId: imported } = await importCopy(kms, before, plan, submission, expiry, {
+    logger,
+    submissionDigest: claims.submissionDigest,
+  });
   if (imported !== undefined && imported !== plan.keyMaterialId) {
     throw notProven(plan, `KMS took the copy as material ${imported}`);
   }
@@ -267,14 +270,118 @@ async function prove(deps: ProveRecoveryDeps, event: unknown): Promise<RecoveryP
 }
 
 /**
- * The proving function: at AwaitRecoveryProof (an event with the task token) it asks the custodians for the proof;
- * at ProveRecovery it reimports the copy one of them submitted.
+ * RestoreMaterial: imports an approved restore's copy back into the key with `EXISTING_KEY_MATERIAL` and the
+ * material's id, once the approvals (as DeleteMaterial verifies them) and the gateway's attestation of the submission
+ * check out and the key is still as planned. VerifyPendingImport then waits for the key to read as the plan expects.
+ *
+ * The material comes back without an expiry: KMS forgets a deleted material's ExpirationModel and ValidTo, so there
+ * is nothing of its own to keep. A retry that finds the material already imported, and the key otherwise as planned,
+ * reports the earlier attempt's import.
+ */
+async function restore(deps: ProveRecoveryDeps, event: unknown): Promise<RestorationResult> {
+  const { keys, attestor, logger } = deps;
+  const e = parseEvent(restoreMaterialEvent, event, RESTORE_STATE);
+  const plan = e.plan;
+  startInvocation(logger, { executionId: e.executionId, changeId: e.input.changeId, keyArn: plan.keyArn });
+  const approval = parseApproval(e.approval);
+  await verifyApprovals(attestor, e.executionId, approval, plan, e.input, plan.rules);
+  checkApprovalTimes(approval, new Date(e.executionStartTime), new Date());
+  const submission = parseSubmission(plan, e.submission);
+  const claims = submissionClaims(e.executionId, plan, submission);
+  if (!(await verifySubmission(attestor, claims, submission.mac))) {
+    throw notProven(
+      plan,
+      `the copy submitted by ${submission.custodian} at ${submission.at} is not attested by the gateway; nothing was imported`,
+    );
+  }
+  const result = (kmsRequestId: string | null, appliedBy: RestorationResult['appliedBy']): RestorationResult => ({
+    kmsRequestId,
+    appliedBy,
+    custodian: submission.custodian,
+    submissionDigest: claims.submissionDigest,
+    at: new Date().toISOString(),
+  });
+
+  const kms = await keys({ executionArn: e.executionId, changeId: e.input.changeId })(placeOfKeyArn(plan.keyArn));
+  const before = await readKey(kms, plan.keyArn);
+  const comparison = compareWithPlan(before, plan);
+  if (comparison === 'APPLIED') {
+    logger.warn('the material is already imported and the key as planned: an earlier attempt restored it');
+    return result(null, 'EARLIER_ATTEMPT');
+  }
+  if (comparison !== 'UNCHANGED') {
+    throw new KeymatError(
+      'PlanDrifted',
+      `key ${plan.keyArn} changed since the restore was approved (${comparison.drift}); start a new change to re-plan`,
+    );
+  }
+  const out = await importCopy(
+    kms,
+    before,
+    plan,
+    submission,
+    { ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' },
+    { logger, submissionDigest: claims.submissionDigest },
+  );
+  logger.info('key material restored', {
+    custodian: submission.custodian,
+    keyMaterialId: plan.keyMaterialId,
+    submissionDigest: claims.submissionDigest,
+    kmsRequestId: out.$metadata.requestId,
+  });
+  return result(out.$metadata.requestId ?? null, 'THIS_ATTEMPT');
+}
+
+/**
+ * Imports a custodian's wrapped copy into the key as its planned material (`EXISTING_KEY_MATERIAL`), with `expiry`.
+ * A copy KMS refuses as not the key's material ends the change RecoveryNotProven, logged by its digest only; KMS
+ * imports nothing then.
+ */
+async function importCopy(
+  kms: KmsCall,
+  before: KeySnapshot,
+  plan: Plan,
+  submission: { custodian: string; importToken: string; wrappedKeyMaterial: string },
+  expiry: ReturnType<typeof expiryToKeep>,
+  log: { logger: Logger; submissionDigest: string },
+) {
+  try {
+    return await kms('ImportKeyMaterial', {
+      KeyId: plan.keyArn,
+      ImportToken: Buffer.from(submission.importToken, 'base64'),
+      EncryptedKeyMaterial: Buffer.from(submission.wrappedKeyMaterial, 'base64'),
+      ImportType: 'EXISTING_KEY_MATERIAL',
+      // KMS takes a KeyMaterialId for symmetric encryption keys only; the others hold a single material.
+      ...(before.metadata.KeySpec === 'SYMMETRIC_DEFAULT' && { KeyMaterialId: plan.keyMaterialId }),
+      ...expiry,
+    });
+  } catch (err) {
+    if (!hasErrorName(err, ...NOT_THE_MATERIAL)) throw err;
+    log.logger.warn('KMS refused the submitted copy', {
+      custodian: submission.custodian,
+      keyMaterialId: plan.keyMaterialId,
+      error: errorName(err),
+      submissionDigest: log.submissionDigest,
+    });
+    throw notProven(
+      plan,
+      `KMS refused the copy submitted by ${submission.custodian}: ${errorName(err)}: ${errorMessage(err)}; nothing was imported`,
+      err,
+    );
+  }
+}
+
+/**
+ * The proving function: at AwaitRecoveryProof (an event with the task token) it asks the custodians for the proof or
+ * a restore's copy; at ProveRecovery it reimports the copy one of them submitted; at RestoreMaterial (an event with
+ * the approvals) it imports an approved restore's copy.
  */
 export function createProveRecovery(
   deps: ProveRecoveryDeps,
-): (event: unknown) => Promise<ProofRequested | RecoveryProven> {
-  return async (event) =>
-    typeof event === 'object' && event !== null && 'taskToken' in event
-      ? requestProof(deps, event)
-      : prove(deps, event);
+): (event: unknown) => Promise<ProofRequested | RecoveryProven | RestorationResult> {
+  return async (event) => {
+    if (typeof event === 'object' && event !== null && 'taskToken' in event) return requestProof(deps, event);
+    if (typeof event === 'object' && event !== null && 'approval' in event) return restore(deps, event);
+    return prove(deps, event);
+  };
 }

@@ -90,7 +90,7 @@ export function createRequestApproval({
     const irreversible = irreversibleToConfirm(e.plan, proof) ? ' --irreversible' : '';
     const message = [
       ...(recovery ? [recovery] : []),
-      'keymat: a deletion of imported key material needs your approval.',
+      `keymat: a ${e.plan.restore ? 'restore' : 'deletion'} of imported key material needs your approval.`,
       '',
       ...describePlan(plan, e.input),
       '',

@@ -20,6 +20,7 @@ import {
   type Plan,
   type RecoveryProofMode,
 } from '../../core/types';
+import * as z from '../../core/schema';
 import { readKey } from '../runtime/aws';
 import type { KeyAccess } from '../runtime/key-access';
 import type { CalendarReader } from '../runtime/calendars';
@@ -54,8 +55,9 @@ export interface ValidateOriginResult {
  * ValidateOrigin: parses the change, checks that the key is one keymat may act on (the hub's, or a member account's
  * in a member Region, as Organizations places it) and a customer-managed EXTERNAL key, chooses the approval rules the
  * change takes, and builds the plan. The event is `{ executionId, input, rules, recoveryProof }`, with the raw
- * execution input (a malformed one is refused as InvalidInput), the deployment's own approval rules and its recovery
- * proof mode (a change may ask for a stricter one, never a weaker: InvalidInput).
+ * execution input (a malformed one is refused as InvalidInput), the deployment's own approval rules, its recovery
+ * proof mode (a change may ask for a stricter one, never a weaker: InvalidInput) and the quorum of a restore (which
+ * replaces the rules' quorum when the change is a restore).
  */
 export function createValidateOrigin({
   keys,
@@ -83,6 +85,7 @@ export function createValidateOrigin({
     place: KeyPlace,
     deployment: ApprovalRules,
     recoveryProof: RecoveryProofMode,
+    restoreQuorum: number | undefined,
   ): Promise<PlanContext> {
     let placement: AccountPlacement = { account: place.account, accountName: place.account, organizationalUnits: [] };
     if (config.members !== undefined && organizations !== undefined) {
@@ -90,6 +93,12 @@ export function createValidateOrigin({
       if (place.account !== config.scope.account) checkMember(config.members, placement);
     }
     const ous = placement.organizationalUnits;
+    const rules = chooseRules(
+      config.approvalRules,
+      placement.account,
+      ous.map((ou) => ou.id),
+      deployment,
+    );
     return {
       location: {
         account: placement.account,
@@ -97,13 +106,10 @@ export function createValidateOrigin({
         ouPath: ous.map((ou) => ou.name),
         region: place.region,
       },
-      rules: chooseRules(
-        config.approvalRules,
-        placement.account,
-        ous.map((ou) => ou.id),
-        deployment,
-      ),
+      // A restore is approved by the same approvers as the deletions of the key, in its own number.
+      rules: restoreQuorum === undefined ? rules : { ...rules, quorum: restoreQuorum },
       recoveryProof,
+      ...(restoreQuorum !== undefined && { restore: true as const }),
     };
   }
 
@@ -119,7 +125,7 @@ export function createValidateOrigin({
   }
 
   return async (event) => {
-    const { executionId, input: rawInput, rules, recoveryProof } = eventFields(event);
+    const { executionId, input: rawInput, rules, recoveryProof, restoreQuorum } = eventFields(event);
     startInvocation(logger, { executionId: String(executionId) });
     const deployment = parseEvent(approvalRulesSchema, rules, 'ValidateOrigin');
     const deploymentProof = parseEvent(recoveryProofModeSchema, recoveryProof, 'ValidateOrigin');
@@ -139,7 +145,12 @@ export function createValidateOrigin({
     input.startedAt = startedAt;
 
     const place = checkKeyId(input.keyId, config.scope, config.members);
-    const context = await contextOf(place, deployment, proofMode);
+    const context = await contextOf(
+      place,
+      deployment,
+      proofMode,
+      input.restore ? parseEvent(restoreQuorumSchema, restoreQuorum, 'ValidateOrigin') : undefined,
+    );
     logger.appendKeys({ account: place.account, region: place.region });
     const kms = await keys({ executionArn: String(executionId), changeId: input.changeId })(place);
     const snapshot = await readKey(kms, input.keyId);
@@ -186,6 +197,8 @@ export function createValidateOrigin({
     }
     if (config.changeCalendars.length > 0) plan.changeWindow = await calendars(config.changeCalendars, new Date());
     logger.info('plan built', { plan });
+    // Deletion Planned announces deletions; a restore is announced by Key Material Restored once it took effect.
+    if (input.restore) return { input, plan };
     await events.publish(
       changeEvent(
         'Deletion Planned',
@@ -215,6 +228,9 @@ export function createValidateOrigin({
   };
 }
 
+/** The distinct approvers a restore needs, as the definition gives it. */
+const restoreQuorumSchema = z.number().check(z.int(), z.gte(1));
+
 /**
  * The event's fields. The input is parsed by `parseChangeInput`, which names what is wrong with it; the rules and the
  * recovery proof are the definition's, parsed as any task's event; the execution id is the state machine's own and
@@ -225,6 +241,7 @@ function eventFields(event: unknown): {
   input: unknown;
   rules: unknown;
   recoveryProof: unknown;
+  restoreQuorum: unknown;
 } {
   const fields = typeof event === 'object' && event !== null ? (event as Record<string, unknown>) : {};
   return {
@@ -232,5 +249,6 @@ function eventFields(event: unknown): {
     input: fields.input,
     rules: fields.rules,
     recoveryProof: fields.recoveryProof,
+    restoreQuorum: fields.restoreQuorum,
   };
 }

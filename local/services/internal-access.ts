@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as z from '../../core/schema';
 import { ALL_TASK_STATES } from '../../core/tasks';
-import { roleArn, userCaller } from './caller';
+import { roleArn, userCaller, type Caller } from './caller';
 import type { LocalCredentials } from './clients';
 import { ATTESTATION_KEY_ALIAS, DEFAULT_REGION, INTERNAL_KEY_FILE, LOCAL_ACCOUNT_ID } from '../constants';
 import { aliasAccount } from '../kms/model';
@@ -56,6 +56,14 @@ export const keymatAccessKeyIds = (internal: LocalCredentials): string[] => [
   internal.accessKeyId,
   ...HUB_IDENTITIES.map((identity) => taskCredentials(internal, identity).accessKeyId),
 ];
+
+/**
+ * Whether `caller` is one of keymat's own identities (the internal credentials, or a hub function's), which stand for
+ * keymat's roles: what IAM grants only those roles on a deployed stack, the local stack allows only these callers. A
+ * role session (`ASIA…`) is never one of them, whatever role it is of.
+ */
+export const isKeymatIdentity = (internal: LocalCredentials, caller: Caller): boolean =>
+  caller.session === undefined && keymatAccessKeyIds(internal).includes(caller.accessKeyId);
 
 const credentialsFile = z.lazy(() =>
   z.object({

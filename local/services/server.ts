@@ -7,7 +7,13 @@ import { LocalLambda, LocalSsm } from './change-management';
 import { LocalEvents } from './events';
 import { LocalGateway } from './gateway';
 import { Identities } from './identities';
-import { ensureAttestationKey, internalCredentials, keymatAccessKeyIds, type InternalAccess } from './internal-access';
+import {
+  ensureAttestationKey,
+  internalCredentials,
+  isKeymatIdentity,
+  keymatAccessKeyIds,
+  type InternalAccess,
+} from './internal-access';
 import { LocalKms } from '../kms/endpoint';
 import { FaultInjector, type FaultFile } from '../kms/faults';
 import { KmsService } from '../kms/service';
@@ -151,7 +157,7 @@ export class LocalStack {
         }),
       );
     }
-    this.router.add(new StepFunctionsEndpoint(this.sfn));
+    this.router.add(new StepFunctionsEndpoint(this.sfn, (caller) => isKeymatIdentity(this.credentials, caller)));
   }
 
   /**

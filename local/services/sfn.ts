@@ -5,8 +5,7 @@ import type { Attestor } from '../../core/attestation';
 import type { Members } from '../../core/organisation';
 import type { ApprovalResult } from '../../core/types';
 import { localStateMachineArn } from '../constants';
-import { PROOF_WAIT_STATE } from '../../core/tasks';
-import { runLocalExecution, type HistoryEvent, type LocalTasks } from '../workflow/engine';
+import { isCallbackState, runLocalExecution, type HistoryEvent, type LocalTasks } from '../workflow/engine';
 import {
   jsonAnswer,
   jsonError,
@@ -15,6 +14,7 @@ import {
   type IncomingRequest,
   type LocalService,
 } from './local-service';
+import type { Caller } from './caller';
 import type { InternalAccess } from './internal-access';
 import { executionRowSchema, type ExecutionRecord, type ExecutionRow, type SfnEvent } from '../state/records';
 import { LocalStateError, type ExecutionChange, type StateStore } from '../state/store';
@@ -75,7 +75,8 @@ export interface LocalWorkflowDefinition {
 
 /**
  * The Step Functions API subset keymat's operators use (StartExecution, DescribeExecution, GetExecutionHistory,
- * ListExecutions, SendTaskSuccess/Failure/Heartbeat, StopExecution), for the one deletion state machine. Executions
+ * ListExecutions, SendTaskSuccess/Failure/Heartbeat, StopExecution), for the one deletion state machine; its
+ * endpoint lets only keymat's own identities call those that change an execution. Executions
  * run in the background on the local engine; an approval really waits until a SendTask call or its timeout.
  * Executions and their histories persist in the state database: a call that changes one is answered once the change
  * is committed, and a change that cannot be written is refused (500) with nothing changed. A change the background
@@ -85,7 +86,7 @@ export interface LocalWorkflowDefinition {
 export class LocalStepFunctions {
   readonly stateMachineArn: string;
   private readonly executions: Record<string, ExecutionRecord>;
-  /** The callback tasks waiting for an answer (approval rounds, proof requests), by task token. */
+  /** The callback tasks waiting for an answer (approval rounds, proof requests, change-window holds), by task token. */
   private readonly pending = new Map<
     string,
     { executionArn: string; resolve: (r: unknown) => void; reject: (e: Error) => void }
@@ -183,6 +184,16 @@ export class LocalStepFunctions {
   }
 
   /**
+   * The resource IAM checks `operation` against: the execution a StopExecution names, else the state machine (the
+   * one a StartExecution names; a task token's, for SendTask*).
+   */
+  resourceOf(operation: string, body: Record<string, unknown>): string {
+    if (operation === 'StopExecution') return String(body.executionArn);
+    if (operation === 'StartExecution' && typeof body.stateMachineArn === 'string') return body.stateMachineArn;
+    return this.stateMachineArn;
+  }
+
+  /**
    * Stops the background executions when the stack closes, without recording it: on disk they stay RUNNING, and the
    * next start marks them lost (as after a kill -9).
    */
@@ -244,11 +255,11 @@ export class LocalStepFunctions {
       signal: abort.signal,
       decide: (request) => this.awaitAnswer<ApprovalResult>(request),
       custodian: (request) => this.awaitAnswer(request),
+      hold: (request) => this.awaitAnswer(request),
       onEvent: (event) => {
         // An execution's history ends with its end: an aborted run's last events are not recorded after it.
         if (this.closing || record.status !== 'RUNNING') return;
-        const callback = event.state === 'RequestApproval' || event.state === PROOF_WAIT_STATE;
-        if (callback && event.type === 'StateFailed' && event.error === 'States.Timeout') {
+        if (isCallbackState(event.state) && event.type === 'StateFailed' && event.error === 'States.Timeout') {
           this.forgetTokens(record.executionArn);
         }
         if (
@@ -483,6 +494,13 @@ const nextEvent = (
   ...details,
 });
 
+/** IAM's refusal of an action no identity-based policy of the caller allows, worded as IAM words it. */
+const accessDenied = (caller: Caller, operation: string, resource: string): SfnError =>
+  new SfnError(
+    'AccessDeniedException',
+    `User: ${caller.arn} is not authorized to perform: states:${operation} on resource: ${resource} because no identity-based policy allows the states:${operation} action`,
+  );
+
 /** The end of an execution: its status, output or error, and the closing history event. */
 function finishing(
   e: ExecutionRecord,
@@ -523,11 +541,28 @@ function apply(e: ExecutionRecord, { set, event }: ExecutionUpdate): void {
 const TARGET_PREFIX = 'AWSStepFunctions.';
 
 /**
+ * The operations that change an execution. On a deployed stack IAM grants them to keymat's roles alone (the gateway
+ * and the approval page answer tasks, the gateway and the expiry scan start changes) and to no person: people go
+ * through the gateway, which records who they are. Reads stay open to every operator.
+ */
+const KEYMAT_ONLY_OPERATIONS: ReadonlySet<string> = new Set([
+  'StartExecution',
+  'StopExecution',
+  'SendTaskSuccess',
+  'SendTaskFailure',
+  'SendTaskHeartbeat',
+]);
+
+/**
  * Step Functions' JSON 1.0 protocol in front of {@link LocalStepFunctions}. A stack started without the workflow
  * (`keymat local kms serve`) has no executions to serve and refuses every call, saying which command serves them.
  */
 export class StepFunctionsEndpoint implements LocalService {
-  constructor(readonly executions: LocalStepFunctions | undefined) {}
+  constructor(
+    readonly executions: LocalStepFunctions | undefined,
+    /** Whether a caller is one of keymat's own identities (`isKeymatIdentity`): only they change executions. */
+    private readonly isKeymat: (caller: Caller) => boolean,
+  ) {}
 
   matches(request: IncomingRequest): boolean {
     return request.target?.startsWith(TARGET_PREFIX) ?? false;
@@ -541,6 +576,9 @@ export class StepFunctionsEndpoint implements LocalService {
       }
       const body = parseJsonBody(request.body);
       if (!body) throw new SfnError('SerializationException', 'The request body is not valid JSON');
+      if (KEYMAT_ONLY_OPERATIONS.has(operation) && !this.isKeymat(request.caller)) {
+        throw accessDenied(request.caller, operation, this.executions.resourceOf(operation, body));
+      }
       const result = await this.executions.call(operation, body);
       return jsonAnswer('1.0', request.requestId, 200, result, { service: 'states', operation });
     } catch (err) {

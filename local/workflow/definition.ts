@@ -3,6 +3,7 @@ import {
   DEFAULT_PROOF_TIMEOUT_SECONDS,
   DEFAULT_QUORUM,
   DEFAULT_RECOVERY_PROOF,
+  DEFAULT_RESTORE_QUORUM,
   DEFAULT_TASK_TIMEOUT_SECONDS,
   MAX_PROOF_TIMEOUT_SECONDS,
 } from '../../core/defaults';
@@ -28,6 +29,8 @@ export interface DefinitionSettings {
   taskTimeoutSeconds?: number;
   /** Distinct approvers a change needs. @default DEFAULT_QUORUM */
   quorum?: number;
+  /** Distinct approvers a restore needs. @default DEFAULT_RESTORE_QUORUM */
+  restoreQuorum?: number;
   /** Identities allowed to approve. @default anyone but the requester */
   approvers?: string[];
   /** The freeze-window states (the stack has change calendars). @default false */
@@ -83,6 +86,7 @@ export function localDefinition(settings: DefinitionSettings = {}): Record<strin
     Number.MAX_SAFE_INTEGER,
   );
   const quorum = wholeNumber('quorum', settings.quorum ?? DEFAULT_QUORUM, 1, 10);
+  const restoreQuorum = wholeNumber('restoreQuorum', settings.restoreQuorum ?? DEFAULT_RESTORE_QUORUM, 1, 10);
   const proofTimeout = wholeNumber(
     'proofTimeout',
     settings.proofTimeoutSeconds ?? DEFAULT_PROOF_TIMEOUT_SECONDS,
@@ -96,6 +100,11 @@ export function localDefinition(settings: DefinitionSettings = {}): Record<strin
   if (approvers.length > 0 && distinct < quorum) {
     throw new RangeError(
       `DeletionWorkflow: quorum ${quorum} cannot be reached by the ${distinct} distinct allowedApprovers (${approvers.join(', ')}); list at least ${quorum}, or lower the quorum`,
+    );
+  }
+  if (approvers.length > 0 && distinct < restoreQuorum) {
+    throw new RangeError(
+      `DeletionWorkflow: restoreQuorum ${restoreQuorum} cannot be reached by the ${distinct} distinct allowedApprovers (${approvers.join(', ')}); list at least ${restoreQuorum}, or lower it`,
     );
   }
   const rules: ApprovalRules = { quorum, allowedApprovers: [...approvers] };
@@ -120,9 +129,12 @@ export function localDefinition(settings: DefinitionSettings = {}): Record<strin
   objectAt(awaitProof, 'Parameters', 'Payload').proofTimeoutSeconds = proofTimeout;
   objectAt(states, 'MarkRecoveryNotProven', 'Parameters').Cause =
     `no recovery proof within ${proofTimeout} seconds, and this change requires one`;
+  objectAt(states, 'MarkNoRestoreCopy', 'Parameters').Cause =
+    `no copy of the material within ${proofTimeout} seconds: nothing was imported`;
   // The deployment's rules and proof mode reach ValidateOrigin only; the plan carries the ones each change takes.
   const validateOrigin = objectAt(states, 'ValidateOrigin', 'Parameters');
   validateOrigin.rules = { ...rules };
   validateOrigin.recoveryProof = recoveryProof;
+  validateOrigin.restoreQuorum = restoreQuorum;
   return definition;
 }

@@ -6,7 +6,14 @@ import { localLogLevel } from '../env';
 import { DEFAULT_EVENT_BUS, DEFAULT_RECENT_USE_DAYS, DEFAULT_WINDOW_WAIT_SECONDS } from '../../core/defaults';
 import { awaitRecoveryProofEvent, parseEvent, requestApprovalEvent } from '../../core/events';
 import { executionArnOf } from '../../core/naming';
-import { ALL_TASK_STATES, PROOF_WAIT_STATE, WAIT_STATE, type AnyTaskState } from '../../core/tasks';
+import {
+  ALL_TASK_STATES,
+  PROOF_WAIT_STATE,
+  RESTORE_STATE,
+  WAIT_STATE,
+  WINDOW_WAIT_STATE,
+  type AnyTaskState,
+} from '../../core/tasks';
 import type { Attestor } from '../../core/attestation';
 import type { EventPublisher } from '../../core/change-events';
 import {
@@ -240,6 +247,20 @@ export interface PendingApproval {
 /** Decides an approval request: resolves with the decision, rejects with an error named like SendTaskFailure's. */
 export type Decider = (request: PendingApproval) => Promise<ApprovalResult>;
 
+/**
+ * The states that wait on a task token (Step Functions' callback pattern): the approval rounds, the recovery proof's
+ * wait and the hold of an approved change by its change window. Each entry gets a fresh token, and a token stops being
+ * taken when its state times out.
+ */
+export const isCallbackState = (state: string | undefined): boolean =>
+  state === 'RequestApproval' || state === PROOF_WAIT_STATE || state === WINDOW_WAIT_STATE;
+
+/** A callback state's task, as its token reaches whoever may answer it. */
+export interface CallbackTask {
+  executionArn: string;
+  taskToken: string;
+}
+
 /** A recovery proof request as it reaches the custodians: the published message (with the import parameters). */
 export interface PendingProof {
   executionArn: string;
@@ -283,6 +304,11 @@ export interface LocalRunOptions {
    * at its timeout, at once (an offered proof goes on without one; a required one ends RecoveryNotProven)
    */
   custodian?: Custodian;
+  /**
+   * Answers the hold of a change by its change window: rejects with an error named like SendTaskFailure's to end the
+   * change. @default no answer: the hold lasts until its timeout
+   */
+  hold?: (request: CallbackTask) => Promise<unknown>;
   /** Overrides WaitForPropagation's seconds with milliseconds. @default the input's waitSeconds */
   waitMs?: number;
   /** Overrides every retrier's interval with milliseconds. @default the definition's backoff */
@@ -324,12 +350,35 @@ function stateMachineOf(definition: Record<string, unknown>): StateMachineType {
   if (!machine) {
     // The package's types are ESM-only; its CommonJS build is what loads here.
     const { StateMachine } = require('aws-local-stepfunctions') as { StateMachine: typeof StateMachineType };
-    machine = new StateMachine(definition as unknown as StateMachineDefinition, {
+    machine = new StateMachine(withTimeoutPathsOnParameters(definition) as unknown as StateMachineDefinition, {
       validationOptions: { noValidate: true },
     });
     stateMachines.set(definition, machine);
   }
   return machine;
+}
+
+/**
+ * The definition as aws-local-stepfunctions needs it to read a task's `TimeoutSecondsPath` as Step Functions does.
+ * Step Functions reads the path in the state's input; the engine reads it in the task's parameters. keymat's tasks
+ * with such a path (the change-window hold) hand the whole state to their function as `Payload.state`, so the
+ * engine is given the same path under it.
+ */
+function withTimeoutPathsOnParameters(definition: Record<string, unknown>): Record<string, unknown> {
+  // A JSON copy, not structuredClone: the engine takes only objects of its own realm for plain ones (under jest too).
+  const copy = JSON.parse(JSON.stringify(definition)) as Record<string, unknown>;
+  for (const [name, state] of Object.entries((copy.States ?? {}) as Record<string, Record<string, unknown>>)) {
+    const path = state.TimeoutSecondsPath;
+    if (typeof path !== 'string') continue;
+    const payload = (state.Parameters as { Payload?: Record<string, unknown> } | undefined)?.Payload;
+    if (payload?.['state.$'] !== '$') {
+      throw new Error(
+        `the local engine cannot read ${name}'s TimeoutSecondsPath: its parameters do not carry the state`,
+      );
+    }
+    state.TimeoutSecondsPath = `$.Payload.state${path.slice(1)}`;
+  }
+  return copy;
 }
 
 /**
@@ -356,22 +405,20 @@ export async function runLocalExecution(outbox: OutboxLookup, options: LocalRunO
    * A callback task: the handler publishes its request with a fresh token of its own (as Step Functions gives each
    * scheduling one); `answer` stands for the token's answer (SendTaskSuccess/SendTaskFailure).
    */
-  const callback = async <T>(
+  const callback = async <R, T>(
     state: string,
-    handler: (payload: Record<string, unknown>) => Promise<unknown>,
+    handler: (payload: Record<string, unknown>) => Promise<R>,
     params: Record<string, unknown>,
-    answer: (taskToken: string, message: OutboxMessage, payload: Record<string, unknown>) => Promise<T>,
+    answer: (taskToken: string, invoked: R, payload: Record<string, unknown>) => Promise<T>,
   ): Promise<T> => {
     const given = params.Payload as { taskToken?: string };
     if (given.taskToken !== contextToken) throw new Error(`${state} did not receive the task token`);
     const taskToken = randomBytes(48).toString('base64');
     const payload = { ...given, taskToken };
     emit({ type: 'TaskScheduled', state, parameters: JSON.stringify({ ...params, Payload: payload }) });
-    const { messageId } = (await handler(payload)) as { messageId: string };
-    const message = outbox(messageId);
-    if (!message) throw new Error(`the ${state} request ${messageId} is not in the outbox`);
+    const invoked = await handler(payload);
     try {
-      const result = await answer(taskToken, message, payload);
+      const result = await answer(taskToken, invoked, payload);
       emit({ type: 'TaskSucceeded', state, output: JSON.stringify(result) });
       return result;
     } catch (err) {
@@ -380,11 +427,21 @@ export async function runLocalExecution(outbox: OutboxLookup, options: LocalRunO
     }
   };
 
+  /** A callback's handler that publishes its request: the message it published, found in the outbox. */
+  const publishing =
+    (state: string, handler: (payload: Record<string, unknown>) => Promise<unknown>) =>
+    async (payload: Record<string, unknown>): Promise<OutboxMessage> => {
+      const { messageId } = (await handler(payload)) as { messageId: string };
+      const message = outbox(messageId);
+      if (!message) throw new Error(`the ${state} request ${messageId} is not in the outbox`);
+      return message;
+    };
+
   const localHandlers: Record<string, (input: never) => Promise<never>> = {};
   for (const state of ALL_TASK_STATES) {
     localHandlers[state] = (async (params: Record<string, unknown>) => {
       if (state !== 'RequestApproval') return handlers[state](params);
-      return callback(state, handlers.RequestApproval, params, (taskToken, message, payload) => {
+      return callback(state, publishing(state, handlers.RequestApproval), params, (taskToken, message, payload) => {
         const { input, plan, approval, recovery } = parseEvent(requestApprovalEvent, payload, state);
         return options.decide({
           executionArn,
@@ -399,17 +456,29 @@ export async function runLocalExecution(outbox: OutboxLookup, options: LocalRunO
   }
   // The proving function's callback state: the same handler as ProveRecovery's, asked for the import parameters.
   localHandlers[PROOF_WAIT_STATE] = (async (params: Record<string, unknown>) =>
-    callback(PROOF_WAIT_STATE, handlers.ProveRecovery, params, async (taskToken, message, payload) => {
-      if (!options.custodian) throw timedOut();
-      const { input, plan } = parseEvent(awaitRecoveryProofEvent, payload, PROOF_WAIT_STATE);
-      return options.custodian({
-        executionArn,
-        taskToken,
-        message,
-        payload: { input, plan },
-        attestor: options.attestor,
-      });
-    })) as never;
+    callback(
+      PROOF_WAIT_STATE,
+      publishing(PROOF_WAIT_STATE, handlers.ProveRecovery),
+      params,
+      async (taskToken, message, payload) => {
+        if (!options.custodian) throw timedOut();
+        const { input, plan } = parseEvent(awaitRecoveryProofEvent, payload, PROOF_WAIT_STATE);
+        return options.custodian({
+          executionArn,
+          taskToken,
+          message,
+          payload: { input, plan },
+          attestor: options.attestor,
+        });
+      },
+    )) as never;
+  // The change-window hold invokes the check's function, as in the deployed workflow, then waits on its token.
+  localHandlers[WINDOW_WAIT_STATE] = (async (params: Record<string, unknown>) =>
+    callback(WINDOW_WAIT_STATE, handlers.CheckChangeWindow, params, (taskToken) =>
+      options.hold ? options.hold({ executionArn, taskToken }) : new Promise(() => undefined),
+    )) as never;
+  // A restore's import: the proving function again.
+  localHandlers[RESTORE_STATE] = (async (params: Record<string, unknown>) => handlers.ProveRecovery(params)) as never;
 
   const machine = stateMachineOf(options.definition);
   const execution = machine.run(options.input as never, {
@@ -422,7 +491,7 @@ export async function runLocalExecution(outbox: OutboxLookup, options: LocalRunO
       ...(options.waitMs !== undefined && { waitTimeOverrides: { [WAIT_STATE]: options.waitMs } }),
       ...(options.retryIntervalMs !== undefined && {
         retryIntervalOverrides: Object.fromEntries(
-          [...ALL_TASK_STATES, PROOF_WAIT_STATE].map((s) => [s, options.retryIntervalMs as number]),
+          [...ALL_TASK_STATES, PROOF_WAIT_STATE, RESTORE_STATE].map((s) => [s, options.retryIntervalMs as number]),
         ),
       }),
     },

@@ -15,6 +15,7 @@ import {
   SendTaskSuccessCommand,
   SFNClient,
   StartExecutionCommand,
+  StopExecutionCommand,
   type DescribeExecutionCommandOutput,
 } from '@aws-sdk/client-sfn';
 import { randomBytes } from 'node:crypto';
@@ -34,7 +35,7 @@ import type { CreatedKey } from '../../local/kms/byok';
 import { LocalStack } from '../../local/services/server';
 import { readOutbox } from '../../local/state/store';
 import { prepareWorkflow } from '../../local/workflow/workflow';
-import { errorOf } from '../helpers/local-stack';
+import { errorOf, keymatSfnClient } from '../helpers/local-stack';
 import { jsonRequest, rawExchange } from '../helpers/raw-http';
 import { keymat } from '../helpers/run-cli';
 import { keySupply, seedExternalKeys } from '../helpers/seeded-keys';
@@ -45,12 +46,16 @@ import { ATTESTATION_KEY_ALIAS, DEFAULT_REGION, LOCAL_CREDENTIALS } from '../../
  * The attacker's review of the two-person rule, on the served local stack (`keymat local serve`): every attack of the
  * review is refused, the key stays Enabled, and no DeleteImportedKeyMaterial reaches KMS. The stack asks for two
  * distinct approvers among bob, carol and alice; alice requests every change, so bob and carol are the only people
- * who can approve it. Locally anyone may call the Step Functions API (SendTaskSuccess, StartExecution) as anyone,
- * which is exactly the attacker the attestations are for.
+ * who can approve it. As on AWS, only keymat's own identities may change an execution through the Step Functions API
+ * (SendTask*, StartExecution, StopExecution): people are refused them and go through the gateway. A holder of those
+ * permissions (keymat's credential here, standing for an administrator who grants them to himself) is the attacker
+ * the attestations are for.
  */
 let dir: string;
 let stack: LocalStack;
 let endpoint: string;
+/** Holds states:SendTask* and states:StartExecution: see the file's summary. */
+let holder: SFNClient;
 const user = (name: string) => `arn:aws:iam::111122223333:user/${name}`;
 const APPROVERS = [user('bob'), user('carol'), user('alice')];
 
@@ -62,7 +67,7 @@ beforeAll(async () => {
     seedExternalKeys(
       dir,
       join(dir, 'byok'),
-      Array.from({ length: 24 }, () => ({})),
+      Array.from({ length: 27 }, () => ({})),
     ),
   );
   stack = await LocalStack.start({
@@ -71,6 +76,7 @@ beforeAll(async () => {
       prepareWorkflow(at, { recoveryProof: 'off', approvalTimeoutSeconds: 120, quorum: 2, approvers: APPROVERS }),
   });
   endpoint = stack.endpoint;
+  holder = keymatSfnClient(endpoint, dir);
 }, 60_000);
 afterAll(async () => {
   // The changes the tests leave waiting are withdrawn by their requester, so that none is at work when the stack goes.
@@ -80,7 +86,7 @@ afterAll(async () => {
     await gateway('/reject', { execution: executionArn, comment: 'end of the test' }, 'alice');
     await finished(executionArn);
   }
-  for (const client of clients.values()) client.destroy();
+  for (const client of [...clients.values(), holder]) client.destroy();
   await stack.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -163,7 +169,7 @@ async function startAsAlice(changeId: string, key: CreatedKey): Promise<string> 
 /** Whether the local Step Functions still takes an answer on this token (a heartbeat changes nothing). */
 async function accepts(taskToken: string): Promise<boolean> {
   try {
-    await sfn('mallory').send(new SendTaskHeartbeatCommand({ taskToken }));
+    await holder.send(new SendTaskHeartbeatCommand({ taskToken }));
     return true;
   } catch (err) {
     if (hasErrorName(err, 'TaskDoesNotExist')) return false;
@@ -231,8 +237,9 @@ const forged = (name: string, round: number): Approval => ({
   mac: randomBytes(32).toString('base64'),
 });
 
-const sendSuccess = (as: string, taskToken: string, output: unknown) =>
-  sfn(as).send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(output) }));
+/** A SendTaskSuccess straight to Step Functions, as a holder of the permission can send it. */
+const sendSuccess = (taskToken: string, output: unknown) =>
+  holder.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(output) }));
 
 /** The personal links of an execution's approval requests so far, by approver principal. */
 function linksOf(executionArn: string): Map<string, string[]> {
@@ -263,29 +270,22 @@ describe('1. approvers claimed, not authenticated', () => {
     elsewhere = await approvedElsewhere('CHG-A1-REAL');
   });
 
-  it.each<[string, string, (digest: string) => ApprovalResult]>([
+  it.each<[string, (digest: string) => ApprovalResult]>([
     [
-      'mallory, with made-up rounds and MACs',
-      'mallory',
+      'with made-up rounds and MACs',
       (planDigest) => ({ planDigest, approvals: [forged('bob', 1), forged('carol', 2)] }),
     ],
     [
-      'the requester, with made-up MACs',
-      'alice',
-      (planDigest) => ({ planDigest, approvals: [forged('bob', 1), forged('carol', 2)] }),
-    ],
-    [
-      "the requester, with the MACs of bob's and carol's real approvals of another execution",
-      'alice',
+      "with the MACs of bob's and carol's real approvals of another execution",
       (planDigest) => ({ planDigest, approvals: elsewhere.approvals }),
     ],
-    ["the requester, with another execution's real approvals and its plan digest", 'alice', () => elsewhere],
-  ])('%s: a direct SendTaskSuccess naming bob and carol ends ApprovalInvalid', async (_label, as, answer) => {
+    ["with another execution's real approvals and its plan digest", () => elsewhere],
+  ])('a direct SendTaskSuccess naming bob and carol %s ends ApprovalInvalid', async (_label, answer) => {
     const key = await newKey();
-    const executionArn = await startAsAlice(`CHG-A1-${as}-${randomBytes(3).toString('hex')}`, key);
+    const executionArn = await startAsAlice(`CHG-A1-${randomBytes(3).toString('hex')}`, key);
     // The token and the plan digest are in the history, which every operator may read.
     const task = await awaitRound(executionArn, 1);
-    await sendSuccess(as, task.taskToken, answer(task.plan.digest));
+    await sendSuccess(task.taskToken, answer(task.plan.digest));
     const end = await finished(executionArn);
     expect(end).toMatchObject({ status: 'FAILED', error: 'ApprovalInvalid' });
     expect(end.cause).toContain('nothing was deleted');
@@ -294,7 +294,7 @@ describe('1. approvers claimed, not authenticated', () => {
 
   it('ends a raw StartExecution naming bob as the requester StartNotAttested, before reading the key', async () => {
     const key = await newKey();
-    const { executionArn } = await sfn('mallory').send(
+    const { executionArn } = await holder.send(
       new StartExecutionCommand({
         stateMachineArn: stack.stateMachineArn,
         name: 'keymat-CHG-A1-RAW',
@@ -320,7 +320,7 @@ describe('1. approvers claimed, not authenticated', () => {
       { name: 'keymat-CHG-A1-RENAMED', input: { ...attested, keyId: key.keyArn, requestedBy: user('mallory') } },
     ];
     for (const replay of replays) {
-      const { executionArn } = await sfn('mallory').send(
+      const { executionArn } = await holder.send(
         new StartExecutionCommand({
           stateMachineArn: stack.stateMachineArn,
           name: replay.name,
@@ -563,7 +563,7 @@ describe('5. terminal injection', () => {
     const key = await newKey();
     const executionArn = await startAsAlice('CHG-A5-RAW', key);
     const task = await awaitRound(executionArn, 1);
-    await sfn('mallory').send(
+    await holder.send(
       new SendTaskFailureCommand({ taskToken: task.taskToken, error: 'ApprovalRejected\u001b[8m', cause: NASTY }),
     );
     const end = await finished(executionArn);
@@ -697,7 +697,7 @@ describe('6. the local stack under attack', () => {
     const round2 = await awaitRound(arn, 2);
     expect(round2.taskToken).not.toBe(round1.taskToken);
     const late = await errorOf(() =>
-      sendSuccess('mallory', round1.taskToken, {
+      sendSuccess(round1.taskToken, {
         planDigest: round2.plan.digest,
         approvals: [...round2.approval.approvals, forged('carol', 2)],
       }),
@@ -722,7 +722,7 @@ describe('6. the local stack under attack', () => {
     expect((await gateway('/approve', { execution: arn, comment: 'checked' }, 'bob')).status).toBe(200);
     const round2 = await awaitRound(arn, 2);
     const [bob] = round2.approval.approvals;
-    await sendSuccess('bob', round2.taskToken, { planDigest: round2.plan.digest, approvals: answer(bob as Approval) });
+    await sendSuccess(round2.taskToken, { planDigest: round2.plan.digest, approvals: answer(bob as Approval) });
     expect(await finished(arn)).toMatchObject({ status: 'FAILED', error: 'ApprovalInvalid' });
     await expectUntouched(other);
   });
@@ -768,6 +768,81 @@ describe('7. an outsider veto', () => {
   });
 });
 
+describe('8. the Step Functions API, raw', () => {
+  /** IAM's refusal of `action` to the IAM user `name`. */
+  const denial = (name: string, action: string, resource: string) =>
+    `User: ${user(name)} is not authorized to perform: states:${action} on resource: ${resource} because no identity-based policy allows the states:${action} action`;
+
+  it("refuses an outsider's SendTaskFailure, StopExecution and StartExecution, and the change goes on to delete", async () => {
+    const key = await newKey();
+    const executionArn = await startAsAlice('CHG-A8', key);
+    const task = await awaitRound(executionArn, 1);
+    const machine = stack.stateMachineArn as string;
+    const attempts: [string, string, () => Promise<unknown>][] = [
+      [
+        'SendTaskFailure',
+        machine,
+        () =>
+          sfn('mallory').send(
+            new SendTaskFailureCommand({
+              taskToken: task.taskToken,
+              error: 'ApprovalRejected',
+              cause: `rejected by ${user('bob')} (cli): no`,
+            }),
+          ),
+      ],
+      [
+        'StopExecution',
+        executionArn,
+        () => sfn('mallory').send(new StopExecutionCommand({ executionArn, error: 'Withdrawn', cause: 'by alice' })),
+      ],
+      [
+        'StartExecution',
+        machine,
+        () =>
+          sfn('mallory').send(
+            new StartExecutionCommand({ stateMachineArn: machine, name: 'keymat-CHG-A8-SQUAT', input: '{}' }),
+          ),
+      ],
+    ];
+    for (const [action, resource, attempt] of attempts) {
+      const denied = await errorOf(attempt);
+      expect(denied.name).toBe('AccessDeniedException');
+      expect(denied.message).toBe(denial('mallory', action, resource));
+    }
+    const refusals = stack.requestLog
+      .read()
+      .filter((e) => e.service === 'states' && e.caller === user('mallory') && e.error === 'AccessDeniedException');
+    expect(refusals.map((e) => e.operation)).toEqual(['SendTaskFailure', 'StopExecution', 'StartExecution']);
+    await expectStillWaiting(executionArn, task);
+    // The change id mallory tried to squat is still free for its real change.
+    await startAsAlice('CHG-A8-SQUAT', await newKey());
+
+    expect((await gateway('/approve', { execution: executionArn }, 'bob')).status).toBe(200);
+    await awaitRound(executionArn, 2);
+    expect((await gateway('/approve', { execution: executionArn }, 'carol')).status).toBe(200);
+    expect(await finished(executionArn)).toMatchObject({ status: 'SUCCEEDED' });
+    expect(deletesOf(key.keyArn)).toHaveLength(1);
+  });
+
+  it.each([
+    ['alice, the requester', 'alice'],
+    ['bob, an allowed approver', 'bob'],
+  ])('refuses %s a raw SendTaskSuccess and SendTaskHeartbeat: people decide through the gateway', async (_l, name) => {
+    const key = await newKey();
+    const executionArn = await startAsAlice(`CHG-A8-${name}`, key);
+    const task = await awaitRound(executionArn, 1);
+    const success = await errorOf(() =>
+      sfn(name).send(new SendTaskSuccessCommand({ taskToken: task.taskToken, output: '{}' })),
+    );
+    expect(success.name).toBe('AccessDeniedException');
+    const heartbeat = await errorOf(() => sfn(name).send(new SendTaskHeartbeatCommand({ taskToken: task.taskToken })));
+    expect(heartbeat.message).toBe(denial(name, 'SendTaskHeartbeat', stack.stateMachineArn as string));
+    await expectStillWaiting(executionArn, task);
+    await expectUntouched(key);
+  });
+});
+
 describe('beyond the review', () => {
   // Found by this review and fixed (ValidateOrigin takes a start attested in the last 15 minutes only, and every
   // approval is bound to its run's start time): neither ValidateOrigin nor DeleteMaterial looked at an `at`. Attestations
@@ -791,7 +866,7 @@ describe('beyond the review', () => {
     };
     const yearAgo = new Date(Date.now() - 365 * 86_400_000);
     const old = await attestStart(attestor, 'keymat-CHG-STALE', input, 'cli', yearAgo);
-    const { executionArn } = await sfn('mallory').send(
+    const { executionArn } = await holder.send(
       new StartExecutionCommand({
         stateMachineArn: stack.stateMachineArn,
         name: 'keymat-CHG-STALE',

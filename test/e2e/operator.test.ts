@@ -14,6 +14,7 @@ import { readRequestLog } from '../../local/state/store';
 import { ChangeClient } from '../../core/change-client';
 import { executionArnOf } from '../../core/naming';
 import { waitForApprovalRound } from '../helpers/changes';
+import { errorOf, keymatSfnClient } from '../helpers/local-stack';
 import { keymat, run, serve, type ServedStack } from '../helpers/run-cli';
 import { keySupply, seedExternalKeys } from '../helpers/seeded-keys';
 import { sfnCall } from '../../functions/runtime/aws';
@@ -223,19 +224,21 @@ describe('bad arguments: one line, non-zero exit, nothing changed', () => {
 describe('the wire protocol', () => {
   it("the SDK's own SFNClient starts and describes an execution; unattested, it fails StartNotAttested", async () => {
     const key = await newKey();
-    const started = await sfn().send(
-      new StartExecutionCommand({
-        stateMachineArn: LOCAL_STATE_MACHINE_ARN,
-        name: 'sdk-dry-run',
-        input: JSON.stringify({
-          keyId: key.keyArn,
-          changeId: 'CHG-SDK',
-          reason: 'sdk',
-          requestedBy: 'carol',
-          dryRun: true,
-        }),
+    const start = new StartExecutionCommand({
+      stateMachineArn: LOCAL_STATE_MACHINE_ARN,
+      name: 'sdk-dry-run',
+      input: JSON.stringify({
+        keyId: key.keyArn,
+        changeId: 'CHG-SDK',
+        reason: 'sdk',
+        requestedBy: 'carol',
+        dryRun: true,
       }),
-    );
+    });
+    // Operators start changes through the gateway: StartExecution is keymat's own, as IAM keeps it on AWS.
+    const denied = await errorOf(() => sfn().send(start));
+    expect(denied.name).toBe('AccessDeniedException');
+    const started = await keymatSfnClient(endpoint, dir).send(start);
     let described;
     for (let i = 0; i < 50; i++) {
       described = await sfn().send(new DescribeExecutionCommand({ executionArn: started.executionArn }));
@@ -286,7 +289,7 @@ describe('text from outside on the terminal', () => {
       sfn: sfnCall(sfn()),
       stateMachineArn: LOCAL_STATE_MACHINE_ARN,
     }).pendingApproval('keymat-CHG-500');
-    await sfn().send(
+    await keymatSfnClient(endpoint, dir).send(
       new SendTaskFailureCommand({ taskToken: task!.taskToken, error: 'ApprovalRejected', cause: forged }),
     );
     const escaped = 'fine\\u001b[2K\\u000dSUCCEEDED\\u000a';

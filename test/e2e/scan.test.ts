@@ -19,7 +19,10 @@ import { LocalStack } from '../../local/services/server';
 import { prepareWorkflow } from '../../local/workflow/workflow';
 import { keymat } from '../helpers/run-cli';
 import { seedExternalKeys } from '../helpers/seeded-keys';
-import { kmsCall } from '../../functions/runtime/aws';
+import { kmsCall, sfnCall } from '../../functions/runtime/aws';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { ChangeClient } from '../../core/change-client';
+import { taskCredentials } from '../../local/services/internal-access';
 
 /**
  * The expiry scan against the served local stack, with keys of every kind: in-process as the scheduled scan runs it
@@ -30,11 +33,14 @@ let stack: LocalStack;
 let target: Target;
 /** The SDK's KMS client as the public local user, for what the port does not call (creating, tagging keys). */
 let kms: KMSClient;
-/** The scheduled scan's starter: keymat's own identity, MACing each start with the attestation key. */
+/** The scheduled scan's starter: the scan function's own identity, MACing each start with the attestation key. */
 const scanStarter = () => {
   const internal = stack.internalAccess;
-  const kms = new KMSClient(localClientConfig(stack.endpoint, undefined, internal.credentials));
-  return changeStarter(target.changes, kmsAttestor(kmsCall(kms), internal.attestationKeyArn));
+  const as = localClientConfig(stack.endpoint, undefined, taskCredentials(internal.credentials, 'ExpiryScan'));
+  const kms = new KMSClient(as);
+  const sfn = new SFNClient(as);
+  const changes = new ChangeClient({ sfn: sfnCall(sfn), stateMachineArn: target.stateMachineArn });
+  return changeStarter(changes, kmsAttestor(kmsCall(kms), internal.attestationKeyArn));
 };
 const DAY = 86_400_000;
 const policy = { expiresWithinDays: 30, retireTag: 'keymat:retire-on' };

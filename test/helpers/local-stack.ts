@@ -1,8 +1,10 @@
 import { KMSClient } from '@aws-sdk/client-kms';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FaultFile } from '../../local/kms/faults';
+import { internalCredentials } from '../../local/services/internal-access';
 import { LocalStack } from '../../local/services/server';
 import { DEFAULT_REGION, LOCAL_CREDENTIALS } from '../../local/constants';
 
@@ -42,3 +44,11 @@ export async function errorOf(
   }
   throw new Error('expected an error, but the call succeeded');
 }
+
+/**
+ * A Step Functions client of the stack serving `stateDir`, signed with keymat's own credentials from the folder: it
+ * stands for whoever holds states:StartExecution or states:SendTask* on a deployed stack (keymat's roles, or an
+ * administrator who grants them to himself), the attacker the attestations are for. Everyone else is refused them.
+ */
+export const keymatSfnClient = (endpoint: string, stateDir: string): SFNClient =>
+  new SFNClient({ endpoint, region: DEFAULT_REGION, credentials: internalCredentials(stateDir), maxAttempts: 1 });

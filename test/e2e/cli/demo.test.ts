@@ -15,7 +15,8 @@ it('the npm start demo runs the change through approval to PendingImport and rec
     );
     expect(r.stdout).toContain('DescribeKey: PendingImport');
     expect(r.stdout).toMatch(/Encrypt: KMSInvalidStateException/);
-    expect(r.stdout).toContain('the old ciphertext decrypts to "the payroll db key"');
+    expect(r.stdout).toMatch(/keymat restore --key-id \S+ --key-material-id [a-f0-9]{64} --change-id DEMO-\S+-restore/);
+    expect(r.stdout).toContain('RESTORED. DescribeKey: Enabled; the old ciphertext decrypts to "the payroll db key"');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -21,7 +21,8 @@ beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'keymat-decision-'));
   stack = await LocalStack.start({
     stateDir: dir,
-    workflow: (endpoint) => prepareWorkflow(endpoint, { approvalTimeoutSeconds: 120, quorum: 2 }),
+    // No recovery proof: each change goes straight to its approval round, whose answer is what is tested.
+    workflow: (endpoint) => prepareWorkflow(endpoint, { approvalTimeoutSeconds: 120, quorum: 2, recoveryProof: 'off' }),
   });
   sfn = new SFNClient({ endpoint: stack.endpoint, region: DEFAULT_REGION, credentials: LOCAL_CREDENTIALS });
 });

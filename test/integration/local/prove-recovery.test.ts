@@ -156,7 +156,7 @@ describe('ProveRecovery', () => {
     const key = expiring.next();
     const r = await prove(key, (plan, params) => submit(plan, params, newKeyMaterial()));
     expect(errorName(r.error)).toBe('RecoveryNotProven');
-    expect(r.error?.message).toMatch(/IncorrectKeyMaterialException.*the key is unchanged/);
+    expect(r.error?.message).toMatch(/IncorrectKeyMaterialException.*nothing was imported/);
     expect(r.after).toEqual(r.before);
     expect(r.after.metadata).toMatchObject({ KeyState: 'Enabled', ValidTo: validTo });
     expect(r.operations).not.toContain('DeleteImportedKeyMaterial');

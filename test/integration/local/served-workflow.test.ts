@@ -14,7 +14,7 @@ import { LocalStack } from '../../../local/services/server';
 import { readEventsOutbox } from '../../../local/state/store';
 import { prepareWorkflow } from '../../../local/workflow/workflow';
 import { gatewayAs } from '../../helpers/changes';
-import { errorOf } from '../../helpers/local-stack';
+import { errorOf, keymatSfnClient } from '../../helpers/local-stack';
 import { DEFAULT_REGION, LOCAL_CREDENTIALS } from '../../../local/constants';
 
 /**
@@ -24,6 +24,8 @@ import { DEFAULT_REGION, LOCAL_CREDENTIALS } from '../../../local/constants';
 let dir: string;
 let stack: LocalStack;
 let sfn: SFNClient;
+/** Holds states:SendTask* and states:StartExecution, as keymat's roles do. */
+let holder: SFNClient;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'keymat-served-'));
@@ -32,6 +34,7 @@ beforeAll(async () => {
     workflow: (endpoint) => prepareWorkflow(endpoint, { recoveryProof: 'off', approvalTimeoutSeconds: 120, quorum: 2 }),
   });
   sfn = new SFNClient({ endpoint: stack.endpoint, region: DEFAULT_REGION, credentials: LOCAL_CREDENTIALS });
+  holder = keymatSfnClient(stack.endpoint, dir);
 });
 afterAll(async () => {
   await stack.close();
@@ -88,7 +91,7 @@ it('starts as the signer, takes each round on its own token, and deletes after t
 
   // Round 1's answer, replayed in round 2, is not an answer to round 2.
   const replay = await errorOf(() =>
-    sfn.send(new SendTaskSuccessCommand({ taskToken: round1, output: JSON.stringify({ approvals: [] }) })),
+    holder.send(new SendTaskSuccessCommand({ taskToken: round1, output: JSON.stringify({ approvals: [] }) })),
   );
   expect(replay.name).toBe('TaskDoesNotExist');
   expect((await sfn.send(new DescribeExecutionCommand({ executionArn }))).status).toBe('RUNNING');
@@ -145,7 +148,7 @@ it('refuses a requester named in the body: the signer is the requester', async (
 
 it('ends a raw StartExecution that names its own requester StartNotAttested, deleting nothing', async () => {
   const key = await createExternalKey(localKmsClient(stack.endpoint), { materialDir: join(dir, 'byok') });
-  const { executionArn } = await sfn.send(
+  const { executionArn } = await holder.send(
     new StartExecutionCommand({
       stateMachineArn: stack.stateMachineArn,
       name: 'keymat-CHG-FORGED',

@@ -224,7 +224,9 @@ describe('a read-only state folder holding a finished change', () => {
     const serve = (stateDir: string) =>
       LocalStack.start({
         stateDir,
-        workflow: (endpoint) => prepareWorkflow(endpoint, { approvalTimeoutSeconds: 120, quorum: 1 }),
+        // No recovery proof: the change is to wait for its approval, where bob's rejection ends it.
+        workflow: (endpoint) =>
+          prepareWorkflow(endpoint, { approvalTimeoutSeconds: 120, quorum: 1, recoveryProof: 'off' }),
       });
     try {
       const stateDir = join(tmpfs.path, 'state');
@@ -336,7 +338,8 @@ function mountTmpfs(size: string): { path: string; unmount: () => void } | strin
   return {
     path,
     unmount: () => {
-      execFileSync('umount', [path], { stdio: 'pipe' });
+      // Lazily: a handle a failed test left open must not hide that test's own failure behind "target is busy".
+      execFileSync('umount', ['--lazy', path], { stdio: 'pipe' });
       rmSync(path, { recursive: true, force: true });
     },
   };

@@ -19,6 +19,7 @@ import {
   prepareWorkflow,
 } from '../../../local/workflow/workflow';
 import { ChangeClient } from '../../../core/change-client';
+import { heldChange as heldChangeTask, progress } from '../../../core/history';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { gatewayAs, waitForApprovalRound } from '../../helpers/changes';
 import { sfnCall } from '../../../functions/runtime/aws';
@@ -82,6 +83,7 @@ afterAll(async () => {
 });
 
 let changes = 0;
+const user = (name: string) => `arn:aws:iam::111122223333:user/${name}`;
 const newKey = async (): Promise<CreatedKey> => keys.next();
 async function run(
   on: LocalWorkflow,
@@ -108,7 +110,7 @@ describe('freeze windows', () => {
   it('holds a change approved while its calendar is CLOSED and deletes once the window opens', async () => {
     // The key first (an RSA wrapping key takes a while on a busy machine), then a freeze that outlasts the approval.
     const created = await newKey();
-    const opensAt = new Date(Date.now() + 2500);
+    const opensAt = new Date(Date.now() + 5000);
     setLocalCalendar(dir, 'freeze', { state: 'CLOSED', until: opensAt.toISOString() });
     const { key, result } = await run(frozen, 'auto', undefined, created);
 
@@ -266,6 +268,7 @@ describe('a change held by its window on the served stack', () => {
         prepareWorkflow(endpoint, {
           recoveryProof: 'off',
           approvalTimeoutSeconds: 120,
+          approvers: [user('bob'), user('carol')],
           changeManagement: { changeCalendars: ['freeze'] },
         }),
     });
@@ -299,14 +302,120 @@ describe('a change held by its window on the served stack', () => {
     }
     expect(look.changeWindow).toMatchObject({ calendars: ['freeze'], state: 'CLOSED', waitUntil: opensAt });
     expect(await changes.pending()).toEqual({
+      proofs: [],
       approvals: [],
       windows: [{ executionArn, plan: expect.objectContaining({ keyArn: key.keyArn }), window: look.changeWindow }],
     });
 
-    // Held, not deleted: the deletion after the window opens is the local-run case above.
+    // Held, not deleted.
     expect((await changes.describe(executionArn)).status).toBe('RUNNING');
     const held = await localKmsClient(served.endpoint).send(new DescribeKeyCommand({ KeyId: key.keyArn }));
     expect(held.KeyMetadata?.KeyState).toBe('Enabled');
     sfn.destroy();
   });
+
+  /** A change started by alice and approved by bob, once it is held by the CLOSED calendar (its hold's token out). */
+  async function heldChange(changeId: string, opensAt: Date): Promise<{ key: CreatedKey; executionArn: string }> {
+    setLocalCalendar(servedDir, 'freeze', { state: 'CLOSED', until: opensAt.toISOString() });
+    const key = await createExternalKey(localKmsClient(served.endpoint), { materialDir: join(servedDir, 'byok') });
+    const started = await gatewayAs(served.endpoint, 'alice', '/changes', {
+      keyId: key.keyArn,
+      changeId,
+      reason: 'freeze',
+      waitSeconds: 0,
+    });
+    const { executionArn } = started.body as { executionArn: string };
+    await waitForApprovalRound(served.endpoint, executionArn);
+    expect((await gatewayAs(served.endpoint, 'bob', '/approve', { execution: executionArn })).status).toBe(200);
+    for (let i = 0; i < 200; i++) {
+      if (heldChangeTask(await servedChanges.history(executionArn))) return { key, executionArn };
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`${executionArn} was never held by its window`);
+  }
+
+  let servedSfn: SFNClient;
+  let servedChanges: ChangeClient;
+  beforeAll(() => {
+    servedSfn = new SFNClient({ endpoint: served.endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+    servedChanges = new ChangeClient({ sfn: sfnCall(servedSfn), stateMachineArn: served.stateMachineArn as string });
+  });
+  afterAll(() => servedSfn.destroy());
+
+  const inAnHour = () => new Date(Date.now() + 3_600_000);
+  const deletesOf = (keyArn: string) =>
+    served.requestLog.read().filter((e) => e.operation === 'DeleteImportedKeyMaterial' && e.keyId === keyArn);
+  const decisionsOf = (executionArn: string) =>
+    readEventsOutbox(servedDir)
+      .filter((e) => e.detail.executionArn === executionArn && e.detailType !== 'Deletion Planned')
+      .map((e): Record<string, unknown> => ({ ...e.detail, type: e.detailType }));
+
+  it.each([
+    ['withdrawn by its requester', 'alice', 'REQUESTER', `withdrawn by the requester ${user('alice')} (cli): not now`],
+    ['rejected by an allowed approver', 'carol', 'APPROVER', `rejected by ${user('carol')} (cli): not now`],
+  ])('ends a held change %s ApprovalRejected, deleting nothing', async (_label, by, as, cause) => {
+    const { key, executionArn } = await heldChange(`CHG-HELD-${by}`, inAnHour());
+
+    const answer = await gatewayAs(served.endpoint, by, '/reject', { execution: executionArn, comment: 'not now' });
+    expect(answer).toEqual({ status: 200, body: { executionArn, rejectedBy: user(by), as } });
+
+    const end = await finishedOn(servedChanges, executionArn);
+    expect(end).toMatchObject({ status: 'FAILED', error: 'ApprovalRejected', cause });
+    expect(deletesOf(key.keyArn)).toEqual([]);
+    const { KeyMetadata } = await localKmsClient(served.endpoint).send(new DescribeKeyCommand({ KeyId: key.keyArn }));
+    expect(KeyMetadata?.KeyState).toBe('Enabled');
+    // The rejection is decided in the round after the last approval, and the change ends as a rejected one does.
+    expect(decisionsOf(executionArn).slice(-2)).toEqual([
+      expect.objectContaining({ type: 'Approval Decided', decision: 'REJECTED', round: 2, decidedBy: user(by), as }),
+      expect.objectContaining({ type: 'Change Failed', status: 'REJECTED', error: 'ApprovalRejected' }),
+    ]);
+  });
+
+  it('answers an approval of a held change NothingToDecide, and refuses an outsider its rejection', async () => {
+    const opensAt = inAnHour();
+    const { key, executionArn } = await heldChange('CHG-HELD-NOTHING', opensAt);
+    const before = await servedChanges.history(executionArn);
+
+    const approve = await gatewayAs(served.endpoint, 'carol', '/approve', { execution: executionArn });
+    expect(approve).toMatchObject({ status: 409, body: { error: 'NothingToDecide' } });
+    expect((approve.body as { message: string }).message).toContain(
+      `is approved; held by its change window (freeze CLOSED) until ${opensAt.toISOString()}`,
+    );
+    const outsider = await gatewayAs(served.endpoint, 'mallory', '/reject', { execution: executionArn, comment: 'no' });
+    expect(outsider).toMatchObject({ status: 403, body: { error: 'RejectionRefused' } });
+
+    // Still held on the same token, nothing decided, nothing deleted.
+    const after = await servedChanges.history(executionArn);
+    expect(heldChangeTask(after)?.taskToken).toBe(heldChangeTask(before)?.taskToken);
+    expect(after).toHaveLength(before.length);
+    expect(decisionsOf(executionArn).filter((e) => e.type === 'Approval Decided')).toHaveLength(1);
+    expect(deletesOf(key.keyArn)).toEqual([]);
+    await gatewayAs(served.endpoint, 'alice', '/reject', { execution: executionArn, comment: 'end of the test' });
+  });
+
+  it('still deletes a held change once its window opens', async () => {
+    const opensAt = new Date(Date.now() + 3000);
+    const { key, executionArn } = await heldChange('CHG-HELD-OPENS', opensAt);
+
+    const end = await finishedOn(servedChanges, executionArn);
+    expect(end.status).toBe('SUCCEEDED');
+    expect(deletesOf(key.keyArn)).toHaveLength(1);
+    const deleted = decisionsOf(executionArn).find((e) => e.type === 'Key Material Deleted');
+    const deletedAt = deleted?.occurredAt as string;
+    expect(new Date(deletedAt).getTime()).toBeGreaterThanOrEqual(opensAt.getTime());
+    // Held once, timed out at the transition, checked again: OPEN.
+    const entered = progress(await servedChanges.history(executionArn)).entered;
+    expect(entered.filter((s) => s === 'CheckChangeWindow')).toHaveLength(2);
+    expect(entered.filter((s) => s === 'WaitForChangeWindow')).toHaveLength(1);
+  });
 });
+
+/** The execution's description once it has ended. */
+async function finishedOn(changes: ChangeClient, executionArn: string) {
+  for (let i = 0; i < 600; i++) {
+    const described = await changes.describe(executionArn);
+    if (described.status !== 'RUNNING') return described;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`${executionArn} did not finish`);
+}

@@ -124,6 +124,45 @@ describe('a change on a key of a member account', () => {
     );
   });
 
+  it("restores a member key's material through the member recovery role, approved by the restore's own quorum", async () => {
+    const key = await memberKey(MEMBER);
+    const copy = localCustodian(loadMaterial(key.materialFile as string), 'dave');
+    const fast = { waitMs: 5, retryIntervalMs: 5 };
+    const deletion = await workflow.run(
+      { keyId: key.keyArn, changeId: `CHG-M${++changes}`, reason: 'retire member key', requestedBy: 'alice' },
+      { decide: localApprover('auto', ['bob', 'carol']), custodian: copy, ...fast },
+    );
+    expect(deletion.output).toMatchObject({ status: 'DELETED' });
+    const logStart = readRequestLog(dir).length;
+    const r = await workflow.run(
+      {
+        keyId: key.keyArn,
+        keyMaterialId: key.keyMaterialId,
+        changeId: `CHG-M${++changes}`,
+        reason: 'back-out',
+        requestedBy: 'alice',
+        restore: true,
+      },
+      { decide: localApprover('auto', ['bob']), custodian: copy, ...fast },
+    );
+    expect(r.output).toMatchObject({
+      status: 'RESTORED',
+      keyStateAfter: 'Enabled',
+      rules: { rule: 'production', quorum: 1 },
+      approvals: [expect.objectContaining({ approver: 'bob' })],
+    });
+    const imports = readRequestLog(dir)
+      .slice(logStart)
+      .filter((e) => e.service === 'kms' && e.operation === 'ImportKeyMaterial');
+    expect(imports).toEqual([
+      expect.objectContaining({
+        account: MEMBER,
+        status: 200,
+        caller: `arn:aws:sts::${MEMBER}:assumed-role/keymat-member-recovery/${r.executionArn.split(':').at(-1)}`,
+      }),
+    ]);
+  });
+
   it('ends MemberRoleUnavailable, naming the account and role, where the member has no keymat roles', async () => {
     const key = await memberKey(NO_ROLES);
     const r = await run(key.keyArn, ['bob', 'carol']);

@@ -235,6 +235,46 @@ describe('the recovery proof through the gateway', () => {
     ]);
   });
 
+  it('lets the requester withdraw a change waiting for its proof, which no approval can answer yet', async () => {
+    const key = keys.next();
+    const alice = localTarget(dir, { accessKeyId: 'alice', secretAccessKey: 'local' });
+    const { executionArn } = await startChange(alice, {
+      keyId: key.keyArn,
+      changeId: `PROOF-${++changes}`,
+      reason: 'r',
+      waitSeconds: 0,
+    });
+    await published(executionArn, 'RecoveryProofRequested');
+    const before = await readKey(kmsCall(kms), key.keyArn);
+    const early = await gatewayAs(stack.endpoint, 'bob', '/approve', { execution: executionArn, irreversible: true });
+    expect(early).toMatchObject({ status: 409, body: { error: 'NothingToDecide' } });
+    expect(JSON.stringify(early.body)).toContain("waits for a custodian's recovery proof");
+
+    const withdrawn = await gatewayAs(stack.endpoint, 'alice', '/reject', {
+      execution: executionArn,
+      comment: 'wrong key',
+    });
+    expect(withdrawn).toMatchObject({ status: 200, body: { as: 'REQUESTER' } });
+    const done = await waitFor(async () => {
+      const d = await alice.changes.describe(executionArn);
+      return d.status === 'RUNNING' ? undefined : d;
+    }, 'the end of the change');
+    expect(done.status).toBe('FAILED');
+    expect(done.error).toBe('ApprovalRejected');
+    const history = await alice.changes.history(executionArn);
+    expect(
+      entered(history.map((e) => ({ type: e.type ?? '', state: e.stateEnteredEventDetails?.name }))),
+    ).not.toContain('RequestApproval');
+    expect(await readKey(kmsCall(kms), key.keyArn)).toEqual(before);
+    const decided = readEventsOutbox(dir).filter(
+      (e) =>
+        e.detailType === 'Approval Decided' && (e.detail as { executionArn?: string }).executionArn === executionArn,
+    );
+    expect(decided.map((e) => e.detail)).toEqual([
+      expect.objectContaining({ decision: 'REJECTED', as: 'REQUESTER', round: 1, decidedBy: user('alice') }),
+    ]);
+  });
+
   it('wraps a plaintext copy in the CLI and sends the gateway only the wrapped bytes', async () => {
     const key = keys.next();
     const material = loadMaterial(key.materialFile as string);

@@ -13,7 +13,7 @@ import { ChangeClient } from '../../../core/change-client';
 import type { ChangeEvent } from '../../../core/change-events';
 import { ChangeError } from '../../../core/errors';
 import { testAttestor } from '../../helpers/attestor';
-import { approvalScheduled } from '../../helpers/history';
+import { approvalScheduled, windowHeld } from '../../helpers/history';
 import { input, planFor, snapshot } from '../../helpers/kms-fixtures';
 import { sfnCall } from '../../../functions/runtime/aws';
 
@@ -239,6 +239,78 @@ describe('approvals', () => {
     });
     await expect(unsigned.approve(EXECUTION, task, { by: 'bob', channel: 'cli' })).rejects.toThrow(/no attestor/);
     expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+  });
+});
+
+describe('a change held by its change window', () => {
+  const window = {
+    calendars: ['arn:aws:ssm:us-east-1:111122223333:document/freeze'],
+    state: 'CLOSED' as const,
+    checkedAt: '2026-12-06T10:00:00.000Z',
+    since: '2026-12-06T10:00:00.000Z',
+    deadline: '2026-12-13T10:00:00.000Z',
+    waitUntil: '2026-12-07T08:00:00.000Z',
+    waitSeconds: 79_200,
+  };
+  const approved = {
+    planDigest: plan.digest,
+    approvals: [{ approver: 'bob', at: '2026-12-06T09:59:00.000Z', channel: 'cli', round: 1, mac: 'bWFj' }],
+  };
+  const held = { ...task, taskToken: 'hold-token', approval: approved, changeWindow: window };
+  const holding = () => {
+    sfn.on(DescribeExecutionCommand).resolves({ executionArn: EXECUTION, name: 'keymat-CHG-1', status: 'RUNNING' });
+    const answered: HistoryEvent = { type: 'TaskSucceeded', id: 6, timestamp: new Date() };
+    sfn.on(GetExecutionHistoryCommand).resolves({ events: [scheduled, answered, ...windowHeld(EXECUTION, held)] });
+  };
+
+  it('refuses an approval NothingToDecide, saying the change is approved and until when it is held', async () => {
+    holding();
+    const err = await errorOf(() => client.waitingApproval('keymat-CHG-1'));
+    expect(err).toMatchObject({
+      code: 'NothingToDecide',
+      message:
+        'execution keymat-CHG-1 is approved; held by its change window (freeze CLOSED) until 2026-12-07T08:00:00.000Z, when it is checked again: there is nothing to approve (reject it to withdraw it)',
+    });
+  });
+
+  it("finds the hold's token for a rejection, with the change, its plan and its approvals", async () => {
+    holding();
+    expect(await client.waitingRejection('keymat-CHG-1')).toEqual({ executionArn: EXECUTION, task: held });
+  });
+
+  it("rejects on the hold's token, deciding in the round after the last approval", async () => {
+    sfn.on(SendTaskFailureCommand).resolves({});
+    const published: ChangeEvent[] = [];
+    const withEvents = new ChangeClient({
+      sfn: sfnCall(new SFNClient({ region: 'us-east-1' })),
+      stateMachineArn: MACHINE,
+      events: { publish: async (...e: ChangeEvent[]) => void published.push(...e) },
+    });
+    expect(await withEvents.reject(EXECUTION, held, { by: 'alice', channel: 'cli', comment: 'later' })).toEqual({
+      as: 'REQUESTER',
+    });
+    expect(sfn.commandCalls(SendTaskFailureCommand)[0]?.args[0].input).toEqual({
+      taskToken: 'hold-token',
+      error: 'ApprovalRejected',
+      cause: 'withdrawn by the requester alice (cli): later',
+    });
+    expect(published.map((e) => e.detail)).toEqual([
+      expect.objectContaining({ decision: 'REJECTED', round: 2, decidedBy: 'alice', as: 'REQUESTER' }),
+    ]);
+  });
+
+  it('finds nothing to reject once the hold timed out and the change is checked again', async () => {
+    sfn.on(DescribeExecutionCommand).resolves({ executionArn: EXECUTION, name: 'keymat-CHG-1', status: 'RUNNING' });
+    const timedOut: HistoryEvent = { type: 'TaskTimedOut', id: 22, timestamp: new Date() };
+    const checking: HistoryEvent = {
+      type: 'TaskStateEntered',
+      id: 23,
+      timestamp: new Date(),
+      stateEnteredEventDetails: { name: 'CheckChangeWindow' },
+    };
+    sfn.on(GetExecutionHistoryCommand).resolves({ events: [...windowHeld(EXECUTION, held), timedOut, checking] });
+    const err = await errorOf(() => client.waitingRejection('keymat-CHG-1'));
+    expect(err.code).toBe('NothingToDecide');
   });
 });
 

@@ -36,6 +36,14 @@ describe('nextWindowStep', () => {
   it('waits until the next transition when it comes before the deadline', () => {
     const step = nextWindowStep(reading({ nextTransitionTime: hoursAfter(2).toISOString() }), since, 86_400, NOW);
     expect(step.waitUntil).toBe(hoursAfter(2).toISOString());
+    expect(step.waitSeconds).toBe(7200);
+  });
+
+  it('gives the wait in whole seconds rounded up, at least one, so the hold never ends before its time', () => {
+    const soon = new Date(NOW.getTime() + 1500).toISOString();
+    expect(nextWindowStep(reading({ nextTransitionTime: soon }), since, 86_400, NOW).waitSeconds).toBe(2);
+    const now = new Date(NOW.getTime() + 1).toISOString();
+    expect(nextWindowStep(reading({ nextTransitionTime: now }), since, 86_400, NOW).waitSeconds).toBe(1);
   });
 
   it('waits until the deadline when the next transition is after it, or unknown', () => {

@@ -1,5 +1,5 @@
 import { compareWithPlan, verifyAgainstPlan } from '../../../core/plan';
-import { M1, M2, material, planFor, snapshot } from '../../helpers/kms-fixtures';
+import { HUB_CONTEXT, M1, M2, material, planFor, snapshot } from '../../helpers/kms-fixtures';
 
 const VALID_TO = new Date('2031-01-01T00:00:00Z');
 const expiring = (id: string, over: Parameters<typeof material>[1] = {}) =>
@@ -84,5 +84,49 @@ describe('verifyAgainstPlan', () => {
     expect(
       verifyAgainstPlan(snapshot({}, [expiring(M1), expiring(M2, { KeyMaterialState: 'NON_CURRENT' })]), plan, now),
     ).toBeUndefined();
+  });
+});
+
+describe('a restore plan', () => {
+  const restoring = { ...HUB_CONTEXT, restore: true as const };
+  const deletedOnly = snapshot({ KeyState: 'PendingImport' }, [
+    material(M1, { ImportState: 'PENDING_IMPORT', ExpirationModel: undefined }),
+  ]);
+  const restored = snapshot({ KeyState: 'Enabled' }, [material(M1)]);
+
+  it('expects the material IMPORTED and the key Enabled, and binds the restore into the digest', () => {
+    const plan = planFor(deletedOnly, M1, restoring);
+    expect(plan).toMatchObject({
+      restore: true,
+      keyStateBefore: 'PendingImport',
+      expectedKeyState: 'Enabled',
+      expectedMaterial: 'IMPORTED',
+      warnings: [],
+    });
+    expect(plan.digest).not.toBe(planFor(deletedOnly, M1).digest);
+  });
+
+  it('keeps the key PendingImport while another permanently associated material is still deleted', () => {
+    const both = snapshot({ KeyState: 'PendingImport' }, [
+      material(M1, { ImportState: 'PENDING_IMPORT', ExpirationModel: undefined }),
+      material(M2, { KeyMaterialState: 'NON_CURRENT', ImportState: 'PENDING_IMPORT', ExpirationModel: undefined }),
+    ]);
+    expect(planFor(both, M2, restoring).expectedKeyState).toBe('PendingImport');
+  });
+
+  it('recognises the restored key as the post-state, and the deleted one as unchanged', () => {
+    const plan = planFor(deletedOnly, M1, restoring);
+    expect(compareWithPlan(deletedOnly, plan)).toBe('UNCHANGED');
+    expect(compareWithPlan(restored, plan)).toBe('APPLIED');
+  });
+
+  it('verifies the material IMPORTED and the key Enabled, and waits while the material is still deleted', () => {
+    const plan = planFor(deletedOnly, M1, restoring);
+    expect(verifyAgainstPlan(restored, plan, now)).toEqual({
+      keyStateAfter: 'Enabled',
+      materialAfter: 'IMPORTED',
+      verifiedAt: now.toISOString(),
+    });
+    expect(verifyAgainstPlan(deletedOnly, plan, now)).toBeUndefined();
   });
 });

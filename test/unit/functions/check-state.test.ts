@@ -55,4 +55,33 @@ describe('CheckState', () => {
       /^CheckState received an event it cannot use: plan/,
     );
   });
+
+  describe('for a restore', () => {
+    const restoreOf = (keyState: KeyState, deleted: boolean): Plan => ({
+      ...plan(keyState, deleted),
+      restore: true,
+      importStateBefore: deleted ? 'PENDING_IMPORT' : 'IMPORTED',
+    });
+
+    it('decides PROCEED for a deleted material and asks the custodians for its copy', async () => {
+      await expect(checkState(event(restoreOf('PendingImport', true)))).resolves.toEqual({
+        decision: 'PROCEED',
+        recoveryProof: 'ASK',
+      });
+    });
+
+    it('refuses NothingToRestore for a material that is still imported', async () => {
+      await expect(checkState(event(restoreOf('Enabled', false)))).rejects.toMatchObject({
+        name: 'NothingToRestore',
+        message: expect.stringContaining(`material ${M1} of key`),
+      });
+    });
+
+    it('refuses KeyStateNotRestorable for a key pending deletion, saying to cancel it first', async () => {
+      await expect(checkState(event(restoreOf('PendingDeletion', true)))).rejects.toMatchObject({
+        name: 'KeyStateNotRestorable',
+        message: expect.stringContaining('cancel the key deletion first'),
+      });
+    });
+  });
 });

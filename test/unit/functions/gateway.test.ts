@@ -13,7 +13,7 @@ import { verifyStart } from '../../../core/attestation';
 import { ChangeClient } from '../../../core/change-client';
 import { createGateway, MAX_BODY_BYTES } from '../../../functions/gateway/gateway';
 import { testAttestor } from '../../helpers/attestor';
-import { approvalScheduled } from '../../helpers/history';
+import { approvalScheduled, windowHeld } from '../../helpers/history';
 import { HUB_CONTEXT, KEY_ARN, input, planFor, snapshot } from '../../helpers/kms-fixtures';
 import { silentLogger } from '../../helpers/task-deps';
 import { sfnCall } from '../../../functions/runtime/aws';
@@ -93,6 +93,15 @@ describe('starting a change', () => {
     const sent = sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input;
     const startedInput = JSON.parse(sent?.input ?? '{}') as Record<string, unknown>;
     expect(startedInput).toMatchObject({ ...start, requestedBy: ALICE, attestation: { channel: 'cli' } });
+    expect(await verifyStart(attestor, EXECUTION, startedInput, new Date())).toEqual(expect.any(String));
+  });
+
+  it('starts a restore with the restore field, attested as any start', async () => {
+    const restore = { ...start, keyMaterialId: 'a'.repeat(64), restore: true };
+    expect(await answer(signedBy(ALICE, '/changes', restore))).toMatchObject({ status: 200 });
+    const sent = sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input;
+    const startedInput = JSON.parse(sent?.input ?? '{}') as Record<string, unknown>;
+    expect(startedInput).toMatchObject({ restore: true, requestedBy: ALICE });
     expect(await verifyStart(attestor, EXECUTION, startedInput, new Date())).toEqual(expect.any(String));
   });
 
@@ -220,6 +229,44 @@ describe('deciding', () => {
     expect(sfn.commandCalls(SendTaskFailureCommand)).toHaveLength(0);
     const withdrawn = await answer(signedBy(ALICE, '/reject', { execution: 'keymat-CHG-1', comment: 'not now' }));
     expect(withdrawn).toMatchObject({ status: 200, body: { as: 'REQUESTER' } });
+  });
+
+  it("rejects a change held by its change window on the hold's token, and answers its approval NothingToDecide", async () => {
+    const approval = {
+      planDigest: plan.digest,
+      approvals: [{ approver: BOB, at: '2026-12-06T09:59:00.000Z', channel: 'cli', round: 1, mac: 'bWFj' }],
+    };
+    const changeWindow = {
+      calendars: ['freeze'],
+      state: 'CLOSED' as const,
+      checkedAt: '2026-12-06T10:00:00.000Z',
+      since: '2026-12-06T10:00:00.000Z',
+      deadline: '2026-12-13T10:00:00.000Z',
+      waitUntil: '2026-12-07T08:00:00.000Z',
+      waitSeconds: 79_200,
+    };
+    sfn.on(DescribeExecutionCommand).resolves({ executionArn: EXECUTION, name: 'keymat-CHG-1', status: 'RUNNING' });
+    sfn.on(GetExecutionHistoryCommand).resolves({
+      events: windowHeld(EXECUTION, { ...pendingTask, taskToken: 'hold-token', approval, changeWindow }),
+    });
+    sfn.on(SendTaskFailureCommand).resolves({});
+
+    const approved = await answer(signedBy(BOB, '/approve', { execution: 'keymat-CHG-1' }));
+    expect(approved).toMatchObject({ status: 409, body: { error: 'NothingToDecide' } });
+    expect(approved.body.message).toContain(
+      'is approved; held by its change window (freeze CLOSED) until 2026-12-07T08:00:00.000Z',
+    );
+    expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
+
+    const withdrawn = await answer(signedBy(ALICE, '/reject', { execution: 'keymat-CHG-1', comment: 'not now' }));
+    expect(withdrawn).toMatchObject({ status: 200, body: { as: 'REQUESTER' } });
+    expect(sfn.commandCalls(SendTaskFailureCommand).map((c) => c.args[0].input)).toEqual([
+      {
+        taskToken: 'hold-token',
+        error: 'ApprovalRejected',
+        cause: `withdrawn by the requester ${ALICE} (cli): not now`,
+      },
+    ]);
   });
 
   it('answers a decision that took effect as decided when its event was not published, and logs the event', async () => {

@@ -76,7 +76,31 @@ describe('outcomeOf', () => {
       rules: plan.rules,
       approvals,
       kmsRequestId: 'req-1',
+      restoreCommand: `keymat restore --key-id ${KEY_ARN} --key-material-id ${M1} --change-id CHG-1-restore --reason "back-out of CHG-1"`,
     });
+  });
+
+  it('reports a restore RESTORED, with its approvals and import, and names no restore command', () => {
+    const restorePlan = { ...plan, restore: true as const, expectedMaterial: 'IMPORTED' as const };
+    const outcome = outcomeOf(
+      {
+        input: input({ restore: true }),
+        plan: restorePlan,
+        check: { decision: 'PROCEED' },
+        approval: { planDigest: plan.digest, approvals },
+        restoration: {
+          kmsRequestId: 'req-2',
+          appliedBy: 'THIS_ATTEMPT',
+          custodian: 'carol',
+          submissionDigest: 'ab'.repeat(32),
+          at: '2026-11-22T00:01:00Z',
+        },
+        verification: { keyStateAfter: 'Enabled', materialAfter: 'IMPORTED', verifiedAt: 'now' },
+      },
+      {},
+    );
+    expect(outcome).toMatchObject({ status: 'RESTORED', keyStateAfter: 'Enabled', approvals, kmsRequestId: 'req-2' });
+    expect(outcome).not.toHaveProperty('restoreCommand');
   });
 
   it('lists the approvals of an answer DeleteMaterial refused as refused, not as approvals', () => {

@@ -12,7 +12,7 @@ import { attestStart } from '../../../core/attestation';
 import { createValidateOrigin } from '../../../functions/validate-origin/validate-origin';
 import { testAttestor } from '../../helpers/attestor';
 import { DEPLOYMENT_RULES, KEY_ARN, KEY_ID, M1, M2, REPLICA_ARN, material, metadata } from '../../helpers/kms-fixtures';
-import { validateOriginDeps } from '../../helpers/task-deps';
+import { recordedEvents, validateOriginDeps } from '../../helpers/task-deps';
 
 const kms = mockClient(KMSClient);
 const attestor = testAttestor();
@@ -263,5 +263,38 @@ describe('ValidateOrigin trusts only an attested start', () => {
       (e: Error) => e,
     );
     expect(err).toMatchObject({ name: 'StartNotAttested' });
+  });
+});
+
+describe('ValidateOrigin plans a restore', () => {
+  const deleted = [material(M1, { ImportState: 'PENDING_IMPORT', ExpirationModel: undefined })];
+  const restoreEvent = async (restoreQuorum: unknown, over: Record<string, unknown> = {}) => ({
+    ...(await event({ restore: true, keyMaterialId: M1, ...over })),
+    rules: { quorum: 3, allowedApprovers: [] },
+    restoreQuorum,
+  });
+
+  it("with the restore's own quorum, the material expected IMPORTED, and no Deletion Planned", async () => {
+    keyWith({ KeyState: 'PendingImport', Enabled: false }, deleted);
+    const events = recordedEvents();
+    const restore = createValidateOrigin(validateOriginDeps({ attestor, events }));
+    const { input, plan } = await restore(await restoreEvent(1));
+    expect(input.restore).toBe(true);
+    expect(plan).toMatchObject({
+      restore: true,
+      rules: { quorum: 1 },
+      expectedKeyState: 'Enabled',
+      expectedMaterial: 'IMPORTED',
+    });
+    expect(events.published).toEqual([]);
+  });
+
+  it('refuses InvalidInput for a restore that asks for a recovery proof', async () => {
+    keyWith({ KeyState: 'PendingImport', Enabled: false }, deleted);
+    await expect(handler(await restoreEvent(1, { recoveryProof: 'required' }))).rejects.toMatchObject({
+      name: 'InvalidInput',
+      message: expect.stringContaining('recoveryProof'),
+    });
+    expect(kms).not.toHaveReceivedCommand(DescribeKeyCommand);
   });
 });

@@ -3,7 +3,7 @@ import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { grantsOf, keymatStack as synth, propsOf, stackArn } from '../../helpers/cdk-stacks';
 
 /**
- * Change management in the stack: freeze windows (CheckChangeWindow and its Wait, only with calendars), the
+ * Change management in the stack: freeze windows (CheckChangeWindow and its hold, only with calendars), the
  * change-ticket check (invoked by ValidateOrigin alone) and the change events (each emitting function may put events
  * on the configured bus and nowhere else).
  */
@@ -36,7 +36,8 @@ describe('without change management configured', () => {
     const states = definitionOf(template).States;
     expect(states.CheckChangeWindow).toBeUndefined();
     expect(states.WaitForChangeWindow).toBeUndefined();
-    expect(states.QuorumReached?.Choices[0].Next).toBe('DeleteMaterial');
+    // The first rule sends an approved restore to RestoreMaterial (docs/recovery.md).
+    expect(states.QuorumReached?.Choices[1].Next).toBe('DeleteMaterial');
   });
 
   it('lets no function read calendars or invoke a ticket check', () => {
@@ -70,9 +71,9 @@ describe('without change management configured', () => {
 describe('with calendars, a ticket check and a bus', () => {
   const { stack, template } = synth(context);
 
-  it('holds approved changes in CheckChangeWindow and a Wait until the time the check names', () => {
+  it('holds approved changes in CheckChangeWindow and a callback task until the time the check names', () => {
     const states = definitionOf(template).States;
-    expect(states.QuorumReached?.Choices[0].Next).toBe('CheckChangeWindow');
+    expect(states.QuorumReached?.Choices[1].Next).toBe('CheckChangeWindow');
     expect(states.CheckChangeWindow).toMatchObject({
       Type: 'Task',
       Next: 'ChangeWindowOpen',
@@ -83,11 +84,23 @@ describe('with calendars, a ticket check and a bus', () => {
       Choices: [{ Variable: '$.changeWindow.state', StringEquals: 'OPEN', Next: 'DeleteMaterial' }],
       Default: 'WaitForChangeWindow',
     });
-    expect(states.WaitForChangeWindow).toEqual({
-      Type: 'Wait',
-      TimestampPath: '$.changeWindow.waitUntil',
+    // A token to answer (a rejection of the held change), the check's seconds as its timeout, then the check again.
+    expect(states.WaitForChangeWindow).toMatchObject({
+      Type: 'Task',
+      Resource: 'arn:TOKEN:states:::lambda:invoke.waitForTaskToken',
+      TimeoutSecondsPath: '$.changeWindow.waitSeconds',
+      ResultPath: null,
+      Parameters: { Payload: { 'executionId.$': '$$.Execution.Id', 'state.$': '$', 'taskToken.$': '$$.Task.Token' } },
       Next: 'CheckChangeWindow',
     });
+    expect(states.WaitForChangeWindow?.Catch).toEqual([
+      { ErrorEquals: ['States.Timeout'], ResultPath: null, Next: 'CheckChangeWindow' },
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'NotifyOutcome' },
+    ]);
+    // Its timeout is how it ends, never retried; the invocation's own failures are.
+    const retried = (states.WaitForChangeWindow?.Retry as { ErrorEquals: string[] }[]).flatMap((r) => r.ErrorEquals);
+    expect(retried).toContain('Lambda.ServiceException');
+    expect(retried).not.toContain('States.Timeout');
     // ChangeWindowClosed ends at NotifyOutcome like every terminal error.
     expect(states.CheckChangeWindow?.Catch).toEqual([
       { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'NotifyOutcome' },

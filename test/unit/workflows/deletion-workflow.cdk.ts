@@ -129,12 +129,13 @@ describe('DeletionWorkflow', () => {
     expect(states.ValidateOrigin?.Parameters).toMatchObject({
       rules: { quorum: 2, allowedApprovers: ['alice', 'bob'] },
     });
+    const quorumReached = { Variable: '$.approvalCount.given', NumericGreaterThanEqualsPath: '$.plan.rules.quorum' };
     expect(states.QuorumReached?.Choices).toEqual([
       {
-        Variable: '$.approvalCount.given',
-        NumericGreaterThanEqualsPath: '$.plan.rules.quorum',
-        Next: 'DeleteMaterial',
+        And: [{ Variable: '$.input.restore', BooleanEquals: true }, quorumReached],
+        Next: 'RestoreMaterial',
       },
+      { ...quorumReached, Next: 'DeleteMaterial' },
     ]);
   });
 

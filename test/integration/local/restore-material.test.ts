@@ -1,0 +1,171 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { KmsCall } from '../../../core/aws-api';
+import { wrapKeyMaterial } from '../../../core/key-wrap';
+import { buildPlan } from '../../../core/plan';
+import { attestSubmission, submissionClaims, type ProofSubmission } from '../../../core/recovery';
+import type { Plan } from '../../../core/types';
+import { createProveRecovery, importParameters } from '../../../functions/prove-recovery/prove-recovery';
+import { kmsCall, readKey } from '../../../functions/runtime/aws';
+import { loadMaterial, newKeyMaterial, type CreatedKey } from '../../../local/kms/byok';
+import { signedApprovals, testAttestor } from '../../helpers/attestor';
+import { HUB_CONTEXT, input as changeInput } from '../../helpers/kms-fixtures';
+import { startTestStack, type TestStack } from '../../helpers/local-stack';
+import { keySupply, seedExternalKeys } from '../../helpers/seeded-keys';
+import { silentLogger } from '../../helpers/task-deps';
+
+/**
+ * RestoreMaterial against the local KMS, through the real SDK: an approved restore imports the custodian's copy of a
+ * deleted material back; an approval or a copy keymat did not attest for this restore imports nothing.
+ */
+
+const EXECUTION = 'arn:aws:states:us-east-1:000000000000:execution:keymat:chg-restore';
+const CUSTODIAN = 'arn:aws:iam::000000000000:role/custodian';
+const START = '2026-11-21T23:00:00Z';
+
+let dir: string;
+let t: TestStack;
+let kms: KmsCall;
+let keys: ReturnType<typeof keySupply>;
+const attestor = testAttestor();
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'keymat-restore-material-'));
+  keys = keySupply(
+    seedExternalKeys(
+      dir,
+      join(dir, 'byok'),
+      Array.from({ length: 5 }, () => ({})),
+    ),
+  );
+  t = await startTestStack(undefined, dir);
+  kms = kmsCall(t.kms());
+});
+afterAll(async () => {
+  await t.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const restoreTask = createProveRecovery({
+  keys: () => async () => kms,
+  sns: async () => {
+    throw new Error('RestoreMaterial publishes nothing');
+  },
+  attestor,
+  config: {
+    scope: { account: '111122223333', region: 'us-east-1' },
+    approvalTopicArn: 'unused',
+    attestationKeyArn: 'unused',
+  },
+  logger: silentLogger(),
+});
+
+/** A key whose current material was deleted, and the plan of its restore. */
+async function deletedKey(): Promise<{ key: CreatedKey; plan: Plan }> {
+  const key = keys.next();
+  await kms('DeleteImportedKeyMaterial', { KeyId: key.keyArn, KeyMaterialId: key.keyMaterialId });
+  const snapshot = await readKey(kms, key.keyArn);
+  return { key, plan: buildPlan(snapshot, [], undefined, key.keyMaterialId, { ...HUB_CONTEXT, restore: true }) };
+}
+
+/** The custodian's copy, wrapped under fresh import parameters and attested as the gateway attests it. */
+async function copyOf(plan: Plan, material: Buffer, overrides: Partial<ProofSubmission> = {}) {
+  const params = await importParameters(kms, EXECUTION, plan, 'RSAES_OAEP_SHA_256');
+  const unsigned = {
+    wrappedKeyMaterial: wrapKeyMaterial(
+      Buffer.from(params.publicKey, 'base64'),
+      material,
+      params.wrappingAlgorithm,
+    ).toString('base64'),
+    importToken: params.importToken,
+    wrappingAlgorithm: params.wrappingAlgorithm,
+    custodian: CUSTODIAN,
+    at: new Date().toISOString(),
+    channel: 'cli',
+  };
+  const mac = await attestSubmission(attestor, submissionClaims(EXECUTION, plan, unsigned));
+  return { ...unsigned, mac, ...overrides };
+}
+
+/** Runs the task; returns what it gave or threw, and the KMS operations it made. */
+async function restore(plan: Plan, submission: unknown, approvedDigest = plan.digest) {
+  const calls = t.operations().length;
+  const event = {
+    executionId: EXECUTION,
+    input: changeInput({ restore: true, keyMaterialId: plan.keyMaterialId }),
+    plan,
+    approval: { planDigest: approvedDigest, approvals: signedApprovals(EXECUTION, approvedDigest, 'bob') },
+    submission,
+    executionStartTime: START,
+  };
+  const outcome = await restoreTask(event).then(
+    (result) => ({ result, error: undefined }),
+    (error: Error) => ({ result: undefined, error }),
+  );
+  return {
+    ...outcome,
+    operations: t.operations().slice(calls),
+  };
+}
+
+describe('RestoreMaterial', () => {
+  it('imports the copy of a deleted material back, and the key reads Enabled with the material IMPORTED', async () => {
+    const { key, plan } = await deletedKey();
+    expect(plan).toMatchObject({
+      keyStateBefore: 'PendingImport',
+      expectedKeyState: 'Enabled',
+      expectedMaterial: 'IMPORTED',
+    });
+    const r = await restore(plan, await copyOf(plan, loadMaterial(key.materialFile as string)));
+    expect(r.error).toBeUndefined();
+    expect(r.result).toMatchObject({
+      appliedBy: 'THIS_ATTEMPT',
+      custodian: CUSTODIAN,
+      kmsRequestId: expect.any(String),
+    });
+    expect(r.operations).toContain('ImportKeyMaterial');
+    const after = await readKey(kms, key.keyArn);
+    expect(after.metadata.KeyState).toBe('Enabled');
+    expect(after.materials.find((m) => m.KeyMaterialId === key.keyMaterialId)?.ImportState).toBe('IMPORTED');
+  });
+
+  it('reports the earlier attempt without importing again when the material is already back', async () => {
+    const { key, plan } = await deletedKey();
+    await restore(plan, await copyOf(plan, loadMaterial(key.materialFile as string)));
+    const again = await restore(plan, await copyOf(plan, loadMaterial(key.materialFile as string)));
+    expect(again.result).toMatchObject({ appliedBy: 'EARLIER_ATTEMPT', kmsRequestId: null });
+    expect(again.operations).not.toContain('ImportKeyMaterial');
+  });
+
+  it('refuses ApprovalInvalid for an approval of another plan, and imports nothing', async () => {
+    const { key, plan } = await deletedKey();
+    const deletionPlan = buildPlan(await readKey(kms, key.keyArn), [], undefined, key.keyMaterialId, HUB_CONTEXT);
+    expect(deletionPlan.digest).not.toBe(plan.digest);
+    const r = await restore(plan, await copyOf(plan, loadMaterial(key.materialFile as string)), deletionPlan.digest);
+    expect(r.error).toMatchObject({ name: 'ApprovalInvalid' });
+    expect(r.operations).not.toContain('ImportKeyMaterial');
+    expect((await readKey(kms, key.keyArn)).metadata.KeyState).toBe('PendingImport');
+  });
+
+  it('ends RecoveryNotProven without importing when the gateway did not attest the copy', async () => {
+    const { key, plan } = await deletedKey();
+    const r = await restore(
+      plan,
+      await copyOf(plan, loadMaterial(key.materialFile as string), {
+        custodian: 'arn:aws:iam::000000000000:role/other',
+      }),
+    );
+    expect(r.error).toMatchObject({ name: 'RecoveryNotProven' });
+    expect(r.error?.message).toContain('is not attested by the gateway; nothing was imported');
+    expect(r.operations).not.toContain('ImportKeyMaterial');
+  });
+
+  it('ends RecoveryNotProven for a copy of another material, with the key still PendingImport', async () => {
+    const { key, plan } = await deletedKey();
+    const r = await restore(plan, await copyOf(plan, newKeyMaterial()));
+    expect(r.error).toMatchObject({ name: 'RecoveryNotProven' });
+    expect(r.error?.message).toContain('IncorrectKeyMaterialException');
+    expect((await readKey(kms, key.keyArn)).metadata.KeyState).toBe('PendingImport');
+  });
+});
