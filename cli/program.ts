@@ -40,6 +40,11 @@ const COMMANDS: { name: string; summary: string; load: (io: CliIo) => Promise<Co
     load: async (io) => (await import('./commands/scan.js')).scanCommand(io),
   },
   {
+    name: 'org',
+    summary: 'keymat across an AWS Organization: org doctor checks every member account and Region from the hub',
+    load: async (io) => (await import('./commands/org.js')).orgCommand(io),
+  },
+  {
     name: 'demo',
     summary: 'the local demo: a BYOK key, a deletion change through approval to the verified state, and recovery',
     load: async (io) => (await import('./commands/demo.js')).demoCommand(io),

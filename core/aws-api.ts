@@ -59,10 +59,11 @@ export interface LambdaApi {
 }
 
 /**
- * Organizations, read from the hub: where a member key's account sits in the organisation, and (for the fleet scan)
- * which accounts the organisation and its OUs hold.
+ * Organizations, read from the hub: where a member key's account sits in the organisation, and (for the fleet scan
+ * and the fleet doctor) the organisation and the accounts it and its OUs hold.
  */
 export interface OrganizationsApi {
+  DescribeOrganization: [Orgs.DescribeOrganizationCommandInput, Orgs.DescribeOrganizationCommandOutput];
   DescribeAccount: [Orgs.DescribeAccountCommandInput, Orgs.DescribeAccountCommandOutput];
   ListAccounts: [Orgs.ListAccountsCommandInput, Orgs.ListAccountsCommandOutput];
   ListAccountsForParent: [Orgs.ListAccountsForParentCommandInput, Orgs.ListAccountsForParentCommandOutput];

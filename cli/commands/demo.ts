@@ -55,7 +55,13 @@ export function demoCommand(io: CliIo): Command {
   return new Command('demo')
     .description('the local demo: a BYOK key, a deletion change through approval to the verified state, and recovery')
     .option('--state-dir <dir>', 'state folder of the local stack', DEFAULT_STATE_DIR)
-    .action(async (opts: { stateDir: string }) => {
+    .option(
+      '--org',
+      'the organisation demo instead, on a fresh --state-dir: a member key deleted from the hub, and the fleet doctor',
+      false,
+    )
+    .action(async (opts: { stateDir: string; org: boolean }) => {
+      if (opts.org) return (await import('./demo-org.js')).demoOrg(io, opts.stateDir);
       const dir = opts.stateDir;
       const stack = runningEndpoint(dir)
         ? undefined

@@ -15,6 +15,7 @@ import {
 } from '@aws-sdk/client-kms';
 import {
   DescribeAccountCommand,
+  DescribeOrganizationCommand,
   DescribeOrganizationalUnitCommand,
   ListAccountsCommand,
   ListAccountsForParentCommand,
@@ -158,13 +159,14 @@ export const createKmsClient = (options: AwsClientOptions = {}): KmsCall =>
   kmsCall(new KMSClient(sdkConfig({ maxAttempts: 1, ...options })));
 
 /**
- * An Organizations client for ValidateOrigin, which places a member key's account in the organisation, and the fleet
- * scan, which lists the member accounts: one attempt, as every task client.
+ * An Organizations client for ValidateOrigin, which places a member key's account in the organisation, the fleet
+ * scan, which lists the member accounts, and the fleet doctor.
  *
- * @param options - Where and as whom to call.
+ * @param options - Where and as whom to call; `maxAttempts` @default 1, as every task client
  */
 export const createOrganizationsClient = (options: AwsClientOptions = {}): OrganizationsCall =>
   awsCall(new OrganizationsClient(sdkConfig({ maxAttempts: 1, ...options })), {
+    DescribeOrganization: DescribeOrganizationCommand,
     DescribeAccount: DescribeAccountCommand,
     ListParents: ListParentsCommand,
     DescribeOrganizationalUnit: DescribeOrganizationalUnitCommand,

@@ -28,6 +28,7 @@ const STATUS_BY_ERROR = {
   MissingAuthenticationTokenException: 400,
   UnknownOperationException: 400,
   SerializationException: 400,
+  MalformedPolicyDocumentException: 400,
 } as const;
 
 export type KmsErrorName = keyof typeof STATUS_BY_ERROR;

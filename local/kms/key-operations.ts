@@ -10,6 +10,7 @@ import {
   type AliasRecord,
   type KeyRecord,
 } from './model';
+import { checkPolicy, defaultKeyPolicy, policyName } from './key-policy';
 import { aliasArn, type Keys } from './keys';
 import {
   checkAliasName,
@@ -92,6 +93,7 @@ export function keyOperations(keys: Keys): OperationTable {
           : [],
       tags: mergeTags([], parseTags(body.Tags)),
       ...(hmac && { keySpec }),
+      ...(body.Policy !== undefined && { policy: checkPolicy(body, ctx.account, ctx) }),
     };
     keys.state.keys[key.arn] = key;
     record.keyArn = key.arn;
@@ -228,6 +230,16 @@ export function keyOperations(keys: Keys): OperationTable {
     DisableKey: setEnabled(false),
     GetKeyLastUsage: getKeyLastUsage,
     TagResource: tagResource,
+    PutKeyPolicy: (body, ctx, record) => {
+      policyName(body);
+      const key = keys.change(body, ctx, record);
+      key.policy = checkPolicy(body, accountOf(key), ctx);
+      return {};
+    },
+    GetKeyPolicy: (body, ctx, record) => {
+      const key = keys.read('GetKeyPolicy', body, ctx, record, false);
+      return { Policy: key.policy ?? defaultKeyPolicy(accountOf(key)), PolicyName: policyName(body) };
+    },
     ListResourceTags: (body, ctx, record) => ({
       Tags: keys.read('ListResourceTags', body, ctx, record, false).tags,
       Truncated: false,

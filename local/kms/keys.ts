@@ -1,5 +1,6 @@
 import { KmsError, invalidState, lengthConstraint, validation } from './errors';
 import type { FaultInjector } from './faults';
+import { keyPolicyAllows } from './key-policy';
 import {
   HMAC_KEY_SPECS,
   accountOf,
@@ -97,6 +98,7 @@ export class Keys {
     record.keyArn = arn;
     const key = this.state.keys[arn];
     if (!key) throw new KmsError('NotFoundException', `Key '${arn}' does not exist`);
+    if (!keyPolicyAllows(key, ctx)) throw accessDenied(ctx, arn, 'resource-based');
     return key;
   }
 

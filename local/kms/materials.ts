@@ -19,6 +19,7 @@ import {
   type KeyRecord,
   type MaterialRecord,
 } from './model';
+import { defaultKeyPolicy } from './key-policy';
 import type { Keys } from './keys';
 import {
   blob,
@@ -45,25 +46,6 @@ const IMPORT_TOKEN_TTL_MS = 24 * 3600 * 1000;
  * guide's resource quotas 25, not adjustable): the emulator follows the quota table, the newer of the two.
  */
 export const MAX_ON_DEMAND_ROTATIONS = 25;
-/** The policy KMS gives a key of `account` created without one: the account may use it through IAM. */
-const defaultKeyPolicy = (account: string): string =>
-  JSON.stringify(
-    {
-      Version: '2012-10-17',
-      Id: 'key-default-1',
-      Statement: [
-        {
-          Sid: 'Enable IAM User Permissions',
-          Effect: 'Allow',
-          Principal: { AWS: `arn:aws:iam::${account}:root` },
-          Action: 'kms:*',
-          Resource: '*',
-        },
-      ],
-    },
-    null,
-    2,
-  );
 
 /**
  * The life of key material: import (with its parameters and token), expiry, on-demand rotation, deletion, and how

@@ -91,6 +91,11 @@ export interface KeyRecord {
    * denied. @default anyone
    */
   macCallers?: string[];
+  /**
+   * The key policy document (PutKeyPolicy, or CreateKey's `Policy`), read by local/kms/key-policy.ts.
+   * @default KMS's default policy: the account's root, leaving the decision to IAM
+   */
+  policy?: string;
 }
 
 /** The cryptographic operations GetKeyLastUsage reports. */

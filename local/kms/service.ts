@@ -20,6 +20,7 @@ export const MUTATING_OPERATIONS: ReadonlySet<string> = new Set([
   'EnableKey',
   'DisableKey',
   'TagResource',
+  'PutKeyPolicy',
   'ReplicateKey',
   'Encrypt',
   'Decrypt',

@@ -2,6 +2,7 @@ import type { SsmCall } from '../../core/aws-api';
 import { ChangeClient } from '../../core/change-client';
 import { localLogLevel } from '../env';
 import { DEFAULT_EVENT_BUS } from '../../core/defaults';
+import type { Members } from '../../core/organisation';
 import * as z from '../../core/schema';
 import { createGateway, type GatewayResponse } from '../../functions/gateway/gateway';
 import { kmsAttestor } from '../../functions/runtime/attestor';
@@ -19,6 +20,8 @@ export interface LocalGatewaySettings {
   region: string;
   stateMachineArn: string;
   internal: InternalAccess;
+  /** The member accounts and Regions whose keys it takes changes for, as the deployed gateway's `KEYMAT_MEMBERS`. */
+  members?: Members;
 }
 
 /** Runbook starts read the automation's record from SSM, which the local stack does not emulate. */
@@ -46,6 +49,7 @@ function gateway(
       attestationKeyArn: settings.internal.attestationKeyArn,
       sessionBoundRoles: [],
       eventBusName: DEFAULT_EVENT_BUS,
+      ...(settings.members && { members: settings.members }),
     },
     logger: createLogger({ logLevel: localLogLevel() }),
   });

@@ -149,7 +149,13 @@ export class LocalStack {
       this.sfn = sfn;
       const where = { endpoint: this.endpoint, region: definition.region, internal };
       this.router.add(new ApprovalPage({ ...where, account: definition.account }));
-      this.router.add(new LocalGateway({ ...where, stateMachineArn: sfn.stateMachineArn }));
+      this.router.add(
+        new LocalGateway({
+          ...where,
+          stateMachineArn: sfn.stateMachineArn,
+          ...(definition.members && { members: definition.members }),
+        }),
+      );
     }
     this.router.add(new StepFunctionsEndpoint(this.sfn, (caller) => isKeymatIdentity(this.credentials, caller)));
   }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { executionArnOf } from '../../core/naming';
 import type { EventPublisher } from '../../core/change-events';
 import type { Attestor } from '../../core/attestation';
+import type { Members } from '../../core/organisation';
 import type { ApprovalResult } from '../../core/types';
 import { localStateMachineArn } from '../constants';
 import { isCallbackState, runLocalExecution, type HistoryEvent, type LocalTasks } from '../workflow/engine';
@@ -68,6 +69,8 @@ export interface LocalWorkflowDefinition {
   prepare: (internal: InternalAccess) => { tasks: LocalTasks; attestor: Attestor; events: EventPublisher };
   account: string;
   region: string;
+  /** The member accounts and Regions whose keys the gateway takes changes for. @default the hub's account only */
+  members?: Members;
 }
 
 /**

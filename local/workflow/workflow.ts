@@ -83,7 +83,12 @@ export function prepareWorkflow(endpoint: string, settings: WorkflowSettings): L
     ...(settings.proofTimeoutSeconds !== undefined && { proofTimeoutSeconds: settings.proofTimeoutSeconds }),
     changeWindow: calendars.length > 0,
   });
-  return { definition, prepare, ...env };
+  return {
+    definition,
+    prepare,
+    ...env,
+    ...(settings.organisation && { members: settings.organisation.members }),
+  };
 }
 
 /** How a run ended, and the KMS calls the stack's request log recorded while it ran (other clients' calls too). */
