@@ -34,7 +34,7 @@ beforeAll(async () => {
     seedExternalKeys(
       dir,
       join(dir, 'byok'),
-      Array.from({ length: 8 }, () => ({})),
+      Array.from({ length: 9 }, () => ({})),
     ),
   );
   // Served, with a short proof wait: a change nobody proves soon goes on unproven, and a custodian still has time.
