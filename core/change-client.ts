@@ -326,6 +326,13 @@ export class ChangeClient {
     submission: CustodianSubmission,
   ): Promise<ProofSubmission> {
     if (!this.attestor) throw new Error("this change client has no attestor: only keymat's gateway takes proofs");
+    // Refused here, before the proof is answered: a replayed token would end the change RecoveryNotProven.
+    if (submission.importToken !== task.importParameters.importToken) {
+      throw new ChangeError(
+        'ProofRefused',
+        `importToken is not the one execution ${executionArn} asked for: wrap the copy under the import parameters its RecoveryProofRequested message carries (valid until ${task.importParameters.parametersValidTo})`,
+      );
+    }
     const unsigned = {
       wrappedKeyMaterial: submission.wrappedKeyMaterial,
       importToken: submission.importToken,

@@ -121,6 +121,8 @@ export const CHANGE_ERRORS = [
   'ApprovalRefused',
   /** Only the requester and the allowed approvers may reject a change. */
   'RejectionRefused',
+  /** A custodian's copy is not wrapped for the import parameters this change asked for (a replayed token). */
+  'ProofRefused',
 ] as const;
 
 export type ChangeErrorName = (typeof CHANGE_ERRORS)[number];

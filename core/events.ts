@@ -1,6 +1,7 @@
 import * as z from './schema';
 import { windowCheckSchema } from './change-window';
 import { KeymatError } from './errors';
+import { importParametersSchema } from './recovery';
 import {
   approvalResultSchema,
   changeInputSchema,
@@ -53,6 +54,8 @@ export const restoreMaterialEvent = z.lazy(() =>
     ...taskEventShape(),
     approval: z.unknown(),
     submission: z.unknown(),
+    /** The import parameters GetImportParameters put into the state: the submission must carry their token. */
+    importParameters: importParametersSchema,
     executionStartTime: z.iso.datetime({ offset: true }),
   }),
 );
@@ -106,6 +109,7 @@ export const requestApprovalEvent = z.lazy(() =>
 export const awaitRecoveryProofEvent = z.lazy(() =>
   z.object({
     ...taskEventShape(),
+    importParameters: importParametersSchema,
     taskToken: z.string().check(z.minLength(1)),
     proofTimeoutSeconds: z.number().check(z.int(), z.positive()),
   }),

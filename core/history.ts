@@ -3,6 +3,7 @@ import { allPages, type SfnCall } from './aws-api';
 import { windowCheckSchema, type WindowCheck } from './change-window';
 import { awaitRecoveryProofEvent, requestApprovalEvent, windowHoldEvent } from './events';
 import * as z from './schema';
+import type { ImportParameters } from './recovery';
 import { CHANGE_WINDOW_TASK, WINDOW_WAIT_STATE } from './tasks';
 import { planSchema, type ApprovalResult, type ChangeInput, type Plan, type RecoveryState } from './types';
 
@@ -24,6 +25,8 @@ export interface PendingProofTask {
   taskToken: string;
   input: ChangeInput;
   plan: Plan;
+  /** The import parameters the custodians were sent: a submission must carry their token. */
+  importParameters: ImportParameters;
 }
 
 /** Every event of an execution, all pages. */
@@ -74,8 +77,8 @@ export function pendingProof(events: HistoryEvent[]): PendingProofTask | undefin
       }
       const parsed = scheduledProof.safeParse(json);
       if (parsed.success) {
-        const { taskToken, input, plan } = parsed.data.Payload;
-        found = { taskToken, input, plan };
+        const { taskToken, input, plan, importParameters } = parsed.data.Payload;
+        found = { taskToken, input, plan, importParameters };
       }
     } else if (ANSWERED.has(e.type ?? '') || e.type === 'LambdaFunctionFailed') {
       // Answered, timed out, or (the local stack's record of a timeout) failed.

@@ -42,6 +42,13 @@ export const WINDOW_WAIT_STATE = 'WaitForChangeWindow';
 export const PROOF_WAIT_STATE = 'AwaitRecoveryProof';
 
 /**
+ * The proving function's state before PROOF_WAIT_STATE: it gets the import parameters into the execution's state, so
+ * that the proof (or a restore) accepts only a copy wrapped for this execution's own token, never one replayed from
+ * another change's history.
+ */
+export const PROOF_PARAMETERS_STATE = 'GetImportParameters';
+
+/**
  * The task state that imports an approved restore's copy (docs/recovery.md). The proving function serves it too, so
  * that the import operations stay with that one function.
  */

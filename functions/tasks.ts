@@ -1,6 +1,7 @@
 import type { AnyTaskState } from '../core/tasks';
 import type { WindowCheck } from '../core/change-window';
 import type { DeletionResult, Outcome, RecoveryProven, RestorationResult, VerificationResult } from '../core/types';
+import type { ImportParameters } from '../core/recovery';
 import { createCheckChangeWindow, type CheckChangeWindowDeps } from './check-change-window/check-change-window';
 import { createCheckState, type CheckStateDeps, type CheckStateResult } from './check-state/check-state';
 import { createDeleteMaterial, type DeleteMaterialDeps } from './delete-material/delete-material';
@@ -46,7 +47,7 @@ export interface TaskResults {
   ValidateOrigin: ValidateOriginResult;
   CheckState: CheckStateResult;
   /** At AwaitRecoveryProof the request's id; at ProveRecovery the proof; at RestoreMaterial the import. */
-  ProveRecovery: ProofRequested | RecoveryProven | RestorationResult;
+  ProveRecovery: ImportParameters | ProofRequested | RecoveryProven | RestorationResult;
   RequestApproval: RequestApprovalResult;
   CheckChangeWindow: WindowCheck;
   DeleteMaterial: DeletionResult;

@@ -44,6 +44,7 @@ import { RECOVERY_PROOF_MODES, type ApprovalRules, type RecoveryProofMode } from
 import { acknowledge, resourceFinding } from './nag';
 import {
   CHANGE_WINDOW_TASK,
+  PROOF_PARAMETERS_STATE,
   PROOF_WAIT_STATE,
   RESTORE_STATE,
   TASK_STATES,
@@ -392,6 +393,7 @@ export class DeletionWorkflow extends Construct {
             ...change,
             approval: JsonPath.objectAt('$.approval'),
             submission: JsonPath.objectAt('$.recovery.submission'),
+            importParameters: JsonPath.objectAt('$.importParameters'),
             executionStartTime: JsonPath.stringAt('$$.Execution.StartTime'),
           },
           '$.restoration',
@@ -484,6 +486,7 @@ export class DeletionWorkflow extends Construct {
       integrationPattern: IntegrationPattern.WAIT_FOR_TASK_TOKEN,
       payload: TaskInput.fromObject({
         ...change,
+        importParameters: JsonPath.objectAt('$.importParameters'),
         taskToken: JsonPath.taskToken,
         proofTimeoutSeconds: proofTimeout.toSeconds(),
       }),
@@ -518,7 +521,11 @@ export class DeletionWorkflow extends Construct {
     const prove = new LambdaInvoke(this, 'ProveRecovery', {
       stateName: 'ProveRecovery',
       lambdaFunction: fn,
-      payload: TaskInput.fromObject({ ...change, submission: JsonPath.objectAt('$.recovery') }),
+      payload: TaskInput.fromObject({
+        ...change,
+        submission: JsonPath.objectAt('$.recovery'),
+        importParameters: JsonPath.objectAt('$.importParameters'),
+      }),
       payloadResponseOnly: true,
       retryOnServiceExceptions: false,
       resultSelector: { 'proof.$': '$' },
@@ -537,8 +544,21 @@ export class DeletionWorkflow extends Construct {
         .otherwise(prove),
     );
     prove.next(approvals);
+    // The parameters go into the state before anyone is asked: ProveRecovery and RestoreMaterial take only a copy
+    // wrapped for this token.
+    const parameters = new LambdaInvoke(this, PROOF_PARAMETERS_STATE, {
+      stateName: PROOF_PARAMETERS_STATE,
+      lambdaFunction: fn,
+      payload: TaskInput.fromObject(change),
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      resultPath: '$.importParameters',
+      taskTimeout: Timeout.duration(props.taskTimeout ?? Duration.seconds(DEFAULT_TASK_TIMEOUT_SECONDS)),
+    });
+    catchAll(retryTransient(parameters));
+    parameters.next(await_);
     return new Choice(this, 'RecoveryProofAsked')
-      .when(Condition.stringEquals('$.check.recoveryProof', 'ASK'), await_)
+      .when(Condition.stringEquals('$.check.recoveryProof', 'ASK'), parameters)
       .otherwise(unproven);
   }
 

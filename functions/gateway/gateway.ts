@@ -108,6 +108,7 @@ const STATUS_OF: Record<string, number> = {
   InvalidIdentity: 403,
   ApprovalRefused: 403,
   RejectionRefused: 403,
+  ProofRefused: 400,
   ExecutionNotFound: 404,
   ChangeIdInUse: 409,
   NothingToDecide: 409,

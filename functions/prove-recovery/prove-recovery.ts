@@ -8,6 +8,7 @@ import {
   parseApproval,
   parseEvent,
   restoreMaterialEvent,
+  taskEvent,
   type AwaitRecoveryProofEvent,
 } from '../../core/events';
 import { placeOfKeyArn } from '../../core/organisation';
@@ -15,6 +16,7 @@ import { compareWithPlan, findTarget, type KeySnapshot } from '../../core/plan';
 import {
   changedByProof,
   expiryToKeep,
+  importParametersSchema,
   proofApplies,
   proofSubmissionSchema,
   submissionClaims,
@@ -25,18 +27,20 @@ import {
 } from '../../core/recovery';
 import { PROOF_WRAPPING_KEY_SPEC, type ProofWrappingAlgorithm } from '../../core/proof-wrapping';
 import * as z from '../../core/schema';
-import { RESTORE_STATE } from '../../core/tasks';
+import { PROOF_PARAMETERS_STATE, RESTORE_STATE } from '../../core/tasks';
 import { changeInputSchema, planSchema, type Plan, type RestorationResult } from '../../core/types';
 import { readKey } from '../runtime/aws';
 import type { KeyAccess } from '../runtime/key-access';
 import { startInvocation, type Logger } from '../runtime/logger';
 
 /**
- * The recovery proof's KMS side (docs/recovery.md), one function for the workflow's three import states: at
- * AwaitRecoveryProof it gets import parameters and publishes them to the custodians, at ProveRecovery it reimports the
- * copy a custodian submitted, exactly as the key holds the material, and at RestoreMaterial it imports an approved
- * restore's copy back into the key. Only this function calls GetParametersForImport and ImportKeyMaterial. Neither the token, the public key nor the wrapped copy is logged or returned: the proof names
- * the submission by its digest.
+ * The recovery proof's KMS side (docs/recovery.md), one function for the workflow's four import states: at
+ * GetImportParameters it gets import parameters into the state, at AwaitRecoveryProof it publishes them to the
+ * custodians, at ProveRecovery it reimports the copy a custodian submitted (wrapped for this execution's token),
+ * exactly as the key holds the material, and at RestoreMaterial it imports an approved restore's copy back into the
+ * key. Only this function calls GetParametersForImport and ImportKeyMaterial. Neither the token, the public key nor
+ * the wrapped copy is logged; only GetImportParameters returns them, into the execution's state and history, as the
+ * published message carries them anyway. The proof names the submission by its digest.
  */
 
 /** What the proving task works with. */
@@ -75,6 +79,7 @@ export const proveRecoveryEvent = z.lazy(() =>
     input: changeInputSchema,
     plan: planSchema,
     submission: z.unknown(),
+    importParameters: importParametersSchema,
   }),
 );
 
@@ -168,16 +173,41 @@ function copyRequest(e: AwaitRecoveryProofEvent, parameters: ImportParameters, u
 }
 
 /**
- * AwaitRecoveryProof's side: import parameters for the plan's material, published to the custodians (the approval
- * topic). The state then waits for a custodian's submission on its task token, which the message does not carry.
+ * GetImportParameters: import parameters for the plan's material, from the key's own account and Region, into the
+ * execution's state. AwaitRecoveryProof publishes them; ProveRecovery and RestoreMaterial take only a copy that
+ * carries their token.
  */
-async function requestProof(deps: ProveRecoveryDeps, event: unknown): Promise<ProofRequested> {
-  const { keys, sns, config, logger } = deps;
-  const e = parseEvent(awaitRecoveryProofEvent, event, 'AwaitRecoveryProof');
+async function askParameters(deps: ProveRecoveryDeps, event: unknown): Promise<ImportParameters> {
+  const { keys, logger } = deps;
+  const e = parseEvent(taskEvent, event, PROOF_PARAMETERS_STATE);
   startInvocation(logger, { executionId: e.executionId, changeId: e.input.changeId, keyArn: e.plan.keyArn });
   const kms = await keys({ executionArn: e.executionId, changeId: e.input.changeId })(placeOfKeyArn(e.plan.keyArn));
   const { KeyMetadata: meta } = await kms('DescribeKey', { KeyId: e.plan.keyArn });
-  const parameters = await importParameters(kms, e.executionId, e.plan, wrappingFor(meta?.KeySpec));
+  return importParameters(kms, e.executionId, e.plan, wrappingFor(meta?.KeySpec));
+}
+
+/**
+ * A copy counts only when it carries the import token this execution asked for: a token KMS still takes from another
+ * change's history (its copy beside it) proves nothing about who holds the material now.
+ */
+function checkImportToken(plan: Plan, submission: ProofSubmission, asked: ImportParameters): void {
+  if (submission.importToken !== asked.importToken) {
+    throw notProven(
+      plan,
+      `the copy submitted by ${submission.custodian} carries an import token this change did not ask for (it asked at GetImportParameters, valid until ${asked.parametersValidTo}); nothing was imported`,
+    );
+  }
+}
+
+/**
+ * AwaitRecoveryProof's side: the import parameters GetImportParameters got, published to the custodians (the approval
+ * topic). The state then waits for a custodian's submission on its task token, which the message does not carry.
+ */
+async function requestProof(deps: ProveRecoveryDeps, event: unknown): Promise<ProofRequested> {
+  const { sns, config, logger } = deps;
+  const e = parseEvent(awaitRecoveryProofEvent, event, 'AwaitRecoveryProof');
+  startInvocation(logger, { executionId: e.executionId, changeId: e.input.changeId, keyArn: e.plan.keyArn });
+  const parameters = e.importParameters;
   const until = new Date(Math.min(Date.now() + e.proofTimeoutSeconds * 1000, Date.parse(parameters.parametersValidTo)));
   const published = await sns('Publish', {
     TopicArn: config.approvalTopicArn,
@@ -221,6 +251,7 @@ async function prove(deps: ProveRecoveryDeps, event: unknown): Promise<RecoveryP
     );
   }
   const submission = parseSubmission(plan, e.submission);
+  checkImportToken(plan, submission, e.importParameters);
   const claims = submissionClaims(e.executionId, plan, submission);
   if (!(await verifySubmission(attestor, claims, submission.mac))) {
     throw notProven(
@@ -286,6 +317,7 @@ async function restore(deps: ProveRecoveryDeps, event: unknown): Promise<Restora
   await verifyApprovals(attestor, e.executionId, approval, plan, e.input, plan.rules);
   checkApprovalTimes(approval, new Date(e.executionStartTime), new Date());
   const submission = parseSubmission(plan, e.submission);
+  checkImportToken(plan, submission, e.importParameters);
   const claims = submissionClaims(e.executionId, plan, submission);
   if (!(await verifySubmission(attestor, claims, submission.mac))) {
     throw notProven(
@@ -371,16 +403,18 @@ async function importCopy(
 }
 
 /**
- * The proving function: at AwaitRecoveryProof (an event with the task token) it asks the custodians for the proof or
- * a restore's copy; at ProveRecovery it reimports the copy one of them submitted; at RestoreMaterial (an event with
+ * The proving function: at GetImportParameters (an event with the change only) it gets the import parameters; at
+ * AwaitRecoveryProof (an event with the task token) it asks the custodians for the proof or a restore's copy; at ProveRecovery it reimports the copy one of them submitted; at RestoreMaterial (an event with
  * the approvals) it imports an approved restore's copy.
  */
 export function createProveRecovery(
   deps: ProveRecoveryDeps,
-): (event: unknown) => Promise<ProofRequested | RecoveryProven | RestorationResult> {
+): (event: unknown) => Promise<ImportParameters | ProofRequested | RecoveryProven | RestorationResult> {
   return async (event) => {
-    if (typeof event === 'object' && event !== null && 'taskToken' in event) return requestProof(deps, event);
-    if (typeof event === 'object' && event !== null && 'approval' in event) return restore(deps, event);
-    return prove(deps, event);
+    const has = (field: string) => typeof event === 'object' && event !== null && field in event;
+    if (has('taskToken')) return requestProof(deps, event);
+    if (has('approval')) return restore(deps, event);
+    if (has('submission')) return prove(deps, event);
+    return askParameters(deps, event);
   };
 }

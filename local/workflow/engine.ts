@@ -8,6 +8,7 @@ import { awaitRecoveryProofEvent, parseEvent, requestApprovalEvent } from '../..
 import { executionArnOf } from '../../core/naming';
 import {
   ALL_TASK_STATES,
+  PROOF_PARAMETERS_STATE,
   PROOF_WAIT_STATE,
   RESTORE_STATE,
   WAIT_STATE,
@@ -477,7 +478,9 @@ export async function runLocalExecution(outbox: OutboxLookup, options: LocalRunO
     callback(WINDOW_WAIT_STATE, handlers.CheckChangeWindow, params, (taskToken) =>
       options.hold ? options.hold({ executionArn, taskToken }) : new Promise(() => undefined),
     )) as never;
-  // A restore's import: the proving function again.
+  // The proof's import parameters and a restore's import: the proving function again.
+  localHandlers[PROOF_PARAMETERS_STATE] = (async (params: Record<string, unknown>) =>
+    handlers.ProveRecovery(params)) as never;
   localHandlers[RESTORE_STATE] = (async (params: Record<string, unknown>) => handlers.ProveRecovery(params)) as never;
 
   const machine = stateMachineOf(options.definition);
@@ -491,7 +494,10 @@ export async function runLocalExecution(outbox: OutboxLookup, options: LocalRunO
       ...(options.waitMs !== undefined && { waitTimeOverrides: { [WAIT_STATE]: options.waitMs } }),
       ...(options.retryIntervalMs !== undefined && {
         retryIntervalOverrides: Object.fromEntries(
-          [...ALL_TASK_STATES, PROOF_WAIT_STATE, RESTORE_STATE].map((s) => [s, options.retryIntervalMs as number]),
+          [...ALL_TASK_STATES, PROOF_PARAMETERS_STATE, PROOF_WAIT_STATE, RESTORE_STATE].map((s) => [
+            s,
+            options.retryIntervalMs as number,
+          ]),
         ),
       }),
     },

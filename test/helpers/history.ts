@@ -54,6 +54,7 @@ export const DELETION_PATH = [
   'CheckState',
   'RouteAfterCheck',
   'RecoveryProofAsked',
+  'GetImportParameters',
   'AwaitRecoveryProof',
   'ProofRequired',
   'NoRecoveryProof',

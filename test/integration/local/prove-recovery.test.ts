@@ -46,11 +46,11 @@ const validTo = new Date(Math.floor(Date.now() / 1000) * 1000 + 60 * 86_400_000)
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'keymat-prove-'));
   const seeded = seedExternalKeys(dir, join(dir, 'byok'), [
-    ...Array.from({ length: 7 }, () => ({ validTo })),
+    ...Array.from({ length: 8 }, () => ({ validTo })),
     ...Array.from({ length: 1 }, () => ({})),
   ]);
-  expiring = keySupply(seeded.slice(0, 7));
-  lasting = keySupply(seeded.slice(7));
+  expiring = keySupply(seeded.slice(0, 8));
+  lasting = keySupply(seeded.slice(8));
   t = await startTestStack(undefined, dir);
   sdk = t.kms();
   kms = kmsCall(sdk);
@@ -102,7 +102,7 @@ async function submit(
 async function prove(
   key: CreatedKey,
   make: (plan: Plan, params: ImportParameters) => Promise<unknown>,
-  options: { algorithm?: ProofWrappingAlgorithm; plan?: (plan: Plan) => Plan } = {},
+  options: { algorithm?: ProofWrappingAlgorithm; plan?: (plan: Plan) => Plan; asked?: ImportParameters } = {},
 ) {
   const plan = (options.plan ?? ((p) => p))(await planOf(key));
   const params = await importParameters(kms, EXECUTION, plan, options.algorithm ?? 'RSAES_OAEP_SHA_256');
@@ -123,7 +123,14 @@ async function prove(
     logger,
   });
   const submission = await make(plan, params);
-  const outcome = await run({ executionId: EXECUTION, input: changeInput(), plan, submission }).then(
+  const asked = options.asked ?? params;
+  const outcome = await run({
+    executionId: EXECUTION,
+    input: changeInput(),
+    plan,
+    submission,
+    importParameters: asked,
+  }).then(
     (proven) => ({ proven, error: undefined }),
     (error: Error) => ({ proven: undefined, error }),
   );
@@ -160,6 +167,17 @@ describe('ProveRecovery', () => {
     expect(r.after).toEqual(r.before);
     expect(r.after.metadata).toMatchObject({ KeyState: 'Enabled', ValidTo: validTo });
     expect(r.operations).not.toContain('DeleteImportedKeyMaterial');
+  });
+
+  it('ends RecoveryNotProven without importing a copy wrapped for a token this execution did not ask for', async () => {
+    const key = expiring.next();
+    // Another change's parameters, still valid at KMS, with a true copy wrapped under them: a replay from its history.
+    const asked = await importParameters(kms, EXECUTION, await planOf(key), 'RSAES_OAEP_SHA_256');
+    const r = await prove(key, (plan, params) => submit(plan, params, loadMaterial(key.materialFile!)), { asked });
+    expect(r.error?.name).toBe('RecoveryNotProven');
+    expect(r.error?.message).toContain('carries an import token this change did not ask for');
+    expect(r.operations).not.toContain('ImportKeyMaterial');
+    expect(r.after).toEqual(r.before);
   });
 
   it('ends RecoveryNotProven without importing when the gateway did not attest the submission', async () => {

@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import type { KmsCall } from '../../../core/aws-api';
 import { wrapKeyMaterial } from '../../../core/key-wrap';
 import { buildPlan } from '../../../core/plan';
-import { attestSubmission, submissionClaims, type ProofSubmission } from '../../../core/recovery';
+import {
+  attestSubmission,
+  submissionClaims,
+  type ImportParameters,
+  type ProofSubmission,
+} from '../../../core/recovery';
 import type { Plan } from '../../../core/types';
 import { createProveRecovery, importParameters } from '../../../functions/prove-recovery/prove-recovery';
 import { kmsCall, readKey } from '../../../functions/runtime/aws';
@@ -36,7 +41,7 @@ beforeAll(async () => {
     seedExternalKeys(
       dir,
       join(dir, 'byok'),
-      Array.from({ length: 5 }, () => ({})),
+      Array.from({ length: 6 }, () => ({})),
     ),
   );
   t = await startTestStack(undefined, dir);
@@ -69,9 +74,13 @@ async function deletedKey(): Promise<{ key: CreatedKey; plan: Plan }> {
   return { key, plan: buildPlan(snapshot, [], undefined, key.keyMaterialId, { ...HUB_CONTEXT, restore: true }) };
 }
 
+/** The import parameters each copy was wrapped for, by token: the restore's state carries the ones it asked for. */
+const asked = new Map<string, ImportParameters>();
+
 /** The custodian's copy, wrapped under fresh import parameters and attested as the gateway attests it. */
 async function copyOf(plan: Plan, material: Buffer, overrides: Partial<ProofSubmission> = {}) {
   const params = await importParameters(kms, EXECUTION, plan, 'RSAES_OAEP_SHA_256');
+  asked.set(params.importToken, params);
   const unsigned = {
     wrappedKeyMaterial: wrapKeyMaterial(
       Buffer.from(params.publicKey, 'base64'),
@@ -89,9 +98,15 @@ async function copyOf(plan: Plan, material: Buffer, overrides: Partial<ProofSubm
 }
 
 /** Runs the task; returns what it gave or threw, and the KMS operations it made. */
-async function restore(plan: Plan, submission: unknown, approvedDigest = plan.digest) {
+async function restore(
+  plan: Plan,
+  submission: { importToken?: string },
+  approvedDigest = plan.digest,
+  importParameters = asked.get(submission.importToken ?? ''),
+) {
   const calls = t.operations().length;
   const event = {
+    importParameters,
     executionId: EXECUTION,
     input: changeInput({ restore: true, keyMaterialId: plan.keyMaterialId }),
     plan,
@@ -159,6 +174,18 @@ describe('RestoreMaterial', () => {
     expect(r.error).toMatchObject({ name: 'RecoveryNotProven' });
     expect(r.error?.message).toContain('is not attested by the gateway; nothing was imported');
     expect(r.operations).not.toContain('ImportKeyMaterial');
+  });
+
+  it("ends RecoveryNotProven without importing a true copy wrapped for another change's token", async () => {
+    const { key, plan } = await deletedKey();
+    const thisRestore = await importParameters(kms, EXECUTION, plan, 'RSAES_OAEP_SHA_256');
+    // The deletion's (or any other change's) copy and token, still valid at KMS, taken from its history.
+    const replayed = await copyOf(plan, loadMaterial(key.materialFile as string));
+    const r = await restore(plan, replayed, plan.digest, thisRestore);
+    expect(r.error).toMatchObject({ name: 'RecoveryNotProven' });
+    expect(r.error?.message).toContain('carries an import token this change did not ask for');
+    expect(r.operations).not.toContain('ImportKeyMaterial');
+    expect((await readKey(kms, key.keyArn)).metadata.KeyState).toBe('PendingImport');
   });
 
   it('ends RecoveryNotProven for a copy of another material, with the key still PendingImport', async () => {

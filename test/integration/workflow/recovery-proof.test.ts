@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { readImportParameters } from '../../../core/recovery';
 import { approve, localTarget, proveRecovery, startChange } from '../../../cli/operations';
 import { kmsCall, readKey } from '../../../functions/runtime/aws';
+import { importParameters } from '../../../functions/prove-recovery/prove-recovery';
+import { wrapKeyMaterial } from '../../../core/key-wrap';
 import { loadMaterial, localKmsClient, newKeyMaterial, type CreatedKey } from '../../../local/kms/byok';
 import { LocalStack } from '../../../local/services/server';
 import { readEventsOutbox, readOutbox } from '../../../local/state/store';
@@ -235,7 +237,7 @@ describe('the recovery proof through the gateway', () => {
     ]);
   });
 
-  it('lets the requester withdraw a change waiting for its proof, which no approval can answer yet', async () => {
+  it("refuses a true copy wrapped for another change's token, and lets the requester withdraw the change", async () => {
     const key = keys.next();
     const alice = localTarget(dir, { accessKeyId: 'alice', secretAccessKey: 'local' });
     const { executionArn } = await startChange(alice, {
@@ -249,6 +251,27 @@ describe('the recovery proof through the gateway', () => {
     const early = await gatewayAs(stack.endpoint, 'bob', '/approve', { execution: executionArn, irreversible: true });
     expect(early).toMatchObject({ status: 409, body: { error: 'NothingToDecide' } });
     expect(JSON.stringify(early.body)).toContain("waits for a custodian's recovery proof");
+
+    // Another change's parameters (KMS still takes their token) and a true copy wrapped under them, as a replay from
+    // that change's history would bring: refused before the proof is answered, and the change still waits.
+    const other = await importParameters(
+      kmsCall(kms),
+      'another-change',
+      { keyArn: key.keyArn, keyMaterialId: key.keyMaterialId as string },
+      'RSAES_OAEP_SHA_256',
+    );
+    const replayed = await gatewayAs(stack.endpoint, 'mallory', '/recovery', {
+      execution: executionArn,
+      wrappedKeyMaterial: wrapKeyMaterial(
+        Buffer.from(other.publicKey, 'base64'),
+        loadMaterial(key.materialFile as string),
+        other.wrappingAlgorithm,
+      ).toString('base64'),
+      importToken: other.importToken,
+      wrappingAlgorithm: other.wrappingAlgorithm,
+    });
+    expect(replayed).toMatchObject({ status: 400, body: { error: 'ProofRefused' } });
+    expect((await alice.changes.describe(executionArn)).status).toBe('RUNNING');
 
     const withdrawn = await gatewayAs(stack.endpoint, 'alice', '/reject', {
       execution: executionArn,

@@ -39,16 +39,32 @@ const exited = (name: string): HistoryEvent => ({
 });
 
 describe('pendingProof', () => {
+  const importParameters = {
+    executionArn: payload.executionId,
+    keyArn: plan.keyArn,
+    keyMaterialId: plan.keyMaterialId,
+    wrappingAlgorithm: 'RSAES_OAEP_SHA_256' as const,
+    wrappingKeySpec: 'RSA_4096' as const,
+    publicKey: 'cHVibGlj',
+    importToken: 'dG9rZW4=',
+    parametersValidTo: '2026-12-07T00:00:00.000Z',
+  };
   const proofPayload = {
     executionId: payload.executionId,
     input: input(),
     plan,
+    importParameters,
     taskToken: 'proof-token',
     proofTimeoutSeconds: 60,
   };
 
   it('finds the recovery proof request an execution waits on', () => {
-    expect(pendingProof([scheduled(proofPayload)])).toEqual({ taskToken: 'proof-token', input: input(), plan });
+    expect(pendingProof([scheduled(proofPayload)])).toEqual({
+      taskToken: 'proof-token',
+      input: input(),
+      plan,
+      importParameters,
+    });
   });
 
   it('finds none once the request was answered, and takes no approval request for one', () => {
