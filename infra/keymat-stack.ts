@@ -326,15 +326,16 @@ export class KeymatStack extends Stack {
 
     // The fleet doctor: the member read roles trust its role, so it checks from the hub what the reading tasks would
     // meet. A person waits on its answer; the largest organisations need Lambda's longest run.
-    const orgDoctor =
-      memberAccess &&
-      new KeymatFunction(this, 'OrgDoctor', {
+    let orgDoctor: KeymatFunction<'OrgDoctor'> | undefined;
+    if (memberAccess) {
+      orgDoctor = new KeymatFunction(this, 'OrgDoctor', {
         config: { scope: { account: Aws.ACCOUNT_ID }, members: memberAccess.members, partition: Aws.PARTITION },
         timeout: Duration.minutes(15),
         ...functionProps,
         ...acting('OrgDoctor'),
       });
-    if (memberAccess && orgDoctor) memberAccess.grantFleetDoctor(orgDoctor);
+      memberAccess.grantFleetDoctor(orgDoctor);
+    }
     this.orgDoctor = orgDoctor;
 
     // The gateway: the one way in for people. Its Function URL takes only SigV4-signed requests, and Lambda hands it
