@@ -1,5 +1,5 @@
 /**
- * The CLI's environment: the variables it reads itself (a deployed stack's state machine and gateway, the caller's
+ * The CLI's environment: the variables it reads itself (a deployed stack's state machine, gateway and fleet doctor, the caller's
  * credentials for the local stack). The SDK reads the same AWS variables on its own for AWS targets, among them
  * `AWS_USE_FIPS_ENDPOINT`, so the CLI calls FIPS endpoints exactly when the SDK would.
  */
@@ -9,6 +9,7 @@ type Env = Readonly<Record<string, string | undefined>>;
 /** The CLI's own variables. */
 const KEYMAT_STATE_MACHINE_ARN = 'KEYMAT_STATE_MACHINE_ARN';
 const KEYMAT_GATEWAY_URL = 'KEYMAT_GATEWAY_URL';
+const KEYMAT_ORG_DOCTOR_FUNCTION = 'KEYMAT_ORG_DOCTOR_FUNCTION';
 
 /** Static AWS credentials, as the variables or a profile give them. */
 export interface AwsCredentials {
@@ -23,6 +24,8 @@ export interface CliEnvironment {
   stateMachineArn?: string;
   /** The deployed gateway's Function URL (`KEYMAT_GATEWAY_URL`), when no option names one. */
   gatewayUrl?: string;
+  /** The deployed fleet doctor's function name or ARN (`KEYMAT_ORG_DOCTOR_FUNCTION`), when no option names one. */
+  orgDoctorFunction?: string;
   /** The caller's static credentials, for the local stack (which takes the access key id as the user's name). */
   credentials?: { accessKeyId: string; secretAccessKey: string };
   /** `AWS_REGION`. */
@@ -42,11 +45,13 @@ export function cliEnvironment(env: Env = process.env): CliEnvironment {
   const accessKeyId = valueOf(env, 'AWS_ACCESS_KEY_ID');
   const stateMachineArn = valueOf(env, KEYMAT_STATE_MACHINE_ARN);
   const gatewayUrl = valueOf(env, KEYMAT_GATEWAY_URL);
+  const orgDoctorFunction = valueOf(env, KEYMAT_ORG_DOCTOR_FUNCTION);
   const region = valueOf(env, 'AWS_REGION');
   const kmsEndpoint = valueOf(env, 'AWS_ENDPOINT_URL_KMS');
   return {
     ...(stateMachineArn && { stateMachineArn }),
     ...(gatewayUrl && { gatewayUrl }),
+    ...(orgDoctorFunction && { orgDoctorFunction }),
     ...(accessKeyId && {
       credentials: { accessKeyId, secretAccessKey: valueOf(env, 'AWS_SECRET_ACCESS_KEY') ?? 'local' },
     }),

@@ -122,7 +122,7 @@ export async function awsTarget(options: AwsTargetOptions, variables: CliIo['env
 }
 
 /** The outputs of a CloudFormation stack. */
-async function stackOutputs(stackName: string): Promise<Output[]> {
+export async function stackOutputs(stackName: string): Promise<Output[]> {
   const stacks = await new CloudFormationClient({}).send(new DescribeStacksCommand({ StackName: stackName }));
   return stacks.Stacks?.[0]?.Outputs ?? [];
 }

@@ -144,6 +144,10 @@ const withDefault = <T, R extends boolean>(v: Variable<T, Unset, R>, fallback: T
   unset: 'default',
   fallback,
 });
+const required = <T, R extends boolean>(v: Variable<T, Unset, R>): Variable<T, 'required', R> => ({
+  ...v,
+  unset: 'required',
+});
 const setByRuntime = <T, U extends Unset>(v: Variable<T, U, boolean>): Variable<T, U, true> => ({
   ...v,
   runtime: true,
@@ -190,6 +194,7 @@ const VARIABLES = {
   ),
   changeTicketFunctionArn: optional(matching('CHANGE_TICKET_FUNCTION_ARN', FUNCTION_ARN, 'a Lambda function ARN')),
   members: optional(json('KEYMAT_MEMBERS', () => membersSchema, 'a JSON document of the member accounts and Regions')),
+  partition: matching('KEYMAT_PARTITION', /^aws(-[a-z]+)*$/, 'an AWS partition such as aws or aws-us-gov'),
   approvalRules: withDefault(
     json('KEYMAT_APPROVAL_RULES', () => z.array(approvalRuleSchema), 'a JSON list of approval rules'),
     [],
@@ -286,6 +291,11 @@ const SCHEMAS = {
     /** Where the fleet scan puts its Scan Completed event. */
     ...events,
   },
+  /**
+   * The fleet doctor: from the hub's account and Region, every member account and Region (which it exists for), and
+   * the partition of the member roles' ARNs.
+   */
+  OrgDoctor: { scope: reach.scope, members: required(VARIABLES.members), partition: VARIABLES.partition },
   /** The gateway: the one entry point for people, which starts changes and records decisions under their identity. */
   Gateway: {
     stateMachineArn: VARIABLES.stateMachineArn,
@@ -349,6 +359,8 @@ export type OutcomeConfig = FunctionConfigs['NotifyOutcome'];
 export type ApprovalPageConfig = FunctionConfigs['ApprovalPage'];
 /** The expiry scan's configuration. */
 export type ExpiryScanConfig = FunctionConfigs['ExpiryScan'];
+/** The fleet doctor's configuration. */
+export type OrgDoctorConfig = FunctionConfigs['OrgDoctor'];
 /** The gateway's configuration. */
 export type GatewayConfig = FunctionConfigs['Gateway'];
 

@@ -7,7 +7,10 @@ import * as z from './schema';
  * names and shapes the hub's functions, its stack, the member roles' stack and the local stack share.
  */
 
-/** The member role the reading tasks assume (ValidateOrigin, VerifyPendingImport, the scan): it cannot delete. */
+/**
+ * The member role the reading tasks assume (ValidateOrigin, VerifyPendingImport, the scan) and the fleet doctor: it
+ * cannot delete.
+ */
 export const MEMBER_READ_ROLE = 'keymat-member-read';
 
 /** The member role only DeleteMaterial's role may assume: it reads the key and deletes its imported material. */
@@ -21,11 +24,15 @@ export const MEMBER_RECOVERY_ROLE = 'keymat-member-recovery';
 
 export type MemberRole = typeof MEMBER_READ_ROLE | typeof MEMBER_DELETE_ROLE | typeof MEMBER_RECOVERY_ROLE;
 
-/** The hub's functions that act in member accounts, each with the member role it assumes (and no other). */
+/**
+ * The hub's functions that act in member accounts, each with the member role it assumes (and no other). The fleet
+ * doctor (OrgDoctor) reads as the read role: it checks from the hub what the reading tasks would meet.
+ */
 export const MEMBER_ROLE_OF = {
   ValidateOrigin: MEMBER_READ_ROLE,
   VerifyPendingImport: MEMBER_READ_ROLE,
   ExpiryScan: MEMBER_READ_ROLE,
+  OrgDoctor: MEMBER_READ_ROLE,
   DeleteMaterial: MEMBER_DELETE_ROLE,
   ProveRecovery: MEMBER_RECOVERY_ROLE,
 } as const;

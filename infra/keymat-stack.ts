@@ -1,4 +1,4 @@
-import { Aws, CfnOutput, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import { EventBus, type IEventBus } from 'aws-cdk-lib/aws-events';
 import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
@@ -37,8 +37,8 @@ export interface KeymatStackProps extends StackProps, KeymatProps {}
  * the request) and the approval page: these two alone answer approval tasks, and the gateway and the expiry scan alone
  * start changes. Each start and decision is MACed with the attestation key, whose key policy alone says who may sign
  * (the gateway, the page, the scan) and verify (ValidateOrigin, DeleteMaterial). The `Requesters` and `Approvers`
- * managed policies are what people are given: invoking the gateway's URL and reading executions, nothing that starts
- * or answers anything directly.
+ * managed policies are what people are given: invoking the gateway's URL, reading executions and, with members,
+ * invoking the fleet doctor; nothing that starts or answers anything directly.
  */
 export class KeymatStack extends Stack {
   readonly workflow: DeletionWorkflow;
@@ -52,6 +52,8 @@ export class KeymatStack extends Stack {
   readonly approvalTopic: Topic;
   readonly outcomeTopic: Topic;
   readonly expiryScan: ExpiryScan;
+  /** The fleet doctor (`keymat org doctor` invokes it), only with `members`; otherwise undefined. */
+  readonly orgDoctor: KeymatFunction<'OrgDoctor'> | undefined;
   readonly runbook: RunbookDocument;
   readonly gateway: KeymatFunction<'Gateway'>;
   readonly attestation: AttestationKey;
@@ -322,6 +324,20 @@ export class KeymatStack extends Stack {
       events: { ...events, grantPutEvents },
     });
 
+    // The fleet doctor: the member read roles trust its role, so it checks from the hub what the reading tasks would
+    // meet. A person waits on its answer; the largest organisations need Lambda's longest run.
+    let orgDoctor: KeymatFunction<'OrgDoctor'> | undefined;
+    if (memberAccess) {
+      orgDoctor = new KeymatFunction(this, 'OrgDoctor', {
+        config: { scope: { account: Aws.ACCOUNT_ID }, members: memberAccess.members, partition: Aws.PARTITION },
+        timeout: Duration.minutes(15),
+        ...functionProps,
+        ...acting('OrgDoctor'),
+      });
+      memberAccess.grantFleetDoctor(orgDoctor);
+    }
+    this.orgDoctor = orgDoctor;
+
     // The gateway: the one way in for people. Its Function URL takes only SigV4-signed requests, and Lambda hands it
     // the signer's ARN; it starts changes and records decisions under that identity, attested.
     const gateway = new KeymatFunction(this, 'Gateway', {
@@ -356,7 +372,8 @@ export class KeymatStack extends Stack {
     );
     attestation.grantGenerateMac(gateway);
 
-    // What people are given: the gateway's URL and reading executions. Neither starts nor answers anything directly.
+    // What people are given: the gateway's URL, reading executions and, with members, the fleet doctor. None starts
+    // nor answers anything directly.
     const operatorPolicy = (id: string, description: string): ManagedPolicy => {
       const statements = [
         new PolicyStatement({
@@ -371,6 +388,10 @@ export class KeymatStack extends Stack {
           conditions: { Bool: { 'lambda:InvokedViaFunctionUrl': 'true' } },
         }),
         ...workflow.readStatements(['states:DescribeExecution', 'states:GetExecutionHistory', 'states:ListExecutions']),
+        // `keymat org doctor`: it only reads, as the doctor's own role.
+        ...(orgDoctor
+          ? [new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [orgDoctor.fn.functionArn] })]
+          : []),
       ];
       const policy = new ManagedPolicy(this, id, { description, statements });
       acknowledge(
@@ -397,6 +418,7 @@ export class KeymatStack extends Stack {
     new CfnOutput(this, 'GatewayUrl', { value: gatewayUrl.url });
     new CfnOutput(this, 'RequesterPolicyArn', { value: this.requesterPolicy.managedPolicyArn });
     new CfnOutput(this, 'ApproverPolicyArn', { value: this.approverPolicy.managedPolicyArn });
+    if (orgDoctor) new CfnOutput(this, 'OrgDoctorFunctionName', { value: orgDoctor.fn.functionName });
     new CfnOutput(this, 'ApprovalTopicArn', { value: approvalTopic.topicArn });
     new CfnOutput(this, 'OutcomeTopicArn', { value: outcomeTopic.topicArn });
   }

@@ -115,12 +115,12 @@ export class MemberAccess {
   }
 
   /**
-   * Lets ValidateOrigin name a key's account and OU path: DescribeAccount, ListParents and DescribeOrganizationalUnit
+   * Lets ValidateOrigin (and the fleet doctor) name a key's account and OU path: DescribeAccount, ListParents and DescribeOrganizationalUnit
    * on this organisation's accounts and OUs. Their ARNs hold the management account's id, which the hub does not
    * know (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsorganizations.html), so they are
    * bounded by the organisation's id instead.
    */
-  grantOrganizationRead(fn: KeymatFunction<'ValidateOrigin'>): Grant {
+  grantOrganizationRead(fn: KeymatFunction<'ValidateOrigin' | 'OrgDoctor'>): Grant {
     const organizations = `arn:${Aws.PARTITION}:organizations::*`;
     const { organizationId } = this.members;
     const accounts = `${organizations}:account/${organizationId}/*`;
@@ -140,6 +140,22 @@ export class MemberAccess {
         ),
       `Organizations ARNs hold the management account's id, unknown to the hub: the accounts and OUs of organisation ${organizationId} only`,
     );
+  }
+
+  /**
+   * Lets the fleet doctor (OrgDoctor) do what it checks, and nothing else: assume the member read role (as the reading
+   * tasks do), read the organisation and list its accounts (DescribeOrganization and ListAccounts support no resource
+   * scoping), and place each account in it (`grantOrganizationRead`).
+   */
+  grantFleetDoctor(fn: KeymatFunction<'OrgDoctor'>): Grant {
+    return this.grantAssumeMemberRole(fn)
+      .combine(
+        fn.grantUnscoped(
+          ['organizations:DescribeOrganization', 'organizations:ListAccounts'],
+          'organizations:DescribeOrganization and organizations:ListAccounts support no resource scoping',
+        ),
+      )
+      .combine(this.grantOrganizationRead(fn));
   }
 
   /**

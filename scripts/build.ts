@@ -33,6 +33,7 @@ export const FUNCTION_FOLDERS = [
   'notify-outcome',
   'approval-page',
   'expiry-scan',
+  'org-doctor',
   'gateway',
 ] as const;
 

@@ -159,7 +159,7 @@ export async function demoOrg(io: CliIo, stateDir: string): Promise<void> {
 
     say('\n7. The fleet doctor from the hub ($ keymat org doctor --local --regions us-east-1,eu-west-1):');
     const access = localDoctorAccess(stateDir, stack.endpoint);
-    for (const line of doctorLines(await diagnoseFleet(access.deps, members), access)) say(`   ${line}`);
+    for (const line of doctorLines(await diagnoseFleet(access.deps, members), access.identity)) say(`   ${line}`);
     say('   (keymat org doctor exits 1 on these failures.)');
     say('\nDone. Next: keymat local org list, keymat org doctor --help');
   } finally {

@@ -50,9 +50,13 @@ export interface DoctorRow {
   todo?: string;
 }
 
-/** The doctor's whole answer: the organisation checked and every row; `failures` counts the FAIL rows. */
+/**
+ * The doctor's whole answer: the organisation checked, the hub it was checked from, and every row; `failures` counts
+ * the FAIL rows.
+ */
 export interface DoctorReport {
   organizationId: string;
+  hub: Scope;
   managementAccount: string;
   rows: DoctorRow[];
   failures: number;
@@ -119,7 +123,7 @@ export async function diagnoseFleet(deps: FleetDoctorDeps, members: Members): Pr
       detail: `the hub is in organisation ${organizationId || '(none)'}, not ${members.organizationId}`,
       todo: `set members.organizationId to the hub's organisation, or deploy the hub in an account of ${members.organizationId}`,
     };
-    return { organizationId, managementAccount, rows: [row], failures: 1 };
+    return { organizationId, hub: deps.hub, managementAccount, rows: [row], failures: 1 };
   }
 
   const accounts: { id: string; name: string }[] = [];
@@ -173,7 +177,8 @@ export async function diagnoseFleet(deps: FleetDoctorDeps, members: Members): Pr
     return [...rows, summary];
   });
   const rows = perAccount.flat();
-  return { organizationId, managementAccount, rows, failures: rows.filter((r) => r.verdict === 'FAIL').length };
+  const failures = rows.filter((r) => r.verdict === 'FAIL').length;
+  return { organizationId, hub: deps.hub, managementAccount, rows, failures };
 }
 
 const where = (account: { id: string; name: string }, region = GLOBAL_REGION) => ({

@@ -26,11 +26,11 @@ export interface InternalAccess {
 }
 
 /**
- * The hub functions that get an identity of their own on a local stack: every task of the workflow and the expiry
- * scan. Each stands for that function's execution role in a deployment, so a member role's trust can name some of
- * them and not the others.
+ * The hub functions that get an identity of their own on a local stack: every task of the workflow, the expiry scan
+ * and the fleet doctor. Each stands for that function's execution role in a deployment, so a member role's trust can
+ * name some of them and not the others.
  */
-export const HUB_IDENTITIES = [...ALL_TASK_STATES, 'ExpiryScan'] as const;
+export const HUB_IDENTITIES = [...ALL_TASK_STATES, 'ExpiryScan', 'OrgDoctor'] as const;
 
 /** One of {@link HUB_IDENTITIES}. */
 export type HubIdentity = (typeof HUB_IDENTITIES)[number];
@@ -51,10 +51,15 @@ export const taskCredentials = (internal: LocalCredentials, identity: HubIdentit
   secretAccessKey: internal.secretAccessKey,
 });
 
-/** Every access key id of keymat's own: the internal one (gateway, approval page) and each hub function's. */
+/**
+ * Every access key id of keymat's own: the internal one (gateway, approval page) and each hub function's but the
+ * fleet doctor's, whose role in a deployment only reads through the member read role and Organizations.
+ */
 export const keymatAccessKeyIds = (internal: LocalCredentials): string[] => [
   internal.accessKeyId,
-  ...HUB_IDENTITIES.map((identity) => taskCredentials(internal, identity).accessKeyId),
+  ...HUB_IDENTITIES.filter((identity) => identity !== 'OrgDoctor').map(
+    (identity) => taskCredentials(internal, identity).accessKeyId,
+  ),
 ];
 
 /**

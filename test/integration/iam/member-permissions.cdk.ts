@@ -17,7 +17,8 @@ import { keymatStack, testApp } from '../../helpers/cdk-stacks';
  * (identity policies, from the hub synthesized with members) against the member roles' trust policies (from the
  * StackSet's template), and the member roles' own policies against a member account's keys. Only the acting task
  * roles reach a member role, DeleteMaterial's alone the delete role, each only with a keymat SourceIdentity; nothing
- * outside the hub does; and each member role may make exactly the calls its tasks make.
+ * outside the hub does; and each member role may make exactly the calls its tasks make. The fleet doctor's role may
+ * assume the read role alone, and the operators' policies may invoke the doctor and nothing new besides.
  */
 
 const HUB = '111122223333';
@@ -159,6 +160,7 @@ const CALLERS: Record<string, Caller> = {
   ValidateOrigin: caller('ValidateOrigin', READS),
   VerifyPendingImport: caller('VerifyPendingImport', READS),
   ExpiryScan: caller('ExpiryScan', READS),
+  OrgDoctor: caller('OrgDoctor', READS),
   DeleteMaterial: caller('DeleteMaterial', ['sts:AssumeRole (delete role)', 'sts:SetSourceIdentity (delete role)']),
   ProveRecovery: caller('ProveRecovery', ['sts:AssumeRole (recovery role)', 'sts:SetSourceIdentity (recovery role)']),
   'Gateway (a hub role of no acting task)': caller('Gateway', []),
@@ -287,7 +289,9 @@ const HUB_RESOURCES: Record<string, string> = Object.fromEntries(
       ? id.startsWith('ExpiryScanJobFleetScan')
         ? FLEET_MACHINE
         : DELETION_MACHINE
-      : `arn:aws:${r.Type.split('::')[1]!.toLowerCase()}:${REGION}:${HUB}:${id}`,
+      : r.Type === 'AWS::Lambda::Function'
+        ? `arn:aws:lambda:${REGION}:${HUB}:function:${id}`
+        : `arn:aws:${r.Type.split('::')[1]!.toLowerCase()}:${REGION}:${HUB}:${id}`,
   ]),
 );
 /** Resolves a hub template value, its resources' ARNs (the fleet state machine's by its name) included. */
@@ -320,14 +324,36 @@ function hubRolePolicy(roleIdPrefix: string): PolicyDocument {
     .flatMap((r) => r.Properties.PolicyDocument.Statement as Record<string, unknown>[]);
   return { Version: '2012-10-17', Statement: resolveHub(statements) as Record<string, unknown>[] };
 }
+/** An operators' managed policy's document, by the id its logical id starts with. */
+function managedPolicy(idPrefix: string): PolicyDocument {
+  const [, policy] = Object.entries(hub).find(
+    ([id, r]) => r.Type === 'AWS::IAM::ManagedPolicy' && id.startsWith(idPrefix),
+  )!;
+  return resolveHub(policy.Properties.PolicyDocument) as PolicyDocument;
+}
 const functionRoleId = (fn: string): string => {
   const [, lambda] = Object.entries(hub).find(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith(fn))!;
   return lambda.Properties.Role['Fn::GetAtt'][0] as string;
 };
 const inHub = (action: string, resource: string): Probe => ({ action, resource, account: HUB, context: {} });
 const organizations = (resource: string) => `arn:aws:organizations::${MANAGEMENT}:${resource}`;
+const ORG_DOCTOR_FUNCTION =
+  HUB_RESOURCES[
+    Object.keys(hub).find((id) => id.startsWith('OrgDoctor') && hub[id]!.Type === 'AWS::Lambda::Function')!
+  ]!;
+const GATEWAY_FUNCTION =
+  HUB_RESOURCES[Object.keys(hub).find((id) => id.startsWith('Gateway') && hub[id]!.Type === 'AWS::Lambda::Function')!]!;
 const FLEET_PROBES = {
+  'organizations:DescribeOrganization': inHub('organizations:DescribeOrganization', '*'),
   'organizations:ListAccounts': inHub('organizations:ListAccounts', '*'),
+  'organizations:DescribeAccount (an account of the organisation)': inHub(
+    'organizations:DescribeAccount',
+    organizations(`account/${ORG}/${MEMBER}`),
+  ),
+  'organizations:DescribeAccount (an account of another organisation)': inHub(
+    'organizations:DescribeAccount',
+    organizations(`account/o-zz9y8x7w6v/${OUTSIDER}`),
+  ),
   'organizations:ListAccountsForParent (an OU of the organisation)': inHub(
     'organizations:ListAccountsForParent',
     organizations(`ou/${ORG}/ou-ab12-cd34ef56`),
@@ -350,6 +376,8 @@ const FLEET_PROBES = {
     `arn:aws:states:${REGION}:${HUB}:execution:Keymat-fleet-scan/0a1b2c3d:4e5f6a7b`,
   ),
   'states:StartExecution (the deletion workflow)': inHub('states:StartExecution', DELETION_MACHINE),
+  'lambda:InvokeFunction (the fleet doctor)': inHub('lambda:InvokeFunction', ORG_DOCTOR_FUNCTION),
+  'lambda:InvokeFunction (the gateway, not through its URL)': inHub('lambda:InvokeFunction', GATEWAY_FUNCTION),
 } satisfies Record<string, Probe>;
 type FleetProbe = keyof typeof FLEET_PROBES;
 const FLEET_SUBJECTS: Record<string, { policy: PolicyDocument; allowed: readonly FleetProbe[] }> = {
@@ -370,7 +398,23 @@ const FLEET_SUBJECTS: Record<string, { policy: PolicyDocument; allowed: readonly
       'states:StopExecution (a fleet scan child)',
     ],
   },
-  ValidateOrigin: { policy: hubRolePolicy(functionRoleId('ValidateOrigin')), allowed: [] },
+  ValidateOrigin: {
+    policy: hubRolePolicy(functionRoleId('ValidateOrigin')),
+    allowed: ['organizations:DescribeAccount (an account of the organisation)'],
+  },
+  OrgDoctor: {
+    policy: hubRolePolicy(functionRoleId('OrgDoctor')),
+    allowed: [
+      'organizations:DescribeOrganization',
+      'organizations:ListAccounts',
+      'organizations:DescribeAccount (an account of the organisation)',
+    ],
+  },
+  'the Requesters policy': {
+    policy: managedPolicy('Requesters'),
+    allowed: ['lambda:InvokeFunction (the fleet doctor)'],
+  },
+  'the Approvers policy': { policy: managedPolicy('Approvers'), allowed: ['lambda:InvokeFunction (the fleet doctor)'] },
   Gateway: {
     policy: hubRolePolicy(functionRoleId('Gateway')),
     allowed: ['states:StartExecution (the deletion workflow)'],
@@ -428,7 +472,11 @@ afterAll(() => {
       Object.keys(ASSUME_PROBES),
     ),
     ...table('IAM simulation, member account: member role × call', memberCalls, Object.keys(KMS_PROBES)),
-    ...table('IAM simulation, fleet scan: hub role × call', fleetCalls, Object.keys(FLEET_PROBES)),
+    ...table(
+      'IAM simulation, hub: role or operators policy × call (fleet scan, fleet doctor)',
+      fleetCalls,
+      Object.keys(FLEET_PROBES),
+    ),
     '',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -450,7 +498,7 @@ describe('the organisation permission model, simulated', () => {
   });
 
   it.each(Object.keys(FLEET_SUBJECTS))(
-    "%s may make exactly its fleet scan calls: listing the organisation's accounts, running the map's children",
+    "%s may make exactly its calls in the hub: reading the organisation, running the fleet scan's children, invoking the fleet doctor",
     (name) => {
       expect(fleetCalls.get(name)!.sort()).toEqual([...FLEET_SUBJECTS[name]!.allowed].sort());
     },

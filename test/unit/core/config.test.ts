@@ -69,6 +69,11 @@ const CONFIGS: { [N in FunctionName]: DeployedConfig<N> } = {
     members: { organizationId: 'o-a1b2c3d4e5', regions: ['eu-west-1'] },
     eventBusName: 'keymat-audit',
   },
+  OrgDoctor: {
+    scope: { account: '111122223333' },
+    members: MEMBERS,
+    partition: 'aws-us-gov',
+  },
   Gateway: {
     stateMachineArn: MACHINE,
     attestationKeyArn: KEY,

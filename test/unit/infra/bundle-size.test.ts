@@ -28,6 +28,8 @@ const BUDGET_BYTES: Record<Folder, number> = {
   'approval-page': 382_000,
   // With the Organizations and EventBridge clients and STS's credential provider, for the fleet scan.
   'expiry-scan': 439_000,
+  // With the Organizations client and STS's credential provider, for the fleet doctor.
+  'org-doctor': 325_000,
   gateway: 449_000,
 };
 
@@ -43,6 +45,7 @@ const CLIENTS: Record<Folder, string[]> = {
   'notify-outcome': ['client-eventbridge', 'client-sns'],
   'approval-page': ['client-eventbridge', 'client-kms', 'client-secrets-manager', 'client-sfn'],
   'expiry-scan': ['client-eventbridge', 'client-kms', 'client-organizations', 'client-sfn', 'client-sns'],
+  'org-doctor': ['client-kms', 'client-organizations'],
   gateway: ['client-eventbridge', 'client-kms', 'client-sfn', 'client-ssm'],
 };
 

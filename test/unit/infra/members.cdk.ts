@@ -34,7 +34,7 @@ const PRODUCTION: ApprovalRule = {
   quorum: 2,
   approvers: [`arn:aws:iam::${HUB}:role/SecOps-*`, `arn:aws:iam::${HUB}:user/carol`],
 };
-const ACTING = ['ValidateOrigin', 'VerifyPendingImport', 'ExpiryScan', 'DeleteMaterial'] as const;
+const ACTING = ['ValidateOrigin', 'VerifyPendingImport', 'ExpiryScan', 'OrgDoctor', 'DeleteMaterial'] as const;
 
 type Resource = { Properties: Record<string, any> };
 const functionOf = (t: Template, name: string): Resource =>
@@ -66,7 +66,7 @@ describe('a hub with members', () => {
         Condition: { StringEquals: { 'aws:ResourceOrgID': ORG } },
       },
     ];
-    for (const name of ['ValidateOrigin', 'VerifyPendingImport', 'ExpiryScan']) {
+    for (const name of ['ValidateOrigin', 'VerifyPendingImport', 'ExpiryScan', 'OrgDoctor']) {
       expect(grantsOf(template, name, 'sts:AssumeRole')).toEqual(assume(MEMBER_READ_ROLE));
     }
     expect(grantsOf(template, 'DeleteMaterial', 'sts:AssumeRole')).toEqual(assume(MEMBER_DELETE_ROLE));
@@ -75,7 +75,7 @@ describe('a hub with members', () => {
     }
   });
 
-  it("lets ValidateOrigin alone describe the organisation's accounts and OUs, by the organisation's id", () => {
+  it("lets ValidateOrigin, of the tasks, alone describe the organisation's accounts and OUs, by the organisation's id", () => {
     const organizations = (resource: string) => ({
       'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:organizations::*:${resource}/${ORG}/*`]],
     });
@@ -98,6 +98,52 @@ describe('a hub with members', () => {
     expect(JSON.stringify(statementsOf(template, 'ExpiryScan'))).not.toMatch(/organizations:Describe|ListParents/);
   });
 
+  it('gives the fleet doctor a role that may assume the member read role and read the organisation, and nothing else', () => {
+    const organizations = (resource: string) => ({
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:organizations::*:${resource}/${ORG}/*`]],
+    });
+    const statements = statementsOf(template, 'OrgDoctor').filter((s) => !JSON.stringify(s.Action).includes('logs:'));
+    expect(statements).toEqual([
+      expect.objectContaining({
+        Action: ['sts:AssumeRole', 'sts:SetSourceIdentity'],
+        Resource: memberRoleArn(MEMBER_READ_ROLE),
+        Condition: { StringEquals: { 'aws:ResourceOrgID': ORG } },
+      }),
+      expect.objectContaining({
+        Action: ['organizations:DescribeOrganization', 'organizations:ListAccounts'],
+        Resource: '*',
+      }),
+      expect.objectContaining({
+        Action: ['organizations:DescribeAccount', 'organizations:ListParents'],
+        Resource: organizations('account'),
+      }),
+      expect.objectContaining({
+        Action: ['organizations:DescribeOrganizationalUnit', 'organizations:ListParents'],
+        Resource: organizations('ou'),
+      }),
+    ]);
+    const variables = functionOf(template, 'OrgDoctor').Properties.Environment.Variables;
+    expect(JSON.parse(variables.KEYMAT_MEMBERS)).toEqual(MEMBERS);
+    expect(variables).toMatchObject({
+      KEYMAT_ACCOUNT_ID: { Ref: 'AWS::AccountId' },
+      KEYMAT_PARTITION: { Ref: 'AWS::Partition' },
+    });
+  });
+
+  it("lets the operators' policies invoke the fleet doctor, and names it in an output", () => {
+    const doctorId = Object.keys(template.findResources('AWS::Lambda::Function')).find((id) =>
+      id.startsWith('OrgDoctor'),
+    );
+    for (const policy of Object.values(template.findResources('AWS::IAM::ManagedPolicy'))) {
+      expect(policy.Properties.PolicyDocument.Statement).toContainEqual({
+        Action: 'lambda:InvokeFunction',
+        Effect: 'Allow',
+        Resource: { 'Fn::GetAtt': [doctorId, 'Arn'] },
+      });
+    }
+    template.hasOutput('OrgDoctorFunctionName', { Value: { Ref: doctorId } });
+  });
+
   it("writes the members and the approval rules into ValidateOrigin's environment", () => {
     const variables = functionOf(template, 'ValidateOrigin').Properties.Environment.Variables;
     expect(JSON.parse(variables.KEYMAT_MEMBERS)).toEqual(MEMBERS);
@@ -114,8 +160,18 @@ describe('a hub with members', () => {
 describe('a hub without members', () => {
   const { template } = synth();
 
+  it('has no fleet doctor: no function, no output, nothing for the operators to invoke but the gateway', () => {
+    expect(
+      Object.keys(template.findResources('AWS::Lambda::Function')).filter((id) => id.startsWith('OrgDoctor')),
+    ).toEqual([]);
+    expect(Object.keys(template.findOutputs('*'))).not.toContain('OrgDoctorFunctionName');
+    expect(JSON.stringify(template.findResources('AWS::IAM::ManagedPolicy'))).not.toContain('OrgDoctor');
+  });
+
   it('names no role, and grants no sts: or organizations: action', () => {
-    for (const name of ACTING) expect(roleOf(template, name).Properties.RoleName).toBeUndefined();
+    for (const name of ACTING.filter((fn) => fn !== 'OrgDoctor')) {
+      expect(roleOf(template, name).Properties.RoleName).toBeUndefined();
+    }
     const text = JSON.stringify(template.findResources('AWS::IAM::Policy'));
     expect(text).not.toContain('sts:AssumeRole');
     expect(text).not.toContain('organizations:');
@@ -246,9 +302,9 @@ describe('the member roles', () => {
     ]);
   });
 
-  it("trust only the hub's reading task roles (read) and DeleteMaterial's (delete), by ARN, within the organisation, with a keymat SourceIdentity", () => {
+  it("trust only the hub's reading task roles and its fleet doctor's (read) and DeleteMaterial's (delete), by ARN, within the organisation, with a keymat SourceIdentity", () => {
     expect(role(MEMBER_READ_ROLE).Properties.AssumeRolePolicyDocument).toEqual(
-      trust([hubRole('ValidateOrigin'), hubRole('VerifyPendingImport'), hubRole('ExpiryScan')]),
+      trust([hubRole('ValidateOrigin'), hubRole('VerifyPendingImport'), hubRole('ExpiryScan'), hubRole('OrgDoctor')]),
     );
     expect(role(MEMBER_DELETE_ROLE).Properties.AssumeRolePolicyDocument).toEqual(trust(hubRole('DeleteMaterial')));
   });
