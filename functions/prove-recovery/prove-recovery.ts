@@ -187,16 +187,30 @@ async function askParameters(deps: ProveRecoveryDeps, event: unknown): Promise<I
 }
 
 /**
- * A copy counts only when it carries the import token this execution asked for: a token KMS still takes from another
- * change's history (its copy beside it) proves nothing about who holds the material now.
+ * The custodian's copy as the proof and the restore take it: well formed, wrapped for the import token this execution
+ * asked for (a token KMS still takes from another change's history, its copy beside it, proves nothing about who holds
+ * the material now), and attested by the gateway. Ends RecoveryNotProven otherwise, before anything is imported.
  */
-function checkImportToken(plan: Plan, submission: ProofSubmission, asked: ImportParameters): void {
+async function acceptedCopy(
+  attestor: Attestor,
+  e: { executionId: string; plan: Plan; submission: unknown; importParameters: ImportParameters },
+): Promise<{ submission: ProofSubmission; claims: ReturnType<typeof submissionClaims> }> {
+  const { plan, importParameters: asked } = e;
+  const submission = parseSubmission(plan, e.submission);
   if (submission.importToken !== asked.importToken) {
     throw notProven(
       plan,
       `the copy submitted by ${submission.custodian} carries an import token this change did not ask for (it asked at GetImportParameters, valid until ${asked.parametersValidTo}); nothing was imported`,
     );
   }
+  const claims = submissionClaims(e.executionId, plan, submission);
+  if (!(await verifySubmission(attestor, claims, submission.mac))) {
+    throw notProven(
+      plan,
+      `the copy submitted by ${submission.custodian} at ${submission.at} is not attested by the gateway; nothing was imported`,
+    );
+  }
+  return { submission, claims };
 }
 
 /**
@@ -250,15 +264,7 @@ async function prove(deps: ProveRecoveryDeps, event: unknown): Promise<RecoveryP
       `the deletion leaves nothing to recover (material ${plan.expectedMaterial === 'REMOVED' ? 'pending rotation' : 'already deleted'})`,
     );
   }
-  const submission = parseSubmission(plan, e.submission);
-  checkImportToken(plan, submission, e.importParameters);
-  const claims = submissionClaims(e.executionId, plan, submission);
-  if (!(await verifySubmission(attestor, claims, submission.mac))) {
-    throw notProven(
-      plan,
-      `the submission by ${submission.custodian} at ${submission.at} is not attested by the gateway; nothing was imported`,
-    );
-  }
+  const { submission, claims } = await acceptedCopy(attestor, e);
 
   const kms = await keys({ executionArn: e.executionId, changeId: e.input.changeId })(placeOfKeyArn(plan.keyArn));
   const before = await readKey(kms, plan.keyArn);
@@ -316,15 +322,7 @@ async function restore(deps: ProveRecoveryDeps, event: unknown): Promise<Restora
   const approval = parseApproval(e.approval);
   await verifyApprovals(attestor, e.executionId, approval, plan, e.input, plan.rules);
   checkApprovalTimes(approval, new Date(e.executionStartTime), new Date());
-  const submission = parseSubmission(plan, e.submission);
-  checkImportToken(plan, submission, e.importParameters);
-  const claims = submissionClaims(e.executionId, plan, submission);
-  if (!(await verifySubmission(attestor, claims, submission.mac))) {
-    throw notProven(
-      plan,
-      `the copy submitted by ${submission.custodian} at ${submission.at} is not attested by the gateway; nothing was imported`,
-    );
-  }
+  const { submission, claims } = await acceptedCopy(attestor, e);
   const result = (kmsRequestId: string | null, appliedBy: RestorationResult['appliedBy']): RestorationResult => ({
     kmsRequestId,
     appliedBy,
