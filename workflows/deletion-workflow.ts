@@ -373,16 +373,9 @@ export class DeletionWorkflow extends Construct {
     });
     catchAll(verifyPendingImport);
 
-    const definition = validateOrigin.next(checkState).next(
-      new Choice(this, 'RouteAfterCheck')
-        .when(Condition.booleanEquals('$.input.dryRun', true), notifyOutcome)
-        .when(Condition.stringEquals('$.check.decision', 'ALREADY_DELETED'), verifyPendingImport)
-        .otherwise(
-          this.recoveryProof(fns.ProveRecovery, change, props, retryTransient, catchAll, markAs, startApprovals),
-        ),
-    );
-    // A restore (docs/recovery.md): once approved, the proving function imports the copy AwaitRecoveryProof received,
-    // and VerifyPendingImport waits for the key to read as the plan expects. No change window holds it: it is the
+    // A restore (docs/recovery.md): once approved, the proving function gets import parameters, asks the custodians for
+    // a copy wrapped under them (AwaitRecoveryProof) and imports it here, all within the token's 24 hours; then
+    // VerifyPendingImport waits for the key to read as the plan expects. No change window holds it: it is the
     // back-out of a change, and destroys nothing.
     const restoreMaterial = catchAll(
       retryTransient(
@@ -392,7 +385,7 @@ export class DeletionWorkflow extends Construct {
           {
             ...change,
             approval: JsonPath.objectAt('$.approval'),
-            submission: JsonPath.objectAt('$.recovery.submission'),
+            submission: JsonPath.objectAt('$.recovery'),
             importParameters: JsonPath.objectAt('$.importParameters'),
             executionStartTime: JsonPath.stringAt('$$.Execution.StartTime'),
           },
@@ -400,6 +393,24 @@ export class DeletionWorkflow extends Construct {
         ),
       ),
     );
+    const proof = this.recoveryProof(
+      fns.ProveRecovery,
+      change,
+      props,
+      retryTransient,
+      catchAll,
+      markAs,
+      startApprovals,
+      restoreMaterial,
+    );
+    const definition = validateOrigin
+      .next(checkState)
+      .next(
+        new Choice(this, 'RouteAfterCheck')
+          .when(Condition.booleanEquals('$.input.dryRun', true), notifyOutcome)
+          .when(Condition.stringEquals('$.check.decision', 'ALREADY_DELETED'), verifyPendingImport)
+          .otherwise(proof.asked),
+      );
     startApprovals.next(requestApproval);
     // Freeze windows: between the last approval and the deletion, the change is held while a calendar is CLOSED.
     let approved = deleteMaterial;
@@ -435,7 +446,7 @@ export class DeletionWorkflow extends Construct {
     // The restore's branch is a rule of this Choice, not a Choice of its own: a deletion makes no more transitions.
     countApprovals.next(
       new Choice(this, 'QuorumReached')
-        .when(Condition.and(Condition.booleanEquals('$.input.restore', true), quorumReached), restoreMaterial)
+        .when(Condition.and(Condition.booleanEquals('$.input.restore', true), quorumReached), proof.parameters)
         .when(quorumReached, approved)
         .otherwise(requestApproval),
     );
@@ -465,8 +476,9 @@ export class DeletionWorkflow extends Construct {
    * that fails ends the change (RecoveryNotProven); none in time ends it when the change's proof is required, and
    * otherwise goes on without one. Every path reaches the approvals with `$.recovery` set.
    *
-   * A restore asks for its copy the same way, keeps it in `$.recovery.submission` for RestoreMaterial (nothing is
-   * imported before the approvals), and ends RecoveryNotProven without one.
+   * A restore asks for its copy the same way once it is approved (QuorumReached goes to `parameters`), hands it to
+   * RestoreMaterial, and ends RecoveryNotProven without one: asked after the approvals, the copy reaches KMS within
+   * its token's 24 hours however long the approvals took.
    */
   private recoveryProof(
     fn: IFunction,
@@ -476,7 +488,8 @@ export class DeletionWorkflow extends Construct {
     catchAll: (task: LambdaInvoke) => LambdaInvoke,
     markAs: (id: string, error: string, cause?: string) => Chain,
     approvals: Pass,
-  ): Choice {
+    restoreMaterial: LambdaInvoke,
+  ): { asked: Choice; parameters: LambdaInvoke } {
     const proofTimeout = props.proofTimeout ?? Duration.seconds(DEFAULT_PROOF_TIMEOUT_SECONDS);
     const unproven = new Pass(this, 'NoRecoveryProof', { result: Result.fromObject({}), resultPath: '$.recovery' });
     unproven.next(approvals);
@@ -533,14 +546,9 @@ export class DeletionWorkflow extends Construct {
       taskTimeout: Timeout.duration(props.taskTimeout ?? Duration.seconds(DEFAULT_TASK_TIMEOUT_SECONDS)),
     });
     catchAll(retryTransient(prove));
-    const keepCopy = new Pass(this, 'KeepRestoreCopy', {
-      parameters: { 'submission.$': '$.recovery' },
-      resultPath: '$.recovery',
-    });
-    keepCopy.next(approvals);
     await_.next(
       new Choice(this, 'RestoreOrProve')
-        .when(Condition.booleanEquals('$.input.restore', true), keepCopy)
+        .when(Condition.booleanEquals('$.input.restore', true), restoreMaterial)
         .otherwise(prove),
     );
     prove.next(approvals);
@@ -557,9 +565,12 @@ export class DeletionWorkflow extends Construct {
     });
     catchAll(retryTransient(parameters));
     parameters.next(await_);
-    return new Choice(this, 'RecoveryProofAsked')
-      .when(Condition.stringEquals('$.check.recoveryProof', 'ASK'), parameters)
-      .otherwise(unproven);
+    return {
+      asked: new Choice(this, 'RecoveryProofAsked')
+        .when(Condition.stringEquals('$.check.recoveryProof', 'ASK'), parameters)
+        .otherwise(unproven),
+      parameters,
+    };
   }
 
   /**

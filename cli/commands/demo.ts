@@ -160,14 +160,16 @@ export function demoCommand(io: CliIo): Command {
           restore: true,
           waitSeconds: 1,
         });
+        await published(dir, restore.executionArn, 'ApprovalRequested', REQUEST_TIMEOUT_MS);
+        await approve(bob, restore.executionArn, 'restore approved');
+        say(`   bob approves it ($ keymat approve --local keymat-${restoreId});`);
         const restoreAsked = await published(dir, restore.executionArn, 'RecoveryProofRequested', REQUEST_TIMEOUT_MS);
         await proveRecovery(carol, restore.executionArn, readImportParameters(restoreAsked.message), {
           material: readFileSync(key.materialFile as string),
         });
-        say(`   carol submits her copy again ($ keymat recovery prove --local keymat-${restoreId} …);`);
-        await published(dir, restore.executionArn, 'ApprovalRequested', REQUEST_TIMEOUT_MS);
-        await approve(bob, restore.executionArn, 'restore approved');
-        say(`   bob approves it ($ keymat approve --local keymat-${restoreId}); RestoreMaterial imports the copy.`);
+        say(
+          `   then carol submits her copy again ($ keymat recovery prove --local keymat-${restoreId} …), and RestoreMaterial imports it.`,
+        );
         let restored;
         for await (const look of bob.changes.watch(restore.executionArn, { intervalMs: 200 })) {
           restored = look.described;

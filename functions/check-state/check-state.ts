@@ -21,8 +21,8 @@ export function createCheckState({ logger }: CheckStateDeps): (event: unknown) =
     const e = parseEvent(taskEvent, event, 'CheckState');
     startInvocation(logger, { executionId: e.executionId, changeId: e.input.changeId, keyArn: e.plan.keyArn });
     const decision = decide(e.plan);
-    // A restore asks for its copy as a deletion asks for its proof: through the same request to the custodians.
-    const recoveryProof = decision === 'PROCEED' && (e.plan.restore || proofAsked(e.plan)) ? 'ASK' : 'NOT_ASKED';
+    // A restore asks for its copy only once approved (the workflow goes from its quorum to the import parameters).
+    const recoveryProof = decision === 'PROCEED' && !e.plan.restore && proofAsked(e.plan) ? 'ASK' : 'NOT_ASKED';
     logger.info('state checked', { keyState: e.plan.keyStateBefore, decision, recoveryProof });
     return { decision, recoveryProof };
   };

@@ -159,9 +159,9 @@ function proofRequest(e: AwaitRecoveryProofEvent, parameters: ImportParameters, 
 /** The message that asks the custodians for a restore's copy, with the same parameters line as a proof request. */
 function copyRequest(e: AwaitRecoveryProofEvent, parameters: ImportParameters, until: string): string {
   return [
-    `keymat: change ${e.input.changeId} restores material ${e.plan.keyMaterialId} of key ${e.plan.keyArn}, deleted before.`,
+    `keymat: change ${e.input.changeId}, approved, restores material ${e.plan.keyMaterialId} of key ${e.plan.keyArn}, deleted before.`,
     'A custodian of the material submits the escrowed copy, wrapped under the import parameters below,',
-    `before ${until}; the change then asks for its approvals, and imports the copy once approved:`,
+    `before ${until}; the change imports it at once:`,
     `  keymat recovery prove ${e.executionId} --parameters FILE --wrapped WRAPPED   (wrapped with ${parameters.wrappingAlgorithm})`,
     `  keymat recovery prove ${e.executionId} --parameters FILE --material MATERIAL (the CLI wraps a plaintext copy locally and never sends it)`,
     'FILE is this message, or its last line. The public key and the import token are not secrets: the key only',

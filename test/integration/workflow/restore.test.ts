@@ -118,10 +118,10 @@ describe('a restore change', () => {
     expect(decide.messages).toHaveLength(1);
     expect(decide.messages[0]).toContain('keymat: a restore of imported key material needs your approval.');
     expect(decide.messages[0]).toContain(`Restore the CURRENT key material ${key.keyMaterialId}`);
-    // The copy is asked for before the approval, and imported only after it.
+    // The copy is asked for once approved, so that its 24-hour token outlasts no approval; then imported at once.
     const states = entered(r.history);
-    expect(states.indexOf('AwaitRecoveryProof')).toBeLessThan(states.indexOf('RequestApproval'));
-    expect(states.indexOf('RequestApproval')).toBeLessThan(states.indexOf('RestoreMaterial'));
+    expect(states.indexOf('RequestApproval')).toBeLessThan(states.indexOf('GetImportParameters'));
+    expect(states.indexOf('AwaitRecoveryProof')).toBeLessThan(states.indexOf('RestoreMaterial'));
     expect(states).not.toContain('ProveRecovery');
     expect(states).not.toContain('DeleteMaterial');
     expect(r.kmsCalls.filter((c) => c.operation === 'ImportKeyMaterial')).toHaveLength(1);
@@ -167,7 +167,7 @@ describe('a restore change', () => {
     expect(r.kmsCalls.map((c) => c.operation)).not.toContain('GetParametersForImport');
   });
 
-  it('ends RecoveryNotProven when no copy comes, without asking for an approval', async () => {
+  it('ends RecoveryNotProven when no copy comes after its approval, importing nothing', async () => {
     const key = keys.next();
     const decide = recording(localApprover('auto', 'dave'));
     await deleted(key);
@@ -177,7 +177,7 @@ describe('a restore change', () => {
     });
     expect(r).toMatchObject({ status: 'FAILED', error: 'RecoveryNotProven' });
     expect(entered(r.history)).toContain('MarkNoRestoreCopy');
-    expect(decide.messages).toEqual([]);
+    expect(decide.messages).toHaveLength(1);
     expect(r.kmsCalls.map((c) => c.operation)).not.toContain('ImportKeyMaterial');
   });
 });
@@ -200,7 +200,7 @@ describe('a restore through the gateway', () => {
       `${event} of ${executionArn}`,
     );
 
-  it("is started by keymat restore, takes a custodian's copy, refuses its requester as approver, and restores", async () => {
+  it("is started by keymat restore, refuses its requester as approver, takes a custodian's copy once approved, and restores", async () => {
     const key = keys.next();
     await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: key.keyArn, KeyMaterialId: key.keyMaterialId }));
     const { executionArn } = await startChange(as('alice'), {
@@ -211,13 +211,6 @@ describe('a restore through the gateway', () => {
       restore: true,
       waitSeconds: 0,
     });
-    const asked = await published(executionArn, 'RecoveryProofRequested');
-    expect(asked.message).toContain(`restores material ${key.keyMaterialId} of key ${key.keyArn}`);
-    const copy = loadMaterial(key.materialFile as string);
-    await expect(
-      proveRecovery(as('carol'), executionArn, readImportParameters(asked.message), { material: copy }),
-    ).resolves.toMatchObject({ custodian: user('carol') });
-
     const request = await published(executionArn, 'ApprovalRequested');
     expect(request.message).toContain('keymat: a restore of imported key material needs your approval.');
     expect(await gatewayAs(stack.endpoint, 'alice', '/approve', { execution: executionArn })).toMatchObject({
@@ -225,6 +218,14 @@ describe('a restore through the gateway', () => {
       body: { error: 'ApprovalRefused' },
     });
     await approve(as('bob'), executionArn);
+
+    // Approved, the restore asks the custodians for the copy, and imports it as it comes.
+    const asked = await published(executionArn, 'RecoveryProofRequested');
+    expect(asked.message).toContain(`approved, restores material ${key.keyMaterialId} of key ${key.keyArn}`);
+    const copy = loadMaterial(key.materialFile as string);
+    await expect(
+      proveRecovery(as('carol'), executionArn, readImportParameters(asked.message), { material: copy }),
+    ).resolves.toMatchObject({ custodian: user('carol') });
     const done = await waitFor(async () => {
       const d = await as('alice').changes.describe(executionArn);
       return d.status === 'RUNNING' ? undefined : d;

@@ -63,10 +63,10 @@ describe('CheckState', () => {
       importStateBefore: deleted ? 'PENDING_IMPORT' : 'IMPORTED',
     });
 
-    it('decides PROCEED for a deleted material and asks the custodians for its copy', async () => {
+    it('decides PROCEED for a deleted material, its copy asked only once it is approved', async () => {
       await expect(checkState(event(restoreOf('PendingImport', true)))).resolves.toEqual({
         decision: 'PROCEED',
-        recoveryProof: 'ASK',
+        recoveryProof: 'NOT_ASKED',
       });
     });
 

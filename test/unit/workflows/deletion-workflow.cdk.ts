@@ -133,7 +133,7 @@ describe('DeletionWorkflow', () => {
     expect(states.QuorumReached?.Choices).toEqual([
       {
         And: [{ Variable: '$.input.restore', BooleanEquals: true }, quorumReached],
-        Next: 'RestoreMaterial',
+        Next: 'GetImportParameters',
       },
       { ...quorumReached, Next: 'DeleteMaterial' },
     ]);
