@@ -195,6 +195,10 @@ const VARIABLES = {
   changeTicketFunctionArn: optional(matching('CHANGE_TICKET_FUNCTION_ARN', FUNCTION_ARN, 'a Lambda function ARN')),
   members: optional(json('KEYMAT_MEMBERS', () => membersSchema, 'a JSON document of the member accounts and Regions')),
   partition: matching('KEYMAT_PARTITION', /^aws(-[a-z]+)*$/, 'an AWS partition such as aws or aws-us-gov'),
+  custodians: withDefault(
+    json('KEYMAT_CUSTODIANS', () => z.array(z.string().check(z.minLength(1))), 'a JSON list of principal ARN patterns'),
+    [],
+  ),
   approvalRules: withDefault(
     json('KEYMAT_APPROVAL_RULES', () => z.array(approvalRuleSchema), 'a JSON list of approval rules'),
     [],
@@ -305,6 +309,8 @@ const SCHEMAS = {
     sessionBoundRoles: VARIABLES.sessionBoundRoles,
     /** The member accounts' Regions, so that a start for a key outside them is refused before it runs. */
     members: VARIABLES.members,
+    /** Who may submit a custodian's copy (principal patterns); none listed: anyone who may call the gateway. */
+    custodians: VARIABLES.custodians,
     ...events,
   },
 } satisfies Record<string, Fields>;

@@ -57,6 +57,12 @@ export interface KeymatProps {
    */
   readonly approvers?: readonly string[];
   /**
+   * Principals allowed to submit a custodian's copy of the material (`keymat recovery prove`), in the form of
+   * `approvers`. Anyone else is refused `ProofRefused` by the gateway before the change is touched.
+   * @default [] anyone who may call the gateway
+   */
+  readonly custodians?: readonly string[];
+  /**
    * Distinct approvers a change needs.
    * @default 1
    */
@@ -285,6 +291,7 @@ export function resolveProps(props: KeymatProps): ResolvedProps {
     'a list of IAM role names (not ARNs)',
   );
   const approvers = distinctApprovers('approvers', props.approvers ?? [], sessionBoundRoles);
+  const custodians = distinctApprovers('custodians', props.custodians ?? [], sessionBoundRoles);
   const quorum = wholeNumber('quorum', props.quorum ?? DEFAULT_QUORUM, 1, 10);
   reachable('quorum', quorum, approvers);
   const restoreQuorum = wholeNumber('restoreQuorum', props.restoreQuorum ?? DEFAULT_RESTORE_QUORUM, 1, 10);
@@ -350,6 +357,7 @@ export function resolveProps(props: KeymatProps): ResolvedProps {
   }
   return {
     approvers,
+    custodians,
     quorum,
     restoreQuorum,
     sessionBoundRoles,
@@ -553,6 +561,7 @@ export function propsFromContext(get: ContextGet): KeymatProps {
   const retentionDays = int('logRetentionDays');
   const values: { -readonly [K in keyof KeymatProps]: KeymatProps[K] } = {
     approvers: list('approvers'),
+    custodians: list('custodians'),
     quorum: int('quorum'),
     restoreQuorum: int('restoreQuorum'),
     sessionBoundRoles: list('sessionBoundRoles'),

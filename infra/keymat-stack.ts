@@ -345,6 +345,7 @@ export class KeymatStack extends Stack {
         stateMachineArn: workflow.stateMachine.stateMachineArn,
         attestationKeyArn,
         sessionBoundRoles: [...config.sessionBoundRoles],
+        custodians: [...config.custodians],
         ...events,
       },
       ...functionProps,

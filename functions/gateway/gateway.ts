@@ -4,7 +4,7 @@ import { logNotPublished } from '../runtime/events';
 import type { ChangeClient } from '../../core/change-client';
 import type { GatewayConfig } from '../../core/config';
 import { errorName, shown } from '../../core/errors';
-import { canonicalPrincipal } from '../../core/identity';
+import { canonicalPrincipal, matchesApprover } from '../../core/identity';
 import { parseChangeInput } from '../../core/input';
 import { PROOF_WRAPPING_ALGORITHMS } from '../../core/proof-wrapping';
 import { base64, submissionDigest } from '../../core/recovery';
@@ -205,6 +205,13 @@ export function createGateway(
       throw new Refusal(400, 'InvalidInput', `${field || 'body'}: ${issue?.message}`);
     }
     const { execution: asked, ...copy } = parsed.data;
+    if (config.custodians.length > 0 && !config.custodians.some((pattern) => matchesApprover(caller, pattern))) {
+      throw new Refusal(
+        403,
+        'ProofRefused',
+        `${caller} is not one of the custodians (${config.custodians.join(', ')}), who alone may submit a copy of the material`,
+      );
+    }
     const { executionArn, task } = await changes.waitingProof(asked);
     startInvocation(logger, { executionId: executionArn, changeId: task.input.changeId, keyArn: task.plan.keyArn });
     const submitted = await changes.submitProof(executionArn, task, { by: caller, channel: 'cli', ...copy });

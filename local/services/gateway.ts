@@ -48,6 +48,8 @@ function gateway(
       stateMachineArn: settings.stateMachineArn,
       attestationKeyArn: settings.internal.attestationKeyArn,
       sessionBoundRoles: [],
+      // Locally anyone may submit a copy, as on a deployment that lists no custodians.
+      custodians: [],
       eventBusName: DEFAULT_EVENT_BUS,
       ...(settings.members && { members: settings.members }),
     },

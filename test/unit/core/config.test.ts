@@ -78,6 +78,7 @@ const CONFIGS: { [N in FunctionName]: DeployedConfig<N> } = {
     stateMachineArn: MACHINE,
     attestationKeyArn: KEY,
     sessionBoundRoles: ['KeyOps', 'Breakglass'],
+    custodians: ['arn:aws:iam::111122223333:role/Escrow*'],
     eventBusName: 'keymat-audit',
     members: MEMBERS,
   },
@@ -100,6 +101,7 @@ describe('environmentOf and configFromEnvironment', () => {
       STATE_MACHINE_ARN: MACHINE,
       ATTESTATION_KEY_ARN: KEY,
       SESSION_BOUND_ROLES: 'KeyOps,Breakglass',
+      KEYMAT_CUSTODIANS: '["arn:aws:iam::111122223333:role/Escrow*"]',
       EVENT_BUS_NAME: 'keymat-audit',
       KEYMAT_MEMBERS: JSON.stringify(MEMBERS),
     });

@@ -27,7 +27,7 @@ const BOB = 'arn:aws:iam::111122223333:user/bob';
 const sfn = mockClient(SFNClient);
 const ssm = mockClient(SSMClient);
 const attestor = testAttestor();
-const gatewayOf = (members?: Members) =>
+const gatewayOf = (members?: Members, custodians: string[] = []) =>
   createGateway({
     changes: new ChangeClient({
       sfn: sfnCall(new SFNClient({ region: 'us-east-1' })),
@@ -40,6 +40,7 @@ const gatewayOf = (members?: Members) =>
       stateMachineArn: MACHINE,
       attestationKeyArn: 'arn:attestation',
       sessionBoundRoles: [],
+      custodians,
       eventBusName: 'default',
       ...(members && { members }),
     },
@@ -219,6 +220,24 @@ describe('deciding', () => {
     expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
   });
 
+  it('refuses a copy from anyone but the custodians, when they are listed, before reading the execution', async () => {
+    const guarded = gatewayOf(undefined, ['arn:aws:iam::111122223333:user/carol*']);
+    const copy = { wrappedKeyMaterial: 'AAAA', importToken: 'AAAA', wrappingAlgorithm: 'RSAES_OAEP_SHA_256' };
+    const response = (await guarded(signedBy(BOB, '/recovery', { execution: 'keymat-CHG-1', ...copy }))) as {
+      statusCode: number;
+      body: string;
+    };
+    expect(response.statusCode).toBe(403);
+    expect(JSON.parse(response.body)).toMatchObject({ error: 'ProofRefused' });
+    expect(response.body).toContain(`${BOB} is not one of the custodians`);
+    expect(sfn.calls()).toHaveLength(0);
+    // A listed custodian gets past the check, to the execution (which waits for no copy here).
+    const carol = (await guarded(
+      signedBy('arn:aws:iam::111122223333:user/carol', '/recovery', { execution: 'keymat-CHG-1', ...copy }),
+    )) as { statusCode: number; body: string };
+    expect(JSON.parse(carol.body).error).not.toBe('ProofRefused');
+  });
+
   it('lets the requester withdraw and refuses an outsider’s veto', async () => {
     waitingForApproval();
     sfn.on(SendTaskFailureCommand).resolves({});
@@ -287,6 +306,7 @@ describe('deciding', () => {
         stateMachineArn: MACHINE,
         attestationKeyArn: 'arn:attestation',
         sessionBoundRoles: [],
+        custodians: [],
         eventBusName: 'default',
       },
       logger,

@@ -190,6 +190,10 @@ describe('the gateway', () => {
     expect(gateway(synth({ sessionBoundRoles: 'KeyOps, Breakglass' }).template).SESSION_BOUND_ROLES).toBe(
       'KeyOps,Breakglass',
     );
+    expect(gateway(template)).not.toHaveProperty('KEYMAT_CUSTODIANS');
+    expect(
+      JSON.parse(gateway(synth({ custodians: 'arn:aws:iam::111122223333:role/Escrow' }).template).KEYMAT_CUSTODIANS),
+    ).toEqual(['arn:aws:iam::111122223333:role/Escrow']);
   });
 });
 
@@ -535,6 +539,7 @@ describe('configuration', () => {
     [{ scanSchedule: 'daily' }, "context scanSchedule must be a cron(...) or rate(...) expression; got 'daily'"],
     [{ scanMaxChanges: '-1' }, 'KeymatStack: scanLimits.maxChanges'],
     [{ approvers: 'arn:aws:iam::111122223333:user/alice,bob' }, 'approver "bob" must be a principal ARN'],
+    [{ custodians: 'carol' }, 'approver "carol" must be a principal ARN'],
     [
       { sessionBoundRoles: 'arn:aws:iam::111122223333:role/KeyOps' },
       "KeymatStack: sessionBoundRoles must be a list of IAM role names (not ARNs); got 'arn:aws:iam::111122223333:role/KeyOps'",
