@@ -1,12 +1,11 @@
 import { spawn } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ScanLimits } from '../core/scan-policy';
 import { DEFAULT_SCAN_LIMITS } from '../infra/config';
-import { materialId } from '../local/kms/crypto';
-import { emptyKmsState, keyArn, type KeyRecord, type KmsState } from '../local/kms/model';
+import { emptyKmsState, type KmsState } from '../local/kms/model';
+import { benchKey } from './keys';
 import { memberRoles } from '../local/services/member-roles';
 import { addAccounts, addOrganizationalUnit, initOrganization } from '../local/state/organization';
 import { readRequestLog, seedKmsState } from '../local/state/store';
@@ -60,29 +59,7 @@ function fleetKeys(): KmsState {
   for (let a = 0; a < ACCOUNTS; a++) {
     for (const region of REGIONS) {
       for (let k = 0; k < KEYS_PER_ITEM; k++) {
-        const keyId = randomUUID();
-        const material = randomBytes(32);
-        const key: KeyRecord = {
-          keyId,
-          arn: keyArn(region, accountId(a), keyId),
-          region,
-          description: 'bench',
-          origin: 'EXTERNAL',
-          creationDate: now,
-          enabled: true,
-          multiRegion: false,
-          materials: [
-            {
-              keyMaterialId: materialId(keyId, material),
-              materialState: 'CURRENT',
-              importState: 'IMPORTED',
-              material: material.toString('base64'),
-              expirationModel: 'KEY_MATERIAL_EXPIRES',
-              validTo: now + ((n++ % 90) + 1) * DAY_MS,
-            },
-          ],
-          tags: [],
-        };
+        const key = benchKey(region, accountId(a), 'EXTERNAL', now + ((n++ % 90) + 1) * DAY_MS);
         state.keys[key.arn] = key;
       }
     }

@@ -5,7 +5,6 @@
  * that alone). Prints the tables and writes them into bench/README.md, the only place the figures live.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -16,8 +15,8 @@ import { createKmsClient } from '../functions/runtime/aws';
 import { DEFAULT_SCAN_LIMITS } from '../infra/config';
 import { localApprover } from '../local/workflow/approver';
 import { createExternalKey, localKmsClient } from '../local/kms/byok';
-import { emptyKmsState, keyArn, type KeyRecord, type KmsState } from '../local/kms/model';
-import { materialId } from '../local/kms/crypto';
+import { emptyKmsState, type KmsState } from '../local/kms/model';
+import { benchKey } from './keys';
 import { readRequestLog } from '../local/state/store';
 import { LocalStack } from '../local/services/server';
 import { seedKmsState } from '../local/state/store';
@@ -248,32 +247,10 @@ async function scanBench(): Promise<string[][]> {
   const state: KmsState = emptyKmsState();
   const now = Date.now();
   for (let i = 0; i < SCAN_KEYS; i++) {
-    const keyId = randomUUID();
     const external = i % (SCAN_KEYS / SCAN_EXTERNAL_KEYS) === 0; // spread through the account, as in life
-    const material = randomBytes(32);
-    const key: KeyRecord = {
-      keyId,
-      arn: keyArn(DEFAULT_REGION, LOCAL_ACCOUNT_ID, keyId),
-      region: DEFAULT_REGION,
-      description: 'bench',
-      origin: external ? 'EXTERNAL' : 'AWS_KMS',
-      creationDate: now,
-      enabled: true,
-      multiRegion: false,
-      materials: [
-        {
-          keyMaterialId: materialId(keyId, material),
-          materialState: 'CURRENT',
-          importState: 'IMPORTED',
-          material: material.toString('base64'),
-          ...(external && {
-            expirationModel: 'KEY_MATERIAL_EXPIRES' as const,
-            validTo: now + (i % 60) * 86_400_000 + 60_000,
-          }),
-        },
-      ],
-      tags: [],
-    };
+    const key = external
+      ? benchKey(DEFAULT_REGION, LOCAL_ACCOUNT_ID, 'EXTERNAL', now + (i % 60) * 86_400_000 + 60_000)
+      : benchKey(DEFAULT_REGION, LOCAL_ACCOUNT_ID, 'AWS_KMS');
     state.keys[key.arn] = key;
   }
   seedKmsState(dir, state);

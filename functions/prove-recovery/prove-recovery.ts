@@ -27,7 +27,7 @@ import {
 } from '../../core/recovery';
 import { PROOF_WRAPPING_KEY_SPEC, type ProofWrappingAlgorithm } from '../../core/proof-wrapping';
 import * as z from '../../core/schema';
-import { PROOF_PARAMETERS_STATE, RESTORE_STATE } from '../../core/tasks';
+import { PROOF_PARAMETERS_STATE, PROOF_WAIT_STATE, RESTORE_STATE } from '../../core/tasks';
 import { changeInputSchema, planSchema, type Plan, type RestorationResult } from '../../core/types';
 import { readKey } from '../runtime/aws';
 import type { KeyAccess } from '../runtime/key-access';
@@ -219,7 +219,7 @@ async function acceptedCopy(
  */
 async function requestProof(deps: ProveRecoveryDeps, event: unknown): Promise<ProofRequested> {
   const { sns, config, logger } = deps;
-  const e = parseEvent(awaitRecoveryProofEvent, event, 'AwaitRecoveryProof');
+  const e = parseEvent(awaitRecoveryProofEvent, event, PROOF_WAIT_STATE);
   startInvocation(logger, { executionId: e.executionId, changeId: e.input.changeId, keyArn: e.plan.keyArn });
   const parameters = e.importParameters;
   const until = new Date(Math.min(Date.now() + e.proofTimeoutSeconds * 1000, Date.parse(parameters.parametersValidTo)));

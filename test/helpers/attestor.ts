@@ -1,6 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { attestationMessage, type Attestor } from '../../core/attestation';
-import type { Approval } from '../../core/types';
+import { wrapKeyMaterial } from '../../core/key-wrap';
+import { attestedSubmission, type ImportParameters, type ProofSubmission } from '../../core/recovery';
+import type { Approval, Plan } from '../../core/types';
 
 const TEST_KEY = 'test-attestation-key';
 
@@ -45,4 +47,29 @@ export const signedApprovals = (executionArn: string, planDigest: string, ...app
       comment: '',
     };
     return { ...a, mac: testMac(attestationMessage(claims)) };
+  });
+
+/**
+ * A custodian's copy as the gateway passes it on: `material` wrapped under `params` in the custodian's place, and
+ * attested (with `attestor`) for `executionArn` and `plan`.
+ */
+export const wrappedCopy = async (
+  attestor: Attestor,
+  executionArn: string,
+  plan: Pick<Plan, 'keyArn' | 'keyMaterialId'>,
+  params: ImportParameters,
+  material: Buffer,
+  custodian: string,
+): Promise<ProofSubmission> =>
+  attestedSubmission(attestor, executionArn, plan, {
+    wrappedKeyMaterial: wrapKeyMaterial(
+      Buffer.from(params.publicKey, 'base64'),
+      material,
+      params.wrappingAlgorithm,
+    ).toString('base64'),
+    importToken: params.importToken,
+    wrappingAlgorithm: params.wrappingAlgorithm,
+    custodian,
+    at: new Date().toISOString(),
+    channel: 'cli',
   });

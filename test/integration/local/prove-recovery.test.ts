@@ -5,21 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KmsCall } from '../../../core/aws-api';
 import { errorName } from '../../../core/errors';
-import { wrapKeyMaterial } from '../../../core/key-wrap';
 import { buildPlan } from '../../../core/plan';
-import {
-  attestSubmission,
-  submissionClaims,
-  type ImportParameters,
-  type ProofSubmission,
-} from '../../../core/recovery';
+import { type ImportParameters, type ProofSubmission } from '../../../core/recovery';
 import type { Plan } from '../../../core/types';
 import { createProveRecovery, importParameters } from '../../../functions/prove-recovery/prove-recovery';
 import { kmsCall, readKey } from '../../../functions/runtime/aws';
 import type { Logger } from '../../../functions/runtime/logger';
 import type { CreatedKey } from '../../../local/kms/byok';
 import { loadMaterial, newKeyMaterial } from '../../../local/kms/byok';
-import { testAttestor } from '../../helpers/attestor';
+import { testAttestor, wrappedCopy } from '../../helpers/attestor';
 import { HUB_CONTEXT, input as changeInput } from '../../helpers/kms-fixtures';
 import { startTestStack, type TestStack } from '../../helpers/local-stack';
 import { keySupply, seedExternalKeys } from '../../helpers/seeded-keys';
@@ -79,24 +73,15 @@ const planOf = async (key: CreatedKey): Promise<Plan> =>
   buildPlan(await readKey(kms, key.keyArn), [], undefined, key.keyMaterialId, HUB_CONTEXT);
 
 /** What the gateway passes on: the custodian's wrapped copy under the parameters, attested for this execution. */
-async function submit(
+const submit = async (
   plan: Plan,
   params: ImportParameters,
   material: Buffer,
   overrides: Partial<ProofSubmission> = {},
-): Promise<ProofSubmission> {
-  const wrapped = wrapKeyMaterial(Buffer.from(params.publicKey, 'base64'), material, params.wrappingAlgorithm);
-  const unsigned = {
-    wrappedKeyMaterial: wrapped.toString('base64'),
-    importToken: params.importToken,
-    wrappingAlgorithm: params.wrappingAlgorithm,
-    custodian: CUSTODIAN,
-    at: new Date().toISOString(),
-    channel: 'cli',
-  };
-  const mac = await attestSubmission(attestor, submissionClaims(EXECUTION, plan, unsigned));
-  return { ...unsigned, mac, ...overrides };
-}
+): Promise<ProofSubmission> => ({
+  ...(await wrappedCopy(attestor, EXECUTION, plan, params, material, CUSTODIAN)),
+  ...overrides,
+});
 
 /** Runs the task on a fresh plan of `key`, with the submission `make` builds; returns what it threw or gave. */
 async function prove(

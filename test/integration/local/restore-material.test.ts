@@ -2,19 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KmsCall } from '../../../core/aws-api';
-import { wrapKeyMaterial } from '../../../core/key-wrap';
 import { buildPlan } from '../../../core/plan';
-import {
-  attestSubmission,
-  submissionClaims,
-  type ImportParameters,
-  type ProofSubmission,
-} from '../../../core/recovery';
+import { type ImportParameters, type ProofSubmission } from '../../../core/recovery';
 import type { Plan } from '../../../core/types';
 import { createProveRecovery, importParameters } from '../../../functions/prove-recovery/prove-recovery';
 import { kmsCall, readKey } from '../../../functions/runtime/aws';
 import { loadMaterial, newKeyMaterial, type CreatedKey } from '../../../local/kms/byok';
-import { signedApprovals, testAttestor } from '../../helpers/attestor';
+import { signedApprovals, testAttestor, wrappedCopy } from '../../helpers/attestor';
 import { HUB_CONTEXT, input as changeInput } from '../../helpers/kms-fixtures';
 import { startTestStack, type TestStack } from '../../helpers/local-stack';
 import { keySupply, seedExternalKeys } from '../../helpers/seeded-keys';
@@ -81,20 +75,7 @@ const asked = new Map<string, ImportParameters>();
 async function copyOf(plan: Plan, material: Buffer, overrides: Partial<ProofSubmission> = {}) {
   const params = await importParameters(kms, EXECUTION, plan, 'RSAES_OAEP_SHA_256');
   asked.set(params.importToken, params);
-  const unsigned = {
-    wrappedKeyMaterial: wrapKeyMaterial(
-      Buffer.from(params.publicKey, 'base64'),
-      material,
-      params.wrappingAlgorithm,
-    ).toString('base64'),
-    importToken: params.importToken,
-    wrappingAlgorithm: params.wrappingAlgorithm,
-    custodian: CUSTODIAN,
-    at: new Date().toISOString(),
-    channel: 'cli',
-  };
-  const mac = await attestSubmission(attestor, submissionClaims(EXECUTION, plan, unsigned));
-  return { ...unsigned, mac, ...overrides };
+  return { ...(await wrappedCopy(attestor, EXECUTION, plan, params, material, CUSTODIAN)), ...overrides };
 }
 
 /** Runs the task; returns what it gave or threw, and the KMS operations it made. */

@@ -22,6 +22,9 @@ describe('wrapping key material', () => {
 
   it('refuses bytes wrapped with another algorithm than the one named', () => {
     const wrapped = wrapKeyMaterial(publicKey, material, 'RSAES_OAEP_SHA_1');
-    expect(() => unwrapKeyMaterial(privateKey, wrapped, 'RSAES_OAEP_SHA_256')).toThrow();
+    // OAEP's padding check fails under the other hash, as KMS's unwrapping would.
+    expect(() => unwrapKeyMaterial(privateKey, wrapped, 'RSAES_OAEP_SHA_256')).toThrow(
+      expect.objectContaining({ code: 'ERR_OSSL_RSA_OAEP_DECODING_ERROR' }),
+    );
   });
 });
