@@ -2,6 +2,7 @@ import type * as Events from '@aws-sdk/client-eventbridge';
 import type * as Kms from '@aws-sdk/client-kms';
 import type * as Lambda from '@aws-sdk/client-lambda';
 import type * as Orgs from '@aws-sdk/client-organizations';
+import type * as S3 from '@aws-sdk/client-s3';
 import type * as Secrets from '@aws-sdk/client-secrets-manager';
 import type * as Sfn from '@aws-sdk/client-sfn';
 import type * as Sns from '@aws-sdk/client-sns';
@@ -78,6 +79,15 @@ export interface OrganizationsApi {
   ];
 }
 
+/**
+ * S3, for the fleet scan's results: the Distributed Map's ResultWriter writes each run's manifest and result files,
+ * which the summary step reads.
+ */
+export interface S3Api {
+  GetObject: [S3.GetObjectCommandInput, S3.GetObjectCommandOutput];
+  PutObject: [S3.PutObjectCommandInput, S3.PutObjectCommandOutput];
+}
+
 /** Calls one operation of a service: `kms('DescribeKey', { KeyId })`. Rejects with an error named by AWS's code. */
 export type AwsCall<A extends object> = <Op extends keyof A & string>(
   operation: Op,
@@ -95,6 +105,7 @@ export type SsmCall = AwsCall<SsmApi>;
 export type SfnCall = AwsCall<SfnApi>;
 export type LambdaCall = AwsCall<LambdaApi>;
 export type OrganizationsCall = AwsCall<OrganizationsApi>;
+export type S3Call = AwsCall<S3Api>;
 
 /**
  * Every page of a paginated operation, as the SDK's paginators walk them: the next page is asked for with the token

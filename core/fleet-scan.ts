@@ -16,6 +16,9 @@ import * as z from './schema';
  */
 export const FLEET_SCAN_SESSION = 'fleet-scan';
 
+/** Where in the results bucket the map writes each run's results (`<prefix>/<map run id>/manifest.json`). */
+export const FLEET_RESULTS_PREFIX = 'fleet-scan-results';
+
 /** One item of the map: an account and one of its Regions. */
 export const fleetItemSchema = z.lazy(() =>
   z.object({
@@ -27,7 +30,7 @@ export type FleetItem = z.infer<typeof fleetItemSchema>;
 
 const count = () => z.number().check(z.int(), z.gte(0));
 
-/** What a child returns: its item and the counts the summary adds up (kept small: the results come back in state). */
+/** What a child returns: its item and the counts the summary adds up. */
 export const itemScanResultSchema = z.lazy(() =>
   z.object({
     account: z.string(),
@@ -41,12 +44,13 @@ export const itemScanResultSchema = z.lazy(() =>
 export type ItemScanResult = z.infer<typeof itemScanResultSchema>;
 
 /**
- * A failed child as the Distributed Map reports it among the results: its execution's record, unchanged, with the
- * item it was given as a JSON string.
+ * A child that did not scan, as the Distributed Map reports it among the results: its execution's record, unchanged,
+ * with the item it was given as a JSON string; or (PENDING) the record of a child never started because the map run
+ * ended first.
  */
 export const failedChildSchema = z.lazy(() =>
   z.looseObject({
-    Status: z.enum(['FAILED', 'TIMED_OUT', 'ABORTED']),
+    Status: z.enum(['FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING']),
     Input: z.string(),
     Error: z.optional(z.nullable(z.string())),
     Cause: z.optional(z.nullable(z.string())),
@@ -129,6 +133,8 @@ export function fleetScanCompleted(
     summary.changesStarted += result.changesStarted;
   });
   summary.accountsScanned = accounts.size;
+  // The results come status by status, not in item order: the failures are listed by account and Region.
+  summary.failed.sort((a, b) => a.account.localeCompare(b.account) || a.region.localeCompare(b.region));
   return changeEvent('Scan Completed', summary, at);
 }
 

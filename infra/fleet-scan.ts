@@ -1,7 +1,7 @@
-import { Aws, Duration, Fn } from 'aws-cdk-lib';
-import { Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Aws, Duration, Fn, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Grant, Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type IBucket } from 'aws-cdk-lib/aws-s3';
 import {
   DistributedMap,
   JitterType,
@@ -17,6 +17,7 @@ import {
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { LAMBDA_SERVICE_ERRORS, NETWORK_ERROR, RETRYABLE_KMS_ERRORS, RETRYABLE_SERVICE_ERRORS } from '../core/errors';
+import { FLEET_RESULTS_PREFIX } from '../core/fleet-scan';
 import { DEFAULT_FLEET_MAX_CONCURRENCY, DEFAULT_FLEET_TOLERATED_FAILURE_PERCENTAGE } from '../core/defaults';
 import { acknowledge, resourceFinding } from '../workflows/nag';
 import { keymatStateMachine } from '../workflows/state-machine';
@@ -52,6 +53,11 @@ export interface FleetScanProps {
    * @default the scan function lists the members' accounts × Regions from Organizations
    */
   readonly inventory?: FleetInventory;
+  /**
+   * How long each run's results (its manifest and result files) are kept in the results bucket.
+   * @default Duration.days(365)
+   */
+  readonly resultsRetention?: Duration;
   /** Each invocation of the scan function. @default Duration.minutes(15) */
   readonly taskTimeout?: Duration;
   /** @default RetentionDays.ONE_YEAR */
@@ -77,14 +83,17 @@ function wholeNumber(name: string, value: number, min: number, max: number): num
 /**
  * The fleet scan's state machine: ListScanItems (the members' accounts × Regions, from Organizations) → ScanMembers, a
  * Distributed Map running one child execution per item (ScanMember: the scan function on that account and Region) →
- * SummariseScan (Scan Completed and the outcome message). The children's results come back in state, each child's
- * counts compacted (`ResultWriter` with `WriterConfig` COMPACT) and each failed child's record whole, so the summary
- * names every failed account and Region with its error and cause.
+ * SummariseScan (Scan Completed and the outcome message). The map's `ResultWriter` puts the children's results in the
+ * results bucket, each child's counts compacted (`WriterConfig` COMPACT) and each failed child's record whole, and
+ * hands SummariseScan only where they are, so no organisation is too large for the 256 KiB of a state's data; the
+ * summary names every failed account and Region with its error and cause.
  *
  * @see https://docs.aws.amazon.com/step-functions/latest/dg/state-map-distributed.html
  */
 export class FleetScan extends Construct {
   readonly stateMachine: StateMachine;
+  /** The runs' results: written by the state machine, read by the scan function's summary step. */
+  readonly resultsBucket: Bucket;
 
   constructor(scope: Construct, id: string, props: FleetScanProps) {
     super(scope, id);
@@ -103,6 +112,20 @@ export class FleetScan extends Construct {
     // ResultWriter's WriterConfig is rendered only with this flag; it is set here, before any state is made.
     this.node.setContext('@aws-cdk/aws-stepfunctions:useDistributedMapResultWriterV2', true);
     const fn = props.scanFunction.fn;
+    this.resultsBucket = new Bucket(this, 'Results', {
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [{ expiration: props.resultsRetention ?? Duration.days(365) }],
+      // The runs' records outlive the stack, as its log groups do.
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    Validations.of(this.resultsBucket).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason:
+        'only the fleet state machine writes and only the scan function reads the results; each run is in their executions and logs',
+    });
     const taskTimeout = Timeout.duration(props.taskTimeout ?? Duration.minutes(15));
     /** Without a payload, the function gets the state's input. */
     const invoke = (state: string, payload?: TaskInput, resultPath?: string): LambdaInvoke => {
@@ -141,6 +164,8 @@ export class FleetScan extends Construct {
       maxConcurrency,
       toleratedFailurePercentage,
       resultWriterV2: new ResultWriterV2({
+        bucket: this.resultsBucket,
+        prefix: FLEET_RESULTS_PREFIX,
         writerConfig: { outputType: OutputType.JSON, transformation: Transformation.COMPACT },
       }),
       resultPath: '$.results',
@@ -162,6 +187,15 @@ export class FleetScan extends Construct {
       logRetention: props.logRetention,
     });
     const role = this.stateMachine.role;
+    props.scanFunction.grant(
+      (grantee) =>
+        Grant.addToPrincipal({
+          grantee,
+          actions: ['s3:GetObject'],
+          resourceArns: [this.resultsBucket.arnForObjects(`${FLEET_RESULTS_PREFIX}/*`)],
+        }),
+      "the runs' results are named by their map runs, which are not known in advance: reading under the results prefix only",
+    );
     // CDK grants the map StartExecution on this state machine, DescribeExecution and StopExecution on its own
     // executions and RedriveExecution on its map runs' children; the children themselves
     // (`execution:<state machine>/<map run>:<child>`) it must also read and stop, which a policy of its own grants: the
@@ -189,6 +223,11 @@ export class FleetScan extends Construct {
       role,
       [resourceFinding(this, `${fn.functionArn}:*`)],
       "CDK's LambdaInvoke grant: the versions and aliases of the scan function only",
+    );
+    acknowledge(
+      role,
+      [resourceFinding(this, `arn:${Aws.PARTITION}:s3:::${this.resultsBucket.bucketName}/*`)],
+      "CDK's ResultWriter grant: writing each run's results (named by its map run) to the results bucket",
     );
     if (props.inventory) {
       acknowledge(

@@ -65,6 +65,9 @@ export const LOCAL_STATE_MACHINE_ARN = localStateMachineArn(DEFAULT_REGION, LOCA
 /** The alias the attestation key is found by again after a restart. */
 export const ATTESTATION_KEY_ALIAS = 'alias/keymat-attestation';
 
+/** The local S3's one bucket: the fleet scan's results, as the deployed hub's results bucket holds them. */
+export const FLEET_RESULTS_BUCKET = 'keymat-fleet-scan-results';
+
 /** The approval-link secret's name: the local Secrets Manager answers it for any SecretId. */
 export const LINK_SECRET_NAME = 'keymat-approval-links';
 

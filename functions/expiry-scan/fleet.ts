@@ -1,5 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { allPages, type OrganizationsCall, type SnsCall } from '../../core/aws-api';
+import { allPages, type OrganizationsCall, type S3Call, type SnsCall } from '../../core/aws-api';
 import type { EventPublisher } from '../../core/change-events';
 import {
   describeFleetScan,
@@ -11,6 +11,7 @@ import {
   type FleetScanSummary,
   type ItemScanResult,
 } from '../../core/fleet-scan';
+import { mapRunOutputSchema, readMapResults } from '../../core/map-results';
 import { ARN } from '../../core/naming';
 import type { Members } from '../../core/organisation';
 import type { ScanLimits, ScanPolicy } from '../../core/scan-policy';
@@ -30,6 +31,8 @@ export interface FleetScanDeps {
   events: EventPublisher;
   /** The run's summary message on the outcome topic. */
   sns: SnsCall;
+  /** Reads the map's results, which its ResultWriter put in S3. */
+  s3: S3Call;
   config: {
     members: Members;
     /** The hub's partition, which the member roles' ARNs share. */
@@ -53,7 +56,8 @@ export const fleetStepSchema = z.lazy(() =>
   z.discriminatedUnion('step', [
     z.object({ step: z.literal('items') }),
     z.object({ step: z.literal('scan'), ...runFields(), account: z.string(), region: z.string() }),
-    z.object({ step: z.literal('summary'), ...runFields(), results: z.array(z.unknown()) }),
+    // The map state's output: where its ResultWriter put the children's results.
+    z.object({ step: z.literal('summary'), ...runFields(), results: mapRunOutputSchema }),
   ]),
 );
 export type FleetStep = z.infer<typeof fleetStepSchema>;
@@ -111,7 +115,7 @@ export async function memberAccounts(orgs: OrganizationsCall, members: Members):
  * MemberRoleUnavailable, which the summary reports with its cause while the other children go on.
  */
 export function createFleetScan(deps: FleetScanDeps): (event: unknown) => Promise<unknown> {
-  const { organizations, keys, start, events, sns, config, logger } = deps;
+  const { organizations, keys, start, events, sns, s3, config, logger } = deps;
   // The run whose member credentials this container keeps: a later run assumes the roles again.
   let run: { arn: string; kmsOf: KmsOfKey } | undefined;
   const kmsOfRun = (runArn: string): KmsOfKey => {
@@ -140,7 +144,8 @@ export function createFleetScan(deps: FleetScanDeps): (event: unknown) => Promis
   };
 
   const summarise = async (step: Extract<FleetStep, { step: 'summary' }>): Promise<FleetScanSummary> => {
-    const event = fleetScanCompleted({ executionArn: step.runArn, dryRun: step.dryRun }, step.results, new Date());
+    const results = await readMapResults(s3, step.results);
+    const event = fleetScanCompleted({ executionArn: step.runArn, dryRun: step.dryRun }, results, new Date());
     const detail = event.detail as FleetScanSummary;
     await events.publish(event);
     await sns('Publish', {

@@ -2,7 +2,13 @@ import { configFromEnvironment } from '../../core/config';
 import { SCAN_KMS_MAX_ATTEMPTS } from '../../core/defaults';
 import { MEMBER_READ_ROLE } from '../../core/organisation';
 import { kmsAttestor } from '../runtime/attestor';
-import { createKmsClient, createOrganizationsClient, createSfnClient, createSnsClient } from '../runtime/aws';
+import {
+  createKmsClient,
+  createOrganizationsClient,
+  createS3Client,
+  createSfnClient,
+  createSnsClient,
+} from '../runtime/aws';
 import { createEventsClient, eventBridgePublisher } from '../runtime/events';
 import { createKeyAccess } from '../runtime/key-access';
 import { createLogger, withLambdaContext } from '../runtime/logger';
@@ -31,6 +37,7 @@ const fleetScan =
     start: scanStarter(sfn, attestor, config),
     events: eventBridgePublisher(createEventsClient(), config.eventBusName),
     sns,
+    s3: createS3Client(),
     config: {
       members: config.members,
       partition: partitionOf(config.stateMachineArn),

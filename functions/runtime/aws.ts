@@ -23,6 +23,7 @@ import {
   ListParentsCommand,
   OrganizationsClient,
 } from '@aws-sdk/client-organizations';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
   DescribeExecutionCommand,
@@ -42,6 +43,7 @@ import {
   type KmsApi,
   type KmsCall,
   type OrganizationsCall,
+  type S3Call,
   type SdkClient,
   type SdkCommands,
   type SecretsCall,
@@ -198,6 +200,19 @@ export const createSecretsClient = (options: AwsClientOptions = {}): SecretsCall
  * @param options - Where and as whom to call.
  */
 export const createSfnClient = (options: AwsClientOptions = {}): SfnCall => sfnCall(new SFNClient(sdkConfig(options)));
+
+/**
+ * An S3 client for the fleet scan's results, with the SDK's standard retries: the summary step reads what the
+ * Distributed Map's ResultWriter wrote, and the local engine writes it. A given endpoint (the local stack's) is
+ * addressed by path, since it serves no per-bucket host names.
+ *
+ * @param options - Where and as whom to call.
+ */
+export const createS3Client = (options: AwsClientOptions = {}): S3Call =>
+  awsCall(new S3Client({ ...sdkConfig(options), forcePathStyle: options.endpoint !== undefined }), {
+    GetObject: GetObjectCommand,
+    PutObject: PutObjectCommand,
+  });
 
 /** DescribeKey and every material of the key (ListKeyRotations with ALL_KEY_MATERIAL, all pages). */
 export async function readKey(kms: KmsCall, keyId: string): Promise<KeySnapshot> {

@@ -85,6 +85,10 @@ export const xmlAnswer = (requestId: string, status: number, xml: string, log?: 
   ...(log && { log }),
 });
 
+/** Text made safe to stand in an XML answer's element. */
+export const escapeXml = (s: string): string =>
+  s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c] as string);
+
 /**
  * Parses a JSON protocol body (an empty body is `{}`), or returns undefined when it is not a JSON object, so each
  * service answers its own SerializationException.

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DEFAULT_REGION, DEFAULT_STATE_DIR } from '../constants';
+import { DEFAULT_REGION, DEFAULT_STATE_DIR, FLEET_RESULTS_BUCKET } from '../constants';
 import { ApprovalPage } from './approval-page';
 import type { LocalCredentials } from './clients';
 import { LocalLambda, LocalSsm } from './change-management';
@@ -18,6 +18,7 @@ import { LocalKms } from '../kms/endpoint';
 import { FaultInjector, type FaultFile } from '../kms/faults';
 import { KmsService } from '../kms/service';
 import { RequestLog } from './request-log';
+import { LocalS3 } from './s3';
 import { Router } from './router';
 import { LocalSecrets } from './secrets';
 import { LocalStepFunctions, StepFunctionsEndpoint, type LocalWorkflowDefinition } from './sfn';
@@ -89,6 +90,7 @@ export class LocalStack {
         new LocalEvents(store),
         new LocalSsm(stateDir),
         new LocalLambda(stateDir),
+        new LocalS3(store, [FLEET_RESULTS_BUCKET], (caller) => isKeymatIdentity(this.credentials, caller)),
       ],
       this.requestLog,
       DEFAULT_REGION,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { xmlAnswer, type Answer, type IncomingRequest, type LocalService } from './local-service';
+import { escapeXml, xmlAnswer, type Answer, type IncomingRequest, type LocalService } from './local-service';
 import type { OutboxMessage } from '../state/records';
 import { LocalStateError, type StateStore } from '../state/store';
 
@@ -63,9 +63,6 @@ export class LocalSns implements LocalService {
     return this.store.readOutbox();
   }
 }
-
-const escapeXml = (s: string): string =>
-  s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c] as string);
 
 const errorXml = (code: string, message: string, requestId: string, type = 'Sender'): string =>
   `<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>${type}</Type><Code>${code}</Code><Message>${escapeXml(message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`;

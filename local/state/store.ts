@@ -77,6 +77,14 @@ const MIGRATIONS: readonly string[] = [
      SELECT executions.arn, json_extract(history.value, '$.id'), history.value
      FROM executions, json_each(executions.record, '$.events') AS history;
    UPDATE executions SET record = json_remove(record, '$.events');`,
+  // The local S3's objects: the fleet scan's results, as its Distributed Map's ResultWriter writes them.
+  `CREATE TABLE s3_objects (
+     bucket TEXT NOT NULL,
+     key TEXT NOT NULL,
+     body BLOB NOT NULL,
+     modified TEXT NOT NULL,
+     PRIMARY KEY (bucket, key)
+   ) WITHOUT ROWID;`,
 ];
 
 /** The schema version this keymat writes. */
@@ -510,6 +518,25 @@ export class StateStore {
       const insert = this.db.prepare('INSERT INTO events (event) VALUES (?)');
       for (const e of events) insert.run(JSON.stringify(e));
     });
+  }
+
+  /** Writes an S3 object, replacing one of the same bucket and key. */
+  putObject(bucket: string, key: string, body: Buffer): void {
+    this.transact(`write the S3 object s3://${bucket}/${key}`, () => {
+      this.db
+        .prepare('INSERT OR REPLACE INTO s3_objects (bucket, key, body, modified) VALUES (?, ?, ?, ?)')
+        .run(bucket, key, body, new Date().toISOString());
+    });
+  }
+
+  /** An S3 object's body and when it was last written, or undefined when there is none. */
+  getObject(bucket: string, key: string): { body: Buffer; modified: string } | undefined {
+    const [row] = this.rows<{ body: Buffer; modified: string }>(
+      'SELECT body, modified FROM s3_objects WHERE bucket = ? AND key = ?',
+      bucket,
+      key,
+    );
+    return row;
   }
 
   /** The EventBridge outbox, oldest first. */

@@ -7,24 +7,36 @@ import {
   DEFAULT_SCAN_RETIRE_TAG,
   SCAN_KMS_MAX_ATTEMPTS,
 } from '../../core/defaults';
-import type { FleetItem, FleetScanSummary } from '../../core/fleet-scan';
+import { FLEET_RESULTS_PREFIX, type FleetItem, type FleetScanSummary } from '../../core/fleet-scan';
+import type { MapRunOutput } from '../../core/map-results';
 import { executionArnOf } from '../../core/naming';
 import { MEMBER_READ_ROLE, type Members } from '../../core/organisation';
 import type { ScanLimits, ScanPolicy } from '../../core/scan-policy';
 import { scanStarter } from '../../functions/expiry-scan/expiry-scan';
 import { createFleetScan } from '../../functions/expiry-scan/fleet';
 import type { ScanDeps } from '../../functions/expiry-scan/scan';
-import { createOrganizationsClient, createSfnClient, createSnsClient } from '../../functions/runtime/aws';
+import {
+  createOrganizationsClient,
+  createS3Client,
+  createSfnClient,
+  createSnsClient,
+} from '../../functions/runtime/aws';
 import { createKeyAccess } from '../../functions/runtime/key-access';
 import { createLogger } from '../../functions/runtime/logger';
-import { DEFAULT_REGION, LOCAL_ACCOUNT_ID, localResources, localStateMachineArn } from '../constants';
+import {
+  DEFAULT_REGION,
+  FLEET_RESULTS_BUCKET,
+  LOCAL_ACCOUNT_ID,
+  localResources,
+  localStateMachineArn,
+} from '../constants';
 import { localLogLevel } from '../env';
 import { localClientConfig } from '../services/clients';
 import { localEventPublisher } from '../services/events';
 import { openInternalAccess, taskCredentials, type InternalAccess } from '../services/internal-access';
 import { LocalStack } from '../services/server';
 import { runningEndpoint } from '../state/store';
-import { runDistributedMap } from './distributed-map';
+import { runDistributedMap, writeMapResults } from './distributed-map';
 import { localAttestor } from './engine';
 
 /** The fleet scan's state machine on the local stack (its parent; the children are its map run's executions). */
@@ -57,6 +69,8 @@ export interface LocalFleetScanOptions {
 export interface LocalFleetScanResult {
   summary: FleetScanSummary;
   items: FleetItem[];
+  /** The map state's output: where its ResultWriter put the children's results in the stack's S3. */
+  results: MapRunOutput;
   /**
    * The state transitions Step Functions would bill for the run: each state entered, in the parent and in every
    * child (a child's retries would add theirs; the local run has none).
@@ -114,6 +128,7 @@ async function runFleetScan(
       scanStarter(createSfnClient(aws), localAttestor(endpoint, region, internal), { stateMachineArn }),
     events: localEventPublisher(aws),
     sns: createSnsClient(aws),
+    s3: createS3Client(aws),
     config: {
       members: options.members,
       partition: 'aws',
@@ -141,18 +156,31 @@ async function runFleetScan(
   const runArn = executionArnOf(localFleetScanArn(region, account), name);
   const dryRun = options.dryRun ?? false;
   const { items } = (await invoke({ step: 'items' })) as { items: FleetItem[] };
-  const { results } = await runDistributedMap({
-    mapRunArn: `${localFleetScanArn(region, account).replace(':stateMachine:', ':mapRun:')}/${name}`,
+  const mapRunArn = `${localFleetScanArn(region, account).replace(':stateMachine:', ':mapRun:')}/ScanMembers:${randomUUID()}`;
+  const mapRun = await runDistributedMap({
+    mapRunArn,
     items,
     maxConcurrency: options.maxConcurrency ?? DEFAULT_FLEET_MAX_CONCURRENCY,
     toleratedFailurePercentage: options.toleratedFailurePercentage ?? DEFAULT_FLEET_TOLERATED_FAILURE_PERCENTAGE,
     // The deployed map's ItemSelector: the item, the run and its dry-run flag.
     child: (item) => invoke({ step: 'scan', ...item, runArn, dryRun }),
   });
+  // The map's ResultWriter, as the state machine's own identity: the results go to S3, and the summary step is told
+  // where they are.
+  const results = await writeMapResults(
+    {
+      s3: createS3Client(localClientConfig(endpoint, region, internal.credentials)),
+      bucket: FLEET_RESULTS_BUCKET,
+      prefix: FLEET_RESULTS_PREFIX,
+    },
+    mapRunArn,
+    mapRun,
+  );
   const summary = (await invoke({ step: 'summary', runArn, dryRun, results })) as FleetScanSummary;
   return {
     summary,
     items,
+    results,
     stateTransitions: PARENT_STATES + CHILD_STATES * items.length,
     invocations: 2 + items.length,
     lambdaMs,

@@ -2,6 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EVENT_DETAILS } from '../../../core/change-events';
+import { FLEET_RESULTS_PREFIX } from '../../../core/fleet-scan';
+import { mapRunManifestSchema } from '../../../core/map-results';
+import { createS3Client } from '../../../functions/runtime/aws';
+import { FLEET_RESULTS_BUCKET, LOCAL_ACCOUNT_ID } from '../../../local/constants';
+import { localClientConfig } from '../../../local/services/clients';
+import { hubRoleName, internalCredentials } from '../../../local/services/internal-access';
 import type { Members } from '../../../core/organisation';
 import { createExternalKey, localKmsClient, type CreatedKey } from '../../../local/kms/byok';
 import { memberRoles } from '../../../local/services/member-roles';
@@ -105,6 +111,41 @@ describe('the fleet scan on the local stack', () => {
     expect(log.some((e) => e.account === OUTSIDE_OU)).toBe(false);
   });
 
+  it("writes the map's results to the stack's S3 as its ResultWriter, and the summary reads them there as the scan", async () => {
+    const logStart = requestLogEnd(dir);
+    const { summary, results } = await runLocalFleetScan({ stateDir: dir, members, dryRun: true });
+    const s3Calls = readRequestLog(dir, logStart).filter((e) => e.service === 's3');
+    // The engine writes the results (one file per status) and the manifest; the summary step reads them back.
+    expect(s3Calls.map((e) => [e.operation, e.status])).toEqual([
+      ['PutObject', 200],
+      ['PutObject', 200],
+      ['PutObject', 200],
+      ['GetObject', 200],
+      ['GetObject', 200],
+      ['GetObject', 200],
+    ]);
+    const scanRole = hubRoleName('ExpiryScan');
+    expect(s3Calls.filter((e) => e.operation === 'GetObject').map((e) => e.caller)).toEqual(
+      Array(3).fill(`arn:aws:sts::${LOCAL_ACCOUNT_ID}:assumed-role/${scanRole}/${scanRole}`),
+    );
+    const internal = internalCredentials(dir);
+    const s3 = createS3Client(localClientConfig(stack.endpoint, 'us-east-1', internal));
+    const read = async (key: string) =>
+      JSON.parse(await (await s3('GetObject', { Bucket: FLEET_RESULTS_BUCKET, Key: key })).Body!.transformToString());
+    expect(results.ResultWriterDetails).toEqual({
+      Bucket: FLEET_RESULTS_BUCKET,
+      Key: `${FLEET_RESULTS_PREFIX}/${results.MapRunArn.split(':').at(-1)}/manifest.json`,
+    });
+    const manifest = mapRunManifestSchema.parse(await read(results.ResultWriterDetails.Key));
+    expect(manifest.ResultFiles.SUCCEEDED).toHaveLength(1);
+    expect(await read(manifest.ResultFiles.FAILED[0]!.Key)).toEqual(
+      REGIONS.map((region) =>
+        expect.objectContaining({ Status: 'FAILED', Input: JSON.stringify({ account: NO_ROLES, region }) }),
+      ),
+    );
+    expect(summary.itemsTotal).toBe(4);
+  });
+
   it('publishes Scan Completed, matching its schema, with the failed items', async () => {
     const { summary } = await runLocalFleetScan({ stateDir: dir, members, dryRun: true });
     const events = readEventsOutbox(dir).filter((e) => e.detailType === 'Scan Completed');
@@ -172,7 +213,7 @@ describe("keymat's local Distributed Map", () => {
   it('runs at most maxConcurrency children at once, and records a failed child with its input, error and cause', async () => {
     let running = 0;
     let most = 0;
-    const { results, failed } = await runDistributedMap({
+    const { succeeded, failed } = await runDistributedMap({
       mapRunArn,
       items,
       maxConcurrency: 3,
@@ -186,14 +227,11 @@ describe("keymat's local Distributed Map", () => {
       },
     });
     expect(most).toBe(3);
-    expect(failed).toBe(1);
-    expect(results[3]).toEqual({ item: 3 });
-    expect(results[4]).toMatchObject({
-      Status: 'FAILED',
-      Input: '4',
-      Error: 'MemberRoleUnavailable',
-      Cause: 'no role',
-    });
+    expect(succeeded).toHaveLength(9);
+    expect(succeeded).toContainEqual({ item: 3 });
+    expect(failed).toEqual([
+      expect.objectContaining({ Status: 'FAILED', Input: '4', Error: 'MemberRoleUnavailable', Cause: 'no role' }),
+    ]);
   });
 
   it('fails States.ExceedToleratedFailureThreshold when more children fail than it tolerates', async () => {

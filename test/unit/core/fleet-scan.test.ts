@@ -1,4 +1,5 @@
 import { EVENT_DETAILS } from '../../../core/change-events';
+import { NOT_STARTED } from '../../../core/map-results';
 import { describeFleetScan, fleetItems, fleetScanCompleted, type FleetScanSummary } from '../../../core/fleet-scan';
 
 const RUN = { executionArn: 'arn:aws:states:eu-west-1:111122223333:execution:Keymat-fleet-scan:run-1', dryRun: true };
@@ -62,6 +63,22 @@ describe('fleetScanCompleted', () => {
         { account: '666677778888', region: 'us-east-1', error: 'TIMED_OUT' },
       ],
     });
+  });
+
+  it('reports a child never started as not scanned, and lists the failures by account and Region', () => {
+    const detail = fleetScanCompleted(
+      RUN,
+      [
+        { Status: 'PENDING', Input: '{"account":"666677778888","region":"eu-west-1"}', Error: NOT_STARTED },
+        { Status: 'FAILED', Input: '{"account":"555566667777","region":"us-east-1"}', Error: 'MemberRoleUnavailable' },
+      ],
+      AT,
+    ).detail as FleetScanSummary;
+    expect(detail).toMatchObject({ itemsTotal: 2, itemsScanned: 0 });
+    expect(detail.failed.map((f) => [f.account, f.error])).toEqual([
+      ['555566667777', 'MemberRoleUnavailable'],
+      ['666677778888', NOT_STARTED],
+    ]);
   });
 
   it('gives the same run the same event id, so a repeated summary step is recognised', () => {

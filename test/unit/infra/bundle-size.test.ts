@@ -26,8 +26,9 @@ const BUDGET_BYTES: Record<Folder, number> = {
   'verify-pending-import': 305_000,
   'notify-outcome': 306_000,
   'approval-page': 382_000,
-  // With the Organizations and EventBridge clients and STS's credential provider, for the fleet scan.
-  'expiry-scan': 439_000,
+  // With the Organizations, EventBridge and S3 clients and STS's credential provider, for the fleet scan (S3: the
+  // summary reads the map's results).
+  'expiry-scan': 611_000,
   // With the Organizations client and STS's credential provider, for the fleet doctor.
   'org-doctor': 325_000,
   gateway: 449_000,
@@ -44,7 +45,7 @@ const CLIENTS: Record<Folder, string[]> = {
   'verify-pending-import': ['client-kms'],
   'notify-outcome': ['client-eventbridge', 'client-sns'],
   'approval-page': ['client-eventbridge', 'client-kms', 'client-secrets-manager', 'client-sfn'],
-  'expiry-scan': ['client-eventbridge', 'client-kms', 'client-organizations', 'client-sfn', 'client-sns'],
+  'expiry-scan': ['client-eventbridge', 'client-kms', 'client-organizations', 'client-s3', 'client-sfn', 'client-sns'],
   'org-doctor': ['client-kms', 'client-organizations'],
   gateway: ['client-eventbridge', 'client-kms', 'client-sfn', 'client-ssm'],
 };

@@ -3,6 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { DEFAULT_FLEET_MAX_CONCURRENCY, DEFAULT_FLEET_TOLERATED_FAILURE_PERCENTAGE } from '../../../core/defaults';
+import { FLEET_RESULTS_PREFIX } from '../../../core/fleet-scan';
 import type { Members } from '../../../core/organisation';
 import { FleetScan } from '../../../infra/fleet-scan';
 import { KeymatFunction } from '../../../infra/keymat-function';
@@ -47,13 +48,43 @@ describe('a hub with members', () => {
       ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' }, StartAt: 'ScanMember' },
       MaxConcurrency: 25,
       ToleratedFailurePercentage: 40,
-      ResultWriter: { WriterConfig: { OutputType: 'JSON', Transformation: 'COMPACT' } },
+      ResultWriter: {
+        Resource: expect.stringContaining(':states:::s3:putObject'),
+        Parameters: { Bucket: '<token>', Prefix: FLEET_RESULTS_PREFIX },
+        WriterConfig: { OutputType: 'JSON', Transformation: 'COMPACT' },
+      },
       ResultPath: '$.results',
       Next: 'SummariseScan',
     });
     expect(definition.States.SummariseScan).toMatchObject({
       Parameters: { step: 'summary', 'runArn.$': '$$.Execution.Id', 'results.$': '$.results' },
       End: true,
+    });
+  });
+
+  it('keeps the results in a private bucket for a year, which only the scan function reads, under the prefix', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      LifecycleConfiguration: { Rules: [{ ExpirationInDays: 365, Status: 'Enabled' }] },
+    });
+    const [bucketId] = Object.keys(template.findResources('AWS::S3::Bucket'));
+    const reads = Object.entries(template.findResources('AWS::IAM::Policy')).filter(([, policy]) =>
+      JSON.stringify(policy.Properties.PolicyDocument).includes('"s3:GetObject"'),
+    );
+    // The scan function's role reads the results; the state machine's writes them (CDK's ResultWriter grant).
+    const scanRead = reads.find(([id]) => id.startsWith('ExpiryScanJobExpiryScan'));
+    expect(scanRead?.[1].Properties.PolicyDocument.Statement).toContainEqual({
+      Effect: 'Allow',
+      Action: 's3:GetObject',
+      Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, `/${FLEET_RESULTS_PREFIX}/*`]] },
     });
   });
 
