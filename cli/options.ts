@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { DEFAULT_WINDOW_WAIT_SECONDS, MAX_WINDOW_WAIT_SECONDS } from '../core/defaults';
-import { distinctApprovers } from '../core/identity';
+import { checkApproverPattern, distinctApprovers } from '../core/identity';
 import { calendarList } from '../core/naming';
 import type { LocalChangeManagement } from '../local/workflow/engine';
 
@@ -31,14 +31,19 @@ function calendarOption(value: string): string[] {
   }
 }
 
-/** Parses `--approvers`: comma-separated principals, each listed once whatever the case of its spelling. */
-export function approverList(value: string): string[] {
+/**
+ * Parses a list of principals (`--approvers`, `--custodians`): comma-separated principal ARNs or ARN patterns, each
+ * checked as a deployment checks its `approvers` and `custodians` (a plain name is refused: nobody authenticates as
+ * `bob`) and listed once whatever the case of its spelling.
+ */
+export function principalList(value: string): string[] {
   try {
     return distinctApprovers(
       value
         .split(',')
         .map((a) => a.trim())
-        .filter(Boolean),
+        .filter(Boolean)
+        .map(checkApproverPattern),
     );
   } catch (err) {
     throw new InvalidArgumentError((err as Error).message);

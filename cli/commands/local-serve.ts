@@ -7,13 +7,14 @@ import {
   DEFAULT_PROOF_TIMEOUT_SECONDS,
   DEFAULT_QUORUM,
   DEFAULT_RECOVERY_PROOF,
+  DEFAULT_RESTORE_QUORUM,
   MAX_PROOF_TIMEOUT_SECONDS,
 } from '../../core/defaults';
 import { RECOVERY_PROOF_MODES, type RecoveryProofMode } from '../../core/types';
 import type { CliIo } from '../output';
 import {
-  approverList,
   changeManagementOf,
+  principalList,
   wholeNumber,
   withChangeManagementOptions,
   type ChangeManagementOptions,
@@ -37,8 +38,19 @@ export function localServeCommand(io: CliIo): Command {
     .option('--quorum <n>', 'distinct approvers a change needs', wholeNumber('--quorum', 1, 10), DEFAULT_QUORUM)
     .option(
       '--approvers <list>',
-      'comma-separated identities allowed to approve, each once (default: anyone but the requester)',
-      approverList,
+      'comma-separated principals (ARNs or ARN patterns) allowed to approve, each once (default: anyone but the requester)',
+      principalList,
+    )
+    .option(
+      '--restore-quorum <n>',
+      'distinct approvers a restore needs',
+      wholeNumber('--restore-quorum', 1, 10),
+      DEFAULT_RESTORE_QUORUM,
+    )
+    .option(
+      '--custodians <list>',
+      "comma-separated principals (ARNs or ARN patterns) allowed to submit a custodian's copy (default: anyone)",
+      principalList,
     )
     .addOption(
       new Option('--recovery-proof <mode>', 'how strongly changes are asked for a recovery proof (docs/recovery.md)')
@@ -60,6 +72,8 @@ export function localServeCommand(io: CliIo): Command {
           approvalTimeout: number;
           quorum: number;
           approvers?: string[];
+          restoreQuorum: number;
+          custodians?: string[];
           recoveryProof: RecoveryProofMode;
           proofTimeout: number;
         },
@@ -76,6 +90,8 @@ export function localServeCommand(io: CliIo): Command {
               quorum: opts.quorum,
               changeManagement,
               ...(opts.approvers && { approvers: opts.approvers }),
+              restoreQuorum: opts.restoreQuorum,
+              ...(opts.custodians && { custodians: opts.custodians }),
               recoveryProof: opts.recoveryProof,
               proofTimeoutSeconds: opts.proofTimeout,
             }),

@@ -22,6 +22,8 @@ export interface LocalGatewaySettings {
   internal: InternalAccess;
   /** The member accounts and Regions whose keys it takes changes for, as the deployed gateway's `KEYMAT_MEMBERS`. */
   members?: Members;
+  /** Who may submit a custodian's copy, as the deployed gateway's `KEYMAT_CUSTODIANS`; none: anyone who may call it. */
+  custodians: string[];
 }
 
 /** Runbook starts read the automation's record from SSM, which the local stack does not emulate. */
@@ -48,8 +50,7 @@ function gateway(
       stateMachineArn: settings.stateMachineArn,
       attestationKeyArn: settings.internal.attestationKeyArn,
       sessionBoundRoles: [],
-      // Locally anyone may submit a copy, as on a deployment that lists no custodians.
-      custodians: [],
+      custodians: settings.custodians,
       eventBusName: DEFAULT_EVENT_BUS,
       ...(settings.members && { members: settings.members }),
     },

@@ -155,6 +155,7 @@ export class LocalStack {
         new LocalGateway({
           ...where,
           stateMachineArn: sfn.stateMachineArn,
+          custodians: definition.custodians,
           ...(definition.members && { members: definition.members }),
         }),
       );

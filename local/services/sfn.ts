@@ -71,6 +71,8 @@ export interface LocalWorkflowDefinition {
   region: string;
   /** The member accounts and Regions whose keys the gateway takes changes for. @default the hub's account only */
   members?: Members;
+  /** Who may submit a custodian's copy at the gateway (principal patterns); none listed: anyone who may call it. */
+  custodians: string[];
 }
 
 /**

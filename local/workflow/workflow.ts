@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { attestStart } from '../../core/attestation';
 import { localDefinition } from './definition';
 import { DEFAULT_WAIT_SECONDS } from '../../core/defaults';
+import { checkApproverPattern, distinctApprovers } from '../../core/identity';
 import { checkCalendarName } from '../../core/naming';
 import * as z from '../../core/schema';
 import type { RecoveryProofMode } from '../../core/types';
@@ -33,8 +34,15 @@ export interface WorkflowSettings {
   taskTimeoutSeconds?: number;
   /** Distinct approvers a change needs. @default 1 */
   quorum?: number;
+  /** Distinct approvers a restore needs. @default DEFAULT_RESTORE_QUORUM */
+  restoreQuorum?: number;
   /** Identities allowed to approve. @default anyone but the requester */
   approvers?: string[];
+  /**
+   * Principals (ARNs or ARN patterns) allowed to submit a custodian's copy at the gateway, as a deployment's
+   * `custodians`. @default anyone who may call the gateway
+   */
+  custodians?: string[];
   /** How strongly changes are asked for a recovery proof. @default DEFAULT_RECOVERY_PROOF */
   recoveryProof?: RecoveryProofMode;
   /** How long a change waits for a custodian's proof. @default DEFAULT_PROOF_TIMEOUT_SECONDS */
@@ -61,6 +69,7 @@ export function prepareWorkflow(endpoint: string, settings: WorkflowSettings): L
   const defaultWaitSeconds = settings.defaultWaitSeconds ?? DEFAULT_WAIT_SECONDS;
   // Checked before anything runs: a bad name would otherwise fail the first change at its plan.
   const calendars = (settings.changeManagement?.changeCalendars ?? []).map(checkCalendarName);
+  const custodians = distinctApprovers((settings.custodians ?? []).map(checkApproverPattern));
   const prepare = (internal: InternalAccess) => ({
     tasks: createLocalTasks({
       endpoint,
@@ -78,6 +87,7 @@ export function prepareWorkflow(endpoint: string, settings: WorkflowSettings): L
     approvalTimeoutSeconds: settings.approvalTimeoutSeconds,
     ...(settings.taskTimeoutSeconds !== undefined && { taskTimeoutSeconds: settings.taskTimeoutSeconds }),
     ...(settings.quorum !== undefined && { quorum: settings.quorum }),
+    ...(settings.restoreQuorum !== undefined && { restoreQuorum: settings.restoreQuorum }),
     ...(settings.approvers !== undefined && { approvers: settings.approvers }),
     ...(settings.recoveryProof !== undefined && { recoveryProof: settings.recoveryProof }),
     ...(settings.proofTimeoutSeconds !== undefined && { proofTimeoutSeconds: settings.proofTimeoutSeconds }),
@@ -87,6 +97,7 @@ export function prepareWorkflow(endpoint: string, settings: WorkflowSettings): L
     definition,
     prepare,
     ...env,
+    custodians,
     ...(settings.organisation && { members: settings.organisation.members }),
   };
 }

@@ -1,0 +1,43 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EXIT, type CliIo } from '../../../cli/output';
+import { runKeymat } from '../../../cli/program';
+
+/** `keymat local serve`'s settings are checked as they are parsed: a bad one is one line, and nothing starts. */
+let dir: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'keymat-serve-options-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function io(): CliIo & { errors: () => string } {
+  const err: string[] = [];
+  return {
+    write: () => undefined,
+    writeError: (t) => void err.push(t),
+    env: {},
+    exitCode: EXIT.ok,
+    errors: () => err.join(''),
+  };
+}
+
+const CAROL = 'arn:aws:iam::111122223333:user/carol';
+
+it.each([
+  ['--custodians', `${CAROL},bob`, 'approver "bob" must be a principal ARN or ARN pattern'],
+  ['--custodians', `${CAROL},${CAROL.replace('carol', 'Carol')}`, 'are the same principal (IAM names ignore case)'],
+  ['--approvers', 'bob', 'approver "bob" must be a principal ARN or ARN pattern'],
+  ['--restore-quorum', '11', '--restore-quorum must be a whole number from 1 to 10'],
+  ['--restore-quorum', '0', '--restore-quorum must be a whole number from 1 to 10'],
+])('refuses %s %s naming the option and the value, before the state folder is made', async (option, value, reason) => {
+  const stateDir = join(dir, 'state');
+  const cli = io();
+  expect(await runKeymat(['local', 'serve', '--state-dir', stateDir, option, value], cli)).toBe(EXIT.usage);
+  const [line] = cli.errors().split('\n');
+  expect(line).toContain(`option '${option} <`);
+  expect(line).toContain(`argument '${value}' is invalid`);
+  expect(line).toContain(reason);
+  expect(existsSync(stateDir)).toBe(false);
+});
