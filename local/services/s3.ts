@@ -26,13 +26,16 @@ export class LocalS3 implements LocalService {
     const { requestId } = request;
     const operation = { GET: 'GetObject', PUT: 'PutObject' }[request.method] ?? request.method;
     const [bucketSegment = '', ...keySegments] = request.url.pathname.slice(1).split('/');
-    const bucket = decodeURIComponent(bucketSegment);
-    let key: string;
-    try {
-      key = keySegments.map(decodeURIComponent).join('/');
-    } catch {
-      key = '';
-    }
+    // A segment that is not percent-encoding (`%zz`) names no bucket or key, and is answered as such.
+    const decoded = (segment: string): string => {
+      try {
+        return decodeURIComponent(segment);
+      } catch {
+        return '';
+      }
+    };
+    const bucket = decoded(bucketSegment);
+    const key = keySegments.map(decoded).join('/');
     const log = (error?: string): LoggedCall => ({ service: 's3', operation, ...(error && { error }) });
     const refuse = (status: number, code: string, message: string, resource = `/${bucket}/${key}`): Answer => ({
       status,

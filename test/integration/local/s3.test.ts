@@ -68,3 +68,16 @@ describe('the local S3', () => {
     expect(errorName(elsewhere)).toBe('NoSuchBucket');
   });
 });
+
+describe('a crafted S3 request', () => {
+  it('is answered, not thrown: a path that is not percent-encoding names no bucket', async () => {
+    const internal = internalCredentials(dir);
+    const response = await fetch(`${stack.endpoint}/%zz/key`, {
+      headers: {
+        authorization: `AWS4-HMAC-SHA256 Credential=${internal.accessKeyId}/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0`,
+      },
+    });
+    expect(response.status).toBe(404);
+    expect(await response.text()).toContain('<Code>NoSuchBucket</Code>');
+  });
+});
