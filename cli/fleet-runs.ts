@@ -36,9 +36,6 @@ export interface FleetScanRuns {
   last?: FleetScanSummary;
 }
 
-/** The Scan Completed detail, which the fleet scan's last state returns as the execution's output. */
-const summarySchema = () => EVENT_DETAILS['Scan Completed'];
-
 /**
  * A SUCCEEDED run's summary, parsed from its output.
  *
@@ -53,7 +50,8 @@ function summaryOf(executionArn: string, output: string | undefined): FleetScanS
       `the fleet scan run ${executionArn} SUCCEEDED but its output is not JSON: '${(output ?? '').slice(0, 200)}'`,
     );
   }
-  const parsed = summarySchema().safeParse(value);
+  // The fleet scan's last state (SummariseScan) returns the run's Scan Completed detail as the execution's output.
+  const parsed = EVENT_DETAILS['Scan Completed'].safeParse(value);
   if (!parsed.success) {
     throw new CliError(
       `the fleet scan run ${executionArn} SUCCEEDED but its output is not a Scan Completed summary: ${z.prettifyError(parsed.error)}`,

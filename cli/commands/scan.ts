@@ -69,7 +69,7 @@ export function scanCommand(io: CliIo): Command {
     )
     .option(
       '--org',
-      "the fleet scan, over every member account × Region of the organisation through keymat's member read role: with --local, run it on the local stack's organisation; without, show the deployed hub's latest runs and the summary of the last that succeeded (the hub scans its configured members on its schedule, so the scan's options above and below go with --local only)",
+      "the fleet scan of every member account × Region, through keymat's member read role: with --local, run it on the local stack's organisation; without, show the deployed hub's newest runs and the last summary (the hub scans its configured members on its schedule: the options that shape a run go with --local only)",
       false,
     )
     .option(
