@@ -1,7 +1,7 @@
 /**
- * The CLI's environment: the variables it reads itself (a deployed stack's state machine, gateway and fleet doctor, the caller's
- * credentials for the local stack). The SDK reads the same AWS variables on its own for AWS targets, among them
- * `AWS_USE_FIPS_ENDPOINT`, so the CLI calls FIPS endpoints exactly when the SDK would.
+ * The CLI's environment: the variables it reads itself (a deployed stack's state machine, gateway, fleet doctor and
+ * fleet scan, the caller's credentials for the local stack). The SDK reads the same AWS variables on its own for AWS
+ * targets, among them `AWS_USE_FIPS_ENDPOINT`, so the CLI calls FIPS endpoints exactly when the SDK would.
  */
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -10,6 +10,7 @@ type Env = Readonly<Record<string, string | undefined>>;
 const KEYMAT_STATE_MACHINE_ARN = 'KEYMAT_STATE_MACHINE_ARN';
 const KEYMAT_GATEWAY_URL = 'KEYMAT_GATEWAY_URL';
 const KEYMAT_ORG_DOCTOR_FUNCTION = 'KEYMAT_ORG_DOCTOR_FUNCTION';
+const KEYMAT_FLEET_STATE_MACHINE_ARN = 'KEYMAT_FLEET_STATE_MACHINE_ARN';
 
 /** Static AWS credentials, as the variables or a profile give them. */
 export interface AwsCredentials {
@@ -26,6 +27,8 @@ export interface CliEnvironment {
   gatewayUrl?: string;
   /** The deployed fleet doctor's function name or ARN (`KEYMAT_ORG_DOCTOR_FUNCTION`), when no option names one. */
   orgDoctorFunction?: string;
+  /** The deployed hub's fleet scan state machine (`KEYMAT_FLEET_STATE_MACHINE_ARN`), when no option names one. */
+  fleetStateMachineArn?: string;
   /** The caller's static credentials, for the local stack (which takes the access key id as the user's name). */
   credentials?: { accessKeyId: string; secretAccessKey: string };
   /** `AWS_REGION`. */
@@ -46,12 +49,14 @@ export function cliEnvironment(env: Env = process.env): CliEnvironment {
   const stateMachineArn = valueOf(env, KEYMAT_STATE_MACHINE_ARN);
   const gatewayUrl = valueOf(env, KEYMAT_GATEWAY_URL);
   const orgDoctorFunction = valueOf(env, KEYMAT_ORG_DOCTOR_FUNCTION);
+  const fleetStateMachineArn = valueOf(env, KEYMAT_FLEET_STATE_MACHINE_ARN);
   const region = valueOf(env, 'AWS_REGION');
   const kmsEndpoint = valueOf(env, 'AWS_ENDPOINT_URL_KMS');
   return {
     ...(stateMachineArn && { stateMachineArn }),
     ...(gatewayUrl && { gatewayUrl }),
     ...(orgDoctorFunction && { orgDoctorFunction }),
+    ...(fleetStateMachineArn && { fleetStateMachineArn }),
     ...(accessKeyId && {
       credentials: { accessKeyId, secretAccessKey: valueOf(env, 'AWS_SECRET_ACCESS_KEY') ?? 'local' },
     }),

@@ -1,4 +1,14 @@
-import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import {
+  Arn,
+  ArnFormat,
+  Aws,
+  CfnOutput,
+  Duration,
+  RemovalPolicy,
+  Stack,
+  Validations,
+  type StackProps,
+} from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import { EventBus, type IEventBus } from 'aws-cdk-lib/aws-events';
 import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
@@ -9,11 +19,13 @@ import { Key } from 'aws-cdk-lib/aws-kms';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Function as LambdaFunction, FunctionUrlAuthType, type IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { SubscriptionFilter, Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { DeletionWorkflow } from '../workflows/deletion-workflow';
 import { acknowledge, wildcardFindings } from '../workflows/nag';
+import { FLEET_SCAN_STATE_MACHINE_OUTPUT } from '../core/fleet-scan';
 import { CALENDAR_ARN, EVENT_SOURCE } from '../core/naming';
 import type { MemberActingFunction } from '../core/organisation';
 
@@ -373,8 +385,9 @@ export class KeymatStack extends Stack {
     );
     attestation.grantGenerateMac(gateway);
 
-    // What people are given: the gateway's URL, reading executions and, with members, the fleet doctor. None starts
-    // nor answers anything directly.
+    // What people are given: the gateway's URL, reading executions and, with members, the fleet doctor and the fleet
+    // scan's runs. None starts nor answers anything directly.
+    const fleet = this.expiryScan.fleet?.stateMachine;
     const operatorPolicy = (id: string, description: string): ManagedPolicy => {
       const statements = [
         new PolicyStatement({
@@ -394,11 +407,18 @@ export class KeymatStack extends Stack {
           ? [new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [orgDoctor.fn.functionArn] })]
           : []),
       ];
-      const policy = new ManagedPolicy(this, id, { description, statements });
+      // `keymat scan --org`: the fleet scan's runs and their summaries, read only.
+      const fleetStatements = fleet ? runReadStatements(fleet) : [];
+      const policy = new ManagedPolicy(this, id, { description, statements: [...statements, ...fleetStatements] });
       acknowledge(
         policy,
         wildcardFindings(policy, statements),
         "reading this workflow's own executions (execution:<state machine>:*), to follow a change",
+      );
+      acknowledge(
+        policy,
+        wildcardFindings(policy, fleetStatements),
+        "describing the fleet scan's own runs (execution:<fleet state machine>:*), to read the last run's summary",
       );
       return policy;
     };
@@ -420,9 +440,25 @@ export class KeymatStack extends Stack {
     new CfnOutput(this, 'RequesterPolicyArn', { value: this.requesterPolicy.managedPolicyArn });
     new CfnOutput(this, 'ApproverPolicyArn', { value: this.approverPolicy.managedPolicyArn });
     if (orgDoctor) new CfnOutput(this, 'OrgDoctorFunctionName', { value: orgDoctor.fn.functionName });
+    if (fleet) new CfnOutput(this, FLEET_SCAN_STATE_MACHINE_OUTPUT, { value: fleet.stateMachineArn });
     new CfnOutput(this, 'ApprovalTopicArn', { value: approvalTopic.topicArn });
     new CfnOutput(this, 'OutcomeTopicArn', { value: outcomeTopic.topicArn });
   }
+}
+
+/**
+ * Reading a state machine's runs, for people: listing them, and describing each run (its status, error and output).
+ * Not its map runs' children (`execution:<name>/<map run>:<child>`), nor its history, nor starting one.
+ */
+function runReadStatements(stateMachine: IStateMachine): PolicyStatement[] {
+  const { resourceName } = Arn.split(stateMachine.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME);
+  return [
+    new PolicyStatement({ actions: ['states:ListExecutions'], resources: [stateMachine.stateMachineArn] }),
+    new PolicyStatement({
+      actions: ['states:DescribeExecution'],
+      resources: [`arn:${Aws.PARTITION}:states:${Aws.REGION}:${Aws.ACCOUNT_ID}:execution:${resourceName}:*`],
+    }),
+  ];
 }
 
 /** The approval page's path on its HTTP API, as on `keymat local serve`. */

@@ -1,19 +1,24 @@
 import type { Command } from 'commander';
+import type { SfnCall } from '../../core/aws-api';
 import {
   DEFAULT_FLEET_MAX_CONCURRENCY,
   DEFAULT_SCAN_EXPIRES_WITHIN_DAYS,
   DEFAULT_SCAN_LIMITS,
   DEFAULT_SCAN_RETIRE_TAG,
 } from '../../core/defaults';
-import { describeFleetScan } from '../../core/fleet-scan';
+import { describeFleetScan, FLEET_SCAN_STATE_MACHINE_OUTPUT } from '../../core/fleet-scan';
+import { ARN } from '../../core/naming';
 import { membersSchema } from '../../core/organisation';
 import { printable } from '../../core/text';
 import { scanLimitsSchema, scanPolicySchema } from '../../core/scan-policy';
 import { scan } from '../../functions/expiry-scan/scan';
 import { describeSummary } from '../../functions/expiry-scan/start';
-import { gatewayStarter } from '../operations';
+import { createSfnClient } from '../../functions/runtime/aws';
+import { cliEnvironment } from '../env';
+import { describeFleetScanRuns, describeNewerRuns, lastRunFailed, readFleetScanRuns } from '../fleet-runs';
+import { gatewayStarter, socketErrors, stackOutputs } from '../operations';
 import { gatewayCommand, resolveTarget, type TargetOptions } from './operator';
-import { CliError, printJson, type CliIo } from '../output';
+import { CliError, EXIT, lineWriter, printJson, type CliIo } from '../output';
 import { wholeNumber } from '../options';
 
 interface ScanOptions extends TargetOptions {
@@ -28,6 +33,7 @@ interface ScanOptions extends TargetOptions {
   retireTag: string | false;
   maxChanges: number;
   describeKeyRate: number;
+  fleetStateMachineArn?: string;
 }
 
 export function scanCommand(io: CliIo): Command {
@@ -63,24 +69,28 @@ export function scanCommand(io: CliIo): Command {
     )
     .option(
       '--org',
-      "scan every member account × Region of the organisation (the fleet scan), through keymat's member read role; with --local, on the local stack's organisation",
+      "the fleet scan of every member account × Region, through keymat's member read role: with --local, run it on the local stack's organisation; without, show the deployed hub's newest runs and the last summary (the hub scans its configured members on its schedule: the options that shape a run go with --local only)",
       false,
     )
-    .option('--regions <list>', 'with --org: the Regions to scan, comma-separated', commaList)
-    .option('--organizational-units <list>', 'with --org: scan the accounts under these OUs only', commaList)
+    .option(
+      '--fleet-state-machine-arn <arn>',
+      `with --org: the deployed hub's fleet scan state machine (default: $KEYMAT_FLEET_STATE_MACHINE_ARN, else the stack's ${FLEET_SCAN_STATE_MACHINE_OUTPUT} output)`,
+    )
+    .option('--regions <list>', 'with --org --local: the Regions to scan, comma-separated', commaList)
+    .option('--organizational-units <list>', 'with --org --local: scan the accounts under these OUs only', commaList)
     .option(
       '--accounts <list>',
-      'with --org: scan these accounts (besides those under --organizational-units)',
+      'with --org --local: scan these accounts (besides those under --organizational-units)',
       commaList,
     )
     .option(
       '--max-concurrency <n>',
-      'with --org: member account × Region scans at once',
+      'with --org --local: member account × Region scans at once',
       wholeNumber('--max-concurrency', 1, 10_000),
       DEFAULT_FLEET_MAX_CONCURRENCY,
     )
-    .action(async (opts: ScanOptions) => {
-      if (opts.org) return fleetScan(io, opts);
+    .action(async (opts: ScanOptions, command: Command) => {
+      if (opts.org) return opts.local ? localFleetScan(io, opts) : deployedFleetScan(io, opts, command);
       const target = await resolveTarget(io, opts);
       const now = new Date();
       const summary = await scan(
@@ -118,16 +128,84 @@ const policyOf = (opts: ScanOptions) =>
   });
 
 /**
- * `keymat scan --org`: the fleet scan over the organisation of the local stack's state folder, run by keymat's local
- * engine as the deployed state machine runs it (each child as the scan's own identity through the member read
- * role; the changes started as the scan's own). It prints the run's Scan Completed summary.
+ * The options that shape a scan run by the CLI. A deployed hub's fleet scan takes them from its configuration, so
+ * `keymat scan --org` refuses them without --local.
  */
-async function fleetScan(io: CliIo, opts: ScanOptions): Promise<void> {
-  if (!opts.local) {
+const LOCAL_ONLY_OPTIONS: ReadonlySet<string> = new Set([
+  'dryRun',
+  'regions',
+  'organizationalUnits',
+  'accounts',
+  'maxConcurrency',
+  'expiresWithinDays',
+  'importedMoreThanDays',
+  'retireTag',
+  'maxChanges',
+  'describeKeyRate',
+]);
+
+/** The first local-only option given on the command line, as it was spelled (`--no-retire-tag` for the negation). */
+const givenLocalOnlyOption = (command: Command): string | undefined =>
+  command.options.find((option) => {
+    const key = option.attributeName();
+    return (
+      LOCAL_ONLY_OPTIONS.has(key) &&
+      command.getOptionValueSource(key) === 'cli' &&
+      option.negate === (command.getOptionValue(key) === false)
+    );
+  })?.long;
+
+/** The deployed hub's fleet scan state machine: the option, `KEYMAT_FLEET_STATE_MACHINE_ARN`, or the stack's output. */
+async function fleetStateMachineArn(opts: ScanOptions, variables: CliIo['env']): Promise<string> {
+  const given = opts.fleetStateMachineArn ?? cliEnvironment(variables).fleetStateMachineArn;
+  if (given !== undefined) return given;
+  const output = (await stackOutputs(opts.stackName)).find(
+    (o) => o.OutputKey === FLEET_SCAN_STATE_MACHINE_OUTPUT,
+  )?.OutputValue;
+  if (!output) {
     throw new CliError(
-      "keymat scan --org runs on the local stack (--local); a deployed hub runs its fleet scan on its schedule, and publishes each run's summary as the Scan Completed event",
+      `stack ${opts.stackName} has no ${FLEET_SCAN_STATE_MACHINE_OUTPUT} output: a hub has a fleet scan only when deployed with members`,
     );
   }
+  return output;
+}
+
+/** Step Functions in the Region the state machine's ARN names (else the SDK's), showing socket errors as they are. */
+const fleetSfn = (stateMachineArn: string): SfnCall => {
+  const region = ARN.exec(stateMachineArn)?.[3];
+  return socketErrors(createSfnClient(region ? { region } : {}));
+};
+
+/**
+ * `keymat scan --org` against a deployed hub, which runs its fleet scan on its schedule: the fleet scan's newest runs,
+ * read with the caller's credentials. It prints each run newer than the last that SUCCEEDED (running, or ended
+ * otherwise with its error and cause), then that run's summary; with --json the summary alone on stdout (null when no
+ * run SUCCEEDED) and the newer runs on stderr. It exits EXIT.executionNotSucceeded when the newest run that ended did
+ * not succeed.
+ */
+async function deployedFleetScan(io: CliIo, opts: ScanOptions, command: Command): Promise<void> {
+  const local = givenLocalOnlyOption(command);
+  if (local) {
+    throw new CliError(
+      `${local} goes with --local: a deployed hub scans its configured members on its schedule, and keymat scan --org shows its runs`,
+    );
+  }
+  const say = lineWriter(io);
+  const stateMachineArn = await fleetStateMachineArn(opts, io.env);
+  const runs = await readFleetScanRuns(fleetSfn(stateMachineArn), stateMachineArn);
+  if (opts.json) {
+    for (const line of describeNewerRuns(runs)) io.writeError(`${line}\n`);
+    printJson(io, runs.last ?? null);
+  } else for (const line of describeFleetScanRuns(runs)) say(line);
+  if (lastRunFailed(runs)) io.exitCode = EXIT.executionNotSucceeded;
+}
+
+/**
+ * `keymat scan --org --local`: the fleet scan over the organisation of the local stack's state folder, run by keymat's
+ * local engine as the deployed state machine runs it (each child as the scan's own identity through the member read
+ * role; the changes started as the scan's own). It prints the run's Scan Completed summary.
+ */
+async function localFleetScan(io: CliIo, opts: ScanOptions): Promise<void> {
   if (!opts.regions?.length) throw new CliError('keymat scan --org needs --regions, the Regions to scan');
   const { readOrganization } = await import('../../local/state/organization.js');
   const organization = readOrganization(opts.stateDir);

@@ -18,7 +18,8 @@ import { keymatStack, testApp } from '../../helpers/cdk-stacks';
  * StackSet's template), and the member roles' own policies against a member account's keys. Only the acting task
  * roles reach a member role, DeleteMaterial's alone the delete role, each only with a keymat SourceIdentity; nothing
  * outside the hub does; and each member role may make exactly the calls its tasks make. The fleet doctor's role may
- * assume the read role alone, and the operators' policies may invoke the doctor and nothing new besides.
+ * assume the read role alone, and the operators' policies may invoke the doctor and read the fleet scan's runs, and
+ * nothing new besides (they start no fleet scan).
  */
 
 const HUB = '111122223333';
@@ -281,6 +282,8 @@ async function simulate(principal: string, policy: PolicyDocument, probe: Probe,
 const MANAGEMENT = '777788889999';
 const FLEET_MACHINE = `arn:aws:states:${REGION}:${HUB}:stateMachine:Keymat-fleet-scan`;
 const DELETION_MACHINE = `arn:aws:states:${REGION}:${HUB}:stateMachine:Keymat-deletion`;
+/** A run of the fleet scan: what `keymat scan --org` lists and reads the summary of. */
+const FLEET_RUN = `arn:aws:states:${REGION}:${HUB}:execution:Keymat-fleet-scan:0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d`;
 /** The hub's resources by logical id, as ARNs: the state machines by their names, the rest by their ids. */
 const HUB_RESOURCES: Record<string, string> = Object.fromEntries(
   Object.entries(hub).map(([id, r]) => [
@@ -375,11 +378,20 @@ const FLEET_PROBES = {
     'states:StopExecution',
     `arn:aws:states:${REGION}:${HUB}:execution:Keymat-fleet-scan/0a1b2c3d:4e5f6a7b`,
   ),
+  'states:ListExecutions (the fleet scan)': inHub('states:ListExecutions', FLEET_MACHINE),
+  'states:DescribeExecution (a fleet scan run)': inHub('states:DescribeExecution', FLEET_RUN),
+  'states:GetExecutionHistory (a fleet scan run)': inHub('states:GetExecutionHistory', FLEET_RUN),
   'states:StartExecution (the deletion workflow)': inHub('states:StartExecution', DELETION_MACHINE),
   'lambda:InvokeFunction (the fleet doctor)': inHub('lambda:InvokeFunction', ORG_DOCTOR_FUNCTION),
   'lambda:InvokeFunction (the gateway, not through its URL)': inHub('lambda:InvokeFunction', GATEWAY_FUNCTION),
 } satisfies Record<string, Probe>;
 type FleetProbe = keyof typeof FLEET_PROBES;
+/** What people may do with the fleet: invoke the doctor, and read the fleet scan's runs (`keymat scan --org`). */
+const OPERATOR_FLEET_CALLS: readonly FleetProbe[] = [
+  'lambda:InvokeFunction (the fleet doctor)',
+  'states:ListExecutions (the fleet scan)',
+  'states:DescribeExecution (a fleet scan run)',
+];
 const FLEET_SUBJECTS: Record<string, { policy: PolicyDocument; allowed: readonly FleetProbe[] }> = {
   ExpiryScan: {
     policy: hubRolePolicy(functionRoleId('ExpiryScan')),
@@ -396,6 +408,7 @@ const FLEET_SUBJECTS: Record<string, { policy: PolicyDocument; allowed: readonly
       'states:StartExecution (the fleet scan)',
       'states:DescribeExecution (a fleet scan child)',
       'states:StopExecution (a fleet scan child)',
+      'states:DescribeExecution (a fleet scan run)',
     ],
   },
   ValidateOrigin: {
@@ -410,11 +423,8 @@ const FLEET_SUBJECTS: Record<string, { policy: PolicyDocument; allowed: readonly
       'organizations:DescribeAccount (an account of the organisation)',
     ],
   },
-  'the Requesters policy': {
-    policy: managedPolicy('Requesters'),
-    allowed: ['lambda:InvokeFunction (the fleet doctor)'],
-  },
-  'the Approvers policy': { policy: managedPolicy('Approvers'), allowed: ['lambda:InvokeFunction (the fleet doctor)'] },
+  'the Requesters policy': { policy: managedPolicy('Requesters'), allowed: OPERATOR_FLEET_CALLS },
+  'the Approvers policy': { policy: managedPolicy('Approvers'), allowed: OPERATOR_FLEET_CALLS },
   Gateway: {
     policy: hubRolePolicy(functionRoleId('Gateway')),
     allowed: ['states:StartExecution (the deletion workflow)'],
@@ -503,6 +513,26 @@ describe('the organisation permission model, simulated', () => {
       expect(fleetCalls.get(name)!.sort()).toEqual([...FLEET_SUBJECTS[name]!.allowed].sort());
     },
   );
+
+  it("lets the operators' policies read the fleet scan's runs but not start one, nor read a run's history or children", () => {
+    for (const people of ['the Requesters policy', 'the Approvers policy']) {
+      const allowed = fleetCalls.get(people)!;
+      expect(allowed).toEqual(
+        expect.arrayContaining([
+          'states:ListExecutions (the fleet scan)',
+          'states:DescribeExecution (a fleet scan run)',
+        ]),
+      );
+      for (const denied of [
+        'states:StartExecution (the fleet scan)',
+        'states:GetExecutionHistory (a fleet scan run)',
+        'states:DescribeExecution (a fleet scan child)',
+        'states:StopExecution (a fleet scan child)',
+      ] as const) {
+        expect(allowed).not.toContain(denied);
+      }
+    }
+  });
 
   it.each(Object.keys(MEMBER_ROLES))('the member role %s may make exactly the calls its tasks make', (name) => {
     expect(memberCalls.get(name)!.sort()).toEqual([...MEMBER_ROLES[name]!.allowed].sort());

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { EXIT } from '../../../cli/output';
 import { EVENT_DETAILS } from '../../../core/change-events';
 import { FLEET_RESULTS_PREFIX } from '../../../core/fleet-scan';
 import { mapRunManifestSchema } from '../../../core/map-results';
@@ -196,13 +197,15 @@ describe('keymat scan --org --local', () => {
     expect(starts).toEqual([expect.objectContaining({ status: 200, caller: expect.stringContaining('ExpiryScan') })]);
   });
 
-  it('refuses a Region that is none, naming the option, and without --local says where the fleet scan runs', async () => {
+  it('refuses a Region that is none, naming the option, and without --local says that a deployed hub scans on its schedule', async () => {
     const bad = await scanOrg('--regions', 'mars', '--dry-run');
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('--regions');
-    const deployed = await keymat(['scan', '--org', '--regions', 'eu-west-1', '--dry-run']);
-    expect(deployed.code).not.toBe(0);
-    expect(deployed.stderr).toContain('keymat scan --org runs on the local stack (--local)');
+    const deployed = await keymat(['scan', '--org', '--regions', 'eu-west-1']);
+    expect(deployed.code).toBe(EXIT.failed);
+    expect(deployed.stderr).toBe(
+      'keymat: --regions goes with --local: a deployed hub scans its configured members on its schedule, and keymat scan --org shows its runs\n',
+    );
   });
 });
 

@@ -1,10 +1,11 @@
 import { cliEnvironment, quietSdkNodeNotice } from '../../../cli/env';
 
 describe('cliEnvironment', () => {
-  it('reads the state machine, the credentials, the Region and the KMS endpoint', () => {
+  it('reads the state machines, the credentials, the Region and the KMS endpoint', () => {
     expect(
       cliEnvironment({
         KEYMAT_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:111122223333:stateMachine:m',
+        KEYMAT_FLEET_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:111122223333:stateMachine:m-fleet-scan',
         AWS_ACCESS_KEY_ID: 'alice',
         AWS_SECRET_ACCESS_KEY: 'secret',
         AWS_REGION: 'eu-west-1',
@@ -12,6 +13,7 @@ describe('cliEnvironment', () => {
       }),
     ).toEqual({
       stateMachineArn: 'arn:aws:states:us-east-1:111122223333:stateMachine:m',
+      fleetStateMachineArn: 'arn:aws:states:us-east-1:111122223333:stateMachine:m-fleet-scan',
       credentials: { accessKeyId: 'alice', secretAccessKey: 'secret' },
       region: 'eu-west-1',
       kmsEndpoint: 'http://127.0.0.1:4566',

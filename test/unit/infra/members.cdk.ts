@@ -3,6 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { FLEET_SCAN_STATE_MACHINE_OUTPUT } from '../../../core/fleet-scan';
 import {
   MEMBER_DELETE_ROLE,
   MEMBER_READ_ROLE,
@@ -144,6 +145,38 @@ describe('a hub with members', () => {
     template.hasOutput('OrgDoctorFunctionName', { Value: { Ref: doctorId } });
   });
 
+  it("lets the operators' policies list and describe the fleet scan's runs, nothing more of it, and names it in an output", () => {
+    const [fleetId] = Object.keys(template.findResources('AWS::StepFunctions::StateMachine')).filter((id) =>
+      id.includes('FleetScan'),
+    );
+    const runs = {
+      'Fn::Join': [
+        '',
+        [
+          'arn:',
+          { Ref: 'AWS::Partition' },
+          ':states:',
+          { Ref: 'AWS::Region' },
+          ':',
+          { Ref: 'AWS::AccountId' },
+          ':execution:',
+          { 'Fn::Select': [6, { 'Fn::Split': [':', { Ref: fleetId }] }] },
+          ':*',
+        ],
+      ],
+    };
+    for (const policy of Object.values(template.findResources('AWS::IAM::ManagedPolicy'))) {
+      const fleetStatements = (policy.Properties.PolicyDocument.Statement as { Resource: unknown }[]).filter((s) =>
+        JSON.stringify(s.Resource).includes(fleetId!),
+      );
+      expect(fleetStatements).toEqual([
+        { Action: 'states:ListExecutions', Effect: 'Allow', Resource: { Ref: fleetId } },
+        { Action: 'states:DescribeExecution', Effect: 'Allow', Resource: runs },
+      ]);
+    }
+    template.hasOutput(FLEET_SCAN_STATE_MACHINE_OUTPUT, { Value: { Ref: fleetId } });
+  });
+
   it("writes the members and the approval rules into ValidateOrigin's environment", () => {
     const variables = functionOf(template, 'ValidateOrigin').Properties.Environment.Variables;
     expect(JSON.parse(variables.KEYMAT_MEMBERS)).toEqual(MEMBERS);
@@ -166,6 +199,10 @@ describe('a hub without members', () => {
     ).toEqual([]);
     expect(Object.keys(template.findOutputs('*'))).not.toContain('OrgDoctorFunctionName');
     expect(JSON.stringify(template.findResources('AWS::IAM::ManagedPolicy'))).not.toContain('OrgDoctor');
+  });
+
+  it('has no fleet scan state machine, and so no output naming one', () => {
+    expect(Object.keys(template.findOutputs('*'))).not.toContain(FLEET_SCAN_STATE_MACHINE_OUTPUT);
   });
 
   it('names no role, and grants no sts: or organizations: action', () => {
