@@ -127,6 +127,27 @@ export async function stackOutputs(stackName: string): Promise<Output[]> {
   return stacks.Stacks?.[0]?.Outputs ?? [];
 }
 
+/**
+ * A hub resource a command acts on: the one given (an option, else its environment variable), else the stack's output
+ * naming it, which only a hub with members has.
+ *
+ * @param what - What the output names, for the error: `a fleet scan`, `a fleet doctor`
+ * @throws CliError when none is given and the stack has no such output
+ */
+export async function givenOrStackOutput(
+  given: string | undefined,
+  stackName: string,
+  output: string,
+  what: string,
+): Promise<string> {
+  if (given !== undefined) return given;
+  const value = (await stackOutputs(stackName)).find((o) => o.OutputKey === output)?.OutputValue;
+  if (!value) {
+    throw new CliError(`stack ${stackName} has no ${output} output: a hub has ${what} only when deployed with members`);
+  }
+  return value;
+}
+
 function gatewayUrl(given: string): URL {
   let url: URL | undefined;
   try {

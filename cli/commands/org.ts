@@ -12,7 +12,7 @@ import { DEFAULT_REGION, DEFAULT_STATE_DIR, LOCAL_ACCOUNT_ID } from '../../local
 import { hubRoleArn, internalCredentials, taskCredentials } from '../../local/services/internal-access';
 import { runningEndpoint } from '../../local/state/store';
 import { cliEnvironment } from '../env';
-import { stackOutputs } from '../operations';
+import { givenOrStackOutput } from '../operations';
 import { CliError, EXIT, lineWriter, printJson, type CliIo } from '../output';
 
 interface DoctorOptions {
@@ -232,12 +232,5 @@ export function orgCommand(io: CliIo, clients: OrgCommandClients = { lambda: doc
 /** The fleet doctor function: the option, `KEYMAT_ORG_DOCTOR_FUNCTION`, or the hub stack's output. */
 async function doctorFunction(opts: DoctorOptions, variables: CliIo['env']): Promise<string> {
   const given = opts.function ?? cliEnvironment(variables).orgDoctorFunction;
-  if (given !== undefined) return given;
-  const output = (await stackOutputs(opts.stackName)).find((o) => o.OutputKey === ORG_DOCTOR_OUTPUT)?.OutputValue;
-  if (!output) {
-    throw new CliError(
-      `stack ${opts.stackName} has no ${ORG_DOCTOR_OUTPUT} output: the hub has a fleet doctor only when deployed with members`,
-    );
-  }
-  return output;
+  return givenOrStackOutput(given, opts.stackName, ORG_DOCTOR_OUTPUT, 'a fleet doctor');
 }

@@ -16,7 +16,7 @@ import { describeSummary } from '../../functions/expiry-scan/start';
 import { createSfnClient } from '../../functions/runtime/aws';
 import { cliEnvironment } from '../env';
 import { describeFleetScanRuns, describeNewerRuns, lastRunFailed, readFleetScanRuns } from '../fleet-runs';
-import { gatewayStarter, socketErrors, stackOutputs } from '../operations';
+import { gatewayStarter, givenOrStackOutput, socketErrors } from '../operations';
 import { gatewayCommand, resolveTarget, type TargetOptions } from './operator';
 import { CliError, EXIT, lineWriter, printJson, type CliIo } from '../output';
 import { wholeNumber } from '../options';
@@ -158,16 +158,7 @@ const givenLocalOnlyOption = (command: Command): string | undefined =>
 /** The deployed hub's fleet scan state machine: the option, `KEYMAT_FLEET_STATE_MACHINE_ARN`, or the stack's output. */
 async function fleetStateMachineArn(opts: ScanOptions, variables: CliIo['env']): Promise<string> {
   const given = opts.fleetStateMachineArn ?? cliEnvironment(variables).fleetStateMachineArn;
-  if (given !== undefined) return given;
-  const output = (await stackOutputs(opts.stackName)).find(
-    (o) => o.OutputKey === FLEET_SCAN_STATE_MACHINE_OUTPUT,
-  )?.OutputValue;
-  if (!output) {
-    throw new CliError(
-      `stack ${opts.stackName} has no ${FLEET_SCAN_STATE_MACHINE_OUTPUT} output: a hub has a fleet scan only when deployed with members`,
-    );
-  }
-  return output;
+  return givenOrStackOutput(given, opts.stackName, FLEET_SCAN_STATE_MACHINE_OUTPUT, 'a fleet scan');
 }
 
 /** Step Functions in the Region the state machine's ARN names (else the SDK's), showing socket errors as they are. */

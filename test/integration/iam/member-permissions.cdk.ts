@@ -9,6 +9,7 @@ import {
   sourceIdentity,
   type Members,
 } from '../../../core/organisation';
+import { FLEET_RESULTS_PREFIX } from '../../../core/fleet-scan';
 import { KeymatMembersStack } from '../../../infra/members';
 import { keymatStack, testApp } from '../../helpers/cdk-stacks';
 
@@ -277,8 +278,8 @@ async function simulate(principal: string, policy: PolicyDocument, probe: Probe,
   return response.overallResult === 'Allowed';
 }
 
-// The fleet scan's calls in the hub: the scan function lists the organisation's accounts, and the fleet state
-// machine starts, reads and stops its Distributed Map's children.
+// The fleet scan's calls in the hub: the scan function lists the organisation's accounts and reads each run's results,
+// and the fleet state machine starts, reads and stops its Distributed Map's children and writes their results.
 const MANAGEMENT = '777788889999';
 const FLEET_MACHINE = `arn:aws:states:${REGION}:${HUB}:stateMachine:Keymat-fleet-scan`;
 const DELETION_MACHINE = `arn:aws:states:${REGION}:${HUB}:stateMachine:Keymat-deletion`;
@@ -297,11 +298,16 @@ const HUB_RESOURCES: Record<string, string> = Object.fromEntries(
         : `arn:aws:${r.Type.split('::')[1]!.toLowerCase()}:${REGION}:${HUB}:${id}`,
   ]),
 );
+/** The fleet scan's results bucket: its logical id, which stands for its name. */
+const RESULTS_BUCKET = Object.keys(hub).find((id) => hub[id]!.Type === 'AWS::S3::Bucket')!;
 /** Resolves a hub template value, its resources' ARNs (the fleet state machine's by its name) included. */
 function resolveHub(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(resolveHub);
   if (node === null || typeof node !== 'object') return node;
   const o = node as Record<string, unknown>;
+  // A bucket's Ref is its name, and its ARN has neither Region nor account.
+  if (o.Ref === RESULTS_BUCKET) return RESULTS_BUCKET;
+  if (Array.isArray(o['Fn::GetAtt']) && o['Fn::GetAtt'][0] === RESULTS_BUCKET) return `arn:aws:s3:::${RESULTS_BUCKET}`;
   if (typeof o.Ref === 'string' && HUB_RESOURCES[o.Ref]) return HUB_RESOURCES[o.Ref];
   if (Array.isArray(o['Fn::GetAtt'])) return HUB_RESOURCES[(o['Fn::GetAtt'] as string[])[0]!];
   if ('Fn::Select' in o) {
@@ -347,6 +353,18 @@ const ORG_DOCTOR_FUNCTION =
 const GATEWAY_FUNCTION =
   HUB_RESOURCES[Object.keys(hub).find((id) => id.startsWith('Gateway') && hub[id]!.Type === 'AWS::Lambda::Function')!]!;
 const FLEET_PROBES = {
+  "s3:GetObject (a fleet scan run's results)": inHub(
+    's3:GetObject',
+    `arn:aws:s3:::${RESULTS_BUCKET}/${FLEET_RESULTS_PREFIX}/0a1b2c3d/manifest.json`,
+  ),
+  "s3:PutObject (a fleet scan run's results)": inHub(
+    's3:PutObject',
+    `arn:aws:s3:::${RESULTS_BUCKET}/${FLEET_RESULTS_PREFIX}/0a1b2c3d/SUCCEEDED_0.json`,
+  ),
+  's3:GetObject (the results bucket, outside the results prefix)': inHub(
+    's3:GetObject',
+    `arn:aws:s3:::${RESULTS_BUCKET}/elsewhere.json`,
+  ),
   'organizations:DescribeOrganization': inHub('organizations:DescribeOrganization', '*'),
   'organizations:ListAccounts': inHub('organizations:ListAccounts', '*'),
   'organizations:DescribeAccount (an account of the organisation)': inHub(
@@ -400,6 +418,7 @@ const FLEET_SUBJECTS: Record<string, { policy: PolicyDocument; allowed: readonly
       'organizations:ListAccountsForParent (an OU of the organisation)',
       'organizations:ListOrganizationalUnitsForParent (the root)',
       'states:StartExecution (the deletion workflow)',
+      "s3:GetObject (a fleet scan run's results)",
     ],
   },
   'the fleet scan state machine': {
@@ -409,6 +428,10 @@ const FLEET_SUBJECTS: Record<string, { policy: PolicyDocument; allowed: readonly
       'states:DescribeExecution (a fleet scan child)',
       'states:StopExecution (a fleet scan child)',
       'states:DescribeExecution (a fleet scan run)',
+      // CDK's ResultWriter grant covers the results bucket whole, which holds nothing but the runs' results.
+      "s3:GetObject (a fleet scan run's results)",
+      "s3:PutObject (a fleet scan run's results)",
+      's3:GetObject (the results bucket, outside the results prefix)',
     ],
   },
   ValidateOrigin: {
