@@ -90,6 +90,11 @@ export function scanCommand(io: CliIo): Command {
       DEFAULT_FLEET_MAX_CONCURRENCY,
     )
     .action(async (opts: ScanOptions, command: Command) => {
+      if (opts.fleetStateMachineArn !== undefined && (!opts.org || opts.local)) {
+        throw new CliError(
+          "--fleet-state-machine-arn names a deployed hub's fleet scan: it goes with --org, without --local",
+        );
+      }
       if (opts.org) return opts.local ? localFleetScan(io, opts) : deployedFleetScan(io, opts, command);
       const target = await resolveTarget(io, opts);
       const now = new Date();

@@ -200,6 +200,18 @@ describe('keymat scan --org against a deployed hub', () => {
     });
     expect(aws.calls).toEqual([]);
   });
+
+  it.each([[['--org', '--local']], [[]]])(
+    'refuses --fleet-state-machine-arn with %j, where no deployed fleet scan is read',
+    async (args) => {
+      const r = await keymatInProcess(['scan', ...args, '--fleet-state-machine-arn', MACHINE], {});
+      expect(r.code).toBe(EXIT.failed);
+      expect(r.stderr).toBe(
+        "keymat: --fleet-state-machine-arn names a deployed hub's fleet scan: it goes with --org, without --local\n",
+      );
+      expect(aws.calls).toEqual([]);
+    },
+  );
 });
 
 describe("the fleet scan's state machine", () => {
