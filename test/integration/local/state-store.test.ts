@@ -266,7 +266,8 @@ describe('a state database of schema version 2', () => {
   it('is migrated at open: each execution keeps its history, with its events as rows, and messages are found by id', async () => {
     const stack = await LocalStack.start({ stateDir: dir });
     await stack.close();
-    // Version 2 kept each execution's history inside its record, and had no index on the outbox's MessageIds.
+    // Version 2 kept each execution's history inside its record, and had no index on the outbox's MessageIds and no S3
+    // objects.
     const arn = 'arn:aws:states:us-east-1:111122223333:execution:keymat-deletion:keymat-CHG-2';
     const row = {
       executionArn: arn,
@@ -288,7 +289,7 @@ describe('a state database of schema version 2', () => {
     ];
     const message = { messageId: 'm-2', time: 't', topicArn: 'arn:t', message: 'kept', attributes: {} };
     const old = new Database(join(dir, STATE_DB));
-    old.exec('DROP INDEX outbox_message_id; DROP TABLE execution_events;');
+    old.exec('DROP INDEX outbox_message_id; DROP TABLE execution_events; DROP TABLE s3_objects;');
     old.prepare('INSERT INTO executions (arn, record) VALUES (?, ?)').run(arn, JSON.stringify({ ...row, events }));
     old.prepare('INSERT INTO outbox (message) VALUES (?)').run(JSON.stringify(message));
     old.pragma('user_version = 2');
