@@ -144,7 +144,7 @@ describe('checks before anything is built', () => {
 describe('approvers in canonical form', () => {
   it('refuses two entries that differ only in case, naming both', () => {
     expect(() => stackWith({ approvers: [ALICE, ALICE.replace('alice', 'Alice')] })).toThrow(
-      `KeymatStack: approvers: "${ALICE}" and "${ALICE.replace('alice', 'Alice')}" are the same principal, "${ALICE}"`,
+      `KeymatStack: approvers: "${ALICE}" and "${ALICE.replace('alice', 'Alice')}" are the same principal, "${ALICE.replace('alice', 'Alice')}"`,
     );
   });
 
