@@ -1,7 +1,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { DEFAULT_WINDOW_WAIT_SECONDS, MAX_WINDOW_WAIT_SECONDS } from '../core/defaults';
-import { checkApproverPattern, distinctApprovers } from '../core/identity';
+import { distinctApprovers } from '../core/identity';
 import { calendarList } from '../core/naming';
+import { LOCAL_SESSION_BOUND_ROLES } from '../local/constants';
 import type { LocalChangeManagement } from '../local/workflow/engine';
 
 /** Parses a whole non-negative number option, naming the option and the value when it is not one. */
@@ -33,8 +34,8 @@ function calendarOption(value: string): string[] {
 
 /**
  * Parses a list of principals (`--approvers`, `--custodians`): comma-separated principal ARNs or ARN patterns, each
- * checked as a deployment checks its `approvers` and `custodians` (a plain name is refused: nobody authenticates as
- * `bob`) and listed once whatever the case of its spelling.
+ * checked as a deployment checks its `approvers` and `custodians` (`distinctApprovers`: a plain name is refused, since
+ * nobody authenticates as `bob`, and so are two entries the local gateway would identify as one principal).
  */
 export function principalList(value: string): string[] {
   try {
@@ -42,8 +43,8 @@ export function principalList(value: string): string[] {
       value
         .split(',')
         .map((a) => a.trim())
-        .filter(Boolean)
-        .map(checkApproverPattern),
+        .filter(Boolean),
+      { sessionBoundRoles: LOCAL_SESSION_BOUND_ROLES },
     );
   } catch (err) {
     throw new InvalidArgumentError((err as Error).message);

@@ -92,26 +92,46 @@ export function checkApproverPattern(pattern: string): string {
   return pattern;
 }
 
+/** Whether an approver entry names exactly one principal (no wildcard): only those can be sent a personal link. */
+export const isExactPrincipal = (pattern: string): boolean => !pattern.includes('*');
+
 /**
- * The configured approvers, refused when two entries name the same principal or pattern in different spellings: IAM
- * names ignore case, so `user/Bob` and `user/bob` are one approver, and listing both would make a quorum count a
- * person twice (and a quorum of 2 unreachable for them). Used wherever approvers are configured: the stack's props
- * and `keymat local serve --approvers`.
+ * The configured approvers (or custodians), each checked as `checkApproverPattern` checks it, and refused when two
+ * entries name one principal as the gateway identifies callers: an exact entry by its canonical principal
+ * (`canonicalPrincipal` with the same session-bound roles, so a role and a session of it are one approver unless the
+ * role is session-bound), a pattern as written, both regardless of case as IAM names are. Listing one person twice
+ * would make a quorum count them twice (and a quorum of 2 unreachable for them). Used wherever approvers are
+ * configured: the stack's props and approval rules, the `DeletionWorkflow` construct, `keymat local serve`.
  *
- * @throws InvalidIdentityError naming the two entries
+ * @throws InvalidIdentityError naming the entry that is no principal, or the two entries and the principal they name
  */
-export function distinctApprovers(approvers: readonly string[]): string[] {
+export function distinctApprovers(approvers: readonly string[], options: IdentityOptions = {}): string[] {
   const seen = new Map<string, string>();
   for (const approver of approvers) {
-    const first = seen.get(approver.toLowerCase());
+    checkApproverPattern(approver);
+    const principal = isExactPrincipal(approver) ? canonicalOrSelf(approver, options) : approver;
+    const first = seen.get(principal.toLowerCase());
     if (first !== undefined) {
       throw new InvalidIdentityError(
-        `approvers ${JSON.stringify(first)} and ${JSON.stringify(approver)} are the same principal (IAM names ignore case): list each approver once`,
+        `${JSON.stringify(first)} and ${JSON.stringify(approver)} are the same principal, ${JSON.stringify(principal)} (a session of a role is the role unless the role is session-bound; IAM names ignore case): list each principal once`,
       );
     }
-    seen.set(approver.toLowerCase(), approver);
+    seen.set(principal.toLowerCase(), approver);
   }
   return [...approvers];
+}
+
+/**
+ * An exact entry's canonical principal; an entry the pattern check passes but `canonicalPrincipal` cannot read (a name
+ * longer than IAM allows, say) matches no caller, so it stands for itself.
+ */
+function canonicalOrSelf(approver: string, options: IdentityOptions): string {
+  try {
+    return canonicalPrincipal(approver, options);
+  } catch (err) {
+    if (err instanceof InvalidIdentityError) return approver;
+    throw err;
+  }
 }
 
 /** Whether a canonical principal matches an approver entry (see `checkApproverPattern`). */
@@ -125,9 +145,6 @@ export function matchesApprover(principal: string, pattern: string): boolean {
   );
   return regex.test(principal);
 }
-
-/** Whether an approver entry names exactly one principal (no wildcard): only those can be sent a personal link. */
-export const isExactPrincipal = (pattern: string): boolean => !pattern.includes('*');
 
 /** The short name a person recognises in messages: `alice` for `arn:aws:iam::111122223333:user/ops/alice`. */
 export const displayName = (principal: string): string =>

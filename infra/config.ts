@@ -25,7 +25,7 @@ import {
   MAX_WINDOW_WAIT_SECONDS,
 } from '../core/defaults';
 import { RECOVERY_PROOF_MODES, type RecoveryProofMode } from '../core/types';
-import { canonicalPrincipal, checkApproverPattern, isExactPrincipal } from '../core/identity';
+import { distinctApprovers, InvalidIdentityError } from '../core/identity';
 import { checkCalendarName, EVENT_BUS, FUNCTION_ARN, IAM_ROLE_NAME } from '../core/naming';
 import { DEFAULT_FLEET_MAX_CONCURRENCY, DEFAULT_FLEET_TOLERATED_FAILURE_PERCENTAGE } from '../core/defaults';
 import { approvalRuleSchema, membersSchema, type ApprovalRule, type Members } from '../core/organisation';
@@ -290,8 +290,8 @@ export function resolveProps(props: KeymatProps): ResolvedProps {
     (role) => IAM_ROLE_NAME.test(role),
     'a list of IAM role names (not ARNs)',
   );
-  const approvers = distinctApprovers('approvers', props.approvers ?? [], sessionBoundRoles);
-  const custodians = distinctApprovers('custodians', props.custodians ?? [], sessionBoundRoles);
+  const approvers = approverList('approvers', props.approvers ?? [], sessionBoundRoles);
+  const custodians = approverList('custodians', props.custodians ?? [], sessionBoundRoles);
   const quorum = wholeNumber('quorum', props.quorum ?? DEFAULT_QUORUM, 1, 10);
   reachable('quorum', quorum, approvers);
   const restoreQuorum = wholeNumber('restoreQuorum', props.restoreQuorum ?? DEFAULT_RESTORE_QUORUM, 1, 10);
@@ -431,7 +431,7 @@ function organisationRules(rules: readonly ApprovalRule[], sessionBoundRoles: re
   return rules.map((given, i) => {
     const prop = `approvalRules[${i}]`;
     const rule = parsed(prop, approvalRuleSchema, given);
-    const approvers = distinctApprovers(`${prop}.approvers`, rule.approvers ?? [], sessionBoundRoles);
+    const approvers = approverList(`${prop}.approvers`, rule.approvers ?? [], sessionBoundRoles);
     reachable(`${prop}.quorum`, rule.quorum, approvers);
     if (names.has(rule.name)) {
       throw new Error(
@@ -485,39 +485,13 @@ function pageIdentity(identity: ApprovalPageIdentity): Required<ApprovalPageIden
   return { issuer: identity.issuer, audience: [...identity.audience], claim };
 }
 
-/**
- * The approvers, each checked (`checkApproverPattern`: a plain name fails, since nobody can authenticate as `bob`), and
- * refused when two name the same approver in canonical form: an exact principal as `canonicalPrincipal` makes it (with
- * the stack's session-bound roles), compared regardless of case as IAM names are.
- */
-function distinctApprovers(prop: string, approvers: readonly string[], sessionBoundRoles: readonly string[]): string[] {
-  const seen = new Map<string, string>();
-  for (const approver of approvers) {
-    try {
-      checkApproverPattern(approver);
-    } catch (err) {
-      throw new Error(`KeymatStack: ${prop}: ${(err as Error).message}`, { cause: err });
-    }
-    const canonical = (
-      isExactPrincipal(approver) ? canonicalOrSelf(approver, sessionBoundRoles) : approver
-    ).toLowerCase();
-    const first = seen.get(canonical);
-    if (first !== undefined) {
-      throw new Error(
-        `KeymatStack: ${prop} lists one approver twice: '${first}' and '${approver}' are the same principal in canonical form; list each once`,
-      );
-    }
-    seen.set(canonical, approver);
-  }
-  return [...approvers];
-}
-
-/** An exact approver's canonical principal; an entry `canonicalPrincipal` cannot read stands for itself. */
-function canonicalOrSelf(approver: string, sessionBoundRoles: readonly string[]): string {
+/** The approvers of `prop`, each listed once as `distinctApprovers` checks it, refused naming the prop. */
+function approverList(prop: string, approvers: readonly string[], sessionBoundRoles: readonly string[]): string[] {
   try {
-    return canonicalPrincipal(approver, { sessionBoundRoles });
-  } catch {
-    return approver;
+    return distinctApprovers(approvers, { sessionBoundRoles });
+  } catch (err) {
+    if (!(err instanceof InvalidIdentityError)) throw err;
+    throw new Error(`KeymatStack: ${prop}: ${err.message}`, { cause: err });
   }
 }
 

@@ -298,6 +298,7 @@ export class KeymatStack extends Stack {
       quorum: config.quorum,
       restoreQuorum: config.restoreQuorum,
       allowedApprovers: [...config.approvers],
+      sessionBoundRoles: config.sessionBoundRoles,
       verifyMaxAttempts: config.verifyMaxAttempts,
       taskTimeout: config.taskTimeout,
       recoveryProof: config.recoveryProof,

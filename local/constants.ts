@@ -11,6 +11,13 @@ export const LOCAL_ACCOUNT_ID = '111122223333';
 export const DEFAULT_REGION = 'us-east-1';
 
 /**
+ * The roles whose session name identifies a person on the local stack, as a deployment's `sessionBoundRoles`: none, so
+ * its gateway identifies a session of a role (but an IAM Identity Center one) as the role, and its approver and
+ * custodian lists are told apart as the gateway identifies callers.
+ */
+export const LOCAL_SESSION_BOUND_ROLES: readonly string[] = [];
+
+/**
  * The public credentials for the local stack, for anyone's calls (`keymat local kms`, tests, the AWS CLI). They are
  * not keymat's internal credentials: the attestation key and the approval-link secret refuse them.
  */

@@ -39,7 +39,7 @@ import {
   RETRYABLE_SNS_ERRORS,
   VERIFICATION_PENDING,
 } from '../core/errors';
-import { distinctApprovers } from '../core/identity';
+import { distinctApprovers, InvalidIdentityError } from '../core/identity';
 import { RECOVERY_PROOF_MODES, type ApprovalRules, type RecoveryProofMode } from '../core/types';
 import { acknowledge, resourceFinding } from './nag';
 import {
@@ -84,6 +84,12 @@ export interface DeletionWorkflowProps {
    * @default anyone but the requester
    */
   readonly allowedApprovers?: string[];
+  /**
+   * Roles whose session name identifies a person, by role name, as the gateway is told (see `canonicalPrincipal` in
+   * core/identity.ts): `allowedApprovers` must name distinct principals as the gateway identifies callers.
+   * @default none: a session of a role (but an IAM Identity Center one) is the role
+   */
+  readonly sessionBoundRoles?: readonly string[];
   /**
    * How strongly changes are asked for a recovery proof before their approval (docs/recovery.md): `required` ends an
    * unproven change RecoveryNotProven, `offered` lets it go on with each approver's confirmation that the deletion
@@ -185,9 +191,10 @@ function validate(props: DeletionWorkflowProps): void {
   wholeNumber('quorum', quorum, 1, 10);
   let approvers: string[];
   try {
-    approvers = distinctApprovers(props.allowedApprovers ?? []);
+    approvers = distinctApprovers(props.allowedApprovers ?? [], { sessionBoundRoles: props.sessionBoundRoles ?? [] });
   } catch (err) {
-    throw new RangeError(`DeletionWorkflow: allowedApprovers: ${(err as Error).message}`);
+    if (!(err instanceof InvalidIdentityError)) throw err;
+    throw new RangeError(`DeletionWorkflow: allowedApprovers: ${err.message}`, { cause: err });
   }
   if (approvers.length > 0 && approvers.length < quorum) {
     throw new RangeError(

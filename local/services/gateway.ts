@@ -12,7 +12,7 @@ import { localClientConfig } from './clients';
 import { localEventPublisher } from './events';
 import type { InternalAccess } from './internal-access';
 import { parseJsonBody, type Answer, type IncomingRequest, type LocalService } from './local-service';
-import { GATEWAY_PATH } from '../constants';
+import { GATEWAY_PATH, LOCAL_SESSION_BOUND_ROLES } from '../constants';
 
 /** What the local gateway works on: the stack, the workflow's Region and state machine, keymat's own access. */
 export interface LocalGatewaySettings {
@@ -49,7 +49,7 @@ function gateway(
     config: {
       stateMachineArn: settings.stateMachineArn,
       attestationKeyArn: settings.internal.attestationKeyArn,
-      sessionBoundRoles: [],
+      sessionBoundRoles: [...LOCAL_SESSION_BOUND_ROLES],
       custodians: settings.custodians,
       eventBusName: DEFAULT_EVENT_BUS,
       ...(settings.members && { members: settings.members }),

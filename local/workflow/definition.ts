@@ -7,7 +7,8 @@ import {
   DEFAULT_TASK_TIMEOUT_SECONDS,
   MAX_PROOF_TIMEOUT_SECONDS,
 } from '../../core/defaults';
-import { checkApproverPattern, distinctApprovers } from '../../core/identity';
+import { distinctApprovers } from '../../core/identity';
+import { LOCAL_SESSION_BOUND_ROLES } from '../constants';
 import * as z from '../../core/schema';
 import { PROOF_WAIT_STATE } from '../../core/tasks';
 import { recoveryProofModeSchema, type ApprovalRules, type RecoveryProofMode } from '../../core/types';
@@ -95,7 +96,7 @@ export function localDefinition(settings: DefinitionSettings = {}): Record<strin
   );
   const recoveryProof = recoveryProofModeSchema.parse(settings.recoveryProof ?? DEFAULT_RECOVERY_PROOF);
   // Approvers are principals, as in a deployment: a plain name is not an identity anyone authenticates as.
-  const approvers = distinctApprovers((settings.approvers ?? []).map(checkApproverPattern));
+  const approvers = distinctApprovers(settings.approvers ?? [], { sessionBoundRoles: LOCAL_SESSION_BOUND_ROLES });
   const distinct = approvers.length;
   if (approvers.length > 0 && distinct < quorum) {
     throw new RangeError(

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { attestStart } from '../../core/attestation';
 import { localDefinition } from './definition';
 import { DEFAULT_WAIT_SECONDS } from '../../core/defaults';
-import { checkApproverPattern, distinctApprovers } from '../../core/identity';
+import { distinctApprovers } from '../../core/identity';
 import { checkCalendarName } from '../../core/naming';
 import * as z from '../../core/schema';
 import type { RecoveryProofMode } from '../../core/types';
@@ -16,7 +16,7 @@ import {
   type LocalRunOptions,
 } from './engine';
 import type { FaultFile } from '../kms/faults';
-import { DEFAULT_REGION, LOCAL_ACCOUNT_ID } from '../constants';
+import { DEFAULT_REGION, LOCAL_ACCOUNT_ID, LOCAL_SESSION_BOUND_ROLES } from '../constants';
 import { openInternalAccess, type InternalAccess } from '../services/internal-access';
 import { localClientConfig } from '../services/clients';
 import { localEventPublisher } from '../services/events';
@@ -69,7 +69,7 @@ export function prepareWorkflow(endpoint: string, settings: WorkflowSettings): L
   const defaultWaitSeconds = settings.defaultWaitSeconds ?? DEFAULT_WAIT_SECONDS;
   // Checked before anything runs: a bad name would otherwise fail the first change at its plan.
   const calendars = (settings.changeManagement?.changeCalendars ?? []).map(checkCalendarName);
-  const custodians = distinctApprovers((settings.custodians ?? []).map(checkApproverPattern));
+  const custodians = distinctApprovers(settings.custodians ?? [], { sessionBoundRoles: LOCAL_SESSION_BOUND_ROLES });
   const prepare = (internal: InternalAccess) => ({
     tasks: createLocalTasks({
       endpoint,

@@ -110,7 +110,7 @@ it('refuses to serve approvers that differ only in case, naming both, before any
   ]);
   expect(refused.code).toBe(2);
   expect(refused.stderr).toContain(
-    `approvers "${user('bob')}" and "${user('Bob')}" are the same principal (IAM names ignore case): list each approver once`,
+    `"${user('bob')}" and "${user('Bob')}" are the same principal, "${user('Bob')}" (a session of a role is the role unless the role is session-bound; IAM names ignore case): list each principal once`,
   );
   expect(existsSync(join(dir, 'never-served'))).toBe(false);
 });

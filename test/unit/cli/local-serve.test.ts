@@ -24,11 +24,23 @@ function io(): CliIo & { errors: () => string } {
 }
 
 const CAROL = 'arn:aws:iam::111122223333:user/carol';
+const KEY_OPS = 'arn:aws:iam::111122223333:role/KeyOps';
+const KEY_OPS_ALICE = 'arn:aws:sts::111122223333:assumed-role/KeyOps/alice';
 
 it.each([
   ['--custodians', `${CAROL},bob`, 'approver "bob" must be a principal ARN or ARN pattern'],
-  ['--custodians', `${CAROL},${CAROL.replace('carol', 'Carol')}`, 'are the same principal (IAM names ignore case)'],
+  [
+    '--custodians',
+    `${CAROL},${CAROL.replace('carol', 'Carol')}`,
+    `"${CAROL}" and "${CAROL.replace('carol', 'Carol')}" are the same principal`,
+  ],
   ['--approvers', 'bob', 'approver "bob" must be a principal ARN or ARN pattern'],
+  // As a deployment without session-bound roles: a session of a role is the role, whatever its session name.
+  [
+    '--approvers',
+    `${KEY_OPS},${KEY_OPS_ALICE}`,
+    `"${KEY_OPS}" and "${KEY_OPS_ALICE}" are the same principal, "${KEY_OPS}"`,
+  ],
   ['--restore-quorum', '11', '--restore-quorum must be a whole number from 1 to 10'],
   ['--restore-quorum', '0', '--restore-quorum must be a whole number from 1 to 10'],
 ])('refuses %s %s naming the option and the value, before the state folder is made', async (option, value, reason) => {

@@ -85,20 +85,50 @@ it('shows the last segment of a principal as its display name', () => {
 describe('distinctApprovers', () => {
   const bob = `arn:aws:iam::${ACCOUNT}:user/bob`;
   const carol = `arn:aws:iam::${ACCOUNT}:user/carol`;
+  const role = `arn:aws:iam::${ACCOUNT}:role/KeyOps`;
+  const session = (name: string) => `arn:aws:sts::${ACCOUNT}:assumed-role/KeyOps/${name}`;
 
   it('keeps approvers that name different principals, in their order', () => {
-    expect(distinctApprovers([carol, bob])).toEqual([carol, bob]);
+    expect(distinctApprovers([carol, bob, `arn:aws:iam::${ACCOUNT}:role/Key*`])).toEqual([
+      carol,
+      bob,
+      `arn:aws:iam::${ACCOUNT}:role/Key*`,
+    ]);
   });
 
   it.each([
-    ['only in case', `arn:aws:iam::${ACCOUNT}:user/Bob`],
-    ['not at all', bob],
-  ])('refuses two entries that differ %s, naming both', (_case, again) => {
-    expect(() => distinctApprovers([bob, carol, again])).toThrow(
+    ['differ only in case', bob, `arn:aws:iam::${ACCOUNT}:user/Bob`, bob.replace('bob', 'Bob')],
+    ['are one entry twice', bob, bob, bob],
+    ['are a role and a session of it', role, session('alice'), role],
+    ['are two sessions of one role', session('alice'), session('bob'), role],
+    [
+      'are one pattern in two cases',
+      `arn:aws:iam::${ACCOUNT}:role/Key*`,
+      `arn:aws:iam::${ACCOUNT}:role/key*`,
+      `arn:aws:iam::${ACCOUNT}:role/key*`,
+    ],
+  ])('refuses two entries that %s, naming both and the principal', (_case, first, again, principal) => {
+    expect(() => distinctApprovers([first, carol, again])).toThrow(
       expect.objectContaining({
         name: 'InvalidIdentity',
-        message: `approvers "${bob}" and "${again}" are the same principal (IAM names ignore case): list each approver once`,
+        message: `"${first}" and "${again}" are the same principal, "${principal}" (a session of a role is the role unless the role is session-bound; IAM names ignore case): list each principal once`,
       }),
+    );
+  });
+
+  it('keeps sessions of a session-bound role apart from each other and from the role', () => {
+    const approvers = [role, session('alice'), session('bob')];
+    expect(distinctApprovers(approvers, { sessionBoundRoles: ['KeyOps'] })).toEqual(approvers);
+  });
+
+  it('keeps sessions of an IAM Identity Center role apart without being told', () => {
+    const sso = (name: string) => `arn:aws:sts::${ACCOUNT}:assumed-role/AWSReservedSSO_Approvers_0123/${name}`;
+    expect(distinctApprovers([sso('alice'), sso('bob')])).toEqual([sso('alice'), sso('bob')]);
+  });
+
+  it('refuses a plain name with the pattern check', () => {
+    expect(() => distinctApprovers([carol, 'bob'])).toThrow(
+      expect.objectContaining({ name: 'InvalidIdentity', message: expect.stringContaining('approver "bob" must be') }),
     );
   });
 });

@@ -244,7 +244,7 @@ describe('the hub props of an organisation, checked before anything is built', (
           { ...PRODUCTION, approvers: [`arn:aws:iam::${HUB}:user/carol`, `arn:aws:iam::${HUB}:user/Carol`] },
         ],
       },
-      `KeymatStack: approvalRules[0].approvers lists one approver twice: 'arn:aws:iam::${HUB}:user/carol' and 'arn:aws:iam::${HUB}:user/Carol'`,
+      `KeymatStack: approvalRules[0].approvers: "arn:aws:iam::${HUB}:user/carol" and "arn:aws:iam::${HUB}:user/Carol" are the same principal`,
     ],
     [
       'a rule quorum its approvers cannot reach',

@@ -144,14 +144,34 @@ describe('checks before anything is built', () => {
 describe('approvers in canonical form', () => {
   it('refuses two entries that differ only in case, naming both', () => {
     expect(() => stackWith({ approvers: [ALICE, ALICE.replace('alice', 'Alice')] })).toThrow(
-      `KeymatStack: approvers lists one approver twice: '${ALICE}' and '${ALICE.replace('alice', 'Alice')}' are the same principal in canonical form`,
+      `KeymatStack: approvers: "${ALICE}" and "${ALICE.replace('alice', 'Alice')}" are the same principal, "${ALICE.replace('alice', 'Alice')}"`,
     );
+  });
+
+  it('refuses a role and a session of it unless the role is session-bound', () => {
+    const role = 'arn:aws:iam::111122223333:role/KeyOps';
+    const session = 'arn:aws:sts::111122223333:assumed-role/KeyOps/alice';
+    expect(() => propsOf({ custodians: `${role},${session}` })).toThrow(
+      `KeymatStack: custodians: "${role}" and "${session}" are the same principal, "${role}"`,
+    );
+    expect(propsOf({ custodians: `${role},${session}`, sessionBoundRoles: 'KeyOps' }).custodians).toEqual([
+      role,
+      session,
+    ]);
+  });
+
+  it("builds a stack whose approvers are a session-bound role and a session of it, as the workflow's own", () => {
+    const approvers = ['arn:aws:iam::111122223333:role/KeyOps', 'arn:aws:sts::111122223333:assumed-role/KeyOps/alice'];
+    const { template } = stackWith({ approvers, quorum: 2, sessionBoundRoles: ['KeyOps'] });
+    const machines = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
+    const deletion = machines.filter((m) => approvers.every((a) => JSON.stringify(m).includes(a)));
+    expect(deletion).toHaveLength(1);
   });
 
   it('refuses two sessions of one role that is not session-bound: both are the role', () => {
     const session = (name: string) => `arn:aws:sts::111122223333:assumed-role/KeyOps/${name}`;
     expect(() => propsOf({ approvers: `${session('alice')},${session('bob')}` })).toThrow(
-      'are the same principal in canonical form',
+      `KeymatStack: approvers: "${session('alice')}" and "${session('bob')}" are the same principal, "arn:aws:iam::111122223333:role/KeyOps"`,
     );
     expect(
       propsOf({ approvers: `${session('alice')},${session('bob')}`, sessionBoundRoles: 'KeyOps' }).approvers,
@@ -161,7 +181,9 @@ describe('approvers in canonical form', () => {
   it('refuses a pattern listed twice in different case', () => {
     expect(() =>
       propsOf({ approvers: 'arn:aws:iam::111122223333:role/Key*,arn:aws:iam::111122223333:role/key*' }),
-    ).toThrow('are the same principal in canonical form');
+    ).toThrow(
+      'KeymatStack: approvers: "arn:aws:iam::111122223333:role/Key*" and "arn:aws:iam::111122223333:role/key*" are the same principal',
+    );
   });
 });
 

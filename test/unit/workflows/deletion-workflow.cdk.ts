@@ -9,6 +9,8 @@ import { TASK_STATES, type TaskState } from '../../../workflows/states';
 import { testApp } from '../../helpers/cdk-stacks';
 
 const ACCOUNT = '111122223333';
+const ALICE = `arn:aws:iam::${ACCOUNT}:user/alice`;
+const BOB = `arn:aws:iam::${ACCOUNT}:user/bob`;
 
 /** A bare stack holding one imported function per task state: the workflow is tested without keymat's stack. */
 function bareStack(): { stack: Stack; functions: Record<TaskState, IFunction> } {
@@ -48,13 +50,26 @@ describe('DeletionWorkflow props', () => {
     ['a fractional quorum', { quorum: 1.5 }, 'quorum must be a whole number from 1 to 10; got 1.5'],
     [
       'fewer distinct approvers than the quorum',
-      { quorum: 3, allowedApprovers: ['alice', 'bob'] },
-      'quorum 3 cannot be reached by the 2 distinct allowedApprovers (alice, bob)',
+      { quorum: 3, allowedApprovers: [ALICE, BOB] },
+      `quorum 3 cannot be reached by the 2 distinct allowedApprovers (${ALICE}, ${BOB})`,
     ],
     [
       'approvers that differ only in case',
       { quorum: 2, allowedApprovers: ['arn:aws:iam::111122223333:user/Bob', 'arn:aws:iam::111122223333:user/bob'] },
-      'DeletionWorkflow: allowedApprovers: approvers "arn:aws:iam::111122223333:user/Bob" and "arn:aws:iam::111122223333:user/bob" are the same principal (IAM names ignore case): list each approver once',
+      'DeletionWorkflow: allowedApprovers: "arn:aws:iam::111122223333:user/Bob" and "arn:aws:iam::111122223333:user/bob" are the same principal, "arn:aws:iam::111122223333:user/bob"',
+    ],
+    [
+      'a role and a session of it, the role not session-bound',
+      {
+        quorum: 2,
+        allowedApprovers: [`arn:aws:iam::${ACCOUNT}:role/KeyOps`, `arn:aws:sts::${ACCOUNT}:assumed-role/KeyOps/alice`],
+      },
+      `DeletionWorkflow: allowedApprovers: "arn:aws:iam::${ACCOUNT}:role/KeyOps" and "arn:aws:sts::${ACCOUNT}:assumed-role/KeyOps/alice" are the same principal`,
+    ],
+    [
+      'a plain name among the approvers',
+      { allowedApprovers: ['bob'] },
+      'DeletionWorkflow: allowedApprovers: approver "bob" must be a principal ARN or ARN pattern',
     ],
     ['verifyMaxAttempts 0', { verifyMaxAttempts: 0 }, 'verifyMaxAttempts must be a whole number from 1 to 20; got 0'],
     [
@@ -103,7 +118,7 @@ describe('DeletionWorkflow props', () => {
 
 describe('DeletionWorkflow', () => {
   it('invokes the functions it receives and creates none', () => {
-    const { stack } = workflowIn({ quorum: 2, allowedApprovers: ['alice', 'bob'] });
+    const { stack } = workflowIn({ quorum: 2, allowedApprovers: [ALICE, BOB] });
     const template = Template.fromStack(stack);
     template.resourceCountIs('AWS::Lambda::Function', 0);
     template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
@@ -114,8 +129,15 @@ describe('DeletionWorkflow', () => {
     for (const state of TASK_STATES) expect(definition).toContain(`function:${state}`);
   });
 
+  it('keeps a session-bound role and a session of it as two approvers', () => {
+    const approvers = [`arn:aws:iam::${ACCOUNT}:role/KeyOps`, `arn:aws:sts::${ACCOUNT}:assumed-role/KeyOps/alice`];
+    const { stack } = workflowIn({ quorum: 2, allowedApprovers: approvers, sessionBoundRoles: ['KeyOps'] });
+    const machine = Object.values(Template.fromStack(stack).findResources('AWS::StepFunctions::StateMachine'))[0];
+    for (const approver of approvers) expect(JSON.stringify(machine)).toContain(approver);
+  });
+
   it("gives the deployment's approval rules to ValidateOrigin alone and counts approvals against the plan's quorum", () => {
-    const { stack } = workflowIn({ quorum: 2, allowedApprovers: ['alice', 'bob'] });
+    const { stack } = workflowIn({ quorum: 2, allowedApprovers: [ALICE, BOB] });
     const machine = Object.values(Template.fromStack(stack).findResources('AWS::StepFunctions::StateMachine'))[0] as {
       Properties: { DefinitionString: { 'Fn::Join': [string, unknown[]] } };
     };
@@ -127,7 +149,7 @@ describe('DeletionWorkflow', () => {
     const withRules = Object.entries(states).filter(([, state]) => JSON.stringify(state).includes('"rules"'));
     expect(withRules.map(([name]) => name)).toEqual(['ValidateOrigin']);
     expect(states.ValidateOrigin?.Parameters).toMatchObject({
-      rules: { quorum: 2, allowedApprovers: ['alice', 'bob'] },
+      rules: { quorum: 2, allowedApprovers: [ALICE, BOB] },
     });
     const quorumReached = { Variable: '$.approvalCount.given', NumericGreaterThanEqualsPath: '$.plan.rules.quorum' };
     expect(states.QuorumReached?.Choices).toEqual([
