@@ -16,15 +16,6 @@ import * as z from './schema';
  */
 export const FLEET_SCAN_SESSION = 'fleet-scan';
 
-/** Where in the results bucket the map writes each run's results (`<prefix>/<map run id>/manifest.json`). */
-export const FLEET_RESULTS_PREFIX = 'fleet-scan-results';
-
-/**
- * The hub stack's output naming the fleet scan's state machine (only with members), which `keymat scan --org` reads
- * the runs of.
- */
-export const FLEET_SCAN_STATE_MACHINE_OUTPUT = 'FleetScanStateMachineArn';
-
 /** One item of the map: an account and one of its Regions. */
 export const fleetItemSchema = z.lazy(() =>
   z.object({

@@ -117,3 +117,12 @@ export function scopeOfStateMachine(arn: string): { account: string; region: str
 
 /** The `source` of every keymat event (custom sources may not start with `aws.`). */
 export const EVENT_SOURCE = 'keymat';
+
+/** Where in the results bucket the map writes each run's results (`<prefix>/<map run id>/manifest.json`). */
+export const FLEET_RESULTS_PREFIX = 'fleet-scan-results';
+
+/**
+ * The hub stack's output naming the fleet scan's state machine (only with members), which `keymat scan --org` reads
+ * the runs of.
+ */
+export const FLEET_SCAN_STATE_MACHINE_OUTPUT = 'FleetScanStateMachineArn';

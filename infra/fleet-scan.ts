@@ -17,7 +17,7 @@ import {
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { LAMBDA_SERVICE_ERRORS, NETWORK_ERROR, RETRYABLE_KMS_ERRORS, RETRYABLE_SERVICE_ERRORS } from '../core/errors';
-import { FLEET_RESULTS_PREFIX } from '../core/fleet-scan';
+import { FLEET_RESULTS_PREFIX } from '../core/naming';
 import { DEFAULT_FLEET_MAX_CONCURRENCY, DEFAULT_FLEET_TOLERATED_FAILURE_PERCENTAGE } from '../core/defaults';
 import { acknowledge, resourceFinding } from '../workflows/nag';
 import { keymatStateMachine } from '../workflows/state-machine';

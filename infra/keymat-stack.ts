@@ -25,8 +25,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { DeletionWorkflow } from '../workflows/deletion-workflow';
 import { acknowledge, wildcardFindings } from '../workflows/nag';
-import { FLEET_SCAN_STATE_MACHINE_OUTPUT } from '../core/fleet-scan';
-import { CALENDAR_ARN, EVENT_SOURCE } from '../core/naming';
+import { CALENDAR_ARN, EVENT_SOURCE, FLEET_SCAN_STATE_MACHINE_OUTPUT } from '../core/naming';
 import type { MemberActingFunction } from '../core/organisation';
 
 import type { TaskState } from '../workflows/states';

@@ -6,8 +6,8 @@ import {
   DEFAULT_SCAN_LIMITS,
   DEFAULT_SCAN_RETIRE_TAG,
 } from '../../core/defaults';
-import { describeFleetScan, FLEET_SCAN_STATE_MACHINE_OUTPUT } from '../../core/fleet-scan';
-import { ARN } from '../../core/naming';
+import { describeFleetScan } from '../../core/fleet-scan';
+import { ARN, FLEET_SCAN_STATE_MACHINE_OUTPUT } from '../../core/naming';
 import { membersSchema } from '../../core/organisation';
 import { printable } from '../../core/text';
 import { scanLimitsSchema, scanPolicySchema } from '../../core/scan-policy';

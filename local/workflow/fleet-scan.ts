@@ -7,9 +7,9 @@ import {
   DEFAULT_SCAN_RETIRE_TAG,
   SCAN_KMS_MAX_ATTEMPTS,
 } from '../../core/defaults';
-import { FLEET_RESULTS_PREFIX, type FleetItem, type FleetScanSummary } from '../../core/fleet-scan';
+import type { FleetItem, FleetScanSummary } from '../../core/fleet-scan';
 import type { MapRunOutput } from '../../core/map-results';
-import { executionArnOf } from '../../core/naming';
+import { executionArnOf, FLEET_RESULTS_PREFIX } from '../../core/naming';
 import { MEMBER_READ_ROLE, type Members } from '../../core/organisation';
 import type { ScanLimits, ScanPolicy } from '../../core/scan-policy';
 import { scanStarter } from '../../functions/expiry-scan/expiry-scan';

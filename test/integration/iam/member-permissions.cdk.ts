@@ -9,7 +9,7 @@ import {
   sourceIdentity,
   type Members,
 } from '../../../core/organisation';
-import { FLEET_RESULTS_PREFIX } from '../../../core/fleet-scan';
+import { FLEET_RESULTS_PREFIX } from '../../../core/naming';
 import { KeymatMembersStack } from '../../../infra/members';
 import { keymatStack, testApp } from '../../helpers/cdk-stacks';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT } from '../../../cli/output';
 import { EVENT_DETAILS } from '../../../core/change-events';
-import { FLEET_RESULTS_PREFIX } from '../../../core/fleet-scan';
+import { FLEET_RESULTS_PREFIX } from '../../../core/naming';
 import { mapRunManifestSchema } from '../../../core/map-results';
 import { createS3Client } from '../../../functions/runtime/aws';
 import { FLEET_RESULTS_BUCKET, LOCAL_ACCOUNT_ID } from '../../../local/constants';

@@ -3,7 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { DEFAULT_FLEET_MAX_CONCURRENCY, DEFAULT_FLEET_TOLERATED_FAILURE_PERCENTAGE } from '../../../core/defaults';
-import { FLEET_RESULTS_PREFIX } from '../../../core/fleet-scan';
+import { FLEET_RESULTS_PREFIX } from '../../../core/naming';
 import type { Members } from '../../../core/organisation';
 import { FleetScan } from '../../../infra/fleet-scan';
 import { KeymatFunction } from '../../../infra/keymat-function';

@@ -3,7 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FLEET_SCAN_STATE_MACHINE_OUTPUT } from '../../../core/fleet-scan';
+import { FLEET_SCAN_STATE_MACHINE_OUTPUT } from '../../../core/naming';
 import {
   MEMBER_DELETE_ROLE,
   MEMBER_READ_ROLE,
