@@ -207,6 +207,8 @@ export interface StartRequest {
   restore?: boolean;
   /** A recovery proof stricter than the deployment's. */
   recoveryProof?: RecoveryProofMode;
+  /** A restore's expiry: the material comes back expiring at this instant (ISO 8601). */
+  validTo?: string;
 }
 
 const startAnswer = z.object({ executionArn: z.string(), state: z.enum(['STARTED', 'RUNNING', 'FINISHED']) });

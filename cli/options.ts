@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { DEFAULT_WINDOW_WAIT_SECONDS, MAX_WINDOW_WAIT_SECONDS } from '../core/defaults';
 import { distinctApprovers } from '../core/identity';
+import { checkValidTo } from '../core/input';
 import { calendarList } from '../core/naming';
 import { LOCAL_SESSION_BOUND_ROLES } from '../local/constants';
 import type { LocalChangeManagement } from '../local/workflow/engine';
@@ -15,6 +16,18 @@ export const wholeNumber =
     }
     return n;
   };
+
+/**
+ * Parses `--valid-to`, a restore's expiry, as the gateway will check it (`checkValidTo`: an ISO 8601 instant to the
+ * second, in the future, at most as far ahead as KMS allows), so that a bad one is refused before anything is sent.
+ */
+export function validToOption(value: string): string {
+  try {
+    return checkValidTo(value, new Date());
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
 
 /** The change-management options of `keymat local serve` and `keymat local run`, as commander parses them. */
 export interface ChangeManagementOptions {

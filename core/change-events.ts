@@ -127,6 +127,8 @@ export const EVENT_DETAILS = {
       kmsRequestId: z.nullable(z.string()),
       /** The key state VerifyPendingImport saw once the material was back. */
       keyStateAfter: z.string(),
+      /** When the restored material expires again, as approved (ISO 8601); absent: it does not expire. */
+      validTo: z.optional(z.string()),
     }),
   ),
   'Change Failed': z.lazy(() =>

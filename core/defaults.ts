@@ -74,6 +74,12 @@ export const DEFAULT_RECOVERY_PROOF = 'offered';
 /** How long a change waits for a custodian's recovery proof: 4 hours. */
 export const DEFAULT_PROOF_TIMEOUT_SECONDS = 4 * 3600;
 
+/**
+ * How far ahead ImportKeyMaterial takes a ValidTo, and so a restore's `validTo`.
+ * @see https://docs.aws.amazon.com/kms/latest/APIReference/API_ImportKeyMaterial.html
+ */
+export const KMS_MAX_VALID_TO_DAYS = 365;
+
 /** The longest a change may wait for a proof: less than the 24 hours KMS keeps an import token valid. */
 export const MAX_PROOF_TIMEOUT_SECONDS = 23 * 3600;
 

@@ -1,7 +1,7 @@
 import * as z from './schema';
 import { KeymatError, invalidInput, shown } from './errors';
 import type { Scope } from './config';
-import { MAX_WAIT_SECONDS } from './defaults';
+import { KMS_MAX_VALID_TO_DAYS, MAX_WAIT_SECONDS } from './defaults';
 import { ARN, CHANGE_ID, KEY_ID, KEY_MATERIAL_ID, isAlias } from './naming';
 import type { KeyPlace, Members } from './organisation';
 import { hasUnsafeCharacters } from './text';
@@ -14,6 +14,11 @@ const text = (max: number) =>
     z.refine((s) => s.trim().length > 0, 'must not be blank'),
     z.refine((s) => !hasUnsafeCharacters(s), 'must not contain control or invisible formatting characters'),
   );
+
+const VALID_TO_FORMAT = 'must be an ISO 8601 date and time to the second with its offset, e.g. 2027-06-30T00:00:00Z';
+
+/** A restore's ValidTo as written: an instant to the second, with its offset, so that no two readings differ. */
+const validToSchema = () => z.iso.datetime({ offset: true, precision: 0, error: VALID_TO_FORMAT });
 
 const inputSchema = z.lazy(() =>
   z.strictObject({
@@ -47,6 +52,8 @@ const inputSchema = z.lazy(() =>
     restore: z.optional(z.boolean()),
     /** The recovery proof this change asks for: only stricter than the deployment's (ValidateOrigin checks it). */
     recoveryProof: z.optional(recoveryProofModeSchema),
+    /** When a restored material expires again; only a restore takes it (`checkValidTo` checks its bounds). */
+    validTo: z.optional(validToSchema()),
     /** The start's attestation (gateway, scan): ValidateOrigin verifies it; it is not part of the parsed change. */
     attestation: z.optional(z.strictObject({ at: z.string(), channel: z.string(), mac: z.string() })),
   }),
@@ -57,12 +64,14 @@ const inputSchema = z.lazy(() =>
  * read or changed. Aliases and keys of another account or Region get their own errors (see `checkKeyId`).
  *
  * @param members - The deployment's member accounts and Regions, when it has them.
+ * @param now - What a restore's `validTo` is checked against.
  */
 export function parseChangeInput(
   raw: unknown,
   scope: Scope,
   defaultWaitSeconds: number,
-  members?: Members,
+  members: Members | undefined,
+  now: Date,
 ): ChangeInput {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw invalidInput('input', raw, 'must be a JSON object');
@@ -86,6 +95,10 @@ export function parseChangeInput(
   if (input.restore === true && input.recoveryProof !== undefined) {
     throw invalidInput('recoveryProof', input.recoveryProof, 'does not apply to a restore, which always takes a copy');
   }
+  if (input.validTo !== undefined && input.restore !== true) {
+    throw invalidInput('validTo', input.validTo, 'applies only to a restore: a deletion imports nothing');
+  }
+  const validTo = input.validTo === undefined ? undefined : checkValidTo(input.validTo, now);
   checkKeyId(input.keyId, scope, members);
   return {
     keyId: input.keyId,
@@ -97,8 +110,36 @@ export function parseChangeInput(
     dryRun: input.dryRun ?? false,
     restore: input.restore ?? false,
     ...(input.recoveryProof !== undefined && { recoveryProof: input.recoveryProof }),
+    ...(validTo !== undefined && { validTo }),
   };
 }
+
+/**
+ * Checks a restore's ValidTo against KMS's bounds for ImportKeyMaterial (after `now`, at most
+ * `KMS_MAX_VALID_TO_DAYS` later) and returns it in UTC (`2027-06-30T00:00:00Z`), the one form the plan, its digest
+ * and the approval request carry. Refuses `InvalidInput` naming `validTo` and the value.
+ */
+export function checkValidTo(value: string, now: Date): string {
+  if (!validToSchema().safeParse(value).success) {
+    throw invalidInput('validTo', value, VALID_TO_FORMAT);
+  }
+  const at = Date.parse(value);
+  if (at <= now.getTime()) {
+    throw invalidInput('validTo', value, `must be in the future (it is ${isoSeconds(now)} now)`);
+  }
+  const latest = now.getTime() + KMS_MAX_VALID_TO_DAYS * 86_400_000;
+  if (at > latest) {
+    throw invalidInput(
+      'validTo',
+      value,
+      `must be at most ${KMS_MAX_VALID_TO_DAYS} days ahead, as KMS allows (no later than ${isoSeconds(new Date(latest))})`,
+    );
+  }
+  return isoSeconds(new Date(at));
+}
+
+/** An instant in UTC to the second: `2027-06-30T00:00:00Z`. */
+const isoSeconds = (at: Date): string => `${at.toISOString().slice(0, 19)}Z`;
 
 /**
  * Checks a key id or key ARN against where keymat may act, and says where the key lives: a bare key id, or an ARN of

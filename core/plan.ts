@@ -40,6 +40,8 @@ export interface PlanContext {
   recoveryProof: RecoveryProofMode;
   /** The change imports the deleted material back instead of deleting it. */
   restore?: true;
+  /** A restore's expiry (`checkValidTo`'s form): the material comes back expiring at this instant. */
+  validTo?: string;
 }
 
 /**
@@ -89,6 +91,7 @@ export function buildPlan(
     expectedKeyState: restore ? restoredKeyState : permanent ? 'PendingImport' : (meta.KeyState as string),
     expectedMaterial: restore ? 'IMPORTED' : permanent ? 'PENDING_IMPORT' : 'REMOVED',
     ...(restore && { restore: true as const }),
+    ...(restore && context.validTo !== undefined && { validTo: context.validTo }),
     alreadyDeleted: target.ImportState === 'PENDING_IMPORT',
     // Deleting a primary's pending material deletes it from every replica as well.
     multiRegion: { role, replicas, replicasAffected: permanent || restore ? [] : replicas },
@@ -138,8 +141,8 @@ function warningsFor(
  * The facts an approval is bound to: what the plan promises about the key, and nothing a deletion is entitled to
  * change, with where the key lives and the rules its approvers were held to. A material's ExpirationModel and
  * ValidTo are left out: AWS drops them from a deleted material (and from the key), and the reference defines ValidTo
- * only while material is imported, so they cannot tell a drifted key from a deleted one. A change to any fact after
- * approval is drift.
+ * only while material is imported, so they cannot tell a drifted key from a deleted one. A restore's own `validTo`,
+ * the expiry its approvers approve, is a fact when it has one. A change to any fact after approval is drift.
  */
 interface Facts extends Omit<PlanContext, 'restore'> {
   /** Present on a restore only, so that a deletion's facts (and digest) are as they were before restores existed. */
@@ -169,7 +172,7 @@ const materialFacts = (m: RotationsListEntry): MaterialFacts => ({
 function factsOfSnapshot(snapshot: KeySnapshot, keyMaterialId: string, context: PlanContext): Facts {
   const m = snapshot.materials.find((x) => x.KeyMaterialId === keyMaterialId);
   const meta = snapshot.metadata;
-  const { location, rules, recoveryProof } = context;
+  const { location, rules, recoveryProof, validTo } = context;
   return {
     ...(context.restore && { action: 'RESTORE' as const }),
     // Spelled field by field: the digest hashes JSON, whose text depends on the order of the fields.
@@ -185,6 +188,8 @@ function factsOfSnapshot(snapshot: KeySnapshot, keyMaterialId: string, context: 
       allowedApprovers: rules.allowedApprovers,
     },
     recoveryProof,
+    // Only when given, so that a deletion's and an unexpiring restore's facts (and digests) are as they were before.
+    ...(validTo !== undefined && { validTo }),
     keyArn: meta.Arn as string,
     keyState: meta.KeyState as string,
     origin: meta.Origin as string,
@@ -212,7 +217,8 @@ const digest = (facts: Facts): string => createHash('sha256').update(JSON.string
 
 /**
  * Whether `now` is the plan's post-state: the key in the expected state and the target material PENDING_IMPORT
- * (same id and material state) or gone, as the plan says. The rest of the facts are checked against the digest.
+ * (same id and material state), IMPORTED or gone, as the plan says. The rest of the facts are checked against the
+ * digest, and a restored material's expiry by `expiryDrift`.
  */
 function isPostState(now: Facts, plan: Plan): boolean {
   if (now.keyState !== plan.expectedKeyState) return false;
@@ -230,13 +236,16 @@ function isPostState(now: Facts, plan: Plan): boolean {
  *
  * The post-state is recognised by putting back what the deletion changes (the key state and the target material)
  * and checking the result against the approved digest, so every other fact (the current material, the other
- * materials, the replicas) must be exactly as approved.
+ * materials, the replicas) must be exactly as approved; a restored material must also carry the planned expiry.
  */
 export function compareWithPlan(snapshot: KeySnapshot, plan: Plan): 'UNCHANGED' | 'APPLIED' | { drift: string } {
   const now = factsOfSnapshot(snapshot, plan.keyMaterialId, plan);
   if (digest(now) === plan.digest) return 'UNCHANGED';
   const restored: Facts = { ...now, keyState: plan.keyStateBefore, material: plannedMaterial(plan) };
-  if (isPostState(now, plan) && digest(restored) === plan.digest) return 'APPLIED';
+  if (isPostState(now, plan) && digest(restored) === plan.digest) {
+    const expiry = plan.restore ? expiryDrift(targetOf(snapshot, plan), plan) : undefined;
+    return expiry === undefined ? 'APPLIED' : { drift: `the material is imported again, but ${expiry}` };
+  }
   // The plan keeps every fact but the other materials, which only its digest covers. Its location and rules are
   // compared as the plan holds them: a digest that does not cover them means the plan was changed after approval.
   const approved: Omit<Facts, 'otherMaterials' | keyof PlanContext> = {
@@ -254,8 +263,47 @@ export function compareWithPlan(snapshot: KeySnapshot, plan: Plan): 'UNCHANGED' 
     drift:
       changed.length > 0
         ? changed.join('; ')
-        : `otherMaterials differ from the approved ones (now ${JSON.stringify(now.otherMaterials)}), or the plan's location, rules or recovery proof are not the ones its digest was made for`,
+        : `otherMaterials differ from the approved ones (now ${JSON.stringify(now.otherMaterials)}), or the plan's location, rules, recovery proof or validTo are not the ones its digest was made for`,
   };
+}
+
+/** The target material as the key lists it now, if it does. */
+const targetOf = (snapshot: KeySnapshot, plan: Plan): RotationsListEntry | undefined =>
+  snapshot.materials.find((x) => x.KeyMaterialId === plan.keyMaterialId);
+
+/** ImportKeyMaterial's expiry members: a material that expires at `ValidTo`, or one that does not expire. */
+export type ImportExpiry =
+  { ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' } | { ExpirationModel: 'KEY_MATERIAL_EXPIRES'; ValidTo: Date };
+
+/** The expiry a restore imports its material with: the plan's `validTo`, or none. */
+export const restoreExpiry = (plan: Pick<Plan, 'validTo'>): ImportExpiry =>
+  plan.validTo === undefined
+    ? { ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }
+    : { ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: new Date(plan.validTo) };
+
+const toSecond = (at: Date): number => Math.floor(at.getTime() / 1000);
+
+/**
+ * How a restored material's expiry differs from the plan's, in a phrase, or undefined when it does not. Read where
+ * the key reports it: ListKeyRotations gives each material's own ExpirationModel and ValidTo (DescribeKey only the
+ * earliest of all, which another material may set), compared to the second, as ImportKeyMaterial takes it.
+ */
+export function expiryDrift(material: RotationsListEntry | undefined, plan: Pick<Plan, 'validTo'>): string | undefined {
+  const expected = restoreExpiry(plan);
+  const model = material?.ExpirationModel;
+  if (model !== undefined && model !== expected.ExpirationModel) {
+    return `its ExpirationModel is ${model}, not ${expected.ExpirationModel}`;
+  }
+  const validTo = material?.ValidTo;
+  if (expected.ExpirationModel === 'KEY_MATERIAL_DOES_NOT_EXPIRE') {
+    return validTo === undefined
+      ? undefined
+      : `its ValidTo is ${validTo.toISOString()}, where the plan has it not expire`;
+  }
+  if (validTo !== undefined && toSecond(validTo) !== toSecond(expected.ValidTo)) {
+    return `its ValidTo is ${validTo.toISOString()}, not ${plan.validTo}`;
+  }
+  return undefined;
 }
 
 /**
@@ -263,13 +311,20 @@ export function compareWithPlan(snapshot: KeySnapshot, plan: Plan): 'UNCHANGED' 
  * still shows the state before the deletion (eventual consistency: try again). Anything else is a failure.
  */
 export function verifyAgainstPlan(snapshot: KeySnapshot, plan: Plan, now: Date): VerificationResult | undefined {
-  const m = snapshot.materials.find((x) => x.KeyMaterialId === plan.keyMaterialId);
+  const m = targetOf(snapshot, plan);
   const keyState = snapshot.metadata.KeyState as string;
   const materialDone =
     plan.expectedMaterial === 'REMOVED'
       ? !m || m.ImportState === 'PENDING_IMPORT'
       : m?.ImportState === plan.expectedMaterial;
   if (materialDone && keyState === plan.expectedKeyState) {
+    const expiry = plan.restore ? expiryDrift(m, plan) : undefined;
+    if (expiry !== undefined) {
+      throw new KeymatError(
+        'VerificationFailed',
+        `key ${plan.keyArn} has material ${plan.keyMaterialId} back, but ${expiry}`,
+      );
+    }
     return {
       keyStateAfter: keyState,
       materialAfter: m ? (plan.expectedMaterial === 'IMPORTED' ? 'IMPORTED' : 'PENDING_IMPORT') : 'REMOVED',

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { attestationMessage, type Attestor, type RecoveryClaims } from './attestation';
 import { invalidInput } from './errors';
 import { PROOF_WRAPPING_ALGORITHMS, PROOF_WRAPPING_KEY_SPEC } from './proof-wrapping';
-import type { KeySnapshot } from './plan';
+import type { ImportExpiry, KeySnapshot } from './plan';
 import * as z from './schema';
 import { RECOVERY_PROOF_MODES, type Plan, type RecoveryProofMode, type RecoveryProven } from './types';
 
@@ -126,9 +126,7 @@ export const submissionDigest = (wrappedKeyMaterial: string): string =>
  * The expiry a reimport must send so that it changes nothing: the material's own. A material that expires keeps its
  * ValidTo to the second; one that does not expire sends no ValidTo.
  */
-export function expiryToKeep(
-  material: RotationsListEntry,
-): { ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' } | { ExpirationModel: 'KEY_MATERIAL_EXPIRES'; ValidTo: Date } {
+export function expiryToKeep(material: RotationsListEntry): ImportExpiry {
   if (material.ExpirationModel === 'KEY_MATERIAL_EXPIRES' && material.ValidTo) {
     return { ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: material.ValidTo };
   }

@@ -33,6 +33,8 @@ export const changeInputSchema = z.lazy(() =>
     restore: z.optional(z.boolean()),
     /** The recovery proof this change asks for, when stricter than its deployment's. */
     recoveryProof: z.optional(recoveryProofModeSchema),
+    /** A restore's expiry: the material comes back expiring at this instant (UTC, to the second). */
+    validTo: z.optional(z.string()),
     /** When the start was attested, set by ValidateOrigin once it verified it: every approval is bound to it. */
     startedAt: z.optional(z.string()),
   }),
@@ -69,6 +71,11 @@ export const planSchema = z.lazy(() =>
     expectedMaterial: z.enum(['PENDING_IMPORT', 'REMOVED', 'IMPORTED']),
     /** The change imports the deleted material back (a restore) instead of deleting it. In the digest. */
     restore: z.optional(z.literal(true)),
+    /**
+     * A restore's expiry: the material comes back `KEY_MATERIAL_EXPIRES` at this instant (UTC, to the second).
+     * Absent: it comes back `KEY_MATERIAL_DOES_NOT_EXPIRE`. In the digest when present.
+     */
+    validTo: z.optional(z.string()),
     alreadyDeleted: z.boolean(),
     multiRegion: z.object({
       role: z.enum(['PRIMARY', 'REPLICA', 'NONE']),
@@ -281,6 +288,8 @@ export const outcomeSchema = z.lazy(() =>
     kmsRequestId: z.nullable(z.string()),
     /** After a deletion: the command that starts the change bringing the material back. */
     restoreCommand: z.optional(z.string()),
+    /** After a restore with an expiry: when the restored material expires again (ISO 8601). */
+    validTo: z.optional(z.string()),
     error: z.optional(z.string()),
     cause: z.optional(z.string()),
   }),

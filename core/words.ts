@@ -28,7 +28,7 @@ export function describePlan(plan: Plan, input: ChangeInput): string[] {
       ? 'The key becomes PendingImport: unusable for every encrypt and decrypt until the same material is reimported.'
       : `The key stays ${plan.expectedKeyState}: the material is pending rotation, not yet associated with the key.`;
   const action = plan.restore
-    ? `Restore ${material} ${plan.keyMaterialId} (deleted, ${plan.importStateBefore}) from a custodian's copy into a key that is ${plan.keyStateBefore}, without an expiry.`
+    ? `Restore ${material} ${plan.keyMaterialId} (deleted, ${plan.importStateBefore}) from a custodian's copy into a key that is ${plan.keyStateBefore}, ${plan.validTo ? `expiring again at ${plan.validTo} (KMS deletes it then)` : 'without an expiry'}.`
     : `Delete ${material} ${plan.keyMaterialId} (${plan.importStateBefore}${plan.materialValidTo ? `, valid to ${plan.materialValidTo}` : ''}) from a key that is ${plan.keyStateBefore}.`;
   const lines = [
     `Change ${input.changeId}, requested by ${input.requestedBy}`,

@@ -8,7 +8,13 @@ import { type LocalRunResult, openLocalWorkflow } from '../../local/workflow/wor
 import { cliEnvironment } from '../env';
 import { DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from '../../core/defaults';
 import { EXIT, printJson, type CliIo } from '../output';
-import { changeManagementOf, wholeNumber, withChangeManagementOptions, type ChangeManagementOptions } from '../options';
+import {
+  changeManagementOf,
+  validToOption,
+  wholeNumber,
+  withChangeManagementOptions,
+  type ChangeManagementOptions,
+} from '../options';
 import { DEFAULT_STATE_DIR } from '../../local/constants';
 
 /** One line per state entered, left, retried or failed, as `keymat local run` and the demo print them. */
@@ -49,6 +55,7 @@ interface RunOptions extends ChangeManagementOptions {
   waitSeconds?: number;
   dryRun: boolean;
   restore: boolean;
+  validTo?: string;
   faults?: string;
   stateDir: string;
   kmsEndpoint?: string;
@@ -99,6 +106,11 @@ export function localRunCommand(io: CliIo): Command {
       "restore the deleted --key-material-id instead of deleting it (the custodian's copy comes from --prove)",
       false,
     )
+    .option(
+      '--valid-to <instant>',
+      'with --restore: the material comes back expiring at this instant, e.g. 2027-06-30T00:00:00Z',
+      validToOption,
+    )
     .option('--faults <file>', 'JSON fault file for the local KMS (see docs/local-stack.md, "Fault injection")')
     .option('--state-dir <dir>', 'state folder of the local stack', DEFAULT_STATE_DIR)
     .option(
@@ -125,6 +137,7 @@ export function localRunCommand(io: CliIo): Command {
           ...(opts.waitSeconds !== undefined && { waitSeconds: opts.waitSeconds }),
           ...(opts.dryRun && { dryRun: true }),
           ...(opts.restore && { restore: true }),
+          ...(opts.validTo !== undefined && { validTo: opts.validTo }),
         };
         const result = await workflow.run(input, {
           decide: localApprover(opts.approve, undefined, { irreversible: opts.irreversible }),

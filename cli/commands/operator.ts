@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { cliEnvironment } from '../env';
 import type { ChangeStatus } from '../../core/change-client';
-import { DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from '../../core/defaults';
+import { DEFAULT_WAIT_SECONDS, KMS_MAX_VALID_TO_DAYS, MAX_WAIT_SECONDS } from '../../core/defaults';
 import { printable } from '../../core/text';
 import { describeTicket } from '../../core/change-ticket';
 import { describeWindow, type WindowCheck } from '../../core/change-window';
@@ -21,7 +21,7 @@ import {
   type Target,
 } from '../operations';
 import { EXIT, lineWriter, printJson, type CliIo } from '../output';
-import { wholeNumber } from '../options';
+import { validToOption, wholeNumber } from '../options';
 import { DEFAULT_STATE_DIR } from '../../local/constants';
 
 /** Exit code when an execution ended in anything but SUCCEEDED (status, status --watch): the one rule, `EXIT`. */
@@ -358,21 +358,35 @@ export function operatorCommands(io: CliIo): Command[] {
       "change id of the restore (not the deletion's); the execution is named after it",
     )
     .option('--reason <text>', 'why the material comes back', 'back-out of a deletion')
+    .option(
+      '--valid-to <instant>',
+      `the material comes back expiring at this instant, e.g. 2027-06-30T00:00:00Z (at most ${KMS_MAX_VALID_TO_DAYS} days ahead); default: it does not expire`,
+      validToOption,
+    )
     .action(
-      async (opts: TargetOptions & { keyId: string; keyMaterialId: string; changeId: string; reason: string }) => {
+      async (
+        opts: TargetOptions & {
+          keyId: string;
+          keyMaterialId: string;
+          changeId: string;
+          reason: string;
+          validTo?: string;
+        },
+      ) => {
         const started = await startChange(await resolveTarget(io, opts), {
           keyId: opts.keyId,
           keyMaterialId: opts.keyMaterialId,
           changeId: opts.changeId,
           reason: opts.reason,
           restore: true,
+          validTo: opts.validTo,
         });
         if (opts.json) printJson(io, started);
         else if (started.state === 'RUNNING') say(`already running: ${safe(started.executionArn)}`);
         else {
           say(`started ${safe(started.executionArn)}`);
           say(
-            'a custodian submits the copy with keymat recovery prove (the request is on the approval topic); then it is approved',
+            'once it is approved, a custodian submits the copy with keymat recovery prove (the request goes to the approval topic)',
           );
         }
       },

@@ -50,6 +50,7 @@ const startBody = z.lazy(() =>
     dryRun: z.optional(z.unknown()),
     restore: z.optional(z.unknown()),
     recoveryProof: z.optional(z.unknown()),
+    validTo: z.optional(z.unknown()),
   }),
 );
 const execution = () => z.string().check(z.minLength(1), z.maxLength(2048));
@@ -150,13 +151,13 @@ export function createGateway(
         'InvalidInput',
         field === 'requestedBy'
           ? 'requestedBy is not accepted: the requester is the identity that signed the request'
-          : `${field || 'body'} is not a field of a change start; send keyId, changeId, reason and optionally keyMaterialId, waitSeconds, dryRun, restore, recoveryProof`,
+          : `${field || 'body'} is not a field of a change start; send keyId, changeId, reason and optionally keyMaterialId, waitSeconds, dryRun, restore, recoveryProof, validTo`,
       );
     }
     const given = Object.fromEntries(Object.entries(parsed.data).filter(([, v]) => v !== undefined));
     const request = { ...given, requestedBy: requester };
     // Checked as ValidateOrigin will check it, so a bad input is refused here, before anything starts.
-    const input = parseChangeInput(request, scope, DEFAULT_WAIT_SECONDS, config.members);
+    const input = parseChangeInput(request, scope, DEFAULT_WAIT_SECONDS, config.members, new Date());
     const name = executionNameFor(input.changeId);
     const attested = await attestStart(attestor, name, request, channel, new Date());
     const started = await changes.start(input.changeId, attested);

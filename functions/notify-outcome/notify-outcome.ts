@@ -62,6 +62,7 @@ export function createNotifyOutcome({
             submissionDigest: restoration.submissionDigest,
             kmsRequestId: restoration.kmsRequestId,
             keyStateAfter: outcome.keyStateAfter ?? plan.expectedKeyState,
+            ...(plan.validTo !== undefined && { validTo: plan.validTo }),
           },
           new Date(restoration.at),
         ),

@@ -63,6 +63,7 @@ export function outcomeOf(state: WorkflowState, executionInput: unknown): Outcom
     }),
     kmsRequestId: state.deletion?.kmsRequestId ?? state.restoration?.kmsRequestId ?? null,
     ...(command !== undefined && { restoreCommand: command }),
+    ...(outcome === 'RESTORED' && state.plan?.validTo !== undefined && { validTo: state.plan.validTo }),
     ...(state.error && { error: state.error.Error, cause: state.error.Cause }),
   };
 }

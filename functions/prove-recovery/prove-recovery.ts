@@ -2,7 +2,7 @@ import type { KmsCall, SnsCall } from '../../core/aws-api';
 import { checkApprovalTimes, verifyApprovals } from '../../core/approvals';
 import type { Attestor } from '../../core/attestation';
 import type { ProveRecoveryConfig } from '../../core/config';
-import { KeymatError, errorMessage, errorName, hasErrorName } from '../../core/errors';
+import { KeymatError, errorMessage, errorName, hasErrorName, invalidInput } from '../../core/errors';
 import {
   awaitRecoveryProofEvent,
   parseApproval,
@@ -12,7 +12,7 @@ import {
   type AwaitRecoveryProofEvent,
 } from '../../core/events';
 import { placeOfKeyArn } from '../../core/organisation';
-import { compareWithPlan, findTarget, type KeySnapshot } from '../../core/plan';
+import { compareWithPlan, findTarget, restoreExpiry, type ImportExpiry, type KeySnapshot } from '../../core/plan';
 import {
   changedByProof,
   expiryToKeep,
@@ -310,9 +310,11 @@ async function prove(deps: ProveRecoveryDeps, event: unknown): Promise<RecoveryP
  * material's id, once the approvals (as DeleteMaterial verifies them) and the gateway's attestation of the submission
  * check out and the key is still as planned. VerifyPendingImport then waits for the key to read as the plan expects.
  *
- * The material comes back without an expiry: KMS forgets a deleted material's ExpirationModel and ValidTo, so there
- * is nothing of its own to keep. A retry that finds the material already imported, and the key otherwise as planned,
- * reports the earlier attempt's import.
+ * The material comes back with the plan's expiry (`restoreExpiry`): expiring at the approved `validTo`, or not at
+ * all. KMS forgets a deleted material's ExpirationModel and ValidTo, so there is nothing of its own to keep. A
+ * `validTo` that passed while the restore waited for its approvals and copy is refused `InvalidInput` before the
+ * import, as KMS would refuse it. A retry that finds the material already imported with the planned expiry, and the
+ * key otherwise as planned, reports the earlier attempt's import.
  */
 async function restore(deps: ProveRecoveryDeps, event: unknown): Promise<RestorationResult> {
   const { keys, attestor, logger } = deps;
@@ -344,19 +346,23 @@ async function restore(deps: ProveRecoveryDeps, event: unknown): Promise<Restora
       `key ${plan.keyArn} changed since the restore was approved (${comparison.drift}); start a new change to re-plan`,
     );
   }
-  const out = await importCopy(
-    kms,
-    before,
-    plan,
-    submission,
-    { ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' },
-    { logger, submissionDigest: claims.submissionDigest },
-  );
+  if (plan.validTo !== undefined && Date.parse(plan.validTo) <= Date.now()) {
+    throw invalidInput(
+      'validTo',
+      plan.validTo,
+      'has passed while the restore waited for its approvals and copy; nothing was imported: start a new restore with a later validTo',
+    );
+  }
+  const out = await importCopy(kms, before, plan, submission, restoreExpiry(plan), {
+    logger,
+    submissionDigest: claims.submissionDigest,
+  });
   logger.info('key material restored', {
     custodian: submission.custodian,
     keyMaterialId: plan.keyMaterialId,
     submissionDigest: claims.submissionDigest,
     kmsRequestId: out.$metadata.requestId,
+    validTo: plan.validTo ?? null,
   });
   return result(out.$metadata.requestId ?? null, 'THIS_ATTEMPT');
 }
@@ -371,7 +377,7 @@ async function importCopy(
   before: KeySnapshot,
   plan: Plan,
   submission: { custodian: string; importToken: string; wrappedKeyMaterial: string },
-  expiry: ReturnType<typeof expiryToKeep>,
+  expiry: ImportExpiry,
   log: { logger: Logger; submissionDigest: string },
 ) {
   try {

@@ -129,7 +129,7 @@ export function createValidateOrigin({
     startInvocation(logger, { executionId: String(executionId) });
     const deployment = parseEvent(approvalRulesSchema, rules, 'ValidateOrigin');
     const deploymentProof = parseEvent(recoveryProofModeSchema, recoveryProof, 'ValidateOrigin');
-    const input = parseChangeInput(rawInput, config.scope, config.defaultWaitSeconds, config.members);
+    const input = parseChangeInput(rawInput, config.scope, config.defaultWaitSeconds, config.members, new Date());
     const proofMode = effectiveRecoveryProof(deploymentProof, input.recoveryProof);
     logger.appendKeys({ changeId: input.changeId, keyId: input.keyId });
     // Only keymat's signers (the gateway for people, the scan for itself) can attest a start, and only a fresh
@@ -145,12 +145,16 @@ export function createValidateOrigin({
     input.startedAt = startedAt;
 
     const place = checkKeyId(input.keyId, config.scope, config.members);
-    const context = await contextOf(
-      place,
-      deployment,
-      proofMode,
-      input.restore ? parseEvent(restoreQuorumSchema, restoreQuorum, 'ValidateOrigin') : undefined,
-    );
+    const context: PlanContext = {
+      ...(await contextOf(
+        place,
+        deployment,
+        proofMode,
+        input.restore ? parseEvent(restoreQuorumSchema, restoreQuorum, 'ValidateOrigin') : undefined,
+      )),
+      // A restore's expiry is part of what its approvers approve (parseChangeInput takes it on a restore only).
+      ...(input.validTo !== undefined && { validTo: input.validTo }),
+    };
     logger.appendKeys({ account: place.account, region: place.region });
     const kms = await keys({ executionArn: String(executionId), changeId: input.changeId })(place);
     const snapshot = await readKey(kms, input.keyId);
