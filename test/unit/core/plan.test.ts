@@ -129,4 +129,66 @@ describe('a restore plan', () => {
     });
     expect(verifyAgainstPlan(deletedOnly, plan, now)).toBeUndefined();
   });
+
+  describe('with a validTo', () => {
+    const UNTIL = '2030-12-31T00:00:00Z';
+    const expiringRestore = { ...restoring, validTo: UNTIL };
+    const restoredExpiring = (validTo: Date) =>
+      snapshot({ KeyState: 'Enabled' }, [material(M1, { ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: validTo })]);
+
+    it('records the expiry in the plan and binds it into the digest, leaving the digests without one as they were', () => {
+      const plan = planFor(deletedOnly, M1, expiringRestore);
+      expect(plan.validTo).toBe(UNTIL);
+      expect(plan.digest).not.toBe(planFor(deletedOnly, M1, restoring).digest);
+      expect(planFor(deletedOnly, M1, { ...restoring, validTo: '2030-12-31T00:00:01Z' }).digest).not.toBe(plan.digest);
+      // The digest of a restore without an expiry, fixed when restores came: adding validTo left it unchanged.
+      expect(planFor(deletedOnly, M1, restoring).digest).toBe(
+        '3df067e9ec53e24142f6c9a9abd60066e1751c0a6b9a90c3912d56c8706e5ff8',
+      );
+    });
+
+    it('takes a validTo changed or dropped after the digest was made as drift', () => {
+      const plan = { ...planFor(deletedOnly, M1, expiringRestore), validTo: '2030-12-31T23:59:59Z' };
+      expect(compareWithPlan(deletedOnly, plan)).toEqual({ drift: expect.stringContaining('validTo') });
+      const { validTo: _dropped, ...withoutExpiry } = planFor(deletedOnly, M1, expiringRestore);
+      expect(compareWithPlan(deletedOnly, withoutExpiry)).toEqual({ drift: expect.stringContaining('validTo') });
+    });
+
+    it('recognises the material back with the planned ValidTo as the post-state, and another expiry as drift', () => {
+      const plan = planFor(deletedOnly, M1, expiringRestore);
+      expect(compareWithPlan(restoredExpiring(new Date(UNTIL)), plan)).toBe('APPLIED');
+      expect(compareWithPlan(restoredExpiring(new Date('2030-11-30T00:00:00Z')), plan)).toEqual({
+        drift: `the material is imported again, but its ValidTo is 2030-11-30T00:00:00.000Z, not ${UNTIL}`,
+      });
+      expect(compareWithPlan(restored, plan)).toEqual({
+        drift:
+          'the material is imported again, but its ExpirationModel is KEY_MATERIAL_DOES_NOT_EXPIRE, not KEY_MATERIAL_EXPIRES',
+      });
+    });
+
+    it('does not take an expiring material as the post-state of a restore without an expiry', () => {
+      const plan = planFor(deletedOnly, M1, restoring);
+      expect(compareWithPlan(restoredExpiring(new Date(UNTIL)), plan)).toEqual({
+        drift:
+          'the material is imported again, but its ExpirationModel is KEY_MATERIAL_EXPIRES, not KEY_MATERIAL_DOES_NOT_EXPIRE',
+      });
+    });
+
+    it('verifies the planned expiry where the key reports it, and fails VerificationFailed on another', () => {
+      const plan = planFor(deletedOnly, M1, expiringRestore);
+      expect(verifyAgainstPlan(restoredExpiring(new Date(UNTIL)), plan, now)).toMatchObject({
+        materialAfter: 'IMPORTED',
+      });
+      const unreported = snapshot({ KeyState: 'Enabled' }, [material(M1, { ExpirationModel: undefined })]);
+      expect(verifyAgainstPlan(unreported, plan, now)).toMatchObject({ materialAfter: 'IMPORTED' });
+      expect(() => verifyAgainstPlan(restored, plan, now)).toThrow(
+        expect.objectContaining({
+          name: 'VerificationFailed',
+          message: expect.stringContaining(
+            'its ExpirationModel is KEY_MATERIAL_DOES_NOT_EXPIRE, not KEY_MATERIAL_EXPIRES',
+          ),
+        }),
+      );
+    });
+  });
 });

@@ -297,4 +297,33 @@ describe('ValidateOrigin plans a restore', () => {
     });
     expect(kms).not.toHaveReceivedCommand(DescribeKeyCommand);
   });
+
+  /** An instant `days` from now, to the second, as `keymat restore --valid-to` takes it. */
+  const daysAhead = (days: number) => `${new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 19)}Z`;
+
+  it("records a restore's validTo in UTC to the second, and binds it into the digest", async () => {
+    keyWith({ KeyState: 'PendingImport', Enabled: false }, deleted);
+    const { plan: unexpiring } = await handler(await restoreEvent(1));
+    const { input, plan } = await handler(await restoreEvent(1, { validTo: '2027-06-30T02:00:00+02:00' }));
+    expect(input.validTo).toBe('2027-06-30T00:00:00Z');
+    expect(plan.validTo).toBe('2027-06-30T00:00:00Z');
+    expect(unexpiring).not.toHaveProperty('validTo');
+    expect(plan.digest).not.toBe(unexpiring.digest);
+  });
+
+  it.each([
+    ['a validTo in the past', { validTo: '2020-01-01T00:00:00Z' }, 'validTo must be in the future'],
+    ['a validTo that is a date without a time', { validTo: '2027-06-30' }, 'validTo must be an ISO 8601 date and time'],
+    ['a validTo without its offset', { validTo: '2027-06-30T00:00:00' }, 'validTo must be an ISO 8601'],
+    ['a validTo with fractions of a second', { validTo: '2027-06-30T00:00:00.500Z' }, 'to the second'],
+    ['a validTo on a day that does not exist', { validTo: '2027-02-30T00:00:00Z' }, 'validTo must be an ISO 8601'],
+    ['a validTo given as a number', { validTo: 1_800_000_000 }, 'validTo must be a string'],
+    ['a validTo more than 365 days ahead', { validTo: daysAhead(366) }, 'validTo must be at most 365 days ahead'],
+    ['a validTo on a deletion', { restore: false, validTo: daysAhead(30) }, 'validTo applies only to a restore'],
+  ])('refuses InvalidInput for %s, before any KMS call', async (_l, over, mentions) => {
+    const err = await handler(await restoreEvent(1, over)).catch((e: Error) => e);
+    expect(err).toMatchObject({ name: 'InvalidInput', message: expect.stringContaining(mentions) });
+    expect((err as Error).message).toContain(`got ${JSON.stringify(over.validTo)}`);
+    expect(kms.calls()).toHaveLength(0);
+  });
 });
