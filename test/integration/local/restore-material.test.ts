@@ -35,7 +35,7 @@ beforeAll(async () => {
     seedExternalKeys(
       dir,
       join(dir, 'byok'),
-      Array.from({ length: 6 }, () => ({})),
+      Array.from({ length: 12 }, () => ({})),
     ),
   );
   t = await startTestStack(undefined, dir);
@@ -60,13 +60,23 @@ const restoreTask = createProveRecovery({
   logger: silentLogger(),
 });
 
-/** A key whose current material was deleted, and the plan of its restore. */
-async function deletedKey(): Promise<{ key: CreatedKey; plan: Plan }> {
+/** A key whose current material was deleted, and the plan of its restore (expiring at `validTo` when given). */
+async function deletedKey(validTo?: string): Promise<{ key: CreatedKey; plan: Plan }> {
   const key = keys.next();
   await kms('DeleteImportedKeyMaterial', { KeyId: key.keyArn, KeyMaterialId: key.keyMaterialId });
-  const snapshot = await readKey(kms, key.keyArn);
-  return { key, plan: buildPlan(snapshot, [], undefined, key.keyMaterialId, { ...HUB_CONTEXT, restore: true }) };
+  return { key, plan: await restorePlan(key, validTo) };
 }
+
+/** The plan of restoring the key's deleted material, as ValidateOrigin makes it from the key as it is now. */
+const restorePlan = async (key: CreatedKey, validTo?: string): Promise<Plan> =>
+  buildPlan(await readKey(kms, key.keyArn), [], undefined, key.keyMaterialId, {
+    ...HUB_CONTEXT,
+    restore: true,
+    ...(validTo !== undefined && { validTo }),
+  });
+
+/** An instant `days` from now, to the second, in the form `checkValidTo` gives. */
+const daysAhead = (days: number) => `${new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 19)}Z`;
 
 /** The import parameters each copy was wrapped for, by token: the restore's state carries the ones it asked for. */
 const asked = new Map<string, ImportParameters>();
@@ -175,5 +185,79 @@ describe('RestoreMaterial', () => {
     expect(r.error).toMatchObject({ name: 'RecoveryNotProven' });
     expect(r.error?.message).toContain('IncorrectKeyMaterialException');
     expect((await readKey(kms, key.keyArn)).metadata.KeyState).toBe('PendingImport');
+  });
+
+  describe('with a validTo', () => {
+    it('imports the material KEY_MATERIAL_EXPIRES at that ValidTo, as the local KMS then reports it', async () => {
+      const validTo = daysAhead(90);
+      const { key, plan } = await deletedKey(validTo);
+      const r = await restore(plan, await copyOf(plan, loadMaterial(key.materialFile as string)));
+      expect(r.error).toBeUndefined();
+      expect(r.result).toMatchObject({ appliedBy: 'THIS_ATTEMPT' });
+      const after = await readKey(kms, key.keyArn);
+      expect(after.metadata).toMatchObject({
+        KeyState: 'Enabled',
+        ExpirationModel: 'KEY_MATERIAL_EXPIRES',
+        ValidTo: new Date(validTo),
+      });
+      expect(after.materials.find((m) => m.KeyMaterialId === key.keyMaterialId)).toMatchObject({
+        ImportState: 'IMPORTED',
+        ExpirationModel: 'KEY_MATERIAL_EXPIRES',
+        ValidTo: new Date(validTo),
+      });
+    });
+
+    it('reports the earlier attempt when the material is back with the planned ValidTo, importing nothing', async () => {
+      const { key, plan } = await deletedKey(daysAhead(90));
+      await restore(plan, await copyOf(plan, loadMaterial(key.materialFile as string)));
+      const again = await restore(plan, await copyOf(plan, loadMaterial(key.materialFile as string)));
+      expect(again.result).toMatchObject({ appliedBy: 'EARLIER_ATTEMPT', kmsRequestId: null });
+      expect(again.operations).not.toContain('ImportKeyMaterial');
+    });
+
+    it('refuses PlanDrifted when the material is back with another expiry, importing nothing', async () => {
+      const { key, plan } = await deletedKey(daysAhead(90));
+      const unexpiring = await restorePlan(key);
+      await restore(unexpiring, await copyOf(unexpiring, loadMaterial(key.materialFile as string)));
+      const r = await restore(plan, await copyOf(plan, loadMaterial(key.materialFile as string)));
+      expect(r.error).toMatchObject({ name: 'PlanDrifted' });
+      expect(r.error?.message).toContain(
+        'the material is imported again, but its ExpirationModel is KEY_MATERIAL_DOES_NOT_EXPIRE, not KEY_MATERIAL_EXPIRES',
+      );
+      expect(r.operations).not.toContain('ImportKeyMaterial');
+    });
+
+    it('refuses PlanDrifted for a validTo changed in the plan after it was approved, importing nothing', async () => {
+      const { key, plan } = await deletedKey(daysAhead(90));
+      const tampered = { ...plan, validTo: daysAhead(300) };
+      const r = await restore(tampered, await copyOf(tampered, loadMaterial(key.materialFile as string)), plan.digest);
+      expect(r.error).toMatchObject({ name: 'PlanDrifted' });
+      expect(r.error?.message).toContain('validTo are not the ones its digest was made for');
+      expect(r.operations).not.toContain('ImportKeyMaterial');
+      expect((await readKey(kms, key.keyArn)).metadata.KeyState).toBe('PendingImport');
+    });
+
+    it('refuses ApprovalInvalid for a plan re-made with another validTo than the approved one, importing nothing', async () => {
+      const { key, plan } = await deletedKey(daysAhead(90));
+      const replanned = await restorePlan(key, daysAhead(300));
+      const r = await restore(
+        replanned,
+        await copyOf(replanned, loadMaterial(key.materialFile as string)),
+        plan.digest,
+      );
+      expect(r.error).toMatchObject({ name: 'ApprovalInvalid' });
+      expect(r.operations).not.toContain('ImportKeyMaterial');
+    });
+
+    it('refuses InvalidInput naming validTo when it passed while the restore waited, importing nothing', async () => {
+      const { key, plan } = await deletedKey('2026-01-01T00:00:00Z');
+      const r = await restore(plan, await copyOf(plan, loadMaterial(key.materialFile as string)));
+      expect(r.error).toMatchObject({
+        name: 'InvalidInput',
+        message: expect.stringMatching(/^validTo has passed while the restore waited .*; got "2026-01-01T00:00:00Z"$/),
+      });
+      expect(r.operations).not.toContain('ImportKeyMaterial');
+      expect((await readKey(kms, key.keyArn)).metadata.KeyState).toBe('PendingImport');
+    });
   });
 });

@@ -106,6 +106,29 @@ describe('starting a change', () => {
     expect(await verifyStart(attestor, EXECUTION, startedInput, new Date())).toEqual(expect.any(String));
   });
 
+  it('starts a restore with its validTo, attested with the rest of the input', async () => {
+    const validTo = `${new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 19)}Z`;
+    const restore = { ...start, keyMaterialId: 'a'.repeat(64), restore: true, validTo };
+    expect(await answer(signedBy(ALICE, '/changes', restore))).toMatchObject({ status: 200 });
+    const sent = sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input;
+    const startedInput = JSON.parse(sent?.input ?? '{}') as Record<string, unknown>;
+    expect(startedInput).toMatchObject({ restore: true, validTo });
+    expect(await verifyStart(attestor, EXECUTION, startedInput, new Date())).toEqual(expect.any(String));
+    expect(
+      await verifyStart(attestor, EXECUTION, { ...startedInput, validTo: '2027-01-01T00:00:00Z' }, new Date()),
+    ).toBeUndefined();
+  });
+
+  it.each([
+    ['a past validTo', { restore: true, keyMaterialId: 'a'.repeat(64), validTo: '2020-01-01T00:00:00Z' }],
+    ['a validTo on a deletion', { validTo: '2027-06-30T00:00:00Z' }],
+  ])('refuses %s as InvalidInput naming validTo, and starts nothing', async (_l, over) => {
+    const { status, body } = await answer(signedBy(ALICE, '/changes', { ...start, ...over }));
+    expect(status).toBe(400);
+    expect(body).toMatchObject({ error: 'InvalidInput', message: expect.stringMatching(/^validTo .*; got "/) });
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
   it('takes an assumed role as its role: the session name is the caller’s choice', async () => {
     await answer(signedBy('arn:aws:sts::111122223333:assumed-role/Operators/bob-pretending', '/changes', start));
     const sent = JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input.input ?? '{}') as {
