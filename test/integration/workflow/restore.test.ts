@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readImportParameters } from '../../../core/recovery';
-import { approve, localTarget, proveRecovery, startChange } from '../../../cli/operations';
+import { approve, localTarget, proveRecovery, reject, startChange } from '../../../cli/operations';
 import { kmsCall, readKey } from '../../../functions/runtime/aws';
 import { loadMaterial, localKmsClient, newKeyMaterial, type CreatedKey } from '../../../local/kms/byok';
 import { LocalStack } from '../../../local/services/server';
@@ -13,6 +13,7 @@ import { localCustodian } from '../../../local/workflow/custodian';
 import type { Decider } from '../../../local/workflow/engine';
 import { openLocalWorkflow, prepareWorkflow, type LocalWorkflow } from '../../../local/workflow/workflow';
 import { gatewayAs } from '../../helpers/changes';
+import { keymatInProcess } from '../../helpers/run-cli';
 import { keySupply, seedExternalKeys } from '../../helpers/seeded-keys';
 
 /**
@@ -31,7 +32,7 @@ beforeAll(async () => {
     seedExternalKeys(
       dir,
       join(dir, 'byok'),
-      Array.from({ length: 6 }, () => ({})),
+      Array.from({ length: 9 }, () => ({})),
     ),
   );
   stack = await LocalStack.start({
@@ -56,6 +57,9 @@ const change = (key: CreatedKey, over: Record<string, unknown> = {}) => ({
   ...over,
 });
 const fast = { waitMs: 5, retryIntervalMs: 5 };
+
+/** An instant `days` from now, to the second, as `keymat restore --valid-to` takes it. */
+const daysAhead = (days: number) => `${new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 19)}Z`;
 
 /** A decider that keeps each approval request it is shown, then decides as `decide` does. */
 function recording(decide: Decider): Decider & { messages: string[] } {
@@ -141,6 +145,32 @@ describe('a restore change', () => {
         keyStateAfter: 'Enabled',
       }),
     ]);
+  });
+
+  it('brings the material back expiring at its validTo: the approvers are told, the key reports it, the outcome and Key Material Restored name it', async () => {
+    const key = keys.next();
+    await deleted(key);
+    const validTo = daysAhead(180);
+    const decide = recording(localApprover('auto', 'dave'));
+    const r = await workflow.run(change(key, { restore: true, keyMaterialId: key.keyMaterialId, validTo }), {
+      decide,
+      custodian: localCustodian(loadMaterial(key.materialFile as string), 'carol'),
+      ...fast,
+    });
+    expect(r.output).toMatchObject({ status: 'RESTORED', keyStateAfter: 'Enabled', validTo });
+    expect(decide.messages[0]).toContain(`into a key that is PendingImport, expiring again at ${validTo}`);
+    const imports = r.kmsCalls.filter((c) => c.operation === 'ImportKeyMaterial');
+    expect(imports).toHaveLength(1);
+    const { materials } = await readKey(kmsCall(kms), key.keyArn);
+    expect(materials.find((m) => m.KeyMaterialId === key.keyMaterialId)).toMatchObject({
+      ImportState: 'IMPORTED',
+      ExpirationModel: 'KEY_MATERIAL_EXPIRES',
+      ValidTo: new Date(validTo),
+    });
+    const restored = readEventsOutbox(dir).find(
+      (e) => e.detailType === 'Key Material Restored' && e.detail.executionArn === r.executionArn,
+    );
+    expect(restored?.detail).toMatchObject({ keyMaterialId: key.keyMaterialId, validTo });
   });
 
   it('ends RecoveryNotProven for a copy of another material, after its approval, with the key still PendingImport', async () => {
@@ -237,5 +267,51 @@ describe('a restore through the gateway', () => {
       approvals: [expect.objectContaining({ approver: user('bob') })],
     });
     expect((await readKey(kmsCall(kms), key.keyArn)).metadata.KeyState).toBe('Enabled');
+  });
+
+  it('takes --valid-to from keymat restore into the started input, and refuses a bad one before starting anything', async () => {
+    const key = keys.next();
+    await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: key.keyArn, KeyMaterialId: key.keyMaterialId }));
+    const restoreArgs = (changeId: string, validTo: string) => [
+      'restore',
+      '--local',
+      '--state-dir',
+      dir,
+      '--key-id',
+      key.keyArn,
+      '--key-material-id',
+      key.keyMaterialId as string,
+      '--change-id',
+      changeId,
+      '--valid-to',
+      validTo,
+      '--json',
+    ];
+    const alice = { AWS_ACCESS_KEY_ID: 'alice', AWS_SECRET_ACCESS_KEY: 'local' };
+
+    const refusedId = `RESTORE-${++changes}`;
+    for (const [bad, problem] of [
+      ['2020-01-01T00:00:00Z', 'validTo must be in the future'],
+      ['30 June 2027', 'validTo must be an ISO 8601 date and time to the second'],
+      [daysAhead(400), 'validTo must be at most 365 days ahead'],
+    ] as const) {
+      const r = await keymatInProcess(restoreArgs(refusedId, bad), alice);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain("option '--valid-to <instant>' argument");
+      expect(r.stderr).toContain(problem);
+    }
+    await expect(as('alice').changes.describe(`keymat-${refusedId}`)).rejects.toMatchObject({
+      name: 'ExecutionNotFound',
+    });
+
+    const validTo = daysAhead(60);
+    const started = await keymatInProcess(restoreArgs(`RESTORE-${++changes}`, validTo), alice);
+    expect(started.code).toBe(0);
+    const { executionArn } = JSON.parse(started.stdout) as { executionArn: string };
+    const described = await as('alice').changes.describe(executionArn);
+    expect(JSON.parse(described.input ?? '{}')).toMatchObject({ restore: true, validTo, requestedBy: user('alice') });
+    const request = await published(executionArn, 'ApprovalRequested');
+    expect(request.message).toContain(`expiring again at ${validTo}`);
+    await reject(as('alice'), executionArn, 'withdrawn: the expiry was the point');
   });
 });
