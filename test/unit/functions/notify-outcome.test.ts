@@ -101,6 +101,32 @@ describe('outcomeOf', () => {
     );
     expect(outcome).toMatchObject({ status: 'RESTORED', keyStateAfter: 'Enabled', approvals, kmsRequestId: 'req-2' });
     expect(outcome).not.toHaveProperty('restoreCommand');
+    expect(outcome).not.toHaveProperty('validTo');
+  });
+
+  it("names a restore's validTo once RESTORED, and not while it failed", () => {
+    const restorePlan = {
+      ...plan,
+      restore: true as const,
+      expectedMaterial: 'IMPORTED' as const,
+      validTo: '2027-06-30T00:00:00Z',
+    };
+    const restoration = {
+      kmsRequestId: 'req-3',
+      appliedBy: 'THIS_ATTEMPT' as const,
+      custodian: 'carol',
+      submissionDigest: 'ab'.repeat(32),
+      at: '2026-11-22T00:01:00Z',
+    };
+    const state: WorkflowState = {
+      input: input({ restore: true, validTo: '2027-06-30T00:00:00Z' }),
+      plan: restorePlan,
+      approval: { planDigest: restorePlan.digest, approvals },
+      restoration,
+      verification: { keyStateAfter: 'Enabled', materialAfter: 'IMPORTED', verifiedAt: 'now' },
+    };
+    expect(outcomeOf(state, {})).toMatchObject({ status: 'RESTORED', validTo: '2027-06-30T00:00:00Z' });
+    expect(outcomeOf({ ...state, error: { Error: 'VerificationFailed' } }, {})).not.toHaveProperty('validTo');
   });
 
   it('lists the approvals of an answer DeleteMaterial refused as refused, not as approvals', () => {
