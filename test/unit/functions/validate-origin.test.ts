@@ -311,6 +311,14 @@ describe('ValidateOrigin plans a restore', () => {
     expect(plan.digest).not.toBe(unexpiring.digest);
   });
 
+  it('refuses StartNotAttested for a validTo changed in the execution input after the start was attested', async () => {
+    keyWith({ KeyState: 'PendingImport', Enabled: false }, deleted);
+    const attested = await restoreEvent(1, { validTo: daysAhead(30) });
+    const input = { ...attested.input, validTo: daysAhead(300) };
+    await expect(handler({ ...attested, input })).rejects.toMatchObject({ name: 'StartNotAttested' });
+    expect(kms.calls()).toHaveLength(0);
+  });
+
   it.each([
     ['a validTo in the past', { validTo: '2020-01-01T00:00:00Z' }, 'validTo must be in the future'],
     ['a validTo that is a date without a time', { validTo: '2027-06-30' }, 'validTo must be an ISO 8601 date and time'],
