@@ -48,3 +48,17 @@ export async function gatewayAs(
   });
   return { status: response.status, body: await response.json() };
 }
+
+/**
+ * What `find` finds, looking every 25 ms for up to 10 s: a readiness wait for a state the stack reaches on its own.
+ *
+ * @throws Error naming `what` when it never appears
+ */
+export async function waitFor<T>(find: () => T | undefined | Promise<T | undefined>, what: string): Promise<T> {
+  for (let i = 0; i < 400; i++) {
+    const found = await find();
+    if (found !== undefined) return found;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`never saw ${what}`);
+}

@@ -9,7 +9,7 @@ import { loadMaterial, localKmsClient, type CreatedKey } from '../../../local/km
 import { LocalStack } from '../../../local/services/server';
 import { readOutbox } from '../../../local/state/store';
 import { prepareWorkflow } from '../../../local/workflow/workflow';
-import { gatewayAs } from '../../helpers/changes';
+import { gatewayAs, waitFor } from '../../helpers/changes';
 import { keySupply, seedExternalKeys } from '../../helpers/seeded-keys';
 
 /**
@@ -51,14 +51,6 @@ afterAll(async () => {
 
 const as = (name: string) => localTarget(dir, { accessKeyId: name, secretAccessKey: 'local' });
 
-async function waitFor<T>(find: () => T | undefined | Promise<T | undefined>, what: string): Promise<T> {
-  for (let i = 0; i < 400; i++) {
-    const found = await find();
-    if (found !== undefined) return found;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`never saw ${what}`);
-}
 /** The messages of one kind the execution published so far, waiting until there are `count` of them. */
 const published = (executionArn: string, event: string, count = 1) =>
   waitFor(() => {

@@ -15,7 +15,7 @@ import { localApprover } from '../../../local/workflow/approver';
 import { localCustodian } from '../../../local/workflow/custodian';
 import type { Decider } from '../../../local/workflow/engine';
 import { openLocalWorkflow, prepareWorkflow, type LocalWorkflow } from '../../../local/workflow/workflow';
-import { gatewayAs } from '../../helpers/changes';
+import { gatewayAs, waitFor } from '../../helpers/changes';
 import { keySupply, seedExternalKeys } from '../../helpers/seeded-keys';
 
 /**
@@ -179,14 +179,6 @@ describe('the recovery proof on the workflow', () => {
 describe('the recovery proof through the gateway', () => {
   const user = (name: string) => `arn:aws:iam::111122223333:user/${name}`;
 
-  async function waitFor<T>(find: () => T | undefined | Promise<T | undefined>, what: string): Promise<T> {
-    for (let i = 0; i < 400; i++) {
-      const found = await find();
-      if (found !== undefined) return found;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new Error(`never saw ${what}`);
-  }
   const published = (executionArn: string, event: string) =>
     waitFor(
       () => readOutbox(dir).find((m) => m.attributes.executionId === executionArn && m.attributes.event === event),

@@ -12,7 +12,7 @@ import { localApprover } from '../../../local/workflow/approver';
 import { localCustodian } from '../../../local/workflow/custodian';
 import type { Decider } from '../../../local/workflow/engine';
 import { openLocalWorkflow, prepareWorkflow, type LocalWorkflow } from '../../../local/workflow/workflow';
-import { gatewayAs } from '../../helpers/changes';
+import { gatewayAs, waitFor } from '../../helpers/changes';
 import { keymatInProcess } from '../../helpers/run-cli';
 import { keySupply, seedExternalKeys } from '../../helpers/seeded-keys';
 
@@ -216,14 +216,6 @@ describe('a restore through the gateway', () => {
   const user = (name: string) => `arn:aws:iam::111122223333:user/${name}`;
   const as = (name: string) => localTarget(dir, { accessKeyId: name, secretAccessKey: 'local' });
 
-  async function waitFor<T>(find: () => T | undefined | Promise<T | undefined>, what: string): Promise<T> {
-    for (let i = 0; i < 400; i++) {
-      const found = await find();
-      if (found !== undefined) return found;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new Error(`never saw ${what}`);
-  }
   const published = (executionArn: string, event: string) =>
     waitFor(
       () => readOutbox(dir).find((m) => m.attributes.executionId === executionArn && m.attributes.event === event),
