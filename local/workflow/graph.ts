@@ -1,22 +1,26 @@
 import { localDefinition } from './definition';
 
+/** A Choice rule: a comparison, or (`And`) several that must all hold. */
+type ChoiceRule = {
+  Variable?: string;
+  BooleanEquals?: boolean;
+  StringEquals?: string;
+  IsPresent?: boolean;
+  NumericGreaterThanEqualsPath?: string;
+  And?: ChoiceRule[];
+};
+
 type AslState = {
   Type: string;
   Next?: string;
   End?: boolean;
   Default?: string;
-  Choices?: {
-    Next: string;
-    Variable?: string;
-    BooleanEquals?: boolean;
-    StringEquals?: string;
-    IsPresent?: boolean;
-    NumericGreaterThanEqualsPath?: string;
-  }[];
+  Choices?: (ChoiceRule & { Next: string })[];
   Catch?: { ErrorEquals: string[]; Next: string }[];
 };
 
-const label = (c: NonNullable<AslState['Choices']>[number]): string => {
+const label = (c: ChoiceRule): string => {
+  if (c.And !== undefined) return c.And.map(label).join(' and ');
   const variable = (c.Variable ?? '').replace(/^\$\./, '');
   if (c.BooleanEquals !== undefined) return `${variable} = ${c.BooleanEquals}`;
   if (c.StringEquals !== undefined) return `${variable} = ${c.StringEquals}`;
