@@ -86,7 +86,7 @@ export function checkApproverPattern(pattern: string): string {
       (m[2] === 'sts' && /^assumed-role\/[^/]+\/[^/]+$/.test(resource)));
   if (!shape) {
     throw new InvalidIdentityError(
-      `approver ${JSON.stringify(pattern)} must be a principal ARN or ARN pattern (arn:aws:iam::ACCOUNT:user/NAME, arn:aws:iam::ACCOUNT:role/NAME, arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION, with * for any characters within a segment); plain names cannot be authenticated`,
+      `${JSON.stringify(pattern)} must be a principal ARN or ARN pattern (arn:aws:iam::ACCOUNT:user/NAME, arn:aws:iam::ACCOUNT:role/NAME, arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION, with * for any characters within a segment); plain names cannot be authenticated`,
     );
   }
   return pattern;

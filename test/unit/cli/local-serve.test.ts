@@ -28,13 +28,13 @@ const KEY_OPS = 'arn:aws:iam::111122223333:role/KeyOps';
 const KEY_OPS_ALICE = 'arn:aws:sts::111122223333:assumed-role/KeyOps/alice';
 
 it.each([
-  ['--custodians', `${CAROL},bob`, 'approver "bob" must be a principal ARN or ARN pattern'],
+  ['--custodians', `${CAROL},bob`, '"bob" must be a principal ARN or ARN pattern'],
   [
     '--custodians',
     `${CAROL},${CAROL.replace('carol', 'Carol')}`,
     `"${CAROL}" and "${CAROL.replace('carol', 'Carol')}" are the same principal`,
   ],
-  ['--approvers', 'bob', 'approver "bob" must be a principal ARN or ARN pattern'],
+  ['--approvers', 'bob', '"bob" must be a principal ARN or ARN pattern'],
   // As a deployment without session-bound roles: a session of a role is the role, whatever its session name.
   [
     '--approvers',

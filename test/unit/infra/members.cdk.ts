@@ -234,7 +234,7 @@ describe('the hub props of an organisation, checked before anything is built', (
     [
       'a plain name among a rule’s approvers',
       { members: MEMBERS, approvalRules: [{ ...PRODUCTION, approvers: ['bob'] }] },
-      'KeymatStack: approvalRules[0].approvers: approver "bob" must be a principal ARN or ARN pattern',
+      'KeymatStack: approvalRules[0].approvers: "bob" must be a principal ARN or ARN pattern',
     ],
     [
       'one approver twice in a rule, in different case',

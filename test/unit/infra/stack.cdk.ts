@@ -538,8 +538,8 @@ describe('configuration', () => {
     [{ logRetentionDays: '8' }, 'KeymatStack: logRetention must be a CloudWatch Logs retention'],
     [{ scanSchedule: 'daily' }, "context scanSchedule must be a cron(...) or rate(...) expression; got 'daily'"],
     [{ scanMaxChanges: '-1' }, 'KeymatStack: scanLimits.maxChanges'],
-    [{ approvers: 'arn:aws:iam::111122223333:user/alice,bob' }, 'approver "bob" must be a principal ARN'],
-    [{ custodians: 'carol' }, 'approver "carol" must be a principal ARN'],
+    [{ approvers: 'arn:aws:iam::111122223333:user/alice,bob' }, '"bob" must be a principal ARN'],
+    [{ custodians: 'carol' }, '"carol" must be a principal ARN'],
     [
       { sessionBoundRoles: 'arn:aws:iam::111122223333:role/KeyOps' },
       "KeymatStack: sessionBoundRoles must be a list of IAM role names (not ARNs); got 'arn:aws:iam::111122223333:role/KeyOps'",
@@ -570,7 +570,7 @@ describe('approvers', () => {
       },
     );
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toContain('approver "bob" must be a principal ARN or ARN pattern');
+    expect(result.stderr).toContain('"bob" must be a principal ARN or ARN pattern');
   }, 180_000);
 });
 

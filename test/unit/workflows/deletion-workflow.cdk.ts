@@ -69,7 +69,7 @@ describe('DeletionWorkflow props', () => {
     [
       'a plain name among the approvers',
       { allowedApprovers: ['bob'] },
-      'DeletionWorkflow: allowedApprovers: approver "bob" must be a principal ARN or ARN pattern',
+      'DeletionWorkflow: allowedApprovers: "bob" must be a principal ARN or ARN pattern',
     ],
     ['verifyMaxAttempts 0', { verifyMaxAttempts: 0 }, 'verifyMaxAttempts must be a whole number from 1 to 20; got 0'],
     [
