@@ -412,6 +412,41 @@ describe('topics', () => {
     });
   });
 
+  it("keeps undelivered notifications in one encrypted dead-letter queue that only keymat's topics may send to", () => {
+    const withEmails = synth({ notificationEmails: 'secops@example.com,oncall@example.com' }).template;
+    const queues = withEmails.findResources('AWS::SQS::Queue');
+    expect(Object.values(queues)).toEqual([
+      expect.objectContaining({
+        Properties: { SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 60 * 60 },
+      }),
+    ]);
+    const [queueId] = Object.keys(queues);
+    const subscriptions = Object.values(withEmails.findResources('AWS::SNS::Subscription'));
+    expect(subscriptions).toHaveLength(4);
+    for (const subscription of subscriptions) {
+      expect(subscription.Properties.RedrivePolicy).toEqual({
+        deadLetterTargetArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
+      });
+    }
+    const [policy] = Object.values(withEmails.findResources('AWS::SQS::QueuePolicy'));
+    const statements = policy!.Properties.PolicyDocument.Statement as Record<string, any>[];
+    expect(statements).toContainEqual(
+      expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+    );
+    const senders = statements.filter((s) => s.Effect === 'Allow');
+    for (const sender of senders) {
+      expect(sender).toMatchObject({ Action: 'sqs:SendMessage', Principal: { Service: 'sns.amazonaws.com' } });
+    }
+    const topics = Object.keys(withEmails.findResources('AWS::SNS::Topic')).map((id) => ({ Ref: id }));
+    expect(topics).toHaveLength(2);
+    expect(senders.map((s) => s.Condition.ArnEquals['aws:SourceArn'])).toEqual(expect.arrayContaining(topics));
+    expect(senders).toHaveLength(topics.length);
+  });
+
+  it('creates no dead-letter queue without notification emails', () => {
+    template.resourceCountIs('AWS::SQS::Queue', 0);
+  });
+
   it('outputs the state machine and topic ARNs', () => {
     for (const name of [
       'StateMachineArn',
@@ -512,6 +547,7 @@ describe('security checks', () => {
   it.each([
     ['the default tag scope', {}],
     ['a key ARN scope and a scan schedule', { keyArns: KEY_ARN, scanSchedule: 'rate(1 day)' }],
+    ['a key tag and notification emails', { keyTag: 'keymat:managed=true', notificationEmails: 'secops@example.com' }],
   ])('cdk-nag AwsSolutions and Serverless find nothing unacknowledged with %s', (_scope, context) => {
     const target = synth(context).stack;
     for (const pack of [new AwsSolutionsChecks(target.node.root), new ServerlessChecks(target.node.root)]) {
