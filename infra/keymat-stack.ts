@@ -49,8 +49,8 @@ export interface KeymatStackProps extends StackProps, KeymatProps {}
  * the request) and the approval page: these two alone answer approval tasks, and the gateway and the expiry scan alone
  * start changes. Each start and decision is MACed with the attestation key, whose key policy alone says who may sign
  * (the gateway, the page, the scan) and verify (ValidateOrigin, DeleteMaterial). The `Requesters` and `Approvers`
- * managed policies are what people are given: invoking the gateway's URL, reading executions and, with members,
- * invoking the fleet doctor; nothing that starts or answers anything directly.
+ * managed policies are what people are given: invoking the gateway's URL, reading executions and this stack's
+ * outputs and, with members, invoking the fleet doctor; nothing that starts or answers anything directly.
  */
 export class KeymatStack extends Stack {
   readonly workflow: DeletionWorkflow;
@@ -388,8 +388,8 @@ export class KeymatStack extends Stack {
     );
     attestation.grantGenerateMac(gateway);
 
-    // What people are given: the gateway's URL, reading executions and, with members, the fleet doctor and the fleet
-    // scan's runs. None starts nor answers anything directly.
+    // What people are given: the gateway's URL, reading executions, reading this stack's outputs and, with members,
+    // the fleet doctor and the fleet scan's runs. None starts nor answers anything directly.
     const fleet = this.expiryScan.fleet?.stateMachine;
     const operatorPolicy = (id: string, description: string): ManagedPolicy => {
       const statements = [
@@ -405,6 +405,8 @@ export class KeymatStack extends Stack {
           conditions: { Bool: { 'lambda:InvokedViaFunctionUrl': 'true' } },
         }),
         ...workflow.readStatements(['states:DescribeExecution', 'states:GetExecutionHistory', 'states:ListExecutions']),
+        // The CLI finds the state machine and the gateway in this stack's outputs, unless they are given to it.
+        new PolicyStatement({ actions: ['cloudformation:DescribeStacks'], resources: [this.stackId] }),
         // `keymat org doctor`: it only reads, as the doctor's own role.
         ...(orgDoctor
           ? [new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [orgDoctor.fn.functionArn] })]

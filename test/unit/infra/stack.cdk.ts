@@ -258,7 +258,7 @@ describe('operator policies', () => {
     ).toEqual(['Approvers', 'Requesters']);
   });
 
-  it('allow the gateway URL with IAM auth and reading executions, and nothing that starts or answers', () => {
+  it("allow the gateway URL with IAM auth, reading executions and this stack's outputs, and nothing that starts or answers", () => {
     for (const [, policy] of policies()) {
       const statements = policy.Properties.PolicyDocument.Statement as {
         Action: string | string[];
@@ -267,6 +267,7 @@ describe('operator policies', () => {
       const actions = statements.flatMap((st) => (Array.isArray(st.Action) ? st.Action : [st.Action]));
       expect(actions.sort()).toEqual(
         [
+          'cloudformation:DescribeStacks',
           'lambda:InvokeFunction',
           'lambda:InvokeFunctionUrl',
           'states:DescribeExecution',
@@ -285,6 +286,9 @@ describe('operator policies', () => {
           Action: 'lambda:InvokeFunction',
           Condition: { Bool: { 'lambda:InvokedViaFunctionUrl': 'true' } },
         }),
+      );
+      expect(statements).toContainEqual(
+        expect.objectContaining({ Action: 'cloudformation:DescribeStacks', Resource: { Ref: 'AWS::StackId' } }),
       );
     }
   });
