@@ -566,18 +566,30 @@ describe('configuration', () => {
     [{ approvalTimeoutSeconds: 'soon' }, "context approvalTimeoutSeconds must be a whole number; got 'soon'"],
     [
       { approvalTimeoutSeconds: '604801' },
-      'KeymatStack: approvalTimeout must be whole seconds from 1 second to 7 days; got 7 days 1 second',
+      'context approvalTimeoutSeconds must be whole seconds from 1 minute to 7 days; got 604801',
     ],
-    [{ keyArns: 'alias/payroll' }, "KeymatStack: keyScope.keys must list KMS keys or key ARNs; got 'alias/payroll'"],
+    [
+      { approvalTimeoutSeconds: '59' },
+      'context approvalTimeoutSeconds must be whole seconds from 1 minute to 7 days; got 59',
+    ],
+    [{ keyArns: `${KEY_ARN},alias/payroll` }, "context keyArns must list KMS keys or key ARNs; got 'alias/payroll'"],
     [{ keyTag: 'novalue' }, "context keyTag must be key=value; got 'novalue'"],
     [{ keyArns: KEY_ARN, keyTag: 'a=b' }, 'context keyArns and keyTag are exclusive'],
     [
       { notificationEmails: 'not-an-email' },
       "notificationEmails must be a list of email addresses; got 'not-an-email'",
     ],
-    [{ logRetentionDays: '8' }, 'KeymatStack: logRetention must be a CloudWatch Logs retention'],
+    [
+      { logRetentionDays: '100' },
+      'context logRetentionDays must be a CloudWatch Logs retention (RetentionDays); got 100',
+    ],
+    [{ recentUseDays: '3651' }, 'context recentUseDays must be whole days from 0 to 3650; got 3651'],
     [{ scanSchedule: 'daily' }, "context scanSchedule must be a cron(...) or rate(...) expression; got 'daily'"],
-    [{ scanMaxChanges: '-1' }, 'KeymatStack: scanLimits.maxChanges'],
+    [{ scanMaxChanges: '-1' }, 'context scanMaxChanges: '],
+    [
+      { members: JSON.stringify({ organizationId: 'o-a1b2c3d4e5', regions: ['eu-west-1', 'mars-1'] }) },
+      "KeymatStack: members.regions[1]: a Region such as eu-west-1; got 'mars-1'",
+    ],
     [{ approvers: 'arn:aws:iam::111122223333:user/alice,bob' }, 'approver "bob" must be a principal ARN'],
     [{ custodians: 'carol' }, 'approver "carol" must be a principal ARN'],
     [
@@ -585,7 +597,7 @@ describe('configuration', () => {
       "KeymatStack: sessionBoundRoles must be a list of IAM role names (not ARNs); got 'arn:aws:iam::111122223333:role/KeyOps'",
     ],
     [{ fips: 'yes' }, "context fips must be true or false; got 'yes'"],
-  ])('refuses %j naming the context or the prop, and the value', (context, message) => {
+  ])('refuses %j naming the context value as typed, and the value', (context, message) => {
     expect(() => propsOf(context)).toThrow(message);
   });
 });
@@ -612,6 +624,31 @@ describe('approvers', () => {
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain('approver "bob" must be a principal ARN or ARN pattern');
   }, 180_000);
+});
+
+describe('a refused setting in cdk synth', () => {
+  it.each([
+    ['quorum=0', 'KeymatStack: quorum must be a whole number from 1 to 10; got 0'],
+    [
+      `members=${JSON.stringify({ organizationId: 'o-a1b2c3d4e5', regions: ['eu-west-1', 'mars-1'] })}`,
+      "KeymatStack: members.regions[1]: a Region such as eu-west-1; got 'mars-1'",
+    ],
+  ])(
+    '-c %s fails the synth with the one-line refusal and no stack trace',
+    async (context, message) => {
+      const out = mkdtempSync(join(tmpdir(), 'keymat-synth-'));
+      outdirs.push(out);
+      const result = await run(process.execPath, [CDK, 'synth', '--no-notices', '-q', '--output', out, '-c', context], {
+        CDK_DISABLE_CLI_TELEMETRY: 'true',
+      });
+      expect(result.code).not.toBe(0);
+      // The app's one line, then the CDK CLI's own line naming the app's exit.
+      expect(result.stderr.split('\n')[0]).toBe(message);
+      expect(result.stderr).not.toMatch(/^\s+at /m);
+      expect(result.stderr).not.toContain('ConfigurationError');
+    },
+    180_000,
+  );
 });
 
 describe('cdk synth', () => {
