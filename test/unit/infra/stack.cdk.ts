@@ -3,7 +3,7 @@ import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LAMBDA_SERVICE_ERRORS, RETRYABLE_KMS_ERRORS, TERMINAL_ERRORS } from '../../../core/errors';
+import { ConfigurationError, LAMBDA_SERVICE_ERRORS, RETRYABLE_KMS_ERRORS, TERMINAL_ERRORS } from '../../../core/errors';
 import { CHANGE_ID, KEY_ID_OR_ARN } from '../../../core/naming';
 import { KEY_ADMIN_ACTIONS } from '../../../infra/attestation-key';
 import { synthesizeDefinition } from '../../../infra/definition';
@@ -599,6 +599,7 @@ describe('configuration', () => {
     [{ fips: 'yes' }, "context fips must be true or false; got 'yes'"],
   ])('refuses %j naming the context value as typed, and the value', (context, message) => {
     expect(() => propsOf(context)).toThrow(message);
+    expect(() => propsOf(context)).toThrow(ConfigurationError);
   });
 });
 
