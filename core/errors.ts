@@ -139,6 +139,38 @@ export class ChangeError extends Error {
 }
 
 /**
+ * A deployment setting refused: a prop of keymat's stacks and constructs, or the CDK context value it was read from.
+ * It is the deployer's to fix, not a bug, so the CDK app prints its message alone, without a stack trace.
+ */
+export class ConfigurationError extends Error {
+  override readonly name = 'ConfigurationError';
+  /**
+   * @param message names the setting and the value (or, for a combination refused, each setting)
+   * @param refused the one setting refused, when there is one, so that a caller that knows the setting by another
+   *   name (the CDK context adapter) can say the same in its own terms
+   */
+  constructor(
+    message: string,
+    readonly refused?: Refusal,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** One setting refused: what a {@link ConfigurationError} says, in parts. */
+export interface Refusal {
+  /** Who refused it, e.g. `KeymatStack`. */
+  readonly owner: string;
+  /** The setting's path, e.g. `quorum`, `members.regions[1]`. */
+  readonly setting: string;
+  /** What follows the setting in the message, its separator included: ` must be …`, `: …`. */
+  readonly problem: string;
+  /** The value refused: the setting's own, or the element of it that was refused. */
+  readonly value: unknown;
+}
+
+/**
  * The name of an error (the SDK's exception name, a keymat error's name), or undefined when `err` is not an error.
  * The one place that reads error names: everything else asks `hasErrorName`.
  */

@@ -30,8 +30,9 @@ import { checkCalendarName, EVENT_BUS, FUNCTION_ARN, IAM_ROLE_NAME } from '../co
 import { DEFAULT_FLEET_MAX_CONCURRENCY, DEFAULT_FLEET_TOLERATED_FAILURE_PERCENTAGE } from '../core/defaults';
 import { approvalRuleSchema, membersSchema, type ApprovalRule, type Members } from '../core/organisation';
 import { scanLimitsSchema, scanPolicySchema, type ScanLimits, type ScanPolicy } from '../core/scan-policy';
-import * as z from '../core/schema';
+import { ConfigurationError } from '../core/errors';
 import { KeyScopeGrants, type KeyScope } from './key-scope';
+import { parsedProp as parsed, refuse, shown } from './refusals';
 
 /** The approval page's identity mode: an HTTP API whose JWT authorizer admits only tokens of this issuer and audience. */
 export interface ApprovalPageIdentity {
@@ -80,8 +81,8 @@ export interface KeymatProps {
    */
   readonly sessionBoundRoles?: readonly string[];
   /**
-   * How long an approval round waits for a decision before the change ends ApprovalTimedOut; whole seconds, at most
-   * 7 days.
+   * How long an approval round waits for a decision before the change ends ApprovalTimedOut; whole seconds, from
+   * 1 minute to 7 days.
    * @default Duration.hours(24)
    */
   readonly approvalTimeout?: Duration;
@@ -236,19 +237,17 @@ export const DEFAULT_SCAN_POLICY: ScanPolicy = {
 /** The tag that puts a key in scope when the props name no key scope. */
 export const DEFAULT_KEY_TAG = { key: 'keymat:managed', value: 'true' };
 
+/**
+ * The shortest approval round a deployment takes: a round must outlast the request's delivery and a person's answer.
+ * The workflow construct and the local stack take shorter rounds, which tests of the timeout use.
+ */
+const MIN_APPROVAL_TIMEOUT_SECONDS = 60;
+
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 /** A JWT claim name: registered names (`email`) and collision-resistant URIs (`https://example.com/claims/upn`). */
 const CLAIM_NAME = /^[\w:/.#@-]{1,256}$/;
 /** An EventBridge Scheduler expression as the context gives it. */
 const SCHEDULE = /^(cron|rate)\(.+\)$/;
-
-/** A prop's value as messages quote it. */
-const shown = (value: unknown): string =>
-  value instanceof Duration ? value.toHumanString() : typeof value === 'string' ? `'${value}'` : JSON.stringify(value);
-
-const refuse = (prop: string, expected: string, value: unknown): never => {
-  throw new Error(`KeymatStack: ${prop} must be ${expected}; got ${shown(value)}`);
-};
 
 const oneOf = <T extends string>(prop: string, allowed: readonly T[], value: T): T =>
   allowed.includes(value) ? value : refuse(prop, `one of ${allowed.join(', ')}`, value);
@@ -299,7 +298,7 @@ export function resolveProps(props: KeymatProps): ResolvedProps {
   const members = props.members === undefined ? undefined : parsed('members', membersSchema, props.members);
   const approvalRules = organisationRules(props.approvalRules ?? [], sessionBoundRoles);
   if (approvalRules.length > 0 && members === undefined) {
-    throw new Error(
+    throw new ConfigurationError(
       'KeymatStack: approvalRules take effect only with members (they match keys by member account or OU); set members too, or drop them',
     );
   }
@@ -319,7 +318,7 @@ export function resolveProps(props: KeymatProps): ResolvedProps {
     members === undefined &&
     (props.fleetScanMaxConcurrency !== undefined || props.fleetScanToleratedFailurePercentage !== undefined)
   ) {
-    throw new Error(
+    throw new ConfigurationError(
       'KeymatStack: fleetScanMaxConcurrency and fleetScanToleratedFailurePercentage take effect only with members (the fleet scan runs over them); set members too, or drop them',
     );
   }
@@ -329,11 +328,13 @@ export function resolveProps(props: KeymatProps): ResolvedProps {
     try {
       checkCalendarName(name);
     } catch (err) {
-      throw new Error(`KeymatStack: changeCalendars: ${(err as Error).message}`);
+      throw new ConfigurationError(`KeymatStack: changeCalendars: ${(err as Error).message}`, undefined, {
+        cause: err,
+      });
     }
   }
   if (props.changeWindowMaxWait !== undefined && changeCalendars.length === 0) {
-    throw new Error(
+    throw new ConfigurationError(
       'KeymatStack: changeWindowMaxWait takes effect only with changeCalendars; set them too, or drop it',
     );
   }
@@ -364,7 +365,7 @@ export function resolveProps(props: KeymatProps): ResolvedProps {
     approvalTimeout: seconds(
       'approvalTimeout',
       props.approvalTimeout ?? Duration.seconds(DEFAULT_APPROVAL_TIMEOUT_SECONDS),
-      1,
+      MIN_APPROVAL_TIMEOUT_SECONDS,
       7 * 86_400,
     ),
     notificationEmails: each(
@@ -416,7 +417,7 @@ export function resolveProps(props: KeymatProps): ResolvedProps {
 /** Refuses a quorum that the approvers listed cannot reach (none listed: anyone but the requester may approve). */
 function reachable(prop: string, quorum: number, approvers: readonly string[]): void {
   if (approvers.length > 0 && approvers.length < quorum) {
-    throw new Error(
+    throw new ConfigurationError(
       `KeymatStack: ${prop} ${quorum} cannot be reached by the ${approvers.length} approvers listed; list at least ${quorum}, or lower the quorum`,
     );
   }
@@ -434,7 +435,7 @@ function organisationRules(rules: readonly ApprovalRule[], sessionBoundRoles: re
     const approvers = approverList(`${prop}.approvers`, rule.approvers ?? [], sessionBoundRoles);
     reachable(`${prop}.quorum`, rule.quorum, approvers);
     if (names.has(rule.name)) {
-      throw new Error(
+      throw new ConfigurationError(
         `KeymatStack: ${prop}.name '${rule.name}' names an earlier rule too; give each rule its own name`,
       );
     }
@@ -448,17 +449,6 @@ function days(prop: string, value: Duration, max: number): Duration {
   const d = value.toDays({ integral: false });
   if (!Number.isInteger(d) || d < 0 || d > max) refuse(prop, `whole days from 0 to ${max}`, value);
   return value;
-}
-
-function parsed<T>(prop: string, schema: z.ZodMiniType<T>, value: unknown): T {
-  const result = z.safeParse(schema, value);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    throw new Error(
-      `KeymatStack: ${prop}${issue && issue.path.length > 0 ? `.${issue.path.join('.')}` : ''}: ${issue?.message ?? 'invalid'}; got ${JSON.stringify(value)}`,
-    );
-  }
-  return result.data;
 }
 
 function pageIdentity(identity: ApprovalPageIdentity): Required<ApprovalPageIdentity> {
@@ -491,21 +481,80 @@ function approverList(prop: string, approvers: readonly string[], sessionBoundRo
     return distinctApprovers(approvers, { sessionBoundRoles });
   } catch (err) {
     if (!(err instanceof InvalidIdentityError)) throw err;
-    throw new Error(`KeymatStack: ${prop}: ${err.message}`, { cause: err });
+    throw new ConfigurationError(`KeymatStack: ${prop}: ${err.message}`, undefined, { cause: err });
   }
+}
+
+/**
+ * The props read from a context value of another name (in the unit its name says), by the prop's path: the one place
+ * that pairs them, so that a refused prop is named as the context value the deployer typed. Every other prop is read
+ * from the context value of its own name.
+ */
+const CONTEXT_NAMES = {
+  approvalTimeout: 'approvalTimeoutSeconds',
+  defaultWait: 'defaultWaitSeconds',
+  taskTimeout: 'taskTimeoutSeconds',
+  proofTimeout: 'proofTimeoutSeconds',
+  changeWindowMaxWait: 'changeWindowMaxWaitSeconds',
+  recentUse: 'recentUseDays',
+  logRetention: 'logRetentionDays',
+  'keyScope.keys': 'keyArns',
+  'keyScope.tag': 'keyTag',
+  'scanPolicy.expiresWithinDays': 'scanExpiresWithinDays',
+  'scanPolicy.importedMoreThanDays': 'scanImportedMoreThanDays',
+  'scanPolicy.retireTag': 'scanRetireTag',
+  'scanLimits.maxChanges': 'scanMaxChanges',
+  'scanLimits.rates.DescribeKey': 'scanDescribeKeyRate',
+  'scanLimits.rates.ListKeyRotations': 'scanListKeyRotationsRate',
+  'approvalPageIdentity.issuer': 'approvalPageJwtIssuer',
+  'approvalPageIdentity.audience': 'approvalPageJwtAudience',
+  'approvalPageIdentity.claim': 'approvalPageJwtClaim',
+} as const;
+const C = CONTEXT_NAMES;
+
+/**
+ * A refusal of a prop read from a context value of another name, said again naming that context value; and for a
+ * duration, which the adapter made from a number, quoting the number as typed. Any other error as it is.
+ */
+function inContextTerms(err: unknown, get: ContextGet): unknown {
+  if (!(err instanceof ConfigurationError) || err.refused === undefined) return err;
+  const { setting, problem, value } = err.refused;
+  const prop = (Object.keys(CONTEXT_NAMES) as (keyof typeof CONTEXT_NAMES)[]).find(
+    (p) => setting === p || setting.startsWith(`${p}.`) || setting.startsWith(`${p}[`),
+  );
+  if (prop === undefined) return err;
+  const name = CONTEXT_NAMES[prop];
+  const got = value instanceof Duration ? contextText(get, name) : shown(value);
+  return new ConfigurationError(`context ${name}${setting.slice(prop.length)}${problem}; got ${got}`, undefined, {
+    cause: err,
+  });
 }
 
 /**
  * keymat's props from CDK context values (strings from `-c name=value`, or JSON values from cdk.json): the adapter
  * infra/app.ts uses. It reads each value's form (numbers, lists, `key=value`) and refuses a malformed one with the
- * context name and the value; the stack checks the props themselves.
+ * context name and the value; then it checks the props as the stack will, so that a refused prop is named as the
+ * context value it came from.
+ *
+ * @throws ConfigurationError naming the context value and the value
  */
 export function propsFromContext(get: ContextGet): KeymatProps {
+  const props = readPropsFromContext(get);
+  try {
+    resolveProps(props);
+  } catch (err) {
+    throw inContextTerms(err, get);
+  }
+  return props;
+}
+
+function readPropsFromContext(get: ContextGet): KeymatProps {
   const str = (name: string): string | undefined => contextText(get, name);
   const int = (name: string): number | undefined => {
     const raw = str(name);
     if (raw === undefined) return undefined;
-    if (!/^-?\d+$/.test(raw.trim())) throw new Error(`context ${name} must be a whole number; got '${raw}'`);
+    if (!/^-?\d+$/.test(raw.trim()))
+      throw new ConfigurationError(`context ${name} must be a whole number; got '${raw}'`);
     return Number(raw);
   };
   const list = (name: string): string[] | undefined => {
@@ -526,40 +575,43 @@ export function propsFromContext(get: ContextGet): KeymatProps {
   const scope = keyScopeFromContext(get);
   const schedule = str('scanSchedule');
   if (schedule !== undefined && !SCHEDULE.test(schedule)) {
-    throw new Error(`context scanSchedule must be a cron(...) or rate(...) expression; got '${schedule}'`);
+    throw new ConfigurationError(`context scanSchedule must be a cron(...) or rate(...) expression; got '${schedule}'`);
   }
-  const maxChanges = int('scanMaxChanges');
-  const describeKeyRate = int('scanDescribeKeyRate');
-  const listKeyRotationsRate = int('scanListKeyRotationsRate');
-  const recentUseDays = int('recentUseDays');
-  const retentionDays = int('logRetentionDays');
+  const {
+    'scanPolicy.expiresWithinDays': expiresWithin,
+    'scanPolicy.importedMoreThanDays': importedMoreThan,
+    'scanPolicy.retireTag': retireTag,
+  } = C;
+  const maxChanges = int(C['scanLimits.maxChanges']);
+  const describeKeyRate = int(C['scanLimits.rates.DescribeKey']);
+  const listKeyRotationsRate = int(C['scanLimits.rates.ListKeyRotations']);
+  const recentUseDays = int(C.recentUse);
+  const retentionDays = int(C.logRetention);
   const values: { -readonly [K in keyof KeymatProps]: KeymatProps[K] } = {
     approvers: list('approvers'),
     custodians: list('custodians'),
     quorum: int('quorum'),
     restoreQuorum: int('restoreQuorum'),
     sessionBoundRoles: list('sessionBoundRoles'),
-    approvalTimeout: secondsOf('approvalTimeoutSeconds'),
+    approvalTimeout: secondsOf(C.approvalTimeout),
     notificationEmails: list('notificationEmails'),
-    defaultWait: secondsOf('defaultWaitSeconds'),
+    defaultWait: secondsOf(C.defaultWait),
     verifyMaxAttempts: int('verifyMaxAttempts'),
-    taskTimeout: secondsOf('taskTimeoutSeconds'),
+    taskTimeout: secondsOf(C.taskTimeout),
     recoveryProof: str('recoveryProof') as RecoveryProofMode | undefined,
-    proofTimeout: secondsOf('proofTimeoutSeconds'),
+    proofTimeout: secondsOf(C.proofTimeout),
     recentUse: recentUseDays === undefined ? undefined : Duration.days(recentUseDays),
     logRetention: retentionDays as RetentionDays | undefined,
     keyScope: scope,
     scanSchedule: schedule === undefined ? undefined : ScheduleExpression.expression(schedule),
-    scanPolicy: ['scanExpiresWithinDays', 'scanImportedMoreThanDays', 'scanRetireTag'].some((n) => str(n) !== undefined)
+    scanPolicy: [expiresWithin, importedMoreThan, retireTag].some((n) => str(n) !== undefined)
       ? {
           // `off` turns a default rule off.
-          ...(str('scanExpiresWithinDays') !== 'off' && {
-            expiresWithinDays: int('scanExpiresWithinDays') ?? DEFAULT_SCAN_EXPIRES_WITHIN_DAYS,
+          ...(str(expiresWithin) !== 'off' && {
+            expiresWithinDays: int(expiresWithin) ?? DEFAULT_SCAN_EXPIRES_WITHIN_DAYS,
           }),
-          ...(str('scanImportedMoreThanDays') !== undefined && {
-            importedMoreThanDays: int('scanImportedMoreThanDays'),
-          }),
-          ...(str('scanRetireTag') !== 'off' && { retireTag: str('scanRetireTag') ?? DEFAULT_SCAN_RETIRE_TAG }),
+          ...(str(importedMoreThan) !== undefined && { importedMoreThanDays: int(importedMoreThan) }),
+          ...(str(retireTag) !== 'off' && { retireTag: str(retireTag) ?? DEFAULT_SCAN_RETIRE_TAG }),
         }
       : undefined,
     scanLimits:
@@ -576,7 +628,7 @@ export function propsFromContext(get: ContextGet): KeymatProps {
           },
     approvalPageIdentity: pageIdentityFromContext(str, list),
     changeCalendars: list('changeCalendars'),
-    changeWindowMaxWait: secondsOf('changeWindowMaxWaitSeconds'),
+    changeWindowMaxWait: secondsOf(C.changeWindowMaxWait),
     changeTicketCheck: str('changeTicketCheck'),
     eventBus: str('eventBus'),
     fips: bool('fips', str('fips')),
@@ -603,19 +655,19 @@ const contextText = (get: ContextGet, name: string): string | undefined => {
  * roles' apps so that both scope the keys alike.
  */
 export function keyScopeFromContext(get: ContextGet): KeyScope | undefined {
-  const raw = get('keyArns');
+  const raw = get(C['keyScope.keys']);
   const keyArns = Array.isArray(raw)
     ? raw.map(String)
-    : (contextText(get, 'keyArns') ?? '')
+    : (contextText(get, C['keyScope.keys']) ?? '')
         .split(',')
         .map((s) => s.trim())
         .filter(Boolean);
-  const tag = contextText(get, 'keyTag');
-  if (keyArns.length > 0 && tag) throw new Error('context keyArns and keyTag are exclusive: set one');
+  const tag = contextText(get, C['keyScope.tag']);
+  if (keyArns.length > 0 && tag) throw new ConfigurationError('context keyArns and keyTag are exclusive: set one');
   if (keyArns.length > 0) return { keys: keyArns };
   if (tag === undefined) return undefined;
   const [key, value, ...rest] = tag.split('=');
-  if (!key || !value || rest.length > 0) throw new Error(`context keyTag must be key=value; got '${tag}'`);
+  if (!key || !value || rest.length > 0) throw new ConfigurationError(`context keyTag must be key=value; got '${tag}'`);
   return { tag: { key, value } };
 }
 
@@ -627,7 +679,7 @@ export function jsonFromContext(get: ContextGet, name: string): unknown {
   try {
     return JSON.parse(v) as unknown;
   } catch {
-    throw new Error(`context ${name} must be a JSON document; got '${v}'`);
+    throw new ConfigurationError(`context ${name} must be a JSON document; got '${v}'`);
   }
 }
 
@@ -653,7 +705,7 @@ export function membersPropsFromContext(get: ContextGet, hubStackName: string): 
   if (hubAccount === undefined) return undefined;
   const members = jsonFromContext(get, 'members');
   if (members === undefined) {
-    throw new Error(
+    throw new ConfigurationError(
       'context hubAccount builds the member stacks, which need members too: set members as the hub has it',
     );
   }
@@ -673,7 +725,7 @@ export function membersPropsFromContext(get: ContextGet, hubStackName: string): 
 function bool(name: string, raw: string | undefined): boolean | undefined {
   if (raw === undefined) return undefined;
   if (raw === 'true' || raw === 'false') return raw === 'true';
-  throw new Error(`context ${name} must be true or false; got '${raw}'`);
+  throw new ConfigurationError(`context ${name} must be true or false; got '${raw}'`);
 }
 
 /** The approval page's identity mode from its three contexts: issuer and audience go together; the claim needs them. */
@@ -681,12 +733,12 @@ function pageIdentityFromContext(
   str: (name: string) => string | undefined,
   list: (name: string) => string[] | undefined,
 ): ApprovalPageIdentity | undefined {
-  const issuer = str('approvalPageJwtIssuer');
-  const audience = list('approvalPageJwtAudience');
-  const claim = str('approvalPageJwtClaim');
+  const issuer = str(C['approvalPageIdentity.issuer']);
+  const audience = list(C['approvalPageIdentity.audience']);
+  const claim = str(C['approvalPageIdentity.claim']);
   if (issuer === undefined && audience === undefined) {
     if (claim !== undefined) {
-      throw new Error(
+      throw new ConfigurationError(
         `context approvalPageJwtClaim '${claim}' takes effect only with approvalPageJwtIssuer and approvalPageJwtAudience; set them too, or drop it`,
       );
     }
@@ -697,7 +749,7 @@ function pageIdentityFromContext(
       issuer === undefined
         ? ['approvalPageJwtAudience', 'approvalPageJwtIssuer']
         : ['approvalPageJwtIssuer', 'approvalPageJwtAudience'];
-    throw new Error(
+    throw new ConfigurationError(
       `context approvalPageJwtIssuer and approvalPageJwtAudience go together; ${set} is set, set ${missing} too`,
     );
   }

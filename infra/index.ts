@@ -40,3 +40,5 @@ export {
 } from '../workflows/deletion-workflow';
 export { CHANGE_WINDOW_TASK, TASK_STATES, WAIT_STATE, type TaskState } from '../workflows/states';
 export { AcknowledgingRole } from '../workflows/nag';
+// What the stacks throw for a refused setting: an app may print its message alone, as infra/app.ts does.
+export { ConfigurationError, type Refusal } from '../core/errors';

@@ -1,7 +1,9 @@
 import { Aws, Token } from 'aws-cdk-lib';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
+import { ConfigurationError } from '../core/errors';
 import { KEY_ARN } from '../core/naming';
+import { refusal } from './refusals';
 
 /**
  * Which keys the functions may read and delete from: the listed keys (KMS keys, or their ARNs), or the keys of the
@@ -29,23 +31,35 @@ export class KeyScopeGrants {
    * @param regions the Regions a tag scope covers, e.g. a member role's, whose stack is in one Region and whose keys
    *   are in the organisation's Regions
    * @default regions the stack's own Region
-   * @throws Error naming `keyScope` and the value, for an empty list, a malformed key ARN or an empty tag
+   * @throws ConfigurationError naming `keyScope` and the value, for an empty list, a malformed key ARN or an empty tag
    */
   constructor(scope: KeyScope, regions: readonly string[] = [Aws.REGION]) {
     this.regions = [...regions];
     if ('keys' in scope) {
       if (scope.keys.length === 0) {
-        throw new Error('KeymatStack: keyScope lists no keys; list at least one, or scope the keys by tag');
+        throw new ConfigurationError(
+          'KeymatStack: keyScope lists no keys; list at least one, or scope the keys by tag',
+        );
       }
       const keyArns = scope.keys.map((key) => (typeof key === 'string' ? key : key.keyArn));
       const bad = keyArns.find((arn) => !Token.isUnresolved(arn) && !KEY_ARN.test(arn));
-      if (bad !== undefined) throw new Error(`KeymatStack: keyScope.keys must list KMS keys or key ARNs; got '${bad}'`);
+      if (bad !== undefined) {
+        throw refusal({
+          owner: 'KeymatStack',
+          setting: 'keyScope.keys',
+          problem: ' must list KMS keys or key ARNs',
+          value: bad,
+        });
+      }
       this.target = { keyArns };
     } else {
       if (scope.tag.key === '' || scope.tag.value === '') {
-        throw new Error(
-          `KeymatStack: keyScope.tag must have a key and a value, neither empty; got ${JSON.stringify(scope.tag)}`,
-        );
+        throw refusal({
+          owner: 'KeymatStack',
+          setting: 'keyScope.tag',
+          problem: ' must have a key and a value, neither empty',
+          value: scope.tag,
+        });
       }
       this.target = { tag: { ...scope.tag } };
       this.wildcardReason = `limited by the condition aws:ResourceTag/${scope.tag.key}=${scope.tag.value}: the configured key scope`;

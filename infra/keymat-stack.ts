@@ -22,6 +22,7 @@ import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { SubscriptionFilter, Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { DeletionWorkflow } from '../workflows/deletion-workflow';
 import { acknowledge, wildcardFindings } from '../workflows/nag';
@@ -48,8 +49,8 @@ export interface KeymatStackProps extends StackProps, KeymatProps {}
  * the request) and the approval page: these two alone answer approval tasks, and the gateway and the expiry scan alone
  * start changes. Each start and decision is MACed with the attestation key, whose key policy alone says who may sign
  * (the gateway, the page, the scan) and verify (ValidateOrigin, DeleteMaterial). The `Requesters` and `Approvers`
- * managed policies are what people are given: invoking the gateway's URL, reading executions and, with members,
- * invoking the fleet doctor; nothing that starts or answers anything directly.
+ * managed policies are what people are given: invoking the gateway's URL, reading executions and this stack's
+ * outputs and, with members, invoking the fleet doctor; nothing that starts or answers anything directly.
  */
 export class KeymatStack extends Stack {
   readonly workflow: DeletionWorkflow;
@@ -121,6 +122,7 @@ export class KeymatStack extends Stack {
     const outcomeTopic = new Topic(this, 'OutcomeTopic', { masterKey: topicKey, enforceSSL: true });
     this.approvalTopic = approvalTopic;
     this.outcomeTopic = outcomeTopic;
+    const deadLetterQueue = config.notificationEmails.length > 0 ? notificationsDeadLetterQueue(this) : undefined;
     for (const email of config.notificationEmails) {
       // The general requests only (the approval request, and the recovery proof request to the custodians): each
       // approver's personal link is for a subscription filtered on its `approver`.
@@ -129,9 +131,10 @@ export class KeymatStack extends Stack {
           filterPolicy: {
             event: SubscriptionFilter.stringFilter({ allowlist: ['ApprovalRequested', 'RecoveryProofRequested'] }),
           },
+          deadLetterQueue,
         }),
       );
-      outcomeTopic.addSubscription(new EmailSubscription(email));
+      outcomeTopic.addSubscription(new EmailSubscription(email, { deadLetterQueue }));
     }
 
     // The approval page: links signed with a secret only keymat holds; its Function URL needs no AWS credentials,
@@ -385,8 +388,8 @@ export class KeymatStack extends Stack {
     );
     attestation.grantGenerateMac(gateway);
 
-    // What people are given: the gateway's URL, reading executions and, with members, the fleet doctor and the fleet
-    // scan's runs. None starts nor answers anything directly.
+    // What people are given: the gateway's URL, reading executions, reading this stack's outputs and, with members,
+    // the fleet doctor and the fleet scan's runs. None starts nor answers anything directly.
     const fleet = this.expiryScan.fleet?.stateMachine;
     const operatorPolicy = (id: string, description: string): ManagedPolicy => {
       const statements = [
@@ -402,6 +405,8 @@ export class KeymatStack extends Stack {
           conditions: { Bool: { 'lambda:InvokedViaFunctionUrl': 'true' } },
         }),
         ...workflow.readStatements(['states:DescribeExecution', 'states:GetExecutionHistory', 'states:ListExecutions']),
+        // The CLI finds the state machine and the gateway in this stack's outputs, unless they are given to it.
+        new PolicyStatement({ actions: ['cloudformation:DescribeStacks'], resources: [this.stackId] }),
         // `keymat org doctor`: it only reads, as the doctor's own role.
         ...(orgDoctor
           ? [new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [orgDoctor.fn.functionArn] })]
@@ -459,6 +464,28 @@ function runReadStatements(stateMachine: IStateMachine): PolicyStatement[] {
       resources: [`arn:${Aws.PARTITION}:states:${Aws.REGION}:${Aws.ACCOUNT_ID}:execution:${resourceName}:*`],
     }),
   ];
+}
+
+/**
+ * The dead-letter queue of the notification subscriptions: a message SNS could not deliver to an address (after its
+ * delivery retries) is kept here for 14 days, so a lost approval request or outcome can be read and sent again. Each
+ * subscription adds to the queue's policy the right for its own topic alone to send.
+ */
+function notificationsDeadLetterQueue(scope: Construct): Queue {
+  // SQS-managed keys: SNS delivers to such a queue with no key policy to grant it (SNS cannot use the AWS managed
+  // key of SQS). https://docs.aws.amazon.com/sns/latest/dg/sns-dead-letter-queues.html
+  const queue = new Queue(scope, 'NotificationsDeadLetterQueue', {
+    encryption: QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    retentionPeriod: Duration.days(14),
+  });
+  for (const id of ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy']) {
+    Validations.of(queue).acknowledge({
+      id,
+      reason: 'this queue is itself a dead-letter queue (of the notification subscriptions): nothing redrives from it',
+    });
+  }
+  return queue;
 }
 
 /** The approval page's path on its HTTP API, as on `keymat local serve`. */

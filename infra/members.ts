@@ -9,6 +9,7 @@ import {
 } from 'aws-cdk-lib/aws-iam';
 import { Capability, DeploymentType, StackSet, StackSetStack, StackSetTarget, StackSetTemplate } from 'cdk-stacksets';
 import { Construct } from 'constructs';
+import { ConfigurationError } from '../core/errors';
 import { IAM_ROLE_NAME } from '../core/naming';
 import {
   ACCOUNT_ID,
@@ -24,12 +25,12 @@ import {
   type MemberRole,
   type Members,
 } from '../core/organisation';
-import * as z from '../core/schema';
 import { AcknowledgingRole } from '../workflows/nag';
 import { DEFAULT_KEY_TAG } from './config';
 import { KeyScopeGrants, type KeyScope } from './key-scope';
 import type { KeymatFunction } from './keymat-function';
 import { PROOF_CONDITIONS } from './proof-conditions';
+import { parsedProp, refuse } from './refusals';
 
 /**
  * keymat across an organisation, in CDK: the hub's side (its task roles' fixed names, their grants to assume the
@@ -62,12 +63,12 @@ const MAX_HUB_STACK_NAME = 64 - 'keymat-'.length - '-VerifyPendingImport'.length
  * The fixed name of a hub function's role, `keymat-<hub stack name>-<function>`: the member roles trust it by ARN, so
  * the members' template must know it before the hub's roles exist anywhere but in the hub.
  *
- * @throws Error naming the stack name when the role name would not be a valid IAM role name
+ * @throws ConfigurationError naming the stack name when the role name would not be a valid IAM role name
  */
 export function hubRoleName(hubStackName: string, fn: MemberActingFunction): string {
   const name = `keymat-${hubStackName}-${fn}`;
   if (hubStackName.length > MAX_HUB_STACK_NAME || !IAM_ROLE_NAME.test(name)) {
-    throw new Error(
+    throw new ConfigurationError(
       `keymat: the hub stack name must be at most ${MAX_HUB_STACK_NAME} characters of letters, digits and +=,.@_- with members, since it names the hub's task roles (${name}); got '${hubStackName}'`,
     );
   }
@@ -230,21 +231,15 @@ class HubTaskRoles extends PrincipalWithConditions {
 /** The member props, checked: messages name the prop and the value. */
 function checkMemberProps(props: KeymatMemberRolesProps): Required<KeymatMemberRolesProps> {
   if (!ACCOUNT_ID.test(props.hubAccount)) {
-    throw new Error(`KeymatMemberRoles: hubAccount must be a 12-digit account id; got '${props.hubAccount}'`);
+    refuse('hubAccount', 'a 12-digit account id', props.hubAccount, 'KeymatMemberRoles');
   }
-  const result = z.safeParse(membersSchema, props.members);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    throw new Error(
-      `KeymatMemberRoles: members${issue && issue.path.length > 0 ? `.${issue.path.join('.')}` : ''}: ${issue?.message ?? 'invalid'}; got ${JSON.stringify(props.members)}`,
-    );
-  }
+  const members = parsedProp('members', membersSchema, props.members, 'KeymatMemberRoles');
   const hubStackName = props.hubStackName ?? DEFAULT_HUB_STACK_NAME;
-  new MemberAccess(result.data, hubStackName);
+  new MemberAccess(members, hubStackName);
   const keyScope = props.keyScope ?? { tag: DEFAULT_KEY_TAG };
   // KeyScopeGrants checks the scope.
   new KeyScopeGrants(keyScope);
-  return { hubAccount: props.hubAccount, hubStackName, members: result.data, keyScope };
+  return { hubAccount: props.hubAccount, hubStackName, members, keyScope };
 }
 
 /**
@@ -358,13 +353,11 @@ export class KeymatMembersStack extends Stack {
     const units = members.organizationalUnits ?? [];
     const { organizationRootId } = props;
     if (organizationRootId !== undefined && !ROOT_ID.test(organizationRootId)) {
-      throw new Error(
-        `KeymatMembersStack: organizationRootId must be a root id such as r-ab12; got '${organizationRootId}'`,
-      );
+      refuse('organizationRootId', 'a root id such as r-ab12', organizationRootId, 'KeymatMembersStack');
     }
     const targets = units.length > 0 ? units : organizationRootId === undefined ? [] : [organizationRootId];
     if (targets.length === 0) {
-      throw new Error(
+      throw new ConfigurationError(
         'KeymatMembersStack: organizationRootId must be set when members names no organizationalUnits: the StackSet then targets the root (every account)',
       );
     }

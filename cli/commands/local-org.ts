@@ -22,7 +22,7 @@ function checked<T>(command: Command, change: () => T): T {
   }
 }
 
-/** The roles a joining account gets: keymat's two member roles, unless `--no-roles`. */
+/** The roles a joining account gets: keymat's three member roles, unless `--no-roles`. */
 const rolesOf = (withRoles: boolean): RolesFor => (withRoles ? memberRoles : () => []);
 
 /**
@@ -69,7 +69,7 @@ export function localOrgCommand(io: CliIo): Command {
     });
 
   const addAccountCommand = new Command('add-account')
-    .description("add an account, with keymat's member read and delete roles trusted by the hub's functions")
+    .description("add an account, with keymat's member read, delete and recovery roles trusted by the hub's functions")
     .requiredOption('--id <id>', 'the 12-digit account id')
     .requiredOption('--name <name>', 'the account name, e.g. payments-prod')
     .option('--ou <id>', 'the OU the account sits in (default: the root)')

@@ -43,6 +43,7 @@ function resolveIn(account: string, node: unknown): unknown {
       'AWS::Partition': 'aws',
       'AWS::AccountId': account,
       'AWS::Region': REGION,
+      'AWS::StackId': `arn:aws:cloudformation:${REGION}:${account}:stack/Keymat/0a1b2c3d-1234-5678-9abc-0123456789ab`,
     };
     const value = pseudo[o.Ref as string];
     if (value === undefined) throw new Error(`no value for Ref ${String(o.Ref)}`);

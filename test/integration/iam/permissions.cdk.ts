@@ -14,6 +14,7 @@ type Resource = { Type: string; Properties?: Record<string, unknown> };
 type PolicyDocument = { Version?: string; Statement: Record<string, unknown>[] };
 
 const { stack, template } = keymatStack();
+const STACK_ID = `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/${stack.stackName}/0a1b2c3d-1234-5678-9abc-0123456789ab`;
 const resources = template.toJSON().Resources as Record<string, Resource>;
 
 const typeOf = (id: string): string => {
@@ -30,6 +31,7 @@ function ref(id: string): string {
     'AWS::AccountId': ACCOUNT,
     'AWS::URLSuffix': 'amazonaws.com',
     'AWS::StackName': stack.stackName,
+    'AWS::StackId': STACK_ID,
   };
   if (pseudo[id] !== undefined) return pseudo[id];
   switch (typeOf(id)) {
@@ -265,6 +267,11 @@ const PROBES = {
     action: 'ssm:GetAutomationExecution',
     resource: `arn:aws:ssm:${REGION}:${ACCOUNT}:automation-execution/0a1b2c3d-1234-5678-9abc-0123456789ab`,
   },
+  'cloudformation:DescribeStacks (this stack)': { action: 'cloudformation:DescribeStacks', resource: STACK_ID },
+  'cloudformation:DescribeStacks (another stack)': {
+    action: 'cloudformation:DescribeStacks',
+    resource: `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/Payroll/9f8e7d6c-1234-5678-9abc-0123456789ab`,
+  },
   'lambda:InvokeFunctionUrl (gateway, IAM auth)': {
     action: 'lambda:InvokeFunctionUrl',
     resource: functionArn('Gateway'),
@@ -290,6 +297,7 @@ const OPERATOR: ProbeName[] = [
   'states:DescribeExecution',
   'states:GetExecutionHistory',
   'states:ListExecutions',
+  'cloudformation:DescribeStacks (this stack)',
 ];
 
 interface Subject {

@@ -92,7 +92,7 @@ describe('the identity mode contexts', () => {
   it.each([
     [
       { ...IDENTITY, approvalPageJwtIssuer: 'http://idp.example.com' },
-      'KeymatStack: approvalPageIdentity.issuer must be an https URL',
+      'context approvalPageJwtIssuer must be an https URL',
     ],
     [{ ...IDENTITY, approvalPageJwtIssuer: 'idp.example.com' }, "got 'idp.example.com'"],
     [{ approvalPageJwtIssuer: ISSUER }, 'approvalPageJwtIssuer and approvalPageJwtAudience go together'],
@@ -100,19 +100,19 @@ describe('the identity mode contexts', () => {
     [{ ...IDENTITY, approvalPageJwtAudience: ' , ' }, 'approvalPageJwtIssuer is set, set approvalPageJwtAudience too'],
     [
       { ...IDENTITY, approvalPageJwtClaim: 'e mail' },
-      "KeymatStack: approvalPageIdentity.claim must be a JWT claim name (e.g. email, preferred_username); got 'e mail'",
+      "context approvalPageJwtClaim must be a JWT claim name (e.g. email, preferred_username); got 'e mail'",
     ],
     [
       { approvalPageJwtClaim: 'email' },
       "context approvalPageJwtClaim 'email' takes effect only with approvalPageJwtIssuer",
     ],
-  ])('refuses %j, naming the context or the prop', (context, message) => {
+  ])('refuses %j, naming the context value as typed', (context, message) => {
     expect(() => propsOf(context)).toThrow(message);
   });
 
-  it('refuses a bad issuer at synth, naming the prop and the value', () => {
+  it('refuses a bad issuer at synth, naming the context value and the value', () => {
     expect(() => synth({ ...IDENTITY, approvalPageJwtIssuer: 'http://idp.example.com' })).toThrow(
-      "KeymatStack: approvalPageIdentity.issuer must be an https URL (the token issuer, e.g. https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example); got 'http://idp.example.com'",
+      "context approvalPageJwtIssuer must be an https URL (the token issuer, e.g. https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example); got 'http://idp.example.com'",
     );
   });
 });

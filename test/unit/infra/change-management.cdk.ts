@@ -168,7 +168,7 @@ describe('change-management context', () => {
     [{ changeWindowMaxWaitSeconds: '3600' }, 'changeWindowMaxWait takes effect only with changeCalendars'],
     [
       { changeCalendars: 'freeze', changeWindowMaxWaitSeconds: '10' },
-      'changeWindowMaxWait must be whole seconds from 1 minute to 180 days; got 10 seconds',
+      'context changeWindowMaxWaitSeconds must be whole seconds from 1 minute to 180 days; got 10',
     ],
     [{ changeTicketCheck: 'itsm-change-check' }, 'changeTicketCheck must be a Lambda function or its ARN'],
     [{ changeTicketCheck: `${TICKET_FN}\n` }, 'changeTicketCheck must be a Lambda function or its ARN'],

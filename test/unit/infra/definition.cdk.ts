@@ -53,7 +53,7 @@ describe('the generated definition', () => {
       quorum: 2,
       approvers: ['arn:aws:iam::111122223333:user/bob', 'arn:aws:iam::111122223333:user/carol'],
     },
-    { approvalTimeoutSeconds: 1, taskTimeoutSeconds: 900, quorum: 1, approvers: ['arn:aws:iam::111122223333:user/*'] },
+    { approvalTimeoutSeconds: 60, taskTimeoutSeconds: 900, quorum: 1, approvers: ['arn:aws:iam::111122223333:user/*'] },
   ])('equals the synthesized definition for the settings %j', (settings) => {
     const synthesized = synthesizeDefinition(
       {

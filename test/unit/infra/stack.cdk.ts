@@ -3,7 +3,7 @@ import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LAMBDA_SERVICE_ERRORS, RETRYABLE_KMS_ERRORS, TERMINAL_ERRORS } from '../../../core/errors';
+import { ConfigurationError, LAMBDA_SERVICE_ERRORS, RETRYABLE_KMS_ERRORS, TERMINAL_ERRORS } from '../../../core/errors';
 import { CHANGE_ID, KEY_ID_OR_ARN } from '../../../core/naming';
 import { KEY_ADMIN_ACTIONS } from '../../../infra/attestation-key';
 import { synthesizeDefinition } from '../../../infra/definition';
@@ -258,7 +258,7 @@ describe('operator policies', () => {
     ).toEqual(['Approvers', 'Requesters']);
   });
 
-  it('allow the gateway URL with IAM auth and reading executions, and nothing that starts or answers', () => {
+  it("allow the gateway URL with IAM auth, reading executions and this stack's outputs, and nothing that starts or answers", () => {
     for (const [, policy] of policies()) {
       const statements = policy.Properties.PolicyDocument.Statement as {
         Action: string | string[];
@@ -267,6 +267,7 @@ describe('operator policies', () => {
       const actions = statements.flatMap((st) => (Array.isArray(st.Action) ? st.Action : [st.Action]));
       expect(actions.sort()).toEqual(
         [
+          'cloudformation:DescribeStacks',
           'lambda:InvokeFunction',
           'lambda:InvokeFunctionUrl',
           'states:DescribeExecution',
@@ -285,6 +286,9 @@ describe('operator policies', () => {
           Action: 'lambda:InvokeFunction',
           Condition: { Bool: { 'lambda:InvokedViaFunctionUrl': 'true' } },
         }),
+      );
+      expect(statements).toContainEqual(
+        expect.objectContaining({ Action: 'cloudformation:DescribeStacks', Resource: { Ref: 'AWS::StackId' } }),
       );
     }
   });
@@ -412,6 +416,41 @@ describe('topics', () => {
     });
   });
 
+  it("keeps undelivered notifications in one encrypted dead-letter queue that only keymat's topics may send to", () => {
+    const withEmails = synth({ notificationEmails: 'secops@example.com,oncall@example.com' }).template;
+    const queues = withEmails.findResources('AWS::SQS::Queue');
+    expect(Object.values(queues)).toEqual([
+      expect.objectContaining({
+        Properties: { SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 60 * 60 },
+      }),
+    ]);
+    const [queueId] = Object.keys(queues);
+    const subscriptions = Object.values(withEmails.findResources('AWS::SNS::Subscription'));
+    expect(subscriptions).toHaveLength(4);
+    for (const subscription of subscriptions) {
+      expect(subscription.Properties.RedrivePolicy).toEqual({
+        deadLetterTargetArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
+      });
+    }
+    const [policy] = Object.values(withEmails.findResources('AWS::SQS::QueuePolicy'));
+    const statements = policy!.Properties.PolicyDocument.Statement as Record<string, any>[];
+    expect(statements).toContainEqual(
+      expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+    );
+    const senders = statements.filter((s) => s.Effect === 'Allow');
+    for (const sender of senders) {
+      expect(sender).toMatchObject({ Action: 'sqs:SendMessage', Principal: { Service: 'sns.amazonaws.com' } });
+    }
+    const topics = Object.keys(withEmails.findResources('AWS::SNS::Topic')).map((id) => ({ Ref: id }));
+    expect(topics).toHaveLength(2);
+    expect(senders.map((s) => s.Condition.ArnEquals['aws:SourceArn'])).toEqual(expect.arrayContaining(topics));
+    expect(senders).toHaveLength(topics.length);
+  });
+
+  it('creates no dead-letter queue without notification emails', () => {
+    template.resourceCountIs('AWS::SQS::Queue', 0);
+  });
+
   it('outputs the state machine and topic ARNs', () => {
     for (const name of [
       'StateMachineArn',
@@ -512,6 +551,7 @@ describe('security checks', () => {
   it.each([
     ['the default tag scope', {}],
     ['a key ARN scope and a scan schedule', { keyArns: KEY_ARN, scanSchedule: 'rate(1 day)' }],
+    ['a key tag and notification emails', { keyTag: 'keymat:managed=true', notificationEmails: 'secops@example.com' }],
   ])('cdk-nag AwsSolutions and Serverless find nothing unacknowledged with %s', (_scope, context) => {
     const target = synth(context).stack;
     for (const pack of [new AwsSolutionsChecks(target.node.root), new ServerlessChecks(target.node.root)]) {
@@ -526,18 +566,30 @@ describe('configuration', () => {
     [{ approvalTimeoutSeconds: 'soon' }, "context approvalTimeoutSeconds must be a whole number; got 'soon'"],
     [
       { approvalTimeoutSeconds: '604801' },
-      'KeymatStack: approvalTimeout must be whole seconds from 1 second to 7 days; got 7 days 1 second',
+      'context approvalTimeoutSeconds must be whole seconds from 1 minute to 7 days; got 604801',
     ],
-    [{ keyArns: 'alias/payroll' }, "KeymatStack: keyScope.keys must list KMS keys or key ARNs; got 'alias/payroll'"],
+    [
+      { approvalTimeoutSeconds: '59' },
+      'context approvalTimeoutSeconds must be whole seconds from 1 minute to 7 days; got 59',
+    ],
+    [{ keyArns: `${KEY_ARN},alias/payroll` }, "context keyArns must list KMS keys or key ARNs; got 'alias/payroll'"],
     [{ keyTag: 'novalue' }, "context keyTag must be key=value; got 'novalue'"],
     [{ keyArns: KEY_ARN, keyTag: 'a=b' }, 'context keyArns and keyTag are exclusive'],
     [
       { notificationEmails: 'not-an-email' },
       "notificationEmails must be a list of email addresses; got 'not-an-email'",
     ],
-    [{ logRetentionDays: '8' }, 'KeymatStack: logRetention must be a CloudWatch Logs retention'],
+    [
+      { logRetentionDays: '100' },
+      'context logRetentionDays must be a CloudWatch Logs retention (RetentionDays); got 100',
+    ],
+    [{ recentUseDays: '3651' }, 'context recentUseDays must be whole days from 0 to 3650; got 3651'],
     [{ scanSchedule: 'daily' }, "context scanSchedule must be a cron(...) or rate(...) expression; got 'daily'"],
-    [{ scanMaxChanges: '-1' }, 'KeymatStack: scanLimits.maxChanges'],
+    [{ scanMaxChanges: '-1' }, 'context scanMaxChanges: '],
+    [
+      { members: JSON.stringify({ organizationId: 'o-a1b2c3d4e5', regions: ['eu-west-1', 'mars-1'] }) },
+      "KeymatStack: members.regions[1]: a Region such as eu-west-1; got 'mars-1'",
+    ],
     [{ approvers: 'arn:aws:iam::111122223333:user/alice,bob' }, '"bob" must be a principal ARN'],
     [{ custodians: 'carol' }, '"carol" must be a principal ARN'],
     [
@@ -545,8 +597,9 @@ describe('configuration', () => {
       "KeymatStack: sessionBoundRoles must be a list of IAM role names (not ARNs); got 'arn:aws:iam::111122223333:role/KeyOps'",
     ],
     [{ fips: 'yes' }, "context fips must be true or false; got 'yes'"],
-  ])('refuses %j naming the context or the prop, and the value', (context, message) => {
+  ])('refuses %j naming the context value as typed, and the value', (context, message) => {
     expect(() => propsOf(context)).toThrow(message);
+    expect(() => propsOf(context)).toThrow(ConfigurationError);
   });
 });
 
@@ -572,6 +625,31 @@ describe('approvers', () => {
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain('"bob" must be a principal ARN or ARN pattern');
   }, 180_000);
+});
+
+describe('a refused setting in cdk synth', () => {
+  it.each([
+    ['quorum=0', 'KeymatStack: quorum must be a whole number from 1 to 10; got 0'],
+    [
+      `members=${JSON.stringify({ organizationId: 'o-a1b2c3d4e5', regions: ['eu-west-1', 'mars-1'] })}`,
+      "KeymatStack: members.regions[1]: a Region such as eu-west-1; got 'mars-1'",
+    ],
+  ])(
+    '-c %s fails the synth with the one-line refusal and no stack trace',
+    async (context, message) => {
+      const out = mkdtempSync(join(tmpdir(), 'keymat-synth-'));
+      outdirs.push(out);
+      const result = await run(process.execPath, [CDK, 'synth', '--no-notices', '-q', '--output', out, '-c', context], {
+        CDK_DISABLE_CLI_TELEMETRY: 'true',
+      });
+      expect(result.code).not.toBe(0);
+      // The app's one line, then the CDK CLI's own line naming the app's exit.
+      expect(result.stderr.split('\n')[0]).toBe(message);
+      expect(result.stderr).not.toMatch(/^\s+at /m);
+      expect(result.stderr).not.toContain('ConfigurationError');
+    },
+    180_000,
+  );
 });
 
 describe('cdk synth', () => {
