@@ -1,8 +1,10 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import { readFileSync } from 'node:fs';
 import { DEFAULT_WINDOW_WAIT_SECONDS, MAX_WINDOW_WAIT_SECONDS } from '../core/defaults';
 import { distinctApprovers } from '../core/identity';
 import { checkValidTo } from '../core/input';
 import { calendarList } from '../core/naming';
+import { membersSchema, type Members } from '../core/organisation';
 import { LOCAL_SESSION_BOUND_ROLES } from '../local/constants';
 import type { LocalChangeManagement } from '../local/workflow/engine';
 
@@ -95,4 +97,23 @@ export function changeManagementOf(opts: ChangeManagementOptions, command: Comma
     ...(opts.changeWindowMaxWait !== undefined && { changeWindowMaxWaitSeconds: opts.changeWindowMaxWait }),
     changeTicketCheck: opts.changeTicketCheck,
   };
+}
+
+/** Parses `--members FILE`: the members object itself, or a cdk.json whose context holds it. */
+export function membersFile(path: string): Members {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new InvalidArgumentError(`--members must name a JSON file; '${path}': ${(err as Error).message}`);
+  }
+  const value = (raw as { context?: { members?: unknown } }).context?.members ?? raw;
+  const parsed = membersSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new InvalidArgumentError(
+      `--members '${path}': ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`,
+    );
+  }
+  return parsed.data;
 }

@@ -1,8 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { readFileSync } from 'node:fs';
 import type { LambdaCall, OrganizationsCall } from '../../core/aws-api';
 import { ARN } from '../../core/naming';
-import { REGION, membersSchema, type Members } from '../../core/organisation';
+import { REGION, type Members } from '../../core/organisation';
 import { printable } from '../../core/text';
 import { STANDARD_ATTEMPTS, createOrganizationsClient } from '../../functions/runtime/aws';
 import { createLambdaClient } from '../../functions/runtime/change-tickets';
@@ -14,6 +13,7 @@ import { runningEndpoint } from '../../local/state/store';
 import { cliEnvironment } from '../env';
 import { givenOrStackOutput } from '../operations';
 import { CliError, EXIT, lineWriter, printJson, type CliIo } from '../output';
+import { membersFile } from '../options';
 
 interface DoctorOptions {
   local: boolean;
@@ -103,25 +103,6 @@ async function membersOf(opts: DoctorOptions, organizations: OrganizationsCall, 
   const { Organization: organization } = await organizations('DescribeOrganization', {});
   if (!organization?.Id) throw new CliError('Organizations named no organisation for the hub account');
   return { organizationId: organization.Id, regions: opts.regions ?? [hubRegion] };
-}
-
-/** Parses `--members FILE`: the members object itself, or a cdk.json whose context holds it. */
-function membersFile(path: string): Members {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new InvalidArgumentError(`--members must name a JSON file; '${path}': ${(err as Error).message}`);
-  }
-  const value = (raw as { context?: { members?: unknown } }).context?.members ?? raw;
-  const parsed = membersSchema.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new InvalidArgumentError(
-      `--members '${path}': ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`,
-    );
-  }
-  return parsed.data;
 }
 
 /** Parses `--regions`: comma-separated Region names. */
