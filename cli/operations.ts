@@ -273,6 +273,8 @@ const proofAnswer = z.object({
   custodian: z.string(),
   keyMaterialId: z.string(),
   submissionDigest: z.string(),
+  /** The copy is an approved restore's, which imports it; else a proof before a deletion's approval. */
+  restore: z.boolean(),
 });
 
 /** What the gateway took: who submitted the copy, for which material, and the copy's SHA-256. */

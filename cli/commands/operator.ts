@@ -386,7 +386,7 @@ export function operatorCommands(io: CliIo): Command[] {
         else {
           say(`started ${safe(started.executionArn)}`);
           say(
-            'once it is approved, a custodian submits the copy with keymat recovery prove (the request goes to the approval topic)',
+            `it waits for its approvals first (keymat pending); once approved, it publishes a request for the copy to the approval topic, and a custodian submits it with keymat recovery prove: see keymat status${opts.local ? ' --local' : ''} ${safe(started.executionArn)}`,
           );
         }
       },

@@ -31,8 +31,14 @@ export function recoveryCommand(io: CliIo): Command {
         const result = await proveRecovery(await resolveTarget(io, opts), execution, parameters, copy);
         if (opts.json) printJson(io, result);
         else {
+          const status = `keymat status${opts.local ? ' --local' : ''} ${printable(execution)}`;
           say(
-            `submitted a copy of material ${printable(result.keyMaterialId)} as ${printable(result.custodian)} (SHA-256 ${result.submissionDigest}); keymat reimports it now (a restore: once approved): see keymat status ${printable(execution)}`,
+            `submitted a copy of material ${printable(result.keyMaterialId)} as ${printable(result.custodian)} (SHA-256 ${result.submissionDigest})`,
+          );
+          say(
+            result.restore
+              ? `the approved restore imports it now: see ${status}`
+              : `keymat reimports it into the key to prove the deletion can be undone, then asks for the approvals: see ${status}`,
           );
         }
       },
