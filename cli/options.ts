@@ -4,7 +4,7 @@ import { DEFAULT_WINDOW_WAIT_SECONDS, MAX_WINDOW_WAIT_SECONDS } from '../core/de
 import { distinctApprovers } from '../core/identity';
 import { checkValidTo } from '../core/input';
 import { calendarList } from '../core/naming';
-import { membersSchema, type Members } from '../core/organisation';
+import { ACCOUNT_ID, ORGANIZATIONAL_UNIT_ID, REGION, membersSchema, type Members } from '../core/organisation';
 import { LOCAL_SESSION_BOUND_ROLES } from '../local/constants';
 import type { LocalChangeManagement } from '../local/workflow/engine';
 
@@ -117,3 +117,31 @@ export function membersFile(path: string): Members {
   }
   return parsed.data;
 }
+
+/** A parser of a comma-separated list of ids, naming the option and the first value that is not `what`. */
+const idList =
+  (option: string, pattern: RegExp, what: string) =>
+  (value: string): string[] => {
+    const ids = value
+      .split(',')
+      .map((id) => id.trim())
+      .filter(Boolean);
+    const wrong = ids.find((id) => !pattern.test(id));
+    if (ids.length === 0 || wrong !== undefined) {
+      throw new InvalidArgumentError(`${option} must list ${what}; got '${wrong ?? value}'`);
+    }
+    return ids;
+  };
+
+/** Parses `--regions`: comma-separated Region names. */
+export const regionList = idList('--regions', REGION, 'Regions such as eu-west-1,us-east-1');
+
+/** Parses `--accounts`: comma-separated account ids. */
+export const accountList = idList('--accounts', ACCOUNT_ID, '12-digit account ids such as 444455556666');
+
+/** Parses `--organizational-units`: comma-separated OU ids. */
+export const organizationalUnitList = idList(
+  '--organizational-units',
+  ORGANIZATIONAL_UNIT_ID,
+  'OU ids such as ou-ab12-cd34ef56',
+);

@@ -1,7 +1,7 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import type { LambdaCall, OrganizationsCall } from '../../core/aws-api';
 import { ARN } from '../../core/naming';
-import { REGION, type Members } from '../../core/organisation';
+import type { Members } from '../../core/organisation';
 import { printable } from '../../core/text';
 import { STANDARD_ATTEMPTS, createOrganizationsClient } from '../../functions/runtime/aws';
 import { createLambdaClient } from '../../functions/runtime/change-tickets';
@@ -13,7 +13,7 @@ import { runningEndpoint } from '../../local/state/store';
 import { cliEnvironment } from '../env';
 import { givenOrStackOutput } from '../operations';
 import { CliError, EXIT, lineWriter, printJson, type CliIo } from '../output';
-import { membersFile } from '../options';
+import { membersFile, regionList } from '../options';
 
 interface DoctorOptions {
   local: boolean;
@@ -103,19 +103,6 @@ async function membersOf(opts: DoctorOptions, organizations: OrganizationsCall, 
   const { Organization: organization } = await organizations('DescribeOrganization', {});
   if (!organization?.Id) throw new CliError('Organizations named no organisation for the hub account');
   return { organizationId: organization.Id, regions: opts.regions ?? [hubRegion] };
-}
-
-/** Parses `--regions`: comma-separated Region names. */
-function regionList(value: string): string[] {
-  const regions = value
-    .split(',')
-    .map((r) => r.trim())
-    .filter(Boolean);
-  const wrong = regions.find((r) => !REGION.test(r));
-  if (regions.length === 0 || wrong !== undefined) {
-    throw new InvalidArgumentError(`--regions must list Regions such as eu-west-1,us-east-1; got '${wrong ?? value}'`);
-  }
-  return regions;
 }
 
 /** The doctor's answer as one table: account, Region, check, verdict, what to do. */
