@@ -9,9 +9,8 @@ import { createKeyAccess } from '../../functions/runtime/key-access';
 import { diagnoseFleet, type DoctorReport, type FleetDoctorDeps } from '../../functions/runtime/org-doctor';
 import { DEFAULT_REGION, DEFAULT_STATE_DIR, LOCAL_ACCOUNT_ID } from '../../local/constants';
 import { hubRoleArn, internalCredentials, taskCredentials } from '../../local/services/internal-access';
-import { runningEndpoint } from '../../local/state/store';
 import { cliEnvironment } from '../env';
-import { givenOrStackOutput } from '../operations';
+import { givenOrStackOutput, servedEndpoint } from '../operations';
 import { CliError, EXIT, lineWriter, printJson, type CliIo } from '../output';
 import { membersFile, regionList } from '../options';
 
@@ -171,12 +170,7 @@ export function orgCommand(io: CliIo, clients: OrgCommandClients = { lambda: doc
       let report: DoctorReport;
       let identity: string;
       if (opts.local) {
-        const endpoint = runningEndpoint(opts.stateDir);
-        if (!endpoint) {
-          throw new CliError(
-            `no local stack is serving ${opts.stateDir}: start one with 'keymat local serve --state-dir ${opts.stateDir}'`,
-          );
-        }
+        const endpoint = servedEndpoint(opts.stateDir);
         const { deps, identity: local } = localDoctorAccess(opts.stateDir, endpoint);
         report = await diagnoseFleet(deps, await membersOf(opts, deps.organizations, deps.hub.region));
         identity = local;

@@ -201,7 +201,12 @@ async function deployedFleetScan(io: CliIo, opts: ScanOptions, command: Command)
  */
 async function localFleetScan(io: CliIo, opts: ScanOptions): Promise<void> {
   if (!opts.regions?.length) throw new CliError('keymat scan --org needs --regions, the Regions to scan');
-  const { readOrganization } = await import('../../local/state/organization.js');
+  const [{ readOrganization }, { checkStateFolder }] = await Promise.all([
+    import('../../local/state/organization.js'),
+    import('../../local/state/store.js'),
+  ]);
+  // A folder with an organisation and no database yet is fine: the scan serves it for its run.
+  checkStateFolder(opts.stateDir, { database: false });
   const organization = readOrganization(opts.stateDir);
   if (!organization) {
     throw new CliError(`no organisation in ${opts.stateDir}: run keymat local org init --organization-id o-… first`);
