@@ -106,18 +106,21 @@ export async function runKeymat(args: string[], io: CliIo): Promise<number> {
   } catch (err) {
     // Commander has printed the usage error; --help and --version exit 0.
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    // Loaded only on failure: the common path needs neither.
-    const [{ ChangeError, errorMessage, errorName }, { printable }, { LocalStateError }] = await Promise.all([
-      import('../core/errors.js'),
-      import('../core/text.js'),
-      import('../local/state/errors.js'),
-    ]);
+    // Loaded only on failure: the common path needs none of them.
+    const [{ ChangeError, errorMessage, errorName }, { printable }, { LocalStateError }, { awsSetupHint }] =
+      await Promise.all([
+        import('../core/errors.js'),
+        import('../core/text.js'),
+        import('../local/state/errors.js'),
+        import('./env.js'),
+      ]);
     // One line: keymat's own refusals (the local state's faults among them) speak for themselves; other errors (AWS,
     // KMS) are prefixed with their name. A message can carry text from outside (a gateway's answer, an execution
-    // name), so control characters are escaped.
+    // name), so control characters are escaped. An SDK error of a missing Region or credentials says how to set them.
     const own = err instanceof CliError || err instanceof ChangeError || err instanceof LocalStateError;
     const name = errorName(err);
-    const message = errorMessage(err);
+    const hint = awsSetupHint(err, io.env);
+    const message = `${errorMessage(err)}${hint ? `: ${hint}` : ''}`;
     io.writeError(`keymat: ${printable(`${!own && name && name !== 'Error' ? `${name}: ` : ''}${message}`)}\n`);
     return EXIT.failed;
   }
