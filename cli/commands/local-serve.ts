@@ -12,6 +12,7 @@ import {
 } from '../../core/defaults';
 import { RECOVERY_PROOF_MODES, type RecoveryProofMode } from '../../core/types';
 import type { Members } from '../../core/organisation';
+import { counted } from '../../core/text';
 import { lineWriter, type CliIo } from '../output';
 import {
   changeManagementOf,
@@ -22,9 +23,6 @@ import {
   type ChangeManagementOptions,
 } from '../options';
 import { DEFAULT_STATE_DIR } from '../../local/constants';
-
-/** `N approver(s)`. */
-const approvers = (n: number): string => `${n} distinct approver${n === 1 ? '' : 's'}`;
 
 /** The accounts and Regions a `members` value covers, as people read it. */
 const membersScope = ({ organizationId, organizationalUnits, accounts, regions }: Members): string => {
@@ -133,9 +131,11 @@ export function localServeCommand(io: CliIo, serving: (stack: LocalStack) => Pro
         say(`keymat local stack at ${stack.endpoint} (state in ${opts.stateDir})`);
         say(`  state machine ${stack.stateMachineArn}`);
         say(
-          `  changes: ${approvers(opts.quorum)}, ${opts.approvers?.join(', ') ?? 'anyone but the requester'}; recovery proof ${opts.recoveryProof}`,
+          `  changes: ${counted(opts.quorum, 'distinct approver')}, ${opts.approvers?.join(', ') ?? 'anyone but the requester'}; recovery proof ${opts.recoveryProof}`,
         );
-        say(`  restores: ${approvers(opts.restoreQuorum)}; custodians: ${opts.custodians?.join(', ') ?? 'anyone'}`);
+        say(
+          `  restores: ${counted(opts.restoreQuorum, 'distinct approver')}; custodians: ${opts.custodians?.join(', ') ?? 'anyone'}`,
+        );
         say(`  keys: the hub's${opts.members ? `, and those of ${membersScope(opts.members)}` : ' only'}`);
         say(`  keymat start --local --key-id … --change-id … --reason …   (as AWS_ACCESS_KEY_ID's user)`);
         say(
