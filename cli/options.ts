@@ -6,6 +6,7 @@ import { checkValidTo } from '../core/input';
 import { calendarList } from '../core/naming';
 import { ACCOUNT_ID, ORGANIZATIONAL_UNIT_ID, REGION, membersSchema, type Members } from '../core/organisation';
 import { LOCAL_SESSION_BOUND_ROLES } from '../local/constants';
+import { CliError } from './output';
 import type { LocalChangeManagement } from '../local/workflow/engine';
 
 /** Parses a whole non-negative number option, naming the option and the value when it is not one. */
@@ -145,3 +146,18 @@ export const organizationalUnitList = idList(
   ORGANIZATIONAL_UNIT_ID,
   'OU ids such as ou-ab12-cd34ef56',
 );
+
+/**
+ * The bytes of the file an option names, read when the command runs; one it cannot read is refused naming the option,
+ * the path and the reason (`ENOENT: no such file or directory`, not the bare system error).
+ *
+ * @throws CliError
+ */
+export function readOptionFile(option: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    // Node's message names the path again after a comma: `ENOENT: no such file or directory, open 'x'`.
+    throw new CliError(`${option} '${path}' cannot be read: ${(err as Error).message.split(',')[0]}`);
+  }
+}

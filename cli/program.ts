@@ -1,4 +1,4 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Help, type Option } from 'commander';
 import { version } from '../package.json';
 import { CliError, EXIT, OUTPUT_POLICY, type CliIo } from './output';
 import { DEFAULT_STATE_DIR } from '../local/constants';
@@ -68,6 +68,12 @@ function requested(args: string[]): string | undefined {
   return first === 'help' ? second : first;
 }
 
+/** An option's line in `--help`: commander's, marked when the option is required (it does not say so itself). */
+function describeOption(this: Help, option: Option): string {
+  const description = Help.prototype.optionDescription.call(this, option);
+  return option.mandatory ? `${description} (required)` : description;
+}
+
 async function buildProgram(args: string[], io: CliIo): Promise<Command> {
   const program = new Command('keymat')
     .description('Delete imported key material from AWS KMS keys under change management')
@@ -85,6 +91,7 @@ async function buildProgram(args: string[], io: CliIo): Promise<Command> {
   // Commands built on their own do not inherit these settings: apply them to the whole tree.
   const configure = (command: Command): void => {
     command
+      .configureHelp({ optionDescription: describeOption })
       .exitOverride()
       .configureOutput({ writeOut: io.write, writeErr: io.writeError })
       .showHelpAfterError('(add --help for usage)');

@@ -1,9 +1,9 @@
 import { Command } from 'commander';
-import { readFileSync } from 'node:fs';
 import { printable } from '../../core/text';
 import { readImportParameters } from '../../core/recovery';
 import { proveRecovery, type CustodianCopy } from '../operations';
 import { CliError, lineWriter, printJson, type CliIo } from '../output';
+import { readOptionFile } from '../options';
 import { gatewayCommand, resolveTarget, type TargetOptions } from './operator';
 
 /**
@@ -23,11 +23,11 @@ export function recoveryCommand(io: CliIo): Command {
         if ((opts.wrapped === undefined) === (opts.material === undefined)) {
           throw new CliError('give exactly one of --wrapped FILE and --material FILE');
         }
-        const parameters = readImportParameters(readFileSync(opts.parameters, 'utf8'));
+        const parameters = readImportParameters(readOptionFile('--parameters', opts.parameters).toString('utf8'));
         const copy: CustodianCopy =
           opts.wrapped !== undefined
-            ? { wrapped: readFileSync(opts.wrapped) }
-            : { material: readFileSync(opts.material as string) };
+            ? { wrapped: readOptionFile('--wrapped', opts.wrapped) }
+            : { material: readOptionFile('--material', opts.material as string) };
         const result = await proveRecovery(await resolveTarget(io, opts), execution, parameters, copy);
         if (opts.json) printJson(io, result);
         else {
