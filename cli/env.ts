@@ -4,6 +4,8 @@
  * targets, among them `AWS_USE_FIPS_ENDPOINT`, so the CLI calls FIPS endpoints exactly when the SDK would.
  */
 
+import { errorMessage, hasErrorName } from '../core/errors';
+
 type Env = Readonly<Record<string, string | undefined>>;
 
 /** The CLI's own variables. */
@@ -63,6 +65,27 @@ export function cliEnvironment(env: Env = process.env): CliEnvironment {
     ...(region && { region }),
     ...(kmsEndpoint && { kmsEndpoint }),
   };
+}
+
+/**
+ * What to do about an SDK error that says the AWS configuration is missing: no Region (the SDK's `Region is missing`)
+ * or no credentials (`CredentialsProviderError`). It names the variables that set them, the profile `AWS_PROFILE`
+ * names, and `--local` for the local stack, which needs neither; undefined for any other error.
+ */
+export function awsSetupHint(err: unknown, env: Env): string | undefined {
+  const profile = valueOf(env, 'AWS_PROFILE');
+  const local = 'or use the local stack with --local (keymat local serve)';
+  if (errorMessage(err) === 'Region is missing') {
+    return profile
+      ? `profile ${profile} (AWS_PROFILE) names no region: set AWS_REGION or its region, ${local}`
+      : `set AWS_REGION, or AWS_PROFILE to a profile with a region, ${local}`;
+  }
+  if (hasErrorName(err, 'CredentialsProviderError')) {
+    return profile
+      ? `profile ${profile} (AWS_PROFILE) gave no credentials: sign in with it (aws sso login --profile ${profile}) or fix it, ${local}`
+      : `set AWS_PROFILE to a profile with credentials, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, ${local}`;
+  }
+  return undefined;
 }
 
 /**

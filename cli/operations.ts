@@ -15,7 +15,7 @@ import type { ScanDeps } from '../functions/expiry-scan/scan';
 import { createKmsClient, createSfnClient, kmsCall, sdkConfig, sfnCall } from '../functions/runtime/aws';
 import { DEFAULT_REGION, GATEWAY_PATH, LOCAL_CREDENTIALS, LOCAL_STATE_MACHINE_ARN } from '../local/constants';
 // The store alone, not the local stack: an operator command only needs to find the endpoint.
-import { runningEndpoint } from '../local/state/store';
+import { checkStateFolder, runningEndpoint } from '../local/state/store';
 import { callGateway, GatewayError, type GatewayEndpoint } from './gateway-client';
 import { CliError, type CliIo } from './output';
 
@@ -47,17 +47,27 @@ const targetOf = (
 });
 
 /**
- * The local stack of a state folder, as the caller: the given credentials (from `AWS_ACCESS_KEY_ID`), else the public
- * local credentials. The same SDK clients as for a deployed stack call it, at its endpoint and in its Region. Its
- * gateway is served at `<endpoint>/gateway`.
+ * The endpoint of the local stack serving a state folder. Refuses a folder that is none (LocalStateError, from
+ * `checkStateFolder`) and one no stack serves, saying how to serve it.
  */
-export function localTarget(stateDir: string, credentials?: { accessKeyId: string; secretAccessKey: string }): Target {
+export function servedEndpoint(stateDir: string): string {
+  checkStateFolder(stateDir);
   const endpoint = runningEndpoint(stateDir);
   if (!endpoint) {
     throw new CliError(
       `no local stack is serving ${stateDir}: start one with: keymat local serve --state-dir ${shellQuote(stateDir)}`,
     );
   }
+  return endpoint;
+}
+
+/**
+ * The local stack of a state folder, as the caller: the given credentials (from `AWS_ACCESS_KEY_ID`), else the public
+ * local credentials. The same SDK clients as for a deployed stack call it, at its endpoint and in its Region. Its
+ * gateway is served at `<endpoint>/gateway`.
+ */
+export function localTarget(stateDir: string, credentials?: { accessKeyId: string; secretAccessKey: string }): Target {
+  const endpoint = servedEndpoint(stateDir);
   const creds = credentials ?? LOCAL_CREDENTIALS;
   const options = { endpoint, region: DEFAULT_REGION, credentials: creds };
   const gateway: GatewayEndpoint = { url: `${endpoint}${GATEWAY_PATH}`, region: DEFAULT_REGION, credentials: creds };
@@ -273,6 +283,8 @@ const proofAnswer = z.object({
   custodian: z.string(),
   keyMaterialId: z.string(),
   submissionDigest: z.string(),
+  /** The copy is an approved restore's, which imports it; else a proof before a deletion's approval. */
+  restore: z.boolean(),
 });
 
 /** What the gateway took: who submitted the copy, for which material, and the copy's SHA-256. */

@@ -1,9 +1,12 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import { readFileSync } from 'node:fs';
 import { DEFAULT_WINDOW_WAIT_SECONDS, MAX_WINDOW_WAIT_SECONDS } from '../core/defaults';
 import { distinctApprovers } from '../core/identity';
 import { checkValidTo } from '../core/input';
 import { calendarList } from '../core/naming';
+import { ACCOUNT_ID, ORGANIZATIONAL_UNIT_ID, REGION, membersSchema, type Members } from '../core/organisation';
 import { LOCAL_SESSION_BOUND_ROLES } from '../local/constants';
+import { CliError } from './output';
 import type { LocalChangeManagement } from '../local/workflow/engine';
 
 /** Parses a whole non-negative number option, naming the option and the value when it is not one. */
@@ -95,4 +98,66 @@ export function changeManagementOf(opts: ChangeManagementOptions, command: Comma
     ...(opts.changeWindowMaxWait !== undefined && { changeWindowMaxWaitSeconds: opts.changeWindowMaxWait }),
     changeTicketCheck: opts.changeTicketCheck,
   };
+}
+
+/** Parses `--members FILE`: the members object itself, or a cdk.json whose context holds it. */
+export function membersFile(path: string): Members {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new InvalidArgumentError(`--members must name a JSON file; '${path}': ${(err as Error).message}`);
+  }
+  const value = (raw as { context?: { members?: unknown } }).context?.members ?? raw;
+  const parsed = membersSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new InvalidArgumentError(
+      `--members '${path}': ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`,
+    );
+  }
+  return parsed.data;
+}
+
+/** A parser of a comma-separated list of ids, naming the option and the first value that is not `what`. */
+const idList =
+  (option: string, pattern: RegExp, what: string) =>
+  (value: string): string[] => {
+    const ids = value
+      .split(',')
+      .map((id) => id.trim())
+      .filter(Boolean);
+    const wrong = ids.find((id) => !pattern.test(id));
+    if (ids.length === 0 || wrong !== undefined) {
+      throw new InvalidArgumentError(`${option} must list ${what}; got '${wrong ?? value}'`);
+    }
+    return ids;
+  };
+
+/** Parses `--regions`: comma-separated Region names. */
+export const regionList = idList('--regions', REGION, 'Regions such as eu-west-1,us-east-1');
+
+/** Parses `--accounts`: comma-separated account ids. */
+export const accountList = idList('--accounts', ACCOUNT_ID, '12-digit account ids such as 444455556666');
+
+/** Parses `--organizational-units`: comma-separated OU ids. */
+export const organizationalUnitList = idList(
+  '--organizational-units',
+  ORGANIZATIONAL_UNIT_ID,
+  'OU ids such as ou-ab12-cd34ef56',
+);
+
+/**
+ * The bytes of the file an option names, read when the command runs; one it cannot read is refused naming the option,
+ * the path and the reason (`ENOENT: no such file or directory`, not the bare system error).
+ *
+ * @throws CliError
+ */
+export function readOptionFile(option: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    // Node's message names the path again after a comma: `ENOENT: no such file or directory, open 'x'`.
+    throw new CliError(`${option} '${path}' cannot be read: ${(err as Error).message.split(',')[0]}`);
+  }
 }

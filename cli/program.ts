@@ -1,4 +1,4 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Help, type Option } from 'commander';
 import { version } from '../package.json';
 import { CliError, EXIT, OUTPUT_POLICY, type CliIo } from './output';
 import { DEFAULT_STATE_DIR } from '../local/constants';
@@ -68,6 +68,12 @@ function requested(args: string[]): string | undefined {
   return first === 'help' ? second : first;
 }
 
+/** An option's line in `--help`: commander's, marked when the option is required (it does not say so itself). */
+function describeOption(this: Help, option: Option): string {
+  const description = Help.prototype.optionDescription.call(this, option);
+  return option.mandatory ? `${description} (required)` : description;
+}
+
 async function buildProgram(args: string[], io: CliIo): Promise<Command> {
   const program = new Command('keymat')
     .description('Delete imported key material from AWS KMS keys under change management')
@@ -85,6 +91,7 @@ async function buildProgram(args: string[], io: CliIo): Promise<Command> {
   // Commands built on their own do not inherit these settings: apply them to the whole tree.
   const configure = (command: Command): void => {
     command
+      .configureHelp({ optionDescription: describeOption })
       .exitOverride()
       .configureOutput({ writeOut: io.write, writeErr: io.writeError })
       .showHelpAfterError('(add --help for usage)');
@@ -106,16 +113,21 @@ export async function runKeymat(args: string[], io: CliIo): Promise<number> {
   } catch (err) {
     // Commander has printed the usage error; --help and --version exit 0.
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    // Loaded only on failure: the common path needs neither.
-    const [{ ChangeError, errorMessage, errorName }, { printable }] = await Promise.all([
-      import('../core/errors.js'),
-      import('../core/text.js'),
-    ]);
-    // One line: keymat's own refusals speak for themselves; other errors (AWS, KMS) are prefixed with their name. A
-    // message can carry text from outside (a gateway's answer, an execution name), so control characters are escaped.
-    const own = err instanceof CliError || err instanceof ChangeError;
+    // Loaded only on failure: the common path needs none of them.
+    const [{ ChangeError, errorMessage, errorName }, { printable }, { LocalStateError }, { awsSetupHint }] =
+      await Promise.all([
+        import('../core/errors.js'),
+        import('../core/text.js'),
+        import('../local/state/errors.js'),
+        import('./env.js'),
+      ]);
+    // One line: keymat's own refusals (the local state's faults among them) speak for themselves; other errors (AWS,
+    // KMS) are prefixed with their name. A message can carry text from outside (a gateway's answer, an execution
+    // name), so control characters are escaped. An SDK error of a missing Region or credentials says how to set them.
+    const own = err instanceof CliError || err instanceof ChangeError || err instanceof LocalStateError;
     const name = errorName(err);
-    const message = errorMessage(err);
+    const hint = awsSetupHint(err, io.env);
+    const message = `${errorMessage(err)}${hint ? `: ${hint}` : ''}`;
     io.writeError(`keymat: ${printable(`${!own && name && name !== 'Error' ? `${name}: ` : ''}${message}`)}\n`);
     return EXIT.failed;
   }

@@ -1,5 +1,6 @@
 import { changeEvent, type ChangeEvent } from './change-events';
 import { ACCOUNT_ID, REGION } from './organisation';
+import { counted } from './text';
 import * as z from './schema';
 
 /**
@@ -139,7 +140,7 @@ export function fleetScanCompleted(
 export function describeFleetScan(s: FleetScanSummary): string[] {
   const lines = [
     `keymat fleet scan ${s.executionArn} at ${s.occurredAt}${s.dryRun ? ' (dry run: nothing started)' : ''}`,
-    `${s.itemsScanned} of ${s.itemsTotal} account × Region items scanned (${s.accountsScanned} accounts): ${s.keysListed} keys listed, ${s.externalKeys} customer-managed EXTERNAL, ${s.violations} materials violate the policy, ${s.changesStarted} changes started.`,
+    `${s.itemsScanned} of ${counted(s.itemsTotal, 'account × Region item')} scanned (${counted(s.accountsScanned, 'account')}): ${counted(s.keysListed, 'key')} listed, ${s.externalKeys} customer-managed EXTERNAL, ${counted(s.violations, 'material')} ${s.violations === 1 ? 'violates' : 'violate'} the policy, ${counted(s.changesStarted, 'change')} started.`,
   ];
   for (const f of s.failed) lines.push(`failed ${f.account} ${f.region}: ${f.error}${f.cause ? `: ${f.cause}` : ''}`);
   return lines;

@@ -34,3 +34,6 @@ const SHELL_SAFE = /^[\w@%+=:,./-]+$/;
  * quotes, `$`, globs or newlines pastes safely.
  */
 export const shellQuote = (word: string): string => (SHELL_SAFE.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`);
+
+/** A count with its noun, in the singular for one: `counted(1, 'key')` is `1 key`, `counted(2, 'key')` `2 keys`. */
+export const counted = (n: number, noun: string, plural = `${noun}s`): string => `${n} ${n === 1 ? noun : plural}`;

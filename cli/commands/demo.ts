@@ -1,6 +1,6 @@
 import { CreateAliasCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand } from '@aws-sdk/client-kms';
 import { Command } from 'commander';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { printable } from '../../core/text';
@@ -61,6 +61,11 @@ export function demoCommand(io: CliIo): Command {
       false,
     )
     .action(async (opts: { stateDir: string; org: boolean }) => {
+      if (statSync(opts.stateDir, { throwIfNoEntry: false })?.isDirectory() === false) {
+        throw new CliError(
+          `${opts.stateDir} is a file, not a folder: give keymat demo a folder as --state-dir (a missing one is made)`,
+        );
+      }
       if (opts.org) return (await import('./demo-org.js')).demoOrg(io, opts.stateDir);
       const dir = opts.stateDir;
       const stack = runningEndpoint(dir)

@@ -11,9 +11,12 @@ import {
   MAX_PROOF_TIMEOUT_SECONDS,
 } from '../../core/defaults';
 import { RECOVERY_PROOF_MODES, type RecoveryProofMode } from '../../core/types';
-import type { CliIo } from '../output';
+import type { Members } from '../../core/organisation';
+import { counted } from '../../core/text';
+import { lineWriter, type CliIo } from '../output';
 import {
   changeManagementOf,
+  membersFile,
   principalList,
   wholeNumber,
   withChangeManagementOptions,
@@ -21,7 +24,28 @@ import {
 } from '../options';
 import { DEFAULT_STATE_DIR } from '../../local/constants';
 
-export function localServeCommand(io: CliIo): Command {
+/** The accounts and Regions a `members` value covers, as people read it. */
+const membersScope = ({ organizationId, organizationalUnits, accounts, regions }: Members): string => {
+  const within = [...(organizationalUnits ?? []), ...(accounts ?? [])];
+  return `${within.length > 0 ? within.join(', ') : 'every account'} of ${organizationId}, in ${regions.join(', ')}`;
+};
+
+/** Serves until SIGINT or SIGTERM, then closes the stack and ends the process. */
+async function untilSignalled(stack: LocalStack): Promise<void> {
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await stack.close();
+  // Executions stopped mid-wait may leave engine timers behind: they are marked lost at the next start.
+  process.exit(0);
+}
+
+/**
+ * `keymat local serve`: the whole local stack with the workflow of the options' settings, printed as it starts.
+ * `serving` holds the started stack for as long as it serves (the `keymat` command's: until a signal; a test's own).
+ */
+export function localServeCommand(io: CliIo, serving: (stack: LocalStack) => Promise<void> = untilSignalled): Command {
   return withChangeManagementOptions(new Command('serve'))
     .description(
       'serve the whole local stack on 127.0.0.1: KMS, SNS, STS, EventBridge, SSM calendars and the Step Functions API of the workflow',
@@ -63,6 +87,11 @@ export function localServeCommand(io: CliIo): Command {
       wholeNumber('--proof-timeout', 1, MAX_PROOF_TIMEOUT_SECONDS),
       DEFAULT_PROOF_TIMEOUT_SECONDS,
     )
+    .option(
+      '--members <file>',
+      "the member accounts and Regions of the state folder's organisation the workflow acts in, as JSON (a hub's `members` prop, or a cdk.json holding it; default: the hub's account only)",
+      membersFile,
+    )
     .action(
       async (
         opts: ChangeManagementOptions & {
@@ -76,6 +105,7 @@ export function localServeCommand(io: CliIo): Command {
           custodians?: string[];
           recoveryProof: RecoveryProofMode;
           proofTimeout: number;
+          members?: Members;
         },
         command: Command,
       ) => {
@@ -94,21 +124,24 @@ export function localServeCommand(io: CliIo): Command {
               ...(opts.custodians && { custodians: opts.custodians }),
               recoveryProof: opts.recoveryProof,
               proofTimeoutSeconds: opts.proofTimeout,
+              ...(opts.members && { organisation: { members: opts.members } }),
             }),
         });
-        io.write(
-          `keymat local stack at ${stack.endpoint} (state in ${opts.stateDir})\n` +
-            `  state machine ${stack.stateMachineArn}\n` +
-            `  keymat start --local --key-id … --change-id … --reason …   (as AWS_ACCESS_KEY_ID's user)\n` +
-            `  aws stepfunctions list-executions --endpoint-url ${stack.endpoint} --state-machine-arn ${stack.stateMachineArn}\n`,
+        const say = lineWriter(io);
+        say(`keymat local stack at ${stack.endpoint} (state in ${opts.stateDir})`);
+        say(`  state machine ${stack.stateMachineArn}`);
+        say(
+          `  changes: ${counted(opts.quorum, 'distinct approver')}, ${opts.approvers?.join(', ') ?? 'anyone but the requester'}; recovery proof ${opts.recoveryProof}`,
         );
-        await new Promise<void>((resolve) => {
-          process.once('SIGINT', resolve);
-          process.once('SIGTERM', resolve);
-        });
-        await stack.close();
-        // Executions stopped mid-wait may leave engine timers behind: they are marked lost at the next start.
-        process.exit(0);
+        say(
+          `  restores: ${counted(opts.restoreQuorum, 'distinct approver')}; custodians: ${opts.custodians?.join(', ') ?? 'anyone'}`,
+        );
+        say(`  keys: the hub's${opts.members ? `, and those of ${membersScope(opts.members)}` : ' only'}`);
+        say(`  keymat start --local --key-id … --change-id … --reason …   (as AWS_ACCESS_KEY_ID's user)`);
+        say(
+          `  aws stepfunctions list-executions --endpoint-url ${stack.endpoint} --state-machine-arn ${stack.stateMachineArn}`,
+        );
+        await serving(stack);
       },
     );
 }

@@ -9,7 +9,7 @@ import { pendingProof, waitsForWindow } from '../../core/history';
 import { recoveryLine } from '../../core/recovery';
 import { RECOVERY_PROOF_MODES, type RecoveryProofMode } from '../../core/types';
 import { describeLocation, describePlan } from '../../core/words';
-import { readEventsOutbox, readOutbox } from '../../local/state/store';
+import { checkStateFolder, readEventsOutbox, readOutbox } from '../../local/state/store';
 import {
   approve,
   awsTarget,
@@ -323,6 +323,7 @@ export function operatorCommands(io: CliIo): Command[] {
     .option('--events', "the change events put on the local stack's EventBridge instead", false)
     .option('--json', 'print JSON for scripts', false)
     .action((opts: { stateDir: string; json: boolean; events: boolean }) => {
+      checkStateFolder(opts.stateDir);
       if (opts.events) {
         const events = readEventsOutbox(opts.stateDir);
         if (opts.json) return printJson(io, events);
@@ -386,7 +387,7 @@ export function operatorCommands(io: CliIo): Command[] {
         else {
           say(`started ${safe(started.executionArn)}`);
           say(
-            'once it is approved, a custodian submits the copy with keymat recovery prove (the request goes to the approval topic)',
+            `it waits for its approvals first (keymat pending); once approved, it publishes a request for the copy to the approval topic, and a custodian submits it with keymat recovery prove: see keymat status${opts.local ? ' --local' : ''} ${safe(started.executionArn)}`,
           );
         }
       },

@@ -1,8 +1,7 @@
-import { Command, InvalidArgumentError } from 'commander';
-import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
 import type { LambdaCall, OrganizationsCall } from '../../core/aws-api';
 import { ARN } from '../../core/naming';
-import { REGION, membersSchema, type Members } from '../../core/organisation';
+import type { Members } from '../../core/organisation';
 import { printable } from '../../core/text';
 import { STANDARD_ATTEMPTS, createOrganizationsClient } from '../../functions/runtime/aws';
 import { createLambdaClient } from '../../functions/runtime/change-tickets';
@@ -10,10 +9,10 @@ import { createKeyAccess } from '../../functions/runtime/key-access';
 import { diagnoseFleet, type DoctorReport, type FleetDoctorDeps } from '../../functions/runtime/org-doctor';
 import { DEFAULT_REGION, DEFAULT_STATE_DIR, LOCAL_ACCOUNT_ID } from '../../local/constants';
 import { hubRoleArn, internalCredentials, taskCredentials } from '../../local/services/internal-access';
-import { runningEndpoint } from '../../local/state/store';
 import { cliEnvironment } from '../env';
-import { givenOrStackOutput } from '../operations';
+import { givenOrStackOutput, servedEndpoint } from '../operations';
 import { CliError, EXIT, lineWriter, printJson, type CliIo } from '../output';
+import { membersFile, regionList } from '../options';
 
 interface DoctorOptions {
   local: boolean;
@@ -105,38 +104,6 @@ async function membersOf(opts: DoctorOptions, organizations: OrganizationsCall, 
   return { organizationId: organization.Id, regions: opts.regions ?? [hubRegion] };
 }
 
-/** Parses `--members FILE`: the members object itself, or a cdk.json whose context holds it. */
-function membersFile(path: string): Members {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new InvalidArgumentError(`--members must name a JSON file; '${path}': ${(err as Error).message}`);
-  }
-  const value = (raw as { context?: { members?: unknown } }).context?.members ?? raw;
-  const parsed = membersSchema.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new InvalidArgumentError(
-      `--members '${path}': ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`,
-    );
-  }
-  return parsed.data;
-}
-
-/** Parses `--regions`: comma-separated Region names. */
-function regionList(value: string): string[] {
-  const regions = value
-    .split(',')
-    .map((r) => r.trim())
-    .filter(Boolean);
-  const wrong = regions.find((r) => !REGION.test(r));
-  if (regions.length === 0 || wrong !== undefined) {
-    throw new InvalidArgumentError(`--regions must list Regions such as eu-west-1,us-east-1; got '${wrong ?? value}'`);
-  }
-  return regions;
-}
-
 /** The doctor's answer as one table: account, Region, check, verdict, what to do. */
 export function doctorTable(report: DoctorReport): string[] {
   const header = ['account', 'Region', 'check', 'verdict', 'what to do'];
@@ -203,12 +170,7 @@ export function orgCommand(io: CliIo, clients: OrgCommandClients = { lambda: doc
       let report: DoctorReport;
       let identity: string;
       if (opts.local) {
-        const endpoint = runningEndpoint(opts.stateDir);
-        if (!endpoint) {
-          throw new CliError(
-            `no local stack is serving ${opts.stateDir}: start one with 'keymat local serve --state-dir ${opts.stateDir}'`,
-          );
-        }
+        const endpoint = servedEndpoint(opts.stateDir);
         const { deps, identity: local } = localDoctorAccess(opts.stateDir, endpoint);
         report = await diagnoseFleet(deps, await membersOf(opts, deps.organizations, deps.hub.region));
         identity = local;

@@ -1,9 +1,9 @@
 import { Command } from 'commander';
-import { readFileSync } from 'node:fs';
 import { printable } from '../../core/text';
 import { readImportParameters } from '../../core/recovery';
 import { proveRecovery, type CustodianCopy } from '../operations';
 import { CliError, lineWriter, printJson, type CliIo } from '../output';
+import { readOptionFile } from '../options';
 import { gatewayCommand, resolveTarget, type TargetOptions } from './operator';
 
 /**
@@ -23,16 +23,22 @@ export function recoveryCommand(io: CliIo): Command {
         if ((opts.wrapped === undefined) === (opts.material === undefined)) {
           throw new CliError('give exactly one of --wrapped FILE and --material FILE');
         }
-        const parameters = readImportParameters(readFileSync(opts.parameters, 'utf8'));
+        const parameters = readImportParameters(readOptionFile('--parameters', opts.parameters).toString('utf8'));
         const copy: CustodianCopy =
           opts.wrapped !== undefined
-            ? { wrapped: readFileSync(opts.wrapped) }
-            : { material: readFileSync(opts.material as string) };
+            ? { wrapped: readOptionFile('--wrapped', opts.wrapped) }
+            : { material: readOptionFile('--material', opts.material as string) };
         const result = await proveRecovery(await resolveTarget(io, opts), execution, parameters, copy);
         if (opts.json) printJson(io, result);
         else {
+          const status = `keymat status${opts.local ? ' --local' : ''} ${printable(execution)}`;
           say(
-            `submitted a copy of material ${printable(result.keyMaterialId)} as ${printable(result.custodian)} (SHA-256 ${result.submissionDigest}); keymat reimports it now (a restore: once approved): see keymat status ${printable(execution)}`,
+            `submitted a copy of material ${printable(result.keyMaterialId)} as ${printable(result.custodian)} (SHA-256 ${result.submissionDigest})`,
+          );
+          say(
+            result.restore
+              ? `the approved restore imports it now: see ${status}`
+              : `keymat reimports it into the key to prove the deletion can be undone, then asks for the approvals: see ${status}`,
           );
         }
       },

@@ -8,7 +8,7 @@ import {
 } from '../../core/defaults';
 import { describeFleetScan } from '../../core/fleet-scan';
 import { ARN, FLEET_SCAN_STATE_MACHINE_OUTPUT } from '../../core/naming';
-import { membersSchema } from '../../core/organisation';
+import type { Members } from '../../core/organisation';
 import { printable } from '../../core/text';
 import { scanLimitsSchema, scanPolicySchema } from '../../core/scan-policy';
 import { scan } from '../../functions/expiry-scan/scan';
@@ -19,7 +19,7 @@ import { describeFleetScanRuns, describeNewerRuns, lastRunFailed, readFleetScanR
 import { gatewayStarter, givenOrStackOutput, socketErrors } from '../operations';
 import { gatewayCommand, resolveTarget, type TargetOptions } from './operator';
 import { CliError, EXIT, lineWriter, printJson, type CliIo } from '../output';
-import { wholeNumber } from '../options';
+import { accountList, organizationalUnitList, regionList, wholeNumber } from '../options';
 
 interface ScanOptions extends TargetOptions {
   dryRun: boolean;
@@ -76,12 +76,16 @@ export function scanCommand(io: CliIo): Command {
       '--fleet-state-machine-arn <arn>',
       `with --org: the deployed hub's fleet scan state machine (default: $KEYMAT_FLEET_STATE_MACHINE_ARN, else the stack's ${FLEET_SCAN_STATE_MACHINE_OUTPUT} output)`,
     )
-    .option('--regions <list>', 'with --org --local: the Regions to scan, comma-separated', commaList)
-    .option('--organizational-units <list>', 'with --org --local: scan the accounts under these OUs only', commaList)
+    .option('--regions <list>', 'with --org --local: the Regions to scan, comma-separated', regionList)
+    .option(
+      '--organizational-units <list>',
+      'with --org --local: scan the accounts under these OUs only',
+      organizationalUnitList,
+    )
     .option(
       '--accounts <list>',
       'with --org --local: scan these accounts (besides those under --organizational-units)',
-      commaList,
+      accountList,
     )
     .option(
       '--max-concurrency <n>',
@@ -109,12 +113,6 @@ export function scanCommand(io: CliIo): Command {
       else io.write(`${describeSummary(summary).map(printable).join('\n')}\n`);
     });
 }
-
-const commaList = (value: string): string[] =>
-  value
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
 
 /** The scan's limits as the options give them (with --org, each child's). */
 const limitsOf = (opts: ScanOptions) =>
@@ -203,25 +201,34 @@ async function deployedFleetScan(io: CliIo, opts: ScanOptions, command: Command)
  */
 async function localFleetScan(io: CliIo, opts: ScanOptions): Promise<void> {
   if (!opts.regions?.length) throw new CliError('keymat scan --org needs --regions, the Regions to scan');
-  const { readOrganization } = await import('../../local/state/organization.js');
+  const [{ readOrganization }, { checkStateFolder }] = await Promise.all([
+    import('../../local/state/organization.js'),
+    import('../../local/state/store.js'),
+  ]);
+  // A folder with an organisation and no database yet is fine: the scan serves it for its run.
+  checkStateFolder(opts.stateDir, { database: false });
   const organization = readOrganization(opts.stateDir);
   if (!organization) {
     throw new CliError(`no organisation in ${opts.stateDir}: run keymat local org init --organization-id o-… first`);
   }
-  const parsed = membersSchema.safeParse({
+  const unknownUnit = opts.organizationalUnits?.find((ou) => !organization.isParent(ou));
+  if (unknownUnit !== undefined) {
+    throw new CliError(
+      `--organizational-units: ${unknownUnit} is not an OU of ${organization.record.id} (ParentNotFoundException): see keymat local org list`,
+    );
+  }
+  // As the deployed listing does, an account outside the organisation is left out and the others are scanned.
+  for (const account of opts.accounts?.filter((a) => !organization.accounts.has(a)) ?? []) {
+    io.writeError(
+      `keymat: --accounts: ${account} is not an account of ${organization.record.id}; scanning the others\n`,
+    );
+  }
+  const members: Members = {
     organizationId: organization.record.id,
     regions: opts.regions,
     ...(opts.organizationalUnits && { organizationalUnits: opts.organizationalUnits }),
     ...(opts.accounts && { accounts: opts.accounts }),
-  });
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const option = { regions: '--regions', organizationalUnits: '--organizational-units', accounts: '--accounts' }[
-      String(issue?.path[0]) as 'regions'
-    ];
-    throw new CliError(`${option ?? 'keymat scan --org'}: ${issue?.message ?? 'not valid'}`);
-  }
-  const members = parsed.data;
+  };
   const { runLocalFleetScan } = await import('../../local/workflow/fleet-scan.js');
   const { summary } = await runLocalFleetScan({
     stateDir: opts.stateDir,

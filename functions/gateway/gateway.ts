@@ -223,7 +223,14 @@ export function createGateway(
       keyMaterialId: task.plan.keyMaterialId,
       submissionDigest: digest,
     });
-    return { executionArn, custodian: caller, keyMaterialId: task.plan.keyMaterialId, submissionDigest: digest };
+    // `restore` tells the custodian what the copy is for: a proof before a deletion's approval, or an approved restore.
+    return {
+      executionArn,
+      custodian: caller,
+      keyMaterialId: task.plan.keyMaterialId,
+      submissionDigest: digest,
+      restore: task.plan.restore === true,
+    };
   }
 
   async function runbookStart(automationExecutionId: string): Promise<{ executionArn: string }> {

@@ -21,6 +21,7 @@ import { errorMessage } from '../../core/errors';
 import { shellQuote } from '../../core/text';
 import type * as z from '../../core/schema';
 import { STATE_DB } from '../constants';
+import { LocalStateError, StateFolderBusyError } from './errors';
 import { aliasAccount, type AliasRecord, type KmsState } from '../kms/model';
 import {
   aliasRecordSchema,
@@ -101,24 +102,7 @@ const HEARTBEAT_MS = 5_000;
  */
 const STALE_AFTER_MS = 30_000;
 
-/**
- * A fault of the state folder: a write that did not happen (nothing was changed), a database that cannot be opened,
- * a folder another stack serves. The message is one line naming the file, the fault, and what to do.
- */
-export class LocalStateError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'LocalStateError';
-  }
-}
-
-/** Refusal to open a state folder another live stack owns. */
-export class StateFolderBusyError extends LocalStateError {
-  constructor(message: string) {
-    super(message);
-    this.name = 'StateFolderBusyError';
-  }
-}
+export { LocalStateError, StateFolderBusyError } from './errors';
 
 /** What a SQLite or file system error means for the state folder, in a few words. */
 function fault(err: unknown): string {
@@ -833,6 +817,36 @@ export const requestLogEnd = (stateDir: string): number => withReader(stateDir, 
 /** The SNS message with this MessageId that the local stack of `stateDir` sent, or undefined. */
 export const readOutboxMessage = (stateDir: string, messageId: string): OutboxMessage | undefined =>
   withReader<OutboxMessage | undefined>(stateDir, undefined, (s) => s.outboxMessage(messageId));
+
+/**
+ * Refuses, in one line naming the folder, a state folder that a command reading a local stack's state cannot read:
+ * one that does not exist or is not a folder, or (unless `database` is false: the command starts a stack that makes
+ * it) one without the database a local stack keeps there. A mistyped `--state-dir` would otherwise read as empty.
+ *
+ * @throws LocalStateError
+ */
+export function checkStateFolder(stateDir: string, { database = true } = {}): void {
+  const serve = `keymat local serve --state-dir ${shellQuote(stateDir)}`;
+  let folder: boolean;
+  try {
+    folder = statSync(stateDir).isDirectory();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    throw new LocalStateError(
+      `state folder ${stateDir} does not exist: check --state-dir, or start a stack with: ${serve}`,
+    );
+  }
+  if (!folder) {
+    throw new LocalStateError(
+      `${stateDir} is a file, not a state folder: --state-dir names the folder of a local stack`,
+    );
+  }
+  if (database && !existsSync(join(stateDir, STATE_DB))) {
+    throw new LocalStateError(
+      `${stateDir} holds no local stack's state (no ${STATE_DB}): check --state-dir, or start a stack with: ${serve}`,
+    );
+  }
+}
 
 /** The endpoint of the live local stack serving `stateDir`, if there is one. */
 export const runningEndpoint = (stateDir: string): string | undefined =>

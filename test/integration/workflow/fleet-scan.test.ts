@@ -184,7 +184,7 @@ describe('keymat scan --org --local', () => {
   it('prints the summary in words, naming each failed account and Region', async () => {
     const r = await scanOrg('--accounts', `${MEMBER},${NO_ROLES}`, '--dry-run');
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('2 of 4 account × Region items scanned (1 accounts)');
+    expect(r.stdout).toContain('2 of 4 account × Region items scanned (1 account)');
     expect(r.stdout).toContain(`failed ${NO_ROLES} eu-west-1: MemberRoleUnavailable: STS refused role`);
   });
 

@@ -41,8 +41,9 @@ it('gives the socket error of a stack that stopped answering, not NetworkError',
   await expect(socketErrors<SfnApi>(sfn)('DescribeExecution', { executionArn: 'arn' })).rejects.toBe(socket);
 });
 
-it('advises a command for a stopped folder on a path with spaces that a shell reads back as that path', () => {
+it('advises a command for a stopped folder on a path with spaces that a shell reads back as that path', async () => {
   const stopped = join(dir, "it's a folder");
+  await (await LocalStack.start({ stateDir: stopped })).close();
   expect(() => localTarget(stopped)).toThrow(
     `no local stack is serving ${stopped}: start one with: keymat local serve --state-dir '${dir}/it'\\''s a folder'`,
   );

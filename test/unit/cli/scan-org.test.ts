@@ -45,10 +45,14 @@ function answer(executions: ReturnType<typeof listed>[], described: Record<strin
 }
 beforeEach(() => aws.reset());
 
-const scanOrg = (...args: string[]) =>
+/** `keymat scan --org` against the stubbed hub, with `env` over the test's environment. */
+const scanOrgWith = (env: Record<string, string>, ...args: string[]) =>
   keymatInProcess(['scan', '--org', '--fleet-state-machine-arn', MACHINE, ...args], {
     KEYMAT_FLEET_STATE_MACHINE_ARN: '',
+    AWS_PROFILE: '',
+    ...env,
   });
+const scanOrg = (...args: string[]) => scanOrgWith({}, ...args);
 const printed = (stdout: string) => stdout.trimEnd().split('\n');
 /** The summary's lines as printed: the cause from a member account with its control character escaped. */
 const SUMMARY_LINES = describeFleetScan(SUMMARY).map((l) => l.replace('\u001b', '\\u001b'));
@@ -262,5 +266,44 @@ describe("the fleet scan's state machine", () => {
     );
     expect(r.code).toBe(EXIT.failed);
     expect(aws.calls.map((c) => c.operation)).toEqual(['DescribeStacks']);
+  });
+});
+
+describe('keymat scan --org without an AWS configuration', () => {
+  const LOCAL = 'or use the local stack with --local (keymat local serve)';
+
+  it.each([
+    [{}, `Region is missing: set AWS_REGION, or AWS_PROFILE to a profile with a region, ${LOCAL}`],
+    [
+      { AWS_PROFILE: 'ops' },
+      `Region is missing: profile ops (AWS_PROFILE) names no region: set AWS_REGION or its region, ${LOCAL}`,
+    ],
+  ])('says how to set a missing Region (%j)', async (env, line) => {
+    aws.on('ListExecutions', { error: 'Error', message: 'Region is missing' });
+    const r = await scanOrgWith(env);
+    expect([r.code, r.stderr]).toEqual([EXIT.failed, `keymat: ${line}\n`]);
+  });
+
+  it.each([
+    [{}, `set AWS_PROFILE to a profile with credentials, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, ${LOCAL}`],
+    [
+      { AWS_PROFILE: 'ops' },
+      `profile ops (AWS_PROFILE) gave no credentials: sign in with it (aws sso login --profile ops) or fix it, ${LOCAL}`,
+    ],
+  ])('says how to give missing credentials (%j)', async (env, hint) => {
+    aws.on('ListExecutions', {
+      error: 'CredentialsProviderError',
+      message: 'Could not load credentials from any providers',
+    });
+    const r = await scanOrgWith(env);
+    expect([r.code, r.stderr]).toEqual([
+      EXIT.failed,
+      `keymat: CredentialsProviderError: Could not load credentials from any providers: ${hint}\n`,
+    ]);
+  });
+
+  it('adds no hint to an AWS refusal', async () => {
+    aws.on('ListExecutions', { error: 'AccessDeniedException', message: 'not allowed' });
+    expect((await scanOrg()).stderr).toBe('keymat: AccessDeniedException: not allowed\n');
   });
 });

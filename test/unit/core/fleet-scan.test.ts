@@ -108,8 +108,19 @@ describe('describeFleetScan', () => {
     ).detail as FleetScanSummary;
     expect(describeFleetScan(detail)).toEqual([
       `keymat fleet scan ${RUN.executionArn} at ${AT.toISOString()} (dry run: nothing started)`,
-      '0 of 1 account × Region items scanned (0 accounts): 0 keys listed, 0 customer-managed EXTERNAL, 0 materials violate the policy, 0 changes started.',
+      '0 of 1 account × Region item scanned (0 accounts): 0 keys listed, 0 customer-managed EXTERNAL, 0 materials violate the policy, 0 changes started.',
       'failed 555566667777 eu-west-1: AccessDeniedException: no',
     ]);
+  });
+
+  it('says one of each in the singular', () => {
+    const detail = fleetScanCompleted(
+      { ...RUN, dryRun: false },
+      [{ ...counts('111122223333', 'eu-west-1', 1), changesStarted: 1 }],
+      AT,
+    ).detail as FleetScanSummary;
+    expect(describeFleetScan(detail)[1]).toBe(
+      '1 of 1 account × Region item scanned (1 account): 1 key listed, 1 customer-managed EXTERNAL, 1 material violates the policy, 1 change started.',
+    );
   });
 });
