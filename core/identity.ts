@@ -1,4 +1,5 @@
 import { PARTITION } from './naming';
+import { counted } from './text';
 
 /**
  * Who a caller is, in one canonical form, so that "the requester never approves" and "distinct approvers" compare
@@ -149,3 +150,24 @@ export function matchesApprover(principal: string, pattern: string): boolean {
 /** The short name a person recognises in messages: `alice` for `arn:aws:iam::111122223333:user/ops/alice`. */
 export const displayName = (principal: string): string =>
   principal.slice(Math.max(principal.lastIndexOf(':'), principal.lastIndexOf('/')) + 1);
+
+/**
+ * Why a quorum cannot be reached by the approvers listed, or undefined when it can (an empty list: anyone but the
+ * requester may approve). The callers name the setting.
+ */
+export function unreachableQuorum(quorum: number, approvers: readonly string[]): string | undefined {
+  if (approvers.length === 0 || approvers.length >= quorum) return undefined;
+  return `${quorum} cannot be reached by the ${counted(approvers.length, 'approver')} listed (${approvers.join(', ')}); list at least ${quorum}, or lower it`;
+}
+
+/**
+ * Refuses a quorum the allowed approvers cannot reach, naming it: the DeletionWorkflow construct's check, and the local stack's of the same settings.
+ *
+ * @throws RangeError naming the quorum, the approvers and what to do
+ */
+export function reachableBy(approvers: readonly string[], quorums: Record<'quorum' | 'restoreQuorum', number>): void {
+  for (const [name, quorum] of Object.entries(quorums)) {
+    const why = unreachableQuorum(quorum, approvers);
+    if (why !== undefined) throw new RangeError(`DeletionWorkflow: ${name} ${why}`);
+  }
+}

@@ -25,7 +25,7 @@ import {
   MAX_WINDOW_WAIT_SECONDS,
 } from '../core/defaults';
 import { RECOVERY_PROOF_MODES, type RecoveryProofMode } from '../core/types';
-import { distinctApprovers, InvalidIdentityError } from '../core/identity';
+import { distinctApprovers, InvalidIdentityError, unreachableQuorum } from '../core/identity';
 import { checkCalendarName, EVENT_BUS, FUNCTION_ARN, IAM_ROLE_NAME } from '../core/naming';
 import { DEFAULT_FLEET_MAX_CONCURRENCY, DEFAULT_FLEET_TOLERATED_FAILURE_PERCENTAGE } from '../core/defaults';
 import { approvalRuleSchema, membersSchema, type ApprovalRule, type Members } from '../core/organisation';
@@ -416,11 +416,8 @@ export function resolveProps(props: KeymatProps): ResolvedProps {
 
 /** Refuses a quorum that the approvers listed cannot reach (none listed: anyone but the requester may approve). */
 function reachable(prop: string, quorum: number, approvers: readonly string[]): void {
-  if (approvers.length > 0 && approvers.length < quorum) {
-    throw new ConfigurationError(
-      `KeymatStack: ${prop} ${quorum} cannot be reached by the ${approvers.length} approvers listed; list at least ${quorum}, or lower the quorum`,
-    );
-  }
+  const why = unreachableQuorum(quorum, approvers);
+  if (why !== undefined) throw new ConfigurationError(`KeymatStack: ${prop} ${why}`);
 }
 
 /**

@@ -39,7 +39,7 @@ import {
   RETRYABLE_SNS_ERRORS,
   VERIFICATION_PENDING,
 } from '../core/errors';
-import { distinctApprovers, InvalidIdentityError } from '../core/identity';
+import { distinctApprovers, InvalidIdentityError, reachableBy } from '../core/identity';
 import { RECOVERY_PROOF_MODES, type ApprovalRules, type RecoveryProofMode } from '../core/types';
 import { acknowledge, resourceFinding } from './nag';
 import {
@@ -196,18 +196,9 @@ function validate(props: DeletionWorkflowProps): void {
     if (!(err instanceof InvalidIdentityError)) throw err;
     throw new RangeError(`DeletionWorkflow: allowedApprovers: ${err.message}`, { cause: err });
   }
-  if (approvers.length > 0 && approvers.length < quorum) {
-    throw new RangeError(
-      `DeletionWorkflow: quorum ${quorum} cannot be reached by the ${approvers.length} distinct allowedApprovers (${approvers.join(', ')}); list at least ${quorum}, or lower the quorum`,
-    );
-  }
   const restoreQuorum = props.restoreQuorum ?? DEFAULT_RESTORE_QUORUM;
   wholeNumber('restoreQuorum', restoreQuorum, 1, 10);
-  if (approvers.length > 0 && approvers.length < restoreQuorum) {
-    throw new RangeError(
-      `DeletionWorkflow: restoreQuorum ${restoreQuorum} cannot be reached by the ${approvers.length} distinct allowedApprovers (${approvers.join(', ')}); list at least ${restoreQuorum}, or lower it`,
-    );
-  }
+  reachableBy(approvers, { quorum, restoreQuorum });
   wholeNumber('verifyMaxAttempts', props.verifyMaxAttempts ?? DEFAULT_VERIFY_MAX_ATTEMPTS, 1, 20);
   wholeNumber('transientMaxAttempts', props.transientMaxAttempts ?? DEFAULT_TRANSIENT_MAX_ATTEMPTS, 0, 10);
   seconds('approvalTimeout', props.approvalTimeout);

@@ -2,6 +2,7 @@ import { attestStart, type Attestor } from '../../core/attestation';
 import type { ChangeClient } from '../../core/change-client';
 import { ChangeError } from '../../core/errors';
 import { executionNameFor } from '../../core/naming';
+import { counted } from '../../core/text';
 import { SCAN_REQUESTER, type ScanDeps, type ScanSummary } from './scan';
 
 /**
@@ -28,7 +29,7 @@ export function changeStarter(changes: ChangeClient, attestor: Attestor): ScanDe
 export function describeSummary(s: ScanSummary): string[] {
   const lines = [
     `keymat expiry scan at ${s.scannedAt}${s.dryRun ? ' (dry run: nothing started)' : ''}`,
-    `${s.keysListed} keys listed, ${s.externalKeys} customer-managed EXTERNAL, ${s.outOfScope} outside the key scope; ${s.violations.length} materials violate the policy.`,
+    `${counted(s.keysListed, 'key')} listed, ${s.externalKeys} customer-managed EXTERNAL, ${s.outOfScope} outside the key scope; ${s.violations.length} materials violate the policy.`,
   ];
   for (const v of s.started)
     lines.push(`started ${v.changeId}: ${v.keyArn} material ${v.keyMaterialId} (${v.rule}: ${v.detail})`);

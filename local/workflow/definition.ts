@@ -7,7 +7,7 @@ import {
   DEFAULT_TASK_TIMEOUT_SECONDS,
   MAX_PROOF_TIMEOUT_SECONDS,
 } from '../../core/defaults';
-import { distinctApprovers } from '../../core/identity';
+import { distinctApprovers, reachableBy } from '../../core/identity';
 import { LOCAL_SESSION_BOUND_ROLES } from '../constants';
 import * as z from '../../core/schema';
 import { PROOF_WAIT_STATE } from '../../core/tasks';
@@ -97,17 +97,7 @@ export function localDefinition(settings: DefinitionSettings = {}): Record<strin
   const recoveryProof = recoveryProofModeSchema.parse(settings.recoveryProof ?? DEFAULT_RECOVERY_PROOF);
   // Approvers are principals, as in a deployment: a plain name is not an identity anyone authenticates as.
   const approvers = distinctApprovers(settings.approvers ?? [], { sessionBoundRoles: LOCAL_SESSION_BOUND_ROLES });
-  const distinct = approvers.length;
-  if (approvers.length > 0 && distinct < quorum) {
-    throw new RangeError(
-      `DeletionWorkflow: quorum ${quorum} cannot be reached by the ${distinct} distinct allowedApprovers (${approvers.join(', ')}); list at least ${quorum}, or lower the quorum`,
-    );
-  }
-  if (approvers.length > 0 && distinct < restoreQuorum) {
-    throw new RangeError(
-      `DeletionWorkflow: restoreQuorum ${restoreQuorum} cannot be reached by the ${distinct} distinct allowedApprovers (${approvers.join(', ')}); list at least ${restoreQuorum}, or lower it`,
-    );
-  }
+  reachableBy(approvers, { quorum, restoreQuorum });
   const rules: ApprovalRules = { quorum, allowedApprovers: [...approvers] };
 
   // A fresh copy each time: the settings are written into it.

@@ -89,7 +89,7 @@ describe('the generated definition', () => {
   it('refuses a quorum the listed approvers cannot reach, as the construct does', () => {
     expect(() => localDefinition({ quorum: 2, approvers: ['arn:aws:iam::111122223333:user/bob'] })).toThrow(RangeError);
     expect(() => localDefinition({ quorum: 2, approvers: ['arn:aws:iam::111122223333:user/bob'] })).toThrow(
-      'quorum 2 cannot be reached by the 1 distinct allowedApprovers',
+      'DeletionWorkflow: quorum 2 cannot be reached by the 1 approver listed',
     );
   });
 

@@ -101,7 +101,7 @@ describe('checks before anything is built', () => {
     [
       'a quorum the approvers cannot reach',
       { approvers: [ALICE], quorum: 2 },
-      'KeymatStack: quorum 2 cannot be reached by the 1 approvers listed',
+      'KeymatStack: quorum 2 cannot be reached by the 1 approver listed',
     ],
     [
       'a wait in fractions of a second',

@@ -51,7 +51,7 @@ describe('DeletionWorkflow props', () => {
     [
       'fewer distinct approvers than the quorum',
       { quorum: 3, allowedApprovers: [ALICE, BOB] },
-      `quorum 3 cannot be reached by the 2 distinct allowedApprovers (${ALICE}, ${BOB})`,
+      `DeletionWorkflow: quorum 3 cannot be reached by the 2 approvers listed (${ALICE}, ${BOB})`,
     ],
     [
       'approvers that differ only in case',
