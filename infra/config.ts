@@ -1,4 +1,4 @@
-import { Duration, Token } from 'aws-cdk-lib';
+import { Aws, Duration, Token } from 'aws-cdk-lib';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -392,7 +392,8 @@ export function resolveProps(props: KeymatProps): ResolvedProps {
     recentUse: days('recentUse', props.recentUse ?? Duration.days(DEFAULT_RECENT_USE_DAYS), 3650),
     logRetention: retention,
     keyScope,
-    keys: new KeyScopeGrants(keyScope),
+    // The hub's own keys may be in any of the members' Regions too: its functions call them as themselves.
+    keys: new KeyScopeGrants(keyScope, members && [Aws.REGION, ...members.regions]),
     ...(props.scanSchedule && { scanSchedule: props.scanSchedule }),
     scanPolicy: parsed('scanPolicy', scanPolicySchema, props.scanPolicy ?? DEFAULT_SCAN_POLICY),
     scanLimits: parsed('scanLimits', scanLimitsSchema, props.scanLimits ?? DEFAULT_SCAN_LIMITS),

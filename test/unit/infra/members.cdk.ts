@@ -58,6 +58,21 @@ describe('a hub with members', () => {
     }
   });
 
+  it("lets the hub's functions call its own tagged keys in its Region and in every member Region", () => {
+    const keysIn = (region: unknown) => ({
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':kms:', region, ':', { Ref: 'AWS::AccountId' }, ':key/*']],
+    });
+    const [deletion] = grantsOf(template, 'DeleteMaterial', 'kms:DeleteImportedKeyMaterial');
+    expect(deletion?.Resource).toEqual([
+      keysIn({ Ref: 'AWS::Region' }),
+      ...MEMBERS.regions.map((region) =>
+        expect.objectContaining({
+          'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:kms:${region}:`, { Ref: 'AWS::AccountId' }, ':key/*']],
+        }),
+      ),
+    ]);
+  });
+
   it('lets the reading functions assume the member read role, and DeleteMaterial the delete role, in the organisation only', () => {
     const assume = (role: string) => [
       {
