@@ -81,9 +81,16 @@ const daysAhead = (days: number) => `${new Date(Date.now() + days * 86_400_000).
 /** The import parameters each copy was wrapped for, by token: the restore's state carries the ones it asked for. */
 const asked = new Map<string, ImportParameters>();
 
-/** The custodian's copy, wrapped under fresh import parameters and attested as the gateway attests it. */
+/** The import parameters `copyOf` asked for each key: KMS takes a token again until it expires. */
+const paramsOfKey = new Map<string, ImportParameters>();
+
+/**
+ * The custodian's copy, wrapped under the key's import parameters (asked once per key: each is an RSA-4096 key pair
+ * the local KMS makes) and attested as the gateway attests it.
+ */
 async function copyOf(plan: Plan, material: Buffer, overrides: Partial<ProofSubmission> = {}) {
-  const params = await importParameters(kms, EXECUTION, plan, 'RSAES_OAEP_SHA_256');
+  const params = paramsOfKey.get(plan.keyArn) ?? (await importParameters(kms, EXECUTION, plan, 'RSAES_OAEP_SHA_256'));
+  paramsOfKey.set(plan.keyArn, params);
   asked.set(params.importToken, params);
   return { ...(await wrappedCopy(attestor, EXECUTION, plan, params, material, CUSTODIAN)), ...overrides };
 }
