@@ -61,7 +61,8 @@ beforeAll(async () => {
   );
   stack = await LocalStack.start({ stateDir: dir });
   kms = localKmsClient(stack.endpoint);
-  // No recovery proof: its import parameters (an RSA-4096 key) would take part of the freeze the test times.
+  // No recovery proof but in `plain` (the default path): its import parameters (an RSA-4096 key each change) would
+  // take part of the freeze the test times, and the proof is tested in recovery-proof.test.ts.
   frozen = await openLocalWorkflow({
     stateDir: dir,
     approvalTimeoutSeconds: 3600,
@@ -71,11 +72,13 @@ beforeAll(async () => {
   shortFreeze = await openLocalWorkflow({
     stateDir: dir,
     approvalTimeoutSeconds: 3600,
+    recoveryProof: 'off',
     changeManagement: { changeCalendars: ['holiday'], changeWindowMaxWaitSeconds: 1 },
   });
   ticketed = await openLocalWorkflow({
     stateDir: dir,
     approvalTimeoutSeconds: 3600,
+    recoveryProof: 'off',
     changeManagement: { changeTicketCheck: true },
   });
   plain = await openLocalWorkflow({ stateDir: dir, approvalTimeoutSeconds: 3600 });
