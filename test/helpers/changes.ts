@@ -2,6 +2,8 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { ChangeClient } from '../../core/change-client';
 import { sfnCall } from '../../functions/runtime/aws';
 import { LOCAL_CREDENTIALS, LOCAL_STATE_MACHINE_ARN } from '../../local/constants';
+import type { OutboxMessage } from '../../local/state/records';
+import { readOutbox } from '../../local/state/store';
 
 /**
  * Waits until the execution on a served local stack asks for approval round `round` (0 for the first) and is
@@ -62,3 +64,20 @@ export async function waitFor<T>(find: () => T | undefined | Promise<T | undefin
   }
   throw new Error(`never saw ${what}`);
 }
+
+/**
+ * The SNS messages of one kind (`event`: ApprovalRequested, RecoveryProofRequested…) that the execution published on
+ * the local stack of `stateDir`, once there are `count` of them.
+ */
+export const published = (
+  stateDir: string,
+  executionArn: string,
+  event: string,
+  count = 1,
+): Promise<[OutboxMessage, ...OutboxMessage[]]> =>
+  waitFor(() => {
+    const found = readOutbox(stateDir).filter(
+      (m) => m.attributes.executionId === executionArn && m.attributes.event === event,
+    );
+    return found.length >= Math.max(count, 1) ? (found as [OutboxMessage, ...OutboxMessage[]]) : undefined;
+  }, `${count} ${event} of ${executionArn}`);

@@ -9,7 +9,7 @@ import { loadMaterial, localKmsClient, type CreatedKey } from '../../../local/km
 import { LocalStack } from '../../../local/services/server';
 import { readOutbox } from '../../../local/state/store';
 import { prepareWorkflow } from '../../../local/workflow/workflow';
-import { gatewayAs, waitFor } from '../../helpers/changes';
+import { gatewayAs, published } from '../../helpers/changes';
 import { keySupply, seedExternalKeys } from '../../helpers/seeded-keys';
 
 /**
@@ -51,15 +51,6 @@ afterAll(async () => {
 
 const as = (name: string) => localTarget(dir, { accessKeyId: name, secretAccessKey: 'local' });
 
-/** The messages of one kind the execution published so far, waiting until there are `count` of them. */
-const published = (executionArn: string, event: string, count = 1) =>
-  waitFor(() => {
-    const found = readOutbox(dir).filter(
-      (m) => m.attributes.executionId === executionArn && m.attributes.event === event,
-    );
-    return found.length >= count ? found : undefined;
-  }, `${count} ${event} of ${executionArn}`);
-
 /** The states the execution has entered so far, in order. */
 async function entered(executionArn: string): Promise<string[]> {
   const events = await as('alice').changes.history(executionArn);
@@ -74,8 +65,8 @@ it("refuses a copy from anyone not listed ProofRefused (403) without reading the
     reason: 'retire the material',
     waitSeconds: 0,
   });
-  const [asked] = await published(executionArn, 'RecoveryProofRequested');
-  const parameters = readImportParameters(asked!.message);
+  const [asked] = await published(dir, executionArn, 'RecoveryProofRequested');
+  const parameters = readImportParameters(asked.message);
   const material = loadMaterial(key.materialFile as string);
 
   // A true copy under this change's parameters: who sends it is what is refused.
@@ -107,8 +98,8 @@ it("refuses a copy from anyone not listed ProofRefused (403) without reading the
     custodian: user('custodian-carol'),
     keyMaterialId: key.keyMaterialId,
   });
-  const [request] = await published(executionArn, 'ApprovalRequested');
-  expect(request!.message.split('\n')[0]).toMatch(new RegExp(`^Recovery proven by ${user('custodian-carol')} at `));
+  const [request] = await published(dir, executionArn, 'ApprovalRequested');
+  expect(request.message.split('\n')[0]).toMatch(new RegExp(`^Recovery proven by ${user('custodian-carol')} at `));
 });
 
 it('asks for the copy of a restore only once its quorum of two distinct approvers is reached', async () => {
@@ -122,9 +113,9 @@ it('asks for the copy of a restore only once its quorum of two distinct approver
     restore: true,
     waitSeconds: 0,
   });
-  await published(executionArn, 'ApprovalRequested');
+  await published(dir, executionArn, 'ApprovalRequested');
   expect(await approve(as('bob'), executionArn)).toMatchObject({ quorum: 2 });
-  await published(executionArn, 'ApprovalRequested', 2);
+  await published(dir, executionArn, 'ApprovalRequested', 2);
   expect(await entered(executionArn)).not.toContain('GetImportParameters');
   expect(
     readOutbox(dir)
@@ -133,7 +124,7 @@ it('asks for the copy of a restore only once its quorum of two distinct approver
   ).toEqual(['ApprovalRequested', 'ApprovalRequested']);
 
   await approve(as('dave'), executionArn);
-  await published(executionArn, 'RecoveryProofRequested');
+  await published(dir, executionArn, 'RecoveryProofRequested');
   const states = await entered(executionArn);
   // One round per approver, each counted against the restore's quorum; the copy is asked for only after the second.
   expect(states.slice(states.indexOf('RequestApproval'))).toEqual([

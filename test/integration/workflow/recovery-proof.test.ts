@@ -15,7 +15,7 @@ import { localApprover } from '../../../local/workflow/approver';
 import { localCustodian } from '../../../local/workflow/custodian';
 import type { Decider } from '../../../local/workflow/engine';
 import { openLocalWorkflow, prepareWorkflow, type LocalWorkflow } from '../../../local/workflow/workflow';
-import { gatewayAs, waitFor } from '../../helpers/changes';
+import { gatewayAs, published, waitFor } from '../../helpers/changes';
 import { keySupply, seedExternalKeys } from '../../helpers/seeded-keys';
 
 /**
@@ -179,12 +179,6 @@ describe('the recovery proof on the workflow', () => {
 describe('the recovery proof through the gateway', () => {
   const user = (name: string) => `arn:aws:iam::111122223333:user/${name}`;
 
-  const published = (executionArn: string, event: string) =>
-    waitFor(
-      () => readOutbox(dir).find((m) => m.attributes.executionId === executionArn && m.attributes.event === event),
-      `${event} of ${executionArn}`,
-    );
-
   it('needs --irreversible from every approver of an unproven change, then deletes', async () => {
     const key = keys.next();
     const alice = localTarget(dir, { accessKeyId: 'alice', secretAccessKey: 'local' });
@@ -194,25 +188,17 @@ describe('the recovery proof through the gateway', () => {
       reason: 'r',
       waitSeconds: 0,
     });
-    await published(executionArn, 'ApprovalRequested');
+    await published(dir, executionArn, 'ApprovalRequested');
     const refused = await gatewayAs(stack.endpoint, 'bob', '/approve', { execution: executionArn });
     expect(refused).toMatchObject({ status: 403, body: { error: 'ApprovalRefused' } });
     expect(JSON.stringify(refused.body)).toContain('did not confirm that the deletion may be irreversible');
 
     const bob = await gatewayAs(stack.endpoint, 'bob', '/approve', { execution: executionArn, irreversible: true });
     expect(bob.status).toBe(200);
-    await waitFor(
-      async () =>
-        readOutbox(dir).filter(
-          (m) => m.attributes.executionId === executionArn && m.attributes.event === 'ApprovalRequested',
-        ).length === 2
-          ? true
-          : undefined,
-      'the second approval round',
-    );
-    expect(await gatewayAs(stack.endpoint, 'carol', '/approve', { execution: executionArn })).toMatchObject({
-      status: 403,
-    });
+    await published(dir, executionArn, 'ApprovalRequested', 2);
+    const unconfirmed = await gatewayAs(stack.endpoint, 'carol', '/approve', { execution: executionArn });
+    expect(unconfirmed).toMatchObject({ status: 403, body: { error: 'ApprovalRefused' } });
+    expect(JSON.stringify(unconfirmed.body)).toContain('did not confirm that the deletion may be irreversible');
     const carol = await gatewayAs(stack.endpoint, 'carol', '/approve', { execution: executionArn, irreversible: true });
     expect(carol.status).toBe(200);
     const done = await waitFor(async () => {
@@ -238,7 +224,7 @@ describe('the recovery proof through the gateway', () => {
       reason: 'r',
       waitSeconds: 0,
     });
-    await published(executionArn, 'RecoveryProofRequested');
+    await published(dir, executionArn, 'RecoveryProofRequested');
     const before = await readKey(kmsCall(kms), key.keyArn);
     const early = await gatewayAs(stack.endpoint, 'bob', '/approve', { execution: executionArn, irreversible: true });
     expect(early).toMatchObject({ status: 409, body: { error: 'NothingToDecide' } });
@@ -322,7 +308,7 @@ describe('the recovery proof through the gateway', () => {
         changeId: `PROOF-${++changes}`,
         reason: 'r',
       });
-      const asked = await published(executionArn, 'RecoveryProofRequested');
+      const [asked] = await published(dir, executionArn, 'RecoveryProofRequested');
       const local = localTarget(dir, { accessKeyId: 'carol', secretAccessKey: 'local' });
       expect((await local.changes.pending()).proofs).toEqual([
         expect.objectContaining({ executionArn, task: expect.objectContaining({ taskToken: expect.any(String) }) }),
@@ -346,7 +332,7 @@ describe('the recovery proof through the gateway', () => {
         'wrappingAlgorithm',
       ]);
 
-      const request = await published(executionArn, 'ApprovalRequested');
+      const [request] = await published(dir, executionArn, 'ApprovalRequested');
       expect(request.message.split('\n')[0]).toMatch(/^Recovery proven by arn:aws:iam::111122223333:user\/carol at /);
       await approve(localTarget(dir, { accessKeyId: 'bob', secretAccessKey: 'local' }), executionArn);
     } finally {

@@ -7,12 +7,12 @@ import { approve, localTarget, proveRecovery, reject, startChange } from '../../
 import { kmsCall, readKey } from '../../../functions/runtime/aws';
 import { loadMaterial, localKmsClient, newKeyMaterial, type CreatedKey } from '../../../local/kms/byok';
 import { LocalStack } from '../../../local/services/server';
-import { readEventsOutbox, readOutbox } from '../../../local/state/store';
+import { readEventsOutbox } from '../../../local/state/store';
 import { localApprover } from '../../../local/workflow/approver';
 import { localCustodian } from '../../../local/workflow/custodian';
 import type { Decider } from '../../../local/workflow/engine';
 import { openLocalWorkflow, prepareWorkflow, type LocalWorkflow } from '../../../local/workflow/workflow';
-import { gatewayAs, waitFor } from '../../helpers/changes';
+import { gatewayAs, published, waitFor } from '../../helpers/changes';
 import { keymatInProcess } from '../../helpers/run-cli';
 import { keySupply, seedExternalKeys } from '../../helpers/seeded-keys';
 
@@ -217,12 +217,6 @@ describe('a restore through the gateway', () => {
   const user = (name: string) => `arn:aws:iam::111122223333:user/${name}`;
   const as = (name: string) => localTarget(dir, { accessKeyId: name, secretAccessKey: 'local' });
 
-  const published = (executionArn: string, event: string) =>
-    waitFor(
-      () => readOutbox(dir).find((m) => m.attributes.executionId === executionArn && m.attributes.event === event),
-      `${event} of ${executionArn}`,
-    );
-
   it("is started by keymat restore, refuses its requester as approver, takes a custodian's copy once approved, and restores", async () => {
     const key = keys.next();
     await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: key.keyArn, KeyMaterialId: key.keyMaterialId }));
@@ -234,7 +228,7 @@ describe('a restore through the gateway', () => {
       restore: true,
       waitSeconds: 0,
     });
-    const request = await published(executionArn, 'ApprovalRequested');
+    const [request] = await published(dir, executionArn, 'ApprovalRequested');
     expect(request.message).toContain('keymat: a restore of imported key material needs your approval.');
     expect(await gatewayAs(stack.endpoint, 'alice', '/approve', { execution: executionArn })).toMatchObject({
       status: 403,
@@ -243,7 +237,7 @@ describe('a restore through the gateway', () => {
     await approve(as('bob'), executionArn);
 
     // Approved, the restore asks the custodians for the copy, and imports it as it comes.
-    const asked = await published(executionArn, 'RecoveryProofRequested');
+    const [asked] = await published(dir, executionArn, 'RecoveryProofRequested');
     expect(asked.message).toContain(`approved, restores material ${key.keyMaterialId} of key ${key.keyArn}`);
     const copy = loadMaterial(key.materialFile as string);
     await expect(
@@ -303,7 +297,7 @@ describe('a restore through the gateway', () => {
     const { executionArn } = JSON.parse(started.stdout) as { executionArn: string };
     const described = await as('alice').changes.describe(executionArn);
     expect(JSON.parse(described.input ?? '{}')).toMatchObject({ restore: true, validTo, requestedBy: user('alice') });
-    const request = await published(executionArn, 'ApprovalRequested');
+    const [request] = await published(dir, executionArn, 'ApprovalRequested');
     expect(request.message).toContain(`expiring again at ${validTo}`);
     await reject(as('alice'), executionArn, 'withdrawn: the expiry was the point');
   });
