@@ -199,8 +199,8 @@ describe('keymat scan --org --local', () => {
 
   it('refuses a Region that is none, naming the option, and without --local says that a deployed hub scans on its schedule', async () => {
     const bad = await scanOrg('--regions', 'mars', '--dry-run');
-    expect(bad.code).not.toBe(0);
-    expect(bad.stderr).toContain('--regions');
+    expect(bad.code).toBe(EXIT.usage);
+    expect(bad.stderr).toContain("--regions must list Regions such as eu-west-1,us-east-1; got 'mars'");
     const deployed = await keymat(['scan', '--org', '--regions', 'eu-west-1']);
     expect(deployed.code).toBe(EXIT.failed);
     expect(deployed.stderr).toBe(

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readImportParameters } from '../../../core/recovery';
 import { approve, localTarget, proveRecovery, reject, startChange } from '../../../cli/operations';
+import { EXIT } from '../../../cli/output';
 import { kmsCall, readKey } from '../../../functions/runtime/aws';
 import { loadMaterial, localKmsClient, newKeyMaterial, type CreatedKey } from '../../../local/kms/byok';
 import { LocalStack } from '../../../local/services/server';
@@ -283,7 +284,7 @@ describe('a restore through the gateway', () => {
       [daysAhead(400), 'validTo must be at most 365 days ahead'],
     ] as const) {
       const r = await keymatInProcess(restoreArgs(refusedId, bad), alice);
-      expect(r.code).not.toBe(0);
+      expect(r.code).toBe(EXIT.usage);
       expect(r.stderr).toContain("option '--valid-to <instant>' argument");
       expect(r.stderr).toContain(problem);
     }

@@ -49,6 +49,10 @@ const memberRoleArn = (role: string) => ({
 });
 
 describe('a hub with members', () => {
+  /** The organisation's accounts or OUs (`account`, `ou`) as the hub's grants name them. */
+  const organizations = (resource: string) => ({
+    'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:organizations::*:${resource}/${ORG}/*`]],
+  });
   const { stack, template } = synth({ members: JSON.stringify(MEMBERS), approvalRules: JSON.stringify([PRODUCTION]) });
 
   it("names each acting function's role keymat-<stack>-<function>, and no other role", () => {
@@ -92,9 +96,6 @@ describe('a hub with members', () => {
   });
 
   it("lets ValidateOrigin, of the tasks, alone describe the organisation's accounts and OUs, by the organisation's id", () => {
-    const organizations = (resource: string) => ({
-      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:organizations::*:${resource}/${ORG}/*`]],
-    });
     expect(
       statementsOf(template, 'ValidateOrigin').filter((s) => JSON.stringify(s.Action).includes('organizations:')),
     ).toEqual([
@@ -115,9 +116,6 @@ describe('a hub with members', () => {
   });
 
   it('gives the fleet doctor a role that may assume the member read role and read the organisation, and nothing else', () => {
-    const organizations = (resource: string) => ({
-      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:organizations::*:${resource}/${ORG}/*`]],
-    });
     const statements = statementsOf(template, 'OrgDoctor').filter((s) => !JSON.stringify(s.Action).includes('logs:'));
     expect(statements).toEqual([
       expect.objectContaining({
