@@ -32,7 +32,7 @@ import { approvalRuleSchema, membersSchema, type ApprovalRule, type Members } fr
 import { scanLimitsSchema, scanPolicySchema, type ScanLimits, type ScanPolicy } from '../core/scan-policy';
 import { ConfigurationError } from '../core/errors';
 import { KeyScopeGrants, type KeyScope } from './key-scope';
-import { parsedProp as parsed, refuse, shown } from './refusals';
+import { parsedProp as parsed, refuse, settingShown } from './refusals';
 
 /** The approval page's identity mode: an HTTP API whose JWT authorizer admits only tokens of this issuer and audience. */
 export interface ApprovalPageIdentity {
@@ -522,7 +522,7 @@ function inContextTerms(err: unknown, get: ContextGet): unknown {
   );
   if (prop === undefined) return err;
   const name = CONTEXT_NAMES[prop];
-  const got = value instanceof Duration ? contextText(get, name) : shown(value);
+  const got = value instanceof Duration ? contextText(get, name) : settingShown(value);
   return new ConfigurationError(`context ${name}${setting.slice(prop.length)}${problem}; got ${got}`, undefined, {
     cause: err,
   });

@@ -5,13 +5,13 @@ import * as z from '../core/schema';
 /**
  * A setting's value as refusals quote it: a text in quotes, a duration in words, anything else as JSON.
  */
-export const shown = (value: unknown): string =>
+export const settingShown = (value: unknown): string =>
   value instanceof Duration ? value.toHumanString() : typeof value === 'string' ? `'${value}'` : JSON.stringify(value);
 
 /** The error refusing one setting: `<owner>: <setting><problem>; got <value>`. */
 export const refusal = (refused: Refusal): ConfigurationError =>
   new ConfigurationError(
-    `${refused.owner}: ${refused.setting}${refused.problem}; got ${shown(refused.value)}`,
+    `${refused.owner}: ${refused.setting}${refused.problem}; got ${settingShown(refused.value)}`,
     refused,
   );
 
